@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make run` serves the chat, `make test` checks it.
+VENV   := .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+RUN_STAMP  := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+NODE_STAMP := tests/node/node_modules/.installed
+
+.PHONY: run test lint typecheck unit clean
+
+run: $(RUN_STAMP)
+	$(BIN)/minidiscord $(ARGS)
+
+test: lint typecheck unit
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(TEST_STAMP)
+	$(BIN)/mypy
+
+unit: $(TEST_STAMP) $(NODE_STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(RUN_STAMP)
+
+$(NODE_STAMP): tests/node/package.json
+	cd tests/node && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(VENV) tests/node/node_modules .mypy_cache .pytest_cache .ruff_cache

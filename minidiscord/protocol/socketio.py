@@ -1,0 +1,235 @@
+"""Socket.IO protocol 5 packets: encoding, decoding and binary attachment reassembly.
+
+Wire form of one packet (the data of an Engine.IO MESSAGE)::
+
+    <type>[<attachments>-][<namespace>,][<ack id>][<JSON payload>]
+
+Binary packets carry ``{"_placeholder": true, "num": n}`` in the JSON where each
+``bytes`` value was, and the attachments follow as separate binary messages.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any, TypeAlias
+
+from . import jsoncodec
+from .engineio import Frame
+from .errors import SocketIOProtocolError
+
+DEFAULT_NAMESPACE = "/"
+# Ack ids beyond JavaScript's safe integers cannot round-trip through a JS client.
+MAX_ACK_ID = 2**53 - 1
+# Events a client may not emit: the server raises them itself.
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+
+JSONValue: TypeAlias = Any
+
+
+class PacketType(IntEnum):
+    CONNECT = 0
+    DISCONNECT = 1
+    EVENT = 2
+    ACK = 3
+    CONNECT_ERROR = 4
+    BINARY_EVENT = 5
+    BINARY_ACK = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    type: PacketType
+    namespace: str = DEFAULT_NAMESPACE
+    data: JSONValue = None
+    id: int | None = None
+    # Binary payloads; for a decoded packet they are already put back into ``data``.
+    attachments: tuple[bytes, ...] = field(default=())
+
+
+def encode(packet: Packet) -> list[Frame]:
+    """Encode a packet as the Engine.IO message data it travels in.
+
+    The first element is the text packet; binary attachments, if any, follow as bytes.
+    A packet whose data holds ``bytes`` is sent as BINARY_EVENT / BINARY_ACK.
+    """
+    attachments: list[bytes] = []
+    data = _deconstruct(packet.data, attachments) if packet.data is not None else None
+    packet_type = packet.type
+    if attachments:
+        if packet_type is PacketType.EVENT:
+            packet_type = PacketType.BINARY_EVENT
+        elif packet_type is PacketType.ACK:
+            packet_type = PacketType.BINARY_ACK
+    parts = [str(packet_type.value)]
+    if packet_type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
+        parts.append(f"{len(attachments)}-")
+    if packet.namespace != DEFAULT_NAMESPACE:
+        parts.append(packet.namespace + ",")
+    if packet.id is not None:
+        parts.append(str(packet.id))
+    if data is not None:
+        parts.append(jsoncodec.dumps(data))
+    frames: list[Frame] = ["".join(parts)]
+    frames.extend(attachments)
+    return frames
+
+
+def encode_event(event: str, args: Sequence[JSONValue], namespace: str = "/") -> list[Frame]:
+    return encode(Packet(PacketType.EVENT, namespace, [event, *args]))
+
+
+def _deconstruct(value: JSONValue, attachments: list[bytes]) -> JSONValue:
+    if isinstance(value, bytes | bytearray | memoryview):
+        attachments.append(bytes(value))
+        return {"_placeholder": True, "num": len(attachments) - 1}
+    if isinstance(value, list | tuple):
+        return [_deconstruct(item, attachments) for item in value]
+    if isinstance(value, dict):
+        return {key: _deconstruct(item, attachments) for key, item in value.items()}
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """A decoded text packet that may still wait for its binary attachments."""
+
+    type: PacketType
+    namespace: str
+    data: JSONValue
+    id: int | None
+    attachment_count: int
+
+
+def _parse_text(text: str, max_attachments: int) -> _Header:
+    if not text:
+        raise SocketIOProtocolError("empty packet")
+    type_char = text[0]
+    if not ("0" <= type_char <= "6"):
+        raise SocketIOProtocolError(f"unknown packet type {type_char!r}")
+    packet_type = PacketType(ord(type_char) - 48)
+    pos = 1
+    length = len(text)
+
+    attachment_count = 0
+    if packet_type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
+        dash = text.find("-", pos)
+        digits = text[pos:dash] if dash != -1 else ""
+        if not digits.isdigit() or not digits.isascii():
+            raise SocketIOProtocolError("binary packet without a valid attachment count")
+        attachment_count = int(digits) if len(digits) <= 6 else max_attachments + 1
+        if attachment_count > max_attachments:
+            raise SocketIOProtocolError(f"more than {max_attachments} attachments")
+        pos = dash + 1
+
+    namespace = DEFAULT_NAMESPACE
+    if pos < length and text[pos] == "/":
+        comma = text.find(",", pos)
+        end = comma if comma != -1 else length
+        namespace = text[pos:end]
+        pos = end + 1 if comma != -1 else end
+
+    ack_id: int | None = None
+    start = pos
+    while pos < length and "0" <= text[pos] <= "9":
+        pos += 1
+    if pos > start:
+        digits = text[start:pos]
+        if len(digits) > 16 or int(digits) > MAX_ACK_ID:
+            raise SocketIOProtocolError("ack id out of range")
+        ack_id = int(digits)
+
+    data: JSONValue = None
+    if pos < length:
+        try:
+            data = jsoncodec.loads(text[pos:])
+        except jsoncodec.JSONDecodeError as exc:
+            raise SocketIOProtocolError(f"invalid JSON payload: {exc}") from None
+
+    _check_payload(packet_type, data, ack_id)
+    return _Header(packet_type, namespace, data, ack_id, attachment_count)
+
+
+def _check_payload(packet_type: PacketType, data: JSONValue, ack_id: int | None) -> None:
+    if packet_type is PacketType.CONNECT:
+        ok = data is None or isinstance(data, dict)
+    elif packet_type is PacketType.DISCONNECT:
+        ok = data is None
+    elif packet_type is PacketType.CONNECT_ERROR:
+        ok = isinstance(data, dict | str)
+    elif packet_type in (PacketType.EVENT, PacketType.BINARY_EVENT):
+        ok = (
+            isinstance(data, list)
+            and len(data) > 0
+            and isinstance(data[0], str)
+            and data[0] not in RESERVED_EVENTS
+        )
+    else:  # ACK, BINARY_ACK
+        ok = isinstance(data, list) and ack_id is not None
+    if not ok:
+        raise SocketIOProtocolError(f"invalid payload for {packet_type.name}")
+
+
+def _reconstruct(value: JSONValue, attachments: Sequence[bytes]) -> JSONValue:
+    if isinstance(value, list):
+        return [_reconstruct(item, attachments) for item in value]
+    if isinstance(value, dict):
+        if value.get("_placeholder") is True and len(value) == 2:
+            num = value.get("num")
+            if type(num) is not int or not 0 <= num < len(attachments):
+                raise SocketIOProtocolError("placeholder refers to a missing attachment")
+            return attachments[num]
+        return {key: _reconstruct(item, attachments) for key, item in value.items()}
+    return value
+
+
+class Decoder:
+    """Turns a client's Engine.IO messages into Socket.IO packets, one message at a time.
+
+    Sans-I/O, like h11's connection: feed each message to :meth:`receive` and get a
+    complete :class:`Packet` back, or ``None`` while a binary packet still waits for its
+    attachments. Any violation raises :class:`SocketIOProtocolError`; the connection is
+    then unusable and should be closed.
+    """
+
+    def __init__(self, *, max_attachments: int = 10) -> None:
+        self._max_attachments = max_attachments
+        self._pending: _Header | None = None
+        self._buffers: list[bytes] = []
+
+    @property
+    def awaiting_attachments(self) -> bool:
+        return self._pending is not None
+
+    def receive(self, message: str | bytes) -> Packet | None:
+        if isinstance(message, bytes):
+            return self._receive_attachment(message)
+        if self._pending is not None:
+            raise SocketIOProtocolError("text packet while binary attachments were expected")
+        header = _parse_text(message, self._max_attachments)
+        if header.attachment_count == 0:
+            if header.type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
+                return self._complete(header, [])
+            return Packet(header.type, header.namespace, header.data, header.id)
+        self._pending = header
+        self._buffers = []
+        return None
+
+    def _receive_attachment(self, data: bytes) -> Packet | None:
+        header = self._pending
+        if header is None:
+            raise SocketIOProtocolError("unexpected binary message")
+        self._buffers.append(data)
+        if len(self._buffers) < header.attachment_count:
+            return None
+        buffers, self._buffers, self._pending = self._buffers, [], None
+        return self._complete(header, buffers)
+
+    @staticmethod
+    def _complete(header: _Header, buffers: list[bytes]) -> Packet:
+        data = _reconstruct(header.data, buffers)
+        packet_type = (
+            PacketType.EVENT if header.type is PacketType.BINARY_EVENT else PacketType.ACK
+        )
+        return Packet(packet_type, header.namespace, data, header.id, tuple(buffers))
