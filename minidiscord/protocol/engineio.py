@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeAlias
 
+from . import jsoncodec
 from .errors import EngineIOProtocolError
 
 PROTOCOL_VERSION = 4
@@ -45,6 +46,21 @@ PING_FRAME = "2"
 PONG_FRAME = "3"
 NOOP_FRAME = "6"
 CLOSE_FRAME = "1"
+
+
+def open_frame(
+    *, sid: str, upgrades: list[str], ping_interval_ms: int, ping_timeout_ms: int, max_payload: int
+) -> str:
+    """The OPEN packet that starts every session (the handshake)."""
+    return "0" + jsoncodec.dumps(
+        {
+            "sid": sid,
+            "upgrades": upgrades,
+            "pingInterval": ping_interval_ms,
+            "pingTimeout": ping_timeout_ms,
+            "maxPayload": max_payload,
+        }
+    )
 
 
 def message_frame(data: str | bytes) -> Frame:

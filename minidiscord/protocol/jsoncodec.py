@@ -5,6 +5,11 @@ from typing import Any
 
 import orjson
 
+# Deeper documents are refused: no real client nests this far, and the limit keeps every
+# recursive walk over decoded data (attachments, re-encoding for an echo) far from
+# Python's recursion limit and below orjson's own encoding limit of 254 levels.
+MAX_DEPTH = 128
+
 
 class JSONDecodeError(ValueError):
     """The text is not JSON we accept (malformed, too deep, or out of range)."""
@@ -12,23 +17,54 @@ class JSONDecodeError(ValueError):
 
 def dumps(value: Any) -> str:
     """Compact JSON text, as JavaScript's JSON.stringify writes it."""
-    return orjson.dumps(value).decode()
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        # orjson refuses lone surrogates (JavaScript strings may hold them and
+        # JSON.stringify escapes them) and integers beyond 64 bits; the standard
+        # library writes both, escaping non-ASCII so the text stays valid UTF-8.
+        return json.dumps(value, separators=(",", ":"))
 
 
 def loads(text: str | bytes) -> Any:
     try:
-        return orjson.loads(text)
+        value = orjson.loads(text)
     except orjson.JSONDecodeError:
-        pass
-    # orjson refuses integers beyond 64 bits, which JavaScript's JSON.stringify writes
-    # for numbers such as 2**64; the standard library reads them. Anything it refuses
-    # too (including nesting deep enough to exhaust the stack) is the peer's error.
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:
-        raise JSONDecodeError(str(exc)) from None
+        # orjson refuses lone surrogates in string escapes, which JavaScript's
+        # JSON.stringify writes; the standard library reads them. Anything it refuses
+        # too (including nesting deep enough to exhaust the stack) is the peer's error.
+        try:
+            value = json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            raise JSONDecodeError(str(exc)) from None
+    if _may_be_too_deep(text) and _too_deep(value):
+        raise JSONDecodeError(f"nesting deeper than {MAX_DEPTH} levels")
+    return value
 
 
 def _refuse_constant(name: str) -> Any:
     # NaN and Infinity are not JSON; JavaScript's JSON.parse refuses them as well.
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _may_be_too_deep(text: str | bytes) -> bool:
+    # Each level needs its own bracket, and counting them is a fast C loop, so the
+    # walk below only runs for documents that could possibly be too deep.
+    if isinstance(text, str):
+        return text.count("[") + text.count("{") > MAX_DEPTH
+    return text.count(b"[") + text.count(b"{") > MAX_DEPTH
+
+
+def _too_deep(value: Any) -> bool:
+    if not isinstance(value, list | dict):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, list | dict):
+                if depth >= MAX_DEPTH:
+                    return True
+                stack.append((child, depth + 1))
+    return False

@@ -229,7 +229,5 @@ class Decoder:
     @staticmethod
     def _complete(header: _Header, buffers: list[bytes]) -> Packet:
         data = _reconstruct(header.data, buffers)
-        packet_type = (
-            PacketType.EVENT if header.type is PacketType.BINARY_EVENT else PacketType.ACK
-        )
+        packet_type = PacketType.EVENT if header.type is PacketType.BINARY_EVENT else PacketType.ACK
         return Packet(packet_type, header.namespace, data, header.id, tuple(buffers))

@@ -1,0 +1,7 @@
+"""``python -m minidiscord``: the same as the ``minidiscord`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

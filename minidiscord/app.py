@@ -1,0 +1,75 @@
+"""The ASGI application: routes requests to the engine, the web client and the health check."""
+
+import logging
+
+import trio
+
+from .chat.server import ChatServer
+from .chat.store.memory import MemoryStore
+from .config import Settings
+from .engine import EngineConfig, EngineServer
+from .engine.asgi_io import Receive, Scope, Send, respond
+from .sockets import SocketServer
+from .web.static import serve_web
+
+logger = logging.getLogger("minidiscord")
+
+
+class App:
+    """Everything one server holds; nothing lives in module globals (tests run several)."""
+
+    def __init__(self, settings: Settings, *, sio: SocketServer | None = None) -> None:
+        self.settings = settings
+        self.sio = sio or SocketServer(connect_timeout=settings.connect_timeout)
+        self.engine = EngineServer(
+            EngineConfig(
+                ping_interval=settings.ping_interval,
+                ping_timeout=settings.ping_timeout,
+                max_payload=settings.max_payload,
+                client_buffer=settings.client_buffer,
+            ),
+            self.sio.connection_opened,
+            allowed_origins=settings.cors_origins,
+        )
+        self._engine_path = settings.socketio_path.rstrip("/") + "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path: str = scope.get("path", "")
+        if path == self._engine_path or path == self._engine_path.rstrip("/"):
+            await self.engine.handle(scope, receive, send)
+        elif kind == "http":
+            if not await serve_web(scope, receive, send):
+                await respond(send, 404, "Not Found")
+        elif kind == "websocket":
+            await receive()
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        async with trio.open_nursery() as nursery:
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await nursery.start(self.engine.run)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    self.engine.close_all("server shutting down")
+                    nursery.cancel_scope.cancel()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+
+class ChatApp(App):
+    """The chat server: the Socket.IO app with the chat's events on its default namespace."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.store = MemoryStore()
+        self.chat = ChatServer(self.sio, self.store, history_limit=settings.history_limit)
+
+
+def create_app(settings: Settings | None = None) -> ChatApp:
+    return ChatApp(settings or Settings.from_env())

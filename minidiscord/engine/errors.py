@@ -1,0 +1,35 @@
+"""The Engine.IO HTTP errors: each is a 400/403 whose JSON body names the code."""
+
+from enum import Enum
+
+
+class TransportError(Enum):
+    """The error codes and messages of the Engine.IO protocol's HTTP answers."""
+
+    UNKNOWN_TRANSPORT = (0, "Transport unknown", 400)
+    UNKNOWN_SID = (1, "Session ID unknown", 400)
+    BAD_HANDSHAKE_METHOD = (2, "Bad handshake method", 400)
+    BAD_REQUEST = (3, "Bad request", 400)
+    FORBIDDEN = (4, "Forbidden", 403)
+    UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version", 400)
+
+    @property
+    def code(self) -> int:
+        return self.value[0]
+
+    @property
+    def message(self) -> str:
+        return self.value[1]
+
+    @property
+    def status(self) -> int:
+        return self.value[2]
+
+
+class RequestRefused(Exception):
+    """A transport request the engine answers with one of the protocol's HTTP errors."""
+
+    def __init__(self, error: TransportError, detail: str = "") -> None:
+        super().__init__(detail or error.message)
+        self.error = error
+        self.detail = detail

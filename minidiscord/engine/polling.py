@@ -1,0 +1,95 @@
+"""HTTP long-polling: a GET takes everything queued for the client, a POST brings packets in."""
+
+import logging
+
+import trio
+
+from ..protocol import engineio
+from ..protocol.engineio import Frame
+from ..protocol.errors import EngineIOProtocolError
+from .asgi_io import BodyTooLarge, ClientGone, Headers, Receive, Send, read_body, respond
+from .errors import RequestRefused, TransportError
+from .session import EngineSession
+
+logger = logging.getLogger("minidiscord.engine")
+
+# A payload may hold many packets, but not unboundedly many tiny ones.
+MAX_PACKETS_PER_PAYLOAD = 1000
+
+
+async def poll(session: EngineSession, receive: Receive, send: Send, headers: Headers) -> None:
+    """Answer a GET with every queued frame, waiting for the first one if none is queued."""
+    if session.polling:
+        session.close("transport error")
+        raise RequestRefused(TransportError.BAD_REQUEST, "overlapping GET requests")
+    session.polling = True
+    frames: list[Frame] = []
+    try:
+        async with trio.open_nursery() as nursery:
+            # Cancelled by an upgrade, by an aborted session or by the client going away,
+            # so that no frame is taken off the queue for a response nobody will read.
+            session.poll_scope = nursery.cancel_scope
+            nursery.start_soon(_cancel_when_client_leaves, receive, nursery.cancel_scope)
+            frames.extend(await _take_frames(session))
+            nursery.cancel_scope.cancel()
+    finally:
+        session.poll_scope = None
+        session.polling = False
+    if not frames:
+        # The upgrade finished while this poll waited: tell the client to stop polling.
+        frames.append(engineio.NOOP_FRAME)
+    await respond(send, 200, engineio.encode_payload(frames), headers=headers)
+
+
+async def _take_frames(session: EngineSession) -> list[Frame]:
+    outgoing = session.outgoing
+    try:
+        frames = [await outgoing.receive()]
+    except (trio.EndOfChannel, trio.ClosedResourceError):
+        return [engineio.CLOSE_FRAME]
+    while True:
+        try:
+            frames.append(outgoing.receive_nowait())
+        except trio.WouldBlock:
+            return frames
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            frames.append(engineio.CLOSE_FRAME)
+            return frames
+
+
+async def _cancel_when_client_leaves(receive: Receive, scope: trio.CancelScope) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            scope.cancel()
+            return
+
+
+async def post(session: EngineSession, receive: Receive, send: Send, headers: Headers) -> None:
+    """Apply every packet of a POSTed payload, then answer ``ok``."""
+    if session.posting:
+        session.close("transport error")
+        raise RequestRefused(TransportError.BAD_REQUEST, "overlapping POST requests")
+    limit = session.config.max_payload
+    session.posting = True
+    try:
+        try:
+            body = await read_body(receive, limit)
+        except BodyTooLarge:
+            logger.info("closing %s: POST payload over %d bytes", session.sid, limit)
+            session.close("transport error")
+            await respond(send, 413, "Payload Too Large", headers=headers)
+            return
+        except ClientGone:
+            return
+        try:
+            packets = engineio.decode_payload(body, max_packets=MAX_PACKETS_PER_PAYLOAD)
+        except EngineIOProtocolError as exc:
+            logger.info("closing %s: bad payload: %s", session.sid, exc)
+            session.close("transport error")
+            raise RequestRefused(TransportError.BAD_REQUEST, str(exc)) from None
+        for packet in packets:
+            await session.receive_packet(packet)
+    finally:
+        session.posting = False
+    await respond(send, 200, "ok", content_type="text/html; charset=UTF-8", headers=headers)

@@ -1,0 +1,219 @@
+"""The Engine.IO server: session registry, request routing and the protocol's HTTP errors."""
+
+import logging
+import secrets
+from collections.abc import Iterable
+
+import trio
+
+from ..protocol import engineio, jsoncodec
+from . import polling, websocket
+from .asgi_io import Headers, Receive, Scope, Send, client_address, header, query, respond
+from .cors import OriginPolicy
+from .errors import RequestRefused, TransportError
+from .session import EngineConfig, EngineSession, OpenHandler, RequestInfo
+
+logger = logging.getLogger("minidiscord.engine")
+
+TRANSPORTS = ("polling", "websocket")
+
+
+class EngineServer:
+    """Serves Engine.IO sessions to an ASGI host; the layer above sees only sessions.
+
+    :meth:`run` must be running (it owns the nursery every session lives in) before
+    requests arrive; the ASGI lifespan of the app starts it.
+    """
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        on_open: OpenHandler,
+        *,
+        allowed_origins: Iterable[str] = ("*",),
+        transports: Iterable[str] = TRANSPORTS,
+    ) -> None:
+        self.config = config
+        self.origins = OriginPolicy(allowed_origins)
+        self.transports = tuple(transports)
+        self.sessions: dict[str, EngineSession] = {}
+        self._on_open = on_open
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            try:
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+
+    def close_all(self, reason: str) -> None:
+        for session in list(self.sessions.values()):
+            session.close(reason)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._handle_http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await self._handle_websocket(scope, receive, send)
+
+    async def _open_session(self, transport: str, scope: Scope) -> EngineSession:
+        if self._nursery is None:
+            raise RuntimeError("EngineServer.run() is not running (is the ASGI lifespan enabled?)")
+        sid = secrets.token_urlsafe(15)
+        request = RequestInfo(
+            address=client_address(scope),
+            headers={
+                bytes(k).decode("latin-1"): bytes(v).decode("latin-1")
+                for k, v in scope.get("headers", ())
+            },
+            query=query(scope),
+        )
+        session = EngineSession(sid, transport, self.config, request)
+        self.sessions[sid] = session
+        await self._nursery.start(self._run_session, session)
+        return session
+
+    async def _run_session(
+        self, session: EngineSession, *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        try:
+            await session.run(self._on_open, task_status=task_status)
+        finally:
+            self.sessions.pop(session.sid, None)
+
+    def _upgrades_for(self, transport: str) -> list[str]:
+        return ["websocket"] if transport == "polling" and "websocket" in self.transports else []
+
+    def _check(self, scope: Scope, params: dict[str, str], *, upgrade: bool) -> str:
+        """Validate a request the way the reference server does; returns the transport."""
+        transport = params.get("transport", "")
+        if transport not in self.transports:
+            raise RequestRefused(TransportError.UNKNOWN_TRANSPORT)
+        if not self.origins.admits(scope):
+            raise RequestRefused(TransportError.FORBIDDEN, "origin not allowed")
+        sid = params.get("sid")
+        if sid is not None:
+            session = self.sessions.get(sid)
+            if session is None:
+                raise RequestRefused(TransportError.UNKNOWN_SID)
+            if session.transport != transport and not (upgrade and transport == "websocket"):
+                raise RequestRefused(TransportError.BAD_REQUEST, "transport mismatch")
+            return transport
+        if params.get("EIO") != str(engineio.PROTOCOL_VERSION):
+            raise RequestRefused(TransportError.UNSUPPORTED_PROTOCOL_VERSION)
+        if scope["type"] == "http" and scope["method"] != "GET":
+            raise RequestRefused(TransportError.BAD_HANDSHAKE_METHOD)
+        if transport == "websocket" and not upgrade:
+            raise RequestRefused(TransportError.BAD_REQUEST, "websocket without upgrade")
+        return transport
+
+    async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        cors = self.origins.response_headers(scope)
+        if scope["method"] == "OPTIONS":
+            preflight = self.origins.preflight_headers(scope)
+            await respond(send, 204 if preflight else 403, headers=preflight)
+            return
+        params = query(scope)
+        try:
+            self._check(scope, params, upgrade=False)
+            sid = params.get("sid")
+            if sid is None:
+                session = await self._open_session("polling", scope)
+                await respond(
+                    send, 200, session.open_frame(self._upgrades_for("polling")), headers=cors
+                )
+                return
+            session = self.sessions[sid]
+            if scope["method"] == "GET":
+                await polling.poll(session, receive, send, cors)
+            elif scope["method"] == "POST":
+                declared = header(scope, b"content-length")
+                if (
+                    declared is not None
+                    and declared.isdigit()
+                    and int(declared) > self.config.max_payload
+                ):
+                    session.close("transport error")
+                    await respond(send, 413, "Payload Too Large", headers=cors)
+                    return
+                await polling.post(session, receive, send, cors)
+            else:
+                raise RequestRefused(TransportError.BAD_REQUEST, "method not allowed")
+        except RequestRefused as refusal:
+            _log_refusal(scope, refusal)
+            await _respond_error(send, refusal, cors)
+
+    async def _handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        params = query(scope)
+        try:
+            self._check(scope, params, upgrade=True)
+        except RequestRefused as refusal:
+            _log_refusal(scope, refusal)
+            await _refuse_websocket(scope, send, refusal)
+            return
+        sid = params.get("sid")
+        if sid is not None:
+            session = self.sessions[sid]
+            if session.transport != "polling" or session.upgrading:
+                cannot = RequestRefused(TransportError.BAD_REQUEST, "session cannot upgrade")
+                _log_refusal(scope, cannot)
+                await _refuse_websocket(scope, send, cannot)
+                return
+            await send({"type": "websocket.accept"})
+            if not await websocket.upgrade(session, receive, send):
+                await send({"type": "websocket.close", "code": 1000})
+                return
+        else:
+            await send({"type": "websocket.accept"})
+            session = await self._open_session("websocket", scope)
+            await send({"type": "websocket.send", "text": session.open_frame([])})
+        await websocket.carry(session, receive, send)
+
+
+def _error_body(refusal: RequestRefused) -> str:
+    return jsoncodec.dumps({"code": refusal.error.code, "message": refusal.error.message})
+
+
+async def _respond_error(send: Send, refusal: RequestRefused, headers: Headers) -> None:
+    await respond(
+        send,
+        refusal.error.status,
+        _error_body(refusal),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+async def _refuse_websocket(scope: Scope, send: Send, refusal: RequestRefused) -> None:
+    if "websocket.http.response" in scope.get("extensions", {}):
+        body = _error_body(refusal).encode()
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": refusal.error.status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
+
+
+def _log_refusal(scope: Scope, refusal: RequestRefused) -> None:
+    logger.info(
+        "refused %s %s from %s: %s (%s)",
+        scope["type"],
+        scope.get("path", ""),
+        client_address(scope),
+        refusal.error.message,
+        refusal.detail or refusal.error.message,
+    )

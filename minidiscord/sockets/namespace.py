@@ -1,0 +1,80 @@
+"""A namespace: its event handlers, its sockets and its rooms."""
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .broadcast import BroadcastOperator
+
+if TYPE_CHECKING:
+    from .socket import Socket
+
+logger = logging.getLogger("minidiscord.sockets")
+
+Handler = Callable[..., Awaitable[Any]]
+H = TypeVar("H", bound=Handler)
+
+
+class Namespace:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sockets: dict[str, Socket] = {}
+        self.rooms: dict[str, set[Socket]] = {}
+        self.handlers: dict[str, Handler] = {}
+
+    def __repr__(self) -> str:
+        return f"<Namespace {self.name}>"
+
+    def on(self, event: str) -> Callable[[H], H]:
+        """Register the handler of an event (``connect`` and ``disconnect`` included)."""
+
+        def register(handler: H) -> H:
+            self.handlers[event] = handler
+            return handler
+
+        return register
+
+    # Broadcasting -----------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any) -> None:
+        BroadcastOperator(self).emit(event, *args)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return BroadcastOperator(self).to(room)
+
+    in_ = to
+
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        return BroadcastOperator(self).except_(room)
+
+    # Membership -------------------------------------------------------------------------
+
+    def add(self, socket: "Socket") -> None:
+        self.sockets[socket.id] = socket
+        self.add_to_room(socket, socket.id)
+
+    def remove(self, socket: "Socket") -> None:
+        self.sockets.pop(socket.id, None)
+        for room in list(socket.rooms):
+            self.remove_from_room(socket, room)
+
+    def add_to_room(self, socket: "Socket", room: str) -> None:
+        self.rooms.setdefault(room, set()).add(socket)
+        socket.rooms.add(room)
+
+    def remove_from_room(self, socket: "Socket", room: str) -> None:
+        members = self.rooms.get(room)
+        if members is not None:
+            members.discard(socket)
+            if not members:
+                del self.rooms[room]
+        socket.rooms.discard(room)
+
+    async def trigger_disconnect(self, socket: "Socket", reason: str) -> None:
+        handler = self.handlers.get("disconnect")
+        if handler is None:
+            return
+        try:
+            await handler(socket, reason)
+        except Exception:
+            logger.exception("disconnect handler failed for %r", socket)

@@ -1,0 +1,38 @@
+"""The Socket.IO server: namespaces, and one Client per Engine.IO session."""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..engine import EngineSession
+from .broadcast import BroadcastOperator
+from .client import Client
+from .namespace import H, Namespace
+
+
+class SocketServer:
+    def __init__(self, *, connect_timeout: float | None = 45.0, max_attachments: int = 10) -> None:
+        self.connect_timeout = connect_timeout
+        self.max_attachments = max_attachments
+        self.namespaces: dict[str, Namespace] = {"/": Namespace("/")}
+
+    def of(self, name: str = "/") -> Namespace:
+        """The namespace called ``name``, registered on first use."""
+        if not name.startswith("/"):
+            raise ValueError(f"namespace names start with '/': {name!r}")
+        namespace = self.namespaces.get(name)
+        if namespace is None:
+            namespace = self.namespaces[name] = Namespace(name)
+        return namespace
+
+    def on(self, event: str, namespace: str = "/") -> Callable[[H], H]:
+        return self.of(namespace).on(event)
+
+    def emit(self, event: str, *args: Any, namespace: str = "/") -> None:
+        self.of(namespace).emit(event, *args)
+
+    def to(self, room: str | Iterable[str], namespace: str = "/") -> BroadcastOperator:
+        return self.of(namespace).to(room)
+
+    def connection_opened(self, session: EngineSession) -> Client:
+        """The engine's open handler: every new session gets a Socket.IO client."""
+        return Client(self, session)

@@ -1,0 +1,218 @@
+"""One client's connection to one namespace: emits, acks, rooms and disconnection."""
+
+import itertools
+import logging
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ..protocol.engineio import Frame
+from ..protocol.socketio import PacketType
+from .broadcast import BroadcastOperator
+from .errors import AckTimeout
+from .packets import ack_frames, control_frame, event_frames
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .namespace import Namespace
+
+logger = logging.getLogger("minidiscord.sockets")
+
+AckCallback = Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """What the client presented when it connected to the namespace."""
+
+    auth: dict[str, Any] | None
+    headers: dict[str, str]
+    address: str
+    query: dict[str, str]
+
+
+@dataclass(slots=True)
+class _PendingAck:
+    callback: AckCallback
+    # With a timeout the callback takes an error first, as in JavaScript.
+    error_first: bool
+
+
+class Socket:
+    def __init__(
+        self, client: "Client", namespace: "Namespace", sid: str, handshake: Handshake
+    ) -> None:
+        self.id = sid
+        self.client = client
+        self.namespace = namespace
+        self.handshake = handshake
+        self.data: dict[str, Any] = {}
+        self.rooms: set[str] = set()
+        self.connected = False
+        self.disconnect_reason: str | None = None
+        self._session_send = client.session.send_frame
+        # Frames emitted while the connect handler runs wait here, so that the client
+        # sees the CONNECT answer first (as it would from the reference server).
+        self._connect_buffer: list[Frame] | None = []
+        self._acks: dict[int, _PendingAck] = {}
+        self._ack_ids = itertools.count()
+        self._disconnect_handled = False
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} {self.namespace.name}>"
+
+    # Delivery ---------------------------------------------------------------------------
+
+    def deliver_frame(self, frame: Frame) -> None:
+        """Queue one already-encoded frame for this client (the fan-out hot path)."""
+        buffer = self._connect_buffer
+        if buffer is None:
+            self._session_send(frame)
+        else:
+            buffer.append(frame)
+
+    def deliver(self, frames: Iterable[Frame]) -> None:
+        for frame in frames:
+            self.deliver_frame(frame)
+
+    def _accept(self) -> None:
+        buffer, self._connect_buffer = self._connect_buffer, None
+        self.connected = True
+        self._session_send(control_frame(PacketType.CONNECT, self.namespace.name, {"sid": self.id}))
+        for frame in buffer or ():
+            self._session_send(frame)
+
+    # Emitting ---------------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        callback: AckCallback | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        """Send an event to this client; never blocks.
+
+        With ``callback`` the client is asked to acknowledge: ``callback(*ack_args)``; with
+        ``timeout`` too, ``callback(None, *ack_args)`` or ``callback(AckTimeout())``.
+        """
+        self._emit(event, args, callback, timeout)
+
+    def _emit(
+        self,
+        event: str,
+        args: tuple[Any, ...],
+        callback: AckCallback | None,
+        timeout: float | None,
+    ) -> int | None:
+        ack_id = None
+        if callback is not None:
+            ack_id = next(self._ack_ids)
+            self._acks[ack_id] = _PendingAck(callback, error_first=timeout is not None)
+            if timeout is not None:
+                self.client.start_soon(self._expire_ack, ack_id, timeout)
+        self.deliver(event_frames(self.namespace.name, event, args, ack_id))
+        return ack_id
+
+    async def call(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+        """Emit and wait for the acknowledgement; raises :class:`AckTimeout`."""
+        done = trio.Event()
+        result: list[Any] = []
+
+        def acknowledged(*ack_args: Any) -> None:
+            result.extend(ack_args)
+            done.set()
+
+        ack_id = self._emit(event, args, acknowledged, None)
+        assert ack_id is not None
+        deadline = trio.fail_after(timeout) if timeout is not None else nullcontext()
+        try:
+            with deadline:
+                await done.wait()
+        except trio.TooSlowError:
+            self._acks.pop(ack_id, None)
+            raise AckTimeout(f"no ack for {event!r} within {timeout} s") from None
+        return result
+
+    async def _expire_ack(self, ack_id: int, timeout: float) -> None:
+        await trio.sleep(timeout)
+        pending = self._acks.pop(ack_id, None)
+        if pending is not None:
+            _run_callback(pending.callback, AckTimeout(f"no ack within {timeout} s"))
+
+    def handle_ack(self, ack_id: int, args: list[Any]) -> None:
+        pending = self._acks.pop(ack_id, None)
+        if pending is None:
+            logger.debug("%r: ack %d is not pending", self, ack_id)
+            return
+        if pending.error_first:
+            _run_callback(pending.callback, None, *args)
+        else:
+            _run_callback(pending.callback, *args)
+
+    def send_ack(self, ack_id: int, result: Any) -> None:
+        if result is None:
+            args: list[Any] = []
+        elif isinstance(result, tuple):
+            args = list(result)
+        else:
+            args = [result]
+        self.deliver(ack_frames(self.namespace.name, ack_id, args))
+
+    # Rooms ------------------------------------------------------------------------------
+
+    def join(self, room: str | Iterable[str]) -> None:
+        for name in (room,) if isinstance(room, str) else room:
+            self.namespace.add_to_room(self, name)
+
+    def leave(self, room: str) -> None:
+        self.namespace.remove_from_room(self, room)
+
+    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to a room (or rooms), without this socket."""
+        return BroadcastOperator(self.namespace, excluded=frozenset((self.id,))).to(room)
+
+    in_ = to
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Everyone in the namespace but this socket."""
+        return BroadcastOperator(self.namespace, excluded=frozenset((self.id,)))
+
+    # Disconnection ----------------------------------------------------------------------
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect this socket from the server side; ``close`` ends the whole connection."""
+        if self.disconnect_reason is not None:
+            return
+        if self.connected:
+            self.deliver_frame(control_frame(PacketType.DISCONNECT, self.namespace.name))
+        self.detach("server namespace disconnect")
+        if close:
+            self.client.session.close("forced close")
+        self.client.start_soon(self.client.run_disconnect_handlers)
+
+    def detach(self, reason: str) -> None:
+        """Leave the namespace and every room now; the disconnect handler runs later, once."""
+        if self.disconnect_reason is not None:
+            return
+        self.disconnect_reason = reason
+        self.connected = False
+        self.namespace.remove(self)
+        self.client.forget(self)
+
+    async def run_disconnect_handler(self) -> None:
+        if self._disconnect_handled or self.disconnect_reason is None:
+            return
+        self._disconnect_handled = True
+        await self.namespace.trigger_disconnect(self, self.disconnect_reason)
+
+
+def _run_callback(callback: AckCallback, *args: Any) -> None:
+    try:
+        callback(*args)
+    except Exception:
+        logger.exception("ack callback %r failed", callback)

@@ -1,0 +1,68 @@
+"""Shared fixtures: real hypercorn servers, in-process, on loopback ports."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+from minidiscord.app import App, create_app
+from minidiscord.config import Settings
+
+
+@dataclass
+class RunningServer:
+    app: App
+    url: str
+    port: int
+    shutdown: trio.Event
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+
+ServerFactory = Callable[..., Awaitable[RunningServer]]
+
+# Tests run with short heartbeats so that a lost peer is found quickly.
+TEST_SETTINGS = Settings(host="127.0.0.1", port=0, ping_interval=5.0, ping_timeout=5.0)
+
+
+async def serve_app(nursery: trio.Nursery, app: App) -> RunningServer:
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    config.accesslog = None
+    config.graceful_timeout = 1.0
+    shutdown = trio.Event()
+    binds: list[str] = await nursery.start(
+        lambda task_status: serve(  # type: ignore[misc]
+            app, config, shutdown_trigger=shutdown.wait, task_status=task_status
+        )
+    )
+    url = binds[0]
+    return RunningServer(app=app, url=url, port=int(url.rsplit(":", 1)[1]), shutdown=shutdown)
+
+
+@pytest.fixture
+async def start_server(nursery: trio.Nursery) -> AsyncIterator[ServerFactory]:
+    """Start servers of the chat app with settings overridden by keyword arguments."""
+    started: list[RunningServer] = []
+
+    async def start(app: App | None = None, **overrides: Any) -> RunningServer:
+        if app is None:
+            app = create_app(replace(TEST_SETTINGS, **overrides))
+        server = await serve_app(nursery, app)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.shutdown.set()
+
+
+@pytest.fixture
+async def server(start_server: ServerFactory) -> RunningServer:
+    return await start_server()
