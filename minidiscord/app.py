@@ -9,6 +9,7 @@ from .chat.store.memory import MemoryStore
 from .config import Settings
 from .engine import EngineConfig, EngineServer
 from .engine.asgi_io import Receive, Scope, Send, respond
+from .hostfixes import contain_connection_errors, is_host_protocol_error
 from .sockets import SocketServer
 from .web.static import serve_web
 
@@ -19,6 +20,7 @@ class App:
     """Everything one server holds; nothing lives in module globals (tests run several)."""
 
     def __init__(self, settings: Settings, *, sio: SocketServer | None = None) -> None:
+        contain_connection_errors()
         self.settings = settings
         self.sio = sio or SocketServer(connect_timeout=settings.connect_timeout)
         self.engine = EngineServer(
@@ -40,7 +42,12 @@ class App:
             return
         path: str = scope.get("path", "")
         if path == self._engine_path or path == self._engine_path.rstrip("/"):
-            await self.engine.handle(scope, receive, send)
+            try:
+                await self.engine.handle(scope, receive, send)
+            except Exception as exc:
+                if not is_host_protocol_error(exc):
+                    raise
+                logger.info("client broke the HTTP exchange of %s: %s", path, exc)
         elif kind == "http":
             if not await serve_web(scope, receive, send):
                 await respond(send, 404, "Not Found")

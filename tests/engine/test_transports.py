@@ -1,0 +1,179 @@
+"""Transport edge cases against a real hypercorn server: upgrade, limits, garbage, quirks."""
+
+import httpx
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, open_websocket_url
+
+from tests.conftest import RunningServer, ServerFactory
+from tests.rawclient import polling_handshake, polling_url, raw_websocket
+
+
+async def _server_still_serves(server: RunningServer) -> None:
+    async with raw_websocket(server.ws_url) as client:
+        await client.send("40")
+        assert (await client.receive_skipping_pings()).startswith("40{")
+
+
+async def test_upgrade_answers_the_pending_poll_with_noop(server: RunningServer) -> None:
+    async with httpx.AsyncClient(timeout=10) as http, trio.open_nursery() as nursery:
+        sid = (await polling_handshake(http, server.url))["sid"]
+        await http.post(polling_url(server.url, sid), content="40")
+        assert (await http.get(polling_url(server.url, sid))).text.startswith("40{")
+
+        pending: list[str] = []
+
+        async def poll() -> None:
+            pending.append((await http.get(polling_url(server.url, sid))).text)
+
+        nursery.start_soon(poll)
+        await trio.sleep(0.05)
+        url = f"{server.ws_url}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        async with open_websocket_url(url) as ws:
+            await ws.send_message("2probe")
+            assert await ws.get_message() == "3probe"
+            with trio.fail_after(5):
+                while not pending:
+                    await trio.sleep(0.01)
+            assert pending == ["6"]
+            await ws.send_message("5")
+            await trio.sleep(0.05)
+            assert server.app.engine.sessions[sid].transport == "websocket"
+            # The session now lives on the WebSocket; polling it is a bad request.
+            refused = await http.get(polling_url(server.url, sid))
+            assert refused.status_code == 400
+            assert refused.json() == {"code": 3, "message": "Bad request"}
+            await ws.send_message('42["ping"]')
+            await ws.send_message("41")
+
+
+async def test_second_upgrade_while_upgrading_is_refused(server: RunningServer) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        sid = (await polling_handshake(http, server.url))["sid"]
+        url = f"{server.ws_url}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        async with open_websocket_url(url) as first:
+            await first.send_message("2probe")
+            assert await first.get_message() == "3probe"
+            with pytest.raises(Exception, match="400"):
+                async with open_websocket_url(url):
+                    pass
+
+
+async def test_failed_upgrade_leaves_the_session_on_polling(server: RunningServer) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        sid = (await polling_handshake(http, server.url))["sid"]
+        url = f"{server.ws_url}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        async with open_websocket_url(url) as ws:
+            await ws.send_message("not a probe")
+            with pytest.raises(ConnectionClosed):
+                await ws.get_message()
+        assert server.app.engine.sessions[sid].transport == "polling"
+        await http.post(polling_url(server.url, sid), content="40")
+        assert (await http.get(polling_url(server.url, sid))).text.startswith("40{")
+
+
+@pytest.mark.parametrize("frame", ["", "9", "x", "0{}", "5"])
+async def test_garbage_engineio_packet_closes_only_that_client(
+    server: RunningServer, frame: str
+) -> None:
+    async with raw_websocket(server.ws_url) as bystander:
+        await bystander.send("40")
+        assert (await bystander.receive()).startswith("40{")
+        async with raw_websocket(server.ws_url) as client:
+            await client.send(frame)
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await client.receive()
+        await bystander.send('42["still here"]')
+        await _server_still_serves(server)
+
+
+@pytest.mark.parametrize("frame", ["4garbage", "42not json", '42["connect"]', "4" + "[" * 5000])
+async def test_garbage_socketio_packet_closes_only_that_client(
+    server: RunningServer, frame: str
+) -> None:
+    async with raw_websocket(server.ws_url) as client:
+        await client.send("40")
+        assert (await client.receive_skipping_pings()).startswith("40{")
+        await client.send(frame)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await client.receive()
+    await _server_still_serves(server)
+
+
+async def test_websocket_message_over_max_payload_closes_the_connection(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(max_payload=1000)
+    async with raw_websocket(server.ws_url) as client:
+        assert client.handshake["maxPayload"] == 1000
+        await client.send("4" + "x" * 1000)
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await client.receive()
+    await _server_still_serves(server)
+
+
+async def test_post_over_max_payload_is_413_and_ends_the_session(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(max_payload=1000)
+    async with httpx.AsyncClient(timeout=10) as http:
+        sid = (await polling_handshake(http, server.url))["sid"]
+        response = await http.post(polling_url(server.url, sid), content="4" + "x" * 2000)
+        assert response.status_code == 413
+        await trio.sleep(0.05)
+        assert sid not in server.app.engine.sessions
+
+
+async def test_overlapping_polls_end_the_session(server: RunningServer) -> None:
+    async with httpx.AsyncClient(timeout=10) as http, trio.open_nursery() as nursery:
+        sid = (await polling_handshake(http, server.url))["sid"]
+        first: list[httpx.Response] = []
+
+        async def poll() -> None:
+            first.append(await http.get(polling_url(server.url, sid)))
+
+        nursery.start_soon(poll)
+        await trio.sleep(0.05)
+        second = await http.get(polling_url(server.url, sid))
+        assert second.status_code == 400
+        assert second.json()["code"] == 3
+        with trio.fail_after(5):
+            while not first:
+                await trio.sleep(0.01)
+        # The session closed: the pending poll is told so with a CLOSE packet.
+        assert first[0].text == "1"
+
+
+async def test_bytes_after_a_websocket_upgrade_request_do_not_hurt_the_server(
+    server: RunningServer,
+) -> None:
+    # hypercorn's trio worker was reported to crash on data that follows the upgrade
+    # request before the handshake completes; the server must go on serving.
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+    request = (
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await stream.send_all(request.encode() + b"\x81\x05hello" * 10 + b"junk" * 100)
+    with trio.move_on_after(2):
+        while await stream.receive_some(65536):
+            pass
+    await stream.aclose()
+    await _server_still_serves(server)
+
+
+async def test_vanished_websocket_client_is_noticed(server: RunningServer) -> None:
+    async with raw_websocket(server.ws_url) as client:
+        await client.send("40")
+        assert (await client.receive()).startswith("40{")
+        sid = client.sid
+        # Drop the TCP connection without a closing handshake.
+        await client.ws._stream.aclose()
+    with trio.fail_after(5):
+        while sid in server.app.engine.sessions:
+            await trio.sleep(0.01)

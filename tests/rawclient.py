@@ -1,0 +1,57 @@
+"""Raw Engine.IO/Socket.IO clients for protocol edge cases: frames by hand, nothing hidden."""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from trio_websocket import WebSocketConnection, open_websocket_url
+
+
+@dataclass
+class RawWebSocket:
+    ws: WebSocketConnection
+    sid: str
+    handshake: dict[str, Any]
+
+    async def send(self, frame: str | bytes) -> None:
+        await self.ws.send_message(frame)
+
+    async def receive(self) -> str | bytes:
+        return await self.ws.get_message()
+
+    async def receive_skipping_pings(self) -> str | bytes:
+        """The next frame that is not a ping (pings are answered)."""
+        while True:
+            frame = await self.ws.get_message()
+            if frame == "2":
+                await self.ws.send_message("3")
+                continue
+            return frame
+
+
+@asynccontextmanager
+async def raw_websocket(
+    ws_url: str, query: str = "EIO=4&transport=websocket", path: str = "/socket.io/"
+) -> AsyncIterator[RawWebSocket]:
+    async with open_websocket_url(f"{ws_url}{path}?{query}") as ws:
+        opening = await ws.get_message()
+        assert isinstance(opening, str) and opening.startswith("0"), opening
+        handshake = json.loads(opening[1:])
+        yield RawWebSocket(ws, handshake["sid"], handshake)
+
+
+async def polling_handshake(
+    client: httpx.AsyncClient, url: str, path: str = "/socket.io/"
+) -> dict[str, Any]:
+    response = await client.get(f"{url}{path}", params={"EIO": "4", "transport": "polling"})
+    assert response.status_code == 200, response.text
+    assert response.text.startswith("0")
+    handshake: dict[str, Any] = json.loads(response.text[1:])
+    return handshake
+
+
+def polling_url(url: str, sid: str, path: str = "/socket.io/") -> str:
+    return f"{url}{path}?EIO=4&transport=polling&sid={sid}"

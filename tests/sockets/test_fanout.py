@@ -1,0 +1,116 @@
+"""Fan-out: encode once, deliver to every member in order, drop only the slow consumer."""
+
+import json
+
+import pytest
+import trio
+from trio_websocket import ConnectionClosed
+
+import minidiscord.sockets.broadcast as broadcast_module
+from minidiscord.app import App
+from minidiscord.sockets import Socket
+from tests.conftest import TEST_SETTINGS, ServerFactory
+from tests.rawclient import RawWebSocket, raw_websocket
+
+
+def _fanout_app(**overrides: object) -> App:
+    from dataclasses import replace
+
+    app = App(replace(TEST_SETTINGS, **overrides))  # type: ignore[arg-type]
+    ns = app.sio.of("/")
+
+    @ns.on("connect")
+    async def connect(socket: Socket, auth: object) -> None:
+        socket.join("room")
+
+    @ns.on("burst")
+    async def burst(socket: Socket, count: int, size: int, pace: float = 0) -> None:
+        for index in range(count):
+            ns.to("room").emit("item", index, "x" * size)
+            # Paced like separate chat messages, so a client that reads keeps up.
+            await trio.sleep(pace)
+
+    return app
+
+
+async def _connected(client: RawWebSocket) -> None:
+    await client.send("40")
+    assert (await client.receive_skipping_pings()).startswith("40{")
+
+
+async def test_broadcast_reaches_every_member_in_order_with_one_encode(
+    start_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    encodes = 0
+    real_event_frames = broadcast_module.event_frames
+
+    def counting_event_frames(*args: object) -> tuple[str | bytes, ...]:
+        nonlocal encodes
+        encodes += 1
+        return real_event_frames(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(broadcast_module, "event_frames", counting_event_frames)
+    server = await start_server(_fanout_app())
+    members = 20
+    count = 50
+    async with trio.open_nursery() as nursery:
+        received: dict[int, list[int]] = {}
+
+        async def member(number: int, ready: trio.Event, go: trio.Event) -> None:
+            async with raw_websocket(server.ws_url) as client:
+                await _connected(client)
+                ready.set()
+                if number == 0:
+                    await go.wait()
+                    await client.send(f'42["burst",{count},10]')
+                items: list[int] = []
+                while len(items) < count:
+                    frame = await client.receive_skipping_pings()
+                    assert isinstance(frame, str) and frame.startswith('42["item"')
+                    items.append(json.loads(frame[2:])[1])
+                received[number] = items
+
+        go = trio.Event()
+        for number in range(members):
+            ready = trio.Event()
+            nursery.start_soon(member, number, ready, go)
+            await ready.wait()
+        go.set()
+    assert encodes == count
+    assert received == {number: list(range(count)) for number in range(members)}
+
+
+async def test_stalled_client_is_dropped_and_the_others_get_everything(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server(_fanout_app(client_buffer=32))
+    count, size = 400, 50_000  # 20 MB: more than the kernel buffers of a stalled socket
+    async with raw_websocket(server.ws_url) as stalled, raw_websocket(server.ws_url) as reader:
+        await _connected(stalled)
+        await _connected(reader)
+        stalled_sid = stalled.sid
+        await reader.send(f'42["burst",{count},{size},0.002]')
+        items = 0
+        with trio.fail_after(30):
+            while items < count:
+                frame = await reader.receive_skipping_pings()
+                assert isinstance(frame, str) and frame.startswith('42["item"')
+                items += 1
+        with trio.fail_after(10):
+            while stalled_sid in server.app.engine.sessions:
+                await trio.sleep(0.01)
+        # The stalled client may still find some frames in its socket buffer, then the end.
+        with pytest.raises(ConnectionClosed), trio.fail_after(10):
+            while True:
+                await stalled.receive()
+    assert any("slow consumer" in record.getMessage() for record in caplog.records)
+
+
+async def test_client_buffer_setting_bounds_the_queue(start_server: ServerFactory) -> None:
+    app = _fanout_app(client_buffer=3)
+    assert app.engine.config.client_buffer == 3
+    server = await start_server(app)
+    async with raw_websocket(server.ws_url) as client:
+        await _connected(client)
+        session = server.app.engine.sessions[client.sid]
+        assert session.outgoing.statistics().max_buffer_size == 3
