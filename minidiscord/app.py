@@ -9,7 +9,11 @@ from .chat.store.memory import MemoryStore
 from .config import Settings
 from .engine import EngineConfig, EngineServer
 from .engine.asgi_io import Receive, Scope, Send, respond
-from .hostfixes import contain_connection_errors, is_host_protocol_error
+from .hostfixes import (
+    contain_connection_errors,
+    is_host_protocol_error,
+    refuse_websocket_compression,
+)
 from .sockets import SocketServer
 from .web.static import serve_web
 
@@ -21,6 +25,7 @@ class App:
 
     def __init__(self, settings: Settings, *, sio: SocketServer | None = None) -> None:
         contain_connection_errors()
+        refuse_websocket_compression()
         self.settings = settings
         self.sio = sio or SocketServer(connect_timeout=settings.connect_timeout)
         self.engine = EngineServer(

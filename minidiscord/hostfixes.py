@@ -1,10 +1,14 @@
-"""Workarounds for faults of the ASGI host (hypercorn's trio worker) that clients can trigger.
+"""Adjustments to the ASGI host (hypercorn's trio worker) that ASGI gives an app no say in.
 
-hypercorn 0.17-0.18 lets an exception from one connection's protocol handling escape
-that connection's task and end the whole server: a client that sends bytes right after
-a WebSocket upgrade request, before the handshake answer, takes every other client
-down with it. Until hypercorn contains such errors itself, each connection's handler is
-wrapped so that its failure ends that connection only.
+- hypercorn 0.17-0.18 lets an exception from one connection's protocol handling escape
+  that connection's task and end the whole server: a client that sends bytes right after
+  a WebSocket upgrade request, before the handshake answer, takes every other client
+  down with it. Each connection's handler is wrapped so that its failure ends that
+  connection only.
+- hypercorn accepts permessage-deflate whenever a client offers it (browsers and node's
+  ws always do). Compression runs per recipient, so a broadcast would be compressed once
+  per member, and each connection would hold a zlib state of hundreds of KB. The
+  reference Socket.IO server leaves it off by default; so do we.
 """
 
 import functools
@@ -47,3 +51,22 @@ def is_host_protocol_error(exc: BaseException) -> bool:
     except ImportError:
         return False
     return isinstance(exc, h11.LocalProtocolError)
+
+
+def refuse_websocket_compression() -> None:
+    """Make hypercorn ignore the permessage-deflate offers of WebSocket clients."""
+    try:
+        from hypercorn.protocol.ws_stream import Handshake
+    except ImportError:
+        return
+    init: Callable[..., None] = Handshake.__init__
+    if getattr(init, _INSTALLED_MARK, False):
+        return
+
+    @functools.wraps(init)
+    def init_without_extensions(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.extensions = None
+
+    setattr(init_without_extensions, _INSTALLED_MARK, True)
+    Handshake.__init__ = init_without_extensions  # type: ignore[method-assign]

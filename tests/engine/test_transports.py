@@ -177,3 +177,24 @@ async def test_vanished_websocket_client_is_noticed(server: RunningServer) -> No
     with trio.fail_after(5):
         while sid in server.app.engine.sessions:
             await trio.sleep(0.01)
+
+
+async def test_websocket_compression_offers_are_declined(server: RunningServer) -> None:
+    # Per-recipient compression would undo encode-once fan-out and cost a zlib state each.
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+    request = (
+        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{server.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
+    )
+    await stream.send_all(request.encode())
+    response = b""
+    with trio.fail_after(5):
+        while b"\r\n\r\n" not in response:
+            response += await stream.receive_some(4096)
+    await stream.aclose()
+    head = response.split(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 101")
+    assert b"sec-websocket-extensions" not in head
