@@ -1,0 +1,252 @@
+"""ChatServer: the original chat's events (and our additive ones) on the Socket.IO layer.
+
+Every socket joins every channel room; presence announcements go to the `welcome` room.
+Client mistakes never raise out of a handler: they are answered in the ack (or refused at
+connect) and logged at INFO, without a traceback.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from minidiscord.sockets import ConnectionRefused, Socket, SocketServer
+
+from . import validation
+from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
+from .ordering import Sequencer
+from .presence import Presence
+from .store import Store
+from .validation import Invalid
+
+log = logging.getLogger(__name__)
+
+# Largest page a client may ask for with `channel:history`.
+MAX_HISTORY_PAGE = 100
+# Attempts at reading a connect snapshot that no concurrent change overlapped (see _snapshot).
+SNAPSHOT_TRIES = 3
+
+Ack = dict[str, Any]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class ChatServer:
+    def __init__(
+        self,
+        sio: SocketServer,
+        store: Store,
+        *,
+        history_limit: int = 50,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self._ns = sio.of("/")
+        self._store = store
+        self._history_limit = history_limit
+        self._clock = clock
+        self._presence = Presence()
+        self._order = Sequencer()
+        # Bumped by every change a connect snapshot could observe half-done.
+        self._changes = 0
+        self._ns.on("connect")(self._on_connect)
+        self._ns.on("disconnect")(self._on_disconnect)
+        self._ns.on("message:channel:send")(self._on_send)
+        self._ns.on("user:leave")(self._on_leave)
+        self._ns.on("channel:history")(self._on_history)
+
+    @property
+    def presence(self) -> Presence:
+        return self._presence
+
+    # -- connect / disconnect ----------------------------------------------------------
+
+    async def _on_connect(self, socket: Socket, auth: object) -> None:
+        fields: dict[str, Any] = auth if isinstance(auth, dict) else {}
+        restored = await self._restore(fields.get("sessionId"))
+        if restored is not None:
+            user, session = restored
+        else:
+            user, session = await self._create_user(socket, fields)
+        channels, users = await self._snapshot()
+        if socket.id not in self._ns.sockets:
+            # The connection closed while we awaited the store; a user nobody ever saw
+            # join is not kept, so their first real connect is still announced.
+            if restored is None:
+                await self._store.delete_user(user.user_id)
+                self._changes += 1
+            return
+        if all(other.user_id != user.user_id for other in users):
+            # Another tab of this user sent `user:leave` while we were reading.
+            raise ConnectionRefused("this session has ended; connect again to start a new one")
+
+        # No awaits from here on: joining the rooms and announcing is one atomic step, so
+        # nothing broadcast in between can be missed or seen twice.
+        socket.data["user"] = user
+        came_online = self._presence.add(user.user_id, socket.id)
+        for channel in CHANNELS:
+            socket.join(channel)
+        socket.emit("session", session.wire(user))
+        socket.emit(
+            "channels",
+            [{"name": name, "messages": [m.wire() for m in channels[name]]} for name in CHANNELS],
+        )
+        socket.emit(
+            "users",
+            [u.presence_wire(connected=self._presence.is_online(u.user_id)) for u in users],
+        )
+        if restored is None:
+            socket.to(WELCOME_CHANNEL).emit("user:join", user.join_wire())
+            log.info("user %s (%s) joined", user.user_id, user.username)
+        elif came_online:
+            socket.to(WELCOME_CHANNEL).emit("user:connect", user.presence_wire(connected=True))
+            log.info("user %s (%s) is back online", user.user_id, user.username)
+
+    async def _restore(self, session_id: object) -> tuple[User, Session] | None:
+        if not isinstance(session_id, str) or not session_id:
+            return None
+        return await self._store.get_session(session_id)
+
+    async def _create_user(self, socket: Socket, auth: dict[str, Any]) -> tuple[User, Session]:
+        try:
+            username = validation.username(auth.get("username"))
+            avatar = validation.avatar(auth.get("avatar"))
+        except Invalid as error:
+            log.info("refused a connection from %s: %s", socket.handshake.address, error.reason)
+            raise ConnectionRefused(error.reason) from None
+        created = await self._store.create_user(username, avatar)
+        self._changes += 1
+        return created
+
+    async def _snapshot(self) -> tuple[dict[str, list[Message]], list[User]]:
+        """Channel histories and users as of one moment.
+
+        The reads may yield (a database store), and a message stored meanwhile could be
+        missing from the history yet broadcast before this socket joins its rooms, or be
+        in the history *and* broadcast to it afterwards. So the read is retried while a
+        send was in flight or anything changed during it. Under sustained load the last
+        attempt is used as is.
+        """
+        for _ in range(SNAPSHOT_TRIES):
+            changes_before = self._changes
+            quiet_before = self._order.in_flight == 0
+            channels = {
+                name: await self._store.recent_messages(name, self._history_limit)
+                for name in CHANNELS
+            }
+            users = await self._store.list_users()
+            if quiet_before and self._order.in_flight == 0 and changes_before == self._changes:
+                break
+        return channels, users
+
+    async def _on_disconnect(self, socket: Socket, reason: str) -> None:
+        user: User | None = socket.data.pop("user", None)
+        if user is None:
+            return  # never fully connected, or already removed by `user:leave`
+        if self._presence.remove(user.user_id, socket.id):
+            self._ns.to(WELCOME_CHANNEL).except_(socket.id).emit(
+                "user:disconnect", user.presence_wire(connected=False)
+            )
+            log.info("user %s (%s) went offline: %s", user.user_id, user.username, reason)
+
+    # -- client events -----------------------------------------------------------------
+
+    async def _on_send(self, socket: Socket, *args: Any) -> Ack:
+        user: User | None = socket.data.get("user")
+        if user is None:
+            return _refuse(socket, "message:channel:send", "not connected")
+        if len(args) != 2:
+            return _refuse(socket, "message:channel:send", "expected (channel, text)")
+        try:
+            channel = validation.channel(args[0])
+            text = validation.message_text(args[1])
+        except Invalid as error:
+            return _refuse(socket, "message:channel:send", error.reason)
+        try:
+            message = await self._publish(channel, user, text)
+        except Exception:
+            log.exception("storing a message from user %s failed", user.user_id)
+            return {"ok": False, "error": "the server could not store the message"}
+        return {"ok": True, "id": message.id}
+
+    async def _publish(self, channel: str, user: User, text: str) -> Message:
+        """Store, then broadcast to the channel, in store order across concurrent senders."""
+        # Taking the ticket and calling the store happen in one step, so the store sees
+        # calls in ticket order.
+        ticket = self._order.take()
+        message: Message | None = None
+        try:
+            message = await self._store.add_message(channel, user, text, self._clock())
+            return message
+        finally:
+            # Shielded: an abandoned turn would block every later sender, and a stored
+            # message must become visible even if its sender went away meanwhile.
+            with trio.CancelScope(shield=True):
+                await self._order.wait(ticket)
+            try:
+                if message is not None:
+                    self._changes += 1
+                    self._ns.to(channel).emit("message:channel", channel, message.wire())
+            finally:
+                self._order.release(ticket)
+
+    async def _on_leave(self, socket: Socket, *args: Any) -> Ack:
+        user: User | None = socket.data.get("user")
+        if user is None:
+            return _refuse(socket, "user:leave", "not connected")
+        await self._store.delete_user(user.user_id)
+        self._changes += 1
+        # The user's other tabs end too: the user they speak for is gone.
+        sockets = [self._ns.sockets.get(sid) for sid in self._presence.forget(user.user_id)]
+        if socket not in sockets:
+            sockets.append(socket)
+        others = self._ns.to(WELCOME_CHANNEL)
+        for own in sockets:
+            if own is not None:
+                own.data.pop("user", None)
+                others = others.except_(own.id)
+        others.emit("user:leave", user.presence_wire(connected=False))
+        for own in sockets:
+            if own is not None:
+                # A namespace-level disconnect: socket.io clients do not reconnect after
+                # "io server disconnect", which is what the original server did.
+                own.disconnect()
+        log.info("user %s (%s) left", user.user_id, user.username)
+        return {"ok": True}
+
+    async def _on_history(self, socket: Socket, *args: Any) -> Ack:
+        if socket.data.get("user") is None:
+            return _refuse(socket, "channel:history", "not connected")
+        if not 1 <= len(args) <= 2:
+            return _refuse(socket, "channel:history", "expected (channel, {before, limit})")
+        try:
+            channel = validation.channel(args[0])
+        except Invalid as error:
+            return _refuse(socket, "channel:history", error.reason)
+        options = args[1] if len(args) == 2 and args[1] is not None else {}
+        if not isinstance(options, dict):
+            return _refuse(socket, "channel:history", "options must be an object")
+        limit = options.get("limit", self._history_limit)
+        before = options.get("before")
+        if not _is_int(limit) or limit < 1:
+            return _refuse(socket, "channel:history", "limit must be a positive integer")
+        if before is not None and not _is_int(before):
+            return _refuse(socket, "channel:history", "before must be a message id")
+        limit = min(limit, MAX_HISTORY_PAGE)
+        if before is None:
+            messages = await self._store.recent_messages(channel, limit)
+        else:
+            messages = await self._store.messages_before(channel, before, limit)
+        return {"ok": True, "messages": [m.wire() for m in messages]}
+
+
+def _refuse(socket: Socket, event: str, reason: str) -> Ack:
+    log.info("refused %s from socket %s: %s", event, socket.id, reason)
+    return {"ok": False, "error": reason}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,54 @@
+"""The Store protocol: what the chat needs from persistence, whatever the backend."""
+
+from typing import Protocol
+
+from ..models import Message, Session, User
+
+
+class Store(Protocol):
+    """Users, their sessions and the channels' messages.
+
+    Contract every backend keeps (the chat server relies on it):
+
+    - userId is random; sessionId has at least 128 bits of randomness and is a credential:
+      backends never log it.
+    - `add_message` returns only once the message is durable ("durable before visible"):
+      the caller broadcasts and acknowledges after it returns.
+    - Message ids are unique and increase in the order `add_message` was *called*, across
+      all channels, so paging by id works and concurrent senders can be broadcast in
+      store order.
+    - Message lists are returned oldest first.
+    """
+
+    async def create_user(self, username: str, avatar: str | None = None) -> tuple[User, Session]:
+        """A new user with a new session."""
+        ...
+
+    async def get_session(self, session_id: str) -> tuple[User, Session] | None:
+        """The session and its user, or None when unknown (or its user left)."""
+        ...
+
+    async def delete_user(self, user_id: str) -> bool:
+        """Remove a user and all their sessions; their messages stay. False if unknown."""
+        ...
+
+    async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
+        """Store a message; returns after it is committed."""
+        ...
+
+    async def recent_messages(self, channel: str, limit: int) -> list[Message]:
+        """The last `limit` messages of a channel, oldest first."""
+        ...
+
+    async def messages_before(self, channel: str, before_id: int, limit: int) -> list[Message]:
+        """Up to `limit` messages of a channel with id < before_id, the newest of those,
+        oldest first (one page further back in history)."""
+        ...
+
+    async def list_users(self) -> list[User]:
+        """Every user that has not left, in the order they were created."""
+        ...
+
+    async def close(self) -> None:
+        """Release resources; the store is not used afterwards."""
+        ...

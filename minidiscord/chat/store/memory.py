@@ -1,0 +1,97 @@
+"""MemoryStore: the Store kept in dicts, for tests and single-process throwaway servers."""
+
+import bisect
+import secrets
+
+from ..models import CHANNELS, Message, Session, User
+
+
+def new_user_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_session_id() -> str:
+    # 32 random bytes: 256 bits, URL-safe so clients can keep it anywhere.
+    return secrets.token_urlsafe(32)
+
+
+class MemoryStore:
+    """Everything in memory; nothing survives the process.
+
+    No method awaits anything, so each one is atomic with respect to other trio tasks.
+    """
+
+    def __init__(self, channels: tuple[str, ...] = CHANNELS) -> None:
+        self._users: dict[str, User] = {}
+        self._sessions: dict[str, Session] = {}
+        self._messages: dict[str, list[Message]] = {name: [] for name in channels}
+        self._last_id = 0
+        self._closed = False
+
+    async def create_user(self, username: str, avatar: str | None = None) -> tuple[User, Session]:
+        self._check_open()
+        user = User(new_user_id(), username, avatar)
+        session = Session(new_session_id(), user.user_id)
+        self._users[user.user_id] = user
+        self._sessions[session.session_id] = session
+        return user, session
+
+    async def get_session(self, session_id: str) -> tuple[User, Session] | None:
+        self._check_open()
+        session = self._sessions.get(session_id)
+        if session is None:
+            return None
+        user = self._users.get(session.user_id)
+        return None if user is None else (user, session)
+
+    async def delete_user(self, user_id: str) -> bool:
+        self._check_open()
+        if self._users.pop(user_id, None) is None:
+            return False
+        for session_id in [s.session_id for s in self._sessions.values() if s.user_id == user_id]:
+            del self._sessions[session_id]
+        return True
+
+    async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
+        self._check_open()
+        messages = self._messages.get(channel)
+        if messages is None:
+            raise KeyError(f"no channel {channel!r}")
+        self._last_id += 1
+        message = Message(
+            id=self._last_id,
+            channel=channel,
+            user_id=user.user_id,
+            username=user.username,
+            timestamp=timestamp,
+            message=text,
+            avatar=user.avatar,
+        )
+        messages.append(message)
+        return message
+
+    async def recent_messages(self, channel: str, limit: int) -> list[Message]:
+        self._check_open()
+        if limit <= 0:
+            return []
+        return list(self._messages.get(channel, [])[-limit:])
+
+    async def messages_before(self, channel: str, before_id: int, limit: int) -> list[Message]:
+        self._check_open()
+        if limit <= 0:
+            return []
+        messages = self._messages.get(channel, [])
+        # Ids increase along each channel's list, so the cut is a binary search.
+        end = bisect.bisect_left(messages, before_id, key=lambda m: m.id)
+        return messages[max(0, end - limit) : end]
+
+    async def list_users(self) -> list[User]:
+        self._check_open()
+        return list(self._users.values())
+
+    async def close(self) -> None:
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the store is closed")
