@@ -19,6 +19,23 @@ class ClientGone(Exception):
     """The client disconnected before its request body arrived."""
 
 
+async def discard_body(receive: Receive, limit: int) -> bool:
+    """Read and drop the rest of a request body, up to ``limit`` bytes; False if it is longer.
+
+    Answering before the client has finished sending its body makes the host close the
+    connection, and the client then sees a reset instead of the answer.
+    """
+    size = 0
+    while size <= limit:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return False
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return True
+    return False
+
+
 def header(scope: Scope, name: bytes) -> str | None:
     """The first value of a request header (names are lower-case bytes in ASGI)."""
     for key, value in scope.get("headers", ()):

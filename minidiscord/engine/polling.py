@@ -7,7 +7,16 @@ import trio
 from ..protocol import engineio
 from ..protocol.engineio import Frame
 from ..protocol.errors import EngineIOProtocolError
-from .asgi_io import BodyTooLarge, ClientGone, Headers, Receive, Send, read_body, respond
+from .asgi_io import (
+    BodyTooLarge,
+    ClientGone,
+    Headers,
+    Receive,
+    Send,
+    discard_body,
+    read_body,
+    respond,
+)
 from .errors import RequestRefused, TransportError
 from .session import EngineSession
 
@@ -15,6 +24,9 @@ logger = logging.getLogger("minidiscord.engine")
 
 # A payload may hold many packets, but not unboundedly many tiny ones.
 MAX_PACKETS_PER_PAYLOAD = 1000
+# How much of an oversized body is read (and dropped) so the client can see the 413;
+# past this the connection is simply closed.
+DISCARD_LIMIT = 16 * 1024 * 1024
 
 
 async def poll(session: EngineSession, receive: Receive, send: Send, headers: Headers) -> None:
@@ -22,6 +34,10 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
     if session.polling:
         session.close("transport error")
         raise RequestRefused(TransportError.BAD_REQUEST, "overlapping GET requests")
+    if session.upgrading:
+        # The client is moving to WebSocket: this poll only needs to return.
+        await respond(send, 200, engineio.NOOP_FRAME, headers=headers)
+        return
     session.polling = True
     frames: list[Frame] = []
     try:
@@ -46,15 +62,20 @@ async def _take_frames(session: EngineSession) -> list[Frame]:
     try:
         frames = [await outgoing.receive()]
     except (trio.EndOfChannel, trio.ClosedResourceError):
-        return [engineio.CLOSE_FRAME]
+        return _closing(session)
     while True:
         try:
             frames.append(outgoing.receive_nowait())
         except trio.WouldBlock:
             return frames
         except (trio.EndOfChannel, trio.ClosedResourceError):
-            frames.append(engineio.CLOSE_FRAME)
-            return frames
+            return frames + _closing(session)
+
+
+def _closing(session: EngineSession) -> list[Frame]:
+    # The server tells the client it closed the session; a client that closed it itself
+    # already knows, and its pending poll just returns (with a NOOP, as the reference does).
+    return [] if session.close_reason == "transport close" else [engineio.CLOSE_FRAME]
 
 
 async def _cancel_when_client_leaves(receive: Receive, scope: trio.CancelScope) -> None:
@@ -78,6 +99,7 @@ async def post(session: EngineSession, receive: Receive, send: Send, headers: He
         except BodyTooLarge:
             logger.info("closing %s: POST payload over %d bytes", session.sid, limit)
             session.close("transport error")
+            await discard_body(receive, DISCARD_LIMIT)
             await respond(send, 413, "Payload Too Large", headers=headers)
             return
         except ClientGone:

@@ -8,7 +8,7 @@ import trio
 
 from ..protocol import engineio, jsoncodec
 from . import polling, websocket
-from .asgi_io import Headers, Receive, Scope, Send, client_address, header, query, respond
+from .asgi_io import Headers, Receive, Scope, Send, client_address, query, respond
 from .cors import OriginPolicy
 from .errors import RequestRefused, TransportError
 from .session import EngineConfig, EngineSession, OpenHandler, RequestInfo
@@ -130,15 +130,6 @@ class EngineServer:
             if scope["method"] == "GET":
                 await polling.poll(session, receive, send, cors)
             elif scope["method"] == "POST":
-                declared = header(scope, b"content-length")
-                if (
-                    declared is not None
-                    and declared.isdigit()
-                    and int(declared) > self.config.max_payload
-                ):
-                    session.close("transport error")
-                    await respond(send, 413, "Payload Too Large", headers=cors)
-                    return
                 await polling.post(session, receive, send, cors)
             else:
                 raise RequestRefused(TransportError.BAD_REQUEST, "method not allowed")

@@ -125,15 +125,19 @@ class EngineSession:
         self._in_send.close()
         if not flush and self.writer_scope is not None:
             self.writer_scope.cancel()
-        if self.poll_scope is not None and not flush:
-            self.poll_scope.cancel()
+        if not flush:
+            self.release_poll()
         self._closed.set()
+
+    def release_poll(self) -> None:
+        """Make a pending poll return now (with a NOOP if nothing is queued)."""
+        if self.poll_scope is not None:
+            self.poll_scope.cancel()
 
     def switch_to_websocket(self) -> None:
         """Finish an upgrade: the WebSocket takes over, a pending poll returns at once."""
         self.transport = "websocket"
-        if self.poll_scope is not None:
-            self.poll_scope.cancel()
+        self.release_poll()
 
     async def receive_packet(self, packet: Packet) -> None:
         """Apply one packet from the client (any transport)."""

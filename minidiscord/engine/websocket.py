@@ -105,7 +105,7 @@ async def upgrade(session: EngineSession, receive: Receive, send: Send) -> bool:
                 return False
             await send({"type": "websocket.send", "text": f"{PacketType.PONG.value}{PROBE}"})
             # A poll the client still has pending must return so it can pause polling.
-            session.send_frame(engineio.NOOP_FRAME)
+            session.release_poll()
             while True:
                 frame = await _next_frame(receive)
                 if frame == str(PacketType.UPGRADE.value):

@@ -1,0 +1,79 @@
+"""Fixtures: the conformance server (scripts/conformance_server.py) as a subprocess, one per mode.
+
+Set CONFORMANCE_SOCKETIO_URL or CONFORMANCE_ENGINEIO_URL (e.g. "http://127.0.0.1:3000") to
+run the suite against a server that is already running instead, such as another
+implementation used to check the tests themselves.
+"""
+
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .wire import Target
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "conformance_server.py"
+
+
+def _serve(mode: str) -> Iterator[str]:
+    override = os.environ.get(f"CONFORMANCE_{mode.upper()}_URL")
+    if override:
+        yield override.rstrip("/")
+        return
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT), mode, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("listening on "):
+            pytest.fail(f"conformance server ({mode}) did not start: {line!r}")
+        yield line.removeprefix("listening on ").strip()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def socketio_url() -> Iterator[str]:
+    yield from _serve("socketio")
+
+
+@pytest.fixture(scope="session")
+def engineio_url() -> Iterator[str]:
+    yield from _serve("engineio")
+
+
+@pytest.fixture(params=["engineio", "socketio"])
+def target(request: pytest.FixtureRequest) -> Target:
+    """Either server, for the Engine.IO behaviour both must share."""
+    if request.param == "engineio":
+        return Target(request.getfixturevalue("engineio_url"), "/engine.io/", echoes=True)
+    return Target(request.getfixturevalue("socketio_url"), "/socket.io/", echoes=False)
+
+
+@pytest.fixture
+def engineio(engineio_url: str) -> Target:
+    return Target(engineio_url, "/engine.io/", echoes=True)
+
+
+@pytest.fixture
+def socketio(socketio_url: str) -> Target:
+    return Target(socketio_url, "/socket.io/", echoes=False)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        yield client

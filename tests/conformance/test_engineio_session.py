@@ -1,0 +1,163 @@
+"""Engine.IO messages, heartbeat and close over both transports (engine.io-protocol, "Protocol")."""
+
+import httpx
+import trio
+
+from .wire import (
+    PING_INTERVAL,
+    PING_TIMEOUT,
+    Target,
+    error,
+    expect_closed,
+    open_polling,
+    open_websocket_session,
+    poll,
+    push,
+    receive,
+    websocket,
+)
+
+# Sleeping past the server's deadline is the only way to observe a timeout from outside;
+# the margin absorbs scheduling delays, it is not a speed assertion.
+PAST_PING_TIMEOUT = PING_INTERVAL + PING_TIMEOUT + 0.3
+
+
+# --- messages (the Engine.IO reference server echoes them) ---------------------------
+
+
+async def echo_over_polling(http: httpx.AsyncClient, target: Target, body: str) -> str:
+    sid, _ = await open_polling(http, target)
+    response = await push(http, target, sid, body)
+    assert response.status_code == 200
+    assert response.text == "ok"
+    answer = await poll(http, target, sid)
+    assert answer.status_code == 200
+    return answer.text
+
+
+async def test_polling_one_text_packet(http: httpx.AsyncClient, engineio: Target) -> None:
+    assert await echo_over_polling(http, engineio, "4hello") == "4hello"
+
+
+async def test_polling_several_text_packets(http: httpx.AsyncClient, engineio: Target) -> None:
+    payload = "4test1\x1e4test2\x1e4test3"
+    assert await echo_over_polling(http, engineio, payload) == payload
+
+
+async def test_polling_text_and_binary_packets(http: httpx.AsyncClient, engineio: Target) -> None:
+    payload = "4hello\x1ebAQIDBA=="
+    assert await echo_over_polling(http, engineio, payload) == payload
+
+
+async def test_polling_utf8_text(http: httpx.AsyncClient, engineio: Target) -> None:
+    payload = "4€ and 😀"
+    assert await echo_over_polling(http, engineio, payload) == payload
+
+
+async def test_polling_invalid_packet_closes_the_session(
+    http: httpx.AsyncClient, target: Target
+) -> None:
+    sid, _ = await open_polling(http, target)
+    response = await push(http, target, sid, "abc")
+    assert response.status_code == 400
+    assert (await poll(http, target, sid)).status_code == 400
+
+
+async def test_polling_duplicate_get_closes_the_session(
+    http: httpx.AsyncClient, target: Target
+) -> None:
+    sid, _ = await open_polling(http, target)
+    responses: dict[str, httpx.Response] = {}
+
+    async def get(name: str) -> None:
+        responses[name] = await poll(http, target, sid)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(get, "first")
+        await trio.sleep(0.05)
+        nursery.start_soon(get, "second")
+    assert responses["first"].status_code == 200
+    assert responses["first"].text == "1"  # the pending GET learns the session is closed
+    assert responses["second"].status_code == 400
+    assert (await poll(http, target, sid)).status_code == 400
+
+
+async def test_websocket_text_packet(engineio: Target) -> None:
+    async with websocket(engineio.ws_url(EIO="4", transport="websocket")) as ws:
+        await open_websocket_session(ws)
+        await ws.send_message("4hello")
+        assert await receive(ws) == "4hello"
+
+
+async def test_websocket_binary_packet(engineio: Target) -> None:
+    async with websocket(engineio.ws_url(EIO="4", transport="websocket")) as ws:
+        await open_websocket_session(ws)
+        await ws.send_message(bytes([1, 2, 3, 4]))
+        assert await receive(ws) == bytes([1, 2, 3, 4])
+
+
+async def test_websocket_invalid_packet_closes(target: Target) -> None:
+    async with websocket(target.ws_url(EIO="4", transport="websocket")) as ws:
+        await open_websocket_session(ws)
+        await ws.send_message("abc")
+        await expect_closed(ws)
+
+
+# --- heartbeat ------------------------------------------------------------------------
+
+
+async def test_polling_ping_pong(http: httpx.AsyncClient, target: Target) -> None:
+    sid, _ = await open_polling(http, target)
+    # Without a CONNECT the Socket.IO server's 1 s connect timeout ends the session; three
+    # ping cycles (at least 900 ms) would race it, so that server gets two.
+    for _ in range(3 if target.echoes else 2):
+        response = await poll(http, target, sid)
+        assert response.status_code == 200
+        assert response.text == "2"
+        assert (await push(http, target, sid, "3")).status_code == 200
+
+
+async def test_polling_ping_timeout(http: httpx.AsyncClient, target: Target) -> None:
+    sid, _ = await open_polling(http, target)
+    await trio.sleep(PAST_PING_TIMEOUT)
+    assert error(await poll(http, target, sid))[:2] == (400, 1)
+
+
+async def test_websocket_ping_pong(target: Target) -> None:
+    async with websocket(target.ws_url(EIO="4", transport="websocket")) as ws:
+        await open_websocket_session(ws)
+        for _ in range(3):
+            assert await receive(ws, answer_pings=False) == "2"
+            await ws.send_message("3")
+
+
+async def test_websocket_ping_timeout(target: Target) -> None:
+    async with websocket(target.ws_url(EIO="4", transport="websocket")) as ws:
+        await open_websocket_session(ws)
+        await expect_closed(ws, answer_pings=False)
+
+
+# --- close ----------------------------------------------------------------------------
+
+
+async def test_polling_close(http: httpx.AsyncClient, target: Target) -> None:
+    sid, _ = await open_polling(http, target)
+    pending: list[httpx.Response] = []
+
+    async def get() -> None:
+        pending.append(await poll(http, target, sid))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(get)
+        await trio.sleep(0.05)
+        assert (await push(http, target, sid, "1")).status_code == 200
+    assert pending[0].status_code == 200
+    assert pending[0].text == "6"  # a noop ends the pending GET cleanly
+    assert (await poll(http, target, sid)).status_code == 400
+
+
+async def test_websocket_close(target: Target) -> None:
+    async with websocket(target.ws_url(EIO="4", transport="websocket")) as ws:
+        await open_websocket_session(ws)
+        await ws.send_message("1")
+        await expect_closed(ws)

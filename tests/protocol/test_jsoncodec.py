@@ -1,0 +1,38 @@
+"""The JSON layer: the nesting limit, and values orjson alone would refuse."""
+
+import pytest
+from hypothesis import given
+
+from minidiscord.protocol import jsoncodec
+
+from .strategies import json_values
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_nesting_up_to_the_limit_is_accepted() -> None:
+    assert jsoncodec.loads(nested(jsoncodec.MAX_DEPTH)) is not None
+    assert jsoncodec.loads(nested(jsoncodec.MAX_DEPTH).encode()) is not None
+
+
+@pytest.mark.parametrize("depth", [jsoncodec.MAX_DEPTH + 1, 1000, 100_000])
+def test_nesting_beyond_the_limit_is_refused(depth: int) -> None:
+    with pytest.raises(jsoncodec.JSONDecodeError):
+        jsoncodec.loads(nested(depth))
+
+
+def test_many_shallow_containers_are_not_too_deep() -> None:
+    assert len(jsoncodec.loads("[" + ",".join(["[]"] * 1000) + "]")) == 1000
+
+
+def test_dumps_escapes_lone_surrogates_and_writes_big_integers() -> None:
+    assert jsoncodec.dumps(["\ud800", "é"]) == '["\\ud800","\\u00e9"]'
+    assert jsoncodec.dumps([2**70]) == f"[{2**70}]"
+    assert jsoncodec.dumps({"a": [1, "é"]}) == '{"a":[1,"é"]}'
+
+
+@given(json_values(binary=False))
+def test_round_trip(value: object) -> None:
+    assert jsoncodec.loads(jsoncodec.dumps(value)) == value
