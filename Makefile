@@ -35,8 +35,8 @@ $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(RUN_STAMP)
 
-$(NODE_STAMP): tests/node/package.json
-	cd tests/node && npm install --no-audit --no-fund --loglevel=error
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 clean:

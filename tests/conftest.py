@@ -37,11 +37,16 @@ async def serve_app(nursery: trio.Nursery, app: App) -> RunningServer:
     config.accesslog = None
     config.graceful_timeout = 1.0
     shutdown = trio.Event()
-    binds: list[str] = await nursery.start(
-        lambda task_status: serve(  # type: ignore[misc]
-            app, config, shutdown_trigger=shutdown.wait, task_status=task_status
+
+    async def run(task_status: trio.TaskStatus[list[str]]) -> None:
+        await serve(
+            app,  # type: ignore[arg-type]  # hypercorn's TypedDict scopes vs plain ASGI
+            config,
+            shutdown_trigger=shutdown.wait,
+            task_status=task_status,
         )
-    )
+
+    binds: list[str] = await nursery.start(run)
     url = binds[0]
     return RunningServer(app=app, url=url, port=int(url.rsplit(":", 1)[1]), shutdown=shutdown)
 

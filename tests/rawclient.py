@@ -1,13 +1,14 @@
 """Raw Engine.IO/Socket.IO clients for protocol edge cases: frames by hand, nothing hidden."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from trio_websocket import WebSocketConnection, open_websocket_url
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 
 @dataclass
@@ -21,6 +22,12 @@ class RawWebSocket:
 
     async def receive(self) -> str | bytes:
         return await self.ws.get_message()
+
+    async def text(self) -> str:
+        """The next frame that is not a ping, which must be a text frame."""
+        frame = await self.receive_skipping_pings()
+        assert isinstance(frame, str), frame
+        return frame
 
     async def receive_skipping_pings(self) -> str | bytes:
         """The next frame that is not a ping (pings are answered)."""
@@ -38,7 +45,8 @@ async def raw_websocket(
 ) -> AsyncIterator[RawWebSocket]:
     async with open_websocket_url(f"{ws_url}{path}?{query}") as ws:
         opening = await ws.get_message()
-        assert isinstance(opening, str) and opening.startswith("0"), opening
+        assert isinstance(opening, str), opening
+        assert opening.startswith("0"), opening
         handshake = json.loads(opening[1:])
         yield RawWebSocket(ws, handshake["sid"], handshake)
 
@@ -55,3 +63,20 @@ async def polling_handshake(
 
 def polling_url(url: str, sid: str, path: str = "/socket.io/") -> str:
     return f"{url}{path}?EIO=4&transport=polling&sid={sid}"
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for server state the test cannot subscribe to (polled, bounded in time)."""
+    with trio.fail_after(timeout):
+        while not condition():  # noqa: ASYNC110 - no event exists for these conditions
+            await trio.sleep(0.01)
+
+
+async def read_until_closed(client: RawWebSocket) -> list[str | bytes]:
+    """Every frame the server still sends, until it closes the connection."""
+    frames: list[str | bytes] = []
+    try:
+        while True:
+            frames.append(await client.receive())
+    except ConnectionClosed:
+        return frames

@@ -6,13 +6,19 @@ import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from tests.conftest import RunningServer, ServerFactory
-from tests.rawclient import polling_handshake, polling_url, raw_websocket
+from tests.rawclient import (
+    polling_handshake,
+    polling_url,
+    raw_websocket,
+    read_until_closed,
+    wait_until,
+)
 
 
 async def _server_still_serves(server: RunningServer) -> None:
     async with raw_websocket(server.ws_url) as client:
         await client.send("40")
-        assert (await client.receive_skipping_pings()).startswith("40{")
+        assert (await client.text()).startswith("40{")
 
 
 async def test_upgrade_answers_the_pending_poll_with_noop(server: RunningServer) -> None:
@@ -32,9 +38,7 @@ async def test_upgrade_answers_the_pending_poll_with_noop(server: RunningServer)
         async with open_websocket_url(url) as ws:
             await ws.send_message("2probe")
             assert await ws.get_message() == "3probe"
-            with trio.fail_after(5):
-                while not pending:
-                    await trio.sleep(0.01)
+            await wait_until(lambda: bool(pending))
             assert pending == ["6"]
             await ws.send_message("5")
             await trio.sleep(0.05)
@@ -78,12 +82,10 @@ async def test_garbage_engineio_packet_closes_only_that_client(
 ) -> None:
     async with raw_websocket(server.ws_url) as bystander:
         await bystander.send("40")
-        assert (await bystander.receive()).startswith("40{")
+        assert (await bystander.text()).startswith("40{")
         async with raw_websocket(server.ws_url) as client:
             await client.send(frame)
-            with pytest.raises(ConnectionClosed):
-                while True:
-                    await client.receive()
+            await read_until_closed(client)
         await bystander.send('42["still here"]')
         await _server_still_serves(server)
 
@@ -94,11 +96,9 @@ async def test_garbage_socketio_packet_closes_only_that_client(
 ) -> None:
     async with raw_websocket(server.ws_url) as client:
         await client.send("40")
-        assert (await client.receive_skipping_pings()).startswith("40{")
+        assert (await client.text()).startswith("40{")
         await client.send(frame)
-        with pytest.raises(ConnectionClosed):
-            while True:
-                await client.receive()
+        await read_until_closed(client)
     await _server_still_serves(server)
 
 
@@ -109,9 +109,7 @@ async def test_websocket_message_over_max_payload_closes_the_connection(
     async with raw_websocket(server.ws_url) as client:
         assert client.handshake["maxPayload"] == 1000
         await client.send("4" + "x" * 1000)
-        with pytest.raises(ConnectionClosed):
-            while True:
-                await client.receive()
+        await read_until_closed(client)
     await _server_still_serves(server)
 
 
@@ -140,9 +138,7 @@ async def test_overlapping_polls_end_the_session(server: RunningServer) -> None:
         second = await http.get(polling_url(server.url, sid))
         assert second.status_code == 400
         assert second.json()["code"] == 3
-        with trio.fail_after(5):
-            while not first:
-                await trio.sleep(0.01)
+        await wait_until(lambda: bool(first))
         # The session closed: the pending poll is told so with a CLOSE packet.
         assert first[0].text == "1"
 
@@ -170,13 +166,11 @@ async def test_bytes_after_a_websocket_upgrade_request_do_not_hurt_the_server(
 async def test_vanished_websocket_client_is_noticed(server: RunningServer) -> None:
     async with raw_websocket(server.ws_url) as client:
         await client.send("40")
-        assert (await client.receive()).startswith("40{")
+        assert (await client.text()).startswith("40{")
         sid = client.sid
         # Drop the TCP connection without a closing handshake.
         await client.ws._stream.aclose()
-    with trio.fail_after(5):
-        while sid in server.app.engine.sessions:
-            await trio.sleep(0.01)
+    await wait_until(lambda: sid not in server.app.engine.sessions)
 
 
 async def test_websocket_compression_offers_are_declined(server: RunningServer) -> None:

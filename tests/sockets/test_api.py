@@ -157,7 +157,8 @@ async def test_server_emit_with_callback_gets_the_ack(start_server: ServerFactor
         await client.receive()  # hello
         await client.send('42["ask",null]')
         question = await client.receive()
-        assert isinstance(question, str) and question.endswith('["question","ready?"]')
+        assert isinstance(question, str)
+        assert question.endswith('["question","ready?"]')
         ack_id = question[2 : question.index("[")]
         await client.send(f'43{ack_id}["yes",42]')
         await record.wait_for(1)

@@ -1,0 +1,1 @@
+"""The built-in web client: HTML, CSS and JavaScript modules, and the handler serving them."""

@@ -1,0 +1,462 @@
+// The chat page: connects the Socket.IO client, the chat state and the views.
+
+import { ChatState } from "./chatstate.js";
+import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
+import { Socket } from "./socketio.js";
+import { forgetSession, loadSession, markDisconnected, saveSession } from "./storage.js";
+
+const SEND_ACK_TIMEOUT_MS = 10000;
+const LEAVE_ACK_TIMEOUT_MS = 2000;
+// Within this distance of the bottom the list counts as "at the newest message".
+const STICKY_SCROLL_PX = 48;
+const SYSTEM_CHANNEL = "welcome";
+// Older messages are asked for when the list is scrolled this close to its top.
+const HISTORY_TRIGGER_PX = 80;
+const HISTORY_PAGE = 50;
+const HISTORY_ACK_TIMEOUT_MS = 5000;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  loginView: $("login-view"),
+  loginForm: $("login-form"),
+  loginNote: $("login-note"),
+  loginError: $("login-error"),
+  username: $("username"),
+  chatView: $("chat-view"),
+  channelTitle: $("channel-title"),
+  connectedAs: $("connected-as"),
+  channelsPanel: $("channels-panel"),
+  membersPanel: $("members-panel"),
+  toggleChannels: $("toggle-channels"),
+  toggleMembers: $("toggle-members"),
+  backdrop: $("drawer-backdrop"),
+  channelList: $("channel-list"),
+  selfAvatar: $("self-avatar"),
+  selfName: $("self-name"),
+  settingsButton: $("settings-button"),
+  settingsMenu: $("settings-menu"),
+  disconnectButton: $("disconnect-button"),
+  leaveButton: $("leave-button"),
+  status: $("connection-status"),
+  messages: $("messages"),
+  messageList: $("message-list"),
+  jumpLatest: $("jump-latest"),
+  messageForm: $("message-form"),
+  messageInput: $("message-input"),
+  sendError: $("send-error"),
+  onlineHeading: $("online-heading"),
+  offlineHeading: $("offline-heading"),
+  onlineList: $("online-list"),
+  offlineList: $("offline-list"),
+};
+
+let state = new ChatState();
+// The Socket of the current login; handlers of any older one are ignored.
+let socket = null;
+let loadingHistory = false;
+
+// ---- views -------------------------------------------------------------------------
+
+function showLogin({ note = "", error = "", username = "" } = {}) {
+  ui.chatView.hidden = true;
+  ui.loginView.hidden = false;
+  ui.loginNote.textContent = note;
+  ui.loginError.textContent = error;
+  ui.username.setAttribute("aria-invalid", error ? "true" : "false");
+  ui.username.value = username;
+  document.title = "minidiscord";
+  ui.username.focus();
+}
+
+function showChat() {
+  if (!ui.chatView.hidden) return;
+  ui.loginView.hidden = true;
+  ui.loginNote.textContent = "";
+  ui.chatView.hidden = false;
+  ui.messageInput.focus();
+}
+
+function setStatus(text, kind = "") {
+  ui.status.hidden = !text;
+  ui.status.textContent = text;
+  ui.status.dataset.kind = kind;
+  ui.chatView.dataset.connection = kind || "online";
+}
+
+function updateTitle() {
+  const unread = state.channelNames().reduce((sum, name) => sum + state.unread(name), 0);
+  document.title = `${unread > 0 ? `(${unread}) ` : ""}#${state.current} | minidiscord`;
+}
+
+function renderHeader() {
+  const name = state.session?.username ?? "";
+  ui.channelTitle.textContent = `#${state.current}`;
+  ui.connectedAs.textContent = `You are connected as ${name}`;
+  ui.selfName.textContent = name;
+  ui.selfAvatar.replaceChildren(avatar(name, state.session?.userId, state.session?.avatar, "small"));
+  ui.messageInput.placeholder = `Message #${state.current}`;
+}
+
+function renderChannels() {
+  const focused = document.activeElement?.dataset?.channel;
+  ui.channelList.replaceChildren(
+    ...state.channelNames().map((name) =>
+      channelButton(name, { current: name === state.current, unread: state.unread(name) }),
+    ),
+  );
+  // Rebuilding the list must not steal keyboard focus from the channel being used.
+  if (focused) ui.channelList.querySelector(`[data-channel="${CSS.escape(focused)}"]`)?.focus();
+  updateTitle();
+}
+
+function renderUsers() {
+  const online = state.online();
+  const offline = state.offline();
+  const selfId = state.session?.userId;
+  ui.onlineHeading.textContent = `ONLINE -- ${online.length}`;
+  ui.offlineHeading.textContent = `OFFLINE -- ${offline.length}`;
+  ui.onlineList.replaceChildren(...online.map((u) => userItem(u, u.userId === selfId)));
+  ui.offlineList.replaceChildren(...offline.map((u) => userItem(u, u.userId === selfId)));
+}
+
+function nearBottom() {
+  const { scrollHeight, scrollTop, clientHeight } = ui.messages;
+  return scrollHeight - scrollTop - clientHeight <= STICKY_SCROLL_PX;
+}
+
+function scrollToNewest() {
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+  ui.jumpLatest.hidden = true;
+}
+
+function renderMessages({ keepPosition = false } = {}) {
+  const now = new Date();
+  const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
+  ui.messageList.replaceChildren(
+    channelIntro(state.current),
+    ...state.messages().map((message) => messageItem(message, now)),
+  );
+  // Keeping the distance to the bottom keeps the same messages in view when older ones
+  // were added above them.
+  if (keepPosition) ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom;
+  else scrollToNewest();
+}
+
+/** Show a message that just joined the current channel, keeping the reader's place. */
+function showNewMessage(message, { own = false } = {}) {
+  const messages = state.messages();
+  const stick = own || nearBottom();
+  if (messages.at(-1) === message) ui.messageList.append(messageItem(message));
+  else renderMessages({ keepPosition: true });
+  if (stick) scrollToNewest();
+  else ui.jumpLatest.hidden = false;
+}
+
+/** Page older messages in through the server's `channel:history` ack, if it has one. */
+function loadOlderMessages() {
+  const s = socket;
+  const channel = state.current;
+  if (!s?.connected || loadingHistory || state.historyComplete(channel)) return;
+  const oldest = state.oldestMessage(channel);
+  if (!oldest) {
+    state.markHistoryComplete(channel);
+    return;
+  }
+  loadingHistory = true;
+  const options = { before: oldest.id, limit: HISTORY_PAGE };
+  s.timeout(HISTORY_ACK_TIMEOUT_MS).emit("channel:history", channel, options, (error, reply) => {
+    loadingHistory = false;
+    if (socket !== s) return;
+    // A server without paging (no answer) or one that refuses: keep what we have.
+    if (error || reply?.ok !== true || !Array.isArray(reply.messages)) {
+      state.markHistoryComplete(channel);
+      return;
+    }
+    const added = state.mergeMessages(channel, reply.messages);
+    if (added === 0 || reply.messages.length < HISTORY_PAGE) state.markHistoryComplete(channel);
+    if (added > 0 && state.current === channel) renderMessages({ keepPosition: true });
+  });
+}
+
+function selectChannel(name) {
+  if (!state.select(name)) return;
+  renderHeader();
+  renderChannels();
+  renderMessages();
+  closeDrawers();
+  ui.sendError.textContent = "";
+}
+
+function addSystemLine(text) {
+  const line = state.addSystemLine(SYSTEM_CHANNEL, text);
+  if (line && state.current === SYSTEM_CHANNEL) showNewMessage(line);
+}
+
+// ---- drawers and menu (phone layout, settings) ---------------------------------------
+
+function setDrawer(panel, toggle, open) {
+  panel.classList.toggle("open", open);
+  toggle.setAttribute("aria-expanded", String(open));
+}
+
+function closeDrawers() {
+  setDrawer(ui.channelsPanel, ui.toggleChannels, false);
+  setDrawer(ui.membersPanel, ui.toggleMembers, false);
+  ui.backdrop.hidden = true;
+}
+
+function toggleDrawer(panel, toggle) {
+  const open = !panel.classList.contains("open");
+  closeDrawers();
+  setDrawer(panel, toggle, open);
+  ui.backdrop.hidden = !open;
+  if (open) panel.querySelector("button")?.focus();
+}
+
+function setSettingsMenu(open, { restoreFocus = false } = {}) {
+  ui.settingsMenu.hidden = !open;
+  ui.settingsButton.setAttribute("aria-expanded", String(open));
+  if (open) ui.disconnectButton.focus();
+  else if (restoreFocus) ui.settingsButton.focus();
+}
+
+// ---- connection ----------------------------------------------------------------------
+
+function stopConnection() {
+  const old = socket;
+  socket = null;
+  old?.disconnect();
+}
+
+function describeAckError(error) {
+  if (error.message === "operation has timed out") return "the server did not answer in time.";
+  if (error.message === "socket has been disconnected") return "the connection was lost.";
+  if (error.message === "payload too large") return "the message is too long.";
+  return error.message;
+}
+
+/** This user as the user list knows them; the session id stays out of it. */
+function selfUser() {
+  const { userId, username, avatar: picture } = state.session;
+  return { userId, username, avatar: picture };
+}
+
+function startConnection(credentials) {
+  stopConnection();
+  const creds = { username: credentials.username, sessionId: credentials.sessionId ?? null };
+  const s = new Socket(location.origin, {
+    auth: () => (creds.sessionId ? { sessionId: creds.sessionId, username: creds.username } : { username: creds.username }),
+  });
+  socket = s;
+  const on = (event, handler) => s.on(event, (...args) => socket === s && handler(...args));
+
+  on("connect", () => setStatus(""));
+  on("session", (session) => {
+    if (session === null || typeof session !== "object" || typeof session.username !== "string") return;
+    creds.sessionId = typeof session.sessionId === "string" ? session.sessionId : null;
+    creds.username = session.username;
+    saveSession(creds);
+    state.setSession(session);
+    state.upsertUser(selfUser(), true);
+    renderHeader();
+    renderUsers();
+    showChat();
+  });
+  on("channels", (channels) => {
+    state.setChannels(channels);
+    renderHeader();
+    renderChannels();
+    renderMessages();
+  });
+  on("users", (users) => {
+    state.setUsers(users);
+    if (state.session) state.upsertUser(selfUser(), true);
+    renderUsers();
+  });
+  on("user:join", (user) => {
+    if (!state.upsertUser(user, true)) return renderUsers();
+    renderUsers();
+    addSystemLine(`${user.username} joined the server.`);
+  });
+  on("user:leave", (user) => {
+    if (!state.removeUser(user)) return;
+    renderUsers();
+    addSystemLine(`${user.username} left the server.`);
+  });
+  on("user:disconnect", (user) => {
+    state.upsertUser(user, false);
+    renderUsers();
+  });
+  on("user:connect", (user) => {
+    state.upsertUser(user, true);
+    renderUsers();
+  });
+  on("message:channel", (channel, message) => {
+    const where = state.addMessage(channel, message);
+    if (where === "current") showNewMessage(message, { own: message.userId === state.session?.userId });
+    else if (where === "other") renderChannels();
+  });
+  on("connect_error", (error) => {
+    if (s.active) {
+      setStatus("Cannot reach the server. Retrying…", "reconnecting");
+      if (!ui.loginView.hidden) ui.loginNote.textContent = "Cannot reach the server. Retrying…";
+      return;
+    }
+    if (creds.sessionId) {
+      // The server no longer knows our session (e.g. it was reset): start a new one.
+      creds.sessionId = null;
+      s.connect();
+      return;
+    }
+    stopConnection();
+    state = new ChatState();
+    showLogin({ error: `The server refused the connection: ${error.message}`, username: creds.username });
+  });
+  on("disconnect", (reason) => {
+    if (reason === "io server disconnect") {
+      stopConnection();
+      markDisconnected(true);
+      state = new ChatState();
+      showLogin({ note: "The server closed the connection.", username: creds.username });
+      return;
+    }
+    setStatus("Connection lost. Reconnecting…", "reconnecting");
+  });
+  on("reconnect_attempt", (attempt) => {
+    setStatus(`Connection lost. Reconnecting… (attempt ${attempt})`, "reconnecting");
+  });
+  s.connect();
+}
+
+// ---- user actions ----------------------------------------------------------------------
+
+function onLogin(event) {
+  event.preventDefault();
+  const username = ui.username.value.trim();
+  if (!username) {
+    ui.loginError.textContent = "Username cannot be empty.";
+    ui.username.setAttribute("aria-invalid", "true");
+    ui.username.focus();
+    return;
+  }
+  ui.loginError.textContent = "";
+  ui.username.setAttribute("aria-invalid", "false");
+  ui.loginNote.textContent = "Connecting…";
+  const stored = loadSession();
+  // The stored session belongs to the stored name; another name means a new user.
+  const sessionId = stored.username === username ? stored.sessionId : null;
+  markDisconnected(false);
+  state = new ChatState();
+  startConnection({ username, sessionId });
+}
+
+function onSend(event) {
+  event.preventDefault();
+  const text = ui.messageInput.value.trim();
+  if (!text) return;
+  const s = socket;
+  if (!s?.connected) {
+    ui.sendError.textContent = "You are offline: the message was not sent.";
+    return;
+  }
+  const channel = state.current;
+  ui.messageInput.value = "";
+  resizeInput();
+  ui.sendError.textContent = "";
+  s.timeout(SEND_ACK_TIMEOUT_MS).emit("message:channel:send", channel, text, (error, reply) => {
+    if (socket !== s) return;
+    const refused = !error && reply !== null && typeof reply === "object" && reply.ok === false;
+    if (!error && !refused) return;
+    const reason = error ? describeAckError(error) : String(reply.error ?? "unknown error");
+    ui.sendError.textContent = `Message not sent: ${reason}`;
+    // Give the text back so it can be fixed or retried, unless something new was typed.
+    if (!ui.messageInput.value && state.current === channel) {
+      ui.messageInput.value = text;
+      resizeInput();
+    }
+  });
+}
+
+function resizeInput() {
+  const input = ui.messageInput;
+  input.style.height = "auto";
+  input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
+}
+
+function onDisconnect() {
+  setSettingsMenu(false);
+  const username = state.session?.username ?? loadSession().username ?? "";
+  stopConnection();
+  markDisconnected(true);
+  state = new ChatState();
+  showLogin({ note: `You are disconnected. Connect to come back as ${username}.`, username });
+}
+
+function onLeave() {
+  setSettingsMenu(false);
+  const s = socket;
+  socket = null;
+  forgetSession();
+  if (s?.connected) {
+    // Close only after the server has seen the leave (or gave up answering).
+    s.timeout(LEAVE_ACK_TIMEOUT_MS).emit("user:leave", () => s.disconnect());
+  } else {
+    s?.disconnect();
+  }
+  state = new ChatState();
+  showLogin({ note: "You left the server." });
+}
+
+// ---- wiring ----------------------------------------------------------------------------
+
+ui.loginForm.addEventListener("submit", onLogin);
+ui.username.addEventListener("input", () => {
+  ui.loginError.textContent = "";
+  ui.username.setAttribute("aria-invalid", "false");
+});
+ui.messageForm.addEventListener("submit", onSend);
+ui.messageInput.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    ui.messageForm.requestSubmit();
+  }
+});
+ui.messageInput.addEventListener("input", () => {
+  resizeInput();
+  ui.sendError.textContent = "";
+});
+ui.channelList.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-channel]");
+  if (button) selectChannel(button.dataset.channel);
+});
+ui.messages.addEventListener("scroll", () => {
+  if (nearBottom()) ui.jumpLatest.hidden = true;
+  if (ui.messages.scrollTop < HISTORY_TRIGGER_PX) loadOlderMessages();
+});
+ui.jumpLatest.addEventListener("click", () => {
+  scrollToNewest();
+  ui.messageInput.focus();
+});
+ui.settingsButton.addEventListener("click", () => setSettingsMenu(ui.settingsMenu.hidden));
+ui.disconnectButton.addEventListener("click", onDisconnect);
+ui.leaveButton.addEventListener("click", onLeave);
+ui.toggleChannels.addEventListener("click", () => toggleDrawer(ui.channelsPanel, ui.toggleChannels));
+ui.toggleMembers.addEventListener("click", () => toggleDrawer(ui.membersPanel, ui.toggleMembers));
+ui.backdrop.addEventListener("click", closeDrawers);
+document.addEventListener("click", (event) => {
+  if (!ui.settingsMenu.hidden && !event.target.closest(".settings")) setSettingsMenu(false);
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  if (!ui.settingsMenu.hidden) setSettingsMenu(false, { restoreFocus: true });
+  else closeDrawers();
+});
+window.addEventListener("online", () => socket?.reconnectNow());
+
+const stored = loadSession();
+if (stored.sessionId && stored.username && !stored.disconnected) {
+  showLogin({ note: `Connecting as ${stored.username}…`, username: stored.username });
+  startConnection({ username: stored.username, sessionId: stored.sessionId });
+} else {
+  showLogin({ username: stored.username ?? "" });
+}

@@ -1,0 +1,173 @@
+// The client's model of the chat: session, channels with their messages and unread
+// counts, and users. Pure data, no DOM, so the views can be rebuilt from it at any time.
+
+export const DEFAULT_CHANNEL = "welcome";
+
+function isMessage(value) {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    (typeof value.id === "string" || typeof value.id === "number") &&
+    typeof value.username === "string" &&
+    typeof value.message === "string" &&
+    Number.isFinite(value.timestamp)
+  );
+}
+
+function isUser(value) {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    (typeof value.userId === "string" || typeof value.userId === "number") &&
+    typeof value.username === "string"
+  );
+}
+
+// Messages sent within one millisecond share a timestamp; numeric ids (which a server
+// hands out in order) break the tie.
+function byTime(a, b) {
+  const ids = typeof a.id === "number" && typeof b.id === "number" ? a.id - b.id : 0;
+  return a.timestamp - b.timestamp || ids;
+}
+
+function byName(a, b) {
+  return a.username.localeCompare(b.username, undefined, { sensitivity: "base" });
+}
+
+export class ChatState {
+  constructor() {
+    this.session = null;
+    this.channels = new Map();
+    this.users = new Map();
+    this.current = DEFAULT_CHANNEL;
+    this.systemLines = 0;
+  }
+
+  setSession(session) {
+    this.session = session;
+  }
+
+  channelNames() {
+    return [...this.channels.keys()];
+  }
+
+  messages(channel = this.current) {
+    return this.channels.get(channel)?.messages ?? [];
+  }
+
+  unread(channel) {
+    return this.channels.get(channel)?.unread ?? 0;
+  }
+
+  /**
+   * Take the server's channel list (sent on every connect). The server's messages replace
+   * ours (after a restart its ids may start over), but local system lines and unread
+   * counts survive a reconnect.
+   */
+  setChannels(list) {
+    if (!Array.isArray(list)) return;
+    const next = new Map();
+    for (const entry of list) {
+      if (entry === null || typeof entry !== "object" || typeof entry.name !== "string") continue;
+      const previous = this.channels.get(entry.name);
+      const system = previous?.messages.filter((m) => m.system) ?? [];
+      const messages = Array.isArray(entry.messages) ? entry.messages.filter(isMessage) : [];
+      next.set(entry.name, {
+        name: entry.name,
+        messages: [...messages, ...system].sort(byTime),
+        unread: previous?.unread ?? 0,
+        // Whether older pages are known to be exhausted (or the server cannot page).
+        complete: false,
+      });
+    }
+    this.channels = next;
+    if (!this.channels.has(this.current)) {
+      this.current = this.channels.has(DEFAULT_CHANNEL) ? DEFAULT_CHANNEL : (this.channelNames()[0] ?? DEFAULT_CHANNEL);
+    }
+  }
+
+  /**
+   * Merge a batch of messages into a channel, older or newer than what is there (this is
+   * also where paged history will land). Returns how many were new.
+   */
+  mergeMessages(channel, messages) {
+    const entry = this.channels.get(channel);
+    if (!entry || !Array.isArray(messages)) return 0;
+    const known = new Set(entry.messages.map((m) => m.id));
+    const fresh = messages.filter((m) => isMessage(m) && !known.has(m.id));
+    if (fresh.length === 0) return 0;
+    // Pages usually come from before what is shown: put them first so that the stable
+    // sort keeps that order where neither timestamps nor ids decide.
+    entry.messages = [...fresh, ...entry.messages].sort(byTime);
+    return fresh.length;
+  }
+
+  /** A live message; returns "current", "other" or null (unknown channel, duplicate, invalid). */
+  addMessage(channel, message) {
+    const entry = this.channels.get(channel);
+    if (!entry || !isMessage(message)) return null;
+    if (entry.messages.some((m) => m.id === message.id)) return null;
+    entry.messages.push(message);
+    // Clocks differ between senders' servers only in theory; keep the list ordered anyway.
+    if (entry.messages.length > 1 && byTime(entry.messages.at(-2), message) > 0) entry.messages.sort(byTime);
+    if (channel === this.current) return "current";
+    entry.unread += 1;
+    return "other";
+  }
+
+  addSystemLine(channel, text, timestamp = Date.now()) {
+    const entry = this.channels.get(channel);
+    if (!entry) return null;
+    this.systemLines += 1;
+    const line = { id: `system-${this.systemLines}`, system: true, message: text, username: "", timestamp };
+    entry.messages.push(line);
+    return line;
+  }
+
+  oldestMessage(channel) {
+    return this.messages(channel).find((m) => !m.system) ?? null;
+  }
+
+  historyComplete(channel) {
+    return this.channels.get(channel)?.complete ?? true;
+  }
+
+  markHistoryComplete(channel) {
+    const entry = this.channels.get(channel);
+    if (entry) entry.complete = true;
+  }
+
+  select(channel) {
+    const entry = this.channels.get(channel);
+    if (!entry) return false;
+    this.current = channel;
+    entry.unread = 0;
+    return true;
+  }
+
+  setUsers(list) {
+    if (!Array.isArray(list)) return;
+    this.users = new Map(list.filter(isUser).map((u) => [u.userId, { ...u, connected: Boolean(u.connected) }]));
+  }
+
+  /** Add or update a user; returns whether the user was new to us. */
+  upsertUser(user, connected) {
+    if (!isUser(user)) return false;
+    const isNew = !this.users.has(user.userId);
+    this.users.set(user.userId, { ...this.users.get(user.userId), ...user, connected });
+    return isNew;
+  }
+
+  removeUser(user) {
+    if (!isUser(user)) return false;
+    return this.users.delete(user.userId);
+  }
+
+  online() {
+    return [...this.users.values()].filter((u) => u.connected).sort(byName);
+  }
+
+  offline() {
+    return [...this.users.values()].filter((u) => !u.connected).sort(byName);
+  }
+}

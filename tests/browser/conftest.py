@@ -1,0 +1,202 @@
+"""Fixtures for the browser tests: a Chromium, chat servers in subprocesses, pages per user.
+
+Playwright's sync API runs its own event loop in the calling thread, so these tests are
+plain sync functions and the server runs as `python -m minidiscord` in a subprocess (which
+also lets a test restart it). Without Chromium the tests skip, except under CI=true.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from .support import browser_tests_unavailable, require_playwright
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
+
+    from .chatpage import ChatPage
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERVER_START_TIMEOUT = 20.0
+# Long enough for a loaded CI machine, short enough that a hang fails the test quickly.
+ACTION_TIMEOUT_MS = 10_000
+
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+def find_chromium() -> str | None:
+    configured = os.environ.get("MINIDISCORD_CHROMIUM")
+    if configured:
+        return configured if Path(configured).is_file() else None
+    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> "Iterator[Playwright]":
+    require_playwright()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: "Playwright") -> "Iterator[Browser]":
+    executable = find_chromium()
+    if executable is None:
+        browser_tests_unavailable(
+            "no Chromium found (apt-get install chromium, or set MINIDISCORD_CHROMIUM)"
+        )
+    browser = playwright_instance.chromium.launch(
+        executable_path=executable, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """`python -m minidiscord` on a fixed loopback port, which survives restarts."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning"}
+        command = [sys.executable, "-m", "minidiscord", "--host", "127.0.0.1"]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, "--port", str(self.port)],
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited early:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(self.url + "/", timeout=1.0) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the server did not answer within {SERVER_START_TIMEOUT}s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def chat_server(tmp_path: Path, browser: "Browser") -> Iterator[ServerProcess]:
+    # Depends on `browser` so that a machine without Chromium skips before starting servers.
+    server = ServerProcess(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+UserFactory = Callable[..., "ChatPage"]
+
+
+@pytest.fixture
+def open_user(
+    browser: "Browser", chat_server: ServerProcess, request: pytest.FixtureRequest
+) -> Iterator[UserFactory]:
+    """Open the chat page in a fresh browser context (its own storage), one per user."""
+    from .chatpage import ChatPage
+
+    pages: list[ChatPage] = []
+
+    def open_page(label: str, *, phone: bool = False) -> ChatPage:
+        if phone:
+            context = browser.new_context(
+                viewport={"width": 390, "height": 760}, is_mobile=True, has_touch=True
+            )
+        else:
+            context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        chat = ChatPage(label, context.new_page(), chat_server.url)
+        pages.append(chat)
+        chat.open()
+        return chat
+
+    yield open_page
+
+    reports = request.node.stash.get(_REPORTS, {})
+    if any(report.failed for report in reports.values()):
+        artifacts = request.config.rootpath / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
+        for chat in pages:
+            chat.save_artifacts(artifacts / f"{stem}-{chat.label}")
+        (artifacts / f"{stem}-server.log").write_text(chat_server.log_tail(200))
+    problems = [problem for chat in pages for problem in chat.problems()]
+    for chat in pages:
+        chat.page.context.close()
+    assert not problems, "the page reported errors:\n" + "\n".join(problems)
