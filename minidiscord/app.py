@@ -5,7 +5,7 @@ import logging
 import trio
 
 from .chat.server import ChatServer
-from .chat.store.memory import MemoryStore
+from .chat.store.factory import RunnableStore, open_store
 from .config import Settings
 from .engine import EngineConfig, EngineServer
 from .engine.asgi_io import Receive, Scope, Send, respond
@@ -60,15 +60,22 @@ class App:
             await receive()
             await send({"type": "websocket.close", "code": 1008})
 
+    async def start_services(self, nursery: trio.Nursery) -> None:
+        """Start what outlives single requests; the lifespan's nursery holds them."""
+        await nursery.start(self.engine.run)
+
+    async def stop_services(self) -> None:
+        self.engine.close_all("server shutting down")
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         async with trio.open_nursery() as nursery:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    await nursery.start(self.engine.run)
+                    await self.start_services(nursery)
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
-                    self.engine.close_all("server shutting down")
+                    await self.stop_services()
                     nursery.cancel_scope.cancel()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
@@ -77,11 +84,23 @@ class App:
 class ChatApp(App):
     """The chat server: the Socket.IO app with the chat's events on its default namespace."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: RunnableStore) -> None:
         super().__init__(settings)
-        self.store = MemoryStore()
+        self.store = store
         self.chat = ChatServer(self.sio, self.store, history_limit=settings.history_limit)
 
+    async def start_services(self, nursery: trio.Nursery) -> None:
+        await nursery.start(self.store.run)
+        await super().start_services(nursery)
 
-def create_app(settings: Settings | None = None) -> ChatApp:
-    return ChatApp(settings or Settings.from_env())
+    async def stop_services(self) -> None:
+        await super().stop_services()
+        await self.store.close()
+
+
+def create_app(settings: Settings | None = None, store: RunnableStore | None = None) -> ChatApp:
+    """The chat app; without a store, opens the one the settings name (blocking, at startup)."""
+    settings = settings or Settings.from_env()
+    if store is None:
+        store = open_store(settings.store, settings.db_path)
+    return ChatApp(settings, store)

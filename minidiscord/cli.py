@@ -12,8 +12,9 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-from .app import create_app
-from .config import Settings, SettingsError, parse_port
+from .app import ChatApp, create_app
+from .chat.store.factory import StoreError, open_store
+from .config import Settings, SettingsError, parse_port, parse_store
 
 logger = logging.getLogger("minidiscord")
 
@@ -42,6 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
         f"{', '.join(defaults.cors_origins)} and the server's own origin)",
     )
     parser.add_argument(
+        "--store",
+        help=f"where users and messages live: sqlite or memory "
+        f"(MINIDISCORD_STORE, default {defaults.store})",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help=f"the SQLite database file (MINIDISCORD_DB, default ./{defaults.db_path})",
+    )
+    parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         help=f"log verbosity (MINIDISCORD_LOG_LEVEL, default {defaults.log_level})",
@@ -58,6 +69,10 @@ def settings_from(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Set
         settings = replace(settings, port=parse_port(args.port, "--port"))
     if args.cors_origins:
         settings = replace(settings, cors_origins=tuple(args.cors_origins))
+    if args.store is not None:
+        settings = replace(settings, store=parse_store(args.store, "--store"))
+    if args.db is not None:
+        settings = replace(settings, db_path=args.db)
     if args.log_level is not None:
         settings = replace(settings, log_level=args.log_level)
     return settings
@@ -82,13 +97,15 @@ async def _until_signalled() -> None:
             return
 
 
-async def serve_forever(settings: Settings) -> None:
-    app = create_app(settings)
+async def serve_forever(app: ChatApp) -> None:
+    settings = app.settings
     config = hypercorn_config(settings)
+    store = "memory" if settings.store == "memory" else f"sqlite at {settings.db_path}"
     logger.info(
-        "minidiscord listening on http://%s:%d (transports: polling, websocket; store: memory)",
+        "minidiscord listening on http://%s:%d (transports: polling, websocket; store: %s)",
         settings.host,
         settings.port,
+        store,
     )
     await serve(app, config, shutdown_trigger=_until_signalled)  # type: ignore[arg-type]
 
@@ -103,7 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    trio.run(serve_forever, settings)
+    try:
+        app = create_app(settings, open_store(settings.store, settings.db_path))
+    except StoreError as exc:
+        print(f"minidiscord: error: {exc}", file=sys.stderr)
+        return 2
+    trio.run(serve_forever, app)
     return 0
 
 

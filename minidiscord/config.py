@@ -26,6 +26,9 @@ class Settings:
     # Frames queued for one client before it counts as a slow consumer and is dropped.
     client_buffer: int = 1024
     history_limit: int = 50
+    # "sqlite" (durable, the default) or "memory" (tests, throwaway servers).
+    store: str = "sqlite"
+    db_path: str = "minidiscord.db"
     log_level: str = "info"
     extra_env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -39,6 +42,10 @@ class Settings:
             values["port"] = parse_port(env["MINIDISCORD_PORT"], "MINIDISCORD_PORT")
         if "MINIDISCORD_CORS_ORIGINS" in env:
             values["cors_origins"] = parse_origins(env["MINIDISCORD_CORS_ORIGINS"])
+        if "MINIDISCORD_STORE" in env:
+            values["store"] = parse_store(env["MINIDISCORD_STORE"], "MINIDISCORD_STORE")
+        if "MINIDISCORD_DB" in env:
+            values["db_path"] = env["MINIDISCORD_DB"]
         if "MINIDISCORD_LOG_LEVEL" in env:
             values["log_level"] = env["MINIDISCORD_LOG_LEVEL"]
         return cls(**values)  # type: ignore[arg-type]
@@ -56,3 +63,12 @@ def parse_port(text: str, option: str) -> int:
 
 def parse_origins(text: str) -> tuple[str, ...]:
     return tuple(origin.strip() for origin in text.split(",") if origin.strip())
+
+
+STORE_KINDS = ("sqlite", "memory")
+
+
+def parse_store(text: str, option: str) -> str:
+    if text not in STORE_KINDS:
+        raise SettingsError(f"{option}: {text!r} is not a store (choose sqlite or memory)")
+    return text

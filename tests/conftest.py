@@ -28,7 +28,9 @@ class RunningServer:
 ServerFactory = Callable[..., Awaitable[RunningServer]]
 
 # Tests run with short heartbeats so that a lost peer is found quickly.
-TEST_SETTINGS = Settings(host="127.0.0.1", port=0, ping_interval=5.0, ping_timeout=5.0)
+TEST_SETTINGS = Settings(
+    host="127.0.0.1", port=0, ping_interval=5.0, ping_timeout=5.0, store="memory"
+)
 
 
 async def serve_app(nursery: trio.Nursery, app: App) -> RunningServer:
