@@ -14,6 +14,8 @@ from .hostfixes import (
     is_host_protocol_error,
     refuse_websocket_compression,
 )
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import Metrics
 from .sockets import SocketServer
 from .web.static import serve_web
 
@@ -27,7 +29,10 @@ class App:
         contain_connection_errors()
         refuse_websocket_compression()
         self.settings = settings
-        self.sio = sio or SocketServer(connect_timeout=settings.connect_timeout)
+        self.metrics = sio.metrics if sio is not None else Metrics()
+        self.sio = sio or SocketServer(
+            connect_timeout=settings.connect_timeout, metrics=self.metrics
+        )
         self.engine = EngineServer(
             EngineConfig(
                 ping_interval=settings.ping_interval,
@@ -37,7 +42,9 @@ class App:
             ),
             self.sio.connection_opened,
             allowed_origins=settings.cors_origins,
+            metrics=self.metrics,
         )
+        self._running = False
         self._engine_path = settings.socketio_path.rstrip("/") + "/"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -54,17 +61,36 @@ class App:
                     raise
                 logger.info("client broke the HTTP exchange of %s: %s", path, exc)
         elif kind == "http":
-            if not await serve_web(scope, receive, send):
+            if path == "/healthz":
+                await self._healthz(send)
+            elif path == "/metrics":
+                await respond(send, 200, self.metrics.render(), content_type=METRICS_CONTENT_TYPE)
+            elif not await serve_web(scope, receive, send):
                 await respond(send, 404, "Not Found")
         elif kind == "websocket":
             await receive()
             await send({"type": "websocket.close", "code": 1008})
 
+    async def health(self) -> str | None:
+        """None when the server can serve; otherwise what is wrong."""
+        if not self._running or self.engine.draining:
+            return "not serving"
+        return None
+
+    async def _healthz(self, send: Send) -> None:
+        problem = await self.health()
+        if problem is None:
+            await respond(send, 200, "ok\n")
+        else:
+            await respond(send, 503, f"unavailable: {problem}\n")
+
     async def start_services(self, nursery: trio.Nursery) -> None:
         """Start what outlives single requests; the lifespan's nursery holds them."""
         await nursery.start(self.engine.run)
+        self._running = True
 
     async def stop_services(self) -> None:
+        self._running = False
         self.engine.close_all("server shutting down")
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -1,10 +1,18 @@
-"""The server's settings: one frozen object, read from the environment or built by the CLI."""
+"""The server's settings: one frozen object, read from flags and MINIDISCORD_* variables.
+
+Every option is declared once in :data:`OPTIONS`, which drives the environment reader,
+the command line (``minidiscord --help``) and the README's options table.
+"""
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:4173")
+STORE_KINDS = ("sqlite", "memory")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -18,6 +26,10 @@ class Settings:
     # Origins allowed to use the server cross-site; the server's own origin is always
     # allowed. "*" admits any origin (for the conformance suites and development).
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
+    # "sqlite" (durable, the default) or "memory" (tests, throwaway servers).
+    store: str = "sqlite"
+    db_path: str = "minidiscord.db"
+    history_limit: int = 50
     socketio_path: str = "/socket.io/"
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
@@ -25,50 +37,195 @@ class Settings:
     connect_timeout: float = 45.0
     # Frames queued for one client before it counts as a slow consumer and is dropped.
     client_buffer: int = 1024
-    history_limit: int = 50
-    # "sqlite" (durable, the default) or "memory" (tests, throwaway servers).
-    store: str = "sqlite"
-    db_path: str = "minidiscord.db"
+    # How long a graceful shutdown waits for clients to be closed before it gives up.
+    shutdown_timeout: float = 10.0
     log_level: str = "info"
-    extra_env: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        if "MINIDISCORD_HOST" in env:
-            values["host"] = env["MINIDISCORD_HOST"]
-        if "MINIDISCORD_PORT" in env:
-            values["port"] = parse_port(env["MINIDISCORD_PORT"], "MINIDISCORD_PORT")
-        if "MINIDISCORD_CORS_ORIGINS" in env:
-            values["cors_origins"] = parse_origins(env["MINIDISCORD_CORS_ORIGINS"])
-        if "MINIDISCORD_STORE" in env:
-            values["store"] = parse_store(env["MINIDISCORD_STORE"], "MINIDISCORD_STORE")
-        if "MINIDISCORD_DB" in env:
-            values["db_path"] = env["MINIDISCORD_DB"]
-        if "MINIDISCORD_LOG_LEVEL" in env:
-            values["log_level"] = env["MINIDISCORD_LOG_LEVEL"]
-        return cls(**values)  # type: ignore[arg-type]
+        return cls().updated(environ if environ is not None else os.environ, use="env")
+
+    def updated(self, values: Mapping[str, Any], *, use: str) -> "Settings":
+        """These settings with the options found in ``values``.
+
+        ``use="env"`` reads ``MINIDISCORD_*`` names; ``use="flag"`` reads argparse
+        destinations (already split, lists for repeatable flags).
+        """
+        changes: dict[str, Any] = {}
+        for option in OPTIONS:
+            key = option.env if use == "env" else option.field
+            raw = values.get(key)
+            if raw is None:
+                continue
+            name = option.env if use == "env" else option.flag
+            if use == "flag" and isinstance(raw, list):
+                changes[option.field] = tuple(raw)
+            else:
+                changes[option.field] = option.parse(str(raw), name)
+        return replace(self, **changes)
 
 
 def parse_port(text: str, option: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise SettingsError(f"{option}: {text!r} is not a port number") from None
+    port = _integer(text, option, "a port number")
     if not 0 <= port <= 65535:
         raise SettingsError(f"{option}: {port} is out of range (0-65535)")
     return port
 
 
-def parse_origins(text: str) -> tuple[str, ...]:
-    return tuple(origin.strip() for origin in text.split(",") if origin.strip())
+def parse_positive_int(text: str, option: str) -> int:
+    value = _integer(text, option, "a whole number")
+    if value < 1:
+        raise SettingsError(f"{option}: {value} must be at least 1")
+    return value
 
 
-STORE_KINDS = ("sqlite", "memory")
+def parse_seconds(text: str, option: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{option}: {text!r} is not a number of seconds") from None
+    if not 0 < value < 1e6:
+        raise SettingsError(f"{option}: {text} must be a positive number of seconds")
+    return value
+
+
+def parse_origins(text: str, option: str = "MINIDISCORD_CORS_ORIGINS") -> tuple[str, ...]:
+    origins = tuple(origin.strip() for origin in text.split(",") if origin.strip())
+    if not origins:
+        raise SettingsError(f"{option}: give at least one origin")
+    return origins
+
+
+def parse_text(text: str, option: str) -> str:
+    if not text.strip():
+        raise SettingsError(f"{option}: must not be empty")
+    return text
+
+
+def choice(*choices: str) -> Callable[[str, str], str]:
+    def parse(text: str, option: str) -> str:
+        if text not in choices:
+            raise SettingsError(f"{option}: {text!r} is not one of {', '.join(choices)}")
+        return text
+
+    return parse
 
 
 def parse_store(text: str, option: str) -> str:
-    if text not in STORE_KINDS:
-        raise SettingsError(f"{option}: {text!r} is not a store (choose sqlite or memory)")
-    return text
+    return choice(*STORE_KINDS)(text, option)
+
+
+def _integer(text: str, option: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise SettingsError(f"{option}: {text!r} is not {what}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    field: str
+    flag: str
+    env: str
+    parse: Callable[[str, str], Any]
+    help: str
+    metavar: str
+    repeatable: bool = False
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("host", "--host", "MINIDISCORD_HOST", parse_text, "address to listen on", "HOST"),
+    Option("port", "--port", "MINIDISCORD_PORT", parse_port, "port to listen on", "PORT"),
+    Option(
+        "cors_origins",
+        "--cors-origin",
+        "MINIDISCORD_CORS_ORIGINS",
+        parse_origins,
+        "a browser origin allowed to connect (repeatable; the environment variable takes a "
+        "comma-separated list); '*' allows any; the server's own origin is always allowed",
+        "ORIGIN",
+        repeatable=True,
+    ),
+    Option("store", "--store", "MINIDISCORD_STORE", parse_store, "sqlite or memory", "KIND"),
+    Option("db_path", "--db", "MINIDISCORD_DB", parse_text, "the SQLite database file", "PATH"),
+    Option(
+        "history_limit",
+        "--history-limit",
+        "MINIDISCORD_HISTORY_LIMIT",
+        parse_positive_int,
+        "messages per channel sent on connect",
+        "N",
+    ),
+    Option(
+        "ping_interval",
+        "--ping-interval",
+        "MINIDISCORD_PING_INTERVAL",
+        parse_seconds,
+        "seconds between heartbeats",
+        "SECONDS",
+    ),
+    Option(
+        "ping_timeout",
+        "--ping-timeout",
+        "MINIDISCORD_PING_TIMEOUT",
+        parse_seconds,
+        "seconds a client has to answer a heartbeat",
+        "SECONDS",
+    ),
+    Option(
+        "max_payload",
+        "--max-payload",
+        "MINIDISCORD_MAX_PAYLOAD",
+        parse_positive_int,
+        "largest message or polling body a client may send, in bytes",
+        "BYTES",
+    ),
+    Option(
+        "connect_timeout",
+        "--connect-timeout",
+        "MINIDISCORD_CONNECT_TIMEOUT",
+        parse_seconds,
+        "seconds a new connection has to join a namespace",
+        "SECONDS",
+    ),
+    Option(
+        "client_buffer",
+        "--client-buffer",
+        "MINIDISCORD_CLIENT_BUFFER",
+        parse_positive_int,
+        "frames queued for one client before it is dropped as a slow consumer",
+        "FRAMES",
+    ),
+    Option(
+        "shutdown_timeout",
+        "--shutdown-timeout",
+        "MINIDISCORD_SHUTDOWN_TIMEOUT",
+        parse_seconds,
+        "seconds a graceful shutdown waits for clients to be closed",
+        "SECONDS",
+    ),
+    Option(
+        "log_level",
+        "--log-level",
+        "MINIDISCORD_LOG_LEVEL",
+        choice(*LOG_LEVELS),
+        "debug, info, warning or error",
+        "LEVEL",
+    ),
+    Option(
+        "log_format",
+        "--log-format",
+        "MINIDISCORD_LOG_FORMAT",
+        choice(*LOG_FORMATS),
+        "text, or json for one object per line",
+        "FORMAT",
+    ),
+)
+
+assert {option.field for option in OPTIONS} <= {f.name for f in fields(Settings)}
+
+
+def default_of(option: Option) -> str:
+    value = getattr(Settings(), option.field)
+    return ", ".join(value) if isinstance(value, tuple) else str(value)

@@ -73,7 +73,12 @@ def test_bad_value_exits_with_one_line_and_no_traceback() -> None:
 
 async def test_python_dash_m_serves_and_stops_on_sigterm() -> None:
     port = _free_port()
-    env = {**os.environ, "MINIDISCORD_PORT": str(port), "MINIDISCORD_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "MINIDISCORD_PORT": str(port),
+        "MINIDISCORD_LOG_LEVEL": "warning",
+        "MINIDISCORD_STORE": "memory",
+    }
     async with trio.open_nursery() as nursery:
         process: trio.Process = await nursery.start(
             partial(trio.run_process, [sys.executable, "-m", "minidiscord"], env=env, check=False)

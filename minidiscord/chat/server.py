@@ -178,8 +178,11 @@ class ChatServer:
         # calls in ticket order.
         ticket = self._order.take()
         message: Message | None = None
+        metrics = self._ns.metrics
         try:
+            started = time.perf_counter()
             message = await self._store.add_message(channel, user, text, self._clock())
+            metrics.store_commit_seconds.observe(time.perf_counter() - started)
             return message
         finally:
             # Shielded: an abandoned turn would block every later sender, and a stored
@@ -190,6 +193,7 @@ class ChatServer:
                 if message is not None:
                     self._changes += 1
                     self._ns.to(channel).emit("message:channel", channel, message.wire())
+                    metrics.chat_messages.inc()
             finally:
                 self._order.release(ticket)
 

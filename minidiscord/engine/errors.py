@@ -12,18 +12,13 @@ class TransportError(Enum):
     BAD_REQUEST = (3, "Bad request", 400)
     FORBIDDEN = (4, "Forbidden", 403)
     UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version", 400)
+    # Not an Engine.IO code: the server takes no new sessions (full, or shutting down).
+    UNAVAILABLE = (None, "Server unavailable", 503)
 
-    @property
-    def code(self) -> int:
-        return self.value[0]
-
-    @property
-    def message(self) -> str:
-        return self.value[1]
-
-    @property
-    def status(self) -> int:
-        return self.value[2]
+    def __init__(self, code: int | None, message: str, status: int) -> None:
+        self.code = code
+        self.message = message
+        self.status = status
 
 
 class RequestRefused(Exception):

@@ -1,7 +1,5 @@
 """HTTP long-polling: a GET takes everything queued for the client, a POST brings packets in."""
 
-import logging
-
 import trio
 
 from ..protocol import engineio
@@ -20,8 +18,6 @@ from .asgi_io import (
 from .errors import RequestRefused, TransportError
 from .session import EngineSession
 
-logger = logging.getLogger("minidiscord.engine")
-
 # A payload may hold many packets, but not unboundedly many tiny ones.
 MAX_PACKETS_PER_PAYLOAD = 1000
 # How much of an oversized body is read (and dropped) so the client can see the 413;
@@ -32,7 +28,7 @@ DISCARD_LIMIT = 16 * 1024 * 1024
 async def poll(session: EngineSession, receive: Receive, send: Send, headers: Headers) -> None:
     """Answer a GET with every queued frame, waiting for the first one if none is queued."""
     if session.polling:
-        session.close("transport error")
+        session.refuse("overlapping requests", "a second GET while one was pending")
         raise RequestRefused(TransportError.BAD_REQUEST, "overlapping GET requests")
     if session.upgrading:
         # The client is moving to WebSocket: this poll only needs to return.
@@ -40,13 +36,15 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
         return
     session.polling = True
     frames: list[Frame] = []
+    ended = False
     try:
         async with trio.open_nursery() as nursery:
             # Cancelled by an upgrade, by an aborted session or by the client going away,
             # so that no frame is taken off the queue for a response nobody will read.
             session.poll_scope = nursery.cancel_scope
             nursery.start_soon(_cancel_when_client_leaves, receive, nursery.cancel_scope)
-            frames.extend(await _take_frames(session))
+            taken, ended = await _take_frames(session)
+            frames.extend(taken)
             nursery.cancel_scope.cancel()
     finally:
         session.poll_scope = None
@@ -55,21 +53,24 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
         # The upgrade finished while this poll waited: tell the client to stop polling.
         frames.append(engineio.NOOP_FRAME)
     await respond(send, 200, engineio.encode_payload(frames), headers=headers)
+    if ended:
+        session.mark_flushed()
 
 
-async def _take_frames(session: EngineSession) -> list[Frame]:
+async def _take_frames(session: EngineSession) -> tuple[list[Frame], bool]:
+    """Everything queued (waiting for the first frame); True once the session has ended."""
     outgoing = session.outgoing
     try:
         frames = [await outgoing.receive()]
     except (trio.EndOfChannel, trio.ClosedResourceError):
-        return _closing(session)
+        return _closing(session), True
     while True:
         try:
             frames.append(outgoing.receive_nowait())
         except trio.WouldBlock:
-            return frames
+            return frames, False
         except (trio.EndOfChannel, trio.ClosedResourceError):
-            return frames + _closing(session)
+            return frames + _closing(session), True
 
 
 def _closing(session: EngineSession) -> list[Frame]:
@@ -89,7 +90,7 @@ async def _cancel_when_client_leaves(receive: Receive, scope: trio.CancelScope) 
 async def post(session: EngineSession, receive: Receive, send: Send, headers: Headers) -> None:
     """Apply every packet of a POSTed payload, then answer ``ok``."""
     if session.posting:
-        session.close("transport error")
+        session.refuse("overlapping requests", "a second POST while one was pending")
         raise RequestRefused(TransportError.BAD_REQUEST, "overlapping POST requests")
     limit = session.config.max_payload
     session.posting = True
@@ -97,8 +98,7 @@ async def post(session: EngineSession, receive: Receive, send: Send, headers: He
         try:
             body = await read_body(receive, limit)
         except BodyTooLarge:
-            logger.info("closing %s: POST payload over %d bytes", session.sid, limit)
-            session.close("transport error")
+            session.refuse("payload too large", f"POST body over {limit} bytes")
             await discard_body(receive, DISCARD_LIMIT)
             await respond(send, 413, "Payload Too Large", headers=headers)
             return
@@ -107,8 +107,7 @@ async def post(session: EngineSession, receive: Receive, send: Send, headers: He
         try:
             packets = engineio.decode_payload(body, max_packets=MAX_PACKETS_PER_PAYLOAD)
         except EngineIOProtocolError as exc:
-            logger.info("closing %s: bad payload: %s", session.sid, exc)
-            session.close("transport error")
+            session.refuse("bad packet", f"bad payload: {exc}")
             raise RequestRefused(TransportError.BAD_REQUEST, str(exc)) from None
         for packet in packets:
             await session.receive_packet(packet)

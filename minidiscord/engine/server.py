@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 import trio
 
+from ..metrics import Metrics
 from ..protocol import engineio, jsoncodec
 from . import polling, websocket
 from .asgi_io import Headers, Receive, Scope, Send, client_address, query, respond
@@ -32,8 +33,13 @@ class EngineServer:
         *,
         allowed_origins: Iterable[str] = ("*",),
         transports: Iterable[str] = TRANSPORTS,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
+        self.metrics = metrics or Metrics()
+        # Set when the server stops taking new sessions (graceful shutdown).
+        self.draining = False
+        self._drained = trio.Event()
         self.origins = OriginPolicy(allowed_origins)
         self.transports = tuple(transports)
         self.sessions: dict[str, EngineSession] = {}
@@ -53,6 +59,18 @@ class EngineServer:
         for session in list(self.sessions.values()):
             session.close(reason)
 
+    async def drain(self, timeout: float) -> None:
+        """Refuse new sessions, close every session cleanly, wait (bounded) until all ended.
+
+        The transports close, not the Socket.IO sessions: standard clients reconnect on
+        their own, to this server when it is back or to another node.
+        """
+        self.draining = True
+        self.close_all("server shutting down")
+        with trio.move_on_after(timeout):
+            if self.sessions:
+                await self._drained.wait()
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             await self._handle_http(scope, receive, send)
@@ -71,7 +89,7 @@ class EngineServer:
             },
             query=query(scope),
         )
-        session = EngineSession(sid, transport, self.config, request)
+        session = EngineSession(sid, transport, self.config, request, self.metrics)
         self.sessions[sid] = session
         await self._nursery.start(self._run_session, session)
         return session
@@ -83,6 +101,8 @@ class EngineServer:
             await session.run(self._on_open, task_status=task_status)
         finally:
             self.sessions.pop(session.sid, None)
+            if self.draining and not self.sessions:
+                self._drained.set()
 
     def _upgrades_for(self, transport: str) -> list[str]:
         return ["websocket"] if transport == "polling" and "websocket" in self.transports else []
@@ -104,6 +124,8 @@ class EngineServer:
             return transport
         if params.get("EIO") != str(engineio.PROTOCOL_VERSION):
             raise RequestRefused(TransportError.UNSUPPORTED_PROTOCOL_VERSION)
+        if self.draining:
+            raise RequestRefused(TransportError.UNAVAILABLE, "shutting down")
         if scope["type"] == "http" and scope["method"] != "GET":
             raise RequestRefused(TransportError.BAD_HANDSHAKE_METHOD)
         if transport == "websocket" and not upgrade:
@@ -134,7 +156,7 @@ class EngineServer:
             else:
                 raise RequestRefused(TransportError.BAD_REQUEST, "method not allowed")
         except RequestRefused as refusal:
-            _log_refusal(scope, refusal)
+            self._refused(scope, refusal)
             await _respond_error(send, refusal, cors)
 
     async def _handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,7 +167,7 @@ class EngineServer:
         try:
             self._check(scope, params, upgrade=True)
         except RequestRefused as refusal:
-            _log_refusal(scope, refusal)
+            self._refused(scope, refusal)
             await _refuse_websocket(scope, send, refusal)
             return
         sid = params.get("sid")
@@ -153,7 +175,7 @@ class EngineServer:
             session = self.sessions[sid]
             if session.transport != "polling" or session.upgrading:
                 cannot = RequestRefused(TransportError.BAD_REQUEST, "session cannot upgrade")
-                _log_refusal(scope, cannot)
+                self._refused(scope, cannot)
                 await _refuse_websocket(scope, send, cannot)
                 return
             await send({"type": "websocket.accept"})
@@ -166,9 +188,22 @@ class EngineServer:
             await send({"type": "websocket.send", "text": session.open_frame([])})
         await websocket.carry(session, receive, send)
 
+    def _refused(self, scope: Scope, refusal: RequestRefused) -> None:
+        self.metrics.reject(refusal.error.name.lower().replace("_", " "))
+        logger.info(
+            "refused %s %s from %s: %s",
+            scope["type"],
+            scope.get("path", ""),
+            client_address(scope),
+            refusal.detail or refusal.error.message,
+        )
+
 
 def _error_body(refusal: RequestRefused) -> str:
-    return jsoncodec.dumps({"code": refusal.error.code, "message": refusal.error.message})
+    error = refusal.error
+    if error.code is None:
+        return jsoncodec.dumps({"message": refusal.detail or error.message})
+    return jsoncodec.dumps({"code": error.code, "message": error.message})
 
 
 async def _respond_error(send: Send, refusal: RequestRefused, headers: Headers) -> None:
@@ -197,14 +232,3 @@ async def _refuse_websocket(scope: Scope, send: Send, refusal: RequestRefused) -
         await send({"type": "websocket.http.response.body", "body": body})
     else:
         await send({"type": "websocket.close", "code": 1008})
-
-
-def _log_refusal(scope: Scope, refusal: RequestRefused) -> None:
-    logger.info(
-        "refused %s %s from %s: %s (%s)",
-        scope["type"],
-        scope.get("path", ""),
-        client_address(scope),
-        refusal.error.message,
-        refusal.detail or refusal.error.message,
-    )

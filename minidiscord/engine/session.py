@@ -16,6 +16,7 @@ from typing import Protocol
 
 import trio
 
+from ..metrics import Metrics
 from ..protocol import engineio
 from ..protocol.engineio import Frame, Packet, PacketType
 
@@ -27,6 +28,9 @@ INCOMING_BUFFER = 64
 # A close handler that hangs must not keep a finished session alive for ever.
 CLOSE_HANDLER_TIMEOUT = 10.0
 DRAIN_TIMEOUT = 5.0
+# How long a closing session waits for its transport to deliver what was queued (for
+# polling, the client's next GET) before it gives up on the client.
+FLUSH_TIMEOUT = 5.0
 
 
 class ConnectionHandler(Protocol):
@@ -62,9 +66,15 @@ class RequestInfo:
 
 class EngineSession:
     def __init__(
-        self, sid: str, transport: str, config: EngineConfig, request: RequestInfo
+        self,
+        sid: str,
+        transport: str,
+        config: EngineConfig,
+        request: RequestInfo,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sid = sid
+        self.metrics = metrics or Metrics()
         self.transport = transport
         self.config = config
         self.request = request
@@ -72,6 +82,7 @@ class EngineSession:
         self._out_send, self.outgoing = trio.open_memory_channel[Frame](config.client_buffer)
         self._in_send, self._in_recv = trio.open_memory_channel[str | bytes](INCOMING_BUFFER)
         self._closed = trio.Event()
+        self._flushed = trio.Event()
         self._pong = trio.Event()
         self.close_reason: str | None = None
         # False when the session was dropped rather than closed: its queue is abandoned.
@@ -111,9 +122,21 @@ class EngineSession:
                 self.sid,
                 self.config.client_buffer,
             )
+            self.metrics.slow_consumers.inc()
             self.close("slow consumer", flush=False)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             pass
+
+    def mark_flushed(self) -> None:
+        """Called by the transport once the client has everything queued before the close."""
+        self._flushed.set()
+
+    def refuse(self, label: str, detail: str, *, reason: str = "transport error") -> None:
+        """Close the session over something the client did wrong: logged and counted."""
+        if self.close_reason is None:
+            logger.info("rejected %s (%s): %s", self.sid, label, detail)
+            self.metrics.reject(label)
+        self.close(reason, flush=False)
 
     def close(self, reason: str, *, flush: bool = True) -> None:
         """End the session. With ``flush`` the transport first delivers what is queued."""
@@ -152,8 +175,7 @@ class EngineSession:
         elif kind in (PacketType.NOOP, PacketType.PING):
             pass
         else:
-            logger.info("closing %s: unexpected %s packet", self.sid, kind.name)
-            self.close("transport error")
+            self.refuse("bad packet", f"unexpected {kind.name} packet")
 
     async def run(
         self,
@@ -162,6 +184,8 @@ class EngineSession:
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         handler: ConnectionHandler | None = None
+        logger.info("connect %s (%s) from %s", self.sid, self.transport, self.request.address)
+        self.metrics.connected.inc()
         try:
             async with trio.open_nursery() as nursery:
                 self.nursery = nursery
@@ -175,9 +199,14 @@ class EngineSession:
                 # still handled, but a handler that hangs cannot keep the session alive.
                 with trio.move_on_after(DRAIN_TIMEOUT):
                     await dispatched.wait()
+                if self.flush_on_close:
+                    with trio.move_on_after(FLUSH_TIMEOUT):
+                        await self._flushed.wait()
                 nursery.cancel_scope.cancel()
         finally:
             self.close("server shutting down")
+            self.metrics.connected.dec()
+            logger.info("disconnect %s: %s", self.sid, self.close_reason)
             if handler is not None:
                 with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_HANDLER_TIMEOUT):
                     await handler.on_close(self.close_reason or "server shutting down")
@@ -192,8 +221,7 @@ class EngineSession:
             with trio.move_on_after(self.config.ping_timeout):
                 await self._pong.wait()
                 continue
-            logger.info("closing %s: ping timeout", self.sid)
-            self.close("ping timeout")
+            self.close("ping timeout", flush=False)
             return
 
     async def _dispatch(self, handler: ConnectionHandler, done: trio.Event) -> None:

@@ -46,9 +46,12 @@ async def carry(session: EngineSession, receive: Receive, send: Send) -> None:
                 await _write(session, send)
         session.writer_scope = None
         nursery.cancel_scope.cancel()
-    if not client_gone:
-        # Ends the transport, not the Socket.IO session: standard clients reconnect.
-        await send({"type": "websocket.close", "code": 1000})
+    try:
+        if not client_gone:
+            # Ends the transport, not the Socket.IO session: standard clients reconnect.
+            await send({"type": "websocket.close", "code": 1000})
+    finally:
+        session.mark_flushed()
 
 
 async def _write(session: EngineSession, send: Send) -> None:
@@ -78,14 +81,12 @@ async def _read(session: EngineSession, receive: Receive) -> bool:
         if frame is None:
             continue
         if len(frame) > max_payload:
-            logger.info("closing %s: message over maxPayload", session.sid)
-            session.close("transport error", flush=False)
+            session.refuse("payload too large", f"message over {max_payload} bytes")
             return False
         try:
             packet = engineio.decode_packet(frame)
         except EngineIOProtocolError as exc:
-            logger.info("closing %s: %s", session.sid, exc)
-            session.close("transport error", flush=False)
+            session.refuse("bad packet", str(exc))
             return False
         await session.receive_packet(packet)
         if session.closed:

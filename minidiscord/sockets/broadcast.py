@@ -4,6 +4,7 @@ Delivery is ``send_nowait`` into each recipient's bounded queue, so a broadcast 
 waits on a client; a client whose queue is full is dropped by its session.
 """
 
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -54,14 +55,21 @@ class BroadcastOperator:
         return [socket for socket in selected if socket not in excluded]
 
     def emit(self, event: str, *args: Any) -> None:
+        started = time.perf_counter()
         frames = event_frames(self._namespace.name, event, args)
+        recipients = 0
         if len(frames) == 1:
             (frame,) = frames
             for socket in self.recipients():
                 socket.deliver_frame(frame)
+                recipients += 1
         else:
             for socket in self.recipients():
                 socket.deliver(frames)
+                recipients += 1
+        metrics = self._namespace.metrics
+        metrics.frames_delivered.inc(recipients * len(frames))
+        metrics.fanout_seconds.observe(time.perf_counter() - started)
 
 
 def _names(room: str | Iterable[str]) -> frozenset[str]:

@@ -40,15 +40,13 @@ class Client:
     async def _expect_connect(self, timeout: float) -> None:
         await trio.sleep(timeout)
         if not self.sockets:
-            logger.info("closing %s: no CONNECT within %s s", self.session.sid, timeout)
-            self.session.close("connect timeout")
+            self.session.refuse("connect timeout", f"no CONNECT within {timeout} s")
 
     async def on_message(self, data: str | bytes) -> None:
         try:
             packet = self._decoder.receive(data)
         except SocketIOProtocolError as exc:
-            logger.info("closing %s: parse error: %s", self.session.sid, exc)
-            self.session.close("parse error")
+            self.session.refuse("parse error", str(exc), reason="parse error")
             return
         if packet is not None:
             await self._dispatch(packet)
@@ -71,10 +69,10 @@ class Client:
                 socket.detach("client namespace disconnect")
                 await self.run_disconnect_handlers()
         else:
-            logger.info("closing %s: %s from a client", self.session.sid, kind.name)
-            self.session.close("parse error")
+            self.session.refuse("parse error", f"{kind.name} from a client", reason="parse error")
 
     async def _run_event(self, socket: Socket, packet: Packet) -> None:
+        self.server.metrics.events_received.inc()
         event, *args = packet.data
         handler = socket.namespace.handlers.get(event)
         if handler is None:
@@ -91,6 +89,7 @@ class Client:
     async def _connect(self, name: str, auth: dict[str, Any] | None) -> None:
         namespace = self.server.namespaces.get(name)
         if namespace is None:
+            self.server.metrics.reject("invalid namespace")
             self.session.send_frame(
                 control_frame(PacketType.CONNECT_ERROR, name, {"message": "Invalid namespace"})
             )
@@ -114,6 +113,8 @@ class Client:
             logger.exception("connect handler failed on %r", socket)
             refusal = ConnectionRefused("Internal server error")
         if refusal is not None:
+            self.server.metrics.reject("connect refused")
+            logger.info("refused a connection to %s: %s", name, refusal.message)
             socket.detach("connect refused")
             socket.disconnect_reason = None  # it never connected: no disconnect handler
             self._detached.remove(socket)

@@ -4,6 +4,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..metrics import Metrics
 from .broadcast import BroadcastOperator
 
 if TYPE_CHECKING:
@@ -16,8 +17,9 @@ H = TypeVar("H", bound=Handler)
 
 
 class Namespace:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, metrics: Metrics | None = None) -> None:
         self.name = name
+        self.metrics = metrics or Metrics()
         self.sockets: dict[str, Socket] = {}
         self.rooms: dict[str, set[Socket]] = {}
         self.handlers: dict[str, Handler] = {}

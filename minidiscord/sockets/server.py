@@ -4,16 +4,24 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..engine import EngineSession
+from ..metrics import Metrics
 from .broadcast import BroadcastOperator
 from .client import Client
 from .namespace import H, Namespace
 
 
 class SocketServer:
-    def __init__(self, *, connect_timeout: float | None = 45.0, max_attachments: int = 10) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float | None = 45.0,
+        max_attachments: int = 10,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.metrics = metrics or Metrics()
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
-        self.namespaces: dict[str, Namespace] = {"/": Namespace("/")}
+        self.namespaces: dict[str, Namespace] = {"/": Namespace("/", self.metrics)}
 
     def of(self, name: str = "/") -> Namespace:
         """The namespace called ``name``, registered on first use."""
@@ -21,7 +29,7 @@ class SocketServer:
             raise ValueError(f"namespace names start with '/': {name!r}")
         namespace = self.namespaces.get(name)
         if namespace is None:
-            namespace = self.namespaces[name] = Namespace(name)
+            namespace = self.namespaces[name] = Namespace(name, self.metrics)
         return namespace
 
     def on(self, event: str, namespace: str = "/") -> Callable[[H], H]:

@@ -114,7 +114,9 @@ class Socket:
             self._acks[ack_id] = _PendingAck(callback, error_first=timeout is not None)
             if timeout is not None:
                 self.client.start_soon(self._expire_ack, ack_id, timeout)
-        self.deliver(event_frames(self.namespace.name, event, args, ack_id))
+        frames = event_frames(self.namespace.name, event, args, ack_id)
+        self.deliver(frames)
+        self.namespace.metrics.frames_delivered.inc(len(frames))
         return ack_id
 
     async def call(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
@@ -160,7 +162,9 @@ class Socket:
             args = list(result)
         else:
             args = [result]
-        self.deliver(ack_frames(self.namespace.name, ack_id, args))
+        frames = ack_frames(self.namespace.name, ack_id, args)
+        self.deliver(frames)
+        self.namespace.metrics.frames_delivered.inc(len(frames))
 
     # Rooms ------------------------------------------------------------------------------
 
