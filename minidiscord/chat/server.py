@@ -100,10 +100,10 @@ class ChatServer:
         )
         if restored is None:
             socket.to(WELCOME_CHANNEL).emit("user:join", user.join_wire())
-            log.info("user %s (%s) joined", user.user_id, user.username)
+            log.debug("user %s (%s) joined", user.user_id, user.username)
         elif came_online:
             socket.to(WELCOME_CHANNEL).emit("user:connect", user.presence_wire(connected=True))
-            log.info("user %s (%s) is back online", user.user_id, user.username)
+            log.debug("user %s (%s) is back online", user.user_id, user.username)
 
     async def _restore(self, session_id: object) -> tuple[User, Session] | None:
         if not isinstance(session_id, str) or not session_id:
@@ -115,7 +115,7 @@ class ChatServer:
             username = validation.username(auth.get("username"))
             avatar = validation.avatar(auth.get("avatar"))
         except Invalid as error:
-            log.info("refused a connection from %s: %s", socket.handshake.address, error.reason)
+            # The Socket.IO layer logs and counts the refusal.
             raise ConnectionRefused(error.reason) from None
         created = await self._store.create_user(username, avatar)
         self._changes += 1
@@ -150,7 +150,7 @@ class ChatServer:
             self._ns.to(WELCOME_CHANNEL).except_(socket.id).emit(
                 "user:disconnect", user.presence_wire(connected=False)
             )
-            log.info("user %s (%s) went offline: %s", user.user_id, user.username, reason)
+            log.debug("user %s (%s) went offline: %s", user.user_id, user.username, reason)
 
     # -- client events -----------------------------------------------------------------
 
@@ -218,7 +218,7 @@ class ChatServer:
                 # A namespace-level disconnect: socket.io clients do not reconnect after
                 # "io server disconnect", which is what the original server did.
                 own.disconnect()
-        log.info("user %s (%s) left", user.user_id, user.username)
+        log.debug("user %s (%s) left", user.user_id, user.username)
         return {"ok": True}
 
     async def _on_history(self, socket: Socket, *args: Any) -> Ack:
@@ -249,6 +249,7 @@ class ChatServer:
 
 def _refuse(socket: Socket, event: str, reason: str) -> Ack:
     log.info("refused %s from socket %s: %s", event, socket.id, reason)
+    socket.namespace.metrics.reject("invalid event")
     return {"ok": False, "error": reason}
 
 
