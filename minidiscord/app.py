@@ -39,6 +39,9 @@ class App:
                 ping_timeout=settings.ping_timeout,
                 max_payload=settings.max_payload,
                 client_buffer=settings.client_buffer,
+                max_sessions=settings.max_connections,
+                ip_connect_rate=settings.ip_connect_rate,
+                ip_max_sessions=settings.ip_max_sessions,
             ),
             self.sio.connection_opened,
             allowed_origins=settings.cors_origins,
@@ -113,7 +116,12 @@ class ChatApp(App):
     def __init__(self, settings: Settings, store: RunnableStore) -> None:
         super().__init__(settings)
         self.store = store
-        self.chat = ChatServer(self.sio, self.store, history_limit=settings.history_limit)
+        self.chat = ChatServer(
+            self.sio,
+            self.store,
+            history_limit=settings.history_limit,
+            rate_limit=settings.rate_limit,
+        )
 
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)

@@ -9,8 +9,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .limits import Rate, SettingsFormatError, parse_rate
+
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:4173")
 STORE_KINDS = ("sqlite", "memory")
+DEFAULT_RATE_LIMIT = Rate(10, 1.0)
+DEFAULT_IP_CONNECT_RATE = Rate(100, 50.0)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 
@@ -39,6 +43,13 @@ class Settings:
     client_buffer: int = 1024
     # How long a graceful shutdown waits for clients to be closed before it gives up.
     shutdown_timeout: float = 10.0
+    # Chat messages per user: a burst, then a steady rate (None: unlimited).
+    rate_limit: Rate | None = DEFAULT_RATE_LIMIT
+    # New sessions per client address, and sessions open at once per address.
+    ip_connect_rate: Rate | None = DEFAULT_IP_CONNECT_RATE
+    ip_max_sessions: int | None = 1000
+    # Sessions open at once on this server; handshakes beyond it get 503.
+    max_connections: int = 20_000
     log_level: str = "info"
     log_format: str = "text"
 
@@ -95,6 +106,17 @@ def parse_origins(text: str, option: str = "MINIDISCORD_CORS_ORIGINS") -> tuple[
     if not origins:
         raise SettingsError(f"{option}: give at least one origin")
     return origins
+
+
+def parse_rate_option(text: str, option: str) -> Rate | None:
+    try:
+        return parse_rate(text)
+    except SettingsFormatError as exc:
+        raise SettingsError(f"{option}: {exc}") from None
+
+
+def parse_limit(text: str, option: str) -> int | None:
+    return None if text.strip().lower() == "off" else parse_positive_int(text, option)
 
 
 def parse_text(text: str, option: str) -> str:
@@ -206,6 +228,38 @@ OPTIONS: tuple[Option, ...] = (
         "SECONDS",
     ),
     Option(
+        "rate_limit",
+        "--rate-limit",
+        "MINIDISCORD_RATE_LIMIT",
+        parse_rate_option,
+        "chat messages per user: BURST:PER_SECOND, or off",
+        "RATE",
+    ),
+    Option(
+        "ip_connect_rate",
+        "--ip-connect-rate",
+        "MINIDISCORD_IP_CONNECT_RATE",
+        parse_rate_option,
+        "new sessions per client address: BURST:PER_SECOND, or off",
+        "RATE",
+    ),
+    Option(
+        "ip_max_sessions",
+        "--ip-max-sessions",
+        "MINIDISCORD_IP_MAX_SESSIONS",
+        parse_limit,
+        "sessions open at once per client address, or off",
+        "N",
+    ),
+    Option(
+        "max_connections",
+        "--max-connections",
+        "MINIDISCORD_MAX_CONNECTIONS",
+        parse_positive_int,
+        "sessions open at once on this server; more get HTTP 503",
+        "N",
+    ),
+    Option(
         "log_level",
         "--log-level",
         "MINIDISCORD_LOG_LEVEL",
@@ -228,4 +282,6 @@ assert {option.field for option in OPTIONS} <= {f.name for f in fields(Settings)
 
 def default_of(option: Option) -> str:
     value = getattr(Settings(), option.field)
+    if value is None:
+        return "off"
     return ", ".join(value) if isinstance(value, tuple) else str(value)

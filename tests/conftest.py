@@ -28,8 +28,16 @@ class RunningServer:
 ServerFactory = Callable[..., Awaitable[RunningServer]]
 
 # Tests run with short heartbeats so that a lost peer is found quickly.
+# Limits are off unless a test is about them: tests connect and send faster than people.
 TEST_SETTINGS = Settings(
-    host="127.0.0.1", port=0, ping_interval=5.0, ping_timeout=5.0, store="memory"
+    host="127.0.0.1",
+    port=0,
+    ping_interval=5.0,
+    ping_timeout=5.0,
+    store="memory",
+    rate_limit=None,
+    ip_connect_rate=None,
+    ip_max_sessions=None,
 )
 
 

@@ -6,12 +6,14 @@ connect) and logged at INFO, without a traceback.
 """
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 import trio
 
+from minidiscord.limits import KeyedBuckets, Rate
 from minidiscord.sockets import ConnectionRefused, Socket, SocketServer
 
 from . import validation
@@ -42,8 +44,10 @@ class ChatServer:
         store: Store,
         *,
         history_limit: int = 50,
+        rate_limit: Rate | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
+        self._sends = KeyedBuckets(rate_limit)
         self._ns = sio.of("/")
         self._store = store
         self._history_limit = history_limit
@@ -160,6 +164,17 @@ class ChatServer:
             return _refuse(socket, "message:channel:send", "not connected")
         if len(args) != 2:
             return _refuse(socket, "message:channel:send", "expected (channel, text)")
+        wait = self._sends.take(user.user_id, trio.current_time())
+        if wait:
+            # Told twice: in the ack, and as an event for clients that send without one.
+            retry_ms = math.ceil(wait * 1000)
+            socket.emit("rate-limited", {"event": "message:channel:send", "retryAfter": retry_ms})
+            return _refuse(
+                socket,
+                "message:channel:send",
+                f"you are sending too fast; try again in {retry_ms / 1000:.1f} s",
+                label="rate limited",
+            )
         try:
             channel = validation.channel(args[0])
             text = validation.message_text(args[1])
@@ -247,9 +262,9 @@ class ChatServer:
         return {"ok": True, "messages": [m.wire() for m in messages]}
 
 
-def _refuse(socket: Socket, event: str, reason: str) -> Ack:
+def _refuse(socket: Socket, event: str, reason: str, *, label: str = "invalid event") -> Ack:
     log.info("refused %s from socket %s: %s", event, socket.id, reason)
-    socket.namespace.metrics.reject("invalid event")
+    socket.namespace.metrics.reject(label)
     return {"ok": False, "error": reason}
 
 

@@ -14,6 +14,7 @@ class TransportError(Enum):
     UNSUPPORTED_PROTOCOL_VERSION = (5, "Unsupported protocol version", 400)
     # Not an Engine.IO code: the server takes no new sessions (full, or shutting down).
     UNAVAILABLE = (None, "Server unavailable", 503)
+    TOO_MANY = (None, "Too many requests", 429)
 
     def __init__(self, code: int | None, message: str, status: int) -> None:
         self.code = code

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 
 import trio
 
+from ..limits import KeyedBuckets
 from ..metrics import Metrics
 from ..protocol import engineio, jsoncodec
 from . import polling, websocket
-from .asgi_io import Headers, Receive, Scope, Send, client_address, query, respond
+from .asgi_io import Headers, Receive, Scope, Send, client_address, client_ip, query, respond
 from .cors import OriginPolicy
 from .errors import RequestRefused, TransportError
 from .session import EngineConfig, EngineSession, OpenHandler, RequestInfo
@@ -43,6 +44,8 @@ class EngineServer:
         self.origins = OriginPolicy(allowed_origins)
         self.transports = tuple(transports)
         self.sessions: dict[str, EngineSession] = {}
+        self._sessions_per_ip: dict[str, int] = {}
+        self._connect_buckets = KeyedBuckets(config.ip_connect_rate)
         self._on_open = on_open
         self._nursery: trio.Nursery | None = None
 
@@ -91,18 +94,42 @@ class EngineServer:
         )
         session = EngineSession(sid, transport, self.config, request, self.metrics)
         self.sessions[sid] = session
-        await self._nursery.start(self._run_session, session)
+        ip = client_ip(scope)
+        self._sessions_per_ip[ip] = self._sessions_per_ip.get(ip, 0) + 1
+        await self._nursery.start(self._run_session, session, ip)
         return session
 
     async def _run_session(
-        self, session: EngineSession, *, task_status: trio.TaskStatus[None]
+        self, session: EngineSession, ip: str, *, task_status: trio.TaskStatus[None]
     ) -> None:
         try:
             await session.run(self._on_open, task_status=task_status)
         finally:
             self.sessions.pop(session.sid, None)
+            remaining = self._sessions_per_ip.pop(ip, 1) - 1
+            if remaining:
+                self._sessions_per_ip[ip] = remaining
             if self.draining and not self.sessions:
                 self._drained.set()
+
+    def _admit(self, scope: Scope) -> None:
+        """Refuse a new session when the server, or this client's address, has enough."""
+        config = self.config
+        if self.draining:
+            raise RequestRefused(TransportError.UNAVAILABLE, "the server is shutting down")
+        if config.max_sessions is not None and len(self.sessions) >= config.max_sessions:
+            raise RequestRefused(TransportError.UNAVAILABLE, "the server is full")
+        ip = client_ip(scope)
+        limit = config.ip_max_sessions
+        if limit is not None and self._sessions_per_ip.get(ip, 0) >= limit:
+            raise RequestRefused(
+                TransportError.TOO_MANY, f"more than {limit} sessions from one address"
+            )
+        wait = self._connect_buckets.take(ip, trio.current_time())
+        if wait:
+            raise RequestRefused(
+                TransportError.TOO_MANY, f"too many new sessions; retry in {wait:.1f} s"
+            )
 
     def _upgrades_for(self, transport: str) -> list[str]:
         return ["websocket"] if transport == "polling" and "websocket" in self.transports else []
@@ -124,8 +151,7 @@ class EngineServer:
             return transport
         if params.get("EIO") != str(engineio.PROTOCOL_VERSION):
             raise RequestRefused(TransportError.UNSUPPORTED_PROTOCOL_VERSION)
-        if self.draining:
-            raise RequestRefused(TransportError.UNAVAILABLE, "shutting down")
+        self._admit(scope)
         if scope["type"] == "http" and scope["method"] != "GET":
             raise RequestRefused(TransportError.BAD_HANDSHAKE_METHOD)
         if transport == "websocket" and not upgrade:

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import trio
 
+from ..limits import Rate
 from ..metrics import Metrics
 from ..protocol import engineio
 from ..protocol.engineio import Frame, Packet, PacketType
@@ -53,6 +54,11 @@ class EngineConfig:
     client_buffer: int = 1024
     # A polling client must finish its WebSocket upgrade within this many seconds.
     upgrade_timeout: float = 10.0
+    # Admission: sessions open at once (None: no cap), new sessions per client address,
+    # and sessions open at once per client address.
+    max_sessions: int | None = None
+    ip_connect_rate: Rate | None = None
+    ip_max_sessions: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
