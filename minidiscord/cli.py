@@ -49,9 +49,12 @@ def hypercorn_config(settings: Settings) -> Config:
     config.accesslog = None
     # hypercorn's own lines go through our handlers and format.
     config.errorlog = logging.getLogger("hypercorn.error")
-    # Engine.IO's heartbeat already finds dead peers; the host's keep-alive timeout would
-    # only cut idle long-polling requests short.
-    config.keep_alive_timeout = max(settings.ping_interval + settings.ping_timeout, 5.0)
+    # A client that sends nothing for a whole heartbeat cycle is gone or stalling (a
+    # request whose headers or body never finish): hypercorn drops the connection. Live
+    # clients always send within it: a pong, or their next poll.
+    heartbeat_cycle = settings.ping_interval + settings.ping_timeout
+    config.read_timeout = int(heartbeat_cycle) + 1
+    config.keep_alive_timeout = max(heartbeat_cycle, 5.0)
     config.websocket_max_message_size = settings.max_payload + 1
     config.graceful_timeout = settings.shutdown_timeout
     return config

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 import trio
-from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from minidiscord.app import App, create_app
+from minidiscord.cli import hypercorn_config
 from minidiscord.config import Settings
 
 
@@ -42,9 +42,8 @@ TEST_SETTINGS = Settings(
 
 
 async def serve_app(nursery: trio.Nursery, app: App) -> RunningServer:
-    config = Config()
+    config = hypercorn_config(app.settings)
     config.bind = ["127.0.0.1:0"]
-    config.accesslog = None
     config.graceful_timeout = 1.0
     shutdown = trio.Event()
 

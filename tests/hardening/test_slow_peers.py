@@ -1,0 +1,56 @@
+"""Peers that start a request and never finish it are dropped; nobody else notices."""
+
+import trio
+import trio.testing
+
+from tests.conftest import RunningServer, ServerFactory
+from tests.rawclient import raw_websocket
+
+
+async def _served(server: RunningServer) -> None:
+    async with raw_websocket(server.ws_url) as client:
+        await client.send('40{"username":"bystander"}')
+        assert (await client.text()).startswith("40{")
+
+
+async def _closed_by_server(stream: trio.SocketStream) -> bool:
+    """Read until the server closes the connection; True if it did (fails after 60 s)."""
+    try:
+        with trio.fail_after(60):
+            while await stream.receive_some(4096):
+                pass
+    except trio.BrokenResourceError:
+        pass
+    return True
+
+
+async def test_request_headers_that_never_end_are_dropped(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = await start_server(ping_interval=25.0, ping_timeout=20.0)
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+    await stream.send_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n")
+    started = trio.current_time()
+    assert await _closed_by_server(stream)
+    assert trio.current_time() - started <= 47.0
+    await _served(server)
+
+
+async def test_poll_body_that_never_ends_is_dropped(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    server = await start_server(ping_interval=25.0, ping_timeout=20.0, connect_timeout=1000.0)
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+    await stream.send_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+    opening = b""
+    while b"maxPayload" not in opening:
+        opening += await stream.receive_some(4096)
+    sid = opening.split(b'"sid":"')[1].split(b'"')[0].decode()
+    await stream.send_all(
+        f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+        "Host: x\r\nContent-Length: 1000\r\n\r\n40".encode()
+    )
+    started = trio.current_time()
+    assert await _closed_by_server(stream)
+    assert trio.current_time() - started <= 47.0
+    await _served(server)
