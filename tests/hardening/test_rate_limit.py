@@ -6,6 +6,7 @@ from typing import Any
 import trio
 import trio.testing
 
+from minidiscord.app import ChatApp
 from minidiscord.limits import Rate
 from tests.conftest import ServerFactory
 from tests.rawclient import RawWebSocket, raw_websocket
@@ -20,7 +21,7 @@ async def _join(client: RawWebSocket, name: str) -> None:
 async def _send(client: RawWebSocket, ack_id: int, text: str) -> tuple[dict[str, Any], list[str]]:
     """Send one message; return its ack and the other events that came before the ack."""
     await client.send(f'42{ack_id}["message:channel:send","general",{json.dumps(text)}]')
-    others = []
+    others: list[str] = []
     while True:
         frame = await client.text()
         if frame.startswith(f"43{ack_id}["):
@@ -53,6 +54,7 @@ async def test_flood_is_refused_with_an_ack_error_and_a_notice(
         await trio.sleep(1.0)
         ack, _ = await _send(flooder, 11, "after a pause")
         assert ack["ok"] is True
+    assert isinstance(server.app, ChatApp)
     stored = await server.app.store.recent_messages("general", 100)
     texts = [message.message for message in stored]
     assert "one too many" not in texts

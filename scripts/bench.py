@@ -1,0 +1,405 @@
+"""Side-by-side benchmark: minidiscord against python-socketio (and others) under the same load.
+
+Each measurement starts a fresh server pinned to one core (taskset, where the machine has
+two or more) and runs ``scripts/loadtest.py`` pinned to another, then stops the server, so no
+run inherits another's users or memory. Prints a table with ratios against the
+python-socketio peer. Example: ``python scripts/bench.py --quick``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCRIPTS = Path(__file__).resolve().parent
+LOADTEST = SCRIPTS / "loadtest.py"
+PEER = SCRIPTS / "peer_socketio.py"
+BASELINE = "python-socketio"
+PARTS = ("ramp100", "ramp1000", "connect", "capacity")
+NOISE_WARN_PERCENT = 25.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server to measure: a command to start (with {port}) or the URL of one already running."""
+
+    name: str
+    command: tuple[str, ...] | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    quick: bool
+    ramp_step: float  # seconds of sending per ramp step
+    ramp_steps: int
+    connect_clients: int
+    capacity_clients: int
+    big_clients: int
+    procs: int
+    timeout: float  # per loadtest run
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+NICE: list[str] = []  # set from --nice: a priority boost against busy neighbours
+
+
+def pinning() -> tuple[list[str], list[str]]:
+    """Command prefixes for (server, load generator): taskset where possible, and nice."""
+    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        return list(NICE), list(NICE)
+    return [*NICE, "taskset", "-c", "0"], [*NICE, "taskset", "-c", "1"]
+
+
+def raise_fd_limit() -> None:
+    # Servers and the load generator inherit this: 10,000 sockets each need as many fds.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 12_000:
+        print(f"note: open-files limit is {soft}; the capacity run may stop short", file=sys.stderr)
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
+    """Poll the Engine.IO handshake until the server answers."""
+    deadline = time.monotonic() + timeout
+    probe = f"{url}/socket.io/?EIO=4&transport=polling"
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before it was ready")
+        with suppress(OSError), urllib.request.urlopen(probe, timeout=1.0) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready within {timeout:.0f} s")
+
+
+@contextmanager
+def running(target: Target, server_pin: list[str]) -> Iterator[tuple[str, int | None]]:
+    """Start (or just use) a target; yields its URL and its pid when we started it."""
+    if target.command is None:
+        assert target.url is not None
+        wait_ready(target.url, None)
+        yield target.url, None
+        return
+    port = free_port()
+    command = [part.replace("{port}", str(port)) for part in target.command]
+    env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning", "PYTHONWARNINGS": "ignore"}
+    process = subprocess.Popen(
+        server_pin + command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process)
+        yield url, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        assert process.stderr is not None
+        errors = process.stderr.read().decode(errors="replace").strip()
+        if process.returncode not in (0, -signal.SIGTERM) and errors:
+            print(f"[{target.name}] stderr:\n{errors[-2000:]}", file=sys.stderr)
+
+
+def run_load(
+    url: str, pid: int | None, args: Sequence[str], load_pin: list[str], timeout: float
+) -> dict[str, Any]:
+    command = [*load_pin, sys.executable, str(LOADTEST), "--url", url, "--json", *args]
+    if pid is not None:
+        command += ["--server-pid", str(pid)]
+    print("  $ " + " ".join(command[len(load_pin) :]), file=sys.stderr)
+    done = subprocess.run(command, stdout=subprocess.PIPE, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"loadtest exited with {done.returncode}")
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def measure(target: Target, plan: Plan, parts: Sequence[str]) -> dict[str, Any]:
+    """Every selected measurement for one target, each on a freshly started server."""
+    server_pin, load_pin = pinning()
+    results: dict[str, Any] = {}
+    ramp_duration = str(plan.ramp_step)
+    # Start low enough to hold everywhere; the ramp doubles from there.
+    loads: dict[str, list[str]] = {
+        "ramp100": ["-c", "100", "-s", "10", "-r", "2", "--ramp"],
+        "ramp1000": ["-c", str(plan.big_clients), "-s", "10", "-r", "0.25", "--ramp"],
+        "connect": ["-c", str(plan.connect_clients), "--handshake", "engineio", "-d", "0"],
+        "capacity": [
+            *("-c", str(plan.capacity_clients), "--handshake", "engineio", "-d", "0"),
+            *("--hold", "3", "--connect-concurrency", "200"),
+        ],
+    }
+    for part in parts:
+        args = loads[part] + ["-q", "--procs", str(plan.procs)]
+        if "--ramp" in args:
+            args += ["-d", ramp_duration, "--drain", "3", "--ramp-steps", str(plan.ramp_steps)]
+        print(f"[{target.name}] {part}", file=sys.stderr)
+        try:
+            with running(target, server_pin) as (url, pid):
+                results[part] = run_load(url, pid, args, load_pin, plan.timeout)
+        except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
+            print(f"[{target.name}] {part} failed: {exc}", file=sys.stderr)
+            results[part] = {"error": str(exc)}
+    return results
+
+
+# --- the table -------------------------------------------------------------------------------
+
+
+def dig(data: dict[str, Any], *path: str) -> Any:
+    value: Any = data
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    get: Callable[[dict[str, Any]], float | None]
+    higher_is_better: bool = True
+    digits: int = 0
+
+
+def ramp_rows(part: str, clients: str) -> list[Row]:
+    return [
+        Row(
+            f"max sustained deliveries/s, {clients} clients",
+            lambda r: dig(r, part, "result", "deliveries_per_s"),
+        ),
+        Row(
+            "  p50 ms at that rate", lambda r: dig(r, part, "result", "latency_ms", "p50"), False, 1
+        ),
+        Row(
+            "  p99 ms at that rate", lambda r: dig(r, part, "result", "latency_ms", "p99"), False, 1
+        ),
+        Row(
+            "  server CPU % at that rate",
+            lambda r: dig(r, part, "result", "server_cpu_percent"),
+            False,
+            0,
+        ),
+        Row(
+            "  load generator CPU % (max proc)",
+            lambda r: max(dig(r, part, "result", "loadgen_cpu_percent") or [0]) or None,
+            False,
+            0,
+        ),
+    ]
+
+
+def build_rows(plan: Plan) -> list[Row]:
+    return [
+        *ramp_rows("ramp100", "100"),
+        *ramp_rows("ramp1000", str(plan.big_clients)),
+        Row(
+            f"chat connect, {plan.big_clients} clients: s to all CONNECT",
+            lambda r: dig(r, "ramp1000", "connect", "time_s"),
+            False,
+            2,
+        ),
+        Row(
+            "  s until user:join fan-out done",
+            lambda r: dig(r, "ramp1000", "connect", "settled_s"),
+            False,
+            2,
+        ),
+        Row(
+            f"  KiB per chat connection ({plan.big_clients})",
+            lambda r: dig(r, "ramp1000", "connect", "server_kib_per_connection"),
+            False,
+            1,
+        ),
+        Row(
+            f"websocket connect, {plan.connect_clients} clients: s",
+            lambda r: dig(r, "connect", "connect", "time_s"),
+            False,
+            2,
+        ),
+        Row(
+            f"capacity: idle connections held of {plan.capacity_clients}",
+            lambda r: dig(r, "capacity", "connect", "still_connected"),
+        ),
+        Row(
+            "  KiB per idle websocket connection",
+            lambda r: dig(r, "capacity", "connect", "server_kib_per_connection"),
+            False,
+            1,
+        ),
+    ]
+
+
+def fmt(value: float | None, digits: int) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def ratio(value: float | None, base: float | None, higher_is_better: bool) -> str:
+    """How many times better than the baseline (>1 is better, whichever way the metric goes)."""
+    if value is None or base is None or value == 0 or base == 0:
+        return "-"
+    return f"x{(value / base if higher_is_better else base / value):.2f}"
+
+
+def render_table(results: dict[str, dict[str, Any]], plan: Plan) -> str:
+    names = list(results)
+    others = [name for name in names if name != BASELINE] if BASELINE in results else []
+    header = ["metric", *names, *(f"{name} vs peer" for name in others)]
+    rows = [header]
+    for row in build_rows(plan):
+        values = {name: row.get(results[name]) for name in names}
+        line = [row.label, *(fmt(values[name], row.digits) for name in names)]
+        line += [ratio(values[name], values[BASELINE], row.higher_is_better) for name in others]
+        rows.append(line)
+    widths = [max(len(line[i]) for line in rows) for i in range(len(header))]
+    out = []
+    for index, line in enumerate(rows):
+        cells = [line[0].ljust(widths[0])] + [
+            cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)
+        ]
+        out.append("  ".join(cells))
+        if index == 0:
+            out.append("  ".join("-" * width for width in widths))
+    return "\n".join(out)
+
+
+def noise_notes(results: dict[str, dict[str, Any]]) -> list[str]:
+    notes = []
+    for name, parts in results.items():
+        for part, report in parts.items():
+            for phase in report.get("phases", []) if isinstance(report, dict) else []:
+                other = phase.get("other_cpu_percent")
+                if other is not None and other > NOISE_WARN_PERCENT:
+                    notes.append(
+                        f"{name} {part}: other processes used {other:.0f}% of a core during a "
+                        f"step at {phase['deliveries_per_s']:,.0f}/s; figures may be low"
+                    )
+                    break
+            result = report.get("result") if isinstance(report, dict) else None
+            if result and result.get("loadgen_bottleneck"):
+                notes.append(f"{name} {part}: the load generator was near 100% of a core")
+    return notes
+
+
+# --- command line ----------------------------------------------------------------------------
+
+
+def parse_target(text: str) -> Target:
+    name, sep, spec = text.partition("=")
+    if not sep or not name or not spec:
+        raise argparse.ArgumentTypeError("expected NAME=URL or NAME=cmd:COMMAND WITH {port}")
+    if spec.startswith("cmd:"):
+        return Target(name, command=tuple(spec[4:].split()))
+    return Target(name, url=spec.rstrip("/"))
+
+
+def minidiscord_available() -> bool:
+    done = subprocess.run(
+        [sys.executable, "-m", "minidiscord", "--help"], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter steps and smaller runs")
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}"
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        type=parse_target,
+        default=[],
+        help="another server: NAME=http://host:port (already running) or "
+        "NAME=cmd:COMMAND (started per run; {port} is replaced)",
+    )
+    parser.add_argument("--no-ours", action="store_true", help="skip minidiscord")
+    parser.add_argument("--no-peer", action="store_true", help="skip the python-socketio peer")
+    parser.add_argument("--procs", type=int, default=1, help="load generator processes")
+    parser.add_argument("--capacity", type=int, help="clients for the capacity run")
+    parser.add_argument(
+        "--nice", type=int, help="run servers and load at this niceness (e.g. -5, needs root)"
+    )
+    parser.add_argument("--json", type=Path, help="also write every raw report to this file")
+    args = parser.parse_args(argv)
+    parts = [part.strip() for part in args.parts.split(",") if part.strip()]
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts: {sorted(unknown)}")
+    plan = Plan(
+        quick=args.quick,
+        ramp_step=3.0 if args.quick else 5.0,
+        ramp_steps=7 if args.quick else 10,
+        connect_clients=500 if args.quick else 2000,
+        capacity_clients=args.capacity or (2000 if args.quick else 10_000),
+        big_clients=300 if args.quick else 1000,
+        procs=args.procs,
+        timeout=300.0 if args.quick else 600.0,
+    )
+    targets: list[Target] = []
+    if not args.no_ours:
+        if minidiscord_available():
+            targets.append(
+                Target(
+                    "minidiscord", command=(sys.executable, "-m", "minidiscord", "--port", "{port}")
+                )
+            )
+        else:
+            print("note: `python -m minidiscord` does not run here; skipping it", file=sys.stderr)
+    if not args.no_peer:
+        targets.append(Target(BASELINE, command=(sys.executable, str(PEER), "--port", "{port}")))
+    targets += args.target
+    if not targets:
+        parser.error("nothing to measure")
+    raise_fd_limit()
+    if args.nice is not None:
+        NICE[:] = ["nice", "-n", str(args.nice)]
+    server_pin, _ = pinning()
+    started = time.time()
+    results = {target.name: measure(target, plan, parts) for target in targets}
+    machine = f"{os.cpu_count()} cores, {'taskset' if 'taskset' in server_pin else 'not pinned'}"
+    if NICE:
+        machine += f", nice {args.nice}"
+    print(
+        f"\nbenchmark ({'quick' if plan.quick else 'full'}; {machine}; "
+        f"{time.time() - started:.0f} s)\n"
+    )
+    print(render_table(results, plan))
+    for note in noise_notes(results):
+        print(f"note: {note}")
+    if args.json:
+        args.json.write_text(json.dumps({"plan": plan.__dict__, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

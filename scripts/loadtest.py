@@ -1,0 +1,1389 @@
+"""Load generator for Socket.IO chat servers: fan-out throughput, latency and connect time.
+
+Speaks Engine.IO 4 / Socket.IO 5 itself over websocket, like any client: C clients connect
+(``auth {"username"}``), then S of them send ``message:channel:send`` at R messages/s each for
+D seconds. Every text carries its send time, so each receiver measures latency and counts what
+it got; the totals are checked against sent x channel members. ``--ramp`` searches for the
+highest rate that holds; ``--procs`` spreads the clients over worker processes (this same file
+run with ``--worker``), which talk to the coordinator in JSON lines over stdin/stdout.
+
+Example: ``python scripts/loadtest.py --url http://127.0.0.1:8181 -c 1000 -s 10 -r 2 -d 10``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import math
+import os
+import resource
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import orjson
+import trio
+
+SCRIPT = os.path.abspath(__file__)
+
+# ---------------------------------------------------------------------------------------------
+# Pure parts: latency histogram, merging worker results, the ramp decision.
+# ---------------------------------------------------------------------------------------------
+
+# Log-linear buckets: exact below 128 us, then 64 buckets per power of two (<= 1.6% error).
+# A histogram is cheap to record into on the hot path and merges across processes by addition.
+_SUB_BITS = 6
+_SUB = 1 << _SUB_BITS
+
+
+def bucket_of(us: int) -> int:
+    if us < 2 * _SUB:
+        return max(us, 0)
+    shift = us.bit_length() - (_SUB_BITS + 1)
+    return shift * _SUB + (us >> shift)
+
+
+def bucket_bounds(index: int) -> tuple[int, int]:
+    """The [low, high) microsecond range a bucket covers."""
+    if index < 2 * _SUB:
+        return index, index + 1
+    shift = index // _SUB - 1
+    low = (index - shift * _SUB) << shift
+    return low, low + (1 << shift)
+
+
+@dataclass
+class Histogram:
+    counts: dict[int, int] = field(default_factory=dict)
+    total: int = 0
+    max_us: int = 0
+
+    def record(self, us: int) -> None:
+        index = bucket_of(us)
+        self.counts[index] = self.counts.get(index, 0) + 1
+        self.total += 1
+        if us > self.max_us:
+            self.max_us = us
+
+    def merge(self, other: Histogram) -> None:
+        for index, count in other.counts.items():
+            self.counts[index] = self.counts.get(index, 0) + count
+        self.total += other.total
+        self.max_us = max(self.max_us, other.max_us)
+
+    def percentile_us(self, pct: float) -> float | None:
+        """The value below which pct percent of the samples fall (bucket midpoint)."""
+        if self.total == 0:
+            return None
+        rank = max(1, math.ceil(pct / 100.0 * self.total))
+        seen = 0
+        for index in sorted(self.counts):
+            seen += self.counts[index]
+            if seen >= rank:
+                low, high = bucket_bounds(index)
+                middle = low if high - low == 1 else (low + high) / 2
+                return float(min(middle, self.max_us))
+        return float(self.max_us)
+
+    def summary_ms(self) -> dict[str, float | None]:
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value / 1000.0, 3)
+
+        return {
+            "p50": ms(self.percentile_us(50)),
+            "p90": ms(self.percentile_us(90)),
+            "p99": ms(self.percentile_us(99)),
+            "max": ms(float(self.max_us) if self.total else None),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": sorted(self.counts.items()), "total": self.total, "max_us": self.max_us}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Histogram:
+        counts = {int(index): int(count) for index, count in data["counts"]}
+        return cls(counts=counts, total=int(data["total"]), max_us=int(data["max_us"]))
+
+
+ERROR_KINDS = ("disconnected", "send", "ack")
+
+
+def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Combine the per-worker reports of one phase into the phase's totals.
+
+    Expected deliveries are computed here, not by workers: every message reaches every member
+    of the channel, whichever process the sender and the receivers live in.
+    """
+    hist = Histogram()
+    for part in parts:
+        hist.merge(Histogram.from_json(part["latency"]))
+    sent = sum(part["sent"] for part in parts)
+    members = sum(part["members"] for part in parts)
+    delivered = sum(part["delivered"] for part in parts)
+    expected = sent * members
+    duration = max((part["duration"] for part in parts), default=0.0)
+    errors = {kind: sum(part["errors"].get(kind, 0) for part in parts) for kind in ERROR_KINDS}
+    cpu = [part["cpu_percent"] for part in parts]
+    return {
+        "rate": parts[0]["rate"] if parts else 0.0,
+        "duration": duration,
+        "senders": sum(part["senders"] for part in parts),
+        "members": members,
+        "planned": sum(part["planned"] for part in parts),
+        "sent": sent,
+        "acked": sum(part["acked"] for part in parts),
+        "expected": expected,
+        "delivered": delivered,
+        "delivery_ratio": round(delivered / expected, 6) if expected else None,
+        "deliveries_per_s": round(delivered / duration, 1) if duration else 0.0,
+        "latency_ms": hist.summary_ms(),
+        "errors": errors,
+        "loadgen_cpu_percent": cpu,
+        "loadgen_bottleneck": any(value > BOTTLENECK_CPU_PERCENT for value in cpu),
+    }
+
+
+BOTTLENECK_CPU_PERCENT = 90.0
+HOLD_MIN_RATIO = 0.999
+HOLD_MAX_P99_MS = 200.0
+# A sender that could not keep its schedule means the offered load was not offered.
+HOLD_MIN_SENT_FRACTION = 0.98
+
+
+def phase_holds(result: dict[str, Any], max_p99_ms: float = HOLD_MAX_P99_MS) -> bool:
+    """Whether a phase counts as sustained: all (>= 99.9%) delivered, p99 under 200 ms."""
+    ratio = result["delivery_ratio"]
+    p99 = result["latency_ms"]["p99"]
+    if ratio is None or p99 is None or result["sent"] == 0:
+        return False
+    if result["sent"] < HOLD_MIN_SENT_FRACTION * result["planned"]:
+        return False
+    return bool(ratio >= HOLD_MIN_RATIO and p99 < max_p99_ms)
+
+
+@dataclass
+class RampSearch:
+    """Find the highest rate that holds: grow geometrically until a step fails, then bisect.
+
+    If the first step already fails it shrinks instead. Bounded by max_steps; done when the
+    bracket [held, failed] is within `precision` (a ratio) or a bound is hit.
+    """
+
+    start: float
+    factor: float = 2.0
+    precision: float = 1.15
+    max_steps: int = 12
+    min_rate: float = 0.01
+    max_rate: float = 100_000.0
+    held: float | None = None
+    failed: float | None = None
+    steps: list[tuple[float, bool]] = field(default_factory=list)
+
+    def next_rate(self) -> float | None:
+        if len(self.steps) >= self.max_steps:
+            return None
+        if not self.steps:
+            return self.start
+        if self.held is not None and self.failed is not None:
+            if self.failed / self.held <= self.precision:
+                return None
+            return math.sqrt(self.held * self.failed)
+        if self.failed is None:
+            assert self.held is not None
+            rate = self.held * self.factor
+            return rate if rate <= self.max_rate else None
+        rate = self.failed / self.factor
+        return rate if rate >= self.min_rate else None
+
+    def record(self, rate: float, held: bool) -> None:
+        self.steps.append((rate, held))
+        if held:
+            self.held = rate if self.held is None else max(self.held, rate)
+        else:
+            self.failed = rate if self.failed is None else min(self.failed, rate)
+
+
+# ---------------------------------------------------------------------------------------------
+# The wire: websocket frames (RFC 6455, client side) and Engine.IO / Socket.IO packets.
+# ---------------------------------------------------------------------------------------------
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+class WireError(Exception):
+    """The server broke the websocket or Engine.IO protocol as this client understands it."""
+
+
+def parse_frames(buf: bytearray) -> tuple[list[tuple[int, bytes]], int]:
+    """Complete server frames at the start of buf as (first header byte, payload); bytes used.
+
+    Server frames are never masked (RFC 6455 5.1); a masked one is a protocol error.
+    """
+    frames: list[tuple[int, bytes]] = []
+    pos = 0
+    size = len(buf)
+    while size - pos >= 2:
+        b1 = buf[pos + 1]
+        if b1 & 0x80:
+            raise WireError("masked frame from the server")
+        length = b1 & 0x7F
+        header = 2
+        if length == 126:
+            if size - pos < 4:
+                break
+            length = (buf[pos + 2] << 8) | buf[pos + 3]
+            header = 4
+        elif length == 127:
+            if size - pos < 10:
+                break
+            length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+            header = 10
+        end = pos + header + length
+        if end > size:
+            break
+        frames.append((buf[pos], bytes(buf[pos + header : end])))
+        pos = end
+    return frames, pos
+
+
+def encode_client_frame(opcode: int, payload: bytes, mask: bytes | None = None) -> bytes:
+    """One final, masked client frame (clients must mask, RFC 6455 5.3)."""
+    mask = os.urandom(4) if mask is None else mask
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x80 | opcode, 0x80 | size))
+    elif size < 1 << 16:
+        header = bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 0x80 | 127)) + size.to_bytes(8, "big")
+    # XOR through one big integer: far cheaper in Python than a per-byte loop.
+    key = (mask * (size // 4 + 1))[:size]
+    masked = (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(
+        size, "little"
+    )
+    return header + mask + masked
+
+
+def websocket_accept(key: bytes) -> bytes:
+    return base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+
+
+DELIVERY_PREFIX = b'42["message:channel",'
+MARK = b"LT|"
+
+
+def message_text(phase: str, sent_at: float, sender: int, seq: int, size: int) -> str:
+    """The chat text a sender sends: what a receiver needs to time and attribute it."""
+    head = f"LT|{phase}|{sent_at:.6f}|{sender}|{seq}|"
+    return head + "x" * max(0, size - len(head))
+
+
+def parse_delivery(frame: bytes) -> tuple[bytes, float] | None:
+    """(phase, send time) of a `message:channel` frame carrying a load-test text, else None.
+
+    Found by byte search, without decoding the JSON: the text holds no characters JSON would
+    escape, so it appears verbatim in the frame.
+    """
+    if not frame.startswith(DELIVERY_PREFIX):
+        return None
+    start = frame.find(MARK, len(DELIVERY_PREFIX))
+    if start < 0:
+        return None
+    start += len(MARK)
+    bar = frame.find(b"|", start)
+    end = frame.find(b"|", bar + 1)
+    if bar < 0 or end < 0:
+        return None
+    return frame[start:bar], float(frame[bar + 1 : end])
+
+
+def parse_ack(frame: bytes) -> tuple[int, Any] | None:
+    """(ack id, first ack argument) of a Socket.IO ACK packet `43<id>[...]` on "/", else None."""
+    if not frame.startswith(b"43"):
+        return None
+    bracket = frame.find(b"[")
+    if bracket <= 2 or not frame[2:bracket].isdigit():
+        return None
+    args = orjson.loads(frame[bracket:])
+    return int(frame[2:bracket]), (args[0] if args else None)
+
+
+def send_event_packet(channel: str, text: str, ack_id: int | None) -> str:
+    body = orjson.dumps(["message:channel:send", channel, text]).decode()
+    return f"42{body}" if ack_id is None else f"42{ack_id}{body}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Transports: a lean websocket client (the default, for throughput) and trio-websocket.
+# ---------------------------------------------------------------------------------------------
+
+
+class Transport(Protocol):
+    async def send_text(self, text: str) -> None: ...
+
+    async def receive_frames(self) -> list[bytes]:
+        """The next batch of complete text/binary messages; an empty list once closed."""
+        ...
+
+
+def split_url(url: str) -> tuple[str, int, str]:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "ws", ""):
+        raise ValueError(f"only plain http/ws URLs are supported, not {url!r}")
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or 80
+    path = (parts.path.rstrip("/") or "") + "/socket.io/"
+    return host, port, f"{path}?EIO=4&transport=websocket"
+
+
+class RawWebSocket:
+    """A minimal websocket client on a trio stream, batching every frame of one read.
+
+    trio-websocket pays a scheduler round trip and wsproto's per-frame machinery for each
+    message (about 30 us here); this one parses a whole TCP read in one pass, which is what
+    lets one process receive tens of thousands of deliveries a second.
+    """
+
+    def __init__(self, stream: trio.SocketStream, leftover: bytes) -> None:
+        self._stream = stream
+        self._buf = bytearray(leftover)
+        self._send_lock = trio.Lock()
+        self._fragments: list[bytes] = []
+        self._closed = False
+
+    @classmethod
+    async def connect(cls, host: str, port: int, target: str) -> RawWebSocket:
+        stream = await trio.open_tcp_stream(host, port)
+        try:
+            key = base64.b64encode(os.urandom(16))
+            request = (
+                (
+                    f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                ).encode()
+                + b"Sec-WebSocket-Key: "
+                + key
+                + b"\r\n\r\n"
+            )
+            await stream.send_all(request)
+            response = bytearray()
+            while b"\r\n\r\n" not in response:
+                if len(response) > 65536:
+                    raise WireError("oversized handshake response")
+                data = await stream.receive_some(65536)
+                if not data:
+                    raise WireError("connection closed during the websocket handshake")
+                response += data
+            head, _, rest = bytes(response).partition(b"\r\n\r\n")
+            lines = head.split(b"\r\n")
+            if b" 101 " not in lines[0] + b" ":
+                raise WireError(f"handshake refused: {lines[0].decode(errors='replace')}")
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(b":")
+                headers[name.strip().lower()] = value.strip()
+            if headers.get(b"sec-websocket-accept") != websocket_accept(key):
+                raise WireError("bad Sec-WebSocket-Accept")
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+        return cls(stream, rest)
+
+    async def _send_frame(self, opcode: int, payload: bytes) -> None:
+        frame = encode_client_frame(opcode, payload)
+        async with self._send_lock:
+            await self._stream.send_all(frame)
+
+    async def send_text(self, text: str) -> None:
+        await self._send_frame(OP_TEXT, text.encode())
+
+    async def receive_frames(self) -> list[bytes]:
+        while not self._closed:
+            frames, used = parse_frames(self._buf)
+            if used:
+                del self._buf[:used]
+            messages = await self._handle(frames)
+            if messages:
+                return messages
+            if self._closed:
+                break
+            data = await self._stream.receive_some(262144)
+            if not data:
+                self._closed = True
+                break
+            self._buf += data
+        return []
+
+    async def _handle(self, frames: list[tuple[int, bytes]]) -> list[bytes]:
+        messages: list[bytes] = []
+        for first, payload in frames:
+            opcode = first & 0x0F
+            if first & 0x80 and opcode in (OP_TEXT, OP_BINARY):
+                messages.append(payload)
+            elif opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
+                self._fragments.append(payload)
+                if first & 0x80:
+                    messages.append(b"".join(self._fragments))
+                    self._fragments.clear()
+            elif opcode == OP_PING:
+                await self._send_frame(OP_PONG, payload)
+            elif opcode == OP_CLOSE:
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                    await self._send_frame(OP_CLOSE, payload[:2])
+                self._closed = True
+                break
+        return messages
+
+    async def aclose(self) -> None:
+        self._closed = True
+        await trio.aclose_forcefully(self._stream)
+
+
+class TrioWebSocket:
+    """The same interface on trio-websocket: slower per message, a reference implementation."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    async def send_text(self, text: str) -> None:
+        await self._ws.send_message(text)
+
+    async def receive_frames(self) -> list[bytes]:
+        from trio_websocket import ConnectionClosed
+
+        try:
+            message = await self._ws.get_message()
+        except ConnectionClosed:
+            return []
+        return [message.encode() if isinstance(message, str) else message]
+
+
+@contextlib.asynccontextmanager
+async def open_transport(kind: str, url: str) -> AsyncIterator[Transport]:
+    host, port, target = split_url(url)
+    if kind == "raw":
+        ws = await RawWebSocket.connect(host, port, target)
+        try:
+            yield ws
+        finally:
+            await ws.aclose()
+    else:
+        from trio_websocket import open_websocket_url
+
+        async with open_websocket_url(
+            f"ws://{host}:{port}{target}",
+            message_queue_size=256,
+            max_message_size=64 * 1024 * 1024,
+            receive_buffer_size=262144,
+            disconnect_timeout=1,
+        ) as tws:
+            yield TrioWebSocket(tws)
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker: owns a share of the clients, runs phases on command, reports JSON lines.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WorkerConfig:
+    index: int
+    url: str
+    first_client: int  # global number of this worker's first client
+    clients: int
+    senders: int  # this worker's first `senders` clients send
+    connect_concurrency: int
+    connect_timeout: float
+    handshake: str  # "socketio" or "engineio"
+    transport: str
+    channel: str
+    size: int
+    ack: bool
+    tag: str
+
+
+@dataclass
+class PhaseState:
+    phase: bytes = b""
+    rate: float = 0.0
+    sent: int = 0
+    planned: int = 0
+    acked: int = 0
+    delivered: int = 0
+    latency: Histogram = field(default_factory=Histogram)
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
+    senders_done: bool = True
+
+
+class Client:
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.transport: Transport | None = None
+        self.connected = False
+        self.next_ack = 0
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.clients = [Client(config.first_client + i) for i in range(config.clients)]
+        self.state = PhaseState()
+        self.frames = 0  # every frame received, for the coordinator's "has it settled" check
+        self.limiter = trio.CapacityLimiter(max(1, config.connect_concurrency))
+        self.connect_latency = Histogram()
+        self.connect_failures = 0
+        self.connect_errors: list[str] = []  # the first few, to say why
+        self.stopping = False
+
+    @property
+    def connected(self) -> int:
+        return sum(1 for client in self.clients if client.connected)
+
+    async def connect_all(self, nursery: trio.Nursery, clients: Iterable[Client]) -> None:
+        async with trio.open_nursery() as waiters:
+            for client in clients:
+                waiters.start_soon(self._connect_one, nursery, client)
+
+    async def _connect_one(self, nursery: trio.Nursery, client: Client) -> None:
+        try:
+            await nursery.start(self._client_task, client)
+        except Exception as exc:
+            self.connect_failures += 1
+            if len(self.connect_errors) < 5:
+                self.connect_errors.append(repr(exc))
+
+    async def _client_task(
+        self, client: Client, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Connect under the concurrency cap, then read until the connection ends."""
+        config = self.config
+        await self.limiter.acquire()
+        holding = True
+        began = time.perf_counter()
+        # One scope around the whole connection: the deadline bounds the connect and is lifted
+        # once connected (a nested fail_after could not outlive the transport's own nursery).
+        scope = trio.CancelScope(deadline=trio.current_time() + config.connect_timeout)
+        try:
+            with scope:
+                async with open_transport(config.transport, config.url) as transport:
+                    leftover = await self._handshake(transport, client)
+                    scope.deadline = math.inf
+                    self.limiter.release()
+                    holding = False
+                    self.connect_latency.record(int((time.perf_counter() - began) * 1e6))
+                    client.transport = transport
+                    client.connected = True
+                    task_status.started()
+                    try:
+                        await self._read_loop(transport, leftover)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError, WireError, OSError):
+                        pass
+                    finally:
+                        client.connected = False
+                        client.transport = None
+                        if not self.stopping:
+                            self.state.errors["disconnected"] += 1
+        finally:
+            if holding:
+                self.limiter.release()
+        if scope.cancelled_caught and holding:
+            raise trio.TooSlowError(f"no connection within {config.connect_timeout} s")
+
+    async def _handshake(self, transport: Transport, client: Client) -> list[bytes]:
+        """Engine.IO open, then (socketio) CONNECT with auth; returns frames read past it."""
+        frames = await transport.receive_frames()
+        if not frames or not frames[0].startswith(b"0{"):
+            raise WireError(f"expected the Engine.IO open packet, got {frames[:1]!r}")
+        frames = frames[1:]
+        if self.config.handshake == "engineio":
+            return frames
+        auth = orjson.dumps({"username": f"lt{self.config.tag}-{client.number}"}).decode()
+        await transport.send_text(f"40{auth}")
+        while True:
+            for i, frame in enumerate(frames):
+                if frame.startswith(b"40"):
+                    return frames[i + 1 :]
+                if frame.startswith(b"44"):
+                    raise WireError(f"CONNECT refused: {frame.decode(errors='replace')}")
+                if frame == b"2":
+                    await transport.send_text("3")
+            frames = await transport.receive_frames()
+            if not frames:
+                raise WireError("closed before the Socket.IO CONNECT answer")
+
+    async def _read_loop(self, transport: Transport, frames: list[bytes]) -> None:
+        # The hot path: one clock read per batch of frames, deliveries found by byte search.
+        while True:
+            state = self.state  # replaced at each phase start
+            now = time.time()
+            self.frames += len(frames)
+            for frame in frames:
+                if frame.startswith(DELIVERY_PREFIX):
+                    found = parse_delivery(frame)
+                    if found is not None and found[0] == state.phase:
+                        state.delivered += 1
+                        state.latency.record(int((now - found[1]) * 1e6))
+                elif frame == b"2":
+                    await transport.send_text("3")
+                elif frame.startswith(b"43"):
+                    ack = parse_ack(frame)
+                    if ack is not None:
+                        state.acked += 1
+                        if not (isinstance(ack[1], dict) and ack[1].get("ok") is True):
+                            state.errors["ack"] += 1
+                elif frame.startswith(b"1") or frame.startswith(b"41"):
+                    return
+            frames = await transport.receive_frames()
+            if not frames:
+                return
+
+    async def run_phase(self, phase: str, rate: float, duration: float, start_at: float) -> None:
+        state = PhaseState(phase=phase.encode(), rate=rate, senders_done=False)
+        self.state = state
+        senders = [c for c in self.clients[: self.config.senders] if c.connected]
+        per_sender = math.ceil(rate * duration - 1e-9) if rate > 0 else 0
+        state.planned = per_sender * self.config.senders
+        # Convert the shared wall-clock start into this process's trio clock once.
+        trio_start = trio.current_time() + (start_at - time.time())
+        async with trio.open_nursery() as nursery:
+            for client in senders:
+                nursery.start_soon(self._sender, client, state, per_sender, trio_start, duration)
+        state.senders_done = True
+
+    async def _sender(
+        self, client: Client, state: PhaseState, count: int, trio_start: float, duration: float
+    ) -> None:
+        config = self.config
+        interval = duration / count if count else 0.0
+        # Senders spread over the interval (golden-ratio offsets), not firing in lockstep bursts.
+        offset = interval * ((client.number * 0.6180339887) % 1.0)
+        # Falling far behind means the generator is overloaded; stop rather than run on.
+        give_up = trio_start + duration + 1.0
+        for seq in range(count):
+            await trio.sleep_until(trio_start + offset + seq * interval)
+            transport = client.transport
+            if transport is None or trio.current_time() > give_up:
+                return
+            text = message_text(state.phase.decode(), time.time(), client.number, seq, config.size)
+            ack_id: int | None = None
+            if config.ack:
+                ack_id = client.next_ack
+                client.next_ack += 1
+            try:
+                await transport.send_text(send_event_packet(config.channel, text, ack_id))
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                state.errors["send"] += 1
+                return
+            state.sent += 1
+
+    def phase_report(
+        self, members: int, cpu_s: float, wall_s: float, duration: float
+    ) -> dict[str, Any]:
+        state = self.state
+        return {
+            "type": "result",
+            "rate": state.rate,
+            "duration": duration,
+            "senders": self.config.senders,
+            "members": members,
+            "planned": state.planned,
+            "sent": state.sent,
+            "acked": state.acked,
+            "delivered": state.delivered,
+            "latency": state.latency.to_json(),
+            "errors": state.errors,
+            "cpu_percent": round(100.0 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0,
+        }
+
+    def progress(self) -> dict[str, Any]:
+        return {
+            "type": "progress",
+            "connected": self.connected,
+            "sent": self.state.sent,
+            "delivered": self.state.delivered,
+            "frames": self.frames,
+            "senders_done": self.state.senders_done,
+        }
+
+
+async def worker_main() -> None:
+    """Run as `loadtest.py --worker`: commands arrive on stdin, reports leave on stdout."""
+    raise_fd_limit()
+    stdin = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+    stdout = trio.lowlevel.FdStream(os.dup(sys.stdout.fileno()))
+    send, receive = trio.open_memory_channel[dict[str, Any]](1000)
+    worker: Worker | None = None
+
+    async def writer() -> None:
+        async for message in receive:
+            await stdout.send_all(orjson.dumps(message) + b"\n")
+
+    async def progress() -> None:
+        while True:
+            await trio.sleep(0.25)
+            if worker is not None:
+                await send.send(worker.progress())
+
+    async with trio.open_nursery() as outer:
+        outer.start_soon(writer)
+        # Clients, commands in flight and the progress ticker all end when "quit" (or EOF) does.
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(progress)
+            finish = trio.Event()
+            async for command in read_json_lines(stdin):
+                op = command["op"]
+                if op == "connect":
+                    worker = Worker(WorkerConfig(**command["config"]))
+                    nursery.start_soon(_connect_command, worker, nursery, send)
+                elif op == "prepare" and worker is not None:
+                    nursery.start_soon(_prepare_command, worker, nursery, send)
+                elif op == "run" and worker is not None:
+                    finish = trio.Event()
+                    nursery.start_soon(_run_command, worker, command, finish, send)
+                elif op == "finish":
+                    finish.set()
+                elif op == "quit":
+                    break
+            if worker is not None:
+                worker.stopping = True
+            nursery.cancel_scope.cancel()
+        await send.send({"type": "bye"})
+        await send.aclose()
+
+
+async def _connect_command(
+    worker: Worker, clients: trio.Nursery, send: trio.MemorySendChannel[dict[str, Any]]
+) -> None:
+    started_wall = time.time()
+    cpu0 = time.process_time()
+    await worker.connect_all(clients, worker.clients)
+    ended_wall = time.time()
+    cpu = time.process_time() - cpu0
+    await send.send(
+        {
+            "type": "connected",
+            "index": worker.config.index,
+            "connected": worker.connected,
+            "failed": worker.connect_failures,
+            "failures": worker.connect_errors,
+            "started": started_wall,
+            "ended": ended_wall,
+            "latency": worker.connect_latency.to_json(),
+            "cpu_percent": round(100.0 * cpu / max(ended_wall - started_wall, 1e-6), 1),
+        }
+    )
+
+
+async def _prepare_command(
+    worker: Worker, clients: trio.Nursery, send: trio.MemorySendChannel[dict[str, Any]]
+) -> None:
+    """Reconnect clients a previous phase lost (slow consumers dropped by the server)."""
+    lost = [client for client in worker.clients if not client.connected]
+    if lost:
+        await worker.connect_all(clients, lost)
+    await send.send({"type": "prepared", "members": worker.connected, "reconnected": len(lost)})
+
+
+async def _run_command(
+    worker: Worker,
+    command: dict[str, Any],
+    finish: trio.Event,
+    send: trio.MemorySendChannel[dict[str, Any]],
+) -> None:
+    start_at = float(command["start_at"])
+    duration = float(command["duration"])
+    members = worker.connected
+    await trio.sleep(max(0.0, start_at - time.time()))
+    cpu0 = time.process_time()
+    wall0 = time.time()
+    await worker.run_phase(command["phase"], float(command["rate"]), duration, start_at)
+    # Drain: the coordinator says when every delivery is in, or the deadline passes.
+    with trio.move_on_after(max(0.0, start_at + duration + float(command["drain"]) - time.time())):
+        await finish.wait()
+    cpu = time.process_time() - cpu0
+    wall = time.time() - wall0
+    await send.send(worker.phase_report(members, cpu, wall, duration))
+
+
+async def read_json_lines(stream: trio.abc.ReceiveStream) -> AsyncIterator[dict[str, Any]]:
+    buf = bytearray()
+    while True:
+        data = await stream.receive_some(65536)
+        if not data:
+            return
+        buf += data
+        while (newline := buf.find(b"\n")) >= 0:
+            line = bytes(buf[:newline])
+            del buf[: newline + 1]
+            if line.strip():
+                yield orjson.loads(line)
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# ---------------------------------------------------------------------------------------------
+# Coordinator: spawns the workers, runs the schedule, merges, reports.
+# ---------------------------------------------------------------------------------------------
+
+
+class WorkerGone(Exception):
+    """A worker process ended or broke its reporting protocol."""
+
+
+class WorkerHandle:
+    def __init__(self, index: int, process: trio.Process) -> None:
+        self.index = index
+        self.process = process
+        self.progress: dict[str, Any] = {}
+        self.inbox_send, self.inbox = trio.open_memory_channel[dict[str, Any]](100)
+
+    async def send(self, command: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        await self.process.stdin.send_all(orjson.dumps(command) + b"\n")
+
+    async def read(self) -> None:
+        assert self.process.stdout is not None
+        try:
+            async for message in read_json_lines(self.process.stdout):
+                if message["type"] == "progress":
+                    self.progress = message
+                else:
+                    await self.inbox_send.send(message)
+        finally:
+            await self.inbox_send.send({"type": "exit"})
+
+    async def expect(self, kind: str, timeout: float) -> dict[str, Any]:
+        with trio.fail_after(timeout):
+            message = await self.inbox.receive()
+        if message["type"] != kind:
+            raise WorkerGone(f"worker {self.index}: expected {kind!r}, got {message['type']!r}")
+        return message
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+@dataclass
+class Options:
+    url: str
+    clients: int
+    connect_concurrency: int
+    senders: int
+    rate: float
+    duration: float
+    drain: float
+    channel: str
+    size: int
+    ack: bool
+    procs: int
+    ramp: bool
+    ramp_steps: int
+    max_p99: float
+    handshake: str
+    transport: str
+    connect_timeout: float
+    hold: float
+    server_pid: int | None
+    quiet: bool
+    json: bool
+
+
+class Progress:
+    """The live status line on stderr (rewritten in place on a terminal)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.last_plain = 0.0
+
+    def show(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K" + text)
+            sys.stderr.flush()
+        elif time.monotonic() - self.last_plain >= 5.0:
+            self.last_plain = time.monotonic()
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+
+    def done(self, text: str) -> None:
+        if self.quiet:
+            return
+        sys.stderr.write(("\r\x1b[2K" if self.tty else "") + text + "\n")
+        sys.stderr.flush()
+
+
+class ServerProbe:
+    """CPU and memory of a local server process, from /proc (Linux), when its pid is known."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def rss_kib(self) -> int | None:
+        if self.pid is None:
+            return None
+        try:
+            with open(f"/proc/{self.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except OSError:
+            return None
+        return None
+
+    def cpu_s(self) -> float | None:
+        if self.pid is None:
+            return None
+        try:
+            with open(f"/proc/{self.pid}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            return None
+        # utime and stime are fields 14 and 15 of stat(5); index 11/12 after the comm field.
+        return (int(fields[11]) + int(fields[12])) / self.ticks
+
+
+def machine_busy_s() -> float | None:
+    """CPU seconds all cores spent busy since boot (Linux /proc/stat), or None elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class Coordinator:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.workers: list[WorkerHandle] = []
+        self.progress = Progress(options.quiet)
+        self.probe = ServerProbe(options.server_pid)
+        self.phase_counter = 0
+        self.tag = secrets.token_hex(3)
+
+    async def run(self) -> dict[str, Any]:
+        options = self.options
+        async with trio.open_nursery() as nursery:
+            try:
+                await self._spawn(nursery)
+                report: dict[str, Any] = {
+                    "url": options.url,
+                    "clients": options.clients,
+                    "procs": len(self.workers),
+                    "senders": options.senders,
+                    "channel": options.channel,
+                    "handshake": options.handshake,
+                    "transport": options.transport,
+                }
+                report["connect"] = await self._connect()
+                if options.hold > 0:
+                    await self._hold(options.hold)
+                    report["connect"]["still_connected"] = self._totals()["connected"]
+                report["phases"] = []
+                if report["connect"]["connected"] == 0:
+                    self.progress.done(f"no client connected: {report['connect']['failures']}")
+                elif options.handshake == "socketio" and options.duration > 0 and options.senders:
+                    if options.ramp:
+                        report["ramp"] = await self._ramp(report["phases"])
+                        report["result"] = report["ramp"]["best"]
+                    else:
+                        result = await self._phase(options.rate)
+                        report["phases"].append(result)
+                        report["result"] = result
+                return report
+            finally:
+                with trio.CancelScope(shield=True):
+                    await self._shutdown()
+                nursery.cancel_scope.cancel()
+
+    async def _spawn(self, nursery: trio.Nursery) -> None:
+        for index in range(self.options.procs):
+            process = await trio.lowlevel.open_process(
+                [sys.executable, SCRIPT, "--worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            handle = WorkerHandle(index, process)
+            self.workers.append(handle)
+            nursery.start_soon(handle.read)
+
+    async def _shutdown(self) -> None:
+        for handle in self.workers:
+            with contextlib.suppress(Exception):
+                await handle.send({"op": "quit"})
+        with trio.move_on_after(10):
+            for handle in self.workers:
+                await handle.process.wait()
+        for handle in self.workers:
+            if handle.process.returncode is None:
+                handle.process.kill()
+                await handle.process.wait()
+
+    def _totals(self) -> dict[str, Any]:
+        keys = ("connected", "sent", "delivered", "frames")
+        totals: dict[str, Any] = {key: 0 for key in keys}
+        for handle in self.workers:
+            for key in keys:
+                totals[key] += handle.progress.get(key, 0)
+        totals["senders_done"] = all(h.progress.get("senders_done", True) for h in self.workers)
+        return totals
+
+    async def _connect(self) -> dict[str, Any]:
+        options = self.options
+        clients = split_evenly(options.clients, len(self.workers))
+        senders = split_evenly(min(options.senders, options.clients), len(self.workers))
+        concurrency = split_evenly(
+            max(options.connect_concurrency, len(self.workers)), len(self.workers)
+        )
+        first = 0
+        rss_before = self.probe.rss_kib()
+        for handle, count, sending, cap in zip(
+            self.workers, clients, senders, concurrency, strict=True
+        ):
+            config = WorkerConfig(
+                index=handle.index,
+                url=options.url,
+                first_client=first,
+                clients=count,
+                senders=min(sending, count),
+                connect_concurrency=cap,
+                connect_timeout=options.connect_timeout,
+                handshake=options.handshake,
+                transport=options.transport,
+                channel=options.channel,
+                size=options.size,
+                ack=options.ack,
+                tag=self.tag,
+            )
+            first += count
+            await handle.send({"op": "connect", "config": config.__dict__})
+        # Bounded: every connection has its own timeout; this is a backstop on top.
+        limit = options.connect_timeout * (
+            1 + options.clients / max(1, options.connect_concurrency)
+        )
+        started = time.monotonic()
+        results: list[dict[str, Any]] = []
+
+        async def collect(handle: WorkerHandle) -> None:
+            results.append(await handle.expect("connected", limit))
+
+        async def show() -> None:
+            while True:
+                elapsed = time.monotonic() - started
+                done = self._totals()["connected"]
+                self.progress.show(
+                    f"connecting {done}/{options.clients} {elapsed:.1f}s "
+                    f"({done / max(elapsed, 1e-6):.0f}/s)"
+                )
+                await trio.sleep(0.25)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(show)
+            async with trio.open_nursery() as collectors:
+                for handle in self.workers:
+                    collectors.start_soon(collect, handle)
+            nursery.cancel_scope.cancel()
+        results.sort(key=lambda r: int(r["index"]))
+        hist = Histogram()
+        for result in results:
+            hist.merge(Histogram.from_json(result["latency"]))
+        took = max(r["ended"] for r in results) - min(r["started"] for r in results)
+        connected = sum(r["connected"] for r in results)
+        summary: dict[str, Any] = {
+            "clients": options.clients,
+            "connected": connected,
+            "failed": sum(r["failed"] for r in results),
+            "failures": [text for r in results for text in r["failures"]][:5],
+            "time_s": round(took, 3),
+            "per_s": round(connected / took, 1) if took > 0 else None,
+            "latency_ms": hist.summary_ms(),
+            "loadgen_cpu_percent": [r["cpu_percent"] for r in results],
+        }
+        # Connecting makes the chat server fan out `user:join` to everyone already there
+        # (quadratic in clients); measure memory and start phases only once that is over.
+        await self._settle(limit=max(15.0, options.connect_timeout * 2))
+        summary["settled_s"] = round(time.time() - min(r["started"] for r in results), 3)
+        if rss_before is not None:
+            rss_after = self.probe.rss_kib()
+            if rss_after is not None:
+                summary["server_rss_kib"] = {"before": rss_before, "after": rss_after}
+                summary["server_kib_per_connection"] = round(
+                    (rss_after - rss_before) / max(1, connected), 2
+                )
+        self.progress.done(
+            f"connected {connected}/{options.clients} in {took:.2f}s, {summary['failed']} failed, "
+            f"quiet after {summary['settled_s']:.2f}s"
+        )
+        return summary
+
+    async def _hold(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.progress.show(
+                f"holding {self._totals()['connected']} connections, {left:.0f}s left"
+            )
+            await trio.sleep(min(0.5, left))
+
+    async def _phase(self, rate: float) -> dict[str, Any]:
+        options = self.options
+        self.phase_counter += 1
+        phase = f"{self.tag}{self.phase_counter}"
+        members = reconnected = 0
+        for handle in self.workers:
+            await handle.send({"op": "prepare"})
+        for handle in self.workers:
+            prepared = await handle.expect("prepared", options.connect_timeout * 2)
+            members += prepared["members"]
+            reconnected += prepared["reconnected"]
+        start_at = time.time() + 0.3
+        command = {
+            "op": "run",
+            "phase": phase,
+            "rate": rate,
+            "duration": options.duration,
+            "drain": options.drain,
+            "start_at": start_at,
+        }
+        for handle in self.workers:
+            await handle.send(command)
+        await trio.sleep(max(0.0, start_at - time.time()))
+        cpu0, busy0, wall0 = self.probe.cpu_s(), machine_busy_s(), time.time()
+        end_of_sending = start_at + options.duration
+        deadline = end_of_sending + options.drain
+        while (now := time.time()) < deadline:
+            totals = self._totals()
+            expected = totals["sent"] * members
+            elapsed = max(1e-6, now - start_at)
+            self.progress.show(
+                f"rate {rate:g}/s x {options.senders} {elapsed:4.1f}s sent {totals['sent']} "
+                f"delivered {totals['delivered']}/{expected} "
+                f"({totals['delivered'] / elapsed:,.0f}/s) conns {totals['connected']}"
+            )
+            if now >= end_of_sending and totals["senders_done"] and totals["delivered"] >= expected:
+                break
+            await trio.sleep(0.1)
+        for handle in self.workers:
+            await handle.send({"op": "finish"})
+        cpu1, busy1, wall = self.probe.cpu_s(), machine_busy_s(), time.time() - wall0
+        parts = [await handle.expect("result", options.drain + 30) for handle in self.workers]
+        result = merge_phase_results(parts)
+        ours = sum(result["loadgen_cpu_percent"])
+        if cpu0 is not None and cpu1 is not None:
+            result["server_cpu_percent"] = round(100.0 * (cpu1 - cpu0) / wall, 1)
+            ours += result["server_cpu_percent"]
+        if busy0 is not None and busy1 is not None:
+            # What the rest of the machine used meanwhile: a noisy neighbour skews the figures.
+            result["other_cpu_percent"] = round(max(0.0, 100.0 * (busy1 - busy0) / wall - ours), 1)
+        result["reconnected_before"] = reconnected
+        result["held"] = phase_holds(result, options.max_p99)
+        verdict = "held" if result["held"] else "FAILED"
+        self.progress.done(
+            f"rate {rate:g}/s per sender: {result['deliveries_per_s']:,.0f} deliveries/s, "
+            f"ratio {result['delivery_ratio']}, p99 {result['latency_ms']['p99']} ms, "
+            f"loadgen cpu {result['loadgen_cpu_percent']} -> {verdict}"
+        )
+        return result
+
+    async def _settle(self, quiet_for: float = 0.6, limit: float = 15.0) -> None:
+        """Wait until no frames arrive, so a backlog from this phase cannot skew the next."""
+        deadline = time.monotonic() + limit
+        last = self._totals()["frames"]
+        while time.monotonic() < deadline:
+            await trio.sleep(quiet_for)
+            now = self._totals()["frames"]
+            if now == last:
+                return
+            self.progress.show(f"waiting for the server to go quiet ({now - last} frames)")
+            last = now
+
+    async def _ramp(self, phases: list[dict[str, Any]]) -> dict[str, Any]:
+        search = RampSearch(start=self.options.rate, max_steps=self.options.ramp_steps)
+        best: dict[str, Any] | None = None
+        while (rate := search.next_rate()) is not None:
+            if search.steps:
+                await self._settle()
+            result = await self._phase(rate)
+            phases.append(result)
+            search.record(rate, result["held"])
+            if result["held"] and (best is None or rate > best["rate"]):
+                best = result
+        return {
+            "best": best,
+            "best_rate": search.held,
+            "failed_rate": search.failed,
+            "steps": len(search.steps),
+        }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    connect = report["connect"]
+    lines = [
+        f"target       {report['url']}  ({report['clients']} clients, {report['procs']} procs, "
+        f"{report['handshake']} handshake, {report['transport']} transport)",
+        f"connect      {connect['connected']}/{connect['clients']} in {connect['time_s']} s "
+        f"({connect['per_s']}/s), {connect['failed']} failed, server quiet after "
+        f"{connect['settled_s']} s, latency {connect['latency_ms']}",
+    ]
+    if "server_kib_per_connection" in connect:
+        lines.append(
+            f"server rss   {connect['server_rss_kib']} -> "
+            f"{connect['server_kib_per_connection']} KiB per connection"
+        )
+    for phase in report.get("phases", []):
+        lines.append(
+            f"phase        rate {phase['rate']:g}/s x {phase['senders']} senders, "
+            f"{phase['members']} members: sent {phase['sent']}/{phase['planned']}, "
+            f"delivered {phase['delivered']}/{phase['expected']} "
+            f"(ratio {phase['delivery_ratio']}), {phase['deliveries_per_s']:,.0f}/s, "
+            f"latency {phase['latency_ms']}, errors {phase['errors']}, "
+            f"loadgen cpu {phase['loadgen_cpu_percent']}%"
+            + (
+                f", server cpu {phase['server_cpu_percent']}%"
+                if "server_cpu_percent" in phase
+                else ""
+            )
+            + (
+                f", other processes {phase['other_cpu_percent']}%"
+                if "other_cpu_percent" in phase
+                else ""
+            )
+            + (" HELD" if phase["held"] else " FAILED")
+        )
+    result = report.get("result")
+    if result is not None:
+        lines.append(
+            f"result       {result['deliveries_per_s']:,.0f} deliveries/s, p50 "
+            f"{result['latency_ms']['p50']} ms, p99 {result['latency_ms']['p99']} ms"
+        )
+        if result["loadgen_bottleneck"]:
+            lines.append(
+                "warning      the load generator used > 90% of a core: it may have been the "
+                "bottleneck; use more --procs"
+            )
+    elif report.get("ramp"):
+        lines.append("result       no rate held")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8181")
+    parser.add_argument("-c", "--clients", type=int, default=100)
+    parser.add_argument("--connect-concurrency", type=int, default=100)
+    parser.add_argument("-s", "--senders", type=int, default=10)
+    parser.add_argument(
+        "-r",
+        "--rate",
+        type=float,
+        default=1.0,
+        help="messages/s per sender (with --ramp: the first step)",
+    )
+    parser.add_argument("-d", "--duration", type=float, default=10.0, help="seconds of sending")
+    parser.add_argument(
+        "--drain", type=float, default=5.0, help="max seconds to wait for deliveries after sending"
+    )
+    parser.add_argument("--channel", default="general")
+    parser.add_argument("--size", type=int, default=64, help="characters per message text")
+    parser.add_argument(
+        "--no-ack", dest="ack", action="store_false", help="send without asking for acks"
+    )
+    parser.add_argument("-p", "--procs", type=int, default=1)
+    parser.add_argument(
+        "--ramp",
+        action="store_true",
+        help="find the highest rate with ratio >= 0.999 and p99 < 200 ms",
+    )
+    parser.add_argument("--ramp-steps", type=int, default=10)
+    parser.add_argument(
+        "--max-p99",
+        type=float,
+        default=HOLD_MAX_P99_MS,
+        help="p99 latency (ms) a step must stay under to hold",
+    )
+    parser.add_argument(
+        "--handshake",
+        choices=("socketio", "engineio"),
+        default="socketio",
+        help="engineio: websocket + Engine.IO open only (connection capacity)",
+    )
+    parser.add_argument("--transport", choices=("raw", "trio-websocket"), default="raw")
+    parser.add_argument("--connect-timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--hold", type=float, default=0.0, help="seconds to stay connected idle after connecting"
+    )
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        help="a local server's pid: report its memory per connection and CPU use",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.procs < 1 or args.rate <= 0 or args.duration < 0:
+        parser.error("clients and procs must be >= 1, rate > 0, duration >= 0")
+    if args.senders > args.clients:
+        parser.error("more senders than clients")
+    return Options(
+        url=args.url,
+        clients=args.clients,
+        connect_concurrency=args.connect_concurrency,
+        senders=args.senders,
+        rate=args.rate,
+        duration=args.duration,
+        drain=args.drain,
+        channel=args.channel,
+        size=args.size,
+        ack=args.ack,
+        procs=min(args.procs, args.clients),
+        ramp=args.ramp,
+        ramp_steps=args.ramp_steps,
+        max_p99=args.max_p99,
+        handshake=args.handshake,
+        transport=args.transport,
+        connect_timeout=args.connect_timeout,
+        hold=args.hold,
+        server_pid=args.server_pid,
+        quiet=args.quiet,
+        json=args.json,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--worker"]:
+        trio.run(worker_main)
+        return 0
+    options = parse_args(argv)
+    raise_fd_limit()
+    try:
+        report = trio.run(Coordinator(options).run)
+    except WorkerGone as exc:
+        print(f"loadtest: {exc}", file=sys.stderr)
+        return 1
+    if options.json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,355 @@
+"""The load script: its pure parts (histogram, merging, ramp, frames) and a short real run."""
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import trio
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.conftest import RunningServer
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+import loadtest  # noqa: E402  (a script, importable once scripts/ is on the path)
+
+# --- latency histogram -----------------------------------------------------------------------
+
+
+@given(st.integers(min_value=0, max_value=10**9))
+def test_every_value_falls_inside_its_bucket(us: int) -> None:
+    low, high = loadtest.bucket_bounds(loadtest.bucket_of(us))
+    assert low <= us < high
+    # Log-linear: a bucket is never wider than 1/64 of its lower bound (exact below 128 us).
+    assert high - low <= max(1, low // 64)
+
+
+def test_buckets_are_contiguous_and_ordered() -> None:
+    previous_high = 0
+    for index in range(2000):
+        low, high = loadtest.bucket_bounds(index)
+        assert low == previous_high
+        previous_high = high
+
+
+def test_percentiles_of_a_known_distribution() -> None:
+    hist = loadtest.Histogram()
+    for us in range(1, 10_001):
+        hist.record(us)
+    for pct in (50, 90, 99):
+        value = hist.percentile_us(pct)
+        assert value is not None
+        assert math.isclose(value, pct * 100, rel_tol=0.02)
+    assert hist.percentile_us(100) == 10_000
+    assert hist.summary_ms()["max"] == 10.0
+
+
+def test_percentile_of_an_empty_histogram_is_none() -> None:
+    hist = loadtest.Histogram()
+    assert hist.percentile_us(50) is None
+    assert hist.summary_ms() == {"p50": None, "p90": None, "p99": None, "max": None}
+
+
+@given(st.lists(st.integers(0, 10**7)), st.lists(st.integers(0, 10**7)))
+def test_merged_histograms_equal_one_that_saw_everything(a: list[int], b: list[int]) -> None:
+    first, second, both = loadtest.Histogram(), loadtest.Histogram(), loadtest.Histogram()
+    for us in a:
+        first.record(us)
+        both.record(us)
+    for us in b:
+        second.record(us)
+        both.record(us)
+    # Across processes histograms travel as JSON.
+    first.merge(loadtest.Histogram.from_json(orjson.loads(orjson.dumps(second.to_json()))))
+    assert first == both
+
+
+# --- merging worker reports, holding, ramping --------------------------------------------------
+
+
+def part(**overrides: Any) -> dict[str, Any]:
+    hist = loadtest.Histogram()
+    for us in overrides.pop("latencies", [1000, 2000]):
+        hist.record(us)
+    report: dict[str, Any] = {
+        "rate": 5.0,
+        "duration": 2.0,
+        "senders": 1,
+        "members": 3,
+        "planned": 10,
+        "sent": 10,
+        "acked": 10,
+        "delivered": 50,
+        "latency": hist.to_json(),
+        "errors": {"disconnected": 0, "send": 0, "ack": 0},
+        "cpu_percent": 20.0,
+    }
+    report.update(overrides)
+    return report
+
+
+def test_merge_counts_deliveries_against_all_members_of_all_processes() -> None:
+    merged = loadtest.merge_phase_results(
+        [
+            part(members=3, sent=10, delivered=60, latencies=[1000]),
+            part(members=2, sent=6, delivered=20, latencies=[3000, 5000], cpu_percent=95.0),
+        ]
+    )
+    # Every message reaches every member, whichever process either lives in: 16 x 5.
+    assert merged["expected"] == 80
+    assert merged["delivered"] == 80
+    assert merged["delivery_ratio"] == 1.0
+    assert merged["deliveries_per_s"] == 40.0
+    assert merged["sent"] == 16
+    assert merged["members"] == 5
+    assert merged["latency_ms"]["max"] == 5.0
+    assert merged["loadgen_cpu_percent"] == [20.0, 95.0]
+    assert merged["loadgen_bottleneck"] is True
+
+
+def test_merge_adds_errors_and_reports_a_shortfall() -> None:
+    merged = loadtest.merge_phase_results(
+        [
+            part(delivered=25, errors={"disconnected": 1, "send": 0, "ack": 2}),
+            part(delivered=25, errors={"disconnected": 0, "send": 3, "ack": 0}),
+        ]
+    )
+    assert merged["errors"] == {"disconnected": 1, "send": 3, "ack": 2}
+    assert merged["delivery_ratio"] == round(50 / 120, 6)
+    assert merged["loadgen_bottleneck"] is False
+
+
+def phase(ratio: float | None, p99: float | None, sent: int = 100, planned: int = 100) -> Any:
+    return {"delivery_ratio": ratio, "latency_ms": {"p99": p99}, "sent": sent, "planned": planned}
+
+
+@pytest.mark.parametrize(
+    ("result", "holds"),
+    [
+        (phase(1.0, 20.0), True),
+        (phase(0.999, 199.0), True),
+        (phase(0.998, 20.0), False),
+        (phase(1.0, 200.0), False),
+        (phase(None, None, sent=0), False),
+        # The generator could not send what it planned: the load was never offered.
+        (phase(1.0, 20.0, sent=90), False),
+    ],
+)
+def test_phase_holds(result: dict[str, Any], holds: bool) -> None:
+    assert loadtest.phase_holds(result) is holds
+
+
+def run_ramp(search: loadtest.RampSearch, capacity: float) -> list[float]:
+    tried = []
+    while (rate := search.next_rate()) is not None:
+        tried.append(rate)
+        search.record(rate, rate <= capacity)
+    return tried
+
+
+def test_ramp_doubles_then_bisects_to_the_capacity() -> None:
+    search = loadtest.RampSearch(start=1.0, precision=1.1, max_steps=20)
+    tried = run_ramp(search, capacity=11.0)
+    assert tried[:5] == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert search.held is not None
+    assert search.failed is not None
+    assert search.held <= 11.0 < search.failed
+    assert search.failed / search.held <= 1.1
+
+
+def test_ramp_shrinks_when_the_first_step_fails() -> None:
+    search = loadtest.RampSearch(start=10.0, max_steps=20)
+    tried = run_ramp(search, capacity=3.0)
+    assert tried[:3] == [10.0, 5.0, 2.5]
+    assert search.held is not None
+    assert search.held <= 3.0
+
+
+def test_ramp_is_bounded_in_steps_and_rate() -> None:
+    assert len(run_ramp(loadtest.RampSearch(start=1.0, max_steps=4), capacity=1e9)) == 4
+    search = loadtest.RampSearch(start=1.0, max_steps=100, max_rate=64.0)
+    assert run_ramp(search, capacity=1e9)[-1] == 64.0
+    nothing = loadtest.RampSearch(start=1.0, max_steps=100, min_rate=0.1)
+    run_ramp(nothing, capacity=0.0)
+    assert nothing.held is None
+
+
+def test_split_evenly() -> None:
+    assert loadtest.split_evenly(10, 3) == [4, 3, 3]
+    assert sum(loadtest.split_evenly(1001, 4)) == 1001
+
+
+# --- the wire --------------------------------------------------------------------------------
+
+
+def server_frame(payload: bytes, opcode: int = 0x1, fin: bool = True) -> bytes:
+    first = (0x80 if fin else 0) | opcode
+    size = len(payload)
+    if size < 126:
+        return bytes((first, size)) + payload
+    if size < 1 << 16:
+        return bytes((first, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((first, 127)) + size.to_bytes(8, "big") + payload
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_parse_frames_reads_every_length_encoding(size: int) -> None:
+    payload = bytes(i % 251 for i in range(size))
+    data = server_frame(payload) + server_frame(b"2")
+    frames, used = loadtest.parse_frames(bytearray(data))
+    assert frames == [(0x81, payload), (0x81, b"2")]
+    assert used == len(data)
+
+
+def test_parse_frames_leaves_an_incomplete_frame_in_the_buffer() -> None:
+    whole = server_frame(b"hello") + server_frame(b"x" * 300)
+    for cut in range(len(whole)):
+        frames, used = loadtest.parse_frames(bytearray(whole[:cut]))
+        assert used == sum(len(server_frame(p)) for _, p in frames)
+        assert len(frames) == (0 if cut < 7 else 1)
+
+
+def test_a_masked_server_frame_is_refused() -> None:
+    with pytest.raises(loadtest.WireError):
+        loadtest.parse_frames(bytearray(b"\x81\x85abcd12345"))
+
+
+@given(st.binary(max_size=70_000), st.binary(min_size=4, max_size=4))
+def test_client_frames_unmask_to_the_payload(payload: bytes, mask: bytes) -> None:
+    frame = loadtest.encode_client_frame(0x1, payload, mask)
+    assert frame[0] == 0x81
+    assert frame[1] & 0x80
+    length = frame[1] & 0x7F
+    offset = 2 + {126: 2, 127: 8}.get(length, 0)
+    key, body = frame[offset : offset + 4], frame[offset + 4 :]
+    assert key == mask
+    assert bytes(b ^ key[i % 4] for i, b in enumerate(body)) == payload
+
+
+def test_websocket_accept_matches_rfc6455_example() -> None:
+    assert loadtest.websocket_accept(b"dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_deliveries_are_found_without_decoding_the_json() -> None:
+    text = loadtest.message_text("ab3", 1712345678.123456, 7, 42, 80)
+    assert len(text) == 80
+    for separators in ((",", ":"), (", ", ": ")):
+        message = {"id": "m1", "userId": "u", "username": "lt-7", "timestamp": 1, "message": text}
+        body = separators[0].join(
+            ['"message:channel"', '"general"', orjson.dumps(message).decode()]
+        )
+        frame = f"42[{body}]".encode()
+        assert loadtest.parse_delivery(frame) == (b"ab3", 1712345678.123456)
+    assert loadtest.parse_delivery(b'42["user:join",{"username":"LT|x|1.0|"}]') is None
+    assert loadtest.parse_delivery(b'42["message:channel","general",{"message":"hi"}]') is None
+
+
+def test_acks_are_parsed() -> None:
+    assert loadtest.parse_ack(b'4312[{"ok":true,"id":"m1"}]') == (12, {"ok": True, "id": "m1"})
+    assert loadtest.parse_ack(b"437[]") == (7, None)
+    assert loadtest.parse_ack(b'42["x"]') is None
+    assert (
+        loadtest.send_event_packet("general", "hi", 3)
+        == '423["message:channel:send","general","hi"]'
+    )
+    assert loadtest.send_event_packet("general", "hi", None).startswith('42["message:channel')
+
+
+# --- a short real run ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def peer_url() -> Iterator[str]:
+    """The python-socketio peer (scripts/peer_socketio.py) in a subprocess."""
+    pytest.importorskip("uvicorn")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "peer_socketio.py"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/socket.io/?EIO=4&transport=polling", timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def run_loadtest(url: str, *args: str) -> dict[str, Any]:
+    done = await trio.run_process(
+        [sys.executable, str(SCRIPTS / "loadtest.py"), "--url", url, "--json", "-q", *args],
+        capture_stdout=True,
+        capture_stderr=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    report: dict[str, Any] = orjson.loads(done.stdout)
+    return report
+
+
+def check_report(report: dict[str, Any], clients: int, procs: int) -> None:
+    connect = report["connect"]
+    assert connect["connected"] == clients
+    assert connect["failed"] == 0
+    [result] = report["phases"]
+    assert report["result"] == result
+    assert result["members"] == clients
+    assert result["sent"] == result["planned"] > 0
+    assert result["acked"] == result["sent"]
+    assert result["expected"] == result["sent"] * clients
+    assert result["delivered"] == result["expected"]
+    assert result["delivery_ratio"] == 1.0
+    assert result["errors"] == {"disconnected": 0, "send": 0, "ack": 0}
+    latency = result["latency_ms"]
+    assert 0 <= latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
+    assert len(result["loadgen_cpu_percent"]) == procs
+
+
+async def test_a_short_run_against_our_server(server: RunningServer) -> None:
+    report = await run_loadtest(
+        server.url, *("-c", "6", "-s", "2", "-r", "10", "-d", "1", "--drain", "5", "--procs", "2")
+    )
+    check_report(report, clients=6, procs=2)
+
+
+async def test_a_short_run_against_the_python_socketio_peer(peer_url: str) -> None:
+    report = await run_loadtest(
+        peer_url, *("-c", "5", "-s", "2", "-r", "10", "-d", "1", "--drain", "5")
+    )
+    check_report(report, clients=5, procs=1)
+
+
+async def test_the_trio_websocket_transport_gives_the_same_counts(server: RunningServer) -> None:
+    report = await run_loadtest(
+        server.url,
+        *("-c", "4", "-s", "1", "-r", "10", "-d", "1", "--transport", "trio-websocket"),
+    )
+    check_report(report, clients=4, procs=1)
