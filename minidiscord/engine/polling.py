@@ -109,8 +109,9 @@ async def post(session: EngineSession, receive: Receive, send: Send, headers: He
         except EngineIOProtocolError as exc:
             session.refuse("bad packet", f"bad payload: {exc}")
             raise RequestRefused(TransportError.BAD_REQUEST, str(exc)) from None
-        for packet in packets:
-            await session.receive_packet(packet)
+        async with session.dispatch_lock:
+            for packet in packets:
+                await session.receive_packet(packet)
     finally:
         session.posting = False
     await respond(send, 200, "ok", content_type="text/html; charset=UTF-8", headers=headers)

@@ -84,14 +84,7 @@ class EngineServer:
         if self._nursery is None:
             raise RuntimeError("EngineServer.run() is not running (is the ASGI lifespan enabled?)")
         sid = secrets.token_urlsafe(15)
-        request = RequestInfo(
-            address=client_address(scope),
-            headers={
-                bytes(k).decode("latin-1"): bytes(v).decode("latin-1")
-                for k, v in scope.get("headers", ())
-            },
-            query=query(scope),
-        )
+        request = RequestInfo(client_address(scope), scope.get("headers", ()), query(scope))
         session = EngineSession(sid, transport, self.config, request, self.metrics)
         self.sessions[sid] = session
         ip = client_ip(scope)

@@ -1,18 +1,18 @@
-"""One Engine.IO session: its outgoing frame buffer, heartbeat, incoming dispatch and lifetime.
+"""One Engine.IO session: its outgoing frame buffer, heartbeat, timers and lifetime.
 
 A session outlives the HTTP requests and the WebSocket that carry it. Its own task
-(:meth:`EngineSession.run`, started in the engine's nursery) holds a nursery with the
-heartbeat and the dispatcher of incoming messages; whichever transport currently
-carries the session drains :attr:`outgoing` and feeds :meth:`receive_packet`. When the
-session closes, its tasks are cancelled and the application's close handler runs once,
-in a ``finally``, with the reason.
+(:meth:`EngineSession.run`, started in the engine's nursery) keeps the heartbeat and
+holds a nursery for the application's per-connection tasks. Whichever transport carries
+the session drains :attr:`outgoing` and hands the client's packets to
+:meth:`receive_packet`, which runs the application's handler in that transport's task,
+in order. When the session closes, its tasks are cancelled and the application's close
+handler runs once, in a ``finally``, with the reason.
 """
 
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import trio
 
@@ -23,12 +23,8 @@ from ..protocol.engineio import Frame, Packet, PacketType
 
 logger = logging.getLogger("minidiscord.engine")
 
-# Messages a client may have in flight towards the application before its transport
-# stops reading (TCP backpressure for WebSocket, a slower POST answer for polling).
-INCOMING_BUFFER = 64
 # A close handler that hangs must not keep a finished session alive for ever.
 CLOSE_HANDLER_TIMEOUT = 10.0
-DRAIN_TIMEOUT = 5.0
 # How long a closing session waits for its transport to deliver what was queued (for
 # polling, the client's next GET) before it gives up on the client.
 FLUSH_TIMEOUT = 5.0
@@ -61,13 +57,31 @@ class EngineConfig:
     ip_max_sessions: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class RequestInfo:
-    """What the application may know of the request that opened the session."""
+    """What the application may know of the request that opened the session.
 
-    address: str
-    headers: dict[str, str] = field(default_factory=dict)
-    query: dict[str, str] = field(default_factory=dict)
+    Headers stay in the host's raw form until someone asks: most sessions never do, and
+    a decoded copy per connection is memory for nothing.
+    """
+
+    __slots__ = ("_raw_headers", "address", "query")
+
+    def __init__(
+        self,
+        address: str,
+        raw_headers: Any = (),
+        query: dict[str, str] | None = None,
+    ) -> None:
+        self.address = address
+        self._raw_headers = raw_headers
+        self.query = query or {}
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            bytes(key).decode("latin-1"): bytes(value).decode("latin-1")
+            for key, value in self._raw_headers
+        }
 
 
 class EngineSession:
@@ -86,10 +100,7 @@ class EngineSession:
         self.request = request
         self.outgoing: trio.MemoryReceiveChannel[Frame]
         self._out_send, self.outgoing = trio.open_memory_channel[Frame](config.client_buffer)
-        self._in_send, self._in_recv = trio.open_memory_channel[str | bytes](INCOMING_BUFFER)
-        self._closed = trio.Event()
-        self._flushed = trio.Event()
-        self._pong = trio.Event()
+        self.handler: ConnectionHandler | None = None
         self.close_reason: str | None = None
         # False when the session was dropped rather than closed: its queue is abandoned.
         self.flush_on_close = True
@@ -100,6 +111,14 @@ class EngineSession:
         self.polling = False
         self.posting = False
         self.upgrading = False
+        # Held while a POST's packets are handled, so an upgrade cannot overtake them.
+        self.dispatch_lock = trio.Lock()
+        # The keep-alive task sleeps on this; pongs, timers and the close wake it.
+        self._wakeup = trio.Event()
+        self._ponged = False
+        self._timer_at: float | None = None
+        self._timer_callback: Callable[[], None] | None = None
+        self._flushed = trio.Event()
 
     def open_frame(self, upgrades: list[str]) -> str:
         config = self.config
@@ -115,9 +134,6 @@ class EngineSession:
     def closed(self) -> bool:
         return self.close_reason is not None
 
-    async def wait_closed(self) -> None:
-        await self._closed.wait()
-
     def send_frame(self, frame: Frame) -> None:
         """Queue one encoded frame; never blocks. A full queue drops the client."""
         try:
@@ -132,6 +148,15 @@ class EngineSession:
             self.close("slow consumer", flush=False)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             pass
+
+    def set_timer(self, at: float | None, callback: Callable[[], None] | None = None) -> None:
+        """Call ``callback`` at trio time ``at`` (one timer per session; None cancels it).
+
+        The keep-alive task runs it, so a connection's deadlines cost no task of their own.
+        """
+        self._timer_at = at
+        self._timer_callback = callback
+        self._wakeup.set()
 
     def mark_flushed(self) -> None:
         """Called by the transport once the client has everything queued before the close."""
@@ -151,12 +176,11 @@ class EngineSession:
         self.close_reason = reason
         self.flush_on_close = flush
         self._out_send.close()
-        self._in_send.close()
-        if not flush and self.writer_scope is not None:
-            self.writer_scope.cancel()
         if not flush:
+            if self.writer_scope is not None:
+                self.writer_scope.cancel()
             self.release_poll()
-        self._closed.set()
+        self._wakeup.set()
 
     def release_poll(self) -> None:
         """Make a pending poll return now (with a NOOP if nothing is queued)."""
@@ -169,15 +193,21 @@ class EngineSession:
         self.release_poll()
 
     async def receive_packet(self, packet: Packet) -> None:
-        """Apply one packet from the client (any transport)."""
+        """Apply one packet from the client (any transport), in the transport's task."""
         kind = packet.type
         if kind is PacketType.MESSAGE:
-            with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
-                await self._in_send.send(packet.data)
+            if self.handler is not None and not self.closed:
+                try:
+                    await self.handler.on_message(packet.data)
+                except Exception:
+                    # Our bug, not the client's: this connection ends, the server goes on.
+                    logger.exception("handling a message from %s failed", self.sid)
+                    self.close("server error", flush=False)
         elif kind is PacketType.PONG:
-            self._pong.set()
+            self._ponged = True
+            self._wakeup.set()
         elif kind is PacketType.CLOSE:
-            self.close("transport close")
+            self.close("transport close", flush=False)
         elif kind in (PacketType.NOOP, PacketType.PING):
             pass
         else:
@@ -189,22 +219,14 @@ class EngineSession:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        handler: ConnectionHandler | None = None
         logger.info("connect %s (%s) from %s", self.sid, self.transport, self.request.address)
         self.metrics.connected.inc()
         try:
             async with trio.open_nursery() as nursery:
                 self.nursery = nursery
-                handler = open_handler(self)
-                dispatched = trio.Event()
-                nursery.start_soon(self._heartbeat)
-                nursery.start_soon(self._dispatch, handler, dispatched)
+                self.handler = open_handler(self)
                 task_status.started()
-                await self._closed.wait()
-                # What the client sent before closing (say, a Socket.IO DISCONNECT) is
-                # still handled, but a handler that hangs cannot keep the session alive.
-                with trio.move_on_after(DRAIN_TIMEOUT):
-                    await dispatched.wait()
+                await self._keep_alive()
                 if self.flush_on_close:
                     with trio.move_on_after(FLUSH_TIMEOUT):
                         await self._flushed.wait()
@@ -213,25 +235,41 @@ class EngineSession:
             self.close("server shutting down")
             self.metrics.connected.dec()
             logger.info("disconnect %s: %s", self.sid, self.close_reason)
-            if handler is not None:
+            if self.handler is not None:
                 with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_HANDLER_TIMEOUT):
-                    await handler.on_close(self.close_reason or "server shutting down")
+                    await self.handler.on_close(self.close_reason or "server shutting down")
 
-    async def _heartbeat(self) -> None:
-        # The server pings and the client must answer within ping_timeout (Engine.IO 4).
-        # This is also what finds dead peers the HTTP server never reports as gone.
+    async def _keep_alive(self) -> None:
+        """Heartbeat and timer until the session closes.
+
+        The server pings and the client must answer within ping_timeout (Engine.IO 4);
+        the next ping is due ping_interval after the answer. This is also what finds dead
+        peers that the HTTP server never reports as gone.
+        """
+        interval = self.config.ping_interval
+        due = trio.current_time() + interval
+        awaiting_pong = False
         while True:
-            await trio.sleep(self.config.ping_interval)
-            self._pong = trio.Event()
-            self.send_frame(engineio.PING_FRAME)
-            with trio.move_on_after(self.config.ping_timeout):
-                await self._pong.wait()
+            wake_at = due if self._timer_at is None else min(due, self._timer_at)
+            with trio.move_on_at(wake_at):
+                await self._wakeup.wait()
+            self._wakeup = trio.Event()
+            if self.closed:
+                return
+            now = trio.current_time()
+            if awaiting_pong and self._ponged:
+                awaiting_pong = False
+                due = now + interval
+            if self._timer_at is not None and now >= self._timer_at:
+                callback, self._timer_at, self._timer_callback = self._timer_callback, None, None
+                if callback is not None:
+                    callback()
                 continue
-            self.close("ping timeout", flush=False)
-            return
-
-    async def _dispatch(self, handler: ConnectionHandler, done: trio.Event) -> None:
-        # The loop ends when close() closes the incoming channel and it has drained.
-        async for data in self._in_recv:
-            await handler.on_message(data)
-        done.set()
+            if now >= due:
+                if awaiting_pong:
+                    self.close("ping timeout", flush=False)
+                    return
+                self._ponged = False
+                awaiting_pong = True
+                self.send_frame(engineio.PING_FRAME)
+                due = now + self.config.ping_timeout

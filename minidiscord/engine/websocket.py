@@ -113,9 +113,11 @@ async def upgrade(session: EngineSession, receive: Receive, send: Send) -> bool:
                     break
                 if frame != engineio.NOOP_FRAME:
                     return False
-            if session.closed:
-                return False
-            session.switch_to_websocket()
+            # Packets of a POST still being handled go first; then the WebSocket takes over.
+            async with session.dispatch_lock:
+                if session.closed:
+                    return False
+                session.switch_to_websocket()
             return True
         logger.info("upgrade of %s timed out", session.sid)
         return False

@@ -30,15 +30,15 @@ class Client:
         self._decoder = Decoder(max_attachments=server.max_attachments)
         self._detached: list[Socket] = []
         if server.connect_timeout is not None:
-            self.start_soon(self._expect_connect, server.connect_timeout)
+            timeout = server.connect_timeout
+            session.set_timer(trio.current_time() + timeout, lambda: self._no_connect(timeout))
 
     def start_soon(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run a task that lives as long as this connection."""
         if self.session.nursery is not None and not self.session.closed:
             self.session.nursery.start_soon(task, *args)
 
-    async def _expect_connect(self, timeout: float) -> None:
-        await trio.sleep(timeout)
+    def _no_connect(self, timeout: float) -> None:
         if not self.sockets:
             self.session.refuse("connect timeout", f"no CONNECT within {timeout} s")
 
@@ -97,8 +97,7 @@ class Client:
         if name in self.sockets:
             logger.debug("%s: already connected to %s", self.session.sid, name)
             return
-        request = self.session.request
-        handshake = Handshake(auth, request.headers, request.address, request.query)
+        handshake = Handshake(auth, self.session.request)
         socket = Socket(self, namespace, secrets.token_urlsafe(15), handshake)
         self.sockets[name] = socket
         namespace.add(socket)
@@ -112,7 +111,10 @@ class Client:
         except Exception:
             logger.exception("connect handler failed on %r", socket)
             refusal = ConnectionRefused("Internal server error")
-        if refusal is not None:
+        if refusal is None:
+            # Connected to a namespace: the connect timeout no longer applies.
+            self.session.set_timer(None)
+        else:
             self.server.metrics.reject("connect refused")
             logger.info("refused a connection to %s: %s", name, refusal.message)
             socket.detach("connect refused")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ..engine import RequestInfo
 from ..protocol.engineio import Frame
 from ..protocol.socketio import PacketType
 from .broadcast import BroadcastOperator
@@ -24,14 +25,26 @@ logger = logging.getLogger("minidiscord.sockets")
 AckCallback = Callable[..., Any]
 
 
-@dataclass(frozen=True, slots=True)
 class Handshake:
     """What the client presented when it connected to the namespace."""
 
-    auth: dict[str, Any] | None
-    headers: dict[str, str]
-    address: str
-    query: dict[str, str]
+    __slots__ = ("_request", "auth")
+
+    def __init__(self, auth: dict[str, Any] | None, request: RequestInfo) -> None:
+        self.auth = auth
+        self._request = request
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self._request.headers
+
+    @property
+    def address(self) -> str:
+        return self._request.address
+
+    @property
+    def query(self) -> dict[str, str]:
+        return self._request.query
 
 
 @dataclass(slots=True)
