@@ -1,0 +1,50 @@
+"""open_store: the Store the settings ask for ("memory" or "sqlite"), checked and ready to run.
+
+Every store it returns has the same lifetime: ``await nursery.start(store.run)`` before
+use, ``await store.close()`` at shutdown (which flushes queued writes), then the nursery
+may be cancelled.
+"""
+
+from typing import Final, Protocol
+
+import trio
+
+from .base import Store
+from .memory import MemoryStore
+from .sqlite import SqliteStore, StoreError
+
+STORE_KINDS: Final = ("sqlite", "memory")
+
+__all__ = ["STORE_KINDS", "RunnableStore", "StoreError", "open_store"]
+
+
+class RunnableStore(Store, Protocol):
+    """A Store with a background task (the SQLite writer; nothing for memory)."""
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Serve the store until ``close``; start it with ``nursery.start``."""
+        ...
+
+    async def healthy(self) -> bool:
+        """Whether the store can take reads and writes now (for a health check)."""
+        ...
+
+
+class RunnableMemoryStore(MemoryStore):
+    """MemoryStore with the common lifetime; it has no background work."""
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+
+    async def healthy(self) -> bool:
+        return not self._closed
+
+
+def open_store(kind: str, path: str) -> RunnableStore:
+    """The store of that kind; raises StoreError with a one-line message when it cannot be
+    used (unknown kind, unusable database file). Blocking: call it at startup."""
+    if kind == "memory":
+        return RunnableMemoryStore()
+    if kind == "sqlite":
+        return SqliteStore.open(path)
+    raise StoreError(f"unknown store {kind!r} (choose {' or '.join(STORE_KINDS)})")

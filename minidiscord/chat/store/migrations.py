@@ -1,0 +1,112 @@
+"""The SQLite schema as an ordered list of migrations, and the runner that applies them.
+
+The schema version lives in ``PRAGMA user_version``; migration N (1-based) takes a database
+from version N-1 to N inside one transaction, together with the version bump, so a crash
+mid-migration leaves the previous version intact. Migrations are append-only: a released
+one is never edited, a change is a new entry. ``PRAGMA application_id`` marks the file as
+ours, so another program's SQLite database is refused rather than written into.
+"""
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# "mDsc" in ASCII: tells our files apart from other SQLite databases.
+APPLICATION_ID = 0x6D447363
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "channels, users, sessions and messages",
+        (
+            """CREATE TABLE channels (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE
+            )""",
+            # seq keeps creation order for `list_users`; user_id is the random public id.
+            """CREATE TABLE users (
+                seq INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL UNIQUE,
+                username TEXT NOT NULL,
+                avatar TEXT
+            )""",
+            # Only a hash of the session id is kept: a copied database file does not hand
+            # out working credentials.
+            """CREATE TABLE sessions (
+                session_hash BLOB PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(user_id) ON DELETE CASCADE
+            ) WITHOUT ROWID""",
+            "CREATE INDEX sessions_by_user ON sessions(user_id)",
+            # user_id is deliberately not a foreign key: messages outlive their author.
+            """CREATE TABLE messages (
+                id INTEGER PRIMARY KEY,
+                channel_id INTEGER NOT NULL REFERENCES channels(id),
+                user_id TEXT NOT NULL,
+                username TEXT NOT NULL,
+                avatar TEXT,
+                timestamp INTEGER NOT NULL,
+                message TEXT NOT NULL
+            )""",
+            "CREATE INDEX messages_by_channel ON messages(channel_id, id)",
+        ),
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaError(Exception):
+    """The database's schema is one this version cannot use; the message says why."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+def check_ownership(conn: sqlite3.Connection) -> None:
+    """Refuse a database that belongs to another program."""
+    app_id: int = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        return
+    if app_id != 0:
+        raise SchemaError(f"it belongs to another program (application_id {app_id:#x})")
+    tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+    if tables:
+        raise SchemaError("it is an SQLite database of another program (no minidiscord schema)")
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Bring the database up to ``len(migrations)``; returns the number applied.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): each migration is its
+    own explicit transaction.
+    """
+    check_ownership(conn)
+    latest = len(migrations)
+    current = schema_version(conn)
+    if current > latest:
+        raise SchemaError(
+            f"it was written by a newer minidiscord (schema version {current}; this version "
+            f"knows up to {latest}): upgrade minidiscord or use another database file"
+        )
+    for version in range(current + 1, latest + 1):
+        migration = migrations[version - 1]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return max(0, latest - current)

@@ -1,0 +1,495 @@
+"""SqliteStore: the durable Store, one SQLite file, with grouped commits off the event loop.
+
+Writes (messages, new users, deleted users) are queued by the calling task and committed by
+one writer task: it takes everything queued meanwhile, commits it in one transaction in a
+worker thread (one fsync for the lot), then wakes each caller. While one batch is being
+committed the next one gathers, so the batch size follows the load with no added delay.
+
+Durability: WAL journal with ``synchronous=FULL``: the WAL is fsynced at every commit, so
+an acknowledged message survives a killed process *and* a power loss. (``NORMAL`` would
+survive a killed process only: the OS would still hold the unsynced WAL pages.) Grouping
+makes FULL cheap: one fsync per batch, not per message.
+
+Message ids are handed out in the trio thread when ``add_message`` is called (from a
+counter that starts at the file's largest id) and inserted explicitly, so they follow call
+order whatever the batching. An exclusive ``flock`` on the database file keeps a second
+server off it: two writers would hand out the same ids. A caller cancelled while it waits
+does not withdraw its write (it may already be in the transaction): it is committed anyway,
+and a failed batch leaves a gap in the ids, never a reordering.
+
+Reads run on a small pool of separate connections, in worker threads; WAL lets them
+proceed while a commit is in progress, and each sees everything committed before it began.
+"""
+
+import fcntl
+import hashlib
+import logging
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import trio
+
+from ..models import CHANNELS, Message, Session, User
+from .migrations import SchemaError, migrate
+
+log = logging.getLogger(__name__)
+
+READ_CONNECTIONS: Final = 2
+# How long a statement waits for a lock held by a checkpoint or a reader before failing.
+BUSY_TIMEOUT_MS: Final = 5000
+
+_MESSAGE_COLUMNS: Final = "id, channel_id, user_id, username, avatar, timestamp, message"
+_INSERT_MESSAGE: Final = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+_INSERT_USER: Final = "INSERT INTO users (user_id, username, avatar) VALUES (?, ?, ?)"
+_INSERT_SESSION: Final = "INSERT INTO sessions (session_hash, user_id) VALUES (?, ?)"
+_DELETE_USER: Final = "DELETE FROM users WHERE user_id = ?"
+
+Params = tuple[object, ...]
+
+
+class StoreError(Exception):
+    """The store cannot be opened; the message is one line for a human (no traceback)."""
+
+
+class WriteFailed(Exception):
+    """A grouped commit failed; nothing of the caller's write was stored."""
+
+
+def new_user_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_session_id() -> str:
+    # 256 bits, URL-safe, as MemoryStore.
+    return secrets.token_urlsafe(32)
+
+
+def session_hash(session_id: str) -> bytes:
+    return hashlib.sha256(session_id.encode()).digest()
+
+
+@dataclass(eq=False, slots=True)
+class _Write:
+    """One caller's write: statements run in order inside the batch's transaction."""
+
+    statements: tuple[tuple[str, Params], ...]
+    done: trio.Event = field(default_factory=trio.Event)
+    rowcount: int = 0
+    error: BaseException | None = None
+
+    @property
+    def is_message(self) -> bool:
+        # Runs of messages go in one executemany; other writes need their own rowcount.
+        return len(self.statements) == 1 and self.statements[0][0] == _INSERT_MESSAGE
+
+
+class SqliteStore:
+    """The Store on an SQLite file. Start ``run`` in a nursery before writing; ``close``
+    flushes queued writes and releases the file."""
+
+    def __init__(
+        self,
+        path: str,
+        writer: sqlite3.Connection,
+        readers: Sequence[sqlite3.Connection],
+        lock_fd: int,
+        channel_ids: dict[str, int],
+        last_id: int,
+    ) -> None:
+        # Use SqliteStore.open(): it validates the file and builds these.
+        self.path = path
+        self._writer = writer
+        self._readers = list(readers)
+        self._lock_fd = lock_fd
+        self._channel_ids = channel_ids
+        self._channel_names = {cid: name for name, cid in channel_ids.items()}
+        self._last_id = last_id
+        self._free_send, self._free_receive = trio.open_memory_channel[sqlite3.Connection](
+            len(self._readers)
+        )
+        for conn in self._readers:
+            self._free_send.send_nowait(conn)
+        self._pending: list[_Write] = []
+        self._wakeup = trio.Event()
+        self._running = False
+        self._closing = False
+        self._closed = False
+        self._released = False
+        self._stopped = trio.Event()
+        self._close_done = trio.Event()
+        self._commits = 0
+        self._committed_writes = 0
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str,
+        *,
+        channels: Iterable[str] = CHANNELS,
+        readers: int = READ_CONNECTIONS,
+        quick_check: bool = True,
+    ) -> "SqliteStore":
+        """Open (creating if need be), check and migrate the database; raises StoreError.
+
+        Blocking: meant for startup, before the server serves anyone.
+        """
+        if readers < 1:
+            raise ValueError("a SqliteStore needs at least one read connection")
+        _check_path(path)
+        try:
+            lock_fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot open the database {path}: {exc.strerror}") from None
+        conns: list[sqlite3.Connection] = []
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreError(
+                    f"the database {path} is in use by another minidiscord process"
+                ) from None
+            writer = _connect(path)
+            conns.append(writer)
+            _prepare_writer(writer, path, quick_check=quick_check)
+            channel_ids = _ensure_channels(writer, channels)
+            last_id = writer.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+            for _ in range(readers):
+                reader = _connect(path)
+                conns.append(reader)
+                reader.execute("PRAGMA query_only = ON")
+            return cls(path, writer, conns[1:], lock_fd, channel_ids, last_id)
+        except sqlite3.Error as exc:
+            _close_all(conns, lock_fd)
+            raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
+        except BaseException:
+            _close_all(conns, lock_fd)
+            raise
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The writer task: commits queued writes in groups until ``close``.
+
+        If it is cancelled instead, writes still queued fail (their callers never got an
+        acknowledgement, so nothing acknowledged is lost).
+        """
+        if self._running or self._closed:
+            raise RuntimeError("the store's writer is already running or the store is closed")
+        self._running = True
+        task_status.started()
+        try:
+            while True:
+                # Under sustained load the queue is never empty: without this a cancelled
+                # writer would go on committing forever.
+                await trio.lowlevel.checkpoint_if_cancelled()
+                while not self._pending:
+                    if self._closing:
+                        return
+                    self._wakeup = trio.Event()
+                    await self._wakeup.wait()
+                batch, self._pending = self._pending, []
+                # Shielded: the thread cannot be interrupted anyway, and its callers must
+                # learn the outcome of a commit that happened.
+                with trio.CancelScope(shield=True):
+                    await self._commit_batch(batch)
+        finally:
+            self._running = False
+            stranded, self._pending = self._pending, []
+            for write in stranded:
+                write.error = RuntimeError("the store stopped before this write was committed")
+                write.done.set()
+            self._stopped.set()
+
+    async def close(self) -> None:
+        """Commit what is queued, stop the writer, close the connections and the file.
+
+        Every caller returns once that is done, not only the first.
+        """
+        if self._closed:
+            await self._close_done.wait()
+            return
+        self._closed = True
+        # Shielded: a close abandoned halfway would keep the file locked and leave later
+        # callers waiting; it is bounded by the commit in progress.
+        with trio.CancelScope(shield=True):
+            if self._running:
+                self._closing = True
+                self._wakeup.set()
+                await self._stopped.wait()
+            # Waits for readers in worker threads to hand their connections back.
+            for _ in self._readers:
+                await self._free_receive.receive()
+            self._release()
+            self._close_done.set()
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            _close_all([self._writer, *self._readers], self._lock_fd)
+
+    async def healthy(self) -> bool:
+        """Whether writes are being committed and the file can be read (for /healthz)."""
+        if self._closed or not self._running:
+            return False
+        try:
+            await self._read("SELECT count(*) FROM channels", ())
+        except sqlite3.Error as exc:
+            log.warning("the database %s cannot be read: %s", self.path, _reason(exc))
+            return False
+        return True
+
+    @property
+    def commits(self) -> int:
+        """Transactions committed by the writer so far (one per group of writes)."""
+        return self._commits
+
+    @property
+    def committed_writes(self) -> int:
+        """Writes (messages, user changes) committed so far, over all groups."""
+        return self._committed_writes
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def create_user(self, username: str, avatar: str | None = None) -> tuple[User, Session]:
+        user = User(new_user_id(), username, avatar)
+        session = Session(new_session_id(), user.user_id)
+        await self._write(
+            (_INSERT_USER, (user.user_id, username, avatar)),
+            (_INSERT_SESSION, (session_hash(session.session_id), user.user_id)),
+        )
+        return user, session
+
+    async def delete_user(self, user_id: str) -> bool:
+        # Sessions go with the user (ON DELETE CASCADE); messages stay.
+        return await self._write((_DELETE_USER, (user_id,))) > 0
+
+    async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
+        self._check_writable()
+        channel_id = self._channel_ids.get(channel)
+        if channel_id is None:
+            raise KeyError(f"no channel {channel!r}")
+        # Numbered now, in the caller's step: ids follow call order whatever the batching.
+        self._last_id += 1
+        message = Message(
+            id=self._last_id,
+            channel=channel,
+            user_id=user.user_id,
+            username=user.username,
+            timestamp=timestamp,
+            message=text,
+            avatar=user.avatar,
+        )
+        params = (message.id, channel_id, user.user_id, user.username, user.avatar, timestamp, text)
+        await self._write((_INSERT_MESSAGE, params))
+        return message
+
+    async def _write(self, *statements: tuple[str, Params]) -> int:
+        self._check_writable()
+        write = _Write(statements)
+        self._pending.append(write)
+        self._wakeup.set()
+        await write.done.wait()
+        if write.error is not None:
+            raise write.error
+        return write.rowcount
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if not self._running:
+            raise RuntimeError("the store's writer is not running: start SqliteStore.run first")
+
+    async def _commit_batch(self, batch: list[_Write]) -> None:
+        try:
+            await trio.to_thread.run_sync(self._commit_in_thread, batch)
+        except BaseException as exc:
+            log.error("committing %d writes failed: %s", len(batch), _reason(exc))
+            for write in batch:
+                # A fresh exception per caller: one instance raised in many tasks would
+                # collect all their tracebacks.
+                write.error = WriteFailed(f"the database write failed: {_reason(exc)}")
+                write.done.set()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._commits += 1
+        self._committed_writes += len(batch)
+        for write in batch:
+            write.done.set()
+
+    def _commit_in_thread(self, batch: list[_Write]) -> None:
+        conn = self._writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            start = 0
+            while start < len(batch):
+                end = start + 1
+                while end < len(batch) and batch[start].is_message and batch[end].is_message:
+                    end += 1
+                if end - start > 1:
+                    sql = batch[start].statements[0][0]
+                    conn.executemany(sql, [w.statements[0][1] for w in batch[start:end]])
+                else:
+                    write = batch[start]
+                    for n, (sql, params) in enumerate(write.statements):
+                        cursor = conn.execute(sql, params)
+                        if n == 0:
+                            write.rowcount = cursor.rowcount
+                start = end
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get_session(self, session_id: str) -> tuple[User, Session] | None:
+        if not session_id:
+            self._check_open()
+            return None
+        rows = await self._read(
+            "SELECT u.user_id, u.username, u.avatar FROM sessions s"
+            " JOIN users u ON u.user_id = s.user_id WHERE s.session_hash = ?",
+            (session_hash(session_id),),
+        )
+        if not rows:
+            return None
+        user = User(rows[0][0], rows[0][1], rows[0][2])
+        return user, Session(session_id, user.user_id)
+
+    async def recent_messages(self, channel: str, limit: int) -> list[Message]:
+        self._check_open()
+        channel_id = self._channel_ids.get(channel)
+        if channel_id is None or limit <= 0:
+            return []
+        rows = await self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (channel_id, limit),
+        )
+        return self._messages(reversed(rows))
+
+    async def messages_before(self, channel: str, before_id: int, limit: int) -> list[Message]:
+        self._check_open()
+        channel_id = self._channel_ids.get(channel)
+        if channel_id is None or limit <= 0:
+            return []
+        rows = await self._read(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel_id = ? AND id < ?"
+            " ORDER BY id DESC LIMIT ?",
+            (channel_id, min(before_id, 2**63 - 1), limit),
+        )
+        return self._messages(reversed(rows))
+
+    async def list_users(self) -> list[User]:
+        rows = await self._read("SELECT user_id, username, avatar FROM users ORDER BY seq", ())
+        return [User(user_id, username, avatar) for user_id, username, avatar in rows]
+
+    async def _read(self, sql: str, params: Params) -> list[Any]:
+        self._check_open()
+        conn = await self._free_receive.receive()
+        try:
+            return await trio.to_thread.run_sync(_fetchall, conn, sql, params)
+        finally:
+            self._free_send.send_nowait(conn)
+
+    def _messages(self, rows: Iterable[Any]) -> list[Message]:
+        return [
+            Message(
+                id=mid,
+                channel=self._channel_names[channel_id],
+                user_id=user_id,
+                username=username,
+                timestamp=timestamp,
+                message=text,
+                avatar=avatar,
+            )
+            for mid, channel_id, user_id, username, avatar, timestamp, text in rows
+        ]
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+
+
+# -- opening helpers (blocking, startup only) ------------------------------------------
+
+
+def _check_path(path: str) -> None:
+    if os.path.isdir(path):
+        raise StoreError(f"cannot use the database {path}: it is a directory")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise StoreError(f"cannot create the database {path}: directory {parent} does not exist")
+    # WAL mode creates -wal and -shm files next to the database.
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot use the database {path}: directory {parent} is not writable")
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(f"cannot use the database {path}: the file is not readable and writable")
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    # Autocommit mode: transactions are explicit (BEGIN/COMMIT in _commit_in_thread).
+    # check_same_thread=False: each connection is used by one worker thread at a time,
+    # though not always the same thread.
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _prepare_writer(conn: sqlite3.Connection, path: str, *, quick_check: bool) -> None:
+    # The first statement that reads the file: random bytes fail here ("not a database").
+    conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+    if quick_check:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(1)")]
+        if problems != ["ok"]:
+            first = " ".join(str(problems[0]).split())  # its report spans several lines
+            raise StoreError(f"the database {path} is corrupt: {first}")
+    try:
+        migrate(conn)
+    except SchemaError as exc:
+        raise StoreError(f"cannot use the database {path}: {exc}") from None
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        raise StoreError(f"cannot use the database {path}: WAL journal mode unavailable ({mode})")
+    conn.execute("PRAGMA synchronous = FULL")
+
+
+def _ensure_channels(conn: sqlite3.Connection, channels: Iterable[str]) -> dict[str, int]:
+    """Add the configured channels the file lacks; every stored channel stays usable."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(
+            "INSERT OR IGNORE INTO channels (name) VALUES (?)", [(name,) for name in channels]
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return {name: cid for cid, name in conn.execute("SELECT id, name FROM channels")}
+
+
+def _fetchall(conn: sqlite3.Connection, sql: str, params: Params) -> list[Any]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _close_all(conns: Iterable[sqlite3.Connection], lock_fd: int) -> None:
+    # The lock fd is closed last: closing any descriptor of the file drops the POSIX locks
+    # SQLite holds on it in this process.
+    for conn in conns:
+        conn.close()
+    os.close(lock_fd)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,150 @@
+"""The Store contract, run against every backend: ids, sessions, deletion, ordering, paging."""
+
+import pytest
+import trio
+
+from minidiscord.chat.models import CHANNELS, User
+from minidiscord.chat.store.factory import RunnableStore
+
+
+async def test_create_user_gives_random_ids_and_an_unguessable_session(
+    store: RunnableStore,
+) -> None:
+    alice, alice_session = await store.create_user("alice")
+    bob, bob_session = await store.create_user("bob", "/b.png")
+    assert (alice.username, alice.avatar) == ("alice", None)
+    assert (bob.username, bob.avatar) == ("bob", "/b.png")
+    assert alice.user_id != bob.user_id
+    assert alice_session.user_id == alice.user_id
+    assert alice_session.session_id != bob_session.session_id
+    # at least 128 bits of URL-safe randomness
+    assert len(alice_session.session_id) >= 43
+
+
+async def test_get_session_restores_the_same_user(store: RunnableStore) -> None:
+    alice, session = await store.create_user("alice", "/a.png")
+    assert await store.get_session(session.session_id) == (alice, session)
+    assert await store.get_session("not-a-session") is None
+    assert await store.get_session("") is None
+
+
+async def test_same_username_twice_makes_two_users_listed_in_creation_order(
+    store: RunnableStore,
+) -> None:
+    users = [(await store.create_user(name))[0] for name in ("sam", "zoe", "sam", "al")]
+    assert users[0].user_id != users[2].user_id
+    assert await store.list_users() == users
+
+
+async def test_delete_user_removes_user_and_sessions_but_keeps_messages(
+    store: RunnableStore,
+) -> None:
+    alice, session = await store.create_user("alice")
+    bob, _ = await store.create_user("bob")
+    await store.add_message("general", alice, "bye", 1)
+    assert await store.delete_user(alice.user_id) is True
+    assert await store.get_session(session.session_id) is None
+    assert await store.list_users() == [bob]
+    assert [m.message for m in await store.recent_messages("general", 10)] == ["bye"]
+    assert await store.delete_user(alice.user_id) is False
+    assert await store.delete_user("nobody") is False
+
+
+async def test_messages_keep_every_field_and_number_increasingly_across_channels(
+    store: RunnableStore,
+) -> None:
+    alice, _ = await store.create_user("alice", "/a.png")
+    sent = [
+        await store.add_message(channel, alice, f"m{n} é ✓", 1_700_000_000_000 + n)
+        for n, channel in enumerate(CHANNELS * 3)
+    ]
+    ids = [m.id for m in sent]
+    assert ids == sorted(set(ids))
+    for channel in CHANNELS:
+        assert await store.recent_messages(channel, 10) == [m for m in sent if m.channel == channel]
+    first = sent[0]
+    assert (first.user_id, first.username, first.avatar) == (alice.user_id, "alice", "/a.png")
+    assert (first.timestamp, first.message) == (1_700_000_000_000, "m0 é ✓")
+
+
+async def test_add_message_to_an_unknown_channel_raises(store: RunnableStore) -> None:
+    alice, _ = await store.create_user("alice")
+    with pytest.raises(KeyError):
+        await store.add_message("nowhere", alice, "x", 1)
+    assert await store.recent_messages("nowhere", 5) == []
+
+
+async def test_a_message_keeps_the_author_it_was_sent_under(store: RunnableStore) -> None:
+    # The author need not be stored (nor still exist): messages are snapshots.
+    ghost = User("u1", "ghost", "/g.png")
+    message = await store.add_message("general", ghost, "boo", 1)
+    assert await store.recent_messages("general", 1) == [message]
+    assert message.username == "ghost"
+
+
+async def test_recent_messages_are_the_last_n_oldest_first(store: RunnableStore) -> None:
+    alice, _ = await store.create_user("alice")
+    for n in range(10):
+        await store.add_message("general", alice, f"g{n}", n)
+        await store.add_message("react", alice, f"r{n}", n)
+    assert [m.message for m in await store.recent_messages("general", 3)] == ["g7", "g8", "g9"]
+    assert len(await store.recent_messages("general", 50)) == 10
+    assert await store.recent_messages("general", 0) == []
+    assert await store.recent_messages("casual", 5) == []
+
+
+async def test_messages_before_pages_back_through_history(store: RunnableStore) -> None:
+    alice, _ = await store.create_user("alice")
+    sent = [await store.add_message("general", alice, f"g{n}", n) for n in range(10)]
+    await store.add_message("react", alice, "other channel", 0)
+    page = await store.messages_before("general", sent[7].id, 3)
+    assert [m.message for m in page] == ["g4", "g5", "g6"]
+    page = await store.messages_before("general", page[0].id, 3)
+    assert [m.message for m in page] == ["g1", "g2", "g3"]
+    page = await store.messages_before("general", page[0].id, 3)
+    assert [m.message for m in page] == ["g0"]
+    assert await store.messages_before("general", page[0].id, 3) == []
+    # An id past the end (even past 64 bits) pages from the newest.
+    assert [m.message for m in await store.messages_before("general", 10**30, 2)] == ["g8", "g9"]
+    assert await store.messages_before("general", sent[5].id, 0) == []
+
+
+async def test_concurrent_senders_get_ids_in_call_order(store: RunnableStore) -> None:
+    alice, _ = await store.create_user("alice")
+    called: list[str] = []
+    returned: dict[str, int] = {}
+
+    async def sender(name: str) -> None:
+        for n in range(20):
+            text = f"{name}-{n}"
+            # No checkpoint between noting the call and making it.
+            called.append(text)
+            message = await store.add_message(CHANNELS[n % len(CHANNELS)], alice, text, n)
+            returned[text] = message.id
+            for _ in range(n % 3):
+                await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        for name in "abcde":
+            nursery.start_soon(sender, name)
+    assert len(returned) == len(called) == 100
+    assert [returned[text] for text in called] == sorted(returned.values())
+    assert len(set(returned.values())) == 100
+
+
+async def test_a_closed_store_refuses_work(store: RunnableStore) -> None:
+    alice, _ = await store.create_user("alice")
+    await store.close()
+    with pytest.raises(RuntimeError):
+        await store.create_user("bob")
+    with pytest.raises(RuntimeError):
+        await store.add_message("general", alice, "late", 1)
+    with pytest.raises(RuntimeError):
+        await store.recent_messages("general", 5)
+    await store.close()  # twice is harmless
+
+
+async def test_an_open_store_is_healthy_and_a_closed_one_is_not(store: RunnableStore) -> None:
+    assert await store.healthy() is True
+    await store.close()
+    assert await store.healthy() is False
