@@ -21,6 +21,9 @@ from .web.static import serve_web
 
 logger = logging.getLogger("minidiscord")
 
+# A store that takes longer than this to answer a health check counts as down.
+HEALTH_CHECK_TIMEOUT = 2.0
+
 
 class App:
     """Everything one server holds; nothing lives in module globals (tests run several)."""
@@ -122,6 +125,15 @@ class ChatApp(App):
             history_limit=settings.history_limit,
             rate_limit=settings.rate_limit,
         )
+
+    async def health(self) -> str | None:
+        problem = await super().health()
+        if problem is None:
+            with trio.move_on_after(HEALTH_CHECK_TIMEOUT):
+                if await self.store.healthy():
+                    return None
+            problem = "the store is not answering or not committing"
+        return problem
 
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)

@@ -21,6 +21,7 @@ from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
 from .ordering import Sequencer
 from .presence import Presence
 from .store import Store
+from .store.base import StoreWriteError
 from .validation import Invalid
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,10 @@ class ChatServer:
             return _refuse(socket, "message:channel:send", error.reason)
         try:
             message = await self._publish(channel, user, text)
+        except StoreWriteError as exc:
+            # The store already logged the fault; the sender learns it was not stored.
+            log.warning("a message from user %s was not stored: %s", user.user_id, exc)
+            return {"ok": False, "error": "the server could not store the message"}
         except Exception:
             log.exception("storing a message from user %s failed", user.user_id)
             return {"ok": False, "error": "the server could not store the message"}
@@ -196,9 +201,13 @@ class ChatServer:
         metrics = self._ns.metrics
         try:
             started = time.perf_counter()
-            message = await self._store.add_message(channel, user, text, self._clock())
+            # Shielded: once asked, the store commits whatever happens to the sender, and a
+            # committed message must be broadcast (it cannot hang: it waits one commit).
+            with trio.CancelScope(shield=True):
+                stored = await self._store.add_message(channel, user, text, self._clock())
+            message = stored
             metrics.store_commit_seconds.observe(time.perf_counter() - started)
-            return message
+            return stored
         finally:
             # Shielded: an abandoned turn would block every later sender, and a stored
             # message must become visible even if its sender went away meanwhile.

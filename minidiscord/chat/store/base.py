@@ -5,6 +5,10 @@ from typing import Protocol
 from ..models import Message, Session, User
 
 
+class StoreWriteError(Exception):
+    """The store could not commit a write (full disk, locked database); nothing was stored."""
+
+
 class Store(Protocol):
     """Users, their sessions and the channels' messages.
 

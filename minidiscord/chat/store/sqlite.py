@@ -34,6 +34,7 @@ from typing import Any, Final
 import trio
 
 from ..models import CHANNELS, Message, Session, User
+from .base import StoreWriteError
 from .migrations import SchemaError, migrate
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class StoreError(Exception):
     """The store cannot be opened; the message is one line for a human (no traceback)."""
 
 
-class WriteFailed(Exception):
+class WriteFailed(StoreWriteError):
     """A grouped commit failed; nothing of the caller's write was stored."""
 
 
@@ -122,6 +123,7 @@ class SqliteStore:
         self._stopped = trio.Event()
         self._close_done = trio.Event()
         self._commits = 0
+        self._last_commit_failed = False
         self._committed_writes = 0
 
     # -- opening -----------------------------------------------------------------------
@@ -235,7 +237,7 @@ class SqliteStore:
 
     async def healthy(self) -> bool:
         """Whether writes are being committed and the file can be read (for /healthz)."""
-        if self._closed or not self._running:
+        if self._closed or not self._running or self._last_commit_failed:
             return False
         try:
             await self._read("SELECT count(*) FROM channels", ())
@@ -308,6 +310,8 @@ class SqliteStore:
         try:
             await trio.to_thread.run_sync(self._commit_in_thread, batch)
         except BaseException as exc:
+            # Unhealthy until a commit succeeds again (a full disk freed, a lock released).
+            self._last_commit_failed = True
             log.error("committing %d writes failed: %s", len(batch), _reason(exc))
             for write in batch:
                 # A fresh exception per caller: one instance raised in many tasks would
@@ -317,6 +321,7 @@ class SqliteStore:
             if not isinstance(exc, Exception):
                 raise
             return
+        self._last_commit_failed = False
         self._commits += 1
         self._committed_writes += len(batch)
         for write in batch:
