@@ -105,7 +105,16 @@ class ServerProcess:
 
     def start(self) -> None:
         env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning"}
-        command = [sys.executable, "-m", "minidiscord", "--host", "127.0.0.1"]
+        # Test users type faster than people: the per-user rate limit has its own tests.
+        command = [
+            sys.executable,
+            "-m",
+            "minidiscord",
+            "--host",
+            "127.0.0.1",
+            "--rate-limit",
+            "off",
+        ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, "--port", str(self.port)],
