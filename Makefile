@@ -6,7 +6,7 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 NODE_STAMP := tests/node/node_modules/.installed
 
-.PHONY: run test lint typecheck unit clean
+.PHONY: run test lint typecheck unit bench clean
 
 run: $(RUN_STAMP)
 	$(BIN)/minidiscord $(ARGS)
@@ -22,6 +22,11 @@ typecheck: $(TEST_STAMP)
 
 unit: $(TEST_STAMP) $(NODE_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Side-by-side benchmark against python-socketio on uvicorn (several minutes; see
+# docs/benchmarks.md). Not part of `make test`: speed is measured, never asserted.
+bench: $(TEST_STAMP)
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -1,0 +1,180 @@
+"""Does one stalled client hurt the others? p99 among 999 readers, without and with it.
+
+Starts the server pinned to one core, then runs the same fixed load (``loadtest.py``: 999
+clients, one sender) twice: once alone, once with one more client that joins the chat and
+then never reads again. Prints both latency distributions, and whether the server dropped
+the stalled client as a slow consumer during the run (``/metrics``).
+
+Example: ``python scripts/slow_consumer_bench.py --rate 5 --duration 30``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import trio
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# loadtest.py is a sibling script, found through the path entry above.
+from loadtest import RawWebSocket
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _pins() -> tuple[list[str], list[str]]:
+    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        return [], []
+    return ["taskset", "-c", "0"], ["taskset", "-c", "1"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _server(port: int, client_buffer: int) -> Iterator[None]:
+    pin, _ = _pins()
+    command = [
+        *pin,
+        sys.executable,
+        "-m",
+        "minidiscord",
+        "--port",
+        str(port),
+        "--store",
+        "memory",
+        "--rate-limit",
+        "off",
+        "--ip-connect-rate",
+        "off",
+        "--ip-max-sessions",
+        "off",
+        "--client-buffer",
+        str(client_buffer),
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            time.sleep(0.1)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _slow_consumer_drops(port: int) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("minidiscord_slow_consumer_disconnects_total "):
+                return float(line.split()[1])
+    return 0.0
+
+
+async def _loadtest(port: int, args: argparse.Namespace) -> dict[str, Any]:
+    _, pin = _pins()
+    command = [
+        *pin,
+        sys.executable,
+        os.path.join(ROOT, "scripts", "loadtest.py"),
+        "--url",
+        f"http://127.0.0.1:{port}",
+        "-c",
+        str(args.clients),
+        "-s",
+        "1",
+        "-r",
+        str(args.rate),
+        "-d",
+        str(args.duration),
+        "--size",
+        str(args.size),
+        "--json",
+        "-q",
+    ]
+    result = await trio.run_process(command, capture_stdout=True, check=True)
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+async def _stalled_client(port: int, joined: trio.Event) -> None:
+    """Join the chat, then never read again (the socket stays open until cancelled)."""
+    client = await RawWebSocket.connect("127.0.0.1", port, "/socket.io/?EIO=4&transport=websocket")
+    try:
+        await client.send_text('40{"username":"stalled"}')
+        while not any(frame.startswith(b'42["users"') for frame in await client.receive_frames()):
+            pass
+        joined.set()
+        await trio.sleep_forever()
+    finally:
+        await client.aclose()
+
+
+async def _measure(args: argparse.Namespace, stalled: bool) -> dict[str, Any]:
+    port = _free_port()
+    with _server(port, args.client_buffer):
+        async with trio.open_nursery() as nursery:
+            if stalled:
+                joined = trio.Event()
+                nursery.start_soon(_stalled_client, port, joined)
+                await joined.wait()
+            report = await _loadtest(port, args)
+            drops = await trio.to_thread.run_sync(_slow_consumer_drops, port)
+            nursery.cancel_scope.cancel()
+    result = report["result"]
+    return {
+        "stalled_client": stalled,
+        "delivery_ratio": result["delivery_ratio"],
+        "deliveries_per_s": result["deliveries_per_s"],
+        "latency_ms": result["latency_ms"],
+        "server_dropped_slow_consumers": drops,
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=999, help="readers besides the stalled one")
+    parser.add_argument("--rate", type=float, default=5.0, help="messages/s from the sender")
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--size", type=int, default=1000, help="characters per message")
+    parser.add_argument("--client-buffer", type=int, default=1024)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    runs = [await _measure(args, stalled=False), await _measure(args, stalled=True)]
+    if args.json:
+        print(json.dumps(runs, indent=2))
+        return
+    print(
+        f"{'run':<22}{'ratio':>8}{'deliv/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'drops':>7}"
+    )
+    for run in runs:
+        latency = run["latency_ms"]
+        name = "with 1 stalled client" if run["stalled_client"] else "all clients read"
+        print(
+            f"{name:<22}{run['delivery_ratio']:>8.4f}{run['deliveries_per_s']:>10.0f}"
+            f"{latency['p50']:>9.1f}{latency['p99']:>9.1f}{latency['max']:>9.1f}"
+            f"{run['server_dropped_slow_consumers']:>7.0f}"
+        )
+
+
+if __name__ == "__main__":
+    trio.run(main)
