@@ -1,0 +1,1051 @@
+"""Soak run: many chat clients join, chat, leave and reconnect at random for a bounded time.
+
+Every client speaks Engine.IO 4 / Socket.IO 5 over websocket itself (trio + trio-websocket) and
+does one random action every 1-5 s: send a message (with an ack), ask for history, disconnect
+and restore its session with ``auth {sessionId}``, or ``user:leave`` and come back as a new
+user. While it runs it checks:
+
+* delivery: every acknowledged message reached, exactly once, every connection that was ready
+  (had its ``session`` event) before the send was issued and that stayed connected until the
+  ack arrived plus a grace period; the sender also has its own message before the ack;
+* order: on each connection, ``message:channel`` ids increase per channel, never repeat;
+* the server's resident memory and open file descriptors (read from /proc/PID) stay flat
+  after warm-up, and the descriptors go back down once every client has left;
+* nothing unexpected: no refused or lost ack, no connection dropped by the server, no failed
+  restore, and (for a server this script starts) no log record at ERROR or above.
+
+It prints a summary (``--json`` for one JSON object) and exits 1 on any violation.
+Example: ``python scripts/soak.py --clients 500 --duration 600``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import contextlib
+import os
+import random
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import trio
+from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+
+CHANNELS = ("welcome", "general", "react", "learners", "casual")
+# At most this many examples of each violation kind are kept for the summary.
+EXAMPLES_PER_KIND = 5
+# The ack id of `user:leave`, outside the range of the acks a connection waits for.
+LEAVE_ACK_ID = 10**9
+
+# ---------------------------------------------------------------------------------------------
+# Pure parts: the delivery ledger and the resource verdict (unit-tested in tests/test_soak.py).
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """A message the server acknowledged with ``{ok: true, id}``."""
+
+    channel: str
+    id: int
+    issued_at: float
+    acked_at: float
+    sender: int
+
+
+@dataclass(eq=False)
+class Epoch:
+    """One websocket connection of one client, from its `session` event to its close."""
+
+    client: int
+    number: int
+    ready_at: float | None = None
+    closed_at: float | None = None
+    # True when the server ended the connection without being asked to.
+    lost: bool = False
+    received: dict[str, set[int]] = field(default_factory=dict)
+    last_id: dict[str, int] = field(default_factory=dict)
+    deliveries: int = 0
+
+
+class Ledger:
+    """Acknowledged messages, deliveries per connection, and every violation found."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        # Appended in ack order, which (one process, one clock) is acked_at order.
+        self._acked: list[Acked] = []
+        self._acked_times: list[float] = []
+        self.violations: Counter[str] = Counter()
+        self.examples: dict[str, list[str]] = {}
+        self.checked = 0
+        self.deliveries = 0
+
+    def violation(self, kind: str, detail: str) -> None:
+        self.violations[kind] += 1
+        examples = self.examples.setdefault(kind, [])
+        if len(examples) < EXAMPLES_PER_KIND:
+            examples.append(detail)
+
+    @property
+    def acked(self) -> int:
+        return len(self._acked)
+
+    def record_ack(self, message: Acked, sender_epoch: Epoch) -> None:
+        if self._acked_times and message.acked_at < self._acked_times[-1]:
+            raise ValueError("acks must be recorded in time order")
+        self._acked.append(message)
+        self._acked_times.append(message.acked_at)
+        # The server broadcasts to the channel (sender included) before it acknowledges, and
+        # one connection's frames arrive in order: the sender must already have it.
+        if message.id not in sender_epoch.received.get(message.channel, ()):
+            self.violation(
+                "own message not before ack",
+                f"client {message.sender}: {message.channel} #{message.id}",
+            )
+
+    def receive(self, epoch: Epoch, channel: str, message_id: int) -> None:
+        """A `message:channel` event arrived on this connection."""
+        self.deliveries += 1
+        epoch.deliveries += 1
+        seen = epoch.received.setdefault(channel, set())
+        where = f"client {epoch.client} connection {epoch.number}: {channel} #{message_id}"
+        if message_id in seen:
+            self.violation("duplicate", where)
+            return
+        last = epoch.last_id.get(channel)
+        if last is not None and message_id <= last:
+            self.violation("out of order", f"{where} after #{last}")
+        seen.add(message_id)
+        epoch.last_id[channel] = max(message_id, last or message_id)
+
+    def close_epoch(self, epoch: Epoch, closed_at: float) -> None:
+        """Check a connection the client closed itself: it was present for what it must have.
+
+        A message must have reached it when the connection was ready before the send was
+        issued and still open ``grace`` seconds after the ack. A connection the server
+        dropped is reported as such instead (its last frames may be legitimately lost).
+        """
+        epoch.closed_at = closed_at
+        if epoch.lost or epoch.ready_at is None:
+            self._forget(epoch)
+            return
+        ready_at = epoch.ready_at
+        start = bisect.bisect_right(self._acked_times, ready_at)
+        end = bisect.bisect_left(self._acked_times, closed_at - self.grace)
+        for message in self._acked[start:end]:
+            if message.issued_at <= ready_at:
+                continue
+            self.checked += 1
+            if message.id not in epoch.received.get(message.channel, ()):
+                self.violation(
+                    "missing",
+                    f"client {epoch.client} connection {epoch.number} lacks "
+                    f"{message.channel} #{message.id} from client {message.sender}",
+                )
+        self._forget(epoch)
+
+    @staticmethod
+    def _forget(epoch: Epoch) -> None:
+        # Long runs have many connections; only the counts outlive the check.
+        epoch.received = {}
+        epoch.last_id = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    at: float
+    rss_kb: int
+    fds: int
+    connections: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    rss_fraction: float = 0.20
+    rss_kb: int = 16 * 1024
+    fds: int = 16
+
+
+def resource_verdict(
+    baseline: Sample, end: Sample, idle_fds: int | None, after_close: Sample | None, tol: Tolerance
+) -> list[tuple[str, str]]:
+    """Violations of "memory and descriptors stay flat" between warm-up and the end.
+
+    Descriptors may follow the number of open connections (one socket each); anything
+    beyond that plus the slack is a leak. Once every client has gone, the count must be
+    back near where it was before any client came.
+    """
+    problems: list[tuple[str, str]] = []
+    rss_limit = baseline.rss_kb * (1 + tol.rss_fraction) + tol.rss_kb
+    if end.rss_kb > rss_limit:
+        problems.append(
+            (
+                "rss growth",
+                f"RSS {end.rss_kb} kB at the end > {rss_limit:.0f} kB allowed "
+                f"(warm-up {baseline.rss_kb} kB + {tol.rss_fraction:.0%} + {tol.rss_kb} kB)",
+            )
+        )
+    fd_limit = baseline.fds + max(0, end.connections - baseline.connections) + tol.fds
+    if end.fds > fd_limit:
+        problems.append(
+            (
+                "fd growth",
+                f"{end.fds} fds at the end > {fd_limit} allowed (warm-up {baseline.fds} fds "
+                f"for {baseline.connections} connections, end {end.connections} connections)",
+            )
+        )
+    if idle_fds is not None and after_close is not None and after_close.fds > idle_fds + tol.fds:
+        problems.append(
+            (
+                "fd leak",
+                f"{after_close.fds} fds after every client left > {idle_fds} before any "
+                f"came + {tol.fds}",
+            )
+        )
+    return problems
+
+
+def read_process(pid: int) -> tuple[int, int] | None:
+    """(VmRSS in kB, open descriptors) of a process, or None when it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]), fds
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The wire: Engine.IO/Socket.IO frames on the default namespace.
+# ---------------------------------------------------------------------------------------------
+
+
+def event_frame(event: str, args: Sequence[Any], ack_id: int | None = None) -> str:
+    body = orjson.dumps([event, *args]).decode()
+    return f"42{body}" if ack_id is None else f"42{ack_id}{body}"
+
+
+def parse_ack(frame: str) -> tuple[int, list[Any]] | None:
+    """(ack id, ack args) of ``43<id>[...]``, else None."""
+    bracket = frame.find("[", 2)
+    digits = frame[2:bracket] if bracket > 2 else ""
+    if not digits.isdigit():
+        return None
+    args = orjson.loads(frame[bracket:])
+    return (int(digits), args) if isinstance(args, list) else None
+
+
+class ConnectionEnded(Exception):
+    """The connection closed (or was closed) while a request waited for its answer."""
+
+
+class Connection:
+    """One websocket to the server: a reader task routes frames; requests await their acks."""
+
+    def __init__(self, ws: Any, epoch: Epoch, ledger: Ledger) -> None:
+        self.ws = ws
+        self.epoch = epoch
+        self.ledger = ledger
+        self.session: dict[str, Any] | None = None
+        self.connect_error: Any = None
+        self.answered = trio.Event()
+        self.server_disconnected = trio.Event()
+        self.ended = trio.Event()
+        # Set before the client closes or leaves, so the close that follows is expected.
+        self.closing = False
+        self._acks: dict[int, tuple[trio.Event, list[Any]]] = {}
+        self._next_ack = 0
+        # The first frames, for the report when a connect goes unanswered.
+        self.first_frames: list[str] = []
+
+    async def read(self) -> None:
+        ledger = self.ledger
+        try:
+            while True:
+                frame = await self.ws.get_message()
+                if len(self.first_frames) < 4:
+                    self.first_frames.append(f"{trio.current_time():.1f}:{frame[:40]!r}")
+                if not isinstance(frame, str):
+                    ledger.violation("unexpected binary", f"{len(frame)} bytes")
+                    continue
+                if frame == "2":
+                    await self.ws.send_message("3")
+                elif frame == "1":
+                    break
+                else:
+                    try:
+                        self._route(frame)
+                    except (ValueError, LookupError, TypeError, AttributeError):
+                        ledger.violation("bad frame", frame[:120])
+        except ConnectionClosed:
+            pass
+        finally:
+            self.ended.set()
+            for event, _ in self._acks.values():
+                event.set()
+
+    def _route(self, frame: str) -> None:
+        if frame.startswith('42["message:channel",'):
+            _, channel, message = orjson.loads(frame[2:])
+            self.ledger.receive(self.epoch, channel, message["id"])
+        elif frame.startswith("43"):
+            self._ack(frame)
+        elif frame.startswith('42["session",'):
+            self.session = orjson.loads(frame[2:])[1]
+            self.epoch.ready_at = trio.current_time()
+            self.answered.set()
+        elif frame.startswith("44"):
+            self.connect_error = orjson.loads(frame[2:])
+            self.answered.set()
+        elif frame.startswith("41"):
+            self.server_disconnected.set()
+
+    def _ack(self, frame: str) -> None:
+        parsed = parse_ack(frame)
+        if parsed is None:
+            self.ledger.violation("bad ack", frame[:80])
+            return
+        ack_id, args = parsed
+        waiting = self._acks.pop(ack_id, None)
+        if waiting is None:
+            if ack_id != LEAVE_ACK_ID:
+                self.ledger.violation("unexpected ack", frame[:80])
+            return
+        event, result = waiting
+        result.append(args)
+        event.set()
+
+    async def call(self, event: str, *args: Any, timeout: float) -> list[Any]:
+        """Emit with an ack and wait for it; raises ConnectionEnded or trio.TooSlowError."""
+        ack_id = self._next_ack
+        self._next_ack += 1
+        done = trio.Event()
+        result: list[Any] = []
+        self._acks[ack_id] = (done, result)
+        try:
+            try:
+                await self.ws.send_message(event_frame(event, args, ack_id))
+            except ConnectionClosed:
+                raise ConnectionEnded from None
+            with trio.fail_after(timeout):
+                await done.wait()
+        finally:
+            self._acks.pop(ack_id, None)
+        if not result:
+            raise ConnectionEnded
+        args_back: list[Any] = result[0]
+        return args_back
+
+
+# ---------------------------------------------------------------------------------------------
+# The clients.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    url: str | None
+    pid: int | None
+    clients: int
+    duration: float
+    min_interval: float
+    max_interval: float
+    message_rate: float
+    reconnect_share: float
+    leave_share: float
+    history_share: float
+    grace: float
+    ack_timeout: float
+    connect_timeout: float
+    ramp: float
+    warmup: float
+    sample_interval: float
+    tolerance: Tolerance
+    allow_refused: bool
+    seed: int | None
+    json: bool
+    server_log: str | None
+
+
+@dataclass
+class Stats:
+    sent: int = 0
+    refused: int = 0
+    unanswered: int = 0
+    history: int = 0
+    connections: int = 0
+    restores: int = 0
+    leaves: int = 0
+    joins: int = 0
+    lost: int = 0
+    open: int = 0
+
+
+class Soak:
+    def __init__(self, options: Options, url: str, rng: random.Random) -> None:
+        self.options = options
+        self.url = url.rstrip("/")
+        self.rng = rng
+        self.ledger = Ledger(options.grace)
+        self.stats = Stats()
+        self.samples: list[Sample] = []
+        self.started_at = 0.0
+        self.stop_at = 0.0
+        self.active_clients = options.clients
+        self.all_idle = trio.Event()
+        self.close_now = trio.Event()
+        self.end_sample: Sample | None = None
+        mean_interval = (options.min_interval + options.max_interval) / 2
+        # Chat is what makes fan-out load; its share is set so that all clients together
+        # send about --message-rate messages per second.
+        chat = options.message_rate * mean_interval / max(1, options.clients)
+        others = options.reconnect_share + options.leave_share + options.history_share
+        self.chat_share = max(0.0, min(chat, 1.0 - others))
+
+    def ws_url(self) -> str:
+        base = "ws" + self.url.removeprefix("http")
+        return f"{base}/socket.io/?EIO=4&transport=websocket"
+
+    def now(self) -> float:
+        return trio.current_time()
+
+    # -- one client ------------------------------------------------------------------------
+
+    async def client(self, index: int) -> None:
+        rng = random.Random(self.rng.getrandbits(64))
+        await trio.sleep(rng.uniform(0, self.options.ramp))
+        session_id: str | None = None
+        user_id: str | None = None
+        number = 0
+        try:
+            while self.now() < self.stop_at:
+                number += 1
+                epoch = Epoch(index, number)
+                auth: dict[str, Any]
+                if session_id is None:
+                    auth = {"username": f"soak{index}-{number}"}
+                else:
+                    auth = {"sessionId": session_id}
+                outcome = await self._run_epoch(epoch, auth, user_id, rng)
+                if outcome is None:
+                    # Could not connect: counted; try again a little later, as clients do.
+                    await trio.sleep(rng.uniform(1, 3))
+                    continue
+                session_id, user_id = outcome
+        finally:
+            self.active_clients -= 1
+            if self.active_clients == 0:
+                self.all_idle.set()
+
+    async def _run_epoch(
+        self, epoch: Epoch, auth: dict[str, Any], user_id: str | None, rng: random.Random
+    ) -> tuple[str | None, str | None] | None:
+        """One connection's life; returns the (sessionId, userId) to reconnect with."""
+        options = self.options
+        try:
+            async with open_websocket_url(
+                self.ws_url(),
+                connect_timeout=options.connect_timeout,
+                disconnect_timeout=2,
+                max_message_size=64 * 1024 * 1024,
+                message_queue_size=64,
+            ) as ws:
+                conn = Connection(ws, epoch, self.ledger)
+                self.stats.open += 1
+                try:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(conn.read)
+                        result = await self._live(conn, auth, user_id, rng)
+                        nursery.cancel_scope.cancel()
+                    return result
+                finally:
+                    self.stats.open -= 1
+        except (OSError, HandshakeError, ConnectionClosed, trio.TooSlowError) as exc:
+            self.ledger.violation("connect failed", f"client {epoch.client}: {exc!r}"[:200])
+            return None
+
+    async def _live(
+        self,
+        conn: Connection,
+        auth: dict[str, Any],
+        user_id: str | None,
+        rng: random.Random,
+    ) -> tuple[str | None, str | None] | None:
+        options = self.options
+        epoch = conn.epoch
+        with contextlib.suppress(ConnectionClosed):
+            await conn.ws.send_message("40" + orjson.dumps(auth).decode())
+        with trio.move_on_after(options.connect_timeout):
+            await conn.answered.wait()
+        session = conn.session
+        if session is None:
+            detail = (
+                conn.connect_error
+                if conn.answered.is_set()
+                else f"no answer at {self.now():.1f}; got {conn.first_frames}"
+            )
+            kind = "restore failed" if "sessionId" in auth else "connect failed"
+            self.ledger.violation(kind, f"client {epoch.client}: {detail}"[:200])
+            self.ledger.close_epoch(epoch, self.now())
+            # A refused restore starts over as a new user.
+            return (None, None) if "sessionId" in auth else None
+        self.stats.connections += 1
+        if "sessionId" in auth:
+            self.stats.restores += 1
+            if session.get("userId") != user_id:
+                self.ledger.violation(
+                    "restore failed",
+                    f"client {epoch.client}: user {session.get('userId')} instead of {user_id}",
+                )
+        else:
+            self.stats.joins += 1
+        identity = (str(session["sessionId"]), str(session["userId"]))
+
+        while self.now() < self.stop_at:
+            with trio.move_on_after(rng.uniform(options.min_interval, options.max_interval)):
+                await conn.ended.wait()
+            if conn.ended.is_set() or conn.server_disconnected.is_set():
+                return self._lost(conn, identity)
+            if self.now() >= self.stop_at:
+                break
+            roll = rng.random()
+            if roll < self.chat_share:
+                if not await self._chat(conn, rng):
+                    return self._lost(conn, identity)
+                continue
+            roll -= self.chat_share
+            if roll < options.history_share:
+                if not await self._history(conn, rng):
+                    return self._lost(conn, identity)
+                continue
+            roll -= options.history_share
+            if roll < options.reconnect_share:
+                await self._close(conn, rng)
+                return identity
+            roll -= options.reconnect_share
+            if roll < options.leave_share:
+                await self._leave(conn)
+                return (None, None)
+            # Otherwise the user just reads for a while.
+        await self._final(conn)
+        return identity
+
+    def _lost(self, conn: Connection, identity: tuple[str, str]) -> tuple[str, str]:
+        epoch = conn.epoch
+        epoch.lost = True
+        self.stats.lost += 1
+        reason = "server disconnect" if conn.server_disconnected.is_set() else "closed"
+        self.ledger.violation(
+            "unexpected disconnect", f"client {epoch.client} connection {epoch.number}: {reason}"
+        )
+        self.ledger.close_epoch(epoch, self.now())
+        return identity
+
+    async def _chat(self, conn: Connection, rng: random.Random) -> bool:
+        channel = rng.choice(CHANNELS)
+        text = f"soak {conn.epoch.client}-{conn.epoch.number}-{secrets.token_hex(4)}"
+        issued_at = self.now()
+        self.stats.sent += 1
+        try:
+            answer = await conn.call(
+                "message:channel:send", channel, text, timeout=self.options.ack_timeout
+            )
+        except ConnectionEnded:
+            self.stats.unanswered += 1
+            return False
+        except trio.TooSlowError:
+            self.stats.unanswered += 1
+            self.ledger.violation(
+                "ack timeout", f"client {conn.epoch.client}: no ack for {channel} within timeout"
+            )
+            return True
+        reply = answer[0] if answer else None
+        if isinstance(reply, dict) and reply.get("ok") is True and type(reply.get("id")) is int:
+            acked = Acked(channel, reply["id"], issued_at, self.now(), conn.epoch.client)
+            self.ledger.record_ack(acked, conn.epoch)
+        else:
+            self.stats.refused += 1
+            if not self.options.allow_refused:
+                self.ledger.violation("refused", f"client {conn.epoch.client}: {answer!r}"[:200])
+        return True
+
+    async def _history(self, conn: Connection, rng: random.Random) -> bool:
+        channel = rng.choice(CHANNELS)
+        self.stats.history += 1
+        try:
+            answer = await conn.call(
+                "channel:history", channel, {"limit": 20}, timeout=self.options.ack_timeout
+            )
+        except ConnectionEnded:
+            return False
+        except trio.TooSlowError:
+            self.ledger.violation("ack timeout", f"client {conn.epoch.client}: channel:history")
+            return True
+        reply = answer[0] if answer else None
+        messages = reply.get("messages") if isinstance(reply, dict) else None
+        if not isinstance(messages, list):
+            self.ledger.violation("bad history", f"{answer!r}"[:200])
+            return True
+        ids = [m["id"] for m in messages if isinstance(m, dict) and type(m.get("id")) is int]
+        if (
+            len(ids) != len(messages)
+            or ids != sorted(ids)
+            or len(set(ids)) != len(ids)
+            or len(ids) > 20
+        ):
+            self.ledger.violation("bad history", f"{channel}: ids {ids[:30]}")
+        return True
+
+    async def _close(self, conn: Connection, rng: random.Random) -> None:
+        """Disconnect: half the time saying so at the Socket.IO level first, as socket.close()."""
+        conn.closing = True
+        self.ledger.close_epoch(conn.epoch, self.now())
+        with contextlib.suppress(ConnectionClosed):
+            if rng.random() < 0.5:
+                await conn.ws.send_message("41")
+            await conn.ws.aclose()
+
+    async def _leave(self, conn: Connection) -> None:
+        # The user is gone from the moment the server handles the leave.
+        conn.closing = True
+        closed_at = self.now()
+        self.stats.leaves += 1
+        # The answer is the ack or the namespace disconnect that ends the socket, whichever
+        # comes first (the server may disconnect before it could acknowledge).
+        with contextlib.suppress(ConnectionClosed):
+            await conn.ws.send_message(event_frame("user:leave", [], LEAVE_ACK_ID))
+        with trio.move_on_after(self.options.ack_timeout):
+            await conn.server_disconnected.wait()
+        if not conn.server_disconnected.is_set():
+            self.ledger.violation(
+                "leave failed", f"client {conn.epoch.client}: no namespace disconnect"
+            )
+        self.ledger.close_epoch(conn.epoch, closed_at)
+        with contextlib.suppress(ConnectionClosed):
+            await conn.ws.aclose()
+
+    async def _final(self, conn: Connection) -> None:
+        """The run is over: stay connected until every ack is in plus the grace, then check."""
+        with trio.move_on_after(self.options.ack_timeout + self.options.grace + 30):
+            await self.close_now.wait()
+        if conn.ended.is_set() or conn.server_disconnected.is_set():
+            conn.epoch.lost = True
+            self.ledger.violation("unexpected disconnect", f"client {conn.epoch.client} at end")
+        conn.closing = True
+        self.ledger.close_epoch(conn.epoch, self.now())
+        with contextlib.suppress(ConnectionClosed):
+            await conn.ws.aclose()
+
+    # -- the run ---------------------------------------------------------------------------
+
+    async def sampler(self, pid: int | None, progress: bool) -> None:
+        if pid is None:
+            return
+        last_report = -1e9
+        while True:
+            reading = read_process(pid)
+            if reading is None:
+                self.ledger.violation("server died", f"process {pid} is gone")
+                return
+            sample = Sample(self.now() - self.started_at, reading[0], reading[1], self.stats.open)
+            self.samples.append(sample)
+            if progress and sample.at - last_report >= 30:
+                last_report = sample.at
+                print(
+                    f"[{sample.at:6.0f} s] rss {sample.rss_kb / 1024:.1f} MB, fds {sample.fds}, "
+                    f"connections {sample.connections}, acked {self.ledger.acked}, "
+                    f"violations {sum(self.ledger.violations.values())}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            await trio.sleep(self.options.sample_interval)
+
+    async def conclude(self, pid: int | None) -> None:
+        """After the last action: let every ack come in, wait the grace, sample, close."""
+        await trio.sleep_until(self.stop_at)
+        with trio.move_on_after(self.options.ack_timeout + 5):
+            await self.all_idle_or_final()
+        await trio.sleep(self.options.grace)
+        if pid is not None:
+            reading = read_process(pid)
+            if reading is not None:
+                self.end_sample = Sample(
+                    self.now() - self.started_at, reading[0], reading[1], self.stats.open
+                )
+        self.close_now.set()
+
+    async def all_idle_or_final(self) -> None:
+        # Clients still in an action finish it within the ack timeout; the rest wait in _final.
+        while self.active_clients > 0 and self._busy():  # noqa: ASYNC110 - no event to await
+            await trio.sleep(0.2)
+
+    def _busy(self) -> bool:
+        return (
+            self.stats.open > 0
+            and self.ledger.acked + self.stats.refused + (self.stats.unanswered) < self.stats.sent
+        )
+
+
+async def fds_settled(pid: int, idle_fds: int, slack: int, timeout: float) -> Sample | None:
+    """The server once its descriptors are back near ``idle_fds`` (or the timeout passed).
+
+    Closed connections take the server a moment to notice; the wait goes on a little past
+    the allowed slack so the figure reported is the settled one.
+    """
+    reading = read_process(pid)
+    for target, limit in ((idle_fds + slack, timeout), (idle_fds + 2, 3.0)):
+        with trio.move_on_after(limit):
+            while reading is not None and reading[1] > target:
+                await trio.sleep(0.5)
+                reading = read_process(pid)
+    return None if reading is None else Sample(0.0, reading[0], reading[1], 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The server under test (started here when no --url is given).
+# ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_flags() -> set[str]:
+    help_text = subprocess.run(
+        [sys.executable, "-m", "minidiscord", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return {word.strip(",[]") for word in help_text.split() if word.startswith(("--", "[--"))}
+
+
+@contextlib.contextmanager
+def own_server(workdir: str, log_path: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A server in a subprocess, with a fresh SQLite database and every limit off."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "minidiscord",
+        "--port",
+        str(port),
+        "--store",
+        "sqlite",
+        "--db",
+        os.path.join(workdir, "soak.db"),
+        "--log-format",
+        "json",
+        "--log-level",
+        "warning",
+    ]
+    flags = server_flags()
+    # Limits that would refuse a load generator on one address, when the server has them.
+    for flag in ("--rate-limit", "--ip-connect-rate", "--ip-max-sessions"):
+        if flag in flags:
+            command += [flag, "off"]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited ({process.returncode}); see {log_path}")
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not become healthy; see {log_path}")
+            time.sleep(0.2)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def log_errors(log_path: str) -> list[str]:
+    """Log records at ERROR or above (the server logs one JSON object per line)."""
+    errors: list[str] = []
+    with open(log_path, "rb") as log:
+        for line in log:
+            try:
+                record = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                # Not ours (a crash before logging was set up): suspicious in itself.
+                if line.strip():
+                    errors.append(line.decode(errors="replace").strip()[:300])
+                continue
+            if isinstance(record, dict) and record.get("level") in ("error", "critical"):
+                errors.append(f"{record.get('logger')}: {record.get('message')}"[:300])
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------
+# Running and reporting.
+# ---------------------------------------------------------------------------------------------
+
+
+async def run_soak(options: Options, url: str, pid: int | None) -> dict[str, Any]:
+    rng = random.Random(options.seed)
+    soak = Soak(options, url, rng)
+    idle_fds: int | None = None
+    if pid is not None:
+        reading = read_process(pid)
+        idle_fds = reading[1] if reading is not None else None
+    soak.started_at = trio.current_time()
+    soak.stop_at = soak.started_at + options.duration
+    async with trio.open_nursery() as outer:
+        outer.start_soon(soak.sampler, pid, not options.json)
+        async with trio.open_nursery() as clients:
+            clients.start_soon(soak.conclude, pid)
+            for index in range(options.clients):
+                clients.start_soon(soak.client, index)
+        outer.cancel_scope.cancel()
+    after_close = None
+    if pid is not None and idle_fds is not None:
+        after_close = await fds_settled(pid, idle_fds, options.tolerance.fds, 15)
+    return summarize(soak, pid, idle_fds, after_close)
+
+
+def baseline_of(samples: Sequence[Sample], warmup: float) -> Sample | None:
+    return next((sample for sample in samples if sample.at >= warmup), None)
+
+
+def summarize(
+    soak: Soak, pid: int | None, idle_fds: int | None, after_close: Sample | None
+) -> dict[str, Any]:
+    options = soak.options
+    ledger = soak.ledger
+    baseline = baseline_of(soak.samples, options.warmup)
+    resources: dict[str, Any] = {"pid": pid, "checked": False}
+    if pid is not None and baseline is not None and soak.end_sample is not None:
+        for kind, detail in resource_verdict(
+            baseline, soak.end_sample, idle_fds, after_close, options.tolerance
+        ):
+            ledger.violation(kind, detail)
+        resources.update(
+            checked=True,
+            warmup_s=options.warmup,
+            baseline={
+                "at": round(baseline.at, 1),
+                "rss_kb": baseline.rss_kb,
+                "fds": baseline.fds,
+                "connections": baseline.connections,
+            },
+            end={
+                "at": round(soak.end_sample.at, 1),
+                "rss_kb": soak.end_sample.rss_kb,
+                "fds": soak.end_sample.fds,
+                "connections": soak.end_sample.connections,
+            },
+            idle_fds=idle_fds,
+            fds_after_close=after_close.fds if after_close else None,
+            rss_after_close_kb=after_close.rss_kb if after_close else None,
+        )
+    elif pid is not None:
+        ledger.violation("no resource figures", "the run was too short to sample after warm-up")
+    resources["samples"] = [[round(s.at, 1), s.rss_kb, s.fds, s.connections] for s in soak.samples]
+    stats = soak.stats
+    return {
+        "ok": not ledger.violations,
+        "url": soak.url,
+        "clients": options.clients,
+        "duration_s": options.duration,
+        "grace_s": options.grace,
+        "chat_share": round(soak.chat_share, 4),
+        "messages": {
+            "sent": stats.sent,
+            "acked": ledger.acked,
+            "refused": stats.refused,
+            "unanswered": stats.unanswered,
+            "deliveries": ledger.deliveries,
+            "checked_deliveries": ledger.checked,
+        },
+        "connections": {
+            "opened": stats.connections,
+            "joins": stats.joins,
+            "restores": stats.restores,
+            "leaves": stats.leaves,
+            "lost": stats.lost,
+        },
+        "history_requests": stats.history,
+        "violations": dict(ledger.violations),
+        "violation_examples": ledger.examples,
+        "resources": resources,
+    }
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    messages = summary["messages"]
+    conns = summary["connections"]
+    lines = [
+        f"soak against {summary['url']}: {summary['clients']} clients for "
+        f"{summary['duration_s']:g} s",
+        f"messages: sent {messages['sent']}, acked {messages['acked']}, refused "
+        f"{messages['refused']}, unanswered {messages['unanswered']}; deliveries "
+        f"{messages['deliveries']}, of which checked for presence {messages['checked_deliveries']}",
+        f"connections: {conns['opened']} ({conns['joins']} joins, {conns['restores']} restores, "
+        f"{conns['leaves']} leaves, {conns['lost']} lost); history requests "
+        f"{summary['history_requests']}",
+    ]
+    resources = summary["resources"]
+    if resources.get("checked"):
+        base, end = resources["baseline"], resources["end"]
+        lines.append(
+            f"server pid {resources['pid']}: RSS {base['rss_kb'] / 1024:.1f} MB after warm-up "
+            f"({base['at']} s) -> {end['rss_kb'] / 1024:.1f} MB at the end; fds "
+            f"{base['fds']} -> {end['fds']} (connections {base['connections']} -> "
+            f"{end['connections']}); fds before clients {resources['idle_fds']}, after they "
+            f"left {resources['fds_after_close']}"
+        )
+        samples = resources["samples"]
+        step = max(1, len(samples) // 20)
+        lines.append("     t (s)   RSS (MB)   fds   connections")
+        for at, rss_kb, fds, connections in samples[::step] + (
+            samples[-1:] if (len(samples) - 1) % step else []
+        ):
+            lines.append(f"  {at:8.1f} {rss_kb / 1024:10.1f} {fds:5d} {connections:13d}")
+    else:
+        lines.append("server memory and descriptors: not checked (no --pid)")
+    if summary["violations"]:
+        lines.append("VIOLATIONS:")
+        for kind, count in sorted(summary["violations"].items()):
+            lines.append(f"  {kind}: {count}")
+            for example in summary["violation_examples"].get(kind, []):
+                lines.append(f"    e.g. {example}")
+    else:
+        lines.append("no violations")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--url", help="server to soak (default: start one, SQLite, limits off)")
+    parser.add_argument("--pid", type=int, help="the server's process id, to watch RSS and fds")
+    parser.add_argument("--clients", type=int, default=500)
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds of actions")
+    parser.add_argument("--interval", default="1:5", help="MIN:MAX seconds between actions")
+    parser.add_argument(
+        "--message-rate",
+        type=float,
+        default=10.0,
+        help="chat messages per second, all clients together (sets the share of chat actions)",
+    )
+    parser.add_argument("--reconnect-share", type=float, default=0.05)
+    parser.add_argument("--leave-share", type=float, default=0.015)
+    parser.add_argument("--history-share", type=float, default=0.03)
+    parser.add_argument("--grace", type=float, default=10.0, help="delivery grace after an ack")
+    parser.add_argument("--ack-timeout", type=float, default=15.0)
+    parser.add_argument("--connect-timeout", type=float, default=20.0)
+    parser.add_argument("--ramp", type=float, help="seconds over which clients first connect")
+    parser.add_argument("--warmup", type=float, help="seconds before the resource baseline")
+    parser.add_argument("--sample-interval", type=float, default=3.0)
+    parser.add_argument("--rss-tolerance", type=float, default=0.20, help="fraction of RSS")
+    parser.add_argument("--rss-slack-mb", type=float, default=16.0)
+    parser.add_argument("--fd-slack", type=int, default=16)
+    parser.add_argument(
+        "--allow-refused", action="store_true", help="acks with ok: false are no violation"
+    )
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--server-log", help="where the started server logs (default: temp)")
+    args = parser.parse_args(argv)
+    low, _, high = args.interval.partition(":")
+    min_interval, max_interval = float(low), float(high or low)
+    if not 0 < min_interval <= max_interval:
+        parser.error("--interval: give MIN:MAX with 0 < MIN <= MAX")
+    if args.clients < 1 or args.duration <= 0:
+        parser.error("--clients and --duration must be positive")
+    if args.pid is not None and args.url is None:
+        parser.error("--pid goes with --url (a server this script starts is watched anyway)")
+    ramp = args.ramp if args.ramp is not None else min(30.0, args.duration / 5)
+    warmup = args.warmup if args.warmup is not None else ramp + min(30.0, args.duration / 10)
+    return Options(
+        url=args.url,
+        pid=args.pid,
+        clients=args.clients,
+        duration=args.duration,
+        min_interval=min_interval,
+        max_interval=max_interval,
+        message_rate=args.message_rate,
+        reconnect_share=args.reconnect_share,
+        leave_share=args.leave_share,
+        history_share=args.history_share,
+        grace=args.grace,
+        ack_timeout=args.ack_timeout,
+        connect_timeout=args.connect_timeout,
+        ramp=ramp,
+        warmup=min(warmup, args.duration),
+        sample_interval=args.sample_interval,
+        tolerance=Tolerance(args.rss_tolerance, int(args.rss_slack_mb * 1024), args.fd_slack),
+        allow_refused=args.allow_refused,
+        seed=args.seed,
+        json=args.json,
+        server_log=args.server_log,
+    )
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    raise_fd_limit()
+    if options.url is not None:
+        summary = trio.run(run_soak, options, options.url, options.pid)
+    else:
+        with tempfile.TemporaryDirectory(prefix="soak-") as workdir:
+            log_path = options.server_log or os.path.join(workdir, "server.log")
+            with own_server(workdir, log_path) as (url, process):
+                summary = trio.run(run_soak, options, url, process.pid)
+            errors = log_errors(log_path)
+            if process.returncode not in (0, -signal.SIGTERM):
+                errors.append(f"the server exited with status {process.returncode}")
+            summary["server_log_errors"] = len(errors)
+            if errors:
+                summary["ok"] = False
+                summary["violations"]["server log error"] = len(errors)
+                summary["violation_examples"]["server log error"] = errors[:EXAMPLES_PER_KIND]
+    if options.json:
+        print(orjson.dumps(summary).decode())
+    else:
+        print(format_summary(summary))
+    return 0 if summary["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
