@@ -76,11 +76,13 @@ def message_text(raw: object) -> str:
         raise Invalid("message is empty")
     if len(text) > MAX_MESSAGE:
         raise Invalid(f"message is too long ({len(text)} characters, at most {MAX_MESSAGE})")
-    if any(
-        unicodedata.category(char) == "Cc" and char not in _MESSAGE_ALLOWED_CONTROLS
-        for char in text
-    ):
-        raise Invalid("message may not contain control characters")
+    for char in text:
+        category = unicodedata.category(char)
+        if category == "Cc" and char not in _MESSAGE_ALLOWED_CONTROLS:
+            raise Invalid("message may not contain control characters")
+        if category == "Cs":
+            # A lone UTF-16 surrogate (JSON "\\ud800"): not text, and no store can keep it.
+            raise Invalid("message contains an unpaired surrogate (invalid Unicode)")
     return text
 
 

@@ -241,6 +241,39 @@ async def test_a_failed_commit_fails_its_writers_and_the_store_goes_on(
     assert [u.username for u in await store.list_users()] == ["alice"]
 
 
+async def test_one_bad_write_does_not_fail_the_writes_grouped_with_it(
+    store: SqliteStore, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, _ = await store.create_user("alice")
+    gate = Gate(store, monkeypatch)
+    outcomes: dict[str, str] = {}
+
+    async def send(text: str) -> None:
+        try:
+            await store.add_message("general", alice, text, 1)
+            outcomes[text] = "stored"
+        except WriteFailed:
+            outcomes[text] = "failed"
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(send, "first")
+        await gate.entered.wait()
+        # Grouped into one batch while the first commit is held; the middle one cannot
+        # be encoded (a lone surrogate got past validation).
+        for text in ("good 1", "bad \ud800", "good 2"):
+            nursery.start_soon(send, text)
+        await trio.testing.wait_all_tasks_blocked()
+        gate.release.set()
+    assert outcomes == {
+        "first": "stored",
+        "good 1": "stored",
+        "bad \ud800": "failed",
+        "good 2": "stored",
+    }
+    stored = [m.message for m in await store.recent_messages("general", 10)]
+    assert stored == ["first", "good 1", "good 2"]
+
+
 async def test_writes_need_the_writer_running_and_reads_do_not(db: Path) -> None:
     store = SqliteStore.open(str(db))
     try:

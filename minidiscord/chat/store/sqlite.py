@@ -309,22 +309,32 @@ class SqliteStore:
     async def _commit_batch(self, batch: list[_Write]) -> None:
         try:
             await trio.to_thread.run_sync(self._commit_in_thread, batch)
-        except BaseException as exc:
-            # Unhealthy until a commit succeeds again (a full disk freed, a lock released).
-            self._last_commit_failed = True
-            log.error("committing %d writes failed: %s", len(batch), _reason(exc))
-            for write in batch:
-                # A fresh exception per caller: one instance raised in many tasks would
-                # collect all their tracebacks.
-                write.error = WriteFailed(f"the database write failed: {_reason(exc)}")
-                write.done.set()
-            if not isinstance(exc, Exception):
-                raise
+        except Exception as exc:
+            if len(batch) > 1:
+                # One bad write must not fail the others grouped with it: each is tried
+                # on its own (a fault of the database itself then fails each in turn).
+                for write in batch:
+                    await self._commit_batch([write])
+                return
+            self._fail(batch, exc)
             return
+        except BaseException as exc:
+            self._fail(batch, exc)
+            raise
         self._last_commit_failed = False
         self._commits += 1
         self._committed_writes += len(batch)
         for write in batch:
+            write.done.set()
+
+    def _fail(self, batch: list[_Write], exc: BaseException) -> None:
+        # Unhealthy until a commit succeeds again (a full disk freed, a lock released).
+        self._last_commit_failed = True
+        log.error("committing %d writes failed: %s", len(batch), _reason(exc))
+        for write in batch:
+            # A fresh exception per caller: one instance raised in many tasks would
+            # collect all their tracebacks.
+            write.error = WriteFailed(f"the database write failed: {_reason(exc)}")
             write.done.set()
 
     def _commit_in_thread(self, batch: list[_Write]) -> None:
