@@ -238,10 +238,13 @@ class ChatServer:
                 others = others.except_(own.id)
         others.emit("user:leave", user.presence_wire(connected=False))
         for own in sockets:
-            if own is not None:
+            if own is not None and own is not socket:
                 # A namespace-level disconnect: socket.io clients do not reconnect after
                 # "io server disconnect", which is what the original server did.
                 own.disconnect()
+        # The leaver's own disconnect comes after this handler's ack, which a client that
+        # asked for one would otherwise never see.
+        socket.client.start_soon(_disconnect, socket)
         log.debug("user %s (%s) left", user.user_id, user.username)
         return {"ok": True}
 
@@ -269,6 +272,10 @@ class ChatServer:
         else:
             messages = await self._store.messages_before(channel, before, limit)
         return {"ok": True, "messages": [m.wire() for m in messages]}
+
+
+async def _disconnect(socket: Socket) -> None:
+    socket.disconnect()
 
 
 def _refuse(socket: Socket, event: str, reason: str, *, label: str = "invalid event") -> Ack:
