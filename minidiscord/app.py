@@ -137,6 +137,7 @@ class ChatApp(App):
 
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)
+        await self.chat.start()
         await super().start_services(nursery)
 
     async def stop_services(self) -> None:

@@ -8,6 +8,7 @@ connect) and logged at INFO, without a traceback.
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -21,14 +22,14 @@ from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
 from .ordering import Sequencer
 from .presence import Presence
 from .store import Store
-from .store.base import StoreWriteError
+from .store.base import Snapshot, StoreWriteError
 from .validation import Invalid
 
 log = logging.getLogger(__name__)
 
 # Largest page a client may ask for with `channel:history`.
 MAX_HISTORY_PAGE = 100
-# Attempts at reading a connect snapshot that no concurrent change overlapped (see _snapshot).
+# Attempts at reading a connect snapshot that no user change overlapped (see _snapshot).
 SNAPSHOT_TRIES = 3
 
 Ack = dict[str, Any]
@@ -55,8 +56,15 @@ class ChatServer:
         self._clock = clock
         self._presence = Presence()
         self._order = Sequencer()
-        # Bumped by every change a connect snapshot could observe half-done.
+        # Bumped by every user created or removed (a connect snapshot must not straddle one).
         self._changes = 0
+        # The highest message id every message up to which has been broadcast (None until
+        # start() reads it), and the last messages broadcast per channel: together they let
+        # a connect snapshot say exactly which messages the newcomer gets as history.
+        self._visible_id: int | None = None
+        self._recent: dict[str, deque[Message]] = {
+            name: deque(maxlen=history_limit) for name in CHANNELS
+        }
         self._ns.on("connect")(self._on_connect)
         self._ns.on("disconnect")(self._on_disconnect)
         self._ns.on("message:channel:send")(self._on_send)
@@ -67,6 +75,10 @@ class ChatServer:
     def presence(self) -> Presence:
         return self._presence
 
+    async def start(self) -> None:
+        """Before the first connect: everything already stored counts as visible."""
+        self._visible_id = (await self._store.snapshot((), 0)).last_id
+
     # -- connect / disconnect ----------------------------------------------------------
 
     async def _on_connect(self, socket: Socket, auth: object) -> None:
@@ -76,7 +88,8 @@ class ChatServer:
             user, session = restored
         else:
             user, session = await self._create_user(socket, fields)
-        channels, users = await self._snapshot()
+        snapshot = await self._snapshot()
+        users = snapshot.users
         if socket.id not in self._ns.sockets:
             # The connection closed while we awaited the store; a user nobody ever saw
             # join is not kept, so their first real connect is still announced.
@@ -95,9 +108,10 @@ class ChatServer:
         for channel in CHANNELS:
             socket.join(channel)
         socket.emit("session", session.wire(user))
+        history = self._history(snapshot)
         socket.emit(
             "channels",
-            [{"name": name, "messages": [m.wire() for m in channels[name]]} for name in CHANNELS],
+            [{"name": name, "messages": [m.wire() for m in history[name]]} for name in CHANNELS],
         )
         socket.emit(
             "users",
@@ -126,26 +140,37 @@ class ChatServer:
         self._changes += 1
         return created
 
-    async def _snapshot(self) -> tuple[dict[str, list[Message]], list[User]]:
-        """Channel histories and users as of one moment.
+    async def _snapshot(self) -> Snapshot:
+        """Channel histories and users as of one moment (one store read).
 
-        The reads may yield (a database store), and a message stored meanwhile could be
-        missing from the history yet broadcast before this socket joins its rooms, or be
-        in the history *and* broadcast to it afterwards. So the read is retried while a
-        send was in flight or anything changed during it. Under sustained load the last
-        attempt is used as is.
+        Messages are made exact afterwards by _history; a user created or removed during
+        the read could be missing from the list yet announced before this socket joined,
+        so the read is retried then (bounded: under sustained churn the last one is used).
         """
         for _ in range(SNAPSHOT_TRIES):
             changes_before = self._changes
-            quiet_before = self._order.in_flight == 0
-            channels = {
-                name: await self._store.recent_messages(name, self._history_limit)
-                for name in CHANNELS
-            }
-            users = await self._store.list_users()
-            if quiet_before and self._order.in_flight == 0 and changes_before == self._changes:
+            snapshot = await self._store.snapshot(CHANNELS, self._history_limit)
+            if changes_before == self._changes:
                 break
-        return channels, users
+        return snapshot
+
+    def _history(self, snapshot: Snapshot) -> dict[str, list[Message]]:
+        """Each channel's history for a socket that joins its rooms now (no await).
+
+        Messages up to the visible id were broadcast before this socket joined, so they
+        belong in its history; later ones will reach it as broadcasts, so they must not.
+        The snapshot may hold some of those later ones (stored, not yet broadcast), and
+        may lack some earlier ones (stored and broadcast while it was read): those come
+        from the record of recent broadcasts.
+        """
+        visible = snapshot.last_id if self._visible_id is None else self._visible_id
+        limit = self._history_limit
+        history = {}
+        for name in CHANNELS:
+            stored = [m for m in snapshot.messages.get(name, ()) if m.id <= visible]
+            newer = [m for m in self._recent[name] if snapshot.last_id < m.id <= visible]
+            history[name] = (stored + newer)[-limit:] if limit > 0 else []
+        return history
 
     async def _on_disconnect(self, socket: Socket, reason: str) -> None:
         user: User | None = socket.data.pop("user", None)
@@ -215,8 +240,9 @@ class ChatServer:
                 await self._order.wait(ticket)
             try:
                 if message is not None:
-                    self._changes += 1
                     self._ns.to(channel).emit("message:channel", channel, message.wire())
+                    self._visible_id = message.id
+                    self._recent[channel].append(message)
                     metrics.chat_messages.inc()
             finally:
                 self._order.release(ticket)

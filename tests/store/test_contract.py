@@ -148,3 +148,21 @@ async def test_an_open_store_is_healthy_and_a_closed_one_is_not(store: RunnableS
     assert await store.healthy() is True
     await store.close()
     assert await store.healthy() is False
+
+
+async def test_snapshot_reads_histories_users_and_the_last_id_at_once(
+    store: RunnableStore,
+) -> None:
+    alice, _ = await store.create_user("alice")
+    await store.create_user("bob")
+    sent = [
+        await store.add_message("general" if n % 2 else "react", alice, f"m{n}", n)
+        for n in range(7)
+    ]
+    snapshot = await store.snapshot(["general", "react", "casual"], 2)
+    assert [m.message for m in snapshot.messages["general"]] == ["m3", "m5"]
+    assert [m.message for m in snapshot.messages["react"]] == ["m4", "m6"]
+    assert snapshot.messages["casual"] == []
+    assert [u.username for u in snapshot.users] == ["alice", "bob"]
+    assert snapshot.last_id == sent[-1].id
+    assert (await store.snapshot([], 0)).last_id == sent[-1].id

@@ -1,8 +1,23 @@
 """The Store protocol: what the chat needs from persistence, whatever the backend."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..models import Message, Session, User
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a connecting client is sent, read at one moment (one read, one thread hop)."""
+
+    # The most recent messages of each channel asked for, oldest first.
+    messages: dict[str, list[Message]]
+    # Every user that has not left, in the order they were created.
+    users: list[User]
+    # The highest message id committed when the snapshot was read (0: none yet). Commits
+    # follow id order, so every message with an id up to this one is in the store.
+    last_id: int
 
 
 class StoreWriteError(Exception):
@@ -47,6 +62,11 @@ class Store(Protocol):
     async def messages_before(self, channel: str, before_id: int, limit: int) -> list[Message]:
         """Up to `limit` messages of a channel with id < before_id, the newest of those,
         oldest first (one page further back in history)."""
+        ...
+
+    async def snapshot(self, channels: Sequence[str], limit: int) -> Snapshot:
+        """Recent messages of these channels, the users and the last committed id, as of
+        one moment."""
         ...
 
     async def list_users(self) -> list[User]:

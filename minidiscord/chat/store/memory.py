@@ -2,8 +2,10 @@
 
 import bisect
 import secrets
+from collections.abc import Sequence
 
 from ..models import CHANNELS, Message, Session, User
+from .base import Snapshot
 
 
 def new_user_id() -> str:
@@ -69,6 +71,17 @@ class MemoryStore:
         )
         messages.append(message)
         return message
+
+    async def snapshot(self, channels: Sequence[str], limit: int) -> Snapshot:
+        self._check_open()
+        return Snapshot(
+            messages={
+                name: list(self._messages.get(name, [])[-limit:]) if limit > 0 else []
+                for name in channels
+            },
+            users=list(self._users.values()),
+            last_id=self._last_id,
+        )
 
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
         self._check_open()

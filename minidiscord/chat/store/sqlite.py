@@ -34,7 +34,7 @@ from typing import Any, Final
 import trio
 
 from ..models import CHANNELS, Message, Session, User
-from .base import StoreWriteError
+from .base import Snapshot, StoreWriteError
 from .migrations import SchemaError, migrate
 
 log = logging.getLogger(__name__)
@@ -402,6 +402,25 @@ class SqliteStore:
         )
         return self._messages(reversed(rows))
 
+    async def snapshot(self, channels: Sequence[str], limit: int) -> Snapshot:
+        self._check_open()
+        channel_ids = [(name, self._channel_ids.get(name)) for name in channels]
+        conn = await self._free_receive.receive()
+        try:
+            per_channel, user_rows, last_id = await trio.to_thread.run_sync(
+                _read_snapshot, conn, [cid for _, cid in channel_ids], limit
+            )
+        finally:
+            self._free_send.send_nowait(conn)
+        return Snapshot(
+            messages={
+                name: self._messages(reversed(rows))
+                for (name, _), rows in zip(channel_ids, per_channel, strict=True)
+            },
+            users=[User(user_id, username, avatar) for user_id, username, avatar in user_rows],
+            last_id=last_id,
+        )
+
     async def list_users(self) -> list[User]:
         rows = await self._read("SELECT user_id, username, avatar FROM users ORDER BY seq", ())
         return [User(user_id, username, avatar) for user_id, username, avatar in rows]
@@ -491,6 +510,29 @@ def _ensure_channels(conn: sqlite3.Connection, channels: Iterable[str]) -> dict[
             conn.execute("ROLLBACK")
         raise
     return {name: cid for cid, name in conn.execute("SELECT id, name FROM channels")}
+
+
+def _read_snapshot(
+    conn: sqlite3.Connection, channel_ids: list[int | None], limit: int
+) -> tuple[list[list[Any]], list[Any], int]:
+    # One read transaction: in WAL mode every statement sees the same committed state.
+    conn.execute("BEGIN")
+    try:
+        per_channel = [
+            conn.execute(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel_id = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (channel_id, limit),
+            ).fetchall()
+            if channel_id is not None and limit > 0
+            else []
+            for channel_id in channel_ids
+        ]
+        users = conn.execute("SELECT user_id, username, avatar FROM users ORDER BY seq").fetchall()
+        (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()
+    finally:
+        conn.execute("COMMIT")
+    return per_channel, users, int(last_id)
 
 
 def _fetchall(conn: sqlite3.Connection, sql: str, params: Params) -> list[Any]:
