@@ -321,6 +321,26 @@ def parse_target(text: str) -> Target:
     return Target(name, url=spec.rstrip("/"))
 
 
+# The peer keeps everything in memory and limits nothing: so does our server here. The load
+# comes from one address, faster than people, so the per-user and per-address limits are off.
+OURS_FLAGS = (
+    "--port",
+    "{port}",
+    "--store",
+    "memory",
+    "--rate-limit",
+    "off",
+    "--ip-connect-rate",
+    "off",
+    "--ip-max-sessions",
+    "off",
+    "--max-connections",
+    "100000",
+    "--log-level",
+    "warning",
+)
+
+
 def minidiscord_available() -> bool:
     done = subprocess.run(
         [sys.executable, "-m", "minidiscord", "--help"], capture_output=True, check=False
@@ -369,9 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_ours:
         if minidiscord_available():
             targets.append(
-                Target(
-                    "minidiscord", command=(sys.executable, "-m", "minidiscord", "--port", "{port}")
-                )
+                Target("minidiscord", command=(sys.executable, "-m", "minidiscord", *OURS_FLAGS))
             )
         else:
             print("note: `python -m minidiscord` does not run here; skipping it", file=sys.stderr)
