@@ -15,6 +15,7 @@ from . import logs
 from .app import ChatApp, create_app
 from .chat.store.factory import StoreError, open_store
 from .config import OPTIONS, Settings, SettingsError, default_of
+from .runtime import tune_garbage_collector
 
 logger = logging.getLogger("minidiscord")
 
@@ -95,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"minidiscord: error: {exc}", file=sys.stderr)
         return 2
+    tune_garbage_collector()
     try:
         trio.run(serve_forever, app)
     except OSError as exc:
