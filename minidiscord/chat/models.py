@@ -61,6 +61,11 @@ class Message:
     message: str
     avatar: str | None = None
 
+    @classmethod
+    def by(cls, author: "User", *, id: int, channel: str, text: str, timestamp: int) -> "Message":
+        """A message sent by ``author`` now, with the author's name and avatar of the moment."""
+        return cls(id, channel, author.user_id, author.username, timestamp, text, author.avatar)
+
     def wire(self) -> dict[str, Any]:
         """The message object of `message:channel` and of `channels` history."""
         wire: dict[str, Any] = {

@@ -60,14 +60,8 @@ class MemoryStore:
         if messages is None:
             raise KeyError(f"no channel {channel!r}")
         self._last_id += 1
-        message = Message(
-            id=self._last_id,
-            channel=channel,
-            user_id=user.user_id,
-            username=user.username,
-            timestamp=timestamp,
-            message=text,
-            avatar=user.avatar,
+        message = Message.by(
+            user, id=self._last_id, channel=channel, text=text, timestamp=timestamp
         )
         messages.append(message)
         return message

@@ -278,14 +278,8 @@ class SqliteStore:
             raise KeyError(f"no channel {channel!r}")
         # Numbered now, in the caller's step: ids follow call order whatever the batching.
         self._last_id += 1
-        message = Message(
-            id=self._last_id,
-            channel=channel,
-            user_id=user.user_id,
-            username=user.username,
-            timestamp=timestamp,
-            message=text,
-            avatar=user.avatar,
+        message = Message.by(
+            user, id=self._last_id, channel=channel, text=text, timestamp=timestamp
         )
         params = (message.id, channel_id, user.user_id, user.username, user.avatar, timestamp, text)
         await self._write((_INSERT_MESSAGE, params))
