@@ -1,5 +1,6 @@
 """Shared fixtures: real hypercorn servers, in-process, on loopback ports."""
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -7,10 +8,17 @@ from typing import Any
 import pytest
 import trio
 from hypercorn.trio import serve
+from hypothesis import settings as hypothesis_settings
 
 from minidiscord.app import App, create_app
 from minidiscord.cli import hypercorn_config
 from minidiscord.config import Settings
+
+# Property tests explore new inputs on every local run; CI replays a fixed exploration so a
+# submission's result does not depend on luck, and never fails on a slow machine's timing.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
 
 
 @dataclass

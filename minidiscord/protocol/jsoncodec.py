@@ -1,6 +1,7 @@
 """JSON for the wire: orjson on the fast path, the standard library as a lenient fallback."""
 
 import json
+import math
 from typing import Any
 
 import orjson
@@ -22,8 +23,20 @@ def dumps(value: Any) -> str:
     except orjson.JSONEncodeError:
         # orjson refuses lone surrogates (JavaScript strings may hold them and
         # JSON.stringify escapes them) and integers beyond 64 bits; the standard
-        # library writes both, escaping non-ASCII so the text stays valid UTF-8.
-        return json.dumps(value, separators=(",", ":"))
+        # library writes both, escaping non-ASCII so the text stays valid UTF-8. Like
+        # orjson and JSON.stringify, it must write null for Infinity and NaN (a peer's
+        # 1e999 reads as Infinity), never the non-JSON words.
+        return json.dumps(_null_for_non_finite(value), separators=(",", ":"), allow_nan=False)
+
+
+def _null_for_non_finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [_null_for_non_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _null_for_non_finite(item) for key, item in value.items()}
+    return value
 
 
 def loads(text: str | bytes) -> Any:
@@ -34,12 +47,22 @@ def loads(text: str | bytes) -> Any:
         # JSON.stringify writes; the standard library reads them. Anything it refuses
         # too (including nesting deep enough to exhaust the stack) is the peer's error.
         try:
-            value = json.loads(text, parse_constant=_refuse_constant)
+            value = json.loads(text, parse_constant=_refuse_constant, parse_int=_integer)
         except (ValueError, RecursionError) as exc:
             raise JSONDecodeError(str(exc)) from None
     if _may_be_too_deep(text) and _too_deep(value):
         raise JSONDecodeError(f"nesting deeper than {MAX_DEPTH} levels")
     return value
+
+
+def _integer(text: str) -> int | float:
+    # As orjson (and JavaScript, whose numbers are doubles) read them: integers beyond
+    # 64 bits become floats, so both decoding paths agree and re-encoding is stable.
+    if len(text) <= 21:  # a sign and 20 digits: the widest a 64-bit integer needs
+        value = int(text)
+        if -(2**63) <= value < 2**64:
+            return value
+    return float(text)  # huge digit strings read as +-Infinity, as in JavaScript
 
 
 def _refuse_constant(name: str) -> Any:

@@ -36,3 +36,14 @@ def test_dumps_escapes_lone_surrogates_and_writes_big_integers() -> None:
 @given(json_values(binary=False))
 def test_round_trip(value: object) -> None:
     assert jsoncodec.loads(jsoncodec.dumps(value)) == value
+
+
+def test_non_finite_numbers_re_encode_as_null_even_on_the_fallback_path() -> None:
+    # orjson refuses the big integer, so the standard library decodes and encodes this one;
+    # 1e999 reads as Infinity, which JSON.stringify (and orjson) write as null.
+    decoded = jsoncodec.loads("[-9223372036854775809,1e999]")
+    assert decoded == [-9223372036854775809.0, float("inf")]
+    once = jsoncodec.dumps(decoded)
+    assert once == "[-9.223372036854776e+18,null]"
+    assert jsoncodec.dumps(jsoncodec.loads(once)) == once
+    assert jsoncodec.dumps([float("nan"), 2**70]) == "[null,1180591620717411303424]"
