@@ -58,3 +58,15 @@ async def test_restoring_needs_the_exact_session_id(start_server: ServerFactory)
         restored = json.loads(frames[-1][2:])[1]
     assert restored["userId"] != session["userId"]
     assert restored["username"].startswith("anonymous_")
+
+
+async def test_a_session_id_that_is_not_valid_unicode_starts_fresh(
+    start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await start_server()
+    async with raw_websocket(server.ws_url) as client:
+        await client.send('40{"sessionId":"\\ud800","username":"odd"}')
+        frames = await _frames_until(client, '"session"')
+        session = json.loads(frames[-1][2:])[1]
+    assert session["username"] == "odd"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -1,5 +1,6 @@
 """The Store protocol: what the chat needs from persistence, whatever the backend."""
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +19,13 @@ class Snapshot:
     # The highest message id committed when the snapshot was read (0: none yet). Commits
     # follow id order, so every message with an id up to this one is in the store.
     last_id: int
+
+
+def session_hash(session_id: str) -> bytes:
+    """The key a session is kept under: its id is a credential, so stores keep and look up
+    only this digest. No comparison ever runs over the secret itself (its timing cannot
+    leak how much of a guess was right), and a copy of the store holds no usable ids."""
+    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).digest()
 
 
 class StoreWriteError(Exception):

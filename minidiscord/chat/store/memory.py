@@ -5,7 +5,7 @@ import secrets
 from collections.abc import Sequence
 
 from ..models import CHANNELS, Message, Session, User
-from .base import Snapshot
+from .base import Snapshot, session_hash
 
 
 def new_user_id() -> str:
@@ -25,7 +25,7 @@ class MemoryStore:
 
     def __init__(self, channels: tuple[str, ...] = CHANNELS) -> None:
         self._users: dict[str, User] = {}
-        self._sessions: dict[str, Session] = {}
+        self._sessions: dict[bytes, Session] = {}
         self._messages: dict[str, list[Message]] = {name: [] for name in channels}
         self._last_id = 0
         self._closed = False
@@ -35,12 +35,12 @@ class MemoryStore:
         user = User(new_user_id(), username, avatar)
         session = Session(new_session_id(), user.user_id)
         self._users[user.user_id] = user
-        self._sessions[session.session_id] = session
+        self._sessions[session_hash(session.session_id)] = session
         return user, session
 
     async def get_session(self, session_id: str) -> tuple[User, Session] | None:
         self._check_open()
-        session = self._sessions.get(session_id)
+        session = self._sessions.get(session_hash(session_id))
         if session is None:
             return None
         user = self._users.get(session.user_id)
@@ -50,8 +50,8 @@ class MemoryStore:
         self._check_open()
         if self._users.pop(user_id, None) is None:
             return False
-        for session_id in [s.session_id for s in self._sessions.values() if s.user_id == user_id]:
-            del self._sessions[session_id]
+        for key in [key for key, s in self._sessions.items() if s.user_id == user_id]:
+            del self._sessions[key]
         return True
 
     async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:

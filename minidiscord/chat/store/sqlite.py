@@ -22,7 +22,6 @@ proceed while a commit is in progress, and each sees everything committed before
 """
 
 import fcntl
-import hashlib
 import logging
 import os
 import secrets
@@ -34,7 +33,7 @@ from typing import Any, Final
 import trio
 
 from ..models import CHANNELS, Message, Session, User
-from .base import Snapshot, StoreWriteError
+from .base import Snapshot, StoreWriteError, session_hash
 from .migrations import SchemaError, migrate
 
 log = logging.getLogger(__name__)
@@ -67,10 +66,6 @@ def new_user_id() -> str:
 def new_session_id() -> str:
     # 256 bits, URL-safe, as MemoryStore.
     return secrets.token_urlsafe(32)
-
-
-def session_hash(session_id: str) -> bytes:
-    return hashlib.sha256(session_id.encode()).digest()
 
 
 @dataclass(eq=False, slots=True)
