@@ -270,8 +270,10 @@ async def test_one_bad_write_does_not_fail_the_writes_grouped_with_it(
         "bad \ud800": "failed",
         "good 2": "stored",
     }
+    # The tasks may call in either order; what matters is which writes were kept.
     stored = [m.message for m in await store.recent_messages("general", 10)]
-    assert stored == ["first", "good 1", "good 2"]
+    assert stored[0] == "first"
+    assert sorted(stored[1:]) == ["good 1", "good 2"]
 
 
 async def test_writes_need_the_writer_running_and_reads_do_not(db: Path) -> None:
