@@ -14,7 +14,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,10 @@ from pathlib import Path
 from typing import Any
 
 SCRIPTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(SCRIPTS))
+# serverproc.py is a sibling script, found through the path entry above.
+from serverproc import free_port, server_args  # noqa: E402
+
 LOADTEST = SCRIPTS / "loadtest.py"
 PEER = SCRIPTS / "peer_socketio.py"
 BASELINE = "python-socketio"
@@ -52,12 +55,6 @@ class Plan:
     big_clients: int
     procs: int
     timeout: float  # per loadtest run
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 NICE: list[str] = []  # set from --nice: a priority boost against busy neighbours
@@ -321,24 +318,8 @@ def parse_target(text: str) -> Target:
     return Target(name, url=spec.rstrip("/"))
 
 
-# The peer keeps everything in memory and limits nothing: so does our server here. The load
-# comes from one address, faster than people, so the per-user and per-address limits are off.
-OURS_FLAGS = (
-    "--port",
-    "{port}",
-    "--store",
-    "memory",
-    "--rate-limit",
-    "off",
-    "--ip-connect-rate",
-    "off",
-    "--ip-max-sessions",
-    "off",
-    "--max-connections",
-    "100000",
-    "--log-level",
-    "warning",
-)
+# The peer keeps everything in memory and limits nothing: so does our server here.
+OURS = tuple(server_args("{port}", "--store", "memory", "--log-level", "warning"))
 
 
 def minidiscord_available() -> bool:
@@ -388,9 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets: list[Target] = []
     if not args.no_ours:
         if minidiscord_available():
-            targets.append(
-                Target("minidiscord", command=(sys.executable, "-m", "minidiscord", *OURS_FLAGS))
-            )
+            targets.append(Target("minidiscord", command=OURS))
         else:
             print("note: `python -m minidiscord` does not run here; skipping it", file=sys.stderr)
     if not args.no_peer:

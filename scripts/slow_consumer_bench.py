@@ -15,10 +15,8 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +26,7 @@ import trio
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # loadtest.py is a sibling script, found through the path entry above.
 from loadtest import RawWebSocket
+from serverproc import free_port, server_args, wait_healthy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,44 +37,13 @@ def _pins() -> tuple[list[str], list[str]]:
     return ["taskset", "-c", "0"], ["taskset", "-c", "1"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def _server(port: int, client_buffer: int) -> Iterator[None]:
     pin, _ = _pins()
-    command = [
-        *pin,
-        sys.executable,
-        "-m",
-        "minidiscord",
-        "--port",
-        str(port),
-        "--store",
-        "memory",
-        "--rate-limit",
-        "off",
-        "--ip-connect-rate",
-        "off",
-        "--ip-max-sessions",
-        "off",
-        "--client-buffer",
-        str(client_buffer),
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT)
+    options = ["--store", "memory", "--client-buffer", str(client_buffer), "--log-level", "warning"]
+    process = subprocess.Popen([*pin, *server_args(port, *options)], cwd=ROOT)
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            time.sleep(0.1)
+        wait_healthy(port, process, 20)
         yield
     finally:
         process.terminate()
@@ -130,7 +98,7 @@ async def _stalled_client(port: int, joined: trio.Event) -> None:
 
 
 async def _measure(args: argparse.Namespace, stalled: bool) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     with _server(port, args.client_buffer):
         async with trio.open_nursery() as nursery:
             if stalled:

@@ -28,12 +28,9 @@ import random
 import resource
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +40,10 @@ from typing import Any
 import orjson
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# serverproc.py is a sibling script, found through the path entry above.
+from serverproc import free_port, server_args, wait_healthy
 
 CHANNELS = ("welcome", "general", "react", "learners", "casual")
 # At most this many examples of each violation kind are kept for the summary.
@@ -723,65 +724,21 @@ async def fds_settled(pid: int, idle_fds: int, slack: int, timeout: float) -> Sa
 # ---------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def server_flags() -> set[str]:
-    help_text = subprocess.run(
-        [sys.executable, "-m", "minidiscord", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    return {word.strip(",[]") for word in help_text.split() if word.startswith(("--", "[--"))}
-
-
 @contextlib.contextmanager
 def own_server(workdir: str, log_path: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A server in a subprocess, with a fresh SQLite database and every limit off."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "minidiscord",
-        "--port",
-        str(port),
-        "--store",
-        "sqlite",
-        "--db",
-        os.path.join(workdir, "soak.db"),
-        "--log-format",
-        "json",
-        "--log-level",
-        "warning",
-    ]
-    flags = server_flags()
-    # Limits that would refuse a load generator on one address, when the server has them.
-    for flag in ("--rate-limit", "--ip-connect-rate", "--ip-max-sessions"):
-        if flag in flags:
-            command += [flag, "off"]
+    db = os.path.join(workdir, "soak.db")
+    command = server_args(port, "--store", "sqlite", "--db", db, "--log-format", "json")
+    command += ["--log-level", "warning"]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited ({process.returncode}); see {log_path}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not become healthy; see {log_path}")
-            time.sleep(0.2)
+        try:
+            wait_healthy(port, process, 30)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; see {log_path}") from None
         yield url, process
     finally:
         if process.poll() is None:

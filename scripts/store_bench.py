@@ -26,7 +26,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +40,7 @@ import trio
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # loadtest.py is a sibling script, found through the path entry above.
 from loadtest import RawWebSocket, WireError
+from serverproc import free_port, server_args, wait_healthy
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOADTEST = os.path.join(ROOT, "scripts", "loadtest.py")
@@ -88,55 +88,13 @@ class Run:
 # -- the server ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def server_command(store: str, db: str, port: int) -> list[str]:
-    # Limits off: the load is many times what people send, on purpose.
-    return [
-        sys.executable,
-        "-m",
-        "minidiscord",
-        "--port",
-        str(port),
-        "--store",
-        store,
-        "--db",
-        db,
-        "--rate-limit",
-        "off",
-        "--ip-connect-rate",
-        "off",
-        "--ip-max-sessions",
-        "off",
-        "--log-level",
-        "warning",
-    ]
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with status {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"the server did not listen on port {port} within {timeout} s")
-
-
 @contextlib.contextmanager
 def running_server(store: str, db: str) -> Iterator[tuple[int, int]]:
     port = free_port()
-    process = subprocess.Popen(
-        server_command(store, db, port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sys.stderr
-    )
+    command = server_args(port, "--store", store, "--db", db, "--log-level", "warning")
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sys.stderr)
     try:
-        wait_listening(port, process, START_TIMEOUT)
+        wait_healthy(port, process, START_TIMEOUT)
         yield port, process.pid
     finally:
         if process.poll() is None:
