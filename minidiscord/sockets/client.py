@@ -117,16 +117,18 @@ class Client:
         else:
             self.server.metrics.reject("connect refused")
             logger.info("refused a connection to %s: %s", name, refusal.message)
-            socket.detach("connect refused")
-            socket.disconnect_reason = None  # it never connected: no disconnect handler
-            self._detached.remove(socket)
+            if socket.disconnect_reason is None:
+                # It never connected: it leaves without a disconnect handler.
+                socket.connected = False
+                socket.namespace.remove(socket)
+                self.sockets.pop(name, None)
             error: dict[str, Any] = {"message": refusal.message}
             if refusal.data is not None:
                 error["data"] = refusal.data
             self.session.send_frame(control_frame(PacketType.CONNECT_ERROR, name, error))
             return
         if socket.disconnect_reason is None:
-            socket._accept()
+            socket.accept()
 
     def forget(self, socket: Socket) -> None:
         """Called by a socket leaving its namespace: its disconnect handler is now due."""

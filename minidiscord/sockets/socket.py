@@ -91,7 +91,8 @@ class Socket:
         for frame in frames:
             self.deliver_frame(frame)
 
-    def _accept(self) -> None:
+    def accept(self) -> None:
+        """Answer the client's CONNECT, then send what was emitted meanwhile."""
         buffer, self._connect_buffer = self._connect_buffer, None
         self.connected = True
         self._session_send(control_frame(PacketType.CONNECT, self.namespace.name, {"sid": self.id}))
