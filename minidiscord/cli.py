@@ -1,4 +1,4 @@
-"""The ``minidiscord`` command: read the settings, then serve the app with hypercorn on trio."""
+"""The ``minidiscord`` command: read the settings, then serve the app on trio."""
 
 import argparse
 import logging
@@ -8,13 +8,12 @@ import sys
 from collections.abc import Mapping, Sequence
 
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
 
 from . import logs
 from .app import ChatApp, create_app
 from .chat.store.factory import StoreError, open_store
 from .config import OPTIONS, Settings, SettingsError, default_of
+from .frontend.hosting import serve
 from .runtime import tune_garbage_collector
 
 logger = logging.getLogger("minidiscord")
@@ -43,32 +42,16 @@ def settings_from(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Set
     return Settings.from_env(environ).updated(flags, use="flag")
 
 
-def hypercorn_config(settings: Settings) -> Config:
-    config = Config()
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    config.bind = [f"{host}:{settings.port}"]
-    config.accesslog = None
-    # hypercorn's own lines go through our handlers and format.
-    config.errorlog = logging.getLogger("hypercorn.error")
-    # A client that sends nothing for a whole heartbeat cycle is gone or stalling (a
-    # request whose headers or body never finish): hypercorn drops the connection. Live
-    # clients always send within it: a pong, or their next poll.
-    heartbeat_cycle = settings.ping_interval + settings.ping_timeout
-    config.read_timeout = int(heartbeat_cycle) + 1
-    config.keep_alive_timeout = max(heartbeat_cycle, 5.0)
-    config.websocket_max_message_size = settings.max_payload + 1
-    config.graceful_timeout = settings.shutdown_timeout
-    return config
-
-
 async def serve_forever(app: ChatApp) -> None:
     settings = app.settings
     store = "memory" if settings.store == "memory" else f"sqlite at {settings.db_path}"
     logger.info(
-        "minidiscord listening on http://%s:%d (transports: polling, websocket; store: %s)",
+        "minidiscord listening on http://%s:%d (transports: polling, websocket; store: %s; "
+        "front end: %s)",
         settings.host,
         settings.port,
         store,
+        settings.frontend,
     )
 
     async def until_signalled() -> None:
@@ -80,7 +63,7 @@ async def serve_forever(app: ChatApp) -> None:
         # clean close (and reconnect) instead of a dropped connection.
         await app.engine.drain(settings.shutdown_timeout)
 
-    await serve(app, hypercorn_config(settings), shutdown_trigger=until_signalled)  # type: ignore[arg-type]
+    await serve(app, settings, until_signalled)
     logger.info("minidiscord stopped")
 
 

@@ -13,6 +13,7 @@ from .limits import Rate, SettingsFormatError, parse_rate
 
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:4173")
 STORE_KINDS = ("sqlite", "memory")
+FRONTENDS = ("hypercorn", "native")
 DEFAULT_RATE_LIMIT = Rate(10, 1.0)
 DEFAULT_IP_CONNECT_RATE = Rate(100, 50.0)
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -52,6 +53,8 @@ class Settings:
     max_connections: int = 20_000
     log_level: str = "info"
     log_format: str = "text"
+    # What speaks HTTP and WebSocket: hypercorn (ASGI) or the native trio front end.
+    frontend: str = "hypercorn"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -274,6 +277,15 @@ OPTIONS: tuple[Option, ...] = (
         choice(*LOG_FORMATS),
         "text, or json for one object per line",
         "FORMAT",
+    ),
+    Option(
+        "frontend",
+        "--frontend",
+        "MINIDISCORD_FRONTEND",
+        choice(*FRONTENDS),
+        "what serves HTTP and WebSocket: hypercorn, or native (trio + h11 + wsproto, "
+        "faster fan-out; no TLS or HTTP/2)",
+        "NAME",
     ),
 )
 

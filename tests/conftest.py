@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 import trio
-from hypercorn.trio import serve
 from hypothesis import settings as hypothesis_settings
 
 from minidiscord.app import App, create_app
-from minidiscord.cli import hypercorn_config
 from minidiscord.config import Settings
+from minidiscord.frontend.hosting import serve
 
 # Property tests explore new inputs on every local run; CI replays a fixed exploration so a
 # submission's result does not depend on luck, and never fails on a slow machine's timing.
@@ -46,22 +45,18 @@ TEST_SETTINGS = Settings(
     rate_limit=None,
     ip_connect_rate=None,
     ip_max_sessions=None,
+    # The whole suite runs on either front end (the Makefile runs it on both); servers the
+    # tests start as processes read the same variable.
+    frontend=os.environ.get("MINIDISCORD_FRONTEND", "hypercorn"),
 )
 
 
 async def serve_app(nursery: trio.Nursery, app: App) -> RunningServer:
-    config = hypercorn_config(app.settings)
-    config.bind = ["127.0.0.1:0"]
-    config.graceful_timeout = 1.0
+    settings = replace(app.settings, host="127.0.0.1", port=0, shutdown_timeout=1.0)
     shutdown = trio.Event()
 
     async def run(task_status: trio.TaskStatus[list[str]]) -> None:
-        await serve(
-            app,  # type: ignore[arg-type]  # hypercorn's TypedDict scopes vs plain ASGI
-            config,
-            shutdown_trigger=shutdown.wait,
-            task_status=task_status,
-        )
+        await serve(app, settings, shutdown.wait, task_status=task_status)
 
     binds: list[str] = await nursery.start(run)
     url = binds[0]

@@ -164,12 +164,15 @@ async def test_bytes_after_a_websocket_upgrade_request_do_not_hurt_the_server(
 
 
 async def test_vanished_websocket_client_is_noticed(server: RunningServer) -> None:
-    async with raw_websocket(server.ws_url) as client:
-        await client.send("40")
-        assert (await client.text()).startswith("40{")
-        sid = client.sid
-        # Drop the TCP connection without a closing handshake.
-        await client.ws._stream.aclose()
+    with trio.CancelScope() as vanish:
+        async with raw_websocket(server.ws_url) as client:
+            await client.send("40")
+            assert (await client.text()).startswith("40{")
+            sid = client.sid
+            # Drop the TCP connection without a closing handshake; the cancel stops the
+            # client's reader, which may be blocked handing on a message nobody reads.
+            await client.ws._stream.aclose()
+            vanish.cancel()
     await wait_until(lambda: sid not in server.app.engine.sessions)
 
 

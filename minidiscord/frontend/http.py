@@ -1,0 +1,276 @@
+"""One HTTP/1.1 connection: h11 parses requests, each becomes an ASGI ``http`` exchange.
+
+A request asking for a WebSocket upgrade is handed to :mod:`.websocket` with the
+connection. Deadlines: a client has ``keep_alive_timeout`` to start its next request,
+``read_timeout`` to finish sending its head, and ``read_timeout`` between two pieces of
+its body; past them the connection is closed, so stalled peers hold nothing for long.
+"""
+
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import h11
+import trio
+
+from ..engine.asgi_io import Message, Scope
+from .websocket import WebSocketConnection, is_websocket_upgrade
+
+if TYPE_CHECKING:
+    from .server import NativeServer
+
+logger = logging.getLogger("minidiscord.frontend")
+
+RECEIVE_SIZE = 64 * 1024
+# Bytes a client may send ahead while its request is being answered (pipelining); past
+# this the server stops reading until the answer is out.
+MAX_READ_AHEAD = 64 * 1024
+
+
+class _ConnectionEnded(Exception):
+    """The client went away, stalled past a deadline, or broke HTTP."""
+
+
+def asgi_scope(kind: str, request: h11.Request, stream: trio.SocketStream) -> Scope:
+    raw_path, _, query_string = bytes(request.target).partition(b"?")
+    scope: Scope = {
+        "type": kind,
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": request.http_version.decode("ascii"),
+        "scheme": "http" if kind == "http" else "ws",
+        "path": unquote(raw_path.decode("latin-1")),
+        "raw_path": raw_path,
+        "query_string": query_string,
+        "root_path": "",
+        # h11 gives header names lower-cased, as ASGI wants them.
+        "headers": list(request.headers),
+        "client": _address(stream.socket.getpeername()),
+        "server": _address(stream.socket.getsockname()),
+    }
+    if kind == "http":
+        scope["method"] = request.method.decode("ascii")
+    return scope
+
+
+def _address(sockaddr: Any) -> tuple[str, int] | None:
+    if isinstance(sockaddr, tuple) and len(sockaddr) >= 2:
+        return (str(sockaddr[0]), int(sockaddr[1]))
+    return None
+
+
+class HttpConnection:
+    def __init__(self, server: "NativeServer", stream: trio.SocketStream) -> None:
+        self.server = server
+        self.stream = stream
+        self.conn = h11.Connection(
+            h11.SERVER, max_incomplete_event_size=server.config.max_head_size
+        )
+        # Cancelled by a shutdown while the connection waits for its next request.
+        self.idle_scope: trio.CancelScope | None = None
+
+    async def run(self) -> None:
+        config = self.server.config
+        try:
+            while not self.server.closing:
+                request = await self._next_request()
+                if request is None:
+                    return
+                if is_websocket_upgrade(request):
+                    trailing, _ = self.conn.trailing_data
+                    await WebSocketConnection(self.server, self.stream, request, trailing).run()
+                    return
+                if not await _Exchange(self, request).run():
+                    return
+                if self.conn.our_state is not h11.DONE or self.conn.their_state is not h11.DONE:
+                    return
+                self.conn.start_next_cycle()
+        except _ConnectionEnded:
+            return
+        except h11.RemoteProtocolError as exc:
+            await self._refuse_bad_request(exc, config.read_timeout)
+
+    async def _next_request(self) -> h11.Request | None:
+        """The next request's head; None when the client closed or stayed idle too long."""
+        config = self.server.config
+        event = self.conn.next_event()
+        if event is h11.NEED_DATA and not self.conn.trailing_data[0]:
+            # Waiting for a request to start is idle time a shutdown may cut short.
+            with trio.CancelScope(deadline=trio.current_time() + config.keep_alive_timeout) as idle:
+                self.idle_scope = idle
+                self.server.idle.add(self)
+                try:
+                    data = await self.stream.receive_some(RECEIVE_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return None
+                finally:
+                    self.server.idle.discard(self)
+                    self.idle_scope = None
+            if idle.cancelled_caught:
+                return None
+            self.conn.receive_data(data)
+            event = self.conn.next_event()
+        deadline = trio.current_time() + config.read_timeout
+        while event is h11.NEED_DATA:
+            await self._read(deadline)
+            event = self.conn.next_event()
+        # Anything else is the end of the stream (or a half-close) before a request.
+        return event if isinstance(event, h11.Request) else None
+
+    async def _read(self, deadline: float) -> None:
+        """Feed the next bytes from the client to h11 (b"" at the end of the stream)."""
+        with trio.move_on_at(deadline):
+            try:
+                data = await self.stream.receive_some(RECEIVE_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                raise _ConnectionEnded from None
+            self.conn.receive_data(data)
+            return
+        raise _ConnectionEnded
+
+    async def send_bytes(self, data: bytes) -> bool:
+        """False when the client is gone (the app is not told: it may keep sending)."""
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+        return True
+
+    async def _refuse_bad_request(self, exc: h11.RemoteProtocolError, timeout: float) -> None:
+        logger.info("bad HTTP request from %s: %s", self.stream.socket.getpeername(), exc)
+        if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        body = b"Bad Request\n"
+        status = exc.error_status_hint
+        headers = [("content-type", "text/plain"), ("content-length", str(len(body)))]
+        try:
+            data = self.conn.send(h11.Response(status_code=status, headers=headers))
+            data = (data or b"") + (self.conn.send(h11.Data(data=body)) or b"")
+            data += self.conn.send(h11.EndOfMessage()) or b""
+        except h11.LocalProtocolError:
+            return
+        with trio.move_on_after(timeout):
+            await self.send_bytes(data)
+
+
+class _Exchange:
+    """One request and its response, as the ASGI app sees them."""
+
+    def __init__(self, connection: HttpConnection, request: h11.Request) -> None:
+        self.connection = connection
+        self.conn = connection.conn
+        self.request = request
+        self.body_done = False
+        self.client_gone = False
+        self.response: h11.Response | None = None
+        self.response_started = False
+        self.response_done = False
+        self.headers_sent: list[tuple[bytes, bytes]] = []
+
+    async def run(self) -> bool:
+        """Serve the request; False when the connection cannot carry another one."""
+        server = self.connection.server
+        scope = asgi_scope("http", self.request, self.connection.stream)
+        try:
+            await server.app(scope, self.receive, self.send)
+        except Exception:
+            logger.exception("the app failed on %s %s", scope["method"], scope["path"])
+            if not self.response_started and not self.client_gone:
+                await self._send_plain(500, b"Internal Server Error\n")
+            return False
+        if not self.response_done:
+            if self.response_started or self.client_gone:
+                return False
+            await self._send_plain(500, b"Internal Server Error\n")
+            return False
+        return not self.client_gone
+
+    async def receive(self) -> Message:
+        if self.client_gone:
+            return {"type": "http.disconnect"}
+        if self.body_done:
+            await self._wait_for_disconnect()
+            return {"type": "http.disconnect"}
+        config = self.connection.server.config
+        try:
+            while True:
+                event = self.conn.next_event()
+                if event is h11.NEED_DATA:
+                    await self.connection._read(trio.current_time() + config.read_timeout)
+                    continue
+                if isinstance(event, h11.Data):
+                    return {"type": "http.request", "body": bytes(event.data), "more_body": True}
+                if isinstance(event, h11.EndOfMessage):
+                    self.body_done = True
+                    return {"type": "http.request", "body": b"", "more_body": False}
+                break  # ConnectionClosed
+        except (_ConnectionEnded, h11.RemoteProtocolError):
+            pass
+        self.client_gone = True
+        return {"type": "http.disconnect"}
+
+    async def _wait_for_disconnect(self) -> None:
+        """Block until the client closes its end (a long poll uses this to stop early)."""
+        stream = self.connection.stream
+        while not self.response_done:
+            if len(self.conn.trailing_data[0]) > MAX_READ_AHEAD:
+                await trio.sleep_forever()
+            try:
+                data = await stream.receive_some(RECEIVE_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            if not data:
+                self.client_gone = True
+                return
+            # A pipelined next request: h11 keeps it for the next cycle.
+            self.conn.receive_data(data)
+        await trio.sleep_forever()
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            if self.response is not None:
+                raise RuntimeError("http.response.start sent twice")
+            self.response = h11.Response(
+                status_code=int(message["status"]), headers=list(message.get("headers", ()))
+            )
+            return
+        if kind != "http.response.body":
+            raise RuntimeError(f"unexpected ASGI message {kind!r} on an http exchange")
+        if self.response_done:
+            return
+        body = bytes(message.get("body", b""))
+        more = bool(message.get("more_body", False))
+        chunks: list[bytes] = []
+        if not self.response_started:
+            if self.response is None:
+                raise RuntimeError("http.response.body before http.response.start")
+            self.response_started = True
+            response = self.response
+            if not more and not _has_length(response):
+                response = h11.Response(
+                    status_code=response.status_code,
+                    headers=[*response.headers, (b"content-length", str(len(body)).encode())],
+                )
+            chunks.append(self.conn.send(response) or b"")
+        if body:
+            chunks.append(self.conn.send(h11.Data(data=body)) or b"")
+        if not more:
+            self.response_done = True
+            chunks.append(self.conn.send(h11.EndOfMessage()) or b"")
+        if not self.client_gone and not await self.connection.send_bytes(b"".join(chunks)):
+            self.client_gone = True
+
+    async def _send_plain(self, status: int, body: bytes) -> None:
+        self.response = None
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=UTF-8")],
+            }
+        )
+        await self.send({"type": "http.response.body", "body": body})
+
+
+def _has_length(response: h11.Response) -> bool:
+    return any(name in (b"content-length", b"transfer-encoding") for name, _ in response.headers)

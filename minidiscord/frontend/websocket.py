@@ -1,0 +1,288 @@
+"""One WebSocket connection as an ASGI ``websocket`` exchange, on wsproto.
+
+Sends do not write: they add the encoded frame to the connection's outgoing bytes and
+wake its flusher task, which writes everything added meanwhile in one ``send_all``. The
+app's writer drains its whole queue before it waits again, so a burst of frames costs
+one system call. A sender waits only when ``write_buffer`` bytes are already pending:
+the client is not reading, and the engine's bounded queue then finds the slow consumer.
+"""
+
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import h11
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Ping,
+    RejectConnection,
+    RejectData,
+    TextMessage,
+)
+from wsproto.utilities import RemoteProtocolError
+
+from ..engine.asgi_io import Message
+
+if TYPE_CHECKING:
+    from .server import NativeServer
+
+logger = logging.getLogger("minidiscord.frontend")
+
+RECEIVE_SIZE = 64 * 1024
+# How long a closing connection may take to deliver what is still pending, and then to
+# let the client answer the close, before the socket is simply closed.
+CLOSE_FLUSH_TIMEOUT = 5.0
+CLOSE_LINGER = 1.0
+MESSAGE_TOO_BIG = 1009
+ABNORMAL_CLOSURE = 1006
+
+
+def is_websocket_upgrade(request: h11.Request) -> bool:
+    upgrade = connection = b""
+    for name, value in request.headers:
+        if name == b"upgrade":
+            upgrade = value.lower()
+        elif name == b"connection":
+            connection = value.lower()
+    return upgrade == b"websocket" and b"upgrade" in connection
+
+
+class WebSocketConnection:
+    def __init__(
+        self,
+        server: "NativeServer",
+        stream: trio.SocketStream,
+        request: h11.Request,
+        already_read: bytes,
+    ) -> None:
+        self.server = server
+        self.stream = stream
+        self.request = request
+        self.ws = WSConnection(ConnectionType.SERVER)
+        self._already_read = already_read
+        self._events: Iterator[Event] = iter(())
+        self._connect_delivered = False
+        self.accepted = False
+        self.answered = False  # accepted, or refused with an HTTP response
+        self.disconnected = False
+        self.closing = False  # we sent (or queued) our close frame
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._wakeup = trio.Event()
+        self._drained = trio.Event()
+        self._broken = False
+        self._writing = False
+        # The parts of a fragmented message (str for text, bytes for binary).
+        self._message: list[Any] = []
+        self._message_size = 0
+
+    async def run(self) -> None:
+        from .http import asgi_scope
+
+        try:
+            self.ws.initiate_upgrade_connection(list(self.request.headers), self.request.target)
+        except RemoteProtocolError as exc:
+            await self._write(self._plain_refusal(400, str(exc)))
+            return
+        next(self.ws.events(), None)  # the upgrade Request, already known
+        scope = asgi_scope("websocket", self.request, self.stream)
+        scope["subprotocols"] = [
+            value.decode("latin-1").strip()
+            for name, value in self.request.headers
+            if name == b"sec-websocket-protocol"
+            for value in value.split(b",")
+        ]
+        scope["extensions"] = {"websocket.http.response": {}}
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._flush_forever)
+            try:
+                await self.server.app(scope, self.receive, self.send)
+            except Exception:
+                logger.exception("the app failed on a WebSocket at %s", scope["path"])
+            if not self.answered:
+                self._queue(self._plain_refusal(500, "Internal Server Error"))
+            elif self.accepted and not self.closing and not self.disconnected:
+                self._queue_close(1000)
+            await self._finish()
+            nursery.cancel_scope.cancel()
+
+    async def _finish(self) -> None:
+        """Deliver what is pending, then let the client answer our close (both bounded)."""
+        with trio.move_on_after(CLOSE_FLUSH_TIMEOUT):
+            await self._wait_drained()
+        if self._broken or self._pending or self._writing:
+            return
+        try:
+            await self.stream.send_eof()
+            with trio.move_on_after(CLOSE_LINGER):
+                while await self.stream.receive_some(RECEIVE_SIZE):
+                    pass
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+    # The app's side.
+
+    async def receive(self) -> Message:
+        if not self._connect_delivered:
+            self._connect_delivered = True
+            return {"type": "websocket.connect"}
+        while not self.disconnected:
+            event = next(self._events, None)
+            if event is None:
+                if not await self._read():
+                    return self._disconnect(ABNORMAL_CLOSURE)
+                continue
+            message = self._handle(event)
+            if message is not None:
+                return message
+        return {"type": "websocket.disconnect", "code": ABNORMAL_CLOSURE}
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "websocket.send":
+            if not self.accepted or self.closing or self._broken:
+                return
+            text = message.get("text")
+            payload = text if text is not None else bytes(message.get("bytes") or b"")
+            self._queue(self.server.frames.encode(payload))
+            if self._pending_size >= self.server.config.write_buffer:
+                await self._wait_drained()
+        elif kind == "websocket.accept":
+            if self.answered:
+                return
+            self.answered = self.accepted = True
+            headers = list(message.get("headers", ()))
+            accept = AcceptConnection(subprotocol=message.get("subprotocol"), extra_headers=headers)
+            self._queue(self.ws.send(accept))
+            # Frames the client sent right behind its request: wsproto takes them only
+            # once the connection is open.
+            self._feed(self._already_read)
+            self._already_read = b""
+        elif kind == "websocket.close":
+            if not self.answered:
+                self.answered = True
+                self._queue(self._plain_refusal(403, "Forbidden"))
+            elif not self.closing and not self.disconnected:
+                self._queue_close(int(message.get("code", 1000)), message.get("reason") or "")
+        elif kind == "websocket.http.response.start":
+            if self.answered:
+                return
+            self.answered = True
+            refusal = RejectConnection(
+                status_code=int(message["status"]),
+                headers=list(message.get("headers", ())),
+                has_body=True,
+            )
+            self._queue(self.ws.send(refusal))
+        elif kind == "websocket.http.response.body":
+            more = bool(message.get("more_body", False))
+            body = bytes(message.get("body", b""))
+            self._queue(self.ws.send(RejectData(data=body, body_finished=not more)))
+        else:
+            raise RuntimeError(f"unexpected ASGI message {kind!r} on a WebSocket")
+
+    # Reading.
+
+    async def _read(self) -> bool:
+        try:
+            data = await self.stream.receive_some(RECEIVE_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+        if not data:
+            return False
+        if self.accepted:
+            self._feed(data)
+        else:
+            self._already_read += data
+        return True
+
+    def _feed(self, data: bytes) -> None:
+        self.ws.receive_data(data)
+        self._events = self.ws.events()
+
+    def _handle(self, event: Event) -> Message | None:
+        if isinstance(event, TextMessage | BytesMessage):
+            return self._add_to_message(event)
+        if isinstance(event, Ping):
+            self._queue(self.ws.send(event.response()))
+            return None
+        if isinstance(event, CloseConnection):
+            if not self.closing:
+                self.closing = True
+                self._queue(self.ws.send(event.response()))
+            return self._disconnect(event.code)
+        return None
+
+    def _add_to_message(self, event: TextMessage | BytesMessage) -> Message | None:
+        self._message_size += len(event.data)
+        if self._message_size > self.server.config.max_message_size:
+            self._queue_close(MESSAGE_TOO_BIG, "message too big")
+            return self._disconnect(MESSAGE_TOO_BIG)
+        if not event.message_finished:
+            self._message.append(event.data)
+            return None
+        parts = self._message
+        self._message, self._message_size = [], 0
+        if isinstance(event, TextMessage):
+            text = "".join([*parts, event.data]) if parts else event.data
+            return {"type": "websocket.receive", "text": text}
+        data = b"".join([*parts, event.data]) if parts else bytes(event.data)
+        return {"type": "websocket.receive", "bytes": data}
+
+    def _disconnect(self, code: int) -> Message:
+        self.disconnected = True
+        return {"type": "websocket.disconnect", "code": code}
+
+    # Writing.
+
+    def _queue_close(self, code: int, reason: str = "") -> None:
+        self.closing = True
+        try:
+            self._queue(self.ws.send(CloseConnection(code=code, reason=reason)))
+        except Exception:  # wsproto refuses a close in a state where one was already sent
+            logger.debug("close frame not sent", exc_info=True)
+
+    def _plain_refusal(self, status: int, text: str) -> bytes:
+        body = f"{text}\n".encode()
+        headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]
+        head = self.ws.send(RejectConnection(status_code=status, headers=headers, has_body=True))
+        return head + self.ws.send(RejectData(data=body))
+
+    def _queue(self, data: bytes) -> None:
+        if self._broken or not data:
+            return
+        self._pending.append(data)
+        self._pending_size += len(data)
+        self._wakeup.set()
+
+    async def _wait_drained(self) -> None:
+        while (self._pending or self._writing) and not self._broken:
+            await self._drained.wait()
+
+    async def _write(self, data: bytes) -> None:
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._broken = True
+
+    async def _flush_forever(self) -> None:
+        while not self._broken:
+            await self._wakeup.wait()
+            self._wakeup = trio.Event()
+            self._writing = True
+            while self._pending and not self._broken:
+                pending = self._pending
+                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                self._pending = []
+                self._pending_size = 0
+                await self._write(data)
+            self._writing = False
+            self._drained.set()
+            self._drained = trio.Event()
+        self._pending = []
+        self._drained.set()
