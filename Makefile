@@ -20,8 +20,10 @@ lint: $(TEST_STAMP)
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 
+# The whole suite runs twice: on hypercorn (the default front end) and on the native one.
 unit: $(TEST_STAMP) $(NODE_STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	MINIDISCORD_FRONTEND=hypercorn $(BIN)/pytest $(PYTEST_ARGS)
+	MINIDISCORD_FRONTEND=native $(BIN)/pytest $(PYTEST_ARGS)
 
 # Side-by-side benchmark against python-socketio on uvicorn (several minutes; see
 # docs/benchmarks.md). Not part of `make test`: speed is measured, never asserted.

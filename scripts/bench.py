@@ -344,6 +344,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "NAME=cmd:COMMAND (started per run; {port} is replaced)",
     )
     parser.add_argument("--no-ours", action="store_true", help="skip minidiscord")
+    parser.add_argument(
+        "--frontends",
+        default="hypercorn,native",
+        help="which of our front ends to measure (comma-separated; default both)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip the python-socketio peer")
     parser.add_argument("--procs", type=int, default=1, help="load generator processes")
     parser.add_argument("--capacity", type=int, help="clients for the capacity run")
@@ -369,7 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     targets: list[Target] = []
     if not args.no_ours:
         if minidiscord_available():
-            targets.append(Target("minidiscord", command=OURS))
+            for frontend in (name.strip() for name in args.frontends.split(",")):
+                name = "minidiscord" if frontend == "hypercorn" else f"minidiscord-{frontend}"
+                targets.append(Target(name, command=(*OURS, "--frontend", frontend)))
         else:
             print("note: `python -m minidiscord` does not run here; skipping it", file=sys.stderr)
     if not args.no_peer:

@@ -60,11 +60,11 @@ class _Lifespan:
             self._started.set()
             self._stopped.set()
 
-    async def startup(self) -> None:
+    async def startup(self) -> bool:
+        """True when the app started; otherwise :attr:`failure` says why."""
         await self._to_app.send({"type": "lifespan.startup"})
         await self._started.wait()
-        if self.failure is not None:
-            raise RuntimeError(f"the app did not start: {self.failure}")
+        return self.failure is None
 
     async def shutdown(self, timeout: float) -> None:
         with trio.move_on_after(timeout):
@@ -80,6 +80,8 @@ class NativeServer:
         # Set once shutdown begins: idle connections close, none is accepted.
         self.closing = False
         self.idle: set[HttpConnection] = set()
+        # Writes to WebSocket clients (each carries every frame queued since the last).
+        self.websocket_writes = 0
         self._open_connections = 0
         self._all_closed = trio.Event()
 
@@ -92,31 +94,40 @@ class NativeServer:
         task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Serve until ``shutdown_trigger`` returns; started with the bound URLs."""
+        lifespan = _Lifespan(self.app)
         async with trio.open_nursery() as nursery:
-            lifespan = _Lifespan(self.app)
             nursery.start_soon(lifespan.run)
-            await lifespan.startup()
-            try:
-                listeners = await trio.open_tcp_listeners(port, host=host)
-                async with trio.open_nursery() as connections:
-                    accepting = trio.CancelScope()
-
-                    async def accept() -> None:
-                        with accepting:
-                            await trio.serve_listeners(
-                                self._handle, listeners, handler_nursery=connections
-                            )
-
-                    connections.start_soon(accept)
-                    task_status.started([_url(listener) for listener in listeners])
-                    await shutdown_trigger()
-                    accepting.cancel()
-                    await self._close_connections()
-                    connections.cancel_scope.cancel()
-            finally:
-                with trio.CancelScope(shield=True):
-                    await lifespan.shutdown(self.config.graceful_timeout)
+            if await lifespan.startup():
+                try:
+                    await self._serve_connections(host, port, shutdown_trigger, task_status)
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await lifespan.shutdown(self.config.graceful_timeout)
             nursery.cancel_scope.cancel()
+        if lifespan.failure is not None:
+            raise RuntimeError(f"the app did not start: {lifespan.failure}")
+
+    async def _serve_connections(
+        self,
+        host: str,
+        port: int,
+        shutdown_trigger: Callable[[], Awaitable[object]],
+        task_status: trio.TaskStatus[list[str]],
+    ) -> None:
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        async with trio.open_nursery() as connections:
+            accepting = trio.CancelScope()
+
+            async def accept() -> None:
+                with accepting:
+                    await trio.serve_listeners(self._handle, listeners, handler_nursery=connections)
+
+            connections.start_soon(accept)
+            task_status.started([_url(listener) for listener in listeners])
+            await shutdown_trigger()
+            accepting.cancel()
+            await self._close_connections()
+            connections.cancel_scope.cancel()
 
     async def _close_connections(self) -> None:
         """Close idle connections now; give the busy ones ``graceful_timeout`` to finish."""

@@ -280,6 +280,7 @@ class WebSocketConnection:
                 data = pending[0] if len(pending) == 1 else b"".join(pending)
                 self._pending = []
                 self._pending_size = 0
+                self.server.websocket_writes += 1
                 await self._write(data)
             self._writing = False
             self._drained.set()
