@@ -59,18 +59,11 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
 
 async def _take_frames(session: EngineSession) -> tuple[list[Frame], bool]:
     """Everything queued (waiting for the first frame); True once the session has ended."""
-    outgoing = session.outgoing
-    try:
-        frames = [await outgoing.receive()]
-    except (trio.EndOfChannel, trio.ClosedResourceError):
-        return _closing(session), True
-    while True:
-        try:
-            frames.append(outgoing.receive_nowait())
-        except trio.WouldBlock:
-            return frames, False
-        except (trio.EndOfChannel, trio.ClosedResourceError):
-            return frames + _closing(session), True
+    outbox = session.outbox
+    frames = await outbox.take()
+    if outbox.closed:
+        return frames + _closing(session), True
+    return frames, False
 
 
 def _closing(session: EngineSession) -> list[Frame]:

@@ -2,7 +2,8 @@
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import trio
 
@@ -12,6 +13,7 @@ from ..protocol import engineio, jsoncodec
 from . import polling, websocket
 from .asgi_io import Headers, Receive, Scope, Send, client_address, client_ip, query, respond
 from .cors import OriginPolicy
+from .deadlines import Deadlines
 from .errors import RequestRefused, TransportError
 from .session import EngineConfig, EngineSession, OpenHandler, RequestInfo
 
@@ -48,15 +50,37 @@ class EngineServer:
         self._connect_buckets = KeyedBuckets(config.ip_connect_rate)
         self._on_open = on_open
         self._nursery: trio.Nursery | None = None
+        self._deadlines = Deadlines()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Hold every session's deadlines and tasks; sessions still open at the end close."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started()
             try:
-                await trio.sleep_forever()
+                await self._deadlines.run()
             finally:
+                self.close_all("server shutting down")
                 self._nursery = None
+
+    # What each session needs from the engine (SessionHost).
+
+    def schedule(self, session: EngineSession, at: float) -> None:
+        self._deadlines.schedule(session, at)
+
+    def spawn(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        if self._nursery is not None:
+            self._nursery.start_soon(task, *args)
+
+    def session_ended(self, session: EngineSession) -> None:
+        self.sessions.pop(session.sid, None)
+        # The address is "ip:port" (client_address), the same ip client_ip() gave at open.
+        ip = session.request.address.rsplit(":", 1)[0]
+        remaining = self._sessions_per_ip.pop(ip, 1) - 1
+        if remaining:
+            self._sessions_per_ip[ip] = remaining
+        if self.draining and not self.sessions:
+            self._drained.set()
 
     def close_all(self, reason: str) -> None:
         for session in list(self.sessions.values()):
@@ -80,30 +104,17 @@ class EngineServer:
         elif scope["type"] == "websocket":
             await self._handle_websocket(scope, receive, send)
 
-    async def _open_session(self, transport: str, scope: Scope) -> EngineSession:
+    def _open_session(self, transport: str, scope: Scope, params: dict[str, str]) -> EngineSession:
         if self._nursery is None:
             raise RuntimeError("EngineServer.run() is not running (is the ASGI lifespan enabled?)")
         sid = secrets.token_urlsafe(15)
-        request = RequestInfo(client_address(scope), scope.get("headers", ()), query(scope))
-        session = EngineSession(sid, transport, self.config, request, self.metrics)
+        request = RequestInfo(client_address(scope), scope.get("headers", ()), params)
+        session = EngineSession(sid, transport, self.config, request, self, self.metrics)
         self.sessions[sid] = session
         ip = client_ip(scope)
         self._sessions_per_ip[ip] = self._sessions_per_ip.get(ip, 0) + 1
-        await self._nursery.start(self._run_session, session, ip)
+        session.start(self._on_open)
         return session
-
-    async def _run_session(
-        self, session: EngineSession, ip: str, *, task_status: trio.TaskStatus[None]
-    ) -> None:
-        try:
-            await session.run(self._on_open, task_status=task_status)
-        finally:
-            self.sessions.pop(session.sid, None)
-            remaining = self._sessions_per_ip.pop(ip, 1) - 1
-            if remaining:
-                self._sessions_per_ip[ip] = remaining
-            if self.draining and not self.sessions:
-                self._drained.set()
 
     def _admit(self, scope: Scope) -> None:
         """Refuse a new session when the server, or this client's address, has enough."""
@@ -162,7 +173,7 @@ class EngineServer:
             self._check(scope, params, upgrade=False)
             sid = params.get("sid")
             if sid is None:
-                session = await self._open_session("polling", scope)
+                session = self._open_session("polling", scope, params)
                 await respond(
                     send, 200, session.open_frame(self._upgrades_for("polling")), headers=cors
                 )
@@ -203,7 +214,7 @@ class EngineServer:
                 return
         else:
             await send({"type": "websocket.accept"})
-            session = await self._open_session("websocket", scope)
+            session = self._open_session("websocket", scope, params)
             await send({"type": "websocket.send", "text": session.open_frame([])})
         await websocket.carry(session, receive, send)
 

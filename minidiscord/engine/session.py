@@ -1,16 +1,17 @@
-"""One Engine.IO session: its outgoing frame buffer, heartbeat, timers and lifetime.
+"""One Engine.IO session: its outgoing frames, heartbeat, timer and lifetime.
 
-A session outlives the HTTP requests and the WebSocket that carry it. Its own task
-(:meth:`EngineSession.run`, started in the engine's nursery) keeps the heartbeat and
-holds a nursery for the application's per-connection tasks. Whichever transport carries
-the session drains :attr:`outgoing` and hands the client's packets to
-:meth:`receive_packet`, which runs the application's handler in that transport's task,
-in order. When the session closes, its tasks are cancelled and the application's close
-handler runs once, in a ``finally``, with the reason.
+A session outlives the HTTP requests and the WebSocket that carry it, yet it owns no
+task while it lives: its heartbeat and timer are entries in the engine's one deadline
+task, its frames wait in an :class:`Outbox` that whichever transport carries it drains,
+and the client's packets are handled in that transport's task, in order. Tasks the
+application starts for the connection run in the engine's nursery under a cancel scope
+the session keeps. Closing starts one task that lets the transport deliver what was
+queued (bounded), cancels the connection's tasks and runs the application's close
+handler once, with the reason.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from ..limits import Rate
 from ..metrics import Metrics
 from ..protocol import engineio
 from ..protocol.engineio import Frame, Packet, PacketType
+from .outbox import Outbox
 
 logger = logging.getLogger("minidiscord.engine")
 
@@ -39,6 +41,19 @@ class ConnectionHandler(Protocol):
 
 
 OpenHandler = Callable[["EngineSession"], ConnectionHandler]
+
+
+class SessionHost(Protocol):
+    """What a session needs from the engine that holds it."""
+
+    def schedule(self, session: "EngineSession", at: float) -> None:
+        """Call ``session.deadline_reached`` at trio time ``at``."""
+
+    def spawn(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Start a task in the engine's nursery."""
+
+    def session_ended(self, session: "EngineSession") -> None:
+        """The session is closed and its close handler has run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +106,7 @@ class EngineSession:
         transport: str,
         config: EngineConfig,
         request: RequestInfo,
+        host: SessionHost,
         metrics: Metrics | None = None,
     ) -> None:
         self.sid = sid
@@ -98,27 +114,46 @@ class EngineSession:
         self.transport = transport
         self.config = config
         self.request = request
-        self.outgoing: trio.MemoryReceiveChannel[Frame]
-        self._out_send, self.outgoing = trio.open_memory_channel[Frame](config.client_buffer)
+        self._host = host
+        self.outbox = Outbox(config.client_buffer)
         self.handler: ConnectionHandler | None = None
         self.close_reason: str | None = None
         # False when the session was dropped rather than closed: its queue is abandoned.
         self.flush_on_close = True
-        self.nursery: trio.Nursery | None = None
-        # The transport task currently writing to the client; cancelled to abort it.
-        self.writer_scope: trio.CancelScope | None = None
+        # Cancelled to stop the transport task that carries the session (a WebSocket).
+        self.transport_scope: trio.CancelScope | None = None
+        # True once the WebSocket carrying the session reported the client gone.
+        self.client_gone = False
         self.poll_scope: trio.CancelScope | None = None
         self.polling = False
         self.posting = False
         self.upgrading = False
-        # Held while a POST's packets are handled, so an upgrade cannot overtake them.
-        self.dispatch_lock = trio.Lock()
-        # The keep-alive task sleeps on this; pongs, timers and the close wake it.
-        self._wakeup = trio.Event()
-        self._ponged = False
+        self._dispatch_lock: trio.Lock | None = None
+        # Heartbeat and timer state; the engine calls deadline_reached at _deadline.
+        self._deadline: float | None = None
+        self._ping_due = trio.current_time() + config.ping_interval
+        self._awaiting_pong = False
+        self._pong_deadline = 0.0
         self._timer_at: float | None = None
         self._timer_callback: Callable[[], None] | None = None
-        self._flushed = trio.Event()
+        # Set by the transport once the client has everything queued before the close.
+        self._flushed = False
+        self._flushed_event: trio.Event | None = None
+        self._task_scopes: set[trio.CancelScope] | None = None
+
+    def start(self, open_handler: OpenHandler) -> None:
+        """Hand the session to the layer above and start its heartbeat."""
+        logger.info("connect %s (%s) from %s", self.sid, self.transport, self.request.address)
+        self.metrics.connected.inc()
+        self.handler = open_handler(self)
+        self._reschedule()
+
+    @property
+    def dispatch_lock(self) -> trio.Lock:
+        """Held while a POST's packets are handled, so an upgrade cannot overtake them."""
+        if self._dispatch_lock is None:
+            self._dispatch_lock = trio.Lock()
+        return self._dispatch_lock
 
     def open_frame(self, upgrades: list[str]) -> str:
         config = self.config
@@ -136,9 +171,7 @@ class EngineSession:
 
     def send_frame(self, frame: Frame) -> None:
         """Queue one encoded frame; never blocks. A full queue drops the client."""
-        try:
-            self._out_send.send_nowait(frame)
-        except trio.WouldBlock:
+        if not self.outbox.put(frame):
             logger.warning(
                 "dropping slow consumer %s: %d frames unread",
                 self.sid,
@@ -146,21 +179,39 @@ class EngineSession:
             )
             self.metrics.slow_consumers.inc()
             self.close("slow consumer", flush=False)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            pass
 
     def set_timer(self, at: float | None, callback: Callable[[], None] | None = None) -> None:
-        """Call ``callback`` at trio time ``at`` (one timer per session; None cancels it).
-
-        The keep-alive task runs it, so a connection's deadlines cost no task of their own.
-        """
+        """Call ``callback`` at trio time ``at`` (one timer per session; None cancels it)."""
         self._timer_at = at
         self._timer_callback = callback
-        self._wakeup.set()
+        self._reschedule()
+
+    def start_soon(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run a task that lives as long as this session (cancelled when it closes)."""
+        if not self.closed:
+            self._host.spawn(self._run_task, task, args)
+
+    async def _run_task(self, task: Callable[..., Awaitable[Any]], args: tuple[Any, ...]) -> None:
+        if self.closed:
+            return
+        with trio.CancelScope() as scope:
+            if self._task_scopes is None:
+                self._task_scopes = set()
+            self._task_scopes.add(scope)
+            try:
+                await task(*args)
+            except Exception:
+                # Our bug, not the client's: this connection ends, the server goes on.
+                logger.exception("a task of %s failed", self.sid)
+                self.close("server error", flush=False)
+            finally:
+                self._task_scopes.discard(scope)
 
     def mark_flushed(self) -> None:
         """Called by the transport once the client has everything queued before the close."""
-        self._flushed.set()
+        self._flushed = True
+        if self._flushed_event is not None:
+            self._flushed_event.set()
 
     def refuse(self, label: str, detail: str, *, reason: str = "transport error") -> None:
         """Close the session over something the client did wrong: logged and counted."""
@@ -175,12 +226,30 @@ class EngineSession:
             return
         self.close_reason = reason
         self.flush_on_close = flush
-        self._out_send.close()
+        self.outbox.close(discard=not flush)
         if not flush:
-            if self.writer_scope is not None:
-                self.writer_scope.cancel()
+            if self.transport_scope is not None:
+                self.transport_scope.cancel()
             self.release_poll()
-        self._wakeup.set()
+        self._host.spawn(self._finish)
+
+    async def _finish(self) -> None:
+        try:
+            if self.flush_on_close and not self._flushed:
+                self._flushed_event = trio.Event()
+                with trio.move_on_after(FLUSH_TIMEOUT):
+                    await self._flushed_event.wait()
+        finally:
+            for scope in self._task_scopes or ():
+                scope.cancel()
+            self.metrics.connected.dec()
+            logger.info("disconnect %s: %s", self.sid, self.close_reason)
+            try:
+                if self.handler is not None:
+                    with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_HANDLER_TIMEOUT):
+                        await self.handler.on_close(self.close_reason or "server shutting down")
+            finally:
+                self._host.session_ended(self)
 
     def release_poll(self) -> None:
         """Make a pending poll return now (with a NOOP if nothing is queued)."""
@@ -204,8 +273,10 @@ class EngineSession:
                     logger.exception("handling a message from %s failed", self.sid)
                     self.close("server error", flush=False)
         elif kind is PacketType.PONG:
-            self._ponged = True
-            self._wakeup.set()
+            if self._awaiting_pong:
+                self._awaiting_pong = False
+                self._ping_due = trio.current_time() + self.config.ping_interval
+                self._reschedule()
         elif kind is PacketType.CLOSE:
             self.close("transport close", flush=False)
         elif kind in (PacketType.NOOP, PacketType.PING):
@@ -213,63 +284,38 @@ class EngineSession:
         else:
             self.refuse("bad packet", f"unexpected {kind.name} packet")
 
-    async def run(
-        self,
-        open_handler: OpenHandler,
-        *,
-        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-    ) -> None:
-        logger.info("connect %s (%s) from %s", self.sid, self.transport, self.request.address)
-        self.metrics.connected.inc()
-        try:
-            async with trio.open_nursery() as nursery:
-                self.nursery = nursery
-                self.handler = open_handler(self)
-                task_status.started()
-                await self._keep_alive()
-                if self.flush_on_close:
-                    with trio.move_on_after(FLUSH_TIMEOUT):
-                        await self._flushed.wait()
-                nursery.cancel_scope.cancel()
-        finally:
-            self.close("server shutting down")
-            self.metrics.connected.dec()
-            logger.info("disconnect %s: %s", self.sid, self.close_reason)
-            if self.handler is not None:
-                with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_HANDLER_TIMEOUT):
-                    await self.handler.on_close(self.close_reason or "server shutting down")
+    def _reschedule(self) -> None:
+        if self.closed or self.handler is None:
+            return
+        at = self._pong_deadline if self._awaiting_pong else self._ping_due
+        if self._timer_at is not None:
+            at = min(at, self._timer_at)
+        if at != self._deadline:
+            self._deadline = at
+            self._host.schedule(self, at)
 
-    async def _keep_alive(self) -> None:
-        """Heartbeat and timer until the session closes.
+    def deadline_reached(self, at: float, now: float) -> None:
+        """Heartbeat and timer (the engine's deadline task calls this).
 
         The server pings and the client must answer within ping_timeout (Engine.IO 4);
         the next ping is due ping_interval after the answer. This is also what finds dead
         peers that the HTTP server never reports as gone.
         """
-        interval = self.config.ping_interval
-        due = trio.current_time() + interval
-        awaiting_pong = False
-        while True:
-            wake_at = due if self._timer_at is None else min(due, self._timer_at)
-            with trio.move_on_at(wake_at):
-                await self._wakeup.wait()
-            self._wakeup = trio.Event()
-            if self.closed:
+        if at != self._deadline or self.closed:
+            return  # superseded by a later schedule
+        self._deadline = None
+        if self._timer_at is not None and now >= self._timer_at:
+            callback, self._timer_at, self._timer_callback = self._timer_callback, None, None
+            if callback is not None:
+                callback()
+        if self.closed:
+            return
+        if self._awaiting_pong:
+            if now >= self._pong_deadline:
+                self.close("ping timeout", flush=False)
                 return
-            now = trio.current_time()
-            if awaiting_pong and self._ponged:
-                awaiting_pong = False
-                due = now + interval
-            if self._timer_at is not None and now >= self._timer_at:
-                callback, self._timer_at, self._timer_callback = self._timer_callback, None, None
-                if callback is not None:
-                    callback()
-                continue
-            if now >= due:
-                if awaiting_pong:
-                    self.close("ping timeout", flush=False)
-                    return
-                self._ponged = False
-                awaiting_pong = True
-                self.send_frame(engineio.PING_FRAME)
-                due = now + self.config.ping_timeout
+        elif now >= self._ping_due:
+            self._awaiting_pong = True
+            self._pong_deadline = now + self.config.ping_timeout
+            self.send_frame(engineio.PING_FRAME)
+        self._reschedule()

@@ -32,22 +32,16 @@ def _frame_of(message: Message) -> str | bytes | None:
 
 async def carry(session: EngineSession, receive: Receive, send: Send) -> None:
     """Carry a session over an accepted WebSocket until either of them ends."""
-    client_gone = False
-
-    async def read() -> None:
-        nonlocal client_gone
-        client_gone = await _read(session, receive)
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(read)
-        with trio.CancelScope() as scope:
-            session.writer_scope = scope
-            if not session.closed or session.flush_on_close:
-                await _write(session, send)
-        session.writer_scope = None
+        # Dropping the session (close without flush) cancels both directions at once.
+        session.transport_scope = nursery.cancel_scope
+        nursery.start_soon(_read, session, receive)
+        if not session.closed or session.flush_on_close:
+            await _write(session, send)
         nursery.cancel_scope.cancel()
+    session.transport_scope = None
     try:
-        if not client_gone:
+        if not session.client_gone:
             # Ends the transport, not the Socket.IO session: standard clients reconnect.
             await send({"type": "websocket.close", "code": 1000})
     finally:
@@ -56,41 +50,38 @@ async def carry(session: EngineSession, receive: Receive, send: Send) -> None:
 
 async def _write(session: EngineSession, send: Send) -> None:
     # Everything already queued is sent in one go: a burst costs the writer one wake-up.
-    outgoing = session.outgoing
-    async for frame in outgoing:
-        while True:
+    outbox = session.outbox
+    while frames := await outbox.take():
+        for frame in frames:
             if isinstance(frame, str):
                 await send({"type": "websocket.send", "text": frame})
             else:
                 await send({"type": "websocket.send", "bytes": frame})
-            try:
-                frame = outgoing.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
 
 
-async def _read(session: EngineSession, receive: Receive) -> bool:
-    """Feed the client's packets to the session; True when the client went away."""
+async def _read(session: EngineSession, receive: Receive) -> None:
+    """Feed the client's packets to the session until either side ends."""
     max_payload = session.config.max_payload
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
+            session.client_gone = True
             session.close("transport close", flush=False)
-            return True
+            return
         frame = _frame_of(message)
         if frame is None:
             continue
         if len(frame) > max_payload:
             session.refuse("payload too large", f"message over {max_payload} bytes")
-            return False
+            return
         try:
             packet = engineio.decode_packet(frame)
         except EngineIOProtocolError as exc:
             session.refuse("bad packet", str(exc))
-            return False
+            return
         await session.receive_packet(packet)
         if session.closed:
-            return False
+            return
 
 
 async def upgrade(session: EngineSession, receive: Receive, send: Send) -> bool:

@@ -35,8 +35,7 @@ class Client:
 
     def start_soon(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run a task that lives as long as this connection."""
-        if self.session.nursery is not None and not self.session.closed:
-            self.session.nursery.start_soon(task, *args)
+        self.session.start_soon(task, *args)
 
     def _no_connect(self, timeout: float) -> None:
         if not self.sockets:

@@ -110,4 +110,4 @@ async def test_client_buffer_setting_bounds_the_queue(start_server: ServerFactor
     async with raw_websocket(server.ws_url) as client:
         await _connected(client)
         session = server.app.engine.sessions[client.sid]
-        assert session.outgoing.statistics().max_buffer_size == 3
+        assert session.outbox.limit == 3
