@@ -6,7 +6,9 @@ into every connection's bounded queue, drained by that connection's writer task,
 delivery design as minidiscord's. Whatever minidiscord costs above this is our engine;
 what this costs is the host (hypercorn's trio worker). Used by ``scripts/bench.py --target``.
 
-Example: ``python scripts/floor_hypercorn.py --port 9000``.
+Example: ``python scripts/floor_hypercorn.py --port 9000``. With ``--tuned-gc`` it runs
+with minidiscord's garbage-collector settings, with ``--native`` on minidiscord's native
+front end instead of hypercorn (the floor for ``--frontend native``).
 """
 
 from __future__ import annotations
@@ -101,7 +103,26 @@ class Floor:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--tuned-gc",
+        action="store_true",
+        help="the garbage-collector settings minidiscord runs with (minidiscord/runtime.py)",
+    )
+    parser.add_argument(
+        "--native",
+        action="store_true",
+        help="serve with minidiscord's native front end (h11 + wsproto) instead of hypercorn",
+    )
     args = parser.parse_args()
+    if args.tuned_gc:
+        from minidiscord.runtime import tune_garbage_collector
+
+        tune_garbage_collector()
+    if args.native:
+        from minidiscord.frontend import NativeServer
+
+        trio.run(NativeServer(Floor()).serve, "127.0.0.1", args.port, trio.sleep_forever)
+        return
     config = Config()
     config.bind = [f"127.0.0.1:{args.port}"]
     config.accesslog = None
