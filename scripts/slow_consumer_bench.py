@@ -38,9 +38,10 @@ def _pins() -> tuple[list[str], list[str]]:
 
 
 @contextlib.contextmanager
-def _server(port: int, client_buffer: int) -> Iterator[None]:
+def _server(port: int, client_buffer: int, frontend: str) -> Iterator[None]:
     pin, _ = _pins()
     options = ["--store", "memory", "--client-buffer", str(client_buffer), "--log-level", "warning"]
+    options += ["--frontend", frontend]
     process = subprocess.Popen([*pin, *server_args(port, *options)], cwd=ROOT)
     try:
         wait_healthy(port, process, 20)
@@ -99,7 +100,7 @@ async def _stalled_client(port: int, joined: trio.Event) -> None:
 
 async def _measure(args: argparse.Namespace, stalled: bool) -> dict[str, Any]:
     port = free_port()
-    with _server(port, args.client_buffer):
+    with _server(port, args.client_buffer, args.frontend):
         async with trio.open_nursery() as nursery:
             if stalled:
                 joined = trio.Event()
@@ -125,6 +126,7 @@ async def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--size", type=int, default=1000, help="characters per message")
     parser.add_argument("--client-buffer", type=int, default=1024)
+    parser.add_argument("--frontend", choices=("hypercorn", "native"), default="hypercorn")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     runs = [await _measure(args, stalled=False), await _measure(args, stalled=True)]
