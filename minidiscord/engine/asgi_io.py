@@ -10,6 +10,12 @@ Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 Headers: TypeAlias = list[tuple[bytes, bytes]]
 
+# An ASGI extension a front end may offer in a websocket scope's "extensions": the app then
+# sends {"type": SEND_MANY, "frames": [str | bytes, ...]}, each a whole message, in order.
+# The engine's writer hands over everything queued at once, and the front end writes it
+# with one system call.
+SEND_MANY = "minidiscord.websocket.send_many"
+
 
 class BodyTooLarge(Exception):
     """The request body is longer than the limit the caller set."""

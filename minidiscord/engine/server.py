@@ -11,7 +11,17 @@ from ..limits import KeyedBuckets
 from ..metrics import Metrics
 from ..protocol import engineio, jsoncodec
 from . import polling, websocket
-from .asgi_io import Headers, Receive, Scope, Send, client_address, client_ip, query, respond
+from .asgi_io import (
+    SEND_MANY,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    client_address,
+    client_ip,
+    query,
+    respond,
+)
 from .cors import OriginPolicy
 from .deadlines import Deadlines
 from .errors import RequestRefused, TransportError
@@ -216,7 +226,8 @@ class EngineServer:
             await send({"type": "websocket.accept"})
             session = self._open_session("websocket", scope, params)
             await send({"type": "websocket.send", "text": session.open_frame([])})
-        await websocket.carry(session, receive, send)
+        batch = SEND_MANY in scope.get("extensions", {})
+        await websocket.carry(session, receive, send, batch=batch)
 
     def _refused(self, scope: Scope, refusal: RequestRefused) -> None:
         self.metrics.reject(refusal.error.name.lower().replace("_", " "))

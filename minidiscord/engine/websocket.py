@@ -7,7 +7,7 @@ import trio
 from ..protocol import engineio
 from ..protocol.engineio import PacketType
 from ..protocol.errors import EngineIOProtocolError
-from .asgi_io import Message, Receive, Send
+from .asgi_io import SEND_MANY, Message, Receive, Send
 from .session import EngineSession
 
 logger = logging.getLogger("minidiscord.engine")
@@ -30,14 +30,18 @@ def _frame_of(message: Message) -> str | bytes | None:
     return bytes(data) if data is not None else b""
 
 
-async def carry(session: EngineSession, receive: Receive, send: Send) -> None:
-    """Carry a session over an accepted WebSocket until either of them ends."""
+async def carry(session: EngineSession, receive: Receive, send: Send, *, batch: bool) -> None:
+    """Carry a session over an accepted WebSocket until either of them ends.
+
+    With ``batch`` (the front end offers :data:`SEND_MANY`) every frame taken from the
+    outbox goes to the front end in one message.
+    """
     async with trio.open_nursery() as nursery:
         # Dropping the session (close without flush) cancels both directions at once.
         session.transport_scope = nursery.cancel_scope
         nursery.start_soon(_read, session, receive)
         if not session.closed or session.flush_on_close:
-            await _write(session, send)
+            await _write(session, send, batch)
         nursery.cancel_scope.cancel()
     session.transport_scope = None
     try:
@@ -48,10 +52,13 @@ async def carry(session: EngineSession, receive: Receive, send: Send) -> None:
         session.mark_flushed()
 
 
-async def _write(session: EngineSession, send: Send) -> None:
+async def _write(session: EngineSession, send: Send, batch: bool) -> None:
     # Everything already queued is sent in one go: a burst costs the writer one wake-up.
     outbox = session.outbox
     while frames := await outbox.take():
+        if batch:
+            await send({"type": SEND_MANY, "frames": frames})
+            continue
         for frame in frames:
             if isinstance(frame, str):
                 await send({"type": "websocket.send", "text": frame})

@@ -81,6 +81,10 @@ class HttpConnection:
                     return
                 if not await _Exchange(self, request).run():
                     return
+                # An app may answer without reading the request (a GET's empty body
+                # included): what is left must be read before the next request can be.
+                if self.conn.their_state is h11.SEND_BODY and not await self._skip_body():
+                    return
                 if self.conn.our_state is not h11.DONE or self.conn.their_state is not h11.DONE:
                     return
                 self.conn.start_next_cycle()
@@ -126,6 +130,22 @@ class HttpConnection:
             self.conn.receive_data(data)
             return
         raise _ConnectionEnded
+
+    async def _skip_body(self) -> bool:
+        """Read and drop the rest of a request body (bounded); False if the connection
+        should rather be closed."""
+        deadline = trio.current_time() + self.server.config.read_timeout
+        skipped = 0
+        while True:
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                await self._read(deadline)
+            elif isinstance(event, h11.Data):
+                skipped += len(event.data)
+                if skipped > MAX_READ_AHEAD:
+                    return False
+            else:
+                return isinstance(event, h11.EndOfMessage)
 
     async def send_bytes(self, data: bytes) -> bool:
         """False when the client is gone (the app is not told: it may keep sending)."""

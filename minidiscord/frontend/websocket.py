@@ -1,10 +1,13 @@
 """One WebSocket connection as an ASGI ``websocket`` exchange, on wsproto.
 
-Sends do not write: they add the encoded frame to the connection's outgoing bytes and
-wake its flusher task, which writes everything added meanwhile in one ``send_all``. The
-app's writer drains its whole queue before it waits again, so a burst of frames costs
-one system call. A sender waits only when ``write_buffer`` bytes are already pending:
-the client is not reading, and the engine's bounded queue then finds the slow consumer.
+Writing: whoever has bytes for the client (the app's writer, or the reader answering a
+ping) adds them to the connection's pending bytes; if no write is in progress it writes
+everything pending in one ``send_all``, otherwise the task already writing takes them on
+its next round. The engine hands over every frame it has queued for the client in one
+``minidiscord.websocket.send_many`` message (an ASGI extension this front end offers), so
+a burst of frames costs one system call and no task switch beyond the writer's own wake-up.
+A sender waits only when ``write_buffer`` bytes are pending behind a write in progress: the
+client is not reading, and the engine's bounded outbox then finds the slow consumer.
 """
 
 import logging
@@ -26,7 +29,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import RemoteProtocolError
 
-from ..engine.asgi_io import Message
+from ..engine.asgi_io import SEND_MANY, Message
 
 if TYPE_CHECKING:
     from .server import NativeServer
@@ -73,7 +76,7 @@ class WebSocketConnection:
         self.closing = False  # we sent (or queued) our close frame
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self._wakeup = trio.Event()
+        # Set (and replaced) each time a write round ends; only senders over the limit wait.
         self._drained = trio.Event()
         self._broken = False
         self._writing = False
@@ -97,25 +100,22 @@ class WebSocketConnection:
             if name == b"sec-websocket-protocol"
             for value in value.split(b",")
         ]
-        scope["extensions"] = {"websocket.http.response": {}}
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._flush_forever)
-            try:
-                await self.server.app(scope, self.receive, self.send)
-            except Exception:
-                logger.exception("the app failed on a WebSocket at %s", scope["path"])
-            if not self.answered:
-                self._queue(self._plain_refusal(500, "Internal Server Error"))
-            elif self.accepted and not self.closing and not self.disconnected:
-                self._queue_close(1000)
-            await self._finish()
-            nursery.cancel_scope.cancel()
+        scope["extensions"] = {"websocket.http.response": {}, SEND_MANY: {}}
+        try:
+            await self.server.app(scope, self.receive, self.send)
+        except Exception:
+            logger.exception("the app failed on a WebSocket at %s", scope["path"])
+        if not self.answered:
+            self._queue(self._plain_refusal(500, "Internal Server Error"))
+        elif self.accepted and not self.closing and not self.disconnected:
+            self._queue_close(1000)
+        await self._finish()
 
     async def _finish(self) -> None:
         """Deliver what is pending, then let the client answer our close (both bounded)."""
         with trio.move_on_after(CLOSE_FLUSH_TIMEOUT):
-            await self._wait_drained()
-        if self._broken or self._pending or self._writing:
+            await self._flush()
+        if self._broken or self._pending:
             return
         try:
             await self.stream.send_eof()
@@ -138,20 +138,26 @@ class WebSocketConnection:
                     return self._disconnect(ABNORMAL_CLOSURE)
                 continue
             message = self._handle(event)
+            if self._pending:
+                await self._flush()  # a pong, or the answer to a close
             if message is not None:
                 return message
         return {"type": "websocket.disconnect", "code": ABNORMAL_CLOSURE}
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
-        if kind == "websocket.send":
+        if kind == SEND_MANY:
+            if not self.accepted or self.closing or self._broken:
+                return
+            encode = self.server.frames.encode
+            for frame in message["frames"]:
+                self._queue(encode(frame))
+        elif kind == "websocket.send":
             if not self.accepted or self.closing or self._broken:
                 return
             text = message.get("text")
             payload = text if text is not None else bytes(message.get("bytes") or b"")
             self._queue(self.server.frames.encode(payload))
-            if self._pending_size >= self.server.config.write_buffer:
-                await self._wait_drained()
         elif kind == "websocket.accept":
             if self.answered:
                 return
@@ -185,6 +191,7 @@ class WebSocketConnection:
             self._queue(self.ws.send(RejectData(data=body, body_finished=not more)))
         else:
             raise RuntimeError(f"unexpected ASGI message {kind!r} on a WebSocket")
+        await self._flush()
 
     # Reading.
 
@@ -258,32 +265,38 @@ class WebSocketConnection:
             return
         self._pending.append(data)
         self._pending_size += len(data)
-        self._wakeup.set()
 
-    async def _wait_drained(self) -> None:
-        while (self._pending or self._writing) and not self._broken:
-            await self._drained.wait()
-
-    async def _write(self, data: bytes) -> None:
+    async def _flush(self) -> None:
+        """Write everything pending, or leave it to the write already in progress."""
+        if self._writing:
+            # Another task is writing and will take these bytes too; wait only if the
+            # client is so far behind that the pending bytes passed the limit.
+            while self._writing and self._pending_size >= self.server.config.write_buffer:
+                await self._drained.wait()
+            return
+        self._writing = True
         try:
-            await self.stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self._broken = True
-
-    async def _flush_forever(self) -> None:
-        while not self._broken:
-            await self._wakeup.wait()
-            self._wakeup = trio.Event()
-            self._writing = True
             while self._pending and not self._broken:
                 pending = self._pending
                 data = pending[0] if len(pending) == 1 else b"".join(pending)
                 self._pending = []
                 self._pending_size = 0
                 self.server.websocket_writes += 1
-                await self._write(data)
+                try:
+                    await self.stream.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._broken = True
+                except trio.Cancelled:
+                    # Part of a frame may be out: nothing more can follow it on this stream.
+                    self._broken = True
+                    raise
+        finally:
             self._writing = False
+            if self._broken:
+                self._pending = []
             self._drained.set()
             self._drained = trio.Event()
-        self._pending = []
-        self._drained.set()
+
+    async def _write(self, data: bytes) -> None:
+        self._queue(data)
+        await self._flush()

@@ -7,6 +7,7 @@ and frames, one write per burst, containment of failures, and shutdown.
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,8 +24,11 @@ from wsproto.events import (
     TextMessage,
 )
 
-from minidiscord.engine.asgi_io import Receive, Scope, Send, read_body, respond
+from minidiscord.app import create_app
+from minidiscord.engine.asgi_io import SEND_MANY, Receive, Scope, Send, read_body, respond
 from minidiscord.frontend import FrontendConfig, NativeServer
+from tests.conftest import TEST_SETTINGS
+from tests.rawclient import raw_websocket
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -44,6 +48,9 @@ async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
     elif scope["type"] == "http":
         if scope["path"] == "/fail":
             raise RuntimeError("the app broke")
+        if scope["path"] == "/unread":
+            await respond(send, 200, "answered without reading the request")
+            return
         body = await read_body(receive, 1_000_000)
         await respond(send, 200, f"{scope['method']} {scope['path']} ".encode() + body)
     elif scope["type"] == "websocket":
@@ -58,8 +65,9 @@ async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
                 return
             text = message.get("text")
             if text is not None and text.startswith("burst "):
-                for number in range(int(text.split()[1])):
-                    await send({"type": "websocket.send", "text": f"frame {number}"})
+                count = int(text.split()[1])
+                frames = [f"frame {number}" for number in range(count)]
+                await send({"type": SEND_MANY, "frames": frames})
             elif text is not None:
                 await send({"type": "websocket.send", "text": text})
             else:
@@ -114,6 +122,22 @@ async def test_keep_alive_and_pipelined_requests_are_answered_in_order() -> None
         await stream.send_all(b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
         (third,) = await read_responses(stream, 1)
         assert third.endswith(b"GET /again ")
+
+
+async def test_a_request_the_app_did_not_read_leaves_the_connection_usable() -> None:
+    # The polling handshake answers a GET without reading its (empty) body; clients with a
+    # connection pool send their next request on the same connection right away.
+    async with native() as (_, port, _):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(b"GET /unread HTTP/1.1\r\nHost: x\r\n\r\n")
+        (first,) = await read_responses(stream, 1)
+        assert first.endswith(b"without reading the request")
+        await stream.send_all(b"POST /unread HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        (second,) = await read_responses(stream, 1)
+        assert second.startswith(b"HTTP/1.1 200")
+        await stream.send_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        (third,) = await read_responses(stream, 1)
+        assert third.endswith(b"GET /next ")
 
 
 async def test_garbage_request_gets_400_and_others_are_served() -> None:
@@ -200,6 +224,26 @@ async def test_a_burst_of_frames_leaves_in_one_write() -> None:
         assert [frame.data for frame in frames if isinstance(frame, TextMessage)] == [
             f"frame {number}" for number in range(200)
         ]
+        assert server.websocket_writes - before == 1
+
+
+async def test_the_engine_hands_a_burst_over_in_one_message_and_one_write() -> None:
+    app = create_app(replace(TEST_SETTINGS, frontend="native"))
+    # The second context's URL uses the port the first one bound.
+    async with (
+        native(app) as (server, port, _),
+        raw_websocket(f"ws://127.0.0.1:{port}") as client,
+    ):
+        await client.send('40{"username":"burst"}')
+        assert (await client.text()).startswith("40{")
+        for _ in range(3):  # session, channels, users
+            await client.text()
+        socket = next(iter(app.sio.of("/").sockets.values()))
+        before = server.websocket_writes
+        for number in range(100):
+            socket.emit("item", number)
+        received = [await client.text() for _ in range(100)]
+        assert received == [f'42["item",{number}]' for number in range(100)]
         assert server.websocket_writes - before == 1
 
 
