@@ -108,6 +108,20 @@ async def read_responses(stream: trio.SocketStream, count: int) -> list[bytes]:
     return responses
 
 
+async def ask(stream: trio.SocketStream, request: bytes) -> bytes:
+    """Send one request on ``stream`` and read its whole response."""
+    response = await ask(stream, request)
+    return response
+
+
+async def ask_new(port: int, request: bytes) -> bytes:
+    """The same on a new connection."""
+    return await ask(await trio.open_tcp_stream("127.0.0.1", port), request)
+
+
+GET_OK = b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
 async def test_keep_alive_and_pipelined_requests_are_answered_in_order() -> None:
     async with native() as (_, port, _):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
@@ -119,8 +133,7 @@ async def test_keep_alive_and_pipelined_requests_are_answered_in_order() -> None
         assert first.startswith(b"HTTP/1.1 200")
         assert first.endswith(b"POST /a hello")
         assert second.endswith(b"GET /b c ")
-        await stream.send_all(b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
-        (third,) = await read_responses(stream, 1)
+        third = await ask(stream, b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
         assert third.endswith(b"GET /again ")
 
 
@@ -129,26 +142,22 @@ async def test_a_request_the_app_did_not_read_leaves_the_connection_usable() -> 
     # connection pool send their next request on the same connection right away.
     async with native() as (_, port, _):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
-        await stream.send_all(b"GET /unread HTTP/1.1\r\nHost: x\r\n\r\n")
-        (first,) = await read_responses(stream, 1)
+        first = await ask(stream, b"GET /unread HTTP/1.1\r\nHost: x\r\n\r\n")
         assert first.endswith(b"without reading the request")
-        await stream.send_all(b"POST /unread HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
-        (second,) = await read_responses(stream, 1)
+        second = await ask(
+            stream, b"POST /unread HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+        )
         assert second.startswith(b"HTTP/1.1 200")
-        await stream.send_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-        (third,) = await read_responses(stream, 1)
+        third = await ask(stream, b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
         assert third.endswith(b"GET /next ")
 
 
 async def test_garbage_request_gets_400_and_others_are_served() -> None:
     async with native() as (_, port, _):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
-        await stream.send_all(b"NOT HTTP AT ALL\r\n\r\n")
-        (answer,) = await read_responses(stream, 1)
+        answer = await ask(stream, b"NOT HTTP AT ALL\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 400")
-        other = await trio.open_tcp_stream("127.0.0.1", port)
-        await other.send_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
-        (ok,) = await read_responses(other, 1)
+        ok = await ask_new(port, GET_OK)
         assert ok.startswith(b"HTTP/1.1 200")
 
 
@@ -157,12 +166,9 @@ async def test_an_app_failure_is_a_500_for_that_request_only(
 ) -> None:
     async with native() as (_, port, _):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
-        await stream.send_all(b"GET /fail HTTP/1.1\r\nHost: x\r\n\r\n")
-        (answer,) = await read_responses(stream, 1)
+        answer = await ask(stream, b"GET /fail HTTP/1.1\r\nHost: x\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 500")
-        other = await trio.open_tcp_stream("127.0.0.1", port)
-        await other.send_all(b"GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
-        (ok,) = await read_responses(other, 1)
+        ok = await ask_new(port, GET_OK)
         assert ok.startswith(b"HTTP/1.1 200")
     assert "the app broke" in caplog.text
 
@@ -283,8 +289,7 @@ async def test_a_websocket_the_app_refuses_gets_403() -> None:
     async with native() as (_, port, _):
         stream = await trio.open_tcp_stream("127.0.0.1", port)
         ws = WSConnection(ConnectionType.CLIENT)
-        await stream.send_all(ws.send(Request(host="x", target="/refuse")))
-        (answer,) = await read_responses(stream, 1)
+        answer = await ask(stream, ws.send(Request(host="x", target="/refuse")))
         assert answer.startswith(b"HTTP/1.1 403")
 
 
