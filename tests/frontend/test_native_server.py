@@ -110,7 +110,8 @@ async def read_responses(stream: trio.SocketStream, count: int) -> list[bytes]:
 
 async def ask(stream: trio.SocketStream, request: bytes) -> bytes:
     """Send one request on ``stream`` and read its whole response."""
-    response = await ask(stream, request)
+    await stream.send_all(request)
+    (response,) = await read_responses(stream, 1)
     return response
 
 
