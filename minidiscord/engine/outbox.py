@@ -20,9 +20,6 @@ class Outbox:
         self._frames: list[Frame] = []
         self._waiter: trio.lowlevel.Task | None = None
 
-    def __len__(self) -> int:
-        return len(self._frames)
-
     def put(self, frame: Frame) -> bool:
         """Queue a frame; False when ``limit`` frames are already waiting (a slow consumer)."""
         if self.closed:
@@ -32,10 +29,6 @@ class Outbox:
         self._frames.append(frame)
         self._wake()
         return True
-
-    def take_nowait(self) -> list[Frame]:
-        frames, self._frames = self._frames, []
-        return frames
 
     async def take(self) -> list[Frame]:
         """Everything queued, waiting for the first frame; empty once closed and drained."""
@@ -50,7 +43,8 @@ class Outbox:
                 return trio.lowlevel.Abort.SUCCEEDED
 
             await trio.lowlevel.wait_task_rescheduled(abort)
-        return self.take_nowait()
+        frames, self._frames = self._frames, []
+        return frames
 
     def close(self, *, discard: bool = False) -> None:
         """No more frames; the taker gets what is left (nothing with ``discard``), then []."""

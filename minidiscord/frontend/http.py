@@ -7,13 +7,13 @@ its body; past them the connection is closed, so stalled peers hold nothing for 
 """
 
 import logging
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from typing import TYPE_CHECKING
 
 import h11
 import trio
 
-from ..engine.asgi_io import Message, Scope
+from ..engine.asgi_io import Message
+from .scope import asgi_scope
 from .websocket import WebSocketConnection, is_websocket_upgrade
 
 if TYPE_CHECKING:
@@ -29,33 +29,6 @@ MAX_READ_AHEAD = 64 * 1024
 
 class _ConnectionEnded(Exception):
     """The client went away, stalled past a deadline, or broke HTTP."""
-
-
-def asgi_scope(kind: str, request: h11.Request, stream: trio.SocketStream) -> Scope:
-    raw_path, _, query_string = bytes(request.target).partition(b"?")
-    scope: Scope = {
-        "type": kind,
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": request.http_version.decode("ascii"),
-        "scheme": "http" if kind == "http" else "ws",
-        "path": unquote(raw_path.decode("latin-1")),
-        "raw_path": raw_path,
-        "query_string": query_string,
-        "root_path": "",
-        # h11 gives header names lower-cased, as ASGI wants them.
-        "headers": list(request.headers),
-        "client": _address(stream.socket.getpeername()),
-        "server": _address(stream.socket.getsockname()),
-    }
-    if kind == "http":
-        scope["method"] = request.method.decode("ascii")
-    return scope
-
-
-def _address(sockaddr: Any) -> tuple[str, int] | None:
-    if isinstance(sockaddr, tuple) and len(sockaddr) >= 2:
-        return (str(sockaddr[0]), int(sockaddr[1]))
-    return None
 
 
 class HttpConnection:

@@ -30,6 +30,7 @@ from wsproto.events import (
 from wsproto.utilities import RemoteProtocolError
 
 from ..engine.asgi_io import SEND_MANY, Message
+from .scope import asgi_scope
 
 if TYPE_CHECKING:
     from .server import NativeServer
@@ -85,8 +86,6 @@ class WebSocketConnection:
         self._message_size = 0
 
     async def run(self) -> None:
-        from .http import asgi_scope
-
         try:
             self.ws.initiate_upgrade_connection(list(self.request.headers), self.request.target)
         except RemoteProtocolError as exc:
@@ -95,10 +94,10 @@ class WebSocketConnection:
         next(self.ws.events(), None)  # the upgrade Request, already known
         scope = asgi_scope("websocket", self.request, self.stream)
         scope["subprotocols"] = [
-            value.decode("latin-1").strip()
+            offer.decode("latin-1").strip()
             for name, value in self.request.headers
             if name == b"sec-websocket-protocol"
-            for value in value.split(b",")
+            for offer in value.split(b",")
         ]
         scope["extensions"] = {"websocket.http.response": {}, SEND_MANY: {}}
         try:
