@@ -8,7 +8,6 @@ grouped commits land in call order, the stored ids have no holes.
 
 import json
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +20,10 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from serverproc import free_port, server_args  # noqa: E402  (a script, found on the path above)
+
 SENDERS = 8
 WINDOW = 16  # unacknowledged messages each sender keeps in flight
 KILL_AFTER_ACKS = 300
@@ -30,34 +33,9 @@ SERVER_START_TIMEOUT = 10.0
 TEST_TIMEOUT = 40.0  # seconds; normally done in a few
 
 
-def free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def server_command(port: int, db: Path) -> list[str]:
-    # Limits off: these clients send far faster than people, on purpose.
-    return [
-        sys.executable,
-        "-m",
-        "minidiscord",
-        "--port",
-        str(port),
-        "--store",
-        "sqlite",
-        "--db",
-        str(db),
-        "--rate-limit",
-        "off",
-        "--ip-connect-rate",
-        "off",
-        "--ip-max-sessions",
-        "off",
-        "--log-level",
-        "warning",
-    ]
+    # Limits off (serverproc's command): these clients send far faster than people, on purpose.
+    return server_args(port, "--store", "sqlite", "--db", str(db), "--log-level", "warning")
 
 
 async def start_server(port: int, db: Path, log: Path) -> trio.Process:
