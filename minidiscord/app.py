@@ -4,6 +4,7 @@ import logging
 
 import trio
 
+from .addresses import TrustedProxies
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, open_store
 from .config import Settings
@@ -50,6 +51,7 @@ class App:
             allowed_origins=settings.cors_origins,
             metrics=self.metrics,
         )
+        self.proxies = TrustedProxies(settings.forwarded_allow_ips)
         self._running = False
         self._engine_path = settings.socketio_path.rstrip("/") + "/"
 
@@ -58,6 +60,8 @@ class App:
         if kind == "lifespan":
             await self._lifespan(receive, send)
             return
+        # From here on the client is whoever a trusted proxy says it is.
+        scope = self.proxies.resolve(scope)
         path: str = scope.get("path", "")
         if path == self._engine_path or path == self._engine_path.rstrip("/"):
             try:

@@ -9,11 +9,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .addresses import TrustedProxies
 from .limits import Rate, SettingsFormatError, parse_rate
 
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:4173")
 STORE_KINDS = ("sqlite", "memory")
 FRONTENDS = ("hypercorn", "native")
+DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
 DEFAULT_RATE_LIMIT = Rate(10, 1.0)
 DEFAULT_IP_CONNECT_RATE = Rate(100, 50.0)
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -55,6 +57,9 @@ class Settings:
     log_format: str = "text"
     # What speaks HTTP and WebSocket: hypercorn (ASGI) or the native trio front end.
     frontend: str = "hypercorn"
+    # Peers whose Forwarded / X-Forwarded-For headers name the real client (reverse
+    # proxies): addresses or networks, or "*" for any peer.
+    forwarded_allow_ips: tuple[str, ...] = DEFAULT_FORWARDED_ALLOW_IPS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -109,6 +114,15 @@ def parse_origins(text: str, option: str = "MINIDISCORD_CORS_ORIGINS") -> tuple[
     if not origins:
         raise SettingsError(f"{option}: give at least one origin")
     return origins
+
+
+def parse_proxies(text: str, option: str = "MINIDISCORD_FORWARDED_ALLOW_IPS") -> tuple[str, ...]:
+    entries = tuple(entry.strip() for entry in text.split(",") if entry.strip())
+    try:
+        TrustedProxies(entries)
+    except ValueError as exc:
+        raise SettingsError(f"{option}: {exc}") from None
+    return entries
 
 
 def parse_rate_option(text: str, option: str) -> Rate | None:
@@ -286,6 +300,16 @@ OPTIONS: tuple[Option, ...] = (
         "what serves HTTP and WebSocket: hypercorn, or native (trio + h11 + wsproto, "
         "faster fan-out; no TLS or HTTP/2)",
         "NAME",
+    ),
+    Option(
+        "forwarded_allow_ips",
+        "--forwarded-allow-ips",
+        "MINIDISCORD_FORWARDED_ALLOW_IPS",
+        parse_proxies,
+        "proxies (addresses or networks, comma-separated; '*' for any) whose "
+        "Forwarded / X-Forwarded-For headers name the client; every per-address limit and "
+        "log line then uses that client's address",
+        "ADDRS",
     ),
 )
 

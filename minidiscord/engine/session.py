@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import trio
 
+from ..addresses import address_key
 from ..limits import Rate
 from ..metrics import Metrics
 from ..protocol import engineio
@@ -79,7 +80,7 @@ class RequestInfo:
     a decoded copy per connection is memory for nothing.
     """
 
-    __slots__ = ("_raw_headers", "address", "query")
+    __slots__ = ("_raw_headers", "address", "address_key", "ip", "query")
 
     def __init__(
         self,
@@ -87,7 +88,11 @@ class RequestInfo:
         raw_headers: Any = (),
         query: dict[str, str] | None = None,
     ) -> None:
+        # "ip:port" of the client (behind a trusted proxy, the client the proxy named).
         self.address = address
+        self.ip = address.rsplit(":", 1)[0]
+        # What per-address limits count this client as (an IPv6 client by its /64).
+        self.address_key = address_key(self.ip)
         self._raw_headers = raw_headers
         self.query = query or {}
 

@@ -40,7 +40,13 @@ class Handshake:
 
     @property
     def address(self) -> str:
+        """The client's "ip:port" (behind a trusted proxy, the client it named)."""
         return self._request.address
+
+    @property
+    def address_key(self) -> str:
+        """The key per-address limits count the client by (an IPv6 client by its /64)."""
+        return self._request.address_key
 
     @property
     def query(self) -> dict[str, str]:
