@@ -77,8 +77,7 @@ class TrustedProxies:
         if not chain:
             return None
         for entry in reversed(chain):
-            ip, port = entry
-            if not self.trusts(ip):
+            if not self.trusts(entry[0]):
                 return entry
         return chain[0]
 
