@@ -1,20 +1,19 @@
 """The ASGI application: routes requests to the engine, the web client and the health check."""
 
+import hmac
 import logging
 
 import trio
 
+from . import hostfixes
 from .addresses import TrustedProxies
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, open_store
 from .config import Settings
 from .engine import EngineConfig, EngineServer
-from .engine.asgi_io import Receive, Scope, Send, respond
-from .hostfixes import (
-    contain_connection_errors,
-    is_host_protocol_error,
-    refuse_websocket_compression,
-)
+from .engine.asgi_io import Receive, Scope, Send, client_address, header, respond
+from .hostfixes import is_host_protocol_error
+from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .sockets import SocketServer
@@ -30,8 +29,7 @@ class App:
     """Everything one server holds; nothing lives in module globals (tests run several)."""
 
     def __init__(self, settings: Settings, *, sio: SocketServer | None = None) -> None:
-        contain_connection_errors()
-        refuse_websocket_compression()
+        hostfixes.install()
         self.settings = settings
         self.metrics = sio.metrics if sio is not None else Metrics()
         self.sio = sio or SocketServer(
@@ -43,6 +41,9 @@ class App:
                 ping_timeout=settings.ping_timeout,
                 max_payload=settings.max_payload,
                 client_buffer=settings.client_buffer,
+                client_buffer_bytes=settings.client_buffer_bytes,
+                ip_buffer_bytes=settings.ip_buffer_bytes,
+                inbound_rate=settings.client_packet_rate,
                 max_sessions=settings.max_connections,
                 ip_connect_rate=settings.ip_connect_rate,
                 ip_max_sessions=settings.ip_max_sessions,
@@ -52,6 +53,7 @@ class App:
             metrics=self.metrics,
         )
         self.proxies = TrustedProxies(settings.forwarded_allow_ips)
+        self.hosts = AllowedHosts((*settings.allowed_hosts, settings.host))
         self._running = False
         self._engine_path = settings.socketio_path.rstrip("/") + "/"
 
@@ -63,6 +65,9 @@ class App:
         # From here on the client is whoever a trusted proxy says it is.
         scope = self.proxies.resolve(scope)
         path: str = scope.get("path", "")
+        if not self.hosts.allows(header(scope, b"host")):
+            await self._refuse_host(scope, receive, send)
+            return
         if path == self._engine_path or path == self._engine_path.rstrip("/"):
             try:
                 await self.engine.handle(scope, receive, send)
@@ -74,12 +79,53 @@ class App:
             if path == "/healthz":
                 await self._healthz(send)
             elif path == "/metrics":
-                await respond(send, 200, self.metrics.render(), content_type=METRICS_CONTENT_TYPE)
+                await self._metrics(scope, send)
             elif not await serve_web(scope, receive, send):
                 await respond(send, 404, "Not Found")
         elif kind == "websocket":
             await receive()
             await send({"type": "websocket.close", "code": 1008})
+
+    async def _refuse_host(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.metrics.reject("host not allowed")
+        logger.info(
+            "refused %s for host %r from %s (not in --allowed-hosts)",
+            scope.get("path", ""),
+            header(scope, b"host"),
+            client_address(scope),
+        )
+        body = "Invalid Host header: this server does not answer to that name\n"
+        if scope["type"] == "http":
+            await respond(send, 400, body)
+            return
+        await receive()  # websocket.connect
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": 400,
+                    "headers": [(b"content-type", b"text/plain; charset=UTF-8")],
+                }
+            )
+            await send({"type": "websocket.http.response.body", "body": body.encode()})
+        else:
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        token = self.settings.metrics_token
+        if token is not None:
+            presented = header(scope, b"authorization") or ""
+            expected = f"Bearer {token}"
+            if not hmac.compare_digest(presented.encode(), expected.encode()):
+                self.metrics.reject("metrics unauthorized")
+                await respond(
+                    send,
+                    401,
+                    "Unauthorized: /metrics needs its token\n",
+                    headers=[(b"www-authenticate", b'Bearer realm="metrics"')],
+                )
+                return
+        await respond(send, 200, self.metrics.render(), content_type=METRICS_CONTENT_TYPE)
 
     async def health(self) -> str | None:
         """None when the server can serve; otherwise what is wrong."""

@@ -17,7 +17,12 @@ STORE_KINDS = ("sqlite", "memory")
 FRONTENDS = ("hypercorn", "native")
 DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
 DEFAULT_RATE_LIMIT = Rate(10, 1.0)
+DEFAULT_CLIENT_PACKET_RATE = Rate(100, 20.0)
 DEFAULT_IP_CONNECT_RATE = Rate(100, 50.0)
+# A NAT'd office of a few dozen people stays clear of these (see the README).
+DEFAULT_HISTORY_RATE = Rate(10, 2.0)
+DEFAULT_IP_NEW_USER_RATE = Rate(50, 0.05)
+DEFAULT_IP_MESSAGE_RATE = Rate(100, 10.0)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
 
@@ -41,9 +46,16 @@ class Settings:
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     max_payload: int = 1_000_000
-    connect_timeout: float = 45.0
-    # Frames queued for one client before it counts as a slow consumer and is dropped.
+    # A session that has not joined a namespace by then is closed (half-open sessions
+    # expire quickly: they prove nothing and cost as much as real ones).
+    connect_timeout: float = 10.0
+    # Frames, and bytes, held for one client before it counts as a slow consumer and is
+    # dropped; bytes held for all the clients of one address.
     client_buffer: int = 1024
+    client_buffer_bytes: int = 2 * 1024 * 1024
+    ip_buffer_bytes: int = 64 * 1024 * 1024
+    # Packets of any kind (events, acks, pongs) one connection may send.
+    client_packet_rate: Rate | None = DEFAULT_CLIENT_PACKET_RATE
     # How long a graceful shutdown waits for clients to be closed before it gives up.
     shutdown_timeout: float = 10.0
     # Chat messages per user: a burst, then a steady rate (None: unlimited).
@@ -51,6 +63,15 @@ class Settings:
     # New sessions per client address, and sessions open at once per address.
     ip_connect_rate: Rate | None = DEFAULT_IP_CONNECT_RATE
     ip_max_sessions: int | None = 1000
+    # History pages per user; new users and chat messages per client address.
+    history_rate: Rate | None = DEFAULT_HISTORY_RATE
+    ip_new_user_rate: Rate | None = DEFAULT_IP_NEW_USER_RATE
+    ip_message_rate: Rate | None = DEFAULT_IP_MESSAGE_RATE
+    # Offline users in the `users` list a client gets on connect (None: all of them).
+    users_listed_offline: int | None = 1000
+    # TCP connections open at once per client address, counted at accept time (trusted
+    # proxies exempt): twice the sessions, as a polling session holds a GET and a POST.
+    ip_max_connections: int | None = 2000
     # Sessions open at once on this server; handshakes beyond it get 503.
     max_connections: int = 20_000
     log_level: str = "info"
@@ -60,6 +81,11 @@ class Settings:
     # Peers whose Forwarded / X-Forwarded-For headers name the real client (reverse
     # proxies): addresses or networks, or "*" for any peer.
     forwarded_allow_ips: tuple[str, ...] = DEFAULT_FORWARDED_ALLOW_IPS
+    # Host names the server answers to besides localhost names, IP literals and --host
+    # ("*" for any; ".example.com" for a domain and its subdomains).
+    allowed_hosts: tuple[str, ...] = ()
+    # When set, GET /metrics needs "Authorization: Bearer <token>".
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -123,6 +149,13 @@ def parse_proxies(text: str, option: str = "MINIDISCORD_FORWARDED_ALLOW_IPS") ->
     except ValueError as exc:
         raise SettingsError(f"{option}: {exc}") from None
     return entries
+
+
+def parse_names(text: str, option: str = "MINIDISCORD_ALLOWED_HOSTS") -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not names:
+        raise SettingsError(f"{option}: give at least one host name")
+    return names
 
 
 def parse_rate_option(text: str, option: str) -> Rate | None:
@@ -237,6 +270,32 @@ OPTIONS: tuple[Option, ...] = (
         "FRAMES",
     ),
     Option(
+        "client_buffer_bytes",
+        "--client-buffer-bytes",
+        "MINIDISCORD_CLIENT_BUFFER_BYTES",
+        parse_positive_int,
+        "bytes queued or being written for one client before it is dropped as a slow consumer",
+        "BYTES",
+    ),
+    Option(
+        "ip_buffer_bytes",
+        "--ip-buffer-bytes",
+        "MINIDISCORD_IP_BUFFER_BYTES",
+        parse_positive_int,
+        "bytes held for all the clients of one address; past it the one holding the most is "
+        "dropped",
+        "BYTES",
+    ),
+    Option(
+        "client_packet_rate",
+        "--client-packet-rate",
+        "MINIDISCORD_CLIENT_PACKET_RATE",
+        parse_rate_option,
+        "packets of any kind one connection may send: BURST:PER_SECOND, or off; past it the "
+        "client is told, then disconnected",
+        "RATE",
+    ),
+    Option(
         "shutdown_timeout",
         "--shutdown-timeout",
         "MINIDISCORD_SHUTDOWN_TIMEOUT",
@@ -266,6 +325,49 @@ OPTIONS: tuple[Option, ...] = (
         "MINIDISCORD_IP_MAX_SESSIONS",
         parse_limit,
         "sessions open at once per client address, or off",
+        "N",
+    ),
+    Option(
+        "history_rate",
+        "--history-rate",
+        "MINIDISCORD_HISTORY_RATE",
+        parse_rate_option,
+        "channel:history pages per user: BURST:PER_SECOND, or off",
+        "RATE",
+    ),
+    Option(
+        "ip_new_user_rate",
+        "--ip-new-user-rate",
+        "MINIDISCORD_IP_NEW_USER_RATE",
+        parse_rate_option,
+        "new users (not restored sessions) per client address: BURST:PER_SECOND, or off",
+        "RATE",
+    ),
+    Option(
+        "ip_message_rate",
+        "--ip-message-rate",
+        "MINIDISCORD_IP_MESSAGE_RATE",
+        parse_rate_option,
+        "chat messages per client address, all its users together: BURST:PER_SECOND, or off",
+        "RATE",
+    ),
+    Option(
+        "users_listed_offline",
+        "--users-listed-offline",
+        "MINIDISCORD_USERS_LISTED_OFFLINE",
+        parse_limit,
+        "offline users in the users list sent on connect: the N most recently seen within "
+        "30 days, or off for every user",
+        "N",
+    ),
+    Option(
+        "ip_max_connections",
+        "--ip-max-connections",
+        "MINIDISCORD_IP_MAX_CONNECTIONS",
+        parse_limit,
+        "TCP connections open at once per client address, or off (trusted proxies are "
+        "exempt); more get HTTP 429 and are closed; one address never gets more than half of "
+        "what the file limit allows",
         "N",
     ),
     Option(
@@ -311,6 +413,25 @@ OPTIONS: tuple[Option, ...] = (
         "log line then uses that client's address",
         "ADDRS",
     ),
+    Option(
+        "allowed_hosts",
+        "--allowed-hosts",
+        "MINIDISCORD_ALLOWED_HOSTS",
+        parse_names,
+        "host names the server answers to (comma-separated; '.example.com' for a domain and "
+        "its subdomains; '*' for any), besides localhost names, IP addresses and --host; "
+        "other Host headers get 400 (DNS rebinding)",
+        "HOSTS",
+    ),
+    Option(
+        "metrics_token",
+        "--metrics-token",
+        "MINIDISCORD_METRICS_TOKEN",
+        parse_text,
+        "a secret that GET /metrics must present as 'Authorization: Bearer TOKEN' "
+        "(default: /metrics is open)",
+        "TOKEN",
+    ),
 )
 
 assert {option.field for option in OPTIONS} <= {f.name for f in fields(Settings)}
@@ -320,4 +441,4 @@ def default_of(option: Option) -> str:
     value = getattr(Settings(), option.field)
     if value is None:
         return "off"
-    return ", ".join(value) if isinstance(value, tuple) else str(value)
+    return (", ".join(value) or "none") if isinstance(value, tuple) else str(value)

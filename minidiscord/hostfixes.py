@@ -9,6 +9,23 @@
   ws always do). Compression runs per recipient, so a broadcast would be compressed once
   per member, and each connection would hold a zlib state of hundreds of KB. The
   reference Socket.IO server leaves it off by default; so do we.
+- hypercorn takes every TCP connection it is offered, up to the process's file limit, so one
+  address could hold them all. The same wrapper of each connection's handler counts
+  connections per client address and in all (:mod:`.frontend.connlimits`, with the limits
+  of the server the connection belongs to, found on that server's hypercorn ``Config``)
+  and refuses one over a cap before hypercorn sees it.
+- hypercorn keeps a kept-alive connection whose client has closed it (its socket, its task)
+  until its keep-alive timer runs out, up to a heartbeat cycle later: such a connection
+  would hold its descriptor, and its place under the connection caps, for nothing. Its
+  timer is stopped as soon as reading ends.
+- hypercorn parses with h11, which guesses where a request head is ambiguous (obs-fold,
+  bare LF, Content-Length with Transfer-Encoding): a proxy in front may frame it otherwise
+  (request smuggling). Its connections get our strict h11 connection, which answers 400.
+- hypercorn checks a WebSocket message's size only after adding each piece to its buffer,
+  and after refusing one (close 1009) it goes on reading and buffering the rest of it: one
+  300 MiB frame cost 200 MiB. A piece that would take a message over the limit is now
+  dropped unbuffered, and the connection stops reading once the close is sent, as on the
+  native front end; the app is told with close code 1009.
 """
 
 import functools
@@ -16,13 +33,41 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .config import Settings
+from .frontend.connlimits import ConnectionLimits, peer_ip, refuse
+from .frontend.strict import StrictConnection
+
 logger = logging.getLogger("minidiscord.host")
 
 _INSTALLED_MARK = "_minidiscord_contained"
+_STRICT_MARK = "_minidiscord_strict"
+_PROMPT_MARK = "_minidiscord_prompt"
+# The ConnectionLimits of one server live on its hypercorn Config (tests run several servers
+# in one process: nothing about one server may live in this module).
+_LIMITS_ATTRIBUTE = "minidiscord_connection_limits"
+
+
+def attach_connection_limits(config: Any, limits: ConnectionLimits) -> None:
+    """Make the server that runs with hypercorn ``config`` count its connections in ``limits``."""
+    setattr(config, _LIMITS_ATTRIBUTE, limits)
+
+
+def connection_limits_of(tcp_server: Any) -> ConnectionLimits | None:
+    """The limits a hypercorn connection handler (a ``TCPServer``) admits its connection by."""
+    limits = getattr(tcp_server.config, _LIMITS_ATTRIBUTE, None)
+    if limits is None:
+        # Run by hypercorn's own command (minidiscord.asgi:app): the app's settings say.
+        settings = getattr(getattr(tcp_server.app, "app", None), "settings", None)
+        if not isinstance(settings, Settings):
+            return None
+        limits = ConnectionLimits.for_settings(settings)
+        attach_connection_limits(tcp_server.config, limits)
+    return limits if isinstance(limits, ConnectionLimits) else None
 
 
 def contain_connection_errors() -> None:
-    """Make a failing hypercorn connection handler end that connection, not the server."""
+    """Make a failing hypercorn connection handler end that connection, not the server;
+    the same wrapper admits each connection under its server's connection limits."""
     try:
         from hypercorn.trio.tcp_server import TCPServer
     except ImportError:  # another ASGI host: nothing to mend
@@ -31,14 +76,26 @@ def contain_connection_errors() -> None:
     if getattr(run, _INSTALLED_MARK, False):
         return
 
-    @functools.wraps(run)
-    async def contained_run(self: Any) -> None:
+    async def run_contained(tcp_server: Any) -> None:
         try:
-            await run(self)
+            await run(tcp_server)
         except Exception as exc:
             # The peer broke the HTTP exchange (h11 raises from the host's own sends);
             # its connection is already closed by the host's finally clause.
             logger.info("dropped a connection the HTTP layer could not handle: %r", exc)
+
+    @functools.wraps(run)
+    async def contained_run(self: Any) -> None:
+        limits = connection_limits_of(self)
+        ip = peer_ip(self.stream)
+        if limits is None or ip is None:
+            await run_contained(self)
+            return
+        with limits.connection(ip) as refusal:
+            if refusal is not None:
+                await refuse(self.stream, refusal)
+                return
+            await run_contained(self)
 
     setattr(contained_run, _INSTALLED_MARK, True)
     TCPServer.run = contained_run  # type: ignore[method-assign]
@@ -70,3 +127,95 @@ def refuse_websocket_compression() -> None:
 
     setattr(init_without_extensions, _INSTALLED_MARK, True)
     Handshake.__init__ = init_without_extensions  # type: ignore[method-assign]
+
+
+def refuse_ambiguous_requests() -> None:
+    """Give hypercorn's HTTP/1.1 connections an h11 parser that refuses ambiguous heads."""
+    try:
+        import h11
+        from hypercorn.protocol.h11 import H11Protocol
+    except ImportError:
+        return
+    init: Callable[..., None] = H11Protocol.__init__
+    if getattr(init, _STRICT_MARK, False):
+        return
+
+    @functools.wraps(init)
+    def init_strict(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        # Nothing has been received yet: the swap loses no state.
+        if type(self.connection) is h11.Connection:
+            self.connection = StrictConnection(
+                h11.SERVER, max_incomplete_event_size=self.config.h11_max_incomplete_size
+            )
+
+    setattr(init_strict, _STRICT_MARK, True)
+    H11Protocol.__init__ = init_strict  # type: ignore[method-assign]
+
+
+def install() -> None:
+    """Every adjustment above (each is installed once per process; idempotent)."""
+    contain_connection_errors()
+    refuse_websocket_compression()
+    refuse_ambiguous_requests()
+    close_connections_promptly()
+    limit_websocket_messages()
+
+
+def limit_websocket_messages() -> None:
+    """Make hypercorn stop reading a WebSocket message as soon as it passes its size limit."""
+    try:
+        from hypercorn.protocol.events import StreamClosed
+        from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer, WSStream
+    except ImportError:
+        return
+    extend: Callable[[Any, Any], None] = WebsocketBuffer.extend
+    if getattr(extend, _INSTALLED_MARK, False):
+        return
+
+    @functools.wraps(extend)
+    def extend_within_limit(self: Any, event: Any) -> None:
+        if self.length + len(event.data) > self.max_length:
+            # Nothing more of this message is kept; it stays "over" so every later piece
+            # is refused too.
+            self.value = None
+            self.length = self.max_length + 1
+            raise FrameTooLargeError()
+        extend(self, event)
+
+    handle_events: Callable[[Any], Awaitable[None]] = WSStream._handle_events
+
+    @functools.wraps(handle_events)
+    async def handle_events_then_stop(self: Any) -> None:
+        await handle_events(self)
+        if self.buffer.length > self.buffer.max_length and not self.closed:
+            # The close frame (1009) is sent: read no more of a message nobody will take.
+            self.closed = True
+            if self.app_put is not None:
+                await self.app_put({"type": "websocket.disconnect", "code": 1009})
+            await self.send(StreamClosed(stream_id=self.stream_id))
+
+    setattr(extend_within_limit, _INSTALLED_MARK, True)
+    WebsocketBuffer.extend = extend_within_limit  # type: ignore[method-assign]
+    WSStream._handle_events = handle_events_then_stop  # type: ignore[method-assign]
+
+
+def close_connections_promptly() -> None:
+    """Make hypercorn let go of a connection as soon as its client has closed it."""
+    try:
+        from hypercorn.trio.tcp_server import TCPServer
+    except ImportError:
+        return
+    read: Callable[[Any], Awaitable[None]] | None = getattr(TCPServer, "_read_data", None)
+    if read is None or getattr(read, _PROMPT_MARK, False):
+        return
+
+    @functools.wraps(read)
+    async def read_then_stop_idle_timer(self: Any) -> None:
+        await read(self)
+        # Nothing is left to read: no keep-alive timer needs to close the connection (a
+        # request still running still ends it, as before).
+        await self.idle_task.stop()
+
+    setattr(read_then_stop_idle_timer, _PROMPT_MARK, True)
+    TCPServer._read_data = read_then_stop_idle_timer  # type: ignore[method-assign]

@@ -80,6 +80,12 @@ class Echo:
     async def on_close(self, reason: str) -> None:
         pass
 
+    def on_handshake_sent(self) -> None:
+        pass
+
+    def on_throttled(self, retry_after: float) -> None:
+        pass  # Engine.IO has no message to tell it with: its packets are just dropped
+
 
 class EngineIOApp(App):
     """The app's routing, lifespan and host fixes around a bare, echoing Engine.IO server."""

@@ -43,8 +43,12 @@ TEST_SETTINGS = Settings(
     ping_timeout=5.0,
     store="memory",
     rate_limit=None,
+    history_rate=None,
+    ip_new_user_rate=None,
+    ip_message_rate=None,
     ip_connect_rate=None,
     ip_max_sessions=None,
+    client_packet_rate=None,
     # The whole suite runs on either front end (the Makefile runs it on both); servers the
     # tests start as processes read the same variable.
     frontend=os.environ.get("MINIDISCORD_FRONTEND", "hypercorn"),

@@ -61,6 +61,17 @@ async def polling_handshake(
     return handshake
 
 
+async def polling_connect(
+    client: httpx.AsyncClient, url: str, auth: str = "", path: str = "/socket.io/"
+) -> str:
+    """A polling session that joined the default namespace (no longer half-open); its sid."""
+    sid = str((await polling_handshake(client, url, path))["sid"])
+    await client.post(polling_url(url, sid, path), content=f"40{auth}")
+    answer = (await client.get(polling_url(url, sid, path))).text
+    assert answer.startswith("40{"), answer
+    return sid
+
+
 def polling_url(url: str, sid: str, path: str = "/socket.io/") -> str:
     return f"{url}{path}?EIO=4&transport=polling&sid={sid}"
 

@@ -3,6 +3,11 @@
 Requests without an Origin header come from non-browser clients and are always
 admitted; a browser's request is admitted when its origin is on the allow-list or is
 the server's own origin (same-origin pages, such as the built-in web client).
+
+Only origins named on the list (and the server's own) may send credentials (cookies):
+with "*", any other origin is answered ``Access-Control-Allow-Origin: *`` without
+``Allow-Credentials``, as the CORS specification intends for a public resource, so a
+page on any site can use the server but never with its users' cookies.
 """
 
 from collections.abc import Iterable
@@ -18,7 +23,11 @@ class OriginPolicy:
 
     def admits(self, scope: Scope) -> bool:
         origin = header(scope, b"origin")
-        if origin is None or self._any or origin in self._allowed:
+        return origin is None or self._any or self._named(scope, origin)
+
+    def _named(self, scope: Scope, origin: str) -> bool:
+        """The origin is on the list, or is the server's own."""
+        if origin in self._allowed:
             return True
         host = header(scope, b"host")
         return host is not None and origin in (f"http://{host}", f"https://{host}")
@@ -26,13 +35,17 @@ class OriginPolicy:
     def response_headers(self, scope: Scope) -> Headers:
         """CORS headers for an admitted request (none when it is not cross-origin)."""
         origin = header(scope, b"origin")
-        if origin is None or not self.admits(scope):
+        if origin is None:
             return []
-        return [
-            (b"access-control-allow-origin", origin.encode("latin-1")),
-            (b"access-control-allow-credentials", b"true"),
-            (b"vary", b"Origin"),
-        ]
+        if self._named(scope, origin):
+            return [
+                (b"access-control-allow-origin", origin.encode("latin-1")),
+                (b"access-control-allow-credentials", b"true"),
+                (b"vary", b"Origin"),
+            ]
+        if self._any:
+            return [(b"access-control-allow-origin", b"*")]
+        return []
 
     def preflight_headers(self, scope: Scope) -> Headers:
         headers = self.response_headers(scope)

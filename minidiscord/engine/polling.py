@@ -23,45 +23,51 @@ MAX_PACKETS_PER_PAYLOAD = 1000
 # How much of an oversized body is read (and dropped) so the client can see the 413;
 # past this the connection is simply closed.
 DISCARD_LIMIT = 16 * 1024 * 1024
+# A POST body must arrive whole within this many seconds, however it trickles in (a
+# maxPayload body of 1 MB needs about 70 KB/s): like a request head, it cannot hold the
+# connection for ever one byte at a time.
+BODY_TIMEOUT = 15.0
+CLOSE = (b"connection", b"close")
 
 
 async def poll(session: EngineSession, receive: Receive, send: Send, headers: Headers) -> None:
     """Answer a GET with every queued frame, waiting for the first one if none is queued."""
-    if session.polling:
+    if not session.begin_request("GET"):
         session.refuse("overlapping requests", "a second GET while one was pending")
         raise RequestRefused(TransportError.BAD_REQUEST, "overlapping GET requests")
-    if session.upgrading:
-        # The client is moving to WebSocket: this poll only needs to return.
-        await respond(send, 200, engineio.NOOP_FRAME, headers=headers)
-        return
-    session.polling = True
-    frames: list[Frame] = []
-    ended = False
     try:
-        async with trio.open_nursery() as nursery:
-            # Cancelled by an upgrade, by an aborted session or by the client going away,
-            # so that no frame is taken off the queue for a response nobody will read.
-            session.poll_scope = nursery.cancel_scope
-            nursery.start_soon(_cancel_when_client_leaves, receive, nursery.cancel_scope)
-            taken, ended = await _take_frames(session)
-            frames.extend(taken)
-            nursery.cancel_scope.cancel()
+        if session.upgrading:
+            # The client is moving to WebSocket: this poll only needs to return.
+            await respond(send, 200, engineio.NOOP_FRAME, headers=headers)
+            return
+        frames: list[Frame] = []
+        ended = False
+        try:
+            async with trio.open_nursery() as nursery:
+                # Cancelled by an upgrade, by an aborted session or by the client going
+                # away, so that no frame is taken off the queue for a response nobody reads.
+                session.poll_scope = nursery.cancel_scope
+                nursery.start_soon(_cancel_when_client_leaves, receive, nursery.cancel_scope)
+                taken, ended = await _take_frames(session)
+                frames.extend(taken)
+                nursery.cancel_scope.cancel()
+        finally:
+            session.poll_scope = None
+        if not frames:
+            # The upgrade finished while this poll waited: tell the client to stop polling.
+            frames.append(engineio.NOOP_FRAME)
+        await respond(send, 200, engineio.encode_payload(frames), headers=headers)
+        session.wrote()
+        if ended:
+            session.mark_flushed()
     finally:
-        session.poll_scope = None
-        session.polling = False
-    if not frames:
-        # The upgrade finished while this poll waited: tell the client to stop polling.
-        frames.append(engineio.NOOP_FRAME)
-    await respond(send, 200, engineio.encode_payload(frames), headers=headers)
-    if ended:
-        session.mark_flushed()
+        session.end_request("GET")
 
 
 async def _take_frames(session: EngineSession) -> tuple[list[Frame], bool]:
     """Everything queued (waiting for the first frame); True once the session has ended."""
-    outbox = session.outbox
-    frames = await outbox.take()
-    if outbox.closed:
+    frames = await session.take_frames()
+    if session.outbox.closed:
         return frames + _closing(session), True
     return frames, False
 
@@ -82,18 +88,24 @@ async def _cancel_when_client_leaves(receive: Receive, scope: trio.CancelScope) 
 
 async def post(session: EngineSession, receive: Receive, send: Send, headers: Headers) -> None:
     """Apply every packet of a POSTed payload, then answer ``ok``."""
-    if session.posting:
+    if not session.begin_request("POST"):
         session.refuse("overlapping requests", "a second POST while one was pending")
         raise RequestRefused(TransportError.BAD_REQUEST, "overlapping POST requests")
     limit = session.config.max_payload
-    session.posting = True
     try:
+        deadline = trio.current_time() + BODY_TIMEOUT
         try:
-            body = await read_body(receive, limit)
+            with trio.fail_at(deadline):
+                body = await read_body(receive, limit)
         except BodyTooLarge:
             session.refuse("payload too large", f"POST body over {limit} bytes")
-            await discard_body(receive, DISCARD_LIMIT)
+            with trio.move_on_at(deadline):
+                await discard_body(receive, DISCARD_LIMIT)
             await respond(send, 413, "Payload Too Large", headers=headers)
+            return
+        except trio.TooSlowError:
+            session.refuse("slow body", f"POST body not complete within {BODY_TIMEOUT:g} s")
+            await respond(send, 408, "Request Timeout", headers=[*headers, CLOSE])
             return
         except ClientGone:
             return
@@ -105,6 +117,6 @@ async def post(session: EngineSession, receive: Receive, send: Send, headers: He
         async with session.dispatch_lock:
             for packet in packets:
                 await session.receive_packet(packet)
+        await respond(send, 200, "ok", content_type="text/html; charset=UTF-8", headers=headers)
     finally:
-        session.posting = False
-    await respond(send, 200, "ok", content_type="text/html; charset=UTF-8", headers=headers)
+        session.end_request("POST")

@@ -7,10 +7,11 @@ from typing import Any
 
 import trio
 
-from ..limits import KeyedBuckets
+from ..addresses import address_key
 from ..metrics import Metrics
 from ..protocol import engineio, jsoncodec
 from . import polling, websocket
+from .admission import Admission
 from .asgi_io import (
     SEND_MANY,
     Headers,
@@ -56,8 +57,7 @@ class EngineServer:
         self.origins = OriginPolicy(allowed_origins)
         self.transports = tuple(transports)
         self.sessions: dict[str, EngineSession] = {}
-        self._sessions_per_ip: dict[str, int] = {}
-        self._connect_buckets = KeyedBuckets(config.ip_connect_rate)
+        self.admission = Admission(config, self._drop)
         self._on_open = on_open
         self._nursery: trio.Nursery | None = None
         self._deadlines = Deadlines()
@@ -82,15 +82,20 @@ class EngineServer:
         if self._nursery is not None:
             self._nursery.start_soon(task, *args)
 
+    def session_established(self, session: EngineSession) -> None:
+        self.admission.established(session)
+
     def session_ended(self, session: EngineSession) -> None:
         self.sessions.pop(session.sid, None)
-        # The address is "ip:port" (client_address), the same ip client_ip() gave at open.
-        ip = session.request.address.rsplit(":", 1)[0]
-        remaining = self._sessions_per_ip.pop(ip, 1) - 1
-        if remaining:
-            self._sessions_per_ip[ip] = remaining
+        self.admission.ended(session)
         if self.draining and not self.sessions:
             self._drained.set()
+
+    def _drop(self, session: EngineSession, reason: str) -> None:
+        if reason == "slow consumer":
+            session.drop(reason)
+        else:
+            session.refuse(reason, reason, reason=reason)
 
     def close_all(self, reason: str) -> None:
         for session in list(self.sessions.values()):
@@ -119,31 +124,18 @@ class EngineServer:
             raise RuntimeError("EngineServer.run() is not running (is the ASGI lifespan enabled?)")
         sid = secrets.token_urlsafe(15)
         request = RequestInfo(client_address(scope), scope.get("headers", ()), params)
-        session = EngineSession(sid, transport, self.config, request, self, self.metrics)
+        budget = self.admission.budget_for(request.address_key)
+        session = EngineSession(sid, transport, self.config, request, self, self.metrics, budget)
         self.sessions[sid] = session
-        ip = client_ip(scope)
-        self._sessions_per_ip[ip] = self._sessions_per_ip.get(ip, 0) + 1
+        self.admission.opened(session)
         session.start(self._on_open)
         return session
 
     def _admit(self, scope: Scope) -> None:
         """Refuse a new session when the server, or this client's address, has enough."""
-        config = self.config
         if self.draining:
             raise RequestRefused(TransportError.UNAVAILABLE, "the server is shutting down")
-        if config.max_sessions is not None and len(self.sessions) >= config.max_sessions:
-            raise RequestRefused(TransportError.UNAVAILABLE, "the server is full")
-        ip = client_ip(scope)
-        limit = config.ip_max_sessions
-        if limit is not None and self._sessions_per_ip.get(ip, 0) >= limit:
-            raise RequestRefused(
-                TransportError.TOO_MANY, f"more than {limit} sessions from one address"
-            )
-        wait = self._connect_buckets.take(ip, trio.current_time())
-        if wait:
-            raise RequestRefused(
-                TransportError.TOO_MANY, f"too many new sessions; retry in {wait:.1f} s"
-            )
+        self.admission.check(address_key(client_ip(scope)), trio.current_time())
 
     def _upgrades_for(self, transport: str) -> list[str]:
         return ["websocket"] if transport == "polling" and "websocket" in self.transports else []
@@ -187,6 +179,7 @@ class EngineServer:
                 await respond(
                     send, 200, session.open_frame(self._upgrades_for("polling")), headers=cors
                 )
+                session.handshake_sent()
                 return
             session = self.sessions[sid]
             if scope["method"] == "GET":
@@ -213,12 +206,19 @@ class EngineServer:
         sid = params.get("sid")
         if sid is not None:
             session = self.sessions[sid]
-            if session.transport != "polling" or session.upgrading:
-                cannot = RequestRefused(TransportError.BAD_REQUEST, "session cannot upgrade")
-                self._refused(scope, cannot)
-                await _refuse_websocket(scope, send, cannot)
+            # Reserved before any await: of two upgrades at the same instant, one wins.
+            if not session.begin_upgrade():
+                # As the reference server does: the WebSocket is accepted, then closed; the
+                # session goes on over whatever carries it now.
+                logger.info("%s cannot upgrade now: a second WebSocket closed", sid)
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": 1000})
                 return
-            await send({"type": "websocket.accept"})
+            try:
+                await send({"type": "websocket.accept"})
+            except BaseException:
+                session.end_upgrade()
+                raise
             if not await websocket.upgrade(session, receive, send):
                 await send({"type": "websocket.close", "code": 1000})
                 return
@@ -226,6 +226,7 @@ class EngineServer:
             await send({"type": "websocket.accept"})
             session = self._open_session("websocket", scope, params)
             await send({"type": "websocket.send", "text": session.open_frame([])})
+            session.handshake_sent()
         batch = SEND_MANY in scope.get("extensions", {})
         await websocket.carry(session, receive, send, batch=batch)
 

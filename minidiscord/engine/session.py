@@ -11,18 +11,20 @@ handler once, with the reason.
 """
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import Enum, auto
 from typing import Any, Protocol
 
 import trio
 
 from ..addresses import address_key
-from ..limits import Rate
+from ..limits import Rate, TokenBucket
 from ..metrics import Metrics
 from ..protocol import engineio
 from ..protocol.engineio import Frame, Packet, PacketType
-from .outbox import Outbox
+from .outbox import Outbox, SharedBudget
 
 logger = logging.getLogger("minidiscord.engine")
 
@@ -31,6 +33,10 @@ CLOSE_HANDLER_TIMEOUT = 10.0
 # How long a closing session waits for its transport to deliver what was queued (for
 # polling, the client's next GET) before it gives up on the client.
 FLUSH_TIMEOUT = 5.0
+# A deadline that fires this many seconds late means the server is busy, not the client
+# slow: a pong timeout is then postponed (by at most MAX_GRACE past the usual cycle).
+BUSY_LATENESS = 0.5
+MAX_GRACE = 60.0
 
 
 class ConnectionHandler(Protocol):
@@ -39,6 +45,13 @@ class ConnectionHandler(Protocol):
     async def on_message(self, data: str | bytes) -> None: ...
 
     async def on_close(self, reason: str) -> None: ...
+
+    def on_handshake_sent(self) -> None:
+        """The client has its open packet now: timers for what it must do next start."""
+
+    def on_throttled(self, retry_after: float) -> None:
+        """The client sends faster than its budget: its packets are being dropped, and it
+        will be disconnected if it goes on for another burst."""
 
 
 OpenHandler = Callable[["EngineSession"], ConnectionHandler]
@@ -53,6 +66,9 @@ class SessionHost(Protocol):
     def spawn(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Start a task in the engine's nursery."""
 
+    def session_established(self, session: "EngineSession") -> None:
+        """The layer above accepted the session: it is no longer half-open."""
+
     def session_ended(self, session: "EngineSession") -> None:
         """The session is closed and its close handler has run."""
 
@@ -62,8 +78,13 @@ class EngineConfig:
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     max_payload: int = 1_000_000
-    # Outgoing frames queued for one client before it counts as a slow consumer.
+    # Outgoing frames, and bytes, held for one client before it counts as a slow consumer;
+    # and bytes held for all the clients of one address before the largest is dropped.
     client_buffer: int = 1024
+    client_buffer_bytes: int = 2 * 1024 * 1024
+    ip_buffer_bytes: int = 64 * 1024 * 1024
+    # Packets one client may send: a burst, then a steady rate (None: unlimited).
+    inbound_rate: Rate | None = None
     # A polling client must finish its WebSocket upgrade within this many seconds.
     upgrade_timeout: float = 10.0
     # Admission: sessions open at once (None: no cap), new sessions per client address,
@@ -104,6 +125,35 @@ class RequestInfo:
         }
 
 
+class Heartbeat(Enum):
+    """Where the current heartbeat is; the next deadline depends on it.
+
+    WAITING: the next ping is due at ``ping_due``. QUEUED: the ping waits in the outbox,
+    ahead of everything else. WRITING: the transport took it and is writing it. SENT: it
+    is written; the pong is due ``ping_timeout`` later. A PONG in any state but WAITING
+    starts the next interval. The client's time to answer runs from when the ping was
+    written, not queued: a busy server does not spend its clients' ``ping_timeout``.
+    """
+
+    WAITING = auto()
+    QUEUED = auto()
+    WRITING = auto()
+    SENT = auto()
+
+
+class Inbound(Enum):
+    """Whether the client keeps to its packet budget (``EngineConfig.inbound_rate``).
+
+    WITHIN: packets are handled. OVER: the client was told it is over (its handler's
+    ``on_throttled``) and its packets are dropped while the budget is empty; if it drops
+    another burst's worth, the session is closed as a flood. A packet within the budget
+    again returns it to WITHIN.
+    """
+
+    WITHIN = auto()
+    OVER = auto()
+
+
 class EngineSession:
     def __init__(
         self,
@@ -113,6 +163,7 @@ class EngineSession:
         request: RequestInfo,
         host: SessionHost,
         metrics: Metrics | None = None,
+        budget: SharedBudget | None = None,
     ) -> None:
         self.sid = sid
         self.metrics = metrics or Metrics()
@@ -120,9 +171,11 @@ class EngineSession:
         self.config = config
         self.request = request
         self._host = host
-        self.outbox = Outbox(config.client_buffer)
+        self.outbox = Outbox(config.client_buffer, config.client_buffer_bytes, budget)
         self.handler: ConnectionHandler | None = None
         self.close_reason: str | None = None
+        # False until the layer above accepts the session (half-open until then).
+        self.established = False
         # False when the session was dropped rather than closed: its queue is abandoned.
         self.flush_on_close = True
         # Cancelled to stop the transport task that carries the session (a WebSocket).
@@ -130,17 +183,27 @@ class EngineSession:
         # True once the WebSocket carrying the session reported the client gone.
         self.client_gone = False
         self.poll_scope: trio.CancelScope | None = None
+        # Long-polling requests in progress (at most one GET and one POST) and an upgrade
+        # to WebSocket in progress; changed only through begin_*/end_* below.
         self.polling = False
         self.posting = False
         self.upgrading = False
+        self._requests_done: trio.Event | None = None
         self._dispatch_lock: trio.Lock | None = None
         # Heartbeat and timer state; the engine calls deadline_reached at _deadline.
         self._deadline: float | None = None
+        self._heartbeat = Heartbeat.WAITING
         self._ping_due = trio.current_time() + config.ping_interval
-        self._awaiting_pong = False
-        self._pong_deadline = 0.0
+        # While QUEUED or WRITING: when a ping still not written means the client is not
+        # reading at all; while SENT: when the pong is due.
+        self._pong_deadline = math.inf
         self._timer_at: float | None = None
         self._timer_callback: Callable[[], None] | None = None
+        self._inbound_budget = (
+            TokenBucket(config.inbound_rate, trio.current_time()) if config.inbound_rate else None
+        )
+        self._inbound = Inbound.WITHIN
+        self._dropped_packets = 0
         # Set by the transport once the client has everything queued before the close.
         self._flushed = False
         self._flushed_event: trio.Event | None = None
@@ -152,6 +215,18 @@ class EngineSession:
         self.metrics.connected.inc()
         self.handler = open_handler(self)
         self._reschedule()
+
+    def handshake_sent(self) -> None:
+        """For the transport: the open packet is written (a busy server may have taken a
+        while; the client could not act before)."""
+        if self.handler is not None and not self.closed:
+            self.handler.on_handshake_sent()
+
+    def establish(self) -> None:
+        """The layer above accepted the client: the session stops being half-open."""
+        if not self.established and not self.closed:
+            self.established = True
+            self._host.session_established(self)
 
     @property
     def dispatch_lock(self) -> trio.Lock:
@@ -177,13 +252,38 @@ class EngineSession:
     def send_frame(self, frame: Frame) -> None:
         """Queue one encoded frame; never blocks. A full queue drops the client."""
         if not self.outbox.put(frame):
+            outbox = self.outbox
             logger.warning(
-                "dropping slow consumer %s: %d frames unread",
+                "dropping slow consumer %s: %d frames and %d bytes unread (limits %d, %d)",
                 self.sid,
-                self.config.client_buffer,
+                len(outbox),
+                outbox.held,
+                outbox.limit,
+                outbox.byte_limit,
             )
+            self.drop("slow consumer")
+
+    def drop(self, reason: str) -> None:
+        """Close at once, abandoning the queue (a slow consumer, a session giving way)."""
+        if reason == "slow consumer" and not self.closed:
             self.metrics.slow_consumers.inc()
-            self.close("slow consumer", flush=False)
+        self.close(reason, flush=False)
+
+    async def take_frames(self) -> list[Frame]:
+        """For the transport: everything queued (waiting for the first frame); [] once
+        the session has ended and its queue is delivered. Call :meth:`wrote` once the
+        batch is written."""
+        frames = await self.outbox.take()
+        if self._heartbeat is Heartbeat.QUEUED and frames and frames[0] == engineio.PING_FRAME:
+            self._heartbeat = Heartbeat.WRITING
+        return frames
+
+    def wrote(self) -> None:
+        """For the transport: the batch taken last is written to the client."""
+        if self._heartbeat is Heartbeat.WRITING:
+            self._heartbeat = Heartbeat.SENT
+            self._pong_deadline = trio.current_time() + self.config.ping_timeout
+            self._reschedule()
 
     def set_timer(self, at: float | None, callback: Callable[[], None] | None = None) -> None:
         """Call ``callback`` at trio time ``at`` (one timer per session; None cancels it)."""
@@ -254,7 +354,46 @@ class EngineSession:
                     with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_HANDLER_TIMEOUT):
                         await self.handler.on_close(self.close_reason or "server shutting down")
             finally:
+                self.outbox.forget()
                 self._host.session_ended(self)
+
+    def begin_request(self, method: str) -> bool:
+        """A polling GET or POST starts; False when one of the same kind is in progress."""
+        if self.polling if method == "GET" else self.posting:
+            return False
+        if method == "GET":
+            self.polling = True
+        else:
+            self.posting = True
+        return True
+
+    def end_request(self, method: str) -> None:
+        """The polling GET or POST is answered (its response written)."""
+        if method == "GET":
+            self.polling = False
+        else:
+            self.posting = False
+        if not (self.polling or self.posting) and self._requests_done is not None:
+            self._requests_done.set()
+            self._requests_done = None
+
+    async def http_requests_done(self) -> None:
+        """Until no polling request is in progress (an upgrading client waits for them)."""
+        if self.polling or self.posting:
+            if self._requests_done is None:
+                self._requests_done = trio.Event()
+            await self._requests_done.wait()
+
+    def begin_upgrade(self) -> bool:
+        """Reserve the session for one WebSocket upgrade; False when it cannot take one
+        now (it is not on polling, or another upgrade already began)."""
+        if self.transport != "polling" or self.upgrading or self.closed:
+            return False
+        self.upgrading = True
+        return True
+
+    def end_upgrade(self) -> None:
+        self.upgrading = False
 
     def release_poll(self) -> None:
         """Make a pending poll return now (with a NOOP if nothing is queued)."""
@@ -268,7 +407,12 @@ class EngineSession:
 
     async def receive_packet(self, packet: Packet) -> None:
         """Apply one packet from the client (any transport), in the transport's task."""
+        # Every packet is a checkpoint: a client whose packets arrive faster than they are
+        # handled (several in one read, or a POST of many) cannot keep others waiting.
+        await trio.lowlevel.checkpoint()
         kind = packet.type
+        if self._inbound_budget is not None and not self._within_budget(kind):
+            return
         if kind is PacketType.MESSAGE:
             if self.handler is not None and not self.closed:
                 try:
@@ -278,8 +422,9 @@ class EngineSession:
                     logger.exception("handling a message from %s failed", self.sid)
                     self.close("server error", flush=False)
         elif kind is PacketType.PONG:
-            if self._awaiting_pong:
-                self._awaiting_pong = False
+            if self._heartbeat is not Heartbeat.WAITING:
+                self._heartbeat = Heartbeat.WAITING
+                self._pong_deadline = math.inf
                 self._ping_due = trio.current_time() + self.config.ping_interval
                 self._reschedule()
         elif kind is PacketType.CLOSE:
@@ -289,10 +434,36 @@ class EngineSession:
         else:
             self.refuse("bad packet", f"unexpected {kind.name} packet")
 
+    def _within_budget(self, kind: PacketType) -> bool:
+        """Spend one packet of the client's budget; False when the packet is to be dropped."""
+        assert self._inbound_budget is not None
+        wait = self._inbound_budget.take(trio.current_time())
+        if not wait:
+            self._inbound = Inbound.WITHIN
+            self._dropped_packets = 0
+            return True
+        if kind is PacketType.PONG:
+            # Cheap, and the client's liveness depends on it: never dropped.
+            return True
+        if self._inbound is Inbound.WITHIN:
+            self._inbound = Inbound.OVER
+            logger.info("%s sends faster than its budget; dropping its packets", self.sid)
+            if self.handler is not None:
+                self.handler.on_throttled(wait)
+        self._dropped_packets += 1
+        rate = self._inbound_budget.rate
+        if self._dropped_packets > rate.burst:
+            self.refuse(
+                "flooding",
+                f"went on sending {rate.burst} packets over its budget after being told",
+                reason="flooding",
+            )
+        return False
+
     def _reschedule(self) -> None:
         if self.closed or self.handler is None:
             return
-        at = self._pong_deadline if self._awaiting_pong else self._ping_due
+        at = self._ping_due if self._heartbeat is Heartbeat.WAITING else self._pong_deadline
         if self._timer_at is not None:
             at = min(at, self._timer_at)
         if at != self._deadline:
@@ -302,9 +473,9 @@ class EngineSession:
     def deadline_reached(self, at: float, now: float) -> None:
         """Heartbeat and timer (the engine's deadline task calls this).
 
-        The server pings and the client must answer within ping_timeout (Engine.IO 4);
-        the next ping is due ping_interval after the answer. This is also what finds dead
-        peers that the HTTP server never reports as gone.
+        The server pings and the client must answer within ping_timeout of the ping being
+        written (Engine.IO 4); the next ping is due ping_interval after the answer. This is
+        also what finds dead peers that the HTTP server never reports as gone.
         """
         if at != self._deadline or self.closed:
             return  # superseded by a later schedule
@@ -315,12 +486,27 @@ class EngineSession:
                 callback()
         if self.closed:
             return
-        if self._awaiting_pong:
-            if now >= self._pong_deadline:
+        config = self.config
+        if self._heartbeat is Heartbeat.WAITING:
+            if now >= self._ping_due:
+                self._heartbeat = Heartbeat.QUEUED
+                if self.transport == "polling" and not self.polling:
+                    # No poll waiting to carry it: as in the reference server, a polling
+                    # client that does not come for its ping within ping_timeout is gone.
+                    self._pong_deadline = now + config.ping_timeout
+                else:
+                    # A transport is ready to write it at once; only a client that does not
+                    # read can keep it unwritten for a whole heartbeat cycle.
+                    self._pong_deadline = now + config.ping_interval + config.ping_timeout
+                self.outbox.put_first(engineio.PING_FRAME)
+        elif now >= self._pong_deadline:
+            late = now - at
+            cycle = config.ping_interval + config.ping_timeout
+            if late > BUSY_LATENESS and now - self._ping_due < cycle + MAX_GRACE:
+                # The server itself is behind (this deadline runs late): the pong may be
+                # waiting in a queue it has not reached. Judge again once it catches up.
+                self._pong_deadline = now + late
+            else:
                 self.close("ping timeout", flush=False)
                 return
-        elif now >= self._ping_due:
-            self._awaiting_pong = True
-            self._pong_deadline = now + self.config.ping_timeout
-            self.send_frame(engineio.PING_FRAME)
         self._reschedule()

@@ -13,6 +13,8 @@ from .session import EngineSession
 logger = logging.getLogger("minidiscord.engine")
 
 PROBE = "probe"
+# The close code a front end reports when it refused a message over its size limit.
+MESSAGE_TOO_BIG = 1009
 
 
 class _ClientLeft(Exception):
@@ -54,16 +56,16 @@ async def carry(session: EngineSession, receive: Receive, send: Send, *, batch: 
 
 async def _write(session: EngineSession, send: Send, batch: bool) -> None:
     # Everything already queued is sent in one go: a burst costs the writer one wake-up.
-    outbox = session.outbox
-    while frames := await outbox.take():
+    while frames := await session.take_frames():
         if batch:
             await send({"type": SEND_MANY, "frames": frames})
-            continue
-        for frame in frames:
-            if isinstance(frame, str):
-                await send({"type": "websocket.send", "text": frame})
-            else:
-                await send({"type": "websocket.send", "bytes": frame})
+        else:
+            for frame in frames:
+                if isinstance(frame, str):
+                    await send({"type": "websocket.send", "text": frame})
+                else:
+                    await send({"type": "websocket.send", "bytes": frame})
+        session.wrote()
 
 
 async def _read(session: EngineSession, receive: Receive) -> None:
@@ -73,7 +75,11 @@ async def _read(session: EngineSession, receive: Receive) -> None:
         message = await receive()
         if message["type"] == "websocket.disconnect":
             session.client_gone = True
-            session.close("transport close", flush=False)
+            if message.get("code") == MESSAGE_TOO_BIG:
+                # The front end stopped reading a message over its limit (ours + 1).
+                session.refuse("payload too large", f"message over {max_payload} bytes")
+            else:
+                session.close("transport close", flush=False)
             return
         frame = _frame_of(message)
         if frame is None:
@@ -92,37 +98,51 @@ async def _read(session: EngineSession, receive: Receive) -> None:
 
 
 async def upgrade(session: EngineSession, receive: Receive, send: Send) -> bool:
-    """Run the probe/upgrade exchange on a new WebSocket for a polling session.
+    """Run the probe/upgrade exchange on a new WebSocket for a polling session that
+    :meth:`~EngineSession.begin_upgrade` reserved.
 
     True when the WebSocket now carries the session; False when the upgrade failed
     (the session goes on over polling and this WebSocket should be closed).
+
+    The upgrade timeout is the client's time to act, counted only while the server is
+    waiting for the client: for the probe once the WebSocket is accepted, and for the
+    UPGRADE packet once the probe is answered and the pending poll has been answered too
+    (the client can only upgrade after that). A busy server does not spend it.
     """
-    session.upgrading = True
+    timeout = session.config.upgrade_timeout
     try:
-        with trio.move_on_after(session.config.upgrade_timeout):
-            if await _next_frame(receive) != f"{PacketType.PING.value}{PROBE}":
+        if await _client_frame(receive, timeout) != f"{PacketType.PING.value}{PROBE}":
+            return False
+        await send({"type": "websocket.send", "text": f"{PacketType.PONG.value}{PROBE}"})
+        # A poll the client still has pending must return so it can pause polling.
+        session.release_poll()
+        with trio.move_on_after(session.config.ping_interval + session.config.ping_timeout):
+            await session.http_requests_done()
+        while True:
+            frame = await _client_frame(receive, timeout)
+            if frame == str(PacketType.UPGRADE.value):
+                break
+            if frame != engineio.NOOP_FRAME:
                 return False
-            await send({"type": "websocket.send", "text": f"{PacketType.PONG.value}{PROBE}"})
-            # A poll the client still has pending must return so it can pause polling.
-            session.release_poll()
-            while True:
-                frame = await _next_frame(receive)
-                if frame == str(PacketType.UPGRADE.value):
-                    break
-                if frame != engineio.NOOP_FRAME:
-                    return False
-            # Packets of a POST still being handled go first; then the WebSocket takes over.
-            async with session.dispatch_lock:
-                if session.closed:
-                    return False
-                session.switch_to_websocket()
-            return True
+        # Packets of a POST still being handled go first; then the WebSocket takes over.
+        async with session.dispatch_lock:
+            if session.closed:
+                return False
+            session.switch_to_websocket()
+        return True
+    except trio.TooSlowError:
         logger.info("upgrade of %s timed out", session.sid)
         return False
     except _ClientLeft:
         return False
     finally:
-        session.upgrading = False
+        session.end_upgrade()
+
+
+async def _client_frame(receive: Receive, timeout: float) -> str | bytes:
+    """The client's next frame, which it must send within ``timeout`` (TooSlowError)."""
+    with trio.fail_after(timeout):
+        return await _next_frame(receive)
 
 
 async def _next_frame(receive: Receive) -> str | bytes:

@@ -8,6 +8,8 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
 from ..config import Settings
+from ..hostfixes import attach_connection_limits
+from .connlimits import ConnectionLimits
 from .server import ASGIApp, FrontendConfig, NativeServer
 
 
@@ -25,7 +27,11 @@ def hypercorn_config(settings: Settings) -> Config:
     config.accesslog = None
     # hypercorn's own lines go through our handlers and format.
     config.errorlog = logging.getLogger("hypercorn.error")
-    config.read_timeout = int(heartbeat_cycle(settings)) + 1
+    # hypercorn applies its read timeout to WebSockets too, where our heartbeat judges
+    # liveness: a client is silent for up to a heartbeat cycle plus the time a busy server
+    # takes to write its ping (allowed up to one more ping_timeout), and must not be cut
+    # before our heartbeat would judge it.
+    config.read_timeout = int(heartbeat_cycle(settings) + settings.ping_timeout) + 1
     config.keep_alive_timeout = max(heartbeat_cycle(settings), 5.0)
     config.websocket_max_message_size = settings.max_payload + 1
     config.graceful_timeout = settings.shutdown_timeout
@@ -50,13 +56,16 @@ async def serve(
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on the settings' host and port until ``shutdown_trigger`` returns."""
+    limits = ConnectionLimits.for_settings(settings)
     if settings.frontend == "native":
-        server = NativeServer(app, native_config(settings))
+        server = NativeServer(app, native_config(settings), limits)
         await server.serve(settings.host, settings.port, shutdown_trigger, task_status=task_status)
     else:
+        config = hypercorn_config(settings)
+        attach_connection_limits(config, limits)
         await hypercorn_serve(
             app,  # type: ignore[arg-type]  # hypercorn's TypedDict scopes vs plain ASGI
-            hypercorn_config(settings),
+            config,
             shutdown_trigger=shutdown_trigger,  # type: ignore[arg-type]
             task_status=task_status,
         )

@@ -2,8 +2,11 @@
 
 A request asking for a WebSocket upgrade is handed to :mod:`.websocket` with the
 connection. Deadlines: a client has ``keep_alive_timeout`` to start its next request,
-``read_timeout`` to finish sending its head, and ``read_timeout`` between two pieces of
-its body; past them the connection is closed, so stalled peers hold nothing for long.
+``read_timeout`` to finish sending its head, ``read_timeout`` between two pieces of the
+body the app reads, and ``read_timeout`` in all, counted from the end of the head, for a
+body the app leaves unread (however it trickles in); past them the connection is closed,
+so stalled peers hold nothing for long. Ambiguous request heads are refused with a 400
+(:mod:`.strict`).
 """
 
 import logging
@@ -14,6 +17,7 @@ import trio
 
 from ..engine.asgi_io import Message
 from .scope import asgi_scope
+from .strict import StrictConnection
 from .websocket import WebSocketConnection, is_websocket_upgrade
 
 if TYPE_CHECKING:
@@ -35,7 +39,8 @@ class HttpConnection:
     def __init__(self, server: "NativeServer", stream: trio.SocketStream) -> None:
         self.server = server
         self.stream = stream
-        self.conn = h11.Connection(
+        # Ambiguous request heads (request smuggling) raise a 400 instead of being guessed.
+        self.conn = StrictConnection(
             h11.SERVER, max_incomplete_event_size=server.config.max_head_size
         )
         # Cancelled by a shutdown while the connection waits for its next request.
@@ -52,13 +57,21 @@ class HttpConnection:
                     trailing, _ = self.conn.trailing_data
                     await WebSocketConnection(self.server, self.stream, request, trailing).run()
                     return
+                # The whole body has this long, whether the app reads it or not.
+                body_deadline = trio.current_time() + config.read_timeout
                 if not await _Exchange(self, request).run():
+                    return
+                if self.conn.our_state is not h11.DONE:
+                    # The answer ends the connection (e.g. it said "Connection: close"): the
+                    # rest of the request is not worth waiting for.
                     return
                 # An app may answer without reading the request (a GET's empty body
                 # included): what is left must be read before the next request can be.
-                if self.conn.their_state is h11.SEND_BODY and not await self._skip_body():
+                if self.conn.their_state is h11.SEND_BODY and not await self._skip_body(
+                    body_deadline
+                ):
                     return
-                if self.conn.our_state is not h11.DONE or self.conn.their_state is not h11.DONE:
+                if self.conn.their_state is not h11.DONE:
                     return
                 self.conn.start_next_cycle()
         except _ConnectionEnded:
@@ -104,10 +117,9 @@ class HttpConnection:
             return
         raise _ConnectionEnded
 
-    async def _skip_body(self) -> bool:
-        """Read and drop the rest of a request body (bounded); False if the connection
-        should rather be closed."""
-        deadline = trio.current_time() + self.server.config.read_timeout
+    async def _skip_body(self, deadline: float) -> bool:
+        """Read and drop the rest of a request body (bounded in size, and in time by the
+        body's ``deadline``); False if the connection should rather be closed."""
         skipped = 0
         while True:
             event = self.conn.next_event()
@@ -134,7 +146,11 @@ class HttpConnection:
             return
         body = b"Bad Request\n"
         status = exc.error_status_hint
-        headers = [("content-type", "text/plain"), ("content-length", str(len(body)))]
+        headers = [
+            ("content-type", "text/plain"),
+            ("content-length", str(len(body))),
+            ("connection", "close"),
+        ]
         try:
             data = self.conn.send(h11.Response(status_code=status, headers=headers))
             data = (data or b"") + (self.conn.send(h11.Data(data=body)) or b"")

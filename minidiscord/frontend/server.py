@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import trio
 
+from ..addresses import TrustedProxies
 from ..engine.asgi_io import Message, Receive, Scope, Send
+from .connlimits import ConnectionLimits, connection_budget, peer_ip, raise_file_limit, refuse
 from .http import HttpConnection
 from .wsframes import FrameCache
 
@@ -73,9 +75,19 @@ class _Lifespan:
 
 
 class NativeServer:
-    def __init__(self, app: ASGIApp, config: FrontendConfig | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        config: FrontendConfig | None = None,
+        limits: ConnectionLimits | None = None,
+    ) -> None:
         self.app = app
         self.config = config or FrontendConfig()
+        # Connections per client address and in all, counted at accept time; without
+        # settings, only the file limit's (no address takes more than half of it).
+        self.limits = limits or ConnectionLimits(
+            None, connection_budget(raise_file_limit()), TrustedProxies(())
+        )
         self.frames = FrameCache()
         # Set once shutdown begins: idle connections close, none is accepted.
         self.closing = False
@@ -140,6 +152,17 @@ class NativeServer:
                 await self._all_closed.wait()
 
     async def _handle(self, stream: trio.SocketStream) -> None:
+        ip = peer_ip(stream)
+        if ip is None:  # gone before we got to it
+            await trio.aclose_forcefully(stream)
+            return
+        with self.limits.connection(ip) as refusal:
+            if refusal is not None:
+                await refuse(stream, refusal)
+                return
+            await self._serve(stream)
+
+    async def _serve(self, stream: trio.SocketStream) -> None:
         self._open_connections += 1
         try:
             await HttpConnection(self, stream).run()

@@ -193,10 +193,14 @@ class Decoder:
     then unusable and should be closed.
     """
 
-    def __init__(self, *, max_attachments: int = 10) -> None:
+    def __init__(self, *, max_attachments: int = 10, max_attachment_bytes: int = 1 << 62) -> None:
         self._max_attachments = max_attachments
+        # What one packet's attachments may add up to: a client that declares attachments
+        # must not make the server hold more than one message's worth for it.
+        self._max_attachment_bytes = max_attachment_bytes
         self._pending: _Header | None = None
         self._buffers: list[bytes] = []
+        self._buffered = 0
 
     @property
     def awaiting_attachments(self) -> bool:
@@ -214,12 +218,18 @@ class Decoder:
             return Packet(header.type, header.namespace, header.data, header.id)
         self._pending = header
         self._buffers = []
+        self._buffered = 0
         return None
 
     def _receive_attachment(self, data: bytes) -> Packet | None:
         header = self._pending
         if header is None:
             raise SocketIOProtocolError("unexpected binary message")
+        self._buffered += len(data)
+        if self._buffered > self._max_attachment_bytes:
+            raise SocketIOProtocolError(
+                f"attachments of one packet over {self._max_attachment_bytes} bytes"
+            )
         self._buffers.append(data)
         if len(self._buffers) < header.attachment_count:
             return None

@@ -1,6 +1,7 @@
 """One Engine.IO connection seen by Socket.IO: packet decoding and namespace dispatch."""
 
 import logging
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -27,26 +28,72 @@ class Client:
         self.server = server
         self.session = session
         self.sockets: dict[str, Socket] = {}
-        self._decoder = Decoder(max_attachments=server.max_attachments)
+        self._decoder = Decoder(
+            max_attachments=server.max_attachments,
+            max_attachment_bytes=session.config.max_payload,
+        )
         self._detached: list[Socket] = []
-        if server.connect_timeout is not None:
-            timeout = server.connect_timeout
-            session.set_timer(trio.current_time() + timeout, lambda: self._no_connect(timeout))
+        # The session's one timer serves two deadlines: the first CONNECT (counted from
+        # when the client was sent its handshake: on_handshake_sent), and the end of a
+        # binary packet's attachments.
+        self._connect_deadline: float | None = None
+        self._attachments_deadline: float | None = None
 
     def start_soon(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run a task that lives as long as this connection."""
         self.session.start_soon(task, *args)
 
-    def _no_connect(self, timeout: float) -> None:
-        if not self.sockets:
-            self.session.refuse("connect timeout", f"no CONNECT within {timeout} s")
+    def _set_timer(self) -> None:
+        deadlines = [
+            d for d in (self._connect_deadline, self._attachments_deadline) if d is not None
+        ]
+        self.session.set_timer(min(deadlines) if deadlines else None, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        now = trio.current_time()
+        if self._connect_deadline is not None and now >= self._connect_deadline:
+            self.session.refuse(
+                "connect timeout", f"no CONNECT within {self.server.connect_timeout} s"
+            )
+        elif self._attachments_deadline is not None and now >= self._attachments_deadline:
+            self.session.refuse(
+                "incomplete attachments",
+                f"binary attachments not complete within {self.server.attachment_timeout} s",
+                reason="parse error",
+            )
+        else:
+            self._set_timer()
+
+    def on_handshake_sent(self) -> None:
+        """The connect timeout counts from when the client could first send CONNECT (a
+        busy server may take a while to write the handshake; until then the session's
+        heartbeat bounds it)."""
+        timeout = self.server.connect_timeout
+        if timeout is not None and not self.session.established:
+            self._connect_deadline = trio.current_time() + timeout
+            self._set_timer()
+
+    def on_throttled(self, retry_after: float) -> None:
+        """Tell the client its packets are being dropped (the engine's inbound budget)."""
+        notice = {"event": "*", "retryAfter": math.ceil(retry_after * 1000)}
+        for socket in self.sockets.values():
+            if socket.connected:
+                socket.emit("rate-limited", notice)
 
     async def on_message(self, data: str | bytes) -> None:
+        decoder = self._decoder
         try:
-            packet = self._decoder.receive(data)
+            packet = decoder.receive(data)
         except SocketIOProtocolError as exc:
             self.session.refuse("parse error", str(exc), reason="parse error")
             return
+        if decoder.awaiting_attachments != (self._attachments_deadline is not None):
+            self._attachments_deadline = (
+                trio.current_time() + self.server.attachment_timeout
+                if decoder.awaiting_attachments
+                else None
+            )
+            self._set_timer()
         if packet is not None:
             await self._dispatch(packet)
 
@@ -111,8 +158,12 @@ class Client:
             logger.exception("connect handler failed on %r", socket)
             refusal = ConnectionRefused("Internal server error")
         if refusal is None:
-            # Connected to a namespace: the connect timeout no longer applies.
-            self.session.set_timer(None)
+            # Connected to a namespace: the connect timeout no longer applies, and the
+            # session is no longer half-open.
+            if self._connect_deadline is not None:
+                self._connect_deadline = None
+                self._set_timer()
+            self.session.establish()
         else:
             self.server.metrics.reject("connect refused")
             logger.info("refused a connection to %s: %s", name, refusal.message)

@@ -16,11 +16,14 @@ class SocketServer:
         *,
         connect_timeout: float | None = 45.0,
         max_attachments: int = 10,
+        attachment_timeout: float = 30.0,
         metrics: Metrics | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
+        # A binary packet's attachments must all arrive within this many seconds.
+        self.attachment_timeout = attachment_timeout
         self.namespaces: dict[str, Namespace] = {"/": Namespace("/", self.metrics)}
 
     def of(self, name: str = "/") -> Namespace:

@@ -72,9 +72,22 @@ async def test_websocket_from_a_foreign_origin_is_refused(start_server: ServerFa
         assert str(await ws.get_message()).startswith("0{")
 
 
-async def test_star_admits_any_origin(start_server: ServerFactory) -> None:
-    server = await start_server(cors_origins=("*",))
+async def test_star_admits_any_origin_without_credentials(start_server: ServerFactory) -> None:
+    # With "*", a page on any site may use the server, but never with its users' cookies;
+    # origins named besides "*" (and the server's own) keep credentialed answers.
+    server = await start_server(cors_origins=("*", ALLOWED))
     async with httpx.AsyncClient() as http:
-        response = await http.get(server.url + POLL, headers={"Origin": FOREIGN})
-    assert response.status_code == 200
-    assert response.headers["access-control-allow-origin"] == FOREIGN
+        foreign = await http.get(server.url + POLL, headers={"Origin": FOREIGN})
+        named = await http.get(server.url + POLL, headers={"Origin": ALLOWED})
+        preflight = await http.options(
+            server.url + POLL,
+            headers={"Origin": FOREIGN, "Access-Control-Request-Method": "POST"},
+        )
+    assert foreign.status_code == 200
+    assert foreign.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in foreign.headers
+    assert named.headers["access-control-allow-origin"] == ALLOWED
+    assert named.headers["access-control-allow-credentials"] == "true"
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in preflight.headers

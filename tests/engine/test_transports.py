@@ -3,7 +3,7 @@
 import httpx
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, open_websocket_url
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
 from tests.conftest import RunningServer, ServerFactory
 from tests.rawclient import (
@@ -51,16 +51,67 @@ async def test_upgrade_answers_the_pending_poll_with_noop(server: RunningServer)
             await ws.send_message("41")
 
 
-async def test_second_upgrade_while_upgrading_is_refused(server: RunningServer) -> None:
+async def _closed_cleanly(ws: WebSocketConnection) -> int | None:
+    """The close code of a WebSocket the server closes without sending anything."""
+    with pytest.raises(ConnectionClosed) as closed:
+        await ws.get_message()
+    reason = closed.value.reason
+    return None if reason is None else reason.code
+
+
+async def test_a_second_websocket_while_upgrading_is_accepted_then_closed(
+    server: RunningServer,
+) -> None:
+    # As the reference server: no HTTP error (clients treat that as an error event); the
+    # second WebSocket is closed and the upgrade in progress goes on untouched.
     async with httpx.AsyncClient(timeout=10) as http:
         sid = (await polling_handshake(http, server.url))["sid"]
+        await http.post(polling_url(server.url, sid), content="40")
         url = f"{server.ws_url}/socket.io/?EIO=4&transport=websocket&sid={sid}"
         async with open_websocket_url(url) as first:
             await first.send_message("2probe")
             assert await first.get_message() == "3probe"
-            with pytest.raises(Exception, match="400"):
-                async with open_websocket_url(url):
-                    pass
+            async with open_websocket_url(url) as second:
+                assert await _closed_cleanly(second) == 1000
+            await first.send_message("5")
+            await wait_until(lambda: server.app.engine.sessions[sid].transport == "websocket")
+            async with open_websocket_url(url) as third:
+                assert await _closed_cleanly(third) == 1000
+            await first.send_message('42["still upgraded"]')
+            assert server.app.engine.sessions[sid].transport == "websocket"
+
+
+async def test_two_upgrades_at_the_same_instant_one_wins(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        sid = (await polling_handshake(http, server.url))["sid"]
+        await http.post(polling_url(server.url, sid), content="40")
+        url = f"{server.ws_url}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        answers: dict[int, str] = {}
+        finish = trio.Event()
+
+        async def upgrade(index: int) -> None:
+            # Both handshakes are in flight together: neither waits for the other.
+            async with open_websocket_url(url) as ws:
+                try:
+                    await ws.send_message("2probe")
+                    answers[index] = str(await ws.get_message())
+                except ConnectionClosed as closed:
+                    answers[index] = f"closed {closed.reason and closed.reason.code}"
+                    return
+                await ws.send_message("5")
+                await finish.wait()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(upgrade, 1)
+            nursery.start_soon(upgrade, 2)
+            await wait_until(lambda: len(answers) == 2)
+            await wait_until(lambda: server.app.engine.sessions[sid].transport == "websocket")
+            finish.set()
+        assert sorted(answers.values()) == ["3probe", "closed 1000"]
+    assert "BusyResourceError" not in caplog.text
+    assert "Traceback" not in caplog.text
 
 
 async def test_failed_upgrade_leaves_the_session_on_polling(server: RunningServer) -> None:

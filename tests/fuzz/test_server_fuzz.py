@@ -340,7 +340,7 @@ async def send_raw_frame(server: RunningServer, opcode: int, payload: bytes) -> 
     stream = await trio.open_tcp_stream("127.0.0.1", server.port)
     async with stream:
         await stream.send_all(
-            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n"
+            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n"
             b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         )

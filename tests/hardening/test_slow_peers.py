@@ -29,7 +29,9 @@ async def test_request_headers_that_never_end_are_dropped(
 ) -> None:
     server = await start_server(ping_interval=25.0, ping_timeout=20.0)
     stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-    await stream.send_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n")
+    await stream.send_all(
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n"
+    )
     started = trio.current_time()
     assert await _closed_by_server(stream)
     assert trio.current_time() - started <= 47.0
@@ -41,16 +43,59 @@ async def test_poll_body_that_never_ends_is_dropped(
 ) -> None:
     server = await start_server(ping_interval=25.0, ping_timeout=20.0, connect_timeout=1000.0)
     stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-    await stream.send_all(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n\r\n")
+    await stream.send_all(
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )
     opening = b""
     while b"maxPayload" not in opening:
         opening += await stream.receive_some(4096)
     sid = opening.split(b'"sid":"')[1].split(b'"')[0].decode()
     await stream.send_all(
         f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
-        "Host: x\r\nContent-Length: 1000\r\n\r\n40".encode()
+        "Host: localhost\r\nContent-Length: 1000\r\n\r\n40".encode()
     )
     started = trio.current_time()
     assert await _closed_by_server(stream)
     assert trio.current_time() - started <= 47.0
+    await _served(server)
+
+
+async def test_poll_body_trickled_one_byte_at_a_time_is_cut_off(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Each byte arrives well within the read timeout: only a deadline for the whole body
+    # ends it (15 s), as for a request head.
+    server = await start_server(ping_interval=25.0, ping_timeout=20.0, connect_timeout=1000.0)
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+    await stream.send_all(
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )
+    opening = b""
+    while b"maxPayload" not in opening:
+        opening += await stream.receive_some(4096)
+    sid = opening.split(b'"sid":"')[1].split(b'"')[0].decode()
+    await stream.send_all(
+        f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+        "Host: localhost\r\nContent-Length: 1000\r\n\r\n".encode()
+    )
+    started = trio.current_time()
+    answer = b""
+
+    async def trickle() -> None:
+        for _ in range(1000):
+            await trio.sleep(3.0)
+            await stream.send_all(b"4")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(trickle)
+        with trio.fail_after(60):
+            try:
+                while data := await stream.receive_some(4096):
+                    answer += data
+            except trio.BrokenResourceError:
+                pass
+        nursery.cancel_scope.cancel()
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert trio.current_time() - started <= 18.0
+    assert sid not in server.app.engine.sessions
     await _served(server)

@@ -1,0 +1,182 @@
+"""Who may open one more TCP connection: a cap per client address and one on all of them.
+
+A connection costs a file descriptor from the moment it is accepted, long before any
+request says who it is, and a client that opens connections and sends nothing holds them
+until the read timeout, then opens them again. So both front ends count connections at
+accept time, by :func:`~minidiscord.addresses.address_key` (an IPv4 address, or an IPv6
+/64), and refuse one over the cap with a short HTTP answer and an immediate close.
+
+All client connections together stay below the process's file limit by a reserve (the
+store, logs, listeners and the accept loop need descriptors too: without them the server
+cannot even accept the connection that would tell a client to go away), and no single
+address may hold more than half of what the clients get, whatever the option says.
+Connections from a trusted proxy are exempt from the per-address cap (each carries many
+clients, whose sessions the engine then limits by their forwarded address) but not from
+the cap on all.
+"""
+
+import logging
+import resource
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+
+import trio
+
+from ..addresses import TrustedProxies, address_key
+from ..config import Settings
+
+logger = logging.getLogger("minidiscord.frontend")
+
+# Descriptors kept back from clients: the store, log files, the listeners, the accept loop.
+RESERVED_DESCRIPTORS = 100
+# A refusal is logged at most once per address (and once for the server being full) per
+# this many seconds, with the number refused since: a flood must not flood the log.
+LOG_INTERVAL = 60.0
+# A refused client gets this long to take its answer; a fresh socket's buffer takes it at once.
+REFUSAL_WRITE_TIMEOUT = 1.0
+# The log's key for refusals because every client connection is taken.
+_ALL = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: int
+    reason: str
+
+    @property
+    def response(self) -> bytes:
+        body = f"{self.reason}\n".encode()
+        phrase = "Too Many Requests" if self.status == 429 else "Service Unavailable"
+        return (
+            f"HTTP/1.1 {self.status} {phrase}\r\ncontent-type: text/plain\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        ).encode() + body
+
+
+TOO_MANY_FROM_ADDRESS = Refusal(429, "too many connections from your address")
+SERVER_FULL = Refusal(503, "the server has no room for more connections")
+
+
+def raise_file_limit() -> int:
+    """Raise the soft limit on open files to the hard one (where allowed); the soft limit
+    now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        # Not allowed everywhere (macOS refuses an unlimited soft limit): keep what we have.
+        with suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft
+
+
+def connection_budget(file_limit: int, reserve: int = RESERVED_DESCRIPTORS) -> int:
+    """How many client connections may be open at once under ``file_limit`` descriptors."""
+    if file_limit == resource.RLIM_INFINITY:
+        file_limit = 1 << 20  # what Linux allows at most (nr_open) by default
+    return max(file_limit - reserve, 2)
+
+
+class ConnectionLimits:
+    """Counts the open connections per address key and in all; one object per server."""
+
+    def __init__(
+        self,
+        per_address: int | None,
+        total: int,
+        trusted: TrustedProxies,
+        *,
+        clock: Callable[[], float] = trio.current_time,
+    ) -> None:
+        self.total = total
+        # One address may never take the last descriptors, whatever the option says.
+        self.per_address = min(per_address or total, total // 2)
+        self._trusted = trusted
+        self._clock = clock
+        self._open: dict[str, int] = {}
+        self.open = 0
+        # Per log key: when its last refusal was logged, and how many were refused since.
+        self._logged: dict[str, tuple[float, int]] = {}
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "ConnectionLimits":
+        """The limits of a server starting now (raises the file limit as far as allowed)."""
+        return cls(
+            settings.ip_max_connections,
+            connection_budget(raise_file_limit()),
+            TrustedProxies(settings.forwarded_allow_ips),
+        )
+
+    @contextmanager
+    def connection(self, ip: str) -> Iterator[Refusal | None]:
+        """While inside, a connection from ``ip`` counts; yields why it is refused, if it
+        is (a refused one counts for nothing)."""
+        key = None if self._trusted.trusts(ip) else address_key(ip)
+        if self.open >= self.total:
+            self._log_refusal(_ALL)
+            yield SERVER_FULL
+            return
+        if key is not None and self._open.get(key, 0) >= self.per_address:
+            self._log_refusal(key)
+            yield TOO_MANY_FROM_ADDRESS
+            return
+        self.open += 1
+        if key is not None:
+            self._open[key] = self._open.get(key, 0) + 1
+        try:
+            yield None
+        finally:
+            self.open -= 1
+            if key is not None:
+                left = self._open[key] - 1
+                if left:
+                    self._open[key] = left
+                else:
+                    del self._open[key]
+
+    def _log_refusal(self, log_key: str) -> None:
+        now = self._clock()
+        last, refused = self._logged.get(log_key, (-LOG_INTERVAL, 0))
+        if now - last < LOG_INTERVAL:
+            self._logged[log_key] = (last, refused + 1)
+            return
+        if len(self._logged) > 1000:
+            # Keys whose interval is over hold only a count no line would report.
+            self._logged = {k: v for k, v in self._logged.items() if now - v[0] < LOG_INTERVAL}
+        self._logged[log_key] = (now, 0)
+        if log_key == _ALL:
+            logger.warning(
+                "refusing connections: %d client connections open, all the file limit "
+                "allows (%d more refused since the last such line)",
+                self.open,
+                refused,
+            )
+        else:
+            logger.warning(
+                "refusing connections from %s: %d open, all one address may have "
+                "(%d more refused since the last such line)",
+                log_key,
+                self._open.get(log_key, 0),
+                refused,
+            )
+
+
+async def refuse(stream: trio.abc.Stream, refusal: Refusal) -> None:
+    """Tell the client why (plain HTTP only: a TLS stream is just closed), then close."""
+    if isinstance(stream, trio.SocketStream):
+        with trio.move_on_after(REFUSAL_WRITE_TIMEOUT):
+            with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await stream.send_all(refusal.response)
+    await trio.aclose_forcefully(stream)
+
+
+def peer_ip(stream: trio.abc.Stream) -> str | None:
+    """The address a plain or TLS socket stream comes from; None if the peer is gone."""
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    if not isinstance(stream, trio.SocketStream):
+        return None
+    try:
+        return str(stream.socket.getpeername()[0])
+    except OSError:
+        return None

@@ -1,0 +1,108 @@
+"""Every packet costs its sender: a flood of events nobody handles is told, then cut off,
+and the reading of one connection never starves the others."""
+
+import json
+
+import httpx
+import trio
+from trio_websocket import ConnectionClosed
+
+from minidiscord.limits import Rate
+from tests.conftest import RunningServer, ServerFactory
+from tests.rawclient import polling_connect, polling_url, raw_websocket, read_until_closed
+
+BUDGET = Rate(burst=50, per_second=10.0)
+
+
+async def _round_trips(server: RunningServer, rounds: int) -> list[float]:
+    """A bystander's chat messages, each waited for: the seconds each took to be acked."""
+    took = []
+    async with raw_websocket(server.ws_url) as client:
+        await client.send('40{"username":"bystander"}')
+        for number in range(rounds):
+            started = trio.current_time()
+            await client.send(f'42{number}["message:channel:send","general","hello {number}"]')
+            while not (frame := await client.text()).startswith(f"43{number}"):
+                pass
+            assert '"ok":true' in frame, frame
+            took.append(trio.current_time() - started)
+    return took
+
+
+async def test_a_websocket_flood_is_told_then_disconnected(start_server: ServerFactory) -> None:
+    server = await start_server(client_packet_rate=BUDGET)
+    told: list[str] = []
+    async with raw_websocket(server.ws_url) as flooder, trio.open_nursery() as nursery:
+        await flooder.send('40{"username":"flooder"}')
+
+        async def flood() -> None:
+            try:
+                for number in range(100_000):
+                    await flooder.send(f'42["nobody handles this",{number}]')
+            except ConnectionClosed:
+                pass
+
+        nursery.start_soon(flood)
+        frames = await read_until_closed(flooder)
+        told = [str(f) for f in frames if str(f).startswith('42["rate-limited"')]
+        bystander = await _round_trips(server, rounds=10)
+    assert len(told) == 1
+    notice = json.loads(told[0][2:])[1]
+    assert notice["event"] == "*"
+    assert notice["retryAfter"] > 0
+    assert flooder.sid not in server.app.engine.sessions
+    rejected = server.app.metrics.rejected.labels(reason="flooding")._value.get()
+    assert rejected == 1
+    # A liveness bound, not a benchmark: the bystander was never stuck behind the flood.
+    assert max(bystander) < 5.0
+
+
+async def test_a_client_that_slows_down_when_told_stays(start_server: ServerFactory) -> None:
+    server = await start_server(client_packet_rate=BUDGET)
+    async with raw_websocket(server.ws_url) as client:
+        await client.send('40{"username":"eager"}')
+        assert (await client.text()).startswith("40{")
+        for number in range(BUDGET.burst + 5):
+            await client.send(f'42["burst",{number}]')
+        while not (await client.text()).startswith('42["rate-limited"'):
+            pass
+        # It waits as told, then goes on within its budget.
+        await trio.sleep(1.0)
+        await client.send('420["message:channel:send","general","sorry"]')
+        while not (frame := await client.text()).startswith("430"):
+            pass
+        assert '"ok":true' in frame
+        assert client.sid in server.app.engine.sessions
+
+
+async def test_a_polling_flood_is_cut_off_within_one_post(start_server: ServerFactory) -> None:
+    server = await start_server(client_packet_rate=BUDGET)
+    async with httpx.AsyncClient(timeout=10) as http:
+        sid = await polling_connect(http, server.url)
+        # One POST of 1,000 packets: the budget counts each packet, not each request.
+        payload = "\x1e".join('42["nobody handles this"]' for _ in range(1000))
+        await http.post(polling_url(server.url, sid), content=payload)
+        assert sid not in server.app.engine.sessions or server.app.engine.sessions[sid].closed
+    rejected = server.app.metrics.rejected.labels(reason="flooding")._value.get()
+    assert rejected == 1
+
+
+async def test_a_flood_within_no_budget_still_does_not_starve_others(
+    start_server: ServerFactory,
+) -> None:
+    # With the budget off, a flooder is never cut off; every packet is still a checkpoint,
+    # so the others' packets are read and answered in between.
+    server = await start_server(client_packet_rate=None)
+    async with raw_websocket(server.ws_url) as flooder, trio.open_nursery() as nursery:
+        await flooder.send('40{"username":"flooder"}')
+
+        async def flood() -> None:
+            with trio.move_on_after(20):
+                for number in range(200_000):
+                    await flooder.send(f'42["nobody handles this",{number}]')
+
+        nursery.start_soon(flood)
+        await trio.sleep(0.2)
+        bystander = await _round_trips(server, rounds=10)
+        nursery.cancel_scope.cancel()
+    assert max(bystander) < 5.0

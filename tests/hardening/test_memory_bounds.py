@@ -1,0 +1,163 @@
+"""What one client (or one address) can make the server hold is bounded in bytes.
+
+Clients that ask for large answers and never read are dropped once they hold more than
+their byte budget, and all the clients of one address together never hold more than the
+address's budget; a bystander chats on throughout. Memory is measured (tracemalloc) where
+it is the point.
+"""
+
+import contextlib
+import json
+import tracemalloc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+
+from minidiscord.app import App, ChatApp
+from minidiscord.chat.models import User
+from tests.conftest import RunningServer, ServerFactory
+from tests.rawclient import raw_websocket, wait_until
+
+MiB = 1024 * 1024
+PAGE = 100  # messages in one `channel:history` answer
+TEXT = "x" * 2000  # the longest message: a page is about 200 KB
+
+
+async def _fill_history(app: App, count: int) -> None:
+    assert isinstance(app, ChatApp)
+    author = User("author", "author")
+    for _ in range(count):
+        await app.store.add_message("general", author, TEXT, 0)
+
+
+@asynccontextmanager
+async def _stalled_client(
+    server: RunningServer,
+) -> AsyncIterator[tuple[WebSocketConnection, str]]:
+    """A WebSocket client that connects to the chat and then never reads again (its
+    library stops reading the socket once one message is waiting); and its sid."""
+    url = f"{server.ws_url}/socket.io/?EIO=4&transport=websocket"
+    async with open_websocket_url(url, message_queue_size=1) as ws:
+        opening = str(await ws.get_message())
+        assert opening.startswith("0{")
+        await ws.send_message('40{"username":"hoarder"}')
+        yield ws, json.loads(opening[1:])["sid"]
+
+
+async def _bystander_chats(server: RunningServer, rounds: int) -> None:
+    async with raw_websocket(server.ws_url) as client:
+        await client.send('40{"username":"bystander"}')
+        for number in range(rounds):
+            await client.send(f'42{number}["message:channel:send","general","hello {number}"]')
+            while not (frame := await client.text()).startswith(f"43{number}"):
+                pass
+            assert '"ok":true' in frame, frame
+            await trio.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("client_budget", "address_budget"),
+    [(1 * MiB, 1024 * MiB), (1024 * MiB, 3 * MiB)],
+    ids=["per-client budget", "per-address budget"],
+)
+async def test_clients_that_ask_and_never_read_are_bounded_in_bytes(
+    start_server: ServerFactory, client_budget: int, address_budget: int
+) -> None:
+    server = await start_server(
+        client_buffer_bytes=client_budget, ip_buffer_bytes=address_budget, client_buffer=100_000
+    )
+    engine = server.app.engine
+    await _fill_history(server.app, PAGE)
+    hoarders = 5
+    requests = 150  # 30 MB of answers each: 150 MB for the five if nothing bounded them
+    peak_held = 0
+
+    async def watch() -> None:
+        nonlocal peak_held
+        while True:
+            peak_held = max(peak_held, engine.admission.held_by("127.0.0.1"))
+            await trio.sleep(0.002)
+
+    async def hoard() -> None:
+        async with _stalled_client(server) as (ws, sid):
+            with contextlib.suppress(ConnectionClosed):  # dropped while still asking
+                for number in range(requests):
+                    await ws.send_message(
+                        f'42{number}["channel:history","general",{{"limit":100}}]'
+                    )
+            # Dropped as a slow consumer long before its answers are all out.
+            await wait_until(lambda: sid not in engine.sessions, timeout=20)
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch)
+            async with trio.open_nursery() as attack:
+                for _ in range(hoarders):
+                    attack.start_soon(hoard)
+                await _bystander_chats(server, rounds=20)
+            nursery.cancel_scope.cancel()
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    # Never more than the budgets allow, plus the one frame that crossed a limit.
+    assert peak_held <= min(address_budget, hoarders * client_budget) + 256 * 1024, peak_held
+    assert server.app.metrics.slow_consumers._value.get() == hoarders
+    # Everything the server held for them at once: well under one hoarder's answers.
+    assert peak < 16 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
+async def test_one_websocket_frame_far_over_max_payload_is_not_buffered(
+    start_server: ServerFactory,
+) -> None:
+    # One frame declaring 64 MiB against a 1 MB limit: both front ends stop reading it
+    # early instead of holding it whole (hypercorn buffered such frames to the end).
+    server = await start_server(max_payload=1_000_000)
+    declared = 64 * MiB
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+    await stream.send_all(
+        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    answer = b""
+    while b"maxPayload" not in answer:
+        answer += await stream.receive_some(4096)
+    mask = b"\x00\x00\x00\x00"  # a zero mask: the payload goes out as it is
+    await stream.send_all(bytes([0x81, 0x80 | 127]) + declared.to_bytes(8, "big") + mask)
+    chunk = b"4" + b"x" * (64 * 1024 - 1)
+    sent = 0
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        with trio.fail_after(30):
+            try:
+                while sent < declared:
+                    await stream.send_all(chunk)
+                    sent += len(chunk)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+        peak = tracemalloc.get_traced_memory()[1] - before
+        # Whatever the server read of it, it closes the connection (the native front end
+        # reads and drops what follows its close for a second, then closes).
+        with trio.fail_after(10):
+            try:
+                while await stream.receive_some(65536):
+                    pass
+            except trio.BrokenResourceError:
+                pass
+    finally:
+        tracemalloc.stop()
+        await trio.aclose_forcefully(stream)
+    assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB after sending {sent / MiB:.0f} MiB"
+    async with raw_websocket(server.ws_url) as bystander:
+        await bystander.send("40")
+        assert (await bystander.text()).startswith("40{")
+    rejected = server.app.metrics.rejected.labels(reason="payload too large")._value.get()
+    assert rejected == 1
