@@ -174,6 +174,10 @@ class ChatApp(App):
             self.store,
             history_limit=settings.history_limit,
             rate_limit=settings.rate_limit,
+            history_rate=settings.history_rate,
+            ip_new_user_rate=settings.ip_new_user_rate,
+            ip_message_rate=settings.ip_message_rate,
+            users_listed_offline=settings.users_listed_offline,
         )
 
     async def health(self) -> str | None:
@@ -182,7 +186,11 @@ class ChatApp(App):
             with trio.move_on_after(HEALTH_CHECK_TIMEOUT):
                 if await self.store.healthy():
                     return None
-            problem = "the store is not answering or not committing"
+            failure = self.store.failure
+            if failure is not None:
+                problem = f"the store refuses writes: {failure}"
+            else:
+                problem = "the store is not answering or not committing"
         return problem
 
     async def start_services(self, nursery: trio.Nursery) -> None:

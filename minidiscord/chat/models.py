@@ -1,6 +1,6 @@
 """The chat's data: users, sessions, messages, and their exact wire shapes."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 # The original server's channels, in the order its clients list them.
@@ -14,6 +14,9 @@ class User:
     user_id: str
     username: str
     avatar: str | None = None
+    # Creation order among users, given by the store: the `users` list keeps this order.
+    # Not part of who the user is (a user built without it still equals the stored one).
+    seq: int = field(default=0, compare=False)
 
     def presence_wire(self, *, connected: bool) -> dict[str, Any]:
         """`users` entries, `user:leave`, `user:disconnect`, `user:connect`: no avatar."""

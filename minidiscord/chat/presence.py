@@ -1,8 +1,13 @@
 """Who is online: the live sockets of each user, so several tabs count as one user."""
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from .models import User
+
 
 class Presence:
-    """Maps userId to the ids of that user's live sockets.
+    """Maps userId to that user and the ids of their live sockets.
 
     A user is online while they have at least one socket; the transitions (first socket
     in, last socket out) are what the chat announces to others.
@@ -10,11 +15,15 @@ class Presence:
 
     def __init__(self) -> None:
         self._sockets: dict[str, set[str]] = {}
+        self._users: dict[str, User] = {}
+        self._users_view = MappingProxyType(self._users)
 
-    def add(self, user_id: str, socket_id: str) -> bool:
+    def add(self, user: User, socket_id: str) -> bool:
         """Record a live socket; True when this brings the user online."""
-        sockets = self._sockets.setdefault(user_id, set())
+        sockets = self._sockets.setdefault(user.user_id, set())
         came_online = not sockets
+        if came_online:
+            self._users[user.user_id] = user
         sockets.add(socket_id)
         return came_online
 
@@ -27,10 +36,12 @@ class Presence:
         if sockets:
             return False
         del self._sockets[user_id]
+        del self._users[user_id]
         return True
 
     def forget(self, user_id: str) -> frozenset[str]:
         """Drop a user entirely (they left); returns the sockets they still had."""
+        self._users.pop(user_id, None)
         return frozenset(self._sockets.pop(user_id, ()))
 
     def is_online(self, user_id: str) -> bool:
@@ -41,3 +52,11 @@ class Presence:
 
     def online(self) -> frozenset[str]:
         return frozenset(self._sockets)
+
+    def users(self) -> Mapping[str, User]:
+        """The online users by userId: a live read-only view (no copy per connect)."""
+        return self._users_view
+
+    def __len__(self) -> int:
+        """How many users are online."""
+        return len(self._sockets)

@@ -3,8 +3,13 @@
 Every socket joins every channel room; presence announcements go to the `welcome` room.
 Client mistakes never raise out of a handler: they are answered in the ack (or refused at
 connect) and logged at INFO, without a traceback.
+
+What a client may cost is bounded: messages per user and per address, history pages per
+user, new users per address (token buckets), and the `users` list a connect receives
+(everyone online, plus the offline users most recently seen).
 """
 
+import heapq
 import logging
 import math
 import time
@@ -31,6 +36,8 @@ log = logging.getLogger(__name__)
 MAX_HISTORY_PAGE = 100
 # Attempts at reading a connect snapshot that no user change overlapped (see _snapshot).
 SNAPSHOT_TRIES = 3
+# Offline users last seen longer ago than this are left out of the `users` list.
+LISTED_OFFLINE_MS = 30 * 24 * 3600 * 1000
 
 Ack = dict[str, Any]
 
@@ -47,12 +54,23 @@ class ChatServer:
         *,
         history_limit: int = 50,
         rate_limit: Rate | None = None,
+        history_rate: Rate | None = None,
+        ip_new_user_rate: Rate | None = None,
+        ip_message_rate: Rate | None = None,
+        users_listed_offline: int | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
+        # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
+        self._address_sends = KeyedBuckets(ip_message_rate)
+        self._history_reads = KeyedBuckets(history_rate)
+        self._new_users = KeyedBuckets(ip_new_user_rate)
+        # None: every user that has not left is listed, however long ago they were seen.
+        self._listed_offline = users_listed_offline
         self._ns = sio.of("/")
         self._store = store
         self._history_limit = history_limit
+        # Wall-clock milliseconds: message timestamps and "last seen" times.
         self._clock = clock
         self._presence = Presence()
         self._order = Sequencer()
@@ -77,7 +95,7 @@ class ChatServer:
 
     async def start(self) -> None:
         """Before the first connect: everything already stored counts as visible."""
-        self._visible_id = (await self._store.snapshot((), 0)).last_id
+        self._visible_id = (await self._store.snapshot((), 0, users_max=0)).last_id
 
     # -- connect / disconnect ----------------------------------------------------------
 
@@ -88,23 +106,23 @@ class ChatServer:
             user, session = restored
         else:
             user, session = await self._create_user(socket, fields)
-        snapshot = await self._snapshot()
-        users = snapshot.users
+        snapshot = await self._snapshot(user.user_id)
         if socket.id not in self._ns.sockets:
             # The connection closed while we awaited the store; a user nobody ever saw
             # join is not kept, so their first real connect is still announced.
             if restored is None:
-                await self._store.delete_user(user.user_id)
-                self._changes += 1
+                await self._forget_unseen(user)
             return
-        if all(other.user_id != user.user_id for other in users):
+        if all(other.user_id != user.user_id for other in snapshot.users):
             # Another tab of this user sent `user:leave` while we were reading.
             raise ConnectionRefused("this session has ended; connect again to start a new one")
 
         # No awaits from here on: joining the rooms and announcing is one atomic step, so
         # nothing broadcast in between can be missed or seen twice.
         socket.data["user"] = user
-        came_online = self._presence.add(user.user_id, socket.id)
+        came_online = self._presence.add(user, socket.id)
+        if came_online and restored is not None:
+            self._store.note_seen(user.user_id, self._clock())
         for channel in CHANNELS:
             socket.join(channel)
         socket.emit("session", session.wire(user))
@@ -115,7 +133,10 @@ class ChatServer:
         )
         socket.emit(
             "users",
-            [u.presence_wire(connected=self._presence.is_online(u.user_id)) for u in users],
+            [
+                u.presence_wire(connected=self._presence.is_online(u.user_id))
+                for u in self._listed_users(snapshot)
+            ],
         )
         if restored is None:
             socket.to(WELCOME_CHANNEL).emit("user:join", user.join_wire())
@@ -132,27 +153,81 @@ class ChatServer:
     async def _create_user(self, socket: Socket, auth: dict[str, Any]) -> tuple[User, Session]:
         try:
             username = validation.username(auth.get("username"))
-            avatar = validation.avatar(auth.get("avatar"))
+            avatar = validation.avatar(
+                auth.get("avatar"), server_host=socket.handshake.headers.get("host")
+            )
         except Invalid as error:
             # The Socket.IO layer logs and counts the refusal.
             raise ConnectionRefused(error.reason) from None
-        created = await self._store.create_user(username, avatar)
+        # One address making users as fast as it can connect would step around every
+        # per-user limit; a restored session is not a new user and costs nothing here.
+        wait = self._new_users.take(socket.handshake.address_key, trio.current_time())
+        if wait:
+            raise ConnectionRefused(
+                f"too many new users from your address; try again in {math.ceil(wait)} s"
+            )
+        try:
+            created = await self._store.create_user(username, avatar, seen=self._clock())
+        except StoreWriteError as exc:
+            log.warning("a new user was not stored: %s", exc)
+            raise ConnectionRefused(
+                "the server cannot store new users now; try again later"
+            ) from None
         self._changes += 1
         return created
 
-    async def _snapshot(self) -> Snapshot:
-        """Channel histories and users as of one moment (one store read).
+    async def _forget_unseen(self, user: User) -> None:
+        try:
+            await self._store.delete_user(user.user_id)
+        except StoreWriteError as exc:
+            # Kept, offline: it will be listed like any user who came once.
+            log.warning("user %s, never seen online, could not be removed: %s", user.user_id, exc)
+        self._changes += 1
 
-        Messages are made exact afterwards by _history; a user created or removed during
-        the read could be missing from the list yet announced before this socket joined,
-        so the read is retried then (bounded: under sustained churn the last one is used).
+    async def _snapshot(self, user_id: str) -> Snapshot:
+        """Channel histories and users as of one moment (one store read), with this user
+        listed whatever the recency cut (its absence then means it left meanwhile).
+
+        Messages are made exact afterwards by _history, users by _listed_users; a user
+        removed during the read could be in the list yet announced as gone before this
+        socket joined, so the read is retried then (bounded: under sustained churn the
+        last one is used).
         """
         for _ in range(SNAPSHOT_TRIES):
             changes_before = self._changes
-            snapshot = await self._store.snapshot(CHANNELS, self._history_limit)
+            if self._listed_offline is None:
+                users_max, seen_since = None, 0
+            else:
+                # Online users (and this one, not yet in presence) may rank among the most
+                # recently seen too: room for them as well.
+                users_max = self._listed_offline + len(self._presence) + 1
+                seen_since = self._clock() - LISTED_OFFLINE_MS
+            snapshot = await self._store.snapshot(
+                CHANNELS,
+                self._history_limit,
+                users_max=users_max,
+                seen_since=seen_since,
+                including=user_id,
+            )
             if changes_before == self._changes:
                 break
         return snapshot
+
+    def _listed_users(self, snapshot: Snapshot) -> list[User]:
+        """The `users` list for a socket joining now (no await): everyone online now, and
+        the offline users of the snapshot most recently seen (at most the configured
+        number), in creation order.
+
+        Online users come from presence, not the snapshot: one who came online during the
+        read, or was last seen too long ago for the store's cut, is listed all the same.
+        """
+        online = self._presence.users()
+        offline = [u for u in snapshot.users if u.user_id not in online]
+        most = self._listed_offline
+        if most is not None and len(offline) > most:
+            seen = snapshot.seen
+            offline = heapq.nlargest(most, offline, key=lambda u: (seen.get(u.user_id, 0), u.seq))
+        return sorted([*online.values(), *offline], key=lambda u: u.seq)
 
     def _history(self, snapshot: Snapshot) -> dict[str, list[Message]]:
         """Each channel's history for a socket that joins its rooms now (no await).
@@ -177,6 +252,7 @@ class ChatServer:
         if user is None:
             return  # never fully connected, or already removed by `user:leave`
         if self._presence.remove(user.user_id, socket.id):
+            self._store.note_seen(user.user_id, self._clock())
             self._ns.to(WELCOME_CHANNEL).except_(socket.id).emit(
                 "user:disconnect", user.presence_wire(connected=False)
             )
@@ -190,16 +266,16 @@ class ChatServer:
             return _refuse(socket, "message:channel:send", "not connected")
         if len(args) != 2:
             return _refuse(socket, "message:channel:send", "expected (channel, text)")
-        wait = self._sends.take(user.user_id, trio.current_time())
+        now = trio.current_time()
+        wait = self._sends.take(user.user_id, now)
         if wait:
-            # Told twice: in the ack, and as an event for clients that send without one.
-            retry_ms = math.ceil(wait * 1000)
-            socket.emit("rate-limited", {"event": "message:channel:send", "retryAfter": retry_ms})
-            return _refuse(
-                socket,
-                "message:channel:send",
-                f"you are sending too fast; try again in {retry_ms / 1000:.1f} s",
-                label="rate limited",
+            return _rate_limited(socket, "message:channel:send", wait, "you are sending too fast")
+        # Taken only once the user's own bucket let the message through: a flooder it
+        # refuses does not use up what the others at its address may send.
+        wait = self._address_sends.take(socket.handshake.address_key, now)
+        if wait:
+            return _rate_limited(
+                socket, "message:channel:send", wait, "too many messages from your address"
             )
         try:
             channel = validation.channel(args[0])
@@ -251,7 +327,11 @@ class ChatServer:
         user: User | None = socket.data.get("user")
         if user is None:
             return _refuse(socket, "user:leave", "not connected")
-        await self._store.delete_user(user.user_id)
+        try:
+            await self._store.delete_user(user.user_id)
+        except StoreWriteError as exc:
+            log.warning("user %s could not leave: %s", user.user_id, exc)
+            return {"ok": False, "error": "the server could not end your session"}
         self._changes += 1
         # The user's other tabs end too: the user they speak for is gone.
         sockets = [self._ns.sockets.get(sid) for sid in self._presence.forget(user.user_id)]
@@ -275,10 +355,17 @@ class ChatServer:
         return {"ok": True}
 
     async def _on_history(self, socket: Socket, *args: Any) -> Ack:
-        if socket.data.get("user") is None:
+        user: User | None = socket.data.get("user")
+        if user is None:
             return _refuse(socket, "channel:history", "not connected")
         if not 1 <= len(args) <= 2:
             return _refuse(socket, "channel:history", "expected (channel, {before, limit})")
+        # A page is up to MAX_HISTORY_PAGE messages read and encoded: it costs its asker.
+        wait = self._history_reads.take(user.user_id, trio.current_time())
+        if wait:
+            return _rate_limited(
+                socket, "channel:history", wait, "you are asking for history too fast"
+            )
         try:
             channel = validation.channel(args[0])
         except Invalid as error:
@@ -302,6 +389,15 @@ class ChatServer:
 
 async def _disconnect(socket: Socket) -> None:
     socket.disconnect()
+
+
+def _rate_limited(socket: Socket, event: str, wait: float, reason: str) -> Ack:
+    """Told twice: in the ack, and as an event for clients that send without one."""
+    retry_ms = math.ceil(wait * 1000)
+    socket.emit("rate-limited", {"event": event, "retryAfter": retry_ms})
+    return _refuse(
+        socket, event, f"{reason}; try again in {retry_ms / 1000:.1f} s", label="rate limited"
+    )
 
 
 def _refuse(socket: Socket, event: str, reason: str, *, label: str = "invalid event") -> Ack:

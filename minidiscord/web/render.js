@@ -30,17 +30,52 @@ function initialOf(name) {
   return first ? first.toUpperCase() : "?";
 }
 
-// Only plain image URLs become <img src>: no javascript:, no other data: types. Whatever
-// the page's CSP does not allow fails to load and falls back to the badge.
+// An avatar is another user's input that every viewer's browser loads, so an <img src>
+// must not reach this server (its own API: "/socket.io/?EIO=4&transport=polling" opened a
+// session in every viewer's browser) nor the viewer's machine or network. The server
+// refuses such avatars at connect (validation.avatar); the page applies the same rule to
+// all it is sent, avatars stored before that rule included, and draws no IPv6 literal.
+// Whatever passes but the page's CSP does not allow fails to load and becomes the badge.
+const MAX_DATA_AVATAR = 8192; // characters of a data: image, the whole URL
+const MAX_URL_AVATAR = 512;
+const DATA_IMAGE = /^data:image\/(png|gif|jpeg|webp);base64,[A-Za-z0-9+/]+={0,2}$/i;
+// What RFC 3986 allows in a URL: the URL parser would rewrite anything else into a host
+// the server did not check (a backslash ends the host, a fullwidth letter becomes ASCII).
+const URL_CHARS = /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]+$/;
+const HOST_NAME = /^[a-z0-9_-]+(\.[a-z0-9_-]+)+$/;
+
+// Not loopback, private, link-local, shared (CGNAT), documentation, multicast or reserved.
+function isPublicIPv4(host) {
+  const [a, b, c] = host.split(".").map(Number);
+  return !(
+    a === 0 || a === 10 || a === 127 || a >= 224 ||
+    (a === 100 && b >= 64 && b <= 127) ||
+    (a === 169 && b === 254) ||
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && (b === 168 || (b === 0 && (c === 0 || c === 2)))) ||
+    (a === 198 && (b === 18 || b === 19 || (b === 51 && c === 100))) ||
+    (a === 203 && b === 0 && c === 113)
+  );
+}
+
 function safeImageUrl(avatar) {
-  if (typeof avatar !== "string" || avatar.length === 0 || avatar.length > 4096) return null;
-  if (/^data:image\/(png|gif|jpeg|webp);/i.test(avatar)) return avatar;
+  if (typeof avatar !== "string") return null;
+  if (/^data:/i.test(avatar)) return avatar.length <= MAX_DATA_AVATAR && DATA_IMAGE.test(avatar) ? avatar : null;
+  if (avatar.length > MAX_URL_AVATAR || !URL_CHARS.test(avatar) || !/^https:\/\//i.test(avatar)) return null;
+  // No credentials, not even empty ones ("https://@host").
+  if (avatar.slice("https://".length).split(/[/?#]/, 1)[0].includes("@")) return null;
+  let url;
   try {
-    const url = new URL(avatar, location.href);
-    return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    url = new URL(avatar); // no base: nothing resolves against this page
   } catch {
     return null;
   }
+  // The parser has lower-cased the host and turned numeric forms ("2130706433") into IPv4.
+  const host = url.hostname.replace(/\.$/, "");
+  if (host === location.hostname.replace(/\.$/, "")) return null;
+  if (host === "localhost" || host.endsWith(".localhost")) return null;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return isPublicIPv4(host) ? url.href : null;
+  return HOST_NAME.test(host) ? url.href : null;
 }
 
 export function badge(name, key, size = "") {

@@ -101,14 +101,14 @@ async def test_missing_or_blank_username_is_anonymous(clients: MakeClient, auth:
 async def test_username_is_trimmed_and_avatar_kept(clients: MakeClient) -> None:
     alice = await connect(clients, "alice")
     bob = clients("bob")
-    await bob.connect({"username": "  bob  ", "avatar": "/avatars/2.png"})
+    await bob.connect({"username": "  bob  ", "avatar": "https://cdn.example.net/2.png"})
     assert bob.session["username"] == "bob"
-    assert bob.session["avatar"] == "/avatars/2.png"
+    assert bob.session["avatar"] == "https://cdn.example.net/2.png"
     (joined,) = await alice.wait_for("user:join")
-    assert joined["avatar"] == "/avatars/2.png"
+    assert joined["avatar"] == "https://cdn.example.net/2.png"
     await bob.send("general", "with avatar")
     (_, message) = await alice.wait_for("message:channel")
-    assert message["avatar"] == "/avatars/2.png"
+    assert message["avatar"] == "https://cdn.example.net/2.png"
 
 
 # -- messages ------------------------------------------------------------------------------

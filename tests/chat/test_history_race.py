@@ -29,8 +29,8 @@ class GatedStore(MemoryStore):
         self.held = trio.Event()
         self.release = trio.Event()
 
-    async def snapshot(self, channels: Sequence[str], limit: int) -> Snapshot:
-        result = await super().snapshot(channels, limit)
+    async def snapshot(self, channels: Sequence[str], limit: int, **users: Any) -> Snapshot:
+        result = await super().snapshot(channels, limit, **users)
         if self.hold_snapshot and channels:
             self.hold_snapshot = False
             self.held.set()

@@ -1,4 +1,6 @@
-"""The sessionId is a secret: it reaches its owner only, never others, logs or metrics."""
+"""Who a user appears to be: the sessionId is a secret that reaches its owner only (never
+others, logs or metrics); a name cannot pose as the server or hide characters; an avatar
+cannot make every viewer's browser call this server or the viewer's own network."""
 
 import json
 import logging
@@ -6,8 +8,14 @@ import logging
 import httpx
 import pytest
 
-from tests.conftest import ServerFactory
-from tests.rawclient import RawWebSocket, raw_websocket
+from tests.conftest import RunningServer, ServerFactory
+from tests.rawclient import RawWebSocket, polling_handshake, polling_url, raw_websocket
+
+# A 1x1 PNG.
+PIXEL = (
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8"
+    "z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 
 
 async def _frames_until(client: RawWebSocket, marker: str) -> list[str]:
@@ -70,3 +78,110 @@ async def test_a_session_id_that_is_not_valid_unicode_starts_fresh(
         session = json.loads(frames[-1][2:])[1]
     assert session["username"] == "odd"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def _refusal(server: RunningServer, auth: dict[str, object]) -> str:
+    """The message of the CONNECT_ERROR that connecting with `auth` gets."""
+    async with raw_websocket(server.ws_url) as client:
+        await client.send("40" + json.dumps(auth))
+        answer = await client.text()
+    assert answer.startswith("44"), answer
+    message: str = json.loads(answer[2:])["message"]
+    return message
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("\u0405\u0443\u0455t\u0435m", "looks like 'system', which is reserved"),
+        ("\uff33\uff39\uff33\uff34\uff25\uff2d", "looks like 'system', which is reserved"),
+        ("Syst\u00e9m", "looks like 'system', which is reserved"),
+        ("Sys\u200btem", "username may not contain invisible characters (U+200B ZERO WIDTH"),
+        # Displays as "System", and would turn the rest of the join line around.
+        ("\u202emetsyS", "invisible characters (U+202E RIGHT-TO-LEFT OVERRIDE)"),
+        ("\u3164", "username has no visible characters"),
+        ("\u200b\u2800", "username has no visible characters"),
+        ("Z" + "\u0336\u0337\u0338\u0339\u033a" * 3, "username stacks 15 combining marks"),
+    ],
+)
+async def test_names_that_pose_or_hide_are_refused_at_connect(
+    start_server: ServerFactory, name: str, reason: str
+) -> None:
+    server = await start_server()
+    assert reason in await _refusal(server, {"username": name})
+
+
+async def test_an_avatar_at_the_servers_own_api_is_refused(start_server: ServerFactory) -> None:
+    server = await start_server()
+    own_api = f"https://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling"
+    reason = await _refusal(server, {"username": "mallory", "avatar": own_api})
+    assert reason == "avatar URL may not point at this server (127.0.0.1)"
+    relative = await _refusal(
+        server, {"username": "mallory", "avatar": "/socket.io/?EIO=4&transport=polling"}
+    )
+    assert relative == "avatar must be an https:// image URL or a data:image/...;base64 image"
+
+
+@pytest.mark.parametrize(
+    ("avatar", "reason"),
+    [
+        ("https://localhost/a.png", "avatar URL may not point at localhost"),
+        (
+            "https://192.168.0.1/a.png",
+            "avatar URL may not point at a loopback, private or reserved address",
+        ),
+        ("https://user:pw@cdn.example.net/a.png", "avatar URL may not contain credentials"),
+        ("data:image/svg+xml;base64,PHN2Zz4=", "avatar data: URL must be a base64 PNG"),
+        ("data:image/png;base64," + "A" * 9000, "avatar data: image is too large"),
+    ],
+)
+async def test_avatars_that_reach_the_viewers_network_are_refused(
+    start_server: ServerFactory, avatar: str, reason: str
+) -> None:
+    server = await start_server()
+    refusal = await _refusal(server, {"username": "mallory", "avatar": avatar})
+    assert refusal.startswith(reason)
+
+
+async def test_the_server_is_the_host_the_client_named(start_server: ServerFactory) -> None:
+    # A public address a browser could know this server by: refused when it is the Host the
+    # client connected to, any other host's image otherwise.
+    server = await start_server()
+    avatar = "https://93.184.216.34/socket.io/?EIO=4&transport=polling"
+    auth = json.dumps({"username": "mallory", "avatar": avatar})
+    async with httpx.AsyncClient(headers={"Host": "93.184.216.34:8181"}) as http:
+        sid = (await polling_handshake(http, server.url))["sid"]
+        await http.post(polling_url(server.url, sid), content="40" + auth)
+        answer = (await http.get(polling_url(server.url, sid))).text
+    assert answer.startswith("44"), answer
+    assert json.loads(answer[2:]) == {
+        "message": "avatar URL may not point at this server (93.184.216.34)"
+    }
+    async with raw_websocket(server.ws_url) as client:  # Host: 127.0.0.1:<port>
+        await client.send("40" + auth)
+        frames = await _frames_until(client, '"session"')
+    assert json.loads(frames[-1][2:])[1]["avatar"] == avatar
+
+
+@pytest.mark.parametrize("avatar", ["https://cdn.example.net/avatars/ada.png", PIXEL])
+async def test_an_image_avatar_is_accepted_and_sent_with_joins_and_messages(
+    start_server: ServerFactory, avatar: str
+) -> None:
+    server = await start_server()
+    async with raw_websocket(server.ws_url) as watcher, raw_websocket(server.ws_url) as ada:
+        await watcher.send('40{"username":"watcher"}')
+        await _frames_until(watcher, '"users"')
+        await ada.send("40" + json.dumps({"username": "ada", "avatar": avatar}))
+        frames = await _frames_until(ada, '"users"')
+        session = next(json.loads(f[2:])[1] for f in frames if f.startswith('42["session"'))
+        assert session["avatar"] == avatar
+        joined = (await _frames_until(watcher, '"user:join"'))[-1]
+        assert json.loads(joined[2:])[1] == {
+            "userId": session["userId"],
+            "username": "ada",
+            "connected": True,
+            "avatar": avatar,
+        }
+        await ada.send('421["message:channel:send","general","hello"]')
+        said = (await _frames_until(watcher, '"hello"'))[-1]
+        assert json.loads(said[2:])[2]["avatar"] == avatar

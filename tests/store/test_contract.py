@@ -166,3 +166,55 @@ async def test_snapshot_reads_histories_users_and_the_last_id_at_once(
     assert [u.username for u in snapshot.users] == ["alice", "bob"]
     assert snapshot.last_id == sent[-1].id
     assert (await store.snapshot([], 0)).last_id == sent[-1].id
+
+
+async def test_users_know_their_creation_order(store: RunnableStore) -> None:
+    users = [(await store.create_user(name))[0] for name in ("a", "b", "c")]
+    assert [u.seq for u in users] == sorted({u.seq for u in users})
+    assert [u.seq for u in await store.list_users()] == [u.seq for u in users]
+    _, session = await store.create_user("d")
+    restored = await store.get_session(session.session_id)
+    assert restored is not None
+    assert restored[0].seq > users[-1].seq
+
+
+async def _seen_settled(store: RunnableStore) -> None:
+    """Notes are committed no later than the next awaited write (here, a message)."""
+    await store.add_message("general", User("u0", "barrier"), "barrier", 0)
+
+
+async def test_snapshot_lists_the_most_recently_seen_users_in_creation_order(
+    store: RunnableStore,
+) -> None:
+    users = [(await store.create_user(f"u{n}", seen=1000 + n))[0] for n in range(6)]
+    store.note_seen(users[0].user_id, 5000)  # back recently: first by recency
+    store.note_seen(users[4].user_id, 10)  # seen long ago
+    store.note_seen("nobody", 9000)  # unknown users are ignored
+    await _seen_settled(store)
+
+    snapshot = await store.snapshot([], 0, users_max=3)
+    assert snapshot.users == [users[0], users[3], users[5]]
+    assert snapshot.seen == {users[0].user_id: 5000, users[3].user_id: 1003, users[5].user_id: 1005}
+
+    # Too long ago: left out, even with room to spare.
+    snapshot = await store.snapshot([], 0, users_max=10, seen_since=1002)
+    assert snapshot.users == [users[0], users[2], users[3], users[5]]
+
+    # One named user is listed whatever the cut; everyone without a cut.
+    snapshot = await store.snapshot([], 0, users_max=1, including=users[4].user_id)
+    assert snapshot.users == [users[0], users[4]]
+    assert (await store.snapshot([], 0)).users == users
+    assert (await store.snapshot([], 0, users_max=0)).users == []
+
+
+async def test_snapshot_cut_breaks_ties_for_the_newer_user_and_forgets_the_gone(
+    store: RunnableStore,
+) -> None:
+    users = [(await store.create_user(f"u{n}", seen=7))[0] for n in range(4)]
+    assert (await store.snapshot([], 0, users_max=2)).users == users[2:]
+    await store.delete_user(users[3].user_id)
+    store.note_seen(users[3].user_id, 99)  # gone: nothing to note
+    await _seen_settled(store)
+    assert (await store.snapshot([], 0, users_max=2)).users == users[1:3]
+    snapshot = await store.snapshot([], 0, including=users[3].user_id)
+    assert snapshot.users == users[:3]

@@ -27,7 +27,7 @@ async def test_a_restart_keeps_users_sessions_and_history(
     server, store = await start(nursery, db)
     alice, bob = ChatClient(server.url, "alice"), ChatClient(server.url, "bob")
     try:
-        await alice.connect({"username": "alice", "avatar": "/a.png"})
+        await alice.connect({"username": "alice", "avatar": "https://cdn.example.net/a.png"})
         await bob.connect({"username": "bob"})
         acks = [await alice.send("general", f"before {n}") for n in range(5)]
         acks.append(await bob.send("react", "bob was here"))
@@ -50,7 +50,7 @@ async def test_a_restart_keeps_users_sessions_and_history(
         assert history["general"] == ["before 2", "before 3", "before 4"]  # the last 3
         assert history["react"] == ["bob was here"]
         assert [m["id"] for m in channels[1]["messages"]] == [acks[n]["id"] for n in (2, 3, 4)]
-        assert channels[1]["messages"][0]["avatar"] == "/a.png"
+        assert channels[1]["messages"][0]["avatar"] == "https://cdn.example.net/a.png"
         # Everyone is offline until they reconnect; alice just did.
         (users,) = alice.received("users")[0]
         assert users == [

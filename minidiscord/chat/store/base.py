@@ -2,7 +2,7 @@
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..models import Message, Session, User
@@ -14,11 +14,13 @@ class Snapshot:
 
     # The most recent messages of each channel asked for, oldest first.
     messages: dict[str, list[Message]]
-    # Every user that has not left, in the order they were created.
+    # The users asked for (see Store.snapshot), in the order they were created.
     users: list[User]
     # The highest message id committed when the snapshot was read (0: none yet). Commits
     # follow id order, so every message with an id up to this one is in the store.
     last_id: int
+    # When each user in `users` was last seen, in milliseconds since the epoch (0: never).
+    seen: dict[str, int] = field(default_factory=dict)
 
 
 def session_hash(session_id: str) -> bytes:
@@ -29,7 +31,8 @@ def session_hash(session_id: str) -> bytes:
 
 
 class StoreWriteError(Exception):
-    """The store could not commit a write (full disk, locked database); nothing was stored."""
+    """The store could not commit a write (full disk, locked database, its file deleted);
+    nothing was stored."""
 
 
 class Store(Protocol):
@@ -45,10 +48,24 @@ class Store(Protocol):
       all channels, so paging by id works and concurrent senders can be broadcast in
       store order.
     - Message lists are returned oldest first.
+    - Each user has a creation order (`User.seq`, increasing) and a "last seen" time, which
+      only ranks users for the `users` list: its updates may be lost in a crash.
     """
 
-    async def create_user(self, username: str, avatar: str | None = None) -> tuple[User, Session]:
-        """A new user with a new session."""
+    async def create_user(
+        self, username: str, avatar: str | None = None, *, seen: int = 0
+    ) -> tuple[User, Session]:
+        """A new user with a new session, last seen at ``seen`` (ms since the epoch)."""
+        ...
+
+    def note_seen(self, user_id: str, when: int) -> None:
+        """Record that a user was last seen at ``when`` (ms since the epoch).
+
+        Never waits and never fails: it is written with other writes, without an fsync of
+        its own (one per connect would cost more than the information is worth), no later
+        than the next write that is awaited, and is dropped when the store cannot write or
+        the user is unknown.
+        """
         ...
 
     async def get_session(self, session_id: str) -> tuple[User, Session] | None:
@@ -72,9 +89,22 @@ class Store(Protocol):
         oldest first (one page further back in history)."""
         ...
 
-    async def snapshot(self, channels: Sequence[str], limit: int) -> Snapshot:
-        """Recent messages of these channels, the users and the last committed id, as of
-        one moment."""
+    async def snapshot(
+        self,
+        channels: Sequence[str],
+        limit: int,
+        *,
+        users_max: int | None = None,
+        seen_since: int = 0,
+        including: str | None = None,
+    ) -> Snapshot:
+        """Recent messages of these channels, users and the last committed id, as of one
+        moment.
+
+        The users are the ``users_max`` most recently seen (all when None; of two seen at
+        the same time, the newer user) of those last seen at or after ``seen_since``, plus
+        the user ``including`` whatever the cut (if it still exists), in creation order.
+        """
         ...
 
     async def list_users(self) -> list[User]:

@@ -29,6 +29,12 @@ class RunnableStore(Store, Protocol):
         """Whether the store can take reads and writes now (for a health check)."""
         ...
 
+    @property
+    def failure(self) -> str | None:
+        """Why the store refuses every write for good (its file was deleted or replaced),
+        or None."""
+        ...
+
 
 class RunnableMemoryStore(MemoryStore):
     """MemoryStore with the common lifetime; it has no background work."""
@@ -38,6 +44,10 @@ class RunnableMemoryStore(MemoryStore):
 
     async def healthy(self) -> bool:
         return not self._closed
+
+    @property
+    def failure(self) -> str | None:
+        return None
 
 
 def open_store(kind: str, path: str) -> RunnableStore:

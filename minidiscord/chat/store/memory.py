@@ -1,6 +1,7 @@
 """MemoryStore: the Store kept in dicts, for tests and single-process throwaway servers."""
 
 import bisect
+import heapq
 import secrets
 from collections.abc import Sequence
 
@@ -24,17 +25,24 @@ class MemoryStore:
     """
 
     def __init__(self, channels: tuple[str, ...] = CHANNELS) -> None:
+        # In creation order (a dict keeps insertion order).
         self._users: dict[str, User] = {}
+        self._seen: dict[str, int] = {}
+        self._last_seq = 0
         self._sessions: dict[bytes, Session] = {}
         self._messages: dict[str, list[Message]] = {name: [] for name in channels}
         self._last_id = 0
         self._closed = False
 
-    async def create_user(self, username: str, avatar: str | None = None) -> tuple[User, Session]:
+    async def create_user(
+        self, username: str, avatar: str | None = None, *, seen: int = 0
+    ) -> tuple[User, Session]:
         self._check_open()
-        user = User(new_user_id(), username, avatar)
+        self._last_seq += 1
+        user = User(new_user_id(), username, avatar, seq=self._last_seq)
         session = Session(new_session_id(), user.user_id)
         self._users[user.user_id] = user
+        self._seen[user.user_id] = seen
         self._sessions[session_hash(session.session_id)] = session
         return user, session
 
@@ -50,6 +58,7 @@ class MemoryStore:
         self._check_open()
         if self._users.pop(user_id, None) is None:
             return False
+        del self._seen[user_id]
         for key in [key for key, s in self._sessions.items() if s.user_id == user_id]:
             del self._sessions[key]
         return True
@@ -66,16 +75,43 @@ class MemoryStore:
         messages.append(message)
         return message
 
-    async def snapshot(self, channels: Sequence[str], limit: int) -> Snapshot:
+    def note_seen(self, user_id: str, when: int) -> None:
+        # Disconnect handlers may still run after shutdown closed the store: ignored then.
+        if not self._closed and user_id in self._seen:
+            self._seen[user_id] = when
+
+    async def snapshot(
+        self,
+        channels: Sequence[str],
+        limit: int,
+        *,
+        users_max: int | None = None,
+        seen_since: int = 0,
+        including: str | None = None,
+    ) -> Snapshot:
         self._check_open()
+        users = self._listed_users(users_max, seen_since, including)
         return Snapshot(
             messages={
                 name: list(self._messages.get(name, [])[-limit:]) if limit > 0 else []
                 for name in channels
             },
-            users=list(self._users.values()),
+            users=users,
             last_id=self._last_id,
+            seen={user.user_id: self._seen[user.user_id] for user in users},
         )
+
+    def _listed_users(
+        self, users_max: int | None, seen_since: int, including: str | None
+    ) -> list[User]:
+        recent = [u for u in self._users.values() if self._seen[u.user_id] >= seen_since]
+        if users_max is not None and len(recent) > users_max:
+            # Ties go to the newer user, as on SQLite.
+            recent = heapq.nlargest(users_max, recent, key=lambda u: (self._seen[u.user_id], u.seq))
+        listed = {u.user_id for u in recent}
+        if including is not None:
+            listed.add(including)
+        return [u for u in self._users.values() if u.user_id in listed]
 
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
         self._check_open()

@@ -56,6 +56,25 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX messages_by_channel ON messages(channel_id, id)",
         ),
     ),
+    Migration(
+        "users' last-seen time, which ranks offline users for the `users` list",
+        (
+            # Milliseconds since the epoch; 0: never seen.
+            "ALTER TABLE users ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0",
+            # Users kept from before had no such time: their last message is the best
+            # evidence of a visit; users who never wrote stay unlisted until they come back.
+            # (One pass over the messages, which have no index by user; UPDATE ... FROM
+            # would need SQLite 3.33.)
+            """CREATE TEMP TABLE spoke AS
+                SELECT user_id, max(timestamp) AS at FROM messages GROUP BY user_id""",
+            "CREATE UNIQUE INDEX temp.spoke_by_user ON spoke(user_id)",
+            """UPDATE users SET last_seen = coalesce(
+                (SELECT at FROM temp.spoke WHERE spoke.user_id = users.user_id), 0)""",
+            "DROP TABLE temp.spoke",
+            # The connect snapshot reads the most recently seen users through it.
+            "CREATE INDEX users_by_last_seen ON users(last_seen)",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,6 +19,16 @@ and a failed batch leaves a gap in the ids, never a reordering.
 
 Reads run on a small pool of separate connections, in worker threads; WAL lets them
 proceed while a commit is in progress, and each sees everything committed before it began.
+
+"Last seen" notes are not awaited: they wait in a dict (one per user) for the writer's next
+batch, and a batch of nothing else is committed without its fsync (``synchronous=NORMAL``
+for that transaction: a killed process keeps it, a power loss may not, which would only
+reorder the `users` list). So connects and disconnects never cost an fsync of their own.
+
+Whoever deletes or replaces the database file under a running server would otherwise see
+writes acknowledged into a file nobody can open again. Around each commit (and in the
+health check) the path is compared with the file opened, one ``stat`` each; once it differs
+the store is failed: every write is refused, reads go on from the file still open.
 """
 
 import fcntl
@@ -44,7 +54,13 @@ BUSY_TIMEOUT_MS: Final = 5000
 
 _MESSAGE_COLUMNS: Final = "id, channel_id, user_id, username, avatar, timestamp, message"
 _INSERT_MESSAGE: Final = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-_INSERT_USER: Final = "INSERT INTO users (user_id, username, avatar) VALUES (?, ?, ?)"
+_INSERT_USER: Final = (
+    "INSERT INTO users (seq, user_id, username, avatar, last_seen) VALUES (?, ?, ?, ?, ?)"
+)
+_UPDATE_SEEN: Final = "UPDATE users SET last_seen = ? WHERE user_id = ?"
+_USER_COLUMNS: Final = "seq, user_id, username, avatar"
+# Statements a batch may run for many writes in one executemany: nobody reads their rowcount.
+_GROUPABLE: Final = frozenset({_INSERT_MESSAGE, _UPDATE_SEEN})
 _INSERT_SESSION: Final = "INSERT INTO sessions (session_hash, user_id) VALUES (?, ?)"
 _DELETE_USER: Final = "DELETE FROM users WHERE user_id = ?"
 
@@ -57,6 +73,10 @@ class StoreError(Exception):
 
 class WriteFailed(StoreWriteError):
     """A grouped commit failed; nothing of the caller's write was stored."""
+
+
+class StoreFailed(StoreWriteError):
+    """The store refuses every write: its file is no longer the one it opened."""
 
 
 def new_user_id() -> str:
@@ -76,11 +96,16 @@ class _Write:
     done: trio.Event = field(default_factory=trio.Event)
     rowcount: int = 0
     error: BaseException | None = None
+    # A "last seen" note: nobody waits for it, and it needs no fsync of its own.
+    background: bool = False
 
     @property
-    def is_message(self) -> bool:
-        # Runs of messages go in one executemany; other writes need their own rowcount.
-        return len(self.statements) == 1 and self.statements[0][0] == _INSERT_MESSAGE
+    def groupable(self) -> str | None:
+        """The statement a run of such writes shares in one executemany, if any (other
+        writes need their own rowcount)."""
+        if len(self.statements) == 1 and self.statements[0][0] in _GROUPABLE:
+            return self.statements[0][0]
+        return None
 
 
 class SqliteStore:
@@ -95,21 +120,29 @@ class SqliteStore:
         lock_fd: int,
         channel_ids: dict[str, int],
         last_id: int,
+        last_seq: int = 0,
     ) -> None:
         # Use SqliteStore.open(): it validates the file and builds these.
         self.path = path
         self._writer = writer
         self._readers = list(readers)
         self._lock_fd = lock_fd
+        # The file opened, as (device, inode): the path must lead to it for writes to count.
+        opened = os.fstat(lock_fd)
+        self._identity = (opened.st_dev, opened.st_ino)
+        self._failure: str | None = None
         self._channel_ids = channel_ids
         self._channel_names = {cid: name for name, cid in channel_ids.items()}
         self._last_id = last_id
+        self._last_seq = last_seq
         self._free_send, self._free_receive = trio.open_memory_channel[sqlite3.Connection](
             len(self._readers)
         )
         for conn in self._readers:
             self._free_send.send_nowait(conn)
         self._pending: list[_Write] = []
+        # "Last seen" notes waiting for the next batch: the latest per user.
+        self._seen: dict[str, int] = {}
         self._wakeup = trio.Event()
         self._running = False
         self._closing = False
@@ -156,11 +189,12 @@ class SqliteStore:
             _prepare_writer(writer, path, quick_check=quick_check)
             channel_ids = _ensure_channels(writer, channels)
             last_id = writer.execute("SELECT coalesce(max(id), 0) FROM messages").fetchone()[0]
+            last_seq = writer.execute("SELECT coalesce(max(seq), 0) FROM users").fetchone()[0]
             for _ in range(readers):
                 reader = _connect(path)
                 conns.append(reader)
                 reader.execute("PRAGMA query_only = ON")
-            return cls(path, writer, conns[1:], lock_fd, channel_ids, last_id)
+            return cls(path, writer, conns[1:], lock_fd, channel_ids, last_id, last_seq)
         except sqlite3.Error as exc:
             _close_all(conns, lock_fd)
             raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
@@ -185,12 +219,13 @@ class SqliteStore:
                 # Under sustained load the queue is never empty: without this a cancelled
                 # writer would go on committing forever.
                 await trio.lowlevel.checkpoint_if_cancelled()
-                while not self._pending:
+                while not self._pending and not self._seen:
                     if self._closing:
                         return
                     self._wakeup = trio.Event()
                     await self._wakeup.wait()
                 batch, self._pending = self._pending, []
+                batch += self._take_seen()
                 # Shielded: the thread cannot be interrupted anyway, and its callers must
                 # learn the outcome of a commit that happened.
                 with trio.CancelScope(shield=True):
@@ -232,7 +267,11 @@ class SqliteStore:
 
     async def healthy(self) -> bool:
         """Whether writes are being committed and the file can be read (for /healthz)."""
-        if self._closed or not self._running or self._last_commit_failed:
+        if self._failure is None and not self._closed:
+            problem = await trio.to_thread.run_sync(self._file_problem)
+            if problem is not None:
+                self._set_failed(problem)
+        if self._closed or not self._running or self._last_commit_failed or self._failure:
             return False
         try:
             await self._read("SELECT count(*) FROM channels", ())
@@ -242,25 +281,50 @@ class SqliteStore:
         return True
 
     @property
+    def failure(self) -> str | None:
+        """Why every write is refused (the database file was deleted or replaced), or None."""
+        return self._failure
+
+    @property
     def commits(self) -> int:
         """Transactions committed by the writer so far (one per group of writes)."""
         return self._commits
 
     @property
     def committed_writes(self) -> int:
-        """Writes (messages, user changes) committed so far, over all groups."""
+        """Writes (messages, user changes; not "last seen" notes) committed so far, over all
+        groups."""
         return self._committed_writes
 
     # -- writes ------------------------------------------------------------------------
 
-    async def create_user(self, username: str, avatar: str | None = None) -> tuple[User, Session]:
-        user = User(new_user_id(), username, avatar)
+    async def create_user(
+        self, username: str, avatar: str | None = None, *, seen: int = 0
+    ) -> tuple[User, Session]:
+        self._check_writable()
+        # Numbered now, as message ids are: creation order is call order.
+        self._last_seq += 1
+        user = User(new_user_id(), username, avatar, seq=self._last_seq)
         session = Session(new_session_id(), user.user_id)
         await self._write(
-            (_INSERT_USER, (user.user_id, username, avatar)),
+            (_INSERT_USER, (user.seq, user.user_id, username, avatar, seen)),
             (_INSERT_SESSION, (session_hash(session.session_id), user.user_id)),
         )
         return user, session
+
+    def note_seen(self, user_id: str, when: int) -> None:
+        # Disconnect handlers may still run after shutdown closed the store: ignored then.
+        if self._closed or self._closing or self._failure is not None:
+            return
+        self._seen[user_id] = when
+        self._wakeup.set()
+
+    def _take_seen(self) -> list[_Write]:
+        notes, self._seen = self._seen, {}
+        return [
+            _Write(((_UPDATE_SEEN, (when, user_id)),), background=True)
+            for user_id, when in notes.items()
+        ]
 
     async def delete_user(self, user_id: str) -> bool:
         # Sessions go with the user (ON DELETE CASCADE); messages stay.
@@ -294,15 +358,22 @@ class SqliteStore:
         self._check_open()
         if not self._running:
             raise RuntimeError("the store's writer is not running: start SqliteStore.run first")
+        if self._failure is not None:
+            raise StoreFailed(f"the database cannot be written: {self._failure}")
 
     async def _commit_batch(self, batch: list[_Write]) -> None:
+        if self._failure is not None:
+            self._refuse(batch)
+            return
         try:
-            await trio.to_thread.run_sync(self._commit_in_thread, batch)
+            problem = await trio.to_thread.run_sync(self._commit_and_check, batch)
         except Exception as exc:
-            if len(batch) > 1:
+            awaited = [write for write in batch if not write.background]
+            if len(batch) > 1 and awaited:
                 # One bad write must not fail the others grouped with it: each is tried
                 # on its own (a fault of the database itself then fails each in turn).
-                for write in batch:
+                # "Last seen" notes are dropped rather than tried one by one.
+                for write in awaited:
                     await self._commit_batch([write])
                 return
             self._fail(batch, exc)
@@ -310,9 +381,14 @@ class SqliteStore:
         except BaseException as exc:
             self._fail(batch, exc)
             raise
+        if problem is not None:
+            # Not committed, or committed into a file the path no longer leads to: lost.
+            self._set_failed(problem)
+            self._refuse(batch)
+            return
         self._last_commit_failed = False
         self._commits += 1
-        self._committed_writes += len(batch)
+        self._committed_writes += sum(not write.background for write in batch)
         for write in batch:
             write.done.set()
 
@@ -326,17 +402,67 @@ class SqliteStore:
             write.error = WriteFailed(f"the database write failed: {_reason(exc)}")
             write.done.set()
 
+    def _set_failed(self, problem: str) -> None:
+        if self._failure is None:
+            self._failure = problem
+            self._seen.clear()
+            log.error(
+                "%s (%s): every write is refused from now on; restart the server once the "
+                "file is back in place",
+                problem,
+                self.path,
+            )
+
+    def _refuse(self, batch: list[_Write]) -> None:
+        for write in batch:
+            write.error = StoreFailed(f"the database cannot be written: {self._failure}")
+            write.done.set()
+
+    def _file_problem(self) -> str | None:
+        """What is wrong with the file at the path, if it is not the one opened. (Without
+        the path: /healthz shows it to anyone; the log names the file.)"""
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            return "the database file was deleted"
+        except OSError:
+            return None  # cannot tell (a permission changed): the writes still land
+        if (now.st_dev, now.st_ino) != self._identity:
+            return "the database file was replaced by another file"
+        return None
+
+    def _commit_and_check(self, batch: list[_Write]) -> str | None:
+        """Commit if the path still leads to the file opened; then say whether it still
+        does (the file may go while the commit runs: its writes are then refused too)."""
+        problem = self._file_problem()
+        if problem is None:
+            self._commit_in_thread(batch)
+            problem = self._file_problem()
+        return problem
+
     def _commit_in_thread(self, batch: list[_Write]) -> None:
         conn = self._writer
+        # Only "last seen" notes: worth a commit, not an fsync (the next full commit's
+        # fsync covers them as well, the WAL being one file written in order).
+        relaxed = all(write.background for write in batch)
+        if relaxed:
+            conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            self._run_batch(conn, batch)
+        finally:
+            if relaxed:
+                conn.execute("PRAGMA synchronous = FULL")
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
             start = 0
             while start < len(batch):
                 end = start + 1
-                while end < len(batch) and batch[start].is_message and batch[end].is_message:
+                sql = batch[start].groupable
+                while end < len(batch) and sql is not None and batch[end].groupable == sql:
                     end += 1
-                if end - start > 1:
-                    sql = batch[start].statements[0][0]
+                if sql is not None and end - start > 1:
                     conn.executemany(sql, [w.statements[0][1] for w in batch[start:end]])
                 else:
                     write = batch[start]
@@ -358,13 +484,13 @@ class SqliteStore:
             self._check_open()
             return None
         rows = await self._read(
-            "SELECT u.user_id, u.username, u.avatar FROM sessions s"
+            "SELECT u.seq, u.user_id, u.username, u.avatar FROM sessions s"
             " JOIN users u ON u.user_id = s.user_id WHERE s.session_hash = ?",
             (session_hash(session_id),),
         )
         if not rows:
             return None
-        user = User(rows[0][0], rows[0][1], rows[0][2])
+        user = _user(rows[0])
         return user, Session(session_id, user.user_id)
 
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
@@ -391,13 +517,22 @@ class SqliteStore:
         )
         return self._messages(reversed(rows))
 
-    async def snapshot(self, channels: Sequence[str], limit: int) -> Snapshot:
+    async def snapshot(
+        self,
+        channels: Sequence[str],
+        limit: int,
+        *,
+        users_max: int | None = None,
+        seen_since: int = 0,
+        including: str | None = None,
+    ) -> Snapshot:
         self._check_open()
         channel_ids = [(name, self._channel_ids.get(name)) for name in channels]
+        users = _UserCut(users_max, seen_since, including)
         conn = await self._free_receive.receive()
         try:
             per_channel, user_rows, last_id = await trio.to_thread.run_sync(
-                _read_snapshot, conn, [cid for _, cid in channel_ids], limit
+                _read_snapshot, conn, [cid for _, cid in channel_ids], limit, users
             )
         finally:
             self._free_send.send_nowait(conn)
@@ -406,13 +541,14 @@ class SqliteStore:
                 name: self._messages(reversed(rows))
                 for (name, _), rows in zip(channel_ids, per_channel, strict=True)
             },
-            users=[User(user_id, username, avatar) for user_id, username, avatar in user_rows],
+            users=[_user(row) for row in user_rows],
             last_id=last_id,
+            seen={row[1]: row[4] for row in user_rows},
         )
 
     async def list_users(self) -> list[User]:
-        rows = await self._read("SELECT user_id, username, avatar FROM users ORDER BY seq", ())
-        return [User(user_id, username, avatar) for user_id, username, avatar in rows]
+        rows = await self._read(f"SELECT {_USER_COLUMNS} FROM users ORDER BY seq", ())
+        return [_user(row) for row in rows]
 
     async def _read(self, sql: str, params: Params) -> list[Any]:
         self._check_open()
@@ -501,8 +637,34 @@ def _ensure_channels(conn: sqlite3.Connection, channels: Iterable[str]) -> dict[
     return {name: cid for cid, name in conn.execute("SELECT id, name FROM channels")}
 
 
+@dataclass(frozen=True, slots=True)
+class _UserCut:
+    """Which users a snapshot lists (see Store.snapshot)."""
+
+    most: int | None
+    seen_since: int
+    including: str | None
+
+    def query(self) -> tuple[str, Params]:
+        columns = f"{_USER_COLUMNS}, last_seen"
+        if self.most is None and self.seen_since <= 0:
+            return f"SELECT {columns} FROM users ORDER BY seq", ()
+        # The index on last_seen finds the most recent without reading every user.
+        return (
+            f"SELECT {columns} FROM users WHERE seq IN ("
+            " SELECT seq FROM users WHERE last_seen >= ? ORDER BY last_seen DESC, seq DESC"
+            " LIMIT ?) OR user_id = ? ORDER BY seq",
+            (self.seen_since, -1 if self.most is None else self.most, self.including),
+        )
+
+
+def _user(row: Any) -> User:
+    seq, user_id, username, avatar = row[:4]
+    return User(user_id, username, avatar, seq=seq)
+
+
 def _read_snapshot(
-    conn: sqlite3.Connection, channel_ids: list[int | None], limit: int
+    conn: sqlite3.Connection, channel_ids: list[int | None], limit: int, users: _UserCut
 ) -> tuple[list[list[Any]], list[Any], int]:
     # One read transaction: in WAL mode every statement sees the same committed state.
     conn.execute("BEGIN")
@@ -517,11 +679,11 @@ def _read_snapshot(
             else []
             for channel_id in channel_ids
         ]
-        users = conn.execute("SELECT user_id, username, avatar FROM users ORDER BY seq").fetchall()
+        user_rows = conn.execute(*users.query()).fetchall()
         (last_id,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()
     finally:
         conn.execute("COMMIT")
-    return per_channel, users, int(last_id)
+    return per_channel, user_rows, int(last_id)
 
 
 def _fetchall(conn: sqlite3.Connection, sql: str, params: Params) -> list[Any]:

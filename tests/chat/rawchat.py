@@ -1,0 +1,82 @@
+"""The chat's events over a raw WebSocket (tests/rawclient.py): join, call with an ack, and
+clients that come from an address of the test's choosing.
+
+No threads, so these work on trio's MockClock, unlike the python-socketio ChatClient.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from trio_websocket import open_websocket_url
+
+from tests.rawclient import RawWebSocket
+
+Ack = dict[str, Any]
+
+
+def event_of(frame: str) -> tuple[str, list[Any]] | None:
+    """(event, args) of a Socket.IO EVENT frame on `/` without an ack id, else None."""
+    if not frame.startswith("42["):
+        return None
+    name, *args = json.loads(frame[2:])
+    return name, args
+
+
+async def join(client: RawWebSocket, auth: dict[str, Any]) -> dict[str, list[Any]]:
+    """Connect to `/` with this auth; the greeting's events (session, channels, users)."""
+    await client.send("40" + json.dumps(auth))
+    greeting: dict[str, list[Any]] = {}
+    while "users" not in greeting:
+        frame = await client.text()
+        assert not frame.startswith("44"), f"refused: {frame}"
+        event = event_of(frame)
+        if event is not None:
+            greeting[event[0]] = event[1]
+    return greeting
+
+
+async def join_refused(client: RawWebSocket, auth: dict[str, Any]) -> str:
+    """Connect expecting a CONNECT_ERROR; its message."""
+    await client.send("40" + json.dumps(auth))
+    while True:
+        frame = await client.text()
+        assert not frame.startswith('42["users"'), "joined, expected a refusal"
+        if frame.startswith("44"):
+            message: str = json.loads(frame[2:])["message"]
+            return message
+
+
+async def call(client: RawWebSocket, ack_id: int, event: str, *args: Any) -> tuple[Ack, list[str]]:
+    """Emit with an ack id; the ack and the frames that arrived before it."""
+    await client.send(f"42{ack_id}" + json.dumps([event, *args]))
+    before: list[str] = []
+    while True:
+        frame = await client.text()
+        if frame.startswith(f"43{ack_id}["):
+            ack: Ack = json.loads(frame[2 + len(str(ack_id)) :])[0]
+            return ack, before
+        before.append(frame)
+
+
+async def wait_event(client: RawWebSocket, name: str) -> list[Any]:
+    """The args of the next `name` event (others are skipped)."""
+    while True:
+        event = event_of(await client.text())
+        if event is not None and event[0] == name:
+            return event[1]
+
+
+@asynccontextmanager
+async def websocket_from(ws_url: str, address: str) -> AsyncIterator[RawWebSocket]:
+    """A raw WebSocket client that a trusted proxy (loopback, trusted by default) says
+    comes from ``address``."""
+    url = f"{ws_url}/socket.io/?EIO=4&transport=websocket"
+    headers = [(b"X-Forwarded-For", address.encode())]
+    async with open_websocket_url(url, extra_headers=headers) as ws:
+        opening = await ws.get_message()
+        assert isinstance(opening, str), opening
+        assert opening.startswith("0"), opening
+        handshake = json.loads(opening[1:])
+        yield RawWebSocket(ws, handshake["sid"], handshake)
