@@ -25,7 +25,9 @@
   and after refusing one (close 1009) it goes on reading and buffering the rest of it: one
   300 MiB frame cost 200 MiB. A piece that would take a message over the limit is now
   dropped unbuffered, and the connection stops reading once the close is sent, as on the
-  native front end; the app is told with close code 1009.
+  native front end; the app is told with close code 1009. The bytes of unfinished messages
+  also count against their client address's budget (the server's ``ConnectionLimits``), as
+  on the native front end.
 """
 
 import functools
@@ -36,6 +38,7 @@ from typing import Any
 from .config import Settings
 from .frontend.connlimits import ConnectionLimits, peer_ip, refuse
 from .frontend.strict import StrictConnection
+from .limits import ByteBudgets
 
 logger = logging.getLogger("minidiscord.host")
 
@@ -45,6 +48,8 @@ _PROMPT_MARK = "_minidiscord_prompt"
 # The ConnectionLimits of one server live on its hypercorn Config (tests run several servers
 # in one process: nothing about one server may live in this module).
 _LIMITS_ATTRIBUTE = "minidiscord_connection_limits"
+# Where a hypercorn WebSocket's message buffer keeps its _Unfinished counter.
+_UNFINISHED_ATTRIBUTE = "minidiscord_unfinished"
 
 
 def attach_connection_limits(config: Any, limits: ConnectionLimits) -> None:
@@ -165,7 +170,7 @@ def install() -> None:
 def limit_websocket_messages() -> None:
     """Make hypercorn stop reading a WebSocket message as soon as it passes its size limit."""
     try:
-        from hypercorn.protocol.events import StreamClosed
+        from hypercorn.protocol.events import Request, StreamClosed
         from hypercorn.protocol.ws_stream import FrameTooLargeError, WebsocketBuffer, WSStream
     except ImportError:
         return
@@ -175,13 +180,41 @@ def limit_websocket_messages() -> None:
 
     @functools.wraps(extend)
     def extend_within_limit(self: Any, event: Any) -> None:
-        if self.length + len(event.data) > self.max_length:
+        size = len(event.data)
+        counter: _Unfinished | None = getattr(self, _UNFINISHED_ATTRIBUTE, None)
+        if self.length + size > self.max_length or (counter and not counter.hold(size)):
             # Nothing more of this message is kept; it stays "over" so every later piece
             # is refused too.
+            if counter is not None:
+                counter.release_all()
             self.value = None
             self.length = self.max_length + 1
             raise FrameTooLargeError()
         extend(self, event)
+
+    clear: Callable[[Any], None] = WebsocketBuffer.clear
+
+    @functools.wraps(clear)
+    def clear_and_release(self: Any) -> None:
+        counter: _Unfinished | None = getattr(self, _UNFINISHED_ATTRIBUTE, None)
+        if counter is not None:
+            counter.release_all()
+        clear(self)
+
+    handle: Callable[[Any, Any], Awaitable[None]] = WSStream.handle
+
+    @functools.wraps(handle)
+    async def handle_counting(self: Any, event: Any) -> None:
+        if isinstance(event, Request):
+            limits = getattr(self.config, _LIMITS_ATTRIBUTE, None)
+            if isinstance(limits, ConnectionLimits):
+                key = limits.client_key({"client": self.client, "headers": event.headers})
+                setattr(self.buffer, _UNFINISHED_ATTRIBUTE, _Unfinished(limits.unfinished, key))
+        try:
+            await handle(self, event)
+        finally:
+            if isinstance(event, StreamClosed):
+                clear_and_release(self.buffer)
 
     handle_events: Callable[[Any], Awaitable[None]] = WSStream._handle_events
 
@@ -197,7 +230,31 @@ def limit_websocket_messages() -> None:
 
     setattr(extend_within_limit, _INSTALLED_MARK, True)
     WebsocketBuffer.extend = extend_within_limit  # type: ignore[method-assign]
+    WebsocketBuffer.clear = clear_and_release  # type: ignore[method-assign]
+    WSStream.handle = handle_counting  # type: ignore[method-assign]
     WSStream._handle_events = handle_events_then_stop  # type: ignore[method-assign]
+
+
+class _Unfinished:
+    """What one hypercorn WebSocket's message buffer holds against its address's budget."""
+
+    __slots__ = ("budgets", "held", "key")
+
+    def __init__(self, budgets: ByteBudgets, key: str) -> None:
+        self.budgets = budgets
+        self.key = key
+        self.held = 0
+
+    def hold(self, size: int) -> bool:
+        if not self.budgets.hold(self.key, size):
+            return False
+        self.held += size
+        return True
+
+    def release_all(self) -> None:
+        if self.held:
+            self.budgets.release(self.key, self.held)
+            self.held = 0
 
 
 def close_connections_promptly() -> None:

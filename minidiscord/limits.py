@@ -85,3 +85,33 @@ class KeyedBuckets:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+class ByteBudgets:
+    """Bytes held on behalf of each key (a client address), each against the same limit.
+
+    For memory a client makes the server hold while it sends: unfinished WebSocket
+    messages, request bodies being read. A key holding nothing is forgotten.
+    """
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self._held: dict[str, int] = {}
+
+    def hold(self, key: str, size: int) -> bool:
+        """Count ``size`` more bytes for ``key``; False (nothing counted) past the limit."""
+        held = self._held.get(key, 0) + size
+        if self.limit is not None and held > self.limit:
+            return False
+        self._held[key] = held
+        return True
+
+    def release(self, key: str, size: int) -> None:
+        left = self._held.get(key, 0) - size
+        if left > 0:
+            self._held[key] = left
+        else:
+            self._held.pop(key, None)
+
+    def held(self, key: str) -> int:
+        return self._held.get(key, 0)

@@ -29,6 +29,13 @@ class RawWebSocket:
         assert isinstance(frame, str), frame
         return frame
 
+    async def join(self, auth: str = "") -> str:
+        """Connect to the default namespace (``auth`` as JSON text); the CONNECT answer."""
+        await self.send(f"40{auth}")
+        answer = await self.text()
+        assert answer.startswith("40{"), answer
+        return answer
+
     async def receive_skipping_pings(self) -> str | bytes:
         """The next frame that is not a ping (pings are answered)."""
         while True:
@@ -91,3 +98,47 @@ async def read_until_closed(client: RawWebSocket) -> list[str | bytes]:
             frames.append(await client.receive())
     except ConnectionClosed:
         return frames
+
+
+async def polling_by_hand(port: int) -> tuple[trio.SocketStream, str]:
+    """A TCP stream that opened a polling session by hand (one GET), and its sid, for
+    requests no HTTP library would send."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    await stream.send_all(
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )
+    opening = b""
+    with trio.fail_after(10):
+        while b"maxPayload" not in opening:
+            opening += await stream.receive_some(4096)
+    return stream, opening.split(b'"sid":"')[1].split(b'"')[0].decode()
+
+
+async def websocket_by_hand(port: int, headers: bytes = b"") -> tuple[trio.SocketStream, bytes]:
+    """A TCP stream that made a WebSocket handshake with the engine by hand, and what the
+    server sent after it (the Engine.IO open packet's frame), for frames no library sends.
+    ``headers`` are extra header lines, each ending in CRLF."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    await stream.send_all(
+        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + headers + b"\r\n"
+    )
+    answer = b""
+    with trio.fail_after(10):
+        while b"maxPayload" not in answer:
+            answer += await stream.receive_some(4096)
+    return stream, answer
+
+
+def client_frame_head(opcode: int, size: int, *, final: bool = True) -> bytes:
+    """The head of a client frame of ``size`` payload bytes, masked with a zero key (the
+    payload then goes out as it is)."""
+    first = (0x80 if final else 0) | opcode
+    if size < 126:
+        length = bytes([0x80 | size])
+    elif size < 1 << 16:
+        length = bytes([0x80 | 126]) + size.to_bytes(2, "big")
+    else:
+        length = bytes([0x80 | 127]) + size.to_bytes(8, "big")
+    return bytes([first]) + length + b"\0\0\0\0"

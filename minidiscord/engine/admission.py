@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..limits import KeyedBuckets
+from ..limits import ByteBudgets, KeyedBuckets
 from .errors import RequestRefused, TransportError
 from .outbox import SharedBudget
 
@@ -47,6 +47,9 @@ class Admission:
         # Every half-open session of the server, oldest first.
         self._half_open: dict[str, EngineSession] = {}
         self.sessions = 0
+        # Bytes of request bodies being read, per address (each may be up to maxPayload,
+        # and one address may have a thousand sessions posting at once).
+        self.unfinished = ByteBudgets(config.ip_buffer_bytes)
 
     def check(self, key: str, now: float) -> None:
         """Refuse a new session from ``key`` when it or the server has enough; may first

@@ -1,7 +1,11 @@
 """HTTP long-polling: a GET takes everything queued for the client, a POST brings packets in."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import trio
 
+from ..limits import ByteBudgets
 from ..protocol import engineio
 from ..protocol.engineio import Frame
 from ..protocol.errors import EngineIOProtocolError
@@ -9,6 +13,7 @@ from .asgi_io import (
     BodyTooLarge,
     ClientGone,
     Headers,
+    Message,
     Receive,
     Send,
     discard_body,
@@ -86,8 +91,38 @@ async def _cancel_when_client_leaves(receive: Receive, scope: trio.CancelScope) 
             return
 
 
-async def post(session: EngineSession, receive: Receive, send: Send, headers: Headers) -> None:
-    """Apply every packet of a POSTed payload, then answer ``ok``."""
+class _AddressBusy(Exception):
+    """The client's address already has its budget's worth of bodies being read."""
+
+
+@contextmanager
+def _counted(receive: Receive, budget: ByteBudgets, session: EngineSession) -> Iterator[Receive]:
+    """``receive``, with the body bytes it brings counted for the client's address until
+    the body is read (raises _AddressBusy past the address's budget)."""
+    key = session.request.address_key
+    held = 0
+
+    async def counted() -> Message:
+        nonlocal held
+        message = await receive()
+        size = len(message.get("body", b""))
+        if size:
+            if not budget.hold(key, size):
+                raise _AddressBusy
+            held += size
+        return message
+
+    try:
+        yield counted
+    finally:
+        budget.release(key, held)
+
+
+async def post(
+    session: EngineSession, receive: Receive, send: Send, headers: Headers, budget: ByteBudgets
+) -> None:
+    """Apply every packet of a POSTed payload, then answer ``ok``; the body counts against
+    the address's ``budget`` while it is read."""
     if not session.begin_request("POST"):
         session.refuse("overlapping requests", "a second POST while one was pending")
         raise RequestRefused(TransportError.BAD_REQUEST, "overlapping POST requests")
@@ -95,8 +130,12 @@ async def post(session: EngineSession, receive: Receive, send: Send, headers: He
     try:
         deadline = trio.current_time() + BODY_TIMEOUT
         try:
-            with trio.fail_at(deadline):
-                body = await read_body(receive, limit)
+            with trio.fail_at(deadline), _counted(receive, budget, session) as counted:
+                body = await read_body(counted, limit)
+        except _AddressBusy:
+            session.refuse("address over budget", "request bodies of its address over budget")
+            await respond(send, 429, "Too Many Requests", headers=[*headers, CLOSE])
+            return
         except BodyTooLarge:
             session.refuse("payload too large", f"POST body over {limit} bytes")
             with trio.move_on_at(deadline):

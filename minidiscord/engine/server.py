@@ -185,7 +185,7 @@ class EngineServer:
             if scope["method"] == "GET":
                 await polling.poll(session, receive, send, cors)
             elif scope["method"] == "POST":
-                await polling.post(session, receive, send, cors)
+                await polling.post(session, receive, send, cors, self.admission.unfinished)
             else:
                 raise RequestRefused(TransportError.BAD_REQUEST, "method not allowed")
         except RequestRefused as refusal:

@@ -13,18 +13,25 @@ address may hold more than half of what the clients get, whatever the option say
 Connections from a trusted proxy are exempt from the per-address cap (each carries many
 clients, whose sessions the engine then limits by their forwarded address) but not from
 the cap on all.
+
+The same object counts the bytes of unfinished WebSocket messages per client address (a
+message may be up to maxPayload, and one address may open thousands of connections, each
+holding one): past the address's budget the message that would cross it is refused like
+an oversized one (close 1009). Here the address is the client's, forwarded ones included.
 """
 
 import logging
 import resource
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
 from ..addresses import TrustedProxies, address_key
 from ..config import Settings
+from ..limits import ByteBudgets
 
 logger = logging.getLogger("minidiscord.frontend")
 
@@ -86,6 +93,7 @@ class ConnectionLimits:
         total: int,
         trusted: TrustedProxies,
         *,
+        unfinished_bytes: int | None = None,
         clock: Callable[[], float] = trio.current_time,
     ) -> None:
         self.total = total
@@ -97,6 +105,8 @@ class ConnectionLimits:
         self.open = 0
         # Per log key: when its last refusal was logged, and how many were refused since.
         self._logged: dict[str, tuple[float, int]] = {}
+        # Bytes of unfinished WebSocket messages, per client address.
+        self.unfinished = ByteBudgets(unfinished_bytes)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> "ConnectionLimits":
@@ -105,7 +115,14 @@ class ConnectionLimits:
             settings.ip_max_connections,
             connection_budget(raise_file_limit()),
             TrustedProxies(settings.forwarded_allow_ips),
+            unfinished_bytes=settings.ip_buffer_bytes,
         )
+
+    def client_key(self, scope: Mapping[str, Any]) -> str:
+        """The address key of the client a request (an ASGI scope, or anything with its
+        ``client`` and ``headers``) comes from, through trusted proxies."""
+        client = self._trusted.client_of(dict(scope)) or scope.get("client")
+        return address_key(str(client[0])) if client else "unknown"
 
     @contextmanager
     def connection(self, ip: str) -> Iterator[Refusal | None]:

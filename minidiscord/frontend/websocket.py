@@ -81,9 +81,12 @@ class WebSocketConnection:
         self._drained = trio.Event()
         self._broken = False
         self._writing = False
-        # The parts of a fragmented message (str for text, bytes for binary).
+        # The parts of a fragmented message (str for text, bytes for binary), and how much
+        # of it counts against the client address's budget for unfinished messages.
         self._message: list[Any] = []
         self._message_size = 0
+        self._unfinished_held = 0
+        self._client_key = ""
 
     async def run(self) -> None:
         try:
@@ -100,10 +103,13 @@ class WebSocketConnection:
             for offer in value.split(b",")
         ]
         scope["extensions"] = {"websocket.http.response": {}, SEND_MANY: {}}
+        self._client_key = self.server.limits.client_key(scope)
         try:
             await self.server.app(scope, self.receive, self.send)
         except Exception:
             logger.exception("the app failed on a WebSocket at %s", scope["path"])
+        finally:
+            self._release_unfinished()
         if not self.answered:
             self._queue(self._plain_refusal(500, "Internal Server Error"))
         elif self.accepted and not self.closing and not self.disconnected:
@@ -225,13 +231,19 @@ class WebSocketConnection:
         return None
 
     def _add_to_message(self, event: TextMessage | BytesMessage) -> Message | None:
-        self._message_size += len(event.data)
+        size = len(event.data)
+        self._message_size += size
         if self._message_size > self.server.config.max_message_size:
             self._queue_close(MESSAGE_TOO_BIG, "message too big")
             return self._disconnect(MESSAGE_TOO_BIG)
         if not event.message_finished:
+            if not self.server.limits.unfinished.hold(self._client_key, size):
+                self._queue_close(MESSAGE_TOO_BIG, "too much unfinished input from your address")
+                return self._disconnect(MESSAGE_TOO_BIG)
+            self._unfinished_held += size
             self._message.append(event.data)
             return None
+        self._release_unfinished()
         parts = self._message
         self._message, self._message_size = [], 0
         if isinstance(event, TextMessage):
@@ -239,6 +251,11 @@ class WebSocketConnection:
             return {"type": "websocket.receive", "text": text}
         data = b"".join([*parts, event.data]) if parts else bytes(event.data)
         return {"type": "websocket.receive", "bytes": data}
+
+    def _release_unfinished(self) -> None:
+        if self._unfinished_held:
+            self.server.limits.unfinished.release(self._client_key, self._unfinished_held)
+            self._unfinished_held = 0
 
     def _disconnect(self, code: int) -> Message:
         self.disconnected = True

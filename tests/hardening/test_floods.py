@@ -60,8 +60,7 @@ async def test_a_websocket_flood_is_told_then_disconnected(start_server: ServerF
 async def test_a_client_that_slows_down_when_told_stays(start_server: ServerFactory) -> None:
     server = await start_server(client_packet_rate=BUDGET)
     async with raw_websocket(server.ws_url) as client:
-        await client.send('40{"username":"eager"}')
-        assert (await client.text()).startswith("40{")
+        await client.join('{"username":"eager"}')
         for number in range(BUDGET.burst + 5):
             await client.send(f'42["burst",{number}]')
         while not (await client.text()).startswith('42["rate-limited"'):

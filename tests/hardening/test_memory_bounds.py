@@ -12,6 +12,7 @@ import tracemalloc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
@@ -19,7 +20,13 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket
 from minidiscord.app import App, ChatApp
 from minidiscord.chat.models import User
 from tests.conftest import RunningServer, ServerFactory
-from tests.rawclient import raw_websocket, wait_until
+from tests.rawclient import (
+    client_frame_head,
+    polling_connect,
+    raw_websocket,
+    wait_until,
+    websocket_by_hand,
+)
 
 MiB = 1024 * 1024
 PAGE = 100  # messages in one `channel:history` answer
@@ -119,17 +126,8 @@ async def test_one_websocket_frame_far_over_max_payload_is_not_buffered(
     # early instead of holding it whole (hypercorn buffered such frames to the end).
     server = await start_server(max_payload=1_000_000)
     declared = 64 * MiB
-    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-    await stream.send_all(
-        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n"
-        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    )
-    answer = b""
-    while b"maxPayload" not in answer:
-        answer += await stream.receive_some(4096)
-    mask = b"\x00\x00\x00\x00"  # a zero mask: the payload goes out as it is
-    await stream.send_all(bytes([0x81, 0x80 | 127]) + declared.to_bytes(8, "big") + mask)
+    stream, _ = await websocket_by_hand(server.port)
+    await stream.send_all(client_frame_head(0x1, declared))
     chunk = b"4" + b"x" * (64 * 1024 - 1)
     sent = 0
     tracemalloc.start()
@@ -157,7 +155,74 @@ async def test_one_websocket_frame_far_over_max_payload_is_not_buffered(
         await trio.aclose_forcefully(stream)
     assert peak < 8 * MiB, f"peak {peak / MiB:.1f} MiB after sending {sent / MiB:.0f} MiB"
     async with raw_websocket(server.ws_url) as bystander:
-        await bystander.send("40")
-        assert (await bystander.text()).startswith("40{")
+        await bystander.join()
     rejected = server.app.metrics.rejected.labels(reason="payload too large")._value.get()
     assert rejected == 1
+
+
+async def _unfinished_message(port: int, size: int, client: str) -> trio.SocketStream:
+    """A connection (from ``client``, through the trusted loopback proxy) that joined and
+    sent all but the last byte of a ``size``-byte text message."""
+    stream, _ = await websocket_by_hand(port, f"X-Forwarded-For: {client}\r\n".encode())
+    with contextlib.suppress(trio.BrokenResourceError):  # refused while still sending
+        await stream.send_all(client_frame_head(0x1, size) + b"4" + b"y" * (size - 2))
+    return stream
+
+
+async def _closed(stream: trio.SocketStream) -> bool:
+    """True when the server closes this connection within a few seconds."""
+    with trio.move_on_after(5):
+        try:
+            while await stream.receive_some(65536):
+                pass
+        except trio.BrokenResourceError:
+            pass
+        return True
+    return False
+
+
+async def test_unfinished_websocket_messages_are_bounded_per_address(
+    start_server: ServerFactory,
+) -> None:
+    # Each connection may hold one message of up to maxPayload unfinished; one address's
+    # connections together hold at most --ip-buffer-bytes of them.
+    server = await start_server(max_payload=1_000_000, ip_buffer_bytes=3 * MiB)
+    held = [await _unfinished_message(server.port, 900_000, "203.0.113.7") for _ in range(3)]
+    over = await _unfinished_message(server.port, 900_000, "203.0.113.7")
+    assert await _closed(over)
+    # Another address is not affected; nor is the first once one of its messages ends.
+    other = await _unfinished_message(server.port, 900_000, "198.51.100.23")
+    await trio.aclose_forcefully(held.pop())
+    await trio.sleep(0.2)
+    again = await _unfinished_message(server.port, 900_000, "203.0.113.7")
+    for stream in (*held, other, again):
+        with trio.move_on_after(0.2):
+            assert await stream.receive_some(65536) != b"", "closed while within the budget"
+        await trio.aclose_forcefully(stream)
+
+
+async def test_request_bodies_being_read_are_bounded_per_address(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(max_payload=1_000_000, ip_buffer_bytes=int(1.5 * MiB))
+    heads = []
+    async with httpx.AsyncClient(headers={"X-Forwarded-For": "203.0.113.7"}) as http:
+        sids = [await polling_connect(http, server.url) for _ in range(2)]
+    for sid in sids:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        await stream.send_all(
+            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+            "Host: localhost\r\nX-Forwarded-For: 203.0.113.7\r\n"
+            "Content-Length: 900000\r\n\r\n".encode()
+            + b"4" * 899_999
+        )
+        heads.append(stream)
+    answer = b""
+    with trio.fail_after(5):
+        while b"\r\n" not in answer:
+            answer += await heads[1].receive_some(4096)
+    assert answer.startswith(b"HTTP/1.1 429"), answer
+    assert sids[1] not in server.app.engine.sessions or server.app.engine.sessions[sids[1]].closed
+    assert sids[0] in server.app.engine.sessions
+    for stream in heads:
+        await trio.aclose_forcefully(stream)

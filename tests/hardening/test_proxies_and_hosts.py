@@ -122,8 +122,7 @@ async def test_a_websocket_for_a_foreign_host_is_refused(start_server: ServerFac
     await stream.aclose()
     assert answer.startswith(b"HTTP/1.1 400"), answer
     async with raw_websocket(server.ws_url) as client:
-        await client.send("40")
-        assert (await client.text()).startswith("40{")
+        await client.join()
 
 
 async def test_metrics_can_require_a_token(start_server: ServerFactory) -> None:

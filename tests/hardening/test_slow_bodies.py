@@ -8,6 +8,7 @@ import trio.testing
 
 from tests.conftest import ServerFactory
 from tests.hardening.test_slow_peers import _closed_by_server, _served
+from tests.rawclient import polling_by_hand
 
 FRONTENDS = ["hypercorn", "native"]
 # ping_interval + ping_timeout, plus a second: both front ends' read timeout.
@@ -53,16 +54,9 @@ async def test_the_time_the_app_took_counts_against_an_unread_body(
     server = await start_server(
         frontend="native", ping_interval=25.0, ping_timeout=20.0, connect_timeout=1000.0
     )
-    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-    await stream.send_all(
-        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    )
-    opening = b""
-    while b"maxPayload" not in opening:
-        opening += await stream.receive_some(4096)
-    sid = opening.split(b'"sid":"')[1].split(b'"')[0]
+    stream, sid = await polling_by_hand(server.port)
     head = (
-        b"GET /socket.io/?EIO=4&transport=polling&sid=" + sid + b" HTTP/1.1\r\n"
-        b"Host: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n"
-    )
+        f"GET /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+        "Host: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n"
+    ).encode()
     assert await _seconds_until_closed(stream, head) <= READ_TIMEOUT + 1

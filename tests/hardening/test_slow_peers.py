@@ -4,13 +4,12 @@ import trio
 import trio.testing
 
 from tests.conftest import RunningServer, ServerFactory
-from tests.rawclient import raw_websocket
+from tests.rawclient import polling_by_hand, raw_websocket
 
 
 async def _served(server: RunningServer) -> None:
     async with raw_websocket(server.ws_url) as client:
-        await client.send('40{"username":"bystander"}')
-        assert (await client.text()).startswith("40{")
+        await client.join('{"username":"bystander"}')
 
 
 async def _closed_by_server(stream: trio.SocketStream) -> bool:
@@ -42,14 +41,7 @@ async def test_poll_body_that_never_ends_is_dropped(
     start_server: ServerFactory, autojump_clock: trio.testing.MockClock
 ) -> None:
     server = await start_server(ping_interval=25.0, ping_timeout=20.0, connect_timeout=1000.0)
-    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-    await stream.send_all(
-        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    )
-    opening = b""
-    while b"maxPayload" not in opening:
-        opening += await stream.receive_some(4096)
-    sid = opening.split(b'"sid":"')[1].split(b'"')[0].decode()
+    stream, sid = await polling_by_hand(server.port)
     await stream.send_all(
         f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
         "Host: localhost\r\nContent-Length: 1000\r\n\r\n40".encode()
@@ -66,14 +58,7 @@ async def test_poll_body_trickled_one_byte_at_a_time_is_cut_off(
     # Each byte arrives well within the read timeout: only a deadline for the whole body
     # ends it (15 s), as for a request head.
     server = await start_server(ping_interval=25.0, ping_timeout=20.0, connect_timeout=1000.0)
-    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-    await stream.send_all(
-        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    )
-    opening = b""
-    while b"maxPayload" not in opening:
-        opening += await stream.receive_some(4096)
-    sid = opening.split(b'"sid":"')[1].split(b'"')[0].decode()
+    stream, sid = await polling_by_hand(server.port)
     await stream.send_all(
         f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
         "Host: localhost\r\nContent-Length: 1000\r\n\r\n".encode()
