@@ -88,7 +88,11 @@ class Outbox:
             shared.held += size
             if shared.held > shared.limit:
                 shared.on_exceeded()
-        self._wake()
+        # _wake(), inlined: this runs once per recipient of every broadcast.
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            trio.lowlevel.reschedule(waiter)
         return True
 
     def put_first(self, frame: Frame) -> bool:
@@ -110,8 +114,10 @@ class Outbox:
         Coming back for more means the previous batch was written: it stops counting.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        self._release(self._in_flight)
-        self._in_flight = 0
+        if self._in_flight:
+            if self._shared is not None:
+                self._shared.held -= self._in_flight
+            self._in_flight = 0
         if not self._frames and not self.closed:
             if self._waiter is not None:
                 raise trio.BusyResourceError("another task is already taking from this outbox")

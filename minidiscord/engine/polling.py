@@ -33,6 +33,8 @@ DISCARD_LIMIT = 16 * 1024 * 1024
 # connection for ever one byte at a time.
 BODY_TIMEOUT = 15.0
 CLOSE = (b"connection", b"close")
+# How many packets of one POST are handled before the task lets others run.
+YIELD_EVERY = 16
 
 
 async def poll(session: EngineSession, receive: Receive, send: Send, headers: Headers) -> None:
@@ -62,7 +64,7 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
             # The upgrade finished while this poll waited: tell the client to stop polling.
             frames.append(engineio.NOOP_FRAME)
         await respond(send, 200, engineio.encode_payload(frames), headers=headers)
-        session.wrote()
+        session.wrote(frames)
         if ended:
             session.mark_flushed()
     finally:
@@ -71,7 +73,7 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
 
 async def _take_frames(session: EngineSession) -> tuple[list[Frame], bool]:
     """Everything queued (waiting for the first frame); True once the session has ended."""
-    frames = await session.take_frames()
+    frames = await session.outbox.take()
     if session.outbox.closed:
         return frames + _closing(session), True
     return frames, False
@@ -154,8 +156,11 @@ async def post(
             session.refuse("bad packet", f"bad payload: {exc}")
             raise RequestRefused(TransportError.BAD_REQUEST, str(exc)) from None
         async with session.dispatch_lock:
-            for packet in packets:
+            for number, packet in enumerate(packets, 1):
                 await session.receive_packet(packet)
+                if number % YIELD_EVERY == 0:
+                    # A payload may hold a thousand packets: let others run between them.
+                    await trio.lowlevel.checkpoint()
         await respond(send, 200, "ok", content_type="text/html; charset=UTF-8", headers=headers)
     finally:
         session.end_request("POST")

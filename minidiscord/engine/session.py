@@ -129,15 +129,14 @@ class Heartbeat(Enum):
     """Where the current heartbeat is; the next deadline depends on it.
 
     WAITING: the next ping is due at ``ping_due``. QUEUED: the ping waits in the outbox,
-    ahead of everything else. WRITING: the transport took it and is writing it. SENT: it
-    is written; the pong is due ``ping_timeout`` later. A PONG in any state but WAITING
-    starts the next interval. The client's time to answer runs from when the ping was
-    written, not queued: a busy server does not spend its clients' ``ping_timeout``.
+    ahead of everything else, or is being written. SENT: the transport wrote it; the pong is
+    due ``ping_timeout`` later. A PONG in any state but WAITING starts the next interval.
+    The client's time to answer runs from when the ping was written, not queued: a busy
+    server does not spend its clients' ``ping_timeout``.
     """
 
     WAITING = auto()
     QUEUED = auto()
-    WRITING = auto()
     SENT = auto()
 
 
@@ -155,6 +154,42 @@ class Inbound(Enum):
 
 
 class EngineSession:
+    # Slots: a session's attributes are read on every delivery, and past about thirty
+    # attributes an instance dict no longer shares its keys (slower lookups, ~1 KB more).
+    __slots__ = (
+        "_deadline",
+        "_dispatch_lock",
+        "_dropped_packets",
+        "_flushed",
+        "_flushed_event",
+        "_heartbeat",
+        "_host",
+        "_inbound",
+        "_inbound_budget",
+        "_ping_due",
+        "_pong_deadline",
+        "_requests_done",
+        "_task_scopes",
+        "_timer_at",
+        "_timer_callback",
+        "client_gone",
+        "close_reason",
+        "config",
+        "established",
+        "flush_on_close",
+        "handler",
+        "metrics",
+        "outbox",
+        "poll_scope",
+        "polling",
+        "posting",
+        "request",
+        "sid",
+        "transport",
+        "transport_scope",
+        "upgrading",
+    )
+
     def __init__(
         self,
         sid: str,
@@ -194,8 +229,8 @@ class EngineSession:
         self._deadline: float | None = None
         self._heartbeat = Heartbeat.WAITING
         self._ping_due = trio.current_time() + config.ping_interval
-        # While QUEUED or WRITING: when a ping still not written means the client is not
-        # reading at all; while SENT: when the pong is due.
+        # While QUEUED: when a ping still not written means the client is not reading (or,
+        # on polling with no poll waiting, not polling); while SENT: when the pong is due.
         self._pong_deadline = math.inf
         self._timer_at: float | None = None
         self._timer_callback: Callable[[], None] | None = None
@@ -269,18 +304,12 @@ class EngineSession:
             self.metrics.slow_consumers.inc()
         self.close(reason, flush=False)
 
-    async def take_frames(self) -> list[Frame]:
-        """For the transport: everything queued (waiting for the first frame); [] once
-        the session has ended and its queue is delivered. Call :meth:`wrote` once the
-        batch is written."""
-        frames = await self.outbox.take()
-        if self._heartbeat is Heartbeat.QUEUED and frames and frames[0] == engineio.PING_FRAME:
-            self._heartbeat = Heartbeat.WRITING
-        return frames
+    def wrote(self, frames: list[Frame]) -> None:
+        """For the transport: ``frames``, taken from the outbox, are written to the client.
 
-    def wrote(self) -> None:
-        """For the transport: the batch taken last is written to the client."""
-        if self._heartbeat is Heartbeat.WRITING:
+        A ping queued since the last take is first in the batch (``put_first``).
+        """
+        if self._heartbeat is Heartbeat.QUEUED and frames and frames[0] == engineio.PING_FRAME:
             self._heartbeat = Heartbeat.SENT
             self._pong_deadline = trio.current_time() + self.config.ping_timeout
             self._reschedule()
@@ -407,9 +436,6 @@ class EngineSession:
 
     async def receive_packet(self, packet: Packet) -> None:
         """Apply one packet from the client (any transport), in the transport's task."""
-        # Every packet is a checkpoint: a client whose packets arrive faster than they are
-        # handled (several in one read, or a POST of many) cannot keep others waiting.
-        await trio.lowlevel.checkpoint()
         kind = packet.type
         if self._inbound_budget is not None and not self._within_budget(kind):
             return

@@ -56,7 +56,8 @@ async def carry(session: EngineSession, receive: Receive, send: Send, *, batch: 
 
 async def _write(session: EngineSession, send: Send, batch: bool) -> None:
     # Everything already queued is sent in one go: a burst costs the writer one wake-up.
-    while frames := await session.take_frames():
+    outbox = session.outbox
+    while frames := await outbox.take():
         if batch:
             await send({"type": SEND_MANY, "frames": frames})
         else:
@@ -65,7 +66,7 @@ async def _write(session: EngineSession, send: Send, batch: bool) -> None:
                     await send({"type": "websocket.send", "text": frame})
                 else:
                     await send({"type": "websocket.send", "bytes": frame})
-        session.wrote()
+        session.wrote(frames)
 
 
 async def _read(session: EngineSession, receive: Receive) -> None:

@@ -43,6 +43,8 @@ RECEIVE_SIZE = 64 * 1024
 CLOSE_FLUSH_TIMEOUT = 5.0
 CLOSE_LINGER = 1.0
 MESSAGE_TOO_BIG = 1009
+# How many messages from one read the app gets before the reading task lets others run.
+YIELD_EVERY = 16
 ABNORMAL_CLOSURE = 1006
 
 
@@ -87,6 +89,8 @@ class WebSocketConnection:
         self._message_size = 0
         self._unfinished_held = 0
         self._client_key = ""
+        # Messages handed to the app since the task last yielded.
+        self._unyielded = 0
 
     async def run(self) -> None:
         try:
@@ -141,11 +145,18 @@ class WebSocketConnection:
             if event is None:
                 if not await self._read():
                     return self._disconnect(ABNORMAL_CLOSURE)
+                self._unyielded = 0
                 continue
             message = self._handle(event)
             if self._pending:
                 await self._flush()  # a pong, or the answer to a close
             if message is not None:
+                self._unyielded += 1
+                if self._unyielded >= YIELD_EVERY:
+                    # One read can hold thousands of small messages: let others run
+                    # between them (a read itself is a checkpoint).
+                    self._unyielded = 0
+                    await trio.lowlevel.checkpoint()
                 return message
         return {"type": "websocket.disconnect", "code": ABNORMAL_CLOSURE}
 
