@@ -395,9 +395,11 @@ def _rate_limited(socket: Socket, event: str, wait: float, reason: str) -> Ack:
     """Told twice: in the ack, and as an event for clients that send without one."""
     retry_ms = math.ceil(wait * 1000)
     socket.emit("rate-limited", {"event": event, "retryAfter": retry_ms})
-    return _refuse(
+    ack = _refuse(
         socket, event, f"{reason}; try again in {retry_ms / 1000:.1f} s", label="rate limited"
     )
+    ack["retryAfter"] = retry_ms
+    return ack
 
 
 def _refuse(socket: Socket, event: str, reason: str, *, label: str = "invalid event") -> Ack:

@@ -149,6 +149,11 @@ class Client:
         namespace.add(socket)
         handler = namespace.handlers.get("connect")
         refusal: ConnectionRefused | None = None
+        # The client has sent its CONNECT: however long the application takes to answer
+        # it (a busy server, a slow store), that is not the client's delay.
+        paused_deadline, self._connect_deadline = self._connect_deadline, None
+        if paused_deadline is not None:
+            self._set_timer()
         try:
             if handler is not None:
                 await handler(socket, auth)
@@ -158,13 +163,13 @@ class Client:
             logger.exception("connect handler failed on %r", socket)
             refusal = ConnectionRefused("Internal server error")
         if refusal is None:
-            # Connected to a namespace: the connect timeout no longer applies, and the
-            # session is no longer half-open.
-            if self._connect_deadline is not None:
-                self._connect_deadline = None
-                self._set_timer()
+            # Connected to a namespace: the session is no longer half-open.
             self.session.establish()
         else:
+            if paused_deadline is not None and not self.session.established:
+                # Refused: the time left runs on, with a moment to read the refusal.
+                self._connect_deadline = max(paused_deadline, trio.current_time() + 1.0)
+                self._set_timer()
             self.server.metrics.reject("connect refused")
             logger.info("refused a connection to %s: %s", name, refusal.message)
             if socket.disconnect_reason is None:

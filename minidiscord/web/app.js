@@ -54,6 +54,8 @@ let state = new ChatState();
 // The Socket of the current login; handlers of any older one are ignored.
 let socket = null;
 let loadingHistory = false;
+// When a history page refused as asked too fast may be asked for again (ms since epoch).
+let historyRetryAt = 0;
 
 // ---- views -------------------------------------------------------------------------
 
@@ -157,6 +159,7 @@ function loadOlderMessages() {
   const s = socket;
   const channel = state.current;
   if (!s?.connected || loadingHistory || state.historyComplete(channel)) return;
+  if (Date.now() < historyRetryAt) return;
   const oldest = state.oldestMessage(channel);
   if (!oldest) {
     state.markHistoryComplete(channel);
@@ -167,6 +170,14 @@ function loadOlderMessages() {
   s.timeout(HISTORY_ACK_TIMEOUT_MS).emit("channel:history", channel, options, (error, reply) => {
     loadingHistory = false;
     if (socket !== s) return;
+    // Asked too fast: ask again once allowed, if the reader is still at the top.
+    if (reply?.ok === false && typeof reply.retryAfter === "number") {
+      historyRetryAt = Date.now() + reply.retryAfter;
+      setTimeout(() => {
+        if (ui.messages.scrollTop < HISTORY_TRIGGER_PX) loadOlderMessages();
+      }, reply.retryAfter);
+      return;
+    }
     // A server without paging (no answer) or one that refuses: keep what we have.
     if (error || reply?.ok !== true || !Array.isArray(reply.messages)) {
       state.markHistoryComplete(channel);

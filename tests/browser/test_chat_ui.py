@@ -285,3 +285,33 @@ def test_avatars_are_shown_and_users_without_one_get_their_initial(
         expect(without.locator(".avatar.badge")).to_have_text("B")
     finally:
         client.disconnect()
+
+
+@pytest.fixture
+def slow_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server (started after this) lets each user have one history page per 2 s."""
+    monkeypatch.setenv("MINIDISCORD_HISTORY_RATE", "1:0.5")
+
+
+def test_paging_refused_as_too_fast_is_retried_later(
+    slow_history: None, open_user: UserFactory
+) -> None:
+    total = 120
+    alice = open_user("alice")
+    alice.login("alice")
+    alice.select("general")
+    for n in range(total):
+        alice.send(f"old {n}")
+    expect(alice.message_text(f"old {total - 1}")).to_be_visible()
+
+    bob = open_user("bob")
+    bob.login("bob")
+    bob.select("general")
+    texts = bob.messages.locator(".message:not(.system) .text")
+    expect(texts.last).to_have_text(f"old {total - 1}")
+    bob.messages.evaluate("el => { el.scrollTop = 0; }")
+    expect(texts).to_have_count(100)  # the snapshot's 50, and one page
+    # At once again: refused (one page per 2 s). The page must not take that as the end:
+    # it asks again when allowed, the reader still being at the top.
+    bob.messages.evaluate("el => { el.scrollTop = 0; }")
+    expect(texts).to_have_text([f"old {n}" for n in range(total)])

@@ -8,7 +8,11 @@ from tests.chat.rawchat import call, join
 from tests.conftest import ServerFactory
 from tests.rawclient import raw_websocket
 
-REFUSED = {"ok": False, "error": "you are asking for history too fast; try again in 0.5 s"}
+REFUSED = {
+    "ok": False,
+    "error": "you are asking for history too fast; try again in 0.5 s",
+    "retryAfter": 500,
+}
 NOTICE = '42["rate-limited",{"event":"channel:history","retryAfter":500}]'
 
 

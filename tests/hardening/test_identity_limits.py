@@ -62,6 +62,7 @@ async def test_messages_per_address_are_shared_by_its_users(
         assert ack == {
             "ok": False,
             "error": "too many messages from your address; try again in 1.0 s",
+            "retryAfter": 1000,
         }
         assert '42["rate-limited",{"event":"message:channel:send","retryAfter":1000}]' in before
         ack, _ = await call(outsider, 1, "message:channel:send", "general", "unaffected")

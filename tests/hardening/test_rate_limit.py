@@ -43,7 +43,11 @@ async def test_flood_is_refused_with_an_ack_error_and_a_notice(
             ack, _ = await _send(flooder, number, f"burst {number}")
             assert ack["ok"] is True
         ack, before = await _send(flooder, 10, "one too many")
-        assert ack == {"ok": False, "error": "you are sending too fast; try again in 1.0 s"}
+        assert ack == {
+            "ok": False,
+            "error": "you are sending too fast; try again in 1.0 s",
+            "retryAfter": 1000,
+        }
         assert any(
             frame == '42["rate-limited",{"event":"message:channel:send","retryAfter":1000}]'
             for frame in before

@@ -11,7 +11,7 @@ import trio.testing
 from minidiscord.app import App
 from minidiscord.sockets import AckTimeout, ConnectionRefused, Socket
 from tests.conftest import TEST_SETTINGS, ServerFactory
-from tests.rawclient import RawWebSocket, raw_websocket
+from tests.rawclient import RawWebSocket, raw_websocket, wait_until
 
 
 class Recorder:
@@ -257,3 +257,42 @@ async def test_transport_close_runs_the_disconnect_handler_once(
     assert record.events == [("disconnect", sid, "transport close")]
     assert not server.app.sio.of("/").sockets
     assert "lobby" not in server.app.sio.of("/").rooms
+
+
+async def test_a_slow_connect_handler_does_not_spend_the_clients_connect_timeout(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    # The client sent CONNECT in time; the application taking longer than the connect
+    # timeout to answer (a busy server, a slow store) is not the client's delay.
+    app = App(replace(TEST_SETTINGS, connect_timeout=10.0, ping_interval=300.0))
+
+    @app.sio.of("/").on("connect")
+    async def connect(socket: Socket, auth: object) -> None:
+        await trio.sleep(30.0)
+
+    server = await start_server(app)
+    async with raw_websocket(server.ws_url) as client:
+        answer = await client.join()
+        assert json.loads(answer[2:])["sid"]
+        await trio.sleep(60.0)
+        assert client.sid in server.app.engine.sessions
+
+
+async def test_a_refused_connect_leaves_the_connect_timeout_running(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    app = App(replace(TEST_SETTINGS, connect_timeout=10.0, ping_interval=300.0))
+
+    @app.sio.of("/").on("connect")
+    async def connect(socket: Socket, auth: object) -> None:
+        raise ConnectionRefused("no")
+
+    server = await start_server(app)
+    async with raw_websocket(server.ws_url) as client:
+        started = trio.current_time()
+        for _ in range(5):  # refused again and again: still half-open, still expiring
+            await client.send("40")
+            assert (await client.text()).startswith("44{")
+            await trio.sleep(1.0)
+        await wait_until(lambda: client.sid not in server.app.engine.sessions, timeout=20)
+        assert trio.current_time() - started <= 11.0
