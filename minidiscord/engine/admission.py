@@ -9,8 +9,6 @@ closed to make room, rather than the newcomer being refused. One client can then
 only its own address's slots, with sessions that expire after the connect timeout.
 """
 
-import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..limits import ByteBudgets, KeyedBuckets
@@ -19,10 +17,6 @@ from .outbox import SharedBudget
 
 if TYPE_CHECKING:
     from .session import EngineConfig, EngineSession
-
-logger = logging.getLogger("minidiscord.engine")
-
-Drop = Callable[["EngineSession", str], None]
 
 
 class ClientAddress:
@@ -39,9 +33,8 @@ class ClientAddress:
 
 
 class Admission:
-    def __init__(self, config: "EngineConfig", drop: Drop) -> None:
+    def __init__(self, config: "EngineConfig") -> None:
         self._config = config
-        self._drop = drop
         self._connect_buckets = KeyedBuckets(config.ip_connect_rate)
         self._addresses: dict[str, ClientAddress] = {}
         # Every half-open session of the server, oldest first.
@@ -120,7 +113,7 @@ class Admission:
         # Taken out at once: the session ends later (its close handler runs in a task), and
         # the newcomer's slot must be free now.
         self.ended(session)
-        self._drop(session, "half-open session gave way to a new one")
+        session.refuse("gave way", "a half-open session gave way to a new one", reason="gave way")
 
     def _trim(self, key: str) -> None:
         """An address holds more than its byte budget: drop its client holding the most."""
@@ -131,11 +124,7 @@ class Admission:
         if not live:
             return
         largest = max(live, key=lambda session: session.outbox.held)
-        logger.warning(
-            "dropping slow consumer %s: the clients of %s hold %d bytes (limit %d)",
-            largest.sid,
-            key,
-            address.budget.held,
-            address.budget.limit,
+        budget = address.budget
+        largest.drop_slow_consumer(
+            f"the clients of {key} hold {budget.held} bytes (limit {budget.limit})"
         )
-        self._drop(largest, "slow consumer")

@@ -57,7 +57,7 @@ class EngineServer:
         self.origins = OriginPolicy(allowed_origins)
         self.transports = tuple(transports)
         self.sessions: dict[str, EngineSession] = {}
-        self.admission = Admission(config, self._drop)
+        self.admission = Admission(config)
         self._on_open = on_open
         self._nursery: trio.Nursery | None = None
         self._deadlines = Deadlines()
@@ -90,12 +90,6 @@ class EngineServer:
         self.admission.ended(session)
         if self.draining and not self.sessions:
             self._drained.set()
-
-    def _drop(self, session: EngineSession, reason: str) -> None:
-        if reason == "slow consumer":
-            session.drop(reason)
-        else:
-            session.refuse(reason, reason, reason=reason)
 
     def close_all(self, reason: str) -> None:
         for session in list(self.sessions.values()):

@@ -168,7 +168,6 @@ class EngineSession:
         "_inbound_budget",
         "_ping_due",
         "_pong_deadline",
-        "_requests_done",
         "_task_scopes",
         "_timer_at",
         "_timer_callback",
@@ -223,7 +222,6 @@ class EngineSession:
         self.polling = False
         self.posting = False
         self.upgrading = False
-        self._requests_done: trio.Event | None = None
         self._dispatch_lock: trio.Lock | None = None
         # Heartbeat and timer state; the engine calls deadline_reached at _deadline.
         self._deadline: float | None = None
@@ -288,21 +286,17 @@ class EngineSession:
         """Queue one encoded frame; never blocks. A full queue drops the client."""
         if not self.outbox.put(frame):
             outbox = self.outbox
-            logger.warning(
-                "dropping slow consumer %s: %d frames and %d bytes unread (limits %d, %d)",
-                self.sid,
-                len(outbox),
-                outbox.held,
-                outbox.limit,
-                outbox.byte_limit,
+            self.drop_slow_consumer(
+                f"{len(outbox)} frames and {outbox.held} bytes unread "
+                f"(limits {outbox.limit}, {outbox.byte_limit})"
             )
-            self.drop("slow consumer")
 
-    def drop(self, reason: str) -> None:
-        """Close at once, abandoning the queue (a slow consumer, a session giving way)."""
-        if reason == "slow consumer" and not self.closed:
+    def drop_slow_consumer(self, why: str) -> None:
+        """Close at once, abandoning what is queued: the client does not read fast enough."""
+        if not self.closed:
+            logger.warning("dropping slow consumer %s: %s", self.sid, why)
             self.metrics.slow_consumers.inc()
-        self.close(reason, flush=False)
+        self.close("slow consumer", flush=False)
 
     def wrote(self, frames: list[Frame]) -> None:
         """For the transport: ``frames``, taken from the outbox, are written to the client.
@@ -402,16 +396,6 @@ class EngineSession:
             self.polling = False
         else:
             self.posting = False
-        if not (self.polling or self.posting) and self._requests_done is not None:
-            self._requests_done.set()
-            self._requests_done = None
-
-    async def http_requests_done(self) -> None:
-        """Until no polling request is in progress (an upgrading client waits for them)."""
-        if self.polling or self.posting:
-            if self._requests_done is None:
-                self._requests_done = trio.Event()
-            await self._requests_done.wait()
 
     def begin_upgrade(self) -> bool:
         """Reserve the session for one WebSocket upgrade; False when it cannot take one

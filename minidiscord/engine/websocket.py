@@ -105,10 +105,11 @@ async def upgrade(session: EngineSession, receive: Receive, send: Send) -> bool:
     True when the WebSocket now carries the session; False when the upgrade failed
     (the session goes on over polling and this WebSocket should be closed).
 
-    The upgrade timeout is the client's time to act, counted only while the server is
-    waiting for the client: for the probe once the WebSocket is accepted, and for the
-    UPGRADE packet once the probe is answered and the pending poll has been answered too
-    (the client can only upgrade after that). A busy server does not spend it.
+    The client has ``upgrade_timeout`` from the WebSocket's acceptance to send its probe.
+    It sends UPGRADE only once its own pending poll and POST are answered, which a busy
+    server may take long to do, so that wait is a whole heartbeat cycle (as long as any
+    client may be silent). Timing out there would also strand standard clients: one that
+    has paused polling to upgrade does not resume it when the upgrade fails.
     """
     timeout = session.config.upgrade_timeout
     try:
@@ -117,10 +118,9 @@ async def upgrade(session: EngineSession, receive: Receive, send: Send) -> bool:
         await send({"type": "websocket.send", "text": f"{PacketType.PONG.value}{PROBE}"})
         # A poll the client still has pending must return so it can pause polling.
         session.release_poll()
-        with trio.move_on_after(session.config.ping_interval + session.config.ping_timeout):
-            await session.http_requests_done()
+        config = session.config
         while True:
-            frame = await _client_frame(receive, timeout)
+            frame = await _client_frame(receive, config.ping_interval + config.ping_timeout)
             if frame == str(PacketType.UPGRADE.value):
                 break
             if frame != engineio.NOOP_FRAME:

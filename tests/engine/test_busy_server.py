@@ -100,3 +100,25 @@ async def test_an_upgrade_survives_a_server_slow_to_answer_the_poll(
             await ws.send_message('42["message:channel:send","general","upgraded"]')
             session = server.app.engine.sessions[sid]
             await wait_until(lambda: session.transport == "websocket", timeout=60)
+
+
+async def test_the_upgrade_packet_may_come_later_than_the_upgrade_timeout(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    # A client sends UPGRADE only once its pending requests are answered, however long a
+    # busy server takes; failing at the 10 s upgrade timeout would leave it paused for good.
+    app = SlowWriterApp(set(), 0.0, ping_interval=25.0, ping_timeout=20.0)
+    server = await start_server(app)
+    async with httpx.AsyncClient(timeout=None) as http:
+        handshake = await http.get(server.url + "/socket.io/?EIO=4&transport=polling")
+        sid = handshake.text.split('"sid":"')[1].split('"')[0]
+        await http.post(polling_url(server.url, sid), content="40")
+        await http.get(polling_url(server.url, sid))
+        url = f"{server.ws_url}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        async with open_websocket_url(url) as ws:
+            await ws.send_message("2probe")
+            assert await ws.get_message() == "3probe"
+            await trio.sleep(20.0)
+            await ws.send_message("5")
+            session = server.app.engine.sessions[sid]
+            await wait_until(lambda: session.transport == "websocket", timeout=5)

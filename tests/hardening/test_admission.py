@@ -85,10 +85,10 @@ async def test_half_open_sessions_expire_after_the_connect_timeout(
     start_server: ServerFactory, autojump_clock: trio.testing.MockClock
 ) -> None:
     server = await start_server(ping_interval=25.0, ping_timeout=20.0)
-    assert server.app.settings.connect_timeout == 20.0  # the default
+    assert server.app.settings.connect_timeout == 30.0  # the default
     async with httpx.AsyncClient() as http:
         sid = (await polling_handshake(http, server.url))["sid"]
-        await trio.sleep(19.0)
+        await trio.sleep(29.0)
         assert sid in server.app.engine.sessions
         await trio.sleep(2.0)
         assert sid not in server.app.engine.sessions

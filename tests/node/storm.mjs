@@ -1,7 +1,7 @@
 // A connect storm of standard clients: N socket.io-clients, polling first then upgrading
 // to WebSocket (the library's defaults), started `batch` at a time, kept for `seconds`.
 // Prints one JSON line: how many are connected and upgraded at the end, how many
-// disconnects happened and why, and how many connect errors there were.
+// disconnects happened and why, and how many connect errors there were, by message.
 //
 //   node storm.mjs <server url> <clients> <batch> <seconds>
 import { io } from "socket.io-client";
@@ -10,7 +10,7 @@ const [url, clients = "1000", batch = "100", seconds = "60"] = process.argv.slic
 const total = Number(clients);
 const sockets = [];
 const reasons = {};
-let connectErrors = 0;
+const connectErrors = {};
 let everConnected = 0;
 
 function start(index) {
@@ -22,8 +22,8 @@ function start(index) {
   socket.on("connect", () => {
     everConnected += 1;
   });
-  socket.on("connect_error", () => {
-    connectErrors += 1;
+  socket.on("connect_error", (error) => {
+    connectErrors[error.message] = (connectErrors[error.message] || 0) + 1;
   });
   socket.on("disconnect", (reason) => {
     reasons[reason] = (reasons[reason] || 0) + 1;
