@@ -7,11 +7,11 @@ import trio
 
 from . import hostfixes
 from .addresses import TrustedProxies
+from .asgi_io import Receive, Scope, Send, client_address, header, respond
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, open_store
 from .config import Settings
 from .engine import EngineConfig, EngineServer
-from .engine.asgi_io import Receive, Scope, Send, client_address, header, respond
 from .hostfixes import is_host_protocol_error
 from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE

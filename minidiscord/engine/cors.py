@@ -12,7 +12,7 @@ page on any site can use the server but never with its users' cookies.
 
 from collections.abc import Iterable
 
-from .asgi_io import Headers, Scope, header
+from ..asgi_io import Headers, Scope, header
 
 
 class OriginPolicy:

@@ -5,11 +5,7 @@ from contextlib import contextmanager
 
 import trio
 
-from ..limits import ByteBudgets
-from ..protocol import engineio
-from ..protocol.engineio import Frame
-from ..protocol.errors import EngineIOProtocolError
-from .asgi_io import (
+from ..asgi_io import (
     BodyTooLarge,
     ClientGone,
     Headers,
@@ -20,6 +16,10 @@ from .asgi_io import (
     read_body,
     respond,
 )
+from ..limits import ByteBudgets
+from ..protocol import engineio
+from ..protocol.engineio import Frame
+from ..protocol.errors import EngineIOProtocolError
 from .errors import RequestRefused, TransportError
 from .session import EngineSession
 

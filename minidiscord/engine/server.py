@@ -8,11 +8,7 @@ from typing import Any
 import trio
 
 from ..addresses import address_key
-from ..metrics import Metrics
-from ..protocol import engineio, jsoncodec
-from . import polling, websocket
-from .admission import Admission
-from .asgi_io import (
+from ..asgi_io import (
     SEND_MANY,
     Headers,
     Receive,
@@ -23,6 +19,10 @@ from .asgi_io import (
     query,
     respond,
 )
+from ..metrics import Metrics
+from ..protocol import engineio, jsoncodec
+from . import polling, websocket
+from .admission import Admission
 from .cors import OriginPolicy
 from .deadlines import Deadlines
 from .errors import RequestRefused, TransportError

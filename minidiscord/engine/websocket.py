@@ -4,10 +4,10 @@ import logging
 
 import trio
 
+from ..asgi_io import SEND_MANY, Message, Receive, Send
 from ..protocol import engineio
 from ..protocol.engineio import PacketType
 from ..protocol.errors import EngineIOProtocolError
-from .asgi_io import SEND_MANY, Message, Receive, Send
 from .session import EngineSession
 
 logger = logging.getLogger("minidiscord.engine")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import h11
 import trio
 
-from ..engine.asgi_io import Message
+from ..asgi_io import Message
 from .scope import asgi_scope
 from .strict import StrictConnection
 from .websocket import WebSocketConnection, is_websocket_upgrade

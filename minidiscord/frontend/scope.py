@@ -6,7 +6,7 @@ from urllib.parse import unquote
 import h11
 import trio
 
-from ..engine.asgi_io import Scope
+from ..asgi_io import Scope
 
 
 def asgi_scope(kind: str, request: h11.Request, stream: trio.SocketStream) -> Scope:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import trio
 
 from ..addresses import TrustedProxies
-from ..engine.asgi_io import Message, Receive, Scope, Send
+from ..asgi_io import Message, Receive, Scope, Send
 from .connlimits import ConnectionLimits, connection_budget, peer_ip, raise_file_limit, refuse
 from .http import HttpConnection
 from .wsframes import FrameCache

@@ -29,7 +29,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import RemoteProtocolError
 
-from ..engine.asgi_io import SEND_MANY, Message
+from ..asgi_io import SEND_MANY, Message
 from .scope import asgi_scope
 
 if TYPE_CHECKING:

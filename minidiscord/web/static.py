@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from ..engine.asgi_io import Receive, Scope, Send
+from ..asgi_io import Receive, Scope, Send
 
 WEB_DIR = Path(__file__).resolve().parent
 URL_PREFIX = "/web/"

@@ -14,8 +14,8 @@ import trio.testing
 from trio_websocket import open_websocket_url
 
 from minidiscord.app import ChatApp
+from minidiscord.asgi_io import SEND_MANY, Message, Receive, Scope, Send
 from minidiscord.chat.store.factory import open_store
-from minidiscord.engine.asgi_io import SEND_MANY, Message, Receive, Scope, Send
 from tests.conftest import TEST_SETTINGS, ServerFactory
 from tests.rawclient import polling_url, raw_websocket, wait_until
 

@@ -25,7 +25,7 @@ from wsproto.events import (
 )
 
 from minidiscord.app import create_app
-from minidiscord.engine.asgi_io import SEND_MANY, Receive, Scope, Send, read_body, respond
+from minidiscord.asgi_io import SEND_MANY, Receive, Scope, Send, read_body, respond
 from minidiscord.frontend import FrontendConfig, NativeServer
 from tests.conftest import TEST_SETTINGS
 from tests.rawclient import raw_websocket
