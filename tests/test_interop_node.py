@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from tests.conformance.interop import QUESTION, SHOUT_BYTES, b64, install
-from tests.conftest import RunningServer
+from tests.support.servers import RunningServer
 
 NODE_DIR = Path(__file__).parent / "node"
 SCENARIO = NODE_DIR / "scenario.mjs"

@@ -10,7 +10,7 @@ import socketio
 import trio
 
 from tests.conformance.interop import NAMESPACE, QUESTION, SHOUT_BYTES, TOKEN, Seen, install
-from tests.conftest import RunningServer
+from tests.support.servers import RunningServer
 
 WAIT = 5.0
 

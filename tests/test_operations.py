@@ -20,8 +20,9 @@ import trio.lowlevel
 from prometheus_client.parser import text_string_to_metric_families
 
 from minidiscord.logs import JSONFormatter
-from tests.conftest import RunningServer
-from tests.rawclient import raw_websocket, wait_until
+from tests.support.rawclient import raw_websocket
+from tests.support.servers import RunningServer
+from tests.support.waiting import wait_until
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -1,5 +1,5 @@
-"""The chat's events over a raw WebSocket (tests/rawclient.py): join, call with an ack, and
-clients that come from an address of the test's choosing.
+"""The chat's events over a raw WebSocket (tests/support/rawclient.py): join, call with an
+ack, and clients that come from an address of the test's choosing.
 
 No threads, so these work on trio's MockClock, unlike the python-socketio ChatClient.
 """
@@ -9,9 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from trio_websocket import open_websocket_url
-
-from tests.rawclient import RawWebSocket
+from tests.support.rawclient import RawWebSocket, raw_websocket
 
 Ack = dict[str, Any]
 
@@ -72,11 +70,6 @@ async def wait_event(client: RawWebSocket, name: str) -> list[Any]:
 async def websocket_from(ws_url: str, address: str) -> AsyncIterator[RawWebSocket]:
     """A raw WebSocket client that a trusted proxy (loopback, trusted by default) says
     comes from ``address``."""
-    url = f"{ws_url}/socket.io/?EIO=4&transport=websocket"
     headers = [(b"X-Forwarded-For", address.encode())]
-    async with open_websocket_url(url, extra_headers=headers) as ws:
-        opening = await ws.get_message()
-        assert isinstance(opening, str), opening
-        assert opening.startswith("0"), opening
-        handshake = json.loads(opening[1:])
-        yield RawWebSocket(ws, handshake["sid"], handshake)
+    async with raw_websocket(ws_url, headers=headers) as client:
+        yield client

@@ -15,8 +15,8 @@ from minidiscord.chat.models import Message, User
 from minidiscord.chat.server import ChatServer
 from minidiscord.chat.store import MemoryStore
 from minidiscord.chat.store.base import Snapshot
-from tests.conftest import TEST_SETTINGS, ServerFactory
-from tests.rawclient import RawWebSocket, raw_websocket
+from tests.support.rawclient import RawWebSocket, raw_websocket
+from tests.support.servers import TEST_SETTINGS, ServerFactory
 
 
 class GatedStore(MemoryStore):

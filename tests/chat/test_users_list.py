@@ -10,8 +10,9 @@ import pytest
 from minidiscord.app import App, ChatApp
 from minidiscord.chat.server import ChatServer
 from minidiscord.chat.store import MemoryStore
-from tests.conftest import TEST_SETTINGS, RunningServer, ServerFactory
-from tests.rawclient import raw_websocket, wait_until
+from tests.support.rawclient import raw_websocket
+from tests.support.servers import TEST_SETTINGS, RunningServer, ServerFactory
+from tests.support.waiting import wait_until
 
 from .rawchat import join, wait_event
 

@@ -16,8 +16,9 @@ from trio_websocket import open_websocket_url
 from minidiscord.app import ChatApp
 from minidiscord.asgi_io import SEND_MANY, Message, Receive, Scope, Send
 from minidiscord.chat.store.factory import open_store
-from tests.conftest import TEST_SETTINGS, ServerFactory
-from tests.rawclient import polling_url, raw_websocket, wait_until
+from tests.support.rawclient import polling_url, raw_websocket
+from tests.support.servers import TEST_SETTINGS, ServerFactory
+from tests.support.waiting import wait_until
 
 
 class SlowWriterApp(ChatApp):

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from trio_websocket import HandshakeError, open_websocket_url
 
-from tests.conftest import ServerFactory
+from tests.support.servers import ServerFactory
 
 ALLOWED = "http://localhost:4173"
 FOREIGN = "http://evil.example"

@@ -6,8 +6,8 @@ import trio
 import trio.testing
 from trio_websocket import ConnectionClosed
 
-from tests.conftest import ServerFactory
-from tests.rawclient import polling_handshake, polling_url, raw_websocket
+from tests.support.rawclient import polling_handshake, polling_url, raw_websocket
+from tests.support.servers import ServerFactory
 
 
 async def test_websocket_peer_that_never_pongs_is_closed(

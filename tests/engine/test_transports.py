@@ -5,14 +5,9 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from tests.conftest import RunningServer, ServerFactory
-from tests.rawclient import (
-    polling_handshake,
-    polling_url,
-    raw_websocket,
-    read_until_closed,
-    wait_until,
-)
+from tests.support.rawclient import polling_handshake, polling_url, raw_websocket, read_until_closed
+from tests.support.servers import RunningServer, ServerFactory
+from tests.support.waiting import wait_until
 
 
 async def _server_still_serves(server: RunningServer) -> None:

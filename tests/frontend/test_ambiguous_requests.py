@@ -12,10 +12,10 @@ import pytest
 import trio
 
 from minidiscord.frontend.strict import HEAD_END, AmbiguousRequest, StrictConnection, ambiguity
-from tests.conftest import RunningServer, ServerFactory
 from tests.frontend.test_native_server import ask, read_responses
 from tests.hardening.test_slow_peers import _closed_by_server
-from tests.rawclient import raw_websocket
+from tests.support.rawclient import raw_websocket
+from tests.support.servers import RunningServer, ServerFactory
 
 FRONTENDS = ["hypercorn", "native"]
 

@@ -27,8 +27,8 @@ from wsproto.events import (
 from minidiscord.app import create_app
 from minidiscord.asgi_io import SEND_MANY, Receive, Scope, Send, read_body, respond
 from minidiscord.frontend import FrontendConfig, NativeServer
-from tests.conftest import TEST_SETTINGS
-from tests.rawclient import raw_websocket
+from tests.support.rawclient import raw_websocket
+from tests.support.servers import TEST_SETTINGS
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -225,13 +225,13 @@ async def test_websocket_echo_of_text_and_bytes() -> None:
 async def test_a_burst_of_frames_leaves_in_one_write() -> None:
     async with native() as (server, port, _):
         client = await accepted(port)
-        before = server.websocket_writes
+        before = server.context.websocket_writes
         await client.send(TextMessage(data="burst 200"))
         frames = [await client.next_event() for _ in range(200)]
         assert [frame.data for frame in frames if isinstance(frame, TextMessage)] == [
             f"frame {number}" for number in range(200)
         ]
-        assert server.websocket_writes - before == 1
+        assert server.context.websocket_writes - before == 1
 
 
 async def test_the_engine_hands_a_burst_over_in_one_message_and_one_write() -> None:
@@ -246,12 +246,12 @@ async def test_the_engine_hands_a_burst_over_in_one_message_and_one_write() -> N
         for _ in range(3):  # session, channels, users
             await client.text()
         socket = next(iter(app.sio.of("/").sockets.values()))
-        before = server.websocket_writes
+        before = server.context.websocket_writes
         for number in range(100):
             socket.emit("item", number)
         received = [await client.text() for _ in range(100)]
         assert received == [f'42["item",{number}]' for number in range(100)]
-        assert server.websocket_writes - before == 1
+        assert server.context.websocket_writes - before == 1
 
 
 async def test_frames_sent_right_behind_the_handshake_are_read() -> None:

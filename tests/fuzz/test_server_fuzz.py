@@ -20,8 +20,8 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed
 
-from tests.conftest import RunningServer, ServerFactory
-from tests.rawclient import RawWebSocket, polling_handshake, polling_url, raw_websocket
+from tests.support.rawclient import RawWebSocket, polling_handshake, polling_url, raw_websocket
+from tests.support.servers import RunningServer, ServerFactory
 
 from .hostile import event_frame, hostile_args, random_socketio_text, raw_json_texts
 

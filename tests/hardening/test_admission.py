@@ -7,14 +7,9 @@ import trio.testing
 from trio_websocket import HandshakeError
 
 from minidiscord.limits import Rate
-from tests.conftest import ServerFactory
-from tests.rawclient import (
-    polling_connect,
-    polling_handshake,
-    polling_url,
-    raw_websocket,
-    wait_until,
-)
+from tests.support.rawclient import polling_connect, polling_handshake, polling_url, raw_websocket
+from tests.support.servers import ServerFactory
+from tests.support.waiting import wait_until
 
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
 

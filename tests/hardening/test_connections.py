@@ -26,9 +26,9 @@ from minidiscord.frontend.connlimits import (
     raise_file_limit,
 )
 from minidiscord.hostfixes import connection_limits_of
-from tests.conftest import TEST_SETTINGS, RunningServer, ServerFactory
 from tests.frontend.test_native_server import ask
-from tests.rawclient import polling_handshake, polling_url
+from tests.support.rawclient import polling_handshake, polling_url
+from tests.support.servers import TEST_SETTINGS, RunningServer, ServerFactory
 
 FRONTENDS = ["hypercorn", "native"]
 OK = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"

@@ -8,8 +8,8 @@ import trio
 from trio_websocket import ConnectionClosed
 
 from minidiscord.limits import Rate
-from tests.conftest import RunningServer, ServerFactory
-from tests.rawclient import polling_connect, polling_url, raw_websocket, read_until_closed
+from tests.support.rawclient import polling_connect, polling_url, raw_websocket, read_until_closed
+from tests.support.servers import RunningServer, ServerFactory
 
 BUDGET = Rate(burst=50, per_second=10.0)
 

@@ -5,8 +5,8 @@ import trio.testing
 
 from minidiscord.limits import Rate
 from tests.chat.rawchat import call, join
-from tests.conftest import ServerFactory
-from tests.rawclient import raw_websocket
+from tests.support.rawclient import raw_websocket
+from tests.support.servers import ServerFactory
 
 REFUSED = {
     "ok": False,

@@ -8,8 +8,8 @@ import logging
 import httpx
 import pytest
 
-from tests.conftest import RunningServer, ServerFactory
-from tests.rawclient import RawWebSocket, polling_handshake, polling_url, raw_websocket
+from tests.support.rawclient import RawWebSocket, polling_handshake, polling_url, raw_websocket
+from tests.support.servers import RunningServer, ServerFactory
 
 # A 1x1 PNG.
 PIXEL = (

@@ -8,7 +8,7 @@ import trio.testing
 from minidiscord.app import ChatApp
 from minidiscord.limits import Rate
 from tests.chat.rawchat import call, join, join_refused, websocket_from
-from tests.conftest import ServerFactory
+from tests.support.servers import ServerFactory
 
 OFFICE = "198.51.100.7"
 ELSEWHERE = "203.0.113.9"

@@ -7,8 +7,8 @@ import trio.testing
 
 from minidiscord.protocol.errors import SocketIOProtocolError
 from minidiscord.protocol.socketio import Decoder
-from tests.conftest import ServerFactory
-from tests.rawclient import raw_websocket, read_until_closed
+from tests.support.rawclient import raw_websocket, read_until_closed
+from tests.support.servers import ServerFactory
 
 # A BINARY_EVENT declaring two attachments; on the wire, an Engine.IO MESSAGE ("4").
 PACKET = '52-["upload",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]'

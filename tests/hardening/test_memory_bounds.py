@@ -19,14 +19,14 @@ from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket
 
 from minidiscord.app import App, ChatApp
 from minidiscord.chat.models import User
-from tests.conftest import RunningServer, ServerFactory
-from tests.rawclient import (
+from tests.support.rawclient import (
     client_frame_head,
     polling_connect,
     raw_websocket,
-    wait_until,
     websocket_by_hand,
 )
+from tests.support.servers import RunningServer, ServerFactory
+from tests.support.waiting import wait_until
 
 MiB = 1024 * 1024
 PAGE = 100  # messages in one `channel:history` answer

@@ -8,8 +8,8 @@ import pytest
 import trio
 from trio_websocket import open_websocket_url
 
-from tests.conftest import RunningServer, ServerFactory
-from tests.rawclient import polling_connect, polling_handshake, raw_websocket
+from tests.support.rawclient import polling_connect, polling_handshake, raw_websocket
+from tests.support.servers import RunningServer, ServerFactory
 
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
 ALICE = "203.0.113.7"

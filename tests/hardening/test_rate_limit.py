@@ -8,8 +8,8 @@ import trio.testing
 
 from minidiscord.app import ChatApp
 from minidiscord.limits import Rate
-from tests.conftest import ServerFactory
-from tests.rawclient import RawWebSocket, raw_websocket
+from tests.support.rawclient import RawWebSocket, raw_websocket
+from tests.support.servers import ServerFactory
 
 
 async def _join(client: RawWebSocket, name: str) -> None:

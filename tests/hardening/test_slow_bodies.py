@@ -6,9 +6,9 @@ import pytest
 import trio
 import trio.testing
 
-from tests.conftest import ServerFactory
 from tests.hardening.test_slow_peers import _closed_by_server, _served
-from tests.rawclient import polling_by_hand
+from tests.support.rawclient import polling_by_hand
+from tests.support.servers import ServerFactory
 
 FRONTENDS = ["hypercorn", "native"]
 # ping_interval + ping_timeout, plus a second: both front ends' read timeout.

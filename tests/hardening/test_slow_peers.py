@@ -3,8 +3,8 @@
 import trio
 import trio.testing
 
-from tests.conftest import RunningServer, ServerFactory
-from tests.rawclient import polling_by_hand, raw_websocket
+from tests.support.rawclient import polling_by_hand, raw_websocket
+from tests.support.servers import RunningServer, ServerFactory
 
 
 async def _served(server: RunningServer) -> None:

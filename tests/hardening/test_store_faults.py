@@ -11,8 +11,8 @@ import trio
 
 from minidiscord.app import ChatApp
 from minidiscord.chat.store.sqlite import SqliteStore
-from tests.conftest import ServerFactory
-from tests.rawclient import RawWebSocket, raw_websocket
+from tests.support.rawclient import RawWebSocket, raw_websocket
+from tests.support.servers import ServerFactory
 
 
 async def _send(client: RawWebSocket, ack_id: int, text: str) -> dict[str, Any]:

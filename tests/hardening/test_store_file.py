@@ -12,8 +12,8 @@ import pytest
 
 from minidiscord.app import ChatApp
 from tests.chat.rawchat import call, join, join_refused
-from tests.conftest import ServerFactory
-from tests.rawclient import raw_websocket
+from tests.support.rawclient import raw_websocket
+from tests.support.servers import ServerFactory
 
 
 def delete(db: Path) -> None:

@@ -10,8 +10,9 @@ import trio.testing
 
 from minidiscord.app import App
 from minidiscord.sockets import AckTimeout, ConnectionRefused, Socket
-from tests.conftest import TEST_SETTINGS, ServerFactory
-from tests.rawclient import RawWebSocket, raw_websocket, wait_until
+from tests.support.rawclient import RawWebSocket, raw_websocket
+from tests.support.servers import TEST_SETTINGS, ServerFactory
+from tests.support.waiting import wait_until
 
 
 class Recorder:

@@ -8,8 +8,9 @@ import trio
 from minidiscord.app import App
 from minidiscord.sockets import Socket
 from minidiscord.sockets.packets import event_frames
-from tests.conftest import TEST_SETTINGS, ServerFactory
-from tests.rawclient import RawWebSocket, raw_websocket, read_until_closed, wait_until
+from tests.support.rawclient import RawWebSocket, raw_websocket, read_until_closed
+from tests.support.servers import TEST_SETTINGS, ServerFactory
+from tests.support.waiting import wait_until
 
 
 def _fanout_app(**overrides: object) -> App:

@@ -5,6 +5,7 @@ The tests are tests/chat/test_chat_e2e.py's own, collected here a second time; o
 its apps open the SQLite store, whose writer their lifespan starts and stops.
 """
 
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,24 +17,19 @@ import trio
 from minidiscord.app import App, ChatApp, create_app
 from minidiscord.chat.store.sqlite import SqliteStore
 from tests.chat.test_chat_e2e import *  # noqa: F403
-from tests.conftest import TEST_SETTINGS, RunningServer, ServerFactory, serve_app
+from tests.support.servers import TEST_SETTINGS, RunningServer, ServerFactory, server_factory
 
 
 @pytest.fixture
 async def start_server(nursery: trio.Nursery, tmp_path: Path) -> AsyncIterator[ServerFactory]:
-    started: list[RunningServer] = []
+    files = itertools.count()
 
-    async def start(app: App | None = None, **overrides: Any) -> RunningServer:
-        if app is None:
-            db = str(tmp_path / f"chat{len(started)}.db")
-            app = create_app(replace(TEST_SETTINGS, store="sqlite", db_path=db, **overrides))
-        server = await serve_app(nursery, app)
-        started.append(server)
-        return server
+    def sqlite_app(**overrides: Any) -> App:
+        db = str(tmp_path / f"chat{next(files)}.db")
+        return create_app(replace(TEST_SETTINGS, store="sqlite", db_path=db, **overrides))
 
-    yield start
-    for server in started:
-        server.shutdown.set()
+    async with server_factory(nursery, sqlite_app) as start:
+        yield start
 
 
 async def test_the_servers_here_store_in_sqlite(server: RunningServer) -> None:

@@ -9,7 +9,7 @@ from minidiscord.app import create_app
 from minidiscord.chat.models import CHANNELS
 from minidiscord.chat.store.sqlite import SqliteStore
 from tests.chat.clients import ChatClient
-from tests.conftest import TEST_SETTINGS, RunningServer, serve_app
+from tests.support.servers import TEST_SETTINGS, RunningServer, serve_app
 
 
 async def start(nursery: trio.Nursery, db: Path) -> tuple[RunningServer, SqliteStore]:

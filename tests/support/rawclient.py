@@ -1,7 +1,7 @@
 """Raw Engine.IO/Socket.IO clients for protocol edge cases: frames by hand, nothing hidden."""
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -48,9 +48,14 @@ class RawWebSocket:
 
 @asynccontextmanager
 async def raw_websocket(
-    ws_url: str, query: str = "EIO=4&transport=websocket", path: str = "/socket.io/"
+    ws_url: str,
+    query: str = "EIO=4&transport=websocket",
+    path: str = "/socket.io/",
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> AsyncIterator[RawWebSocket]:
-    async with open_websocket_url(f"{ws_url}{path}?{query}") as ws:
+    """A WebSocket session that received its Engine.IO open packet; ``headers`` go with
+    the handshake."""
+    async with open_websocket_url(f"{ws_url}{path}?{query}", extra_headers=headers) as ws:
         opening = await ws.get_message()
         assert isinstance(opening, str), opening
         assert opening.startswith("0"), opening
@@ -81,13 +86,6 @@ async def polling_connect(
 
 def polling_url(url: str, sid: str, path: str = "/socket.io/") -> str:
     return f"{url}{path}?EIO=4&transport=polling&sid={sid}"
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait for server state the test cannot subscribe to (polled, bounded in time)."""
-    with trio.fail_after(timeout):
-        while not condition():  # noqa: ASYNC110 - no event exists for these conditions
-            await trio.sleep(0.01)
 
 
 async def read_until_closed(client: RawWebSocket) -> list[str | bytes]:

@@ -1,0 +1,88 @@
+"""Our server in-process on a loopback port, on the front end the suite runs on.
+
+The whole suite runs on either front end (the Makefile runs it on both), chosen by
+``MINIDISCORD_FRONTEND``; servers the tests start as processes read the same variable.
+"""
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+import trio
+
+from minidiscord.app import App, create_app
+from minidiscord.config import Settings
+from minidiscord.frontend.hosting import serve
+
+
+@dataclass
+class RunningServer:
+    app: App
+    url: str
+    port: int
+    shutdown: trio.Event
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+
+ServerFactory = Callable[..., Awaitable[RunningServer]]
+
+# Tests run with short heartbeats so that a lost peer is found quickly.
+# Limits are off unless a test is about them: tests connect and send faster than people.
+TEST_SETTINGS = Settings(
+    host="127.0.0.1",
+    port=0,
+    ping_interval=5.0,
+    ping_timeout=5.0,
+    store="memory",
+    rate_limit=None,
+    history_rate=None,
+    ip_new_user_rate=None,
+    ip_message_rate=None,
+    ip_connect_rate=None,
+    ip_max_sessions=None,
+    client_packet_rate=None,
+    frontend=os.environ.get("MINIDISCORD_FRONTEND", "hypercorn"),
+)
+
+
+def chat_app(**overrides: Any) -> App:
+    """The chat app on ``TEST_SETTINGS`` with ``overrides``."""
+    return create_app(replace(TEST_SETTINGS, **overrides))
+
+
+async def serve_app(nursery: trio.Nursery, app: App) -> RunningServer:
+    """Serve ``app`` on a free loopback port until the returned server's ``shutdown``."""
+    settings = replace(app.settings, host="127.0.0.1", port=0, shutdown_timeout=1.0)
+    shutdown = trio.Event()
+
+    async def run(task_status: trio.TaskStatus[list[str]]) -> None:
+        await serve(app, settings, shutdown.wait, task_status=task_status)
+
+    binds: list[str] = await nursery.start(run)
+    url = binds[0]
+    return RunningServer(app=app, url=url, port=int(url.rsplit(":", 1)[1]), shutdown=shutdown)
+
+
+@asynccontextmanager
+async def server_factory(
+    nursery: trio.Nursery, make_app: Callable[..., App] = chat_app
+) -> AsyncIterator[ServerFactory]:
+    """A function that starts servers (of ``make_app(**overrides)``, or of the app it is
+    given); every one it started shuts down when the block ends."""
+    started: list[RunningServer] = []
+
+    async def start(app: App | None = None, **overrides: Any) -> RunningServer:
+        server = await serve_app(nursery, make_app(**overrides) if app is None else app)
+        started.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.shutdown.set()
