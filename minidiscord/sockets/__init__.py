@@ -1,5 +1,6 @@
 """The Socket.IO server API on trio: namespaces, events, acks, rooms and broadcasts."""
 
+from .acks import ack_requested
 from .broadcast import BroadcastOperator
 from .errors import AckTimeout, ConnectionRefused
 from .namespace import Namespace
@@ -14,4 +15,5 @@ __all__ = [
     "Namespace",
     "Socket",
     "SocketServer",
+    "ack_requested",
 ]

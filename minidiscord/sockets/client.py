@@ -11,6 +11,7 @@ import trio
 from ..engine import EngineSession
 from ..protocol.errors import SocketIOProtocolError
 from ..protocol.socketio import Decoder, Packet, PacketType
+from .acks import handling_event
 from .errors import ConnectionRefused
 from .packets import control_frame
 from .socket import Handshake, Socket
@@ -125,7 +126,8 @@ class Client:
             logger.debug("%r: no handler for %r", socket, event)
             return
         try:
-            result = await handler(socket, *args)
+            with handling_event(packet.id is not None):
+                result = await handler(socket, *args)
         except Exception:
             logger.exception("handler for %r failed on %r", event, socket)
             return
