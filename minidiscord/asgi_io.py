@@ -9,6 +9,7 @@ Message: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 Headers: TypeAlias = list[tuple[bytes, bytes]]
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # An ASGI extension a front end may offer in a websocket scope's "extensions": the app then
 # sends {"type": SEND_MANY, "frames": [str | bytes, ...]}, each a whole message, in order.

@@ -8,6 +8,7 @@ other front end (``--frontend hypercorn``); the engine does not know which one c
 a client.
 """
 
-from .server import FrontendConfig, NativeServer
+from .context import FrontendConfig
+from .server import NativeServer
 
 __all__ = ["FrontendConfig", "NativeServer"]

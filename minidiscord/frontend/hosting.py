@@ -7,10 +7,12 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
+from ..asgi_io import ASGIApp
 from ..config import Settings
 from ..hostfixes import attach_connection_limits
 from .connlimits import ConnectionLimits
-from .server import ASGIApp, FrontendConfig, NativeServer
+from .context import FrontendConfig
+from .server import NativeServer
 
 
 def heartbeat_cycle(settings: Settings) -> float:

@@ -10,18 +10,15 @@ so stalled peers hold nothing for long. Ambiguous request heads are refused with
 """
 
 import logging
-from typing import TYPE_CHECKING
 
 import h11
 import trio
 
 from ..asgi_io import Message
+from .context import ConnectionContext
 from .scope import asgi_scope
 from .strict import StrictConnection
 from .websocket import WebSocketConnection, is_websocket_upgrade
-
-if TYPE_CHECKING:
-    from .server import NativeServer
 
 logger = logging.getLogger("minidiscord.frontend")
 
@@ -36,26 +33,24 @@ class _ConnectionEnded(Exception):
 
 
 class HttpConnection:
-    def __init__(self, server: "NativeServer", stream: trio.SocketStream) -> None:
-        self.server = server
+    def __init__(self, context: ConnectionContext, stream: trio.SocketStream) -> None:
+        self.context = context
         self.stream = stream
         # Ambiguous request heads (request smuggling) raise a 400 instead of being guessed.
         self.conn = StrictConnection(
-            h11.SERVER, max_incomplete_event_size=server.config.max_head_size
+            h11.SERVER, max_incomplete_event_size=context.config.max_head_size
         )
-        # Cancelled by a shutdown while the connection waits for its next request.
-        self.idle_scope: trio.CancelScope | None = None
 
     async def run(self) -> None:
-        config = self.server.config
+        config = self.context.config
         try:
-            while not self.server.closing:
+            while not self.context.shutting_down:
                 request = await self._next_request()
                 if request is None:
                     return
                 if is_websocket_upgrade(request):
                     trailing, _ = self.conn.trailing_data
-                    await WebSocketConnection(self.server, self.stream, request, trailing).run()
+                    await WebSocketConnection(self.context, self.stream, request, trailing).run()
                     return
                 # The whole body has this long, whether the app reads it or not.
                 body_deadline = trio.current_time() + config.read_timeout
@@ -81,20 +76,15 @@ class HttpConnection:
 
     async def _next_request(self) -> h11.Request | None:
         """The next request's head; None when the client closed or stayed idle too long."""
-        config = self.server.config
+        config = self.context.config
         event = self.conn.next_event()
         if event is h11.NEED_DATA and not self.conn.trailing_data[0]:
             # Waiting for a request to start is idle time a shutdown may cut short.
-            with trio.CancelScope(deadline=trio.current_time() + config.keep_alive_timeout) as idle:
-                self.idle_scope = idle
-                self.server.idle.add(self)
+            with self.context.idle_wait(config.keep_alive_timeout) as idle:
                 try:
                     data = await self.stream.receive_some(RECEIVE_SIZE)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     return None
-                finally:
-                    self.server.idle.discard(self)
-                    self.idle_scope = None
             if idle.cancelled_caught:
                 return None
             self.conn.receive_data(data)
@@ -177,10 +167,9 @@ class _Exchange:
 
     async def run(self) -> bool:
         """Serve the request; False when the connection cannot carry another one."""
-        server = self.connection.server
         scope = asgi_scope("http", self.request, self.connection.stream)
         try:
-            await server.app(scope, self.receive, self.send)
+            await self.connection.context.app(scope, self.receive, self.send)
         except Exception:
             logger.exception("the app failed on %s %s", scope["method"], scope["path"])
             if not self.response_started and not self.client_gone:
@@ -199,7 +188,7 @@ class _Exchange:
         if self.body_done:
             await self._wait_for_disconnect()
             return {"type": "http.disconnect"}
-        config = self.connection.server.config
+        config = self.connection.context.config
         try:
             while True:
                 event = self.conn.next_event()

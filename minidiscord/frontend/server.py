@@ -2,33 +2,16 @@
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import trio
 
 from ..addresses import TrustedProxies
-from ..asgi_io import Message, Receive, Scope, Send
+from ..asgi_io import ASGIApp, Message, Scope
 from .connlimits import ConnectionLimits, connection_budget, peer_ip, raise_file_limit, refuse
+from .context import ConnectionContext, FrontendConfig
 from .http import HttpConnection
-from .wsframes import FrameCache
 
 logger = logging.getLogger("minidiscord.frontend")
-
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class FrontendConfig:
-    # A client must finish a request's head, and send each piece of its body, within this.
-    read_timeout: float = 46.0
-    # An idle keep-alive connection is closed after this long without a new request.
-    keep_alive_timeout: float = 45.0
-    max_head_size: int = 16 * 1024
-    max_message_size: int = 1_000_001
-    # Bytes queued for one WebSocket before its sender waits for the socket.
-    write_buffer: int = 64 * 1024
-    # On shutdown, how long requests in progress get to finish.
-    graceful_timeout: float = 10.0
 
 
 class _Lifespan:
@@ -75,6 +58,8 @@ class _Lifespan:
 
 
 class NativeServer:
+    """Accepts connections and serves each in its own task until shutdown."""
+
     def __init__(
         self,
         app: ASGIApp,
@@ -85,15 +70,11 @@ class NativeServer:
         self.config = config or FrontendConfig()
         # Connections per client address and in all, counted at accept time; without
         # settings, only the file limit's (no address takes more than half of it).
-        self.limits = limits or ConnectionLimits(
+        limits = limits or ConnectionLimits(
             None, connection_budget(raise_file_limit()), TrustedProxies(())
         )
-        self.frames = FrameCache()
-        # Set once shutdown begins: idle connections close, none is accepted.
-        self.closing = False
-        self.idle: set[HttpConnection] = set()
-        # Writes to WebSocket clients (each carries every frame queued since the last).
-        self.websocket_writes = 0
+        self.limits = limits
+        self.context = ConnectionContext(app, self.config, limits)
         self._open_connections = 0
         self._all_closed = trio.Event()
 
@@ -143,10 +124,7 @@ class NativeServer:
 
     async def _close_connections(self) -> None:
         """Close idle connections now; give the busy ones ``graceful_timeout`` to finish."""
-        self.closing = True
-        for connection in list(self.idle):
-            if connection.idle_scope is not None:
-                connection.idle_scope.cancel()
+        self.context.shut_down()
         with trio.move_on_after(self.config.graceful_timeout):
             if self._open_connections:
                 await self._all_closed.wait()
@@ -165,13 +143,13 @@ class NativeServer:
     async def _serve(self, stream: trio.SocketStream) -> None:
         self._open_connections += 1
         try:
-            await HttpConnection(self, stream).run()
+            await HttpConnection(self.context, stream).run()
         except Exception:
             # One connection's failure (ours or the client's) ends that connection only.
             logger.exception("a connection failed")
         finally:
             self._open_connections -= 1
-            if self.closing and not self._open_connections:
+            if self.context.shutting_down and not self._open_connections:
                 self._all_closed.set()
             await trio.aclose_forcefully(stream)
 

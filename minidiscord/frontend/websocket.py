@@ -8,11 +8,14 @@ its next round. The engine hands over every frame it has queued for the client i
 a burst of frames costs one system call and no task switch beyond the writer's own wake-up.
 A sender waits only when ``write_buffer`` bytes are pending behind a write in progress: the
 client is not reading, and the engine's bounded outbox then finds the slow consumer.
+
+What may happen next depends on :class:`WebSocketState`, changed only by ``_move_to``.
 """
 
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from enum import Enum, auto
+from typing import Any
 
 import h11
 import trio
@@ -30,10 +33,8 @@ from wsproto.events import (
 from wsproto.utilities import RemoteProtocolError
 
 from ..asgi_io import SEND_MANY, Message
+from .context import ConnectionContext
 from .scope import asgi_scope
-
-if TYPE_CHECKING:
-    from .server import NativeServer
 
 logger = logging.getLogger("minidiscord.frontend")
 
@@ -58,25 +59,63 @@ def is_websocket_upgrade(request: h11.Request) -> bool:
     return upgrade == b"websocket" and b"upgrade" in connection
 
 
+class WebSocketState(Enum):
+    """Where one WebSocket connection is, as its app and its client see it.
+
+    HANDSHAKE: the app has not answered the upgrade request yet. REFUSED: it answered with
+    an HTTP response; there is no WebSocket. OPEN: accepted; messages go both ways.
+    CLOSING: our close frame is queued; the client's messages are still read until its
+    own close. CLOSED: the app has been told the connection ended (the client closed,
+    went away, or broke a limit).
+    """
+
+    HANDSHAKE = auto()
+    REFUSED = auto()
+    OPEN = auto()
+    CLOSING = auto()
+    CLOSED = auto()
+
+
+_TRANSITIONS: dict[WebSocketState, frozenset[WebSocketState]] = {
+    WebSocketState.HANDSHAKE: frozenset(
+        {WebSocketState.OPEN, WebSocketState.REFUSED, WebSocketState.CLOSED}
+    ),
+    WebSocketState.OPEN: frozenset({WebSocketState.CLOSING, WebSocketState.CLOSED}),
+    WebSocketState.CLOSING: frozenset({WebSocketState.CLOSED}),
+    WebSocketState.REFUSED: frozenset(),
+    WebSocketState.CLOSED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """Our bug: the connection was asked to move where its state does not allow."""
+
+
+def checked_transition(current: WebSocketState, to: WebSocketState) -> WebSocketState:
+    """``to``, if a connection in ``current`` may move there; IllegalTransition if not."""
+    if to not in _TRANSITIONS[current]:
+        raise IllegalTransition(f"WebSocket {current.name} -> {to.name}")
+    return to
+
+
 class WebSocketConnection:
+    """One WebSocket exchange between a wsproto connection and the ASGI app."""
+
     def __init__(
         self,
-        server: "NativeServer",
+        context: ConnectionContext,
         stream: trio.SocketStream,
         request: h11.Request,
         already_read: bytes,
     ) -> None:
-        self.server = server
+        self.context = context
         self.stream = stream
         self.request = request
         self.ws = WSConnection(ConnectionType.SERVER)
         self._already_read = already_read
         self._events: Iterator[Event] = iter(())
         self._connect_delivered = False
-        self.accepted = False
-        self.answered = False  # accepted, or refused with an HTTP response
-        self.disconnected = False
-        self.closing = False  # we sent (or queued) our close frame
+        self.state = WebSocketState.HANDSHAKE
         self._pending: list[bytes] = []
         self._pending_size = 0
         # Set (and replaced) each time a write round ends; only senders over the limit wait.
@@ -96,7 +135,8 @@ class WebSocketConnection:
         try:
             self.ws.initiate_upgrade_connection(list(self.request.headers), self.request.target)
         except RemoteProtocolError as exc:
-            await self._write(self._plain_refusal(400, str(exc)))
+            self._refuse(400, str(exc))
+            await self._flush()
             return
         next(self.ws.events(), None)  # the upgrade Request, already known
         scope = asgi_scope("websocket", self.request, self.stream)
@@ -107,18 +147,21 @@ class WebSocketConnection:
             for offer in value.split(b",")
         ]
         scope["extensions"] = {"websocket.http.response": {}, SEND_MANY: {}}
-        self._client_key = self.server.limits.client_key(scope)
+        self._client_key = self.context.limits.client_key(scope)
         try:
-            await self.server.app(scope, self.receive, self.send)
+            await self.context.app(scope, self.receive, self.send)
         except Exception:
             logger.exception("the app failed on a WebSocket at %s", scope["path"])
         finally:
             self._release_unfinished()
-        if not self.answered:
-            self._queue(self._plain_refusal(500, "Internal Server Error"))
-        elif self.accepted and not self.closing and not self.disconnected:
+        if self.state is WebSocketState.HANDSHAKE:
+            self._refuse(500, "Internal Server Error")
+        elif self.state is WebSocketState.OPEN:
             self._queue_close(1000)
         await self._finish()
+
+    def _move_to(self, state: WebSocketState) -> None:
+        self.state = checked_transition(self.state, state)
 
     async def _finish(self) -> None:
         """Deliver what is pending, then let the client answer our close (both bounded)."""
@@ -140,7 +183,7 @@ class WebSocketConnection:
         if not self._connect_delivered:
             self._connect_delivered = True
             return {"type": "websocket.connect"}
-        while not self.disconnected:
+        while self.state is WebSocketState.OPEN or self.state is WebSocketState.CLOSING:
             event = next(self._events, None)
             if event is None:
                 if not await self._read():
@@ -158,26 +201,32 @@ class WebSocketConnection:
                     self._unyielded = 0
                     await trio.lowlevel.checkpoint()
                 return message
+        if self.state is WebSocketState.HANDSHAKE:
+            # The app waits for a message before answering: the client's can only come
+            # after an answer, so what can arrive is the end of the connection.
+            while await self._read():
+                pass
+            return self._disconnect(ABNORMAL_CLOSURE)
         return {"type": "websocket.disconnect", "code": ABNORMAL_CLOSURE}
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == SEND_MANY:
-            if not self.accepted or self.closing or self._broken:
+            if self.state is not WebSocketState.OPEN or self._broken:
                 return
-            encode = self.server.frames.encode
+            encode = self.context.frames.encode
             for frame in message["frames"]:
                 self._queue(encode(frame))
         elif kind == "websocket.send":
-            if not self.accepted or self.closing or self._broken:
+            if self.state is not WebSocketState.OPEN or self._broken:
                 return
             text = message.get("text")
             payload = text if text is not None else bytes(message.get("bytes") or b"")
-            self._queue(self.server.frames.encode(payload))
+            self._queue(self.context.frames.encode(payload))
         elif kind == "websocket.accept":
-            if self.answered:
+            if self.state is not WebSocketState.HANDSHAKE:
                 return
-            self.answered = self.accepted = True
+            self._move_to(WebSocketState.OPEN)
             headers = list(message.get("headers", ()))
             accept = AcceptConnection(subprotocol=message.get("subprotocol"), extra_headers=headers)
             self._queue(self.ws.send(accept))
@@ -186,15 +235,14 @@ class WebSocketConnection:
             self._feed(self._already_read)
             self._already_read = b""
         elif kind == "websocket.close":
-            if not self.answered:
-                self.answered = True
-                self._queue(self._plain_refusal(403, "Forbidden"))
-            elif not self.closing and not self.disconnected:
+            if self.state is WebSocketState.HANDSHAKE:
+                self._refuse(403, "Forbidden")
+            elif self.state is WebSocketState.OPEN:
                 self._queue_close(int(message.get("code", 1000)), message.get("reason") or "")
         elif kind == "websocket.http.response.start":
-            if self.answered:
+            if self.state is not WebSocketState.HANDSHAKE:
                 return
-            self.answered = True
+            self._move_to(WebSocketState.REFUSED)
             refusal = RejectConnection(
                 status_code=int(message["status"]),
                 headers=list(message.get("headers", ())),
@@ -202,6 +250,8 @@ class WebSocketConnection:
             )
             self._queue(self.ws.send(refusal))
         elif kind == "websocket.http.response.body":
+            if self.state is not WebSocketState.REFUSED:
+                return
             more = bool(message.get("more_body", False))
             body = bytes(message.get("body", b""))
             self._queue(self.ws.send(RejectData(data=body, body_finished=not more)))
@@ -218,10 +268,10 @@ class WebSocketConnection:
             return False
         if not data:
             return False
-        if self.accepted:
-            self._feed(data)
-        else:
+        if self.state is WebSocketState.HANDSHAKE or self.state is WebSocketState.REFUSED:
             self._already_read += data
+        else:
+            self._feed(data)
         return True
 
     def _feed(self, data: bytes) -> None:
@@ -235,8 +285,7 @@ class WebSocketConnection:
             self._queue(self.ws.send(event.response()))
             return None
         if isinstance(event, CloseConnection):
-            if not self.closing:
-                self.closing = True
+            if self.state is WebSocketState.OPEN:
                 self._queue(self.ws.send(event.response()))
             return self._disconnect(event.code)
         return None
@@ -244,11 +293,11 @@ class WebSocketConnection:
     def _add_to_message(self, event: TextMessage | BytesMessage) -> Message | None:
         size = len(event.data)
         self._message_size += size
-        if self._message_size > self.server.config.max_message_size:
+        if self._message_size > self.context.config.max_message_size:
             self._queue_close(MESSAGE_TOO_BIG, "message too big")
             return self._disconnect(MESSAGE_TOO_BIG)
         if not event.message_finished:
-            if not self.server.limits.unfinished.hold(self._client_key, size):
+            if not self.context.limits.unfinished.hold(self._client_key, size):
                 self._queue_close(MESSAGE_TOO_BIG, "too much unfinished input from your address")
                 return self._disconnect(MESSAGE_TOO_BIG)
             self._unfinished_held += size
@@ -265,21 +314,24 @@ class WebSocketConnection:
 
     def _release_unfinished(self) -> None:
         if self._unfinished_held:
-            self.server.limits.unfinished.release(self._client_key, self._unfinished_held)
+            self.context.limits.unfinished.release(self._client_key, self._unfinished_held)
             self._unfinished_held = 0
 
     def _disconnect(self, code: int) -> Message:
-        self.disconnected = True
+        self._move_to(WebSocketState.CLOSED)
         return {"type": "websocket.disconnect", "code": code}
 
     # Writing.
 
     def _queue_close(self, code: int, reason: str = "") -> None:
-        self.closing = True
-        try:
+        """Close from our side (once: a connection already closing only waits)."""
+        if self.state is WebSocketState.OPEN:
+            self._move_to(WebSocketState.CLOSING)
             self._queue(self.ws.send(CloseConnection(code=code, reason=reason)))
-        except Exception:  # wsproto refuses a close in a state where one was already sent
-            logger.debug("close frame not sent", exc_info=True)
+
+    def _refuse(self, status: int, text: str) -> None:
+        self._move_to(WebSocketState.REFUSED)
+        self._queue(self._plain_refusal(status, text))
 
     def _plain_refusal(self, status: int, text: str) -> bytes:
         body = f"{text}\n".encode()
@@ -298,7 +350,7 @@ class WebSocketConnection:
         if self._writing:
             # Another task is writing and will take these bytes too; wait only if the
             # client is so far behind that the pending bytes passed the limit.
-            while self._writing and self._pending_size >= self.server.config.write_buffer:
+            while self._writing and self._pending_size >= self.context.config.write_buffer:
                 await self._drained.wait()
             return
         self._writing = True
@@ -308,7 +360,7 @@ class WebSocketConnection:
                 data = pending[0] if len(pending) == 1 else b"".join(pending)
                 self._pending = []
                 self._pending_size = 0
-                self.server.websocket_writes += 1
+                self.context.websocket_writes += 1
                 try:
                     await self.stream.send_all(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -323,7 +375,3 @@ class WebSocketConnection:
                 self._pending = []
             self._drained.set()
             self._drained = trio.Event()
-
-    async def _write(self, data: bytes) -> None:
-        self._queue(data)
-        await self._flush()
