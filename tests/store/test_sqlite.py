@@ -13,7 +13,12 @@ import trio.testing
 from minidiscord.chat.models import CHANNELS, Message
 from minidiscord.chat.store import sqlite as sqlite_module
 from minidiscord.chat.store.factory import open_store
-from minidiscord.chat.store.sqlite import SqliteStore, WriteFailed
+from minidiscord.chat.store.sqlite import (
+    SqliteStore,
+    StoreState,
+    WriteFailed,
+    checked_store_transition,
+)
 
 from .walfile import wal_commits
 
@@ -301,3 +306,52 @@ async def test_health_needs_the_writer_running(nursery: trio.Nursery, db: Path) 
     await trio.testing.wait_all_tasks_blocked()
     assert await store.healthy() is False
     await store.close()
+
+
+STORE_LEGAL = {
+    (StoreState.OPEN, StoreState.RUNNING),
+    (StoreState.OPEN, StoreState.CLOSING),
+    (StoreState.RUNNING, StoreState.STOPPED),
+    (StoreState.RUNNING, StoreState.CLOSING),
+    (StoreState.STOPPED, StoreState.CLOSING),
+    (StoreState.CLOSING, StoreState.CLOSED),
+}
+
+
+@pytest.mark.parametrize("current", list(StoreState))
+@pytest.mark.parametrize("to", list(StoreState))
+def test_store_transitions_follow_the_table(current: StoreState, to: StoreState) -> None:
+    if (current, to) in STORE_LEGAL:
+        assert checked_store_transition(current, to) is to
+    else:
+        with pytest.raises(RuntimeError, match=f"from {current.name} to {to.name}"):
+            checked_store_transition(current, to)
+
+
+async def test_a_cancelled_writer_leaves_the_store_stopped_readable_and_closable(
+    nursery: trio.Nursery, db: Path
+) -> None:
+    store = SqliteStore.open(str(db))
+    assert store.state is StoreState.OPEN
+    writer_scope = trio.CancelScope()
+
+    async def writer(task_status: trio.TaskStatus[None]) -> None:
+        with writer_scope:
+            await store.run(task_status=task_status)
+
+    await nursery.start(writer)
+    assert store.state is StoreState.RUNNING
+    await store.create_user("alice")
+    writer_scope.cancel()
+    await trio.testing.wait_all_tasks_blocked()
+    assert store.state is StoreState.STOPPED
+    with pytest.raises(RuntimeError, match="not running"):
+        await store.create_user("bob")
+    with pytest.raises(RuntimeError, match="cannot start: the store is STOPPED"):
+        await store.run()
+    assert [user.username for user in await store.list_users()] == ["alice"]
+    await store.close()
+    assert store.state is StoreState.CLOSED
+    await store.close()  # a second close returns at once
+    with pytest.raises(RuntimeError, match="closed"):
+        await store.list_users()

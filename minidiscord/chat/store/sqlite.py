@@ -38,6 +38,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import Enum, auto
 from typing import Any, Final
 
 import trio
@@ -108,9 +109,42 @@ class _Write:
         return None
 
 
+class StoreState(Enum):
+    """Where a SqliteStore is in its life; only ``run`` and ``close`` move it.
+
+    OPEN: the file is open and checked; reads work, writes wait for the writer task.
+    RUNNING: the writer task commits queued writes. STOPPED: the writer task ended without a
+    close (it was cancelled): writes are refused, reads still work. CLOSING: ``close`` was
+    called: what is queued is committed, nothing new is taken. CLOSED: the connections and
+    the file lock are released.
+    """
+
+    OPEN = auto()
+    RUNNING = auto()
+    STOPPED = auto()
+    CLOSING = auto()
+    CLOSED = auto()
+
+
+_STORE_TRANSITIONS: Final[dict[StoreState, frozenset[StoreState]]] = {
+    StoreState.OPEN: frozenset({StoreState.RUNNING, StoreState.CLOSING}),
+    StoreState.RUNNING: frozenset({StoreState.STOPPED, StoreState.CLOSING}),
+    StoreState.STOPPED: frozenset({StoreState.CLOSING}),
+    StoreState.CLOSING: frozenset({StoreState.CLOSED}),
+    StoreState.CLOSED: frozenset(),
+}
+
+
+def checked_store_transition(current: StoreState, to: StoreState) -> StoreState:
+    """``to``, if a store in ``current`` may move there; RuntimeError (our bug) if not."""
+    if to not in _STORE_TRANSITIONS[current]:
+        raise RuntimeError(f"the store cannot go from {current.name} to {to.name}")
+    return to
+
+
 class SqliteStore:
     """The Store on an SQLite file. Start ``run`` in a nursery before writing; ``close``
-    flushes queued writes and releases the file."""
+    flushes queued writes and releases the file (see :class:`StoreState`)."""
 
     def __init__(
         self,
@@ -144,10 +178,7 @@ class SqliteStore:
         # "Last seen" notes waiting for the next batch: the latest per user.
         self._seen: dict[str, int] = {}
         self._wakeup = trio.Event()
-        self._running = False
-        self._closing = False
-        self._closed = False
-        self._released = False
+        self.state = StoreState.OPEN
         self._stopped = trio.Event()
         self._close_done = trio.Event()
         self._commits = 0
@@ -210,9 +241,9 @@ class SqliteStore:
         If it is cancelled instead, writes still queued fail (their callers never got an
         acknowledgement, so nothing acknowledged is lost).
         """
-        if self._running or self._closed:
-            raise RuntimeError("the store's writer is already running or the store is closed")
-        self._running = True
+        if self.state is not StoreState.OPEN:
+            raise RuntimeError(f"the store's writer cannot start: the store is {self.state.name}")
+        self._move_to(StoreState.RUNNING)
         task_status.started()
         try:
             while True:
@@ -220,7 +251,7 @@ class SqliteStore:
                 # writer would go on committing forever.
                 await trio.lowlevel.checkpoint_if_cancelled()
                 while not self._pending and not self._seen:
-                    if self._closing:
+                    if self.state is StoreState.CLOSING:
                         return
                     self._wakeup = trio.Event()
                     await self._wakeup.wait()
@@ -231,7 +262,8 @@ class SqliteStore:
                 with trio.CancelScope(shield=True):
                     await self._commit_batch(batch)
         finally:
-            self._running = False
+            if self.state is StoreState.RUNNING:
+                self._move_to(StoreState.STOPPED)
             stranded, self._pending = self._pending, []
             for write in stranded:
                 write.error = RuntimeError("the store stopped before this write was committed")
@@ -243,35 +275,38 @@ class SqliteStore:
 
         Every caller returns once that is done, not only the first.
         """
-        if self._closed:
+        if self.state is StoreState.CLOSING or self.state is StoreState.CLOSED:
             await self._close_done.wait()
             return
-        self._closed = True
+        writer_running = self.state is StoreState.RUNNING
+        self._move_to(StoreState.CLOSING)
         # Shielded: a close abandoned halfway would keep the file locked and leave later
         # callers waiting; it is bounded by the commit in progress.
         with trio.CancelScope(shield=True):
-            if self._running:
-                self._closing = True
+            if writer_running:
                 self._wakeup.set()
                 await self._stopped.wait()
             # Waits for readers in worker threads to hand their connections back.
             for _ in self._readers:
                 await self._free_receive.receive()
-            self._release()
+            _close_all([self._writer, *self._readers], self._lock_fd)
+            self._move_to(StoreState.CLOSED)
             self._close_done.set()
 
-    def _release(self) -> None:
-        if not self._released:
-            self._released = True
-            _close_all([self._writer, *self._readers], self._lock_fd)
+    def _move_to(self, state: StoreState) -> None:
+        self.state = checked_store_transition(self.state, state)
+
+    @property
+    def _taking_requests(self) -> bool:
+        return self.state is not StoreState.CLOSING and self.state is not StoreState.CLOSED
 
     async def healthy(self) -> bool:
         """Whether writes are being committed and the file can be read (for /healthz)."""
-        if self._failure is None and not self._closed:
+        if self._failure is None and self._taking_requests:
             problem = await trio.to_thread.run_sync(self._file_problem)
             if problem is not None:
                 self._set_failed(problem)
-        if self._closed or not self._running or self._last_commit_failed or self._failure:
+        if self.state is not StoreState.RUNNING or self._last_commit_failed or self._failure:
             return False
         try:
             await self._read("SELECT count(*) FROM channels", ())
@@ -314,7 +349,7 @@ class SqliteStore:
 
     def note_seen(self, user_id: str, when: int) -> None:
         # Disconnect handlers may still run after shutdown closed the store: ignored then.
-        if self._closed or self._closing or self._failure is not None:
+        if not self._taking_requests or self._failure is not None:
             return
         self._seen[user_id] = when
         self._wakeup.set()
@@ -356,7 +391,7 @@ class SqliteStore:
 
     def _check_writable(self) -> None:
         self._check_open()
-        if not self._running:
+        if self.state is not StoreState.RUNNING:
             raise RuntimeError("the store's writer is not running: start SqliteStore.run first")
         if self._failure is not None:
             raise StoreFailed(f"the database cannot be written: {self._failure}")
@@ -573,7 +608,7 @@ class SqliteStore:
         ]
 
     def _check_open(self) -> None:
-        if self._closed:
+        if not self._taking_requests:
             raise RuntimeError("the store is closed")
 
 
