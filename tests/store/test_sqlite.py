@@ -340,14 +340,14 @@ async def test_a_cancelled_writer_leaves_the_store_stopped_readable_and_closable
             await store.run(task_status=task_status)
 
     await nursery.start(writer)
-    assert store.state is StoreState.RUNNING
+    assert store.state.name == "RUNNING"
     await store.create_user("alice")
     writer_scope.cancel()
     await trio.testing.wait_all_tasks_blocked()
     assert store.state is StoreState.STOPPED
     with pytest.raises(RuntimeError, match="not running"):
         await store.create_user("bob")
-    with pytest.raises(RuntimeError, match="cannot start: the store is STOPPED"):
+    with pytest.raises(RuntimeError, match="from STOPPED to RUNNING"):
         await store.run()
     assert [user.username for user in await store.list_users()] == ["alice"]
     await store.close()

@@ -241,9 +241,8 @@ class SqliteStore:
         If it is cancelled instead, writes still queued fail (their callers never got an
         acknowledgement, so nothing acknowledged is lost).
         """
-        if self.state is not StoreState.OPEN:
-            raise RuntimeError(f"the store's writer cannot start: the store is {self.state.name}")
-        self._move_to(StoreState.RUNNING)
+        # Only once, and never after a close.
+        self.state = checked_store_transition(self.state, StoreState.RUNNING)
         task_status.started()
         try:
             while True:
