@@ -344,7 +344,7 @@ async def test_a_cancelled_writer_leaves_the_store_stopped_readable_and_closable
     await store.create_user("alice")
     writer_scope.cancel()
     await trio.testing.wait_all_tasks_blocked()
-    assert store.state is StoreState.STOPPED
+    assert store.state.name == "STOPPED"
     with pytest.raises(RuntimeError, match="not running"):
         await store.create_user("bob")
     with pytest.raises(RuntimeError, match="from STOPPED to RUNNING"):
