@@ -332,7 +332,7 @@ async def test_a_cancelled_writer_leaves_the_store_stopped_readable_and_closable
     nursery: trio.Nursery, db: Path
 ) -> None:
     store = SqliteStore.open(str(db))
-    assert store.state is StoreState.OPEN
+    assert store.state.name == "OPEN"
     writer_scope = trio.CancelScope()
 
     async def writer(task_status: trio.TaskStatus[None]) -> None:
@@ -351,7 +351,7 @@ async def test_a_cancelled_writer_leaves_the_store_stopped_readable_and_closable
         await store.run()
     assert [user.username for user in await store.list_users()] == ["alice"]
     await store.close()
-    assert store.state is StoreState.CLOSED
+    assert store.state.name == "CLOSED"
     await store.close()  # a second close returns at once
     with pytest.raises(RuntimeError, match="closed"):
         await store.list_users()
