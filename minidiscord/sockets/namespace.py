@@ -17,6 +17,17 @@ H = TypeVar("H", bound=Handler)
 
 
 class Namespace:
+    """One Socket.IO namespace ("/" by default): the handlers of its events, the sockets
+    connected to it and its rooms.
+
+    Handlers are coroutines taking the :class:`~minidiscord.sockets.Socket` first:
+    ``connect(socket, auth)`` may raise :class:`~minidiscord.sockets.ConnectionRefused` to
+    refuse the client (it gets ``CONNECT_ERROR``); ``disconnect(socket, reason)`` runs once
+    per connected socket; any other event's handler gets the client's arguments, and what it
+    returns is the acknowledgement when the client asked for one. ``emit`` and ``to``
+    broadcast without waiting for any client.
+    """
+
     def __init__(self, name: str, metrics: Metrics | None = None) -> None:
         self.name = name
         self.metrics = metrics or Metrics()

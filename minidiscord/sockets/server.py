@@ -11,6 +11,14 @@ from .namespace import H, Namespace
 
 
 class SocketServer:
+    """The Socket.IO server: its namespaces, and a :class:`Client` for each Engine.IO
+    session the engine opens (``connection_opened`` is the engine's open handler).
+
+    ``sio.on("event")`` registers a handler on "/", ``sio.of("/name")`` reaches another
+    namespace; ``connect_timeout`` is how long a new session may go without a namespace
+    CONNECT, ``max_attachments`` and ``attachment_timeout`` bound a binary packet.
+    """
+
     def __init__(
         self,
         *,
