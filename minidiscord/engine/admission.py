@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..limits import ByteBudgets, KeyedBuckets
 from .errors import RequestRefused, TransportError
 from .outbox import SharedBudget
+from .reasons import CloseReason, RejectLabel
 
 if TYPE_CHECKING:
     from .session import EngineConfig, EngineSession
@@ -113,7 +114,11 @@ class Admission:
         # Taken out at once: the session ends later (its close handler runs in a task), and
         # the newcomer's slot must be free now.
         self.ended(session)
-        session.refuse("gave way", "a half-open session gave way to a new one", reason="gave way")
+        session.refuse(
+            RejectLabel.GAVE_WAY,
+            "a half-open session gave way to a new one",
+            reason=CloseReason.GAVE_WAY,
+        )
 
     def _trim(self, key: str) -> None:
         """An address holds more than its byte budget: drop its client holding the most."""

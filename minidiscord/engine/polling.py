@@ -21,7 +21,9 @@ from ..protocol import engineio
 from ..protocol.engineio import Frame
 from ..protocol.errors import EngineIOProtocolError
 from .errors import RequestRefused, TransportError
+from .reasons import CloseReason, RejectLabel
 from .session import EngineSession
+from .state import TransportState
 
 # A payload may hold many packets, but not unboundedly many tiny ones.
 MAX_PACKETS_PER_PAYLOAD = 1000
@@ -39,12 +41,13 @@ YIELD_EVERY = 16
 
 async def poll(session: EngineSession, receive: Receive, send: Send, headers: Headers) -> None:
     """Answer a GET with every queued frame, waiting for the first one if none is queued."""
-    if not session.begin_request("GET"):
-        session.refuse("overlapping requests", "a second GET while one was pending")
+    if not session.begin_poll():
+        session.refuse(RejectLabel.OVERLAPPING_REQUESTS, "a second GET while one was pending")
         raise RequestRefused(TransportError.BAD_REQUEST, "overlapping GET requests")
     try:
-        if session.upgrading:
-            # The client is moving to WebSocket: this poll only needs to return.
+        if session.state is TransportState.UPGRADING:
+            # The client is moving to WebSocket (its probe is answered): this poll only
+            # needs to return.
             await respond(send, 200, engineio.NOOP_FRAME, headers=headers)
             return
         frames: list[Frame] = []
@@ -53,13 +56,13 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
             async with trio.open_nursery() as nursery:
                 # Cancelled by an upgrade, by an aborted session or by the client going
                 # away, so that no frame is taken off the queue for a response nobody reads.
-                session.poll_scope = nursery.cancel_scope
+                session.poll_waiting(nursery.cancel_scope)
                 nursery.start_soon(_cancel_when_client_leaves, receive, nursery.cancel_scope)
                 taken, ended = await _take_frames(session)
                 frames.extend(taken)
                 nursery.cancel_scope.cancel()
         finally:
-            session.poll_scope = None
+            session.poll_waiting(None)
         if not frames:
             # The upgrade finished while this poll waited: tell the client to stop polling.
             frames.append(engineio.NOOP_FRAME)
@@ -68,7 +71,7 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
         if ended:
             session.mark_flushed()
     finally:
-        session.end_request("GET")
+        session.end_poll()
 
 
 async def _take_frames(session: EngineSession) -> tuple[list[Frame], bool]:
@@ -82,7 +85,7 @@ async def _take_frames(session: EngineSession) -> tuple[list[Frame], bool]:
 def _closing(session: EngineSession) -> list[Frame]:
     # The server tells the client it closed the session; a client that closed it itself
     # already knows, and its pending poll just returns (with a NOOP, as the reference does).
-    return [] if session.close_reason == "transport close" else [engineio.CLOSE_FRAME]
+    return [] if session.close_reason is CloseReason.TRANSPORT_CLOSE else [engineio.CLOSE_FRAME]
 
 
 async def _cancel_when_client_leaves(receive: Receive, scope: trio.CancelScope) -> None:
@@ -125,8 +128,8 @@ async def post(
 ) -> None:
     """Apply every packet of a POSTed payload, then answer ``ok``; the body counts against
     the address's ``budget`` while it is read."""
-    if not session.begin_request("POST"):
-        session.refuse("overlapping requests", "a second POST while one was pending")
+    if not session.begin_post():
+        session.refuse(RejectLabel.OVERLAPPING_REQUESTS, "a second POST while one was pending")
         raise RequestRefused(TransportError.BAD_REQUEST, "overlapping POST requests")
     limit = session.config.max_payload
     try:
@@ -135,17 +138,21 @@ async def post(
             with trio.fail_at(deadline), _counted(receive, budget, session) as counted:
                 body = await read_body(counted, limit)
         except _AddressBusy:
-            session.refuse("address over budget", "request bodies of its address over budget")
+            session.refuse(
+                RejectLabel.ADDRESS_OVER_BUDGET, "request bodies of its address over budget"
+            )
             await respond(send, 429, "Too Many Requests", headers=[*headers, CLOSE])
             return
         except BodyTooLarge:
-            session.refuse("payload too large", f"POST body over {limit} bytes")
+            session.refuse(RejectLabel.PAYLOAD_TOO_LARGE, f"POST body over {limit} bytes")
             with trio.move_on_at(deadline):
                 await discard_body(receive, DISCARD_LIMIT)
             await respond(send, 413, "Payload Too Large", headers=headers)
             return
         except trio.TooSlowError:
-            session.refuse("slow body", f"POST body not complete within {BODY_TIMEOUT:g} s")
+            session.refuse(
+                RejectLabel.SLOW_BODY, f"POST body not complete within {BODY_TIMEOUT:g} s"
+            )
             await respond(send, 408, "Request Timeout", headers=[*headers, CLOSE])
             return
         except ClientGone:
@@ -153,7 +160,7 @@ async def post(
         try:
             packets = engineio.decode_payload(body, max_packets=MAX_PACKETS_PER_PAYLOAD)
         except EngineIOProtocolError as exc:
-            session.refuse("bad packet", f"bad payload: {exc}")
+            session.refuse(RejectLabel.BAD_PACKET, f"bad payload: {exc}")
             raise RequestRefused(TransportError.BAD_REQUEST, str(exc)) from None
         async with session.dispatch_lock:
             for number, packet in enumerate(packets, 1):
@@ -163,4 +170,4 @@ async def post(
                     await trio.lowlevel.checkpoint()
         await respond(send, 200, "ok", content_type="text/html; charset=UTF-8", headers=headers)
     finally:
-        session.end_request("POST")
+        session.end_post()

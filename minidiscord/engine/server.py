@@ -26,6 +26,7 @@ from .admission import Admission
 from .cors import OriginPolicy
 from .deadlines import Deadlines
 from .errors import RequestRefused, TransportError
+from .reasons import CloseReason
 from .session import EngineConfig, EngineSession, OpenHandler, RequestInfo
 
 logger = logging.getLogger("minidiscord.engine")
@@ -70,7 +71,7 @@ class EngineServer:
             try:
                 await self._deadlines.run()
             finally:
-                self.close_all("server shutting down")
+                self.close_all(CloseReason.SERVER_SHUTTING_DOWN)
                 self._nursery = None
 
     # What each session needs from the engine (SessionHost).
@@ -91,7 +92,7 @@ class EngineServer:
         if self.draining and not self.sessions:
             self._drained.set()
 
-    def close_all(self, reason: str) -> None:
+    def close_all(self, reason: CloseReason) -> None:
         for session in list(self.sessions.values()):
             session.close(reason)
 
@@ -102,7 +103,7 @@ class EngineServer:
         their own, to this server when it is back or to another node.
         """
         self.draining = True
-        self.close_all("server shutting down")
+        self.close_all(CloseReason.SERVER_SHUTTING_DOWN)
         with trio.move_on_after(timeout):
             if self.sessions:
                 await self._drained.wait()
@@ -134,8 +135,9 @@ class EngineServer:
     def _upgrades_for(self, transport: str) -> list[str]:
         return ["websocket"] if transport == "polling" and "websocket" in self.transports else []
 
-    def _check(self, scope: Scope, params: dict[str, str], *, upgrade: bool) -> str:
-        """Validate a request the way the reference server does; returns the transport."""
+    def _verify(self, scope: Scope, params: dict[str, str], *, upgrade: bool) -> str:
+        """Validate a request as the reference server's ``verify`` does, in its order;
+        returns the transport. ``upgrade``: the request asks for a WebSocket."""
         transport = params.get("transport", "")
         if transport not in self.transports:
             raise RequestRefused(TransportError.UNKNOWN_TRANSPORT)
@@ -146,17 +148,21 @@ class EngineServer:
             session = self.sessions.get(sid)
             if session is None:
                 raise RequestRefused(TransportError.UNKNOWN_SID)
-            if session.transport != transport and not (upgrade and transport == "websocket"):
+            if not upgrade and session.transport != transport:
                 raise RequestRefused(TransportError.BAD_REQUEST, "transport mismatch")
             return transport
-        if params.get("EIO") != str(engineio.PROTOCOL_VERSION):
-            raise RequestRefused(TransportError.UNSUPPORTED_PROTOCOL_VERSION)
-        self._admit(scope)
         if scope["type"] == "http" and scope["method"] != "GET":
             raise RequestRefused(TransportError.BAD_HANDSHAKE_METHOD)
         if transport == "websocket" and not upgrade:
             raise RequestRefused(TransportError.BAD_REQUEST, "websocket without upgrade")
         return transport
+
+    def _check_handshake(self, scope: Scope, params: dict[str, str]) -> None:
+        """What the reference checks once it opens a session (the protocol version), then
+        our admission limits."""
+        if params.get("EIO") != str(engineio.PROTOCOL_VERSION):
+            raise RequestRefused(TransportError.UNSUPPORTED_PROTOCOL_VERSION)
+        self._admit(scope)
 
     async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         cors = self.origins.response_headers(scope)
@@ -166,15 +172,20 @@ class EngineServer:
             return
         params = query(scope)
         try:
-            self._check(scope, params, upgrade=False)
+            transport = self._verify(scope, params, upgrade=False)
             sid = params.get("sid")
             if sid is None:
+                self._check_handshake(scope, params)
                 session = self._open_session("polling", scope, params)
                 await respond(
                     send, 200, session.open_frame(self._upgrades_for("polling")), headers=cors
                 )
                 session.handshake_sent()
                 return
+            if transport != "polling":
+                # A WebSocket session's sid over plain HTTP: the reference leaves such a
+                # request unanswered; it gets the mismatch error and the session goes on.
+                raise RequestRefused(TransportError.BAD_REQUEST, "websocket transport over HTTP")
             session = self.sessions[sid]
             if scope["method"] == "GET":
                 await polling.poll(session, receive, send, cors)
@@ -192,7 +203,15 @@ class EngineServer:
             return
         params = query(scope)
         try:
-            self._check(scope, params, upgrade=True)
+            transport = self._verify(scope, params, upgrade=True)
+            if transport != "websocket":
+                # As the reference does (its polling transport "handles no upgrades"): the
+                # WebSocket is accepted, then closed; no session opens or changes.
+                logger.info("a WebSocket asking for %s transport closed", transport)
+                await _accept_and_close(send)
+                return
+            if "sid" not in params:
+                self._check_handshake(scope, params)
         except RequestRefused as refusal:
             self._refused(scope, refusal)
             await _refuse_websocket(scope, send, refusal)
@@ -202,11 +221,14 @@ class EngineServer:
             session = self.sessions[sid]
             # Reserved before any await: of two upgrades at the same instant, one wins.
             if not session.begin_upgrade():
-                # As the reference server does: the WebSocket is accepted, then closed; the
-                # session goes on over whatever carries it now.
-                logger.info("%s cannot upgrade now: a second WebSocket closed", sid)
-                await send({"type": "websocket.accept"})
-                await send({"type": "websocket.close", "code": 1000})
+                # As the reference server does for a session upgrading, upgraded or gone:
+                # the WebSocket is accepted, then closed; the session goes on untouched.
+                logger.info(
+                    "%s cannot upgrade while %s: a second WebSocket closed",
+                    sid,
+                    session.state.name.lower(),
+                )
+                await _accept_and_close(send)
                 return
             try:
                 await send({"type": "websocket.accept"})
@@ -225,7 +247,7 @@ class EngineServer:
         await websocket.carry(session, receive, send, batch=batch)
 
     def _refused(self, scope: Scope, refusal: RequestRefused) -> None:
-        self.metrics.reject(refusal.error.name.lower().replace("_", " "))
+        self.metrics.reject(refusal.error.label)
         logger.info(
             "refused %s %s from %s: %s",
             scope["type"],
@@ -250,6 +272,13 @@ async def _respond_error(send: Send, refusal: RequestRefused, headers: Headers) 
         content_type="application/json",
         headers=headers,
     )
+
+
+async def _accept_and_close(send: Send) -> None:
+    """Finish the WebSocket handshake, then close normally: what a standard client sees as
+    a failed upgrade (not as an error), like the reference server's ``websocket.close()``."""
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": 1000})
 
 
 async def _refuse_websocket(scope: Scope, send: Send, refusal: RequestRefused) -> None:

@@ -11,7 +11,6 @@ handler once, with the reason.
 """
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum, auto
@@ -24,7 +23,10 @@ from ..limits import Rate, TokenBucket
 from ..metrics import Metrics
 from ..protocol import engineio
 from ..protocol.engineio import Frame, Packet, PacketType
+from .heartbeat import Due, Heartbeat, PingSchedule
 from .outbox import Outbox, SharedBudget
+from .reasons import CloseReason, RejectLabel
+from .state import INITIAL, TransportState, check_transition
 
 logger = logging.getLogger("minidiscord.engine")
 
@@ -33,10 +35,6 @@ CLOSE_HANDLER_TIMEOUT = 10.0
 # How long a closing session waits for its transport to deliver what was queued (for
 # polling, the client's next GET) before it gives up on the client.
 FLUSH_TIMEOUT = 5.0
-# A deadline that fires this many seconds late means the server is busy, not the client
-# slow: a pong timeout is then postponed (by at most MAX_GRACE past the usual cycle).
-BUSY_LATENESS = 0.5
-MAX_GRACE = 60.0
 
 
 class ConnectionHandler(Protocol):
@@ -44,7 +42,7 @@ class ConnectionHandler(Protocol):
 
     async def on_message(self, data: str | bytes) -> None: ...
 
-    async def on_close(self, reason: str) -> None: ...
+    async def on_close(self, reason: CloseReason) -> None: ...
 
     def on_handshake_sent(self) -> None:
         """The client has its open packet now: timers for what it must do next start."""
@@ -125,21 +123,6 @@ class RequestInfo:
         }
 
 
-class Heartbeat(Enum):
-    """Where the current heartbeat is; the next deadline depends on it.
-
-    WAITING: the next ping is due at ``ping_due``. QUEUED: the ping waits in the outbox,
-    ahead of everything else, or is being written. SENT: the transport wrote it; the pong is
-    due ``ping_timeout`` later. A PONG in any state but WAITING starts the next interval.
-    The client's time to answer runs from when the ping was written, not queued: a busy
-    server does not spend its clients' ``ping_timeout``.
-    """
-
-    WAITING = auto()
-    QUEUED = auto()
-    SENT = auto()
-
-
 class Inbound(Enum):
     """Whether the client keeps to its packet budget (``EngineConfig.inbound_rate``).
 
@@ -154,9 +137,16 @@ class Inbound(Enum):
 
 
 class EngineSession:
+    """One client's Engine.IO session, whichever transport carries it.
+
+    Its transport state (:class:`~.state.TransportState`) and the requests in progress
+    change only through its own methods, which the transports call; they read the rest.
+    """
+
     # Slots: a session's attributes are read on every delivery, and past about thirty
     # attributes an instance dict no longer shares its keys (slower lookups, ~1 KB more).
     __slots__ = (
+        "_client_gone",
         "_deadline",
         "_dispatch_lock",
         "_dropped_packets",
@@ -166,12 +156,15 @@ class EngineSession:
         "_host",
         "_inbound",
         "_inbound_budget",
-        "_ping_due",
-        "_pong_deadline",
+        "_poll_scope",
+        "_polling",
+        "_posting",
+        "_state",
         "_task_scopes",
         "_timer_at",
         "_timer_callback",
-        "client_gone",
+        "_transport",
+        "_websocket_scope",
         "close_reason",
         "config",
         "established",
@@ -179,14 +172,8 @@ class EngineSession:
         "handler",
         "metrics",
         "outbox",
-        "poll_scope",
-        "polling",
-        "posting",
         "request",
         "sid",
-        "transport",
-        "transport_scope",
-        "upgrading",
     )
 
     def __init__(
@@ -201,35 +188,38 @@ class EngineSession:
     ) -> None:
         self.sid = sid
         self.metrics = metrics or Metrics()
-        self.transport = transport
+        # The transport's name ("polling" until an upgrade finishes) and its state.
+        self._transport = transport
+        self._state = (
+            TransportState.WEBSOCKET if transport == "websocket" else TransportState.POLLING
+        )
+        assert self._state in INITIAL
         self.config = config
         self.request = request
         self._host = host
         self.outbox = Outbox(config.client_buffer, config.client_buffer_bytes, budget)
         self.handler: ConnectionHandler | None = None
-        self.close_reason: str | None = None
+        self.close_reason: CloseReason | None = None
         # False until the layer above accepts the session (half-open until then).
         self.established = False
         # False when the session was dropped rather than closed: its queue is abandoned.
         self.flush_on_close = True
-        # Cancelled to stop the transport task that carries the session (a WebSocket).
-        self.transport_scope: trio.CancelScope | None = None
+        # Cancelled to stop the WebSocket task that carries the session.
+        self._websocket_scope: trio.CancelScope | None = None
         # True once the WebSocket carrying the session reported the client gone.
-        self.client_gone = False
-        self.poll_scope: trio.CancelScope | None = None
-        # Long-polling requests in progress (at most one GET and one POST) and an upgrade
-        # to WebSocket in progress; changed only through begin_*/end_* below.
-        self.polling = False
-        self.posting = False
-        self.upgrading = False
+        self._client_gone = False
+        # Long-polling requests in progress: at most one GET (cancelled through
+        # _poll_scope while it waits) and one POST. Not transport states: a GET may still
+        # be answering while an upgrade finishes.
+        self._polling = False
+        self._posting = False
+        self._poll_scope: trio.CancelScope | None = None
         self._dispatch_lock: trio.Lock | None = None
-        # Heartbeat and timer state; the engine calls deadline_reached at _deadline.
+        # Heartbeat and timer; the engine calls deadline_reached at _deadline.
         self._deadline: float | None = None
-        self._heartbeat = Heartbeat.WAITING
-        self._ping_due = trio.current_time() + config.ping_interval
-        # While QUEUED: when a ping still not written means the client is not reading (or,
-        # on polling with no poll waiting, not polling); while SENT: when the pong is due.
-        self._pong_deadline = math.inf
+        self._heartbeat = PingSchedule(
+            config.ping_interval, config.ping_timeout, trio.current_time()
+        )
         self._timer_at: float | None = None
         self._timer_callback: Callable[[], None] | None = None
         self._inbound_budget = (
@@ -280,7 +270,25 @@ class EngineSession:
 
     @property
     def closed(self) -> bool:
+        """Closing or closed: the session takes nothing new."""
         return self.close_reason is not None
+
+    @property
+    def state(self) -> TransportState:
+        return self._state
+
+    @property
+    def transport(self) -> str:
+        """The transport carrying the session: "polling" until an upgrade finishes."""
+        return self._transport
+
+    @property
+    def client_gone(self) -> bool:
+        """The WebSocket carrying the session reported its client gone."""
+        return self._client_gone
+
+    def _move(self, new: TransportState) -> None:
+        self._state = check_transition(self.sid, self._state, new)
 
     def send_frame(self, frame: Frame) -> None:
         """Queue one encoded frame; never blocks. A full queue drops the client."""
@@ -296,16 +304,16 @@ class EngineSession:
         if not self.closed:
             logger.warning("dropping slow consumer %s: %s", self.sid, why)
             self.metrics.slow_consumers.inc()
-        self.close("slow consumer", flush=False)
+        self.close(CloseReason.SLOW_CONSUMER, flush=False)
 
     def wrote(self, frames: list[Frame]) -> None:
         """For the transport: ``frames``, taken from the outbox, are written to the client.
 
         A ping queued since the last take is first in the batch (``put_first``).
         """
-        if self._heartbeat is Heartbeat.QUEUED and frames and frames[0] == engineio.PING_FRAME:
-            self._heartbeat = Heartbeat.SENT
-            self._pong_deadline = trio.current_time() + self.config.ping_timeout
+        heartbeat = self._heartbeat
+        if heartbeat.state is Heartbeat.QUEUED and frames and frames[0] == engineio.PING_FRAME:
+            heartbeat.ping_written(trio.current_time())
             self._reschedule()
 
     def set_timer(self, at: float | None, callback: Callable[[], None] | None = None) -> None:
@@ -331,7 +339,7 @@ class EngineSession:
             except Exception:
                 # Our bug, not the client's: this connection ends, the server goes on.
                 logger.exception("a task of %s failed", self.sid)
-                self.close("server error", flush=False)
+                self.close(CloseReason.SERVER_ERROR, flush=False)
             finally:
                 self._task_scopes.discard(scope)
 
@@ -341,23 +349,27 @@ class EngineSession:
         if self._flushed_event is not None:
             self._flushed_event.set()
 
-    def refuse(self, label: str, detail: str, *, reason: str = "transport error") -> None:
-        """Close the session over something the client did wrong: logged and counted."""
+    def refuse(
+        self, label: str, detail: str, *, reason: CloseReason = CloseReason.TRANSPORT_ERROR
+    ) -> None:
+        """Close the session over something the client did wrong: logged and counted under
+        ``label`` (a :class:`RejectLabel`, or a label of the layer above)."""
         if self.close_reason is None:
             logger.info("rejected %s (%s): %s", self.sid, label, detail)
             self.metrics.reject(label)
         self.close(reason, flush=False)
 
-    def close(self, reason: str, *, flush: bool = True) -> None:
+    def close(self, reason: CloseReason, *, flush: bool = True) -> None:
         """End the session. With ``flush`` the transport first delivers what is queued."""
         if self.close_reason is not None:
             return
+        self._move(TransportState.CLOSING)
         self.close_reason = reason
         self.flush_on_close = flush
         self.outbox.close(discard=not flush)
         if not flush:
-            if self.transport_scope is not None:
-                self.transport_scope.cancel()
+            if self._websocket_scope is not None:
+                self._websocket_scope.cancel()
             self.release_poll()
         self._host.spawn(self._finish)
 
@@ -375,48 +387,87 @@ class EngineSession:
             try:
                 if self.handler is not None:
                     with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_HANDLER_TIMEOUT):
-                        await self.handler.on_close(self.close_reason or "server shutting down")
+                        await self.handler.on_close(
+                            self.close_reason or CloseReason.SERVER_SHUTTING_DOWN
+                        )
             finally:
+                self._move(TransportState.CLOSED)
                 self.outbox.forget()
                 self._host.session_ended(self)
 
-    def begin_request(self, method: str) -> bool:
-        """A polling GET or POST starts; False when one of the same kind is in progress."""
-        if self.polling if method == "GET" else self.posting:
+    # Long-polling requests (the HTTP requests of the "polling" transport).
+
+    def begin_poll(self) -> bool:
+        """A polling GET starts; False when one is in progress already."""
+        if self._polling:
             return False
-        if method == "GET":
-            self.polling = True
-        else:
-            self.posting = True
+        self._polling = True
         return True
 
-    def end_request(self, method: str) -> None:
-        """The polling GET or POST is answered (its response written)."""
-        if method == "GET":
-            self.polling = False
-        else:
-            self.posting = False
+    def poll_waiting(self, scope: trio.CancelScope | None) -> None:
+        """The GET waits for frames under ``scope`` (cancelled to make it return); None
+        once it stopped waiting."""
+        self._poll_scope = scope
 
-    def begin_upgrade(self) -> bool:
-        """Reserve the session for one WebSocket upgrade; False when it cannot take one
-        now (it is not on polling, or another upgrade already began)."""
-        if self.transport != "polling" or self.upgrading or self.closed:
+    def end_poll(self) -> None:
+        """The polling GET is answered (its response written)."""
+        self._polling = False
+
+    def begin_post(self) -> bool:
+        """A polling POST starts; False when one is in progress already."""
+        if self._posting:
             return False
-        self.upgrading = True
+        self._posting = True
         return True
 
-    def end_upgrade(self) -> None:
-        self.upgrading = False
+    def end_post(self) -> None:
+        self._posting = False
 
     def release_poll(self) -> None:
         """Make a pending poll return now (with a NOOP if nothing is queued)."""
-        if self.poll_scope is not None:
-            self.poll_scope.cancel()
+        if self._poll_scope is not None:
+            self._poll_scope.cancel()
 
-    def switch_to_websocket(self) -> None:
-        """Finish an upgrade: the WebSocket takes over, a pending poll returns at once."""
-        self.transport = "websocket"
+    # The upgrade from polling to WebSocket (PROBING, UPGRADING, then WEBSOCKET).
+
+    def begin_upgrade(self) -> bool:
+        """Reserve the session for one WebSocket upgrade; False when it cannot take one
+        now (it is not on polling, another upgrade already began, or it is closing)."""
+        if self._state is not TransportState.POLLING:
+            return False
+        self._move(TransportState.PROBING)
+        return True
+
+    def probe_answered(self) -> None:
+        """The WebSocket answered the client's probe: the client pauses polling, so a
+        pending poll returns now (and a new one at once)."""
+        if self._state is TransportState.PROBING:
+            self._move(TransportState.UPGRADING)
+            self.release_poll()
+
+    def finish_upgrade(self) -> None:
+        """The client sent UPGRADE: the WebSocket takes over, a pending poll returns."""
+        self._move(TransportState.WEBSOCKET)
+        self._transport = "websocket"
         self.release_poll()
+
+    def end_upgrade(self) -> None:
+        """The upgrade attempt is over: if it did not finish, polling goes on."""
+        if self._state is TransportState.PROBING or self._state is TransportState.UPGRADING:
+            self._move(TransportState.POLLING)
+
+    # The WebSocket transport.
+
+    def websocket_started(self, scope: trio.CancelScope) -> None:
+        """A WebSocket carries the session in tasks under ``scope`` (cancelled to drop it)."""
+        self._websocket_scope = scope
+
+    def websocket_ended(self) -> None:
+        self._websocket_scope = None
+
+    def websocket_client_left(self) -> None:
+        """The WebSocket's client went away (the transport cannot say goodbye to it)."""
+        self._client_gone = True
 
     async def receive_packet(self, packet: Packet) -> None:
         """Apply one packet from the client (any transport), in the transport's task."""
@@ -430,19 +481,16 @@ class EngineSession:
                 except Exception:
                     # Our bug, not the client's: this connection ends, the server goes on.
                     logger.exception("handling a message from %s failed", self.sid)
-                    self.close("server error", flush=False)
+                    self.close(CloseReason.SERVER_ERROR, flush=False)
         elif kind is PacketType.PONG:
-            if self._heartbeat is not Heartbeat.WAITING:
-                self._heartbeat = Heartbeat.WAITING
-                self._pong_deadline = math.inf
-                self._ping_due = trio.current_time() + self.config.ping_interval
+            if self._heartbeat.pong(trio.current_time()):
                 self._reschedule()
         elif kind is PacketType.CLOSE:
-            self.close("transport close", flush=False)
+            self.close(CloseReason.TRANSPORT_CLOSE, flush=False)
         elif kind in (PacketType.NOOP, PacketType.PING):
             pass
         else:
-            self.refuse("bad packet", f"unexpected {kind.name} packet")
+            self.refuse(RejectLabel.BAD_PACKET, f"unexpected {kind.name} packet")
 
     def _within_budget(self, kind: PacketType) -> bool:
         """Spend one packet of the client's budget; False when the packet is to be dropped."""
@@ -464,16 +512,16 @@ class EngineSession:
         rate = self._inbound_budget.rate
         if self._dropped_packets > rate.burst:
             self.refuse(
-                "flooding",
+                RejectLabel.FLOODING,
                 f"went on sending {rate.burst} packets over its budget after being told",
-                reason="flooding",
+                reason=CloseReason.FLOODING,
             )
         return False
 
     def _reschedule(self) -> None:
         if self.closed or self.handler is None:
             return
-        at = self._ping_due if self._heartbeat is Heartbeat.WAITING else self._pong_deadline
+        at = self._heartbeat.next_deadline
         if self._timer_at is not None:
             at = min(at, self._timer_at)
         if at != self._deadline:
@@ -483,9 +531,9 @@ class EngineSession:
     def deadline_reached(self, at: float, now: float) -> None:
         """Heartbeat and timer (the engine's deadline task calls this).
 
-        The server pings and the client must answer within ping_timeout of the ping being
-        written (Engine.IO 4); the next ping is due ping_interval after the answer. This is
-        also what finds dead peers that the HTTP server never reports as gone.
+        The heartbeat (:class:`PingSchedule`) decides; this only feeds it the time and
+        does what it says. It is also what finds dead peers that the HTTP server never
+        reports as gone.
         """
         if at != self._deadline or self.closed:
             return  # superseded by a later schedule
@@ -496,27 +544,11 @@ class EngineSession:
                 callback()
         if self.closed:
             return
-        config = self.config
-        if self._heartbeat is Heartbeat.WAITING:
-            if now >= self._ping_due:
-                self._heartbeat = Heartbeat.QUEUED
-                if self.transport == "polling" and not self.polling:
-                    # No poll waiting to carry it: as in the reference server, a polling
-                    # client that does not come for its ping within ping_timeout is gone.
-                    self._pong_deadline = now + config.ping_timeout
-                else:
-                    # A transport is ready to write it at once; only a client that does not
-                    # read can keep it unwritten for a whole heartbeat cycle.
-                    self._pong_deadline = now + config.ping_interval + config.ping_timeout
-                self.outbox.put_first(engineio.PING_FRAME)
-        elif now >= self._pong_deadline:
-            late = now - at
-            cycle = config.ping_interval + config.ping_timeout
-            if late > BUSY_LATENESS and now - self._ping_due < cycle + MAX_GRACE:
-                # The server itself is behind (this deadline runs late): the pong may be
-                # waiting in a queue it has not reached. Judge again once it catches up.
-                self._pong_deadline = now + late
-            else:
-                self.close("ping timeout", flush=False)
-                return
+        writable = self._transport != "polling" or self._polling
+        due = self._heartbeat.due(at, now, writable=writable)
+        if due is Due.PING:
+            self.outbox.put_first(engineio.PING_FRAME)
+        elif due is Due.TIMEOUT:
+            self.close(CloseReason.PING_TIMEOUT, flush=False)
+            return
         self._reschedule()

@@ -8,6 +8,7 @@ from ..asgi_io import SEND_MANY, Message, Receive, Send
 from ..protocol import engineio
 from ..protocol.engineio import PacketType
 from ..protocol.errors import EngineIOProtocolError
+from .reasons import CloseReason, RejectLabel
 from .session import EngineSession
 
 logger = logging.getLogger("minidiscord.engine")
@@ -40,12 +41,12 @@ async def carry(session: EngineSession, receive: Receive, send: Send, *, batch: 
     """
     async with trio.open_nursery() as nursery:
         # Dropping the session (close without flush) cancels both directions at once.
-        session.transport_scope = nursery.cancel_scope
+        session.websocket_started(nursery.cancel_scope)
         nursery.start_soon(_read, session, receive)
         if not session.closed or session.flush_on_close:
             await _write(session, send, batch)
         nursery.cancel_scope.cancel()
-    session.transport_scope = None
+    session.websocket_ended()
     try:
         if not session.client_gone:
             # Ends the transport, not the Socket.IO session: standard clients reconnect.
@@ -75,23 +76,23 @@ async def _read(session: EngineSession, receive: Receive) -> None:
     while True:
         message = await receive()
         if message["type"] == "websocket.disconnect":
-            session.client_gone = True
+            session.websocket_client_left()
             if message.get("code") == MESSAGE_TOO_BIG:
                 # The front end stopped reading a message over its limit (ours + 1).
-                session.refuse("payload too large", f"message over {max_payload} bytes")
+                session.refuse(RejectLabel.PAYLOAD_TOO_LARGE, f"message over {max_payload} bytes")
             else:
-                session.close("transport close", flush=False)
+                session.close(CloseReason.TRANSPORT_CLOSE, flush=False)
             return
         frame = _frame_of(message)
         if frame is None:
             continue
         if len(frame) > max_payload:
-            session.refuse("payload too large", f"message over {max_payload} bytes")
+            session.refuse(RejectLabel.PAYLOAD_TOO_LARGE, f"message over {max_payload} bytes")
             return
         try:
             packet = engineio.decode_packet(frame)
         except EngineIOProtocolError as exc:
-            session.refuse("bad packet", str(exc))
+            session.refuse(RejectLabel.BAD_PACKET, str(exc))
             return
         await session.receive_packet(packet)
         if session.closed:
@@ -117,7 +118,7 @@ async def upgrade(session: EngineSession, receive: Receive, send: Send) -> bool:
             return False
         await send({"type": "websocket.send", "text": f"{PacketType.PONG.value}{PROBE}"})
         # A poll the client still has pending must return so it can pause polling.
-        session.release_poll()
+        session.probe_answered()
         config = session.config
         while True:
             frame = await _client_frame(receive, config.ping_interval + config.ping_timeout)
@@ -129,7 +130,7 @@ async def upgrade(session: EngineSession, receive: Receive, send: Send) -> bool:
         async with session.dispatch_lock:
             if session.closed:
                 return False
-            session.switch_to_websocket()
+            session.finish_upgrade()
         return True
     except trio.TooSlowError:
         logger.info("upgrade of %s timed out", session.sid)

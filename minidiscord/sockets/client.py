@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..engine import EngineSession
+from ..engine import CloseReason, EngineSession
 from ..protocol.errors import SocketIOProtocolError
 from ..protocol.socketio import Decoder, Packet, PacketType
 from .acks import handling_event
@@ -60,7 +60,7 @@ class Client:
             self.session.refuse(
                 "incomplete attachments",
                 f"binary attachments not complete within {self.server.attachment_timeout} s",
-                reason="parse error",
+                reason=CloseReason.PARSE_ERROR,
             )
         else:
             self._set_timer()
@@ -86,7 +86,7 @@ class Client:
         try:
             packet = decoder.receive(data)
         except SocketIOProtocolError as exc:
-            self.session.refuse("parse error", str(exc), reason="parse error")
+            self.session.refuse("parse error", str(exc), reason=CloseReason.PARSE_ERROR)
             return
         if decoder.awaiting_attachments != (self._attachments_deadline is not None):
             self._attachments_deadline = (
@@ -116,7 +116,9 @@ class Client:
                 socket.detach("client namespace disconnect")
                 await self.run_disconnect_handlers()
         else:
-            self.session.refuse("parse error", f"{kind.name} from a client", reason="parse error")
+            self.session.refuse(
+                "parse error", f"{kind.name} from a client", reason=CloseReason.PARSE_ERROR
+            )
 
     async def _run_event(self, socket: Socket, packet: Packet) -> None:
         self.server.metrics.events_received.inc()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..engine import RequestInfo
+from ..engine import CloseReason, RequestInfo
 from ..protocol.engineio import Frame
 from ..protocol.socketio import PacketType
 from .broadcast import BroadcastOperator
@@ -216,7 +216,7 @@ class Socket:
             self.deliver_frame(control_frame(PacketType.DISCONNECT, self.namespace.name))
         self.detach("server namespace disconnect")
         if close:
-            self.client.session.close("forced close")
+            self.client.session.close(CloseReason.FORCED_CLOSE)
         self.client.start_soon(self.client.run_disconnect_handlers)
 
     def detach(self, reason: str) -> None:
