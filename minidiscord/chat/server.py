@@ -2,7 +2,9 @@
 
 Every socket joins every channel room; presence announcements go to the `welcome` room.
 Client mistakes never raise out of a handler: they are answered in the ack (or refused at
-connect) and logged at INFO, without a traceback.
+connect) and logged at INFO, without a traceback. A client that sent without an ack
+callback (the original React front end) is told of a refused message or leave by a System
+line instead (see notices), since it reads nothing else.
 
 What a client may cost is bounded: messages per user and per address, history pages per
 user, new users per address (token buckets), and the `users` list a connect receives
@@ -20,9 +22,9 @@ from typing import Any
 import trio
 
 from minidiscord.limits import KeyedBuckets, Rate
-from minidiscord.sockets import ConnectionRefused, Socket, SocketServer
+from minidiscord.sockets import ConnectionRefused, Socket, SocketServer, ack_requested
 
-from . import validation
+from . import notices, validation
 from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
 from .ordering import Sequencer
 from .presence import Presence
@@ -261,6 +263,17 @@ class ChatServer:
     # -- client events -----------------------------------------------------------------
 
     async def _on_send(self, socket: Socket, *args: Any) -> Ack:
+        ack = await self._send(socket, *args)
+        if not ack["ok"] and not ack_requested():
+            # A sender without an ack callback (the original React client) would never
+            # learn its message was dropped; it reads only messages.
+            channel = args[0] if args and args[0] in CHANNELS else None
+            if channel is not None and "user" in socket.data:
+                line = notices.not_sent(args[1] if len(args) > 1 else None, ack["error"])
+                socket.emit("message:channel", channel, notices.system_message(line, self._clock()))
+        return ack
+
+    async def _send(self, socket: Socket, *args: Any) -> Ack:
         user: User | None = socket.data.get("user")
         if user is None:
             return _refuse(socket, "message:channel:send", "not connected")
@@ -324,6 +337,15 @@ class ChatServer:
                 self._order.release(ticket)
 
     async def _on_leave(self, socket: Socket, *args: Any) -> Ack:
+        ack = await self._leave(socket)
+        if not ack["ok"] and not ack_requested() and "user" in socket.data:
+            # Which channel the leaver is looking at is unknown: the line goes to each.
+            line = notices.system_message(notices.not_left(ack["error"]), self._clock())
+            for channel in CHANNELS:
+                socket.emit("message:channel", channel, line)
+        return ack
+
+    async def _leave(self, socket: Socket) -> Ack:
         user: User | None = socket.data.get("user")
         if user is None:
             return _refuse(socket, "user:leave", "not connected")

@@ -89,16 +89,15 @@ def anonymous_username() -> str:
 
 
 def username(raw: object, *, fallback: Callable[[], str] = anonymous_username) -> str:
-    """A username from handshake auth: missing or blank gets an anonymous one."""
+    """A username from handshake auth: missing or blank gets an anonymous one, a long one
+    is shortened."""
     if raw is None:
         return fallback()
     if not isinstance(raw, str):
         raise Invalid("username must be a string")
-    name = raw.strip()
+    name = _shortened(raw.strip())
     if not name:
         return fallback()
-    if len(name) > MAX_USERNAME:
-        raise Invalid(f"username is too long ({len(name)} characters, at most {MAX_USERNAME})")
     if any(unicodedata.category(char) in _NAME_FORBIDDEN_CATEGORIES for char in name):
         raise Invalid("username may not contain control characters or line breaks")
     _check_visible(name)
@@ -109,6 +108,29 @@ def username(raw: object, *, fallback: Callable[[], str] = anonymous_username) -
     if reserved is not None:
         raise Invalid(f"username {name!r} looks like {reserved!r}, which is reserved")
     return name
+
+
+def _shortened(name: str) -> str:
+    """`name` cut to at most MAX_USERNAME characters, between two of what a reader sees as
+    characters (an emoji sequence or a letter with its marks is kept whole or left out).
+
+    Cut rather than refused: the original server took any name, and its React client
+    ignores a CONNECT_ERROR, so a refusal would leave its user on the login page with no
+    word; the name they got is in the `session` event, which every client shows.
+    """
+    if len(name) <= MAX_USERNAME:
+        return name
+    # Boundaries up to MAX_USERNAME depend only on the characters around them: the rest of
+    # a name as large as a whole payload need not be segmented.
+    kept = 0
+    for cluster in _grapheme_clusters(name[: MAX_USERNAME + 1]):
+        if kept + len(cluster) > MAX_USERNAME:
+            break
+        kept += len(cluster)
+    if kept == 0:
+        # One "character" longer than a whole name: piled-up marks or joiners.
+        raise Invalid(f"username is too long ({len(name)} characters, at most {MAX_USERNAME})")
+    return name[:kept].rstrip()
 
 
 def _check_visible(name: str) -> None:

@@ -80,8 +80,7 @@ def test_default_fallback_is_anonymous_plus_random_hex() -> None:
         (["alice"], "must be a string"),
         ({"name": "x"}, "must be a string"),
         (True, "must be a string"),
-        ("x" * 33, "too long (33 characters, at most 32)"),
-        ("  " + "y" * 40 + "  ", "too long (40 characters"),
+        ("a\u0301" + "\u0300" * 40, "too long (42 characters, at most 32)"),
         ("ali\x00ce", "control characters"),
         ("ali\nce", "control characters"),
         ("bell\x07", "control characters"),
@@ -198,6 +197,34 @@ def test_a_right_to_left_override_cannot_reverse_the_join_line() -> None:
 
 def test_length_counts_characters_after_trimming() -> None:
     assert validation.username("  " + "z" * 32 + "  ") == "z" * 32
+
+
+# The original React client shows nothing when a connect is refused: a long name is cut
+# to 32 characters instead, between two characters as a reader sees them.
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("x" * 33, "x" * 32),
+        ("  " + "y" * 40 + "  ", "y" * 32),
+        ("z" * 31 + "  tail", "z" * 31),  # no trailing space is left
+        # A ZWJ emoji sequence (3 code points) that would straddle the limit is left out
+        # whole, not cut to a dangling joiner.
+        ("a" * 30 + "\U0001f469\u200d\U0001f4bb", "a" * 30),
+        ("a" * 29 + "\U0001f469\u200d\U0001f4bb!", "a" * 29 + "\U0001f469\u200d\U0001f4bb"),
+        # A letter keeps its marks, or goes with them.
+        ("b" * 31 + "e\u0301", "b" * 31),
+        ("c" * 30 + "e\u0301x", "c" * 30 + "e\u0301"),
+    ],
+)
+def test_a_long_name_is_shortened_at_a_character_boundary(raw: str, expected: str) -> None:
+    assert validation.username(raw, fallback=fixed) == expected
+
+
+def test_a_shortened_name_still_obeys_the_other_rules() -> None:
+    with pytest.raises(Invalid, match="reserved"):
+        validation.username("System" + " " * 30 + "x", fallback=fixed)
+    # Segmenting looks at the start only: a name as large as a payload costs no more.
+    assert validation.username("w" * 1_000_000, fallback=fixed) == "w" * 32
 
 
 SERVER = "chat.example.com"
