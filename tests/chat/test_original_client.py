@@ -165,10 +165,10 @@ class RefusingStore(MemoryStore):
             raise StoreWriteError("the disk is full")
         return await super().add_message(channel, user, text, timestamp)
 
-    async def delete_user(self, user_id: str) -> None:
+    async def delete_user(self, user_id: str) -> bool:
         if self.refusing:
             raise StoreWriteError("the disk is full")
-        await super().delete_user(user_id)
+        return await super().delete_user(user_id)
 
 
 async def test_a_store_failure_is_told_to_an_ackless_client_on_send_and_on_leave(
