@@ -1,0 +1,94 @@
+"""The original React client's way of using node's socket.io-client, against a rate limit.
+
+It sends without ack callbacks and shows only messages: every message of a burst must come
+back to it as the message or as a System line saying it was not sent; a client sending
+with ack callbacks gets its refusals in the acks and no System line; nobody else sees
+either. The client side is tests/node/original_client.mjs.
+"""
+
+import json
+from typing import Any
+
+import pytest
+import trio
+
+from minidiscord.config import Settings
+from minidiscord.limits import Rate
+from tests.support.servers import ServerFactory
+
+from .test_node_story import HERE, NODE_ENV
+
+SCRIPT = HERE.parent / "node" / "original_client.mjs"
+BURST = 18
+LONG_NAME = "Maximiliane Alexandra Montgomery-Smythe"
+
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.skipif(NODE_ENV is None, reason="node with socket.io-client is not installed"),
+]
+
+
+async def run_script(url: str) -> dict[str, Any]:
+    assert NODE_ENV is not None
+    with trio.fail_after(60):
+        result = await trio.run_process(
+            ["node", str(SCRIPT), url, str(BURST)],
+            env=NODE_ENV,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    seen: dict[str, Any] = json.loads(result.stdout.decode().splitlines()[-1])
+    return seen
+
+
+def accounted_for(seen: dict[str, Any]) -> tuple[list[int], list[int]]:
+    """Which sends of the burst came back as the message, which as a System line."""
+    shown = [int(text.removeprefix("burst ")) for text in seen["own"]]
+    told = []
+    for line in seen["system"]:
+        assert line.endswith(" s."), line
+        assert "was not sent: you are sending too fast; try again in " in line, line
+        told.append(int(line.split("“burst ", 1)[1].split("”", 1)[0]))
+    return shown, told
+
+
+@pytest.mark.parametrize(
+    "rate",
+    [
+        # Ten, then none for the length of the test: exactly eight are refused.
+        Rate(burst=10, per_second=0.001),
+        # The server's default: how many pass depends on the machine's speed.
+        Settings().rate_limit,
+    ],
+    ids=["ten-then-none", "default"],
+)
+async def test_a_burst_without_acks_is_all_shown(
+    start_server: ServerFactory, rate: Rate | None
+) -> None:
+    assert rate is not None
+    server = await start_server(rate_limit=rate)
+    seen = await run_script(server.url)
+
+    # The name was shortened, not refused (the React login ignores CONNECT_ERROR).
+    assert seen["session"]["username"] == LONG_NAME[:32]
+
+    shown, told = accounted_for(seen["react"])
+    assert sorted(shown + told) == list(range(BURST)), seen["react"]
+    assert shown == sorted(shown)
+    assert told, "the burst was meant to meet the rate limit"
+    if rate.per_second < 1:
+        assert shown == list(range(10))
+
+    acker = seen["acker"]
+    assert acker["system"] == []
+    refused = [ack for ack in acker["acks"] if not ack["ok"]]
+    assert refused
+    assert all(ack["retryAfter"] > 0 for ack in refused)
+    assert len(acker["own"]) == BURST - len(refused)
+
+    watcher = seen["watcher"]
+    assert watcher["marker"]["ok"] is True
+    assert watcher["system"] == []
+    assert watcher["own"] == [f"burst {n}" for n in shown]
