@@ -82,6 +82,22 @@ async def test_bad_handshake_method(http: httpx.AsyncClient, target: Target, met
     assert error(response) == (400, 2, "Bad handshake method")
 
 
+async def test_the_method_is_checked_before_the_protocol_version(
+    http: httpx.AsyncClient, target: Target
+) -> None:
+    # The reference checks the version only once it opens a session.
+    response = await http.post(target.url(EIO="3", transport="polling"), content="4x")
+    assert error(response) == (400, 2, "Bad handshake method")
+
+
+@pytest.mark.parametrize("params", [{"EIO": "4"}, {"EIO": "3"}], ids=["version-4", "version-3"])
+async def test_a_websocket_handshake_over_plain_http_is_a_bad_request(
+    http: httpx.AsyncClient, target: Target, params: dict[str, str]
+) -> None:
+    response = await http.get(target.url(transport="websocket", **params))
+    assert error(response) == (400, 3, "Bad request")
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_unknown_sid(http: httpx.AsyncClient, target: Target, method: str) -> None:
     response = await http.request(method, target.polling("not-a-session"), content="4x")

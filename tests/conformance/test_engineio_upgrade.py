@@ -3,7 +3,16 @@
 import httpx
 import trio
 
-from .wire import Target, error, expect_refused, open_polling, poll, receive, websocket
+from .wire import (
+    Target,
+    error,
+    expect_accepted_then_closed,
+    open_polling,
+    poll,
+    push,
+    receive,
+    websocket,
+)
 
 
 async def test_upgrade(http: httpx.AsyncClient, target: Target) -> None:
@@ -72,15 +81,21 @@ async def test_polling_is_refused_after_upgrade(http: httpx.AsyncClient, target:
         assert await receive(ws) == "3probe"
         await ws.send_message("5")
         await trio.sleep(0.05)
-        assert error(await poll(http, target, sid))[0] == 400
+        assert error(await poll(http, target, sid)) == (400, 3, "Bad request")
+        # Not applied: a CLOSE over polling would end the session.
+        assert error(await push(http, target, sid, "1")) == (400, 3, "Bad request")
         if target.echoes:
             await ws.send_message("4hello")
             assert await receive(ws) == "4hello"
+        else:
+            assert await receive(ws, answer_pings=False) == "2"
+            await ws.send_message("3")
 
 
-async def test_second_websocket_is_refused_after_upgrade(
+async def test_second_websocket_is_accepted_then_closed_after_upgrade(
     http: httpx.AsyncClient, target: Target
 ) -> None:
+    # No HTTP error: standard clients report that as an error event.
     sid, _ = await open_polling(http, target)
     url = target.ws_url(EIO="4", transport="websocket", sid=sid)
     async with websocket(url) as ws:
@@ -88,7 +103,54 @@ async def test_second_websocket_is_refused_after_upgrade(
         assert await receive(ws) == "3probe"
         await ws.send_message("5")
         await trio.sleep(0.05)
-        await expect_refused(url)
+        await expect_accepted_then_closed(url)
+        # The session goes on, untouched, over the first WebSocket.
         if target.echoes:
             await ws.send_message("4hello")
             assert await receive(ws) == "4hello"
+        else:
+            assert await receive(ws, answer_pings=False) == "2"
+            await ws.send_message("3")
+
+
+async def test_a_poll_before_the_probe_is_served_as_usual(
+    http: httpx.AsyncClient, engineio: Target
+) -> None:
+    # The client pauses polling only once its probe is answered; until then a poll carries
+    # what is queued (here the echo of a POST) instead of returning empty at once.
+    sid, _ = await open_polling(http, engineio)
+    async with websocket(engineio.ws_url(EIO="4", transport="websocket", sid=sid)) as ws:
+        assert (await push(http, engineio, sid, "4before the probe")).text == "ok"
+        assert (await poll(http, engineio, sid)).text == "4before the probe"
+        await ws.send_message("2probe")
+        assert await receive(ws) == "3probe"
+        assert (await poll(http, engineio, sid)).text == "6"
+        await ws.send_message("5")
+        await ws.send_message("4after")
+        assert await receive(ws) == "4after"
+
+
+async def test_a_websocket_asking_for_polling_is_accepted_then_closed(
+    http: httpx.AsyncClient, engineio: Target
+) -> None:
+    # The polling transport takes no WebSocket: no session opens, and a polling session
+    # named in it is not upgraded.
+    await expect_accepted_then_closed(engineio.ws_url(EIO="4", transport="polling"))
+    sid, _ = await open_polling(http, engineio)
+    await expect_accepted_then_closed(engineio.ws_url(EIO="4", transport="polling", sid=sid))
+    assert (await push(http, engineio, sid, "4still polling")).text == "ok"
+    assert (await poll(http, engineio, sid)).text == "4still polling"
+
+
+async def test_a_websocket_for_an_upgraded_session_asking_for_polling_is_closed(
+    http: httpx.AsyncClient, engineio: Target
+) -> None:
+    sid, _ = await open_polling(http, engineio)
+    async with websocket(engineio.ws_url(EIO="4", transport="websocket", sid=sid)) as ws:
+        await ws.send_message("2probe")
+        assert await receive(ws) == "3probe"
+        await ws.send_message("5")
+        await trio.sleep(0.05)
+        await expect_accepted_then_closed(engineio.ws_url(EIO="4", transport="polling", sid=sid))
+        await ws.send_message("4hello")
+        assert await receive(ws) == "4hello"

@@ -110,6 +110,18 @@ async def expect_refused(url: str) -> None:
             return
 
 
+async def expect_accepted_then_closed(url: str) -> None:
+    """A WebSocket the server must accept, then close before sending anything: what the
+    reference does with one it cannot use (standard clients see no error event)."""
+    with trio.fail_after(WAIT):
+        async with open_websocket_url(url) as ws:
+            try:
+                message = await ws.get_message()
+            except ConnectionClosed:
+                return
+            raise AssertionError(f"expected the WebSocket to be closed, got {message!r}")
+
+
 async def open_websocket_session(ws: WebSocketConnection) -> dict[str, Any]:
     message = await receive(ws)
     assert isinstance(message, str)

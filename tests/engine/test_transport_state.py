@@ -1,0 +1,162 @@
+"""The session's transport state table, judged move by move, and the session methods that
+make each move (no server, no transport)."""
+
+import itertools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from minidiscord.engine.reasons import CloseReason
+from minidiscord.engine.session import EngineConfig, EngineSession, RequestInfo
+from minidiscord.engine.state import (
+    INITIAL,
+    TRANSITIONS,
+    TransportState,
+    TransportStateError,
+    check_transition,
+)
+
+S = TransportState
+# Written out here rather than read from TRANSITIONS: the test states what the engine
+# must allow, so a changed table fails it.
+LEGAL = {
+    (S.POLLING, S.PROBING),
+    (S.POLLING, S.CLOSING),
+    (S.PROBING, S.UPGRADING),
+    (S.PROBING, S.POLLING),
+    (S.PROBING, S.CLOSING),
+    (S.UPGRADING, S.WEBSOCKET),
+    (S.UPGRADING, S.POLLING),
+    (S.UPGRADING, S.CLOSING),
+    (S.WEBSOCKET, S.CLOSING),
+    (S.CLOSING, S.CLOSED),
+}
+ALL_MOVES = list(itertools.product(TransportState, repeat=2))
+
+
+def test_the_table_covers_every_state() -> None:
+    assert set(TRANSITIONS) == set(TransportState)
+    assert {S.POLLING, S.WEBSOCKET} == INITIAL
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), sorted(LEGAL, key=lambda move: (move[0].value, move[1].value))
+)
+def test_legal_moves(old: TransportState, new: TransportState) -> None:
+    assert check_transition("sid", old, new) is new
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [move for move in ALL_MOVES if move not in LEGAL], ids=lambda s: s.name
+)
+def test_illegal_moves_raise(old: TransportState, new: TransportState) -> None:
+    with pytest.raises(TransportStateError) as raised:
+        check_transition("abc", old, new)
+    assert raised.value.old is old
+    assert raised.value.new is new
+    assert str(raised.value) == f"session abc: no transition from {old.name} to {new.name}"
+
+
+class _Host:
+    """A session host that keeps nothing (the tests drive the session by hand)."""
+
+    def __init__(self) -> None:
+        self.ended: list[EngineSession] = []
+
+    def schedule(self, session: EngineSession, at: float) -> None:
+        pass
+
+    def spawn(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        pass
+
+    def session_established(self, session: EngineSession) -> None:
+        pass
+
+    def session_ended(self, session: EngineSession) -> None:
+        self.ended.append(session)
+
+
+def _session(transport: str = "polling") -> EngineSession:
+    return EngineSession("sid", transport, EngineConfig(), RequestInfo("127.0.0.1:1"), _Host())
+
+
+async def test_a_session_starts_on_the_transport_that_opened_it() -> None:
+    assert _session("polling").state is S.POLLING
+    websocket = _session("websocket")
+    assert websocket.state is S.WEBSOCKET
+    assert websocket.transport == "websocket"
+
+
+async def test_an_upgrade_moves_through_probing_and_upgrading() -> None:
+    session = _session()
+    assert session.begin_upgrade()
+    assert session.state is S.PROBING
+    # One upgrade at a time.
+    assert not session.begin_upgrade()
+    session.probe_answered()
+    assert session.state is S.UPGRADING
+    assert session.transport == "polling"
+    session.finish_upgrade()
+    assert session.state is S.WEBSOCKET
+    assert session.transport == "websocket"
+    # Ending the finished attempt changes nothing; no second upgrade.
+    session.end_upgrade()
+    assert session.state is S.WEBSOCKET
+    assert not session.begin_upgrade()
+
+
+@pytest.mark.parametrize("probed", [False, True])
+async def test_a_failed_upgrade_returns_to_polling(probed: bool) -> None:
+    session = _session()
+    assert session.begin_upgrade()
+    if probed:
+        session.probe_answered()
+    session.end_upgrade()
+    assert session.state is S.POLLING
+    assert session.begin_upgrade()
+
+
+async def test_finishing_an_upgrade_that_never_began_is_a_bug() -> None:
+    session = _session()
+    with pytest.raises(TransportStateError):
+        session.finish_upgrade()
+    # Unprobed: the WebSocket cannot take over yet.
+    assert session.begin_upgrade()
+    with pytest.raises(TransportStateError):
+        session.finish_upgrade()
+    assert session.state is S.PROBING
+
+
+async def test_closing_during_an_upgrade_ends_it() -> None:
+    session = _session()
+    assert session.begin_upgrade()
+    session.close(CloseReason.FORCED_CLOSE, flush=False)
+    assert session.state is S.CLOSING
+    assert session.closed
+    # The upgrade task ends after the close: the session stays closing.
+    session.probe_answered()
+    session.end_upgrade()
+    assert session.state is S.CLOSING
+    assert not session.begin_upgrade()
+
+
+async def test_a_closed_session_ends_closed() -> None:
+    session = _session("websocket")
+    session.close(CloseReason.TRANSPORT_CLOSE, flush=False)
+    session.close(CloseReason.PING_TIMEOUT)  # a second close changes nothing
+    assert session.close_reason is CloseReason.TRANSPORT_CLOSE
+    await session._finish()
+    assert session.state is S.CLOSED
+
+
+async def test_one_poll_and_one_post_at_a_time() -> None:
+    session = _session()
+    assert session.begin_poll()
+    assert not session.begin_poll()
+    assert session.begin_post()
+    assert not session.begin_post()
+    session.end_poll()
+    session.end_post()
+    assert session.begin_poll()
+    assert session.begin_post()
