@@ -11,7 +11,7 @@ from .asgi_io import Receive, Scope, Send, client_address, header, respond
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, open_store
 from .config import Settings
-from .engine import EngineConfig, EngineServer
+from .engine import CloseReason, EngineConfig, EngineServer
 from .hostfixes import is_host_protocol_error
 from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -147,7 +147,7 @@ class App:
 
     async def stop_services(self) -> None:
         self._running = False
-        self.engine.close_all("server shutting down")
+        self.engine.close_all(CloseReason.SERVER_SHUTTING_DOWN)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         async with trio.open_nursery() as nursery:
