@@ -28,7 +28,7 @@ unit: $(TEST_STAMP) $(NODE_STAMP)
 # Side-by-side benchmark against python-socketio on uvicorn (several minutes; see
 # docs/benchmarks.md). Not part of `make test`: speed is measured, never asserted.
 bench: $(TEST_STAMP)
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	$(BIN)/python -m scripts.bench $(BENCH_ARGS)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

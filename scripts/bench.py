@@ -3,7 +3,7 @@
 Each measurement starts a fresh server pinned to one core (taskset, where the machine has
 two or more) and runs ``scripts/loadtest.py`` pinned to another, then stops the server, so no
 run inherits another's users or memory. Prints a table with ratios against the
-python-socketio peer. Example: ``python scripts/bench.py --quick``.
+python-socketio peer. Example: ``python -m scripts.bench --quick``.
 """
 
 from __future__ import annotations
@@ -12,25 +12,28 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCRIPTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(SCRIPTS))
-# serverproc.py is a sibling script, found through the path entry above.
-from serverproc import free_port, server_args  # noqa: E402
+from benchkit.processes import (
+    HANDSHAKE,
+    ROOT,
+    free_port,
+    pinning,
+    running,
+    script_args,
+    server_args,
+    wait_ready,
+)
+from benchkit.stats import raise_fd_limit
 
-LOADTEST = SCRIPTS / "loadtest.py"
-PEER = SCRIPTS / "peer_socketio.py"
 BASELINE = "python-socketio"
 PARTS = ("ramp100", "ramp1000", "connect", "capacity")
 NOISE_WARN_PERCENT = 25.0
@@ -60,76 +63,47 @@ class Plan:
 NICE: list[str] = []  # set from --nice: a priority boost against busy neighbours
 
 
-def pinning() -> tuple[list[str], list[str]]:
-    """Command prefixes for (server, load generator): taskset where possible, and nice."""
-    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
-        return list(NICE), list(NICE)
-    return [*NICE, "taskset", "-c", "0"], [*NICE, "taskset", "-c", "1"]
-
-
-def raise_fd_limit() -> None:
-    # Servers and the load generator inherit this: 10,000 sockets each need as many fds.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < 12_000:
+def note_fd_limit() -> None:
+    # Servers and the load generator inherit the limit: 10,000 sockets need as many fds.
+    soft = raise_fd_limit()
+    if soft != resource.RLIM_INFINITY and soft < 12_000:
         print(f"note: open-files limit is {soft}; the capacity run may stop short", file=sys.stderr)
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
-    """Poll the Engine.IO handshake until the server answers."""
-    deadline = time.monotonic() + timeout
-    probe = f"{url}/socket.io/?EIO=4&transport=polling"
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before it was ready")
-        with suppress(OSError), urllib.request.urlopen(probe, timeout=1.0) as response:
-            if response.status == 200:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not ready within {timeout:.0f} s")
-
-
 @contextmanager
-def running(target: Target, server_pin: list[str]) -> Iterator[tuple[str, int | None]]:
+def running_target(target: Target, server_pin: list[str]) -> Iterator[tuple[str, int | None]]:
     """Start (or just use) a target; yields its URL and its pid when we started it."""
     if target.command is None:
         assert target.url is not None
-        wait_ready(target.url, None)
+        wait_ready(target.url, None, 20.0, probe=HANDSHAKE)
         yield target.url, None
         return
     port = free_port()
     command = [part.replace("{port}", str(port)) for part in target.command]
     env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning", "PYTHONWARNINGS": "ignore"}
-    process = subprocess.Popen(
-        server_pin + command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process)
-        yield url, process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        assert process.stderr is not None
-        errors = process.stderr.read().decode(errors="replace").strip()
-        if process.returncode not in (0, -signal.SIGTERM) and errors:
-            print(f"[{target.name}] stderr:\n{errors[-2000:]}", file=sys.stderr)
+    with running(
+        server_pin + command,
+        port,
+        probe=HANDSHAKE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    ) as process:
+        yield f"http://127.0.0.1:{port}", process.pid
+    assert process.stderr is not None
+    errors = process.stderr.read().decode(errors="replace").strip()
+    if process.returncode not in (0, -signal.SIGTERM) and errors:
+        print(f"[{target.name}] stderr:\n{errors[-2000:]}", file=sys.stderr)
 
 
 def run_load(
     url: str, pid: int | None, args: Sequence[str], load_pin: list[str], timeout: float
 ) -> dict[str, Any]:
-    command = [*load_pin, sys.executable, str(LOADTEST), "--url", url, "--json", *args]
+    command = [*load_pin, *script_args("loadtest", "--url", url, "--json", *args)]
     if pid is not None:
         command += ["--server-pid", str(pid)]
     print("  $ " + " ".join(command[len(load_pin) :]), file=sys.stderr)
-    done = subprocess.run(command, stdout=subprocess.PIPE, timeout=timeout, check=False)
+    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"loadtest exited with {done.returncode}")
     report: dict[str, Any] = json.loads(done.stdout)
@@ -138,7 +112,7 @@ def run_load(
 
 def measure(target: Target, plan: Plan, parts: Sequence[str]) -> dict[str, Any]:
     """Every selected measurement for one target, each on a freshly started server."""
-    server_pin, load_pin = pinning()
+    server_pin, load_pin = pinning(NICE)
     results: dict[str, Any] = {}
     ramp_duration = str(plan.ramp_step)
     # Start low enough to hold everywhere; the ramp doubles from there.
@@ -157,7 +131,7 @@ def measure(target: Target, plan: Plan, parts: Sequence[str]) -> dict[str, Any]:
             args += ["-d", ramp_duration, "--drain", "3", "--ramp-steps", str(plan.ramp_steps)]
         print(f"[{target.name}] {part}", file=sys.stderr)
         try:
-            with running(target, server_pin) as (url, pid):
+            with running_target(target, server_pin) as (url, pid):
                 results[part] = run_load(url, pid, args, load_pin, plan.timeout)
         except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
             print(f"[{target.name}] {part} failed: {exc}", file=sys.stderr)
@@ -380,14 +354,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print("note: `python -m minidiscord` does not run here; skipping it", file=sys.stderr)
     if not args.no_peer:
-        targets.append(Target(BASELINE, command=(sys.executable, str(PEER), "--port", "{port}")))
+        targets.append(
+            Target(BASELINE, command=tuple(script_args("peer_socketio", "--port", "{port}")))
+        )
     targets += args.target
     if not targets:
         parser.error("nothing to measure")
-    raise_fd_limit()
+    note_fd_limit()
     if args.nice is not None:
         NICE[:] = ["nice", "-n", str(args.nice)]
-    server_pin, _ = pinning()
+    server_pin, _ = pinning(NICE)
     started = time.time()
     results = {target.name: measure(target, plan, parts) for target in targets}
     machine = f"{os.cpu_count()} cores, {'taskset' if 'taskset' in server_pin else 'not pinned'}"

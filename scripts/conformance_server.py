@@ -1,7 +1,7 @@
 """Serves the reference configuration of the official Engine.IO and Socket.IO protocol test suites.
 
-    python scripts/conformance_server.py socketio [--port 3000]
-    python scripts/conformance_server.py engineio [--port 3000]
+    python -m scripts.conformance_server socketio [--port 3000]
+    python -m scripts.conformance_server engineio [--port 3000]
 
 Each mode is what the "Test suite" section of its specification asks of a server: ping
 interval 300 ms, ping timeout 200 ms, maxPayload 1000000, CORS "*". Socket.IO also has a

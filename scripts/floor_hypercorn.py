@@ -4,9 +4,10 @@ No engine, no Socket.IO layer, no store, no heartbeat: a websocket answers the E
 open and the Socket.IO CONNECT, and each `message:channel:send` is encoded once and put
 into every connection's bounded queue, drained by that connection's writer task, the same
 delivery design as minidiscord's. Whatever minidiscord costs above this is our engine;
-what this costs is the host (hypercorn's trio worker). Used by ``scripts/bench.py --target``.
+what this costs is the host (hypercorn's trio worker). Used by
+``python -m scripts.bench --target``.
 
-Example: ``python scripts/floor_hypercorn.py --port 9000``. With ``--tuned-gc`` it runs
+Example: ``python -m scripts.floor_hypercorn --port 9000``. With ``--tuned-gc`` it runs
 with minidiscord's garbage-collector settings, with ``--native`` on minidiscord's native
 front end instead of hypercorn (the floor for ``--frontend native``).
 """

@@ -4,21 +4,18 @@ Speaks Engine.IO 4 / Socket.IO 5 itself over websocket, like any client: C clien
 (``auth {"username"}``), then S of them send ``message:channel:send`` at R messages/s each for
 D seconds. Every text carries its send time, so each receiver measures latency and counts what
 it got; the totals are checked against sent x channel members. ``--ramp`` searches for the
-highest rate that holds; ``--procs`` spreads the clients over worker processes (this same file
-run with ``--worker``), which talk to the coordinator in JSON lines over stdin/stdout.
+highest rate that holds; ``--procs`` spreads the clients over worker processes (this same
+module run with ``--worker``), which talk to the coordinator in JSON lines over stdin/stdout.
 
-Example: ``python scripts/loadtest.py --url http://127.0.0.1:8181 -c 1000 -s 10 -r 2 -d 10``.
+Example: ``python -m scripts.loadtest --url http://127.0.0.1:8181 -c 1000 -s 10 -r 2 -d 10``.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
-import hashlib
 import math
 import os
-import resource
 import secrets
 import subprocess
 import sys
@@ -26,91 +23,17 @@ import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import orjson
 import trio
 
-SCRIPT = os.path.abspath(__file__)
+from benchkit.processes import ROOT, script_args
+from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib
+from benchkit.wire import LeanWebSocket, WireError, event_packet, parse_ack, split_url
 
 # ---------------------------------------------------------------------------------------------
-# Pure parts: latency histogram, merging worker results, the ramp decision.
+# Pure parts: merging worker results, the ramp decision (the histogram is benchkit.stats).
 # ---------------------------------------------------------------------------------------------
-
-# Log-linear buckets: exact below 128 us, then 64 buckets per power of two (<= 1.6% error).
-# A histogram is cheap to record into on the hot path and merges across processes by addition.
-_SUB_BITS = 6
-_SUB = 1 << _SUB_BITS
-
-
-def bucket_of(us: int) -> int:
-    if us < 2 * _SUB:
-        return max(us, 0)
-    shift = us.bit_length() - (_SUB_BITS + 1)
-    return shift * _SUB + (us >> shift)
-
-
-def bucket_bounds(index: int) -> tuple[int, int]:
-    """The [low, high) microsecond range a bucket covers."""
-    if index < 2 * _SUB:
-        return index, index + 1
-    shift = index // _SUB - 1
-    low = (index - shift * _SUB) << shift
-    return low, low + (1 << shift)
-
-
-@dataclass
-class Histogram:
-    counts: dict[int, int] = field(default_factory=dict)
-    total: int = 0
-    max_us: int = 0
-
-    def record(self, us: int) -> None:
-        index = bucket_of(us)
-        self.counts[index] = self.counts.get(index, 0) + 1
-        self.total += 1
-        if us > self.max_us:
-            self.max_us = us
-
-    def merge(self, other: Histogram) -> None:
-        for index, count in other.counts.items():
-            self.counts[index] = self.counts.get(index, 0) + count
-        self.total += other.total
-        self.max_us = max(self.max_us, other.max_us)
-
-    def percentile_us(self, pct: float) -> float | None:
-        """The value below which pct percent of the samples fall (bucket midpoint)."""
-        if self.total == 0:
-            return None
-        rank = max(1, math.ceil(pct / 100.0 * self.total))
-        seen = 0
-        for index in sorted(self.counts):
-            seen += self.counts[index]
-            if seen >= rank:
-                low, high = bucket_bounds(index)
-                middle = low if high - low == 1 else (low + high) / 2
-                return float(min(middle, self.max_us))
-        return float(self.max_us)
-
-    def summary_ms(self) -> dict[str, float | None]:
-        def ms(value: float | None) -> float | None:
-            return None if value is None else round(value / 1000.0, 3)
-
-        return {
-            "p50": ms(self.percentile_us(50)),
-            "p90": ms(self.percentile_us(90)),
-            "p99": ms(self.percentile_us(99)),
-            "max": ms(float(self.max_us) if self.total else None),
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        return {"counts": sorted(self.counts.items()), "total": self.total, "max_us": self.max_us}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Histogram:
-        counts = {int(index): int(count) for index, count in data["counts"]}
-        return cls(counts=counts, total=int(data["total"]), max_us=int(data["max_us"]))
-
 
 ERROR_KINDS = ("disconnected", "send", "ack")
 
@@ -211,70 +134,8 @@ class RampSearch:
 
 
 # ---------------------------------------------------------------------------------------------
-# The wire: websocket frames (RFC 6455, client side) and Engine.IO / Socket.IO packets.
+# The load test's texts: each carries what its receivers need to time and attribute it.
 # ---------------------------------------------------------------------------------------------
-
-WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
-
-
-class WireError(Exception):
-    """The server broke the websocket or Engine.IO protocol as this client understands it."""
-
-
-def parse_frames(buf: bytearray) -> tuple[list[tuple[int, bytes]], int]:
-    """Complete server frames at the start of buf as (first header byte, payload); bytes used.
-
-    Server frames are never masked (RFC 6455 5.1); a masked one is a protocol error.
-    """
-    frames: list[tuple[int, bytes]] = []
-    pos = 0
-    size = len(buf)
-    while size - pos >= 2:
-        b1 = buf[pos + 1]
-        if b1 & 0x80:
-            raise WireError("masked frame from the server")
-        length = b1 & 0x7F
-        header = 2
-        if length == 126:
-            if size - pos < 4:
-                break
-            length = (buf[pos + 2] << 8) | buf[pos + 3]
-            header = 4
-        elif length == 127:
-            if size - pos < 10:
-                break
-            length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-            header = 10
-        end = pos + header + length
-        if end > size:
-            break
-        frames.append((buf[pos], bytes(buf[pos + header : end])))
-        pos = end
-    return frames, pos
-
-
-def encode_client_frame(opcode: int, payload: bytes, mask: bytes | None = None) -> bytes:
-    """One final, masked client frame (clients must mask, RFC 6455 5.3)."""
-    mask = os.urandom(4) if mask is None else mask
-    size = len(payload)
-    if size < 126:
-        header = bytes((0x80 | opcode, 0x80 | size))
-    elif size < 1 << 16:
-        header = bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2, "big")
-    else:
-        header = bytes((0x80 | opcode, 0x80 | 127)) + size.to_bytes(8, "big")
-    # XOR through one big integer: far cheaper in Python than a per-byte loop.
-    key = (mask * (size // 4 + 1))[:size]
-    masked = (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(
-        size, "little"
-    )
-    return header + mask + masked
-
-
-def websocket_accept(key: bytes) -> bytes:
-    return base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
-
 
 DELIVERY_PREFIX = b'42["message:channel",'
 MARK = b"LT|"
@@ -305,24 +166,9 @@ def parse_delivery(frame: bytes) -> tuple[bytes, float] | None:
     return frame[start:bar], float(frame[bar + 1 : end])
 
 
-def parse_ack(frame: bytes) -> tuple[int, Any] | None:
-    """(ack id, first ack argument) of a Socket.IO ACK packet `43<id>[...]` on "/", else None."""
-    if not frame.startswith(b"43"):
-        return None
-    bracket = frame.find(b"[")
-    if bracket <= 2 or not frame[2:bracket].isdigit():
-        return None
-    args = orjson.loads(frame[bracket:])
-    return int(frame[2:bracket]), (args[0] if args else None)
-
-
-def send_event_packet(channel: str, text: str, ack_id: int | None) -> str:
-    body = orjson.dumps(["message:channel:send", channel, text]).decode()
-    return f"42{body}" if ack_id is None else f"42{ack_id}{body}"
-
-
 # ---------------------------------------------------------------------------------------------
-# Transports: a lean websocket client (the default, for throughput) and trio-websocket.
+# Transports: the lean websocket client (benchkit.wire; the default, for throughput) and
+# trio-websocket.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -332,119 +178,6 @@ class Transport(Protocol):
     async def receive_frames(self) -> list[bytes]:
         """The next batch of complete text/binary messages; an empty list once closed."""
         ...
-
-
-def split_url(url: str) -> tuple[str, int, str]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "ws", ""):
-        raise ValueError(f"only plain http/ws URLs are supported, not {url!r}")
-    host = parts.hostname or "127.0.0.1"
-    port = parts.port or 80
-    path = (parts.path.rstrip("/") or "") + "/socket.io/"
-    return host, port, f"{path}?EIO=4&transport=websocket"
-
-
-class RawWebSocket:
-    """A minimal websocket client on a trio stream, batching every frame of one read.
-
-    trio-websocket pays a scheduler round trip and wsproto's per-frame machinery for each
-    message (about 30 us here); this one parses a whole TCP read in one pass, which is what
-    lets one process receive tens of thousands of deliveries a second.
-    """
-
-    def __init__(self, stream: trio.SocketStream, leftover: bytes) -> None:
-        self._stream = stream
-        self._buf = bytearray(leftover)
-        self._send_lock = trio.Lock()
-        self._fragments: list[bytes] = []
-        self._closed = False
-
-    @classmethod
-    async def connect(cls, host: str, port: int, target: str) -> RawWebSocket:
-        stream = await trio.open_tcp_stream(host, port)
-        try:
-            key = base64.b64encode(os.urandom(16))
-            request = (
-                (
-                    f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                    "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                ).encode()
-                + b"Sec-WebSocket-Key: "
-                + key
-                + b"\r\n\r\n"
-            )
-            await stream.send_all(request)
-            response = bytearray()
-            while b"\r\n\r\n" not in response:
-                if len(response) > 65536:
-                    raise WireError("oversized handshake response")
-                data = await stream.receive_some(65536)
-                if not data:
-                    raise WireError("connection closed during the websocket handshake")
-                response += data
-            head, _, rest = bytes(response).partition(b"\r\n\r\n")
-            lines = head.split(b"\r\n")
-            if b" 101 " not in lines[0] + b" ":
-                raise WireError(f"handshake refused: {lines[0].decode(errors='replace')}")
-            headers = {}
-            for line in lines[1:]:
-                name, _, value = line.partition(b":")
-                headers[name.strip().lower()] = value.strip()
-            if headers.get(b"sec-websocket-accept") != websocket_accept(key):
-                raise WireError("bad Sec-WebSocket-Accept")
-        except BaseException:
-            await trio.aclose_forcefully(stream)
-            raise
-        return cls(stream, rest)
-
-    async def _send_frame(self, opcode: int, payload: bytes) -> None:
-        frame = encode_client_frame(opcode, payload)
-        async with self._send_lock:
-            await self._stream.send_all(frame)
-
-    async def send_text(self, text: str) -> None:
-        await self._send_frame(OP_TEXT, text.encode())
-
-    async def receive_frames(self) -> list[bytes]:
-        while not self._closed:
-            frames, used = parse_frames(self._buf)
-            if used:
-                del self._buf[:used]
-            messages = await self._handle(frames)
-            if messages:
-                return messages
-            if self._closed:
-                break
-            data = await self._stream.receive_some(262144)
-            if not data:
-                self._closed = True
-                break
-            self._buf += data
-        return []
-
-    async def _handle(self, frames: list[tuple[int, bytes]]) -> list[bytes]:
-        messages: list[bytes] = []
-        for first, payload in frames:
-            opcode = first & 0x0F
-            if first & 0x80 and opcode in (OP_TEXT, OP_BINARY):
-                messages.append(payload)
-            elif opcode in (OP_TEXT, OP_BINARY, OP_CONTINUATION):
-                self._fragments.append(payload)
-                if first & 0x80:
-                    messages.append(b"".join(self._fragments))
-                    self._fragments.clear()
-            elif opcode == OP_PING:
-                await self._send_frame(OP_PONG, payload)
-            elif opcode == OP_CLOSE:
-                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                    await self._send_frame(OP_CLOSE, payload[:2])
-                self._closed = True
-                break
-        return messages
-
-    async def aclose(self) -> None:
-        self._closed = True
-        await trio.aclose_forcefully(self._stream)
 
 
 class TrioWebSocket:
@@ -470,7 +203,7 @@ class TrioWebSocket:
 async def open_transport(kind: str, url: str) -> AsyncIterator[Transport]:
     host, port, target = split_url(url)
     if kind == "raw":
-        ws = await RawWebSocket.connect(host, port, target)
+        ws = await LeanWebSocket.connect(host, port, target)
         try:
             yield ws
         finally:
@@ -637,7 +370,8 @@ class Worker:
                     ack = parse_ack(frame)
                     if ack is not None:
                         state.acked += 1
-                        if not (isinstance(ack[1], dict) and ack[1].get("ok") is True):
+                        reply = ack[1][0] if ack[1] else None
+                        if not (isinstance(reply, dict) and reply.get("ok") is True):
                             state.errors["ack"] += 1
                 elif frame.startswith(b"1") or frame.startswith(b"41"):
                     return
@@ -678,7 +412,9 @@ class Worker:
                 ack_id = client.next_ack
                 client.next_ack += 1
             try:
-                await transport.send_text(send_event_packet(config.channel, text, ack_id))
+                await transport.send_text(
+                    event_packet("message:channel:send", (config.channel, text), ack_id)
+                )
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 state.errors["send"] += 1
                 return
@@ -827,13 +563,6 @@ async def read_json_lines(stream: trio.abc.ReceiveStream) -> AsyncIterator[dict[
                 yield orjson.loads(line)
 
 
-def raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
 # ---------------------------------------------------------------------------------------------
 # Coordinator: spawns the workers, runs the schedule, merges, reports.
 # ---------------------------------------------------------------------------------------------
@@ -929,45 +658,16 @@ class Progress:
 
 
 class ServerProbe:
-    """CPU and memory of a local server process, from /proc (Linux), when its pid is known."""
+    """CPU and memory of a local server process, when its pid is known."""
 
     def __init__(self, pid: int | None) -> None:
         self.pid = pid
-        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
     def rss_kib(self) -> int | None:
-        if self.pid is None:
-            return None
-        try:
-            with open(f"/proc/{self.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except OSError:
-            return None
-        return None
+        return None if self.pid is None else rss_kib(self.pid)
 
     def cpu_s(self) -> float | None:
-        if self.pid is None:
-            return None
-        try:
-            with open(f"/proc/{self.pid}/stat") as stat:
-                fields = stat.read().rpartition(")")[2].split()
-        except OSError:
-            return None
-        # utime and stime are fields 14 and 15 of stat(5); index 11/12 after the comm field.
-        return (int(fields[11]) + int(fields[12])) / self.ticks
-
-
-def machine_busy_s() -> float | None:
-    """CPU seconds all cores spent busy since boot (Linux /proc/stat), or None elsewhere."""
-    try:
-        with open("/proc/stat") as stat:
-            fields = [int(value) for value in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    # user nice system idle iowait irq softirq steal ...: idle and iowait are not busy.
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+        return None if self.pid is None else cpu_s(self.pid)
 
 
 class Coordinator:
@@ -1017,7 +717,8 @@ class Coordinator:
     async def _spawn(self, nursery: trio.Nursery) -> None:
         for index in range(self.options.procs):
             process = await trio.lowlevel.open_process(
-                [sys.executable, SCRIPT, "--worker"],
+                script_args("loadtest", "--worker"),
+                cwd=ROOT,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
             )

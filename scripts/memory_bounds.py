@@ -10,7 +10,7 @@ attack while sampling the server's resident memory:
 - ``idle``: clients that connect and do nothing (the baseline cost of a connection).
 
 Prints the server's resident memory before, at its peak and after, and the peak growth per
-attacking client. Example: ``python scripts/memory_bounds.py --frontend native --clients 40``.
+attacking client. Example: ``python -m scripts.memory_bounds --frontend native --clients 40``.
 """
 
 from __future__ import annotations
@@ -18,35 +18,29 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import subprocess
-import sys
 import time
 from typing import Any
 
 import trio
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# Sibling scripts, found through the path entry above.
-from loadtest import RawWebSocket, encode_client_frame
-from serverproc import free_port, wait_healthy
+from benchkit.processes import free_port, running, server_args
+from benchkit.stats import rss_kib
+from benchkit.wire import OP_TEXT, LeanWebSocket, client_frame_head
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = "/socket.io/?EIO=4&transport=websocket"
 TEXT = "x" * 2000
 MiB = 1024 * 1024
 
 
 def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
+    kib = rss_kib(pid)
+    if kib is None:
+        raise RuntimeError(f"no VmRSS for process {pid}")
+    return kib * 1024
 
 
-async def join(port: int, name: str) -> RawWebSocket:
-    ws = await RawWebSocket.connect("127.0.0.1", port, TARGET)
+async def join(port: int, name: str) -> LeanWebSocket:
+    ws = await LeanWebSocket.connect("127.0.0.1", port, TARGET)
     await ws.receive_frames()  # the Engine.IO open packet
     await ws.send_text("40" + json.dumps({"username": name}))
     return ws
@@ -80,12 +74,12 @@ async def partial(port: int, clients: int, max_payload: int) -> None:
     size = max_payload - 1
     sockets = []
     # One text frame declaring `size` bytes, of which all but the last are sent.
-    whole = encode_client_frame(0x1, b"4" + b"y" * (size - 1), mask=b"\0\0\0\0")
+    unfinished = client_frame_head(OP_TEXT, size) + b"4" + b"y" * (size - 2)
     for number in range(clients):
         ws = await join(port, f"partial{number}")
         # Refused (the address holds enough unfinished input): the server closed it.
         with contextlib.suppress(trio.BrokenResourceError):
-            await ws._stream.send_all(whole[:-1])
+            await ws.send_bytes(unfinished)
         sockets.append(ws)
     await trio.sleep(3.0)
     for ws in sockets:
@@ -138,31 +132,14 @@ def main() -> None:
     parser.add_argument("--max-payload", type=int, default=1_000_000)
     args = parser.parse_args()
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "minidiscord",
-        "--port",
-        str(port),
-        "--store",
-        "memory",
-        "--frontend",
-        args.frontend,
-        "--max-payload",
-        str(args.max_payload),
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT)
-    try:
-        wait_healthy(port, process, 20)
+    options = ["--store", "memory", "--frontend", args.frontend]
+    options += ["--max-payload", str(args.max_payload), "--log-level", "warning"]
+    # The server's own limits stay on: they are what is measured.
+    with running(server_args(port, *options, unlimited=False), port) as process:
         if args.attack == "hoard":
             trio.run(fill_history, port)
             time.sleep(1.0)
         print(json.dumps(trio.run(measure, args, process.pid, port)))
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Written the way a python-socketio user would deploy it (``AsyncServer(async_mode="asgi")``
 wrapped in ``ASGIApp``, uvicorn with uvloop, httptools and websockets), all state in memory,
 so the benchmark compares servers, not a strawman.
-Run: ``python scripts/peer_socketio.py --port N``.
+Run: ``python -m scripts.peer_socketio --port N``.
 """
 
 from __future__ import annotations

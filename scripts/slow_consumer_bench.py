@@ -5,7 +5,7 @@ clients, one sender) twice: once alone, once with one more client that joins the
 then never reads again. Prints both latency distributions, and whether the server dropped
 the stalled client as a slow consumer during the run (``/metrics``).
 
-Example: ``python scripts/slow_consumer_bench.py --rate 5 --duration 30``.
+Example: ``python -m scripts.slow_consumer_bench --rate 5 --duration 30``.
 """
 
 from __future__ import annotations
@@ -13,42 +13,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import shutil
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import trio
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# loadtest.py is a sibling script, found through the path entry above.
-from loadtest import RawWebSocket
-from serverproc import free_port, server_args, wait_healthy
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _pins() -> tuple[list[str], list[str]]:
-    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
-        return [], []
-    return ["taskset", "-c", "0"], ["taskset", "-c", "1"]
+from benchkit.processes import ROOT, free_port, pinning, running, script_args, server_args
+from benchkit.wire import LeanWebSocket
 
 
 @contextlib.contextmanager
 def _server(port: int, client_buffer: int, frontend: str) -> Iterator[None]:
-    pin, _ = _pins()
+    pin, _ = pinning()
     options = ["--store", "memory", "--client-buffer", str(client_buffer), "--log-level", "warning"]
     options += ["--frontend", frontend]
-    process = subprocess.Popen([*pin, *server_args(port, *options)], cwd=ROOT)
-    try:
-        wait_healthy(port, process, 20)
+    with running([*pin, *server_args(port, *options)], port):
         yield
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _slow_consumer_drops(port: int) -> float:
@@ -60,34 +41,35 @@ def _slow_consumer_drops(port: int) -> float:
 
 
 async def _loadtest(port: int, args: argparse.Namespace) -> dict[str, Any]:
-    _, pin = _pins()
+    _, pin = pinning()
     command = [
         *pin,
-        sys.executable,
-        os.path.join(ROOT, "scripts", "loadtest.py"),
-        "--url",
-        f"http://127.0.0.1:{port}",
-        "-c",
-        str(args.clients),
-        "-s",
-        "1",
-        "-r",
-        str(args.rate),
-        "-d",
-        str(args.duration),
-        "--size",
-        str(args.size),
-        "--json",
-        "-q",
+        *script_args(
+            "loadtest",
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "-c",
+            str(args.clients),
+            "-s",
+            "1",
+            "-r",
+            str(args.rate),
+            "-d",
+            str(args.duration),
+            "--size",
+            str(args.size),
+            "--json",
+            "-q",
+        ),
     ]
-    result = await trio.run_process(command, capture_stdout=True, check=True)
+    result = await trio.run_process(command, cwd=ROOT, capture_stdout=True, check=True)
     report: dict[str, Any] = json.loads(result.stdout)
     return report
 
 
 async def _stalled_client(port: int, joined: trio.Event) -> None:
     """Join the chat, then never read again (the socket stays open until cancelled)."""
-    client = await RawWebSocket.connect("127.0.0.1", port, "/socket.io/?EIO=4&transport=websocket")
+    client = await LeanWebSocket.connect("127.0.0.1", port, "/socket.io/?EIO=4&transport=websocket")
     try:
         await client.send_text('40{"username":"stalled"}')
         while not any(frame.startswith(b'42["users"') for frame in await client.receive_frames()):

@@ -15,7 +15,7 @@ user. While it runs it checks:
   restore, and (for a server this script starts) no log record at ERROR or above.
 
 It prints a summary (``--json`` for one JSON object) and exits 1 on any violation.
-Example: ``python scripts/soak.py --clients 500 --duration 600``.
+Example: ``python -m scripts.soak --clients 500 --duration 600``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import bisect
 import contextlib
 import os
 import random
-import resource
 import secrets
 import signal
 import subprocess
@@ -34,16 +33,15 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# serverproc.py is a sibling script, found through the path entry above.
-from serverproc import free_port, server_args, wait_healthy
+from benchkit.processes import free_port, running, server_args
+from benchkit.stats import open_fds, raise_fd_limit, rss_kib
+from benchkit.wire import event_packet, parse_ack
 
 CHANNELS = ("welcome", "general", "react", "learners", "casual")
 # At most this many examples of each violation kind are kept for the summary.
@@ -222,35 +220,8 @@ def resource_verdict(
 
 def read_process(pid: int) -> tuple[int, int] | None:
     """(VmRSS in kB, open descriptors) of a process, or None when it is gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-        fds = len(os.listdir(f"/proc/{pid}/fd"))
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]), fds
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# The wire: Engine.IO/Socket.IO frames on the default namespace.
-# ---------------------------------------------------------------------------------------------
-
-
-def event_frame(event: str, args: Sequence[Any], ack_id: int | None = None) -> str:
-    body = orjson.dumps([event, *args]).decode()
-    return f"42{body}" if ack_id is None else f"42{ack_id}{body}"
-
-
-def parse_ack(frame: str) -> tuple[int, list[Any]] | None:
-    """(ack id, ack args) of ``43<id>[...]``, else None."""
-    bracket = frame.find("[", 2)
-    digits = frame[2:bracket] if bracket > 2 else ""
-    if not digits.isdigit():
-        return None
-    args = orjson.loads(frame[bracket:])
-    return (int(digits), args) if isinstance(args, list) else None
+    rss, fds = rss_kib(pid), open_fds(pid)
+    return None if rss is None or fds is None else (rss, fds)
 
 
 class ConnectionEnded(Exception):
@@ -342,7 +313,7 @@ class Connection:
         self._acks[ack_id] = (done, result)
         try:
             try:
-                await self.ws.send_message(event_frame(event, args, ack_id))
+                await self.ws.send_message(event_packet(event, args, ack_id))
             except ConnectionClosed:
                 raise ConnectionEnded from None
             with trio.fail_after(timeout):
@@ -631,7 +602,7 @@ class Soak:
         # The answer is the ack or the namespace disconnect that ends the socket, whichever
         # comes first (the server may disconnect before it could acknowledge).
         with contextlib.suppress(ConnectionClosed):
-            await conn.ws.send_message(event_frame("user:leave", [], LEAVE_ACK_ID))
+            await conn.ws.send_message(event_packet("user:leave", [], LEAVE_ACK_ID))
         with trio.move_on_after(self.options.ack_timeout):
             await conn.server_disconnected.wait()
         if not conn.server_disconnected.is_set():
@@ -732,22 +703,13 @@ def own_server(workdir: str, log_path: str) -> Iterator[tuple[str, subprocess.Po
     command = server_args(port, "--store", "sqlite", "--db", db, "--log-format", "json")
     command += ["--log-level", "warning"]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
         try:
-            wait_healthy(port, process, 30)
+            with running(
+                command, port, timeout=30, stdout=log, stderr=subprocess.STDOUT
+            ) as process:
+                yield f"http://127.0.0.1:{port}", process
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; see {log_path}") from None
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
 
 
 def log_errors(log_path: str) -> list[str]:
@@ -972,13 +934,6 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         json=args.json,
         server_log=args.server_log,
     )
-
-
-def raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ damps the noise of a shared machine. It prints the figures and the SQLite/memory
 throughput ratio (target: >= 0.8). For SQLite it also checks that the database holds every
 message that was acknowledged.
 
-Example: ``python scripts/store_bench.py --senders 10 --duration 5 --repeats 2``.
+Example: ``python -m scripts.store_bench --senders 10 --duration 5 --repeats 2``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ import argparse
 import contextlib
 import json
 import os
-import resource
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -37,13 +35,10 @@ from typing import Any
 
 import trio
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# loadtest.py is a sibling script, found through the path entry above.
-from loadtest import RawWebSocket, WireError
-from serverproc import free_port, server_args, wait_healthy
+from benchkit.processes import ROOT, free_port, running, script_args, server_args
+from benchkit.stats import cpu_s, own_cpu_s, percentile_ms
+from benchkit.wire import LeanWebSocket, WireError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LOADTEST = os.path.join(ROOT, "scripts", "loadtest.py")
 STORES = ("memory", "sqlite")
 TARGET_RATIO = 0.8
 START_TIMEOUT = 15.0
@@ -92,48 +87,15 @@ class Run:
 def running_server(store: str, db: str) -> Iterator[tuple[int, int]]:
     port = free_port()
     command = server_args(port, "--store", store, "--db", db, "--log-level", "warning")
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sys.stderr)
-    try:
-        wait_healthy(port, process, START_TIMEOUT)
+    with running(command, port, timeout=START_TIMEOUT, stdout=subprocess.DEVNULL) as process:
         yield port, process.pid
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def process_cpu_s(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return None
-    # utime and stime, fields 14 and 15 of stat(5), counted after the command name.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 # -- the closed loop ----------------------------------------------------------------------
 
 
-def percentile_ms(samples: list[float], pct: float) -> float | None:
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
-    return round(ordered[index] * 1000, 3)
-
-
-async def open_client(port: int, name: str) -> RawWebSocket:
-    ws = await RawWebSocket.connect("127.0.0.1", port, TARGET)
+async def open_client(port: int, name: str) -> LeanWebSocket:
+    ws = await LeanWebSocket.connect("127.0.0.1", port, TARGET)
     await ws.send_text("40" + json.dumps({"username": name}))
     while True:
         frames = await ws.receive_frames()
@@ -159,7 +121,9 @@ async def closed_loop(port: int, args: argparse.Namespace, pid: int) -> tuple[Sa
     stop = False
     drained = trio.Event()
 
-    async def reader(ws: RawWebSocket, in_flight: dict[int, float], window: trio.Semaphore) -> None:
+    async def reader(
+        ws: LeanWebSocket, in_flight: dict[int, float], window: trio.Semaphore
+    ) -> None:
         nonlocal measured, total_acked
         while frames := await ws.receive_frames():
             now = time.perf_counter()
@@ -179,7 +143,9 @@ async def closed_loop(port: int, args: argparse.Namespace, pid: int) -> tuple[Sa
                     if stop and not in_flight and not any(flights):
                         drained.set()
 
-    async def sender(ws: RawWebSocket, in_flight: dict[int, float], window: trio.Semaphore) -> None:
+    async def sender(
+        ws: LeanWebSocket, in_flight: dict[int, float], window: trio.Semaphore
+    ) -> None:
         text = "x" * args.size
         for ack in range(args.max_messages):
             await window.acquire()
@@ -197,12 +163,12 @@ async def closed_loop(port: int, args: argparse.Namespace, pid: int) -> tuple[Sa
                 if n < args.senders:
                     nursery.start_soon(sender, ws, flights[n], window)
             await trio.sleep(args.warmup)
-            cpu_bench, cpu_server, started = own_cpu_s(), process_cpu_s(pid), time.perf_counter()
+            cpu_bench, cpu_server, started = own_cpu_s(), cpu_s(pid), time.perf_counter()
             measuring = True
             await trio.sleep(args.duration)
             measuring = False
             elapsed = time.perf_counter() - started
-            cpu_bench_end, cpu_server_end = own_cpu_s(), process_cpu_s(pid)
+            cpu_bench_end, cpu_server_end = own_cpu_s(), cpu_s(pid)
             stop = True
             # The last acks come back before the next phase, so the server is quiet then.
             if not any(flights):
@@ -233,9 +199,8 @@ async def closed_loop(port: int, args: argparse.Namespace, pid: int) -> tuple[Sa
 
 
 def fixed_load(port: int, rate: float, args: argparse.Namespace) -> FixedLoad:
-    command = [
-        sys.executable,
-        LOADTEST,
+    command = script_args(
+        "loadtest",
         "--url",
         f"http://127.0.0.1:{port}",
         "--clients",
@@ -250,8 +215,10 @@ def fixed_load(port: int, rate: float, args: argparse.Namespace) -> FixedLoad:
         str(args.size),
         "--json",
         "--quiet",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=args.duration + 60)
+    )
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=args.duration + 60
+    )
     if done.returncode != 0:
         raise RuntimeError(f"loadtest failed ({done.returncode}): {done.stderr.strip()}")
     report: dict[str, Any] = json.loads(done.stdout)

@@ -1,18 +1,16 @@
 """The `minidiscord` command: settings from flags and environment, and a real start and stop."""
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-from functools import partial
 
 import httpx
 import pytest
 import trio
 
+from benchkit.processes import free_port, server_args
 from minidiscord.cli import settings_from
 from minidiscord.config import DEFAULT_CORS_ORIGINS, SettingsError
+from tests.support.processes import cli_server
 
 
 def test_defaults_are_the_original_servers() -> None:
@@ -51,16 +49,9 @@ def test_bad_port_is_refused_naming_the_option(port: str) -> None:
         settings_from([], {"MINIDISCORD_PORT": port})
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def test_bad_value_exits_with_one_line_and_no_traceback() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "minidiscord", "--port", "notaport"],
+        server_args("notaport", unlimited=False),
         capture_output=True,
         text=True,
         timeout=30,
@@ -72,29 +63,18 @@ def test_bad_value_exits_with_one_line_and_no_traceback() -> None:
 
 
 async def test_python_dash_m_serves_and_stops_on_sigterm() -> None:
-    port = _free_port()
+    port = free_port()
     env = {
-        **os.environ,
         "MINIDISCORD_PORT": str(port),
         "MINIDISCORD_LOG_LEVEL": "warning",
         "MINIDISCORD_STORE": "memory",
     }
-    async with trio.open_nursery() as nursery:
-        process: trio.Process = await nursery.start(
-            partial(trio.run_process, [sys.executable, "-m", "minidiscord"], env=env, check=False)
-        )
-        url = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
+    async with cli_server(port, unlimited=False, env=env) as server:
         async with httpx.AsyncClient() as http:
-            with trio.fail_after(20):
-                while True:
-                    try:
-                        response = await http.get(url)
-                        break
-                    except httpx.ConnectError:
-                        await trio.sleep(0.1)
+            response = await http.get(f"{server.url}/socket.io/?EIO=4&transport=polling")
         assert response.status_code == 200
         assert response.text.startswith('0{"sid":')
-        process.send_signal(signal.SIGTERM)
+        server.process.send_signal(signal.SIGTERM)
         with trio.fail_after(20):
-            await process.wait()
-        assert process.returncode == 0
+            await server.process.wait()
+        assert server.process.returncode == 0

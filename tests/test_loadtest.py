@@ -2,13 +2,8 @@
 
 import math
 import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,19 +12,17 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchkit import stats, wire
+from benchkit.processes import HANDSHAKE, ROOT, free_port, running, script_args
+from scripts import loadtest
 from tests.support.servers import RunningServer
-
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-
-import loadtest  # noqa: E402  (a script, importable once scripts/ is on the path)
 
 # --- latency histogram -----------------------------------------------------------------------
 
 
 @given(st.integers(min_value=0, max_value=10**9))
 def test_every_value_falls_inside_its_bucket(us: int) -> None:
-    low, high = loadtest.bucket_bounds(loadtest.bucket_of(us))
+    low, high = stats.bucket_bounds(stats.bucket_of(us))
     assert low <= us < high
     # Log-linear: a bucket is never wider than 1/64 of its lower bound (exact below 128 us).
     assert high - low <= max(1, low // 64)
@@ -38,13 +31,13 @@ def test_every_value_falls_inside_its_bucket(us: int) -> None:
 def test_buckets_are_contiguous_and_ordered() -> None:
     previous_high = 0
     for index in range(2000):
-        low, high = loadtest.bucket_bounds(index)
+        low, high = stats.bucket_bounds(index)
         assert low == previous_high
         previous_high = high
 
 
 def test_percentiles_of_a_known_distribution() -> None:
-    hist = loadtest.Histogram()
+    hist = stats.Histogram()
     for us in range(1, 10_001):
         hist.record(us)
     for pct in (50, 90, 99):
@@ -56,14 +49,14 @@ def test_percentiles_of_a_known_distribution() -> None:
 
 
 def test_percentile_of_an_empty_histogram_is_none() -> None:
-    hist = loadtest.Histogram()
+    hist = stats.Histogram()
     assert hist.percentile_us(50) is None
     assert hist.summary_ms() == {"p50": None, "p90": None, "p99": None, "max": None}
 
 
 @given(st.lists(st.integers(0, 10**7)), st.lists(st.integers(0, 10**7)))
 def test_merged_histograms_equal_one_that_saw_everything(a: list[int], b: list[int]) -> None:
-    first, second, both = loadtest.Histogram(), loadtest.Histogram(), loadtest.Histogram()
+    first, second, both = stats.Histogram(), stats.Histogram(), stats.Histogram()
     for us in a:
         first.record(us)
         both.record(us)
@@ -71,7 +64,7 @@ def test_merged_histograms_equal_one_that_saw_everything(a: list[int], b: list[i
         second.record(us)
         both.record(us)
     # Across processes histograms travel as JSON.
-    first.merge(loadtest.Histogram.from_json(orjson.loads(orjson.dumps(second.to_json()))))
+    first.merge(stats.Histogram.from_json(orjson.loads(orjson.dumps(second.to_json()))))
     assert first == both
 
 
@@ -79,7 +72,7 @@ def test_merged_histograms_equal_one_that_saw_everything(a: list[int], b: list[i
 
 
 def part(**overrides: Any) -> dict[str, Any]:
-    hist = loadtest.Histogram()
+    hist = stats.Histogram()
     for us in overrides.pop("latencies", [1000, 2000]):
         hist.record(us)
     report: dict[str, Any] = {
@@ -207,7 +200,7 @@ def server_frame(payload: bytes, opcode: int = 0x1, fin: bool = True) -> bytes:
 def test_parse_frames_reads_every_length_encoding(size: int) -> None:
     payload = bytes(i % 251 for i in range(size))
     data = server_frame(payload) + server_frame(b"2")
-    frames, used = loadtest.parse_frames(bytearray(data))
+    frames, used = wire.parse_frames(bytearray(data))
     assert frames == [(0x81, payload), (0x81, b"2")]
     assert used == len(data)
 
@@ -215,19 +208,19 @@ def test_parse_frames_reads_every_length_encoding(size: int) -> None:
 def test_parse_frames_leaves_an_incomplete_frame_in_the_buffer() -> None:
     whole = server_frame(b"hello") + server_frame(b"x" * 300)
     for cut in range(len(whole)):
-        frames, used = loadtest.parse_frames(bytearray(whole[:cut]))
+        frames, used = wire.parse_frames(bytearray(whole[:cut]))
         assert used == sum(len(server_frame(p)) for _, p in frames)
         assert len(frames) == (0 if cut < 7 else 1)
 
 
 def test_a_masked_server_frame_is_refused() -> None:
-    with pytest.raises(loadtest.WireError):
-        loadtest.parse_frames(bytearray(b"\x81\x85abcd12345"))
+    with pytest.raises(wire.WireError):
+        wire.parse_frames(bytearray(b"\x81\x85abcd12345"))
 
 
 @given(st.binary(max_size=70_000), st.binary(min_size=4, max_size=4))
 def test_client_frames_unmask_to_the_payload(payload: bytes, mask: bytes) -> None:
-    frame = loadtest.encode_client_frame(0x1, payload, mask)
+    frame = wire.encode_client_frame(0x1, payload, mask)
     assert frame[0] == 0x81
     assert frame[1] & 0x80
     length = frame[1] & 0x7F
@@ -238,7 +231,7 @@ def test_client_frames_unmask_to_the_payload(payload: bytes, mask: bytes) -> Non
 
 
 def test_websocket_accept_matches_rfc6455_example() -> None:
-    assert loadtest.websocket_accept(b"dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert wire.websocket_accept(b"dGhlIHNhbXBsZSBub25jZQ==") == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 
 def test_deliveries_are_found_without_decoding_the_json() -> None:
@@ -256,23 +249,26 @@ def test_deliveries_are_found_without_decoding_the_json() -> None:
 
 
 def test_acks_are_parsed() -> None:
-    assert loadtest.parse_ack(b'4312[{"ok":true,"id":"m1"}]') == (12, {"ok": True, "id": "m1"})
-    assert loadtest.parse_ack(b"437[]") == (7, None)
-    assert loadtest.parse_ack(b'42["x"]') is None
-    assert (
-        loadtest.send_event_packet("general", "hi", 3)
-        == '423["message:channel:send","general","hi"]'
+    assert wire.parse_ack(b'4312[{"ok":true,"id":"m1"}]') == (12, [{"ok": True, "id": "m1"}])
+    assert wire.parse_ack('4312[{"ok":true}]') == (12, [{"ok": True}])
+    assert wire.parse_ack(b"437[]") == (7, [])
+    assert wire.parse_ack(b'42["x"]') is None
+    assert wire.parse_ack(b"43[]") is None
+    packet = wire.event_packet("message:channel:send", ("general", "hi"), 3)
+    assert packet == '423["message:channel:send","general","hi"]'
+    assert wire.event_packet("user:leave", ()) == '42["user:leave"]'
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_a_frame_head_with_a_zero_key_sends_the_payload_as_it_is(size: int) -> None:
+    payload = bytes(i % 251 for i in range(size))
+    assert wire.client_frame_head(0x2, size) + payload == wire.encode_client_frame(
+        0x2, payload, b"\0\0\0\0"
     )
-    assert loadtest.send_event_packet("general", "hi", None).startswith('42["message:channel')
+    assert wire.client_frame_head(0x1, size, final=False)[0] == 0x01
 
 
 # --- a short real run ------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -280,32 +276,17 @@ def peer_url() -> Iterator[str]:
     """The python-socketio peer (scripts/peer_socketio.py) in a subprocess."""
     pytest.importorskip("uvicorn")
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(SCRIPTS / "peer_socketio.py"), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/socket.io/?EIO=4&transport=polling", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    command = script_args("peer_socketio", "--port", str(port))
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    quiet = subprocess.DEVNULL
+    with running(command, port, probe=HANDSHAKE, stdout=quiet, stderr=quiet, env=env):
+        yield f"http://127.0.0.1:{port}"
 
 
 async def run_loadtest(url: str, *args: str) -> dict[str, Any]:
     done = await trio.run_process(
-        [sys.executable, str(SCRIPTS / "loadtest.py"), "--url", url, "--json", "-q", *args],
+        script_args("loadtest", "--url", url, "--json", "-q", *args),
+        cwd=ROOT,
         capture_stdout=True,
         capture_stderr=True,
         check=False,

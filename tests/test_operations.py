@@ -2,14 +2,9 @@
 
 import json
 import logging
-import os
 import signal
-import socket
 import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from functools import partial
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +14,9 @@ import trio
 import trio.lowlevel
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchkit.processes import free_port
 from minidiscord.logs import JSONFormatter
+from tests.support.processes import CliServer, cli_server
 from tests.support.rawclient import raw_websocket
 from tests.support.servers import RunningServer
 from tests.support.waiting import wait_until
@@ -94,39 +91,9 @@ def test_json_log_lines_are_objects() -> None:
     assert entry["message"] == "hi x"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def _server_process(port: int) -> AsyncIterator[trio.Process]:
-    env = {
-        **os.environ,
-        "MINIDISCORD_PORT": str(port),
-        "MINIDISCORD_STORE": "memory",
-        "MINIDISCORD_PING_INTERVAL": "2",
-        "MINIDISCORD_PING_TIMEOUT": "2",
-    }
-    async with trio.open_nursery() as nursery:
-        process: trio.Process = await nursery.start(
-            partial(trio.run_process, [sys.executable, "-m", "minidiscord"], env=env, check=False)
-        )
-        try:
-            async with httpx.AsyncClient() as http:
-                with trio.fail_after(20):
-                    while True:
-                        try:
-                            await http.get(f"http://127.0.0.1:{port}/healthz")
-                            break
-                        except httpx.ConnectError:
-                            await trio.sleep(0.05)
-            yield process
-        finally:
-            if process.returncode is None:
-                process.kill()
+def _server_process(port: int) -> AbstractAsyncContextManager[CliServer]:
+    options = ("--store", "memory", "--ping-interval", "2", "--ping-timeout", "2")
+    return cli_server(port, *options, unlimited=False)
 
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -174,17 +141,17 @@ class NodeClient:
     reason="node's socket.io-client is not installed (make test installs it)",
 )
 async def test_sigterm_closes_clients_cleanly_and_they_come_back() -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     clients = [NodeClient("websocket"), NodeClient("polling")]
     async with trio.open_nursery() as nursery:
-        async with _server_process(port) as process:
+        async with _server_process(port) as server:
             for client in clients:
                 await nursery.start(client.run, url)
-            process.send_signal(signal.SIGTERM)
+            server.process.send_signal(signal.SIGTERM)
             with trio.fail_after(20):
-                await process.wait()
-            assert process.returncode == 0
+                await server.process.wait()
+            assert server.process.returncode == 0
         for client in clients:
             await wait_until(lambda c=client: len(c.lines) >= 2, timeout=10)  # type: ignore[misc]
             # A transport close, not a Socket.IO disconnect: the clients reconnect.

@@ -5,16 +5,12 @@ The run's length is SOAK_SECONDS (default 60 in CI, where CI=true, and 15 locall
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import orjson
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-sys.path.insert(0, str(SCRIPTS))
-
-import soak  # noqa: E402  (a script, importable once scripts/ is on the path)
+from benchkit.processes import ROOT, script_args
+from scripts import soak
 
 GRACE = 2.0
 
@@ -103,9 +99,8 @@ def soak_seconds() -> float:
 
 def test_a_short_soak_passes() -> None:
     seconds = soak_seconds()
-    command = [
-        sys.executable,
-        str(SCRIPTS / "soak.py"),
+    command = script_args(
+        "soak",
         "--clients",
         "60",
         "--duration",
@@ -121,8 +116,10 @@ def test_a_short_soak_passes() -> None:
         "--seed",
         "1",
         "--json",
-    ]
-    done = subprocess.run(command, capture_output=True, timeout=seconds + 180, check=False)
+    )
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, timeout=seconds + 180, check=False
+    )
     assert done.stdout, done.stderr.decode(errors="replace")[-2000:]
     summary = orjson.loads(done.stdout.splitlines()[-1])
     assert done.returncode == 0, (summary["violations"], summary["violation_examples"])

@@ -17,10 +17,10 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
+from benchkit.wire import client_frame_head
 from minidiscord.app import App, ChatApp
 from minidiscord.chat.models import User
 from tests.support.rawclient import (
-    client_frame_head,
     polling_connect,
     raw_websocket,
     websocket_by_hand,

@@ -6,23 +6,23 @@ message must then be there, with the id its ack gave, in order, exactly once; an
 grouped commits land in call order, the stored ids have no holes.
 """
 
+import itertools
 import json
 import signal
 import sqlite3
-import subprocess
-import sys
-from contextlib import closing
+from contextlib import AbstractAsyncContextManager, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
+from trio_websocket import ConnectionClosed, HandshakeError
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from serverproc import free_port, server_args  # noqa: E402  (a script, found on the path above)
+from benchkit.processes import free_port
+from benchkit.wire import event_packet
+from tests.chat.rawchat import call, wait_event
+from tests.support.processes import CliServer, cli_server
+from tests.support.rawclient import raw_websocket
 
 SENDERS = 8
 WINDOW = 16  # unacknowledged messages each sender keeps in flight
@@ -33,79 +33,10 @@ SERVER_START_TIMEOUT = 10.0
 TEST_TIMEOUT = 40.0  # seconds; normally done in a few
 
 
-def server_command(port: int, db: Path) -> list[str]:
-    # Limits off (serverproc's command): these clients send far faster than people, on purpose.
-    return server_args(port, "--store", "sqlite", "--db", str(db), "--log-level", "warning")
-
-
-async def start_server(port: int, db: Path, log: Path) -> trio.Process:
-    with log.open("ab") as log_file:
-        process = await trio.lowlevel.open_process(
-            server_command(port, db), cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT
-        )
-    with trio.move_on_after(SERVER_START_TIMEOUT):
-        while process.poll() is None:
-            try:
-                stream = await trio.open_tcp_stream("127.0.0.1", port)
-            except OSError:
-                await trio.sleep(0.05)
-                continue
-            await stream.aclose()
-            return process
-    process.kill()
-    await process.wait()
-    raise AssertionError(f"the server did not start:\n{await trio.Path(log).read_text()}")
-
-
-class SocketIO:
-    """The few Engine.IO/Socket.IO frames a chat client needs, by hand."""
-
-    def __init__(self, ws: WebSocketConnection) -> None:
-        self.ws = ws
-        self.next_ack = 0
-
-    @classmethod
-    async def connect(cls, ws: WebSocketConnection, auth: dict[str, Any]) -> "SocketIO":
-        opening = await ws.get_message()
-        assert isinstance(opening, str)
-        assert opening.startswith("0"), opening
-        client = cls(ws)
-        await ws.send_message("40" + json.dumps(auth))
-        frame = await client.receive()
-        assert frame.startswith("40{"), frame
-        return client
-
-    async def receive(self) -> str:
-        """The next frame that is not an Engine.IO ping (pings are answered)."""
-        while True:
-            frame = await self.ws.get_message()
-            assert isinstance(frame, str), frame
-            if frame == "2":
-                await self.ws.send_message("3")
-                continue
-            return frame
-
-    async def event(self, name: str) -> list[Any]:
-        """The args of the next `name` event, skipping others."""
-        while True:
-            frame = await self.receive()
-            if frame.startswith("42["):
-                packet = json.loads(frame[2:])
-                if packet[0] == name:
-                    return list(packet[1:])
-
-    async def emit(self, *packet: Any) -> int:
-        ack = self.next_ack
-        self.next_ack += 1
-        await self.ws.send_message(f"42{ack}{json.dumps(list(packet))}")
-        return ack
-
-    async def call(self, *packet: Any) -> Any:
-        ack = await self.emit(*packet)
-        while True:
-            frame = await self.receive()
-            if frame.startswith(f"43{ack}["):
-                return json.loads(frame[len(f"43{ack}") :])[0]
+def sqlite_server(port: int, db: Path, log: Path) -> AbstractAsyncContextManager[CliServer]:
+    # The limits stay off (cli_server's default): these clients send far faster than people.
+    options = ("--store", "sqlite", "--db", str(db), "--log-level", "warning")
+    return cli_server(port, *options, log=log, timeout=SERVER_START_TIMEOUT)
 
 
 @dataclass
@@ -115,12 +46,14 @@ class Sender:
     session: dict[str, Any] = field(default_factory=dict)
 
 
-async def send_until_cut_off(url: str, sender: Sender, acks: trio.MemorySendChannel[int]) -> None:
+async def send_until_cut_off(
+    ws_url: str, sender: Sender, acks: trio.MemorySendChannel[int]
+) -> None:
     """Pipeline messages with acks until the server goes away."""
     try:
-        async with open_websocket_url(url) as ws:
-            client = await SocketIO.connect(ws, {"username": sender.name})
-            sender.session = (await client.event("session"))[0]
+        async with raw_websocket(ws_url) as client:
+            await client.join(json.dumps({"username": sender.name}))
+            sender.session = (await wait_event(client, "session"))[0]
             texts: dict[int, str] = {}
             window = trio.Semaphore(WINDOW)
 
@@ -128,12 +61,13 @@ async def send_until_cut_off(url: str, sender: Sender, acks: trio.MemorySendChan
                 for seq in range(MAX_PER_SENDER):
                     await window.acquire()
                     text = f"{sender.name}-{seq}"
-                    texts[await client.emit("message:channel:send", "general", text)] = text
+                    texts[seq] = text
+                    await client.send(event_packet("message:channel:send", ("general", text), seq))
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(pump)
                 while len(sender.acked) < MAX_PER_SENDER:
-                    frame = await client.receive()
+                    frame = await client.text()
                     if not frame.startswith("43"):
                         continue  # broadcasts of everyone's messages
                     bracket = frame.index("[")
@@ -149,26 +83,17 @@ async def send_until_cut_off(url: str, sender: Sender, acks: trio.MemorySendChan
 
 async def kill_under_load(port: int, db: Path, log: Path, senders: list[Sender]) -> None:
     """Start the server, load it with `senders`, SIGKILL it once enough acks came back."""
-    server = await start_server(port, db, log)
-    try:
+    async with sqlite_server(port, db, log) as server:
         acks_send, acks_receive = trio.open_memory_channel[int](MAX_PER_SENDER * len(senders))
         async with trio.open_nursery() as nursery:
             for sender in senders:
-                nursery.start_soon(send_until_cut_off, server_url(port), sender, acks_send)
+                nursery.start_soon(send_until_cut_off, server.ws_url, sender, acks_send)
             for _ in range(KILL_AFTER_ACKS):
                 await acks_receive.receive()
             # Right after an ack: the commits of later messages are in progress.
-            server.send_signal(signal.SIGKILL)
-            await server.wait()
-        assert server.returncode == -signal.SIGKILL
-    finally:
-        if server.returncode is None:
-            server.kill()
-            await server.wait()
-
-
-def server_url(port: int) -> str:
-    return f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+            server.process.send_signal(signal.SIGKILL)
+            await server.process.wait()
+    assert server.process.returncode == -signal.SIGKILL
 
 
 def stored_rows(db: Path) -> list[tuple[int, str, str]]:
@@ -179,17 +104,23 @@ def stored_rows(db: Path) -> list[tuple[int, str, str]]:
         ).fetchall()
 
 
-async def read_history_over_the_wire(url: str, sender: Sender) -> tuple[dict[str, Any], list[Any]]:
+async def read_history_over_the_wire(
+    ws_url: str, sender: Sender
+) -> tuple[dict[str, Any], list[Any]]:
     """(session, every message of `general`) as a client restoring its session sees them."""
-    async with open_websocket_url(url) as ws:
-        client = await SocketIO.connect(ws, {"sessionId": sender.session["sessionId"]})
-        session = (await client.event("session"))[0]
-        channels = (await client.event("channels"))[0]
+    async with raw_websocket(ws_url) as client:
+        await client.join(json.dumps({"sessionId": sender.session["sessionId"]}))
+        session = (await wait_event(client, "session"))[0]
+        channels = (await wait_event(client, "channels"))[0]
         general = next(c["messages"] for c in channels if c["name"] == "general")
         history = list(general)
-        while True:
-            page = await client.call(
-                "channel:history", "general", {"before": history[0]["id"], "limit": 100}
+        for ack_id in itertools.count():
+            page, _ = await call(
+                client,
+                ack_id,
+                "channel:history",
+                "general",
+                {"before": history[0]["id"], "limit": 100},
             )
             assert page["ok"] is True, page
             if not page["messages"]:
@@ -230,15 +161,7 @@ async def test_acknowledged_messages_survive_sigkill(tmp_path: Path) -> None:
         # the window bounds how many.
         assert len(rows) - len(acked) <= KILLS * SENDERS * WINDOW
 
-        server = await start_server(port, db, log)
-        try:
-            session, history = await read_history_over_the_wire(server_url(port), senders[0])
-        finally:
-            server.send_signal(signal.SIGTERM)
-            with trio.move_on_after(5):
-                await server.wait()
-            if server.returncode is None:
-                server.kill()
-                await server.wait()
+        async with sqlite_server(port, db, log) as server:
+            session, history = await read_history_over_the_wire(server.ws_url, senders[0])
         assert session["userId"] == senders[0].session["userId"]
         assert [(m["id"], m["message"]) for m in history] == [(mid, text) for mid, text, _ in rows]

@@ -127,16 +127,3 @@ async def websocket_by_hand(port: int, headers: bytes = b"") -> tuple[trio.Socke
         while b"maxPayload" not in answer:
             answer += await stream.receive_some(4096)
     return stream, answer
-
-
-def client_frame_head(opcode: int, size: int, *, final: bool = True) -> bytes:
-    """The head of a client frame of ``size`` payload bytes, masked with a zero key (the
-    payload then goes out as it is)."""
-    first = (0x80 if final else 0) | opcode
-    if size < 126:
-        length = bytes([0x80 | size])
-    elif size < 1 << 16:
-        length = bytes([0x80 | 126]) + size.to_bytes(2, "big")
-    else:
-        length = bytes([0x80 | 127]) + size.to_bytes(8, "big")
-    return bytes([first]) + length + b"\0\0\0\0"

@@ -1,0 +1,138 @@
+"""Servers as subprocesses: the command, a free port, waiting until one serves, stopping it.
+
+Load generators connect from one address and send far faster than people, so the default
+command turns the per-user and per-address limits off; each caller adds its store and
+logging.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+# The repository's root: where ``python -m minidiscord`` and ``python -m scripts.NAME`` run.
+ROOT = Path(__file__).resolve().parent.parent
+
+HEALTH = "/healthz"
+# What every Engine.IO server answers, for servers other than ours (no /healthz).
+HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
+
+UNLIMITED = (
+    "--rate-limit",
+    "off",
+    "--ip-connect-rate",
+    "off",
+    "--ip-max-sessions",
+    "off",
+    "--history-rate",
+    "off",
+    "--ip-new-user-rate",
+    "off",
+    "--ip-message-rate",
+    "off",
+    "--ip-max-connections",
+    "off",
+    "--client-packet-rate",
+    "off",
+    "--max-connections",
+    "100000",
+)
+
+
+def server_args(port: int | str | None, *options: str, unlimited: bool = True) -> list[str]:
+    """``python -m minidiscord`` on ``port`` (an int, or a ``{port}`` template; None leaves
+    it to the environment), with the limits off unless ``unlimited`` is false, then
+    ``options``."""
+    where = () if port is None else ("--port", str(port))
+    limits = UNLIMITED if unlimited else ()
+    return [sys.executable, "-m", "minidiscord", *where, *limits, *options]
+
+
+def script_args(name: str, *options: str) -> list[str]:
+    """One of ``scripts/`` as a command (``python -m scripts.NAME``); run it with
+    ``cwd=ROOT``."""
+    return [sys.executable, "-m", f"scripts.{name}", *options]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the caller binds it soon after)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Polled(Protocol):
+    """A process that can say whether it has exited: ``subprocess.Popen`` or
+    ``trio.Process``."""
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+
+def wait_ready(url: str, process: Polled | None, timeout: float, probe: str = HEALTH) -> None:
+    """Until ``probe`` on the server at ``url`` answers 200; raises if the process exits or
+    time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}{probe}", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {url} was not ready in {timeout} s")
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """SIGTERM (a graceful drain), then SIGKILL if it takes longer than ``timeout``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def running(
+    command: Sequence[str],
+    port: int,
+    *,
+    timeout: float = 20.0,
+    probe: str = HEALTH,
+    **popen: Any,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` (serving on ``port``) started in ``ROOT``, ready; stopped when the block
+    ends. ``popen`` goes to ``subprocess.Popen`` (stdout, stderr, env)."""
+    process = subprocess.Popen(list(command), cwd=popen.pop("cwd", ROOT), **popen)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process, timeout, probe)
+        yield process
+    finally:
+        stop(process)
+
+
+def pinning(nice: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """Command prefixes for (server, load generator): each on its own core where taskset
+    and two cores exist, so neither measures the other; ``nice`` goes in front of both."""
+    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        return list(nice), list(nice)
+    return [*nice, "taskset", "-c", "0"], [*nice, "taskset", "-c", "1"]
