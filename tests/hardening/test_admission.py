@@ -6,6 +6,7 @@ import trio
 import trio.testing
 from trio_websocket import HandshakeError
 
+from minidiscord.engine import CloseReason
 from minidiscord.limits import Rate
 from tests.support.rawclient import polling_connect, polling_handshake, polling_url, raw_websocket
 from tests.support.servers import ServerFactory
@@ -26,7 +27,7 @@ async def test_global_cap_refuses_handshakes_with_503(start_server: ServerFactor
             async with raw_websocket(server.ws_url):
                 pass
         # Room again once a session ends.
-        server.app.engine.sessions[first].close("test", flush=False)
+        server.app.engine.sessions[first].close(CloseReason.FORCED_CLOSE, flush=False)
         await wait_until(lambda: len(server.app.engine.sessions) < 2)
         assert (await http.get(server.url + HANDSHAKE)).status_code == 200
 
