@@ -93,10 +93,9 @@ function updateTitle() {
 function renderHeader() {
   const name = state.session?.username ?? "";
   ui.channelTitle.textContent = `#${state.current}`;
-  ui.connectedAs.textContent = `You are connected as ${name}`;
+  ui.connectedAs.textContent = `You are connected as ${name}.`;
   ui.selfName.textContent = name;
   ui.selfAvatar.replaceChildren(avatar(name, state.session?.userId, state.session?.avatar, "small"));
-  ui.messageInput.placeholder = `Message #${state.current}`;
 }
 
 function renderChannels() {
@@ -287,12 +286,12 @@ function startConnection(credentials) {
   on("user:join", (user) => {
     if (!state.upsertUser(user, true)) return renderUsers();
     renderUsers();
-    addSystemLine(`${user.username} joined the server.`);
+    addSystemLine(`${user.username} has joined the server!`);
   });
   on("user:leave", (user) => {
     if (!state.removeUser(user)) return;
     renderUsers();
-    addSystemLine(`${user.username} left the server.`);
+    addSystemLine(`${user.username} has left the server.`);
   });
   on("user:disconnect", (user) => {
     state.upsertUser(user, false);

@@ -1,4 +1,5 @@
-// Message timestamps as Discord shows them: "Today at 14:05", "Yesterday at 09:30", or the date.
+// Message timestamps as Discord shows them: "Today at 14:05", "Yesterday at 09:30", or the
+// date and time ("12/24/2026, 18:00", in the reader's locale).
 
 const pad = (n) => String(n).padStart(2, "0");
 
@@ -15,7 +16,8 @@ export function formatTimestamp(timestamp, now = new Date()) {
   const days = dayNumber(now) - dayNumber(date);
   if (days === 0) return `Today at ${clock}`;
   if (days === 1) return `Yesterday at ${clock}`;
-  return date.toLocaleDateString(undefined, { year: "numeric", month: "2-digit", day: "2-digit" });
+  // Older ones keep their time too, as the original front end showed them.
+  return `${date.toLocaleDateString(undefined, { year: "numeric", month: "2-digit", day: "2-digit" })}, ${clock}`;
 }
 
 export function isoTimestamp(timestamp) {

@@ -91,7 +91,7 @@ class ChatPage:
         self.expect_connected_as(name)
 
     def expect_connected_as(self, name: str) -> None:
-        expect(self.page.get_by_text(f"You are connected as {name}", exact=True)).to_be_visible()
+        expect(self.page.get_by_text(f"You are connected as {name}.", exact=True)).to_be_visible()
 
     def select(self, channel: str) -> None:
         self.channel(channel).click()

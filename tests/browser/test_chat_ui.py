@@ -29,8 +29,12 @@ def test_an_empty_username_is_refused_with_a_message(open_user: UserFactory) -> 
 
 def test_login_shows_the_channels_the_user_list_and_the_header(open_user: UserFactory) -> None:
     alice = open_user("alice")
+    # The original React front end's words, where it had some.
+    expect(alice.username_field).to_have_attribute("placeholder", "Enter your username")
     alice.login("alice")
+    expect(alice.page.locator("#connected-as")).to_have_text("You are connected as alice.")
     expect(alice.message_field).to_be_focused()
+    expect(alice.message_field).to_have_attribute("placeholder", "Type a message...")
     for name in CHANNELS:
         expect(alice.channel(name)).to_be_visible()
     expect(alice.channel("welcome")).to_have_attribute("aria-current", "true")
@@ -80,14 +84,14 @@ def test_a_new_user_sees_the_history_and_others_see_the_join(open_user: UserFact
 
     carol = open_user("carol")
     carol.login("carol")
-    expect(alice.system_line("carol joined the server.")).to_be_hidden()
+    expect(alice.system_line("carol has joined the server!")).to_be_hidden()
     carol.select("general")
     expect(carol.messages.locator(".message:not(.system) .text")).to_have_text(
         ["first", "second", "third"]
     )
     alice.select("welcome")
-    expect(alice.system_line("carol joined the server.")).to_be_visible()
-    system_item = alice.system_line("carol joined the server.").locator("xpath=ancestor::li[1]")
+    expect(alice.system_line("carol has joined the server!")).to_be_visible()
+    system_item = alice.system_line("carol has joined the server!").locator("xpath=ancestor::li[1]")
     expect(system_item.locator("img, .avatar")).to_have_count(0)
     alice.expect_presence(online=["alice", "carol"], offline=[])
 
@@ -128,7 +132,7 @@ def test_presence_follows_a_disconnect_and_the_return(open_user: UserFactory) ->
     # The same user came back (no second "bob"), announced with user:connect.
     alice.expect_presence(online=["alice", "bob"], offline=[])
     bob.expect_presence(online=["alice", "bob"], offline=[])
-    expect(alice.system_line("bob joined the server.")).to_have_count(1)
+    expect(alice.system_line("bob has joined the server!")).to_have_count(1)
 
 
 def test_leaving_the_server_removes_the_user_and_forgets_the_session(
@@ -143,7 +147,7 @@ def test_leaving_the_server_removes_the_user_and_forgets_the_session(
     bob.leave()
     expect(bob.username_field).to_be_visible()
     expect(bob.username_field).to_have_value("")
-    expect(alice.system_line("bob left the server.")).to_be_visible()
+    expect(alice.system_line("bob has left the server.")).to_be_visible()
     alice.expect_presence(online=["alice"], offline=[])
 
     # Nothing is restored on reload: the stored session is gone.
@@ -246,11 +250,20 @@ def test_scrolling_to_the_top_pages_in_older_messages(open_user: UserFactory) ->
 
 def test_a_refused_login_shows_the_servers_reason(open_user: UserFactory) -> None:
     alice = open_user("alice")
-    alice.username_field.fill("a" * 40)
+    alice.username_field.fill("System")
     alice.connect_button.click()
     expect(alice.page.get_by_role("alert")).to_contain_text("The server refused the connection")
-    expect(alice.page.get_by_role("alert")).to_contain_text("too long")
-    expect(alice.username_field).to_have_value("a" * 40)
+    expect(alice.page.get_by_role("alert")).to_contain_text("reserved")
+    expect(alice.username_field).to_have_value("System")
+
+
+def test_a_name_too_long_is_shortened_and_the_header_says_so(open_user: UserFactory) -> None:
+    alice = open_user("alice")
+    long_name = "Maximiliane Alexandra Montgomery-Smythe"
+    alice.username_field.fill(long_name)
+    alice.connect_button.click()
+    alice.expect_connected_as(long_name[:32])
+    expect(alice.page.locator("#self-name")).to_have_text(long_name[:32])
 
 
 # A 1x1 PNG: data: images are what the page's Content-Security-Policy lets in.
