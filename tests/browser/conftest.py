@@ -96,8 +96,11 @@ def _free_port() -> int:
 class ServerProcess:
     """`python -m minidiscord` on a fixed loopback port, which survives restarts."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, rate_limit: str = "off") -> None:
         self.workdir = workdir
+        # Test users type faster than people: the per-user rate limit is off unless a test
+        # is about it.
+        self.rate_limit = rate_limit
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
@@ -105,7 +108,6 @@ class ServerProcess:
 
     def start(self) -> None:
         env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning"}
-        # Test users type faster than people: the per-user rate limit has its own tests.
         command = [
             sys.executable,
             "-m",
@@ -113,7 +115,7 @@ class ServerProcess:
             "--host",
             "127.0.0.1",
             "--rate-limit",
-            "off",
+            self.rate_limit,
         ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

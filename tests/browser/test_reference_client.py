@@ -216,10 +216,12 @@ def open_client(
     """A fresh browser context per user, on the reference page from `origin`."""
     clients: list[ReferenceClient] = []
 
-    def open_page(label: str, origin: str = ALLOWED_ORIGIN) -> ReferenceClient:
+    def open_page(
+        label: str, origin: str = ALLOWED_ORIGIN, server: ServerProcess = chat_server
+    ) -> ReferenceClient:
         context = browser.new_context()
         context.set_default_timeout(ACTION_TIMEOUT_MS)
-        client = ReferenceClient(label, context.new_page(), origin, chat_server.url)
+        client = ReferenceClient(label, context.new_page(), origin, server.url)
         clients.append(client)
         client.page.goto(origin + "/")
         assert client.page.evaluate("() => location.origin") == origin
@@ -411,3 +413,44 @@ def test_a_page_from_an_origin_not_allowed_cannot_connect(open_client: OpenClien
     _connected(ann, "ann")
     [[users]] = ann.received("users")
     assert [u["username"] for u in users] == ["ann"]
+
+
+def test_what_the_server_refuses_reaches_the_react_path_as_messages(
+    open_client: OpenClient, tmp_path: Path
+) -> None:
+    # The React front end sends without ack callbacks and ignores CONNECT_ERROR: a name too
+    # long is shortened, and each message a limit refuses comes back as a System line.
+    limited = ServerProcess(tmp_path / "limited", rate_limit="3:0.001")
+    limited.workdir.mkdir()
+    limited.start()
+    try:
+        long_name = "Maximiliane Alexandra Montgomery-Smythe"
+        ann = open_client("ann", server=limited)
+        session = _connected(ann, long_name)
+        assert session["username"] == long_name[:32]
+        bob = open_client("bob", server=limited)
+        _connected(bob, "bob")
+
+        for n in range(6):
+            ann.emit("message:channel:send", "general", f"burst {n}")
+        seen = [args for args in ann.wait_for("message:channel", 6) if args[0] == "general"]
+        shown = [m["message"] for _, m in seen if m["username"] != "System"]
+        told = [m for _, m in seen if m["username"] == "System"]
+        assert shown == ["burst 0", "burst 1", "burst 2"]
+        assert [m["message"].split("”")[0] for m in told] == [
+            f"Your message “burst {n}" for n in (3, 4, 5)
+        ]
+        assert all("not sent: you are sending too fast; try again in" in m["message"] for m in told)
+        assert all(set(m) == MESSAGE_KEYS for m in told)
+
+        # Sent with an ack callback, the refusal is in the ack, and no System line comes.
+        bob.send("general", "one")
+        bob.send("general", "two")
+        bob.send("general", "three")
+        refused = bob.send("general", "four")
+        assert refused["ok"] is False
+        assert refused["retryAfter"] > 0
+        everything = [m for _, m in bob.received("message:channel")]
+        assert [m["username"] for m in everything].count("System") == 0
+    finally:
+        limited.stop()
