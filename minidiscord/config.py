@@ -7,14 +7,21 @@ the command line (``minidiscord --help``) and the README's options table.
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Literal, TypeVar, get_args
 
 from .addresses import TrustedProxies
 from .limits import Rate, SettingsFormatError, parse_rate
 
+# Settings that take one of a few words: the type names the words, the tuple lists them.
+StoreKind = Literal["sqlite", "memory"]
+Frontend = Literal["hypercorn", "native"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["text", "json"]
+STORE_KINDS: tuple[StoreKind, ...] = get_args(StoreKind)
+FRONTENDS: tuple[Frontend, ...] = get_args(Frontend)
+LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
+LOG_FORMATS: tuple[LogFormat, ...] = get_args(LogFormat)
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:4173")
-STORE_KINDS = ("sqlite", "memory")
-FRONTENDS = ("hypercorn", "native")
 DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
 DEFAULT_RATE_LIMIT = Rate(10, 1.0)
 DEFAULT_CLIENT_PACKET_RATE = Rate(100, 20.0)
@@ -23,8 +30,6 @@ DEFAULT_IP_CONNECT_RATE = Rate(100, 50.0)
 DEFAULT_HISTORY_RATE = Rate(10, 2.0)
 DEFAULT_IP_NEW_USER_RATE = Rate(50, 0.05)
 DEFAULT_IP_MESSAGE_RATE = Rate(100, 10.0)
-LOG_LEVELS = ("debug", "info", "warning", "error")
-LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -39,7 +44,7 @@ class Settings:
     # allowed. "*" admits any origin (for the conformance suites and development).
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
     # "sqlite" (durable, the default) or "memory" (tests, throwaway servers).
-    store: str = "sqlite"
+    store: StoreKind = "sqlite"
     db_path: str = "minidiscord.db"
     history_limit: int = 50
     socketio_path: str = "/socket.io/"
@@ -74,10 +79,10 @@ class Settings:
     ip_max_connections: int | None = 2000
     # Sessions open at once on this server; handshakes beyond it get 503.
     max_connections: int = 20_000
-    log_level: str = "info"
-    log_format: str = "text"
+    log_level: LogLevel = "info"
+    log_format: LogFormat = "text"
     # What speaks HTTP and WebSocket: hypercorn (ASGI) or the native trio front end.
-    frontend: str = "hypercorn"
+    frontend: Frontend = "hypercorn"
     # Peers whose Forwarded / X-Forwarded-For headers name the real client (reverse
     # proxies): addresses or networks, or "*" for any peer.
     forwarded_allow_ips: tuple[str, ...] = DEFAULT_FORWARDED_ALLOW_IPS
@@ -175,17 +180,23 @@ def parse_text(text: str, option: str) -> str:
     return text
 
 
-def choice(*choices: str) -> Callable[[str, str], str]:
-    def parse(text: str, option: str) -> str:
-        if text not in choices:
-            raise SettingsError(f"{option}: {text!r} is not one of {', '.join(choices)}")
-        return text
+Word = TypeVar("Word", bound=str)
+
+
+def choice(*choices: Word) -> Callable[[str, str], Word]:
+    """A parser that takes one of ``choices`` and returns it typed as such."""
+
+    def parse(text: str, option: str) -> Word:
+        for word in choices:
+            if word == text:
+                return word
+        raise SettingsError(f"{option}: {text!r} is not one of {', '.join(choices)}")
 
     return parse
 
 
-def parse_store(text: str, option: str) -> str:
-    return choice(*STORE_KINDS)(text, option)
+parse_store = choice(*STORE_KINDS)
+parse_frontend = choice(*FRONTENDS)
 
 
 def _integer(text: str, option: str, what: str) -> int:
@@ -398,7 +409,7 @@ OPTIONS: tuple[Option, ...] = (
         "frontend",
         "--frontend",
         "MINIDISCORD_FRONTEND",
-        choice(*FRONTENDS),
+        parse_frontend,
         "what serves HTTP and WebSocket: hypercorn, or native (trio + h11 + wsproto, "
         "faster fan-out; no TLS or HTTP/2)",
         "NAME",

@@ -13,7 +13,7 @@ from typing import Any
 import trio
 
 from minidiscord.app import App, create_app
-from minidiscord.config import Settings
+from minidiscord.config import Settings, parse_frontend
 from minidiscord.frontend.hosting import serve
 
 
@@ -46,7 +46,9 @@ TEST_SETTINGS = Settings(
     ip_connect_rate=None,
     ip_max_sessions=None,
     client_packet_rate=None,
-    frontend=os.environ.get("MINIDISCORD_FRONTEND", "hypercorn"),
+    frontend=parse_frontend(
+        os.environ.get("MINIDISCORD_FRONTEND", "hypercorn"), "MINIDISCORD_FRONTEND"
+    ),
 )
 
 
