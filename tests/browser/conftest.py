@@ -7,8 +7,6 @@ also lets a test restart it). Without Chromium the tests skip, except under CI=t
 
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +18,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from benchkit.processes import free_port
+
+from .chromium import find_chromium, launch
 from .support import browser_tests_unavailable, require_playwright
 
 if TYPE_CHECKING:
@@ -27,31 +28,11 @@ if TYPE_CHECKING:
 
     from .chatpage import ChatPage
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_START_TIMEOUT = 20.0
 # Long enough for a loaded CI machine, short enough that a hang fails the test quickly.
 ACTION_TIMEOUT_MS = 10_000
 
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
-
-
-def find_chromium() -> str | None:
-    configured = os.environ.get("MINIDISCORD_CHROMIUM")
-    if configured:
-        return configured if Path(configured).is_file() else None
-    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -79,18 +60,9 @@ def browser(playwright_instance: "Playwright") -> "Iterator[Browser]":
         browser_tests_unavailable(
             "no Chromium found (apt-get install chromium, or set MINIDISCORD_CHROMIUM)"
         )
-    browser = playwright_instance.chromium.launch(
-        executable_path=executable, headless=True, args=CHROMIUM_ARGS
-    )
+    browser = launch(playwright_instance, executable)
     yield browser
     browser.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class ServerProcess:
@@ -101,7 +73,7 @@ class ServerProcess:
         # Test users type faster than people: the per-user rate limit is off unless a test
         # is about it.
         self.rate_limit = rate_limit
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None

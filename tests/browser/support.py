@@ -2,11 +2,12 @@
 
 import importlib.util
 import os
+from typing import NoReturn
 
 import pytest
 
 
-def browser_tests_unavailable(reason: str) -> None:
+def browser_tests_unavailable(reason: str) -> NoReturn:
     """Skip the current test or module with `reason`, but fail it in CI."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
