@@ -1,4 +1,4 @@
-"""One user's chat page in the browser, driven through the accessible names the issue fixes."""
+"""One user's chat page in the browser, driven through the accessible names of its controls."""
 
 import re
 from pathlib import Path
