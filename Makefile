@@ -31,18 +31,22 @@ bench: $(TEST_STAMP)
 	$(BIN)/python -m scripts.bench $(BENCH_ARGS)
 
 $(VENV)/bin/python:
+	@echo "First run: creating a virtual environment in $(VENV) with $(PYTHON) (needs Python >= 3.11 with venv)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing minidiscord and its dependencies into $(VENV) (once, and after pyproject.toml changes; about 15 s)"
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "Installing minidiscord with its test and lint tools into $(VENV) (once, and after pyproject.toml changes; about a minute)"
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(RUN_STAMP)
 
 $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	@echo "Installing node's socket.io-client into tests/node/node_modules for the interop tests (once)"
 	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
