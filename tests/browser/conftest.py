@@ -68,12 +68,14 @@ def browser(playwright_instance: "Playwright") -> "Iterator[Browser]":
 class ServerProcess:
     """`python -m minidiscord` on a fixed loopback port, which survives restarts."""
 
-    def __init__(self, workdir: Path, *, rate_limit: str = "off") -> None:
+    def __init__(self, workdir: Path, *, rate_limit: str = "off", host: str = "127.0.0.1") -> None:
         self.workdir = workdir
         # Test users type faster than people: the per-user rate limit is off unless a test
         # is about it.
         self.rate_limit = rate_limit
+        self.host = host
         self.port = free_port()
+        # Loopback is among the addresses of any --host this machine can listen on.
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -85,7 +87,7 @@ class ServerProcess:
             "-m",
             "minidiscord",
             "--host",
-            "127.0.0.1",
+            self.host,
             "--rate-limit",
             self.rate_limit,
         ]
@@ -156,7 +158,8 @@ def open_user(
 
     pages: list[ChatPage] = []
 
-    def open_page(label: str, *, phone: bool = False) -> ChatPage:
+    def open_page(label: str, *, phone: bool = False, url: str | None = None) -> ChatPage:
+        """`url`: the page of another server than `chat_server`, or another way to it."""
         if phone:
             context = browser.new_context(
                 viewport={"width": 390, "height": 760}, is_mobile=True, has_touch=True
@@ -164,7 +167,7 @@ def open_user(
         else:
             context = browser.new_context(viewport={"width": 1280, "height": 800})
         context.set_default_timeout(ACTION_TIMEOUT_MS)
-        chat = ChatPage(label, context.new_page(), chat_server.url)
+        chat = ChatPage(label, context.new_page(), url or chat_server.url)
         pages.append(chat)
         chat.open()
         return chat

@@ -1,6 +1,8 @@
 """The web client in Chromium: login, channels, messages, presence, leaving, phone layout."""
 
 import re
+import socket
+from pathlib import Path
 
 import pytest
 import socketio
@@ -223,6 +225,41 @@ def test_the_page_works_on_a_phone_sized_screen(open_user: UserFactory) -> None:
     expect(alice.page.get_by_role("heading", name="ONLINE -- 1", exact=True)).to_be_visible()
     overflow = alice.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+
+
+def _network_address() -> str | None:
+    """This machine's address on its network (what a phone beside it would use), if any."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            # Connecting a UDP socket sends nothing: it only picks the route's own address.
+            probe.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        address: str = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_a_phone_on_the_same_network_can_chat(open_user: UserFactory, tmp_path: Path) -> None:
+    # The README's way: --host 0.0.0.0, and the phone opens http://<this machine's address>:PORT/
+    # (an IP address needs no --allowed-hosts; a name would).
+    address = _network_address()
+    if address is None:
+        pytest.skip("this machine has no network address besides loopback")
+    everywhere = ServerProcess(tmp_path / "everywhere", host="0.0.0.0")
+    everywhere.workdir.mkdir()
+    everywhere.start()
+    try:
+        phone = open_user("phone", phone=True, url=f"http://{address}:{everywhere.port}")
+        phone.login("phone")
+        desk = open_user("desk", url=everywhere.url)
+        desk.login("desk")
+        phone.send("hello from the sofa")
+        expect(desk.message_text("hello from the sofa")).to_be_visible()
+        desk.send("hello from the desk")
+        expect(phone.message_text("hello from the desk")).to_be_visible()
+        assert phone.page.evaluate("location.host") == f"{address}:{everywhere.port}"
+    finally:
+        everywhere.stop()
 
 
 def test_scrolling_to_the_top_pages_in_older_messages(open_user: UserFactory) -> None:
