@@ -6,12 +6,17 @@ RUN_STAMP  := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 NODE_STAMP := tests/node/node_modules/.installed
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test test-fast lint typecheck unit bench clean
 
 run: $(RUN_STAMP)
 	$(BIN)/minidiscord $(ARGS)
 
 test: lint typecheck unit
+
+# The fast suite while working: every test not marked slow (soak, crash, fuzzing a server,
+# browsers, real server processes), on the default front end, in under a minute.
+test-fast: $(TEST_STAMP) $(NODE_STAMP)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

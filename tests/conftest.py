@@ -16,6 +16,13 @@ if os.environ.get("CI") == "true":
     hypothesis_settings.load_profile("ci")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests start Chromium and wait on a page in real time: seconds each."""
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 async def start_server(nursery: trio.Nursery) -> AsyncIterator[ServerFactory]:
     """Start servers of the chat app with settings overridden by keyword arguments."""

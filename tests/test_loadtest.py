@@ -314,6 +314,7 @@ def check_report(report: dict[str, Any], clients: int, procs: int) -> None:
     assert len(result["loadgen_cpu_percent"]) == procs
 
 
+@pytest.mark.slow
 async def test_a_short_run_against_our_server(server: RunningServer) -> None:
     report = await run_loadtest(
         server.url, *("-c", "6", "-s", "2", "-r", "10", "-d", "1", "--drain", "5", "--procs", "2")
@@ -321,6 +322,7 @@ async def test_a_short_run_against_our_server(server: RunningServer) -> None:
     check_report(report, clients=6, procs=2)
 
 
+@pytest.mark.slow
 async def test_a_short_run_against_the_python_socketio_peer(peer_url: str) -> None:
     report = await run_loadtest(
         peer_url, *("-c", "5", "-s", "2", "-r", "10", "-d", "1", "--drain", "5")
@@ -328,6 +330,7 @@ async def test_a_short_run_against_the_python_socketio_peer(peer_url: str) -> No
     check_report(report, clients=5, procs=1)
 
 
+@pytest.mark.slow
 async def test_the_trio_websocket_transport_gives_the_same_counts(server: RunningServer) -> None:
     report = await run_loadtest(
         server.url,

@@ -140,6 +140,7 @@ class NodeClient:
     not (NODE_DIR / "node_modules" / "socket.io-client").is_dir(),
     reason="node's socket.io-client is not installed (make test installs it)",
 )
+@pytest.mark.slow
 async def test_sigterm_closes_clients_cleanly_and_they_come_back() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -97,6 +97,7 @@ def soak_seconds() -> float:
     return float(os.environ.get("SOAK_SECONDS", default))
 
 
+@pytest.mark.slow
 def test_a_short_soak_passes() -> None:
     seconds = soak_seconds()
     command = script_args(

@@ -28,7 +28,8 @@ async def test_upgrade_answers_the_pending_poll_with_noop(server: RunningServer)
             pending.append((await http.get(polling_url(server.url, sid))).text)
 
         nursery.start_soon(poll)
-        await trio.sleep(0.05)
+        session = server.app.engine.sessions[sid]
+        await wait_until(lambda: session._poll_scope is not None)  # the GET waits
         url = f"{server.ws_url}/socket.io/?EIO=4&transport=websocket&sid={sid}"
         async with open_websocket_url(url) as ws:
             await ws.send_message("2probe")
@@ -36,8 +37,7 @@ async def test_upgrade_answers_the_pending_poll_with_noop(server: RunningServer)
             await wait_until(lambda: bool(pending))
             assert pending == ["6"]
             await ws.send_message("5")
-            await trio.sleep(0.05)
-            assert server.app.engine.sessions[sid].transport == "websocket"
+            await wait_until(lambda: session.transport == "websocket")
             # The session now lives on the WebSocket; polling it is a bad request.
             refused = await http.get(polling_url(server.url, sid))
             assert refused.status_code == 400
@@ -167,8 +167,7 @@ async def test_post_over_max_payload_is_413_and_ends_the_session(
         sid = (await polling_handshake(http, server.url))["sid"]
         response = await http.post(polling_url(server.url, sid), content="4" + "x" * 2000)
         assert response.status_code == 413
-        await trio.sleep(0.05)
-        assert sid not in server.app.engine.sessions
+        await wait_until(lambda: sid not in server.app.engine.sessions)
 
 
 async def test_overlapping_polls_end_the_session(server: RunningServer) -> None:
@@ -180,7 +179,8 @@ async def test_overlapping_polls_end_the_session(server: RunningServer) -> None:
             first.append(await http.get(polling_url(server.url, sid)))
 
         nursery.start_soon(poll)
-        await trio.sleep(0.05)
+        session = server.app.engine.sessions[sid]
+        await wait_until(lambda: session._poll_scope is not None)  # the first GET waits
         second = await http.get(polling_url(server.url, sid))
         assert second.status_code == 400
         assert second.json()["code"] == 3

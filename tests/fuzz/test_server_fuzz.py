@@ -177,6 +177,7 @@ def random_frames(rng: random.Random) -> list[str | bytes]:
     return frames
 
 
+@pytest.mark.slow
 async def test_random_frames_over_websocket(
     chat: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -278,6 +279,7 @@ async def test_leave_with_an_ack_is_answered(chat: RunningServer) -> None:
             assert await client.text() == "41"
 
 
+@pytest.mark.slow
 async def test_random_payloads_over_polling(
     chat: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError
 
@@ -23,6 +24,8 @@ from benchkit.wire import event_packet
 from tests.chat.rawchat import call, wait_event
 from tests.support.processes import CliServer, cli_server
 from tests.support.rawclient import raw_websocket
+
+pytestmark = pytest.mark.slow
 
 SENDERS = 8
 WINDOW = 16  # unacknowledged messages each sender keeps in flight

@@ -12,6 +12,7 @@ import trio
 from minidiscord.chat.models import User
 from minidiscord.chat.store.migrations import MIGRATIONS, migrate
 from minidiscord.chat.store.sqlite import SqliteStore
+from tests.support.waiting import wait_until
 
 from .walfile import wal_commits
 
@@ -61,8 +62,7 @@ async def test_notes_wait_for_a_batch_and_commit_without_their_own_fsync(
     store.note_seen(alice.user_id, 10)
     store.note_seen(bob.user_id, 20)
     store.note_seen(alice.user_id, 30)  # only the latest note is written
-    while store.commits == commits:  # noqa: ASYNC110 - the writer has no event to wait on
-        await trio.sleep(0.001)
+    await wait_until(lambda: store.commits != commits, timeout=10)
     assert store.commits == commits + 1  # one transaction for all three notes
     assert synchronous == [1]
     assert store.committed_writes == writes  # notes are not counted as writes

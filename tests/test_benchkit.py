@@ -1,0 +1,63 @@
+"""benchkit and scripts/: importable without path edits, not in the wheel, and the process
+helpers the scripts and tests share do what they say."""
+
+import re
+import subprocess
+import sys
+import tomllib
+
+import pytest
+import setuptools
+
+from benchkit.processes import ROOT, free_port, running, script_args, server_args, wait_ready
+
+PATH_EDIT = re.compile(r"sys\.path\.(insert|append)\(")
+SCRIPTS = sorted(
+    path.stem for path in (ROOT / "scripts").glob("*.py") if path.name != "__init__.py"
+)
+
+
+def test_nothing_edits_the_import_path() -> None:
+    edits = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("scripts", "benchkit", "tests")
+        for path in (ROOT / folder).rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if PATH_EDIT.search(line)
+    ]
+    assert edits == []
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_each_script_runs_as_a_module_from_the_root(name: str) -> None:
+    # A fresh interpreter, so nothing pytest put on the path helps it.
+    done = subprocess.run(
+        script_args(name, "--help"), cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout
+
+
+def test_the_wheel_holds_the_server_only() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    find = config["tool"]["setuptools"]["packages"]["find"]
+    packages = setuptools.find_packages(
+        str(ROOT), include=find.get("include", ["*"]), exclude=find.get("exclude", [])
+    )
+    assert "minidiscord" in packages
+    assert not [p for p in packages if p.split(".")[0] in ("benchkit", "scripts", "tests")]
+
+
+def test_waiting_for_a_server_that_exits_says_so() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    with pytest.raises(RuntimeError, match="exited with status 3"):
+        wait_ready(f"http://127.0.0.1:{free_port()}", process, timeout=30)
+
+
+def test_a_running_server_serves_and_is_stopped_after() -> None:
+    port = free_port()
+    command = server_args(port, "--store", "memory", "--log-level", "warning")
+    with running(command, port, stdout=subprocess.DEVNULL) as process:
+        assert process.poll() is None
+    # SIGTERM: the graceful drain, which ends with status 0.
+    assert process.returncode == 0
