@@ -1,11 +1,15 @@
 """The ``minidiscord`` command: read the settings, then serve the app on trio."""
 
 import argparse
+import contextlib
+import functools
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Mapping, Sequence
+from importlib import metadata
 
 import trio
 
@@ -14,6 +18,7 @@ from .app import ChatApp, create_app
 from .chat.store.factory import StoreError, open_store
 from .config import OPTIONS, Settings, SettingsError, default_of
 from .frontend.hosting import serve
+from .frontend.listening import ListenError, open_listening_sockets
 from .runtime import tune_garbage_collector
 
 logger = logging.getLogger("minidiscord")
@@ -26,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Every option can also be set with its environment variable; "
         "a flag wins over the environment.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     for option in OPTIONS:
         parser.add_argument(
             option.flag,
@@ -37,58 +43,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return metadata.version("minidiscord")
+    except metadata.PackageNotFoundError:
+        return "(not installed: no package metadata; pip install -e . gives it)"
+
+
 def settings_from(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Settings:
     flags = vars(build_parser().parse_args(argv))
     return Settings.from_env(environ).updated(flags, use="flag")
 
 
-async def serve_forever(app: ChatApp) -> None:
+async def serve_forever(app: ChatApp, sockets: Sequence[socket.socket]) -> None:
     settings = app.settings
-    store = "memory" if settings.store == "memory" else f"sqlite at {settings.db_path}"
-    logger.info(
-        "minidiscord listening on http://%s:%d (transports: polling, websocket; store: %s; "
-        "front end: %s)",
-        settings.host,
-        settings.port,
-        store,
-        settings.frontend,
-    )
 
     async def until_signalled() -> None:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 logger.info("%s: shutting down", signal.Signals(signum).name)
                 break
-        # Close every client's transport before hypercorn stops, so that clients see a
+        # Close every client's transport before the front end stops, so that clients see a
         # clean close (and reconnect) instead of a dropped connection.
         await app.engine.drain(settings.shutdown_timeout)
 
-    await serve(app, settings, until_signalled)
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(
+            functools.partial(serve, app, settings, until_signalled, sockets=sockets)
+        )
+        store = "memory" if settings.store == "memory" else f"sqlite at {settings.db_path}"
+        logger.info(
+            "minidiscord listening on %s (transports: polling, websocket; store: %s; "
+            "front end: %s)",
+            ", ".join(urls),
+            store,
+            settings.frontend,
+        )
     logger.info("minidiscord stopped")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        settings = settings_from(argv, os.environ)
-    except SettingsError as exc:
-        print(f"minidiscord: error: {exc}", file=sys.stderr)
-        return 2
-    logs.configure(settings.log_level, settings.log_format)
-    try:
-        app = create_app(settings, open_store(settings.store, settings.db_path))
-    except StoreError as exc:
-        print(f"minidiscord: error: {exc}", file=sys.stderr)
-        return 2
-    tune_garbage_collector()
-    try:
-        trio.run(serve_forever, app)
-    except OSError as exc:
-        # Typically the port is taken: one line, not a traceback.
-        print(
-            f"minidiscord: error: cannot serve on {settings.host}:{settings.port}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
+    # Every reason not to start is one line naming what and why, before anything is served
+    # or logged as listening; all of them exit 2, as argparse does for a bad flag.
+    with contextlib.ExitStack() as cleanup:
+        try:
+            settings = settings_from(argv, os.environ)
+            # The port first: a port in use usually means another instance runs, whose
+            # database this one must not open.
+            sockets = open_listening_sockets(settings.host, settings.port)
+            for sock in sockets:
+                cleanup.callback(sock.close)
+            store = open_store(settings.store, settings.db_path)
+        except (SettingsError, ListenError, StoreError) as exc:
+            print(f"minidiscord: error: {exc}", file=sys.stderr)
+            return 2
+        logs.configure(settings.log_level, settings.log_format)
+        app = create_app(settings, store)
+        tune_garbage_collector()
+        trio.run(serve_forever, app, sockets)
     return 0
 
 

@@ -1,17 +1,20 @@
 """Serving an app with the front end its settings name: hypercorn or the native one."""
 
 import logging
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.trio.run import worker_serve
+from hypercorn.utils import wrap_app
 
+from .. import hostfixes
 from ..asgi_io import ASGIApp
 from ..config import Settings
-from ..hostfixes import attach_connection_limits
 from .connlimits import ConnectionLimits
 from .context import FrontendConfig
+from .listening import open_listening_sockets
 from .server import NativeServer
 
 
@@ -55,19 +58,51 @@ async def serve(
     settings: Settings,
     shutdown_trigger: Callable[[], Awaitable[object]],
     *,
+    sockets: Sequence[socket.socket] | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``app`` on the settings' host and port until ``shutdown_trigger`` returns."""
-    limits = ConnectionLimits.for_settings(settings)
-    if settings.frontend == "native":
-        server = NativeServer(app, native_config(settings), limits)
-        await server.serve(settings.host, settings.port, shutdown_trigger, task_status=task_status)
-    else:
-        config = hypercorn_config(settings)
-        attach_connection_limits(config, limits)
-        await hypercorn_serve(
-            app,  # type: ignore[arg-type]  # hypercorn's TypedDict scopes vs plain ASGI
-            config,
-            shutdown_trigger=shutdown_trigger,  # type: ignore[arg-type]
-            task_status=task_status,
+    """Serve ``app`` until ``shutdown_trigger`` returns; started with the URLs it serves on.
+
+    It serves on ``sockets`` (from :func:`.listening.open_listening_sockets`, so that a
+    command can report a port it cannot have before anything starts), or else on sockets it
+    opens on the settings' host and port (:class:`.listening.ListenError` when it cannot).
+    Either way it closes them when it returns.
+    """
+    if sockets is None:
+        sockets = await trio.to_thread.run_sync(
+            open_listening_sockets, settings.host, settings.port
         )
+    limits = ConnectionLimits.for_settings(settings)
+    try:
+        if settings.frontend == "native":
+            server = NativeServer(app, native_config(settings), limits)
+            await server.serve_sockets(sockets, shutdown_trigger, task_status=task_status)
+        else:
+            await _serve_on_hypercorn(app, settings, limits, sockets, shutdown_trigger, task_status)
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+async def _serve_on_hypercorn(
+    app: ASGIApp,
+    settings: Settings,
+    limits: ConnectionLimits,
+    sockets: Sequence[socket.socket],
+    shutdown_trigger: Callable[[], Awaitable[object]],
+    task_status: trio.TaskStatus[list[str]],
+) -> None:
+    # hypercorn needs them wherever it hosts the app; the native front end never does.
+    hostfixes.install()
+    config = hypercorn_config(settings)
+    hostfixes.attach_connection_limits(config, limits)
+    # hypercorn.trio.serve opens its own sockets; its worker (what `hypercorn` runs in each
+    # worker process) takes ours.
+    await worker_serve(
+        # hypercorn types scopes as TypedDicts, the app plain ASGI mappings.
+        wrap_app(app, config.wsgi_max_body_size, "asgi"),  # type: ignore[arg-type]
+        config,
+        sockets=Sockets(secure_sockets=[], insecure_sockets=list(sockets), quic_sockets=[]),
+        shutdown_trigger=shutdown_trigger,  # type: ignore[arg-type]
+        task_status=task_status,
+    )

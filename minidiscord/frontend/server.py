@@ -1,7 +1,8 @@
 """The native server: listeners, the ASGI lifespan, one task per connection, shutdown."""
 
 import logging
-from collections.abc import Awaitable, Callable
+import socket
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
@@ -10,6 +11,7 @@ from ..asgi_io import ASGIApp, Message, Scope
 from .connlimits import ConnectionLimits, connection_budget, peer_ip, raise_file_limit, refuse
 from .context import ConnectionContext, FrontendConfig
 from .http import HttpConnection
+from .listening import open_listening_sockets
 
 logger = logging.getLogger("minidiscord.frontend")
 
@@ -86,28 +88,44 @@ class NativeServer:
         *,
         task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Serve until ``shutdown_trigger`` returns; started with the bound URLs."""
+        """Serve on ``host``:``port`` until ``shutdown_trigger`` returns; started with the
+        bound URLs. Raises :class:`.listening.ListenError` when it cannot listen there."""
+        sockets = await trio.to_thread.run_sync(open_listening_sockets, host, port)
+        await self.serve_sockets(sockets, shutdown_trigger, task_status=task_status)
+
+    async def serve_sockets(
+        self,
+        sockets: Sequence[socket.socket],
+        shutdown_trigger: Callable[[], Awaitable[object]],
+        *,
+        task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Serve on these listening sockets until ``shutdown_trigger`` returns; started with
+        their URLs. The sockets are closed when it returns."""
+        listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in sockets]
         lifespan = _Lifespan(self.app)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(lifespan.run)
-            if await lifespan.startup():
-                try:
-                    await self._serve_connections(host, port, shutdown_trigger, task_status)
-                finally:
-                    with trio.CancelScope(shield=True):
-                        await lifespan.shutdown(self.config.graceful_timeout)
-            nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(lifespan.run)
+                if await lifespan.startup():
+                    try:
+                        await self._serve_connections(listeners, shutdown_trigger, task_status)
+                    finally:
+                        with trio.CancelScope(shield=True):
+                            await lifespan.shutdown(self.config.graceful_timeout)
+                nursery.cancel_scope.cancel()
+        finally:
+            for listener in listeners:
+                listener.socket.close()
         if lifespan.failure is not None:
             raise RuntimeError(f"the app did not start: {lifespan.failure}")
 
     async def _serve_connections(
         self,
-        host: str,
-        port: int,
+        listeners: list[trio.SocketListener],
         shutdown_trigger: Callable[[], Awaitable[object]],
         task_status: trio.TaskStatus[list[str]],
     ) -> None:
-        listeners = await trio.open_tcp_listeners(port, host=host)
         async with trio.open_nursery() as connections:
             accepting = trio.CancelScope()
 
