@@ -5,7 +5,13 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
 
-from tests.support.rawclient import polling_handshake, polling_url, raw_websocket, read_until_closed
+from tests.support.rawclient import (
+    polling_handshake,
+    polling_url,
+    raw_websocket,
+    read_until_closed,
+    websocket_handshake_head,
+)
 from tests.support.servers import RunningServer, ServerFactory
 from tests.support.waiting import wait_until
 
@@ -224,20 +230,7 @@ async def test_vanished_websocket_client_is_noticed(server: RunningServer) -> No
 
 async def test_websocket_compression_offers_are_declined(server: RunningServer) -> None:
     # Per-recipient compression would undo encode-once fan-out and cost a zlib state each.
-    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-    request = (
-        "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\n"
-        f"Host: 127.0.0.1:{server.port}\r\n"
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
-    )
-    await stream.send_all(request.encode())
-    response = b""
-    with trio.fail_after(5):
-        while b"\r\n\r\n" not in response:
-            response += await stream.receive_some(4096)
-    await stream.aclose()
-    head = response.split(b"\r\n\r\n")[0].lower()
+    offer = b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    head = await websocket_handshake_head(server.port, offer)
     assert head.startswith(b"http/1.1 101")
     assert b"sec-websocket-extensions" not in head

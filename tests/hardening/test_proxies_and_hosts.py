@@ -5,10 +5,14 @@ import logging
 
 import httpx
 import pytest
-import trio
 from trio_websocket import open_websocket_url
 
-from tests.support.rawclient import polling_connect, polling_handshake, raw_websocket
+from tests.support.rawclient import (
+    polling_connect,
+    polling_handshake,
+    raw_websocket,
+    websocket_handshake_head,
+)
 from tests.support.servers import RunningServer, ServerFactory
 
 HANDSHAKE = "/socket.io/?EIO=4&transport=polling"
@@ -109,18 +113,8 @@ async def test_allowed_hosts_add_names_and_domains(start_server: ServerFactory) 
 
 async def test_a_websocket_for_a_foreign_host_is_refused(start_server: ServerFactory) -> None:
     server = await start_server()
-    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-    await stream.send_all(
-        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: evil.example\r\n"
-        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-    )
-    answer = b""
-    with trio.fail_after(5):
-        while b"\r\n" not in answer:
-            answer += await stream.receive_some(4096)
-    await stream.aclose()
-    assert answer.startswith(b"HTTP/1.1 400"), answer
+    head = await websocket_handshake_head(server.port, host=b"evil.example")
+    assert head.startswith(b"http/1.1 400"), head
     async with raw_websocket(server.ws_url) as client:
         await client.join()
 

@@ -112,16 +112,40 @@ async def polling_by_hand(port: int) -> tuple[trio.SocketStream, str]:
     return stream, opening.split(b'"sid":"')[1].split(b'"')[0].decode()
 
 
+def websocket_request(headers: bytes = b"", host: bytes = b"localhost") -> bytes:
+    """An Engine.IO WebSocket handshake request written by hand; ``headers`` are extra
+    header lines, each ending in CRLF."""
+    return (
+        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: " + host + b"\r\n"
+        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + headers + b"\r\n"
+    )
+
+
+async def websocket_handshake_head(
+    port: int, headers: bytes = b"", host: bytes = b"localhost"
+) -> bytes:
+    """The head of the server's answer to ``websocket_request(headers, host)``, in lower
+    case (what follows may be compressed, or nothing: no helper that reads frames would
+    do)."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    try:
+        await stream.send_all(websocket_request(headers, host))
+        answer = b""
+        with trio.fail_after(10):
+            while b"\r\n\r\n" not in answer and (data := await stream.receive_some(4096)):
+                answer += data
+    finally:
+        await trio.aclose_forcefully(stream)
+    return answer.split(b"\r\n\r\n", 1)[0].lower()
+
+
 async def websocket_by_hand(port: int, headers: bytes = b"") -> tuple[trio.SocketStream, bytes]:
     """A TCP stream that made a WebSocket handshake with the engine by hand, and what the
     server sent after it (the Engine.IO open packet's frame), for frames no library sends.
     ``headers`` are extra header lines, each ending in CRLF."""
     stream = await trio.open_tcp_stream("127.0.0.1", port)
-    await stream.send_all(
-        b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n"
-        b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + headers + b"\r\n"
-    )
+    await stream.send_all(websocket_request(headers))
     answer = b""
     with trio.fail_after(10):
         while b"maxPayload" not in answer:
