@@ -8,17 +8,13 @@ also lets a test restart it). Without Chromium the tests skip, except under CI=t
 import os
 import re
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from benchkit.processes import free_port
+from benchkit.processes import free_port, server_args, stop, wait_ready
 
 from .chromium import find_chromium, launch
 from .support import browser_tests_unavailable, require_playwright
@@ -82,50 +78,24 @@ class ServerProcess:
 
     def start(self) -> None:
         env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning"}
-        command = [
-            sys.executable,
-            "-m",
-            "minidiscord",
-            "--host",
-            self.host,
-            "--rate-limit",
-            self.rate_limit,
-        ]
+        options = ("--host", self.host, "--rate-limit", self.rate_limit)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [*command, "--port", str(self.port)],
+                server_args(self.port, *options, unlimited=False),
                 cwd=self.workdir,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited early:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/", timeout=1.0) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the server did not answer within {SERVER_START_TIMEOUT}s")
+        try:
+            wait_ready(self.url, self.process, SERVER_START_TIMEOUT)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}:\n{self.log_tail()}") from None
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.process = None
+        if self.process is not None:
+            stop(self.process, timeout=10)
+            self.process = None
 
     def restart(self) -> None:
         self.stop()
