@@ -5,7 +5,6 @@ import logging
 
 import trio
 
-from . import hostfixes
 from .addresses import TrustedProxies
 from .asgi_io import Receive, Scope, Send, client_address, header, respond
 from .chat.server import ChatServer
@@ -29,7 +28,6 @@ class App:
     """Everything one server holds; nothing lives in module globals (tests run several)."""
 
     def __init__(self, settings: Settings, *, sio: SocketServer | None = None) -> None:
-        hostfixes.install()
         self.settings = settings
         self.metrics = sio.metrics if sio is not None else Metrics()
         self.sio = sio or SocketServer(

@@ -159,7 +159,12 @@ def refuse_ambiguous_requests() -> None:
 
 
 def install() -> None:
-    """Every adjustment above (each is installed once per process; idempotent)."""
+    """Every adjustment above (each is installed once per process; idempotent).
+
+    Called where hypercorn hosts the app: :func:`.frontend.hosting.serve` for the hypercorn
+    front end, and :mod:`.asgi` when hypercorn's own command loads the app. The native front
+    end never calls it, so a process that only runs that leaves hypercorn untouched.
+    """
     contain_connection_errors()
     refuse_websocket_compression()
     refuse_ambiguous_requests()

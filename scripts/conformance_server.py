@@ -22,6 +22,7 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
+from minidiscord import hostfixes
 from minidiscord.app import App
 from minidiscord.config import Settings
 from minidiscord.engine import EngineConfig, EngineServer, EngineSession
@@ -119,6 +120,8 @@ async def until_signalled() -> None:
 
 async def main(mode: str, host: str, port: int) -> None:
     settings = reference_settings(mode, host, port)
+    # hypercorn hosts the app here: it gets the adjustments it gets under minidiscord.
+    hostfixes.install()
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
