@@ -7,16 +7,14 @@ implementation used to check the tests themselves.
 
 import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from .wire import Target
+from benchkit.processes import ROOT, script_args
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "conformance_server.py"
+from .wire import Target
 
 
 def _serve(mode: str) -> Iterator[str]:
@@ -25,7 +23,8 @@ def _serve(mode: str) -> Iterator[str]:
         yield override.rstrip("/")
         return
     process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), mode, "--port", "0"],
+        script_args("conformance_server", mode, "--port", "0"),
+        cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
