@@ -24,7 +24,6 @@ from typing import Any
 
 from benchkit.processes import (
     HANDSHAKE,
-    ROOT,
     free_port,
     pinning,
     running,
@@ -33,6 +32,7 @@ from benchkit.processes import (
     wait_ready,
 )
 from benchkit.stats import raise_fd_limit
+from scripts import loadtest
 
 BASELINE = "python-socketio"
 PARTS = ("ramp100", "ramp1000", "connect", "capacity")
@@ -99,15 +99,9 @@ def running_target(target: Target, server_pin: list[str]) -> Iterator[tuple[str,
 def run_load(
     url: str, pid: int | None, args: Sequence[str], load_pin: list[str], timeout: float
 ) -> dict[str, Any]:
-    command = [*load_pin, *script_args("loadtest", "--url", url, "--json", *args)]
-    if pid is not None:
-        command += ["--server-pid", str(pid)]
-    print("  $ " + " ".join(command[len(load_pin) :]), file=sys.stderr)
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"loadtest exited with {done.returncode}")
-    report: dict[str, Any] = json.loads(done.stdout)
-    return report
+    options = [*args, *(("--server-pid", str(pid)) if pid is not None else ())]
+    print(f"  $ loadtest --url {url} {' '.join(options)}", file=sys.stderr)
+    return loadtest.run_command(url, *options, prefix=load_pin, timeout=timeout)
 
 
 def measure(target: Target, plan: Plan, parts: Sequence[str]) -> dict[str, Any]:

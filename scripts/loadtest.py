@@ -1067,6 +1067,21 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     )
 
 
+def run_command(
+    url: str, *options: str, prefix: Sequence[str] = (), timeout: float | None = None
+) -> dict[str, Any]:
+    """This load test as a command of its own (``prefix`` in front, e.g. ``taskset``), so
+    it measures from outside the caller's process: its JSON report. Raises RuntimeError if
+    it fails."""
+    command = [*prefix, *script_args("loadtest", "--url", url, "--json", "-q", *options)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        errors = done.stderr.decode(errors="replace").strip()[-2000:]
+        raise RuntimeError(f"loadtest exited with {done.returncode}: {errors}")
+    report: dict[str, Any] = orjson.loads(done.stdout)
+    return report
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--worker"]:

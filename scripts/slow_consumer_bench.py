@@ -15,12 +15,14 @@ import contextlib
 import json
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import trio
 
-from benchkit.processes import ROOT, free_port, pinning, running, script_args, server_args
+from benchkit.processes import free_port, pinning, running, server_args
 from benchkit.wire import LeanWebSocket
+from scripts import loadtest
 
 
 @contextlib.contextmanager
@@ -42,29 +44,15 @@ def _slow_consumer_drops(port: int) -> float:
 
 async def _loadtest(port: int, args: argparse.Namespace) -> dict[str, Any]:
     _, pin = pinning()
-    command = [
-        *pin,
-        *script_args(
-            "loadtest",
-            "--url",
-            f"http://127.0.0.1:{port}",
-            "-c",
-            str(args.clients),
-            "-s",
-            "1",
-            "-r",
-            str(args.rate),
-            "-d",
-            str(args.duration),
-            "--size",
-            str(args.size),
-            "--json",
-            "-q",
-        ),
-    ]
-    result = await trio.run_process(command, cwd=ROOT, capture_stdout=True, check=True)
-    report: dict[str, Any] = json.loads(result.stdout)
-    return report
+    run = partial(
+        loadtest.run_command,
+        f"http://127.0.0.1:{port}",
+        *("-c", str(args.clients), "-s", "1", "-r", str(args.rate)),
+        *("-d", str(args.duration), "--size", str(args.size)),
+        prefix=pin,
+    )
+    # In a thread: the stalled client's task goes on meanwhile.
+    return await trio.to_thread.run_sync(run)
 
 
 async def _stalled_client(port: int, joined: trio.Event) -> None:

@@ -31,13 +31,13 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
 
 import trio
 
-from benchkit.processes import ROOT, free_port, running, script_args, server_args
+from benchkit.processes import free_port, running, server_args
 from benchkit.stats import cpu_s, own_cpu_s, percentile_ms
 from benchkit.wire import LeanWebSocket, WireError
+from scripts import loadtest
 
 STORES = ("memory", "sqlite")
 TARGET_RATIO = 0.8
@@ -199,29 +199,12 @@ async def closed_loop(port: int, args: argparse.Namespace, pid: int) -> tuple[Sa
 
 
 def fixed_load(port: int, rate: float, args: argparse.Namespace) -> FixedLoad:
-    command = script_args(
-        "loadtest",
-        "--url",
+    report = loadtest.run_command(
         f"http://127.0.0.1:{port}",
-        "--clients",
-        str(args.clients),
-        "--senders",
-        str(args.senders),
-        "--rate",
-        str(rate),
-        "--duration",
-        str(args.duration),
-        "--size",
-        str(args.size),
-        "--json",
-        "--quiet",
+        *("--clients", str(args.clients), "--senders", str(args.senders), "--rate", str(rate)),
+        *("--duration", str(args.duration), "--size", str(args.size)),
+        timeout=args.duration + 60,
     )
-    done = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=args.duration + 60
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"loadtest failed ({done.returncode}): {done.stderr.strip()}")
-    report: dict[str, Any] = json.loads(done.stdout)
     phase = report["phases"][-1]
     return FixedLoad(
         rate_per_sender=rate,

@@ -7,7 +7,7 @@ import sys
 import tomllib
 
 import pytest
-import setuptools
+import setuptools  # type: ignore[import-untyped]  # no stubs in the test extra
 
 from benchkit.processes import ROOT, free_port, running, script_args, server_args, wait_ready
 

@@ -4,6 +4,7 @@ import math
 import os
 import subprocess
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchkit import stats, wire
-from benchkit.processes import HANDSHAKE, ROOT, free_port, running, script_args
+from benchkit.processes import HANDSHAKE, free_port, running, script_args
 from scripts import loadtest
 from tests.support.servers import RunningServer
 
@@ -284,16 +285,7 @@ def peer_url() -> Iterator[str]:
 
 
 async def run_loadtest(url: str, *args: str) -> dict[str, Any]:
-    done = await trio.run_process(
-        script_args("loadtest", "--url", url, "--json", "-q", *args),
-        cwd=ROOT,
-        capture_stdout=True,
-        capture_stderr=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    report: dict[str, Any] = orjson.loads(done.stdout)
-    return report
+    return await trio.to_thread.run_sync(partial(loadtest.run_command, url, *args))
 
 
 def check_report(report: dict[str, Any], clients: int, procs: int) -> None:
