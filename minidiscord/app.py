@@ -25,7 +25,10 @@ HEALTH_CHECK_TIMEOUT = 2.0
 
 
 class App:
-    """Everything one server holds; nothing lives in module globals (tests run several)."""
+    """The ASGI application of one server: ``/socket.io/`` goes to the Engine.IO server,
+    ``/`` to the web client, ``/healthz`` and ``/metrics`` to operations; its lifespan starts
+    the store, then the engine. Everything the server holds lives here, nothing in module
+    globals (tests run several servers in one process)."""
 
     def __init__(self, settings: Settings, *, sio: SocketServer | None = None) -> None:
         self.settings = settings

@@ -372,7 +372,7 @@ class ChatServer:
                 own.disconnect()
         # The leaver's own disconnect comes after this handler's ack, which a client that
         # asked for one would otherwise never see.
-        socket.client.start_soon(_disconnect, socket)
+        socket.start_soon(_disconnect, socket)
         log.debug("user %s (%s) left", user.user_id, user.username)
         return {"ok": True}
 

@@ -280,6 +280,10 @@ class EngineSession:
         )
 
     @property
+    def max_payload(self) -> int:
+        return self.config.max_payload
+
+    @property
     def closed(self) -> bool:
         """Closing or closed: the session takes nothing new."""
         return self.close_reason is not None

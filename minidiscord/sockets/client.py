@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..engine import CloseReason, EngineSession
+from ..engine.reasons import CloseReason
 from ..protocol.errors import SocketIOProtocolError
 from ..protocol.socketio import Decoder, Packet, PacketType
 from .acks import handling_event
+from .connection import EngineConnection
 from .errors import ConnectionRefused
 from .packets import control_frame
+from .reasons import NamespaceLeft, SocketsRejectLabel
 from .socket import Handshake, Socket
 
 if TYPE_CHECKING:
@@ -25,13 +27,13 @@ logger = logging.getLogger("minidiscord.sockets")
 class Client:
     """The :class:`ConnectionHandler` the engine drives for each session."""
 
-    def __init__(self, server: "SocketServer", session: EngineSession) -> None:
+    def __init__(self, server: "SocketServer", session: EngineConnection) -> None:
         self.server = server
         self.session = session
         self.sockets: dict[str, Socket] = {}
         self._decoder = Decoder(
             max_attachments=server.max_attachments,
-            max_attachment_bytes=session.config.max_payload,
+            max_attachment_bytes=session.max_payload,
         )
         self._detached: list[Socket] = []
         # The session's one timer serves two deadlines: the first CONNECT (counted from
@@ -54,11 +56,12 @@ class Client:
         now = trio.current_time()
         if self._connect_deadline is not None and now >= self._connect_deadline:
             self.session.refuse(
-                "connect timeout", f"no CONNECT within {self.server.connect_timeout} s"
+                SocketsRejectLabel.CONNECT_TIMEOUT,
+                f"no CONNECT within {self.server.connect_timeout} s",
             )
         elif self._attachments_deadline is not None and now >= self._attachments_deadline:
             self.session.refuse(
-                "incomplete attachments",
+                SocketsRejectLabel.INCOMPLETE_ATTACHMENTS,
                 f"binary attachments not complete within {self.server.attachment_timeout} s",
                 reason=CloseReason.PARSE_ERROR,
             )
@@ -86,7 +89,9 @@ class Client:
         try:
             packet = decoder.receive(data)
         except SocketIOProtocolError as exc:
-            self.session.refuse("parse error", str(exc), reason=CloseReason.PARSE_ERROR)
+            self.session.refuse(
+                SocketsRejectLabel.PARSE_ERROR, str(exc), reason=CloseReason.PARSE_ERROR
+            )
             return
         if decoder.awaiting_attachments != (self._attachments_deadline is not None):
             self._attachments_deadline = (
@@ -113,11 +118,13 @@ class Client:
         elif kind is PacketType.DISCONNECT:
             socket = self.sockets.get(packet.namespace)
             if socket is not None:
-                socket.detach("client namespace disconnect")
+                socket.detach(NamespaceLeft.CLIENT_DISCONNECT)
                 await self.run_disconnect_handlers()
         else:
             self.session.refuse(
-                "parse error", f"{kind.name} from a client", reason=CloseReason.PARSE_ERROR
+                SocketsRejectLabel.PARSE_ERROR,
+                f"{kind.name} from a client",
+                reason=CloseReason.PARSE_ERROR,
             )
 
     async def _run_event(self, socket: Socket, packet: Packet) -> None:
@@ -139,7 +146,7 @@ class Client:
     async def _connect(self, name: str, auth: dict[str, Any] | None) -> None:
         namespace = self.server.namespaces.get(name)
         if namespace is None:
-            self.server.metrics.reject("invalid namespace")
+            self.server.metrics.reject(SocketsRejectLabel.INVALID_NAMESPACE)
             self.session.send_frame(
                 control_frame(PacketType.CONNECT_ERROR, name, {"message": "Invalid namespace"})
             )
@@ -174,7 +181,7 @@ class Client:
                 # Refused: the time left runs on, with a moment to read the refusal.
                 self._connect_deadline = max(paused_deadline, trio.current_time() + 1.0)
                 self._set_timer()
-            self.server.metrics.reject("connect refused")
+            self.server.metrics.reject(SocketsRejectLabel.CONNECT_REFUSED)
             logger.info("refused a connection to %s: %s", name, refusal.message)
             if socket.disconnect_reason is None:
                 # It never connected: it leaves without a disconnect handler.
@@ -199,7 +206,7 @@ class Client:
         while self._detached:
             await self._detached.pop(0).run_disconnect_handler()
 
-    async def on_close(self, reason: str) -> None:
+    async def on_close(self, reason: CloseReason) -> None:
         for socket in list(self.sockets.values()):
             socket.detach(reason)
         await self.run_disconnect_handlers()

@@ -3,10 +3,10 @@
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..engine import EngineSession
 from ..metrics import Metrics
 from .broadcast import BroadcastOperator
 from .client import Client
+from .connection import EngineConnection
 from .namespace import H, Namespace
 
 
@@ -52,6 +52,6 @@ class SocketServer:
     def to(self, room: str | Iterable[str], namespace: str = "/") -> BroadcastOperator:
         return self.of(namespace).to(room)
 
-    def connection_opened(self, session: EngineSession) -> Client:
+    def connection_opened(self, session: EngineConnection) -> Client:
         """The engine's open handler: every new session gets a Socket.IO client."""
         return Client(self, session)

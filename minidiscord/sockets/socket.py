@@ -2,19 +2,21 @@
 
 import itertools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ..engine import CloseReason, RequestInfo
+from ..engine.reasons import CloseReason
 from ..protocol.engineio import Frame
 from ..protocol.socketio import PacketType
 from .broadcast import BroadcastOperator
+from .connection import RequestView
 from .errors import AckTimeout
 from .packets import ack_frames, control_frame, event_frames
+from .reasons import DisconnectReason, NamespaceLeft
 
 if TYPE_CHECKING:
     from .client import Client
@@ -30,7 +32,7 @@ class Handshake:
 
     __slots__ = ("_request", "auth")
 
-    def __init__(self, auth: dict[str, Any] | None, request: RequestInfo) -> None:
+    def __init__(self, auth: dict[str, Any] | None, request: RequestView) -> None:
         self.auth = auth
         self._request = request
 
@@ -61,6 +63,15 @@ class _PendingAck:
 
 
 class Socket:
+    """One client connected to one namespace: the object every handler gets first.
+
+    ``emit`` sends to this client (with an ack callback and an optional timeout, or
+    ``await call(...)`` for the answer); ``join``/``leave`` move it between rooms;
+    ``to(room)`` and ``broadcast`` reach others; ``data`` is the application's per-socket
+    state; ``handshake`` holds the client's auth, address, headers and query;
+    ``disconnect()`` ends it from the server side (``close=True`` ends the whole connection).
+    """
+
     def __init__(
         self, client: "Client", namespace: "Namespace", sid: str, handshake: Handshake
     ) -> None:
@@ -71,7 +82,7 @@ class Socket:
         self.data: dict[str, Any] = {}
         self.rooms: set[str] = set()
         self.connected = False
-        self.disconnect_reason: str | None = None
+        self.disconnect_reason: DisconnectReason | None = None
         self._session_send = client.session.send_frame
         # Frames emitted while the connect handler runs wait here, so that the client
         # sees the CONNECT answer first (as it would from the reference server).
@@ -206,6 +217,11 @@ class Socket:
         """Everyone in the namespace but this socket."""
         return BroadcastOperator(self.namespace, excluded=frozenset((self.id,)))
 
+    def start_soon(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run ``task(*args)`` alongside the handlers; it is cancelled when the client's
+        connection closes."""
+        self.client.start_soon(task, *args)
+
     # Disconnection ----------------------------------------------------------------------
 
     def disconnect(self, close: bool = False) -> None:
@@ -214,12 +230,12 @@ class Socket:
             return
         if self.connected:
             self.deliver_frame(control_frame(PacketType.DISCONNECT, self.namespace.name))
-        self.detach("server namespace disconnect")
+        self.detach(NamespaceLeft.SERVER_DISCONNECT)
         if close:
             self.client.session.close(CloseReason.FORCED_CLOSE)
         self.client.start_soon(self.client.run_disconnect_handlers)
 
-    def detach(self, reason: str) -> None:
+    def detach(self, reason: DisconnectReason) -> None:
         """Leave the namespace and every room now; the disconnect handler runs later, once."""
         if self.disconnect_reason is not None:
             return
