@@ -162,8 +162,9 @@ def install() -> None:
     """Every adjustment above (each is installed once per process; idempotent).
 
     Called where hypercorn hosts the app: :func:`.frontend.hosting.serve` for the hypercorn
-    front end, and :mod:`.asgi` when hypercorn's own command loads the app. The native front
-    end never calls it, so a process that only runs that leaves hypercorn untouched.
+    front end, and :func:`.hypercorn_worker.serve_like_minidiscord` when hypercorn's own
+    command loads the app (``minidiscord.asgi``). The native front end never calls it, so a
+    process that only runs that leaves hypercorn untouched.
     """
     contain_connection_errors()
     refuse_websocket_compression()
