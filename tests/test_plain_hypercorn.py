@@ -29,6 +29,7 @@ from tests.support.rawclient import (
     polling_connect,
     raw_websocket,
     websocket_by_hand,
+    websocket_handshake_head,
 )
 
 MiB = 1024 * 1024
@@ -147,32 +148,13 @@ async def test_sigterm_closes_every_client_cleanly_before_hypercorn_stops(
     assert f"disconnect {sid}: server shutting down" in lines
 
 
-async def _websocket_handshake_head(port: int, headers: bytes) -> bytes:
-    """The head of the server's answer to a WebSocket handshake with ``headers``, in lower
-    case (the frames after it may be compressed: no helper that reads them would do)."""
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    try:
-        await stream.send_all(
-            b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: localhost\r\n"
-            b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + headers + b"\r\n"
-        )
-        answer = b""
-        with trio.fail_after(10):
-            while b"\r\n\r\n" not in answer:
-                answer += await stream.receive_some(4096)
-    finally:
-        await trio.aclose_forcefully(stream)
-    return answer.split(b"\r\n\r\n", 1)[0].lower()
-
-
 @pytest.mark.slow
 async def test_hypercorn_adjustments_are_active(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     port = free_port()
     async with plain_hypercorn(port, log, MINIDISCORD_MAX_PAYLOAD="1000000"):
         # Compression is refused (hostfixes.refuse_websocket_compression).
-        head = await _websocket_handshake_head(
+        head = await websocket_handshake_head(
             port, b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
         )
         assert head.startswith(b"http/1.1 101"), head
