@@ -21,7 +21,8 @@ COPY pyproject.toml README.md LICENSE ./
 COPY minidiscord ./minidiscord
 RUN pip install . \
     && rm -rf /src \
-    && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home minidiscord \
+    && useradd --uid 10001 --user-group --home-dir /data --no-create-home \
+        --shell /usr/sbin/nologin minidiscord \
     && mkdir /data \
     && chown minidiscord:minidiscord /data
 

@@ -179,6 +179,15 @@ def test_dockerfile_parses_into_known_instructions() -> None:
     assert image.endswith("-slim"), image
 
 
+def test_dockerfile_run_commands_are_valid_shell() -> None:
+    runs = [i for i in parse_dockerfile(DOCKERFILE.read_text()) if i.keyword == "RUN"]
+    assert runs
+    for run in runs:
+        # Shell form runs as /bin/sh -c: let sh parse it without running it.
+        checked = subprocess.run(["sh", "-n", "-c", run.arguments], capture_output=True, text=True)
+        assert checked.returncode == 0, (run.line, checked.stderr)
+
+
 def test_dockerfile_copies_files_that_exist_and_reach_the_build_context() -> None:
     patterns = _dockerignore()
     copies = [i for i in parse_dockerfile(DOCKERFILE.read_text()) if i.keyword in ("COPY", "ADD")]
