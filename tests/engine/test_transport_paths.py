@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+import trio
 from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection, open_websocket_url
 
+from minidiscord.engine.reasons import CloseReason
 from minidiscord.engine.state import TransportState
 from tests.support.rawclient import polling_handshake, polling_url, raw_websocket
 from tests.support.servers import RunningServer
@@ -25,9 +27,10 @@ def _ws(server: RunningServer, **params: str) -> str:
 
 async def _accepted_then_closed(url: str) -> int | None:
     """Open a WebSocket the server must accept and then close without a word; its code."""
-    async with open_websocket_url(url) as ws:
-        with pytest.raises(ConnectionClosed) as closed:
-            await ws.get_message()
+    with trio.fail_after(5):
+        async with open_websocket_url(url) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.get_message()
     reason = closed.value.reason
     return None if reason is None else reason.code
 
@@ -112,6 +115,21 @@ async def test_a_poll_during_the_probe_waits_and_carries_what_is_queued(
             await wait_until(
                 lambda: server.app.engine.sessions[sid].state is TransportState.WEBSOCKET
             )
+
+
+async def test_a_websocket_for_a_closing_session_is_accepted_then_closed(
+    server: RunningServer,
+) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        sid = (await polling_handshake(http, server.url))["sid"]
+        session = server.app.engine.sessions[sid]
+        # Closed by the server with no poll waiting: it stays CLOSING until the client
+        # comes for the CLOSE packet.
+        session.close(CloseReason.FORCED_CLOSE)
+        assert session.state is TransportState.CLOSING
+        assert await _accepted_then_closed(_ws(server, transport="websocket", sid=sid)) == 1000
+        assert (await http.get(polling_url(server.url, sid))).text == "1"
+        await wait_until(lambda: sid not in server.app.engine.sessions)
 
 
 async def test_a_websocket_for_an_unknown_session_is_refused_with_400(
