@@ -1,21 +1,139 @@
 """Small ASGI helpers shared by the HTTP routes: headers, bodies and plain responses."""
 
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any, TypeAlias
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any, Final, Literal, NotRequired, TypeAlias, TypedDict
 from urllib.parse import parse_qsl
 
 Scope: TypeAlias = MutableMapping[str, Any]
-Message: TypeAlias = MutableMapping[str, Any]
-Receive: TypeAlias = Callable[[], Awaitable[Message]]
-Send: TypeAlias = Callable[[Message], Awaitable[None]]
 Headers: TypeAlias = list[tuple[bytes, bytes]]
-ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # An ASGI extension a front end may offer in a websocket scope's "extensions": the app then
 # sends {"type": SEND_MANY, "frames": [str | bytes, ...]}, each a whole message, in order.
 # The engine's writer hands over everything queued at once, and the front end writes it
 # with one system call.
-SEND_MANY = "minidiscord.websocket.send_many"
+SEND_MANY: Final = "minidiscord.websocket.send_many"
+
+
+# What an app sends its host. Typed, so that a front end's ``send`` is checked against
+# every message it may get (mypy narrows the union on "type").
+
+
+class HTTPResponseStart(TypedDict):
+    type: Literal["http.response.start"]
+    status: int
+    headers: NotRequired[Iterable[tuple[bytes, bytes]]]
+
+
+class HTTPResponseBody(TypedDict):
+    type: Literal["http.response.body"]
+    body: NotRequired[bytes]
+    more_body: NotRequired[bool]
+
+
+class WebSocketAccept(TypedDict):
+    type: Literal["websocket.accept"]
+    subprotocol: NotRequired[str | None]
+    headers: NotRequired[Iterable[tuple[bytes, bytes]]]
+
+
+class WebSocketSend(TypedDict):
+    type: Literal["websocket.send"]
+    text: NotRequired[str | None]
+    bytes: NotRequired[bytes | None]
+
+
+class WebSocketSendMany(TypedDict):
+    type: Literal["minidiscord.websocket.send_many"]
+    frames: Sequence[str | bytes]
+
+
+class WebSocketClose(TypedDict):
+    type: Literal["websocket.close"]
+    code: NotRequired[int]
+    reason: NotRequired[str | None]
+
+
+class WebSocketResponseStart(TypedDict):
+    type: Literal["websocket.http.response.start"]
+    status: int
+    headers: NotRequired[Iterable[tuple[bytes, bytes]]]
+
+
+class WebSocketResponseBody(TypedDict):
+    type: Literal["websocket.http.response.body"]
+    body: NotRequired[bytes]
+    more_body: NotRequired[bool]
+
+
+class LifespanDone(TypedDict):
+    type: Literal["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+class LifespanFailed(TypedDict):
+    type: Literal["lifespan.startup.failed", "lifespan.shutdown.failed"]
+    message: NotRequired[str]
+
+
+AppMessage: TypeAlias = (
+    HTTPResponseStart
+    | HTTPResponseBody
+    | WebSocketAccept
+    | WebSocketSend
+    | WebSocketSendMany
+    | WebSocketClose
+    | WebSocketResponseStart
+    | WebSocketResponseBody
+    | LifespanDone
+    | LifespanFailed
+)
+
+
+# What a host sends its app (the native front end builds these; hypercorn has its own).
+
+
+class HTTPRequest(TypedDict):
+    type: Literal["http.request"]
+    body: bytes
+    more_body: bool
+
+
+class HTTPDisconnect(TypedDict):
+    type: Literal["http.disconnect"]
+
+
+class WebSocketConnect(TypedDict):
+    type: Literal["websocket.connect"]
+
+
+class WebSocketReceive(TypedDict):
+    type: Literal["websocket.receive"]
+    text: NotRequired[str]
+    bytes: NotRequired[bytes]
+
+
+class WebSocketDisconnect(TypedDict):
+    type: Literal["websocket.disconnect"]
+    code: int
+
+
+class LifespanEvent(TypedDict):
+    type: Literal["lifespan.startup", "lifespan.shutdown"]
+
+
+HostMessage: TypeAlias = (
+    HTTPRequest
+    | HTTPDisconnect
+    | WebSocketConnect
+    | WebSocketReceive
+    | WebSocketDisconnect
+    | LifespanEvent
+)
+
+# An app reads what its host sends as a mapping: hosts other than ours build their own.
+Message: TypeAlias = Mapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[AppMessage], Awaitable[None]]
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodyTooLarge(Exception):

@@ -17,17 +17,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import orjson
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+from minidiscord.asgi_io import Receive, Scope, Send
 
 OPEN = (
     '0{"sid":"floor","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}'

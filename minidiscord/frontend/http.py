@@ -14,7 +14,7 @@ import logging
 import h11
 import trio
 
-from ..asgi_io import Message
+from ..asgi_io import AppMessage, HTTPDisconnect, HTTPRequest
 from .context import ConnectionContext
 from .scope import asgi_scope
 from .strict import StrictConnection
@@ -182,7 +182,7 @@ class _Exchange:
             return False
         return not self.client_gone
 
-    async def receive(self) -> Message:
+    async def receive(self) -> HTTPRequest | HTTPDisconnect:
         if self.client_gone:
             return {"type": "http.disconnect"}
         if self.body_done:
@@ -223,21 +223,20 @@ class _Exchange:
             self.conn.receive_data(data)
         await trio.sleep_forever()
 
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.start":
+    async def send(self, message: AppMessage) -> None:
+        if message["type"] == "http.response.start":
             if self.response is not None:
                 raise RuntimeError("http.response.start sent twice")
             self.response = h11.Response(
-                status_code=int(message["status"]), headers=list(message.get("headers", ()))
+                status_code=message["status"], headers=list(message.get("headers", ()))
             )
             return
-        if kind != "http.response.body":
-            raise RuntimeError(f"unexpected ASGI message {kind!r} on an http exchange")
+        if message["type"] != "http.response.body":
+            raise RuntimeError(f"unexpected ASGI message {message['type']!r} on an http exchange")
         if self.response_done:
             return
-        body = bytes(message.get("body", b""))
-        more = bool(message.get("more_body", False))
+        body = message.get("body", b"")
+        more = message.get("more_body", False)
         chunks: list[bytes] = []
         if not self.response_started:
             if self.response is None:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import trio
 
 from ..addresses import TrustedProxies
-from ..asgi_io import ASGIApp, Message, Scope
+from ..asgi_io import AppMessage, ASGIApp, LifespanEvent, Scope
 from .connlimits import ConnectionLimits, connection_budget, peer_ip, raise_file_limit, refuse
 from .context import ConnectionContext, FrontendConfig
 from .http import HttpConnection
@@ -21,13 +21,13 @@ class _Lifespan:
 
     def __init__(self, app: ASGIApp) -> None:
         self._app = app
-        self._to_app, self._app_inbox = trio.open_memory_channel[Message](2)
+        self._to_app, self._app_inbox = trio.open_memory_channel[LifespanEvent](2)
         self._started = trio.Event()
         self._stopped = trio.Event()
         self.failure: str | None = None
 
     async def run(self) -> None:
-        async def send(message: Message) -> None:
+        async def send(message: AppMessage) -> None:
             kind = message["type"]
             if kind == "lifespan.startup.failed":
                 self.failure = str(message.get("message", "startup failed"))

@@ -32,7 +32,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import RemoteProtocolError
 
-from ..asgi_io import SEND_MANY, Message
+from ..asgi_io import SEND_MANY, AppMessage, HostMessage, WebSocketDisconnect, WebSocketReceive
 from .context import ConnectionContext
 from .scope import asgi_scope
 
@@ -179,7 +179,7 @@ class WebSocketConnection:
 
     # The app's side.
 
-    async def receive(self) -> Message:
+    async def receive(self) -> HostMessage:
         if not self._connect_delivered:
             self._connect_delivered = True
             return {"type": "websocket.connect"}
@@ -209,21 +209,20 @@ class WebSocketConnection:
             return self._disconnect(ABNORMAL_CLOSURE)
         return {"type": "websocket.disconnect", "code": ABNORMAL_CLOSURE}
 
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == SEND_MANY:
+    async def send(self, message: AppMessage) -> None:
+        if message["type"] == SEND_MANY:
             if self.state is not WebSocketState.OPEN or self._broken:
                 return
             encode = self.context.frames.encode
             for frame in message["frames"]:
                 self._queue(encode(frame))
-        elif kind == "websocket.send":
+        elif message["type"] == "websocket.send":
             if self.state is not WebSocketState.OPEN or self._broken:
                 return
             text = message.get("text")
             payload = text if text is not None else bytes(message.get("bytes") or b"")
             self._queue(self.context.frames.encode(payload))
-        elif kind == "websocket.accept":
+        elif message["type"] == "websocket.accept":
             if self.state is not WebSocketState.HANDSHAKE:
                 return
             self._move_to(WebSocketState.OPEN)
@@ -234,12 +233,12 @@ class WebSocketConnection:
             # once the connection is open.
             self._feed(self._already_read)
             self._already_read = b""
-        elif kind == "websocket.close":
+        elif message["type"] == "websocket.close":
             if self.state is WebSocketState.HANDSHAKE:
                 self._refuse(403, "Forbidden")
             elif self.state is WebSocketState.OPEN:
                 self._queue_close(int(message.get("code", 1000)), message.get("reason") or "")
-        elif kind == "websocket.http.response.start":
+        elif message["type"] == "websocket.http.response.start":
             if self.state is not WebSocketState.HANDSHAKE:
                 return
             self._move_to(WebSocketState.REFUSED)
@@ -249,14 +248,14 @@ class WebSocketConnection:
                 has_body=True,
             )
             self._queue(self.ws.send(refusal))
-        elif kind == "websocket.http.response.body":
+        elif message["type"] == "websocket.http.response.body":
             if self.state is not WebSocketState.REFUSED:
                 return
             more = bool(message.get("more_body", False))
             body = bytes(message.get("body", b""))
             self._queue(self.ws.send(RejectData(data=body, body_finished=not more)))
         else:
-            raise RuntimeError(f"unexpected ASGI message {kind!r} on a WebSocket")
+            raise RuntimeError(f"unexpected ASGI message {message['type']!r} on a WebSocket")
         await self._flush()
 
     # Reading.
@@ -278,7 +277,7 @@ class WebSocketConnection:
         self.ws.receive_data(data)
         self._events = self.ws.events()
 
-    def _handle(self, event: Event) -> Message | None:
+    def _handle(self, event: Event) -> HostMessage | None:
         if isinstance(event, TextMessage | BytesMessage):
             return self._add_to_message(event)
         if isinstance(event, Ping):
@@ -290,7 +289,9 @@ class WebSocketConnection:
             return self._disconnect(event.code)
         return None
 
-    def _add_to_message(self, event: TextMessage | BytesMessage) -> Message | None:
+    def _add_to_message(
+        self, event: TextMessage | BytesMessage
+    ) -> WebSocketReceive | WebSocketDisconnect | None:
         size = len(event.data)
         self._message_size += size
         if self._message_size > self.context.config.max_message_size:
@@ -317,7 +318,7 @@ class WebSocketConnection:
             self.context.limits.unfinished.release(self._client_key, self._unfinished_held)
             self._unfinished_held = 0
 
-    def _disconnect(self, code: int) -> Message:
+    def _disconnect(self, code: int) -> WebSocketDisconnect:
         self._move_to(WebSocketState.CLOSED)
         return {"type": "websocket.disconnect", "code": code}
 

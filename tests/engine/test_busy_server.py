@@ -14,7 +14,7 @@ import trio.testing
 from trio_websocket import open_websocket_url
 
 from minidiscord.app import ChatApp
-from minidiscord.asgi_io import SEND_MANY, Message, Receive, Scope, Send
+from minidiscord.asgi_io import SEND_MANY, AppMessage, Receive, Scope, Send
 from minidiscord.chat.store.factory import open_store
 from tests.support.rawclient import polling_url, raw_websocket
 from tests.support.servers import TEST_SETTINGS, ServerFactory
@@ -35,11 +35,10 @@ class SlowWriterApp(ChatApp):
             await super().__call__(scope, receive, send)
             return
 
-        async def slow_send(message: Message) -> None:
-            kind = message["type"]
-            if kind == SEND_MANY:
+        async def slow_send(message: AppMessage) -> None:
+            if message["type"] == SEND_MANY:
                 await trio.sleep(self.seconds * len(message["frames"]))
-            elif kind in ("websocket.send", "http.response.body"):
+            elif message["type"] in ("websocket.send", "http.response.body"):
                 await trio.sleep(self.seconds)
             await send(message)
 
