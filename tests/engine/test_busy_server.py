@@ -1,4 +1,4 @@
-"""A busy server judges its clients fairly: the connect storm of the issue, at small scale.
+"""A busy server judges its clients fairly: a connect storm of 1,000 clients, at small scale.
 
 The server's writes are throttled (each frame it sends takes simulated seconds, as when
 a thousand clients connect at once); time runs on MockClock. A client that answers its

@@ -48,7 +48,7 @@ async def test_behind_a_trusted_proxy_limits_count_each_client(
 async def test_one_client_behind_the_proxy_cannot_lock_others_out(
     start_server: ServerFactory,
 ) -> None:
-    # The attack of the issue: 1,000 half-open handshakes through the proxy.
+    # One client opens 1,000 half-open handshakes through the proxy.
     server = await start_server(ip_max_sessions=20, max_connections=50)
     async with httpx.AsyncClient(headers=_via_proxy(ALICE)) as alice:
         for _ in range(200):
