@@ -70,6 +70,7 @@ def test_bad_value_exits_with_one_line_and_no_traceback() -> None:
     ]
 
 
+@pytest.mark.slow
 async def test_python_dash_m_serves_and_stops_on_sigterm() -> None:
     port = free_port()
     env = {

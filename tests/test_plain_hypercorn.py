@@ -23,7 +23,7 @@ from trio_websocket import ConnectionClosed
 
 from benchkit.processes import ROOT, free_port
 from benchkit.wire import client_frame_head
-from tests.support.processes import _until_ready
+from tests.support.processes import until_ready
 from tests.support.rawclient import (
     RawWebSocket,
     polling_connect,
@@ -56,7 +56,7 @@ async def plain_hypercorn(
             start_new_session=True,
         )
     try:
-        await _until_ready(process, f"http://127.0.0.1:{port}", 30)
+        await until_ready(process, f"http://127.0.0.1:{port}", 30)
         yield process
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -62,7 +62,7 @@ async def cli_server(
         if not isinstance(output, int):
             output.close()
     try:
-        await _until_ready(process, f"http://127.0.0.1:{port}", timeout)
+        await until_ready(process, f"http://127.0.0.1:{port}", timeout)
         yield CliServer(process, port)
     finally:
         if process.returncode is None:
@@ -71,7 +71,7 @@ async def cli_server(
                 await process.wait()
 
 
-async def _until_ready(process: trio.Process, url: str, timeout: float) -> None:
+async def until_ready(process: trio.Process, url: str, timeout: float) -> None:
     """``wait_ready`` in a thread, so the test's other tasks go on meanwhile; the process's
     exit is watched here, as only trio's own thread may ask a ``trio.Process`` about it."""
 
