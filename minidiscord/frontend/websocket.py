@@ -33,6 +33,7 @@ from wsproto.events import (
 from wsproto.utilities import RemoteProtocolError
 
 from ..asgi_io import SEND_MANY, AppMessage, HostMessage, WebSocketDisconnect, WebSocketReceive
+from ..transitions import TransitionTable
 from .context import ConnectionContext
 from .scope import asgi_scope
 
@@ -76,26 +77,19 @@ class WebSocketState(Enum):
     CLOSED = auto()
 
 
-_TRANSITIONS: dict[WebSocketState, frozenset[WebSocketState]] = {
-    WebSocketState.HANDSHAKE: frozenset(
-        {WebSocketState.OPEN, WebSocketState.REFUSED, WebSocketState.CLOSED}
-    ),
-    WebSocketState.OPEN: frozenset({WebSocketState.CLOSING, WebSocketState.CLOSED}),
-    WebSocketState.CLOSING: frozenset({WebSocketState.CLOSED}),
-    WebSocketState.REFUSED: frozenset(),
-    WebSocketState.CLOSED: frozenset(),
-}
-
-
-class IllegalTransition(RuntimeError):
-    """Our bug: the connection was asked to move where its state does not allow."""
-
-
-def checked_transition(current: WebSocketState, to: WebSocketState) -> WebSocketState:
-    """``to``, if a connection in ``current`` may move there; IllegalTransition if not."""
-    if to not in _TRANSITIONS[current]:
-        raise IllegalTransition(f"WebSocket {current.name} -> {to.name}")
-    return to
+WEBSOCKET_TRANSITIONS = TransitionTable(
+    {
+        WebSocketState.HANDSHAKE: {
+            WebSocketState.OPEN,
+            WebSocketState.REFUSED,
+            WebSocketState.CLOSED,
+        },
+        WebSocketState.OPEN: {WebSocketState.CLOSING, WebSocketState.CLOSED},
+        WebSocketState.CLOSING: {WebSocketState.CLOSED},
+        WebSocketState.REFUSED: set(),
+        WebSocketState.CLOSED: set(),
+    }
+)
 
 
 class WebSocketConnection:
@@ -161,7 +155,7 @@ class WebSocketConnection:
         await self._finish()
 
     def _move_to(self, state: WebSocketState) -> None:
-        self.state = checked_transition(self.state, state)
+        self.state = WEBSOCKET_TRANSITIONS.check("WebSocket", self.state, state)
 
     async def _finish(self) -> None:
         """Deliver what is pending, then let the client answer our close (both bounded)."""

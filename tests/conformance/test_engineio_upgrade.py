@@ -2,6 +2,7 @@
 
 import httpx
 import trio
+from trio_websocket import WebSocketConnection
 
 from .wire import (
     Target,
@@ -15,6 +16,16 @@ from .wire import (
 )
 
 
+async def still_carried_by(ws: WebSocketConnection, target: Target) -> None:
+    """The session lives on over ``ws``: a message is echoed, or the heartbeat goes on there."""
+    if target.echoes:
+        await ws.send_message("4hello")
+        assert await receive(ws) == "4hello"
+    else:
+        assert await receive(ws, answer_pings=False) == "2"
+        await ws.send_message("3")
+
+
 async def test_upgrade(http: httpx.AsyncClient, target: Target) -> None:
     sid, _ = await open_polling(http, target)
     async with websocket(target.ws_url(EIO="4", transport="websocket", sid=sid)) as ws:
@@ -25,13 +36,7 @@ async def test_upgrade(http: httpx.AsyncClient, target: Target) -> None:
         assert response.status_code == 200
         assert response.text == "6"
         await ws.send_message("5")
-        if target.echoes:
-            await ws.send_message("4hello")
-            assert await receive(ws) == "4hello"
-        else:
-            # The session lives on over the WebSocket: the heartbeat continues there.
-            assert await receive(ws, answer_pings=False) == "2"
-            await ws.send_message("3")
+        await still_carried_by(ws, target)
 
 
 async def test_pending_get_gets_a_noop_on_probe(http: httpx.AsyncClient, target: Target) -> None:
@@ -84,12 +89,7 @@ async def test_polling_is_refused_after_upgrade(http: httpx.AsyncClient, target:
         assert error(await poll(http, target, sid)) == (400, 3, "Bad request")
         # Not applied: a CLOSE over polling would end the session.
         assert error(await push(http, target, sid, "1")) == (400, 3, "Bad request")
-        if target.echoes:
-            await ws.send_message("4hello")
-            assert await receive(ws) == "4hello"
-        else:
-            assert await receive(ws, answer_pings=False) == "2"
-            await ws.send_message("3")
+        await still_carried_by(ws, target)
 
 
 async def test_second_websocket_is_accepted_then_closed_after_upgrade(
@@ -105,12 +105,7 @@ async def test_second_websocket_is_accepted_then_closed_after_upgrade(
         await trio.sleep(0.05)
         await expect_accepted_then_closed(url)
         # The session goes on, untouched, over the first WebSocket.
-        if target.echoes:
-            await ws.send_message("4hello")
-            assert await receive(ws) == "4hello"
-        else:
-            assert await receive(ws, answer_pings=False) == "2"
-            await ws.send_message("3")
+        await still_carried_by(ws, target)
 
 
 async def test_a_poll_before_the_probe_is_served_as_usual(

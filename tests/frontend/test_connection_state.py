@@ -1,6 +1,5 @@
 """The native front end's connection state: the WebSocket table and the shared context."""
 
-import pytest
 import trio
 import trio.testing
 
@@ -8,7 +7,8 @@ from minidiscord.addresses import TrustedProxies
 from minidiscord.asgi_io import Receive, Scope, Send
 from minidiscord.frontend.connlimits import ConnectionLimits
 from minidiscord.frontend.context import ConnectionContext, FrontendConfig
-from minidiscord.frontend.websocket import IllegalTransition, WebSocketState, checked_transition
+from minidiscord.frontend.websocket import WEBSOCKET_TRANSITIONS, WebSocketState
+from tests.support.transitions import assert_moves
 
 State = WebSocketState
 LEGAL = {
@@ -21,14 +21,8 @@ LEGAL = {
 }
 
 
-@pytest.mark.parametrize("current", list(State))
-@pytest.mark.parametrize("to", list(State))
-def test_websocket_transitions_follow_the_table(current: State, to: State) -> None:
-    if (current, to) in LEGAL:
-        assert checked_transition(current, to) is to
-    else:
-        with pytest.raises(IllegalTransition, match=f"{current.name} -> {to.name}"):
-            checked_transition(current, to)
+def test_websocket_transitions_follow_the_table() -> None:
+    assert_moves(WEBSOCKET_TRANSITIONS, WebSocketState, LEGAL)
 
 
 async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -14,11 +14,12 @@ from minidiscord.chat.models import CHANNELS, Message
 from minidiscord.chat.store import sqlite as sqlite_module
 from minidiscord.chat.store.factory import open_store
 from minidiscord.chat.store.sqlite import (
+    STORE_TRANSITIONS,
     SqliteStore,
     StoreState,
     WriteFailed,
-    checked_store_transition,
 )
+from tests.support.transitions import assert_moves
 
 from .walfile import wal_commits
 
@@ -318,14 +319,8 @@ STORE_LEGAL = {
 }
 
 
-@pytest.mark.parametrize("current", list(StoreState))
-@pytest.mark.parametrize("to", list(StoreState))
-def test_store_transitions_follow_the_table(current: StoreState, to: StoreState) -> None:
-    if (current, to) in STORE_LEGAL:
-        assert checked_store_transition(current, to) is to
-    else:
-        with pytest.raises(RuntimeError, match=f"from {current.name} to {to.name}"):
-            checked_store_transition(current, to)
+def test_store_transitions_follow_the_table() -> None:
+    assert_moves(STORE_TRANSITIONS, StoreState, STORE_LEGAL)
 
 
 async def test_a_cancelled_writer_leaves_the_store_stopped_readable_and_closable(

@@ -43,6 +43,7 @@ from typing import Any, Final
 
 import trio
 
+from ...transitions import TransitionTable
 from ..models import CHANNELS, Message, Session, User
 from .base import Snapshot, StoreWriteError, session_hash
 from .migrations import SchemaError, migrate
@@ -126,20 +127,15 @@ class StoreState(Enum):
     CLOSED = auto()
 
 
-_STORE_TRANSITIONS: Final[dict[StoreState, frozenset[StoreState]]] = {
-    StoreState.OPEN: frozenset({StoreState.RUNNING, StoreState.CLOSING}),
-    StoreState.RUNNING: frozenset({StoreState.STOPPED, StoreState.CLOSING}),
-    StoreState.STOPPED: frozenset({StoreState.CLOSING}),
-    StoreState.CLOSING: frozenset({StoreState.CLOSED}),
-    StoreState.CLOSED: frozenset(),
-}
-
-
-def checked_store_transition(current: StoreState, to: StoreState) -> StoreState:
-    """``to``, if a store in ``current`` may move there; RuntimeError (our bug) if not."""
-    if to not in _STORE_TRANSITIONS[current]:
-        raise RuntimeError(f"the store cannot go from {current.name} to {to.name}")
-    return to
+STORE_TRANSITIONS = TransitionTable(
+    {
+        StoreState.OPEN: {StoreState.RUNNING, StoreState.CLOSING},
+        StoreState.RUNNING: {StoreState.STOPPED, StoreState.CLOSING},
+        StoreState.STOPPED: {StoreState.CLOSING},
+        StoreState.CLOSING: {StoreState.CLOSED},
+        StoreState.CLOSED: set(),
+    }
+)
 
 
 class SqliteStore:
@@ -242,7 +238,7 @@ class SqliteStore:
         acknowledgement, so nothing acknowledged is lost).
         """
         # Only once, and never after a close.
-        self.state = checked_store_transition(self.state, StoreState.RUNNING)
+        self.state = STORE_TRANSITIONS.check("the store", self.state, StoreState.RUNNING)
         task_status.started()
         try:
             while True:
@@ -293,7 +289,7 @@ class SqliteStore:
             self._close_done.set()
 
     def _move_to(self, state: StoreState) -> None:
-        self.state = checked_store_transition(self.state, state)
+        self.state = STORE_TRANSITIONS.check("the store", self.state, state)
 
     @property
     def _taking_requests(self) -> bool:
