@@ -53,7 +53,7 @@ class Settings:
     max_payload: int = 1_000_000
     # A session that has not joined a namespace by then is closed (half-open sessions
     # expire quickly: they prove nothing and cost as much as real ones).
-    connect_timeout: float = 30.0
+    connect_timeout: float = 45.0
     # Frames, and bytes, held for one client before it counts as a slow consumer and is
     # dropped; bytes held for all the clients of one address.
     client_buffer: int = 1024

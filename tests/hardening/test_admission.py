@@ -80,11 +80,12 @@ async def test_half_open_sessions_give_way_when_the_server_is_full(
 async def test_half_open_sessions_expire_after_the_connect_timeout(
     start_server: ServerFactory, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server = await start_server(ping_interval=25.0, ping_timeout=20.0)
-    assert server.app.settings.connect_timeout == 30.0  # the default
+    # A heartbeat longer than the timeout, so that the heartbeat is not what ends it.
+    server = await start_server(ping_interval=60.0, ping_timeout=20.0)
+    assert server.app.settings.connect_timeout == 45.0  # the default, the reference's
     async with httpx.AsyncClient() as http:
         sid = (await polling_handshake(http, server.url))["sid"]
-        await trio.sleep(29.0)
+        await trio.sleep(44.0)
         assert sid in server.app.engine.sessions
         await trio.sleep(2.0)
         assert sid not in server.app.engine.sessions

@@ -4,6 +4,8 @@
 // disconnects happened and why, and how many connect errors there were, by message.
 //
 //   node storm.mjs <server url> <clients> <batch> <seconds>
+//
+// With STORM_DEBUG=1 the first three errors of each kind are printed with the server's answer.
 import { io } from "socket.io-client";
 
 const [url, clients = "1000", batch = "100", seconds = "60"] = process.argv.slice(2);
@@ -23,7 +25,13 @@ function start(index) {
     everConnected += 1;
   });
   socket.on("connect_error", (error) => {
-    connectErrors[error.message] = (connectErrors[error.message] || 0) + 1;
+    // engine.io-client puts the HTTP status, or the underlying error, in `description`.
+    const cause = error.description?.message ?? error.description;
+    const key = cause === undefined ? error.message : `${error.message}: ${cause}`;
+    connectErrors[key] = (connectErrors[key] || 0) + 1;
+    if (process.env.STORM_DEBUG && connectErrors[key] <= 3) {
+      console.error("DEBUG", key, error.context?.responseText, error.context?.status);
+    }
   });
   socket.on("disconnect", (reason) => {
     reasons[reason] = (reasons[reason] || 0) + 1;
