@@ -16,6 +16,17 @@ class ListenError(Exception):
     """The server cannot listen where its settings say; the message is one line."""
 
 
+class _Unusable(ListenError):
+    """This machine cannot have the address at all (no IPv6, or not one of its addresses):
+    skipped when the host resolves to others that bind, as ``localhost`` resolving to ::1
+    in a container without IPv6."""
+
+
+# What makes an address unusable rather than a reason to stop: every other bind failure
+# (a taken port, a privileged one) is.
+_UNUSABLE = {errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL}
+
+
 def open_listening_sockets(host: str, port: int) -> list[socket.socket]:
     """Bound, listening, non-blocking TCP sockets for every address ``host`` resolves to."""
     try:
@@ -27,13 +38,19 @@ def open_listening_sockets(host: str, port: int) -> list[socket.socket]:
             f"name this machine resolves ({cause})"
         ) from None
     sockets: list[socket.socket] = []
+    unusable: list[ListenError] = []
     try:
         for family, address in _distinct(addresses):
-            sockets.append(_listen(family, address, port))
+            try:
+                sockets.append(_listen(family, address, port))
+            except _Unusable as exc:
+                unusable.append(exc)
     except BaseException:
         for sock in sockets:
             sock.close()
         raise
+    if not sockets:
+        raise unusable[0]
     return sockets
 
 
@@ -55,7 +72,10 @@ def _distinct(
 
 
 def _listen(family: int, address: tuple[Any, ...], port: int) -> socket.socket:
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _error(exc, family, address, port) from None
     try:
         # A restarted server must not wait for the old one's connections in TIME_WAIT.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -65,9 +85,7 @@ def _listen(family: int, address: tuple[Any, ...], port: int) -> socket.socket:
         try:
             sock.bind(address)
         except OSError as exc:
-            raise ListenError(
-                f"cannot listen on {describe(family, address)}: {_cause(exc, port)}"
-            ) from None
+            raise _error(exc, family, address, port) from None
         # The kernel caps this at its own limit (net.core.somaxconn).
         sock.listen(socket.SOMAXCONN)
         sock.setblocking(False)
@@ -77,11 +95,18 @@ def _listen(family: int, address: tuple[Any, ...], port: int) -> socket.socket:
     return sock
 
 
+def _error(exc: OSError, family: int, address: tuple[Any, ...], port: int) -> ListenError:
+    kind = _Unusable if exc.errno in _UNUSABLE else ListenError
+    return kind(f"cannot listen on {describe(family, address)}: {_cause(exc, port)}")
+
+
 def _cause(exc: OSError, port: int) -> str:
     if exc.errno == errno.EADDRINUSE:
         return "the port is already in use (another program, or another minidiscord, has it)"
     if exc.errno == errno.EADDRNOTAVAIL:
         return "that address is not one of this machine's (0.0.0.0 listens on all of them)"
+    if exc.errno == errno.EAFNOSUPPORT:
+        return "this machine has no IPv6 (or no IPv4)"
     if exc.errno == errno.EACCES and port < 1024:
         return (
             "permission denied (ports below 1024 need root or the CAP_NET_BIND_SERVICE "

@@ -275,7 +275,9 @@ class WebSocketConnection:
         if isinstance(event, TextMessage | BytesMessage):
             return self._add_to_message(event)
         if isinstance(event, Ping):
-            self._queue(self.ws.send(event.response()))
+            # Once our close is out, a ping goes unanswered (no frame may follow a close).
+            if self.state is WebSocketState.OPEN:
+                self._queue(self.ws.send(event.response()))
             return None
         if isinstance(event, CloseConnection):
             if self.state is WebSocketState.OPEN:

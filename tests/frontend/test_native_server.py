@@ -24,6 +24,7 @@ from wsproto.events import (
     TextMessage,
 )
 
+from benchkit.wire import client_frame_head
 from minidiscord.app import create_app
 from minidiscord.asgi_io import SEND_MANY, Receive, Scope, Send, read_body, respond
 from minidiscord.frontend import FrontendConfig, NativeServer
@@ -266,9 +267,7 @@ async def test_frames_sent_right_behind_the_handshake_are_read() -> None:
 
 def _masked_text_frame(text: str) -> bytes:
     payload = text.encode()
-    mask = b"\x01\x02\x03\x04"
-    masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
-    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+    return client_frame_head(0x1, len(payload)) + payload
 
 
 async def test_fragments_are_one_message_and_an_oversized_one_closes_1009() -> None:
@@ -307,6 +306,34 @@ async def test_ping_is_answered_and_close_is_echoed() -> None:
         echoed = await client.next_event()
         assert isinstance(echoed, CloseConnection)
         assert echoed.code == 1000
+
+
+async def test_a_ping_after_our_close_goes_unanswered_and_breaks_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def closing_app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": 1000})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async with native(closing_app) as (_, port, _):
+        client = await accepted(port)
+        closing = await client.next_event()
+        assert isinstance(closing, CloseConnection)
+        # A ping before the client answers the close (wsproto would not send one now).
+        await client.stream.send_all(client_frame_head(0x9, 4) + b"ping")
+        await client.stream.send_all(client.ws.send(closing.response()))
+        rest = b""
+        with trio.fail_after(10):
+            while data := await client.stream.receive_some(65536):
+                rest += data
+        assert rest == b""  # no pong, nothing after the close
+    assert "the app failed" not in caplog.text
 
 
 async def test_shutdown_closes_idle_connections_and_waits_for_busy_ones() -> None:
