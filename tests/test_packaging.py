@@ -77,9 +77,14 @@ def test_wheel_carries_license_urls_and_classifiers_and_only_the_server(tmp_path
     source.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
-    shutil.copytree(
-        ROOT / "minidiscord", source / "minidiscord", ignore=shutil.ignore_patterns("__pycache__")
-    )
+    # The packages beside the server come too, so the wheel's exclusions are what keeps
+    # them out.
+    for package in ("minidiscord", "benchkit", "scripts", "tests"):
+        shutil.copytree(
+            ROOT / package,
+            source / package,
+            ignore=shutil.ignore_patterns("__pycache__", "node_modules"),
+        )
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), "."],
         cwd=source,
