@@ -85,7 +85,7 @@ async def test_polling_is_refused_after_upgrade(http: httpx.AsyncClient, target:
         await ws.send_message("2probe")
         assert await receive(ws) == "3probe"
         await ws.send_message("5")
-        await trio.sleep(0.05)
+        await still_carried_by(ws, target)  # the upgrade is done
         assert error(await poll(http, target, sid)) == (400, 3, "Bad request")
         # Not applied: a CLOSE over polling would end the session.
         assert error(await push(http, target, sid, "1")) == (400, 3, "Bad request")
@@ -102,7 +102,7 @@ async def test_second_websocket_is_accepted_then_closed_after_upgrade(
         await ws.send_message("2probe")
         assert await receive(ws) == "3probe"
         await ws.send_message("5")
-        await trio.sleep(0.05)
+        await still_carried_by(ws, target)  # the upgrade is done
         await expect_accepted_then_closed(url)
         # The session goes on, untouched, over the first WebSocket.
         await still_carried_by(ws, target)
@@ -145,7 +145,7 @@ async def test_a_websocket_for_an_upgraded_session_asking_for_polling_is_closed(
         await ws.send_message("2probe")
         assert await receive(ws) == "3probe"
         await ws.send_message("5")
-        await trio.sleep(0.05)
+        await still_carried_by(ws, engineio)  # the upgrade is done
         await expect_accepted_then_closed(engineio.ws_url(EIO="4", transport="polling", sid=sid))
         await ws.send_message("4hello")
         assert await receive(ws) == "4hello"
