@@ -11,8 +11,9 @@ from .support import require_playwright
 
 require_playwright()
 
-from playwright.sync_api import expect  # noqa: E402
+from playwright.sync_api import Locator, expect  # noqa: E402
 
+from .chatpage import ChatPage  # noqa: E402
 from .conftest import ServerProcess, UserFactory  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -262,20 +263,26 @@ def test_a_phone_on_the_same_network_can_chat(open_user: UserFactory, tmp_path: 
         everywhere.stop()
 
 
-def test_scrolling_to_the_top_pages_in_older_messages(open_user: UserFactory) -> None:
-    total = 60
+def _bob_reads_after_alice_wrote(open_user: UserFactory, total: int) -> tuple[ChatPage, Locator]:
+    """alice writes ``total`` messages in #general, then bob opens it: bob, and the texts
+    of the chat lines bob sees (the newest already shown)."""
     alice = open_user("alice")
     alice.login("alice")
     alice.select("general")
     for n in range(total):
         alice.send(f"old {n}")
     expect(alice.message_text(f"old {total - 1}")).to_be_visible()
-
     bob = open_user("bob")
     bob.login("bob")
     bob.select("general")
     texts = bob.messages.locator(".message:not(.system) .text")
     expect(texts.last).to_have_text(f"old {total - 1}")
+    return bob, texts
+
+
+def test_scrolling_to_the_top_pages_in_older_messages(open_user: UserFactory) -> None:
+    total = 60
+    bob, texts = _bob_reads_after_alice_wrote(open_user, total)
     shown_first = texts.first.inner_text()
     # The snapshot on connect holds only the recent history; the rest is a scroll away.
     assert texts.count() < total
@@ -347,18 +354,7 @@ def test_paging_refused_as_too_fast_is_retried_later(
     slow_history: None, open_user: UserFactory
 ) -> None:
     total = 120
-    alice = open_user("alice")
-    alice.login("alice")
-    alice.select("general")
-    for n in range(total):
-        alice.send(f"old {n}")
-    expect(alice.message_text(f"old {total - 1}")).to_be_visible()
-
-    bob = open_user("bob")
-    bob.login("bob")
-    bob.select("general")
-    texts = bob.messages.locator(".message:not(.system) .text")
-    expect(texts.last).to_have_text(f"old {total - 1}")
+    bob, texts = _bob_reads_after_alice_wrote(open_user, total)
     bob.messages.evaluate("el => { el.scrollTop = 0; }")
     expect(texts).to_have_count(100)  # the snapshot's 50, and one page
     # At once again: refused (one page per 2 s). The page must not take that as the end:
