@@ -1,5 +1,8 @@
 """Upgrade from long-polling to WebSocket (engine.io-protocol, "Upgrade")."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import trio
 from trio_websocket import WebSocketConnection
@@ -16,6 +19,19 @@ from .wire import (
 )
 
 
+@asynccontextmanager
+async def probed(
+    http: httpx.AsyncClient, target: Target
+) -> AsyncIterator[tuple[str, WebSocketConnection]]:
+    """A polling session and a WebSocket for it whose probe is answered: the upgrade is
+    half done, the client's UPGRADE packet is next."""
+    sid, _ = await open_polling(http, target)
+    async with websocket(target.ws_url(EIO="4", transport="websocket", sid=sid)) as ws:
+        await ws.send_message("2probe")
+        assert await receive(ws) == "3probe"
+        yield sid, ws
+
+
 async def still_carried_by(ws: WebSocketConnection, target: Target) -> None:
     """The session lives on over ``ws``: a message is echoed, or the heartbeat goes on there."""
     if target.echoes:
@@ -27,10 +43,7 @@ async def still_carried_by(ws: WebSocketConnection, target: Target) -> None:
 
 
 async def test_upgrade(http: httpx.AsyncClient, target: Target) -> None:
-    sid, _ = await open_polling(http, target)
-    async with websocket(target.ws_url(EIO="4", transport="websocket", sid=sid)) as ws:
-        await ws.send_message("2probe")
-        assert await receive(ws) == "3probe"
+    async with probed(http, target) as (sid, ws):
         # The server ends the polling transport with a noop for the next (or pending) GET.
         response = await poll(http, target, sid)
         assert response.status_code == 200
@@ -67,10 +80,7 @@ async def test_pending_get_gets_a_noop_on_probe(http: httpx.AsyncClient, target:
 async def test_messages_queued_before_upgrade_arrive_over_websocket(
     http: httpx.AsyncClient, engineio: Target
 ) -> None:
-    sid, _ = await open_polling(http, engineio)
-    async with websocket(engineio.ws_url(EIO="4", transport="websocket", sid=sid)) as ws:
-        await ws.send_message("2probe")
-        assert await receive(ws) == "3probe"
+    async with probed(http, engineio) as (sid, ws):
         assert (await poll(http, engineio, sid)).text == "6"
         # Sent while the polling transport is paused: the echo must not be lost.
         response = await http.post(engineio.polling(sid), content="4queued")
@@ -80,10 +90,7 @@ async def test_messages_queued_before_upgrade_arrive_over_websocket(
 
 
 async def test_polling_is_refused_after_upgrade(http: httpx.AsyncClient, target: Target) -> None:
-    sid, _ = await open_polling(http, target)
-    async with websocket(target.ws_url(EIO="4", transport="websocket", sid=sid)) as ws:
-        await ws.send_message("2probe")
-        assert await receive(ws) == "3probe"
+    async with probed(http, target) as (sid, ws):
         await ws.send_message("5")
         await still_carried_by(ws, target)  # the upgrade is done
         assert error(await poll(http, target, sid)) == (400, 3, "Bad request")
@@ -140,10 +147,7 @@ async def test_a_websocket_asking_for_polling_is_accepted_then_closed(
 async def test_a_websocket_for_an_upgraded_session_asking_for_polling_is_closed(
     http: httpx.AsyncClient, engineio: Target
 ) -> None:
-    sid, _ = await open_polling(http, engineio)
-    async with websocket(engineio.ws_url(EIO="4", transport="websocket", sid=sid)) as ws:
-        await ws.send_message("2probe")
-        assert await receive(ws) == "3probe"
+    async with probed(http, engineio) as (sid, ws):
         await ws.send_message("5")
         await still_carried_by(ws, engineio)  # the upgrade is done
         await expect_accepted_then_closed(engineio.ws_url(EIO="4", transport="polling", sid=sid))
