@@ -11,7 +11,7 @@ from ..asgi_io import AppMessage, ASGIApp, LifespanEvent, Scope
 from .connlimits import ConnectionLimits, connection_budget, peer_ip, raise_file_limit, refuse
 from .context import ConnectionContext, FrontendConfig
 from .http import HttpConnection
-from .listening import open_listening_sockets
+from .listening import describe, open_listening_sockets
 
 logger = logging.getLogger("minidiscord.frontend")
 
@@ -173,6 +173,5 @@ class NativeServer:
 
 
 def _url(listener: trio.SocketListener) -> str:
-    host, port = listener.socket.getsockname()[:2]
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{port}"
+    sock = listener.socket
+    return f"http://{describe(sock.family, sock.getsockname())}"
