@@ -36,6 +36,11 @@ def not_sent(text: object, reason: str) -> str:
     return f"Your message {_quoted(text)}was not sent: {reason}."
 
 
+def not_joined(reason: str) -> str:
+    """The line a client turned away at connect reads in every channel."""
+    return f"You have not joined the chat: {reason}. Press Leave Server to go back and try again."
+
+
 def not_left(reason: str) -> str:
     return f"You have not left the server: {reason}. Try Leave Server again."
 

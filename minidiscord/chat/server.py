@@ -4,7 +4,9 @@ Every socket joins every channel room; presence announcements go to the `welcome
 Client mistakes never raise out of a handler: they are answered in the ack (or refused at
 connect) and logged at INFO, without a traceback. A client that sent without an ack
 callback (the original React front end) is told of a refused message or leave by a System
-line instead (see notices), since it reads nothing else.
+line instead (see notices), since it reads nothing else. The same goes for a refused connect:
+a client that says it reads CONNECT_ERROR (``connectErrors: true`` in its auth) gets one; any
+other is let in without joining, told why in a System line, and let go (see _turn_away).
 
 What a client may cost is bounded: messages per user and per address, history pages per
 user, new users per address (token buckets), and the `users` list a connect receives
@@ -23,6 +25,7 @@ import trio
 
 from minidiscord.limits import KeyedBuckets, Rate
 from minidiscord.sockets import ConnectionRefused, Socket, SocketServer, ack_requested
+from minidiscord.sockets.reasons import SocketsRejectLabel
 
 from . import notices, validation
 from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
@@ -40,6 +43,11 @@ MAX_HISTORY_PAGE = 100
 SNAPSHOT_TRIES = 3
 # Offline users last seen longer ago than this are left out of the `users` list.
 LISTED_OFFLINE_MS = 30 * 24 * 3600 * 1000
+# How long a client turned away at connect stays to read why: it holds a connection the
+# whole time, and the original React client goes back to its login page when let go.
+TURNED_AWAY_SECONDS = 60.0
+# socket.data key of a turned-away socket: why it was not let in.
+TURNED_AWAY = "turned_away"
 
 Ack = dict[str, Any]
 
@@ -103,6 +111,26 @@ class ChatServer:
 
     async def _on_connect(self, socket: Socket, auth: object) -> None:
         fields: dict[str, Any] = auth if isinstance(auth, dict) else {}
+        try:
+            await self._join(socket, fields)
+        except ConnectionRefused as refusal:
+            if fields.get("connectErrors") is True:
+                raise
+            self._turn_away(socket, refusal.message)
+
+    def _turn_away(self, socket: Socket, reason: str) -> None:
+        """Let in, without joining, a client that may not read CONNECT_ERROR (the original
+        React client shows the chat once connected and nothing of a refusal): every channel
+        holds one System line saying why, and the server lets it go after a while or at its
+        `user:leave`. It is no user: it gets no history, no users, and can send nothing."""
+        log.info("turned away socket %s: %s", socket.id, reason)
+        socket.namespace.metrics.reject(SocketsRejectLabel.CONNECT_REFUSED)
+        socket.data[TURNED_AWAY] = reason
+        line = notices.system_message(notices.not_joined(reason), self._clock())
+        socket.emit("channels", [{"name": name, "messages": [line]} for name in CHANNELS])
+        socket.start_soon(_let_go, socket)
+
+    async def _join(self, socket: Socket, fields: dict[str, Any]) -> None:
         restored = await self._restore(fields.get("sessionId"))
         if restored is not None:
             user, session = restored
@@ -268,7 +296,7 @@ class ChatServer:
             # A sender without an ack callback (the original React client) would never
             # learn its message was dropped; it reads only messages.
             channel = args[0] if args and args[0] in CHANNELS else None
-            if channel is not None and "user" in socket.data:
+            if channel is not None and ("user" in socket.data or TURNED_AWAY in socket.data):
                 line = notices.not_sent(args[1] if len(args) > 1 else None, ack["error"])
                 socket.emit("message:channel", channel, notices.system_message(line, self._clock()))
         return ack
@@ -276,7 +304,7 @@ class ChatServer:
     async def _send(self, socket: Socket, *args: Any) -> Ack:
         user: User | None = socket.data.get("user")
         if user is None:
-            return _refuse(socket, "message:channel:send", "not connected")
+            return _refuse(socket, "message:channel:send", _not_joined(socket))
         if len(args) != 2:
             return _refuse(socket, "message:channel:send", "expected (channel, text)")
         now = trio.current_time()
@@ -347,6 +375,10 @@ class ChatServer:
 
     async def _leave(self, socket: Socket) -> Ack:
         user: User | None = socket.data.get("user")
+        if user is None and TURNED_AWAY in socket.data:
+            # Leaving is how the original client goes back to its login page to try again.
+            socket.start_soon(_disconnect, socket)
+            return {"ok": True}
         if user is None:
             return _refuse(socket, "user:leave", "not connected")
         try:
@@ -411,6 +443,16 @@ class ChatServer:
 
 async def _disconnect(socket: Socket) -> None:
     socket.disconnect()
+
+
+async def _let_go(socket: Socket) -> None:
+    await trio.sleep(TURNED_AWAY_SECONDS)
+    socket.disconnect()
+
+
+def _not_joined(socket: Socket) -> str:
+    turned_away: str | None = socket.data.get(TURNED_AWAY)
+    return "not connected" if turned_away is None else f"you have not joined: {turned_away}"
 
 
 def _rate_limited(socket: Socket, event: str, wait: float, reason: str) -> Ack:

@@ -255,7 +255,10 @@ function startConnection(credentials) {
   stopConnection();
   const creds = { username: credentials.username, sessionId: credentials.sessionId ?? null };
   const s = new Socket(location.origin, {
-    auth: () => (creds.sessionId ? { sessionId: creds.sessionId, username: creds.username } : { username: creds.username }),
+    // connectErrors: this page shows a refusal (CONNECT_ERROR) on its login form.
+    auth: () => (creds.sessionId
+      ? { sessionId: creds.sessionId, username: creds.username, connectErrors: true }
+      : { username: creds.username, connectErrors: true }),
   });
   socket = s;
   const on = (event, handler) => s.on(event, (...args) => socket === s && handler(...args));

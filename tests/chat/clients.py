@@ -136,7 +136,9 @@ class ChatClient:
         await self.wait_for("users")
 
     async def connect_refused(self, auth: Any) -> Any:
-        """Connect expecting a CONNECT_ERROR; returns its data."""
+        """Connect as a client that reads CONNECT_ERROR, expecting one; returns its data."""
+        if isinstance(auth, dict):
+            auth = {**auth, "connectErrors": True}
         with contextlib.suppress(socketio.exceptions.ConnectionError):
             await trio.to_thread.run_sync(
                 partial(

@@ -101,7 +101,7 @@ async function story() {
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.equal(carol.socket.connected, false); // no automatic reconnect after a leave
 
-  const bad = open("bad", { username: "System" });
+  const bad = open("bad", { username: "System", connectErrors: true });
   const [error] = await waitFor(bad, "connect_error");
   assert.equal(error.message, "username 'System' is reserved");
 

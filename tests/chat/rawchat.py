@@ -35,9 +35,27 @@ async def join(client: RawWebSocket, auth: dict[str, Any]) -> dict[str, list[Any
     return greeting
 
 
-async def join_refused(client: RawWebSocket, auth: dict[str, Any]) -> str:
-    """Connect expecting a CONNECT_ERROR; its message."""
+async def turned_away(client: RawWebSocket, auth: dict[str, Any]) -> str:
+    """Connect without saying the client reads CONNECT_ERROR, expecting to be let in
+    without joining; the System line every channel then holds."""
     await client.send("40" + json.dumps(auth))
+    assert (await client.text()).startswith('40{"sid":')
+    event = event_of(await client.text())
+    assert event is not None
+    assert event[0] == "channels", event
+    channels = event[1][0]
+    assert len(channels) == 5
+    lines = {(m["username"], m["message"]) for channel in channels for m in channel["messages"]}
+    assert len(lines) == 1, channels
+    ((author, line),) = lines
+    assert author == "System"
+    assert isinstance(line, str)
+    return line
+
+
+async def join_refused(client: RawWebSocket, auth: dict[str, Any]) -> str:
+    """Connect as a client that reads CONNECT_ERROR, expecting one; its message."""
+    await client.send("40" + json.dumps({**auth, "connectErrors": True}))
     while True:
         frame = await client.text()
         assert not frame.startswith('42["users"'), "joined, expected a refusal"

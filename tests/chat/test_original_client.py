@@ -3,7 +3,8 @@
 That client sends without an ack callback and shows only `message:channel` events, so a
 message or leave the server refuses is told to it as a System line in the channel, on
 its connection alone; a client that asked for an ack gets the ack and no such line. A name
-too long is shortened, not refused (a refused connect leaves that client's login hanging).
+too long is shortened, not refused; other refused connects are in
+tests/hardening/test_identity_limits.py and test_original_client_node.py.
 """
 
 import re

@@ -92,3 +92,20 @@ async def test_a_burst_without_acks_is_all_shown(
     assert watcher["marker"]["ok"] is True
     assert watcher["system"] == []
     assert watcher["own"] == [f"burst {n}" for n in shown]
+    # Nobody else heard of the poser.
+    assert not any("System" in line for line in watcher["own"])
+
+
+async def test_a_refused_name_is_shown_to_the_react_client_in_its_first_channel(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server()
+    turned_away = (await run_script(server.url))["turnedAway"]
+    # "connect" opens the React client's chat; CONNECT_ERROR it would have ignored.
+    assert turned_away["events"][:2] == ["connect", "channels"]
+    assert "session" not in turned_away["events"]
+    assert turned_away["firstChannel"] == [
+        "System: You have not joined the chat: username 'System' is reserved."
+        " Press Leave Server to go back and try again."
+    ]
+    assert turned_away["events"][-1] == "disconnect"

@@ -81,9 +81,9 @@ async def test_a_session_id_that_is_not_valid_unicode_starts_fresh(
 
 
 async def _refusal(server: RunningServer, auth: dict[str, object]) -> str:
-    """The message of the CONNECT_ERROR that connecting with `auth` gets."""
+    """The message of the CONNECT_ERROR that a client reading them gets for `auth`."""
     async with raw_websocket(server.ws_url) as client:
-        await client.send("40" + json.dumps(auth))
+        await client.send("40" + json.dumps({**auth, "connectErrors": True}))
         answer = await client.text()
     assert answer.startswith("44"), answer
     message: str = json.loads(answer[2:])["message"]
@@ -148,7 +148,7 @@ async def test_the_server_is_the_host_the_client_named(start_server: ServerFacto
     # client connected to, any other host's image otherwise.
     server = await start_server()
     avatar = "https://93.184.216.34/socket.io/?EIO=4&transport=polling"
-    auth = json.dumps({"username": "mallory", "avatar": avatar})
+    auth = json.dumps({"username": "mallory", "avatar": avatar, "connectErrors": True})
     async with httpx.AsyncClient(headers={"Host": "93.184.216.34:8181"}) as http:
         sid = (await polling_handshake(http, server.url))["sid"]
         await http.post(polling_url(server.url, sid), content="40" + auth)

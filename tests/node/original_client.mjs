@@ -5,7 +5,8 @@
 // "react" connects as the React login does (io(url, {auth: {username}}), polling then the
 // upgrade, a name longer than the server keeps) and sends a burst without ack callbacks,
 // as the React client does; "acker" sends the same burst with ack callbacks, as newer
-// clients do; "watcher" is someone else in the channel. Prints one JSON line of what each
+// clients do; "watcher" is someone else in the channel; "poser" logs in as a name the
+// server refuses. Prints one JSON line of what each
 // saw, for tests/chat/test_original_client_node.py to judge; exits 1 if a wait runs out.
 import { io } from "socket.io-client";
 
@@ -19,6 +20,8 @@ function open(name, username) {
   const socket = io(url, { auth: { username }, forceNew: true, reconnection: false });
   const client = { name, socket, events: [] };
   socket.onAny((event, ...args) => client.events.push([event, args]));
+  socket.on("connect", () => client.events.push(["connect", []]));
+  socket.on("disconnect", (reason) => client.events.push(["disconnect", [reason]]));
   socket.on("connect_error", (error) => client.events.push(["connect_error", [error.message]]));
   return client;
 }
@@ -83,6 +86,18 @@ async function main() {
     ),
   );
 
+  // A name the server refuses, from the React login: the chat opens (that client shows it
+  // on "connect") with why in the first channel, and Leave Server takes it back to login.
+  const poser = open("poser", "System");
+  await waitUntil(poser, "channels", () => received(poser, "channels").length > 0);
+  const [firstChannel] = received(poser, "channels")[0][0];
+  poser.socket.emit("user:leave");
+  await waitUntil(poser, "disconnect", () => !poser.socket.connected);
+  const turnedAway = {
+    events: poser.events.map(([event]) => event),
+    firstChannel: firstChannel.messages.map((m) => `${m.username}: ${m.message}`),
+  };
+
   // The watcher's own ack comes after everything the server sent it before.
   const marker = await watcher.socket.timeout(WAIT_MS).emitWithAck("message:channel:send", "casual", "marker");
   process.stdout.write(
@@ -91,6 +106,7 @@ async function main() {
       react: summary(react),
       acker: { ...summary(acker), acks },
       watcher: { ...summary(watcher, react), marker },
+      turnedAway,
     }) + "\n",
   );
 }
