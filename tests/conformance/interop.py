@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import trio
+import trio.testing
 
 from minidiscord.sockets import ConnectionRefused, Socket, SocketServer
 
@@ -27,8 +28,9 @@ class Seen:
     async def wait_for_disconnect(self) -> None:
         with trio.fail_after(5):
             await self.disconnected.wait()
-        # Exactly once: a second call would show up within a few scheduler rounds.
-        await trio.sleep(0.1)
+        # Exactly once: a second call would come from a server task already scheduled, so
+        # once every task of this process (the server's) is idle, it would have come.
+        await trio.testing.wait_all_tasks_blocked(cushion=0.01)
 
 
 def install(sio: SocketServer) -> Seen:
