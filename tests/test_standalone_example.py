@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 import trio
+from trio_websocket import ConnectionClosed
 
 from benchkit.processes import ROOT, free_port
 from docs.examples import echo_server
 from tests.support.echo_example import check_echo_scenario, run_echo_scenario
 from tests.support.processes import plain_hypercorn, until_ready
+from tests.support.rawclient import raw_websocket, read_until_closed
 from tests.support.servers import serve_any_app
 
 # Ready once the Engine.IO server answers a handshake (the example serves nothing else).
@@ -35,8 +37,21 @@ async def test_the_example_in_process_on_the_suites_front_end(nursery: trio.Nurs
 async def test_the_example_under_hypercorns_own_command(tmp_path: Path) -> None:
     port = free_port()
     target = "docs.examples.echo_server:app"
-    async with plain_hypercorn(port, tmp_path / "hypercorn.log", target=target, probe=PROBE):
+    # hypercorn alone would hold a connection for its graceful timeout (a minute here), then
+    # drop it: the drain serve_like_minidiscord adds closes it at once, and cleanly.
+    options = ("--graceful-timeout", "60")
+    log = tmp_path / "hypercorn.log"
+    async with plain_hypercorn(port, log, *options, target=target, probe=PROBE) as process:
         await _check(f"http://127.0.0.1:{port}")
+        async with raw_websocket(f"ws://127.0.0.1:{port}") as client:
+            process.send_signal(signal.SIGTERM)
+            with trio.fail_after(30):
+                await read_until_closed(client)
+                with pytest.raises(ConnectionClosed) as closed:
+                    await client.receive()
+                assert await process.wait() == 0
+    assert closed.value.reason is not None
+    assert closed.value.reason.code == 1000
 
 
 @pytest.mark.slow

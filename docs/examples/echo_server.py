@@ -18,6 +18,7 @@ from typing import Any
 import trio
 
 import minidiscord
+from minidiscord.hypercorn_worker import serve_like_minidiscord
 from minidiscord.sockets import ConnectionRefused, Socket, SocketServer
 
 TOKEN = "let-me-in"
@@ -50,8 +51,11 @@ async def say(socket: Socket, room: str, text: str) -> None:
     socket.to(room).emit("said", socket.data["name"], text)
 
 
-# The ASGI app: the SocketServer is one.
+# The ASGI app: the SocketServer is one. Under hypercorn's own command, the line after
+# gives it what the minidiscord command adds around hypercorn (its fixes, and clients
+# closed cleanly on SIGTERM); it changes nothing for the native front end.
 app = sio
+serve_like_minidiscord(app)
 
 
 def main() -> None:
