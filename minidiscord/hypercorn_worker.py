@@ -70,9 +70,7 @@ def serve_like_minidiscord(app: ServesAnEngine, shutdown_timeout: float = 10.0) 
         if config.errorlog == "-":
             config.errorlog = logging.getLogger("hypercorn.error")
         # Nothing larger can be taken: hypercorn need not buffer up to its 16 MiB default.
-        config.websocket_max_message_size = min(
-            config.websocket_max_message_size, max_payload + 1
-        )
+        config.websocket_max_message_size = min(config.websocket_max_message_size, max_payload + 1)
 
         async def stop_after_draining() -> None:
             await _until_stopped(shutdown_trigger)

@@ -31,7 +31,7 @@ class SocketServer(ServedByEngine):
     (seconds) a session may go without joining a namespace. Requests for other paths go
     to ``other_asgi_app``, or are answered 404. ``max_attachments`` and
     ``attachment_timeout`` bound a binary packet; ``limits`` are the engine's own
-    (:class:`~minidiscord.sockets.asgi.EngineLimits`).
+    (:class:`~minidiscord.sockets.EngineLimits`).
     """
 
     def __init__(
