@@ -152,6 +152,15 @@ async def test_transports_are_the_ones_named() -> None:
             assert client.handshake["upgrades"] == []
 
 
+def test_the_engines_limits_are_options_too() -> None:
+    sio = SocketServer(client_buffer=3, max_sessions=5, ping_interval=9.0)
+    assert (sio.engine.config.client_buffer, sio.engine.config.max_sessions) == (3, 5)
+    assert sio.engine.config.ping_interval == 9.0
+    # A misspelt one is an error at once (and for mypy), never silently ignored.
+    with pytest.raises(TypeError, match="client_bufer"):
+        SocketServer(client_bufer=3)  # type: ignore[call-arg]
+
+
 async def test_stopping_closes_every_client_cleanly_before_the_front_end_stops() -> None:
     sio = SocketServer()
     reasons: list[str] = []
