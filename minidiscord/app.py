@@ -6,11 +6,11 @@ import logging
 import trio
 
 from .addresses import TrustedProxies
-from .asgi_io import Receive, Scope, Send, client_address, header, respond
+from .asgi_io import Receive, Scope, Send, client_address, header, refuse, respond
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, open_store
 from .config import Settings
-from .engine import CloseReason, EngineConfig, EngineServer
+from .engine import CloseReason, EngineServer
 from .hostfixes import is_host_protocol_error
 from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -25,38 +25,40 @@ HEALTH_CHECK_TIMEOUT = 2.0
 
 
 class App:
-    """The ASGI application of one server: ``/socket.io/`` goes to the Engine.IO server,
+    """The ASGI application of one server, composed around its :class:`SocketServer`:
+    the host and proxy checks in front, ``/socket.io/`` to the Socket.IO server (its engine),
     ``/`` to the web client, ``/healthz`` and ``/metrics`` to operations; its lifespan starts
     the store, then the engine. Everything the server holds lives here, nothing in module
     globals (tests run several servers in one process)."""
 
-    def __init__(self, settings: Settings, *, sio: SocketServer | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.metrics = sio.metrics if sio is not None else Metrics()
-        self.sio = sio or SocketServer(
-            connect_timeout=settings.connect_timeout, metrics=self.metrics
-        )
-        self.engine = EngineServer(
-            EngineConfig(
-                ping_interval=settings.ping_interval,
-                ping_timeout=settings.ping_timeout,
-                max_payload=settings.max_payload,
-                client_buffer=settings.client_buffer,
-                client_buffer_bytes=settings.client_buffer_bytes,
-                ip_buffer_bytes=settings.ip_buffer_bytes,
-                inbound_rate=settings.client_packet_rate,
-                max_sessions=settings.max_connections,
-                ip_connect_rate=settings.ip_connect_rate,
-                ip_max_sessions=settings.ip_max_sessions,
-            ),
-            self.sio.connection_opened,
-            allowed_origins=settings.cors_origins,
+        self.metrics = Metrics()
+        # The Socket.IO server, its engine and the ASGI app that serves it at
+        # --socketio-path: what anyone using the Socket.IO layer on its own gets.
+        self.sio = SocketServer(
+            path=settings.socketio_path,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            max_http_buffer_size=settings.max_payload,
+            cors_allowed_origins=settings.cors_origins,
+            connect_timeout=settings.connect_timeout,
             metrics=self.metrics,
+            client_buffer=settings.client_buffer,
+            client_buffer_bytes=settings.client_buffer_bytes,
+            ip_buffer_bytes=settings.ip_buffer_bytes,
+            inbound_rate=settings.client_packet_rate,
+            max_sessions=settings.max_connections,
+            ip_connect_rate=settings.ip_connect_rate,
+            ip_max_sessions=settings.ip_max_sessions,
         )
         self.proxies = TrustedProxies(settings.forwarded_allow_ips)
         self.hosts = AllowedHosts((*settings.allowed_hosts, settings.host))
         self._running = False
-        self._engine_path = settings.socketio_path.rstrip("/") + "/"
+
+    @property
+    def engine(self) -> EngineServer:
+        return self.sio.engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -69,9 +71,9 @@ class App:
         if not self.hosts.allows(header(scope, b"host")):
             await self._refuse_host(scope, receive, send)
             return
-        if path == self._engine_path or path == self._engine_path.rstrip("/"):
+        if self.sio.app.serves(path):
             try:
-                await self.engine.handle(scope, receive, send)
+                await self.sio(scope, receive, send)
             except Exception as exc:
                 if not is_host_protocol_error(exc):
                     raise
@@ -96,21 +98,7 @@ class App:
             client_address(scope),
         )
         body = "Invalid Host header: this server does not answer to that name\n"
-        if scope["type"] == "http":
-            await respond(send, 400, body)
-            return
-        await receive()  # websocket.connect
-        if "websocket.http.response" in scope.get("extensions", {}):
-            await send(
-                {
-                    "type": "websocket.http.response.start",
-                    "status": 400,
-                    "headers": [(b"content-type", b"text/plain; charset=UTF-8")],
-                }
-            )
-            await send({"type": "websocket.http.response.body", "body": body.encode()})
-        else:
-            await send({"type": "websocket.close", "code": 1008})
+        await refuse(scope, receive, send, 400, body)
 
     async def _metrics(self, scope: Scope, send: Send) -> None:
         token = self.settings.metrics_token

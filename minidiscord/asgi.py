@@ -29,5 +29,5 @@ def _load() -> ChatApp:
 
 
 app = _load()
-serve_like_minidiscord(app)
+serve_like_minidiscord(app, app.settings.shutdown_timeout)
 tune_garbage_collector()

@@ -217,3 +217,25 @@ async def respond(
     ]
     await send({"type": "http.response.start", "status": status, "headers": response_headers})
     await send({"type": "http.response.body", "body": data})
+
+
+async def refuse(scope: Scope, receive: Receive, send: Send, status: int, body: str) -> None:
+    """Answer an HTTP request, or a WebSocket handshake, with ``status`` and ``body``.
+
+    A WebSocket is answered in HTTP where the host offers the ``websocket.http.response``
+    extension; elsewhere it can only be closed before it opens (the host answers 403)."""
+    if scope["type"] == "http":
+        await respond(send, status, body)
+        return
+    await receive()  # websocket.connect
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=UTF-8")],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": body.encode()})
+    else:
+        await send({"type": "websocket.close", "code": 1008})

@@ -3,15 +3,16 @@
 ``hypercorn --worker-class trio module:app`` loads ``module`` in its worker process and
 serves ``app`` with hypercorn's defaults. :func:`serve_like_minidiscord`, called by that
 module, makes the worker apply what the command does around the app (the front end of
-``--frontend hypercorn`` does the same in :mod:`.frontend.hosting`):
+``--frontend hypercorn`` does the same in :mod:`.frontend.hosting`). The app is the chat's
+(``minidiscord.asgi``) or a :class:`~minidiscord.sockets.SocketServer` on its own:
 
-- hypercorn's adjustments (:mod:`.hostfixes`), and WebSocket messages cut at the app's
+- hypercorn's adjustments (:mod:`.hostfixes`), and WebSocket messages cut at the engine's
   ``max_payload`` while hypercorn reads them;
 - hypercorn's own log lines through the app's logging (unless hypercorn's
   ``--error-logfile`` sends them elsewhere);
 - the graceful drain. Told to stop (SIGTERM or SIGINT to hypercorn's main process, which
   passes it on, or to the worker itself), the worker refuses new sessions and closes every
-  client's transport cleanly, for up to the app's ``shutdown_timeout``, before hypercorn
+  client's transport cleanly, for up to ``shutdown_timeout`` seconds, before hypercorn
   stops serving. hypercorn alone gives open connections its ``--graceful-timeout``, then
   drops them, and tells the app (the ASGI lifespan shutdown) only after that.
 """
@@ -20,21 +21,30 @@ import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
 from . import hostfixes
 
 if TYPE_CHECKING:
-    from .app import App
+    from .engine import EngineServer
 
 logger = logging.getLogger("minidiscord")
 
 Trigger = Callable[[], Awaitable[object]]
 
 
-def serve_like_minidiscord(app: "App") -> None:
+class ServesAnEngine(Protocol):
+    """An ASGI app that serves an Engine.IO server (the chat's App, a SocketServer)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None: ...
+
+    @property
+    def engine(self) -> "EngineServer": ...
+
+
+def serve_like_minidiscord(app: ServesAnEngine, shutdown_timeout: float = 10.0) -> None:
     """Make hypercorn's trio worker in this process serve ``app`` as ``minidiscord`` does.
 
     Call it from the module hypercorn loads; it changes nothing for other apps."""
@@ -42,7 +52,7 @@ def serve_like_minidiscord(app: "App") -> None:
     from hypercorn.trio import run as trio_worker
 
     serve: Callable[..., Awaitable[None]] = trio_worker.worker_serve
-    settings = app.settings
+    max_payload = app.engine.config.max_payload
 
     @functools.wraps(serve)
     async def serve_draining(
@@ -60,13 +70,11 @@ def serve_like_minidiscord(app: "App") -> None:
         if config.errorlog == "-":
             config.errorlog = logging.getLogger("hypercorn.error")
         # Nothing larger can be taken: hypercorn need not buffer up to its 16 MiB default.
-        config.websocket_max_message_size = min(
-            config.websocket_max_message_size, settings.max_payload + 1
-        )
+        config.websocket_max_message_size = min(config.websocket_max_message_size, max_payload + 1)
 
         async def stop_after_draining() -> None:
             await _until_stopped(shutdown_trigger)
-            await app.engine.drain(settings.shutdown_timeout)
+            await app.engine.drain(shutdown_timeout)
 
         await serve(wrapped, config, shutdown_trigger=stop_after_draining, **kwargs)
 

@@ -8,8 +8,10 @@ interval 300 ms, ping timeout 200 ms, maxPayload 1000000, CORS "*". Socket.IO al
 connect timeout of 1000 ms, emits "auth" with the handshake auth on connect, echoes
 "message" as "message-back", acks "message-with-ack" with its own arguments, and serves a
 "/custom" namespace. Engine.IO is a bare server at /engine.io/ that echoes every message,
-text or binary, to its sender. With ``--port 0`` the system picks a free port; the
-"listening on" line printed once the socket is bound names it.
+text or binary, to its sender. Both are served on their own, without the chat's App around
+them: the suites check the Socket.IO layer as anyone using it alone gets it. With
+``--port 0`` the system picks a free port; the "listening on" line printed once the socket
+is bound names it.
 """
 
 import argparse
@@ -23,31 +25,27 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from minidiscord import hostfixes
-from minidiscord.app import App
-from minidiscord.config import Settings
-from minidiscord.engine import EngineConfig, EngineServer, EngineSession
+from minidiscord.asgi_io import ASGIApp
+from minidiscord.engine import EngineApp, EngineConfig, EngineServer, EngineSession
 from minidiscord.protocol import engineio
 from minidiscord.sockets import Socket, SocketServer
 
+# The reference configuration both suites ask for.
+PING_INTERVAL = 0.3
+PING_TIMEOUT = 0.2
+MAX_PAYLOAD = 1_000_000
 
-def reference_settings(mode: str, host: str, port: int) -> Settings:
-    return Settings(
-        host=host,
-        port=port,
-        cors_origins=("*",),
-        socketio_path="/socket.io/" if mode == "socketio" else "/engine.io/",
-        ping_interval=0.3,
-        ping_timeout=0.2,
-        max_payload=1_000_000,
+
+def socketio_server() -> SocketServer:
+    """The Socket.IO layer on its own, as the suite's reference server is configured."""
+    sio = SocketServer(
+        path="/socket.io",
+        ping_interval=PING_INTERVAL,
+        ping_timeout=PING_TIMEOUT,
+        max_http_buffer_size=MAX_PAYLOAD,
+        cors_allowed_origins="*",
         connect_timeout=1.0,
-        # The suites open sessions back to back from one address, faster than people do.
-        ip_connect_rate=None,
-        ip_max_sessions=None,
     )
-
-
-def socketio_server(settings: Settings) -> SocketServer:
-    sio = SocketServer(connect_timeout=settings.connect_timeout)
     # The reference server only emits "auth" on "/custom"; echoing there too lets our own
     # tests exercise events in a custom namespace, and no official test depends on silence.
     for name in ("/", "/custom"):
@@ -88,27 +86,16 @@ class Echo:
         pass  # Engine.IO has no message to tell it with: its packets are just dropped
 
 
-class EngineIOApp(App):
-    """The app's routing, lifespan and host fixes around a bare, echoing Engine.IO server."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.engine = EngineServer(
-            EngineConfig(
-                ping_interval=settings.ping_interval,
-                ping_timeout=settings.ping_timeout,
-                max_payload=settings.max_payload,
-                client_buffer=settings.client_buffer,
-            ),
-            Echo,
-            allowed_origins=settings.cors_origins,
-        )
+def engineio_server() -> EngineApp:
+    """A bare Engine.IO server at /engine.io/ that echoes, as an ASGI app."""
+    config = EngineConfig(
+        ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, max_payload=MAX_PAYLOAD
+    )
+    return EngineApp(EngineServer(config, Echo, allowed_origins=("*",)), path="/engine.io")
 
 
-def build_app(settings: Settings) -> App:
-    if settings.socketio_path == "/socket.io/":
-        return App(settings, sio=socketio_server(settings))
-    return EngineIOApp(settings)
+def build_app(mode: str) -> ASGIApp:
+    return socketio_server() if mode == "socketio" else engineio_server()
 
 
 async def until_signalled() -> None:
@@ -119,7 +106,6 @@ async def until_signalled() -> None:
 
 
 async def main(mode: str, host: str, port: int) -> None:
-    settings = reference_settings(mode, host, port)
     # hypercorn hosts the app here: it gets the adjustments it gets under minidiscord.
     hostfixes.install()
     config = Config()
@@ -128,7 +114,7 @@ async def main(mode: str, host: str, port: int) -> None:
     config.graceful_timeout = 0.5
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(
-            functools.partial(serve, shutdown_trigger=until_signalled), build_app(settings), config
+            functools.partial(serve, shutdown_trigger=until_signalled), build_app(mode), config
         )
         print(f"listening on {binds[0]}", flush=True)
 

@@ -31,10 +31,35 @@ def _modules(folder: str) -> list[Path]:
     return sorted((PACKAGE / folder).glob("*.py"))
 
 
-@pytest.mark.parametrize("path", _modules("sockets"), ids=lambda p: p.name)
+# A SocketServer owns its engine: sockets/asgi.py makes it (and the ASGI app serving it)
+# from the engine package's public API. Every other module of the layer drives a client through the
+# EngineConnection protocol and knows the engine only by its close reasons.
+ENGINE_OWNER = "asgi.py"
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in _modules("sockets") if p.name != ENGINE_OWNER], ids=lambda p: p.name
+)
 def test_the_socketio_layer_knows_the_engine_only_by_its_reasons(path: Path) -> None:
     engine = {name for name in _imports(path) if name.startswith("minidiscord.engine")}
     assert engine <= {"minidiscord.engine.reasons"}, engine
+
+
+def test_only_the_engine_owner_makes_an_engine_and_through_its_public_api() -> None:
+    engine = {
+        name
+        for name in _imports(PACKAGE / "sockets" / ENGINE_OWNER)
+        if name.startswith("minidiscord.engine")
+    }
+    assert engine == {"minidiscord.engine"}, engine
+
+
+@pytest.mark.parametrize("path", [*_modules("sockets"), *_modules("engine")], ids=lambda p: p.name)
+def test_the_socketio_layer_and_the_engine_know_nothing_of_what_is_built_on_them(
+    path: Path,
+) -> None:
+    above = ("minidiscord.chat", "minidiscord.web", "minidiscord.app", "minidiscord.frontend")
+    assert not {name for name in _imports(path) if name.startswith(above)}
 
 
 @pytest.mark.parametrize(

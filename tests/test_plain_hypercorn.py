@@ -12,8 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -23,7 +21,7 @@ from trio_websocket import ConnectionClosed
 
 from benchkit.processes import ROOT, free_port
 from benchkit.wire import client_frame_head
-from tests.support.processes import until_ready
+from tests.support.processes import plain_hypercorn
 from tests.support.rawclient import (
     RawWebSocket,
     polling_connect,
@@ -33,36 +31,6 @@ from tests.support.rawclient import (
 )
 
 MiB = 1024 * 1024
-
-
-@asynccontextmanager
-async def plain_hypercorn(
-    port: int, log: Path, *options: str, **env: str
-) -> AsyncIterator[trio.Process]:
-    """hypercorn's own command serving the app on ``port``, its output in ``log``; its
-    process group is killed when the block ends if it still runs."""
-    command = [
-        *(sys.executable, "-m", "hypercorn", "--worker-class", "trio"),
-        *("--bind", f"127.0.0.1:{port}", *options, "minidiscord.asgi:app"),
-    ]
-    with log.open("ab") as output:
-        process = await trio.lowlevel.open_process(
-            command,
-            cwd=ROOT,
-            env={**os.environ, "MINIDISCORD_STORE": "memory", **env},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            # Its worker is a process of its own: the group takes both down at the end.
-            start_new_session=True,
-        )
-    try:
-        await until_ready(process, f"http://127.0.0.1:{port}", 30)
-        yield process
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        with trio.CancelScope(shield=True):
-            await process.wait()
 
 
 async def _stop(process: trio.Process) -> int:

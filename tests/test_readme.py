@@ -4,7 +4,8 @@ from pathlib import Path
 
 from minidiscord.config import OPTIONS
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text()
 
 
 def test_every_option_is_in_the_readme() -> None:
@@ -16,3 +17,12 @@ def test_every_option_is_in_the_readme() -> None:
 def test_quick_start_commands() -> None:
     assert "make run" in README
     assert "make test" in README
+
+
+def test_the_standalone_program_in_the_readme_is_the_example_the_suite_runs() -> None:
+    example = (ROOT / "docs" / "examples" / "echo_server.py").read_text()
+    assert f"```python\n{example}```" in README
+    assert "hypercorn --worker-class trio --bind 127.0.0.1:8000 docs.examples.echo_server:app" in (
+        README
+    )
+    assert "python -m docs.examples.echo_server --port 8000" in README

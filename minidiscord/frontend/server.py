@@ -7,56 +7,14 @@ from collections.abc import Awaitable, Callable, Sequence
 import trio
 
 from ..addresses import TrustedProxies
-from ..asgi_io import AppMessage, ASGIApp, LifespanEvent, Scope
+from ..asgi_io import ASGIApp
+from ..lifespan import Lifespan
 from .connlimits import ConnectionLimits, connection_budget, peer_ip, raise_file_limit, refuse
 from .context import ConnectionContext, FrontendConfig
 from .http import HttpConnection
 from .listening import describe, open_listening_sockets
 
 logger = logging.getLogger("minidiscord.frontend")
-
-
-class _Lifespan:
-    """Runs the app's ``lifespan`` exchange: startup before serving, shutdown after."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-        self._to_app, self._app_inbox = trio.open_memory_channel[LifespanEvent](2)
-        self._started = trio.Event()
-        self._stopped = trio.Event()
-        self.failure: str | None = None
-
-    async def run(self) -> None:
-        async def send(message: AppMessage) -> None:
-            kind = message["type"]
-            if kind == "lifespan.startup.failed":
-                self.failure = str(message.get("message", "startup failed"))
-            if kind.startswith("lifespan.startup."):
-                self._started.set()
-            elif kind.startswith("lifespan.shutdown."):
-                self._stopped.set()
-
-        scope: Scope = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
-        try:
-            await self._app(scope, self._app_inbox.receive, send)
-        except Exception as exc:
-            if not self._started.is_set():
-                self.failure = f"{type(exc).__name__}: {exc}"
-            logger.exception("the app's lifespan failed")
-        finally:
-            self._started.set()
-            self._stopped.set()
-
-    async def startup(self) -> bool:
-        """True when the app started; otherwise :attr:`failure` says why."""
-        await self._to_app.send({"type": "lifespan.startup"})
-        await self._started.wait()
-        return self.failure is None
-
-    async def shutdown(self, timeout: float) -> None:
-        with trio.move_on_after(timeout):
-            await self._to_app.send({"type": "lifespan.shutdown"})
-            await self._stopped.wait()
 
 
 class NativeServer:
@@ -103,7 +61,7 @@ class NativeServer:
         """Serve on these listening sockets until ``shutdown_trigger`` returns; started with
         their URLs. The sockets are closed when it returns."""
         listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in sockets]
-        lifespan = _Lifespan(self.app)
+        lifespan = Lifespan(self.app)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(lifespan.run)

@@ -1,6 +1,8 @@
-"""The Socket.IO server API on trio: namespaces, events, acks, rooms and broadcasts."""
+"""The Socket.IO server API on trio: namespaces, events, acks, rooms and broadcasts; a
+:class:`SocketServer` is an ASGI app by itself."""
 
 from .acks import ack_requested
+from .asgi import EngineLimits
 from .broadcast import BroadcastOperator
 from .errors import AckTimeout, ConnectionRefused
 from .namespace import Namespace
@@ -11,6 +13,7 @@ __all__ = [
     "AckTimeout",
     "BroadcastOperator",
     "ConnectionRefused",
+    "EngineLimits",
     "Handshake",
     "Namespace",
     "Socket",

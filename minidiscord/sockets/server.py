@@ -1,33 +1,70 @@
-"""The Socket.IO server: namespaces, and one Client per Engine.IO session."""
+"""The Socket.IO server: namespaces, one Client per Engine.IO session, and the engine and
+ASGI app that serve them."""
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Unpack
 
+from ..asgi_io import ASGIApp
 from ..metrics import Metrics
+from .asgi import EngineLimits, ServedByEngine, engine_app
 from .broadcast import BroadcastOperator
 from .client import Client
 from .connection import EngineConnection
 from .namespace import H, Namespace
 
 
-class SocketServer:
-    """The Socket.IO server: its namespaces, and a :class:`Client` for each Engine.IO
-    session the engine opens (``connection_opened`` is the engine's open handler).
+class SocketServer(ServedByEngine):
+    """The Socket.IO server, and an ASGI app by itself: ``app = SocketServer()`` runs under
+    any ASGI host with lifespan (``hypercorn --worker-class trio module:app``) or on the
+    native front end (:func:`minidiscord.serve`).
 
     ``sio.on("event")`` registers a handler on "/", ``sio.of("/name")`` reaches another
-    namespace; ``connect_timeout`` is how long a new session may go without a namespace
-    CONNECT, ``max_attachments`` and ``attachment_timeout`` bound a binary packet.
+    namespace. It owns its Engine.IO server (:attr:`engine`), which the ASGI lifespan starts
+    and stops, and a :class:`Client` for each session the engine opens.
+
+    The options are the reference server's, with its defaults: ``path`` it serves at;
+    ``ping_interval`` and ``ping_timeout`` (seconds) of the heartbeat;
+    ``max_http_buffer_size``, the most one message may carry; ``cors_allowed_origins``,
+    the browser origins besides the server's own that may use it ("*" for any; clients
+    that are not browsers send no origin and are always served); ``transports``;
+    ``upgrade_timeout`` (seconds) to finish a WebSocket upgrade; ``connect_timeout``
+    (seconds) a session may go without joining a namespace. Requests for other paths go
+    to ``other_asgi_app``, or are answered 404. ``max_attachments`` and
+    ``attachment_timeout`` bound a binary packet; ``limits`` are the engine's own
+    (:class:`~minidiscord.sockets.EngineLimits`).
     """
 
     def __init__(
         self,
         *,
+        path: str = "/socket.io",
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        max_http_buffer_size: int = 1_000_000,
+        cors_allowed_origins: str | Iterable[str] = (),
+        transports: Iterable[str] = ("polling", "websocket"),
+        upgrade_timeout: float = 10.0,
         connect_timeout: float | None = 45.0,
         max_attachments: int = 10,
         attachment_timeout: float = 30.0,
+        other_asgi_app: ASGIApp | None = None,
         metrics: Metrics | None = None,
+        **limits: Unpack[EngineLimits],
     ) -> None:
         self.metrics = metrics or Metrics()
+        self.app = engine_app(
+            self.connection_opened,
+            self.metrics,
+            path=path,
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            max_http_buffer_size=max_http_buffer_size,
+            cors_allowed_origins=cors_allowed_origins,
+            transports=transports,
+            upgrade_timeout=upgrade_timeout,
+            other_asgi_app=other_asgi_app,
+            limits=limits,
+        )
         self.connect_timeout = connect_timeout
         self.max_attachments = max_attachments
         # A binary packet's attachments must all arrive within this many seconds.

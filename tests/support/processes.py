@@ -5,8 +5,11 @@ the scripts use; this adds what a trio test needs: the process is a ``trio.Proce
 waiting for it to serve does not block the test's other tasks.
 """
 
+import contextlib
 import os
+import signal
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,7 +18,7 @@ from typing import IO
 
 import trio
 
-from benchkit.processes import ROOT, server_args, wait_ready
+from benchkit.processes import HEALTH, ROOT, server_args, wait_ready
 
 
 @dataclass
@@ -71,9 +74,46 @@ async def cli_server(
                 await process.wait()
 
 
-async def until_ready(process: trio.Process, url: str, timeout: float) -> None:
-    """``wait_ready`` in a thread, so the test's other tasks go on meanwhile; the process's
-    exit is watched here, as only trio's own thread may ask a ``trio.Process`` about it."""
+@asynccontextmanager
+async def plain_hypercorn(
+    port: int,
+    log: Path,
+    *options: str,
+    target: str = "minidiscord.asgi:app",
+    probe: str = HEALTH,
+    **env: str,
+) -> AsyncIterator[trio.Process]:
+    """hypercorn's own command serving ``target`` on ``port`` (ready once ``probe`` answers
+    200), its output in ``log``; its process group is killed when the block ends if it still
+    runs."""
+    command = [
+        *(sys.executable, "-m", "hypercorn", "--worker-class", "trio"),
+        *("--bind", f"127.0.0.1:{port}", *options, target),
+    ]
+    with log.open("ab") as output:
+        process = await trio.lowlevel.open_process(
+            command,
+            cwd=ROOT,
+            env={**os.environ, "MINIDISCORD_STORE": "memory", **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            # Its worker is a process of its own: the group takes both down at the end.
+            start_new_session=True,
+        )
+    try:
+        await until_ready(process, f"http://127.0.0.1:{port}", 30, probe)
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        with trio.CancelScope(shield=True):
+            await process.wait()
+
+
+async def until_ready(process: trio.Process, url: str, timeout: float, probe: str = HEALTH) -> None:
+    """``wait_ready`` (until ``probe`` answers 200) in a thread, so the test's other tasks go
+    on meanwhile; the process's exit is watched here, as only trio's own thread may ask a
+    ``trio.Process`` about it."""
 
     async def exited() -> None:
         await process.wait()
@@ -81,5 +121,5 @@ async def until_ready(process: trio.Process, url: str, timeout: float) -> None:
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(exited)
-        await trio.to_thread.run_sync(wait_ready, url, None, timeout, abandon_on_cancel=True)
+        await trio.to_thread.run_sync(wait_ready, url, None, timeout, probe, abandon_on_cancel=True)
         nursery.cancel_scope.cancel()

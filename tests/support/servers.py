@@ -4,6 +4,7 @@ The whole suite runs on either front end (the Makefile runs it on both), chosen 
 ``MINIDISCORD_FRONTEND``; servers the tests start as processes read the same variable.
 """
 
+import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,7 +13,9 @@ from typing import Any
 
 import trio
 
+from minidiscord import serve as serve_asgi
 from minidiscord.app import App, create_app
+from minidiscord.asgi_io import ASGIApp
 from minidiscord.config import Settings, parse_frontend
 from minidiscord.frontend.hosting import serve
 
@@ -68,6 +71,40 @@ async def serve_app(nursery: trio.Nursery, app: App) -> RunningServer:
     binds: list[str] = await nursery.start(run)
     url = binds[0]
     return RunningServer(app=app, url=url, port=int(url.rsplit(":", 1)[1]), shutdown=shutdown)
+
+
+@dataclass
+class RunningApp:
+    """Any ASGI app (a standalone SocketServer) served by :func:`serve_any_app`."""
+
+    app: ASGIApp
+    url: str
+    port: int
+    shutdown: trio.Event
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http")
+
+
+async def serve_any_app(nursery: trio.Nursery, app: ASGIApp) -> RunningApp:
+    """Serve ``app`` with :func:`minidiscord.serve` (what a program serving its own
+    SocketServer calls) on the suite's front end, on a free loopback port, until the returned
+    server's ``shutdown``."""
+    shutdown = trio.Event()
+    urls: list[str] = await nursery.start(
+        functools.partial(
+            serve_asgi,
+            app,
+            host="127.0.0.1",
+            port=0,
+            frontend=TEST_SETTINGS.frontend,
+            shutdown_trigger=shutdown.wait,
+            shutdown_timeout=1.0,
+        )
+    )
+    url = urls[0]
+    return RunningApp(app=app, url=url, port=int(url.rsplit(":", 1)[1]), shutdown=shutdown)
 
 
 @asynccontextmanager
