@@ -3,9 +3,11 @@
 As in the reference server, a listener is called with ``(event, *args)``: incoming ones for
 each event the client sends (before the packet middlewares and the handler), outgoing ones
 for each event sent to this client, by ``socket.emit`` and by broadcasts alike; acks are
-events of neither kind. Listeners are plain functions, called inline: an outgoing one runs
-inside ``emit``, which never waits, so an observer that has to await starts a task
-(``socket.start_soon``) or is a packet middleware (``socket.use``) instead.
+events of neither kind (and, unlike the reference's, an incoming listener gets no ack
+function: here the handler's return value is the ack). Listeners are plain functions,
+called inline: an outgoing one runs inside ``emit``, which never waits, so an observer
+that has to await starts a task (``socket.start_soon``) or is a packet middleware
+(``socket.use``) instead.
 
 A broadcast only asks about outgoing listeners when some socket of the namespace has one
 (``Namespace.watching_outgoing``), so fan-out costs nothing more without them.
