@@ -2,11 +2,13 @@
 still in its rooms (the reference's order), whichever side ends the socket."""
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import trio
 import trio.lowlevel
+import trio.testing
 
 from minidiscord.app import App
 from minidiscord.sockets import Socket
@@ -123,3 +125,38 @@ async def test_without_a_disconnecting_handler_the_socket_leaves_at_once(
         await client.send("41")
         await wait_until(lambda: bool(seen))
     assert seen == [False]
+
+
+async def test_a_hanging_disconnecting_handler_does_not_keep_sockets_in_their_rooms(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    app = App(replace(TEST_SETTINGS, ping_interval=1000.0, ping_timeout=1000.0))
+    stuck, waiting = app.sio.of("/"), app.sio.of("/waiting")
+    hung = trio.Event()
+
+    for namespace in (stuck, waiting):
+
+        @namespace.on("connect")
+        async def connect(socket: Socket, auth: dict[str, Any] | None) -> None:
+            socket.join("room")
+
+    @stuck.on("disconnecting")
+    async def hang(socket: Socket, reason: str) -> None:
+        hung.set()
+        await trio.sleep_forever()
+
+    @waiting.on("disconnecting")
+    async def never_reached(socket: Socket, reason: str) -> None:
+        pass
+
+    server = await start_server(app)
+    async with raw_websocket(server.ws_url) as client:
+        await client.join()
+        await client.send("40/waiting,")
+        assert (await client.text()).startswith("40/waiting,")
+    await hung.wait()
+    # The close handler is bounded (the engine's CLOSE_HANDLER_TIMEOUT): once it is cut
+    # short, every socket has left, the one whose handler hung and the one never reached.
+    await wait_until(lambda: not stuck.rooms and not waiting.rooms, timeout=60)
+    assert not stuck.sockets
+    assert not waiting.sockets
