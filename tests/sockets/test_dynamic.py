@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 import pytest
+import trio
 
 from minidiscord.app import App
 from minidiscord.sockets import ConnectionRefused, ParentNamespace, Socket
@@ -179,3 +180,35 @@ def test_of_a_name_a_pattern_matches_makes_the_child() -> None:
     assert app.sio.of("/room-12") is child
     assert app.sio.of("/elsewhere") is not child
     assert "/elsewhere" not in rooms.children
+
+
+async def test_cleanup_waits_for_a_client_still_in_the_middlewares(
+    start_server: ServerFactory,
+) -> None:
+    app = App(TEST_SETTINGS)
+    app.sio.cleanup_empty_child_namespaces = True
+    rooms = app.sio.of(re.compile(r"^/room-\d+$"))
+    gate = trio.Event()
+    waiting = trio.Event()
+
+    @rooms.use
+    async def slow(socket: Socket, auth: dict[str, Any] | None) -> None:
+        if auth and auth.get("slow"):
+            waiting.set()
+            await gate.wait()
+
+    server = await start_server(app)
+    async with raw_websocket(server.ws_url) as late:
+        async with raw_websocket(server.ws_url) as first:
+            assert (await join(first, "/room-1", "")).startswith("40/room-1,{")
+            child = app.sio.namespaces["/room-1"]
+            await late.send('40/room-1,{"slow":true}')
+            await waiting.wait()
+        await wait_until(lambda: not child.sockets)
+        # The first client left while the late one was in the middlewares: kept for it.
+        assert app.sio.namespaces["/room-1"] is child
+        gate.set()
+        assert (await late.text()).startswith("40/room-1,{")
+        assert len(child.sockets) == 1
+        assert rooms.children == {"/room-1": child}
+    await wait_until(lambda: "/room-1" not in app.sio.namespaces)
