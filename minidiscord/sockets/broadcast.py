@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .catchall import notify_recipients
 from .packets import event_frames
 
 if TYPE_CHECKING:
@@ -57,14 +58,18 @@ class BroadcastOperator:
     def emit(self, event: str, *args: Any) -> None:
         started = time.perf_counter()
         frames = event_frames(self._namespace.name, event, args)
+        selected = self.recipients()
+        watching = self._namespace.watching_outgoing
+        if watching:
+            selected = notify_recipients(selected, watching, event, args)
         recipients = 0
         if len(frames) == 1:
             (frame,) = frames
-            for socket in self.recipients():
+            for socket in selected:
                 socket.deliver_frame(frame)
                 recipients += 1
         else:
-            for socket in self.recipients():
+            for socket in selected:
                 socket.deliver(frames)
                 recipients += 1
         metrics = self._namespace.metrics

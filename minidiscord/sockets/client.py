@@ -13,7 +13,9 @@ from ..protocol.errors import SocketIOProtocolError
 from ..protocol.socketio import Decoder, Packet, PacketType
 from .acks import handling_event
 from .connection import EngineConnection
+from .dynamic import connecting, find_child
 from .errors import ConnectionRefused
+from .middleware import INTERNAL_ERROR, admit, screen
 from .packets import control_frame
 from .reasons import NamespaceLeft, SocketsRejectLabel
 from .socket import Handshake, Socket
@@ -41,6 +43,8 @@ class Client:
         # binary packet's attachments.
         self._connect_deadline: float | None = None
         self._attachments_deadline: float | None = None
+        # The connection ended (on_close began): a CONNECT still in its middlewares is void.
+        self._closed = False
 
     def start_soon(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run a task that lives as long as this connection."""
@@ -130,7 +134,23 @@ class Client:
     async def _run_event(self, socket: Socket, packet: Packet) -> None:
         self.server.metrics.events_received.inc()
         event, *args = packet.data
-        handler = socket.namespace.handlers.get(event)
+        if event == "error":
+            # The decoder refuses the other reserved names; "error" names the handlers of
+            # what a packet middleware raised, which no client may run with its own
+            # arguments (the reference lets it: a known overload there).
+            logger.debug("%r: the client sent an 'error' event", socket)
+            return
+        socket.notify_incoming(event, args)
+        middlewares = socket.packet_middlewares
+        if middlewares:
+            error = await screen(middlewares, event, args)
+            if error is not None:
+                if not await socket.trigger("error", error):
+                    logger.info("%r: a packet middleware stopped %r: %r", socket, event, error)
+                return
+            if not socket.connected:
+                return
+        handler = socket.handler_for(event)
         if handler is None:
             logger.debug("%r: no handler for %r", socket, event)
             return
@@ -145,6 +165,10 @@ class Client:
 
     async def _connect(self, name: str, auth: dict[str, Any] | None) -> None:
         namespace = self.server.namespaces.get(name)
+        if namespace is None and self.server.parent_namespaces:
+            namespace = await find_child(
+                self.server.parent_namespaces, self.server.namespaces, name, auth
+            )
         if namespace is None:
             self.server.metrics.reject(SocketsRejectLabel.INVALID_NAMESPACE)
             self.session.send_frame(
@@ -156,23 +180,21 @@ class Client:
             return
         handshake = Handshake(auth, self.session.request)
         socket = Socket(self, namespace, secrets.token_urlsafe(15), handshake)
-        self.sockets[name] = socket
-        namespace.add(socket)
-        handler = namespace.handlers.get("connect")
-        refusal: ConnectionRefused | None = None
         # The client has sent its CONNECT: however long the application takes to answer
         # it (a busy server, a slow store), that is not the client's delay.
         paused_deadline, self._connect_deadline = self._connect_deadline, None
         if paused_deadline is not None:
             self._set_timer()
-        try:
-            if handler is not None:
-                await handler(socket, auth)
-        except ConnectionRefused as exc:
-            refusal = exc
-        except Exception:
-            logger.exception("connect handler failed on %r", socket)
-            refusal = ConnectionRefused("Internal server error")
+        # The middlewares see the socket before it joins the namespace, as in the reference.
+        with connecting(namespace):
+            refusal = await admit(namespace.middleware_chain(), socket, auth)
+        if self._closed:
+            socket.leave_namespace()
+            return
+        if refusal is None:
+            self.sockets[name] = socket
+            namespace.add(socket)
+            refusal = await self._run_connect_handler(socket, auth)
         if refusal is None:
             # Connected to a namespace: the session is no longer half-open.
             self.session.establish()
@@ -186,8 +208,9 @@ class Client:
             if socket.disconnect_reason is None:
                 # It never connected: it leaves without a disconnect handler.
                 socket.connected = False
-                socket.namespace.remove(socket)
-                self.sockets.pop(name, None)
+                socket.leave_namespace()
+                if self.sockets.get(name) is socket:
+                    del self.sockets[name]
             error: dict[str, Any] = {"message": refusal.message}
             if refusal.data is not None:
                 error["data"] = refusal.data
@@ -195,6 +218,21 @@ class Client:
             return
         if socket.disconnect_reason is None:
             socket.accept()
+
+    async def _run_connect_handler(
+        self, socket: Socket, auth: dict[str, Any] | None
+    ) -> ConnectionRefused | None:
+        handler = socket.namespace.handlers.get("connect")
+        if handler is None:
+            return None
+        try:
+            await handler(socket, auth)
+        except ConnectionRefused as exc:
+            return exc
+        except Exception:
+            logger.exception("connect handler failed on %r", socket)
+            return ConnectionRefused(INTERNAL_ERROR)
+        return None
 
     def forget(self, socket: Socket) -> None:
         """Called by a socket leaving its namespace: its disconnect handler is now due."""
@@ -207,6 +245,13 @@ class Client:
             await self._detached.pop(0).run_disconnect_handler()
 
     async def on_close(self, reason: CloseReason) -> None:
+        self._closed = True
         for socket in list(self.sockets.values()):
             socket.detach(reason)
-        await self.run_disconnect_handlers()
+        try:
+            await self.run_disconnect_handlers()
+        finally:
+            # Handlers cut short (the close handler is bounded) must not leave sockets
+            # kept for their disconnecting handlers in the namespace.
+            for socket in self._detached:
+                socket.leave_namespace()

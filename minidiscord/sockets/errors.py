@@ -4,7 +4,8 @@ from typing import Any
 
 
 class ConnectionRefused(Exception):
-    """Raised by a ``connect`` handler to reject the client with a CONNECT_ERROR."""
+    """Raised by a connect middleware or a ``connect`` handler to reject the client with
+    ``CONNECT_ERROR {"message": message, "data": data}`` (``data`` left out when None)."""
 
     def __init__(self, message: str, data: Any = None) -> None:
         super().__init__(message)

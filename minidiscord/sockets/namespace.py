@@ -1,11 +1,12 @@
 """A namespace: its event handlers, its sockets and its rooms."""
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..metrics import Metrics
 from .broadcast import BroadcastOperator
+from .middleware import ConnectMiddleware
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -25,7 +26,9 @@ class Namespace:
     refuse the client (it gets ``CONNECT_ERROR``); ``disconnect(socket, reason)`` runs once
     per connected socket; any other event's handler gets the client's arguments, and what it
     returns is the acknowledgement when the client asked for one. ``emit`` and ``to``
-    broadcast without waiting for any client.
+    broadcast without waiting for any client. ``use`` adds a connect middleware;
+    ``disconnecting(socket, reason)`` runs before ``disconnect``, while the socket's rooms
+    are still known; ``error(socket, error)`` gets what a packet middleware raised.
     """
 
     def __init__(self, name: str, metrics: Metrics | None = None) -> None:
@@ -33,7 +36,11 @@ class Namespace:
         self.metrics = metrics or Metrics()
         self.sockets: dict[str, Socket] = {}
         self.rooms: dict[str, set[Socket]] = {}
-        self.handlers: dict[str, Handler] = {}
+        # A child of a dynamic namespace reads its parent's handlers through this mapping.
+        self.handlers: MutableMapping[str, Handler] = {}
+        self.middlewares: list[ConnectMiddleware] = []
+        # The sockets with an outgoing catch-all listener: a broadcast asks only when some do.
+        self.watching_outgoing: set[Socket] = set()
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
@@ -46,6 +53,16 @@ class Namespace:
             return handler
 
         return register
+
+    def use(self, middleware: ConnectMiddleware) -> ConnectMiddleware:
+        """Add a connect middleware (see :mod:`minidiscord.sockets.middleware`), run after
+        those already added; returns it, so it also works as a decorator."""
+        self.middlewares.append(middleware)
+        return middleware
+
+    def middleware_chain(self) -> Sequence[ConnectMiddleware]:
+        """The connect middlewares a client goes through, in order."""
+        return self.middlewares
 
     # Broadcasting -----------------------------------------------------------------------
 

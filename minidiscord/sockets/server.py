@@ -1,8 +1,9 @@
 """The Socket.IO server: namespaces, one Client per Engine.IO session, and the engine and
 ASGI app that serve them."""
 
+import re
 from collections.abc import Callable, Iterable
-from typing import Any, Unpack
+from typing import Any, Unpack, overload
 
 from ..asgi_io import ASGIApp
 from ..metrics import Metrics
@@ -10,6 +11,8 @@ from .asgi import EngineLimits, ServedByEngine, engine_app
 from .broadcast import BroadcastOperator
 from .client import Client
 from .connection import EngineConnection
+from .dynamic import NamespacePattern, ParentNamespace
+from .middleware import ConnectMiddleware
 from .namespace import H, Namespace
 
 
@@ -18,9 +21,11 @@ class SocketServer(ServedByEngine):
     any ASGI host with lifespan (``hypercorn --worker-class trio module:app``) or on the
     native front end (:func:`minidiscord.serve`).
 
-    ``sio.on("event")`` registers a handler on "/", ``sio.of("/name")`` reaches another
-    namespace. It owns its Engine.IO server (:attr:`engine`), which the ASGI lifespan starts
-    and stops, and a :class:`Client` for each session the engine opens.
+    ``sio.on("event")`` registers a handler on "/", ``sio.use(middleware)`` a connect
+    middleware on "/", ``sio.of("/name")`` reaches another namespace and ``sio.of(pattern)``
+    makes a dynamic one (:mod:`minidiscord.sockets.dynamic`). It owns its Engine.IO server
+    (:attr:`engine`), which the ASGI lifespan starts and stops, and a :class:`Client` for
+    each session the engine opens.
 
     The options are the reference server's, with its defaults: ``path`` it serves at;
     ``ping_interval`` and ``ping_timeout`` (seconds) of the heartbeat;
@@ -31,7 +36,8 @@ class SocketServer(ServedByEngine):
     (seconds) a session may go without joining a namespace. Requests for other paths go
     to ``other_asgi_app``, or are answered 404. ``max_attachments`` and
     ``attachment_timeout`` bound a binary packet; ``limits`` are the engine's own
-    (:class:`~minidiscord.sockets.EngineLimits`).
+    (:class:`~minidiscord.sockets.EngineLimits`); ``cleanup_empty_child_namespaces``
+    forgets a dynamic namespace's child when its last socket leaves.
     """
 
     def __init__(
@@ -49,6 +55,7 @@ class SocketServer(ServedByEngine):
         attachment_timeout: float = 30.0,
         other_asgi_app: ASGIApp | None = None,
         metrics: Metrics | None = None,
+        cleanup_empty_child_namespaces: bool = False,
         **limits: Unpack[EngineLimits],
     ) -> None:
         self.metrics = metrics or Metrics()
@@ -70,15 +77,43 @@ class SocketServer(ServedByEngine):
         # A binary packet's attachments must all arrive within this many seconds.
         self.attachment_timeout = attachment_timeout
         self.namespaces: dict[str, Namespace] = {"/": Namespace("/", self.metrics)}
+        # Dynamic namespaces' parents, asked in this order about a name not registered.
+        self.parent_namespaces: list[ParentNamespace] = []
+        self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
 
-    def of(self, name: str = "/") -> Namespace:
-        """The namespace called ``name``, registered on first use."""
+    @overload
+    def of(self, name: str = "/") -> Namespace: ...
+
+    @overload
+    def of(self, name: NamespacePattern) -> ParentNamespace: ...
+
+    def of(self, name: str | NamespacePattern = "/") -> Namespace:
+        """The namespace called ``name``, registered on first use; or, for a compiled
+        regular expression or a predicate ``(name, auth) -> bool`` (async allowed), a new
+        parent of dynamic namespaces. A name a regular expression's parent matches is made
+        that parent's child, as when a client connects to it."""
+        if not isinstance(name, str):
+            parent = ParentNamespace(
+                name,
+                self.namespaces,
+                self.metrics,
+                cleanup_empty_children=self.cleanup_empty_child_namespaces,
+            )
+            self.parent_namespaces.append(parent)
+            return parent
         if not name.startswith("/"):
             raise ValueError(f"namespace names start with '/': {name!r}")
         namespace = self.namespaces.get(name)
         if namespace is None:
+            for parent in self.parent_namespaces:
+                if isinstance(parent.pattern, re.Pattern) and parent.pattern.search(name):
+                    return parent.create_child(name)
             namespace = self.namespaces[name] = Namespace(name, self.metrics)
         return namespace
+
+    def use(self, middleware: ConnectMiddleware) -> ConnectMiddleware:
+        """Add a connect middleware to "/" (see :meth:`Namespace.use`)."""
+        return self.of("/").use(middleware)
 
     def on(self, event: str, namespace: str = "/") -> Callable[[H], H]:
         return self.of(namespace).on(event)

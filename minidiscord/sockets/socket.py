@@ -2,7 +2,7 @@
 
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,8 +13,11 @@ from ..engine.reasons import CloseReason
 from ..protocol.engineio import Frame
 from ..protocol.socketio import PacketType
 from .broadcast import BroadcastOperator
+from .catchall import CatchAll
 from .connection import RequestView
 from .errors import AckTimeout
+from .middleware import PacketMiddleware
+from .namespace import H, Handler
 from .packets import ack_frames, control_frame, event_frames
 from .reasons import DisconnectReason, NamespaceLeft
 
@@ -62,7 +65,7 @@ class _PendingAck:
     error_first: bool
 
 
-class Socket:
+class Socket(CatchAll):
     """One client connected to one namespace: the object every handler gets first.
 
     ``emit`` sends to this client (with an ack callback and an optional timeout, or
@@ -70,7 +73,20 @@ class Socket:
     ``to(room)`` and ``broadcast`` reach others; ``data`` is the application's per-socket
     state; ``handshake`` holds the client's auth, address, headers and query;
     ``disconnect()`` ends it from the server side (``close=True`` ends the whole connection).
+
+    ``on(event)`` gives this socket a handler of its own (typically from the ``connect``
+    handler), with the same shape as a namespace's: for an event from the client, the
+    socket's own handler is used instead of the namespace's; ``disconnecting``,
+    ``disconnect`` and ``error`` run the namespace's handler, then the socket's. ``use``
+    adds a packet middleware; ``on_any`` and ``on_any_outgoing`` add catch-all listeners
+    (see :mod:`minidiscord.sockets.middleware` and :mod:`minidiscord.sockets.catchall`).
     """
+
+    # Made on first use: most sockets have no handlers or middlewares of their own.
+    _handlers: dict[str, Handler] | None = None
+    _packet_middlewares: list[PacketMiddleware] | None = None
+    # Detached, but still in the namespace and its rooms until ``disconnecting`` has run.
+    _leaving = False
 
     def __init__(
         self, client: "Client", namespace: "Namespace", sid: str, handshake: Handshake
@@ -145,6 +161,8 @@ class Socket:
             self._acks[ack_id] = _PendingAck(callback, error_first=timeout is not None)
             if timeout is not None:
                 self.client.start_soon(self._expire_ack, ack_id, timeout)
+        if self._any_outgoing:
+            self.notify_outgoing(event, args)
         frames = event_frames(self.namespace.name, event, args, ack_id)
         self.deliver(frames)
         self.namespace.metrics.frames_delivered.inc(len(frames))
@@ -222,6 +240,64 @@ class Socket:
         connection closes."""
         self.client.start_soon(task, *args)
 
+    # Handlers and middlewares of this socket ---------------------------------------------
+
+    def on(self, event: str) -> Callable[[H], H]:
+        """Register this socket's own handler of an event (see the class docstring)."""
+
+        def register(handler: H) -> H:
+            if self._handlers is None:
+                self._handlers = {}
+            self._handlers[event] = handler
+            return handler
+
+        return register
+
+    def handler_for(self, event: str) -> Handler | None:
+        """The handler of an event from the client: this socket's own, else the
+        namespace's."""
+        own = self._handlers
+        if own:
+            handler = own.get(event)
+            if handler is not None:
+                return handler
+        return self.namespace.handlers.get(event)
+
+    async def trigger(self, event: str, *args: Any) -> bool:
+        """Run the namespace's handler of a lifecycle event (``disconnecting``, ``error``),
+        then this socket's own; a failing handler is logged. False when there was none."""
+        own = self._handlers.get(event) if self._handlers else None
+        handlers = [self.namespace.handlers.get(event), own]
+        ran = False
+        for handler in handlers:
+            if handler is None:
+                continue
+            ran = True
+            try:
+                await handler(self, *args)
+            except Exception:
+                logger.exception("%s handler failed for %r", event, self)
+        return ran
+
+    def use(self, middleware: PacketMiddleware) -> PacketMiddleware:
+        """Add a packet middleware, run after those already added, on each event from the
+        client; returns it, so it also works as a decorator."""
+        if self._packet_middlewares is None:
+            self._packet_middlewares = []
+        self._packet_middlewares.append(middleware)
+        return middleware
+
+    @property
+    def packet_middlewares(self) -> Sequence[PacketMiddleware]:
+        return self._packet_middlewares or ()
+
+    def _outgoing_changed(self) -> None:
+        watching = self.namespace.watching_outgoing
+        if self._any_outgoing and self.disconnect_reason is None:
+            watching.add(self)
+        else:
+            watching.discard(self)
+
     # Disconnection ----------------------------------------------------------------------
 
     def disconnect(self, close: bool = False) -> None:
@@ -241,14 +317,42 @@ class Socket:
             return
         self.disconnect_reason = reason
         self.connected = False
-        self.namespace.remove(self)
+        if self.handler_for("disconnecting") is None:
+            self.leave_namespace()
+        else:
+            # Its rooms stay known to the disconnecting handlers, as in the reference;
+            # nothing more is sent to the client meanwhile.
+            self._leaving = True
+            self._session_send = _discard
         self.client.forget(self)
+
+    def leave_namespace(self) -> None:
+        """Leave the namespace, every room and the catch-all watch list (idempotent)."""
+        self._leaving = False
+        self.namespace.remove(self)
+        self.namespace.watching_outgoing.discard(self)
 
     async def run_disconnect_handler(self) -> None:
         if self._disconnect_handled or self.disconnect_reason is None:
             return
         self._disconnect_handled = True
-        await self.namespace.trigger_disconnect(self, self.disconnect_reason)
+        reason = self.disconnect_reason
+        if self._leaving:
+            try:
+                await self.trigger("disconnecting", reason)
+            finally:
+                self.leave_namespace()
+        await self.namespace.trigger_disconnect(self, reason)
+        own = self._handlers.get("disconnect") if self._handlers else None
+        if own is not None:
+            try:
+                await own(self, reason)
+            except Exception:
+                logger.exception("disconnect handler failed for %r", self)
+
+
+def _discard(frame: Frame) -> None:
+    pass
 
 
 def _run_callback(callback: AckCallback, *args: Any) -> None:
