@@ -126,6 +126,10 @@ class Adapter(Protocol):
     ) -> None:
         """Broadcast ``packet`` (its ``id`` set) asking each recipient to acknowledge it.
 
+        The id is the sending server's (``namespace.ack_ids``): a server applying another's
+        request gives the packet an id from its own namespace's counter, and forgets it on
+        its own sockets after ``opts.flags.timeout``.
+
         ``client_count(n)`` is called once per node with how many sockets it sent the packet
         to (the in-memory adapter calls it before returning); ``ack(response)`` once per
         answer, with the client's first ack argument (None when it sent none), whenever

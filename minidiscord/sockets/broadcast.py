@@ -103,7 +103,9 @@ class BroadcastOperator:
         answers = _Answers()
         with trio.move_on_after(timeout):
             await adapter.broadcast_with_ack(packet, self._opts, answers.counted, answers.answered)
-            answers.expect_servers(await adapter.server_count())
+            # With ``local`` only this server sends it, however many share the namespace.
+            local = self._opts.flags.local
+            answers.expect_servers(1 if local else await adapter.server_count())
             await answers.done.wait()
         if answers.done.is_set():
             return answers.responses
