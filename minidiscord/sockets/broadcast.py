@@ -48,14 +48,19 @@ class BroadcastOperator:
     def to(self, room: str | Iterable[str]) -> "BroadcastOperator":
         """Also the sockets in ``room`` (a name or several; a socket id is a room too)."""
         opts = self._opts
-        return BroadcastOperator(self._adapter, replace(opts, rooms=opts.rooms | _names(room)))
+        # The constructor, not dataclasses.replace: this runs on every chat message (~1 us less).
+        return BroadcastOperator(
+            self._adapter, BroadcastOptions(opts.rooms | _names(room), opts.except_, opts.flags)
+        )
 
     in_ = to
 
     def except_(self, room: str | Iterable[str]) -> "BroadcastOperator":
         """Without the sockets in ``room`` (a name or several)."""
         opts = self._opts
-        return BroadcastOperator(self._adapter, replace(opts, except_=opts.except_ | _names(room)))
+        return BroadcastOperator(
+            self._adapter, BroadcastOptions(opts.rooms, opts.except_ | _names(room), opts.flags)
+        )
 
     @property
     def volatile(self) -> "BroadcastOperator":
@@ -75,7 +80,7 @@ class BroadcastOperator:
 
     def _with_flags(self, **flags: Any) -> "BroadcastOperator":
         opts = self._opts
-        return BroadcastOperator(self._adapter, replace(opts, flags=replace(opts.flags, **flags)))
+        return BroadcastOperator(self._adapter, opts._replace(flags=replace(opts.flags, **flags)))
 
     # Emitting -------------------------------------------------------------------------
 
