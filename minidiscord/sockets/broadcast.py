@@ -106,15 +106,21 @@ class BroadcastOperator:
         ack_id = next(namespace.ack_ids)
         packet = Packet(PacketType.EVENT, namespace.name, [event, *args], ack_id)
         answers = _Answers()
-        with trio.move_on_after(timeout):
-            await adapter.broadcast_with_ack(packet, self._opts, answers.counted, answers.answered)
-            # With ``local`` only this server sends it, however many share the namespace.
-            local = self._opts.flags.local
-            answers.expect_servers(1 if local else await adapter.server_count())
-            await answers.done.wait()
+        try:
+            with trio.move_on_after(timeout):
+                await adapter.broadcast_with_ack(
+                    packet, self._opts, answers.counted, answers.answered
+                )
+                # With ``local`` only this server sends it, however many share the namespace.
+                local = self._opts.flags.local
+                answers.expect_servers(1 if local else await adapter.server_count())
+                await answers.done.wait()
+        finally:
+            # Timed out or cancelled: the sockets that did not answer stop waiting too.
+            if not answers.done.is_set():
+                adapter.remove_acks(ack_id, self._opts)
         if answers.done.is_set():
             return answers.responses
-        adapter.remove_acks(ack_id, self._opts)
         missing, described = answers.missing()
         raise BroadcastAckTimeout(
             f"{described} did not acknowledge {event!r} within {timeout} s "

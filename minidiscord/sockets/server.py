@@ -61,7 +61,7 @@ class SocketServer(Operators):
         return self.of(namespace).on(event)
 
     def _operator(self) -> BroadcastOperator:
-        return self.of("/")._operator()
+        return BroadcastOperator(self.of("/").adapter)
 
     def emit(self, event: str, *args: Any, namespace: str = "/") -> None:
         self.of(namespace).emit(event, *args)

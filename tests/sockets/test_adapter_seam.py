@@ -192,6 +192,11 @@ async def test_acks_bulk_operations_and_server_side_emits_go_through_the_adapter
             ("server_count",),
             ("remove_acks", opts(["a"], timeout=0.2)),
         ]
+        # A caller cancelled while it waits: the sockets stop waiting too.
+        with trio.move_on_after(0.2):
+            await sio.to("a").timeout(30).emit_with_ack("question")
+        assert (await joined["ann"][0].text()).endswith('["question"]')
+        assert recorder.take()[-1] == ("remove_acks", opts(["a"], timeout=30))
 
         (fetched,) = await sio.in_("a").fetch_sockets()
         fetched.emit("hi")
