@@ -17,6 +17,7 @@ from .connection import RequestView
 from .errors import AckTimeout
 from .packets import ack_frames, control_frame, event_frames
 from .reasons import DisconnectReason, NamespaceLeft
+from .volatile import VolatileEmitter
 
 if TYPE_CHECKING:
     from .client import Client
@@ -114,6 +115,11 @@ class Socket:
         over long-polling, a GET is waiting; neither while an upgrade is under way or the
         connection is closing)."""
         return self._connect_buffer is None and self.client.session.writable
+
+    @property
+    def volatile(self) -> VolatileEmitter:
+        """``socket.volatile.emit(...)``: to this client, dropped if it cannot take it now."""
+        return VolatileEmitter(self)
 
     def accept(self) -> None:
         """Answer the client's CONNECT, then send what was emitted meanwhile."""

@@ -94,6 +94,21 @@ async def test_volatile_is_dropped_while_a_websocket_client_has_frames_waiting(
         assert await events(client, "end") == [["later"], ["end"]]
 
 
+async def test_a_sockets_own_volatile_emit_is_dropped_while_frames_wait(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(operators_app())
+    namespace = server.app.sio.of("/")
+    async with clients(server.ws_url, {"ann": ()}) as joined:
+        client, sid = joined["ann"]
+        socket = namespace.sockets[sid]
+        await wait_until(lambda: socket.writable)
+        assert socket.volatile.emit("first", 1)
+        assert not socket.volatile.emit("second", 2)
+        socket.emit("end")
+        assert await events(client, "end") == [["first", 1], ["end"]]
+
+
 async def test_volatile_reaches_a_polling_client_only_while_its_get_waits(
     start_server: ServerFactory,
 ) -> None:
