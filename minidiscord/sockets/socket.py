@@ -112,8 +112,8 @@ class Socket:
         """Whether the client can take a frame now, which is when a volatile packet is sent
         rather than dropped: the namespace CONNECT is answered, nothing is queued for the
         client and its transport is waiting for frames (over WebSocket, the writer is idle;
-        over long-polling, a GET is waiting; neither while an upgrade is under way or the
-        connection is closing)."""
+        over long-polling, a GET is waiting; never while the client has paused polling to
+        upgrade, nor once the connection is closing)."""
         return self._connect_buffer is None and self.client.session.writable
 
     @property
