@@ -68,6 +68,11 @@ class Outbox:
         return len(self._frames)
 
     @property
+    def awaited(self) -> bool:
+        """A transport is waiting for the next frame (so nothing is queued)."""
+        return self._waiter is not None
+
+    @property
     def held(self) -> int:
         """Bytes held for this client: queued, plus the batch being written."""
         return self._queued + self._in_flight

@@ -39,6 +39,9 @@ FLUSH_TIMEOUT = 5.0
 # class costs about 70 ns on Python 3.11, a module global a tenth of that.
 _QUEUED = Heartbeat.QUEUED
 _PING = engineio.PING_FRAME
+# States in which frames reach the client as soon as a transport takes them: not while the
+# client pauses polling for an upgrade (UPGRADING), nor once the session is closing.
+_WRITABLE = frozenset({TransportState.POLLING, TransportState.PROBING, TransportState.WEBSOCKET})
 _MESSAGE = PacketType.MESSAGE
 _PONG = PacketType.PONG
 _CLOSE = PacketType.CLOSE
@@ -301,6 +304,13 @@ class EngineSession:
     def client_gone(self) -> bool:
         """The WebSocket carrying the session reported its client gone."""
         return self._client_gone
+
+    @property
+    def writable(self) -> bool:
+        """The client can take a frame now: a transport waits for frames (the WebSocket
+        writer is idle, or a polling GET waits) and no upgrade has paused polling. What a
+        volatile packet is sent on; the reference's "transport writable"."""
+        return self.outbox.awaited and self._state in _WRITABLE
 
     def _move(self, new: TransportState) -> None:
         self._state = check_transition(self.sid, self._state, new)

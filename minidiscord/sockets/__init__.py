@@ -2,30 +2,42 @@
 :class:`SocketServer` is an ASGI app by itself."""
 
 from .acks import ack_requested
+from .adapter import Adapter, AdapterFactory, BroadcastFlags, BroadcastOptions, SocketDetails
 from .asgi import EngineLimits
 from .broadcast import BroadcastOperator
 from .catchall import AnyListener
 from .dynamic import NamespacePattern, NamespacePredicate, ParentNamespace
-from .errors import AckTimeout, ConnectionRefused
+from .errors import AckTimeout, BroadcastAckTimeout, ConnectionRefused, ServerSideEmitTimeout
+from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware, PacketMiddleware
 from .namespace import Namespace
+from .remote import RemoteSocket
 from .server import SocketServer
 from .socket import Handshake, Socket
 
 __all__ = [
     "AckTimeout",
+    "Adapter",
+    "AdapterFactory",
     "AnyListener",
+    "BroadcastAckTimeout",
+    "BroadcastFlags",
     "BroadcastOperator",
+    "BroadcastOptions",
     "ConnectMiddleware",
     "ConnectionRefused",
     "EngineLimits",
     "Handshake",
+    "InMemoryAdapter",
     "Namespace",
     "NamespacePattern",
     "NamespacePredicate",
     "PacketMiddleware",
     "ParentNamespace",
+    "RemoteSocket",
+    "ServerSideEmitTimeout",
     "Socket",
+    "SocketDetails",
     "SocketServer",
     "ack_requested",
 ]

@@ -50,6 +50,11 @@ class EngineConnection(Protocol):
     def establish(self) -> None:
         """The client connected to a namespace: no longer half-open."""
 
+    @property
+    def writable(self) -> bool:
+        """The client can take a frame now: nothing is queued for it and its transport
+        waits for frames (a volatile packet is dropped otherwise)."""
+
     def send_frame(self, frame: Frame) -> None:
         """Queue one encoded frame; never blocks (a client that cannot keep up is dropped)."""
 

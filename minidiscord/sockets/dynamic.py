@@ -7,8 +7,10 @@ reference server, a regular expression is searched in the name (anchor it to mat
 whole name), and parents are asked in the order they were made, the first that matches
 creating the child. A child is a namespace of its own (``sio.namespaces[name]``, its own
 sockets and rooms); it uses its parent's handlers and middlewares, those added later
-included, and may add its own. Broadcasting on the parent reaches every child. A name no
-parent matches still gets ``CONNECT_ERROR {"message": "Invalid namespace"}``.
+included, and may add its own. A child's adapter is made by the server's adapter factory,
+like any namespace's; the parent's operators (broadcasts, acks, bulk operations) reach
+every child through the children's adapters. A name no parent matches still gets
+``CONNECT_ERROR {"message": "Invalid namespace"}``.
 
 With ``SocketServer(cleanup_empty_child_namespaces=True)`` a child is forgotten when its
 last socket leaves (the reference's ``cleanupEmptyChildNamespaces``, off by default there
@@ -20,14 +22,16 @@ import itertools
 import logging
 import re
 from collections import ChainMap
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..metrics import Metrics
-from .broadcast import BroadcastOperator
+from .adapter import Adapter, AdapterFactory
+from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware
 from .namespace import Handler, Namespace
+from .parent_adapter import ParentBroadcastAdapter
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -43,8 +47,15 @@ _parents = itertools.count()
 
 
 class ParentNamespace(Namespace):
-    """The namespace of a pattern: handlers and middlewares for its children, and
-    broadcasts to all of them. No client connects to it under its own name."""
+    """The namespace of a pattern: handlers and middlewares for its children, and the
+    operators over all of them. No client connects to it under its own name.
+
+    Its adapter is a :class:`~minidiscord.sockets.parent_adapter.ParentBroadcastAdapter`:
+    ``emit``, ``to``/``except_``, ``volatile``, ``local``, ``timeout(...).emit_with_ack``,
+    ``fetch_sockets``, ``sockets_join``/``sockets_leave`` and ``disconnect_sockets`` act on
+    every child through the child's own adapter, which ``adapter_factory`` (the server's)
+    makes.
+    """
 
     def __init__(
         self,
@@ -52,12 +63,14 @@ class ParentNamespace(Namespace):
         registry: dict[str, Namespace],
         metrics: Metrics | None = None,
         *,
+        adapter_factory: AdapterFactory = InMemoryAdapter,
         cleanup_empty_children: bool = False,
     ) -> None:
-        # A name no client can ask for (the reference's "/_0", "/_1", ...).
-        super().__init__(f"/_{next(_parents)}", metrics)
-        self.pattern = pattern
         self.children: dict[str, Namespace] = {}
+        # A name no client can ask for (the reference's "/_0", "/_1", ...).
+        super().__init__(f"/_{next(_parents)}", metrics, adapter_factory=_parent_adapter)
+        self.pattern = pattern
+        self.child_adapter_factory = adapter_factory
         self._registry = registry
         self._cleanup = cleanup_empty_children
 
@@ -94,27 +107,16 @@ class ParentNamespace(Namespace):
         if self._registry.get(child.name) is child:
             del self._registry[child.name]
 
-    # Broadcasting reaches every child ---------------------------------------------------
-
-    def emit(self, event: str, *args: Any) -> None:
-        for child in list(self.children.values()):
-            child.emit(event, *args)
-
-    def to(self, room: str | Iterable[str]) -> "ParentBroadcast":
-        return ParentBroadcast(self).to(room)
-
-    in_ = to
-
-    def except_(self, room: str | Iterable[str]) -> "ParentBroadcast":
-        return ParentBroadcast(self).except_(room)
-
 
 class ChildNamespace(Namespace):
     """A namespace its parent created for a name it matched."""
 
     def __init__(self, name: str, parent: ParentNamespace) -> None:
-        super().__init__(name, parent.metrics)
+        super().__init__(name, parent.metrics, adapter_factory=parent.child_adapter_factory)
         self.parent = parent
+        # The family's one counter: a broadcast with acks from the parent sends the same
+        # ack id to every child, which then collides with no pending ack of theirs.
+        self.ack_ids = parent.ack_ids
         # The parent's handlers, read live; ``on`` on the child adds its own in front.
         self.handlers = ChainMap[str, Handler]({}, parent.handlers)
         # Clients between their CONNECT and joining: cleanup waits for them.
@@ -126,45 +128,6 @@ class ChildNamespace(Namespace):
     def remove(self, socket: "Socket") -> None:
         super().remove(socket)
         self.parent.forget_if_empty(self)
-
-
-class ParentBroadcast(BroadcastOperator):
-    """``to``/``in_``/``except_`` on a parent namespace: the same selection in each child."""
-
-    __slots__ = ()
-
-    def __init__(
-        self,
-        parent: ParentNamespace,
-        rooms: frozenset[str] = frozenset(),
-        excluded: frozenset[str] = frozenset(),
-    ) -> None:
-        super().__init__(parent, rooms, excluded)
-
-    @property
-    def _parent(self) -> ParentNamespace:
-        parent = self._namespace
-        assert isinstance(parent, ParentNamespace)
-        return parent
-
-    def to(self, room: str | Iterable[str]) -> "ParentBroadcast":
-        return ParentBroadcast(self._parent, self._rooms | _names(room), self._except)
-
-    in_ = to
-
-    def except_(self, room: str | Iterable[str]) -> "ParentBroadcast":
-        return ParentBroadcast(self._parent, self._rooms, self._except | _names(room))
-
-    def _in_children(self) -> list[BroadcastOperator]:
-        children = list(self._parent.children.values())
-        return [BroadcastOperator(child, self._rooms, self._except) for child in children]
-
-    def recipients(self) -> Iterable["Socket"]:
-        return [socket for each in self._in_children() for socket in each.recipients()]
-
-    def emit(self, event: str, *args: Any) -> None:
-        for each in self._in_children():
-            each.emit(event, *args)
 
 
 async def find_child(
@@ -183,6 +146,11 @@ async def find_child(
     return None
 
 
+def _parent_adapter(namespace: Namespace) -> Adapter:
+    assert isinstance(namespace, ParentNamespace)
+    return ParentBroadcastAdapter(namespace)
+
+
 @contextmanager
 def connecting(namespace: Namespace) -> Iterator[None]:
     """While a client goes through a namespace's middlewares: a child is not cleaned up
@@ -195,7 +163,3 @@ def connecting(namespace: Namespace) -> Iterator[None]:
         yield
     finally:
         namespace.connecting -= 1
-
-
-def _names(room: str | Iterable[str]) -> frozenset[str]:
-    return frozenset((room,)) if isinstance(room, str) else frozenset(room)

@@ -1,12 +1,18 @@
 """A namespace: its event handlers, its sockets and its rooms."""
 
+import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..metrics import Metrics
+from .adapter import AdapterFactory
 from .broadcast import BroadcastOperator
+from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware
+from .operators import Operators
+from .serverside import S, ServerSideEvents
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -17,30 +23,43 @@ Handler = Callable[..., Awaitable[Any]]
 H = TypeVar("H", bound=Handler)
 
 
-class Namespace:
+class Namespace(Operators):
     """One Socket.IO namespace ("/" by default): the handlers of its events, the sockets
-    connected to it and its rooms.
+    connected to it and, through its adapter, its rooms.
 
     Handlers are coroutines taking the :class:`~minidiscord.sockets.Socket` first:
     ``connect(socket, auth)`` may raise :class:`~minidiscord.sockets.ConnectionRefused` to
     refuse the client (it gets ``CONNECT_ERROR``); ``disconnect(socket, reason)`` runs once
     per connected socket; any other event's handler gets the client's arguments, and what it
-    returns is the acknowledgement when the client asked for one. ``emit`` and ``to``
-    broadcast without waiting for any client. ``use`` adds a connect middleware;
-    ``disconnecting(socket, reason)`` runs before ``disconnect``, while the socket's rooms
-    are still known; ``error(socket, error)`` gets what a packet middleware raised.
+    returns is the acknowledgement when the client asked for one. ``emit``, ``to`` and the
+    other operators (:class:`~minidiscord.sockets.operators.Operators`) broadcast without
+    waiting for any client; every room and broadcast goes through ``adapter`` (made by
+    ``adapter_factory``, :class:`~minidiscord.sockets.InMemoryAdapter` by default).
+    ``use`` adds a connect middleware; ``disconnecting(socket, reason)`` runs before
+    ``disconnect``, while the socket's rooms are still known; ``error(socket, error)`` gets
+    what a packet middleware raised.
     """
 
-    def __init__(self, name: str, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        metrics: Metrics | None = None,
+        *,
+        adapter_factory: AdapterFactory = InMemoryAdapter,
+    ) -> None:
         self.name = name
         self.metrics = metrics or Metrics()
         self.sockets: dict[str, Socket] = {}
-        self.rooms: dict[str, set[Socket]] = {}
         # A child of a dynamic namespace reads its parent's handlers through this mapping.
         self.handlers: MutableMapping[str, Handler] = {}
         self.middlewares: list[ConnectMiddleware] = []
         # The sockets with an outgoing catch-all listener: a broadcast asks only when some do.
         self.watching_outgoing: set[Socket] = set()
+        # One counter for every ack id in the namespace, a socket's own emits and
+        # broadcasts alike, so a broadcast's id never collides with a socket's pending one.
+        self.ack_ids = itertools.count()
+        self.server_side = ServerSideEvents()
+        self.adapter = adapter_factory(self)
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
@@ -64,41 +83,43 @@ class Namespace:
         """The connect middlewares a client goes through, in order."""
         return self.middlewares
 
-    # Broadcasting -----------------------------------------------------------------------
+    # Broadcasting (the operators: operators.py) -----------------------------------------
 
-    def emit(self, event: str, *args: Any) -> None:
-        BroadcastOperator(self).emit(event, *args)
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self.adapter)
 
-    def to(self, room: str | Iterable[str]) -> BroadcastOperator:
-        return BroadcastOperator(self).to(room)
+    # Between servers --------------------------------------------------------------------
 
-    in_ = to
+    def on_server_side(self, event: str) -> Callable[[S], S]:
+        """Register the handler of an event other servers send with ``server_side_emit``:
+        ``handler(*args)``, its return value the answer to one sent with an ack."""
+        return self.server_side.on(event)
 
-    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
-        return BroadcastOperator(self).except_(room)
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send an event to this namespace on the other servers (never to clients)."""
+        self.adapter.server_side_emit(event, args)
+
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Send to the other servers and wait for every one's answer (``[]`` alone);
+        raises :class:`~minidiscord.sockets.ServerSideEmitTimeout` after ``timeout``."""
+        return await self.adapter.server_side_emit_with_ack(event, args, timeout)
 
     # Membership -------------------------------------------------------------------------
 
+    @property
+    def rooms(self) -> Mapping[str, AbstractSet[str]]:
+        """This server's rooms, each with its members' socket ids (read-only)."""
+        return self.adapter.rooms
+
     def add(self, socket: "Socket") -> None:
         self.sockets[socket.id] = socket
-        self.add_to_room(socket, socket.id)
+        self.adapter.add_all(socket.id, (socket.id,))
 
     def remove(self, socket: "Socket") -> None:
+        self.adapter.del_all(socket.id)
         self.sockets.pop(socket.id, None)
-        for room in list(socket.rooms):
-            self.remove_from_room(socket, room)
-
-    def add_to_room(self, socket: "Socket", room: str) -> None:
-        self.rooms.setdefault(room, set()).add(socket)
-        socket.rooms.add(room)
-
-    def remove_from_room(self, socket: "Socket", room: str) -> None:
-        members = self.rooms.get(room)
-        if members is not None:
-            members.discard(socket)
-            if not members:
-                del self.rooms[room]
-        socket.rooms.discard(room)
 
     async def trigger_disconnect(self, socket: "Socket", reason: str) -> None:
         handler = self.handlers.get("disconnect")

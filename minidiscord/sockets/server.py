@@ -7,16 +7,19 @@ from typing import Any, Unpack, overload
 
 from ..asgi_io import ASGIApp
 from ..metrics import Metrics
+from .adapter import AdapterFactory
 from .asgi import EngineLimits, ServedByEngine, engine_app
 from .broadcast import BroadcastOperator
 from .client import Client
 from .connection import EngineConnection
 from .dynamic import NamespacePattern, ParentNamespace
+from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware
 from .namespace import H, Namespace
+from .operators import Operators
 
 
-class SocketServer(ServedByEngine):
+class SocketServer(ServedByEngine, Operators):
     """The Socket.IO server, and an ASGI app by itself: ``app = SocketServer()`` runs under
     any ASGI host with lifespan (``hypercorn --worker-class trio module:app``) or on the
     native front end (:func:`minidiscord.serve`).
@@ -38,6 +41,12 @@ class SocketServer(ServedByEngine):
     ``attachment_timeout`` bound a binary packet; ``limits`` are the engine's own
     (:class:`~minidiscord.sockets.EngineLimits`); ``cleanup_empty_child_namespaces``
     forgets a dynamic namespace's child when its last socket leaves.
+
+    ``adapter`` makes each namespace's :class:`~minidiscord.sockets.Adapter` (given the
+    namespace; :class:`~minidiscord.sockets.InMemoryAdapter` by default), dynamic
+    namespaces' children included. The operators (``to``, ``volatile``,
+    ``timeout(...).emit_with_ack``, ``fetch_sockets``, ``close_room``...) act on "/";
+    ``sio.of(name)`` has the same for another namespace.
     """
 
     def __init__(
@@ -56,6 +65,7 @@ class SocketServer(ServedByEngine):
         other_asgi_app: ASGIApp | None = None,
         metrics: Metrics | None = None,
         cleanup_empty_child_namespaces: bool = False,
+        adapter: AdapterFactory = InMemoryAdapter,
         **limits: Unpack[EngineLimits],
     ) -> None:
         self.metrics = metrics or Metrics()
@@ -76,7 +86,10 @@ class SocketServer(ServedByEngine):
         self.max_attachments = max_attachments
         # A binary packet's attachments must all arrive within this many seconds.
         self.attachment_timeout = attachment_timeout
-        self.namespaces: dict[str, Namespace] = {"/": Namespace("/", self.metrics)}
+        self.adapter_factory = adapter
+        self.namespaces: dict[str, Namespace] = {
+            "/": Namespace("/", self.metrics, adapter_factory=adapter)
+        }
         # Dynamic namespaces' parents, asked in this order about a name not registered.
         self.parent_namespaces: list[ParentNamespace] = []
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
@@ -97,6 +110,7 @@ class SocketServer(ServedByEngine):
                 name,
                 self.namespaces,
                 self.metrics,
+                adapter_factory=self.adapter_factory,
                 cleanup_empty_children=self.cleanup_empty_child_namespaces,
             )
             self.parent_namespaces.append(parent)
@@ -108,7 +122,9 @@ class SocketServer(ServedByEngine):
             for parent in self.parent_namespaces:
                 if isinstance(parent.pattern, re.Pattern) and parent.pattern.search(name):
                     return parent.create_child(name)
-            namespace = self.namespaces[name] = Namespace(name, self.metrics)
+            namespace = self.namespaces[name] = Namespace(
+                name, self.metrics, adapter_factory=self.adapter_factory
+            )
         return namespace
 
     def use(self, middleware: ConnectMiddleware) -> ConnectMiddleware:
@@ -118,11 +134,26 @@ class SocketServer(ServedByEngine):
     def on(self, event: str, namespace: str = "/") -> Callable[[H], H]:
         return self.of(namespace).on(event)
 
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self.of("/").adapter)
+
     def emit(self, event: str, *args: Any, namespace: str = "/") -> None:
         self.of(namespace).emit(event, *args)
 
     def to(self, room: str | Iterable[str], namespace: str = "/") -> BroadcastOperator:
         return self.of(namespace).to(room)
+
+    in_ = to
+
+    def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send an event to the other servers' "/" (see :meth:`Namespace.server_side_emit`)."""
+        self.of("/").server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(
+        self, event: str, *args: Any, timeout: float | None = None
+    ) -> list[Any]:
+        """Send to the other servers' "/" and wait for their answers."""
+        return await self.of("/").server_side_emit_with_ack(event, *args, timeout=timeout)
 
     def connection_opened(self, session: EngineConnection) -> Client:
         """The engine's open handler: every new session gets a Socket.IO client."""

@@ -1,6 +1,5 @@
 """One client's connection to one namespace: emits, acks, rooms and disconnection."""
 
-import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import nullcontext
@@ -12,6 +11,7 @@ import trio
 from ..engine.reasons import CloseReason
 from ..protocol.engineio import Frame
 from ..protocol.socketio import PacketType
+from .adapter import BroadcastOptions
 from .broadcast import BroadcastOperator
 from .catchall import CatchAll
 from .connection import RequestView
@@ -20,6 +20,7 @@ from .middleware import PacketMiddleware
 from .namespace import H, Handler
 from .packets import ack_frames, control_frame, event_frames
 from .reasons import DisconnectReason, NamespaceLeft
+from .volatile import VolatileEmitter
 
 if TYPE_CHECKING:
     from .client import Client
@@ -96,7 +97,6 @@ class Socket(CatchAll):
         self.namespace = namespace
         self.handshake = handshake
         self.data: dict[str, Any] = {}
-        self.rooms: set[str] = set()
         self.connected = False
         self.disconnect_reason: DisconnectReason | None = None
         self._session_send = client.session.send_frame
@@ -104,7 +104,6 @@ class Socket(CatchAll):
         # sees the CONNECT answer first (as it would from the reference server).
         self._connect_buffer: list[Frame] | None = []
         self._acks: dict[int, _PendingAck] = {}
-        self._ack_ids = itertools.count()
         self._disconnect_handled = False
 
     def __repr__(self) -> str:
@@ -123,6 +122,20 @@ class Socket(CatchAll):
     def deliver(self, frames: Iterable[Frame]) -> None:
         for frame in frames:
             self.deliver_frame(frame)
+
+    @property
+    def writable(self) -> bool:
+        """Whether the client can take a frame now, which is when a volatile packet is sent
+        rather than dropped: the namespace CONNECT is answered, nothing is queued for the
+        client and its transport is waiting for frames (over WebSocket, the writer is idle;
+        over long-polling, a GET is waiting; never while the client has paused polling to
+        upgrade, nor once the connection is closing)."""
+        return self._connect_buffer is None and self.client.session.writable
+
+    @property
+    def volatile(self) -> VolatileEmitter:
+        """``socket.volatile.emit(...)``: to this client, dropped if it cannot take it now."""
+        return VolatileEmitter(self)
 
     def accept(self) -> None:
         """Answer the client's CONNECT, then send what was emitted meanwhile."""
@@ -157,7 +170,7 @@ class Socket(CatchAll):
     ) -> int | None:
         ack_id = None
         if callback is not None:
-            ack_id = next(self._ack_ids)
+            ack_id = next(self.namespace.ack_ids)
             self._acks[ack_id] = _PendingAck(callback, error_first=timeout is not None)
             if timeout is not None:
                 self.client.start_soon(self._expire_ack, ack_id, timeout)
@@ -194,6 +207,15 @@ class Socket(CatchAll):
         if pending is not None:
             _run_callback(pending.callback, AckTimeout(f"no ack within {timeout} s"))
 
+    def expect_ack(self, ack_id: int, callback: AckCallback) -> None:
+        """For an adapter: ack ``ack_id`` of a broadcast sent to this socket is answered
+        with ``callback(*ack_args)``."""
+        self._acks[ack_id] = _PendingAck(callback, error_first=False)
+
+    def forget_ack(self, ack_id: int) -> None:
+        """For an adapter: no one waits for ack ``ack_id`` any more."""
+        self._acks.pop(ack_id, None)
+
     def handle_ack(self, ack_id: int, args: list[Any]) -> None:
         pending = self._acks.pop(ack_id, None)
         if pending is None:
@@ -217,23 +239,34 @@ class Socket(CatchAll):
 
     # Rooms ------------------------------------------------------------------------------
 
+    @property
+    def rooms(self) -> frozenset[str]:
+        """The rooms this socket is in (its own id's included), as its adapter knows them."""
+        return frozenset(self.namespace.adapter.socket_rooms(self.id))
+
     def join(self, room: str | Iterable[str]) -> None:
-        for name in (room,) if isinstance(room, str) else room:
-            self.namespace.add_to_room(self, name)
+        self.namespace.adapter.add_all(self.id, (room,) if isinstance(room, str) else room)
 
     def leave(self, room: str) -> None:
-        self.namespace.remove_from_room(self, room)
+        self.namespace.adapter.del_(self.id, room)
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator:
         """Broadcast to a room (or rooms), without this socket."""
-        return BroadcastOperator(self.namespace, excluded=frozenset((self.id,))).to(room)
+        return self.broadcast.to(room)
 
     in_ = to
 
+    def except_(self, room: str | Iterable[str]) -> BroadcastOperator:
+        """Broadcast to everyone but this socket and those in ``room`` (a name or several)."""
+        return self.broadcast.except_(room)
+
     @property
     def broadcast(self) -> BroadcastOperator:
-        """Everyone in the namespace but this socket."""
-        return BroadcastOperator(self.namespace, excluded=frozenset((self.id,)))
+        """Everyone in the namespace but this socket (add ``volatile``, ``local``,
+        ``timeout`` and the rest as on any :class:`BroadcastOperator`)."""
+        return BroadcastOperator(
+            self.namespace.adapter, BroadcastOptions(except_=frozenset((self.id,)))
+        )
 
     def start_soon(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run ``task(*args)`` alongside the handlers; it is cancelled when the client's

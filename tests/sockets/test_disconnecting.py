@@ -33,7 +33,7 @@ def leaving_app(record: Recorder) -> App:
 
     @root.on("disconnecting")
     async def disconnecting(socket: Socket, reason: str) -> None:
-        in_red = socket in root.rooms.get("red", ())
+        in_red = socket.id in root.rooms.get("red", ())
         record.add("disconnecting", reason, sorted(socket.rooms - {socket.id}), in_red)
         # Others still hear about it; it no longer hears anything itself.
         root.to("red").emit("leaving", socket.id)
@@ -82,7 +82,7 @@ async def test_disconnecting_runs_before_disconnect_while_the_rooms_are_known(
         ]
         # Gone from the namespace and its rooms, even when its handler failed.
         assert set(root.sockets) == {other_sid}
-        assert {s.id for s in root.rooms["red"]} == {other_sid}
+        assert set(root.rooms["red"]) == {other_sid}
         # The other member heard the notice sent from the disconnecting handler.
         assert await other.text() == f'42["leaving","{sid}"]'
 

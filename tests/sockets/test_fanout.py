@@ -6,8 +6,9 @@ import pytest
 import trio
 
 from minidiscord.app import App
+from minidiscord.protocol.socketio import Packet
 from minidiscord.sockets import Socket
-from minidiscord.sockets.packets import event_frames
+from minidiscord.sockets.packets import frames_of
 from tests.support.rawclient import RawWebSocket, raw_websocket, read_until_closed
 from tests.support.servers import TEST_SETTINGS, ServerFactory
 from tests.support.waiting import wait_until
@@ -43,12 +44,12 @@ async def test_broadcast_reaches_every_member_in_order_with_one_encode(
 ) -> None:
     encodes = 0
 
-    def counting_event_frames(*args: object) -> tuple[str | bytes, ...]:
+    def counting_frames_of(packet: Packet) -> tuple[str | bytes, ...]:
         nonlocal encodes
         encodes += 1
-        return event_frames(*args)  # type: ignore[arg-type]
+        return frames_of(packet)
 
-    monkeypatch.setattr("minidiscord.sockets.broadcast.event_frames", counting_event_frames)
+    monkeypatch.setattr("minidiscord.sockets.memory_adapter.frames_of", counting_frames_of)
     server = await start_server(_fanout_app())
     members = 20
     count = 50
