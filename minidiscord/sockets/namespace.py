@@ -115,7 +115,7 @@ class Namespace(Operators):
 
     def add(self, socket: "Socket") -> None:
         self.sockets[socket.id] = socket
-        self.adapter.add_all(socket.id, (socket.id,))
+        self.adapter.add_all(socket.id, socket.entering())
 
     def remove(self, socket: "Socket") -> None:
         self.adapter.del_all(socket.id)

@@ -105,6 +105,8 @@ class Socket(CatchAll):
         self._connect_buffer: list[Frame] | None = []
         self._acks: dict[int, _PendingAck] = {}
         self._disconnect_handled = False
+        # Rooms joined before the socket is in its namespace (by connect middlewares).
+        self._early_rooms: set[str] | None = set()
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} {self.namespace.name}>"
@@ -241,14 +243,34 @@ class Socket(CatchAll):
 
     @property
     def rooms(self) -> frozenset[str]:
-        """The rooms this socket is in (its own id's included), as its adapter knows them."""
+        """The rooms this socket is in (its own id's included), as its adapter knows them;
+        in the connect middlewares, those they joined."""
+        early = self._early_rooms
+        if early is not None:
+            return frozenset(early)
         return frozenset(self.namespace.adapter.socket_rooms(self.id))
 
     def join(self, room: str | Iterable[str]) -> None:
-        self.namespace.adapter.add_all(self.id, (room,) if isinstance(room, str) else room)
+        rooms = (room,) if isinstance(room, str) else room
+        early = self._early_rooms
+        if early is not None:
+            early.update(rooms)
+        else:
+            self.namespace.adapter.add_all(self.id, rooms)
 
     def leave(self, room: str) -> None:
-        self.namespace.adapter.del_(self.id, room)
+        early = self._early_rooms
+        if early is not None:
+            early.discard(room)
+        else:
+            self.namespace.adapter.del_(self.id, room)
+
+    def entering(self) -> list[str]:
+        """For the namespace adding this socket: the rooms it joins now, its own id's and
+        those its connect middlewares joined (an adapter knows only sockets of its
+        namespace, which the socket is not in while its middlewares run)."""
+        early, self._early_rooms = self._early_rooms, None
+        return [self.id, *(early or ())]
 
     def to(self, room: str | Iterable[str]) -> BroadcastOperator:
         """Broadcast to a room (or rooms), without this socket."""
@@ -362,6 +384,7 @@ class Socket(CatchAll):
     def leave_namespace(self) -> None:
         """Leave the namespace, every room and the catch-all watch list (idempotent)."""
         self._leaving = False
+        self._early_rooms = None
         self.namespace.remove(self)
         self.namespace.watching_outgoing.discard(self)
 
