@@ -171,8 +171,13 @@ class InMemoryAdapter:
             ack(args[0] if args else None)
 
         volatile = opts.flags.volatile
-        # A volatile packet a client never gets would only be waited for in vain.
-        selected = [socket for socket in self._select(opts) if not volatile or socket.writable]
+        # A socket already disconnecting (its disconnecting handler still running) is sent
+        # nothing, and a volatile packet a client never gets: neither is waited for in vain.
+        selected = [
+            socket
+            for socket in self._select(opts)
+            if socket.disconnect_reason is None and (not volatile or socket.writable)
+        ]
         watching = self._namespace.watching_outgoing
         if watching:
             event, *args = packet.data

@@ -131,8 +131,12 @@ class Socket(CatchAll):
         rather than dropped: the namespace CONNECT is answered, nothing is queued for the
         client and its transport is waiting for frames (over WebSocket, the writer is idle;
         over long-polling, a GET is waiting; never while the client has paused polling to
-        upgrade, nor once the connection is closing)."""
-        return self._connect_buffer is None and self.client.session.writable
+        upgrade, nor once the connection is closing, nor once this socket is disconnected)."""
+        return (
+            self._connect_buffer is None
+            and self.disconnect_reason is None
+            and self.client.session.writable
+        )
 
     @property
     def volatile(self) -> VolatileEmitter:
@@ -376,9 +380,11 @@ class Socket(CatchAll):
             self.leave_namespace()
         else:
             # Its rooms stay known to the disconnecting handlers, as in the reference;
-            # nothing more is sent to the client meanwhile.
+            # nothing more is sent to the client meanwhile, nor shown to its outgoing
+            # listeners by broadcasts.
             self._leaving = True
             self._session_send = _discard
+            self.namespace.watching_outgoing.discard(self)
         self.client.forget(self)
 
     def leave_namespace(self) -> None:
