@@ -118,7 +118,11 @@ class Adapter(Protocol):
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
         """Send ``packet`` (its namespace is this one) to every selected socket: encoded
-        once, never waiting on a client. Volatile: skip a socket that cannot take it now."""
+        once, never waiting on a client. Volatile: skip a socket that cannot take it now.
+        When some socket of the namespace has an outgoing catch-all listener
+        (``namespace.watching_outgoing`` is not empty, one check per broadcast), show the
+        event to the recipients' listeners (``catchall.notify_recipients``), as
+        ``broadcast_with_ack`` does too."""
 
     async def broadcast_with_ack(
         self,

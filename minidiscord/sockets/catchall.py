@@ -10,7 +10,9 @@ that has to await starts a task (``socket.start_soon``) or is a packet middlewar
 (``socket.use``) instead.
 
 A broadcast only asks about outgoing listeners when some socket of the namespace has one
-(``Namespace.watching_outgoing``), so fan-out costs nothing more without them.
+(``Namespace.watching_outgoing``), so fan-out costs nothing more without them; the adapter
+that delivers it asks (``InMemoryAdapter.broadcast`` and ``broadcast_with_ack``), as the
+reference's in-memory adapter does.
 """
 
 import logging

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..metrics import Metrics
 from .adapter import Adapter, AdapterFactory
-from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware
 from .namespace import Handler, Namespace
 from .parent_adapter import ParentBroadcastAdapter
@@ -63,7 +62,8 @@ class ParentNamespace(Namespace):
         registry: dict[str, Namespace],
         metrics: Metrics | None = None,
         *,
-        adapter_factory: AdapterFactory = InMemoryAdapter,
+        # No default: a child must never fall back to the in-memory adapter unnoticed.
+        adapter_factory: AdapterFactory,
         cleanup_empty_children: bool = False,
     ) -> None:
         self.children: dict[str, Namespace] = {}
