@@ -6,13 +6,13 @@ import random as _random
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, overload
 
 import trio
 
 from ..protocol.engineio import Frame, message_frame
 from ..protocol.errors import SocketIOProtocolError
-from ..protocol.socketio import DEFAULT_NAMESPACE, Decoder, Packet, encode
+from ..protocol.socketio import DEFAULT_NAMESPACE, Decoder, Packet, PacketType, encode
 from .backoff import Backoff
 from .engine import EngineClient, EngineOptions
 from .errors import ConnectError, Disconnected
@@ -223,24 +223,29 @@ class Client:
                 engine = EngineClient(self._engine_options(url), self._on_message)
                 self._decoder = self._new_decoder()
                 opened = False
+                refused: TransportClosed | None = None
                 try:
                     async with trio.open_nursery() as nursery:
-                        await nursery.start(engine.run)
-                        opened = True
-                        attempt = 0
-                        self._engine = engine
-                        self._changed()
-                        for socket in list(self._sockets.values()):
-                            if socket.active and not self._closing:
-                                self._send_packet(await socket._connect_packet())
-                except TransportClosed as exc:
-                    failure = ConnectError(f"could not connect to {url}: {exc}")
+                        try:
+                            await nursery.start(engine.run)
+                        except TransportClosed as exc:
+                            refused = exc
+                        else:
+                            opened = True
+                            attempt = 0
+                            self._engine = engine
+                            self._changed()
+                            for socket in list(self._sockets.values()):
+                                if socket.active and not self._closing:
+                                    self._send_packet(await socket._connect_packet())
+                finally:
+                    self._engine = None
+                if refused is not None:
+                    failure = ConnectError(f"could not connect to {url}: {refused}")
                     self.error = failure
                     for socket in list(self._sockets.values()):
                         if socket.active and not socket.connected:
                             await socket._failed(failure)
-                finally:
-                    self._engine = None
                 if opened:
                     reason = engine.close_reason or "transport close"
                     for socket in list(self._sockets.values()):
@@ -275,7 +280,11 @@ class Client:
         engine = self._engine
         if engine is None:
             raise Disconnected("not connected")
-        engine.send([message_frame(part) for part in encode(packet)])
+        # Only events count against the bound: acks, CONNECT and DISCONNECT always go out.
+        engine.send(
+            [message_frame(part) for part in encode(packet)],
+            bounded=packet.type is PacketType.EVENT,
+        )
 
     async def _on_message(self, frame: Frame) -> None:
         try:
@@ -344,7 +353,13 @@ class Client:
     def recovered(self) -> bool:
         return self.of(DEFAULT_NAMESPACE).recovered
 
-    def on(self, event: str, handler: H | None = None) -> Any:
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
         """:meth:`ClientSocket.on` of the default namespace (a decorator without ``handler``)."""
         socket = self.of(DEFAULT_NAMESPACE)
         return socket.on(event) if handler is None else socket.on(event, handler)

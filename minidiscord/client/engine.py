@@ -124,6 +124,7 @@ class EngineClient:
         # No read timeout: a long poll lasts up to a ping interval, and the heartbeat
         # watchdog is what notices a server that went silent.
         timeout = httpx.Timeout(options.open_timeout, read=None)
+        failure: TransportClosed | None = None
         async with (
             httpx.AsyncClient(timeout=timeout, verify=verify) as http,
             trio.open_nursery() as nursery,
@@ -133,27 +134,40 @@ class EngineClient:
                 with trio.fail_after(options.open_timeout):
                     transport, packets = await self._open(nursery, http)
             except trio.TooSlowError:
-                raise TransportClosed("transport error", "timed out opening the session") from None
-            handshake = self.handshake
-            assert handshake is not None
-            self.transport = transport
-            self._watch_scope = trio.CancelScope(deadline=self._ping_deadline())
-            nursery.start_soon(self._guard, self._read, transport, packets)
-            nursery.start_soon(self._guard, self._write)
-            nursery.start_soon(self._guard, self._watch)
-            if (
-                transport.name == "polling"
-                and "websocket" in handshake.upgrades
-                and "websocket" in options.transports
-            ):
-                nursery.start_soon(self._guard, self._upgrade)
-            task_status.started(handshake)
+                failure = TransportClosed("transport error", "timed out opening the session")
+            except TransportClosed as exc:
+                failure = exc
+            if failure is None:
+                self._start(nursery, transport, packets)
+                assert self.handshake is not None
+                task_status.started(self.handshake)
+            else:
+                nursery.cancel_scope.cancel()
+        if failure is not None:
+            # Raised outside the nursery, so that it is not wrapped in an exception group.
+            raise failure
 
-    def send(self, frames: Sequence[Frame]) -> None:
-        """Queue frames for the writer; raises :class:`BufferFull` over the bound."""
+    def _start(self, nursery: trio.Nursery, transport: Transport, packets: list[Packet]) -> None:
+        handshake = self.handshake
+        assert handshake is not None
+        self.transport = transport
+        self._watch_scope = trio.CancelScope(deadline=self._ping_deadline())
+        nursery.start_soon(self._guard, self._read, transport, packets)
+        nursery.start_soon(self._guard, self._write)
+        nursery.start_soon(self._guard, self._watch)
+        if (
+            transport.name == "polling"
+            and "websocket" in handshake.upgrades
+            and "websocket" in self.options.transports
+        ):
+            nursery.start_soon(self._guard, self._upgrade)
+
+    def send(self, frames: Sequence[Frame], *, bounded: bool = True) -> None:
+        """Queue frames for the writer; raises :class:`BufferFull` over the bound (unless
+        not ``bounded``: the few control packets that must go out whatever the load)."""
         if self.close_reason is not None:
             return
-        if len(self._outbox) + len(frames) > self.options.max_buffered_frames:
+        if bounded and len(self._outbox) + len(frames) > self.options.max_buffered_frames:
             raise BufferFull(f"more than {self.options.max_buffered_frames} frames wait to be sent")
         self._outbox.extend(frames)
         self._wakeup.set()

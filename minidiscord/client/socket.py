@@ -320,6 +320,8 @@ class ClientSocket:
     def _abandon(self, error: Exception) -> None:
         """The client stopped for good: nothing buffered will be sent, no answer will come."""
         self.active = False
+        if isinstance(error, ConnectError):
+            self.connect_error = error
         self._send_buffer.clear()
         for pending in self._acks.values():
             pending.error = error

@@ -1,0 +1,71 @@
+"""The client's half of connection state recovery, against a scripted WebSocket server:
+it keeps the ``pid`` of the CONNECT answer and the offset of the last event, sends both in
+the next CONNECT, and says whether the server restored the session (``recovered``).
+
+The server side of recovery is built separately; this server plays the reference's part
+on the wire (socket.io >= 4.6: ``pid`` in the CONNECT answer, the offset as every event's
+last argument)."""
+
+import json
+from typing import Any
+
+import trio
+import trio.testing
+from trio_websocket import WebSocketRequest, serve_websocket
+
+from minidiscord.client import Client
+
+OPEN = '0{"sid":"e%d","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000}'
+
+
+async def test_the_next_connect_carries_the_pid_and_last_offset_and_reports_recovery(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    connects: list[Any] = []
+    # What each connection's CONNECT is answered with, and whether the server then cuts it.
+    answers = iter(
+        [
+            ('40{"sid":"s1","pid":"p1"}', True),
+            ('40{"sid":"s1","pid":"p1"}', True),
+            ('40{"sid":"s2","pid":"p2"}', False),
+        ]
+    )
+    done = trio.Event()
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message(OPEN % len(connects))
+        message = await ws.get_message()
+        assert isinstance(message, str)
+        assert message.startswith("40")
+        connects.append(json.loads(message[2:]))
+        answer, cut = next(answers)
+        await ws.send_message(answer)
+        if cut:
+            number = len(connects)
+            await ws.send_message(f'42["news",{number},"offset-{number}a"]')
+            await ws.send_message(f'42["news",{number + 10},"offset-{number}b"]')
+            await ws.aclose()
+        else:
+            await done.wait()
+
+    server = await nursery.start(serve_websocket, handler, "127.0.0.1", 0, None)
+    news: list[tuple[Any, ...]] = []
+    recovered: list[bool] = []
+    client = Client(auth={"token": "t"}, transports=("websocket",), random=lambda: 0.0)
+    client.on("news", lambda *args: news.append(args))
+    client.on("connect", lambda: recovered.append(client.recovered))
+    async with client.connect(f"http://127.0.0.1:{server.port}"):
+        with trio.fail_after(30):
+            while len(recovered) < 3:
+                await client.wait_for("connect")
+        done.set()
+    assert connects == [
+        {"token": "t"},
+        {"pid": "p1", "offset": "offset-1b", "token": "t"},
+        {"pid": "p1", "offset": "offset-2b", "token": "t"},
+    ]
+    # Restored when the server answers with the same pid; a new pid is a new session.
+    assert recovered == [False, True, False]
+    # As socket.io-client, the handlers see the offset as the last argument.
+    assert news == [(1, "offset-1a"), (11, "offset-1b"), (2, "offset-2a"), (12, "offset-2b")]
