@@ -35,6 +35,11 @@ async def started(start_server: ServerFactory) -> tuple[RunningServer, Seen]:
     return await start_server(make_app(seen)), seen
 
 
+async def next_event(events: trio.MemoryReceiveChannel[Event]) -> Event:
+    with trio.fail_after(5):
+        return await events.receive()
+
+
 @TRANSPORTS
 async def test_emits_calls_and_acks_go_both_ways_with_binary(
     start_server: ServerFactory, transports: tuple[str, ...]
@@ -69,9 +74,9 @@ async def test_emits_calls_and_acks_go_both_ways_with_binary(
             await done.wait()
 
         sio.emit("shout", "hey", b"\x01\x02\x03")
-        assert await events.receive() == Event("shouted", ("HEY", b"\x03\x02\x01"))
+        assert await next_event(events) == Event("shouted", ("HEY", b"\x03\x02\x01"))
         sio.emit("ask")
-        assert await events.receive() == Event("answered", ("sure?!", b"\x01\x02\x03"))
+        assert await next_event(events) == Event("answered", ("sure?!", b"\x01\x02\x03"))
 
         engine_session = server.app.engine.sessions[sio.engine_sid or ""]
         if "websocket" in transports:
@@ -270,6 +275,23 @@ async def test_leaving_the_block_disconnects_cleanly(
         await sio.wait_closed()
 
 
+async def test_the_client_answers_pings_so_an_idle_connection_lasts(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    server, seen = await started(start_server)
+    client = Client(transports=("websocket",))
+    reasons: list[str] = []
+    client.on("disconnect", reasons.append)
+    async with client.connect(server.url) as sio:
+        sid = sio.engine_sid
+        # Twelve ping intervals of the test server (5 s), idle.
+        await trio.sleep(60)
+        assert sio.engine_sid == sid
+        assert await sio.call("echo", "awake", timeout=5) == ["/", "awake"]
+    assert reasons == ["io client disconnect"]
+    assert len(seen.connects) == 1
+
+
 async def test_a_call_without_answer_times_out(
     start_server: ServerFactory, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -289,11 +311,11 @@ async def test_catch_all_handlers_and_their_removal(start_server: ServerFactory)
     out = client.on_any_outgoing(lambda event, *args: outgoing.append((event, *args)))
     async with client.events("shouted") as shouted, client.connect(server.url) as sio:
         sio.emit("shout", "a", b"\x01")
-        await shouted.receive()
+        await next_event(shouted)
         sio.off_any(listener)
         sio.off_any_outgoing(out)
         sio.emit("shout", "b", b"\x02")
-        await shouted.receive()
+        await next_event(shouted)
     assert incoming == [("hello", "/", None), ("shouted", "A", b"\x01")]
     assert outgoing == [("shout", "a", b"\x01")]
 
@@ -344,7 +366,7 @@ async def test_a_reader_that_does_not_keep_up_slows_the_connection_and_loses_not
     async with client.events("flood", buffer=4) as flood, client.connect(server.url) as sio:
         sio.emit("flood", 300)
         await wait_until(lambda: flood.statistics().current_buffer_used == 4)
-        numbers = [(await flood.receive()).args[0] for _ in range(300)]
+        numbers = [(await next_event(flood)).args[0] for _ in range(300)]
     assert numbers == list(range(300))
 
 
@@ -357,11 +379,11 @@ async def test_the_chat_through_the_client(server: RunningServer) -> None:
         alice.connect(server.url) as chat,
         bob.connect(server.url),
     ):
-        session = (await sessions.receive()).args[0]
+        session = (await next_event(sessions)).args[0]
         assert session["username"] == "alice"
         (ack,) = await chat.call("message:channel:send", "general", "hello bob", timeout=5)
         assert ack["ok"] is True
-        channel, message = (await bobs_messages.receive()).args[:2]
+        channel, message = (await next_event(bobs_messages)).args[:2]
         assert channel == "general"
         assert message["message"] == "hello bob"
         assert message["username"] == "alice"

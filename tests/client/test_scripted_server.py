@@ -1,21 +1,52 @@
-"""The client's half of connection state recovery, against a scripted WebSocket server:
-it keeps the ``pid`` of the CONNECT answer and the offset of the last event, sends both in
-the next CONNECT, and says whether the server restored the session (``recovered``).
+"""The client against a scripted WebSocket server, for what a real minidiscord server does
+not do on demand: a server that stops pinging, and connection state recovery.
 
-The server side of recovery is built separately; this server plays the reference's part
-on the wire (socket.io >= 4.6: ``pid`` in the CONNECT answer, the offset as every event's
-last argument)."""
+Recovery: the client keeps the ``pid`` of the CONNECT answer and the offset of the last
+event, sends both in the next CONNECT, and says whether the server restored the session
+(``recovered``). The server side of recovery is built separately; this server plays the
+reference's part on the wire (socket.io >= 4.6: ``pid`` in the CONNECT answer, the offset
+as every event's last argument)."""
 
+import contextlib
 import json
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
-from trio_websocket import WebSocketRequest, serve_websocket
+from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 
 from minidiscord.client import Client
 
 OPEN = '0{"sid":"e%d","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000}'
+
+
+async def test_a_server_that_stops_pinging_is_left_after_interval_plus_timeout(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message(
+            '0{"sid":"e","upgrades":[],"pingInterval":1000,"pingTimeout":500,"maxPayload":1000}'
+        )
+        await ws.get_message()
+        await ws.send_message('40{"sid":"s"}')
+        await ws.send_message("2")  # one ping, then silence
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await ws.get_message()
+
+    server = await nursery.start(serve_websocket, handler, "127.0.0.1", 0, None)
+    client = Client(transports=("websocket",), reconnection=False)
+    reasons: list[tuple[str, float]] = []
+    client.on("disconnect", lambda reason: reasons.append((reason, trio.current_time())))
+    async with client.connect(f"http://127.0.0.1:{server.port}") as sio:
+        pinged = trio.current_time()
+        with trio.fail_after(10):
+            await sio.wait_closed()
+    ((reason, at),) = reasons
+    assert reason == "ping timeout"
+    assert at - pinged == pytest.approx(1.5, abs=0.1)
 
 
 async def test_the_next_connect_carries_the_pid_and_last_offset_and_reports_recovery(
