@@ -19,6 +19,9 @@ from .errors import ConnectError, Disconnected
 from .socket import AnyHandler, Auth, ClientSocket, Event, H, Handler
 from .transports import TransportClosed
 
+# How long leaving the ``connect`` block may spend disconnecting cleanly.
+CLOSE_TIMEOUT = 10.0
+
 
 class Client:
     """A trio Socket.IO v4 client. Configure it and register handlers, then
@@ -41,7 +44,8 @@ class Client:
     most ``max_attachments``; the reader handles one packet at a time, ``async`` handlers
     run at most ``max_concurrent_handlers`` at once and :meth:`ClientSocket.events`
     channels are bounded, so a flood slows reading (and the server, seeing a slow
-    consumer, drops us) rather than queueing. Outgoing, at most ``max_buffered_packets``
+    consumer, drops us) rather than queueing. An exception a handler raises ends the client:
+    it comes out of the ``async with`` block. Outgoing, at most ``max_buffered_packets``
     wait per namespace while disconnected and frames in the writer's queue; beyond,
     ``emit`` raises :class:`~minidiscord.client.BufferFull`. Pending acknowledgements are
     as many as the application asked for; a lost connection fails them.
@@ -154,7 +158,7 @@ class Client:
                     await self._wait_connected(sockets)
                     yield self
                 finally:
-                    with trio.CancelScope(shield=True):
+                    with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
                         await self.disconnect()
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:

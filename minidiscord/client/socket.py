@@ -138,7 +138,9 @@ class ClientSocket:
     ) -> AsyncIterator[trio.MemoryReceiveChannel[Event]]:
         """Receive events (those named, or all) as :class:`Event` from a channel, while the
         block lasts. The channel holds ``buffer`` events; when it is full the reader waits
-        for the block to take one, which slows the connection instead of growing memory."""
+        for the block to take one, which slows the connection instead of growing memory
+        (the client's own ``connect``, ``disconnect`` and ``connect_error`` are dropped
+        from a full channel instead: they come when nobody may be reading any more)."""
         send, receive = trio.open_memory_channel[Event](buffer)
         entry = (frozenset(names), send)
         self._subscriptions.append(entry)
@@ -352,7 +354,9 @@ class ClientSocket:
             await self.client._run_handler(self, handler, tuple(args), packet.id)
 
     async def _dispatch_local(self, event: str, *args: Any) -> None:
-        await self._publish(Event(event, args, self.namespace))
+        # Not waiting on a full channel: these come while closing or reconnecting, when
+        # nobody may be reading any more.
+        self._publish_nowait(Event(event, args, self.namespace))
         handler = self._handlers.get(event)
         if handler is not None:
             await self.client._run_handler(self, handler, args, None)
@@ -362,6 +366,16 @@ class ClientSocket:
             if not names or event.name in names:
                 with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                     await channel.send(event)
+
+    def _publish_nowait(self, event: Event) -> None:
+        for names, channel in list(self._subscriptions):
+            if not names or event.name in names:
+                try:
+                    channel.send_nowait(event)
+                except trio.WouldBlock:
+                    logger.debug("%s: %s dropped from a full events channel", self, event.name)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    pass
 
     def _ack(self, ack_id: int, result: Any) -> None:
         if not self.connected:

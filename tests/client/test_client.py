@@ -370,6 +370,19 @@ async def test_a_reader_that_does_not_keep_up_slows_the_connection_and_loses_not
     assert numbers == list(range(300))
 
 
+async def test_leaving_with_an_unread_events_channel_does_not_wait_for_it(
+    start_server: ServerFactory,
+) -> None:
+    server, seen = await started(start_server)
+    client = Client(transports=("websocket",), reconnection=False)
+    with trio.fail_after(3):
+        async with client.events(buffer=1) as events, client.connect(server.url) as sio:
+            # "connect" fills the channel; the server's "hello" then waits in the reader.
+            await wait_until(lambda: events.statistics().tasks_waiting_send == 1)
+            sio.emit("echo")
+    await wait_until(lambda: ("/", "client namespace disconnect") in seen.disconnects)
+
+
 async def test_the_chat_through_the_client(server: RunningServer) -> None:
     alice = Client(auth={"username": "alice"}, reconnection=False)
     bob = Client(auth={"username": "bob"}, transports=("websocket",), reconnection=False)
