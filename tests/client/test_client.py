@@ -95,7 +95,7 @@ async def test_namespaces_share_one_connection_each_with_its_auth(
     start_server: ServerFactory,
 ) -> None:
     server, seen = await started(start_server)
-    client = Client(auth={"who": "everyone"}, transports=("websocket",), reconnection=False)
+    client = Client(auth=lambda: {"who": "everyone"}, transports=("websocket",), reconnection=False)
 
     async def admin_auth() -> dict[str, Any]:
         return {"who": "admin"}
@@ -223,6 +223,33 @@ async def test_a_cut_transport_reconnects_after_the_backoff_delay(
         {"attempt": 2},
         {"attempt": 3},
     ]
+
+
+async def test_emits_while_reconnecting_wait_in_a_bounded_buffer_and_go_out_after(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    server, seen = await started(start_server)
+    client = Client(transports=("websocket",), max_buffered_packets=2)
+    async with client.events("disconnect") as lost, client.connect(server.url) as sio:
+        server.app.engine.sessions[sio.engine_sid or ""].close(
+            CloseReason.FORCED_CLOSE, flush=False
+        )
+        await next_event(lost)
+        assert not sio.connected
+        sio.emit("echo", "first")
+        with trio.fail_after(10):
+            # The second buffered packet; it goes out once the socket is connected again.
+            assert await sio.call("echo", "queued") == ["/", "queued"]
+        assert len(seen.connects) == 2
+
+        server.app.engine.sessions[sio.engine_sid or ""].close(
+            CloseReason.FORCED_CLOSE, flush=False
+        )
+        await next_event(lost)
+        sio.emit("echo", 1)
+        sio.emit("echo", 2)
+        with pytest.raises(BufferFull):
+            sio.emit("echo", 3)
 
 
 async def test_reconnection_backs_off_exponentially_then_gives_up(
