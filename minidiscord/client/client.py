@@ -272,7 +272,7 @@ class Client:
                 with trio.CancelScope() as self._backoff_scope:
                     await trio.sleep(delay)
                 self._backoff_scope = None
-                if self._closing:
+                if self._closing or not any(s.active for s in self._sockets.values()):
                     return
         finally:
             self._stopped.set()
@@ -305,6 +305,8 @@ class Client:
     def _socket_deactivated(self) -> None:
         """A namespace is done for good; with none left the connection has no use."""
         if not any(socket.active for socket in self._sockets.values()):
+            if self._backoff_scope is not None:
+                self._backoff_scope.cancel()
             engine = self._engine
             if engine is not None and self._nursery is not None:
                 # Not awaited here: this runs in the session's reader, which the close

@@ -218,6 +218,8 @@ class EngineClient:
     def _end(self, reason: str) -> None:
         if self.close_reason is None:
             self.close_reason = reason
+        # A close waiting for the writer to drain must not wait for a writer that is gone.
+        self._idle.set()
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
 

@@ -252,6 +252,23 @@ async def test_emits_while_reconnecting_wait_in_a_bounded_buffer_and_go_out_afte
             sio.emit("echo", 3)
 
 
+async def test_leaving_the_last_namespace_while_reconnecting_stops_the_client(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    server, seen = await started(start_server)
+    client = Client(transports=("websocket",))
+    async with client.events("disconnect") as lost, client.connect(server.url) as sio:
+        server.app.engine.sessions[sio.engine_sid or ""].close(
+            CloseReason.FORCED_CLOSE, flush=False
+        )
+        await next_event(lost)
+        await sio.of("/").disconnect()
+        with trio.fail_after(1):
+            await sio.wait_closed()
+        assert sio.engine_sid is None
+    assert len(seen.connects) == 1
+
+
 async def test_reconnection_backs_off_exponentially_then_gives_up(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
