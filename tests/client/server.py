@@ -21,6 +21,8 @@ class Seen:
     disconnects: list[tuple[str, str]] = field(default_factory=list)
     answers: list[list[Any]] = field(default_factory=list)
     sockets: dict[str, Socket] = field(default_factory=dict)
+    # The headers and query of the request that opened each connected socket's session.
+    requests: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)
 
 
 def make_app(seen: Seen, **overrides: Any) -> App:
@@ -37,6 +39,7 @@ def make_app(seen: Seen, **overrides: Any) -> App:
             name = socket.namespace.name
             seen.connects.append((name, socket.id, auth, socket.handshake.query["transport"]))
             seen.sockets[socket.id] = socket
+            seen.requests.append((socket.handshake.headers, socket.handshake.query))
             socket.emit("hello", name, auth)
 
         @namespace.on("disconnect")

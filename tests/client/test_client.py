@@ -91,6 +91,26 @@ async def test_emits_calls_and_acks_go_both_ways_with_binary(
     assert seen.answers == [["sure?!", b"\x01\x02\x03"]]
 
 
+@pytest.mark.parametrize("transports", [("websocket",), ("polling",)])
+async def test_headers_and_query_go_with_the_opening_request(
+    start_server: ServerFactory, transports: tuple[str, ...]
+) -> None:
+    server, seen = await started(start_server)
+    async with connect(
+        server.url + "?from=url",
+        transports=transports,
+        reconnection=False,
+        headers={"X-Client-Test": "yes"},
+        query={"room": "blue"},
+    ):
+        pass
+    ((headers, query),) = seen.requests
+    assert headers["x-client-test"] == "yes"
+    assert query["room"] == "blue"
+    assert query["from"] == "url"
+    assert query["EIO"] == "4"
+
+
 async def test_namespaces_share_one_connection_each_with_its_auth(
     start_server: ServerFactory,
 ) -> None:
