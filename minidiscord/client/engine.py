@@ -31,6 +31,11 @@ logger = logging.getLogger("minidiscord.client")
 
 MessageHandler = Callable[[Frame], Awaitable[None]]
 
+# Packets per POST at most. The protocol has no such limit, but servers cap a payload's
+# packets to bound the work one request makes (minidiscord at 1000), and do not say so in
+# the handshake; a few more POSTs under a burst cost little.
+MAX_PACKETS_PER_POST = 500
+
 # How long a clean close may take to flush what is queued before the session just ends.
 CLOSE_FLUSH_TIMEOUT = 5.0
 
@@ -318,7 +323,7 @@ class EngineClient:
         budget = self.handshake.max_payload
         batch = [self._outbox.popleft()]
         size = _payload_size(batch[0])
-        while self._outbox:
+        while self._outbox and len(batch) < MAX_PACKETS_PER_POST:
             size += len(RECORD_SEPARATOR) + _payload_size(self._outbox[0])
             if size > budget:
                 break

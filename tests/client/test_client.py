@@ -409,6 +409,23 @@ async def test_emits_beyond_the_send_buffer_raise(start_server: ServerFactory) -
 
 
 @pytest.mark.parametrize("transports", [("websocket",), ("polling",)])
+async def test_a_burst_of_emits_all_arrive(
+    start_server: ServerFactory, transports: tuple[str, ...]
+) -> None:
+    server, _ = await started(start_server)
+    acked: list[int] = []
+    async with connect(
+        server.url, transports=transports, reconnection=False, max_buffered_packets=5000
+    ) as sio:
+        # Queued without a checkpoint, so a polling client must split them over POSTs
+        # the server accepts (it takes at most 1000 packets in one).
+        for number in range(2500):
+            sio.emit("echo", number, callback=lambda _, number: acked.append(number))
+        assert await sio.call("echo", "last", timeout=10) == ["/", "last"]
+    assert acked == list(range(2500))
+
+
+@pytest.mark.parametrize("transports", [("websocket",), ("polling",)])
 async def test_a_message_over_the_size_bound_ends_the_connection(
     start_server: ServerFactory, transports: tuple[str, ...]
 ) -> None:
