@@ -9,6 +9,8 @@ as every event's last argument)."""
 
 import contextlib
 import json
+import ssl
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,6 +49,37 @@ async def test_a_server_that_stops_pinging_is_left_after_interval_plus_timeout(
     ((reason, at),) = reasons
     assert reason == "ping timeout"
     assert at - pinged == pytest.approx(1.5, abs=0.1)
+
+
+async def test_wss_with_the_given_ssl_context(nursery: trio.Nursery, tmp_path: Path) -> None:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    await trio.run_process(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        capture_stdout=True,
+        capture_stderr=True,
+    )
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.load_cert_chain(cert, key)
+
+    async def handler(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message(OPEN % 0)
+        await ws.get_message()
+        await ws.send_message('40{"sid":"tls"}')
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await ws.get_message()
+
+    server = await nursery.start(serve_websocket, handler, "127.0.0.1", 0, served)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    client = Client(transports=("websocket",), reconnection=False, ssl_context=trusted)
+    with trio.fail_after(10):
+        async with client.connect(f"https://127.0.0.1:{server.port}") as sio:
+            assert sio.id == "tls"
 
 
 async def test_the_next_connect_carries_the_pid_and_last_offset_and_reports_recovery(
