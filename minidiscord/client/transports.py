@@ -13,7 +13,7 @@ from trio_websocket import (
     ConnectionClosed,
     HandshakeError,
     WebSocketConnection,
-    connect_websocket_url,
+    wrap_client_stream,
 )
 
 from ..protocol.engineio import (
@@ -157,19 +157,45 @@ class WebSocketTransport:
         ssl_context: ssl.SSLContext | None,
     ) -> "WebSocketTransport":
         """Open the WebSocket (its reader task runs in ``nursery``)."""
-        target = endpoint(
-            url, path, WS_SCHEMES, {**query, "EIO": str(PROTOCOL_VERSION), "transport": "websocket"}
+        target = urlsplit(
+            endpoint(
+                url,
+                path,
+                WS_SCHEMES,
+                {**query, "EIO": str(PROTOCOL_VERSION), "transport": "websocket"},
+            )
         )
+        secure = target.scheme == "wss"
+        host = target.hostname or "localhost"
+        port = target.port or (443 if secure else 80)
+        stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] | None = None
         try:
-            connection = await connect_websocket_url(
+            if secure:
+                stream = await trio.open_ssl_over_tcp_stream(
+                    host,
+                    port,
+                    ssl_context=ssl_context or ssl.create_default_context(),
+                    https_compatible=True,
+                )
+                # Here rather than in trio-websocket's reader task, which meets a failed TLS
+                # handshake (an untrusted certificate) only to wait for the WebSocket
+                # handshake that then never comes.
+                await stream.do_handshake()
+            else:
+                stream = await trio.open_tcp_stream(host, port)
+            connection = await wrap_client_stream(
                 nursery,
-                target,
-                ssl_context,
+                stream,
+                target.netloc,
+                f"{target.path}?{target.query}",
                 extra_headers=[(k.encode(), v.encode()) for k, v in headers],
                 max_message_size=max_message_bytes,
             )
-        except (HandshakeError, OSError) as exc:
-            raise TransportClosed("transport error", repr(exc)) from exc
+        except (HandshakeError, OSError, trio.BrokenResourceError) as exc:
+            if stream is not None:
+                await stream.aclose()
+            # trio reports a failed TLS handshake as a broken stream caused by the SSL error.
+            raise TransportClosed("transport error", repr(exc.__cause__ or exc)) from exc
         return cls(connection)
 
     async def receive(self) -> list[Packet]:

@@ -18,7 +18,7 @@ import trio
 import trio.testing
 from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 
-from minidiscord.client import Client
+from minidiscord.client import Client, ConnectError
 
 OPEN = '0{"sid":"e%d","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":100000}'
 
@@ -51,7 +51,9 @@ async def test_a_server_that_stops_pinging_is_left_after_interval_plus_timeout(
     assert at - pinged == pytest.approx(1.5, abs=0.1)
 
 
-async def test_wss_with_the_given_ssl_context(nursery: trio.Nursery, tmp_path: Path) -> None:
+async def serve_tls(nursery: trio.Nursery, tmp_path: Path) -> tuple[int, Path]:
+    """A WebSocket server with a throwaway certificate for 127.0.0.1 that accepts every
+    CONNECT; its port and its certificate."""
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     await trio.run_process(
         [
@@ -75,11 +77,27 @@ async def test_wss_with_the_given_ssl_context(nursery: trio.Nursery, tmp_path: P
                 await ws.get_message()
 
     server = await nursery.start(serve_websocket, handler, "127.0.0.1", 0, served)
+    return server.port, cert
+
+
+async def test_wss_with_the_given_ssl_context(nursery: trio.Nursery, tmp_path: Path) -> None:
+    port, cert = await serve_tls(nursery, tmp_path)
     trusted = ssl.create_default_context(cafile=str(cert))
     client = Client(transports=("websocket",), reconnection=False, ssl_context=trusted)
     with trio.fail_after(10):
-        async with client.connect(f"https://127.0.0.1:{server.port}") as sio:
+        async with client.connect(f"https://127.0.0.1:{port}") as sio:
             assert sio.id == "tls"
+
+
+async def test_an_untrusted_certificate_fails_the_connection_at_once(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    port, _ = await serve_tls(nursery, tmp_path)
+    client = Client(transports=("websocket",), reconnection=False)
+    # Well within the 20 s the opening of a session may take.
+    with trio.fail_after(5), pytest.raises(ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        async with client.connect(f"wss://127.0.0.1:{port}"):
+            pytest.fail("connected to a server whose certificate nobody trusts")
 
 
 async def test_the_next_connect_carries_the_pid_and_last_offset_and_reports_recovery(
