@@ -111,6 +111,7 @@ def test_wheel_carries_license_urls_and_classifiers_and_only_the_server(tmp_path
     # A license expression replaces the license classifiers (setuptools refuses both).
     assert not [entry for entry in classifiers if entry.startswith("License ::")]
     assert {name.split("/")[0] for name in names} == {"minidiscord", info}
+    assert "minidiscord/client/__init__.py" in names
 
 
 @dataclass

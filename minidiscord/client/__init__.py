@@ -1,0 +1,27 @@
+"""A trio Socket.IO v4 client (Engine.IO 4 over WebSocket or long-polling with upgrade),
+modelled on the JavaScript socket.io-client 4.8::
+
+    async with minidiscord.client.connect("http://localhost:8000", auth={"token": t}) as sio:
+        sio.emit("hello", "world")
+        answer = await sio.call("echo", b"bytes too", timeout=5)
+
+See :class:`Client` for the options and what bounds the client's memory.
+"""
+
+from .backoff import Backoff
+from .client import Client, connect
+from .errors import BufferFull, CallTimeout, ClientError, ConnectError, Disconnected
+from .socket import ClientSocket, Event
+
+__all__ = [
+    "Backoff",
+    "BufferFull",
+    "CallTimeout",
+    "Client",
+    "ClientError",
+    "ClientSocket",
+    "ConnectError",
+    "Disconnected",
+    "Event",
+    "connect",
+]

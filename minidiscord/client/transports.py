@@ -1,0 +1,220 @@
+"""The client's two Engine.IO transports: HTTP long-polling (httpx) and WebSocket
+(trio-websocket). Each moves frames and nothing else; the session logic is in engine.py."""
+
+import itertools
+import ssl
+from collections.abc import Sequence
+from typing import Protocol
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    HandshakeError,
+    WebSocketConnection,
+    wrap_client_stream,
+)
+
+from ..protocol.engineio import (
+    PROTOCOL_VERSION,
+    Frame,
+    Packet,
+    decode_packet,
+    decode_payload,
+    encode_payload,
+)
+from ..protocol.errors import ProtocolError
+
+Headers = Sequence[tuple[str, str]]
+
+
+class TransportClosed(Exception):
+    """The transport is gone; ``reason`` is the socket.io-client word for why
+    ("transport close", "transport error" or "parse error")."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class Transport(Protocol):
+    """What the engine needs of a transport."""
+
+    name: str
+
+    async def send(self, frames: Sequence[Frame]) -> None:
+        """Deliver the frames, in order."""
+
+    async def receive(self) -> list[Packet]:
+        """The next packets from the server; raises :class:`TransportClosed`."""
+
+    async def aclose(self) -> None:
+        """Release the transport (without the Engine.IO CLOSE packet)."""
+
+
+def endpoint(url: str, path: str, scheme_for: dict[str, str], query: dict[str, str]) -> str:
+    """The Engine.IO URL of a server: ``url``'s host, ``path``, and the query."""
+    parts = urlsplit(url)
+    scheme = scheme_for.get(parts.scheme)
+    if scheme is None:
+        raise ValueError(f"not an http(s) or ws(s) URL: {url!r}")
+    extra = dict(item.split("=", 1) for item in parts.query.split("&") if "=" in item)
+    return urlunsplit((scheme, parts.netloc, path, urlencode({**extra, **query}), ""))
+
+
+HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+
+
+class PollingTransport:
+    """Long-polling: each ``receive`` is one GET the server holds until it has packets, each
+    ``send`` one POST. The engine runs at most one of each at a time, so httpx's pool keeps
+    two connections open to the server."""
+
+    name = "polling"
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        url: str,
+        path: str,
+        query: dict[str, str],
+        headers: Headers,
+        max_payload_bytes: int,
+    ) -> None:
+        self._http = http
+        self._url = url
+        self._path = path
+        self._query = {**query, "EIO": str(PROTOCOL_VERSION), "transport": "polling"}
+        self._headers = list(headers)
+        self._max_payload_bytes = max_payload_bytes
+        # A cache buster, as the JS client's ``t``: some proxies cache identical GETs.
+        self._counter = itertools.count()
+        self.sid: str | None = None
+
+    def _request_url(self) -> str:
+        query = dict(self._query, t=f"{next(self._counter):x}")
+        if self.sid is not None:
+            query["sid"] = self.sid
+        return endpoint(self._url, self._path, HTTP_SCHEMES, query)
+
+    async def receive(self) -> list[Packet]:
+        try:
+            async with self._http.stream(
+                "GET", self._request_url(), headers=self._headers
+            ) as response:
+                if response.status_code != 200:
+                    raise TransportClosed(
+                        "transport error", f"poll answered {response.status_code}"
+                    )
+                body = bytearray()
+                # Read with a cap: a server cannot make us hold more than one payload's worth.
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > self._max_payload_bytes:
+                        raise TransportClosed("transport error", "poll answer too large")
+        except httpx.HTTPError as exc:
+            raise TransportClosed("transport error", repr(exc)) from exc
+        try:
+            return decode_payload(bytes(body))
+        except ProtocolError as exc:
+            raise TransportClosed("parse error", str(exc)) from exc
+
+    async def send(self, frames: Sequence[Frame]) -> None:
+        try:
+            response = await self._http.post(
+                self._request_url(),
+                content=encode_payload(frames).encode("utf-8"),
+                headers=[*self._headers, ("content-type", "text/plain;charset=UTF-8")],
+            )
+        except httpx.HTTPError as exc:
+            raise TransportClosed("transport error", repr(exc)) from exc
+        if response.status_code != 200:
+            raise TransportClosed("transport error", f"post answered {response.status_code}")
+
+    async def aclose(self) -> None:
+        """Nothing to release: the engine owns the HTTP client."""
+
+
+class WebSocketTransport:
+    """One WebSocket; each Engine.IO packet is one message."""
+
+    name = "websocket"
+
+    def __init__(self, connection: WebSocketConnection) -> None:
+        self._ws = connection
+
+    @classmethod
+    async def connect(
+        cls,
+        nursery: trio.Nursery,
+        url: str,
+        path: str,
+        query: dict[str, str],
+        headers: Headers,
+        max_message_bytes: int,
+        ssl_context: ssl.SSLContext | None,
+    ) -> "WebSocketTransport":
+        """Open the WebSocket (its reader task runs in ``nursery``)."""
+        target = urlsplit(
+            endpoint(
+                url,
+                path,
+                WS_SCHEMES,
+                {**query, "EIO": str(PROTOCOL_VERSION), "transport": "websocket"},
+            )
+        )
+        secure = target.scheme == "wss"
+        host = target.hostname or "localhost"
+        port = target.port or (443 if secure else 80)
+        stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] | None = None
+        try:
+            if secure:
+                stream = await trio.open_ssl_over_tcp_stream(
+                    host,
+                    port,
+                    ssl_context=ssl_context or ssl.create_default_context(),
+                    https_compatible=True,
+                )
+                # Here rather than in trio-websocket's reader task, which meets a failed TLS
+                # handshake (an untrusted certificate) only to wait for the WebSocket
+                # handshake that then never comes.
+                await stream.do_handshake()
+            else:
+                stream = await trio.open_tcp_stream(host, port)
+            connection = await wrap_client_stream(
+                nursery,
+                stream,
+                target.netloc,
+                f"{target.path}?{target.query}",
+                extra_headers=[(k.encode(), v.encode()) for k, v in headers],
+                max_message_size=max_message_bytes,
+            )
+        except (HandshakeError, OSError, trio.BrokenResourceError) as exc:
+            if stream is not None:
+                await stream.aclose()
+            # trio reports a failed TLS handshake as a broken stream caused by the SSL error.
+            raise TransportClosed("transport error", repr(exc.__cause__ or exc)) from exc
+        return cls(connection)
+
+    async def receive(self) -> list[Packet]:
+        try:
+            message = await self._ws.get_message()
+        except ConnectionClosed as exc:
+            raise TransportClosed("transport close", str(exc.reason)) from exc
+        try:
+            return [decode_packet(message)]
+        except ProtocolError as exc:
+            raise TransportClosed("parse error", str(exc)) from exc
+
+    async def send(self, frames: Sequence[Frame]) -> None:
+        try:
+            for frame in frames:
+                await self._ws.send_message(frame)
+        except ConnectionClosed as exc:
+            raise TransportClosed("transport close", str(exc.reason)) from exc
+
+    async def aclose(self) -> None:
+        with trio.move_on_after(1):
+            await self._ws.aclose()
