@@ -25,7 +25,14 @@ from ..protocol.engineio import (
     PacketType,
 )
 from .errors import BufferFull
-from .transports import Headers, PollingTransport, Transport, TransportClosed, WebSocketTransport
+from .transports import (
+    Headers,
+    PollingTransport,
+    Transport,
+    TransportClosed,
+    WebSocketTransport,
+    default_ssl_context,
+)
 
 logger = logging.getLogger("minidiscord.client")
 
@@ -125,7 +132,7 @@ class EngineClient:
         returns when the session ends, with :attr:`close_reason` set.
         """
         options = self.options
-        verify: ssl.SSLContext | bool = options.ssl_context or True
+        verify = options.ssl_context or default_ssl_context()
         # No read timeout: a long poll lasts up to a ping interval, and the heartbeat
         # watchdog is what notices a server that went silent.
         timeout = httpx.Timeout(options.open_timeout, read=None)

@@ -1,6 +1,7 @@
 """The client's two Engine.IO transports: HTTP long-polling (httpx) and WebSocket
 (trio-websocket). Each moves frames and nothing else; the session logic is in engine.py."""
 
+import functools
 import itertools
 import ssl
 from collections.abc import Sequence
@@ -27,6 +28,14 @@ from ..protocol.engineio import (
 from ..protocol.errors import ProtocolError
 
 Headers = Sequence[tuple[str, str]]
+
+
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """The system's trust store as one context for the process, for both transports:
+    loading it costs tens of milliseconds, which every connection (and reconnection)
+    would otherwise pay again, even to a plain ``http://`` server (httpx builds one)."""
+    return ssl.create_default_context()
 
 
 class TransportClosed(Exception):
@@ -174,7 +183,7 @@ class WebSocketTransport:
                 stream = await trio.open_ssl_over_tcp_stream(
                     host,
                     port,
-                    ssl_context=ssl_context or ssl.create_default_context(),
+                    ssl_context=ssl_context or default_ssl_context(),
                     https_compatible=True,
                 )
                 # Here rather than in trio-websocket's reader task, which meets a failed TLS
