@@ -1,4 +1,4 @@
-"""The whole chat story with several real python-socketio clients against a real server."""
+"""The whole chat story with several real trio Socket.IO clients against a real server."""
 
 import itertools
 from collections.abc import AsyncIterator, Callable
@@ -8,20 +8,19 @@ import pytest
 import trio
 
 from minidiscord.chat.models import CHANNELS
-
-from .clients import ChatClient
+from tests.support.chatclient import ChatClient
 
 MakeClient = Callable[..., ChatClient]
 _barrier_ids = itertools.count()
 
 
 @pytest.fixture
-async def clients(server: Any) -> AsyncIterator[MakeClient]:
+async def clients(server: Any, nursery: trio.Nursery) -> AsyncIterator[MakeClient]:
     """A factory of recording clients (default: the `server` fixture), all closed at the end."""
     made: list[ChatClient] = []
 
     def make(name: str, url: str | None = None) -> ChatClient:
-        client = ChatClient(url or server.url, name)
+        client = ChatClient(url or server.url, name, nursery=nursery)
         made.append(client)
         return client
 
@@ -154,10 +153,12 @@ async def test_late_joiner_gets_each_channels_history(clients: MakeClient) -> No
     assert history["general"] == live
 
 
-async def test_history_is_limited_to_the_most_recent(start_server: Any) -> None:
+async def test_history_is_limited_to_the_most_recent(
+    start_server: Any, nursery: trio.Nursery
+) -> None:
     small = await start_server(history_limit=3)
-    alice = ChatClient(small.url, "alice")
-    late = ChatClient(small.url, "late")
+    alice = ChatClient(small.url, "alice", nursery=nursery)
+    late = ChatClient(small.url, "late", nursery=nursery)
     try:
         await alice.connect({"username": "alice"})
         for n in range(5):

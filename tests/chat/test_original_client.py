@@ -8,10 +8,11 @@ tests/hardening/test_identity_limits.py and test_original_client_node.py.
 """
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+import trio
 
 from minidiscord.app import App
 from minidiscord.chat.models import Message, User
@@ -20,39 +21,40 @@ from minidiscord.chat.store import MemoryStore
 from minidiscord.chat.store.base import StoreWriteError
 from minidiscord.config import Settings
 from minidiscord.limits import Rate
+from tests.support.chatclient import ChatClient
 from tests.support.servers import ServerFactory
-
-from .clients import ChatClient
 
 # Two messages, then one per 1000 s: a refusal the test makes cannot expire while it runs.
 TWO_THEN_NONE = Rate(burst=2, per_second=0.001)
 
 
 class Clients:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, nursery: trio.Nursery) -> None:
         self.url = url
+        self.nursery = nursery
         self.made: list[ChatClient] = []
 
     async def connect(self, name: str, username: str | None = None) -> ChatClient:
-        client = ChatClient(self.url, name)
+        client = ChatClient(self.url, name, nursery=self.nursery)
         self.made.append(client)
         await client.connect({"username": name if username is None else username})
         return client
 
 
 @pytest.fixture
-async def open_clients() -> AsyncIterator[list[Clients]]:
+async def open_clients(nursery: trio.Nursery) -> AsyncIterator[Callable[[str], Clients]]:
+    """Clients of a server's URL, all closed at the end."""
     opened: list[Clients] = []
-    yield opened
+
+    def clients_of(url: str) -> Clients:
+        clients = Clients(url, nursery)
+        opened.append(clients)
+        return clients
+
+    yield clients_of
     for clients in opened:
         for client in clients.made:
             await client.close()
-
-
-def clients_of(opened: list[Clients], url: str) -> Clients:
-    clients = Clients(url)
-    opened.append(clients)
-    return clients
 
 
 def system_lines(client: ChatClient, channel: str) -> list[str]:
@@ -71,10 +73,10 @@ async def barrier(sender: ChatClient, *everyone: ChatClient, text: str) -> None:
 
 
 async def test_messages_refused_by_the_rate_limit_are_told_to_an_ackless_sender_alone(
-    start_server: ServerFactory, open_clients: list[Clients]
+    start_server: ServerFactory, open_clients: Callable[[str], Clients]
 ) -> None:
     server = await start_server(rate_limit=TWO_THEN_NONE)
-    clients = clients_of(open_clients, server.url)
+    clients = open_clients(server.url)
     ann = await clients.connect("ann")
     bob = await clients.connect("bob")
     for n in range(5):
@@ -100,10 +102,10 @@ async def test_messages_refused_by_the_rate_limit_are_told_to_an_ackless_sender_
 
 
 async def test_a_sender_with_an_ack_callback_gets_the_ack_and_no_system_line(
-    start_server: ServerFactory, open_clients: list[Clients]
+    start_server: ServerFactory, open_clients: Callable[[str], Clients]
 ) -> None:
     server = await start_server(rate_limit=TWO_THEN_NONE)
-    clients = clients_of(open_clients, server.url)
+    clients = open_clients(server.url)
     cat = await clients.connect("cat")
     dan = await clients.connect("dan")
     acks = [await cat.send("general", f"acked {n}") for n in range(3)]
@@ -126,9 +128,9 @@ async def test_a_sender_with_an_ack_callback_gets_the_ack_and_no_system_line(
     ],
 )
 async def test_an_invalid_message_without_an_ack_is_told_in_its_channel(
-    server: Any, open_clients: list[Clients], text: str, line: str
+    server: Any, open_clients: Callable[[str], Clients], text: str, line: str
 ) -> None:
-    clients = clients_of(open_clients, server.url)
+    clients = open_clients(server.url)
     eve = await clients.connect("eve")
     fay = await clients.connect("fay")
     await eve.emit("message:channel:send", "react", text)
@@ -145,9 +147,9 @@ async def test_an_invalid_message_without_an_ack_is_told_in_its_channel(
 
 
 async def test_a_message_to_an_unknown_channel_stays_unanswered_as_on_the_original_server(
-    server: Any, open_clients: list[Clients]
+    server: Any, open_clients: Callable[[str], Clients]
 ) -> None:
-    clients = clients_of(open_clients, server.url)
+    clients = open_clients(server.url)
     gus = await clients.connect("gus")
     await gus.emit("message:channel:send", "random", "hello?")
     await barrier(gus, text="gus was here")
@@ -173,13 +175,13 @@ class RefusingStore(MemoryStore):
 
 
 async def test_a_store_failure_is_told_to_an_ackless_client_on_send_and_on_leave(
-    start_server: ServerFactory, open_clients: list[Clients]
+    start_server: ServerFactory, open_clients: Callable[[str], Clients]
 ) -> None:
     app = App(Settings(host="127.0.0.1", port=0))
     store = RefusingStore()
     ChatServer(app.sio, store)
     server = await start_server(app)
-    clients = clients_of(open_clients, server.url)
+    clients = open_clients(server.url)
     hal = await clients.connect("hal")
     store.refusing = True
     await hal.emit("message:channel:send", "learners", "kept?")
@@ -210,9 +212,9 @@ async def test_a_store_failure_is_told_to_an_ackless_client_on_send_and_on_leave
 
 
 async def test_a_name_too_long_is_shortened_not_refused(
-    server: Any, open_clients: list[Clients]
+    server: Any, open_clients: Callable[[str], Clients]
 ) -> None:
-    clients = clients_of(open_clients, server.url)
+    clients = open_clients(server.url)
     ivy = await clients.connect("ivy")
     long_name = "Jonathan Christopher Montgomery-Smythe"  # 38 characters
     jon = await clients.connect("jon", username=long_name)

@@ -10,8 +10,7 @@ from minidiscord.chat.models import Message, User
 from minidiscord.chat.server import ChatServer
 from minidiscord.chat.store import MemoryStore
 from minidiscord.config import Settings
-
-from .clients import ChatClient
+from tests.support.chatclient import ChatClient
 
 
 class ShufflingStore(MemoryStore):
@@ -34,12 +33,14 @@ class ShufflingStore(MemoryStore):
         return await super().recent_messages(channel, limit)
 
 
-async def test_messages_are_broadcast_in_store_order(start_server: Any) -> None:
+async def test_messages_are_broadcast_in_store_order(
+    start_server: Any, nursery: trio.Nursery
+) -> None:
     app = App(Settings(host="127.0.0.1", port=0))
     ChatServer(app.sio, ShufflingStore(seed=3))
     server = await start_server(app)
-    senders = [ChatClient(server.url, f"s{n}") for n in range(3)]
-    watcher = ChatClient(server.url, "watcher")
+    senders = [ChatClient(server.url, f"s{n}", nursery=nursery) for n in range(3)]
+    watcher = ChatClient(server.url, "watcher", nursery=nursery)
     per_sender = 20
     try:
         for client in (*senders, watcher):

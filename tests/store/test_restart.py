@@ -8,7 +8,7 @@ import trio
 from minidiscord.app import create_app
 from minidiscord.chat.models import CHANNELS
 from minidiscord.chat.store.sqlite import SqliteStore
-from tests.chat.clients import ChatClient
+from tests.support.chatclient import ChatClient
 from tests.support.servers import TEST_SETTINGS, RunningServer, serve_app
 
 
@@ -25,7 +25,8 @@ async def test_a_restart_keeps_users_sessions_and_history(
 ) -> None:
     db = tmp_path / "chat.db"
     server, store = await start(nursery, db)
-    alice, bob = ChatClient(server.url, "alice"), ChatClient(server.url, "bob")
+    alice = ChatClient(server.url, "alice", nursery=nursery)
+    bob = ChatClient(server.url, "bob", nursery=nursery)
     try:
         await alice.connect({"username": "alice", "avatar": "https://cdn.example.net/a.png"})
         await bob.connect({"username": "bob"})
@@ -40,7 +41,7 @@ async def test_a_restart_keeps_users_sessions_and_history(
     await store.close()
 
     server, store = await start(nursery, db)
-    alice = ChatClient(server.url, "alice again")
+    alice = ChatClient(server.url, "alice again", nursery=nursery)
     try:
         await alice.connect({"sessionId": alice_session["sessionId"]})
         assert alice.session == alice_session

@@ -2,7 +2,10 @@
 
 - ``servers``: our server in-process, on the front end ``MINIDISCORD_FRONTEND`` names.
 - ``processes``: the real ``minidiscord`` command in a subprocess.
-- ``rawclient``: Engine.IO/Socket.IO clients that write frames by hand.
+- ``chatclient``: a chat client on ``minidiscord.client`` that records what it receives,
+  for tests that need "a client" (no threads: it runs in the test's trio run).
+- ``rawclient``: Engine.IO/Socket.IO clients that write frames by hand, for tests of the
+  exact frames and of what no client would send.
 - ``waiting``: waiting for server state the test cannot subscribe to.
 
 Free ports and the server's command line come from ``benchkit.processes``, which the
