@@ -1,7 +1,8 @@
 """Soak run: many chat clients join, chat, leave and reconnect at random for a bounded time.
 
-Every client speaks Engine.IO 4 / Socket.IO 5 over websocket itself (trio + trio-websocket) and
-does one random action every 1-5 s: send a message (with an ack), ask for history, disconnect
+Every client is a ``minidiscord.client.Client`` over WebSocket (no reconnection of its own:
+the script decides when a client comes back, and restores its session itself) and does one
+random action every 1-5 s: send a message (with an ack), ask for history, disconnect
 and restore its session with ``auth {sessionId}``, or ``user:leave`` and come back as a new
 user. While it runs it checks:
 
@@ -37,17 +38,14 @@ from typing import Any
 
 import orjson
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError, open_websocket_url
 
 from benchkit.processes import free_port, running, server_args
 from benchkit.stats import open_fds, raise_fd_limit, rss_kib
-from benchkit.wire import event_packet, parse_ack
+from minidiscord.client import CallTimeout, Client, ConnectError, Disconnected
 
 CHANNELS = ("welcome", "general", "react", "learners", "casual")
 # At most this many examples of each violation kind are kept for the summary.
 EXAMPLES_PER_KIND = 5
-# The ack id of `user:leave`, outside the range of the acks a connection waits for.
-LEAVE_ACK_ID = 10**9
 
 # ---------------------------------------------------------------------------------------------
 # Pure parts: the delivery ledger and the resource verdict (unit-tested in tests/test_soak.py).
@@ -224,106 +222,45 @@ def read_process(pid: int) -> tuple[int, int] | None:
     return None if rss is None or fds is None else (rss, fds)
 
 
-class ConnectionEnded(Exception):
-    """The connection closed (or was closed) while a request waited for its answer."""
-
-
 class Connection:
-    """One websocket to the server: a reader task routes frames; requests await their acks."""
+    """One client connection (``minidiscord.client``) and what the soak watches on it: the
+    deliveries go to the ledger, the ``session`` event marks it ready."""
 
-    def __init__(self, ws: Any, epoch: Epoch, ledger: Ledger) -> None:
-        self.ws = ws
+    def __init__(self, client: Client, epoch: Epoch, ledger: Ledger) -> None:
+        self.client = client
         self.epoch = epoch
         self.ledger = ledger
         self.session: dict[str, Any] | None = None
-        self.connect_error: Any = None
-        self.answered = trio.Event()
+        self.ready = trio.Event()
         self.server_disconnected = trio.Event()
         self.ended = trio.Event()
-        # Set before the client closes or leaves, so the close that follows is expected.
-        self.closing = False
-        self._acks: dict[int, tuple[trio.Event, list[Any]]] = {}
-        self._next_ack = 0
-        # The first frames, for the report when a connect goes unanswered.
-        self.first_frames: list[str] = []
+        client.on_any(self._route)
+        client.on("disconnect", self._disconnected)
 
-    async def read(self) -> None:
-        ledger = self.ledger
+    def _route(self, event: str, *args: Any) -> None:
         try:
-            while True:
-                frame = await self.ws.get_message()
-                if len(self.first_frames) < 4:
-                    self.first_frames.append(f"{trio.current_time():.1f}:{frame[:40]!r}")
-                if not isinstance(frame, str):
-                    ledger.violation("unexpected binary", f"{len(frame)} bytes")
-                    continue
-                if frame == "2":
-                    await self.ws.send_message("3")
-                elif frame == "1":
-                    break
-                else:
-                    try:
-                        self._route(frame)
-                    except (ValueError, LookupError, TypeError, AttributeError):
-                        ledger.violation("bad frame", frame[:120])
-        except ConnectionClosed:
-            pass
-        finally:
-            self.ended.set()
-            for event, _ in self._acks.values():
-                event.set()
+            if event == "message:channel":
+                channel, message = args
+                self.ledger.receive(self.epoch, channel, message["id"])
+            elif event == "session":
+                self.session = args[0]
+                self.epoch.ready_at = trio.current_time()
+                self.ready.set()
+        except (ValueError, LookupError, TypeError) as exc:
+            self.ledger.violation("bad event", f"{event} {args!r}: {exc!r}"[:120])
 
-    def _route(self, frame: str) -> None:
-        if frame.startswith('42["message:channel",'):
-            _, channel, message = orjson.loads(frame[2:])
-            self.ledger.receive(self.epoch, channel, message["id"])
-        elif frame.startswith("43"):
-            self._ack(frame)
-        elif frame.startswith('42["session",'):
-            self.session = orjson.loads(frame[2:])[1]
-            self.epoch.ready_at = trio.current_time()
-            self.answered.set()
-        elif frame.startswith("44"):
-            self.connect_error = orjson.loads(frame[2:])
-            self.answered.set()
-        elif frame.startswith("41"):
+    def _disconnected(self, reason: str) -> None:
+        if reason == "io server disconnect":
             self.server_disconnected.set()
+        self.ended.set()
 
-    def _ack(self, frame: str) -> None:
-        parsed = parse_ack(frame)
-        if parsed is None:
-            self.ledger.violation("bad ack", frame[:80])
-            return
-        ack_id, args = parsed
-        waiting = self._acks.pop(ack_id, None)
-        if waiting is None:
-            if ack_id != LEAVE_ACK_ID:
-                self.ledger.violation("unexpected ack", frame[:80])
-            return
-        event, result = waiting
-        result.append(args)
-        event.set()
-
-    async def call(self, event: str, *args: Any, timeout: float) -> list[Any]:
-        """Emit with an ack and wait for it; raises ConnectionEnded or trio.TooSlowError."""
-        ack_id = self._next_ack
-        self._next_ack += 1
-        done = trio.Event()
-        result: list[Any] = []
-        self._acks[ack_id] = (done, result)
-        try:
-            try:
-                await self.ws.send_message(event_packet(event, args, ack_id))
-            except ConnectionClosed:
-                raise ConnectionEnded from None
-            with trio.fail_after(timeout):
-                await done.wait()
-        finally:
-            self._acks.pop(ack_id, None)
-        if not result:
-            raise ConnectionEnded
-        args_back: list[Any] = result[0]
-        return args_back
+    async def drop(self) -> None:
+        """End the connection without the Socket.IO DISCONNECT: the WebSocket just closes."""
+        # The client has no public way to lose its connection on purpose; closing its
+        # Engine.IO session directly is that (over WebSocket, the WebSocket's close alone).
+        engine = self.client._engine
+        if engine is not None:
+            await engine.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,10 +328,6 @@ class Soak:
         others = options.reconnect_share + options.leave_share + options.history_share
         self.chat_share = max(0.0, min(chat, 1.0 - others))
 
-    def ws_url(self) -> str:
-        base = "ws" + self.url.removeprefix("http")
-        return f"{base}/socket.io/?EIO=4&transport=websocket"
-
     def now(self) -> float:
         return trio.current_time()
 
@@ -431,27 +364,31 @@ class Soak:
     ) -> tuple[str | None, str | None] | None:
         """One connection's life; returns the (sessionId, userId) to reconnect with."""
         options = self.options
+        # Reconnecting (and restoring the session) is what this script does itself.
+        client = Client(
+            auth=auth,
+            transports=("websocket",),
+            reconnection=False,
+            timeout=options.connect_timeout,
+            max_message_bytes=64 * 1024 * 1024,
+        )
+        conn = Connection(client, epoch, self.ledger)
         try:
-            async with open_websocket_url(
-                self.ws_url(),
-                connect_timeout=options.connect_timeout,
-                disconnect_timeout=2,
-                max_message_size=64 * 1024 * 1024,
-                message_queue_size=64,
-            ) as ws:
-                conn = Connection(ws, epoch, self.ledger)
+            async with client.connect(self.url):
                 self.stats.open += 1
                 try:
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(conn.read)
-                        result = await self._live(conn, auth, user_id, rng)
-                        nursery.cancel_scope.cancel()
-                    return result
+                    return await self._live(conn, auth, user_id, rng)
                 finally:
                     self.stats.open -= 1
-        except (OSError, HandshakeError, ConnectionClosed, trio.TooSlowError) as exc:
-            self.ledger.violation("connect failed", f"client {epoch.client}: {exc!r}"[:200])
-            return None
+        except ConnectError as exc:
+            # No session at all (the server could not be reached), or the namespace refused.
+            if client.error is not None or "sessionId" not in auth:
+                self.ledger.violation("connect failed", f"client {epoch.client}: {exc!r}"[:200])
+                return None
+            self.ledger.violation("restore failed", f"client {epoch.client}: {exc!r}"[:200])
+            self.ledger.close_epoch(epoch, self.now())
+            # A refused restore starts over as a new user.
+            return (None, None)
 
     async def _live(
         self,
@@ -462,21 +399,13 @@ class Soak:
     ) -> tuple[str | None, str | None] | None:
         options = self.options
         epoch = conn.epoch
-        with contextlib.suppress(ConnectionClosed):
-            await conn.ws.send_message("40" + orjson.dumps(auth).decode())
         with trio.move_on_after(options.connect_timeout):
-            await conn.answered.wait()
+            await conn.ready.wait()
         session = conn.session
         if session is None:
-            detail = (
-                conn.connect_error
-                if conn.answered.is_set()
-                else f"no answer at {self.now():.1f}; got {conn.first_frames}"
-            )
             kind = "restore failed" if "sessionId" in auth else "connect failed"
-            self.ledger.violation(kind, f"client {epoch.client}: {detail}"[:200])
+            self.ledger.violation(kind, f"client {epoch.client}: no session at {self.now():.1f}")
             self.ledger.close_epoch(epoch, self.now())
-            # A refused restore starts over as a new user.
             return (None, None) if "sessionId" in auth else None
         self.stats.connections += 1
         if "sessionId" in auth:
@@ -536,13 +465,13 @@ class Soak:
         issued_at = self.now()
         self.stats.sent += 1
         try:
-            answer = await conn.call(
+            answer = await conn.client.call(
                 "message:channel:send", channel, text, timeout=self.options.ack_timeout
             )
-        except ConnectionEnded:
+        except Disconnected:
             self.stats.unanswered += 1
             return False
-        except trio.TooSlowError:
+        except CallTimeout:
             self.stats.unanswered += 1
             self.ledger.violation(
                 "ack timeout", f"client {conn.epoch.client}: no ack for {channel} within timeout"
@@ -562,12 +491,12 @@ class Soak:
         channel = rng.choice(CHANNELS)
         self.stats.history += 1
         try:
-            answer = await conn.call(
+            answer = await conn.client.call(
                 "channel:history", channel, {"limit": 20}, timeout=self.options.ack_timeout
             )
-        except ConnectionEnded:
+        except Disconnected:
             return False
-        except trio.TooSlowError:
+        except CallTimeout:
             self.ledger.violation("ack timeout", f"client {conn.epoch.client}: channel:history")
             return True
         reply = answer[0] if answer else None
@@ -587,22 +516,20 @@ class Soak:
 
     async def _close(self, conn: Connection, rng: random.Random) -> None:
         """Disconnect: half the time saying so at the Socket.IO level first, as socket.close()."""
-        conn.closing = True
         self.ledger.close_epoch(conn.epoch, self.now())
-        with contextlib.suppress(ConnectionClosed):
-            if rng.random() < 0.5:
-                await conn.ws.send_message("41")
-            await conn.ws.aclose()
+        if rng.random() < 0.5:
+            await conn.client.disconnect()
+        else:
+            await conn.drop()
 
     async def _leave(self, conn: Connection) -> None:
         # The user is gone from the moment the server handles the leave.
-        conn.closing = True
         closed_at = self.now()
         self.stats.leaves += 1
         # The answer is the ack or the namespace disconnect that ends the socket, whichever
         # comes first (the server may disconnect before it could acknowledge).
-        with contextlib.suppress(ConnectionClosed):
-            await conn.ws.send_message(event_packet("user:leave", [], LEAVE_ACK_ID))
+        with contextlib.suppress(Disconnected):
+            conn.client.emit("user:leave", callback=lambda *_: None)
         with trio.move_on_after(self.options.ack_timeout):
             await conn.server_disconnected.wait()
         if not conn.server_disconnected.is_set():
@@ -610,20 +537,15 @@ class Soak:
                 "leave failed", f"client {conn.epoch.client}: no namespace disconnect"
             )
         self.ledger.close_epoch(conn.epoch, closed_at)
-        with contextlib.suppress(ConnectionClosed):
-            await conn.ws.aclose()
 
     async def _final(self, conn: Connection) -> None:
         """The run is over: stay connected until every ack is in plus the grace, then check."""
         with trio.move_on_after(self.options.ack_timeout + self.options.grace + 30):
             await self.close_now.wait()
-        if conn.ended.is_set() or conn.server_disconnected.is_set():
+        if conn.ended.is_set():
             conn.epoch.lost = True
             self.ledger.violation("unexpected disconnect", f"client {conn.epoch.client} at end")
-        conn.closing = True
         self.ledger.close_epoch(conn.epoch, self.now())
-        with contextlib.suppress(ConnectionClosed):
-            await conn.ws.aclose()
 
     # -- the run ---------------------------------------------------------------------------
 
