@@ -1,6 +1,10 @@
 """Load generator for Socket.IO chat servers: fan-out throughput, latency and connect time.
 
-Speaks Engine.IO 4 / Socket.IO 5 itself over websocket, like any client: C clients connect
+Speaks Engine.IO 4 / Socket.IO 5 itself over websocket with a lean client (``--transport raw``,
+the default: it reads a whole TCP read of frames in one pass and finds deliveries by byte
+search, so that one process can take tens of thousands of deliveries a second and the load
+generator is not the limit), or with ``minidiscord.client`` (``--transport client``: the
+project's full client, a reference that decodes every packet). C clients connect
 (``auth {"username"}``), then S of them send ``message:channel:send`` at R messages/s each for
 D seconds. Every text carries its send time, so each receiver measures latency and counts what
 it got; the totals are checked against sent x channel members. ``--ramp`` searches for the
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import math
 import os
 import secrets
@@ -30,6 +35,8 @@ import trio
 from benchkit.processes import ROOT, script_args
 from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib
 from benchkit.wire import LeanWebSocket, WireError, event_packet, parse_ack, split_url
+from minidiscord.client import Client as SocketIOClient
+from minidiscord.client import ClientError
 
 # ---------------------------------------------------------------------------------------------
 # Pure parts: merging worker results, the ramp decision (the histogram is benchkit.stats).
@@ -147,6 +154,14 @@ def message_text(phase: str, sent_at: float, sender: int, seq: int, size: int) -
     return head + "x" * max(0, size - len(head))
 
 
+def parse_text(text: str) -> tuple[bytes, float] | None:
+    """(phase, send time) of a load-test text as a decoded ``message:channel`` carries it."""
+    if not text.startswith("LT|"):
+        return None
+    _, phase, sent_at, _ = text.split("|", 3)
+    return phase.encode(), float(sent_at)
+
+
 def parse_delivery(frame: bytes) -> tuple[bytes, float] | None:
     """(phase, send time) of a `message:channel` frame carrying a load-test text, else None.
 
@@ -167,8 +182,8 @@ def parse_delivery(frame: bytes) -> tuple[bytes, float] | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Transports: the lean websocket client (benchkit.wire; the default, for throughput) and
-# trio-websocket.
+# Transports: the lean websocket client (benchkit.wire; the default, for throughput); the
+# full client (minidiscord.client) runs in Worker._full_client_task.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -180,45 +195,14 @@ class Transport(Protocol):
         ...
 
 
-class TrioWebSocket:
-    """The same interface on trio-websocket: slower per message, a reference implementation."""
-
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
-
-    async def send_text(self, text: str) -> None:
-        await self._ws.send_message(text)
-
-    async def receive_frames(self) -> list[bytes]:
-        from trio_websocket import ConnectionClosed
-
-        try:
-            message = await self._ws.get_message()
-        except ConnectionClosed:
-            return []
-        return [message.encode() if isinstance(message, str) else message]
-
-
 @contextlib.asynccontextmanager
-async def open_transport(kind: str, url: str) -> AsyncIterator[Transport]:
+async def open_transport(url: str) -> AsyncIterator[LeanWebSocket]:
     host, port, target = split_url(url)
-    if kind == "raw":
-        ws = await LeanWebSocket.connect(host, port, target)
-        try:
-            yield ws
-        finally:
-            await ws.aclose()
-    else:
-        from trio_websocket import open_websocket_url
-
-        async with open_websocket_url(
-            f"ws://{host}:{port}{target}",
-            message_queue_size=256,
-            max_message_size=64 * 1024 * 1024,
-            receive_buffer_size=262144,
-            disconnect_timeout=1,
-        ) as tws:
-            yield TrioWebSocket(tws)
+    ws = await LeanWebSocket.connect(host, port, target)
+    try:
+        yield ws
+    finally:
+        await ws.aclose()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,6 +244,7 @@ class Client:
     def __init__(self, number: int) -> None:
         self.number = number
         self.transport: Transport | None = None
+        self.sio: SocketIOClient | None = None
         self.connected = False
         self.next_ack = 0
 
@@ -298,6 +283,9 @@ class Worker:
     ) -> None:
         """Connect under the concurrency cap, then read until the connection ends."""
         config = self.config
+        if config.transport == "client":
+            await self._full_client_task(client, task_status)
+            return
         await self.limiter.acquire()
         holding = True
         began = time.perf_counter()
@@ -306,7 +294,7 @@ class Worker:
         scope = trio.CancelScope(deadline=trio.current_time() + config.connect_timeout)
         try:
             with scope:
-                async with open_transport(config.transport, config.url) as transport:
+                async with open_transport(config.url) as transport:
                     leftover = await self._handshake(transport, client)
                     scope.deadline = math.inf
                     self.limiter.release()
@@ -329,6 +317,62 @@ class Worker:
                 self.limiter.release()
         if scope.cancelled_caught and holding:
             raise trio.TooSlowError(f"no connection within {config.connect_timeout} s")
+
+    async def _full_client_task(self, client: Client, task_status: trio.TaskStatus[None]) -> None:
+        """The same on ``minidiscord.client``: deliveries come decoded, to a handler."""
+        config = self.config
+        sio = SocketIOClient(
+            auth={"username": f"lt{config.tag}-{client.number}"},
+            transports=("websocket",),
+            reconnection=False,
+            timeout=config.connect_timeout,
+            max_message_bytes=64 * 1024 * 1024,
+        )
+        sio.on("message:channel", self._delivered)
+        await self.limiter.acquire()
+        holding = True
+        began = time.perf_counter()
+        scope = trio.CancelScope(deadline=trio.current_time() + config.connect_timeout)
+        try:
+            with scope:
+                async with sio.connect(config.url):
+                    scope.deadline = math.inf
+                    self.limiter.release()
+                    holding = False
+                    self.connect_latency.record(int((time.perf_counter() - began) * 1e6))
+                    client.sio = sio
+                    client.connected = True
+                    task_status.started()
+                    try:
+                        await sio.wait_closed()
+                    finally:
+                        client.connected = False
+                        client.sio = None
+                        if not self.stopping:
+                            self.state.errors["disconnected"] += 1
+        finally:
+            if holding:
+                self.limiter.release()
+        if scope.cancelled_caught and holding:
+            raise trio.TooSlowError(f"no connection within {config.connect_timeout} s")
+
+    def _delivered(self, _channel: str, message: dict[str, Any]) -> None:
+        state = self.state
+        self.frames += 1
+        found = parse_text(message.get("message", ""))
+        if found is not None and found[0] == state.phase:
+            state.delivered += 1
+            state.latency.record(int((time.time() - found[1]) * 1e6))
+
+    def _ack_callback(self, state: PhaseState, *args: Any) -> None:
+        self._count_ack(state, args)
+
+    def _count_ack(self, state: PhaseState, args: Sequence[Any]) -> None:
+        self.frames += 1
+        state.acked += 1
+        reply = args[0] if args else None
+        if not (isinstance(reply, dict) and reply.get("ok") is True):
+            state.errors["ack"] += 1
 
     async def _handshake(self, transport: Transport, client: Client) -> list[bytes]:
         """Engine.IO open, then (socketio) CONNECT with auth; returns frames read past it."""
@@ -369,10 +413,7 @@ class Worker:
                 elif frame.startswith(b"43"):
                     ack = parse_ack(frame)
                     if ack is not None:
-                        state.acked += 1
-                        reply = ack[1][0] if ack[1] else None
-                        if not (isinstance(reply, dict) and reply.get("ok") is True):
-                            state.errors["ack"] += 1
+                        self._count_ack(state, ack[1])
                 elif frame.startswith(b"1") or frame.startswith(b"41"):
                     return
             frames = await transport.receive_frames()
@@ -403,10 +444,26 @@ class Worker:
         give_up = trio_start + duration + 1.0
         for seq in range(count):
             await trio.sleep_until(trio_start + offset + seq * interval)
-            transport = client.transport
-            if transport is None or trio.current_time() > give_up:
+            transport, sio = client.transport, client.sio
+            if (transport is None and sio is None) or trio.current_time() > give_up:
                 return
             text = message_text(state.phase.decode(), time.time(), client.number, seq, config.size)
+            if sio is not None:
+                try:
+                    sio.emit(
+                        "message:channel:send",
+                        config.channel,
+                        text,
+                        callback=functools.partial(self._ack_callback, state)
+                        if config.ack
+                        else None,
+                    )
+                except ClientError:
+                    state.errors["send"] += 1
+                    return
+                state.sent += 1
+                continue
+            assert transport is not None
             ack_id: int | None = None
             if config.ack:
                 ack_id = client.next_ack
@@ -1025,7 +1082,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default="socketio",
         help="engineio: websocket + Engine.IO open only (connection capacity)",
     )
-    parser.add_argument("--transport", choices=("raw", "trio-websocket"), default="raw")
+    parser.add_argument(
+        "--transport",
+        choices=("raw", "client"),
+        default="raw",
+        help="raw: the lean websocket client (throughput); client: minidiscord.client",
+    )
     parser.add_argument("--connect-timeout", type=float, default=30.0)
     parser.add_argument(
         "--hold", type=float, default=0.0, help="seconds to stay connected idle after connecting"
@@ -1042,6 +1104,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error("clients and procs must be >= 1, rate > 0, duration >= 0")
     if args.senders > args.clients:
         parser.error("more senders than clients")
+    if args.transport == "client" and args.handshake == "engineio":
+        parser.error("--transport client always makes the Socket.IO handshake")
     return Options(
         url=args.url,
         clients=args.clients,

@@ -323,9 +323,9 @@ async def test_a_short_run_against_the_python_socketio_peer(peer_url: str) -> No
 
 
 @pytest.mark.slow
-async def test_the_trio_websocket_transport_gives_the_same_counts(server: RunningServer) -> None:
+async def test_the_full_client_transport_gives_the_same_counts(server: RunningServer) -> None:
     report = await run_loadtest(
         server.url,
-        *("-c", "4", "-s", "1", "-r", "10", "-d", "1", "--transport", "trio-websocket"),
+        *("-c", "4", "-s", "1", "-r", "10", "-d", "1", "--transport", "client"),
     )
     check_report(report, clients=4, procs=1)
