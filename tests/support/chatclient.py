@@ -6,7 +6,8 @@ runs in the test's trio run (no threads), so a test may use it on trio's MockClo
 that check exact frames or send what no client would use ``rawclient`` instead.
 """
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
@@ -163,3 +164,16 @@ class ChatClient:
     async def close(self) -> None:
         if not self._done.is_set():
             await self.disconnect()
+
+
+@asynccontextmanager
+async def joined(url: str, auth: dict[str, Any], name: str = "client") -> AsyncIterator[ChatClient]:
+    """A :class:`ChatClient` connected with ``auth`` (greeting received) for the block, in a
+    nursery of its own; it disconnects when the block ends."""
+    async with trio.open_nursery() as nursery:
+        client = ChatClient(url, name, nursery=nursery)
+        await client.connect(auth)
+        try:
+            yield client
+        finally:
+            await client.close()
