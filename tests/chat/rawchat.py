@@ -1,7 +1,8 @@
 """The chat's events over a raw WebSocket (tests/support/rawclient.py): join, call with an
 ack, and clients that come from an address of the test's choosing.
 
-No threads, so these work on trio's MockClock, unlike the python-socketio ChatClient.
+For hardening tests that check exact frames or must not be a full client; a test that just
+needs a chat client uses tests/support/chatclient.py.
 """
 
 import json
