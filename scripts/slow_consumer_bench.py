@@ -3,7 +3,9 @@
 Starts the server pinned to one core, then runs the same fixed load (``loadtest.py``: 999
 clients, one sender) twice: once alone, once with one more client that joins the chat and
 then never reads again. Prints both latency distributions, and whether the server dropped
-the stalled client as a slow consumer during the run (``/metrics``).
+the stalled client as a slow consumer during the run (``/metrics``). The stalled client is
+benchkit's lean WebSocket client, not ``minidiscord.client``: it must stop reading its socket
+altogether, which a real client (that answers pings from its own reader) never does.
 
 Example: ``python -m scripts.slow_consumer_bench --rate 5 --duration 30``.
 """

@@ -15,6 +15,10 @@ damps the noise of a shared machine. It prints the figures and the SQLite/memory
 throughput ratio (target: >= 0.8). For SQLite it also checks that the database holds every
 message that was acknowledged.
 
+The closed loop's clients are benchkit's lean WebSocket client, not ``minidiscord.client``:
+a saturation figure must measure the server, and the lean client reads a whole TCP read of
+frames in one pass, so the load generator stays the cheaper side.
+
 Example: ``python -m scripts.store_bench --senders 10 --duration 5 --repeats 2``.
 """
 
