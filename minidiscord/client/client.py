@@ -162,9 +162,11 @@ class Client:
                         await self.disconnect()
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
-            # The nursery is ours, not the caller's: a single error comes out as itself.
-            if len(group.exceptions) == 1:
-                raise group.exceptions[0] from None
+            # The nurseries are ours, not the caller's: a single error comes out as itself,
+            # however deep in them it was raised (the cancellations it caused aside).
+            errors = _leaves(group)
+            if len(errors) == 1:
+                raise errors[0] from None
             raise
         finally:
             self._nursery = None
@@ -412,3 +414,14 @@ def connect(
     sends right on connect with :class:`Client` before connecting, or read them with
     ``sio.events()``/``sio.wait_for()`` entered before they can arrive."""
     return Client(**options).connect(url, namespaces=namespaces)
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions in ``group`` and the groups within it, but the cancellations."""
+    leaves: list[BaseException] = []
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            leaves.extend(_leaves(error))
+        elif not isinstance(error, trio.Cancelled):
+            leaves.append(error)
+    return leaves

@@ -224,7 +224,9 @@ class ClientSocket:
     async def disconnect(self) -> None:
         """Leave this namespace (the connection closes when no namespace is left)."""
         if self.connected:
-            self.client._send_packet(Packet(PacketType.DISCONNECT, self.namespace))
+            # A connection already gone has nothing to tell: the namespace is left anyway.
+            with suppress(Disconnected):
+                self.client._send_packet(Packet(PacketType.DISCONNECT, self.namespace))
         was_active = self.active
         self.active = False
         self._send_buffer.clear()

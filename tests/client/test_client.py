@@ -482,3 +482,29 @@ async def test_the_chat_through_the_client(server: RunningServer) -> None:
         assert message["message"] == "hello bob"
         assert message["username"] == "alice"
         assert message["id"] == ack["id"]
+
+
+class HandlerFailed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("transports", [("websocket",), ("polling",)])
+async def test_a_handlers_exception_comes_out_of_the_block_as_itself(
+    start_server: ServerFactory, transports: tuple[str, ...]
+) -> None:
+    # Not wrapped in the client's nurseries, nor joined by a Disconnected from leaving a
+    # connection the failure already ended.
+    server, _ = await started(start_server)
+    client = Client(transports=transports, reconnection=False)
+
+    @client.on("shouted")
+    def shouted(*args: Any) -> None:
+        raise HandlerFailed("the handler failed")
+
+    async def shout_and_wait() -> None:
+        async with client.connect(server.url) as sio:
+            sio.emit("shout", "hey", b"\x01")
+            await trio.sleep_forever()
+
+    with pytest.raises(HandlerFailed, match="the handler failed"):
+        await shout_and_wait()
