@@ -17,9 +17,10 @@ class Seen:
     sockets: dict[str, Socket] = field(default_factory=dict)
 
 
-def recovery_server(
-    seen: Seen, recovery: Recovery | None = Recovery(max_disconnection_duration=60.0)
-) -> SocketServer:
+WINDOW = Recovery(max_disconnection_duration=60.0)
+
+
+def recovery_server(seen: Seen, recovery: Recovery | None = WINDOW) -> SocketServer:
     sio = SocketServer(connection_state_recovery=recovery, ping_interval=1.0, ping_timeout=1.0)
 
     @sio.use

@@ -62,20 +62,26 @@ async def test_the_connect_answer_has_a_pid_and_kept_events_end_with_an_offset()
     async with served(sio) as server, raw_websocket(server.ws_url) as ws:
         answer = await joined(ws, "r")
         assert set(answer) == {"sid", "pid"}
-        assert isinstance(answer["pid"], str) and answer["pid"] != answer["sid"]
+        assert isinstance(answer["pid"], str)
+        assert answer["pid"] != answer["sid"]
         socket = seen.sockets[answer["sid"]]
-        assert socket.pid == answer["pid"] and not socket.recovered
+        assert socket.pid == answer["pid"]
+        assert not socket.recovered
 
         sio.to("r").emit("news", 1)
         sio.emit("all", {"a": 2})
         socket.emit("direct", "x")
         first, second, third = [event_of(await ws.text()) for _ in range(3)]
-        assert first[:2] == ["news", 1] and len(first) == 3
-        assert second[:2] == ["all", {"a": 2}] and len(second) == 3
+        assert first[:2] == ["news", 1]
+        assert len(first) == 3
+        assert second[:2] == ["all", {"a": 2}]
+        assert len(second) == 3
         # A socket's own emit is kept too (the reference sends it to the room of its id).
-        assert third[:2] == ["direct", "x"] and len(third) == 3
+        assert third[:2] == ["direct", "x"]
+        assert len(third) == 3
         offsets = [first[2], second[2], third[2]]
-        assert all(isinstance(o, str) for o in offsets) and len(set(offsets)) == 3
+        assert all(isinstance(o, str) for o in offsets)
+        assert len(set(offsets)) == 3
 
         # Volatile and with-ack events are not kept: no offset.
         sio.volatile.emit("vol", 1)
@@ -151,7 +157,8 @@ async def test_a_namespace_disconnect_is_not_recoverable() -> None:
             assert seen.disconnects[0][1] == "client namespace disconnect"
             await ws.send("40" + json.dumps({"pid": answer["pid"], "offset": offset}))
             again = json.loads((await ws.text())[2:])
-        assert again["sid"] != answer["sid"] and again["pid"] != answer["pid"]
+        assert again["sid"] != answer["sid"]
+        assert again["pid"] != answer["pid"]
         assert seen.connects[-1][1] is False
         assert seen.middleware_runs == 2
 
@@ -238,7 +245,8 @@ async def test_a_session_and_its_packets_expire_after_the_window(
     log.record(event(1), ROOM_R)
     await trio.sleep(119.0)
     restored = log.restore("p", seen_offset)
-    assert restored is not None and len(restored.missed) == 1
+    assert restored is not None
+    assert len(restored.missed) == 1
     # Restored once: the same pid again is unknown.
     assert log.restore("p", seen_offset) is None
 
@@ -276,7 +284,8 @@ async def test_more_missed_packets_than_the_cap_make_the_session_unrecoverable(
     log.record(event(2), BroadcastOptions(rooms=frozenset({"other"})))  # not for it
     log.record(event(3), ROOM_R)
     restored = log.restore("p", seen_offset)
-    assert restored is not None and len(restored.missed) == 2
+    assert restored is not None
+    assert len(restored.missed) == 2
     log.persist(session())
     log.record(event(4), ROOM_R)
     assert log.restore("p", seen_offset) is None
