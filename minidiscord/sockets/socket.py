@@ -147,6 +147,11 @@ class Socket(CatchAll):
             and self.client.session.writable
         )
 
+    def emit_volatile(self, event: str, *args: Any) -> None:
+        """Send an event that is never kept for connection state recovery (see
+        :attr:`volatile`, which checks :attr:`writable` first)."""
+        self._emit(event, args, None, None, volatile=True)
+
     @property
     def volatile(self) -> VolatileEmitter:
         """``socket.volatile.emit(...)``: to this client, dropped if it cannot take it now."""
@@ -183,10 +188,13 @@ class Socket(CatchAll):
         args: tuple[Any, ...],
         callback: AckCallback | None,
         timeout: float | None,
+        *,
+        volatile: bool = False,
     ) -> int | None:
         ack_id = None
         if (
             callback is None
+            and not volatile
             and self.namespace.recovery is not None
             and self._early_rooms is None
             and self.disconnect_reason is None

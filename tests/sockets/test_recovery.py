@@ -86,6 +86,9 @@ async def test_the_connect_answer_has_a_pid_and_kept_events_end_with_an_offset()
         # Volatile and with-ack events are not kept: no offset.
         sio.volatile.emit("vol", 1)
         assert await ws.text() == '42["vol",1]'
+        await wait_until(lambda: socket.writable)
+        assert socket.volatile.emit("vol", 2)
+        assert await ws.text() == '42["vol",2]'
         socket.emit("ask", 1, callback=lambda *_: None)
         assert re.fullmatch(r'42\d+\["ask",1\]', await ws.text())
 
