@@ -275,7 +275,8 @@ class Connection:
 
     def _route(self, frame: str) -> None:
         if frame.startswith('42["message:channel",'):
-            _, channel, message = orjson.loads(frame[2:])
+            # With connection state recovery on (the default), an offset follows.
+            _, channel, message, *_ = orjson.loads(frame[2:])
             self.ledger.receive(self.epoch, channel, message["id"])
         elif frame.startswith("43"):
             self._ack(frame)
