@@ -14,9 +14,10 @@ import trio.testing
 
 from minidiscord.engine.reasons import CloseReason
 from minidiscord.protocol.socketio import Packet, PacketType
-from minidiscord.sockets import BroadcastOptions, Recovery, Session, SocketServer
+from minidiscord.sockets import BroadcastOptions, Namespace, Recovery, Session, SocketServer
 from minidiscord.sockets.recovery import PacketLog
 from tests.sockets.recovery_app import Seen, recovery_server
+from tests.sockets.test_adapter_seam import RecordingAdapter
 from tests.support.rawclient import RawWebSocket, raw_websocket
 from tests.support.servers import RunningApp, serve_any_app
 from tests.support.waiting import wait_until
@@ -292,3 +293,26 @@ async def test_more_missed_packets_than_the_cap_make_the_session_unrecoverable(
     log.persist(session())
     log.record(event(4), ROOM_R)
     assert log.restore("p", seen_offset) is None
+
+
+async def test_sessions_are_persisted_and_restored_through_the_adapter() -> None:
+    adapters: list[RecordingAdapter] = []
+
+    def recording(namespace: Namespace) -> RecordingAdapter:
+        adapters.append(RecordingAdapter(namespace))
+        return adapters[-1]
+
+    sio = SocketServer(adapter=recording, connection_state_recovery=Recovery())
+    (root,) = adapters
+    async with served(sio) as server:
+        async with raw_websocket(server.ws_url) as ws:
+            answer = json.loads((await ws.join())[2:])
+            sio.emit("news", 1)
+            offset = event_of(await ws.text())[-1]
+        await wait_until(lambda: not sio.of("/").sockets)
+        persisted = [call for call in root.take() if call[0] == "persist_session"]
+        assert persisted == [("persist_session", answer["sid"], frozenset({answer["sid"]}))]
+        async with raw_websocket(server.ws_url) as ws:
+            await ws.send("40" + json.dumps({"pid": answer["pid"], "offset": offset}))
+            assert json.loads((await ws.text())[2:]) == answer
+        assert ("restore_session", answer["pid"], offset) in root.take()
