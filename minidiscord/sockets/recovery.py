@@ -16,10 +16,10 @@ How it goes, as in the reference server:
   kept packet after that offset addressed to its rooms, in order; the connect middlewares
   are skipped with ``skip_middlewares``. Otherwise it is a new socket, ``recovered`` false.
 
-Memory is bounded: a packet older than the window, or beyond ``max_buffered_packets``, is
-dropped, and so is a session older than the window. A session whose missed packets were
-dropped, or would be more than ``max_missed_packets``, cannot be recovered: the client gets
-a new socket, as if its session had expired.
+Memory is bounded: a packet older than the window, or beyond ``max_buffered_packets`` or
+``max_buffered_bytes``, is dropped, and so is a session older than the window. A session
+whose missed packets were dropped, or would be more than ``max_missed_packets``, cannot be
+recovered: the client gets a new socket, as if its session had expired.
 """
 
 import itertools
@@ -57,19 +57,26 @@ class Recovery:
     kept (the reference's default, two minutes). ``skip_middlewares``: a recovered socket
     does not go through the connect middlewares again. ``max_missed_packets``: a session
     that missed more than this many packets is not recovered (as if expired).
-    ``max_buffered_packets``: the most packets a namespace keeps, the oldest dropped first.
+    ``max_buffered_packets`` and ``max_buffered_bytes``: the most packets, and encoded
+    bytes (characters of a text frame), a namespace keeps; the oldest are dropped first.
     """
 
     max_disconnection_duration: float = 120.0
     skip_middlewares: bool = True
     max_missed_packets: int = 1_000
     max_buffered_packets: int = 100_000
+    max_buffered_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
         if self.max_disconnection_duration <= 0:
             raise ValueError("max_disconnection_duration is positive")
-        if self.max_missed_packets < 0 or self.max_buffered_packets < 1:
-            raise ValueError("max_missed_packets >= 0 and max_buffered_packets >= 1")
+        if (
+            self.max_missed_packets < 0
+            or min(self.max_buffered_packets, self.max_buffered_bytes) < 1
+        ):
+            raise ValueError(
+                "max_missed_packets >= 0, max_buffered_packets and max_buffered_bytes >= 1"
+            )
 
 
 @dataclass(slots=True)
@@ -91,6 +98,7 @@ class _Kept:
     at: float
     opts: BroadcastOptions
     frames: tuple[Frame, ...]
+    size: int
 
 
 def _reaches(rooms: frozenset[str], opts: BroadcastOptions) -> bool:
@@ -115,6 +123,7 @@ class PacketLog:
         # The sequence number of the first kept packet, and of the next one recorded.
         self._first = 0
         self._next = 0
+        self._bytes = 0
         # pid -> (session, disconnected at); in the order persisted, so the oldest is first.
         self._sessions: dict[str, tuple[Session, float]] = {}
 
@@ -135,18 +144,31 @@ class PacketLog:
         frames = frames_of(stamped)
         now = trio.current_time()
         self._drop_old(now)
-        self._packets.append(_Kept(seq, now, opts, frames))
-        if len(self._packets) > self.recovery.max_buffered_packets:
-            self._packets.popleft()
-            self._first += 1
+        size = sum(len(frame) for frame in frames)
+        self._packets.append(_Kept(seq, now, opts, frames, size))
+        self._bytes += size
+        recovery = self.recovery
+        while self._packets and (
+            len(self._packets) > recovery.max_buffered_packets
+            or self._bytes > recovery.max_buffered_bytes
+        ):
+            self._drop_first()
         return frames
+
+    def _drop_first(self) -> None:
+        self._bytes -= self._packets.popleft().size
+        self._first += 1
+
+    @property
+    def buffered_bytes(self) -> int:
+        """The encoded size of the kept packets."""
+        return self._bytes
 
     def _drop_old(self, now: float) -> None:
         threshold = now - self.recovery.max_disconnection_duration
         packets = self._packets
         while packets and packets[0].at < threshold:
-            packets.popleft()
-            self._first += 1
+            self._drop_first()
         sessions = self._sessions
         while sessions:
             pid = next(iter(sessions))

@@ -316,3 +316,23 @@ async def test_sessions_are_persisted_and_restored_through_the_adapter() -> None
             await ws.send("40" + json.dumps({"pid": answer["pid"], "offset": offset}))
             assert json.loads((await ws.text())[2:]) == answer
         assert ("restore_session", answer["pid"], offset) in root.take()
+
+
+async def test_the_kept_bytes_are_capped_oldest_first(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log = PacketLog(Recovery(max_buffered_bytes=100))
+    seen_offset = offset_of(log.record(event(0), ROOM_R))
+    log.persist(session())
+    big = Packet(PacketType.EVENT, "/", ["e", "x" * 40])
+    log.record(big, ROOM_R)
+    assert log.buffered_bytes <= 100
+    assert len(log) == 2
+    restored = log.restore("p", seen_offset)
+    assert restored is not None
+    assert len(restored.missed) == 1
+    log.persist(session())
+    log.record(big, ROOM_R)  # over 100 bytes kept: the oldest go until it fits
+    assert log.buffered_bytes <= 100
+    assert len(log) == 1
+    assert log.restore("p", seen_offset) is None
