@@ -15,7 +15,7 @@ from .hostfixes import is_host_protocol_error
 from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
-from .sockets import SocketServer
+from .sockets import Recovery, SocketServer
 from .web.static import serve_web
 
 logger = logging.getLogger("minidiscord")
@@ -51,6 +51,11 @@ class App:
             max_sessions=settings.max_connections,
             ip_connect_rate=settings.ip_connect_rate,
             ip_max_sessions=settings.ip_max_sessions,
+            connection_state_recovery=(
+                Recovery(max_disconnection_duration=settings.recovery_window)
+                if settings.recovery_window > 0
+                else None
+            ),
         )
         self.proxies = TrustedProxies(settings.forwarded_allow_ips)
         self.hosts = AllowedHosts((*settings.allowed_hosts, settings.host))
@@ -167,6 +172,7 @@ class ChatApp(App):
             ip_new_user_rate=settings.ip_new_user_rate,
             ip_message_rate=settings.ip_message_rate,
             users_listed_offline=settings.users_listed_offline,
+            presence_grace=settings.presence_grace,
         )
 
     async def health(self) -> str | None:
@@ -184,7 +190,7 @@ class ChatApp(App):
 
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)
-        await self.chat.start()
+        await self.chat.start(nursery)
         await super().start_services(nursery)
 
     async def stop_services(self) -> None:

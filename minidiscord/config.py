@@ -74,6 +74,12 @@ class Settings:
     ip_message_rate: Rate | None = DEFAULT_IP_MESSAGE_RATE
     # Offline users in the `users` list a client gets on connect (None: all of them).
     users_listed_offline: int | None = 1000
+    # Connection state recovery: seconds a dropped client may take to come back and get
+    # what it missed (0: off).
+    recovery_window: float = 120.0
+    # Seconds a user whose last connection dropped still counts as online, so a blip does
+    # not flicker their presence for others (0: offline at once).
+    presence_grace: float = 3.0
     # TCP connections open at once per client address, counted at accept time (trusted
     # proxies exempt): twice the sessions, as a polling session holds a GET and a POST.
     ip_max_connections: int | None = 2000
@@ -137,6 +143,17 @@ def parse_seconds(text: str, option: str) -> float:
         raise SettingsError(f"{option}: {text!r} is not a number of seconds") from None
     if not 0 < value < 1e6:
         raise SettingsError(f"{option}: {text} must be a positive number of seconds")
+    return value
+
+
+def parse_seconds_or_off(text: str, option: str) -> float:
+    """Seconds, where 0 turns the feature off."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{option}: {text!r} is not a number of seconds") from None
+    if not 0 <= value < 1e6:
+        raise SettingsError(f"{option}: {text} must be 0 (off) or a positive number of seconds")
     return value
 
 
@@ -370,6 +387,24 @@ OPTIONS: tuple[Option, ...] = (
         "offline users in the users list sent on connect: the N most recently seen within "
         "30 days, or off for every user",
         "N",
+    ),
+    Option(
+        "recovery_window",
+        "--recovery-window",
+        "MINIDISCORD_RECOVERY_WINDOW",
+        parse_seconds_or_off,
+        "seconds a client whose connection dropped may take to reconnect and get back its "
+        "socket and every event it missed (connection state recovery); 0 turns it off",
+        "SECONDS",
+    ),
+    Option(
+        "presence_grace",
+        "--presence-grace",
+        "MINIDISCORD_PRESENCE_GRACE",
+        parse_seconds_or_off,
+        "seconds a user whose last connection dropped still shows online to others, so a "
+        "blip causes no user:disconnect/user:connect; 0 shows them offline at once",
+        "SECONDS",
     ),
     Option(
         "ip_max_connections",

@@ -240,7 +240,8 @@ class Connection:
     def _route(self, event: str, *args: Any) -> None:
         try:
             if event == "message:channel":
-                channel, message = args
+                # With connection state recovery on (the default), an offset follows.
+                channel, message, *_ = args
                 self.ledger.receive(self.epoch, channel, message["id"])
             elif event == "session":
                 self.session = args[0]

@@ -26,6 +26,7 @@ import trio
 from minidiscord.limits import KeyedBuckets, Rate
 from minidiscord.sockets import ConnectionRefused, Socket, SocketServer, ack_requested
 from minidiscord.sockets.reasons import SocketsRejectLabel
+from minidiscord.sockets.recovery import RECOVERABLE_REASONS
 
 from . import notices, validation
 from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
@@ -68,6 +69,7 @@ class ChatServer:
         ip_new_user_rate: Rate | None = None,
         ip_message_rate: Rate | None = None,
         users_listed_offline: int | None = None,
+        presence_grace: float = 0.0,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
@@ -83,6 +85,14 @@ class ChatServer:
         # Wall-clock milliseconds: message timestamps and "last seen" times.
         self._clock = clock
         self._presence = Presence()
+        # A user whose connection dropped stays online this long (seconds; timers run in
+        # the nursery start() is given): sockets waiting it out, each with its timer.
+        self._presence_grace = presence_grace
+        self._nursery: trio.Nursery | None = None
+        self._going: dict[str, trio.CancelScope] = {}
+        # Users who left, with when (trio time), as long as a dropped socket of theirs may
+        # still be recovered: a recovered socket's user is otherwise not read again.
+        self._left: dict[str, float] = {}
         self._order = Sequencer()
         # Bumped by every user created or removed (a connect snapshot must not straddle one).
         self._changes = 0
@@ -103,8 +113,16 @@ class ChatServer:
     def presence(self) -> Presence:
         return self._presence
 
-    async def start(self) -> None:
-        """Before the first connect: everything already stored counts as visible."""
+    @property
+    def grace_pending(self) -> int:
+        """How many dropped sockets' users are online only by the presence grace."""
+        return len(self._going)
+
+    async def start(self, nursery: trio.Nursery | None = None) -> None:
+        """Before the first connect: everything already stored counts as visible. The
+        presence grace's timers run in ``nursery`` (without one, a user whose last
+        connection drops goes offline at once)."""
+        self._nursery = nursery
         self._visible_id = (await self._store.snapshot((), 0, users_max=0)).last_id
 
     # -- connect / disconnect ----------------------------------------------------------
@@ -112,7 +130,10 @@ class ChatServer:
     async def _on_connect(self, socket: Socket, auth: object) -> None:
         fields: dict[str, Any] = auth if isinstance(auth, dict) else {}
         try:
-            await self._join(socket, fields)
+            if socket.recovered and "user" in socket.data:
+                self._resume(socket)
+            else:
+                await self._join(socket, fields)
         except ConnectionRefused as refusal:
             if fields.get("connectErrors") is True:
                 raise
@@ -172,6 +193,23 @@ class ChatServer:
             socket.to(WELCOME_CHANNEL).emit("user:join", user.join_wire())
             log.debug("user %s (%s) joined", user.user_id, user.username)
         elif came_online:
+            socket.to(WELCOME_CHANNEL).emit("user:connect", user.presence_wire(connected=True))
+            log.debug("user %s (%s) is back online", user.user_id, user.username)
+
+    def _resume(self, socket: Socket) -> None:
+        """A socket the Socket.IO layer recovered: the same user (``socket.data``), already
+        in its rooms and sent every event it missed, so it gets no history or users list.
+        Within the presence grace it never went offline; after it, it comes back online."""
+        user: User = socket.data["user"]
+        if user.user_id in self._left:
+            # It left from another tab while this one was away.
+            del socket.data["user"]
+            raise ConnectionRefused("this session has ended; connect again to start a new one")
+        waiting = self._going.pop(socket.id, None)
+        if waiting is not None:
+            waiting.cancel()
+        if self._presence.add(user, socket.id):
+            self._store.note_seen(user.user_id, self._clock())
             socket.to(WELCOME_CHANNEL).emit("user:connect", user.presence_wire(connected=True))
             log.debug("user %s (%s) is back online", user.user_id, user.username)
 
@@ -278,12 +316,34 @@ class ChatServer:
         return history
 
     async def _on_disconnect(self, socket: Socket, reason: str) -> None:
-        user: User | None = socket.data.pop("user", None)
+        # Not popped: with recovery on, socket.data is what a recovered socket gets back.
+        user: User | None = socket.data.get("user")
         if user is None:
             return  # never fully connected, or already removed by `user:leave`
-        if self._presence.remove(user.user_id, socket.id):
+        nursery = self._nursery
+        if self._presence_grace > 0 and nursery is not None and reason in RECOVERABLE_REASONS:
+            # A blip, or a closed tab: which one shows within the grace.
+            scope = trio.CancelScope()
+            self._going[socket.id] = scope
+            nursery.start_soon(self._offline_after_grace, socket.id, user, reason, scope)
+        else:
+            self._went_offline(socket.id, user, reason)
+
+    async def _offline_after_grace(
+        self, socket_id: str, user: User, reason: str, scope: trio.CancelScope
+    ) -> None:
+        with scope:
+            await trio.sleep(self._presence_grace)
+        if scope.cancelled_caught:
+            return  # the socket was recovered (or the server is stopping)
+        if self._going.get(socket_id) is scope:
+            del self._going[socket_id]
+        self._went_offline(socket_id, user, reason)
+
+    def _went_offline(self, socket_id: str, user: User, reason: str) -> None:
+        if self._presence.remove(user.user_id, socket_id):
             self._store.note_seen(user.user_id, self._clock())
-            self._ns.to(WELCOME_CHANNEL).except_(socket.id).emit(
+            self._ns.to(WELCOME_CHANNEL).except_(socket_id).emit(
                 "user:disconnect", user.presence_wire(connected=False)
             )
             log.debug("user %s (%s) went offline: %s", user.user_id, user.username, reason)
@@ -387,6 +447,7 @@ class ChatServer:
             log.warning("user %s could not leave: %s", user.user_id, exc)
             return {"ok": False, "error": "the server could not end your session"}
         self._changes += 1
+        self._note_left(user.user_id)
         # The user's other tabs end too: the user they speak for is gone.
         sockets = [self._ns.sockets.get(sid) for sid in self._presence.forget(user.user_id)]
         if socket not in sockets:
@@ -407,6 +468,21 @@ class ChatServer:
         socket.start_soon(_disconnect, socket)
         log.debug("user %s (%s) left", user.user_id, user.username)
         return {"ok": True}
+
+    def _note_left(self, user_id: str) -> None:
+        recovery = self._ns.recovery
+        if recovery is None:
+            return
+        now = trio.current_time()
+        left = self._left
+        # Oldest first: forget those no dropped socket can be recovered for any more.
+        threshold = now - recovery.max_disconnection_duration
+        while left:
+            oldest = next(iter(left))
+            if left[oldest] >= threshold:
+                break
+            del left[oldest]
+        left[user_id] = now
 
     async def _on_history(self, socket: Socket, *args: Any) -> Ack:
         user: User | None = socket.data.get("user")

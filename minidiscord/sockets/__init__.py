@@ -11,6 +11,7 @@ from .errors import AckTimeout, BroadcastAckTimeout, ConnectionRefused, ServerSi
 from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware, PacketMiddleware
 from .namespace import Namespace
+from .recovery import Recovery, Session
 from .remote import RemoteSocket
 from .server import SocketServer
 from .socket import Handshake, Socket
@@ -34,8 +35,10 @@ __all__ = [
     "NamespacePredicate",
     "PacketMiddleware",
     "ParentNamespace",
+    "Recovery",
     "RemoteSocket",
     "ServerSideEmitTimeout",
+    "Session",
     "Socket",
     "SocketDetails",
     "SocketServer",

@@ -21,6 +21,10 @@ Which methods are async and which are not is the contract:
 - What needs the other nodes' answers is async: ``broadcast_with_ack`` (publishing, then the
   answers come through its callbacks), ``fetch_sockets``, ``server_side_emit_with_ack`` and
   ``server_count``.
+- Connection state recovery (:mod:`minidiscord.sockets.recovery`, when the namespace's
+  ``recovery`` is set): ``broadcast`` appends an offset to each EVENT without an ack that
+  is not volatile and keeps it for the window; ``persist_session`` is fire-and-forget
+  (synchronous); ``restore_session`` may need a shared store: async.
 
 ``BroadcastOptions`` select the sockets: those in any of ``rooms`` (every socket of the
 namespace when empty), less those in any of ``except_`` rooms. A socket is always in the
@@ -36,6 +40,7 @@ from ..protocol.socketio import Packet
 
 if TYPE_CHECKING:
     from .namespace import Namespace
+    from .recovery import Session
     from .socket import Handshake
 
 
@@ -160,6 +165,18 @@ class Adapter(Protocol):
 
     def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
         """Every selected socket is disconnected (``close``: its whole connection too)."""
+
+    # Connection state recovery ---------------------------------------------------------
+
+    def persist_session(self, session: "Session") -> None:
+        """Keep a socket's session (it left for a recoverable reason) for
+        ``namespace.recovery.max_disconnection_duration`` seconds."""
+
+    async def restore_session(self, pid: str, offset: str) -> "Session | None":
+        """The session ``pid`` with ``missed`` set to the frames of every packet kept
+        after ``offset`` that was for its rooms, in order; None when it cannot be
+        recovered (unknown, expired, a missed packet no longer kept, more missed than
+        ``max_missed_packets``). A session is given back at most once."""
 
     # The other servers ----------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from .errors import ConnectionRefused
 from .middleware import INTERNAL_ERROR, admit, screen
 from .packets import control_frame
 from .reasons import NamespaceLeft, SocketsRejectLabel
+from .restore import recover
 from .socket import Handshake, Socket
 
 if TYPE_CHECKING:
@@ -179,15 +180,28 @@ class Client:
             logger.debug("%s: already connected to %s", self.session.sid, name)
             return
         handshake = Handshake(auth, self.session.request)
-        socket = Socket(self, namespace, secrets.token_urlsafe(15), handshake)
         # The client has sent its CONNECT: however long the application takes to answer
         # it (a busy server, a slow store), that is not the client's delay.
         paused_deadline, self._connect_deadline = self._connect_deadline, None
         if paused_deadline is not None:
             self._set_timer()
-        # The middlewares see the socket before it joins the namespace, as in the reference.
-        with connecting(namespace):
-            refusal = await admit(namespace.middleware_chain(), socket, auth)
+        recovery = namespace.recovery
+        socket = None
+        if recovery is not None:
+            socket = await recover(self, namespace, handshake)
+            if self._closed:
+                return
+        if socket is None:
+            socket = Socket(self, namespace, secrets.token_urlsafe(15), handshake)
+            if recovery is not None:
+                socket.pid = secrets.token_urlsafe(15)
+        if socket.recovered and recovery is not None and recovery.skip_middlewares:
+            refusal = None
+        else:
+            # The middlewares see the socket before it joins the namespace, as in the
+            # reference.
+            with connecting(namespace):
+                refusal = await admit(namespace.middleware_chain(), socket, auth)
         if self._closed:
             socket.leave_namespace()
             return

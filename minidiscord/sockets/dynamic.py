@@ -114,6 +114,7 @@ class ChildNamespace(Namespace):
     def __init__(self, name: str, parent: ParentNamespace) -> None:
         super().__init__(name, parent.metrics, adapter_factory=parent.child_adapter_factory)
         self.parent = parent
+        self.recovery = parent.recovery
         # The family's one counter: a broadcast with acks from the parent sends the same
         # ack id to every child, which then collides with no pending ack of theirs.
         self.ack_ids = parent.ack_ids

@@ -7,10 +7,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.socketio import Packet
+from ..protocol.socketio import Packet, PacketType
 from .adapter import BroadcastOptions, SocketDetails
 from .catchall import notify_recipients
 from .packets import frames_of
+from .recovery import PacketLog, Session
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -54,6 +55,8 @@ class InMemoryAdapter:
         self._rooms: dict[str, dict[str, Socket]] = {}
         self._sids: dict[str, set[str]] = {}
         self._rooms_view = _RoomsView(self._rooms)
+        # Connection state recovery's packets and sessions, made when first needed.
+        self._log: PacketLog | None = None
 
     @property
     def namespace(self) -> "Namespace":
@@ -130,7 +133,19 @@ class InMemoryAdapter:
 
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
         started = time.perf_counter()
-        frames = frames_of(packet)
+        # One attribute read when recovery is off (the fan-out hot path).
+        log = self._recovery_log() if self._namespace.recovery is not None else None
+        if (
+            log is not None
+            and packet.type is PacketType.EVENT
+            and packet.id is None
+            and not opts.flags.volatile
+        ):
+            # As the reference: an ack cannot be answered on a new connection, and a
+            # volatile packet may be lost anyway, so neither is kept.
+            frames = log.record(packet, opts)
+        else:
+            frames = frames_of(packet)
         selected = self._select(opts)
         if opts.flags.volatile:
             selected = [socket for socket in selected if socket.writable]
@@ -219,6 +234,26 @@ class InMemoryAdapter:
         # Listed first: each disconnect leaves the rooms being walked.
         for socket in list(self._select(opts)):
             socket.disconnect(close)
+
+    # Connection state recovery --------------------------------------------------------
+
+    def _recovery_log(self) -> PacketLog | None:
+        recovery = self._namespace.recovery
+        if recovery is None:
+            return None
+        log = self._log
+        if log is None or log.recovery is not recovery:
+            log = self._log = PacketLog(recovery)
+        return log
+
+    def persist_session(self, session: Session) -> None:
+        log = self._recovery_log()
+        if log is not None:
+            log.persist(session)
+
+    async def restore_session(self, pid: str, offset: str) -> Session | None:
+        log = self._recovery_log()
+        return None if log is None else log.restore(pid, offset)
 
     # The other servers: there are none ------------------------------------------------
 

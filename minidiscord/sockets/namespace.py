@@ -15,6 +15,7 @@ from .operators import Operators
 from .serverside import S, ServerSideEvents
 
 if TYPE_CHECKING:
+    from .recovery import Recovery
     from .socket import Socket
 
 logger = logging.getLogger("minidiscord.sockets")
@@ -37,8 +38,11 @@ class Namespace(Operators):
     ``adapter_factory``, :class:`~minidiscord.sockets.InMemoryAdapter` by default).
     ``use`` adds a connect middleware; ``disconnecting(socket, reason)`` runs before
     ``disconnect``, while the socket's rooms are still known; ``error(socket, error)`` gets
-    what a packet middleware raised.
+    what a packet middleware raised. ``recovery``: connection state recovery's options
+    (set by the server; None when it is off).
     """
+
+    recovery: "Recovery | None" = None
 
     def __init__(
         self,

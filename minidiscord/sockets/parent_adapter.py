@@ -21,6 +21,7 @@ from .errors import ServerSideEmitTimeout
 
 if TYPE_CHECKING:
     from .dynamic import ParentNamespace
+    from .recovery import Session
 
 _EMPTY: frozenset[str] = frozenset()
 
@@ -160,6 +161,15 @@ class ParentBroadcastAdapter:
     async def server_count(self) -> int:
         # The parent reports one client count for all its children (see broadcast_with_ack).
         return 1
+
+    # Connection state recovery: each child keeps its own sessions ----------------------
+
+    def persist_session(self, session: "Session") -> None:
+        # No socket connects to the parent, so none leaves it.
+        pass
+
+    async def restore_session(self, pid: str, offset: str) -> "Session | None":
+        return None
 
 
 class _ChildCounts:

@@ -17,6 +17,7 @@ from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware
 from .namespace import H, Namespace
 from .operators import Operators
+from .recovery import Recovery
 
 
 class SocketServer(ServedByEngine, Operators):
@@ -47,6 +48,11 @@ class SocketServer(ServedByEngine, Operators):
     namespaces' children included. The operators (``to``, ``volatile``,
     ``timeout(...).emit_with_ack``, ``fetch_sockets``, ``close_room``...) act on "/";
     ``sio.of(name)`` has the same for another namespace.
+
+    ``connection_state_recovery`` turns connection state recovery on with its options
+    (:class:`~minidiscord.sockets.Recovery`; off by default, as in the reference): a client
+    that lost its connection and reconnects within the window gets back its socket id,
+    rooms and data and the packets it missed (:mod:`minidiscord.sockets.recovery`).
     """
 
     def __init__(
@@ -66,6 +72,7 @@ class SocketServer(ServedByEngine, Operators):
         metrics: Metrics | None = None,
         cleanup_empty_child_namespaces: bool = False,
         adapter: AdapterFactory = InMemoryAdapter,
+        connection_state_recovery: Recovery | None = None,
         **limits: Unpack[EngineLimits],
     ) -> None:
         self.metrics = metrics or Metrics()
@@ -87,9 +94,10 @@ class SocketServer(ServedByEngine, Operators):
         # A binary packet's attachments must all arrive within this many seconds.
         self.attachment_timeout = attachment_timeout
         self.adapter_factory = adapter
-        self.namespaces: dict[str, Namespace] = {
-            "/": Namespace("/", self.metrics, adapter_factory=adapter)
-        }
+        self.recovery = connection_state_recovery
+        root = Namespace("/", self.metrics, adapter_factory=adapter)
+        root.recovery = connection_state_recovery
+        self.namespaces: dict[str, Namespace] = {"/": root}
         # Dynamic namespaces' parents, asked in this order about a name not registered.
         self.parent_namespaces: list[ParentNamespace] = []
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
@@ -113,6 +121,8 @@ class SocketServer(ServedByEngine, Operators):
                 adapter_factory=self.adapter_factory,
                 cleanup_empty_children=self.cleanup_empty_child_namespaces,
             )
+            # Its children take it from the parent.
+            parent.recovery = self.recovery
             self.parent_namespaces.append(parent)
             return parent
         if not name.startswith("/"):
@@ -125,6 +135,7 @@ class SocketServer(ServedByEngine, Operators):
             namespace = self.namespaces[name] = Namespace(
                 name, self.metrics, adapter_factory=self.adapter_factory
             )
+            namespace.recovery = self.recovery
         return namespace
 
     def use(self, middleware: ConnectMiddleware) -> ConnectMiddleware:

@@ -10,7 +10,7 @@ import trio
 
 from ..engine.reasons import CloseReason
 from ..protocol.engineio import Frame
-from ..protocol.socketio import PacketType
+from ..protocol.socketio import Packet, PacketType
 from .adapter import BroadcastOptions
 from .broadcast import BroadcastOperator
 from .catchall import CatchAll
@@ -20,6 +20,7 @@ from .middleware import PacketMiddleware
 from .namespace import H, Handler
 from .packets import ack_frames, control_frame, event_frames
 from .reasons import DisconnectReason, NamespaceLeft
+from .recovery import RECOVERABLE_REASONS, Session
 from .volatile import VolatileEmitter
 
 if TYPE_CHECKING:
@@ -81,6 +82,11 @@ class Socket(CatchAll):
     ``disconnect`` and ``error`` run the namespace's handler, then the socket's. ``use``
     adds a packet middleware; ``on_any`` and ``on_any_outgoing`` add catch-all listeners
     (see :mod:`minidiscord.sockets.middleware` and :mod:`minidiscord.sockets.catchall`).
+
+    With connection state recovery on (:mod:`minidiscord.sockets.recovery`), ``pid`` is the
+    private id of its session, and ``recovered`` is true for a socket given back to a client
+    that reconnected in time (same id, rooms and ``data``; the packets it missed are sent
+    right after the CONNECT answer).
     """
 
     # Made on first use: most sockets have no handlers or middlewares of their own.
@@ -88,6 +94,9 @@ class Socket(CatchAll):
     _packet_middlewares: list[PacketMiddleware] | None = None
     # Detached, but still in the namespace and its rooms until ``disconnecting`` has run.
     _leaving = False
+    # Connection state recovery: the session's private id (None when recovery is off).
+    pid: str | None = None
+    recovered = False
 
     def __init__(
         self, client: "Client", namespace: "Namespace", sid: str, handshake: Handshake
@@ -138,6 +147,11 @@ class Socket(CatchAll):
             and self.client.session.writable
         )
 
+    def emit_volatile(self, event: str, *args: Any) -> None:
+        """Send an event that is never kept for connection state recovery (see
+        :attr:`volatile`, which checks :attr:`writable` first)."""
+        self._emit(event, args, None, None, volatile=True)
+
     @property
     def volatile(self) -> VolatileEmitter:
         """``socket.volatile.emit(...)``: to this client, dropped if it cannot take it now."""
@@ -147,7 +161,8 @@ class Socket(CatchAll):
         """Answer the client's CONNECT, then send what was emitted meanwhile."""
         buffer, self._connect_buffer = self._connect_buffer, None
         self.connected = True
-        self._session_send(control_frame(PacketType.CONNECT, self.namespace.name, {"sid": self.id}))
+        answer = {"sid": self.id} if self.pid is None else {"sid": self.id, "pid": self.pid}
+        self._session_send(control_frame(PacketType.CONNECT, self.namespace.name, answer))
         for frame in buffer or ():
             self._session_send(frame)
 
@@ -173,8 +188,22 @@ class Socket(CatchAll):
         args: tuple[Any, ...],
         callback: AckCallback | None,
         timeout: float | None,
+        *,
+        volatile: bool = False,
     ) -> int | None:
         ack_id = None
+        if (
+            callback is None
+            and not volatile
+            and self.namespace.recovery is not None
+            and self._early_rooms is None
+            and self.disconnect_reason is None
+        ):
+            # As the reference: through the adapter to the room of its id, so that the
+            # event carries an offset and is kept for the client should it reconnect.
+            packet = Packet(PacketType.EVENT, self.namespace.name, [event, *args])
+            self.namespace.adapter.broadcast(packet, BroadcastOptions(rooms=frozenset((self.id,))))
+            return None
         if callback is not None:
             ack_id = next(self.namespace.ack_ids)
             self._acks[ack_id] = _PendingAck(callback, error_first=timeout is not None)
@@ -374,6 +403,11 @@ class Socket(CatchAll):
         """Leave the namespace and every room now; the disconnect handler runs later, once."""
         if self.disconnect_reason is not None:
             return
+        if self.connected and self.pid is not None and reason in RECOVERABLE_REASONS:
+            # Its data is the same dict: what the disconnect handlers still change is kept.
+            self.namespace.adapter.persist_session(
+                Session(self.id, self.pid, self.rooms, self.data)
+            )
         self.disconnect_reason = reason
         self.connected = False
         if self.handler_for("disconnecting") is None:

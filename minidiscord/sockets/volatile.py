@@ -21,5 +21,6 @@ class VolatileEmitter:
         socket = self._socket
         if not socket.writable:
             return False
-        socket.emit(event, *args)
+        # Not kept for connection state recovery: a volatile event may be lost anyway.
+        socket.emit_volatile(event, *args)
         return True

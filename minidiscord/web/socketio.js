@@ -12,6 +12,10 @@
 //   deliver a stale message minutes later.
 // - Acks registered through timeout()/emitWithAck() fail with an Error on timeout or when
 //   the connection drops (their ids die with it); plain ack callbacks are then forgotten.
+// - Connection state recovery (socket.io >= 4.6): when the CONNECT answer carries a `pid`,
+//   the last event argument that is a string is kept as the offset, and a reconnect sends
+//   both in its CONNECT auth; `recovered` says whether the server gave the socket back
+//   (same id, and the events missed meanwhile follow).
 
 import { BinaryReassembler, EngineType, PacketType, ProtocolError, decodePacketText, encodePacket } from "./sioparser.js";
 
@@ -55,6 +59,9 @@ export class Socket {
     this.connectTimeout = options.connectTimeout ?? 20000;
     this.id = null;
     this.connected = false;
+    this.recovered = false;
+    this.pid = null;
+    this.lastOffset = null;
     this.active = false;
     this.attempts = 0;
     this.listeners = new Map();
@@ -240,7 +247,8 @@ export class Socket {
         this.pingTimeout = Number(handshake.pingTimeout) || this.pingTimeout;
         this.maxPayload = Number(handshake.maxPayload) || this.maxPayload;
         this.resetPingTimer();
-        const auth = typeof this.auth === "function" ? this.auth() : this.auth;
+        let auth = typeof this.auth === "function" ? this.auth() : this.auth;
+        if (this.pid !== null) auth = { pid: this.pid, offset: this.lastOffset ?? undefined, ...(auth ?? {}) };
         this.sendFrames(encodePacket({ type: PacketType.CONNECT, nsp: this.nsp, data: auth ?? undefined }));
         break;
       }
@@ -271,6 +279,11 @@ export class Socket {
       case PacketType.CONNECT:
         clearTimeout(this.timers.connect);
         this.id = packet.data?.sid ?? null;
+        {
+          const pid = packet.data?.pid;
+          this.recovered = typeof pid === "string" && pid === this.pid;
+          this.pid = typeof pid === "string" ? pid : null;
+        }
         this.connected = true;
         this.attempts = 0;
         this.dispatch("connect", []);
@@ -318,6 +331,8 @@ export class Socket {
   onEvent(packet) {
     const [event, ...args] = packet.data;
     if (LOCAL_EVENTS.has(event)) return;
+    // The server appends the offset; like the reference client, the arguments stay as sent.
+    if (this.pid !== null && typeof args[args.length - 1] === "string") this.lastOffset = args[args.length - 1];
     if (packet.id !== null) args.push(this.ackResponder(packet.id));
     this.dispatch(event, args);
   }

@@ -112,6 +112,33 @@ async (scenario) => {
         await sleep(100);
         return { events, afterReconnect, sockets: created.length, lastSent: created[2].sent.at(-1), active: socket.active };
       }
+      case "recovery": {
+        const socket = new Socket("http://127.0.0.1:9", { auth: { username: "ann" }, reconnectionDelay: 10, reconnectionDelayMax: 20 });
+        track(socket);
+        const got = [];
+        socket.on("news", (...args) => got.push(args));
+        socket.connect();
+        created[0].accept();
+        created[0].receive('40{"sid":"sio-1","pid":"p-1"}');
+        created[0].receive('42["news",1,"o-1"]');
+        created[0].receive('42["news",2,"o-2"]');
+        const first = { recovered: socket.recovered, offset: socket.lastOffset };
+        created[0].drop();
+        await until(() => created.length === 2, "a reconnect attempt");
+        created[1].accept();
+        const recovering = created[1].sent[0];
+        created[1].receive('40{"sid":"sio-1","pid":"p-1"}');
+        created[1].receive('42["news",3,"o-3"]');
+        const second = { recovered: socket.recovered, id: socket.id, offset: socket.lastOffset };
+        created[1].drop();
+        await until(() => created.length === 3, "another attempt");
+        created[2].accept();
+        // The session expired: a new socket and pid.
+        created[2].receive('40{"sid":"sio-2","pid":"p-2"}');
+        const third = { recovered: socket.recovered, id: socket.id, auth: created[2].sent[0] };
+        socket.disconnect();
+        return { first, recovering, second, third, got };
+      }
       case "ping-timeout": {
         const { socket, ws } = connected({ reconnectionDelay: 5000 }, { pingInterval: 30, pingTimeout: 30 });
         await until(() => !socket.connected, "the dead server to be noticed");

@@ -205,6 +205,17 @@ class ReferenceClient:
     def disconnect(self, name: str = "main") -> None:
         self.page.evaluate("(name) => reference.disconnect(name)", name)
 
+    def cut(self, name: str = "main") -> None:
+        self.page.evaluate("(name) => reference.cut(name)", name)
+
+    def recovered(self, name: str = "main") -> bool:
+        answer: bool = self.page.evaluate("(name) => reference.recovered(name)", name)
+        return answer
+
+    def offsets(self, name: str = "main") -> list[str]:
+        offsets: list[str] = self.page.evaluate("(name) => reference.records[name].offsets", name)
+        return offsets
+
 
 OpenClient = Callable[..., ReferenceClient]
 
@@ -312,6 +323,31 @@ def test_login_channels_messages_history_and_user_list(open_client: OpenClient) 
     [[cat_users]] = cat.received("users")
     assert sorted(u["username"] for u in cat_users if u["connected"]) == ["ann", "bob", "cat"]
     assert [args[0]["username"] for args in ann.wait_for("user:join", 2)] == ["bob", "cat"]
+
+
+def test_a_blip_is_recovered_with_the_messages_sent_meanwhile(open_client: OpenClient) -> None:
+    ann = open_client("ann")
+    bob = open_client("bob")
+    _connected(ann, "ann")
+    _connected(bob, "bob")
+    assert bob.send("general", "before") == {"ok": True, "id": 1}
+    ann.wait_for("message:channel")
+    ann.wait_upgraded()
+    # The transport closes under the page (engine.close(), as a network blip), and the
+    # client reconnects by itself; bob writes meanwhile.
+    ann.cut()
+    ann.wait_for("disconnect")
+    assert bob.send("general", "while away") == {"ok": True, "id": 2}
+    ann.wait_for("connect", count=2)
+    assert ann.recovered()
+    assert bob.send("general", "after") == {"ok": True, "id": 3}
+    texts = [m["message"] for _, m in ann.wait_for("message:channel", count=3)]
+    assert texts == ["before", "while away", "after"]
+    # Recovered: no second greeting, and bob saw no presence flicker (the grace).
+    assert ann.events().count("session") == 1
+    assert bob.received("user:disconnect") == []
+    assert bob.received("user:connect") == []
+    assert len(set(ann.offsets())) == len(ann.offsets()) > 0
 
 
 def test_disconnect_restore_and_leave_server(open_client: OpenClient) -> None:

@@ -140,3 +140,18 @@ def test_packet_codec_and_backoff_bounds(run: Any) -> None:
     assert low_high[1] == [1000, pytest.approx(3000, abs=1)]
     assert low_high[2] == [2000, 5000]
     assert all(low >= 2500 and high == 5000 for low, high in low_high[3:])
+
+
+def test_connection_state_recovery_sends_pid_and_last_offset_and_reads_recovered(
+    run: Any,
+) -> None:
+    record = run("recovery")
+    assert record["first"] == {"recovered": False, "offset": "o-2"}
+    # The reconnect asks for the session back, with the last offset seen and the auth.
+    assert record["recovering"] == '40{"pid":"p-1","offset":"o-2","username":"ann"}'
+    assert record["second"] == {"recovered": True, "id": "sio-1", "offset": "o-3"}
+    assert record["third"]["recovered"] is False
+    assert record["third"]["id"] == "sio-2"
+    assert record["third"]["auth"] == '40{"pid":"p-1","offset":"o-3","username":"ann"}'
+    # Handlers get the arguments as sent, the offset last, as with the reference client.
+    assert record["got"] == [[1, "o-1"], [2, "o-2"], [3, "o-3"]]

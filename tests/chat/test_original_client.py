@@ -177,7 +177,7 @@ class RefusingStore(MemoryStore):
 async def test_a_store_failure_is_told_to_an_ackless_client_on_send_and_on_leave(
     start_server: ServerFactory, open_clients: Callable[[str], Clients]
 ) -> None:
-    app = App(Settings(host="127.0.0.1", port=0))
+    app = App(Settings(host="127.0.0.1", port=0, recovery_window=0.0))
     store = RefusingStore()
     ChatServer(app.sio, store)
     server = await start_server(app)

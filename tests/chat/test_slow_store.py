@@ -36,7 +36,7 @@ class ShufflingStore(MemoryStore):
 async def test_messages_are_broadcast_in_store_order(
     start_server: Any, nursery: trio.Nursery
 ) -> None:
-    app = App(Settings(host="127.0.0.1", port=0))
+    app = App(Settings(host="127.0.0.1", port=0, recovery_window=0.0))
     ChatServer(app.sio, ShufflingStore(seed=3))
     server = await start_server(app)
     senders = [ChatClient(server.url, f"s{n}", nursery=nursery) for n in range(3)]

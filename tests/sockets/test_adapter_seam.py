@@ -19,6 +19,7 @@ from minidiscord.sockets import (
     BroadcastOptions,
     InMemoryAdapter,
     Namespace,
+    Session,
     SocketDetails,
     SocketServer,
 )
@@ -117,6 +118,14 @@ class RecordingAdapter:
     async def server_count(self) -> int:
         self.calls.append(("server_count",))
         return await self.inner.server_count()
+
+    def persist_session(self, session: Session) -> None:
+        self.calls.append(("persist_session", session.sid, session.rooms))
+        self.inner.persist_session(session)
+
+    async def restore_session(self, pid: str, offset: str) -> Session | None:
+        self.calls.append(("restore_session", pid, offset))
+        return await self.inner.restore_session(pid, offset)
 
 
 def _recording(namespace: Namespace) -> Adapter:

@@ -49,6 +49,11 @@ TEST_SETTINGS = Settings(
     ip_connect_rate=None,
     ip_max_sessions=None,
     client_packet_rate=None,
+    # Off unless a test is about them, like the limits: recovery appends an offset to every
+    # event the chat sends (which tests reading exact arguments would have to strip), and
+    # the presence grace delays every user:disconnect.
+    recovery_window=0.0,
+    presence_grace=0.0,
     frontend=parse_frontend(
         os.environ.get("MINIDISCORD_FRONTEND", "hypercorn"), "MINIDISCORD_FRONTEND"
     ),

@@ -18,6 +18,7 @@ window.reference = (() => {
   function open(name, url, auth, options = {}) {
     const record = {
       events: [],
+      offsets: [],
       transports: { opened: null, upgraded: null, afterUpgrade: null },
     };
     records[name] = record;
@@ -45,7 +46,16 @@ window.reference = (() => {
     for (const builtin of ["connect", "disconnect", "connect_error"]) {
       socket.on(builtin, (arg) => record.events.push([builtin, plain(arg)]));
     }
-    socket.onAny((event, ...args) => record.events.push([event, ...args.map(plain)]));
+    socket.onAny((event, ...args) => {
+      // With connection state recovery on, the server appends a string offset to each
+      // event; no chat event ends with a string argument of its own, so a trailing string
+      // is the offset (the bundle's minifier renames the client's own _pid, which tells
+      // the client). Recorded apart, so the events read as the application's arguments.
+      if (args.length && typeof args[args.length - 1] === "string") {
+        record.offsets.push(args.pop());
+      }
+      record.events.push([event, ...args.map(plain)]);
+    });
     return true;
   }
 
@@ -70,6 +80,16 @@ window.reference = (() => {
     return true;
   }
 
+  // A network blip: the transport closes under the client, which reconnects by itself.
+  function cut(name) {
+    sockets[name].io.engine.close();
+    return true;
+  }
+
+  function recovered(name) {
+    return sockets[name].recovered;
+  }
+
   function state(name) {
     const socket = sockets[name];
     const engine = socket.io.engine;
@@ -86,5 +106,5 @@ window.reference = (() => {
     return records[name].events.filter((entry) => entry[0] === event).map((entry) => entry.slice(1));
   }
 
-  return { open, send, emit, disconnect, state, received, records };
+  return { open, send, emit, disconnect, cut, recovered, state, received, records };
 })();

@@ -1,0 +1,210 @@
+"""Connection state recovery (socket.io >= 4.6): a client whose connection dropped gets back,
+within a window, its socket id, rooms and ``data``, and the packets it missed meanwhile.
+
+How it goes, as in the reference server:
+
+- With ``SocketServer(connection_state_recovery=Recovery(...))`` every socket gets a private
+  session id, ``pid``, sent in the CONNECT answer beside ``sid``.
+- Every broadcast EVENT without an ack and not volatile (a socket's own ``emit`` is one, to
+  the room of its id) gets an *offset* appended as its last argument, and the adapter keeps
+  its encoded frames, with whom it was for, for the window (:class:`PacketLog`).
+- A socket that leaves for a reason in :data:`RECOVERABLE_REASONS` (its transport closed or
+  failed, a ping went unanswered, the server shut down: never a client's or the server's own
+  namespace disconnect) has its session persisted through its adapter.
+- A client sending ``{"pid": ..., "offset": ...}`` in its CONNECT auth (the last offset it
+  saw) within the window gets the same socket back, ``socket.recovered`` true, then every
+  kept packet after that offset addressed to its rooms, in order; the connect middlewares
+  are skipped with ``skip_middlewares``. Otherwise it is a new socket, ``recovered`` false.
+
+Memory is bounded: a packet older than the window, or beyond ``max_buffered_packets`` or
+``max_buffered_bytes``, is dropped, and so is a session older than the window. A session
+whose missed packets were dropped, or would be more than ``max_missed_packets``, cannot be
+recovered: the client gets a new socket, as if its session had expired.
+"""
+
+import itertools
+import secrets
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from ..engine.reasons import CloseReason
+from ..protocol.engineio import Frame
+from ..protocol.socketio import Packet
+from .adapter import BroadcastOptions
+from .packets import frames_of
+
+# The reference's list, in our engine's words. FORCED_CLOSE is not in it: our engine closes
+# with it only when the server meant the client to go (``socket.disconnect(close=True)``).
+RECOVERABLE_REASONS: frozenset[str] = frozenset(
+    {
+        CloseReason.TRANSPORT_CLOSE,
+        CloseReason.TRANSPORT_ERROR,
+        CloseReason.PING_TIMEOUT,
+        CloseReason.SERVER_SHUTTING_DOWN,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """The options of connection state recovery (``SocketServer(connection_state_recovery=)``).
+
+    ``max_disconnection_duration``: seconds a session and the packets sent meanwhile are
+    kept (the reference's default, two minutes). ``skip_middlewares``: a recovered socket
+    does not go through the connect middlewares again. ``max_missed_packets``: a session
+    that missed more than this many packets is not recovered (as if expired).
+    ``max_buffered_packets`` and ``max_buffered_bytes``: the most packets, and encoded
+    bytes (characters of a text frame), a namespace keeps; the oldest are dropped first.
+    """
+
+    max_disconnection_duration: float = 120.0
+    skip_middlewares: bool = True
+    max_missed_packets: int = 1_000
+    max_buffered_packets: int = 100_000
+    max_buffered_bytes: int = 64 << 20
+
+    def __post_init__(self) -> None:
+        if self.max_disconnection_duration <= 0:
+            raise ValueError("max_disconnection_duration is positive")
+        if (
+            self.max_missed_packets < 0
+            or min(self.max_buffered_packets, self.max_buffered_bytes) < 1
+        ):
+            raise ValueError(
+                "max_missed_packets >= 0, max_buffered_packets and max_buffered_bytes >= 1"
+            )
+
+
+@dataclass(slots=True)
+class Session:
+    """A disconnected socket's state, as ``Adapter.persist_session`` keeps it and
+    ``Adapter.restore_session`` gives it back (then with ``missed``: the frames of the
+    packets sent to it since the client's offset, in order, ready to send)."""
+
+    sid: str
+    pid: str
+    rooms: frozenset[str]
+    data: dict[str, Any]
+    missed: Sequence[tuple[Frame, ...]] = field(default=())
+
+
+@dataclass(slots=True)
+class _Kept:
+    seq: int
+    at: float
+    opts: BroadcastOptions
+    frames: tuple[Frame, ...]
+    size: int
+
+
+def _reaches(rooms: frozenset[str], opts: BroadcastOptions) -> bool:
+    """Whether a broadcast with ``opts`` was for a socket in ``rooms``."""
+    if opts.rooms and rooms.isdisjoint(opts.rooms):
+        return False
+    return not opts.except_ or rooms.isdisjoint(opts.except_)
+
+
+class PacketLog:
+    """One namespace's kept packets and persisted sessions (the in-memory adapter's).
+
+    An offset is ``"<epoch>-<n>"``: ``n`` counts the namespace's recorded packets, so a
+    packet is found by arithmetic rather than a search, and ``epoch`` is random per log, so
+    an offset from another server process (or an earlier run) is never taken for one here.
+    """
+
+    def __init__(self, recovery: Recovery) -> None:
+        self.recovery = recovery
+        self._epoch = secrets.token_hex(4)
+        self._packets: deque[_Kept] = deque()
+        # The sequence number of the first kept packet, and of the next one recorded.
+        self._first = 0
+        self._next = 0
+        self._bytes = 0
+        # pid -> (session, disconnected at); in the order persisted, so the oldest is first.
+        self._sessions: dict[str, tuple[Session, float]] = {}
+
+    def __len__(self) -> int:
+        return len(self._packets)
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    def record(self, packet: Packet, opts: BroadcastOptions) -> tuple[Frame, ...]:
+        """Append the next offset to the event, keep its frames, and return them."""
+        seq = self._next
+        self._next += 1
+        data = packet.data
+        assert isinstance(data, list)
+        stamped = Packet(packet.type, packet.namespace, [*data, f"{self._epoch}-{seq}"], packet.id)
+        frames = frames_of(stamped)
+        now = trio.current_time()
+        self._drop_old(now)
+        size = sum(len(frame) for frame in frames)
+        self._packets.append(_Kept(seq, now, opts, frames, size))
+        self._bytes += size
+        recovery = self.recovery
+        while self._packets and (
+            len(self._packets) > recovery.max_buffered_packets
+            or self._bytes > recovery.max_buffered_bytes
+        ):
+            self._drop_first()
+        return frames
+
+    def _drop_first(self) -> None:
+        self._bytes -= self._packets.popleft().size
+        self._first += 1
+
+    @property
+    def buffered_bytes(self) -> int:
+        """The encoded size of the kept packets."""
+        return self._bytes
+
+    def _drop_old(self, now: float) -> None:
+        threshold = now - self.recovery.max_disconnection_duration
+        packets = self._packets
+        while packets and packets[0].at < threshold:
+            self._drop_first()
+        sessions = self._sessions
+        while sessions:
+            pid = next(iter(sessions))
+            if sessions[pid][1] >= threshold:
+                break
+            del sessions[pid]
+
+    def persist(self, session: Session) -> None:
+        """Keep a disconnected socket's session for the window."""
+        now = trio.current_time()
+        self._drop_old(now)
+        self._sessions.pop(session.pid, None)
+        self._sessions[session.pid] = (session, now)
+
+    def restore(self, pid: str, offset: str) -> Session | None:
+        """The session ``pid`` with the packets after ``offset`` for its rooms, or None when
+        it is unknown, expired, or its missed packets are not all kept or are too many.
+        A session is restored once: it is forgotten either way."""
+        now = trio.current_time()
+        self._drop_old(now)
+        kept = self._sessions.pop(pid, None)
+        if kept is None:
+            return None
+        session = kept[0]
+        epoch, _, number = offset.rpartition("-")
+        if epoch != self._epoch or not number.isdigit():
+            return None
+        after = int(number) + 1
+        if after < self._first or after > self._next:
+            # Some packet it missed is no longer kept (or the offset is not ours).
+            return None
+        cap = self.recovery.max_missed_packets
+        missed: list[tuple[Frame, ...]] = []
+        for packet in itertools.islice(self._packets, after - self._first, None):
+            if _reaches(session.rooms, packet.opts):
+                if len(missed) == cap:
+                    return None
+                missed.append(packet.frames)
+        return Session(session.sid, session.pid, session.rooms, session.data, missed)
