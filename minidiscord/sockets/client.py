@@ -263,7 +263,9 @@ class Client:
 
     async def on_close(self, reason: CloseReason) -> None:
         self._closed = True
-        self._inbox.close()
+        # Packets read before the close are applied first, in order: a DISCONNECT among
+        # them is the client's own reason, an EVENT is not lost to a close right behind it.
+        await self._inbox.finish()
         for socket in list(self.sockets.values()):
             socket.detach(reason)
         try:

@@ -28,11 +28,25 @@ class Inbox:
     """Packets waiting for their turn (see the module's docstring).
 
     ``apply`` handles one packet; ``start_soon`` runs the worker as a task of the
-    connection (cancelled when it closes). ``max_bytes`` bounds the encoded size of what
-    waits; one packet is always taken when nothing waits, whatever its size.
+    connection. ``max_bytes`` bounds the encoded size of what waits; one packet is always
+    taken when nothing waits, whatever its size.
+
+    The connection closing does not cut the worker short: what the client sent before it
+    left is applied (a message then a close, as the reference server does), until
+    :meth:`finish`, which the close handler awaits under its own bound.
     """
 
-    __slots__ = ("_apply", "_bytes", "_closed", "_queue", "_room", "_start_soon", "max_bytes")
+    __slots__ = (
+        "_apply",
+        "_bytes",
+        "_closed",
+        "_idle",
+        "_queue",
+        "_room",
+        "_start_soon",
+        "_worker",
+        "max_bytes",
+    )
 
     def __init__(
         self,
@@ -43,15 +57,18 @@ class Inbox:
         self._apply = apply
         self._start_soon = start_soon
         self.max_bytes = max_bytes
-        # None while no worker runs: an idle connection keeps no queue.
+        # None while no worker is due: an idle connection keeps no queue.
         self._queue: deque[tuple[Packet, int]] | None = None
         self._bytes = 0
         self._room: trio.Event | None = None
+        self._idle: trio.Event | None = None
+        # The running worker's scope (shielded from the connection's close; see finish).
+        self._worker: trio.CancelScope | None = None
         self._closed = False
 
     @property
     def busy(self) -> bool:
-        """A worker is running (a handler, or packets waiting for their turn)."""
+        """A worker is due or running (a handler, or packets waiting for their turn)."""
         return self._queue is not None
 
     def __len__(self) -> int:
@@ -78,6 +95,10 @@ class Inbox:
         return len(queue) >= INBOX_PACKETS or self._bytes + size > self.max_bytes
 
     async def _work(self) -> None:
+        with trio.CancelScope(shield=True) as self._worker:
+            await self._drain()
+
+    async def _drain(self) -> None:
         queue = self._queue
         try:
             while queue:
@@ -86,20 +107,32 @@ class Inbox:
                 self._wake_reader()
                 await self._apply(packet)
         finally:
-            # Normally empty here; cancelled (the connection closed), the rest is dropped.
             self._queue = None
+            self._worker = None
             self._bytes = 0
             self._wake_reader()
+            if self._idle is not None:
+                self._idle.set()
 
     def _wake_reader(self) -> None:
         if self._room is not None:
             self._room.set()
             self._room = None
 
-    def close(self) -> None:
-        """The connection ended: nothing more is taken, and a reader waiting for room
-        returns."""
+    async def finish(self) -> None:
+        """The connection ended: take nothing more, apply what waits, then return. Cut
+        short (the close handler's bound), the worker is cancelled."""
         self._closed = True
-        if self._queue is not None:
-            self._queue.clear()
         self._wake_reader()
+        if self._queue is None:
+            return
+        try:
+            if self._worker is None:
+                # The worker never started (the connection closed first; it never will).
+                await self._drain()
+            else:
+                self._idle = trio.Event()
+                await self._idle.wait()
+        finally:
+            if self._worker is not None:
+                self._worker.cancel()
