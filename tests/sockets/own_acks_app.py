@@ -17,13 +17,14 @@ class OwnAcksApp:
 
     sio: SocketServer
     log: list[Any] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)
     release: trio.Event = field(default_factory=trio.Event)
 
 
 def own_acks_app() -> OwnAcksApp:
     """``ask-me n``: asks its own client to ``double`` n and answers with that; ``ask-all n``:
     asks every client (its own included) and answers with the sorted answers; ``note x``:
-    logs x; ``hold``: waits until the test releases it."""
+    logs x; ``hold``: waits until the test releases it. Disconnect reasons go to ``left``."""
     app = OwnAcksApp(SocketServer())
     sio = app.sio
 
@@ -47,5 +48,9 @@ def own_acks_app() -> OwnAcksApp:
     async def hold(socket: Socket) -> None:
         app.log.append("hold")
         await app.release.wait()
+
+    @sio.on("disconnect")
+    async def disconnect(socket: Socket, reason: str) -> None:
+        app.left.append(reason)
 
     return app

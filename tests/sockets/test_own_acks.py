@@ -137,6 +137,26 @@ async def test_later_events_wait_their_turn_while_a_handler_awaits_an_ack() -> N
     assert app.log == ["ask-me:start", "ask-me:end", *range(10)]
 
 
+async def test_what_came_before_a_close_is_applied_in_order() -> None:
+    # The worker is not cut short by the close: the note waiting behind "hold" is handled,
+    # then the DISCONNECT, with the client's own reason (not the transport's).
+    app = own_acks_app()
+    async with served(app) as server:
+        async with raw_websocket(server.ws_url) as client:
+            await _connected(client)
+            await client.send('42["hold"]')
+            await client.send('42["note","before the close"]')
+            await client.send("41")
+            server_client = _server_client(app)
+            await wait_until(lambda: len(server_client._inbox) == 2)
+        # The connection is closed (its close handler began) while "hold" still runs.
+        await wait_until(lambda: server_client._closed, timeout=10)
+        assert app.log == ["hold"]
+        app.release.set()
+        await wait_until(lambda: app.left == ["client namespace disconnect"])
+    assert app.log == ["hold", "before the close"]
+
+
 @pytest.mark.parametrize(
     ("note_bytes", "held"),
     # Small events: held up to the packet bound; large ones: up to the byte bound
