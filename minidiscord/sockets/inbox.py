@@ -4,7 +4,8 @@ The transport's task reads a connection's packets; a handler may await something
 later packet brings (an acknowledgement from its own client), so handlers cannot run in
 that task. They run in a worker task instead, one packet at a time in arrival order (trio
 does not start tasks in the order they were spawned, so a task per packet would not keep
-the order). The worker exists only while there is work: an idle connection holds no task.
+the order). The worker exists only while there is work (and for a moment after, see
+LINGER): an idle connection holds no task.
 
 The queue is bounded in packets and in bytes; when it is full the reader waits for room,
 so a client that sends faster than its handlers finish is slowed down at its socket, as
@@ -22,6 +23,11 @@ from ..protocol.socketio import Packet
 # Enough to keep reading while one handler awaits a round trip to its client; small
 # enough that a flood is held at the socket, not in memory.
 INBOX_PACKETS = 16
+
+# How long an idle worker waits for the next packet before it ends: starting a task costs
+# several times what waking one does, and a busy client's next packet is usually that
+# close; a connection quiet for longer holds no task.
+LINGER = 0.5
 
 
 class Inbox:
@@ -41,6 +47,7 @@ class Inbox:
         "_bytes",
         "_closed",
         "_idle",
+        "_more",
         "_queue",
         "_room",
         "_start_soon",
@@ -62,13 +69,16 @@ class Inbox:
         self._bytes = 0
         self._room: trio.Event | None = None
         self._idle: trio.Event | None = None
+        # Set by put when the worker lingers for more work.
+        self._more: trio.Event | None = None
         # The running worker's scope (shielded from the connection's close; see finish).
         self._worker: trio.CancelScope | None = None
         self._closed = False
 
     @property
     def busy(self) -> bool:
-        """A worker is due or running (a handler, or packets waiting for their turn)."""
+        """A worker is due or running (a handler, packets waiting for their turn, or
+        lingering for the next)."""
         return self._queue is not None
 
     def __len__(self) -> int:
@@ -87,6 +97,8 @@ class Inbox:
             self._start_soon(self._work)
         self._queue.append((packet, size))
         self._bytes += size
+        if self._more is not None:
+            self._more.set()
 
     def _full(self, size: int) -> bool:
         queue = self._queue
@@ -101,13 +113,23 @@ class Inbox:
     async def _drain(self) -> None:
         queue = self._queue
         try:
-            while queue:
-                packet, size = queue.popleft()
-                self._bytes -= size
-                self._wake_reader()
-                await self._apply(packet)
+            while True:
+                while queue:
+                    packet, size = queue.popleft()
+                    self._bytes -= size
+                    self._wake_reader()
+                    await self._apply(packet)
+                if self._closed:
+                    break
+                self._more = trio.Event()
+                with trio.move_on_after(LINGER):
+                    await self._more.wait()
+                self._more = None
+                if not queue:
+                    break
         finally:
             self._queue = None
+            self._more = None
             self._worker = None
             self._bytes = 0
             self._wake_reader()
@@ -126,6 +148,8 @@ class Inbox:
         self._wake_reader()
         if self._queue is None:
             return
+        if self._more is not None:
+            self._more.set()
         try:
             if self._worker is None:
                 # The worker never started (the connection closed first; it never will).

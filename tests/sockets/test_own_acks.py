@@ -23,7 +23,7 @@ import trio
 
 from minidiscord.client import connect
 from minidiscord.sockets.client import Client
-from minidiscord.sockets.inbox import INBOX_PACKETS
+from minidiscord.sockets.inbox import INBOX_PACKETS, LINGER
 from tests.sockets.own_acks_app import OwnAcksApp, own_acks_app
 from tests.support.rawclient import RawWebSocket, raw_websocket
 from tests.support.servers import RunningApp, serve_any_app
@@ -134,6 +134,9 @@ async def test_later_events_wait_their_turn_while_a_handler_awaits_an_ack() -> N
             await client.send(f"43{ack_id}[42]")
             assert await client.text() == "430[42]"
             await wait_until(lambda: len(app.log) == 12)
+            # Done and quiet: the worker ends, an idle connection holds no task.
+            inbox = _server_client(app)._inbox
+            await wait_until(lambda: not inbox.busy, timeout=LINGER + 5)
     assert app.log == ["ask-me:start", "ask-me:end", *range(10)]
 
 
