@@ -15,6 +15,7 @@ from .acks import handling_event
 from .connection import EngineConnection
 from .dynamic import connecting, find_child
 from .errors import ConnectionRefused
+from .inbox import Inbox
 from .middleware import INTERNAL_ERROR, admit, screen
 from .packets import control_frame
 from .reasons import NamespaceLeft, SocketsRejectLabel
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from .server import SocketServer
 
 logger = logging.getLogger("minidiscord.sockets")
+
+# Packets applied one at a time in arrival order, after the handlers of those before them.
+_TAKE_TURNS = frozenset((PacketType.EVENT, PacketType.CONNECT, PacketType.DISCONNECT))
 
 
 class Client:
@@ -46,6 +50,11 @@ class Client:
         self._attachments_deadline: float | None = None
         # The connection ended (on_close began): a CONNECT still in its middlewares is void.
         self._closed = False
+        # EVENT, CONNECT and DISCONNECT wait their turn there; ACKs never wait (a handler
+        # may be awaiting one).
+        self._inbox = Inbox(self._dispatch, self.start_soon, session.max_payload)
+        # Bytes received of the packet being decoded (its attachments included).
+        self._received = 0
 
     def start_soon(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run a task that lives as long as this connection."""
@@ -91,6 +100,7 @@ class Client:
 
     async def on_message(self, data: str | bytes) -> None:
         decoder = self._decoder
+        self._received += len(data)
         try:
             packet = decoder.receive(data)
         except SocketIOProtocolError as exc:
@@ -105,7 +115,14 @@ class Client:
                 else None
             )
             self._set_timer()
-        if packet is not None:
+        if packet is None:
+            return
+        size, self._received = self._received, 0
+        if packet.type in _TAKE_TURNS:
+            await self._inbox.put(packet, size)
+        else:
+            # An ACK is applied as it is read: the handler awaiting it may be the one
+            # the inbox is running. Anything else is refused at once.
             await self._dispatch(packet)
 
     async def _dispatch(self, packet: Packet) -> None:
@@ -260,6 +277,9 @@ class Client:
 
     async def on_close(self, reason: CloseReason) -> None:
         self._closed = True
+        # Packets read before the close are applied first, in order: a DISCONNECT among
+        # them is the client's own reason, an EVENT is not lost to a close right behind it.
+        await self._inbox.finish()
         for socket in list(self.sockets.values()):
             socket.detach(reason)
         try:
