@@ -306,10 +306,12 @@ def check_report(report: dict[str, Any], clients: int, procs: int) -> None:
     assert len(result["loadgen_cpu_percent"]) == procs
 
 
+# "--drain 20": a drain ends as soon as every delivery is in; on a machine busy with other
+# work, 5 s has not always been enough for the last few.
 @pytest.mark.slow
 async def test_a_short_run_against_our_server(server: RunningServer) -> None:
     report = await run_loadtest(
-        server.url, *("-c", "6", "-s", "2", "-r", "10", "-d", "1", "--drain", "5", "--procs", "2")
+        server.url, *("-c", "6", "-s", "2", "-r", "10", "-d", "1", "--drain", "20", "--procs", "2")
     )
     check_report(report, clients=6, procs=2)
 
@@ -317,7 +319,7 @@ async def test_a_short_run_against_our_server(server: RunningServer) -> None:
 @pytest.mark.slow
 async def test_a_short_run_against_the_python_socketio_peer(peer_url: str) -> None:
     report = await run_loadtest(
-        peer_url, *("-c", "5", "-s", "2", "-r", "10", "-d", "1", "--drain", "5")
+        peer_url, *("-c", "5", "-s", "2", "-r", "10", "-d", "1", "--drain", "20")
     )
     check_report(report, clients=5, procs=1)
 
