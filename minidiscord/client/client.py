@@ -6,7 +6,7 @@ import random as _random
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import trio
 
@@ -16,7 +16,8 @@ from ..protocol.socketio import DEFAULT_NAMESPACE, Decoder, Packet, PacketType, 
 from .backoff import Backoff
 from .engine import EngineClient, EngineOptions
 from .errors import ConnectError, Disconnected
-from .socket import AnyHandler, Auth, ClientSocket, Event, H, Handler
+from .handlers import CL, DL, EL, AnyHandler, H, Handler
+from .socket import Auth, ClientSocket, Event
 from .transports import TransportClosed
 
 # How long leaving the ``connect`` block may spend disconnecting cleanly.
@@ -360,6 +361,24 @@ class Client:
     @property
     def recovered(self) -> bool:
         return self.of(DEFAULT_NAMESPACE).recovered
+
+    @overload
+    def on(self, event: Literal["connect"]) -> Callable[[CL], CL]: ...
+
+    @overload
+    def on(self, event: Literal["connect"], handler: CL) -> CL: ...
+
+    @overload
+    def on(self, event: Literal["disconnect"]) -> Callable[[DL], DL]: ...
+
+    @overload
+    def on(self, event: Literal["disconnect"], handler: DL) -> DL: ...
+
+    @overload
+    def on(self, event: Literal["connect_error"]) -> Callable[[EL], EL]: ...
+
+    @overload
+    def on(self, event: Literal["connect_error"], handler: EL) -> EL: ...
 
     @overload
     def on(self, event: str) -> Callable[[H], H]: ...
