@@ -356,10 +356,12 @@ class Client:
 
     @property
     def connected(self) -> bool:
+        """Whether the default namespace is connected."""
         return self.of(DEFAULT_NAMESPACE).connected
 
     @property
     def recovered(self) -> bool:
+        """Whether the server restored the default namespace's session on the last connect."""
         return self.of(DEFAULT_NAMESPACE).recovered
 
     @overload
@@ -392,18 +394,23 @@ class Client:
         return socket.on(event) if handler is None else socket.on(event, handler)
 
     def off(self, event: str) -> None:
+        """:meth:`ClientSocket.off` of the default namespace."""
         self.of(DEFAULT_NAMESPACE).off(event)
 
     def on_any(self, handler: AnyHandler) -> AnyHandler:
+        """:meth:`ClientSocket.on_any` of the default namespace."""
         return self.of(DEFAULT_NAMESPACE).on_any(handler)
 
     def off_any(self, handler: AnyHandler | None = None) -> None:
+        """:meth:`ClientSocket.off_any` of the default namespace."""
         self.of(DEFAULT_NAMESPACE).off_any(handler)
 
     def on_any_outgoing(self, handler: AnyHandler) -> AnyHandler:
+        """:meth:`ClientSocket.on_any_outgoing` of the default namespace."""
         return self.of(DEFAULT_NAMESPACE).on_any_outgoing(handler)
 
     def off_any_outgoing(self, handler: AnyHandler | None = None) -> None:
+        """:meth:`ClientSocket.off_any_outgoing` of the default namespace."""
         self.of(DEFAULT_NAMESPACE).off_any_outgoing(handler)
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:

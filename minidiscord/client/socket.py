@@ -23,6 +23,8 @@ logger = logging.getLogger("minidiscord.client")
 
 AuthData: TypeAlias = dict[str, Any]
 Auth: TypeAlias = AuthData | Callable[[], AuthData | Awaitable[AuthData]] | None
+"""What a namespace sends as its auth payload on each connect: a dict, a function
+returning one (``async`` allowed, asked again on every reconnection), or None."""
 
 # Events the client raises itself; the server cannot send them and they are never acked.
 LOCAL_EVENTS = frozenset({"connect", "connect_error", "disconnect"})

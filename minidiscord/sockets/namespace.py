@@ -133,14 +133,17 @@ class Namespace(Operators):
         return self.adapter.rooms
 
     def add(self, socket: "Socket") -> None:
+        """A socket joined the namespace: keep it, in its rooms (for the server's client)."""
         self.sockets[socket.id] = socket
         self.adapter.add_all(socket.id, socket.entering())
 
     def remove(self, socket: "Socket") -> None:
+        """A socket left the namespace: forget it and its rooms."""
         self.adapter.del_all(socket.id)
         self.sockets.pop(socket.id, None)
 
     async def trigger_disconnect(self, socket: "Socket", reason: str) -> None:
+        """Run the namespace's ``disconnect`` handler; a failing one is logged."""
         handler = self.handlers.get("disconnect")
         if handler is None:
             return

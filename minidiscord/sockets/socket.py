@@ -44,6 +44,7 @@ class Handshake:
 
     @property
     def headers(self) -> dict[str, str]:
+        """The HTTP headers of the request that opened the connection."""
         return self._request.headers
 
     @property
@@ -58,6 +59,7 @@ class Handshake:
 
     @property
     def query(self) -> dict[str, str]:
+        """The query parameters of the request that opened the connection."""
         return self._request.query
 
 
@@ -132,6 +134,7 @@ class Socket(CatchAll):
             buffer.append(frame)
 
     def deliver(self, frames: Iterable[Frame]) -> None:
+        """Queue already-encoded frames for this client, in order."""
         for frame in frames:
             self.deliver_frame(frame)
 
@@ -253,6 +256,8 @@ class Socket(CatchAll):
         self._acks.pop(ack_id, None)
 
     def handle_ack(self, ack_id: int, args: list[Any]) -> None:
+        """The client acknowledged one of this socket's emits: call its callback (for
+        the server's client; an unknown id is ignored)."""
         pending = self._acks.pop(ack_id, None)
         if pending is None:
             logger.debug("%r: ack %d is not pending", self, ack_id)
@@ -263,6 +268,8 @@ class Socket(CatchAll):
             _run_callback(pending.callback, *args)
 
     def send_ack(self, ack_id: int, result: Any) -> None:
+        """Send a handler's return value as the acknowledgement ``ack_id`` (None: no
+        arguments; a tuple: several)."""
         if result is None:
             args: list[Any] = []
         elif isinstance(result, tuple):
@@ -285,6 +292,7 @@ class Socket(CatchAll):
         return frozenset(self.namespace.adapter.socket_rooms(self.id))
 
     def join(self, room: str | Iterable[str]) -> None:
+        """Join a room, or several."""
         rooms = (room,) if isinstance(room, str) else room
         early = self._early_rooms
         if early is not None:
@@ -293,6 +301,7 @@ class Socket(CatchAll):
             self.namespace.adapter.add_all(self.id, rooms)
 
     def leave(self, room: str) -> None:
+        """Leave a room."""
         early = self._early_rooms
         if early is not None:
             early.discard(room)
@@ -391,6 +400,7 @@ class Socket(CatchAll):
 
     @property
     def packet_middlewares(self) -> Sequence[PacketMiddleware]:
+        """The packet middlewares, in calling order."""
         return self._packet_middlewares or ()
 
     def _outgoing_changed(self) -> None:
@@ -443,6 +453,8 @@ class Socket(CatchAll):
         self.namespace.watching_outgoing.discard(self)
 
     async def run_disconnect_handler(self) -> None:
+        """Run the ``disconnect`` handlers once the socket has left (for the server's
+        client; a second call does nothing)."""
         if self._disconnect_handled or self.disconnect_reason is None:
             return
         self._disconnect_handled = True
