@@ -24,6 +24,7 @@ lint: $(TEST_STAMP)
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy docs/examples
 
 # The whole suite runs twice: on hypercorn (the default front end) and on the native one.
 unit: $(TEST_STAMP) $(NODE_STAMP)

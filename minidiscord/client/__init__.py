@@ -11,9 +11,18 @@ See :class:`Client` for the options and what bounds the client's memory.
 from .backoff import Backoff
 from .client import Client, connect
 from .errors import BufferFull, CallTimeout, ClientError, ConnectError, Disconnected
-from .socket import ClientSocket, Event
+from .handlers import (
+    AnyHandler,
+    ConnectErrorListener,
+    ConnectListener,
+    DisconnectListener,
+    Handler,
+)
+from .socket import Auth, ClientSocket, Event
 
 __all__ = [
+    "AnyHandler",
+    "Auth",
     "Backoff",
     "BufferFull",
     "CallTimeout",
@@ -21,7 +30,11 @@ __all__ = [
     "ClientError",
     "ClientSocket",
     "ConnectError",
+    "ConnectErrorListener",
+    "ConnectListener",
+    "DisconnectListener",
     "Disconnected",
     "Event",
+    "Handler",
     "connect",
 ]

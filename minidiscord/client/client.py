@@ -6,7 +6,7 @@ import random as _random
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import trio
 
@@ -16,7 +16,8 @@ from ..protocol.socketio import DEFAULT_NAMESPACE, Decoder, Packet, PacketType, 
 from .backoff import Backoff
 from .engine import EngineClient, EngineOptions
 from .errors import ConnectError, Disconnected
-from .socket import AnyHandler, Auth, ClientSocket, Event, H, Handler
+from .handlers import CL, DL, EL, AnyHandler, H, Handler
+from .socket import Auth, ClientSocket, Event
 from .transports import TransportClosed
 
 # How long leaving the ``connect`` block may spend disconnecting cleanly.
@@ -355,11 +356,31 @@ class Client:
 
     @property
     def connected(self) -> bool:
+        """Whether the default namespace is connected."""
         return self.of(DEFAULT_NAMESPACE).connected
 
     @property
     def recovered(self) -> bool:
+        """Whether the server restored the default namespace's session on the last connect."""
         return self.of(DEFAULT_NAMESPACE).recovered
+
+    @overload
+    def on(self, event: Literal["connect"]) -> Callable[[CL], CL]: ...
+
+    @overload
+    def on(self, event: Literal["connect"], handler: CL) -> CL: ...
+
+    @overload
+    def on(self, event: Literal["disconnect"]) -> Callable[[DL], DL]: ...
+
+    @overload
+    def on(self, event: Literal["disconnect"], handler: DL) -> DL: ...
+
+    @overload
+    def on(self, event: Literal["connect_error"]) -> Callable[[EL], EL]: ...
+
+    @overload
+    def on(self, event: Literal["connect_error"], handler: EL) -> EL: ...
 
     @overload
     def on(self, event: str) -> Callable[[H], H]: ...
@@ -373,18 +394,23 @@ class Client:
         return socket.on(event) if handler is None else socket.on(event, handler)
 
     def off(self, event: str) -> None:
+        """:meth:`ClientSocket.off` of the default namespace."""
         self.of(DEFAULT_NAMESPACE).off(event)
 
     def on_any(self, handler: AnyHandler) -> AnyHandler:
+        """:meth:`ClientSocket.on_any` of the default namespace."""
         return self.of(DEFAULT_NAMESPACE).on_any(handler)
 
     def off_any(self, handler: AnyHandler | None = None) -> None:
+        """:meth:`ClientSocket.off_any` of the default namespace."""
         self.of(DEFAULT_NAMESPACE).off_any(handler)
 
     def on_any_outgoing(self, handler: AnyHandler) -> AnyHandler:
+        """:meth:`ClientSocket.on_any_outgoing` of the default namespace."""
         return self.of(DEFAULT_NAMESPACE).on_any_outgoing(handler)
 
     def off_any_outgoing(self, handler: AnyHandler | None = None) -> None:
+        """:meth:`ClientSocket.off_any_outgoing` of the default namespace."""
         self.of(DEFAULT_NAMESPACE).off_any_outgoing(handler)
 
     def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:

@@ -8,23 +8,23 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 import trio
 
 from ..protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from .errors import BufferFull, CallTimeout, ConnectError, Disconnected
+from .handlers import CL, DL, EL, AnyHandler, H, Handler
 
 if TYPE_CHECKING:
     from .client import Client
 
 logger = logging.getLogger("minidiscord.client")
 
-Handler: TypeAlias = Callable[..., Any]
-H = TypeVar("H", bound=Handler)
-AnyHandler: TypeAlias = Callable[..., Any]
 AuthData: TypeAlias = dict[str, Any]
 Auth: TypeAlias = AuthData | Callable[[], AuthData | Awaitable[AuthData]] | None
+"""What a namespace sends as its auth payload on each connect: a dict, a function
+returning one (``async`` allowed, asked again on every reconnection), or None."""
 
 # Events the client raises itself; the server cannot send them and they are never acked.
 LOCAL_EVENTS = frozenset({"connect", "connect_error", "disconnect"})
@@ -90,6 +90,24 @@ class ClientSocket:
     # Handlers ---------------------------------------------------------------------------
 
     @overload
+    def on(self, event: Literal["connect"]) -> Callable[[CL], CL]: ...
+
+    @overload
+    def on(self, event: Literal["connect"], handler: CL) -> CL: ...
+
+    @overload
+    def on(self, event: Literal["disconnect"]) -> Callable[[DL], DL]: ...
+
+    @overload
+    def on(self, event: Literal["disconnect"], handler: DL) -> DL: ...
+
+    @overload
+    def on(self, event: Literal["connect_error"]) -> Callable[[EL], EL]: ...
+
+    @overload
+    def on(self, event: Literal["connect_error"], handler: EL) -> EL: ...
+
+    @overload
     def on(self, event: str) -> Callable[[H], H]: ...
 
     @overload
@@ -100,7 +118,8 @@ class ClientSocket:
         decorator or directly. ``connect``, ``disconnect`` and ``connect_error`` included.
 
         Plain functions run in the reader, in order; ``async`` ones run as tasks, at most
-        ``max_concurrent_handlers`` at a time (the reader waits for a free slot).
+        ``max_concurrent_handlers`` at a time (the reader waits for a free slot). The
+        client's own events have fixed shapes (:mod:`minidiscord.client.handlers`).
         """
 
         def register(function: H) -> H:

@@ -8,6 +8,7 @@ from .broadcast import BroadcastOperator
 from .catchall import AnyListener
 from .dynamic import NamespacePattern, NamespacePredicate, ParentNamespace
 from .errors import AckTimeout, BroadcastAckTimeout, ConnectionRefused, ServerSideEmitTimeout
+from .handlers import ConnectHandler, DisconnectHandler, ErrorHandler, EventHandler
 from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware, PacketMiddleware
 from .namespace import Namespace
@@ -25,9 +26,13 @@ __all__ = [
     "BroadcastFlags",
     "BroadcastOperator",
     "BroadcastOptions",
+    "ConnectHandler",
     "ConnectMiddleware",
     "ConnectionRefused",
+    "DisconnectHandler",
     "EngineLimits",
+    "ErrorHandler",
+    "EventHandler",
     "Handshake",
     "InMemoryAdapter",
     "Namespace",

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("minidiscord.sockets")
 
-AnyListener = Callable[Concatenate[str, ...], object]
-"""A catch-all listener: ``listener(event, *args)``; what it returns is ignored."""
+AnyListener = Callable[Concatenate[str, ...], None]
+"""A catch-all listener: a plain function ``listener(event, *args)`` returning None (called
+inline, never awaited: a coroutine function is the wrong shape)."""
 
 
 class CatchAll:

@@ -41,6 +41,8 @@ NamespacePredicate = Callable[[str, dict[str, Any] | None], bool | Awaitable[boo
 """``predicate(name, auth)``: whether the client may have a namespace of that name."""
 
 NamespacePattern = re.Pattern[str] | NamespacePredicate
+"""What ``sio.of`` takes to make a parent of dynamic namespaces: a compiled regular
+expression the names must match, or a :data:`NamespacePredicate`."""
 
 _parents = itertools.count()
 

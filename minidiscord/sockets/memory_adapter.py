@@ -8,7 +8,7 @@ from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from ..protocol.socketio import Packet, PacketType
-from .adapter import BroadcastOptions, SocketDetails
+from .adapter import Adapter, BroadcastOptions, SocketDetails
 from .catchall import notify_recipients
 from .packets import frames_of
 from .recovery import PacketLog, Session
@@ -40,7 +40,7 @@ class _RoomsView(Mapping[str, AbstractSet[str]]):
         return len(self._rooms)
 
 
-class InMemoryAdapter:
+class InMemoryAdapter(Adapter):
     """The :class:`~minidiscord.sockets.Adapter` of a single server (the default).
 
     A room maps socket ids to sockets in joining order, so a broadcast reaches members in

@@ -4,11 +4,12 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from collections.abc import Set as AbstractSet
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from ..metrics import Metrics
 from .adapter import AdapterFactory
 from .broadcast import BroadcastOperator
+from .handlers import C, D, E, R
 from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware
 from .operators import Operators
@@ -68,8 +69,22 @@ class Namespace(Operators):
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
 
+    @overload
+    def on(self, event: Literal["connect"]) -> Callable[[C], C]: ...
+
+    @overload
+    def on(self, event: Literal["disconnect", "disconnecting"]) -> Callable[[D], D]: ...
+
+    @overload
+    def on(self, event: Literal["error"]) -> Callable[[R], R]: ...
+
+    @overload
+    def on(self, event: str) -> Callable[[E], E]: ...
+
     def on(self, event: str) -> Callable[[H], H]:
-        """Register the handler of an event (``connect`` and ``disconnect`` included)."""
+        """Register the handler of an event (``connect`` and ``disconnect`` included), as a
+        decorator that returns the handler; its shape is checked against the event's
+        (:mod:`minidiscord.sockets.handlers`)."""
 
         def register(handler: H) -> H:
             self.handlers[event] = handler
@@ -118,14 +133,17 @@ class Namespace(Operators):
         return self.adapter.rooms
 
     def add(self, socket: "Socket") -> None:
+        """A socket joined the namespace: keep it, in its rooms (for the server's client)."""
         self.sockets[socket.id] = socket
         self.adapter.add_all(socket.id, socket.entering())
 
     def remove(self, socket: "Socket") -> None:
+        """A socket left the namespace: forget it and its rooms."""
         self.adapter.del_all(socket.id)
         self.sockets.pop(socket.id, None)
 
     async def trigger_disconnect(self, socket: "Socket", reason: str) -> None:
+        """Run the namespace's ``disconnect`` handler; a failing one is logged."""
         handler = self.handlers.get("disconnect")
         if handler is None:
             return

@@ -3,7 +3,7 @@ ASGI app that serve them."""
 
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Unpack, overload
+from typing import Any, Literal, Unpack, overload
 
 from ..asgi_io import ASGIApp
 from ..metrics import Metrics
@@ -13,6 +13,7 @@ from .broadcast import BroadcastOperator
 from .client import Client
 from .connection import EngineConnection
 from .dynamic import NamespacePattern, ParentNamespace
+from .handlers import C, D, E, R
 from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware
 from .namespace import H, Namespace
@@ -142,7 +143,23 @@ class SocketServer(ServedByEngine, Operators):
         """Add a connect middleware to "/" (see :meth:`Namespace.use`)."""
         return self.of("/").use(middleware)
 
+    @overload
+    def on(self, event: Literal["connect"], namespace: str = "/") -> Callable[[C], C]: ...
+
+    @overload
+    def on(
+        self, event: Literal["disconnect", "disconnecting"], namespace: str = "/"
+    ) -> Callable[[D], D]: ...
+
+    @overload
+    def on(self, event: Literal["error"], namespace: str = "/") -> Callable[[R], R]: ...
+
+    @overload
+    def on(self, event: str, namespace: str = "/") -> Callable[[E], E]: ...
+
     def on(self, event: str, namespace: str = "/") -> Callable[[H], H]:
+        """Register the handler of an event on ``namespace`` ("/" by default; see
+        :meth:`Namespace.on`)."""
         return self.of(namespace).on(event)
 
     def _operator(self) -> BroadcastOperator:

@@ -4,7 +4,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import trio
 
@@ -16,6 +16,7 @@ from .broadcast import BroadcastOperator
 from .catchall import CatchAll
 from .connection import RequestView
 from .errors import AckTimeout
+from .handlers import C, D, E, R
 from .middleware import PacketMiddleware
 from .namespace import H, Handler
 from .packets import ack_frames, control_frame, event_frames
@@ -43,6 +44,7 @@ class Handshake:
 
     @property
     def headers(self) -> dict[str, str]:
+        """The HTTP headers of the request that opened the connection."""
         return self._request.headers
 
     @property
@@ -57,6 +59,7 @@ class Handshake:
 
     @property
     def query(self) -> dict[str, str]:
+        """The query parameters of the request that opened the connection."""
         return self._request.query
 
 
@@ -131,6 +134,7 @@ class Socket(CatchAll):
             buffer.append(frame)
 
     def deliver(self, frames: Iterable[Frame]) -> None:
+        """Queue already-encoded frames for this client, in order."""
         for frame in frames:
             self.deliver_frame(frame)
 
@@ -252,6 +256,8 @@ class Socket(CatchAll):
         self._acks.pop(ack_id, None)
 
     def handle_ack(self, ack_id: int, args: list[Any]) -> None:
+        """The client acknowledged one of this socket's emits: call its callback (for
+        the server's client; an unknown id is ignored)."""
         pending = self._acks.pop(ack_id, None)
         if pending is None:
             logger.debug("%r: ack %d is not pending", self, ack_id)
@@ -262,6 +268,8 @@ class Socket(CatchAll):
             _run_callback(pending.callback, *args)
 
     def send_ack(self, ack_id: int, result: Any) -> None:
+        """Send a handler's return value as the acknowledgement ``ack_id`` (None: no
+        arguments; a tuple: several)."""
         if result is None:
             args: list[Any] = []
         elif isinstance(result, tuple):
@@ -284,6 +292,7 @@ class Socket(CatchAll):
         return frozenset(self.namespace.adapter.socket_rooms(self.id))
 
     def join(self, room: str | Iterable[str]) -> None:
+        """Join a room, or several."""
         rooms = (room,) if isinstance(room, str) else room
         early = self._early_rooms
         if early is not None:
@@ -292,6 +301,7 @@ class Socket(CatchAll):
             self.namespace.adapter.add_all(self.id, rooms)
 
     def leave(self, room: str) -> None:
+        """Leave a room."""
         early = self._early_rooms
         if early is not None:
             early.discard(room)
@@ -330,8 +340,21 @@ class Socket(CatchAll):
 
     # Handlers and middlewares of this socket ---------------------------------------------
 
+    @overload
+    def on(self, event: Literal["connect"]) -> Callable[[C], C]: ...
+
+    @overload
+    def on(self, event: Literal["disconnect", "disconnecting"]) -> Callable[[D], D]: ...
+
+    @overload
+    def on(self, event: Literal["error"]) -> Callable[[R], R]: ...
+
+    @overload
+    def on(self, event: str) -> Callable[[E], E]: ...
+
     def on(self, event: str) -> Callable[[H], H]:
-        """Register this socket's own handler of an event (see the class docstring)."""
+        """Register this socket's own handler of an event (see the class docstring), with
+        the same shapes as :meth:`Namespace.on <minidiscord.sockets.Namespace.on>`."""
 
         def register(handler: H) -> H:
             if self._handlers is None:
@@ -377,6 +400,7 @@ class Socket(CatchAll):
 
     @property
     def packet_middlewares(self) -> Sequence[PacketMiddleware]:
+        """The packet middlewares, in calling order."""
         return self._packet_middlewares or ()
 
     def _outgoing_changed(self) -> None:
@@ -429,6 +453,8 @@ class Socket(CatchAll):
         self.namespace.watching_outgoing.discard(self)
 
     async def run_disconnect_handler(self) -> None:
+        """Run the ``disconnect`` handlers once the socket has left (for the server's
+        client; a second call does nothing)."""
         if self._disconnect_handled or self.disconnect_reason is None:
             return
         self._disconnect_handled = True
