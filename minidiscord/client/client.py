@@ -7,6 +7,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal, overload
+from urllib.parse import unquote, urlsplit
 
 import trio
 
@@ -134,7 +135,8 @@ class Client:
         self, url: str, *, namespaces: Iterable[str] | None = None
     ) -> AsyncIterator["Client"]:
         """Connect to ``url`` (``http(s)://`` or ``ws(s)://``) and the ``namespaces`` (by
-        default those made with :meth:`of`, or ``/``), and keep the connection, reconnecting
+        default the namespace in ``url``'s path, as in ``http://host/admin``, else those
+        made with :meth:`of`, or ``/``), and keep the connection, reconnecting
         as configured, until the block ends; then disconnect cleanly.
 
         Raises :class:`ConnectError` when a namespace is refused (the server's ``message``
@@ -143,7 +145,11 @@ class Client:
         """
         if self._nursery is not None:
             raise RuntimeError("this client is already connected")
-        names = list(namespaces) if namespaces is not None else (list(self._sockets) or ["/"])
+        if namespaces is not None:
+            names = list(namespaces)
+        else:
+            in_url = url_namespace(url)
+            names = [in_url] if in_url is not None else (list(self._sockets) or ["/"])
         sockets = [self.of(name) for name in names]
         for socket in sockets:
             socket.active = True
@@ -440,6 +446,14 @@ def connect(
     sends right on connect with :class:`Client` before connecting, or read them with
     ``sio.events()``/``sio.wait_for()`` entered before they can arrive."""
     return Client(**options).connect(url, namespaces=namespaces)
+
+
+def url_namespace(url: str) -> str | None:
+    """The namespace ``url``'s path names (``http://host/admin`` names ``/admin``), or None
+    for no path or ``/``. The Engine.IO endpoint is the ``path`` option, not this."""
+    path = unquote(urlsplit(url).path)
+    # socket.io-client's io() takes the path as it is, a trailing "/" included.
+    return path if path not in ("", "/") else None
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

@@ -508,3 +508,23 @@ async def test_a_handlers_exception_comes_out_of_the_block_as_itself(
 
     with pytest.raises(HandlerFailed, match="the handler failed"):
         await shout_and_wait()
+
+
+@pytest.mark.parametrize("transports", [("websocket",), ("polling",)])
+async def test_the_urls_path_is_the_namespace_as_in_io(
+    start_server: ServerFactory, transports: tuple[str, ...]
+) -> None:
+    server, seen = await started(start_server)
+    client = Client(transports=transports, reconnection=False)
+    # The Engine.IO endpoint stays the path option's (/socket.io/); the URL's query still goes.
+    async with client.connect(server.url + "/admin?from=url") as sio:
+        admin = sio.of("/admin")
+        assert admin.connected
+        assert not sio.connected
+        assert await admin.call("echo", 1, timeout=5) == ["/admin", 1]
+    assert [name for name, _, _, _ in seen.connects] == ["/admin"]
+    assert seen.requests[0][1]["from"] == "url"
+    # Given namespaces win over the URL's path.
+    async with client.connect(server.url + "/admin", namespaces=["/"]) as sio:
+        assert sio.connected
+    assert [name for name, _, _, _ in seen.connects] == ["/admin", "/"]
