@@ -76,6 +76,29 @@ HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 
 
+async def _websocket_reader_host(
+    spawned: trio.Event,
+    opening: trio.CancelScope,
+    rejected: list[HandshakeError],
+    *,
+    task_status: trio.TaskStatus[trio.Nursery],
+) -> None:
+    """A nursery for trio-websocket's reader task, open until ``spawned`` (the reader is
+    started by then). A refused handshake (a 403, a 404) ends that task with
+    ConnectionRejected while ``wrap_client_stream`` waits for an opening that never comes:
+    the error goes to the connect (``rejected``, ending its wait with ``opening``), to fail
+    the opening at once, rather than fail the session's nursery."""
+    try:
+        async with trio.open_nursery() as nursery:
+            task_status.started(nursery)
+            await spawned.wait()
+    except* HandshakeError as group:
+        error = group.exceptions[0]
+        assert isinstance(error, HandshakeError)
+        rejected.append(error)
+        opening.cancel()
+
+
 class PollingTransport:
     """Long-polling: each ``receive`` is one GET the server holds until it has packets, each
     ``send`` one POST. The engine runs at most one of each at a time, so httpx's pool keeps
@@ -178,6 +201,7 @@ class WebSocketTransport:
         host = target.hostname or "localhost"
         port = target.port or (443 if secure else 80)
         stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] | None = None
+        spawned = trio.Event()
         try:
             if secure:
                 stream = await trio.open_ssl_over_tcp_stream(
@@ -192,19 +216,28 @@ class WebSocketTransport:
                 await stream.do_handshake()
             else:
                 stream = await trio.open_tcp_stream(host, port)
-            connection = await wrap_client_stream(
-                nursery,
-                stream,
-                target.netloc,
-                f"{target.path}?{target.query}",
-                extra_headers=[(k.encode(), v.encode()) for k, v in headers],
-                max_message_size=max_message_bytes,
-            )
+            rejected: list[HandshakeError] = []
+            with trio.CancelScope() as opening:
+                reader_nursery: trio.Nursery = await nursery.start(
+                    _websocket_reader_host, spawned, opening, rejected
+                )
+                connection = await wrap_client_stream(
+                    reader_nursery,
+                    stream,
+                    target.netloc,
+                    f"{target.path}?{target.query}",
+                    extra_headers=[(k.encode(), v.encode()) for k, v in headers],
+                    max_message_size=max_message_bytes,
+                )
+            if rejected:
+                raise rejected[0]
         except (HandshakeError, OSError, trio.BrokenResourceError) as exc:
             if stream is not None:
                 await stream.aclose()
             # trio reports a failed TLS handshake as a broken stream caused by the SSL error.
             raise TransportClosed("transport error", repr(exc.__cause__ or exc)) from exc
+        finally:
+            spawned.set()
         return cls(connection)
 
     async def receive(self) -> list[Packet]:

@@ -528,3 +528,15 @@ async def test_the_urls_path_is_the_namespace_as_in_io(
     async with client.connect(server.url + "/admin", namespaces=["/"]) as sio:
         assert sio.connected
     assert [name for name, _, _, _ in seen.connects] == ["/admin", "/"]
+
+
+async def test_a_refused_websocket_handshake_fails_the_opening_at_once(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    # The server answers the upgrade at an unknown path with an HTTP error, not a WebSocket:
+    # a failed opening now, not one that waits out the open timeout.
+    server, _ = await started(start_server)
+    client = Client(transports=("websocket",), path="/nowhere/", reconnection=False)
+    with trio.fail_after(1), pytest.raises(ConnectError, match="ConnectionRejected"):
+        async with client.connect(server.url):
+            pytest.fail("connected at a path the server does not serve")
