@@ -13,6 +13,7 @@ from .client import Client, connect
 from .errors import BufferFull, CallTimeout, ClientError, ConnectError, Disconnected
 from .handlers import (
     AnyHandler,
+    AttemptListener,
     ConnectErrorListener,
     ConnectListener,
     DisconnectListener,
@@ -22,6 +23,7 @@ from .socket import Auth, ClientSocket, Event
 
 __all__ = [
     "AnyHandler",
+    "AttemptListener",
     "Auth",
     "Backoff",
     "BufferFull",

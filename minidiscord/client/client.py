@@ -17,9 +17,14 @@ from ..protocol.socketio import DEFAULT_NAMESPACE, Decoder, Packet, PacketType, 
 from .backoff import Backoff
 from .engine import EngineClient, EngineOptions
 from .errors import ConnectError, Disconnected
-from .handlers import CL, DL, EL, AnyHandler, H, Handler
+from .handlers import AL, CL, DL, EL, AnyHandler, H, Handler
 from .socket import Auth, ClientSocket, Event
 from .transports import TransportClosed
+
+# The events of the connection itself (socket.io-client's Manager emits them).
+MANAGER_EVENTS = frozenset(
+    {"reconnect_attempt", "reconnect", "reconnect_error", "reconnect_failed"}
+)
 
 # How long leaving the ``connect`` block may spend disconnecting cleanly.
 CLOSE_TIMEOUT = 10.0
@@ -99,6 +104,7 @@ class Client:
         self._stopped = trio.Event()
         self._state = trio.Event()
         self._backoff_scope: trio.CancelScope | None = None
+        self._manager_handlers: dict[str, Handler] = {}
         # Why the client stopped for good, when it was not asked to.
         self.error: ConnectError | None = None
 
@@ -233,6 +239,8 @@ class Client:
         attempt = 0
         try:
             while True:
+                if attempt:
+                    await self._emit_manager("reconnect_attempt", attempt)
                 engine = EngineClient(self._engine_options(url), self._on_message)
                 self._decoder = self._new_decoder()
                 opened = False
@@ -245,6 +253,8 @@ class Client:
                             refused = exc
                         else:
                             opened = True
+                            if attempt:
+                                await self._emit_manager("reconnect", attempt)
                             attempt = 0
                             self._engine = engine
                             self._changed()
@@ -259,6 +269,8 @@ class Client:
                     for socket in list(self._sockets.values()):
                         if socket.active and not socket.connected:
                             await socket._failed(failure)
+                    if attempt:
+                        await self._emit_manager("reconnect_error", failure)
                 if opened:
                     reason = engine.close_reason or "transport close"
                     for socket in list(self._sockets.values()):
@@ -272,6 +284,7 @@ class Client:
                 if not self.reconnection or (limit is not None and attempt >= limit):
                     if self.reconnection:
                         self.error = ConnectError(f"gave up after {attempt} reconnection attempts")
+                        await self._emit_manager("reconnect_failed")
                     error = self.error or ConnectError("connection lost")
                     for socket in self._sockets.values():
                         socket._abandon(error)
@@ -332,7 +345,11 @@ class Client:
         await self._wait_connected([socket])
 
     async def _run_handler(
-        self, socket: ClientSocket, handler: Handler, args: tuple[Any, ...], ack_id: int | None
+        self,
+        socket: ClientSocket | None,
+        handler: Handler,
+        args: tuple[Any, ...],
+        ack_id: int | None,
     ) -> None:
         if inspect.iscoroutinefunction(handler):
             assert self._nursery is not None
@@ -340,18 +357,77 @@ class Client:
             self._nursery.start_soon(self._handler_task, socket, handler, args, ack_id)
             return
         result = handler(*args)
-        if ack_id is not None:
+        if socket is not None and ack_id is not None:
             socket._ack(ack_id, result)
 
     async def _handler_task(
-        self, socket: ClientSocket, handler: Handler, args: tuple[Any, ...], ack_id: int | None
+        self,
+        socket: ClientSocket | None,
+        handler: Handler,
+        args: tuple[Any, ...],
+        ack_id: int | None,
     ) -> None:
         try:
             result = await handler(*args)
         finally:
             self._handler_slots.release()
-        if ack_id is not None:
+        if socket is not None and ack_id is not None:
             socket._ack(ack_id, result)
+
+    # The connection's own events (socket.io-client's ``socket.io.on(...)``) ---------------
+
+    @overload
+    def on_manager(
+        self, event: Literal["reconnect_attempt", "reconnect"]
+    ) -> Callable[[AL], AL]: ...
+
+    @overload
+    def on_manager(self, event: Literal["reconnect_attempt", "reconnect"], handler: AL) -> AL: ...
+
+    @overload
+    def on_manager(self, event: Literal["reconnect_error"]) -> Callable[[EL], EL]: ...
+
+    @overload
+    def on_manager(self, event: Literal["reconnect_error"], handler: EL) -> EL: ...
+
+    @overload
+    def on_manager(self, event: Literal["reconnect_failed"]) -> Callable[[CL], CL]: ...
+
+    @overload
+    def on_manager(self, event: Literal["reconnect_failed"], handler: CL) -> CL: ...
+
+    def on_manager(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+        """Register the handler of one of the connection's events (one per event; a new one
+        replaces it), as a decorator or directly; plain functions run inline, ``async`` ones
+        as tasks, as :meth:`ClientSocket.on`'s do:
+
+        - ``reconnect_attempt(attempt)``: reconnection attempt ``attempt`` (from 1) starts,
+          after its backoff delay;
+        - ``reconnect(attempt)``: that attempt opened the connection (the namespaces'
+          CONNECTs follow);
+        - ``reconnect_error(error)``: that attempt failed (a :class:`ConnectError`);
+        - ``reconnect_failed()``: ``reconnection_attempts`` were made, the client gives up.
+
+        These are the connection's, not a namespace's, so they never clash with an event
+        the server emits under the same name.
+        """
+        if event not in MANAGER_EVENTS:
+            raise ValueError(f"not an event of the connection: {event!r}")
+
+        def register(function: H) -> H:
+            self._manager_handlers[event] = function
+            return function
+
+        return register if handler is None else register(handler)
+
+    def off_manager(self, event: str) -> None:
+        """Remove the handler of one of the connection's events."""
+        self._manager_handlers.pop(event, None)
+
+    async def _emit_manager(self, event: str, *args: Any) -> None:
+        handler = self._manager_handlers.get(event)
+        if handler is not None:
+            await self._run_handler(None, handler, args, None)
 
     # The default namespace, directly on the client ---------------------------------------
 

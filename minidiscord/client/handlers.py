@@ -2,7 +2,9 @@
 
 A handler may be a plain function (run in the reader, in order) or a coroutine function
 (run as a task); it takes the event's arguments, with no socket first. The client's own
-events have fixed shapes: ``connect()``, ``disconnect(reason)``, ``connect_error(error)``.
+events have fixed shapes: ``connect()``, ``disconnect(reason)``, ``connect_error(error)``,
+and so have the connection's (``Client.on_manager``): ``reconnect_attempt(attempt)``,
+``reconnect(attempt)``, ``reconnect_error(error)``, ``reconnect_failed()``.
 Catch-all listeners are plain functions ``listener(event, *args)``, called inline.
 """
 
@@ -24,6 +26,10 @@ DisconnectListener: TypeAlias = Callable[[str], object]
 ConnectErrorListener: TypeAlias = Callable[[ConnectError], object]
 """``handler(error)`` (or ``async``): the server refused the socket, or connecting failed."""
 
+AttemptListener: TypeAlias = Callable[[int], object]
+"""``handler(attempt)`` (or ``async``): ``reconnect_attempt`` and ``reconnect``, with the
+reconnection attempt's number (from 1)."""
+
 AnyHandler: TypeAlias = Callable[Concatenate[str, ...], None]
 """A catch-all listener: a plain function ``listener(event, *args)`` returning None
 (called inline, never awaited: a coroutine function is the wrong shape)."""
@@ -32,3 +38,4 @@ H = TypeVar("H", bound=Handler)
 CL = TypeVar("CL", bound=ConnectListener)
 DL = TypeVar("DL", bound=DisconnectListener)
 EL = TypeVar("EL", bound=ConnectErrorListener)
+AL = TypeVar("AL", bound=AttemptListener)

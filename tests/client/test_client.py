@@ -530,6 +530,114 @@ async def test_the_urls_path_is_the_namespace_as_in_io(
     assert [name for name, _, _, _ in seen.connects] == ["/admin", "/"]
 
 
+def record_manager_events(client: Client, happened: list[tuple[str, Any, float]]) -> None:
+    def record(event: str) -> Any:
+        return lambda *args: happened.append(
+            (event, args[0] if args else None, trio.current_time())
+        )
+
+    client.on("disconnect", record("disconnect"))
+    client.on("connect", record("connect"))
+    client.on_manager("reconnect_attempt", record("reconnect_attempt"))
+    client.on_manager("reconnect", record("reconnect"))
+    client.on_manager("reconnect_failed", record("reconnect_failed"))
+
+
+async def test_the_connection_reports_its_reconnection_attempts_errors_and_success(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    server, seen = await started(start_server)
+    client = Client(transports=("websocket",), random=lambda: 0.0)
+    happened: list[tuple[str, Any, float]] = []
+    record_manager_events(client, happened)
+    errors: list[ConnectError] = []
+
+    @client.on_manager("reconnect_error")
+    async def reconnect_error(error: ConnectError) -> None:
+        errors.append(error)
+        happened.append(("reconnect_error", len(errors), trio.current_time()))
+        if len(errors) == 2:
+            client.path = "/socket.io/"
+
+    async with client.connect(server.url) as sio:
+        # The server answers no Engine.IO request at this path: the attempts fail until the
+        # second failure's handler puts the right path back.
+        client.path = "/nowhere/"
+        session = server.app.engine.sessions[sio.engine_sid or ""]
+        session.close(CloseReason.FORCED_CLOSE, flush=False)
+        await wait_until(lambda: happened[-1][0] == "connect" and len(happened) > 1, 30)
+        assert await sio.call("echo", "back", timeout=5) == ["/", "back"]
+    start = happened[1][2]
+    assert [(event, arg) for event, arg, _ in happened] == [
+        ("connect", None),
+        ("disconnect", "transport close"),
+        ("reconnect_attempt", 1),
+        ("reconnect_error", 1),
+        ("reconnect_attempt", 2),
+        ("reconnect_error", 2),
+        ("reconnect_attempt", 3),
+        ("reconnect", 3),
+        ("connect", None),
+        ("disconnect", "io client disconnect"),
+    ]
+    # Each attempt starts after its backoff delay: 1 s, then 2 s, then 4 s.
+    attempts = [when - start for event, _, when in happened if event == "reconnect_attempt"]
+    assert attempts == pytest.approx([1.0, 3.0, 7.0], abs=0.1)
+    assert all(isinstance(error, ConnectError) for error in errors)
+    assert len(seen.connects) == 2
+
+
+async def test_the_connection_reports_giving_up_after_its_reconnection_attempts(
+    start_server: ServerFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    server, _ = await started(start_server)
+    client = Client(transports=("websocket",), reconnection_attempts=2, random=lambda: 0.0)
+    happened: list[tuple[str, Any, float]] = []
+    record_manager_events(client, happened)
+    client.on_manager("reconnect_error", lambda error: happened.append(("error", error, 0.0)))
+    async with client.connect(server.url) as sio:
+        client.path = "/nowhere/"
+        server.app.engine.sessions[sio.engine_sid or ""].close(
+            CloseReason.FORCED_CLOSE, flush=False
+        )
+        with trio.fail_after(30):
+            await sio.wait_closed()
+        assert sio.error is not None
+        assert "gave up after 2" in str(sio.error)
+    assert [event for event, _, _ in happened] == [
+        "connect",
+        "disconnect",
+        "reconnect_attempt",
+        "error",
+        "reconnect_attempt",
+        "error",
+        "reconnect_failed",
+    ]
+    assert [arg for event, arg, _ in happened if event == "reconnect_attempt"] == [1, 2]
+
+
+async def test_no_reconnection_events_without_a_reconnection(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The first connection failing is a connect_error, not a reconnect_error.
+    with trio.socket.socket() as sock:
+        await sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        client = Client(transports=("websocket",), reconnection=False)
+        happened: list[tuple[str, Any, float]] = []
+        record_manager_events(client, happened)
+        client.on_manager("reconnect_error", lambda error: happened.append(("error", error, 0)))
+        with pytest.raises(ConnectError, match="could not connect"):
+            async with client.connect(f"http://127.0.0.1:{port}"):
+                pytest.fail("connected to a closed port")
+    assert happened == []
+
+
+def test_only_the_connections_events_register_on_the_manager() -> None:
+    with pytest.raises(ValueError, match="not an event of the connection"):
+        Client().on_manager("connect", lambda: None)  # type: ignore[call-overload]
+
+
 async def test_a_refused_websocket_handshake_fails_the_opening_at_once(
     start_server: ServerFactory, autojump_clock: trio.testing.MockClock
 ) -> None:

@@ -161,6 +161,26 @@ client.on_any(watch)
 client.of("/chat").on_any_outgoing(watch)
 
 
+@client.on_manager("reconnect_attempt")
+def reconnecting(attempt: int) -> None: ...
+
+
+@client.on_manager("reconnect")
+async def reconnected(attempt: int) -> None: ...
+
+
+@client.on_manager("reconnect_error")
+def reconnect_error(error: ConnectError) -> None: ...
+
+
+@client.on_manager("reconnect_failed")
+async def reconnect_failed() -> None: ...
+
+
+client.on_manager("reconnect", reconnecting)
+client.on_manager("reconnect_error", refused)
+
+
 # Client: the wrong shapes -------------------------------------------------------------
 
 
@@ -178,3 +198,22 @@ def refused_str(error: int) -> None: ...
 
 client.on_any(watch_async)  # wrong: a catch-all listener is called, never awaited
 client.of("/chat").on_any_outgoing(watch_async)  # wrong: the same, outgoing
+
+
+@client.on_manager("reconnect_attempt")  # wrong: the attempt is an int
+def reconnecting_str(attempt: str) -> None: ...
+
+
+@client.on_manager("reconnect")  # wrong: reconnect gets the attempt
+async def reconnected_without() -> None: ...
+
+
+@client.on_manager("reconnect_error")  # wrong: the error is a ConnectError
+def reconnect_error_int(error: int) -> None: ...
+
+
+@client.on_manager("reconnect_failed")  # wrong: reconnect_failed has no arguments
+def reconnect_failed_with(attempt: int) -> None: ...
+
+
+client.on_manager("hello", watch)  # wrong: not an event of the connection
