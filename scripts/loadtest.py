@@ -25,7 +25,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -282,41 +282,22 @@ class Worker:
         self, client: Client, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Connect under the concurrency cap, then read until the connection ends."""
-        config = self.config
-        if config.transport == "client":
+        if self.config.transport == "client":
             await self._full_client_task(client, task_status)
             return
-        await self.limiter.acquire()
-        holding = True
-        began = time.perf_counter()
-        # One scope around the whole connection: the deadline bounds the connect and is lifted
-        # once connected (a nested fail_after could not outlive the transport's own nursery).
-        scope = trio.CancelScope(deadline=trio.current_time() + config.connect_timeout)
-        try:
-            with scope:
-                async with open_transport(config.url) as transport:
-                    leftover = await self._handshake(transport, client)
-                    scope.deadline = math.inf
-                    self.limiter.release()
-                    holding = False
-                    self.connect_latency.record(int((time.perf_counter() - began) * 1e6))
-                    client.transport = transport
-                    client.connected = True
-                    task_status.started()
-                    try:
-                        await self._read_loop(transport, leftover)
-                    except (trio.BrokenResourceError, trio.ClosedResourceError, WireError, OSError):
-                        pass
-                    finally:
-                        client.connected = False
-                        client.transport = None
-                        if not self.stopping:
-                            self.state.errors["disconnected"] += 1
-        finally:
-            if holding:
-                self.limiter.release()
-        if scope.cancelled_caught and holding:
-            raise trio.TooSlowError(f"no connection within {config.connect_timeout} s")
+        async with self._connect_slot() as opened, open_transport(self.config.url) as transport:
+            leftover = await self._handshake(transport, client)
+            opened()
+            client.transport = transport
+            client.connected = True
+            task_status.started()
+            try:
+                await self._read_loop(transport, leftover)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, WireError, OSError):
+                pass
+            finally:
+                client.transport = None
+                self._ended(client)
 
     async def _full_client_task(self, client: Client, task_status: trio.TaskStatus[None]) -> None:
         """The same on ``minidiscord.client``: deliveries come decoded, to a handler."""
@@ -329,32 +310,52 @@ class Worker:
             max_message_bytes=64 * 1024 * 1024,
         )
         sio.on("message:channel", self._delivered)
+        async with self._connect_slot() as opened, sio.connect(config.url):
+            opened()
+            client.sio = sio
+            client.connected = True
+            task_status.started()
+            try:
+                await sio.wait_closed()
+            finally:
+                client.sio = None
+                self._ended(client)
+
+    @contextlib.asynccontextmanager
+    async def _connect_slot(self) -> AsyncIterator[Callable[[], None]]:
+        """One of the connects the concurrency cap lets run at once, bounded by the connect
+        timeout; the block calls what it is given once connected, which frees the slot,
+        lifts the deadline and records the connect latency.
+
+        One scope around the whole connection: the deadline bounds the connect and is lifted
+        once connected (a nested fail_after could not outlive the transport's own nursery).
+        """
+        config = self.config
         await self.limiter.acquire()
         holding = True
         began = time.perf_counter()
         scope = trio.CancelScope(deadline=trio.current_time() + config.connect_timeout)
+
+        def opened() -> None:
+            nonlocal holding
+            scope.deadline = math.inf
+            self.limiter.release()
+            holding = False
+            self.connect_latency.record(int((time.perf_counter() - began) * 1e6))
+
         try:
             with scope:
-                async with sio.connect(config.url):
-                    scope.deadline = math.inf
-                    self.limiter.release()
-                    holding = False
-                    self.connect_latency.record(int((time.perf_counter() - began) * 1e6))
-                    client.sio = sio
-                    client.connected = True
-                    task_status.started()
-                    try:
-                        await sio.wait_closed()
-                    finally:
-                        client.connected = False
-                        client.sio = None
-                        if not self.stopping:
-                            self.state.errors["disconnected"] += 1
+                yield opened
         finally:
             if holding:
                 self.limiter.release()
         if scope.cancelled_caught and holding:
             raise trio.TooSlowError(f"no connection within {config.connect_timeout} s")
+
+    def _ended(self, client: Client) -> None:
+        client.connected = False
+        if not self.stopping:
+            self.state.errors["disconnected"] += 1
 
     def _delivered(self, _channel: str, message: dict[str, Any]) -> None:
         state = self.state
