@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeVar, get_args
 
 from .addresses import TrustedProxies
 from .limits import Rate, SettingsFormatError, parse_rate
+from .redis.target import RedisTarget, RedisURLError, parse_redis_url
 
 # Settings that take one of a few words: the type names the words, the tuple lists them.
 StoreKind = Literal["sqlite", "memory"]
@@ -97,6 +98,10 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     # When set, GET /metrics needs "Authorization: Bearer <token>".
     metrics_token: str | None = None
+    # Cluster mode: the Redis server every node of the chat shares (None: one process).
+    redis_url: RedisTarget | None = None
+    # What every key this chat keeps in Redis starts with, so chats can share a server.
+    redis_prefix: str = "minidiscord"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -194,6 +199,25 @@ def parse_limit(text: str, option: str) -> int | None:
 def parse_text(text: str, option: str) -> str:
     if not text.strip():
         raise SettingsError(f"{option}: must not be empty")
+    return text
+
+
+def parse_redis(text: str, option: str) -> RedisTarget:
+    try:
+        return parse_redis_url(text)
+    except RedisURLError as exc:
+        raise SettingsError(f"{option}: {exc}") from None
+
+
+def parse_key_prefix(text: str, option: str) -> str:
+    if (
+        not text
+        or len(text) > 64
+        or not all(c.isascii() and c.isprintable() and c != " " for c in text)
+    ):
+        raise SettingsError(
+            f"{option}: {text!r} is not 1-64 printable ASCII characters without spaces"
+        )
     return text
 
 
@@ -477,6 +501,24 @@ OPTIONS: tuple[Option, ...] = (
         "a secret that GET /metrics must present as 'Authorization: Bearer TOKEN' "
         "(default: /metrics is open)",
         "TOKEN",
+    ),
+    Option(
+        "redis_url",
+        "--redis-url",
+        "MINIDISCORD_REDIS_URL",
+        parse_redis,
+        "cluster mode: redis://HOST:PORT/DB (or rediss://, unix://) shared by every node of "
+        "the chat, which is then its store and message bus (default: one process)",
+        "URL",
+    ),
+    Option(
+        "redis_prefix",
+        "--redis-prefix",
+        "MINIDISCORD_REDIS_PREFIX",
+        parse_key_prefix,
+        "what every key of this chat in Redis starts with (chats sharing a Redis server "
+        "need different ones)",
+        "PREFIX",
     ),
 )
 

@@ -2,11 +2,13 @@
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import trio
 from hypothesis import settings as hypothesis_settings
 
+from tests.support.redisserver import RedisServer, redis_server
 from tests.support.servers import RunningServer, ServerFactory, server_factory
 
 # Property tests explore new inputs on every local run; CI replays a fixed exploration so a
@@ -33,3 +35,10 @@ async def start_server(nursery: trio.Nursery) -> AsyncIterator[ServerFactory]:
 @pytest.fixture
 async def server(start_server: ServerFactory) -> RunningServer:
     return await start_server()
+
+
+@pytest.fixture
+async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    """A private redis-server for this test (see tests/support/redisserver.py)."""
+    async with redis_server(tmp_path / "redis") as running:
+        yield running

@@ -1,17 +1,14 @@
 """Skip (locally) or fail (under CI=true) when the browser tests cannot run on this machine."""
 
 import importlib.util
-import os
 from typing import NoReturn
 
-import pytest
+from tests.support.requirements import unavailable
 
 
 def browser_tests_unavailable(reason: str) -> NoReturn:
     """Skip the current test or module with `reason`, but fail it in CI."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(f"browser tests skipped: {reason}", allow_module_level=True)
+    unavailable("browser tests", reason)
 
 
 def require_playwright() -> None:

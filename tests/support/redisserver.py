@@ -1,0 +1,126 @@
+"""A private redis-server for a test: a free loopback port, its own directory, the AOF
+fsynced before every reply (what the chat's guarantees need), never the machine's 6379.
+
+It is a real process, so tests can do to it what happens to Redis in production: freeze it
+(SIGSTOP), kill it (SIGKILL) and restart it on its AOF.
+"""
+
+import shutil
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from benchkit.processes import free_port
+from tests.support.requirements import unavailable
+
+# The settings "durable before visible" needs; a test about weaker ones passes its own.
+DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
+READY_TIMEOUT = 15.0
+
+
+def redis_server_command() -> str:
+    """The redis-server executable (skips the test locally when there is none)."""
+    found = shutil.which("redis-server")
+    if found is None:
+        unavailable("Redis tests", "redis-server is not installed (apt-get install redis-server)")
+    return found
+
+
+@dataclass
+class RedisServer:
+    """A running redis-server owned by one test."""
+
+    port: int
+    directory: Path
+    config: Sequence[str]
+    process: trio.Process | None = field(default=None)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        """Start (or start again, on the same port, directory and AOF) and wait until it
+        answers PING."""
+        self.process = await trio.lowlevel.open_process(
+            [
+                redis_server_command(),
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--dir", str(self.directory),
+                # No RDB snapshots: what survives a restart is what the AOF holds.
+                "--save", "",
+                *self.config,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        await wait_for_pong(self.port, self.process)
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server holds its connections open and answers nothing."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    async def kill(self) -> None:
+        """SIGKILL, as a crash or power loss of the Redis process (not of the OS)."""
+        process = self._running()
+        process.kill()
+        await process.wait()
+
+    async def restart(self) -> None:
+        await self.kill()
+        await self.start()
+
+    def _signal(self, which: signal.Signals) -> None:
+        self._running().send_signal(which)
+
+    def _running(self) -> trio.Process:
+        if self.process is None:
+            raise RuntimeError("redis-server was not started")
+        return self.process
+
+
+async def wait_for_pong(port: int, process: trio.Process) -> None:
+    """Until redis-server on ``port`` answers PING with PONG (not LOADING while it replays
+    its AOF); raises if it exits first."""
+    with trio.fail_after(READY_TIMEOUT):
+        while True:
+            if process.returncode is not None:
+                raise RuntimeError(f"redis-server exited with {process.returncode}")
+            try:
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+            except OSError:
+                await trio.sleep(0.02)
+                continue
+            async with stream:
+                await stream.send_all(b"PING\r\n")
+                reply = await stream.receive_some(64)
+            if reply.startswith(b"+PONG"):
+                return
+            await trio.sleep(0.02)
+
+
+@asynccontextmanager
+async def redis_server(
+    directory: Path, config: Sequence[str] = DURABLE
+) -> AsyncIterator[RedisServer]:
+    """A redis-server in ``directory`` (made if missing), killed when the block ends."""
+    await trio.Path(directory).mkdir(parents=True, exist_ok=True)
+    server = RedisServer(free_port(), directory, config)
+    try:
+        await server.start()
+        yield server
+    finally:
+        if server.process is not None and server.process.returncode is None:
+            server.thaw()
+            server.process.kill()
+            with trio.CancelScope(shield=True):
+                await server.process.wait()
