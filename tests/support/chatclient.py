@@ -6,13 +6,15 @@ runs in the test's trio run (no threads), so a test may use it on trio's MockClo
 that check exact frames or send what no client would use ``rawclient`` instead.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
 
 from minidiscord.client import Client, ConnectError
+
+from .eventlog import WAIT, EventLog
 
 CHAT_EVENTS = (
     "session",
@@ -24,12 +26,9 @@ CHAT_EVENTS = (
     "user:disconnect",
     "message:channel",
 )
-WAIT = 10.0  # seconds; generous for a loaded 2-core machine, only reached on failure
-
-Event = tuple[str, tuple[Any, ...]]
 
 
-class ChatClient:
+class ChatClient(EventLog):
     """One chat connection over WebSocket that records what it receives.
 
     Its connection runs as a task in ``nursery`` (the test's, e.g. pytest-trio's
@@ -37,11 +36,9 @@ class ChatClient:
     """
 
     def __init__(self, url: str, name: str = "client", *, nursery: trio.Nursery) -> None:
+        super().__init__(name)
         self.url = url
-        self.name = name
         self._nursery = nursery
-        self._log: list[Event] = []
-        self._changed = trio.Event()
         self._done = trio.Event()
         self._done.set()
         # No reconnection: the tests decide when a client comes back, as a new client.
@@ -53,11 +50,6 @@ class ChatClient:
 
     def __repr__(self) -> str:
         return f"ChatClient({self.name})"
-
-    def _record(self, event: str, *args: Any) -> None:
-        self._log.append((event, args))
-        self._changed.set()
-        self._changed = trio.Event()
 
     def _connect_error(self, error: ConnectError) -> None:
         # As the server sent it: {message, data?}.
@@ -73,11 +65,6 @@ class ChatClient:
                 await self.sio.wait_closed()
         finally:
             self._done.set()
-
-    @property
-    def events(self) -> list[Event]:
-        """Events in arrival order."""
-        return list(self._log)
 
     async def connect(
         self, auth: dict[str, Any] | None = None, transports: list[str] | None = None
@@ -104,29 +91,6 @@ class ChatClient:
         else:
             raise AssertionError(f"{self.name}: joined, expected a refusal")
         return (await self.wait_for("connect_error"))[0]
-
-    async def wait_for(
-        self, event: str, match: Callable[..., bool] | None = None, *, count: int = 1
-    ) -> tuple[Any, ...]:
-        """The args of the `count`-th recorded `event` (matching `match`, if given)."""
-
-        def matching() -> list[tuple[Any, ...]]:
-            return [a for e, a in self._log if e == event and (match is None or match(*a))]
-
-        with trio.move_on_after(WAIT):
-            while len(matching()) < count:
-                await self._changed.wait()
-            return matching()[count - 1]
-        raise AssertionError(f"{self.name}: timed out waiting for {count} x {event}: {self._log}")
-
-    def received(self, event: str) -> list[tuple[Any, ...]]:
-        return [args for name, args in self._log if name == event]
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self._log]
-
-    def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
-        return [m for c, m in self.received("message:channel") if channel in (None, c)]
 
     async def call(self, event: str, *args: Any) -> Any:
         """Emit with an ack and return the ack's argument (a tuple when there are several)."""
