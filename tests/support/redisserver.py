@@ -1,11 +1,10 @@
-"""A private redis-server for a test: a free loopback port, its own directory, the AOF
-fsynced before every reply (what the chat's guarantees need), never the machine's 6379.
+"""A private redis-server for a test (``benchkit.redis``'s command line: a free loopback
+port, its own directory, the AOF fsynced before every reply), never the machine's 6379.
 
 It is a real process, so tests can do to it what happens to Redis in production: freeze it
 (SIGSTOP), kill it (SIGKILL) and restart it on its AOF.
 """
 
-import shutil
 import signal
 import subprocess
 from collections.abc import AsyncIterator, Sequence
@@ -16,16 +15,15 @@ from pathlib import Path
 import trio
 
 from benchkit.processes import free_port
+from benchkit.redis import DURABLE, redis_command, redis_executable
 from tests.support.requirements import unavailable
 
-# The settings "durable before visible" needs; a test about weaker ones passes its own.
-DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
 READY_TIMEOUT = 15.0
 
 
-def redis_server_command() -> str:
+def redis_server_executable() -> str:
     """The redis-server executable (skips the test locally when there is none)."""
-    found = shutil.which("redis-server")
+    found = redis_executable()
     if found is None:
         unavailable("Redis tests", "redis-server is not installed (apt-get install redis-server)")
     return found
@@ -48,18 +46,10 @@ class RedisServer:
         """Start (or start again, on the same port, directory and AOF) and wait until it
         answers PING."""
         self.process = await trio.lowlevel.open_process(
-            [
-                redis_server_command(),
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--dir", str(self.directory),
-                # No RDB snapshots: what survives a restart is what the AOF holds.
-                "--save", "",
-                *self.config,
-            ],
+            redis_command(redis_server_executable(), self.port, self.directory, self.config),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         await wait_for_pong(self.port, self.process)
 
     def freeze(self) -> None:
