@@ -34,12 +34,14 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 import trio
 
 from benchkit.processes import free_port, running, server_args
+from benchkit.redis import running_redis
 from benchkit.stats import open_fds, raise_fd_limit, rss_kib
 from minidiscord.client import CallTimeout, Client, ConnectError, Disconnected
 
@@ -69,6 +71,8 @@ class Epoch:
 
     client: int
     number: int
+    # Which of the servers (--url, or the nodes this script started) it is connected to.
+    node: int = 0
     ready_at: float | None = None
     closed_at: float | None = None
     # True when the server ended the connection without being asked to.
@@ -271,8 +275,14 @@ class Connection:
 
 @dataclass(frozen=True)
 class Options:
-    url: str | None
-    pid: int | None
+    # The servers to soak: several are the nodes of one chat (cluster mode), and each
+    # client moves from one to the next at every reconnect. Empty: start our own.
+    urls: tuple[str, ...]
+    # Their process ids, in the same order, to watch RSS and descriptors (may be empty).
+    pids: tuple[int, ...]
+    # Nodes to start when no --url is given (more than one share a Redis).
+    nodes: int
+    redis_url: str | None
     clients: int
     duration: float
     min_interval: float
@@ -306,22 +316,39 @@ class Stats:
     joins: int = 0
     lost: int = 0
     open: int = 0
+    # Connections open now on each server.
+    open_by_node: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Watch:
+    """One server process whose memory and descriptors the soak watches."""
+
+    node: int
+    url: str
+    pid: int
+    samples: list[Sample] = field(default_factory=list)
+    # Descriptors before any client came, at the end, and once every client left.
+    idle_fds: int | None = None
+    end_sample: Sample | None = None
+    after_close: Sample | None = None
 
 
 class Soak:
-    def __init__(self, options: Options, url: str, rng: random.Random) -> None:
+    def __init__(
+        self, options: Options, urls: Sequence[str], pids: Sequence[int], rng: random.Random
+    ) -> None:
         self.options = options
-        self.url = url.rstrip("/")
+        self.urls = [url.rstrip("/") for url in urls]
         self.rng = rng
         self.ledger = Ledger(options.grace)
-        self.stats = Stats()
-        self.samples: list[Sample] = []
+        self.stats = Stats(open_by_node=[0] * len(self.urls))
+        self.watches = [Watch(node, self.urls[node], pid) for node, pid in enumerate(pids)]
         self.started_at = 0.0
         self.stop_at = 0.0
         self.active_clients = options.clients
         self.all_idle = trio.Event()
         self.close_now = trio.Event()
-        self.end_sample: Sample | None = None
         mean_interval = (options.min_interval + options.max_interval) / 2
         # Chat is what makes fan-out load; its share is set so that all clients together
         # send about --message-rate messages per second.
@@ -343,7 +370,8 @@ class Soak:
         try:
             while self.now() < self.stop_at:
                 number += 1
-                epoch = Epoch(index, number)
+                # Each connection goes to the next server: a restore on another node.
+                epoch = Epoch(index, number, node=(index + number) % len(self.urls))
                 auth: dict[str, Any]
                 if session_id is None:
                     auth = {"username": f"soak{index}-{number}"}
@@ -375,12 +403,14 @@ class Soak:
         )
         conn = Connection(client, epoch, self.ledger)
         try:
-            async with client.connect(self.url):
+            async with client.connect(self.urls[epoch.node]):
                 self.stats.open += 1
+                self.stats.open_by_node[epoch.node] += 1
                 try:
                     return await self._live(conn, auth, user_id, rng)
                 finally:
                     self.stats.open -= 1
+                    self.stats.open_by_node[epoch.node] -= 1
         except ConnectError as exc:
             # No session at all (the server could not be reached), or the namespace refused.
             if client.error is not None or "sessionId" not in auth:
@@ -550,40 +580,46 @@ class Soak:
 
     # -- the run ---------------------------------------------------------------------------
 
-    async def sampler(self, pid: int | None, progress: bool) -> None:
-        if pid is None:
+    def sample(self, watch: Watch) -> Sample | None:
+        reading = read_process(watch.pid)
+        if reading is None:
+            return None
+        connections = self.stats.open_by_node[watch.node]
+        return Sample(self.now() - self.started_at, reading[0], reading[1], connections)
+
+    async def sampler(self, progress: bool) -> None:
+        if not self.watches:
             return
         last_report = -1e9
-        while True:
-            reading = read_process(pid)
-            if reading is None:
-                self.ledger.violation("server died", f"process {pid} is gone")
-                return
-            sample = Sample(self.now() - self.started_at, reading[0], reading[1], self.stats.open)
-            self.samples.append(sample)
-            if progress and sample.at - last_report >= 30:
-                last_report = sample.at
-                print(
-                    f"[{sample.at:6.0f} s] rss {sample.rss_kb / 1024:.1f} MB, fds {sample.fds}, "
-                    f"connections {sample.connections}, acked {self.ledger.acked}, "
-                    f"violations {sum(self.ledger.violations.values())}",
-                    file=sys.stderr,
-                    flush=True,
-                )
+        watching = list(self.watches)
+        while watching:
+            for watch in list(watching):
+                sample = self.sample(watch)
+                if sample is None:
+                    self.ledger.violation("server died", f"process {watch.pid} is gone")
+                    watching.remove(watch)
+                    continue
+                watch.samples.append(sample)
+                if progress and sample.at - last_report >= 30:
+                    print(
+                        f"[{sample.at:6.0f} s] {watch.url}: rss {sample.rss_kb / 1024:.1f} MB, "
+                        f"fds {sample.fds}, connections {sample.connections}, acked "
+                        f"{self.ledger.acked}, violations {sum(self.ledger.violations.values())}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+            if progress and self.now() - self.started_at - last_report >= 30:
+                last_report = self.now() - self.started_at
             await trio.sleep(self.options.sample_interval)
 
-    async def conclude(self, pid: int | None) -> None:
+    async def conclude(self) -> None:
         """After the last action: let every ack come in, wait the grace, sample, close."""
         await trio.sleep_until(self.stop_at)
         with trio.move_on_after(self.options.ack_timeout + 5):
             await self.all_idle_or_final()
         await trio.sleep(self.options.grace)
-        if pid is not None:
-            reading = read_process(pid)
-            if reading is not None:
-                self.end_sample = Sample(
-                    self.now() - self.started_at, reading[0], reading[1], self.stats.open
-                )
+        for watch in self.watches:
+            watch.end_sample = self.sample(watch)
         self.close_now.set()
 
     async def all_idle_or_final(self) -> None:
@@ -619,20 +655,33 @@ async def fds_settled(pid: int, idle_fds: int, slack: int, timeout: float) -> Sa
 
 
 @contextlib.contextmanager
-def own_server(workdir: str, log_path: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A server in a subprocess, with a fresh SQLite database and every limit off."""
-    port = free_port()
-    db = os.path.join(workdir, "soak.db")
-    command = server_args(port, "--store", "sqlite", "--db", db, "--log-format", "json")
-    command += ["--log-level", "warning"]
-    with open(log_path, "wb") as log:
-        try:
-            with running(
-                command, port, timeout=30, stdout=log, stderr=subprocess.STDOUT
-            ) as process:
-                yield f"http://127.0.0.1:{port}", process
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}; see {log_path}") from None
+def own_servers(
+    workdir: str, log_paths: Sequence[str], redis_url: str | None
+) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
+    """One server per log path, each in a subprocess with every limit off: one on a fresh
+    SQLite database, or several nodes of one chat on ``redis_url`` (a private redis-server
+    when it is None)."""
+    with contextlib.ExitStack() as stack:
+        store: list[str]
+        if len(log_paths) == 1 and redis_url is None:
+            store = ["--store", "sqlite", "--db", os.path.join(workdir, "soak.db")]
+        else:
+            if redis_url is None:
+                redis_url = stack.enter_context(running_redis(Path(workdir) / "redis"))
+            store = ["--redis-url", redis_url]
+        servers = []
+        for log_path in log_paths:
+            port = free_port()
+            command = server_args(port, *store, "--log-format", "json", "--log-level", "warning")
+            log = stack.enter_context(open(log_path, "wb"))
+            try:
+                process = stack.enter_context(
+                    running(command, port, timeout=30, stdout=log, stderr=subprocess.STDOUT)
+                )
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}; see {log_path}") from None
+            servers.append((f"http://127.0.0.1:{port}", process))
+        yield servers
 
 
 def log_errors(log_path: str) -> list[str]:
@@ -657,70 +706,77 @@ def log_errors(log_path: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-async def run_soak(options: Options, url: str, pid: int | None) -> dict[str, Any]:
+async def run_soak(options: Options, urls: Sequence[str], pids: Sequence[int]) -> dict[str, Any]:
     rng = random.Random(options.seed)
-    soak = Soak(options, url, rng)
-    idle_fds: int | None = None
-    if pid is not None:
-        reading = read_process(pid)
-        idle_fds = reading[1] if reading is not None else None
+    soak = Soak(options, urls, pids, rng)
+    for watch in soak.watches:
+        reading = read_process(watch.pid)
+        watch.idle_fds = reading[1] if reading is not None else None
     soak.started_at = trio.current_time()
     soak.stop_at = soak.started_at + options.duration
     async with trio.open_nursery() as outer:
-        outer.start_soon(soak.sampler, pid, not options.json)
+        outer.start_soon(soak.sampler, not options.json)
         async with trio.open_nursery() as clients:
-            clients.start_soon(soak.conclude, pid)
+            clients.start_soon(soak.conclude)
             for index in range(options.clients):
                 clients.start_soon(soak.client, index)
         outer.cancel_scope.cancel()
-    after_close = None
-    if pid is not None and idle_fds is not None:
-        after_close = await fds_settled(pid, idle_fds, options.tolerance.fds, 15)
-    return summarize(soak, pid, idle_fds, after_close)
+    for watch in soak.watches:
+        if watch.idle_fds is not None:
+            watch.after_close = await fds_settled(
+                watch.pid, watch.idle_fds, options.tolerance.fds, 15
+            )
+    return summarize(soak)
 
 
 def baseline_of(samples: Sequence[Sample], warmup: float) -> Sample | None:
     return next((sample for sample in samples if sample.at >= warmup), None)
 
 
-def summarize(
-    soak: Soak, pid: int | None, idle_fds: int | None, after_close: Sample | None
-) -> dict[str, Any]:
-    options = soak.options
-    ledger = soak.ledger
-    baseline = baseline_of(soak.samples, options.warmup)
-    resources: dict[str, Any] = {"pid": pid, "checked": False}
-    if pid is not None and baseline is not None and soak.end_sample is not None:
+def _figures(sample: Sample) -> dict[str, Any]:
+    return {
+        "at": round(sample.at, 1),
+        "rss_kb": sample.rss_kb,
+        "fds": sample.fds,
+        "connections": sample.connections,
+    }
+
+
+def watch_summary(watch: Watch, options: Options, ledger: Ledger) -> dict[str, Any]:
+    """One server's resource figures, its violations recorded in ``ledger``."""
+    baseline = baseline_of(watch.samples, options.warmup)
+    resources: dict[str, Any] = {"url": watch.url, "pid": watch.pid, "checked": False}
+    if baseline is not None and watch.end_sample is not None:
         for kind, detail in resource_verdict(
-            baseline, soak.end_sample, idle_fds, after_close, options.tolerance
+            baseline, watch.end_sample, watch.idle_fds, watch.after_close, options.tolerance
         ):
-            ledger.violation(kind, detail)
+            ledger.violation(kind, f"{watch.url}: {detail}")
+        after_close = watch.after_close
         resources.update(
             checked=True,
             warmup_s=options.warmup,
-            baseline={
-                "at": round(baseline.at, 1),
-                "rss_kb": baseline.rss_kb,
-                "fds": baseline.fds,
-                "connections": baseline.connections,
-            },
-            end={
-                "at": round(soak.end_sample.at, 1),
-                "rss_kb": soak.end_sample.rss_kb,
-                "fds": soak.end_sample.fds,
-                "connections": soak.end_sample.connections,
-            },
-            idle_fds=idle_fds,
+            baseline=_figures(baseline),
+            end=_figures(watch.end_sample),
+            idle_fds=watch.idle_fds,
             fds_after_close=after_close.fds if after_close else None,
             rss_after_close_kb=after_close.rss_kb if after_close else None,
         )
-    elif pid is not None:
-        ledger.violation("no resource figures", "the run was too short to sample after warm-up")
-    resources["samples"] = [[round(s.at, 1), s.rss_kb, s.fds, s.connections] for s in soak.samples]
+    else:
+        ledger.violation(
+            "no resource figures", f"{watch.url}: the run was too short to sample after warm-up"
+        )
+    resources["samples"] = [[round(s.at, 1), s.rss_kb, s.fds, s.connections] for s in watch.samples]
+    return resources
+
+
+def summarize(soak: Soak) -> dict[str, Any]:
+    options = soak.options
+    ledger = soak.ledger
+    resources = [watch_summary(watch, options, ledger) for watch in soak.watches]
     stats = soak.stats
     return {
         "ok": not ledger.violations,
-        "url": soak.url,
+        "urls": soak.urls,
         "clients": options.clients,
         "duration_s": options.duration,
         "grace_s": options.grace,
@@ -751,7 +807,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     messages = summary["messages"]
     conns = summary["connections"]
     lines = [
-        f"soak against {summary['url']}: {summary['clients']} clients for "
+        f"soak against {', '.join(summary['urls'])}: {summary['clients']} clients for "
         f"{summary['duration_s']:g} s",
         f"messages: sent {messages['sent']}, acked {messages['acked']}, refused "
         f"{messages['refused']}, unanswered {messages['unanswered']}; deliveries "
@@ -760,24 +816,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{conns['leaves']} leaves, {conns['lost']} lost); history requests "
         f"{summary['history_requests']}",
     ]
-    resources = summary["resources"]
-    if resources.get("checked"):
-        base, end = resources["baseline"], resources["end"]
-        lines.append(
-            f"server pid {resources['pid']}: RSS {base['rss_kb'] / 1024:.1f} MB after warm-up "
-            f"({base['at']} s) -> {end['rss_kb'] / 1024:.1f} MB at the end; fds "
-            f"{base['fds']} -> {end['fds']} (connections {base['connections']} -> "
-            f"{end['connections']}); fds before clients {resources['idle_fds']}, after they "
-            f"left {resources['fds_after_close']}"
-        )
-        samples = resources["samples"]
-        step = max(1, len(samples) // 20)
-        lines.append("     t (s)   RSS (MB)   fds   connections")
-        for at, rss_kb, fds, connections in samples[::step] + (
-            samples[-1:] if (len(samples) - 1) % step else []
-        ):
-            lines.append(f"  {at:8.1f} {rss_kb / 1024:10.1f} {fds:5d} {connections:13d}")
-    else:
+    for resources in summary["resources"]:
+        lines.extend(_resource_lines(resources))
+    if not summary["resources"]:
         lines.append("server memory and descriptors: not checked (no --pid)")
     if summary["violations"]:
         lines.append("VIOLATIONS:")
@@ -790,10 +831,54 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _resource_lines(resources: dict[str, Any]) -> list[str]:
+    lines = []
+    if resources.get("checked"):
+        base, end = resources["baseline"], resources["end"]
+        lines.append(
+            f"server {resources['url']} (pid {resources['pid']}): RSS "
+            f"{base['rss_kb'] / 1024:.1f} MB after warm-up ({base['at']} s) -> "
+            f"{end['rss_kb'] / 1024:.1f} MB at the end; fds {base['fds']} -> {end['fds']} "
+            f"(connections {base['connections']} -> {end['connections']}); fds before "
+            f"clients {resources['idle_fds']}, after they left {resources['fds_after_close']}"
+        )
+        samples = resources["samples"]
+        step = max(1, len(samples) // 20)
+        lines.append("     t (s)   RSS (MB)   fds   connections")
+        for at, rss_kb, fds, connections in samples[::step] + (
+            samples[-1:] if (len(samples) - 1) % step else []
+        ):
+            lines.append(f"  {at:8.1f} {rss_kb / 1024:10.1f} {fds:5d} {connections:13d}")
+    else:
+        lines.append(f"server {resources['url']}: too short to check memory and descriptors")
+    return lines
+
+
 def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--url", help="server to soak (default: start one, SQLite, limits off)")
-    parser.add_argument("--pid", type=int, help="the server's process id, to watch RSS and fds")
+    parser.add_argument(
+        "--url",
+        action="append",
+        help="a server to soak; repeat it for the nodes of one chat, which the clients move "
+        "between at every reconnect (default: start our own, limits off)",
+    )
+    parser.add_argument(
+        "--pid",
+        type=int,
+        action="append",
+        help="the process id of each --url, in order, to watch RSS and fds",
+    )
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="without --url: how many servers to start (one: on SQLite; more: nodes of one "
+        "chat on Redis)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        help="with --nodes: the Redis they share (default: start a private redis-server)",
+    )
     parser.add_argument("--clients", type=int, default=500)
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of actions")
     # People act every few seconds; 1:5 with 500 clients saturates one hypercorn core (each
@@ -830,13 +915,23 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error("--interval: give MIN:MAX with 0 < MIN <= MAX")
     if args.clients < 1 or args.duration <= 0:
         parser.error("--clients and --duration must be positive")
-    if args.pid is not None and args.url is None:
+    urls = tuple(args.url or ())
+    pids = tuple(args.pid or ())
+    if pids and not urls:
         parser.error("--pid goes with --url (a server this script starts is watched anyway)")
+    if len(pids) > len(urls):
+        parser.error("give at most one --pid per --url")
+    if args.nodes < 1 or (urls and args.nodes != 1):
+        parser.error("--nodes: a positive number of servers to start, without --url")
+    if args.redis_url is not None and urls:
+        parser.error("--redis-url goes with --nodes (servers this script starts)")
     ramp = args.ramp if args.ramp is not None else min(30.0, args.duration / 5)
     warmup = args.warmup if args.warmup is not None else ramp + min(30.0, args.duration / 10)
     return Options(
-        url=args.url,
-        pid=args.pid,
+        urls=urls,
+        pids=pids,
+        nodes=args.nodes,
+        redis_url=args.redis_url,
         clients=args.clients,
         duration=args.duration,
         min_interval=min_interval,
@@ -862,16 +957,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
     raise_fd_limit()
-    if options.url is not None:
-        summary = trio.run(run_soak, options, options.url, options.pid)
+    if options.urls:
+        summary = trio.run(run_soak, options, options.urls, options.pids)
     else:
         with tempfile.TemporaryDirectory(prefix="soak-") as workdir:
             log_path = options.server_log or os.path.join(workdir, "server.log")
-            with own_server(workdir, log_path) as (url, process):
-                summary = trio.run(run_soak, options, url, process.pid)
-            errors = log_errors(log_path)
-            if process.returncode not in (0, -signal.SIGTERM):
-                errors.append(f"the server exited with status {process.returncode}")
+            log_paths = [log_path] + [f"{log_path}.{node}" for node in range(2, options.nodes + 1)]
+            with own_servers(workdir, log_paths, options.redis_url) as servers:
+                urls = [url for url, _ in servers]
+                summary = trio.run(run_soak, options, urls, [p.pid for _, p in servers])
+            errors = [error for path in log_paths for error in log_errors(path)]
+            for _, process in servers:
+                if process.returncode not in (0, -signal.SIGTERM):
+                    errors.append(f"a server exited with status {process.returncode}")
             summary["server_log_errors"] = len(errors)
             if errors:
                 summary["ok"] = False

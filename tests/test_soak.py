@@ -133,7 +133,7 @@ def test_a_short_soak_passes() -> None:
     connections = summary["connections"]
     assert connections["restores"] > 0
     assert connections["lost"] == 0
-    resources = summary["resources"]
+    (resources,) = summary["resources"]
     assert resources["checked"] is True
     assert resources["end"]["connections"] > 0
     assert summary["server_log_errors"] == 0
