@@ -13,10 +13,19 @@ for the namespace's socket and the client alike.
 """
 
 from collections.abc import Callable
-from typing import Any, Concatenate, Literal, Protocol, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, Protocol, TypeAlias, TypeVar, overload
 
 from ..protocol.socketio import Packet
 from .errors import ConnectError
+
+if TYPE_CHECKING:
+    from typing_extensions import deprecated
+else:
+
+    def deprecated(message: str) -> Callable[[Any], Any]:
+        # Only type checkers read it; at run time the overloads it marks are never called.
+        return lambda function: function
+
 
 Handler: TypeAlias = Callable[..., Any]
 """``handler(*args)`` or ``async def handler(*args)``: an event from the server; what it
@@ -75,7 +84,10 @@ class OnEvent(Protocol):
     the handler back with its own type.
 
     A handler of the wrong shape for ``connect``, ``disconnect`` or ``connect_error`` is an
-    error in the decorator form.
+    error in both forms. The decorator's is an ordinary type error; the direct form's is
+    mypy's ``deprecated`` error code (enable it: ``enable_error_code = ["deprecated"]``),
+    because any function is a valid handler of *some* event named by a ``str``, and only a
+    deprecated overload lets a type checker flag a call that still matches one.
     """
 
     @overload
@@ -95,6 +107,16 @@ class OnEvent(Protocol):
 
     @overload
     def __call__(self, event: Literal["connect_error"], handler: EL) -> EL: ...
+
+    @overload
+    # A literal message: type checkers read no other.
+    @deprecated(
+        "a handler of the wrong shape for this event: connect(), disconnect(reason: str), "
+        "connect_error(error: ConnectError)"
+    )
+    def __call__(
+        self, event: Literal["connect", "disconnect", "connect_error"], handler: Handler
+    ) -> Handler: ...
 
     @overload
     def __call__(self, event: str) -> Callable[[H], H]: ...

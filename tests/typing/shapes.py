@@ -271,3 +271,11 @@ async def packet_str(packet: str) -> None: ...
 
 client.on_manager("close", connected)  # wrong: close gets the reason, direct form
 client.on_manager("packet", refused)  # wrong: a packet is no ConnectError, direct form
+
+# The direct form of on() checks the reserved events' shapes as the decorator does.
+client.on("disconnect", connected)  # wrong: disconnect gets the reason
+client.of("/chat").on("disconnect", disconnected_without)  # wrong: the same, on a socket
+client.on("connect", disconnected)  # wrong: connect has no arguments
+client.of("/chat").on("connect_error", reconnecting_str)  # wrong: the error is a ConnectError
+client.on("disconnect", lambda: None)  # wrong: a lambda without the reason
+on_disconnect("disconnect", connected)  # wrong: through a saved reference to on
