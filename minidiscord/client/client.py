@@ -278,13 +278,13 @@ class Client:
                         await self._emit_manager("reconnect_error", failure)
                 if opened:
                     reason = engine.close_reason or "transport close"
-                    for socket in list(self._sockets.values()):
-                        await socket._closed(reason)
                     self.error = ConnectError(f"connection lost: {engine.close_error or reason}")
                     if reason == "transport error":
                         # As engine.io-client: a transport that failed (rather than closed)
-                        # is an error, then a close.
+                        # is an error first, then the close the namespaces hear.
                         await self._emit_manager("error", self.error)
+                    for socket in list(self._sockets.values()):
+                        await socket._closed(reason)
                     await self._emit_manager("close", reason)
                 if self._closing or not any(s.active for s in self._sockets.values()):
                     if self._closing or opened:
@@ -402,8 +402,9 @@ class Client:
           error``, ``ping timeout``, ``parse error``, or ``forced close`` when the client
           closed it), after the namespaces' ``disconnect``;
         - ``ping()``: the server's heartbeat came (and was answered);
-        - ``error(error)``: opening a session failed, or the open one's transport failed
-          (a :class:`ConnectError`);
+        - ``error(error)``: opening a session failed (after the namespaces'
+          ``connect_error``), or the open one's transport failed (before their
+          ``disconnect``); a :class:`ConnectError`;
         - ``packet(packet)``: each Socket.IO packet received, whatever its namespace (a
           :class:`~minidiscord.protocol.socketio.Packet`), after its namespace had it;
         - ``reconnect_attempt(attempt)``: reconnection attempt ``attempt`` (from 1) starts,
