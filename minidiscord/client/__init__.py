@@ -18,6 +18,9 @@ from .handlers import (
     ConnectListener,
     DisconnectListener,
     Handler,
+    OnEvent,
+    OnManagerEvent,
+    PacketListener,
 )
 from .socket import Auth, ClientSocket, Event
 
@@ -38,5 +41,8 @@ __all__ = [
     "Disconnected",
     "Event",
     "Handler",
+    "OnEvent",
+    "OnManagerEvent",
+    "PacketListener",
     "connect",
 ]

@@ -6,7 +6,7 @@ import random as _random
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Literal, overload
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import trio
@@ -17,14 +17,10 @@ from ..protocol.socketio import DEFAULT_NAMESPACE, Decoder, Packet, PacketType, 
 from .backoff import Backoff
 from .engine import EngineClient, EngineOptions
 from .errors import ConnectError, Disconnected
-from .handlers import AL, CL, DL, EL, AnyHandler, H, Handler
+from .handlers import AnyHandler, Handler, OnEvent, OnManagerEvent
+from .manager_events import ManagerEvents
 from .socket import Auth, ClientSocket, Event
 from .transports import TransportClosed
-
-# The events of the connection itself (socket.io-client's Manager emits them).
-MANAGER_EVENTS = frozenset(
-    {"reconnect_attempt", "reconnect", "reconnect_error", "reconnect_failed"}
-)
 
 # How long leaving the ``connect`` block may spend disconnecting cleanly.
 CLOSE_TIMEOUT = 10.0
@@ -104,7 +100,7 @@ class Client:
         self._stopped = trio.Event()
         self._state = trio.Event()
         self._backoff_scope: trio.CancelScope | None = None
-        self._manager_handlers: dict[str, Handler] = {}
+        self._manager = ManagerEvents(self._run_manager_handler)
         # Why the client stopped for good, when it was not asked to.
         self.error: ConnectError | None = None
 
@@ -172,7 +168,12 @@ class Client:
                     yield self
                 finally:
                     with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
+                        was_open = self._engine is not None
                         await self.disconnect()
+                        if was_open:
+                            # The connection's "close" comes once the session ended: let
+                            # the maintaining task tell it before it is cancelled.
+                            await self._stopped.wait()
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             # The nurseries are ours, not the caller's: a single error comes out as itself,
@@ -241,7 +242,7 @@ class Client:
             while True:
                 if attempt:
                     await self._emit_manager("reconnect_attempt", attempt)
-                engine = EngineClient(self._engine_options(url), self._on_message)
+                engine = EngineClient(self._engine_options(url), self._on_message, self._on_ping)
                 self._decoder = self._new_decoder()
                 opened = False
                 refused: TransportClosed | None = None
@@ -253,14 +254,17 @@ class Client:
                             refused = exc
                         else:
                             opened = True
-                            if attempt:
-                                await self._emit_manager("reconnect", attempt)
-                            attempt = 0
                             self._engine = engine
                             self._changed()
+                            # As socket.io-client: the namespaces (listening first) send
+                            # their CONNECT on "open", then the application hears it.
                             for socket in list(self._sockets.values()):
                                 if socket.active and not self._closing:
                                     self._send_packet(await socket._connect_packet())
+                            await self._emit_manager("open")
+                            if attempt:
+                                await self._emit_manager("reconnect", attempt)
+                            attempt = 0
                 finally:
                     self._engine = None
                 if refused is not None:
@@ -269,13 +273,19 @@ class Client:
                     for socket in list(self._sockets.values()):
                         if socket.active and not socket.connected:
                             await socket._failed(failure)
+                    await self._emit_manager("error", failure)
                     if attempt:
                         await self._emit_manager("reconnect_error", failure)
                 if opened:
                     reason = engine.close_reason or "transport close"
+                    self.error = ConnectError(f"connection lost: {engine.close_error or reason}")
+                    if reason == "transport error":
+                        # As engine.io-client: a transport that failed (rather than closed)
+                        # is an error first, then the close the namespaces hear.
+                        await self._emit_manager("error", self.error)
                     for socket in list(self._sockets.values()):
                         await socket._closed(reason)
-                    self.error = ConnectError(f"connection lost: {reason}")
+                    await self._emit_manager("close", reason)
                 if self._closing or not any(s.active for s in self._sockets.values()):
                     if self._closing or opened:
                         self.error = None
@@ -320,9 +330,13 @@ class Client:
         if packet is None:
             return
         socket = self._sockets.get(packet.namespace)
-        if socket is None:
-            return
-        await socket._on_packet(packet)
+        if socket is not None:
+            await socket._on_packet(packet)
+        # After the namespace, as in socket.io-client (whose sockets listen first).
+        await self._emit_manager("packet", packet)
+
+    async def _on_ping(self) -> None:
+        await self._emit_manager("ping")
 
     def _socket_deactivated(self) -> None:
         """A namespace is done for good; with none left the connection has no use."""
@@ -376,58 +390,54 @@ class Client:
 
     # The connection's own events (socket.io-client's ``socket.io.on(...)``) ---------------
 
-    @overload
-    def on_manager(
-        self, event: Literal["reconnect_attempt", "reconnect"]
-    ) -> Callable[[AL], AL]: ...
-
-    @overload
-    def on_manager(self, event: Literal["reconnect_attempt", "reconnect"], handler: AL) -> AL: ...
-
-    @overload
-    def on_manager(self, event: Literal["reconnect_error"]) -> Callable[[EL], EL]: ...
-
-    @overload
-    def on_manager(self, event: Literal["reconnect_error"], handler: EL) -> EL: ...
-
-    @overload
-    def on_manager(self, event: Literal["reconnect_failed"]) -> Callable[[CL], CL]: ...
-
-    @overload
-    def on_manager(self, event: Literal["reconnect_failed"], handler: CL) -> CL: ...
-
-    def on_manager(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+    @property
+    def on_manager(self) -> OnManagerEvent:
         """Register the handler of one of the connection's events (one per event; a new one
-        replaces it), as a decorator or directly; plain functions run inline, ``async`` ones
-        as tasks, as :meth:`ClientSocket.on`'s do:
+        replaces it), as a decorator (``on_manager(event)``) or directly
+        (``on_manager(event, handler)``); plain functions run inline, ``async`` ones as
+        tasks, as :meth:`ClientSocket.on`'s do. As socket.io-client's Manager emits them:
 
+        - ``open()``: an Engine.IO session opened (the namespaces' CONNECTs are sent);
+        - ``close(reason)``: the open session ended (``transport close``, ``transport
+          error``, ``ping timeout``, ``parse error``, or ``forced close`` when the client
+          closed it), after the namespaces' ``disconnect``;
+        - ``ping()``: the server's heartbeat came (and was answered);
+        - ``error(error)``: opening a session failed (after the namespaces'
+          ``connect_error``), or the open one's transport failed (before their
+          ``disconnect``); a :class:`ConnectError`;
+        - ``packet(packet)``: each Socket.IO packet received, whatever its namespace (a
+          :class:`~minidiscord.protocol.socketio.Packet`), after its namespace had it;
         - ``reconnect_attempt(attempt)``: reconnection attempt ``attempt`` (from 1) starts,
           after its backoff delay;
-        - ``reconnect(attempt)``: that attempt opened the connection (the namespaces'
-          CONNECTs follow);
-        - ``reconnect_error(error)``: that attempt failed (a :class:`ConnectError`);
+        - ``reconnect(attempt)``: that attempt opened the connection (after ``open``);
+        - ``reconnect_error(error)``: that attempt failed (after ``error``);
         - ``reconnect_failed()``: ``reconnection_attempts`` were made, the client gives up.
 
         These are the connection's, not a namespace's, so they never clash with an event
         the server emits under the same name.
         """
-        if event not in MANAGER_EVENTS:
-            raise ValueError(f"not an event of the connection: {event!r}")
-
-        def register(function: H) -> H:
-            self._manager_handlers[event] = function
-            return function
-
-        return register if handler is None else register(handler)
+        return self._manager.on
 
     def off_manager(self, event: str) -> None:
         """Remove the handler of one of the connection's events."""
-        self._manager_handlers.pop(event, None)
+        self._manager.off(event)
+
+    def manager_events(
+        self, *names: str, buffer: int = 64
+    ) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[Event]]:
+        """The connection's events (those named, or all of them) as :class:`Event` with
+        ``namespace`` None, from a channel while the block lasts: what :meth:`on_manager`
+        handlers get, for those who read events as :meth:`events` gives the namespace's.
+        ``packet`` waits for room in a full channel (slowing the connection, as the
+        server's events do); the others are dropped from a full one, as ``disconnect`` is.
+        """
+        return self._manager.events(names, buffer)
 
     async def _emit_manager(self, event: str, *args: Any) -> None:
-        handler = self._manager_handlers.get(event)
-        if handler is not None:
-            await self._run_handler(None, handler, args, None)
+        await self._manager.emit(event, *args)
+
+    async def _run_manager_handler(self, handler: Handler, args: tuple[Any, ...]) -> None:
+        await self._run_handler(None, handler, args, None)
 
     # The default namespace, directly on the client ---------------------------------------
 
@@ -446,34 +456,10 @@ class Client:
         """Whether the server restored the default namespace's session on the last connect."""
         return self.of(DEFAULT_NAMESPACE).recovered
 
-    @overload
-    def on(self, event: Literal["connect"]) -> Callable[[CL], CL]: ...
-
-    @overload
-    def on(self, event: Literal["connect"], handler: CL) -> CL: ...
-
-    @overload
-    def on(self, event: Literal["disconnect"]) -> Callable[[DL], DL]: ...
-
-    @overload
-    def on(self, event: Literal["disconnect"], handler: DL) -> DL: ...
-
-    @overload
-    def on(self, event: Literal["connect_error"]) -> Callable[[EL], EL]: ...
-
-    @overload
-    def on(self, event: Literal["connect_error"], handler: EL) -> EL: ...
-
-    @overload
-    def on(self, event: str) -> Callable[[H], H]: ...
-
-    @overload
-    def on(self, event: str, handler: H) -> H: ...
-
-    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+    @property
+    def on(self) -> OnEvent:
         """:meth:`ClientSocket.on` of the default namespace (a decorator without ``handler``)."""
-        socket = self.of(DEFAULT_NAMESPACE)
-        return socket.on(event) if handler is None else socket.on(event, handler)
+        return self.of(DEFAULT_NAMESPACE).on
 
     def off(self, event: str) -> None:
         """:meth:`ClientSocket.off` of the default namespace."""

@@ -37,6 +37,7 @@ from .transports import (
 logger = logging.getLogger("minidiscord.client")
 
 MessageHandler = Callable[[Frame], Awaitable[None]]
+PingHandler = Callable[[], Awaitable[None]]
 
 # Packets per POST at most. The protocol has no such limit, but servers cap a payload's
 # packets to bound the work one request makes (minidiscord at 1000), and do not say so in
@@ -99,14 +100,22 @@ class EngineClient:
     """A client's Engine.IO session. Frames handed to :meth:`send` wait in a bounded queue
     (``max_buffered_frames``) that one writer task drains; received messages go to
     ``on_message`` one at a time, from the reader task, so a slow consumer slows reading
-    rather than growing memory."""
+    rather than growing memory; ``on_ping`` hears each heartbeat, once it is answered."""
 
-    def __init__(self, options: EngineOptions, on_message: MessageHandler) -> None:
+    def __init__(
+        self,
+        options: EngineOptions,
+        on_message: MessageHandler,
+        on_ping: PingHandler | None = None,
+    ) -> None:
         self.options = options
         self._on_message = on_message
+        self._on_ping = on_ping
         self.handshake: Handshake | None = None
         self.transport: Transport | None = None
         self.close_reason: str | None = None
+        # What ended the session, with its detail, when a transport failure did.
+        self.close_error: TransportClosed | None = None
         self._outbox: deque[Frame] = deque()
         self._wakeup = trio.Event()
         self._idle = trio.Event()
@@ -225,6 +234,8 @@ class EngineClient:
                 # finished its closing handshake (which this nursery's tasks carry).
                 return
             logger.debug("engine session %s ended: %s", self._sid(), exc)
+            if self.close_reason is None:
+                self.close_error = exc
             self._end(exc.reason)
 
     def _end(self, reason: str) -> None:
@@ -302,6 +313,8 @@ class EngineClient:
             # A pong goes before whatever else waits: the server is timing it.
             self._outbox.appendleft(PONG_FRAME)
             self._wakeup.set()
+            if self._on_ping is not None:
+                await self._on_ping()
         elif kind is PacketType.CLOSE:
             raise TransportClosed("transport close", "the server closed the session")
         # NOOP (the server releasing a poll) and anything else: nothing to do.

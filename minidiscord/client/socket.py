@@ -8,13 +8,13 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import trio
 
 from ..protocol.socketio import RESERVED_EVENTS, Packet, PacketType
 from .errors import BufferFull, CallTimeout, ConnectError, Disconnected
-from .handlers import CL, DL, EL, AnyHandler, H, Handler
+from .handlers import AnyHandler, Handler, OnEvent
 
 if TYPE_CHECKING:
     from .client import Client
@@ -34,11 +34,13 @@ LOCAL_EVENTS = frozenset({"connect", "connect_error", "disconnect"})
 class Event:
     """One event as :meth:`ClientSocket.events` delivers it: the server's events, and the
     client's own ``connect``, ``disconnect`` (args: the reason) and ``connect_error``
-    (args: the :class:`ConnectError`)."""
+    (args: the :class:`ConnectError`); or, from :meth:`Client.manager_events
+    <minidiscord.client.Client.manager_events>`, one of the connection's, with
+    ``namespace`` None (it belongs to no namespace)."""
 
     name: str
     args: tuple[Any, ...]
-    namespace: str = "/"
+    namespace: str | None = "/"
 
 
 @dataclass(slots=True)
@@ -89,40 +91,20 @@ class ClientSocket:
 
     # Handlers ---------------------------------------------------------------------------
 
-    @overload
-    def on(self, event: Literal["connect"]) -> Callable[[CL], CL]: ...
-
-    @overload
-    def on(self, event: Literal["connect"], handler: CL) -> CL: ...
-
-    @overload
-    def on(self, event: Literal["disconnect"]) -> Callable[[DL], DL]: ...
-
-    @overload
-    def on(self, event: Literal["disconnect"], handler: DL) -> DL: ...
-
-    @overload
-    def on(self, event: Literal["connect_error"]) -> Callable[[EL], EL]: ...
-
-    @overload
-    def on(self, event: Literal["connect_error"], handler: EL) -> EL: ...
-
-    @overload
-    def on(self, event: str) -> Callable[[H], H]: ...
-
-    @overload
-    def on(self, event: str, handler: H) -> H: ...
-
-    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
+    @property
+    def on(self) -> OnEvent:
         """Register the handler of ``event`` (one per event; a new one replaces it), as a
-        decorator or directly. ``connect``, ``disconnect`` and ``connect_error`` included.
+        decorator (``on(event)``) or directly (``on(event, handler)``); either hands the
+        handler back. ``connect``, ``disconnect`` and ``connect_error`` included.
 
         Plain functions run in the reader, in order; ``async`` ones run as tasks, at most
         ``max_concurrent_handlers`` at a time (the reader waits for a free slot). The
         client's own events have fixed shapes (:mod:`minidiscord.client.handlers`).
         """
+        return self._on
 
-        def register(function: H) -> H:
+    def _on(self, event: str, handler: Handler | None = None) -> Any:
+        def register(function: Handler) -> Handler:
             self._handlers[event] = function
             return function
 

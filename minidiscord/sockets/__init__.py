@@ -8,7 +8,7 @@ from .broadcast import BroadcastOperator
 from .catchall import AnyListener
 from .dynamic import NamespacePattern, NamespacePredicate, ParentNamespace
 from .errors import AckTimeout, BroadcastAckTimeout, ConnectionRefused, ServerSideEmitTimeout
-from .handlers import ConnectHandler, DisconnectHandler, ErrorHandler, EventHandler
+from .handlers import ConnectHandler, DisconnectHandler, ErrorHandler, EventHandler, OnEvent
 from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware, PacketMiddleware
 from .namespace import Namespace
@@ -38,6 +38,7 @@ __all__ = [
     "Namespace",
     "NamespacePattern",
     "NamespacePredicate",
+    "OnEvent",
     "PacketMiddleware",
     "ParentNamespace",
     "Recovery",

@@ -6,11 +6,12 @@ first. The reserved events have fixed shapes: ``connect(socket, auth)``,
 error)``; any other event's handler takes the client's arguments after the socket, and what
 it returns is the acknowledgement when the client asked for one. The registration
 functions (``on``) are overloaded on the event's name, and their decorator form hands the
-handler back unchanged (its own type, not these aliases).
+handler back unchanged (its own type, not these aliases); a namespace's and a socket's
+``on`` share one overload set, :class:`OnEvent`.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Concatenate, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, Protocol, TypeAlias, TypeVar, overload
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -34,3 +35,21 @@ E = TypeVar("E", bound=EventHandler)
 C = TypeVar("C", bound=ConnectHandler)
 D = TypeVar("D", bound=DisconnectHandler)
 R = TypeVar("R", bound=ErrorHandler)
+
+
+class OnEvent(Protocol):
+    """The type of ``on`` of a :class:`~minidiscord.sockets.Namespace` and of a
+    :class:`~minidiscord.sockets.Socket`: ``@on(event)`` registers the decorated handler
+    and hands it back with its own type, checked against the event's shape."""
+
+    @overload
+    def __call__(self, event: Literal["connect"]) -> Callable[[C], C]: ...
+
+    @overload
+    def __call__(self, event: Literal["disconnect", "disconnecting"]) -> Callable[[D], D]: ...
+
+    @overload
+    def __call__(self, event: Literal["error"]) -> Callable[[R], R]: ...
+
+    @overload
+    def __call__(self, event: str) -> Callable[[E], E]: ...

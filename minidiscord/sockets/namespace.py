@@ -4,12 +4,12 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from collections.abc import Set as AbstractSet
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..metrics import Metrics
 from .adapter import AdapterFactory
 from .broadcast import BroadcastOperator
-from .handlers import C, D, E, R
+from .handlers import OnEvent
 from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware
 from .operators import Operators
@@ -69,23 +69,14 @@ class Namespace(Operators):
     def __repr__(self) -> str:
         return f"<Namespace {self.name}>"
 
-    @overload
-    def on(self, event: Literal["connect"]) -> Callable[[C], C]: ...
-
-    @overload
-    def on(self, event: Literal["disconnect", "disconnecting"]) -> Callable[[D], D]: ...
-
-    @overload
-    def on(self, event: Literal["error"]) -> Callable[[R], R]: ...
-
-    @overload
-    def on(self, event: str) -> Callable[[E], E]: ...
-
-    def on(self, event: str) -> Callable[[H], H]:
+    @property
+    def on(self) -> OnEvent:
         """Register the handler of an event (``connect`` and ``disconnect`` included), as a
         decorator that returns the handler; its shape is checked against the event's
         (:mod:`minidiscord.sockets.handlers`)."""
+        return self._on
 
+    def _on(self, event: str) -> Callable[[H], H]:
         def register(handler: H) -> H:
             self.handlers[event] = handler
             return handler

@@ -4,7 +4,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -16,7 +16,7 @@ from .broadcast import BroadcastOperator
 from .catchall import CatchAll
 from .connection import RequestView
 from .errors import AckTimeout
-from .handlers import C, D, E, R
+from .handlers import OnEvent
 from .middleware import PacketMiddleware
 from .namespace import H, Handler
 from .packets import ack_frames, control_frame, event_frames
@@ -340,22 +340,13 @@ class Socket(CatchAll):
 
     # Handlers and middlewares of this socket ---------------------------------------------
 
-    @overload
-    def on(self, event: Literal["connect"]) -> Callable[[C], C]: ...
-
-    @overload
-    def on(self, event: Literal["disconnect", "disconnecting"]) -> Callable[[D], D]: ...
-
-    @overload
-    def on(self, event: Literal["error"]) -> Callable[[R], R]: ...
-
-    @overload
-    def on(self, event: str) -> Callable[[E], E]: ...
-
-    def on(self, event: str) -> Callable[[H], H]:
+    @property
+    def on(self) -> OnEvent:
         """Register this socket's own handler of an event (see the class docstring), with
         the same shapes as :meth:`Namespace.on <minidiscord.sockets.Namespace.on>`."""
+        return self._on
 
+    def _on(self, event: str) -> Callable[[H], H]:
         def register(handler: H) -> H:
             if self._handlers is None:
                 self._handlers = {}

@@ -8,7 +8,7 @@ also lets a test restart it). Without Chromium the tests skip, except under CI=t
 import os
 import re
 import subprocess
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,12 +64,21 @@ def browser(playwright_instance: "Playwright") -> "Iterator[Browser]":
 class ServerProcess:
     """`python -m minidiscord` on a fixed loopback port, which survives restarts."""
 
-    def __init__(self, workdir: Path, *, rate_limit: str = "off", host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        rate_limit: str = "off",
+        host: str = "127.0.0.1",
+        options: Sequence[str] = (),
+    ) -> None:
+        """``options``: more of the CLI's, for a test that depends on their values."""
         self.workdir = workdir
         # Test users type faster than people: the per-user rate limit is off unless a test
         # is about it.
         self.rate_limit = rate_limit
         self.host = host
+        self.options = tuple(options)
         self.port = free_port()
         # Loopback is among the addresses of any --host this machine can listen on.
         self.url = f"http://127.0.0.1:{self.port}"
@@ -78,7 +87,7 @@ class ServerProcess:
 
     def start(self) -> None:
         env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning"}
-        options = ("--host", self.host, "--rate-limit", self.rate_limit)
+        options = ("--host", self.host, "--rate-limit", self.rate_limit, *self.options)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 server_args(self.port, *options, unlimited=False),

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import trio
 
 from minidiscord.app import ChatApp
-from tests.chat.rawchat import call, join, join_refused
-from tests.support.rawclient import raw_websocket
+from tests.support.chatclient import ChatClient, joined
 from tests.support.servers import ServerFactory
 
 
@@ -39,13 +39,16 @@ async def test_writes_are_refused_once_the_database_file_is_gone(
     db = tmp_path / "chat.db"
     server = await start_server(store="sqlite", db_path=str(db))
     assert isinstance(server.app, ChatApp)
-    async with raw_websocket(server.ws_url) as client, httpx.AsyncClient() as http:
-        session = (await join(client, {"username": "writer"}))["session"][0]
-        assert (await call(client, 1, "message:channel:send", "general", "kept"))[0]["ok"]
+    async with (
+        joined(server.url, {"username": "writer"}) as client,
+        httpx.AsyncClient() as http,
+    ):
+        session = client.session
+        assert (await client.send("general", "kept"))["ok"]
 
         change(db)
-        for ack_id in (2, 3):
-            ack, _ = await call(client, ack_id, "message:channel:send", "general", "lost")
+        for _ in range(2):
+            ack = await client.send("general", "lost")
             assert ack == {"ok": False, "error": "the server could not store the message"}
         health = await http.get(server.url + "/healthz")
         assert health.status_code == 503
@@ -53,13 +56,14 @@ async def test_writes_are_refused_once_the_database_file_is_gone(
         assert health.text == f"unavailable: the store refuses writes: the database file {reason}\n"
 
         # Reads go on, from the file still open; what needs a write is refused politely.
-        ack, _ = await call(client, 4, "channel:history", "general")
+        ack = await client.call("channel:history", "general")
         assert [m["message"] for m in ack["messages"]] == ["kept"]
-        async with raw_websocket(server.ws_url) as newcomer:
-            refusal = await join_refused(newcomer, {"username": "newcomer"})
-            assert refusal == "the server cannot store new users now; try again later"
-        async with raw_websocket(server.ws_url) as tab:
-            await join(tab, {"sessionId": session["sessionId"]})
+        async with trio.open_nursery() as nursery:
+            newcomer = ChatClient(server.url, "newcomer", nursery=nursery)
+            refusal = await newcomer.connect_refused({"username": "newcomer"})
+            assert refusal == {"message": "the server cannot store new users now; try again later"}
+        async with joined(server.url, {"sessionId": session["sessionId"]}, "tab") as tab:
+            assert tab.session["userId"] == session["userId"]
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert f"the database file {reason} ({db})" in errors[0].getMessage()
@@ -70,12 +74,14 @@ async def test_the_health_check_finds_the_file_gone_before_any_write(
 ) -> None:
     db = tmp_path / "chat.db"
     server = await start_server(store="sqlite", db_path=str(db))
-    async with raw_websocket(server.ws_url) as client, httpx.AsyncClient() as http:
-        await join(client, {"username": "writer"})
+    async with (
+        joined(server.url, {"username": "writer"}) as client,
+        httpx.AsyncClient() as http,
+    ):
         assert (await http.get(server.url + "/healthz")).status_code == 200
         db.unlink()
         health = await http.get(server.url + "/healthz")
         assert health.status_code == 503
         assert "was deleted" in health.text
-        ack, _ = await call(client, 1, "message:channel:send", "general", "lost")
+        ack = await client.send("general", "lost")
         assert ack["ok"] is False

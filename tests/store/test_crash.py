@@ -1,13 +1,12 @@
-"""SIGKILL under load loses nothing acknowledged: a real server process, raw websocket clients.
+"""SIGKILL under load loses nothing acknowledged: a real server process, the trio chat client.
 
-Senders pipeline acknowledged ``message:channel:send`` events as fast as the server answers;
+Senders pipeline acknowledged ``message:channel:send`` events (``WINDOW`` calls in flight
+each) as fast as the server answers;
 the server is killed mid-stream and restarted on the same database. Every acknowledged
 message must then be there, with the id its ack gave, in order, exactly once; and since
 grouped commits land in call order, the stored ids have no holes.
 """
 
-import itertools
-import json
 import signal
 import sqlite3
 from contextlib import AbstractAsyncContextManager, closing
@@ -17,13 +16,11 @@ from typing import Any
 
 import pytest
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError
 
 from benchkit.processes import free_port
-from benchkit.wire import event_packet
-from tests.chat.rawchat import call, wait_event
+from minidiscord.client import ConnectError, Disconnected
+from tests.support.chatclient import joined
 from tests.support.processes import CliServer, cli_server
-from tests.support.rawclient import raw_websocket
 
 pytestmark = pytest.mark.slow
 
@@ -45,42 +42,31 @@ def sqlite_server(port: int, db: Path, log: Path) -> AbstractAsyncContextManager
 @dataclass
 class Sender:
     name: str
-    acked: list[tuple[int, str]] = field(default_factory=list)  # (id, text) in send order
+    acked: list[tuple[int, str]] = field(default_factory=list)  # (id, text) as acks came
     session: dict[str, Any] = field(default_factory=dict)
 
 
-async def send_until_cut_off(
-    ws_url: str, sender: Sender, acks: trio.MemorySendChannel[int]
-) -> None:
+async def send_until_cut_off(url: str, sender: Sender, acks: trio.MemorySendChannel[int]) -> None:
     """Pipeline messages with acks until the server goes away."""
+    numbers = iter(range(MAX_PER_SENDER))
+
+    async def one_in_flight() -> None:
+        # Each task takes the next number and emits at once (no checkpoint in between), so
+        # the messages go out in number order whichever task sends them.
+        for seq in numbers:
+            text = f"{sender.name}-{seq}"
+            reply = await client.send("general", text)
+            assert reply["ok"] is True, reply
+            sender.acked.append((reply["id"], text))
+            acks.send_nowait(1)
+
     try:
-        async with raw_websocket(ws_url) as client:
-            await client.join(json.dumps({"username": sender.name}))
-            sender.session = (await wait_event(client, "session"))[0]
-            texts: dict[int, str] = {}
-            window = trio.Semaphore(WINDOW)
-
-            async def pump() -> None:
-                for seq in range(MAX_PER_SENDER):
-                    await window.acquire()
-                    text = f"{sender.name}-{seq}"
-                    texts[seq] = text
-                    await client.send(event_packet("message:channel:send", ("general", text), seq))
-
+        async with joined(url, {"username": sender.name}, sender.name) as client:
+            sender.session = client.session
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(pump)
-                while len(sender.acked) < MAX_PER_SENDER:
-                    frame = await client.text()
-                    if not frame.startswith("43"):
-                        continue  # broadcasts of everyone's messages
-                    bracket = frame.index("[")
-                    reply = json.loads(frame[bracket:])[0]
-                    assert reply["ok"] is True, reply
-                    sender.acked.append((reply["id"], texts.pop(int(frame[2:bracket]))))
-                    window.release()
-                    acks.send_nowait(1)
-                nursery.cancel_scope.cancel()
-    except* (ConnectionClosed, HandshakeError, OSError, trio.BrokenResourceError):
+                for _ in range(WINDOW):
+                    nursery.start_soon(one_in_flight)
+    except* (Disconnected, ConnectError):
         pass  # the server was killed: what was acknowledged is in sender.acked
 
 
@@ -90,7 +76,7 @@ async def kill_under_load(port: int, db: Path, log: Path, senders: list[Sender])
         acks_send, acks_receive = trio.open_memory_channel[int](MAX_PER_SENDER * len(senders))
         async with trio.open_nursery() as nursery:
             for sender in senders:
-                nursery.start_soon(send_until_cut_off, server.ws_url, sender, acks_send)
+                nursery.start_soon(send_until_cut_off, server.url, sender, acks_send)
             for _ in range(KILL_AFTER_ACKS):
                 await acks_receive.receive()
             # Right after an ack: the commits of later messages are in progress.
@@ -107,29 +93,21 @@ def stored_rows(db: Path) -> list[tuple[int, str, str]]:
         ).fetchall()
 
 
-async def read_history_over_the_wire(
-    ws_url: str, sender: Sender
-) -> tuple[dict[str, Any], list[Any]]:
+async def read_history_over_the_wire(url: str, sender: Sender) -> tuple[dict[str, Any], list[Any]]:
     """(session, every message of `general`) as a client restoring its session sees them."""
-    async with raw_websocket(ws_url) as client:
-        await client.join(json.dumps({"sessionId": sender.session["sessionId"]}))
-        session = (await wait_event(client, "session"))[0]
-        channels = (await wait_event(client, "channels"))[0]
+    async with joined(url, {"sessionId": sender.session["sessionId"]}, "reader") as client:
+        channels = client.received("channels")[-1][0]
         general = next(c["messages"] for c in channels if c["name"] == "general")
         history = list(general)
-        for ack_id in itertools.count():
-            page, _ = await call(
-                client,
-                ack_id,
-                "channel:history",
-                "general",
-                {"before": history[0]["id"], "limit": 100},
+        while True:
+            page = await client.call(
+                "channel:history", "general", {"before": history[0]["id"], "limit": 100}
             )
             assert page["ok"] is True, page
             if not page["messages"]:
                 break
             history = page["messages"] + history
-        return session, history
+        return client.session, history
 
 
 async def test_acknowledged_messages_survive_sigkill(tmp_path: Path) -> None:
@@ -165,6 +143,6 @@ async def test_acknowledged_messages_survive_sigkill(tmp_path: Path) -> None:
         assert len(rows) - len(acked) <= KILLS * SENDERS * WINDOW
 
         async with sqlite_server(port, db, log) as server:
-            session, history = await read_history_over_the_wire(server.ws_url, senders[0])
+            session, history = await read_history_over_the_wire(server.url, senders[0])
         assert session["userId"] == senders[0].session["userId"]
         assert [(m["id"], m["message"]) for m in history] == [(mid, text) for mid, text, _ in rows]

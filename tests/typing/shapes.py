@@ -6,6 +6,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from minidiscord.client import Client, ConnectError
+from minidiscord.protocol.socketio import Packet
 from minidiscord.sockets import Socket, SocketServer
 
 sio = SocketServer()
@@ -181,6 +182,35 @@ client.on_manager("reconnect", reconnecting)
 client.on_manager("reconnect_error", refused)
 
 
+@client.on_manager("open")
+def opened() -> None: ...
+
+
+@client.on_manager("close")
+async def closed(reason: str) -> None: ...
+
+
+@client.on_manager("ping")
+def pinged() -> None: ...
+
+
+@client.on_manager("error")
+def failed(error: ConnectError) -> None: ...
+
+
+@client.on_manager("packet")
+async def packet_came(packet: Packet) -> None: ...
+
+
+client.on_manager("close", disconnected)
+client.on_manager("packet", packet_came)
+client.on_manager("open", connected)
+client.on("disconnect", lambda reason: None)
+client.of("/chat").on("connect_error", refused)
+on_disconnect = client.on
+on_disconnect("disconnect", disconnected)
+
+
 # Client: the wrong shapes -------------------------------------------------------------
 
 
@@ -217,3 +247,35 @@ def reconnect_failed_with(attempt: int) -> None: ...
 
 
 client.on_manager("hello", watch)  # wrong: not an event of the connection
+
+
+@client.on_manager("open")  # wrong: open has no arguments
+def opened_with(reason: str) -> None: ...
+
+
+@client.on_manager("close")  # wrong: close gets the reason
+async def closed_without() -> None: ...
+
+
+@client.on_manager("ping")  # wrong: ping has no arguments
+def pinged_with(attempt: int) -> None: ...
+
+
+@client.on_manager("error")  # wrong: the error is a ConnectError
+def failed_str(error: str) -> None: ...
+
+
+@client.on_manager("packet")  # wrong: the packet is a Packet
+async def packet_str(packet: str) -> None: ...
+
+
+client.on_manager("close", connected)  # wrong: close gets the reason, direct form
+client.on_manager("packet", refused)  # wrong: a packet is no ConnectError, direct form
+
+# The direct form of on() checks the reserved events' shapes as the decorator does.
+client.on("disconnect", connected)  # wrong: disconnect gets the reason
+client.of("/chat").on("disconnect", disconnected_without)  # wrong: the same, on a socket
+client.on("connect", disconnected)  # wrong: connect has no arguments
+client.of("/chat").on("connect_error", reconnecting_str)  # wrong: the error is a ConnectError
+client.on("disconnect", lambda: None)  # wrong: a lambda without the reason
+on_disconnect("disconnect", connected)  # wrong: through a saved reference to on
