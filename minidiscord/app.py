@@ -7,6 +7,7 @@ import trio
 
 from .addresses import TrustedProxies
 from .asgi_io import Receive, Scope, Send, client_address, header, refuse, respond
+from .chat.cluster.node import ClusterNode
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, open_store
 from .config import Settings
@@ -15,6 +16,7 @@ from .hostfixes import is_host_protocol_error
 from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
+from .redis.connection import open_redis
 from .sockets import Recovery, SocketServer
 from .web.static import serve_web
 
@@ -160,9 +162,14 @@ class App:
 class ChatApp(App):
     """The chat server: the Socket.IO app with the chat's events on its default namespace."""
 
-    def __init__(self, settings: Settings, store: RunnableStore) -> None:
+    def __init__(
+        self, settings: Settings, store: RunnableStore, cluster: ClusterNode | None = None
+    ) -> None:
         super().__init__(settings)
         self.store = store
+        # Cluster mode: this node's link to the others (its log reader, presence and
+        # heartbeat); None on a single node.
+        self.cluster = cluster
         self.chat = ChatServer(
             self.sio,
             self.store,
@@ -173,10 +180,13 @@ class ChatApp(App):
             ip_message_rate=settings.ip_message_rate,
             users_listed_offline=settings.users_listed_offline,
             presence_grace=settings.presence_grace,
+            feed=cluster,
         )
 
     async def health(self) -> str | None:
         problem = await super().health()
+        if problem is None and self.cluster is not None:
+            problem = self.cluster.health()
         if problem is None:
             with trio.move_on_after(HEALTH_CHECK_TIMEOUT):
                 if await self.store.healthy():
@@ -190,11 +200,19 @@ class ChatApp(App):
 
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)
+        if self.cluster is not None:
+            await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
         await super().start_services(nursery)
 
     async def stop_services(self) -> None:
         await super().stop_services()
+        if self.cluster is not None:
+            if self.cluster.presence.sockets and self.settings.presence_grace > 0:
+                # Clients reconnecting to another node within the grace are online there
+                # before this node lets their users go: others see no offline flicker.
+                await trio.sleep(self.settings.presence_grace)
+            await self.cluster.leave()
         await self.store.close()
 
 
@@ -203,4 +221,11 @@ def create_app(settings: Settings | None = None, store: RunnableStore | None = N
     settings = settings or Settings.from_env()
     if store is None:
         store = open_store(settings.store, settings.db_path)
-    return ChatApp(settings, store)
+    cluster = None
+    if settings.redis_url is not None:
+        cluster = ClusterNode(
+            open_redis(settings.redis_url),
+            settings.redis_prefix,
+            node_timeout=settings.node_timeout,
+        )
+    return ChatApp(settings, store, cluster)

@@ -1,0 +1,61 @@
+"""The Redis keys of the chat's cluster side, under one prefix, and the log's shape.
+
+Writers (one module per key family): ``P:nodes``, ``P:node:{id}``, ``P:nodeusers:{id}``,
+``P:online`` and ``P:onlineuser`` are written only by the scripts of
+:mod:`minidiscord.chat.cluster.presence`; ``P:seq`` and ``P:log`` are shared with the
+store (every writer appends through the same Lua steps, :data:`APPEND_LUA`).
+"""
+
+from dataclasses import dataclass
+
+# Entries the log keeps: a node further behind than this resyncs (see reader).
+LOG_MAXLEN = 100_000
+
+# Lua: append one entry of kind ``kind`` with payload ``payload`` (a JSON string) to the log,
+# numbered by the shared counter; returns its number. Shared by every script of this
+# package so that every entry has the same shape as the store's.
+APPEND_LUA = f"""
+local function append(seq_key, log_key, kind, payload)
+  local n = redis.call('INCR', seq_key)
+  redis.call('XADD', log_key, 'MAXLEN', '~', {LOG_MAXLEN}, '0-' .. n, 'k', kind, 'd', payload)
+  return n
+end
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterKeys:
+    """Every key name of the cluster side, made once from the prefix."""
+
+    prefix: str
+
+    @property
+    def seq(self) -> str:
+        return f"{self.prefix}:seq"
+
+    @property
+    def log(self) -> str:
+        return f"{self.prefix}:log"
+
+    @property
+    def nodes(self) -> str:
+        """ZSET nodeId -> expiry (ms, Redis TIME)."""
+        return f"{self.prefix}:nodes"
+
+    @property
+    def online(self) -> str:
+        """HASH userId -> how many nodes the user has sockets on."""
+        return f"{self.prefix}:online"
+
+    @property
+    def online_user(self) -> str:
+        """HASH userId -> the online user's JSON (what a starting node mirrors)."""
+        return f"{self.prefix}:onlineuser"
+
+    def node_prefix(self) -> str:
+        """What a node's socket hash key starts with (the scripts add the node id)."""
+        return f"{self.prefix}:node:"
+
+    def node_users_prefix(self) -> str:
+        """What a node's per-user socket count key starts with."""
+        return f"{self.prefix}:nodeusers:"
