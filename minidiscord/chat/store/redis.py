@@ -225,13 +225,30 @@ def check_reachable(target: RedisTarget, timeout: float = STARTUP_TIMEOUT) -> No
         try:
             trio.run(ping)
         except (RedisUnavailable, RedisError) as exc:
-            return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return _one_line(exc)
+        except ExceptionGroup as group:
+            # The client's own task group wraps what its block raised.
+            found, _ = group.split((RedisUnavailable, RedisError))
+            if found is None:
+                raise
+            return _one_line(_first(found))
         return None
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         problem = pool.submit(attempt).result()
     if problem is not None:
         raise StoreError(f"cannot reach redis at {target}: {problem}")
+
+
+def _first(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 class RedisStore:
