@@ -195,7 +195,7 @@ class ChatApp(App):
             if failure is not None:
                 problem = f"the store refuses writes: {failure}"
             else:
-                problem = "the store is not answering or not committing"
+                problem = self.store.trouble or "the store is not answering or not committing"
         return problem
 
     async def start_services(self, nursery: trio.Nursery) -> None:
@@ -220,7 +220,12 @@ def create_app(settings: Settings | None = None, store: RunnableStore | None = N
     """The chat app; without a store, opens the one the settings name (blocking, at startup)."""
     settings = settings or Settings.from_env()
     if store is None:
-        store = open_store(settings.store, settings.db_path)
+        store = open_store(
+            settings.store,
+            settings.db_path,
+            redis=settings.redis_url,
+            prefix=settings.redis_prefix,
+        )
     cluster = None
     if settings.redis_url is not None:
         cluster = ClusterNode(

@@ -1,0 +1,641 @@
+"""RedisStore: the Store on a Redis server shared by every node of a cluster.
+
+The keys (names in ``rediskeys``) and the Lua scripts that change them live here: this
+module is the one writer of users, sessions, channels' messages and "last seen" times, and
+of the ``message`` and ``leave`` entries of the log stream.
+
+Writes go through one writer task, as on SQLite: callers queue their write and wait; the
+writer takes everything queued and sends it as one pipeline (one round trip) of EVALSHA
+calls, each caller getting its own reply. Redis runs a connection's commands in the order
+sent, so ids (numbered by ``INCR`` inside the scripts) follow the order ``add_message`` was
+called, and many senders share one round trip and one AOF fsync.
+"""
+
+import concurrent.futures
+import logging
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from hashlib import sha1
+from typing import Any, Final
+
+import trio
+from coredis.commands.script import Script
+from coredis.exceptions import RedisError, ResponseError
+from coredis.tokens import PureToken
+
+from ...redis.connection import (
+    DEFAULT_CALL_TIMEOUT,
+    RedisClient,
+    RedisUnavailable,
+    bounded,
+    durability_warnings,
+    open_redis,
+)
+from ...redis.target import RedisTarget
+from ..models import CHANNELS, Message, Session, User
+from .base import Snapshot, StoreReadError, StoreWriteError, session_hash
+from .rediskeys import (
+    LEAVE,
+    LOG_MAXLEN,
+    MESSAGE,
+    RedisKeys,
+    message_from_json,
+    message_json_tail,
+    user_from_json,
+    user_json,
+)
+from .sqlite import STORE_TRANSITIONS, StoreError, StoreState
+
+log = logging.getLogger(__name__)
+
+# Seconds the startup check waits for Redis to answer before refusing to start.
+STARTUP_TIMEOUT: Final = 3.0
+# Below the app's own health check bound (2 s), so that the reason is known when it gives up.
+HEALTH_TIMEOUT: Final = 1.5
+# "Last seen" notes wait at most this long for a write to ride along with.
+SEEN_DELAY: Final = 1.0
+# The most writes sent in one pipeline: bounds the reply a slow batch waits for.
+MAX_BATCH: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Script:
+    """A Lua script, called by its SHA1 (loaded at the start of every write pipeline)."""
+
+    body: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", sha1(self.body.encode()).hexdigest())
+
+
+# Lua numbers are doubles and ``..`` prints them with 14 digits: ids go through %d.
+_ADD_MESSAGE = _Script("""
+local n = redis.call('INCR', KEYS[1])
+local id = string.format('%d', n)
+local m = '{"id":' .. id .. ',' .. ARGV[1]
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. id, 'k', ARGV[3], 'd', m)
+redis.call('ZADD', KEYS[2], id, m)
+return n
+""")
+# KEYS: seq, channel, log. ARGV: the message's JSON tail, maxlen, kind. The XADD comes before
+# the ZADD: a script is not rolled back, and a refused XADD must leave no message behind.
+
+_CREATE_USER = _Script("""
+local seq = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[4], 'seq', seq, 'json', ARGV[2])
+redis.call('ZADD', KEYS[2], seq, ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('SET', KEYS[5], ARGV[1])
+redis.call('SADD', KEYS[6], ARGV[4])
+return seq
+""")
+# KEYS: userseq, users, seen, user, session, sessions. ARGV: userId, JSON, seen, digest.
+
+_DELETE_USER = _Script("""
+local json = redis.call('HGET', KEYS[1], 'json')
+if not json then return 0 end
+local n = redis.call('INCR', KEYS[5])
+local id = string.format('%d', n)
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[3], '0-' .. id, 'k', ARGV[4], 'd', json)
+for _, digest in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  redis.call('DEL', ARGV[2] .. digest)
+end
+redis.call('DEL', KEYS[1], KEYS[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return n
+""")
+# KEYS: user, users, seen, sessions, seq, log. ARGV: userId, session key prefix, maxlen, kind.
+
+_GET_SESSION = _Script("""
+local user_id = redis.call('GET', KEYS[1])
+if not user_id then return false end
+local user = redis.call('HMGET', ARGV[1] .. user_id, 'seq', 'json')
+if not user[1] then return false end
+return user
+""")
+# KEYS: session. ARGV: user key prefix. Returns [seq, json] or nil.
+
+_SNAPSHOT = _Script("""
+local limit = tonumber(ARGV[1])
+local most = tonumber(ARGV[2])
+local since = tonumber(ARGV[3])
+local including = ARGV[4]
+local user_prefix = ARGV[5]
+local messages = {}
+for i = 4, #KEYS do
+  if limit > 0 then
+    messages[#messages + 1] = redis.call('ZREVRANGE', KEYS[i], 0, limit - 1)
+  else
+    messages[#messages + 1] = {}
+  end
+end
+local chosen = {}
+if most < 0 and since <= 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do chosen[#chosen + 1] = id end
+elseif most ~= 0 then
+  local rows
+  if most < 0 then
+    rows = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', since, 'WITHSCORES')
+  else
+    rows = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', since, 'WITHSCORES', 'LIMIT', 0, most)
+  end
+  if most < 0 or #rows < 2 * most then
+    for i = 1, #rows, 2 do chosen[#chosen + 1] = rows[i] end
+  else
+    -- The cut falls among users seen at the same time: the newer users win.
+    local edge = rows[#rows]
+    local edge_number = tonumber(edge)
+    for i = 1, #rows, 2 do
+      if tonumber(rows[i + 1]) > edge_number then chosen[#chosen + 1] = rows[i] end
+    end
+    local tied = {}
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], edge, edge)) do
+      tied[#tied + 1] = {tonumber(redis.call('ZSCORE', KEYS[2], id)), id}
+    end
+    table.sort(tied, function(a, b) return a[1] > b[1] end)
+    for i = 1, most - #chosen do chosen[#chosen + 1] = tied[i][2] end
+  end
+end
+if including ~= '' then
+  local listed = false
+  for _, id in ipairs(chosen) do if id == including then listed = true end end
+  if not listed and redis.call('ZSCORE', KEYS[2], including) then
+    chosen[#chosen + 1] = including
+  end
+end
+local users = {}
+for _, id in ipairs(chosen) do
+  local user = redis.call('HMGET', user_prefix .. id, 'seq', 'json')
+  if user[1] then
+    users[#users + 1] = {tonumber(user[1]), user[2], redis.call('ZSCORE', KEYS[3], id) or '0'}
+  end
+end
+table.sort(users, function(a, b) return a[1] < b[1] end)
+return {redis.call('GET', KEYS[1]) or '0', messages, users}
+""")
+# KEYS: seq, users, seen, then one channel per channel asked for. ARGV: limit, users_max
+# (-1: no cut), seen_since, including ('' for none), user key prefix. One script: one
+# atomic read, so last_id, the histories and the users are of the same moment.
+
+
+class RedisWriteError(StoreWriteError):
+    """A write failed or timed out. Unlike other backends' write errors, when Redis did not
+    answer in time the write may still have been applied (nothing is retried): the message
+    says which."""
+
+
+@dataclass(eq=False, slots=True)
+class _Write:
+    """One caller's script call, queued for the writer."""
+
+    what: str
+    script: _Script
+    keys: list[str]
+    args: list[str | bytes | int]
+    done: trio.Event = field(default_factory=trio.Event)
+    sent: bool = False
+    result: Any = None
+    error: str | None = None
+
+
+def new_user_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_session_id() -> str:
+    # 256 bits, URL-safe, as the other stores.
+    return secrets.token_urlsafe(32)
+
+
+def check_reachable(target: RedisTarget, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Raise StoreError (one line, the address without its password) unless Redis at
+    ``target`` answers PING within ``timeout``. Blocking: for startup, before serving (it
+    runs its own trio loop in a thread, so it works inside a running one too)."""
+
+    async def ping() -> None:
+        async with open_redis(target) as client:
+            with bounded("PING", timeout):
+                await client.ping()
+
+    def attempt() -> str | None:
+        try:
+            trio.run(ping)
+        except (RedisUnavailable, RedisError) as exc:
+            return _one_line(exc)
+        except ExceptionGroup as group:
+            # The client's own task group wraps what its block raised.
+            found, _ = group.split((RedisUnavailable, RedisError))
+            if found is None:
+                raise
+            return _one_line(_first(found))
+        return None
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        problem = pool.submit(attempt).result()
+    if problem is not None:
+        raise StoreError(f"cannot reach redis at {target}: {problem}")
+
+
+def _first(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+class RedisStore:
+    """The Store on Redis (see the module docstring for how writes are grouped).
+
+    Every call is bounded in time (``DEFAULT_CALL_TIMEOUT``, 2 s): a write that fails or
+    is not answered in time raises :class:`RedisWriteError` (a StoreWriteError), a read
+    raises :class:`StoreReadError`. Writes are never retried, so **a write that timed out
+    may still have been applied**: Redis may have run it (and logged it for every node)
+    after the connection gave up, e.g. a frozen server that is thawed. A write still queued
+    when its caller gives up is withdrawn and never sent. A caller cancelled while its
+    write is being sent does not withdraw it.
+
+    Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` a write is
+    answered after its AOF fsync; ``run`` logs a warning when the server is set weaker.
+    "Last seen" notes go with the next batch of writes or within ``SEEN_DELAY``, and are
+    dropped if that batch fails.
+
+    Lifetime as the other stores: ``await nursery.start(store.run)``, then ``close()``.
+    """
+
+    def __init__(
+        self,
+        target: RedisTarget,
+        prefix: str,
+        *,
+        channels: Sequence[str] = CHANNELS,
+        timeout: float = DEFAULT_CALL_TIMEOUT,
+    ) -> None:
+        self.target = target
+        self.keys = RedisKeys(prefix)
+        self._channels = frozenset(channels)
+        self._timeout = timeout
+        self._client: RedisClient | None = None
+        self.state = StoreState.OPEN
+        self._pending: list[_Write] = []
+        self._seen: dict[str, int] = {}
+        self._seen_due: float | None = None
+        self._wakeup = trio.Event()
+        self._stopped = trio.Event()
+        self._close_done = trio.Event()
+        self._last_write_failed = False
+        self._trouble: str | None = None
+        self._batches = 0
+        self._scripts: dict[str, Script[bytes]] = {}
+
+    @classmethod
+    def open(cls, target: RedisTarget, prefix: str, **options: Any) -> "RedisStore":
+        """A store on ``target`` once it answered (raises StoreError otherwise). Blocking."""
+        check_reachable(target)
+        return cls(target, prefix, **options)
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Open the client, log weak durability settings, then send queued writes until
+        ``close``. Cancelled instead, writes still queued fail."""
+        self.state = STORE_TRANSITIONS.check("the store", self.state, StoreState.RUNNING)
+        try:
+            async with open_redis(self.target) as client:
+                self._client = client
+                await self._warn_about_durability(client)
+                task_status.started()
+                await self._write_until_closed(client)
+        finally:
+            self._client = None
+            if self.state is StoreState.RUNNING:
+                self._move_to(StoreState.STOPPED)
+            stranded, self._pending = self._pending, []
+            for write in stranded:
+                write.error = "the store stopped before this write was sent"
+                write.done.set()
+            self._stopped.set()
+
+    async def _warn_about_durability(self, client: RedisClient) -> None:
+        try:
+            warnings = await durability_warnings(client)
+        except RedisUnavailable as exc:
+            warnings = [f"could not check redis's persistence settings: {exc}"]
+        for line in warnings:
+            log.warning("%s (redis at %s)", line, self.target)
+
+    async def close(self) -> None:
+        """Send what is queued, stop the writer, close the client; every caller returns
+        once that is done."""
+        if self.state is StoreState.CLOSING or self.state is StoreState.CLOSED:
+            await self._close_done.wait()
+            return
+        writer_running = self.state is StoreState.RUNNING
+        self._move_to(StoreState.CLOSING)
+        with trio.CancelScope(shield=True):
+            if writer_running:
+                self._wakeup.set()
+                await self._stopped.wait()
+            self._move_to(StoreState.CLOSED)
+            self._close_done.set()
+
+    def _move_to(self, state: StoreState) -> None:
+        self.state = STORE_TRANSITIONS.check("the store", self.state, state)
+
+    async def healthy(self) -> bool:
+        """Whether Redis answers now (a PING, or a harmless write while the last writes
+        failed: a server that cannot persist still answers PING), within HEALTH_TIMEOUT."""
+        client = self._client
+        if self.state is not StoreState.RUNNING or client is None:
+            return False
+        try:
+            if self._last_write_failed:
+                with bounded("a test write", HEALTH_TIMEOUT):
+                    await client.incrby(self.keys.seq, 0)
+                self._last_write_failed = False
+            else:
+                with bounded("PING", HEALTH_TIMEOUT):
+                    await client.ping()
+        except (RedisUnavailable, ResponseError) as exc:
+            self._trouble = str(exc)
+            return False
+        self._trouble = None
+        return True
+
+    @property
+    def failure(self) -> str | None:
+        """Never set: Redis trouble passes (see ``trouble``)."""
+        return None
+
+    @property
+    def trouble(self) -> str | None:
+        """What the last failed health check ran into (for /healthz), or None."""
+        return self._trouble
+
+    @property
+    def batches(self) -> int:
+        """Write pipelines sent so far (one round trip each)."""
+        return self._batches
+
+    # -- the writer --------------------------------------------------------------------
+
+    async def _write_until_closed(self, client: RedisClient) -> None:
+        while True:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            while not self._pending and not self._seen_ready():
+                if self.state is StoreState.CLOSING:
+                    if self._seen:
+                        break  # flushed with nothing else
+                    return
+                self._wakeup = trio.Event()
+                with trio.move_on_at(self._seen_due if self._seen_due is not None else math.inf):
+                    await self._wakeup.wait()
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            notes, self._seen, self._seen_due = self._seen, {}, None
+            for write in batch:
+                write.sent = True
+            # Shielded: the callers must learn what happened to writes that were sent; the
+            # pipeline is bounded anyway.
+            with trio.CancelScope(shield=True):
+                await self._send(client, batch, notes)
+
+    def _seen_ready(self) -> bool:
+        return self._seen_due is not None and trio.current_time() >= self._seen_due
+
+    async def _send(self, client: RedisClient, batch: list[_Write], notes: dict[str, int]) -> None:
+        what = batch[0].what if len(batch) == 1 else f"{len(batch)} writes"
+        try:
+            with bounded(what, self._timeout):
+                async with client.pipeline(transaction=False, raise_on_error=False) as pipe:
+                    # Loaded first in the same round trip: after a restart of Redis its
+                    # script cache is empty, and the EVALSHAs behind must all find them.
+                    for script in {w.script for w in batch}:
+                        pipe.script_load(script.body)
+                    for user_id, when in notes.items():
+                        # XX: the notes of users who are gone (or never were) are dropped.
+                        pipe.zadd(self.keys.seen, {user_id: when}, condition=PureToken.XX)
+                    replies = [
+                        pipe.evalsha(write.script.sha, keys=write.keys, args=write.args)
+                        for write in batch
+                    ]
+                results = pipe.results or ()
+        except RedisUnavailable as exc:
+            self._last_write_failed = True
+            reason = f"{exc}; it may have been applied" if batch else str(exc)
+            log.warning("redis write failed: %s", reason)
+            for write in batch:
+                write.error = f"{exc}; the write may have been applied"
+                write.done.set()
+            return
+        self._batches += 1
+        failed = False
+        for write, result in zip(batch, results[len(results) - len(replies) :], strict=True):
+            if isinstance(result, BaseException):
+                failed = True
+                write.error = f"redis refused {write.what}: {result}"
+                log.error("%s", write.error)
+            else:
+                write.result = result
+            write.done.set()
+        self._last_write_failed = failed
+
+    async def _write(
+        self, what: str, script: _Script, keys: list[str], args: list[str | bytes | int]
+    ) -> Any:
+        self._check_writable()
+        write = _Write(what, script, keys, args)
+        self._pending.append(write)
+        self._wakeup.set()
+        with trio.move_on_after(self._timeout):
+            await write.done.wait()
+        if not write.done.is_set():
+            bound = f"redis did not answer within {self._timeout:g} s ({what})"
+            if not write.sent:
+                self._pending.remove(write)
+                raise RedisWriteError(f"{bound}; nothing was written")
+            raise RedisWriteError(f"{bound}; the write may have been applied")
+        if write.error is not None:
+            raise RedisWriteError(write.error)
+        return write.result
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.state is not StoreState.RUNNING:
+            raise RuntimeError("the store's writer is not running: start RedisStore.run first")
+
+    def _check_open(self) -> None:
+        if self.state is StoreState.CLOSING or self.state is StoreState.CLOSED:
+            raise RuntimeError("the store is closed")
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def create_user(
+        self, username: str, avatar: str | None = None, *, seen: int = 0
+    ) -> tuple[User, Session]:
+        user = User(new_user_id(), username, avatar)
+        session = Session(new_session_id(), user.user_id)
+        digest = session_hash(session.session_id)
+        keys = self.keys
+        seq = await self._write(
+            "create_user",
+            _CREATE_USER,
+            [
+                keys.userseq,
+                keys.users,
+                keys.seen,
+                keys.user(user.user_id),
+                keys.session(digest),
+                keys.sessions(user.user_id),
+            ],
+            [user.user_id, user_json(user), seen, digest.hex()],
+        )
+        return User(user.user_id, username, avatar, seq=int(seq)), session
+
+    def note_seen(self, user_id: str, when: int) -> None:
+        # Disconnect handlers may still run after shutdown closed the store: ignored then.
+        if self.state is not StoreState.RUNNING:
+            return
+        self._seen[user_id] = when
+        if self._seen_due is None:
+            self._seen_due = trio.current_time() + SEEN_DELAY
+            self._wakeup.set()
+
+    async def delete_user(self, user_id: str) -> bool:
+        keys = self.keys
+        entry = await self._write(
+            "delete_user",
+            _DELETE_USER,
+            [
+                keys.user(user_id),
+                keys.users,
+                keys.seen,
+                keys.sessions(user_id),
+                keys.seq,
+                keys.log,
+            ],
+            [user_id, keys.session_prefix, LOG_MAXLEN, LEAVE],
+        )
+        return int(entry) > 0
+
+    async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
+        if channel not in self._channels:
+            self._check_open()
+            raise KeyError(f"no channel {channel!r}")
+        draft = Message.by(user, id=0, channel=channel, text=text, timestamp=timestamp)
+        keys = self.keys
+        number = await self._write(
+            "add_message",
+            _ADD_MESSAGE,
+            [keys.seq, keys.channel(channel), keys.log],
+            [message_json_tail(draft), LOG_MAXLEN, MESSAGE],
+        )
+        return Message.by(user, id=int(number), channel=channel, text=text, timestamp=timestamp)
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def _read(self, what: str, script: _Script, keys: list[str], args: list[Any]) -> Any:
+        self._check_open()
+        client = self._client
+        if client is None:
+            raise RuntimeError("the store is not running: start RedisStore.run first")
+        try:
+            with bounded(what, self._timeout):
+                # EVALSHA, loading the script when Redis does not have it (after a restart).
+                return await self._registered(client, script)(keys, args)
+        except RedisUnavailable as exc:
+            raise StoreReadError(str(exc)) from None
+
+    def _registered(self, client: RedisClient, script: _Script) -> Script[bytes]:
+        registered = self._scripts.get(script.sha)
+        if registered is None or registered.registered_client is not client:
+            registered = self._scripts[script.sha] = client.register_script(script.body)
+        return registered
+
+    async def get_session(self, session_id: str) -> tuple[User, Session] | None:
+        if not session_id:
+            self._check_open()
+            return None
+        found = await self._read(
+            "get_session",
+            _GET_SESSION,
+            [self.keys.session(session_hash(session_id))],
+            [self.keys.user_prefix],
+        )
+        if not found:
+            return None
+        seq, data = found
+        user = user_from_json(data, int(seq))
+        return user, Session(session_id, user.user_id)
+
+    async def recent_messages(self, channel: str, limit: int) -> list[Message]:
+        snapshot = await self.snapshot([channel], limit, users_max=0)
+        return snapshot.messages[channel]
+
+    async def messages_before(self, channel: str, before_id: int, limit: int) -> list[Message]:
+        self._check_open()
+        client = self._client
+        if channel not in self._channels or limit <= 0:
+            return []
+        if client is None:
+            raise RuntimeError("the store is not running: start RedisStore.run first")
+        try:
+            with bounded("messages_before", self._timeout):
+                # With REV the range goes from the highest score: "(" excludes before_id.
+                rows = await client.zrange(
+                    self.keys.channel(channel),
+                    f"({before_id}",
+                    "-inf",
+                    sortby=PureToken.BYSCORE,
+                    rev=True,
+                    offset=0,
+                    count=limit,
+                )
+        except RedisUnavailable as exc:
+            raise StoreReadError(str(exc)) from None
+        return [message_from_json(row) for row in reversed(rows)]
+
+    async def snapshot(
+        self,
+        channels: Sequence[str],
+        limit: int,
+        *,
+        users_max: int | None = None,
+        seen_since: int = 0,
+        including: str | None = None,
+    ) -> Snapshot:
+        keys = self.keys
+        known = [name for name in channels if name in self._channels]
+        last_id, histories, rows = await self._read(
+            "snapshot",
+            _SNAPSHOT,
+            [keys.seq, keys.users, keys.seen, *(keys.channel(name) for name in known)],
+            [
+                max(limit, 0),
+                -1 if users_max is None else max(users_max, 0),
+                seen_since,
+                including or "",
+                keys.user_prefix,
+            ],
+        )
+        by_channel = dict(zip(known, histories, strict=True))
+        users = [user_from_json(data, int(seq)) for seq, data, _ in rows]
+        seen = {user.user_id: int(float(row[2])) for user, row in zip(users, rows, strict=True)}
+        return Snapshot(
+            messages={
+                name: [message_from_json(row) for row in reversed(by_channel.get(name, []))]
+                for name in channels
+            },
+            users=users,
+            last_id=int(last_id),
+            seen=seen,
+        )
+
+    async def list_users(self) -> list[User]:
+        return (await self.snapshot([], 0)).users
