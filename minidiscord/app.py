@@ -181,6 +181,8 @@ class ChatApp(App):
             users_listed_offline=settings.users_listed_offline,
             presence_grace=settings.presence_grace,
             feed=cluster,
+            # After a resync: clients take it for a lost connection, and reconnect.
+            reconnect_all=lambda: self.engine.close_all(CloseReason.FORCED_CLOSE),
         )
 
     async def health(self) -> str | None:

@@ -35,7 +35,7 @@ from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
 from .ordering import Sequencer
 from .presence import Presence
 from .store import Store
-from .store.base import Snapshot, StoreWriteError
+from .store.base import Snapshot, StoreReadError, StoreWriteError
 from .validation import Invalid
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class ChatServer:
         presence_grace: float = 0.0,
         clock: Callable[[], int] = wall_clock_ms,
         feed: Feed | None = None,
+        reconnect_all: Callable[[], None] | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
@@ -118,6 +119,9 @@ class ChatServer:
         self._online: dict[str, User] = {}
         self._online_view = MappingProxyType(self._online)
         self._gone: dict[str, float] = {}
+        # Closes every client's connection without a Socket.IO DISCONNECT, so that clients
+        # reconnect (the app's engine does it; the chat does not reach through sockets).
+        self._reconnect_all = reconnect_all
         if feed is not None:
             feed.attach(self)
         self._ns.on("connect")(self._on_connect)
@@ -153,13 +157,20 @@ class ChatServer:
     async def _on_connect(self, socket: Socket, auth: object) -> None:
         fields: dict[str, Any] = auth if isinstance(auth, dict) else {}
         try:
-            if socket.recovered and "user" in socket.data:
-                if self._feed is not None and socket.id not in self._going:
-                    # It went offline after the grace: it comes back through the log.
-                    await self._feed.arrive(socket.id, socket.data["user"], first=False)
-                self._resume(socket)
-            else:
-                await self._join(socket, fields)
+            try:
+                if socket.recovered and "user" in socket.data:
+                    if self._feed is not None and socket.id not in self._going:
+                        # It went offline after the grace: it comes back through the log.
+                        await self._feed.arrive(socket.id, socket.data["user"], first=False)
+                    self._resume(socket)
+                else:
+                    await self._join(socket, fields)
+            except StoreReadError as exc:
+                # A store that can fail to answer (Redis away): a refusal, not a crash.
+                log.warning("socket %s could not be let in: %s", socket.id, exc)
+                raise ConnectionRefused(
+                    "the server cannot read its database now; try again later"
+                ) from None
         except ConnectionRefused as refusal:
             if fields.get("connectErrors") is True:
                 raise
@@ -571,8 +582,11 @@ class ChatServer:
             # fresh snapshot from the store.
             for recent in self._recent.values():
                 recent.clear()
-            for socket in list(self._ns.sockets.values()):
-                socket.disconnect(close=True)
+            if self._reconnect_all is not None:
+                self._reconnect_all()
+            else:
+                for socket in list(self._ns.sockets.values()):
+                    socket.disconnect(close=True)
 
     def message(self, position: int, message: Message) -> None:
         self._ns.to(message.channel).emit("message:channel", message.channel, message.wire())
@@ -673,10 +687,14 @@ class ChatServer:
         if before is not None and not _is_int(before):
             return _refuse(socket, "channel:history", "before must be a message id")
         limit = min(limit, MAX_HISTORY_PAGE)
-        if before is None:
-            messages = await self._store.recent_messages(channel, limit)
-        else:
-            messages = await self._store.messages_before(channel, before, limit)
+        try:
+            if before is None:
+                messages = await self._store.recent_messages(channel, limit)
+            else:
+                messages = await self._store.messages_before(channel, before, limit)
+        except StoreReadError as exc:
+            log.warning("a history page for user %s was not read: %s", user.user_id, exc)
+            return {"ok": False, "error": "the server could not read the history now"}
         return {"ok": True, "messages": [m.wire() for m in messages]}
 
 

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from coredis.tokens import PureToken
 
 from minidiscord.app import ChatApp
-from minidiscord.redis.connection import RedisUnavailable
+from minidiscord.redis.connection import RedisUnavailable, open_redis
+from minidiscord.redis.target import parse_redis_url
 from tests.support.chatclient import ChatClient
 from tests.support.redisserver import RedisServer
 from tests.support.servers import RunningServer, ServerFactory, start_nodes
@@ -371,3 +373,61 @@ async def test_redis_killed_and_restarted_on_its_aof_loses_nothing_acknowledged(
     assert texts(alice) == texts(bob) == acked
     late = await join(clients, "late", b)
     assert general_history(late) == acked
+
+
+async def test_connects_are_refused_with_a_reason_while_redis_is_frozen(
+    start_server: ServerFactory, redis: RedisServer, clients: MakeClient
+) -> None:
+    (a,) = await start_nodes(start_server, redis.url, 1)
+    alice = await join(clients, "alice", a)
+    redis.freeze()
+    try:
+        refused = clients("refused", a)
+        with trio.fail_after(10):  # the store read's 2 s bound, with room for load
+            data = await refused.connect_refused({"sessionId": alice.session["sessionId"]})
+        assert "try again later" in data["message"]
+    finally:
+        redis.thaw()
+    await wait_for_health(a, 200)
+    again = await join(clients, "again", a, sessionId=alice.session["sessionId"])
+    assert again.session["userId"] == alice.session["userId"]
+
+
+async def test_a_node_left_behind_by_the_logs_trimming_resyncs_its_clients(
+    start_server: ServerFactory, redis: RedisServer, clients: MakeClient
+) -> None:
+    a, b = await start_nodes(start_server, redis.url, 2)
+    sender = await join(clients, "sender", a)
+    behind = await join(clients, "behind", b)
+    reader = cluster(b).reader
+    reads = HeldReads(reader._client)
+    reader._client = reads
+    reads.hold = True
+    await reads.held.wait()
+    for n in range(3):
+        assert (await sender.send("general", f"missed {n}"))["ok"] is True
+    # What MAXLEN does to a log that outgrew it, done at once: the entries node b has not
+    # read yet are gone.
+    async with open_redis(parse_redis_url(redis.url)) as client:
+        await client.xtrim(cluster(a).keys.log, PureToken.MAXLEN, 1)
+    reads.release.set()
+    (reason,) = await behind.wait_for("disconnect")
+    assert reason == "transport close"  # so a socket.io client reconnects
+    again = await join(clients, "again", b, sessionId=behind.session["sessionId"])
+    assert general_history(again) == ["missed 0", "missed 1", "missed 2"]
+    assert (await sender.send("general", "after"))["ok"] is True
+    await again.wait_for("message:channel", lambda _c, m: m["message"] == "after")
+    assert texts(again) == ["after"]
+
+
+async def test_a_node_shutting_down_lets_its_users_go_after_the_presence_grace(
+    start_server: ServerFactory, redis: RedisServer, clients: MakeClient
+) -> None:
+    # A long node timeout: only the goodbye can make alice offline within the test.
+    a, b = await start_nodes(start_server, redis.url, 2, presence_grace=0.5, node_timeout=60.0)
+    watcher = await join(clients, "watcher", a)
+    alice = await join(clients, "alice", b)
+    b.shutdown.set()
+    await alice.wait_for("disconnect")
+    (gone,) = await watcher.wait_for("user:disconnect")
+    assert gone["userId"] == alice.session["userId"]
