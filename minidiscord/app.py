@@ -16,7 +16,7 @@ from .hostfixes import is_host_protocol_error
 from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
-from .redis.connection import open_redis
+from .redis.connection import DEFAULT_CALL_TIMEOUT, open_redis
 from .sockets import Recovery, SocketServer
 from .web.static import serve_web
 
@@ -212,8 +212,10 @@ class ChatApp(App):
         if self.cluster is not None:
             if self.cluster.presence.sockets and self.settings.presence_grace > 0:
                 # Clients reconnecting to another node within the grace are online there
-                # before this node lets their users go: others see no offline flicker.
-                await trio.sleep(self.settings.presence_grace)
+                # before this node lets their users go: others see no offline flicker. The
+                # goodbye (one bounded call) must still fit in the shutdown timeout.
+                room = self.settings.shutdown_timeout - 2 * DEFAULT_CALL_TIMEOUT
+                await trio.sleep(min(self.settings.presence_grace, max(room, 0.0)))
             await self.cluster.leave()
         await self.store.close()
 

@@ -431,3 +431,26 @@ async def test_a_node_shutting_down_lets_its_users_go_after_the_presence_grace(
     await alice.wait_for("disconnect")
     (gone,) = await watcher.wait_for("user:disconnect")
     assert gone["userId"] == alice.session["userId"]
+
+
+async def test_users_reconnecting_to_another_node_within_the_grace_never_show_offline(
+    start_server: ServerFactory, redis: RedisServer, clients: MakeClient
+) -> None:
+    # A grace within the 1 s shutdown timeout the test servers have.
+    a, b = await start_nodes(start_server, redis.url, 2, presence_grace=0.8, node_timeout=60.0)
+    watcher = await join(clients, "watcher", a)
+    alice = await join(clients, "alice", b)
+    node_b = cluster(b).node_id
+    b.shutdown.set()
+    await alice.wait_for("disconnect")
+    # What a standard client does at a transport close: reconnect, here to the other node.
+    again = await join(clients, "again", a, sessionId=alice.session["sessionId"])
+    async with open_redis(parse_redis_url(redis.url)) as client:
+        with trio.fail_after(10):
+            # Polled: Redis has no event for it.
+            while await client.zscore(cluster(a).keys.nodes, node_b) is not None:  # noqa: ASYNC110
+                await trio.sleep(0.05)  # until node b said goodbye
+    await again.send("general", "marker")
+    await watcher.wait_for("message:channel", lambda _c, m: m["message"] == "marker")
+    assert watcher.received("user:disconnect") == []
+    assert watcher.received("user:connect") == []
