@@ -454,3 +454,24 @@ async def test_users_reconnecting_to_another_node_within_the_grace_never_show_of
     await watcher.wait_for("message:channel", lambda _c, m: m["message"] == "marker")
     assert watcher.received("user:disconnect") == []
     assert watcher.received("user:connect") == []
+
+
+async def test_a_redis_frozen_longer_than_the_node_timeout_reaps_no_node(
+    start_server: ServerFactory, redis: RedisServer, clients: MakeClient
+) -> None:
+    a, b = await start_nodes(start_server, redis.url, 2, node_timeout=1.0)
+    alice = await join(clients, "alice", a)
+    bob = await join(clients, "bob", b)
+    redis.freeze()
+    try:
+        await trio.sleep(2.5)  # the outage itself: past every node's expiry
+    finally:
+        redis.thaw()
+    await wait_for_health(a, 200)
+    await wait_for_health(b, 200)
+    # Heartbeats resumed (a few rounds): a reap would have happened by now.
+    await trio.sleep(2.0)
+    assert (await bob.send("general", "marker"))["ok"] is True
+    for client in (alice, bob):
+        await client.wait_for("message:channel", lambda _c, m: m["message"] == "marker")
+        assert client.received("user:disconnect") == []

@@ -1,7 +1,7 @@
 """The Redis keys of the chat's cluster side, under one prefix, and the log's shape.
 
 Writers (one module per key family): ``P:nodes``, ``P:node:{id}``, ``P:nodeusers:{id}``,
-``P:online`` and ``P:onlineuser`` are written only by the scripts of
+``P:online``, ``P:onlineuser`` and ``P:beatclock`` are written only by the scripts of
 :mod:`minidiscord.chat.cluster.presence`; ``P:seq`` and ``P:log`` are shared with the
 store (every writer appends through the same Lua steps, :data:`APPEND_LUA`).
 """
@@ -51,6 +51,12 @@ class ClusterKeys:
     def online_user(self) -> str:
         """HASH userId -> the online user's JSON (what a starting node mirrors)."""
         return f"{self.prefix}:onlineuser"
+
+    @property
+    def beat_clock(self) -> str:
+        """STRING: Redis TIME (ms) of the last heartbeat it ran (to tell a frozen Redis from
+        dead nodes)."""
+        return f"{self.prefix}:beatclock"
 
     def node_prefix(self) -> str:
         """What a node's socket hash key starts with (the scripts add the node id)."""

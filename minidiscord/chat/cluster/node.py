@@ -22,7 +22,7 @@ from .reader import LogReader, LogSink
 
 log = logging.getLogger(__name__)
 
-# Seconds between heartbeats.
+# Seconds between heartbeats (a quarter of the node timeout when that is shorter than 4 s).
 HEARTBEAT_INTERVAL = 1.0
 # How long a sender's ack waits for this node to show its message (seconds): past it the
 # message is durable and will be shown in order when the reader catches up.
@@ -50,6 +50,7 @@ class ClusterNode:
         self.keys = ClusterKeys(prefix)
         self.client = client
         self.node_timeout = node_timeout
+        self.heartbeat_interval = min(HEARTBEAT_INTERVAL, node_timeout / 4)
         self.presence = ClusterPresence(client, self.keys, self.node_id)
         self._reader: LogReader | None = None
         self.heartbeat_problem: str | None = None
@@ -75,7 +76,10 @@ class ClusterNode:
 
     async def _beat(self) -> None:
         timeout_ms = int(self.node_timeout * 1000)
-        known = await self.presence.beat(timeout_ms, first=not self._started)
+        # Gaps between the heartbeats Redis runs stay near one interval while any node is
+        # alive; a gap of several, and of half the timeout, means Redis itself was away.
+        stalled_ms = int(max(self.node_timeout / 2, 3 * self.heartbeat_interval) * 1000)
+        known = await self.presence.beat(timeout_ms, stalled_ms, first=not self._started)
         if not self._started:
             self._started = True
             log.info(
@@ -98,7 +102,7 @@ class ClusterNode:
     ) -> None:
         task_status.started()
         while True:
-            await trio.sleep(HEARTBEAT_INTERVAL)
+            await trio.sleep(self.heartbeat_interval)
             try:
                 await self._beat()
             except (RedisUnavailable, NotRegistered) as exc:

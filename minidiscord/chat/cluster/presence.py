@@ -1,11 +1,12 @@
 """Cluster presence: which node holds which sockets of which user, kept in Redis.
 
 The only writer of ``P:nodes``, ``P:node:{id}`` (socketId -> userId), ``P:nodeusers:{id}``
-(userId -> that node's socket count), ``P:online`` (userId -> how many nodes the user is on)
-and ``P:onlineuser`` (userId -> user JSON). Each script decides atomically whether a user
-came online or went offline cluster-wide and appends the ``online`` / ``offline`` entry in
-the same step, so every node sees presence change in log order. Tabs on different nodes
-are one online user: the user goes offline when the last node loses its last socket.
+(userId -> that node's socket count), ``P:online`` (userId -> how many nodes the user is on),
+``P:onlineuser`` (userId -> user JSON) and ``P:beatclock`` (when Redis last ran a
+heartbeat). Each script decides atomically whether a user came online or went offline
+cluster-wide and appends the ``online`` / ``offline`` entry in the same step, so every node
+sees presence change in log order. Tabs on different nodes are one online user: the user
+goes offline when the last node loses its last socket.
 
 A node's calls go out one at a time (a lock): an ``up`` and the ``down`` of the same socket
 can then never reach Redis in the wrong order. When a call fails (Redis unreachable), Redis
@@ -27,8 +28,8 @@ from .keys import APPEND_LUA, ClusterKeys
 
 log = logging.getLogger(__name__)
 
-# KEYS: seq, log, nodes, online, onlineuser. ARGV[1]: node key prefix, ARGV[2]: node users
-# key prefix; a script's own arguments follow.
+# KEYS: seq, log, nodes, online, onlineuser, beatclock. ARGV[1]: node key prefix, ARGV[2]:
+# node users key prefix; a script's own arguments follow.
 _FUNCTIONS = (
     APPEND_LUA
     + """
@@ -111,18 +112,30 @@ return tonumber(redis.call('GET', KEYS[1]) or '0')
 )
 
 # ARGV[3]: node, [4]: timeout ms, [5]: what to log when it was not registered ("joined" or
-# "back"). Reaps every other node past its expiry, then renews this one. Returns 1 when this
-# node was registered, 0 when it was not (new, or reaped while it could not heartbeat).
+# "back"), [6]: ms without any heartbeat after which Redis, not the nodes, was away. Reaps
+# every other node past its expiry, then renews this one. Returns 1 when this node was
+# registered, 0 when it was not (new, or reaped while it could not heartbeat).
 BEAT = (
     _FUNCTIONS
     + """
 local node = ARGV[3]
 local now = now_ms()
+local timeout = tonumber(ARGV[4])
+local last = tonumber(redis.call('GET', KEYS[6]) or now)
+redis.call('SET', KEYS[6], now)
+if now - last > tonumber(ARGV[6]) then
+  -- No node got a heartbeat through for that long: Redis itself was frozen or down, not
+  -- the nodes. Their expiries move by the gap instead of every node being reaped at once.
+  local rows = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+  for i = 1, #rows, 2 do
+    redis.call('ZADD', KEYS[3], tonumber(rows[i + 1]) + (now - last), rows[i])
+  end
+end
 for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. now)) do
   if other ~= node then remove_node(other, 'dead') end
 end
 local known = redis.call('ZSCORE', KEYS[3], node)
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), node)
+redis.call('ZADD', KEYS[3], now + timeout, node)
 if known then return 1 end
 append(KEYS[1], KEYS[2], 'node', cjson.encode({node = node, event = ARGV[5]}))
 return 0
@@ -191,7 +204,7 @@ class ClusterPresence:
 
     def _script_keys(self) -> list[str]:
         k = self._keys
-        return [k.seq, k.log, k.nodes, k.online, k.online_user]
+        return [k.seq, k.log, k.nodes, k.online, k.online_user, k.beat_clock]
 
     def _args(self, *rest: str | bytes | int) -> list[str | bytes | int]:
         return [self._keys.node_prefix(), self._keys.node_users_prefix(), self.node_id, *rest]
@@ -268,12 +281,15 @@ class ClusterPresence:
                 self.out_of_step = True
                 raise NotRegistered("this node is not registered in the cluster")
 
-    async def beat(self, timeout_ms: int, *, first: bool) -> bool:
+    async def beat(self, timeout_ms: int, stalled_ms: int, *, first: bool) -> bool:
         """Renew this node's registration (and reap dead nodes); False when it was not
-        registered (a new node, or one reaped while it could not heartbeat)."""
+        registered (a new node, or one reaped while it could not heartbeat). When Redis ran
+        no heartbeat of any node for ``stalled_ms``, Redis was away, not the nodes: every
+        expiry moves by the gap instead."""
         with bounded("heartbeat"):
             known: object = await self._beat(
-                self._script_keys(), self._args(timeout_ms, "joined" if first else "back")
+                self._script_keys(),
+                self._args(timeout_ms, "joined" if first else "back", stalled_ms),
             )
         return known == 1
 

@@ -138,7 +138,12 @@ class LogReader:
             pause = BACKOFF[0]
             self.last_read = trio.current_time()
             for entry in entries:
-                self._apply(entry_number(entry.identifier), entry.field_values)
+                number = entry_number(entry.identifier)
+                try:
+                    self._apply(number, entry.field_values)
+                except Exception:
+                    # One entry the chat could not show must not stop every later one.
+                    log.exception("applying log entry %d failed; going on", number)
             self._wake()
 
     async def _trimmed(self) -> bool:
