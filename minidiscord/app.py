@@ -7,6 +7,7 @@ import trio
 
 from .addresses import TrustedProxies
 from .asgi_io import Receive, Scope, Send, client_address, header, refuse, respond
+from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, open_store
@@ -170,6 +171,8 @@ class ChatApp(App):
         # Cluster mode: this node's link to the others (its log reader, presence and
         # heartbeat); None on a single node.
         self.cluster = cluster
+        if cluster is not None:
+            register_cluster_metrics(self.metrics.registry, cluster)
         self.chat = ChatServer(
             self.sio,
             self.store,

@@ -475,3 +475,42 @@ async def test_a_redis_frozen_longer_than_the_node_timeout_reaps_no_node(
     for client in (alice, bob):
         await client.wait_for("message:channel", lambda _c, m: m["message"] == "marker")
         assert client.received("user:disconnect") == []
+
+
+async def metrics_of(node: RunningServer) -> dict[str, float]:
+    stream = await trio.open_tcp_stream("127.0.0.1", node.port)
+    async with stream:
+        await stream.send_all(
+            b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        reply = b""
+        while chunk := await stream.receive_some(65536):
+            reply += chunk
+    body = reply.partition(b"\r\n\r\n")[2].decode()
+    return {
+        line.split()[0]: float(line.split()[1])
+        for line in body.splitlines()
+        if line.startswith("minidiscord_") and len(line.split()) == 2
+    }
+
+
+async def test_metrics_show_the_cluster_and_the_bus(
+    start_server: ServerFactory, redis: RedisServer, clients: MakeClient
+) -> None:
+    a, b = await start_nodes(start_server, redis.url, 2, node_timeout=1.0)
+    alice = await join(clients, "alice", a)
+    assert (await alice.send("general", "hello"))["ok"] is True
+    with trio.fail_after(10):
+        # Both nodes counted, and the message applied, as of b's next heartbeat.
+        while (seen := await metrics_of(b))["minidiscord_cluster_nodes"] != 2:  # noqa: ASYNC110
+            await trio.sleep(0.05)
+    assert seen["minidiscord_bus_lag_entries"] == 0
+    assert seen["minidiscord_redis_trouble"] == 0
+    assert 0 <= seen["minidiscord_bus_lag_seconds"] < 5
+    redis.freeze()
+    try:
+        with trio.fail_after(15):
+            while (await metrics_of(b))["minidiscord_redis_trouble"] != 1:  # noqa: ASYNC110
+                await trio.sleep(0.1)
+    finally:
+        redis.thaw()

@@ -54,6 +54,9 @@ class ClusterNode:
         self.presence = ClusterPresence(client, self.keys, self.node_id)
         self._reader: LogReader | None = None
         self.heartbeat_problem: str | None = None
+        # As of the last heartbeat: the log's last position, and how many nodes there are.
+        self.head = 0
+        self.nodes = 0
         self._started = False
 
     @property
@@ -79,7 +82,9 @@ class ClusterNode:
         # Gaps between the heartbeats Redis runs stay near one interval while any node is
         # alive; a gap of several, and of half the timeout, means Redis itself was away.
         stalled_ms = int(max(self.node_timeout / 2, 3 * self.heartbeat_interval) * 1000)
-        known = await self.presence.beat(timeout_ms, stalled_ms, first=not self._started)
+        beat = await self.presence.beat(timeout_ms, stalled_ms, first=not self._started)
+        self.head, self.nodes = beat.head, beat.nodes
+        known = beat.known
         if not self._started:
             self._started = True
             log.info(
@@ -113,6 +118,10 @@ class ClusterNode:
             if self.heartbeat_problem is not None:
                 log.warning("node %s heartbeats again", self.node_id)
             self.heartbeat_problem = None
+
+    def lag(self) -> int:
+        """Log entries this node had not applied at its last heartbeat (bus lag)."""
+        return max(0, self.head - self.reader.position) if self._reader is not None else 0
 
     def health(self) -> str | None:
         """None when the node is in step with the cluster; otherwise what is wrong."""

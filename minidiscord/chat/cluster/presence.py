@@ -16,6 +16,7 @@ its entry with what it really holds (``sync``).
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -113,8 +114,9 @@ return tonumber(redis.call('GET', KEYS[1]) or '0')
 
 # ARGV[3]: node, [4]: timeout ms, [5]: what to log when it was not registered ("joined" or
 # "back"), [6]: ms without any heartbeat after which Redis, not the nodes, was away. Reaps
-# every other node past its expiry, then renews this one. Returns 1 when this node was
-# registered, 0 when it was not (new, or reaped while it could not heartbeat).
+# every other node past its expiry, then renews this one. Returns {1 when this node was
+# registered, 0 when it was not (new, or reaped while it could not heartbeat); the log's
+# last position; how many nodes are registered}.
 BEAT = (
     _FUNCTIONS
     + """
@@ -136,9 +138,11 @@ for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. now))
 end
 local known = redis.call('ZSCORE', KEYS[3], node)
 redis.call('ZADD', KEYS[3], now + timeout, node)
-if known then return 1 end
-append(KEYS[1], KEYS[2], 'node', cjson.encode({node = node, event = ARGV[5]}))
-return 0
+if not known then
+  append(KEYS[1], KEYS[2], 'node', cjson.encode({node = node, event = ARGV[5]}))
+end
+local head = tonumber(redis.call('GET', KEYS[1]) or '0')
+return {known and 1 or 0, head, redis.call('ZCARD', KEYS[3])}
 """
 )
 
@@ -150,6 +154,17 @@ if redis.call('ZSCORE', KEYS[3], ARGV[3]) then remove_node(ARGV[3], 'left') end
 return tonumber(redis.call('GET', KEYS[1]) or '0')
 """
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """What a heartbeat learnt."""
+
+    # Whether this node was registered (False: new, or reaped while it could not beat).
+    known: bool
+    # The log's last position and how many nodes are registered, at that moment.
+    head: int
+    nodes: int
 
 
 class NotRegistered(Exception):
@@ -281,17 +296,19 @@ class ClusterPresence:
                 self.out_of_step = True
                 raise NotRegistered("this node is not registered in the cluster")
 
-    async def beat(self, timeout_ms: int, stalled_ms: int, *, first: bool) -> bool:
-        """Renew this node's registration (and reap dead nodes); False when it was not
-        registered (a new node, or one reaped while it could not heartbeat). When Redis ran
-        no heartbeat of any node for ``stalled_ms``, Redis was away, not the nodes: every
+    async def beat(self, timeout_ms: int, stalled_ms: int, *, first: bool) -> Beat:
+        """Renew this node's registration (and reap dead nodes). When Redis ran no
+        heartbeat of any node for ``stalled_ms``, Redis was away, not the nodes: every
         expiry moves by the gap instead."""
         with bounded("heartbeat"):
-            known: object = await self._beat(
+            reply: object = await self._beat(
                 self._script_keys(),
                 self._args(timeout_ms, "joined" if first else "back", stalled_ms),
             )
-        return known == 1
+        if not isinstance(reply, list) or len(reply) != 3:
+            raise RedisUnavailable(f"unexpected heartbeat reply {reply!r}")
+        known, head, nodes = reply
+        return Beat(known=known == 1, head=int(head), nodes=int(nodes))
 
     async def depart(self) -> None:
         """Leave the cluster: this node's users not connected elsewhere go offline."""
