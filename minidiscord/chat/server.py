@@ -159,9 +159,11 @@ class ChatServer:
         try:
             try:
                 if socket.recovered and "user" in socket.data:
-                    if self._feed is not None and socket.id not in self._going:
+                    user: User = socket.data["user"]
+                    back = socket.id not in self._going and user.user_id not in self._left
+                    if self._feed is not None and back:
                         # It went offline after the grace: it comes back through the log.
-                        await self._feed.arrive(socket.id, socket.data["user"], first=False)
+                        await self._feed.arrive(socket.id, user, first=False)
                     self._resume(socket)
                 else:
                     await self._join(socket, fields)
@@ -246,6 +248,8 @@ class ChatServer:
         if user.user_id in self._left:
             # It left from another tab while this one was away.
             del socket.data["user"]
+            if self._feed is not None:
+                self._feed.depart(socket.id)  # registered just now, or never: harmless
             raise ConnectionRefused("this session has ended; connect again to start a new one")
         waiting = self._going.pop(socket.id, None)
         if waiting is not None:
@@ -400,7 +404,8 @@ class ChatServer:
     def _went_offline(self, socket_id: str, user: User, reason: str) -> None:
         if self._feed is not None:
             # Announced (if the user is now offline everywhere) by the log reader.
-            self._presence.remove(user.user_id, socket_id)
+            if self._presence.remove(user.user_id, socket_id):
+                self._store.note_seen(user.user_id, self._clock())
             self._feed.depart(socket_id)
             return
         if self._presence.remove(user.user_id, socket_id):
