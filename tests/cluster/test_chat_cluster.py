@@ -10,6 +10,7 @@ import trio.testing
 from coredis.tokens import PureToken
 
 from minidiscord.app import ChatApp
+from minidiscord.chat.models import User
 from minidiscord.redis.connection import RedisUnavailable, open_redis
 from minidiscord.redis.target import parse_redis_url
 from tests.support.chatclient import ChatClient
@@ -514,3 +515,44 @@ async def test_metrics_show_the_cluster_and_the_bus(
                 await trio.sleep(0.1)
     finally:
         redis.thaw()
+
+
+async def test_presence_leaves_nothing_behind_in_redis(
+    start_server: ServerFactory, redis: RedisServer, clients: MakeClient
+) -> None:
+    a, b = await start_nodes(start_server, redis.url, 2)
+    tab1 = await join(clients, "alice", a)
+    tab2 = await join(clients, "tab2", b, sessionId=tab1.session["sessionId"])
+    bob = await join(clients, "bob", b)
+    keys = cluster(a).keys
+    async with open_redis(parse_redis_url(redis.url)) as client:
+        assert await client.hlen(keys.online) == 2
+        assert await client.hget(keys.online, tab1.session["userId"]) == b"2"  # two nodes
+        for client_ in (tab1, tab2, bob):
+            await client_.disconnect()
+        with trio.fail_after(10):
+            while await client.hlen(keys.online):  # noqa: ASYNC110 - polled: no event
+                await trio.sleep(0.05)
+        assert await client.hlen(keys.online_user) == 0
+        for node in (a, b):
+            node_id = cluster(node).node_id
+            assert await client.hlen(keys.node_prefix() + node_id) == 0
+            assert await client.hlen(keys.node_users_prefix() + node_id) == 0
+
+
+async def test_a_node_out_of_step_with_redis_repairs_it_at_its_next_heartbeat(
+    start_server: ServerFactory, redis: RedisServer, clients: MakeClient
+) -> None:
+    a, b = await start_nodes(start_server, redis.url, 2, node_timeout=1.0)
+    watcher = await join(clients, "watcher", a)
+    presence = cluster(b).presence
+    # A registration Redis holds but the node does not (as when an `up` timed out, was
+    # refused to its client, and Redis applied it when it woke): a ghost online user.
+    ghost = User("ghost-user", "ghost")
+    await presence.up("ghost-socket", ghost, first=False)
+    await watcher.wait_for("user:connect", lambda u: u["userId"] == "ghost-user")
+    presence._sockets.pop("ghost-socket")
+    presence.out_of_step = True
+    (gone,) = await watcher.wait_for("user:disconnect")
+    assert gone == {"userId": "ghost-user", "username": "ghost", "connected": False}
+    assert presence.out_of_step is False
