@@ -56,6 +56,9 @@ STARTUP_TIMEOUT: Final = 3.0
 HEALTH_TIMEOUT: Final = 1.5
 # "Last seen" notes wait at most this long for a write to ride along with.
 SEEN_DELAY: Final = 1.0
+# A pipeline has at least this share of the bound, even when its first caller has waited
+# nearly all of theirs behind the previous one (so a caller hears within 1.25 bounds).
+MIN_BATCH_TIME: Final = 0.25
 # The most writes sent in one pipeline: bounds the reply a slow batch waits for.
 MAX_BATCH: Final = 1000
 
@@ -72,16 +75,25 @@ class _Script:
 
 
 # Lua numbers are doubles and ``..`` prints them with 14 digits: ids go through %d.
-_ADD_MESSAGE = _Script("""
-local n = redis.call('INCR', KEYS[1])
-local id = string.format('%d', n)
-local m = '{"id":' .. id .. ',' .. ARGV[1]
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. id, 'k', ARGV[3], 'd', m)
-redis.call('ZADD', KEYS[2], id, m)
-return n
+_ADD_MESSAGES = _Script("""
+local count = (#ARGV - 2) / 2
+local last = redis.call('INCRBY', KEYS[1], count)
+local ids = {}
+for i = 1, count do
+  local n = last - count + i
+  local id = string.format('%d', n)
+  local m = '{"id":' .. id .. ',' .. ARGV[2 + 2 * i]
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, 'k', ARGV[2], 'd', m)
+  redis.call('ZADD', KEYS[2 + tonumber(ARGV[1 + 2 * i])], id, m)
+  ids[i] = n
+end
+return ids
 """)
-# KEYS: seq, channel, log. ARGV: the message's JSON tail, maxlen, kind. The XADD comes before
-# the ZADD: a script is not rolled back, and a refused XADD must leave no message behind.
+# KEYS: seq, log, then the channels. ARGV: maxlen, kind, then for each message the index of
+# its channel among those keys and its JSON tail. Messages sent together share one call
+# (Redis's cost per script call is much more than per command inside one). Each message's
+# XADD comes before its ZADD: a script is not rolled back, and a refused XADD must leave no
+# message behind.
 
 _CREATE_USER = _Script("""
 local seq = redis.call('INCR', KEYS[1])
@@ -194,10 +206,13 @@ class _Write:
 
     what: str
     script: _Script
+    # For a message: its channel's key and its JSON tail (merged with its neighbours' into
+    # one call). Otherwise the script's own keys and arguments.
     keys: list[str]
     args: list[str | bytes | int]
+    # When the caller stops waiting (trio time): the writer answers every write by then.
+    deadline: float
     done: trio.Event = field(default_factory=trio.Event)
-    sent: bool = False
     result: Any = None
     error: str | None = None
 
@@ -258,9 +273,9 @@ class RedisStore:
     is not answered in time raises :class:`RedisWriteError` (a StoreWriteError), a read
     raises :class:`StoreReadError`. Writes are never retried, so **a write that timed out
     may still have been applied**: Redis may have run it (and logged it for every node)
-    after the connection gave up, e.g. a frozen server that is thawed. A write still queued
-    when its caller gives up is withdrawn and never sent. A caller cancelled while its
-    write is being sent does not withdraw it.
+    after the connection gave up, e.g. a frozen server that is thawed. A write that waited
+    its whole bound behind a slow pipeline fails unsent ("nothing was written"). A caller
+    cancelled while it waits does not withdraw its write.
 
     Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` a write is
     answered after its AOF fsync; ``run`` logs a warning when the server is set weaker.
@@ -399,20 +414,44 @@ class RedisStore:
                     await self._wakeup.wait()
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             notes, self._seen, self._seen_due = self._seen, {}, None
-            for write in batch:
-                write.sent = True
+            batch = self._drop_expired(batch)
             # Shielded: the callers must learn what happened to writes that were sent; the
             # pipeline is bounded anyway.
             with trio.CancelScope(shield=True):
                 await self._send(client, batch, notes)
 
+    def _drop_expired(self, batch: list[_Write]) -> list[_Write]:
+        """Fail the writes whose callers waited their whole bound behind a slow pipeline:
+        never sent, so never applied."""
+        now = trio.current_time()
+        kept = []
+        for write in batch:
+            if write.deadline <= now:
+                write.error = (
+                    f"redis did not answer within {self._timeout:g} s ({write.what}); "
+                    "nothing was written"
+                )
+                write.done.set()
+            else:
+                kept.append(write)
+        return kept
+
     def _seen_ready(self) -> bool:
         return self._seen_due is not None and trio.current_time() >= self._seen_due
 
     async def _send(self, client: RedisClient, batch: list[_Write], notes: dict[str, int]) -> None:
+        if not batch and not notes:
+            return
         what = batch[0].what if len(batch) == 1 else f"{len(batch)} writes"
+        if not batch:
+            what = "last-seen notes"
+        # Callers wait no cancel scope of their own (one per message is a measurable cost):
+        # the pipeline ends by the first caller's deadline, unless that leaves it too little.
+        now = trio.current_time()
+        deadline = min([now + self._timeout, *(w.deadline for w in batch)])
+        deadline = max(deadline, now + self._timeout * MIN_BATCH_TIME)
         try:
-            with bounded(what, self._timeout):
+            with trio.fail_at(deadline), bounded(what, self._timeout):
                 async with client.pipeline(transaction=False, raise_on_error=False) as pipe:
                     # Loaded first in the same round trip: after a restart of Redis its
                     # script cache is empty, and the EVALSHAs behind must all find them.
@@ -421,46 +460,68 @@ class RedisStore:
                     for user_id, when in notes.items():
                         # XX: the notes of users who are gone (or never were) are dropped.
                         pipe.zadd(self.keys.seen, {user_id: when}, condition=PureToken.XX)
-                    replies = [
-                        pipe.evalsha(write.script.sha, keys=write.keys, args=write.args)
-                        for write in batch
-                    ]
+                    calls = self._calls(batch)
+                    for script, keys, args, _ in calls:
+                        pipe.evalsha(script.sha, keys=keys, args=args)
                 results = pipe.results or ()
-        except RedisUnavailable as exc:
+        except (RedisUnavailable, trio.TooSlowError) as exc:
             self._last_write_failed = True
-            reason = f"{exc}; it may have been applied" if batch else str(exc)
+            if isinstance(exc, trio.TooSlowError):
+                reason = f"redis did not answer within {self._timeout:g} s ({what})"
+            else:
+                reason = str(exc)
             log.warning("redis write failed: %s", reason)
             for write in batch:
-                write.error = f"{exc}; the write may have been applied"
+                write.error = f"{reason}; the write may have been applied"
                 write.done.set()
             return
         self._batches += 1
         failed = False
-        for write, result in zip(batch, results[len(results) - len(replies) :], strict=True):
-            if isinstance(result, BaseException):
-                failed = True
-                write.error = f"redis refused {write.what}: {result}"
-                log.error("%s", write.error)
-            else:
-                write.result = result
-            write.done.set()
+        for (_, _, _, writes), result in zip(
+            calls, results[len(results) - len(calls) :], strict=True
+        ):
+            for n, write in enumerate(writes):
+                if isinstance(result, BaseException):
+                    failed = True
+                    write.error = f"redis refused {write.what}: {result}"
+                    log.error("%s", write.error)
+                else:
+                    write.result = result[n] if write.script is _ADD_MESSAGES else result
+                write.done.set()
         self._last_write_failed = failed
+
+    def _calls(
+        self, batch: list[_Write]
+    ) -> list[tuple[_Script, list[str], list[str | bytes | int], list[_Write]]]:
+        """The script calls that make ``batch``, in order: messages next to each other
+        merged into one call."""
+        calls: list[tuple[_Script, list[str], list[str | bytes | int], list[_Write]]] = []
+        for write in batch:
+            if write.script is not _ADD_MESSAGES:
+                calls.append((write.script, write.keys, write.args, [write]))
+                continue
+            if not calls or calls[-1][0] is not _ADD_MESSAGES:
+                calls.append(
+                    (_ADD_MESSAGES, [self.keys.seq, self.keys.log], [LOG_MAXLEN, MESSAGE], [])
+                )
+            _, keys, args, writes = calls[-1]
+            (channel,), (tail,) = write.keys, write.args
+            if channel not in keys:
+                keys.append(channel)
+            # Lua's index of the channel among KEYS, counting from the first channel.
+            args += [keys.index(channel) - 1, tail]
+            writes.append(write)
+        return calls
 
     async def _write(
         self, what: str, script: _Script, keys: list[str], args: list[str | bytes | int]
     ) -> Any:
         self._check_writable()
-        write = _Write(what, script, keys, args)
+        write = _Write(what, script, keys, args, trio.current_time() + self._timeout)
         self._pending.append(write)
         self._wakeup.set()
-        with trio.move_on_after(self._timeout):
-            await write.done.wait()
-        if not write.done.is_set():
-            bound = f"redis did not answer within {self._timeout:g} s ({what})"
-            if not write.sent:
-                self._pending.remove(write)
-                raise RedisWriteError(f"{bound}; nothing was written")
-            raise RedisWriteError(f"{bound}; the write may have been applied")
+        # A caller cancelled here does not withdraw its write: it may be in a pipeline.
+        await write.done.wait()
         if write.error is not None:
             raise RedisWriteError(write.error)
         return write.result
@@ -529,12 +590,8 @@ class RedisStore:
             self._check_open()
             raise KeyError(f"no channel {channel!r}")
         draft = Message.by(user, id=0, channel=channel, text=text, timestamp=timestamp)
-        keys = self.keys
         number = await self._write(
-            "add_message",
-            _ADD_MESSAGE,
-            [keys.seq, keys.channel(channel), keys.log],
-            [message_json_tail(draft), LOG_MAXLEN, MESSAGE],
+            "add_message", _ADD_MESSAGES, [self.keys.channel(channel)], [message_json_tail(draft)]
         )
         return Message.by(user, id=int(number), channel=channel, text=text, timestamp=timestamp)
 
