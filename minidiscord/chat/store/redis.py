@@ -5,23 +5,28 @@ module is the one writer of users, sessions, channels' messages and "last seen" 
 of the ``message`` and ``leave`` entries of the log stream.
 
 Writes go through one writer task, as on SQLite: callers queue their write and wait; the
-writer takes everything queued and sends it as one pipeline (one round trip) of EVALSHA
-calls, each caller getting its own reply. Redis runs a connection's commands in the order
-sent, so ids (numbered by ``INCR`` inside the scripts) follow the order ``add_message`` was
-called, and many senders share one round trip and one AOF fsync.
+writer takes everything queued and sends it as one batch of EVALSHA calls (messages next to
+each other merged into one call), each caller getting its own reply. Batches go on the
+writer's own connection, the next one sent while Redis still works on the previous ones (up
+to MAX_IN_FLIGHT): Redis runs a connection's commands in the order sent, so ids (numbered
+inside the scripts) follow the order ``add_message`` was called, and many senders share one
+round trip and one AOF fsync.
 """
 
 import concurrent.futures
 import logging
 import math
 import secrets
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha1
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import trio
 from coredis.commands.script import Script
+from coredis.connection import BaseConnection
+from coredis.exceptions import ConnectionError as RedisConnectionError
 from coredis.exceptions import RedisError, ResponseError
 from coredis.tokens import PureToken
 
@@ -59,6 +64,8 @@ SEEN_DELAY: Final = 1.0
 # A pipeline has at least this share of the bound, even when its first caller has waited
 # nearly all of theirs behind the previous one (so a caller hears within 1.25 bounds).
 MIN_BATCH_TIME: Final = 0.25
+# Batches sent and not yet answered, at most (then the writer waits for the oldest).
+MAX_IN_FLIGHT: Final = 4
 # The most writes sent in one pipeline: bounds the reply a slow batch waits for.
 MAX_BATCH: Final = 1000
 
@@ -194,6 +201,21 @@ return {redis.call('GET', KEYS[1]) or '0', messages, users}
 # atomic read, so last_id, the histories and the users are of the same moment.
 
 
+_Call = tuple[_Script, list[str], list[str | bytes | int], list["_Write"]]
+
+
+@dataclass(eq=False, slots=True)
+class _Flight:
+    """A batch sent and not yet answered: its script calls (each with its writes), every
+    request sent for it, when it must be answered, and the connection it went on."""
+
+    what: str
+    calls: list[_Call]
+    requests: list[Awaitable[Any]]
+    deadline: float
+    connection: BaseConnection
+
+
 class RedisWriteError(StoreWriteError):
     """A write failed or timed out. Unlike other backends' write errors, when Redis did not
     answer in time the write may still have been applied (nothing is retried): the message
@@ -309,6 +331,10 @@ class RedisStore:
         self._trouble: str | None = None
         self._batches = 0
         self._scripts: dict[str, Script[bytes]] = {}
+        # The writer's own connection (kept out of the pool: nothing else may come
+        # between its commands), and the batches sent on it not yet answered, oldest first.
+        self._connection: BaseConnection | None = None
+        self._unanswered: deque[_Flight] = deque()
 
     @classmethod
     def open(cls, target: RedisTarget, prefix: str, **options: Any) -> "RedisStore":
@@ -336,6 +362,17 @@ class RedisStore:
             for write in stranded:
                 write.error = "the store stopped before this write was sent"
                 write.done.set()
+            # Cancelled while Redis had them: the callers must not wait for ever.
+            while self._unanswered:
+                flight = self._unanswered.popleft()
+                for _, _, _, writes in flight.calls:
+                    for write in writes:
+                        if not write.done.is_set():
+                            write.error = "the store stopped; the write may have been applied"
+                            write.done.set()
+            if self._connection is not None:
+                self._connection.invalidate()
+                self._connection = None
             self._stopped.set()
 
     async def _warn_about_durability(self, client: RedisClient) -> None:
@@ -402,26 +439,31 @@ class RedisStore:
     # -- the writer --------------------------------------------------------------------
 
     async def _write_until_closed(self, client: RedisClient) -> None:
-        while True:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            while not self._pending and not self._seen_ready():
-                if self.state is StoreState.CLOSING:
-                    if self._seen:
-                        break  # flushed with nothing else
-                    return
-                self._wakeup = trio.Event()
-                with trio.move_on_at(self._seen_due if self._seen_due is not None else math.inf):
-                    await self._wakeup.wait()
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            notes, self._seen, self._seen_due = self._seen, {}, None
-            batch = self._drop_expired(batch)
-            # Shielded: the callers must learn what happened to writes that were sent; the
-            # pipeline is bounded anyway.
-            with trio.CancelScope(shield=True):
-                await self._send(client, batch, notes)
+        # Plus the one being answered and the one being sent: MAX_IN_FLIGHT in all.
+        send, receive = trio.open_memory_channel[_Flight](MAX_IN_FLIGHT - 2)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._answer_flights, receive)
+            async with send:
+                while True:
+                    await trio.lowlevel.checkpoint_if_cancelled()
+                    while not self._pending and not self._seen_ready():
+                        if self.state is StoreState.CLOSING:
+                            if self._seen:
+                                break  # flushed with nothing else
+                            return
+                        self._wakeup = trio.Event()
+                        due = self._seen_due if self._seen_due is not None else math.inf
+                        with trio.move_on_at(due):
+                            await self._wakeup.wait()
+                    batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                    notes, self._seen, self._seen_due = self._seen, {}, None
+                    flight = await self._dispatch(client, self._drop_expired(batch), notes)
+                    if flight is not None:
+                        self._unanswered.append(flight)
+                        await send.send(flight)
 
     def _drop_expired(self, batch: list[_Write]) -> list[_Write]:
-        """Fail the writes whose callers waited their whole bound behind a slow pipeline:
+        """Fail the writes whose callers waited their whole bound behind slow pipelines:
         never sent, so never applied."""
         now = trio.current_time()
         kept = []
@@ -439,63 +481,114 @@ class RedisStore:
     def _seen_ready(self) -> bool:
         return self._seen_due is not None and trio.current_time() >= self._seen_due
 
-    async def _send(self, client: RedisClient, batch: list[_Write], notes: dict[str, int]) -> None:
+    async def _dispatch(
+        self, client: RedisClient, batch: list[_Write], notes: dict[str, int]
+    ) -> "_Flight | None":
+        """Send a batch on the writer's connection without waiting for its replies: the
+        next batch is sent while Redis works on this one. One connection keeps the order:
+        Redis runs a connection's commands in the order they were sent."""
         if not batch and not notes:
-            return
+            return None
         what = batch[0].what if len(batch) == 1 else f"{len(batch)} writes"
         if not batch:
             what = "last-seen notes"
-        # Callers wait no cancel scope of their own (one per message is a measurable cost):
-        # the pipeline ends by the first caller's deadline, unless that leaves it too little.
+        calls = self._calls(batch)
+        try:
+            with bounded(what, self._timeout):
+                connection = self._connection
+                if connection is None or not connection.usable:
+                    connection = self._connection = await client.connection_pool.get_connection()
+                requests = [
+                    # Loaded first on the same connection: after a restart of Redis its
+                    # script cache is empty, and the EVALSHAs behind must all find them.
+                    connection.create_request(
+                        b"SCRIPT", b"LOAD", script.body, decode=False, raise_exceptions=False
+                    )
+                    for script in {call[0] for call in calls}
+                ]
+                for user_id, when in notes.items():
+                    # XX: the notes of users who are gone (or never were) are dropped.
+                    requests.append(
+                        connection.create_request(
+                            b"ZADD", self.keys.seen, b"XX", when, user_id, raise_exceptions=False
+                        )
+                    )
+                for script, keys, args, _ in calls:
+                    requests.append(
+                        connection.create_request(
+                            b"EVALSHA",
+                            script.sha,
+                            len(keys),
+                            *keys,
+                            *args,
+                            decode=False,
+                            raise_exceptions=False,
+                        )
+                    )
+        except RedisUnavailable as exc:
+            self._connection = None
+            self._fail(batch, f"{exc}; nothing was written")
+            return None
+        # The flight ends by its first caller's deadline (callers wait no cancel scope of
+        # their own: one per message is a measurable cost), unless that leaves too little.
         now = trio.current_time()
         deadline = min([now + self._timeout, *(w.deadline for w in batch)])
         deadline = max(deadline, now + self._timeout * MIN_BATCH_TIME)
+        return _Flight(what, calls, requests, deadline, connection)
+
+    async def _answer_flights(self, flights: trio.MemoryReceiveChannel[_Flight]) -> None:
+        async for flight in flights:
+            await self._answer(flight)
+            self._unanswered.popleft()
+
+    async def _answer(self, flight: "_Flight") -> None:
+        """Wait for a flight's replies (bounded) and hand each caller its own."""
         try:
-            with trio.fail_at(deadline), bounded(what, self._timeout):
-                async with client.pipeline(transaction=False, raise_on_error=False) as pipe:
-                    # Loaded first in the same round trip: after a restart of Redis its
-                    # script cache is empty, and the EVALSHAs behind must all find them.
-                    for script in {w.script for w in batch}:
-                        pipe.script_load(script.body)
-                    for user_id, when in notes.items():
-                        # XX: the notes of users who are gone (or never were) are dropped.
-                        pipe.zadd(self.keys.seen, {user_id: when}, condition=PureToken.XX)
-                    calls = self._calls(batch)
-                    for script, keys, args, _ in calls:
-                        pipe.evalsha(script.sha, keys=keys, args=args)
-                results = pipe.results or ()
+            with trio.fail_at(flight.deadline), bounded(flight.what, self._timeout):
+                results = [await request for request in flight.requests]
+                for result in results:
+                    if isinstance(result, (RedisConnectionError, OSError, TimeoutError)):
+                        raise result
         except (RedisUnavailable, trio.TooSlowError) as exc:
-            self._last_write_failed = True
+            # Later flights on this connection fail with it: none may overtake this one.
+            flight.connection.invalidate()
+            if self._connection is flight.connection:
+                self._connection = None
             if isinstance(exc, trio.TooSlowError):
-                reason = f"redis did not answer within {self._timeout:g} s ({what})"
+                reason = f"redis did not answer within {self._timeout:g} s ({flight.what})"
             else:
                 reason = str(exc)
             log.warning("redis write failed: %s", reason)
-            for write in batch:
-                write.error = f"{reason}; the write may have been applied"
-                write.done.set()
+            self._fail(
+                [w for _, _, _, writes in flight.calls for w in writes],
+                f"{reason}; the write may have been applied",
+            )
             return
         self._batches += 1
         failed = False
-        for (_, _, _, writes), result in zip(
-            calls, results[len(results) - len(calls) :], strict=True
-        ):
+        replies = results[len(results) - len(flight.calls) :]
+        for (script, _, _, writes), result in zip(flight.calls, replies, strict=True):
             for n, write in enumerate(writes):
                 if isinstance(result, BaseException):
                     failed = True
                     write.error = f"redis refused {write.what}: {result}"
                     log.error("%s", write.error)
                 else:
-                    write.result = result[n] if write.script is _ADD_MESSAGES else result
+                    write.result = cast(list[int], result)[n] if script is _ADD_MESSAGES else result
                 write.done.set()
         self._last_write_failed = failed
 
-    def _calls(
-        self, batch: list[_Write]
-    ) -> list[tuple[_Script, list[str], list[str | bytes | int], list[_Write]]]:
+    def _fail(self, writes: list[_Write], reason: str) -> None:
+        self._last_write_failed = True
+        for write in writes:
+            if not write.done.is_set():
+                write.error = reason
+                write.done.set()
+
+    def _calls(self, batch: list[_Write]) -> list[_Call]:
         """The script calls that make ``batch``, in order: messages next to each other
         merged into one call."""
-        calls: list[tuple[_Script, list[str], list[str | bytes | int], list[_Write]]] = []
+        calls: list[_Call] = []
         for write in batch:
             if write.script is not _ADD_MESSAGES:
                 calls.append((write.script, write.keys, write.args, [write]))
