@@ -26,6 +26,7 @@ from minidiscord.redis.connection import open_redis
 from minidiscord.redis.target import parse_redis_url
 from tests.support.redisserver import RedisServer, redis_server
 from tests.support.servers import ServerFactory
+from tests.support.waiting import wait_until
 
 # Short, so the frozen-server tests take a second, not several.
 BOUND = 0.5
@@ -203,6 +204,55 @@ async def test_concurrent_senders_share_round_trips(redis: RedisServer) -> None:
         assert len(await store.recent_messages("general", 100)) == 50
         # One pipeline takes all that waited: far fewer round trips than messages.
         assert store.batches - before < 10
+
+
+async def test_a_batch_is_sent_while_redis_still_works_on_the_previous_one(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis, timeout=5.0) as store:
+        sent: dict[str, int] = {}
+
+        async def send(text: str) -> None:
+            sent[text] = (await store.add_message("general", ALICE, text, 1)).id
+
+        redis.freeze()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send, "first")
+                await wait_until(lambda: store.in_flight == 1)
+                nursery.start_soon(send, "second")
+                # Not held back until the first is answered: both are with Redis.
+                await wait_until(lambda: store.in_flight == 2)
+                redis.thaw()
+        finally:
+            redis.thaw()
+        assert sent["first"] < sent["second"]
+        assert store.in_flight == 0
+
+
+async def test_a_store_stopped_with_writes_unanswered_fails_them(redis: RedisServer) -> None:
+    store = RedisStore.open(parse_redis_url(redis.url), "chat", timeout=5.0)
+    errors: list[str] = []
+
+    async def send() -> None:
+        try:
+            await store.add_message("general", ALICE, "lost?", 1)
+        except StoreWriteError as exc:
+            errors.append(str(exc))
+
+    try:
+        with trio.fail_after(3):
+            async with trio.open_nursery() as callers, trio.open_nursery() as writer:
+                await writer.start(store.run)
+                redis.freeze()
+                callers.start_soon(send)
+                await wait_until(lambda: store.in_flight == 1)
+                # The writer is cancelled (its nursery is): its caller must not wait on.
+                writer.cancel_scope.cancel()
+    finally:
+        redis.thaw()
+    assert errors == ["the store stopped; the write may have been applied"]
+    await store.close()
 
 
 async def test_two_nodes_on_one_redis_see_each_others_users_sessions_and_messages(

@@ -433,8 +433,13 @@ class RedisStore:
 
     @property
     def batches(self) -> int:
-        """Write pipelines sent so far (one round trip each)."""
+        """Batches of writes answered so far (one round trip each)."""
         return self._batches
+
+    @property
+    def in_flight(self) -> int:
+        """Batches of writes sent and not answered yet."""
+        return len(self._unanswered)
 
     # -- the writer --------------------------------------------------------------------
 
