@@ -28,7 +28,7 @@ from pathlib import Path
 
 import trio
 
-from benchkit.stats import percentile_ms
+from benchkit.stats import cpu_s, own_cpu_s, percentile_ms
 from minidiscord.chat.models import User
 from minidiscord.chat.store.factory import RunnableStore, open_store
 from minidiscord.chat.store.redis import RedisStore
@@ -47,9 +47,13 @@ class Run:
     messages: int
     p50_ms: float | None
     p99_ms: float | None
-    # Round trips (Redis pipelines, SQLite transactions) in the measured span.
+    # Round trips (Redis batches, SQLite transactions) in the measured span.
     groups: int | None
     per_group: float | None
+    # CPU per message: this process (the store's client side, SQLite included), and the
+    # private redis-server (none with --redis-url). Steadier than messages/s on a busy machine.
+    client_cpu_us: float
+    redis_cpu_us: float | None
 
 
 def _groups(store: RunnableStore) -> int | None:
@@ -77,9 +81,19 @@ async def opened(
             await store.close()
 
 
+@dataclass
+class Measured:
+    messages: int
+    elapsed: float
+    latencies: list[float]
+    groups: int | None
+    client_cpu_s: float
+    redis_cpu_s: float | None
+
+
 async def measure(
-    store: RunnableStore, args: argparse.Namespace
-) -> tuple[int, float, list[float], int | None]:
+    store: RunnableStore, args: argparse.Namespace, redis_pid: int | None
+) -> Measured:
     author = User("bench", "bench")
     text = "x" * args.size
     latencies: list[float] = []
@@ -102,13 +116,20 @@ async def measure(
             nursery.start_soon(sender, n)
         await trio.sleep(args.warmup)
         groups_before = _groups(store)
+        cpu_before, redis_before = own_cpu_s(), _cpu(redis_pid)
         measuring, started = True, time.perf_counter()
         await trio.sleep(args.duration)
         measuring, elapsed = False, time.perf_counter() - started
+        cpu_after, redis_after = own_cpu_s(), _cpu(redis_pid)
         groups_after = _groups(store)
         nursery.cancel_scope.cancel()
     groups = None if groups_before is None or groups_after is None else groups_after - groups_before
-    return done, elapsed, latencies, groups
+    redis_cpu = None if redis_before is None or redis_after is None else redis_after - redis_before
+    return Measured(done, elapsed, latencies, groups, cpu_after - cpu_before, redis_cpu)
+
+
+def _cpu(pid: int | None) -> float | None:
+    return None if pid is None else cpu_s(pid)
 
 
 async def bench(args: argparse.Namespace) -> list[Run]:
@@ -117,22 +138,31 @@ async def bench(args: argparse.Namespace) -> list[Run]:
         directory = Path(tmp)
         async with redis_server(directory / "redis") as private:
             redis_url = args.redis_url or private.url
+            redis_pid = None
+            if args.redis_url is None and private.process is not None:
+                redis_pid = private.process.pid
             n = 0
             for repeat in range(args.repeats):
                 for kind in args.stores:
                     n += 1
                     async with opened(kind, directory, redis_url, n) as store:
-                        done, elapsed, latencies, groups = await measure(store, args)
+                        pid = redis_pid if kind == "redis" else None
+                        m = await measure(store, args, pid)
+                    done = max(m.messages, 1)
                     runs.append(
                         Run(
                             store=kind,
                             repeat=repeat,
-                            messages_per_s=round(done / elapsed, 1),
-                            messages=done,
-                            p50_ms=percentile_ms(latencies, 50),
-                            p99_ms=percentile_ms(latencies, 99),
-                            groups=groups,
-                            per_group=round(done / groups, 1) if groups else None,
+                            messages_per_s=round(m.messages / m.elapsed, 1),
+                            messages=m.messages,
+                            p50_ms=percentile_ms(m.latencies, 50),
+                            p99_ms=percentile_ms(m.latencies, 99),
+                            groups=m.groups,
+                            per_group=round(m.messages / m.groups, 1) if m.groups else None,
+                            client_cpu_us=round(m.client_cpu_s / done * 1e6, 1),
+                            redis_cpu_us=None
+                            if m.redis_cpu_s is None
+                            else round(m.redis_cpu_s / done * 1e6, 1),
                         )
                     )
                     print(json.dumps(asdict(runs[-1])), flush=True)
