@@ -16,7 +16,7 @@ import orjson
 import pytest
 import trio
 
-from minidiscord.chat.models import User
+from minidiscord.chat.models import Message, User
 from minidiscord.chat.store.base import StoreReadError, StoreWriteError
 from minidiscord.chat.store.factory import open_store
 from minidiscord.chat.store.redis import HEALTH_TIMEOUT, RedisStore
@@ -193,6 +193,45 @@ async def test_writes_while_redis_is_down_fail_and_the_store_is_unhealthy(
         await eventually(store.healthy)
         user, session = await store.create_user("alice")
         assert await store.get_session(session.session_id) == (user, session)
+
+
+async def test_a_write_redis_refuses_fails_alone_and_a_refused_read_is_a_read_error(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis) as store:
+        # Someone else's key where a channel's should be: Redis refuses what touches it.
+        async with open_redis(parse_redis_url(redis.url)) as client:
+            await client.set(RedisKeys("chat").channel("casual"), "not a sorted set")
+        results: dict[str, object] = {}
+
+        async def send(channel: str) -> None:
+            try:
+                results[channel] = await store.add_message(channel, ALICE, channel, 1)
+            except StoreWriteError as exc:
+                results[channel] = str(exc)
+
+        async with trio.open_nursery() as nursery:
+            for channel in ("general", "casual", "react"):
+                nursery.start_soon(send, channel)
+        assert results["casual"] == (
+            "redis refused add_message: the key chat:ch:casual is not a sorted set"
+        )
+        # The others sent with it (in the same script call) go through, and the refused
+        # one left nothing behind: not in the log, no number taken.
+        general, react = results["general"], results["react"]
+        assert isinstance(general, Message)
+        assert isinstance(react, Message)
+        assert sorted([general.id, react.id]) == [1, 2]
+        assert await store.recent_messages("general", 5) == [general]
+        assert await store.recent_messages("react", 5) == [react]
+        assert sorted(entry[2]["message"] for entry in await read_log(redis)) == [
+            "general",
+            "react",
+        ]
+        with pytest.raises(StoreReadError, match="wrong kind of value"):
+            await store.recent_messages("casual", 5)
+        with pytest.raises(StoreReadError, match="wrong kind of value"):
+            await store.messages_before("casual", 10, 5)
 
 
 async def test_concurrent_senders_share_round_trips(redis: RedisServer) -> None:

@@ -27,7 +27,7 @@ import trio
 from coredis.commands.script import Script
 from coredis.connection import BaseConnection
 from coredis.exceptions import ConnectionError as RedisConnectionError
-from coredis.exceptions import RedisError, ResponseError
+from coredis.exceptions import RedisError
 from coredis.tokens import PureToken
 
 from ...redis.connection import (
@@ -83,24 +83,39 @@ class _Script:
 
 # Lua numbers are doubles and ``..`` prints them with 14 digits: ids go through %d.
 _ADD_MESSAGES = _Script("""
+local usable = {}
+for k = 3, #KEYS do
+  local kind = redis.call('TYPE', KEYS[k])['ok']
+  usable[k] = kind == 'zset' or kind == 'none'
+end
 local count = (#ARGV - 2) / 2
-local last = redis.call('INCRBY', KEYS[1], count)
+local numbered = 0
+for i = 1, count do
+  if usable[2 + tonumber(ARGV[1 + 2 * i])] then numbered = numbered + 1 end
+end
+local n = redis.call('INCRBY', KEYS[1], numbered) - numbered
 local ids = {}
 for i = 1, count do
-  local n = last - count + i
-  local id = string.format('%d', n)
-  local m = '{"id":' .. id .. ',' .. ARGV[2 + 2 * i]
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, 'k', ARGV[2], 'd', m)
-  redis.call('ZADD', KEYS[2 + tonumber(ARGV[1 + 2 * i])], id, m)
-  ids[i] = n
+  local channel = KEYS[2 + tonumber(ARGV[1 + 2 * i])]
+  if usable[2 + tonumber(ARGV[1 + 2 * i])] then
+    n = n + 1
+    local id = string.format('%d', n)
+    local m = '{"id":' .. id .. ',' .. ARGV[2 + 2 * i]
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, 'k', ARGV[2], 'd', m)
+    redis.call('ZADD', channel, id, m)
+    ids[i] = n
+  else
+    ids[i] = 0
+  end
 end
 return ids
 """)
 # KEYS: seq, log, then the channels. ARGV: maxlen, kind, then for each message the index of
 # its channel among those keys and its JSON tail. Messages sent together share one call
-# (Redis's cost per script call is much more than per command inside one). Each message's
-# XADD comes before its ZADD: a script is not rolled back, and a refused XADD must leave no
-# message behind.
+# (Redis's cost per script call is much more than per command inside one). A script is not
+# rolled back when a command in it fails, so what could fail is checked first: a message
+# whose channel key holds something else is refused (0) before anything is written, and the
+# others of the call go through; each message's XADD comes before its ZADD.
 
 _CREATE_USER = _Script("""
 local seq = redis.call('INCR', KEYS[1])
@@ -378,7 +393,7 @@ class RedisStore:
     async def _warn_about_durability(self, client: RedisClient) -> None:
         try:
             warnings = await durability_warnings(client)
-        except RedisUnavailable as exc:
+        except (RedisUnavailable, RedisError) as exc:
             warnings = [f"could not check redis's persistence settings: {exc}"]
         for line in warnings:
             log.warning("%s (redis at %s)", line, self.target)
@@ -415,7 +430,7 @@ class RedisStore:
             else:
                 with bounded("PING", HEALTH_TIMEOUT):
                     await client.ping()
-        except (RedisUnavailable, ResponseError) as exc:
+        except (RedisUnavailable, RedisError) as exc:
             self._trouble = str(exc)
             return False
         self._trouble = None
@@ -530,7 +545,7 @@ class RedisStore:
                             raise_exceptions=False,
                         )
                     )
-        except RedisUnavailable as exc:
+        except (RedisUnavailable, RedisError) as exc:
             self._connection = None
             self._fail(batch, f"{exc}; nothing was written")
             return None
@@ -554,7 +569,7 @@ class RedisStore:
                 for result in results:
                     if isinstance(result, (RedisConnectionError, OSError, TimeoutError)):
                         raise result
-        except (RedisUnavailable, trio.TooSlowError) as exc:
+        except (RedisUnavailable, RedisError, trio.TooSlowError) as exc:
             # Later flights on this connection fail with it: none may overtake this one.
             flight.connection.invalidate()
             if self._connection is flight.connection:
@@ -577,6 +592,12 @@ class RedisStore:
                 if isinstance(result, BaseException):
                     failed = True
                     write.error = f"redis refused {write.what}: {result}"
+                    log.error("%s", write.error)
+                elif script is _ADD_MESSAGES and not cast(list[int], result)[n]:
+                    failed = True
+                    write.error = (
+                        f"redis refused {write.what}: the key {write.keys[0]} is not a sorted set"
+                    )
                     log.error("%s", write.error)
                 else:
                     write.result = cast(list[int], result)[n] if script is _ADD_MESSAGES else result
@@ -704,7 +725,7 @@ class RedisStore:
             with bounded(what, self._timeout):
                 # EVALSHA, loading the script when Redis does not have it (after a restart).
                 return await self._registered(client, script)(keys, args)
-        except RedisUnavailable as exc:
+        except (RedisUnavailable, RedisError) as exc:
             raise StoreReadError(str(exc)) from None
 
     def _registered(self, client: RedisClient, script: _Script) -> Script[bytes]:
@@ -752,7 +773,7 @@ class RedisStore:
                     offset=0,
                     count=limit,
                 )
-        except RedisUnavailable as exc:
+        except (RedisUnavailable, RedisError) as exc:
             raise StoreReadError(str(exc)) from None
         return [message_from_json(row) for row in reversed(rows)]
 
