@@ -274,7 +274,14 @@ OPTIONS: tuple[Option, ...] = (
         "ORIGIN",
         repeatable=True,
     ),
-    Option("store", "--store", "MINIDISCORD_STORE", parse_store, "sqlite or memory", "KIND"),
+    Option(
+        "store",
+        "--store",
+        "MINIDISCORD_STORE",
+        parse_store,
+        "sqlite or memory (not used with --redis-url: Redis is then the store)",
+        "KIND",
+    ),
     Option("db_path", "--db", "MINIDISCORD_DB", parse_text, "the SQLite database file", "PATH"),
     Option(
         "history_limit",

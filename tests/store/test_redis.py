@@ -16,7 +16,7 @@ import orjson
 import pytest
 import trio
 
-from minidiscord.chat.models import User
+from minidiscord.chat.models import Message, User
 from minidiscord.chat.store.base import StoreReadError, StoreWriteError
 from minidiscord.chat.store.factory import open_store
 from minidiscord.chat.store.redis import HEALTH_TIMEOUT, RedisStore
@@ -26,6 +26,7 @@ from minidiscord.redis.connection import open_redis
 from minidiscord.redis.target import parse_redis_url
 from tests.support.redisserver import RedisServer, redis_server
 from tests.support.servers import ServerFactory
+from tests.support.waiting import wait_until
 
 # Short, so the frozen-server tests take a second, not several.
 BOUND = 0.5
@@ -194,6 +195,45 @@ async def test_writes_while_redis_is_down_fail_and_the_store_is_unhealthy(
         assert await store.get_session(session.session_id) == (user, session)
 
 
+async def test_a_write_redis_refuses_fails_alone_and_a_refused_read_is_a_read_error(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis) as store:
+        # Someone else's key where a channel's should be: Redis refuses what touches it.
+        async with open_redis(parse_redis_url(redis.url)) as client:
+            await client.set(RedisKeys("chat").channel("casual"), "not a sorted set")
+        results: dict[str, object] = {}
+
+        async def send(channel: str) -> None:
+            try:
+                results[channel] = await store.add_message(channel, ALICE, channel, 1)
+            except StoreWriteError as exc:
+                results[channel] = str(exc)
+
+        async with trio.open_nursery() as nursery:
+            for channel in ("general", "casual", "react"):
+                nursery.start_soon(send, channel)
+        assert results["casual"] == (
+            "redis refused add_message: the key chat:ch:casual is not a sorted set"
+        )
+        # The others sent with it (in the same script call) go through, and the refused
+        # one left nothing behind: not in the log, no number taken.
+        general, react = results["general"], results["react"]
+        assert isinstance(general, Message)
+        assert isinstance(react, Message)
+        assert sorted([general.id, react.id]) == [1, 2]
+        assert await store.recent_messages("general", 5) == [general]
+        assert await store.recent_messages("react", 5) == [react]
+        assert sorted(entry[2]["message"] for entry in await read_log(redis)) == [
+            "general",
+            "react",
+        ]
+        with pytest.raises(StoreReadError, match="wrong kind of value"):
+            await store.recent_messages("casual", 5)
+        with pytest.raises(StoreReadError, match="wrong kind of value"):
+            await store.messages_before("casual", 10, 5)
+
+
 async def test_concurrent_senders_share_round_trips(redis: RedisServer) -> None:
     async with running_store(redis) as store:
         before = store.batches
@@ -203,6 +243,55 @@ async def test_concurrent_senders_share_round_trips(redis: RedisServer) -> None:
         assert len(await store.recent_messages("general", 100)) == 50
         # One pipeline takes all that waited: far fewer round trips than messages.
         assert store.batches - before < 10
+
+
+async def test_a_batch_is_sent_while_redis_still_works_on_the_previous_one(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis, timeout=5.0) as store:
+        sent: dict[str, int] = {}
+
+        async def send(text: str) -> None:
+            sent[text] = (await store.add_message("general", ALICE, text, 1)).id
+
+        redis.freeze()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send, "first")
+                await wait_until(lambda: store.in_flight == 1)
+                nursery.start_soon(send, "second")
+                # Not held back until the first is answered: both are with Redis.
+                await wait_until(lambda: store.in_flight == 2)
+                redis.thaw()
+        finally:
+            redis.thaw()
+        assert sent["first"] < sent["second"]
+        assert store.in_flight == 0
+
+
+async def test_a_store_stopped_with_writes_unanswered_fails_them(redis: RedisServer) -> None:
+    store = RedisStore.open(parse_redis_url(redis.url), "chat", timeout=5.0)
+    errors: list[str] = []
+
+    async def send() -> None:
+        try:
+            await store.add_message("general", ALICE, "lost?", 1)
+        except StoreWriteError as exc:
+            errors.append(str(exc))
+
+    try:
+        with trio.fail_after(3):
+            async with trio.open_nursery() as callers, trio.open_nursery() as writer:
+                await writer.start(store.run)
+                redis.freeze()
+                callers.start_soon(send)
+                await wait_until(lambda: store.in_flight == 1)
+                # The writer is cancelled (its nursery is): its caller must not wait on.
+                writer.cancel_scope.cancel()
+    finally:
+        redis.thaw()
+    assert errors == ["the store stopped; the write may have been applied"]
+    await store.close()
 
 
 async def test_two_nodes_on_one_redis_see_each_others_users_sessions_and_messages(

@@ -5,24 +5,29 @@ module is the one writer of users, sessions, channels' messages and "last seen" 
 of the ``message`` and ``leave`` entries of the log stream.
 
 Writes go through one writer task, as on SQLite: callers queue their write and wait; the
-writer takes everything queued and sends it as one pipeline (one round trip) of EVALSHA
-calls, each caller getting its own reply. Redis runs a connection's commands in the order
-sent, so ids (numbered by ``INCR`` inside the scripts) follow the order ``add_message`` was
-called, and many senders share one round trip and one AOF fsync.
+writer takes everything queued and sends it as one batch of EVALSHA calls (messages next to
+each other merged into one call), each caller getting its own reply. Batches go on the
+writer's own connection, the next one sent while Redis still works on the previous ones (up
+to MAX_IN_FLIGHT): Redis runs a connection's commands in the order sent, so ids (numbered
+inside the scripts) follow the order ``add_message`` was called, and many senders share one
+round trip and one AOF fsync.
 """
 
 import concurrent.futures
 import logging
 import math
 import secrets
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha1
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import trio
 from coredis.commands.script import Script
-from coredis.exceptions import RedisError, ResponseError
+from coredis.connection import BaseConnection
+from coredis.exceptions import ConnectionError as RedisConnectionError
+from coredis.exceptions import RedisError
 from coredis.tokens import PureToken
 
 from ...redis.connection import (
@@ -56,6 +61,11 @@ STARTUP_TIMEOUT: Final = 3.0
 HEALTH_TIMEOUT: Final = 1.5
 # "Last seen" notes wait at most this long for a write to ride along with.
 SEEN_DELAY: Final = 1.0
+# A pipeline has at least this share of the bound, even when its first caller has waited
+# nearly all of theirs behind the previous one (so a caller hears within 1.25 bounds).
+MIN_BATCH_TIME: Final = 0.25
+# Batches sent and not yet answered, at most (then the writer waits for the oldest).
+MAX_IN_FLIGHT: Final = 4
 # The most writes sent in one pipeline: bounds the reply a slow batch waits for.
 MAX_BATCH: Final = 1000
 
@@ -72,16 +82,40 @@ class _Script:
 
 
 # Lua numbers are doubles and ``..`` prints them with 14 digits: ids go through %d.
-_ADD_MESSAGE = _Script("""
-local n = redis.call('INCR', KEYS[1])
-local id = string.format('%d', n)
-local m = '{"id":' .. id .. ',' .. ARGV[1]
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '0-' .. id, 'k', ARGV[3], 'd', m)
-redis.call('ZADD', KEYS[2], id, m)
-return n
+_ADD_MESSAGES = _Script("""
+local usable = {}
+for k = 3, #KEYS do
+  local kind = redis.call('TYPE', KEYS[k])['ok']
+  usable[k] = kind == 'zset' or kind == 'none'
+end
+local count = (#ARGV - 2) / 2
+local numbered = 0
+for i = 1, count do
+  if usable[2 + tonumber(ARGV[1 + 2 * i])] then numbered = numbered + 1 end
+end
+local n = redis.call('INCRBY', KEYS[1], numbered) - numbered
+local ids = {}
+for i = 1, count do
+  local channel = KEYS[2 + tonumber(ARGV[1 + 2 * i])]
+  if usable[2 + tonumber(ARGV[1 + 2 * i])] then
+    n = n + 1
+    local id = string.format('%d', n)
+    local m = '{"id":' .. id .. ',' .. ARGV[2 + 2 * i]
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, 'k', ARGV[2], 'd', m)
+    redis.call('ZADD', channel, id, m)
+    ids[i] = n
+  else
+    ids[i] = 0
+  end
+end
+return ids
 """)
-# KEYS: seq, channel, log. ARGV: the message's JSON tail, maxlen, kind. The XADD comes before
-# the ZADD: a script is not rolled back, and a refused XADD must leave no message behind.
+# KEYS: seq, log, then the channels. ARGV: maxlen, kind, then for each message the index of
+# its channel among those keys and its JSON tail. Messages sent together share one call
+# (Redis's cost per script call is much more than per command inside one). A script is not
+# rolled back when a command in it fails, so what could fail is checked first: a message
+# whose channel key holds something else is refused (0) before anything is written, and the
+# others of the call go through; each message's XADD comes before its ZADD.
 
 _CREATE_USER = _Script("""
 local seq = redis.call('INCR', KEYS[1])
@@ -182,6 +216,21 @@ return {redis.call('GET', KEYS[1]) or '0', messages, users}
 # atomic read, so last_id, the histories and the users are of the same moment.
 
 
+_Call = tuple[_Script, list[str], list[str | bytes | int], list["_Write"]]
+
+
+@dataclass(eq=False, slots=True)
+class _Flight:
+    """A batch sent and not yet answered: its script calls (each with its writes), every
+    request sent for it, when it must be answered, and the connection it went on."""
+
+    what: str
+    calls: list[_Call]
+    requests: list[Awaitable[Any]]
+    deadline: float
+    connection: BaseConnection
+
+
 class RedisWriteError(StoreWriteError):
     """A write failed or timed out. Unlike other backends' write errors, when Redis did not
     answer in time the write may still have been applied (nothing is retried): the message
@@ -194,10 +243,13 @@ class _Write:
 
     what: str
     script: _Script
+    # For a message: its channel's key and its JSON tail (merged with its neighbours' into
+    # one call). Otherwise the script's own keys and arguments.
     keys: list[str]
     args: list[str | bytes | int]
+    # When the caller stops waiting (trio time): the writer answers every write by then.
+    deadline: float
     done: trio.Event = field(default_factory=trio.Event)
-    sent: bool = False
     result: Any = None
     error: str | None = None
 
@@ -258,9 +310,9 @@ class RedisStore:
     is not answered in time raises :class:`RedisWriteError` (a StoreWriteError), a read
     raises :class:`StoreReadError`. Writes are never retried, so **a write that timed out
     may still have been applied**: Redis may have run it (and logged it for every node)
-    after the connection gave up, e.g. a frozen server that is thawed. A write still queued
-    when its caller gives up is withdrawn and never sent. A caller cancelled while its
-    write is being sent does not withdraw it.
+    after the connection gave up, e.g. a frozen server that is thawed. A write that waited
+    its whole bound behind a slow pipeline fails unsent ("nothing was written"). A caller
+    cancelled while it waits does not withdraw its write.
 
     Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` a write is
     answered after its AOF fsync; ``run`` logs a warning when the server is set weaker.
@@ -294,6 +346,10 @@ class RedisStore:
         self._trouble: str | None = None
         self._batches = 0
         self._scripts: dict[str, Script[bytes]] = {}
+        # The writer's own connection (kept out of the pool: nothing else may come
+        # between its commands), and the batches sent on it not yet answered, oldest first.
+        self._connection: BaseConnection | None = None
+        self._unanswered: deque[_Flight] = deque()
 
     @classmethod
     def open(cls, target: RedisTarget, prefix: str, **options: Any) -> "RedisStore":
@@ -321,12 +377,23 @@ class RedisStore:
             for write in stranded:
                 write.error = "the store stopped before this write was sent"
                 write.done.set()
+            # Cancelled while Redis had them: the callers must not wait for ever.
+            while self._unanswered:
+                flight = self._unanswered.popleft()
+                for _, _, _, writes in flight.calls:
+                    for write in writes:
+                        if not write.done.is_set():
+                            write.error = "the store stopped; the write may have been applied"
+                            write.done.set()
+            if self._connection is not None:
+                self._connection.invalidate()
+                self._connection = None
             self._stopped.set()
 
     async def _warn_about_durability(self, client: RedisClient) -> None:
         try:
             warnings = await durability_warnings(client)
-        except RedisUnavailable as exc:
+        except (RedisUnavailable, RedisError) as exc:
             warnings = [f"could not check redis's persistence settings: {exc}"]
         for line in warnings:
             log.warning("%s (redis at %s)", line, self.target)
@@ -363,7 +430,7 @@ class RedisStore:
             else:
                 with bounded("PING", HEALTH_TIMEOUT):
                     await client.ping()
-        except (RedisUnavailable, ResponseError) as exc:
+        except (RedisUnavailable, RedisError) as exc:
             self._trouble = str(exc)
             return False
         self._trouble = None
@@ -381,86 +448,199 @@ class RedisStore:
 
     @property
     def batches(self) -> int:
-        """Write pipelines sent so far (one round trip each)."""
+        """Batches of writes answered so far (one round trip each)."""
         return self._batches
+
+    @property
+    def in_flight(self) -> int:
+        """Batches of writes sent and not answered yet."""
+        return len(self._unanswered)
 
     # -- the writer --------------------------------------------------------------------
 
     async def _write_until_closed(self, client: RedisClient) -> None:
-        while True:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            while not self._pending and not self._seen_ready():
-                if self.state is StoreState.CLOSING:
-                    if self._seen:
-                        break  # flushed with nothing else
-                    return
-                self._wakeup = trio.Event()
-                with trio.move_on_at(self._seen_due if self._seen_due is not None else math.inf):
-                    await self._wakeup.wait()
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            notes, self._seen, self._seen_due = self._seen, {}, None
-            for write in batch:
-                write.sent = True
-            # Shielded: the callers must learn what happened to writes that were sent; the
-            # pipeline is bounded anyway.
-            with trio.CancelScope(shield=True):
-                await self._send(client, batch, notes)
+        # Plus the one being answered and the one being sent: MAX_IN_FLIGHT in all.
+        send, receive = trio.open_memory_channel[_Flight](MAX_IN_FLIGHT - 2)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._answer_flights, receive)
+            async with send:
+                while True:
+                    await trio.lowlevel.checkpoint_if_cancelled()
+                    while not self._pending and not self._seen_ready():
+                        if self.state is StoreState.CLOSING:
+                            if self._seen:
+                                break  # flushed with nothing else
+                            return
+                        self._wakeup = trio.Event()
+                        due = self._seen_due if self._seen_due is not None else math.inf
+                        with trio.move_on_at(due):
+                            await self._wakeup.wait()
+                    batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                    notes, self._seen, self._seen_due = self._seen, {}, None
+                    flight = await self._dispatch(client, self._drop_expired(batch), notes)
+                    if flight is not None:
+                        self._unanswered.append(flight)
+                        await send.send(flight)
+
+    def _drop_expired(self, batch: list[_Write]) -> list[_Write]:
+        """Fail the writes whose callers waited their whole bound behind slow pipelines:
+        never sent, so never applied."""
+        now = trio.current_time()
+        kept = []
+        for write in batch:
+            if write.deadline <= now:
+                write.error = (
+                    f"redis did not answer within {self._timeout:g} s ({write.what}); "
+                    "nothing was written"
+                )
+                write.done.set()
+            else:
+                kept.append(write)
+        return kept
 
     def _seen_ready(self) -> bool:
         return self._seen_due is not None and trio.current_time() >= self._seen_due
 
-    async def _send(self, client: RedisClient, batch: list[_Write], notes: dict[str, int]) -> None:
+    async def _dispatch(
+        self, client: RedisClient, batch: list[_Write], notes: dict[str, int]
+    ) -> "_Flight | None":
+        """Send a batch on the writer's connection without waiting for its replies: the
+        next batch is sent while Redis works on this one. One connection keeps the order:
+        Redis runs a connection's commands in the order they were sent."""
+        if not batch and not notes:
+            return None
         what = batch[0].what if len(batch) == 1 else f"{len(batch)} writes"
+        if not batch:
+            what = "last-seen notes"
+        calls = self._calls(batch)
         try:
             with bounded(what, self._timeout):
-                async with client.pipeline(transaction=False, raise_on_error=False) as pipe:
-                    # Loaded first in the same round trip: after a restart of Redis its
+                connection = self._connection
+                if connection is None or not connection.usable:
+                    connection = self._connection = await client.connection_pool.get_connection()
+                requests = [
+                    # Loaded first on the same connection: after a restart of Redis its
                     # script cache is empty, and the EVALSHAs behind must all find them.
-                    for script in {w.script for w in batch}:
-                        pipe.script_load(script.body)
-                    for user_id, when in notes.items():
-                        # XX: the notes of users who are gone (or never were) are dropped.
-                        pipe.zadd(self.keys.seen, {user_id: when}, condition=PureToken.XX)
-                    replies = [
-                        pipe.evalsha(write.script.sha, keys=write.keys, args=write.args)
-                        for write in batch
-                    ]
-                results = pipe.results or ()
-        except RedisUnavailable as exc:
-            self._last_write_failed = True
-            reason = f"{exc}; it may have been applied" if batch else str(exc)
+                    connection.create_request(
+                        b"SCRIPT", b"LOAD", script.body, decode=False, raise_exceptions=False
+                    )
+                    for script in {call[0] for call in calls}
+                ]
+                for user_id, when in notes.items():
+                    # XX: the notes of users who are gone (or never were) are dropped.
+                    requests.append(
+                        connection.create_request(
+                            b"ZADD", self.keys.seen, b"XX", when, user_id, raise_exceptions=False
+                        )
+                    )
+                for script, keys, args, _ in calls:
+                    requests.append(
+                        connection.create_request(
+                            b"EVALSHA",
+                            script.sha,
+                            len(keys),
+                            *keys,
+                            *args,
+                            decode=False,
+                            raise_exceptions=False,
+                        )
+                    )
+        except (RedisUnavailable, RedisError) as exc:
+            self._connection = None
+            self._fail(batch, f"{exc}; nothing was written")
+            return None
+        # The flight ends by its first caller's deadline (callers wait no cancel scope of
+        # their own: one per message is a measurable cost), unless that leaves too little.
+        now = trio.current_time()
+        deadline = min([now + self._timeout, *(w.deadline for w in batch)])
+        deadline = max(deadline, now + self._timeout * MIN_BATCH_TIME)
+        return _Flight(what, calls, requests, deadline, connection)
+
+    async def _answer_flights(self, flights: trio.MemoryReceiveChannel[_Flight]) -> None:
+        async for flight in flights:
+            await self._answer(flight)
+            self._unanswered.popleft()
+
+    async def _answer(self, flight: "_Flight") -> None:
+        """Wait for a flight's replies (bounded) and hand each caller its own."""
+        try:
+            with trio.fail_at(flight.deadline), bounded(flight.what, self._timeout):
+                results = [await request for request in flight.requests]
+                for result in results:
+                    if isinstance(result, (RedisConnectionError, OSError, TimeoutError)):
+                        raise result
+        except (RedisUnavailable, RedisError, trio.TooSlowError) as exc:
+            # Later flights on this connection fail with it: none may overtake this one.
+            flight.connection.invalidate()
+            if self._connection is flight.connection:
+                self._connection = None
+            if isinstance(exc, trio.TooSlowError):
+                reason = f"redis did not answer within {self._timeout:g} s ({flight.what})"
+            else:
+                reason = str(exc)
             log.warning("redis write failed: %s", reason)
-            for write in batch:
-                write.error = f"{exc}; the write may have been applied"
-                write.done.set()
+            self._fail(
+                [w for _, _, _, writes in flight.calls for w in writes],
+                f"{reason}; the write may have been applied",
+            )
             return
         self._batches += 1
         failed = False
-        for write, result in zip(batch, results[len(results) - len(replies) :], strict=True):
-            if isinstance(result, BaseException):
-                failed = True
-                write.error = f"redis refused {write.what}: {result}"
-                log.error("%s", write.error)
-            else:
-                write.result = result
-            write.done.set()
+        replies = results[len(results) - len(flight.calls) :]
+        for (script, _, _, writes), result in zip(flight.calls, replies, strict=True):
+            for n, write in enumerate(writes):
+                if isinstance(result, BaseException):
+                    failed = True
+                    write.error = f"redis refused {write.what}: {result}"
+                    log.error("%s", write.error)
+                elif script is _ADD_MESSAGES and not cast(list[int], result)[n]:
+                    failed = True
+                    write.error = (
+                        f"redis refused {write.what}: the key {write.keys[0]} is not a sorted set"
+                    )
+                    log.error("%s", write.error)
+                else:
+                    write.result = cast(list[int], result)[n] if script is _ADD_MESSAGES else result
+                write.done.set()
         self._last_write_failed = failed
+
+    def _fail(self, writes: list[_Write], reason: str) -> None:
+        self._last_write_failed = True
+        for write in writes:
+            if not write.done.is_set():
+                write.error = reason
+                write.done.set()
+
+    def _calls(self, batch: list[_Write]) -> list[_Call]:
+        """The script calls that make ``batch``, in order: messages next to each other
+        merged into one call."""
+        calls: list[_Call] = []
+        for write in batch:
+            if write.script is not _ADD_MESSAGES:
+                calls.append((write.script, write.keys, write.args, [write]))
+                continue
+            if not calls or calls[-1][0] is not _ADD_MESSAGES:
+                calls.append(
+                    (_ADD_MESSAGES, [self.keys.seq, self.keys.log], [LOG_MAXLEN, MESSAGE], [])
+                )
+            _, keys, args, writes = calls[-1]
+            (channel,), (tail,) = write.keys, write.args
+            if channel not in keys:
+                keys.append(channel)
+            # Lua's index of the channel among KEYS, counting from the first channel.
+            args += [keys.index(channel) - 1, tail]
+            writes.append(write)
+        return calls
 
     async def _write(
         self, what: str, script: _Script, keys: list[str], args: list[str | bytes | int]
     ) -> Any:
         self._check_writable()
-        write = _Write(what, script, keys, args)
+        write = _Write(what, script, keys, args, trio.current_time() + self._timeout)
         self._pending.append(write)
         self._wakeup.set()
-        with trio.move_on_after(self._timeout):
-            await write.done.wait()
-        if not write.done.is_set():
-            bound = f"redis did not answer within {self._timeout:g} s ({what})"
-            if not write.sent:
-                self._pending.remove(write)
-                raise RedisWriteError(f"{bound}; nothing was written")
-            raise RedisWriteError(f"{bound}; the write may have been applied")
+        # A caller cancelled here does not withdraw its write: it may be in a pipeline.
+        await write.done.wait()
         if write.error is not None:
             raise RedisWriteError(write.error)
         return write.result
@@ -529,12 +709,8 @@ class RedisStore:
             self._check_open()
             raise KeyError(f"no channel {channel!r}")
         draft = Message.by(user, id=0, channel=channel, text=text, timestamp=timestamp)
-        keys = self.keys
         number = await self._write(
-            "add_message",
-            _ADD_MESSAGE,
-            [keys.seq, keys.channel(channel), keys.log],
-            [message_json_tail(draft), LOG_MAXLEN, MESSAGE],
+            "add_message", _ADD_MESSAGES, [self.keys.channel(channel)], [message_json_tail(draft)]
         )
         return Message.by(user, id=int(number), channel=channel, text=text, timestamp=timestamp)
 
@@ -549,7 +725,7 @@ class RedisStore:
             with bounded(what, self._timeout):
                 # EVALSHA, loading the script when Redis does not have it (after a restart).
                 return await self._registered(client, script)(keys, args)
-        except RedisUnavailable as exc:
+        except (RedisUnavailable, RedisError) as exc:
             raise StoreReadError(str(exc)) from None
 
     def _registered(self, client: RedisClient, script: _Script) -> Script[bytes]:
@@ -597,7 +773,7 @@ class RedisStore:
                     offset=0,
                     count=limit,
                 )
-        except RedisUnavailable as exc:
+        except (RedisUnavailable, RedisError) as exc:
             raise StoreReadError(str(exc)) from None
         return [message_from_json(row) for row in reversed(rows)]
 
