@@ -19,8 +19,16 @@ _barrier_ids = itertools.count()
 
 
 @pytest.fixture(params=["one node", "two nodes"])
+def layout(request: pytest.FixtureRequest) -> str:
+    """Where the clients connect: one server, or two nodes of a cluster in turn (a module
+    that reuses these tests with servers of its own overrides this with "one node")."""
+    layout: str = request.param
+    return layout
+
+
+@pytest.fixture
 async def clients(
-    request: pytest.FixtureRequest,
+    layout: str,
     server: Any,
     start_server: ServerFactory,
     tmp_path: Path,
@@ -30,7 +38,7 @@ async def clients(
     taking turns between two nodes of a cluster (on a private redis-server)."""
     async with AsyncExitStack() as stack:
         urls = [server.url]
-        if request.param == "two nodes":
+        if layout == "two nodes":
             redis = await stack.enter_async_context(redis_server(tmp_path / "redis"))
             urls = [node.url for node in await start_nodes(start_server, redis.url, 2)]
         made: list[ChatClient] = []
