@@ -8,13 +8,13 @@ also lets a test restart it). Without Chromium the tests skip, except under CI=t
 import os
 import re
 import subprocess
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from benchkit.processes import free_port, server_args, stop, wait_ready
+from benchkit.processes import ROOT, free_port, server_args, stop, wait_ready
 
 from .chromium import find_chromium, launch
 from .support import browser_tests_unavailable, require_playwright
@@ -64,8 +64,17 @@ def browser(playwright_instance: "Playwright") -> "Iterator[Browser]":
 class ServerProcess:
     """`python -m minidiscord` on a fixed loopback port, which survives restarts."""
 
-    def __init__(self, workdir: Path, *, rate_limit: str = "off", host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        rate_limit: str = "off",
+        host: str = "127.0.0.1",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.workdir = workdir
+        # More settings, as MINIDISCORD_* variables (e.g. a cluster's Redis URL).
+        self.env = dict(env or {})
         # Test users type faster than people: the per-user rate limit is off unless a test
         # is about it.
         self.rate_limit = rate_limit
@@ -77,7 +86,10 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning"}
+        env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning", **self.env}
+        # It runs in its own directory (its database's): the checkout's minidiscord must
+        # come first, not whatever copy the environment has installed.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
         options = ("--host", self.host, "--rate-limit", self.rate_limit)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
