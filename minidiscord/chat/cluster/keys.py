@@ -2,22 +2,25 @@
 
 Writers (one module per key family): ``P:nodes``, ``P:node:{id}``, ``P:nodeusers:{id}``,
 ``P:online``, ``P:onlineuser`` and ``P:beatclock`` are written only by the scripts of
-:mod:`minidiscord.chat.cluster.presence`; ``P:seq`` and ``P:log`` are shared with the
-store (every writer appends through the same Lua steps, :data:`APPEND_LUA`).
+:mod:`minidiscord.chat.cluster.presence`; ``P:seq`` and ``P:log`` are the store's
+(``store/rediskeys.py``), to which these scripts append ``online``, ``offline`` and ``node``
+entries of the same shape (:data:`APPEND_LUA`).
 """
 
 from dataclasses import dataclass
 
-# Entries the log keeps: a node further behind than this resyncs (see reader).
-LOG_MAXLEN = 100_000
+from ..store.rediskeys import LOG_MAXLEN, RedisKeys
 
 # Lua: append one entry of kind ``kind`` with payload ``payload`` (a JSON string) to the log,
-# numbered by the shared counter; returns its number. Shared by every script of this
+# numbered by the shared counter, trimmed as the store trims it (a node further behind than
+# LOG_MAXLEN resyncs, see reader); returns its number. Shared by every script of this
 # package so that every entry has the same shape as the store's.
 APPEND_LUA = f"""
 local function append(seq_key, log_key, kind, payload)
   local n = redis.call('INCR', seq_key)
-  redis.call('XADD', log_key, 'MAXLEN', '~', {LOG_MAXLEN}, '0-' .. n, 'k', kind, 'd', payload)
+  -- Through %d: `..` prints a Lua number (a double) with 14 digits only.
+  local id = '0-' .. string.format('%d', n)
+  redis.call('XADD', log_key, 'MAXLEN', '~', {LOG_MAXLEN}, id, 'k', kind, 'd', payload)
   return n
 end
 """
@@ -31,11 +34,13 @@ class ClusterKeys:
 
     @property
     def seq(self) -> str:
-        return f"{self.prefix}:seq"
+        """The log's counter (the store's key)."""
+        return RedisKeys(self.prefix).seq
 
     @property
     def log(self) -> str:
-        return f"{self.prefix}:log"
+        """The log stream (the store's key)."""
+        return RedisKeys(self.prefix).log
 
     @property
     def nodes(self) -> str:

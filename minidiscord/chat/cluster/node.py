@@ -32,6 +32,7 @@ STALLED_AFTER = 5.0
 
 
 def new_node_id() -> str:
+    """A random node id (48 bits: no two live nodes share one), fresh at every start."""
     return secrets.token_hex(6)
 
 
