@@ -513,8 +513,14 @@ class RedisStore:
         if not batch:
             what = "last-seen notes"
         calls = self._calls(batch)
+        # The batch ends by its first caller's deadline (callers wait no cancel scope of
+        # their own: one per message is a measurable cost), unless that leaves too little;
+        # opening a connection counts too.
+        now = trio.current_time()
+        deadline = min([now + self._timeout, *(w.deadline for w in batch)])
+        deadline = max(deadline, now + self._timeout * MIN_BATCH_TIME)
         try:
-            with bounded(what, self._timeout):
+            with trio.fail_at(deadline), bounded(what, self._timeout):
                 connection = self._connection
                 if connection is None or not connection.usable:
                     connection = self._connection = await client.connection_pool.get_connection()
@@ -545,15 +551,14 @@ class RedisStore:
                             raise_exceptions=False,
                         )
                     )
-        except (RedisUnavailable, RedisError) as exc:
+        except (RedisUnavailable, RedisError, trio.TooSlowError) as exc:
             self._connection = None
-            self._fail(batch, f"{exc}; nothing was written")
+            if isinstance(exc, trio.TooSlowError):
+                reason = f"redis did not answer within {self._timeout:g} s ({what})"
+            else:
+                reason = str(exc)
+            self._fail(batch, f"{reason}; nothing was written")
             return None
-        # The flight ends by its first caller's deadline (callers wait no cancel scope of
-        # their own: one per message is a measurable cost), unless that leaves too little.
-        now = trio.current_time()
-        deadline = min([now + self._timeout, *(w.deadline for w in batch)])
-        deadline = max(deadline, now + self._timeout * MIN_BATCH_TIME)
         return _Flight(what, calls, requests, deadline, connection)
 
     async def _answer_flights(self, flights: trio.MemoryReceiveChannel[_Flight]) -> None:
