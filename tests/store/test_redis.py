@@ -179,6 +179,38 @@ async def test_writes_while_redis_is_frozen_fail_within_the_bound_then_work_agai
         assert texts[-1] == message.message
 
 
+async def test_each_caller_hears_within_its_bound_while_the_writer_cannot_connect(
+    redis: RedisServer,
+) -> None:
+    bound = 1.0
+    async with running_store(redis, timeout=bound) as store:
+        # A restart leaves the writer no connection; frozen, Redis then accepts the next
+        # one but never answers its handshake.
+        await redis.restart()
+        redis.freeze()
+        waited: dict[str, float] = {}
+
+        async def send(text: str) -> None:
+            started = trio.current_time()
+            with pytest.raises(StoreWriteError, match="nothing was written"):
+                await store.add_message("general", ALICE, text, 1)
+            waited[text] = trio.current_time() - started
+
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send, "first")
+                # Queued while the writer is stuck opening a connection for the first.
+                await trio.sleep(bound / 2)
+                nursery.start_soon(send, "second")
+        finally:
+            redis.thaw()
+        # Each within its own bound (give or take a busy machine), not the second after
+        # the first's attempt and then a whole attempt of its own.
+        assert waited["first"] < bound * 1.3, waited
+        assert waited["second"] < bound * 1.3, waited
+        assert (await store.add_message("general", ALICE, "thawed", 2)).message == "thawed"
+
+
 async def test_writes_while_redis_is_down_fail_and_the_store_is_unhealthy(
     redis: RedisServer,
 ) -> None:

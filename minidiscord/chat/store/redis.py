@@ -61,18 +61,18 @@ STARTUP_TIMEOUT: Final = 3.0
 HEALTH_TIMEOUT: Final = 1.5
 # "Last seen" notes wait at most this long for a write to ride along with.
 SEEN_DELAY: Final = 1.0
-# A pipeline has at least this share of the bound, even when its first caller has waited
-# nearly all of theirs behind the previous one (so a caller hears within 1.25 bounds).
+# A batch has at least this share of the bound, even when its first caller has waited
+# nearly all of theirs behind earlier ones (so a caller hears within 1.25 bounds).
 MIN_BATCH_TIME: Final = 0.25
 # Batches sent and not yet answered, at most (then the writer waits for the oldest).
 MAX_IN_FLIGHT: Final = 4
-# The most writes sent in one pipeline: bounds the reply a slow batch waits for.
+# The most writes sent in one batch: bounds the reply a slow batch waits for.
 MAX_BATCH: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class _Script:
-    """A Lua script, called by its SHA1 (loaded at the start of every write pipeline)."""
+    """A Lua script, called by its SHA1 (loaded at the start of every batch of writes)."""
 
     body: str
     sha: str = field(init=False)
@@ -306,13 +306,15 @@ def _one_line(error: BaseException) -> str:
 class RedisStore:
     """The Store on Redis (see the module docstring for how writes are grouped).
 
-    Every call is bounded in time (``DEFAULT_CALL_TIMEOUT``, 2 s): a write that fails or
-    is not answered in time raises :class:`RedisWriteError` (a StoreWriteError), a read
-    raises :class:`StoreReadError`. Writes are never retried, so **a write that timed out
-    may still have been applied**: Redis may have run it (and logged it for every node)
-    after the connection gave up, e.g. a frozen server that is thawed. A write that waited
-    its whole bound behind a slow pipeline fails unsent ("nothing was written"). A caller
-    cancelled while it waits does not withdraw its write.
+    Every call is bounded in time (``DEFAULT_CALL_TIMEOUT``, 2 s; a write's caller hears
+    within 1.25 of it at worst): a write that fails or is not answered in time raises
+    :class:`RedisWriteError` (a StoreWriteError), a read raises :class:`StoreReadError`;
+    both say why in one line. Writes are never retried, so **a write that timed out may
+    still have been applied**: Redis may have run it (and logged it for every node) after
+    the connection gave up, e.g. a frozen server that is thawed; the error says "may have
+    been applied". A write that never left ("nothing was written": no connection could be
+    opened, or it waited its whole bound behind slow batches) was not. A caller cancelled
+    while it waits does not withdraw its write.
 
     Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` a write is
     answered after its AOF fsync; ``run`` logs a warning when the server is set weaker.
@@ -513,8 +515,14 @@ class RedisStore:
         if not batch:
             what = "last-seen notes"
         calls = self._calls(batch)
+        # The batch ends by its first caller's deadline (callers wait no cancel scope of
+        # their own: one per message is a measurable cost), unless that leaves too little;
+        # opening a connection counts too.
+        now = trio.current_time()
+        deadline = min([now + self._timeout, *(w.deadline for w in batch)])
+        deadline = max(deadline, now + self._timeout * MIN_BATCH_TIME)
         try:
-            with bounded(what, self._timeout):
+            with trio.fail_at(deadline), bounded(what, self._timeout):
                 connection = self._connection
                 if connection is None or not connection.usable:
                     connection = self._connection = await client.connection_pool.get_connection()
@@ -545,15 +553,14 @@ class RedisStore:
                             raise_exceptions=False,
                         )
                     )
-        except (RedisUnavailable, RedisError) as exc:
+        except (RedisUnavailable, RedisError, trio.TooSlowError) as exc:
             self._connection = None
-            self._fail(batch, f"{exc}; nothing was written")
+            if isinstance(exc, trio.TooSlowError):
+                reason = f"redis did not answer within {self._timeout:g} s ({what})"
+            else:
+                reason = str(exc)
+            self._fail(batch, f"{reason}; nothing was written")
             return None
-        # The flight ends by its first caller's deadline (callers wait no cancel scope of
-        # their own: one per message is a measurable cost), unless that leaves too little.
-        now = trio.current_time()
-        deadline = min([now + self._timeout, *(w.deadline for w in batch)])
-        deadline = max(deadline, now + self._timeout * MIN_BATCH_TIME)
         return _Flight(what, calls, requests, deadline, connection)
 
     async def _answer_flights(self, flights: trio.MemoryReceiveChannel[_Flight]) -> None:
