@@ -7,6 +7,8 @@ import trio
 
 from .addresses import TrustedProxies
 from .asgi_io import Receive, Scope, Send, client_address, header, refuse, respond
+from .chat.cluster.metrics import register as register_cluster_metrics
+from .chat.cluster.node import ClusterNode
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, open_store
 from .config import Settings
@@ -15,6 +17,7 @@ from .hostfixes import is_host_protocol_error
 from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
+from .redis.connection import DEFAULT_CALL_TIMEOUT, open_redis
 from .sockets import Recovery, SocketServer
 from .web.static import serve_web
 
@@ -160,9 +163,16 @@ class App:
 class ChatApp(App):
     """The chat server: the Socket.IO app with the chat's events on its default namespace."""
 
-    def __init__(self, settings: Settings, store: RunnableStore) -> None:
+    def __init__(
+        self, settings: Settings, store: RunnableStore, cluster: ClusterNode | None = None
+    ) -> None:
         super().__init__(settings)
         self.store = store
+        # Cluster mode: this node's link to the others (its log reader, presence and
+        # heartbeat); None on a single node.
+        self.cluster = cluster
+        if cluster is not None:
+            register_cluster_metrics(self.metrics.registry, cluster)
         self.chat = ChatServer(
             self.sio,
             self.store,
@@ -173,10 +183,15 @@ class ChatApp(App):
             ip_message_rate=settings.ip_message_rate,
             users_listed_offline=settings.users_listed_offline,
             presence_grace=settings.presence_grace,
+            feed=cluster,
+            # After a resync: clients take it for a lost connection, and reconnect.
+            reconnect_all=lambda: self.engine.close_all(CloseReason.FORCED_CLOSE),
         )
 
     async def health(self) -> str | None:
         problem = await super().health()
+        if problem is None and self.cluster is not None:
+            problem = self.cluster.health()
         if problem is None:
             with trio.move_on_after(HEALTH_CHECK_TIMEOUT):
                 if await self.store.healthy():
@@ -185,16 +200,26 @@ class ChatApp(App):
             if failure is not None:
                 problem = f"the store refuses writes: {failure}"
             else:
-                problem = "the store is not answering or not committing"
+                problem = self.store.trouble or "the store is not answering or not committing"
         return problem
 
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)
+        if self.cluster is not None:
+            await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
         await super().start_services(nursery)
 
     async def stop_services(self) -> None:
         await super().stop_services()
+        if self.cluster is not None:
+            if self.cluster.presence.sockets and self.settings.presence_grace > 0:
+                # Clients reconnecting to another node within the grace are online there
+                # before this node lets their users go: others see no offline flicker. The
+                # goodbye (one bounded call) must still fit in the shutdown timeout.
+                room = self.settings.shutdown_timeout - 2 * DEFAULT_CALL_TIMEOUT
+                await trio.sleep(min(self.settings.presence_grace, max(room, 0.0)))
+            await self.cluster.leave()
         await self.store.close()
 
 
@@ -202,5 +227,17 @@ def create_app(settings: Settings | None = None, store: RunnableStore | None = N
     """The chat app; without a store, opens the one the settings name (blocking, at startup)."""
     settings = settings or Settings.from_env()
     if store is None:
-        store = open_store(settings.store, settings.db_path)
-    return ChatApp(settings, store)
+        store = open_store(
+            settings.store,
+            settings.db_path,
+            redis=settings.redis_url,
+            prefix=settings.redis_prefix,
+        )
+    cluster = None
+    if settings.redis_url is not None:
+        cluster = ClusterNode(
+            open_redis(settings.redis_url),
+            settings.redis_prefix,
+            node_timeout=settings.node_timeout,
+        )
+    return ChatApp(settings, store, cluster)

@@ -72,6 +72,8 @@ async def serve_forever(app: ChatApp, sockets: Sequence[socket.socket]) -> None:
             functools.partial(serve, app, settings, until_signalled, sockets=sockets)
         )
         store = "memory" if settings.store == "memory" else f"sqlite at {settings.db_path}"
+        if settings.redis_url is not None:
+            store = f"redis at {settings.redis_url} (prefix {settings.redis_prefix})"
         logger.info(
             "minidiscord listening on %s (transports: polling, websocket; store: %s; "
             "front end: %s)",
@@ -93,7 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             sockets = open_listening_sockets(settings.host, settings.port)
             for sock in sockets:
                 cleanup.callback(sock.close)
-            store = open_store(settings.store, settings.db_path)
+            store = open_store(
+                settings.store,
+                settings.db_path,
+                redis=settings.redis_url,
+                prefix=settings.redis_prefix,
+            )
         except (SettingsError, ListenError, StoreError) as exc:
             print(f"minidiscord: error: {exc}", file=sys.stderr)
             return 2

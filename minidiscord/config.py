@@ -102,6 +102,9 @@ class Settings:
     redis_url: RedisTarget | None = None
     # What every key this chat keeps in Redis starts with, so chats can share a server.
     redis_prefix: str = "minidiscord"
+    # Cluster mode: seconds after a node's last heartbeat before the others presume it dead
+    # and its users (not connected elsewhere) go offline.
+    node_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -271,7 +274,14 @@ OPTIONS: tuple[Option, ...] = (
         "ORIGIN",
         repeatable=True,
     ),
-    Option("store", "--store", "MINIDISCORD_STORE", parse_store, "sqlite or memory", "KIND"),
+    Option(
+        "store",
+        "--store",
+        "MINIDISCORD_STORE",
+        parse_store,
+        "sqlite or memory (not used with --redis-url: Redis is then the store)",
+        "KIND",
+    ),
     Option("db_path", "--db", "MINIDISCORD_DB", parse_text, "the SQLite database file", "PATH"),
     Option(
         "history_limit",
@@ -519,6 +529,15 @@ OPTIONS: tuple[Option, ...] = (
         "what every key of this chat in Redis starts with (chats sharing a Redis server "
         "need different ones)",
         "PREFIX",
+    ),
+    Option(
+        "node_timeout",
+        "--node-timeout",
+        "MINIDISCORD_NODE_TIMEOUT",
+        parse_seconds,
+        "cluster mode: seconds without a heartbeat after which a node is presumed dead and "
+        "its users not connected to another node go offline for everyone",
+        "SECONDS",
     ),
 )
 

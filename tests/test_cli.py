@@ -131,6 +131,7 @@ STARTUP_FAILURES = [
     "host not local",
     "privileged port",
     "database folder missing",
+    "redis unreachable",
 ]
 
 
@@ -153,6 +154,11 @@ def test_a_server_that_cannot_start_says_why_in_one_line(case: str, tmp_path: Pa
         elif case == "privileged port":
             port = _privileged_port()
             expected = "cannot listen on 127.0.0.1:80: permission denied (ports below 1024 "
+        elif case == "redis unreachable":
+            port = free_port()
+            nothing = free_port()  # nobody listens there
+            options += ["--redis-url", f"redis://:secret@127.0.0.1:{nothing}/0"]
+            expected = f"cannot reach redis at redis://127.0.0.1:{nothing}/0: redis is unreachable"
         else:
             port = free_port()
             database = tmp_path / "missing" / "chat.db"
@@ -167,4 +173,5 @@ def test_a_server_that_cannot_start_says_why_in_one_line(case: str, tmp_path: Pa
     # One line, no traceback, and nothing said to be listening before it.
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"minidiscord: error: {expected}"), lines[0]
+    assert "secret" not in result.stderr
     assert result.stdout == ""

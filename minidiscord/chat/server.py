@@ -18,7 +18,8 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import trio
@@ -29,11 +30,12 @@ from minidiscord.sockets.reasons import SocketsRejectLabel
 from minidiscord.sockets.recovery import RECOVERABLE_REASONS
 
 from . import notices, validation
+from .feed import Feed
 from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
 from .ordering import Sequencer
 from .presence import Presence
 from .store import Store
-from .store.base import Snapshot, StoreWriteError
+from .store.base import Snapshot, StoreReadError, StoreWriteError
 from .validation import Invalid
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,12 @@ LISTED_OFFLINE_MS = 30 * 24 * 3600 * 1000
 TURNED_AWAY_SECONDS = 60.0
 # socket.data key of a turned-away socket: why it was not let in.
 TURNED_AWAY = "turned_away"
+# socket.data key of a socket whose `user:leave` is being committed (cluster mode): the log
+# reader leaves its disconnect to the leave handler, which acks first.
+LEAVING = "leaving"
+# Cluster mode: how long (seconds) a user who left is remembered, so that a connect
+# snapshot read before their leave was shown does not list them.
+GONE_SECONDS = 60.0
 
 Ack = dict[str, Any]
 
@@ -71,6 +79,8 @@ class ChatServer:
         users_listed_offline: int | None = None,
         presence_grace: float = 0.0,
         clock: Callable[[], int] = wall_clock_ms,
+        feed: Feed | None = None,
+        reconnect_all: Callable[[], None] | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
@@ -103,6 +113,17 @@ class ChatServer:
         self._recent: dict[str, deque[Message]] = {
             name: deque(maxlen=history_limit) for name in CHANNELS
         }
+        # Cluster mode: only the feed's log reader makes events visible; the users online
+        # anywhere, as of the last log entry this node applied; users who left lately.
+        self._feed = feed
+        self._online: dict[str, User] = {}
+        self._online_view = MappingProxyType(self._online)
+        self._gone: dict[str, float] = {}
+        # Closes every client's connection without a Socket.IO DISCONNECT, so that clients
+        # reconnect (the app's engine does it; the chat does not reach through sockets).
+        self._reconnect_all = reconnect_all
+        if feed is not None:
+            feed.attach(self)
         self._ns.on("connect")(self._on_connect)
         self._ns.on("disconnect")(self._on_disconnect)
         self._ns.on("message:channel:send")(self._on_send)
@@ -123,17 +144,35 @@ class ChatServer:
         presence grace's timers run in ``nursery`` (without one, a user whose last
         connection drops goes offline at once)."""
         self._nursery = nursery
-        self._visible_id = (await self._store.snapshot((), 0, users_max=0)).last_id
+        if self._feed is None:
+            self._visible_id = (await self._store.snapshot((), 0, users_max=0)).last_id
+        # In cluster mode the feed's reader sets it (reset) before the first connect.
+
+    def _online_users(self) -> Mapping[str, User]:
+        """Who is online: this node's sockets' users, or in cluster mode everyone's."""
+        return self._presence.users() if self._feed is None else self._online_view
 
     # -- connect / disconnect ----------------------------------------------------------
 
     async def _on_connect(self, socket: Socket, auth: object) -> None:
         fields: dict[str, Any] = auth if isinstance(auth, dict) else {}
         try:
-            if socket.recovered and "user" in socket.data:
-                self._resume(socket)
-            else:
-                await self._join(socket, fields)
+            try:
+                if socket.recovered and "user" in socket.data:
+                    user: User = socket.data["user"]
+                    back = socket.id not in self._going and user.user_id not in self._left
+                    if self._feed is not None and back:
+                        # It went offline after the grace: it comes back through the log.
+                        await self._feed.arrive(socket.id, user, first=False)
+                    self._resume(socket)
+                else:
+                    await self._join(socket, fields)
+            except StoreReadError as exc:
+                # A store that can fail to answer (Redis away): a refusal, not a crash.
+                log.warning("socket %s could not be let in: %s", socket.id, exc)
+                raise ConnectionRefused(
+                    "the server cannot read its database now; try again later"
+                ) from None
         except ConnectionRefused as refusal:
             if fields.get("connectErrors") is True:
                 raise
@@ -167,6 +206,11 @@ class ChatServer:
         if all(other.user_id != user.user_id for other in snapshot.users):
             # Another tab of this user sent `user:leave` while we were reading.
             raise ConnectionRefused("this session has ended; connect again to start a new one")
+        if self._feed is not None:
+            await self._arrive(socket, user, first=restored is None)
+            if socket.id not in self._ns.sockets:
+                self._feed.depart(socket.id)
+                return
 
         # No awaits from here on: joining the rooms and announcing is one atomic step, so
         # nothing broadcast in between can be missed or seen twice.
@@ -182,13 +226,13 @@ class ChatServer:
             "channels",
             [{"name": name, "messages": [m.wire() for m in history[name]]} for name in CHANNELS],
         )
+        online = self._online_users()
         socket.emit(
             "users",
-            [
-                u.presence_wire(connected=self._presence.is_online(u.user_id))
-                for u in self._listed_users(snapshot)
-            ],
+            [u.presence_wire(connected=u.user_id in online) for u in self._listed_users(snapshot)],
         )
+        if self._feed is not None:
+            return  # the log reader announced the user (before this socket joined)
         if restored is None:
             socket.to(WELCOME_CHANNEL).emit("user:join", user.join_wire())
             log.debug("user %s (%s) joined", user.user_id, user.username)
@@ -204,14 +248,29 @@ class ChatServer:
         if user.user_id in self._left:
             # It left from another tab while this one was away.
             del socket.data["user"]
+            if self._feed is not None:
+                self._feed.depart(socket.id)  # registered just now, or never: harmless
             raise ConnectionRefused("this session has ended; connect again to start a new one")
         waiting = self._going.pop(socket.id, None)
         if waiting is not None:
             waiting.cancel()
+        if self._feed is not None:
+            self._presence.add(user, socket.id)
+            return
         if self._presence.add(user, socket.id):
             self._store.note_seen(user.user_id, self._clock())
             socket.to(WELCOME_CHANNEL).emit("user:connect", user.presence_wire(connected=True))
             log.debug("user %s (%s) is back online", user.user_id, user.username)
+
+    async def _arrive(self, socket: Socket, user: User, *, first: bool) -> None:
+        """Cluster mode: register the socket and wait until this node has shown the user
+        online; then the user list and history boundary are both from that log position."""
+        assert self._feed is not None
+        await self._feed.arrive(socket.id, user, first=first)
+        if user.user_id in self._gone:
+            # It left (from a tab on any node) while we were reading or registering.
+            self._feed.depart(socket.id)
+            raise ConnectionRefused("this session has ended; connect again to start a new one")
 
     async def _restore(self, session_id: object) -> tuple[User, Session] | None:
         if not isinstance(session_id, str) or not session_id:
@@ -268,7 +327,7 @@ class ChatServer:
             else:
                 # Online users (and this one, not yet in presence) may rank among the most
                 # recently seen too: room for them as well.
-                users_max = self._listed_offline + len(self._presence) + 1
+                users_max = self._listed_offline + len(self._online_users()) + 1
                 seen_since = self._clock() - LISTED_OFFLINE_MS
             snapshot = await self._store.snapshot(
                 CHANNELS,
@@ -289,8 +348,10 @@ class ChatServer:
         Online users come from presence, not the snapshot: one who came online during the
         read, or was last seen too long ago for the store's cut, is listed all the same.
         """
-        online = self._presence.users()
-        offline = [u for u in snapshot.users if u.user_id not in online]
+        online = self._online_users()
+        # In cluster mode a user who left while the snapshot was read is gone.
+        gone = self._gone
+        offline = [u for u in snapshot.users if u.user_id not in online and u.user_id not in gone]
         most = self._listed_offline
         if most is not None and len(offline) > most:
             seen = snapshot.seen
@@ -341,6 +402,12 @@ class ChatServer:
         self._went_offline(socket_id, user, reason)
 
     def _went_offline(self, socket_id: str, user: User, reason: str) -> None:
+        if self._feed is not None:
+            # Announced (if the user is now offline everywhere) by the log reader.
+            if self._presence.remove(user.user_id, socket_id):
+                self._store.note_seen(user.user_id, self._clock())
+            self._feed.depart(socket_id)
+            return
         if self._presence.remove(user.user_id, socket_id):
             self._store.note_seen(user.user_id, self._clock())
             self._ns.to(WELCOME_CHANNEL).except_(socket_id).emit(
@@ -396,6 +463,8 @@ class ChatServer:
 
     async def _publish(self, channel: str, user: User, text: str) -> Message:
         """Store, then broadcast to the channel, in store order across concurrent senders."""
+        if self._feed is not None:
+            return await self._publish_through_log(channel, user, text)
         # Taking the ticket and calling the store happen in one step, so the store sees
         # calls in ticket order.
         ticket = self._order.take()
@@ -424,6 +493,20 @@ class ChatServer:
             finally:
                 self._order.release(ticket)
 
+    async def _publish_through_log(self, channel: str, user: User, text: str) -> Message:
+        """Cluster mode: the store appends the message to the log as it commits it; this
+        node's reader shows it (as every node's does, in log order)."""
+        assert self._feed is not None
+        started = time.perf_counter()
+        with trio.CancelScope(shield=True):
+            message = await self._store.add_message(channel, user, text, self._clock())
+        self._ns.metrics.store_commit_seconds.observe(time.perf_counter() - started)
+        # Acked once shown here, so a sender sees its message before its ack. If the
+        # reader is stuck (Redis gone after the commit), the message is durable and will
+        # be shown in order when it resumes: the ack still says ok.
+        await self._feed.shown(message.id)
+        return message
+
     async def _on_leave(self, socket: Socket, *args: Any) -> Ack:
         ack = await self._leave(socket)
         if not ack["ok"] and not ack_requested() and "user" in socket.data:
@@ -441,6 +524,8 @@ class ChatServer:
             return {"ok": True}
         if user is None:
             return _refuse(socket, "user:leave", "not connected")
+        if self._feed is not None:
+            return await self._leave_through_log(socket, user)
         try:
             await self._store.delete_user(user.user_id)
         except StoreWriteError as exc:
@@ -468,6 +553,103 @@ class ChatServer:
         socket.start_soon(_disconnect, socket)
         log.debug("user %s (%s) left", user.user_id, user.username)
         return {"ok": True}
+
+    async def _leave_through_log(self, socket: Socket, user: User) -> Ack:
+        """Cluster mode: the store appends `leave` as it deletes the user; every node's
+        reader then ends the user's tabs there and tells the others."""
+        assert self._feed is not None
+        socket.data[LEAVING] = True
+        try:
+            await self._store.delete_user(user.user_id)
+        except StoreWriteError as exc:
+            socket.data.pop(LEAVING, None)
+            log.warning("user %s could not leave: %s", user.user_id, exc)
+            return {"ok": False, "error": "the server could not end your session"}
+        # Bounded: if the reader is stuck, the leave is durable and shown later.
+        await self._feed.caught_up()
+        socket.data.pop("user", None)
+        socket.data.pop(LEAVING, None)
+        self._presence.remove(user.user_id, socket.id)
+        self._feed.depart(socket.id)
+        socket.start_soon(_disconnect, socket)
+        log.debug("user %s (%s) left", user.user_id, user.username)
+        return {"ok": True}
+
+    # -- cluster mode: the log reader's entries (LogSink), each applied without awaits --
+
+    def reset(self, position: int, online: list[User], *, resync: bool) -> None:
+        self._online.clear()
+        self._online.update((u.user_id, u) for u in online)
+        self._visible_id = position
+        if resync:
+            # Messages between this node's last position and now are not in the log any
+            # more: the sockets reconnect (a transport close, so clients do) and get a
+            # fresh snapshot from the store.
+            for recent in self._recent.values():
+                recent.clear()
+            if self._reconnect_all is not None:
+                self._reconnect_all()
+            else:
+                for socket in list(self._ns.sockets.values()):
+                    socket.disconnect(close=True)
+
+    def message(self, position: int, message: Message) -> None:
+        self._ns.to(message.channel).emit("message:channel", message.channel, message.wire())
+        self._recent[message.channel].append(message)
+        self._visible_id = position
+        self._ns.metrics.chat_messages.inc()
+
+    def online(self, position: int, user: User, *, first: bool) -> None:
+        self._visible_id = position
+        self._online[user.user_id] = user
+        others = self._others(user.user_id)
+        if first:
+            others.emit("user:join", user.join_wire())
+            log.debug("user %s (%s) joined", user.user_id, user.username)
+        else:
+            others.emit("user:connect", user.presence_wire(connected=True))
+            log.debug("user %s (%s) is online", user.user_id, user.username)
+
+    def offline(self, position: int, user: User) -> None:
+        self._visible_id = position
+        if self._online.pop(user.user_id, None) is None:
+            return  # it left (announced as such) or was never shown online
+        self._others(user.user_id).emit("user:disconnect", user.presence_wire(connected=False))
+        log.debug("user %s (%s) went offline", user.user_id, user.username)
+
+    def leave(self, position: int, user: User) -> None:
+        self._visible_id = position
+        self._online.pop(user.user_id, None)
+        self._changes += 1
+        self._note_left(user.user_id)
+        now = trio.current_time()
+        gone = self._gone
+        while gone and next(iter(gone.values())) < now - GONE_SECONDS:
+            del gone[next(iter(gone))]
+        gone[user.user_id] = now
+        feed = self._feed
+        assert feed is not None
+        sockets = [self._ns.sockets.get(sid) for sid in self._presence.forget(user.user_id)]
+        others = self._ns.to(WELCOME_CHANNEL)
+        for own in sockets:
+            if own is not None:
+                own.data.pop("user", None)
+                others = others.except_(own.id)
+                feed.depart(own.id)
+        others.emit("user:leave", user.presence_wire(connected=False))
+        for own in sockets:
+            if own is not None and LEAVING not in own.data:
+                # As on one node: "io server disconnect", after which clients stay away.
+                own.disconnect()
+        log.debug("user %s (%s) left", user.user_id, user.username)
+
+    def skipped(self, position: int) -> None:
+        self._visible_id = position
+
+    def _others(self, user_id: str) -> Any:
+        """The welcome room without this node's sockets of ``user_id``."""
+        own = self._presence.sockets_of(user_id)
+        return self._ns.to(WELCOME_CHANNEL).except_(own) if own else self._ns.to(WELCOME_CHANNEL)
 
     def _note_left(self, user_id: str) -> None:
         recovery = self._ns.recovery
@@ -510,10 +692,14 @@ class ChatServer:
         if before is not None and not _is_int(before):
             return _refuse(socket, "channel:history", "before must be a message id")
         limit = min(limit, MAX_HISTORY_PAGE)
-        if before is None:
-            messages = await self._store.recent_messages(channel, limit)
-        else:
-            messages = await self._store.messages_before(channel, before, limit)
+        try:
+            if before is None:
+                messages = await self._store.recent_messages(channel, limit)
+            else:
+                messages = await self._store.messages_before(channel, before, limit)
+        except StoreReadError as exc:
+            log.warning("a history page for user %s was not read: %s", user.user_id, exc)
+            return {"ok": False, "error": "the server could not read the history now"}
         return {"ok": True, "messages": [m.wire() for m in messages]}
 
 

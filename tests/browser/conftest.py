@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from benchkit.processes import free_port, server_args, stop, wait_ready
+from benchkit.processes import ROOT, free_port, server_args, stop, wait_ready
 
 from .chromium import find_chromium, launch
 from .support import browser_tests_unavailable, require_playwright
@@ -72,7 +72,8 @@ class ServerProcess:
         host: str = "127.0.0.1",
         options: Sequence[str] = (),
     ) -> None:
-        """``options``: more of the CLI's, for a test that depends on their values."""
+        """``options``: more of the CLI's, for a test that depends on their values (e.g. a
+        cluster's ``--redis-url``)."""
         self.workdir = workdir
         # Test users type faster than people: the per-user rate limit is off unless a test
         # is about it.
@@ -87,6 +88,9 @@ class ServerProcess:
 
     def start(self) -> None:
         env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning"}
+        # It runs in its own directory (its database's): the checkout's minidiscord must
+        # come first, not whatever copy the environment has installed.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
         options = ("--host", self.host, "--rate-limit", self.rate_limit, *self.options)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -1,14 +1,16 @@
 // The chat story driven by node's socket.io-client, the client the original React front end
-// uses: polling first, then the upgrade to WebSocket. Usage: node node_story.cjs URL
+// uses: polling first, then the upgrade to WebSocket. Usage: node node_story.cjs URL...
+// (several URLs: nodes of one cluster, which the clients take turns to connect to)
 // Prints one JSON line and exits 0 when every step held; exits 1 with the failed step.
 "use strict";
 const { io } = require("socket.io-client");
 const assert = require("node:assert/strict");
 
-const url = process.argv[2];
+const urls = process.argv.slice(2);
 const clients = [];
 
 function open(name, auth) {
+  const url = urls[clients.length % urls.length];
   const socket = io(url, { auth, forceNew: true, reconnection: false });
   const events = [];
   socket.onAny((event, ...args) => events.push([event, args]));

@@ -4,11 +4,14 @@ import json
 import os
 import shutil
 import subprocess
+from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trio
+
+from tests.support.redisserver import redis_server
+from tests.support.servers import ServerFactory, start_nodes
 
 HERE = Path(__file__).parent
 # The node interop suite installs socket.io-client here; NODE_PATH may point elsewhere.
@@ -39,11 +42,26 @@ pytestmark = [
 ]
 
 
-async def test_node_client_walks_the_chat_story(server: Any) -> None:
+@pytest.mark.parametrize("nodes", [1, 2], ids=["one node", "two nodes"])
+async def test_node_client_walks_the_chat_story(
+    start_server: ServerFactory, tmp_path: Path, nodes: int
+) -> None:
+    assert NODE_ENV is not None
+    async with AsyncExitStack() as stack:
+        if nodes == 1:
+            urls = [(await start_server()).url]
+        else:
+            # A cluster: the story's clients take turns between the two nodes.
+            redis = await stack.enter_async_context(redis_server(tmp_path / "redis"))
+            urls = [node.url for node in await start_nodes(start_server, redis.url, nodes)]
+        await _walk_the_story(urls)
+
+
+async def _walk_the_story(urls: list[str]) -> None:
     assert NODE_ENV is not None
     with trio.fail_after(60):
         result = await trio.run_process(
-            ["node", str(HERE / "node_story.cjs"), server.url],
+            ["node", str(HERE / "node_story.cjs"), *urls],
             env=NODE_ENV,
             capture_stdout=True,
             capture_stderr=True,

@@ -7,12 +7,24 @@ import pytest
 import trio
 
 from minidiscord.chat.store.factory import RunnableStore, open_store
+from minidiscord.redis.target import parse_redis_url
+from tests.support.redisserver import redis_server
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "redis"])
 async def store(
     request: pytest.FixtureRequest, nursery: trio.Nursery, tmp_path: Path
 ) -> AsyncIterator[RunnableStore]:
+    if request.param == "redis":
+        # A private redis-server only for this backend: it skips (or fails in CI) without
+        # one, which must not touch the other backends' runs.
+        async with redis_server(tmp_path / "redis") as redis:
+            target = parse_redis_url(redis.url)
+            opened = open_store("sqlite", "", redis=target, prefix="test")
+            await nursery.start(opened.run)
+            yield opened
+            await opened.close()
+        return
     opened = open_store(request.param, str(tmp_path / "chat.db"))
     await nursery.start(opened.run)
     yield opened

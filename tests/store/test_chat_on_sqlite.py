@@ -32,6 +32,12 @@ async def start_server(nursery: trio.Nursery, tmp_path: Path) -> AsyncIterator[S
         yield start
 
 
+@pytest.fixture(name="layout")
+def one_node_layout() -> str:
+    """The clients on one server: the two-node cluster variant is tests/chat's own."""
+    return "one node"
+
+
 async def test_the_servers_here_store_in_sqlite(server: RunningServer) -> None:
     assert isinstance(server.app, ChatApp)
     assert isinstance(server.app.store, SqliteStore)

@@ -18,6 +18,7 @@ from minidiscord.app import App, create_app
 from minidiscord.asgi_io import ASGIApp
 from minidiscord.config import Settings, parse_frontend
 from minidiscord.frontend.hosting import serve
+from minidiscord.redis.target import parse_redis_url
 
 
 @dataclass
@@ -130,3 +131,12 @@ async def server_factory(
     finally:
         for server in started:
             server.shutdown.set()
+
+
+async def start_nodes(
+    start: ServerFactory, redis_url: str, count: int, **overrides: Any
+) -> list[RunningServer]:
+    """``count`` chat nodes of one cluster (cluster mode on the Redis at ``redis_url``),
+    started by ``start`` (the ``start_server`` fixture) with the same ``overrides``."""
+    target = parse_redis_url(redis_url)
+    return [await start(redis_url=target, **overrides) for _ in range(count)]

@@ -35,6 +35,11 @@ class StoreWriteError(Exception):
     nothing was stored."""
 
 
+class StoreReadError(Exception):
+    """The store could not answer a read (its server is unreachable or too slow); the
+    message says why in one line. Nothing was changed."""
+
+
 class Store(Protocol):
     """Users, their sessions and the channels' messages.
 

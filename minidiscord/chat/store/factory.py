@@ -1,4 +1,5 @@
-"""open_store: the Store the settings ask for ("memory" or "sqlite"), checked and ready to run.
+"""open_store: the Store the settings ask for ("memory" or "sqlite", or Redis when a Redis
+URL is given), checked and ready to run.
 
 Every store it returns has the same lifetime: ``await nursery.start(store.run)`` before
 use, ``await store.close()`` at shutdown (which flushes queued writes), then the nursery
@@ -9,8 +10,10 @@ from typing import Final, Protocol
 
 import trio
 
+from ...redis.target import RedisTarget
 from .base import Store
 from .memory import MemoryStore
+from .redis import RedisStore
 from .sqlite import SqliteStore, StoreError
 
 STORE_KINDS: Final = ("sqlite", "memory")
@@ -35,6 +38,12 @@ class RunnableStore(Store, Protocol):
         or None."""
         ...
 
+    @property
+    def trouble(self) -> str | None:
+        """What made the last health check fail, when the store can say (for /healthz), or
+        None."""
+        ...
+
 
 class RunnableMemoryStore(MemoryStore):
     """MemoryStore with the common lifetime; it has no background work."""
@@ -49,10 +58,22 @@ class RunnableMemoryStore(MemoryStore):
     def failure(self) -> str | None:
         return None
 
+    @property
+    def trouble(self) -> str | None:
+        return None
 
-def open_store(kind: str, path: str) -> RunnableStore:
+
+def open_store(
+    kind: str, path: str, *, redis: RedisTarget | None = None, prefix: str = "minidiscord"
+) -> RunnableStore:
     """The store of that kind; raises StoreError with a one-line message when it cannot be
-    used (unknown kind, unusable database file). Blocking: call it at startup."""
+    used (unknown kind, unusable database file, Redis not answering). Blocking: call it at
+    startup.
+
+    With ``redis`` the store is Redis (keys under ``prefix:``) whatever ``kind`` and
+    ``path`` say: a cluster's nodes share it."""
+    if redis is not None:
+        return RedisStore.open(redis, prefix)
     if kind == "memory":
         return RunnableMemoryStore()
     if kind == "sqlite":

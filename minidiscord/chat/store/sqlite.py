@@ -316,6 +316,11 @@ class SqliteStore:
         return self._failure
 
     @property
+    def trouble(self) -> str | None:
+        """Why the last health check failed, as far as the store knows, or None."""
+        return "the last commit failed" if self._last_commit_failed else None
+
+    @property
     def commits(self) -> int:
         """Transactions committed by the writer so far (one per group of writes)."""
         return self._commits

@@ -1,0 +1,178 @@
+"""ClusterNode: one node of the chat on a shared Redis (the chat's Feed in cluster mode).
+
+It owns the node's Redis client, its log reader, its presence registrations and its
+heartbeat: every second the node renews its expiry in ``P:nodes`` (Redis's clock, plus the
+node timeout) and reaps nodes past theirs (their users not connected elsewhere go offline
+for everyone). A node that finds it was reaped (it was frozen or cut off) says so and
+registers its live sockets again.
+"""
+
+import logging
+import secrets
+
+import trio
+
+from minidiscord.redis.connection import RedisClient, RedisUnavailable, bounded
+
+from ...sockets import ConnectionRefused
+from ..models import User
+from .keys import ClusterKeys
+from .presence import ClusterPresence, NotRegistered
+from .reader import LogReader, LogSink
+
+log = logging.getLogger(__name__)
+
+# Seconds between heartbeats (a quarter of the node timeout when that is shorter than 4 s).
+HEARTBEAT_INTERVAL = 1.0
+# How long a sender's ack waits for this node to show its message (seconds): past it the
+# message is durable and will be shown in order when the reader catches up.
+SHOW_TIMEOUT = 2.0
+# The reader counts as stalled when Redis has not answered it for this long (seconds).
+STALLED_AFTER = 5.0
+
+
+def new_node_id() -> str:
+    """A random node id (48 bits: no two live nodes share one), fresh at every start."""
+    return secrets.token_hex(6)
+
+
+class ClusterNode:
+    """The Feed of a chat node in cluster mode (see :class:`minidiscord.chat.feed.Feed`)."""
+
+    def __init__(
+        self,
+        client: RedisClient,
+        prefix: str,
+        *,
+        node_timeout: float = 10.0,
+        node_id: str | None = None,
+    ) -> None:
+        self.node_id = node_id or new_node_id()
+        self.keys = ClusterKeys(prefix)
+        self.client = client
+        self.node_timeout = node_timeout
+        self.heartbeat_interval = min(HEARTBEAT_INTERVAL, node_timeout / 4)
+        self.presence = ClusterPresence(client, self.keys, self.node_id)
+        self._reader: LogReader | None = None
+        self.heartbeat_problem: str | None = None
+        # As of the last heartbeat: the log's last position, and how many nodes there are.
+        self.head = 0
+        self.nodes = 0
+        self._started = False
+
+    @property
+    def reader(self) -> LogReader:
+        if self._reader is None:
+            raise RuntimeError("no sink attached")
+        return self._reader
+
+    def attach(self, sink: LogSink) -> None:
+        self._reader = LogReader(self.client, self.keys, sink)
+
+    async def start(self, nursery: trio.Nursery) -> None:
+        """Read the starting position, register, and run the reader and heartbeat in
+        ``nursery``. Raises RedisUnavailable when Redis does not answer."""
+        await self.reader.open()
+        await self._beat()
+        await nursery.start(self.reader.run)
+        await nursery.start(self.presence.run_downs)
+        await nursery.start(self._heartbeat)
+
+    async def _beat(self) -> None:
+        timeout_ms = int(self.node_timeout * 1000)
+        # Gaps between the heartbeats Redis runs stay near one interval while any node is
+        # alive; a gap of several, and of half the timeout, means Redis itself was away.
+        stalled_ms = int(max(self.node_timeout / 2, 3 * self.heartbeat_interval) * 1000)
+        beat = await self.presence.beat(timeout_ms, stalled_ms, first=not self._started)
+        self.head, self.nodes = beat.head, beat.nodes
+        known = beat.known
+        if not self._started:
+            self._started = True
+            log.info(
+                "node %s joined the cluster (node timeout %g s)", self.node_id, self.node_timeout
+            )
+        elif not known:
+            log.warning(
+                "node %s was presumed dead by the cluster (no heartbeat within %g s); back, "
+                "registering its %d socket(s) again",
+                self.node_id,
+                self.node_timeout,
+                self.presence.sockets,
+            )
+            self.presence.out_of_step = True
+        if self.presence.out_of_step:
+            await self.presence.sync()
+
+    async def _heartbeat(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        task_status.started()
+        while True:
+            await trio.sleep(self.heartbeat_interval)
+            try:
+                await self._beat()
+            except (RedisUnavailable, NotRegistered) as exc:
+                if self.heartbeat_problem is None:
+                    log.warning("node %s cannot heartbeat: %s", self.node_id, exc)
+                self.heartbeat_problem = str(exc)
+                continue
+            if self.heartbeat_problem is not None:
+                log.warning("node %s heartbeats again", self.node_id)
+            self.heartbeat_problem = None
+
+    def lag(self) -> int:
+        """Log entries this node had not applied at its last heartbeat (bus lag)."""
+        return max(0, self.head - self.reader.position) if self._reader is not None else 0
+
+    def health(self) -> str | None:
+        """None when the node is in step with the cluster; otherwise what is wrong."""
+        reader = self.reader
+        if reader.problem is not None:
+            return f"the log reader is stalled: {reader.problem}"
+        if trio.current_time() - reader.last_read > STALLED_AFTER:
+            return "the log reader is stalled: redis has not answered it"
+        if self.heartbeat_problem is not None:
+            return f"the heartbeat is failing: {self.heartbeat_problem}"
+        return None
+
+    async def arrive(self, socket_id: str, user: User, *, first: bool) -> None:
+        try:
+            position = await self.presence.up(socket_id, user, first=first)
+        except (RedisUnavailable, NotRegistered) as exc:
+            log.warning("socket %s of user %s was not registered: %s", socket_id, user.user_id, exc)
+            raise ConnectionRefused(
+                "the server cannot reach its database now; try again later"
+            ) from None
+        if not await self.reader.wait_applied(position, SHOW_TIMEOUT):
+            self.presence.down(socket_id)
+            raise ConnectionRefused("the server is catching up; try again later")
+
+    def depart(self, socket_id: str) -> None:
+        self.presence.down(socket_id)
+
+    async def shown(self, position: int) -> bool:
+        return await self.reader.wait_applied(position, SHOW_TIMEOUT)
+
+    async def caught_up(self) -> bool:
+        try:
+            with bounded("reading the log position"):
+                raw = await self.client.get(self.keys.seq)
+        except RedisUnavailable:
+            return False
+        return await self.shown(int(raw or 0))
+
+    async def leave(self) -> None:
+        """Graceful goodbye: this node's users not on another node go offline."""
+        try:
+            await self.presence.depart()
+        except RedisUnavailable as exc:
+            log.warning("node %s could not leave the cluster cleanly: %s", self.node_id, exc)
+            return
+        log.info("node %s left the cluster", self.node_id)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Open the client and run the node's tasks until cancelled (``nursery.start``)."""
+        async with self.client, trio.open_nursery() as nursery:
+            await self.start(nursery)
+            task_status.started()
+            await trio.sleep_forever()

@@ -1,0 +1,332 @@
+"""Cluster presence: which node holds which sockets of which user, kept in Redis.
+
+The only writer of ``P:nodes``, ``P:node:{id}`` (socketId -> userId), ``P:nodeusers:{id}``
+(userId -> that node's socket count), ``P:online`` (userId -> how many nodes the user is on),
+``P:onlineuser`` (userId -> user JSON) and ``P:beatclock`` (when Redis last ran a
+heartbeat). Each script decides atomically whether a user came online or went offline
+cluster-wide and appends the ``online`` / ``offline`` entry in the same step, so every node
+sees presence change in log order. Tabs on different nodes are one online user: the user
+goes offline when the last node loses its last socket.
+
+A node's calls go out one at a time (a lock): an ``up`` and the ``down`` of the same socket
+can then never reach Redis in the wrong order. When a call fails (Redis unreachable), Redis
+may or may not hold it; the node marks itself out of step and the next heartbeat replaces
+its entry with what it really holds (``sync``).
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import trio
+
+from minidiscord.redis.connection import RedisClient, RedisUnavailable, bounded
+
+from ..models import User
+from .keys import APPEND_LUA, ClusterKeys
+
+log = logging.getLogger(__name__)
+
+# KEYS: seq, log, nodes, online, onlineuser, beatclock. ARGV[1]: node key prefix, ARGV[2]:
+# node users key prefix; a script's own arguments follow.
+_FUNCTIONS = (
+    APPEND_LUA
+    + """
+local NODE, NODEUSERS = ARGV[1], ARGV[2]
+
+local function sock_up(node, socket, user_id, user_json, first)
+  if redis.call('HSETNX', NODE .. node, socket, user_id) == 0 then return end
+  if redis.call('HINCRBY', NODEUSERS .. node, user_id, 1) ~= 1 then return end
+  if redis.call('HINCRBY', KEYS[4], user_id, 1) ~= 1 then return end
+  redis.call('HSET', KEYS[5], user_id, user_json)
+  local entry = {user = cjson.decode(user_json), first = first, node = node, socket = socket}
+  append(KEYS[1], KEYS[2], 'online', cjson.encode(entry))
+end
+
+local function sock_down(node, socket)
+  local user_id = redis.call('HGET', NODE .. node, socket)
+  if not user_id then return end
+  redis.call('HDEL', NODE .. node, socket)
+  if redis.call('HINCRBY', NODEUSERS .. node, user_id, -1) > 0 then return end
+  redis.call('HDEL', NODEUSERS .. node, user_id)
+  if redis.call('HINCRBY', KEYS[4], user_id, -1) > 0 then return end
+  redis.call('HDEL', KEYS[4], user_id)
+  local user_json = redis.call('HGET', KEYS[5], user_id)
+  redis.call('HDEL', KEYS[5], user_id)
+  local user = user_json and cjson.decode(user_json) or {userId = user_id}
+  append(KEYS[1], KEYS[2], 'offline', cjson.encode({user = user, node = node}))
+end
+
+-- Remove a node with every socket it held; its users not on another node go offline.
+local function remove_node(node, event)
+  local sockets = redis.call('HKEYS', NODE .. node)
+  for _, socket in ipairs(sockets) do sock_down(node, socket) end
+  redis.call('DEL', NODE .. node, NODEUSERS .. node)
+  redis.call('ZREM', KEYS[3], node)
+  append(KEYS[1], KEYS[2], 'node', cjson.encode({node = node, event = event}))
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+)
+
+# ARGV[3]: node, [4]: socket, [5]: userId, [6]: user JSON, [7]: "1" when first connect ever.
+# Returns the log position after it (-1: the node is not registered).
+UP = (
+    _FUNCTIONS
+    + """
+if not redis.call('ZSCORE', KEYS[3], ARGV[3]) then return -1 end
+sock_up(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] == '1')
+return tonumber(redis.call('GET', KEYS[1]) or '0')
+"""
+)
+
+# ARGV[3]: node, [4..]: sockets that closed.
+DOWN = (
+    _FUNCTIONS
+    + """
+for i = 4, #ARGV do sock_down(ARGV[3], ARGV[i]) end
+return tonumber(redis.call('GET', KEYS[1]) or '0')
+"""
+)
+
+# ARGV[3]: node, then (socket, userId, user JSON) for every socket the node holds: Redis's
+# entry for the node becomes exactly that. Returns the log position after it.
+SYNC = (
+    _FUNCTIONS
+    + """
+local node = ARGV[3]
+if not redis.call('ZSCORE', KEYS[3], node) then return -1 end
+local wanted = {}
+for i = 4, #ARGV, 3 do wanted[ARGV[i]] = i end
+for _, socket in ipairs(redis.call('HKEYS', NODE .. node)) do
+  if not wanted[socket] then sock_down(node, socket) end
+end
+for socket, i in pairs(wanted) do sock_up(node, socket, ARGV[i + 1], ARGV[i + 2], false) end
+return tonumber(redis.call('GET', KEYS[1]) or '0')
+"""
+)
+
+# ARGV[3]: node, [4]: timeout ms, [5]: what to log when it was not registered ("joined" or
+# "back"), [6]: ms without any heartbeat after which Redis, not the nodes, was away. Reaps
+# every other node past its expiry, then renews this one. Returns {1 when this node was
+# registered, 0 when it was not (new, or reaped while it could not heartbeat); the log's
+# last position; how many nodes are registered}.
+BEAT = (
+    _FUNCTIONS
+    + """
+local node = ARGV[3]
+local now = now_ms()
+local timeout = tonumber(ARGV[4])
+local last = tonumber(redis.call('GET', KEYS[6]) or now)
+redis.call('SET', KEYS[6], now)
+if now - last > tonumber(ARGV[6]) then
+  -- No node got a heartbeat through for that long: Redis itself was frozen or down, not
+  -- the nodes. Their expiries move by the gap instead of every node being reaped at once.
+  local rows = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+  for i = 1, #rows, 2 do
+    redis.call('ZADD', KEYS[3], tonumber(rows[i + 1]) + (now - last), rows[i])
+  end
+end
+for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. now)) do
+  if other ~= node then remove_node(other, 'dead') end
+end
+local known = redis.call('ZSCORE', KEYS[3], node)
+redis.call('ZADD', KEYS[3], now + timeout, node)
+if not known then
+  append(KEYS[1], KEYS[2], 'node', cjson.encode({node = node, event = ARGV[5]}))
+end
+local head = tonumber(redis.call('GET', KEYS[1]) or '0')
+return {known and 1 or 0, head, redis.call('ZCARD', KEYS[3])}
+"""
+)
+
+# ARGV[3]: node. A graceful goodbye: its users not on another node go offline.
+DEPART = (
+    _FUNCTIONS
+    + """
+if redis.call('ZSCORE', KEYS[3], ARGV[3]) then remove_node(ARGV[3], 'left') end
+return tonumber(redis.call('GET', KEYS[1]) or '0')
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """What a heartbeat learnt."""
+
+    # Whether this node was registered (False: new, or reaped while it could not beat).
+    known: bool
+    # The log's last position and how many nodes are registered, at that moment.
+    head: int
+    nodes: int
+
+
+class NotRegistered(Exception):
+    """This node is not (or no longer) in ``P:nodes``: its heartbeat will register it."""
+
+
+def user_json(user: User) -> bytes:
+    """A user as presence keeps it and as ``online`` entries carry it."""
+    wire: dict[str, Any] = {"userId": user.user_id, "username": user.username, "seq": user.seq}
+    if user.avatar is not None:
+        wire["avatar"] = user.avatar
+    return orjson.dumps(wire)
+
+
+def user_from(data: object) -> User | None:
+    """The user of an ``online``/``offline`` entry or of ``P:onlineuser`` (None if malformed)."""
+    if not isinstance(data, dict):
+        return None
+    user_id, username = data.get("userId"), data.get("username")
+    if not isinstance(user_id, str) or not isinstance(username, str):
+        return None
+    avatar = data.get("avatar")
+    seq = data.get("seq")
+    return User(
+        user_id,
+        username,
+        avatar if isinstance(avatar, str) else None,
+        seq=seq if isinstance(seq, int) else 0,
+    )
+
+
+class ClusterPresence:
+    """This node's side of cluster presence: registers its sockets, unregisters them,
+    heartbeats, and repairs Redis's picture of the node after trouble."""
+
+    def __init__(self, client: RedisClient, keys: ClusterKeys, node_id: str) -> None:
+        self.node_id = node_id
+        self._client = client
+        self._keys = keys
+        self._lock = trio.Lock()
+        # The sockets this node holds, as Redis should know them.
+        self._sockets: dict[str, User] = {}
+        # Set when a call failed: Redis may differ from _sockets until the next sync.
+        self.out_of_step = False
+        self._downs: list[str] = []
+        self._downs_pending = trio.Event()
+        self._up = client.register_script(UP)
+        self._down = client.register_script(DOWN)
+        self._sync = client.register_script(SYNC)
+        self._beat = client.register_script(BEAT)
+        self._depart = client.register_script(DEPART)
+
+    def _script_keys(self) -> list[str]:
+        k = self._keys
+        return [k.seq, k.log, k.nodes, k.online, k.online_user, k.beat_clock]
+
+    def _args(self, *rest: str | bytes | int) -> list[str | bytes | int]:
+        return [self._keys.node_prefix(), self._keys.node_users_prefix(), self.node_id, *rest]
+
+    @property
+    def sockets(self) -> int:
+        """How many sockets this node has registered."""
+        return len(self._sockets)
+
+    async def up(self, socket_id: str, user: User, *, first: bool) -> int:
+        """Register a socket of ``user``; returns the log position the node must have
+        applied before the socket joins (the ``online`` entry, when this brought the user
+        online). Raises RedisUnavailable or NotRegistered."""
+        self._sockets[socket_id] = user
+        async with self._lock:
+            if socket_id not in self._sockets:
+                # It closed while waiting for its turn (its down is queued or done).
+                raise NotRegistered("the socket closed before it was registered")
+            try:
+                with bounded("registering a socket"):
+                    position: object = await self._up(
+                        self._script_keys(),
+                        self._args(socket_id, user.user_id, user_json(user), "1" if first else "0"),
+                    )
+            except RedisUnavailable:
+                self._sockets.pop(socket_id, None)
+                self.out_of_step = True
+                raise
+        if not isinstance(position, int) or position < 0:
+            self._sockets.pop(socket_id, None)
+            raise NotRegistered("this node is not registered in the cluster (yet)")
+        return position
+
+    def down(self, socket_id: str) -> None:
+        """Unregister a socket (never waits: the writer task sends it)."""
+        if self._sockets.pop(socket_id, None) is not None:
+            self._downs.append(socket_id)
+            self._downs_pending.set()
+
+    async def run_downs(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Send queued downs, in order, many at a time."""
+        task_status.started()
+        while True:
+            await self._downs_pending.wait()
+            self._downs_pending = trio.Event()
+            sockets, self._downs = self._downs, []
+            async with self._lock:
+                try:
+                    with bounded("unregistering sockets"):
+                        await self._down(self._script_keys(), self._args(*sockets))
+                except RedisUnavailable as exc:
+                    # The heartbeat's sync removes them once Redis answers.
+                    log.warning("could not unregister %d socket(s): %s", len(sockets), exc)
+                    self.out_of_step = True
+
+    async def sync(self) -> None:
+        """Make Redis's entry for this node exactly the sockets it holds."""
+        async with self._lock:
+            # Downs queued so far are covered by this: _sockets no longer holds them.
+            self._downs = []
+            flat: list[str | bytes | int] = []
+            for socket_id, user in self._sockets.items():
+                flat += [socket_id, user.user_id, user_json(user)]
+            self.out_of_step = False
+            try:
+                with bounded("syncing this node's sockets"):
+                    position: object = await self._sync(self._script_keys(), self._args(*flat))
+            except RedisUnavailable:
+                self.out_of_step = True
+                raise
+            if not isinstance(position, int) or position < 0:
+                self.out_of_step = True
+                raise NotRegistered("this node is not registered in the cluster")
+
+    async def beat(self, timeout_ms: int, stalled_ms: int, *, first: bool) -> Beat:
+        """Renew this node's registration (and reap dead nodes). When Redis ran no
+        heartbeat of any node for ``stalled_ms``, Redis was away, not the nodes: every
+        expiry moves by the gap instead."""
+        with bounded("heartbeat"):
+            reply: object = await self._beat(
+                self._script_keys(),
+                self._args(timeout_ms, "joined" if first else "back", stalled_ms),
+            )
+        if not isinstance(reply, list) or len(reply) != 3:
+            raise RedisUnavailable(f"unexpected heartbeat reply {reply!r}")
+        known, head, nodes = reply
+        return Beat(known=known == 1, head=int(head), nodes=int(nodes))
+
+    async def depart(self) -> None:
+        """Leave the cluster: this node's users not connected elsewhere go offline."""
+        async with self._lock:
+            self._sockets.clear()
+            self._downs = []
+            with bounded("leaving the cluster"):
+                await self._depart(self._script_keys(), self._args())
+
+
+def flat_users(values: Sequence[bytes]) -> list[User]:
+    """Users from ``P:onlineuser`` values (malformed ones skipped)."""
+    users = []
+    for value in values:
+        try:
+            user = user_from(orjson.loads(value))
+        except orjson.JSONDecodeError:
+            user = None
+        if user is not None:
+            users.append(user)
+    return users

@@ -1,0 +1,824 @@
+"""RedisStore: the Store on a Redis server shared by every node of a cluster.
+
+The keys (names in ``rediskeys``) and the Lua scripts that change them live here: this
+module is the one writer of users, sessions, channels' messages and "last seen" times, and
+of the ``message`` and ``leave`` entries of the log stream.
+
+Writes go through one writer task, as on SQLite: callers queue their write and wait; the
+writer takes everything queued and sends it as one batch of EVALSHA calls (messages next to
+each other merged into one call), each caller getting its own reply. Batches go on the
+writer's own connection, the next one sent while Redis still works on the previous ones (up
+to MAX_IN_FLIGHT): Redis runs a connection's commands in the order sent, so ids (numbered
+inside the scripts) follow the order ``add_message`` was called, and many senders share one
+round trip and one AOF fsync.
+"""
+
+import concurrent.futures
+import logging
+import math
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from hashlib import sha1
+from typing import Any, Final, cast
+
+import trio
+from coredis.commands.script import Script
+from coredis.connection import BaseConnection
+from coredis.exceptions import ConnectionError as RedisConnectionError
+from coredis.exceptions import RedisError
+from coredis.tokens import PureToken
+
+from ...redis.connection import (
+    DEFAULT_CALL_TIMEOUT,
+    RedisClient,
+    RedisUnavailable,
+    bounded,
+    durability_warnings,
+    open_redis,
+)
+from ...redis.target import RedisTarget
+from ..models import CHANNELS, Message, Session, User
+from .base import Snapshot, StoreReadError, StoreWriteError, session_hash
+from .rediskeys import (
+    LEAVE,
+    LOG_MAXLEN,
+    MESSAGE,
+    RedisKeys,
+    message_from_json,
+    message_json_tail,
+    user_from_json,
+    user_json,
+)
+from .sqlite import STORE_TRANSITIONS, StoreError, StoreState
+
+log = logging.getLogger(__name__)
+
+# Seconds the startup check waits for Redis to answer before refusing to start.
+STARTUP_TIMEOUT: Final = 3.0
+# Below the app's own health check bound (2 s), so that the reason is known when it gives up.
+HEALTH_TIMEOUT: Final = 1.5
+# "Last seen" notes wait at most this long for a write to ride along with.
+SEEN_DELAY: Final = 1.0
+# A batch has at least this share of the bound, even when its first caller has waited
+# nearly all of theirs behind earlier ones (so a caller hears within 1.25 bounds).
+MIN_BATCH_TIME: Final = 0.25
+# Batches sent and not yet answered, at most (then the writer waits for the oldest).
+MAX_IN_FLIGHT: Final = 4
+# The most writes sent in one batch: bounds the reply a slow batch waits for.
+MAX_BATCH: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class _Script:
+    """A Lua script, called by its SHA1 (loaded at the start of every batch of writes)."""
+
+    body: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", sha1(self.body.encode()).hexdigest())
+
+
+# Lua numbers are doubles and ``..`` prints them with 14 digits: ids go through %d.
+_ADD_MESSAGES = _Script("""
+local usable = {}
+for k = 3, #KEYS do
+  local kind = redis.call('TYPE', KEYS[k])['ok']
+  usable[k] = kind == 'zset' or kind == 'none'
+end
+local count = (#ARGV - 2) / 2
+local numbered = 0
+for i = 1, count do
+  if usable[2 + tonumber(ARGV[1 + 2 * i])] then numbered = numbered + 1 end
+end
+local n = redis.call('INCRBY', KEYS[1], numbered) - numbered
+local ids = {}
+for i = 1, count do
+  local channel = KEYS[2 + tonumber(ARGV[1 + 2 * i])]
+  if usable[2 + tonumber(ARGV[1 + 2 * i])] then
+    n = n + 1
+    local id = string.format('%d', n)
+    local m = '{"id":' .. id .. ',' .. ARGV[2 + 2 * i]
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, 'k', ARGV[2], 'd', m)
+    redis.call('ZADD', channel, id, m)
+    ids[i] = n
+  else
+    ids[i] = 0
+  end
+end
+return ids
+""")
+# KEYS: seq, log, then the channels. ARGV: maxlen, kind, then for each message the index of
+# its channel among those keys and its JSON tail. Messages sent together share one call
+# (Redis's cost per script call is much more than per command inside one). A script is not
+# rolled back when a command in it fails, so what could fail is checked first: a message
+# whose channel key holds something else is refused (0) before anything is written, and the
+# others of the call go through; each message's XADD comes before its ZADD.
+
+_CREATE_USER = _Script("""
+local seq = redis.call('INCR', KEYS[1])
+redis.call('HSET', KEYS[4], 'seq', seq, 'json', ARGV[2])
+redis.call('ZADD', KEYS[2], seq, ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('SET', KEYS[5], ARGV[1])
+redis.call('SADD', KEYS[6], ARGV[4])
+return seq
+""")
+# KEYS: userseq, users, seen, user, session, sessions. ARGV: userId, JSON, seen, digest.
+
+_DELETE_USER = _Script("""
+local json = redis.call('HGET', KEYS[1], 'json')
+if not json then return 0 end
+local n = redis.call('INCR', KEYS[5])
+local id = string.format('%d', n)
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[3], '0-' .. id, 'k', ARGV[4], 'd', json)
+for _, digest in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  redis.call('DEL', ARGV[2] .. digest)
+end
+redis.call('DEL', KEYS[1], KEYS[4])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return n
+""")
+# KEYS: user, users, seen, sessions, seq, log. ARGV: userId, session key prefix, maxlen, kind.
+
+_GET_SESSION = _Script("""
+local user_id = redis.call('GET', KEYS[1])
+if not user_id then return false end
+local user = redis.call('HMGET', ARGV[1] .. user_id, 'seq', 'json')
+if not user[1] then return false end
+return user
+""")
+# KEYS: session. ARGV: user key prefix. Returns [seq, json] or nil.
+
+_SNAPSHOT = _Script("""
+local limit = tonumber(ARGV[1])
+local most = tonumber(ARGV[2])
+local since = tonumber(ARGV[3])
+local including = ARGV[4]
+local user_prefix = ARGV[5]
+local messages = {}
+for i = 4, #KEYS do
+  if limit > 0 then
+    messages[#messages + 1] = redis.call('ZREVRANGE', KEYS[i], 0, limit - 1)
+  else
+    messages[#messages + 1] = {}
+  end
+end
+local chosen = {}
+if most < 0 and since <= 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do chosen[#chosen + 1] = id end
+elseif most ~= 0 then
+  local rows
+  if most < 0 then
+    rows = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', since, 'WITHSCORES')
+  else
+    rows = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', since, 'WITHSCORES', 'LIMIT', 0, most)
+  end
+  if most < 0 or #rows < 2 * most then
+    for i = 1, #rows, 2 do chosen[#chosen + 1] = rows[i] end
+  else
+    -- The cut falls among users seen at the same time: the newer users win.
+    local edge = rows[#rows]
+    local edge_number = tonumber(edge)
+    for i = 1, #rows, 2 do
+      if tonumber(rows[i + 1]) > edge_number then chosen[#chosen + 1] = rows[i] end
+    end
+    local tied = {}
+    for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], edge, edge)) do
+      tied[#tied + 1] = {tonumber(redis.call('ZSCORE', KEYS[2], id)), id}
+    end
+    table.sort(tied, function(a, b) return a[1] > b[1] end)
+    for i = 1, most - #chosen do chosen[#chosen + 1] = tied[i][2] end
+  end
+end
+if including ~= '' then
+  local listed = false
+  for _, id in ipairs(chosen) do if id == including then listed = true end end
+  if not listed and redis.call('ZSCORE', KEYS[2], including) then
+    chosen[#chosen + 1] = including
+  end
+end
+local users = {}
+for _, id in ipairs(chosen) do
+  local user = redis.call('HMGET', user_prefix .. id, 'seq', 'json')
+  if user[1] then
+    users[#users + 1] = {tonumber(user[1]), user[2], redis.call('ZSCORE', KEYS[3], id) or '0'}
+  end
+end
+table.sort(users, function(a, b) return a[1] < b[1] end)
+return {redis.call('GET', KEYS[1]) or '0', messages, users}
+""")
+# KEYS: seq, users, seen, then one channel per channel asked for. ARGV: limit, users_max
+# (-1: no cut), seen_since, including ('' for none), user key prefix. One script: one
+# atomic read, so last_id, the histories and the users are of the same moment.
+
+
+_Call = tuple[_Script, list[str], list[str | bytes | int], list["_Write"]]
+
+
+@dataclass(eq=False, slots=True)
+class _Flight:
+    """A batch sent and not yet answered: its script calls (each with its writes), every
+    request sent for it, when it must be answered, and the connection it went on."""
+
+    what: str
+    calls: list[_Call]
+    requests: list[Awaitable[Any]]
+    deadline: float
+    connection: BaseConnection
+
+
+class RedisWriteError(StoreWriteError):
+    """A write failed or timed out. Unlike other backends' write errors, when Redis did not
+    answer in time the write may still have been applied (nothing is retried): the message
+    says which."""
+
+
+@dataclass(eq=False, slots=True)
+class _Write:
+    """One caller's script call, queued for the writer."""
+
+    what: str
+    script: _Script
+    # For a message: its channel's key and its JSON tail (merged with its neighbours' into
+    # one call). Otherwise the script's own keys and arguments.
+    keys: list[str]
+    args: list[str | bytes | int]
+    # When the caller stops waiting (trio time): the writer answers every write by then.
+    deadline: float
+    done: trio.Event = field(default_factory=trio.Event)
+    result: Any = None
+    error: str | None = None
+
+
+def new_user_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_session_id() -> str:
+    # 256 bits, URL-safe, as the other stores.
+    return secrets.token_urlsafe(32)
+
+
+def check_reachable(target: RedisTarget, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Raise StoreError (one line, the address without its password) unless Redis at
+    ``target`` answers PING within ``timeout``. Blocking: for startup, before serving (it
+    runs its own trio loop in a thread, so it works inside a running one too)."""
+
+    async def ping() -> None:
+        async with open_redis(target) as client:
+            with bounded("PING", timeout):
+                await client.ping()
+
+    def attempt() -> str | None:
+        try:
+            trio.run(ping)
+        except (RedisUnavailable, RedisError) as exc:
+            return _one_line(exc)
+        except ExceptionGroup as group:
+            # The client's own task group wraps what its block raised.
+            found, _ = group.split((RedisUnavailable, RedisError))
+            if found is None:
+                raise
+            return _one_line(_first(found))
+        return None
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        problem = pool.submit(attempt).result()
+    if problem is not None:
+        raise StoreError(f"cannot reach redis at {target}: {problem}")
+
+
+def _first(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+class RedisStore:
+    """The Store on Redis (see the module docstring for how writes are grouped).
+
+    Every call is bounded in time (``DEFAULT_CALL_TIMEOUT``, 2 s; a write's caller hears
+    within 1.25 of it at worst): a write that fails or is not answered in time raises
+    :class:`RedisWriteError` (a StoreWriteError), a read raises :class:`StoreReadError`;
+    both say why in one line. Writes are never retried, so **a write that timed out may
+    still have been applied**: Redis may have run it (and logged it for every node) after
+    the connection gave up, e.g. a frozen server that is thawed; the error says "may have
+    been applied". A write that never left ("nothing was written": no connection could be
+    opened, or it waited its whole bound behind slow batches) was not. A caller cancelled
+    while it waits does not withdraw its write.
+
+    Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` a write is
+    answered after its AOF fsync; ``run`` logs a warning when the server is set weaker.
+    "Last seen" notes go with the next batch of writes or within ``SEEN_DELAY``, and are
+    dropped if that batch fails.
+
+    Lifetime as the other stores: ``await nursery.start(store.run)``, then ``close()``.
+    """
+
+    def __init__(
+        self,
+        target: RedisTarget,
+        prefix: str,
+        *,
+        channels: Sequence[str] = CHANNELS,
+        timeout: float = DEFAULT_CALL_TIMEOUT,
+    ) -> None:
+        self.target = target
+        self.keys = RedisKeys(prefix)
+        self._channels = frozenset(channels)
+        self._timeout = timeout
+        self._client: RedisClient | None = None
+        self.state = StoreState.OPEN
+        self._pending: list[_Write] = []
+        self._seen: dict[str, int] = {}
+        self._seen_due: float | None = None
+        self._wakeup = trio.Event()
+        self._stopped = trio.Event()
+        self._close_done = trio.Event()
+        self._last_write_failed = False
+        self._trouble: str | None = None
+        self._batches = 0
+        self._scripts: dict[str, Script[bytes]] = {}
+        # The writer's own connection (kept out of the pool: nothing else may come
+        # between its commands), and the batches sent on it not yet answered, oldest first.
+        self._connection: BaseConnection | None = None
+        self._unanswered: deque[_Flight] = deque()
+
+    @classmethod
+    def open(cls, target: RedisTarget, prefix: str, **options: Any) -> "RedisStore":
+        """A store on ``target`` once it answered (raises StoreError otherwise). Blocking."""
+        check_reachable(target)
+        return cls(target, prefix, **options)
+
+    # -- lifetime ----------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Open the client, log weak durability settings, then send queued writes until
+        ``close``. Cancelled instead, writes still queued fail."""
+        self.state = STORE_TRANSITIONS.check("the store", self.state, StoreState.RUNNING)
+        try:
+            async with open_redis(self.target) as client:
+                self._client = client
+                await self._warn_about_durability(client)
+                task_status.started()
+                await self._write_until_closed(client)
+        finally:
+            self._client = None
+            if self.state is StoreState.RUNNING:
+                self._move_to(StoreState.STOPPED)
+            stranded, self._pending = self._pending, []
+            for write in stranded:
+                write.error = "the store stopped before this write was sent"
+                write.done.set()
+            # Cancelled while Redis had them: the callers must not wait for ever.
+            while self._unanswered:
+                flight = self._unanswered.popleft()
+                for _, _, _, writes in flight.calls:
+                    for write in writes:
+                        if not write.done.is_set():
+                            write.error = "the store stopped; the write may have been applied"
+                            write.done.set()
+            if self._connection is not None:
+                self._connection.invalidate()
+                self._connection = None
+            self._stopped.set()
+
+    async def _warn_about_durability(self, client: RedisClient) -> None:
+        try:
+            warnings = await durability_warnings(client)
+        except (RedisUnavailable, RedisError) as exc:
+            warnings = [f"could not check redis's persistence settings: {exc}"]
+        for line in warnings:
+            log.warning("%s (redis at %s)", line, self.target)
+
+    async def close(self) -> None:
+        """Send what is queued, stop the writer, close the client; every caller returns
+        once that is done."""
+        if self.state is StoreState.CLOSING or self.state is StoreState.CLOSED:
+            await self._close_done.wait()
+            return
+        writer_running = self.state is StoreState.RUNNING
+        self._move_to(StoreState.CLOSING)
+        with trio.CancelScope(shield=True):
+            if writer_running:
+                self._wakeup.set()
+                await self._stopped.wait()
+            self._move_to(StoreState.CLOSED)
+            self._close_done.set()
+
+    def _move_to(self, state: StoreState) -> None:
+        self.state = STORE_TRANSITIONS.check("the store", self.state, state)
+
+    async def healthy(self) -> bool:
+        """Whether Redis answers now (a PING, or a harmless write while the last writes
+        failed: a server that cannot persist still answers PING), within HEALTH_TIMEOUT."""
+        client = self._client
+        if self.state is not StoreState.RUNNING or client is None:
+            return False
+        try:
+            if self._last_write_failed:
+                with bounded("a test write", HEALTH_TIMEOUT):
+                    await client.incrby(self.keys.seq, 0)
+                self._last_write_failed = False
+            else:
+                with bounded("PING", HEALTH_TIMEOUT):
+                    await client.ping()
+        except (RedisUnavailable, RedisError) as exc:
+            self._trouble = str(exc)
+            return False
+        self._trouble = None
+        return True
+
+    @property
+    def failure(self) -> str | None:
+        """Never set: Redis trouble passes (see ``trouble``)."""
+        return None
+
+    @property
+    def trouble(self) -> str | None:
+        """What the last failed health check ran into (for /healthz), or None."""
+        return self._trouble
+
+    @property
+    def batches(self) -> int:
+        """Batches of writes answered so far (one round trip each)."""
+        return self._batches
+
+    @property
+    def in_flight(self) -> int:
+        """Batches of writes sent and not answered yet."""
+        return len(self._unanswered)
+
+    # -- the writer --------------------------------------------------------------------
+
+    async def _write_until_closed(self, client: RedisClient) -> None:
+        # Plus the one being answered and the one being sent: MAX_IN_FLIGHT in all.
+        send, receive = trio.open_memory_channel[_Flight](MAX_IN_FLIGHT - 2)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._answer_flights, receive)
+            async with send:
+                while True:
+                    await trio.lowlevel.checkpoint_if_cancelled()
+                    while not self._pending and not self._seen_ready():
+                        if self.state is StoreState.CLOSING:
+                            if self._seen:
+                                break  # flushed with nothing else
+                            return
+                        self._wakeup = trio.Event()
+                        due = self._seen_due if self._seen_due is not None else math.inf
+                        with trio.move_on_at(due):
+                            await self._wakeup.wait()
+                    batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                    notes, self._seen, self._seen_due = self._seen, {}, None
+                    flight = await self._dispatch(client, self._drop_expired(batch), notes)
+                    if flight is not None:
+                        self._unanswered.append(flight)
+                        await send.send(flight)
+
+    def _drop_expired(self, batch: list[_Write]) -> list[_Write]:
+        """Fail the writes whose callers waited their whole bound behind slow pipelines:
+        never sent, so never applied."""
+        now = trio.current_time()
+        kept = []
+        for write in batch:
+            if write.deadline <= now:
+                write.error = (
+                    f"redis did not answer within {self._timeout:g} s ({write.what}); "
+                    "nothing was written"
+                )
+                write.done.set()
+            else:
+                kept.append(write)
+        return kept
+
+    def _seen_ready(self) -> bool:
+        return self._seen_due is not None and trio.current_time() >= self._seen_due
+
+    async def _dispatch(
+        self, client: RedisClient, batch: list[_Write], notes: dict[str, int]
+    ) -> "_Flight | None":
+        """Send a batch on the writer's connection without waiting for its replies: the
+        next batch is sent while Redis works on this one. One connection keeps the order:
+        Redis runs a connection's commands in the order they were sent."""
+        if not batch and not notes:
+            return None
+        what = batch[0].what if len(batch) == 1 else f"{len(batch)} writes"
+        if not batch:
+            what = "last-seen notes"
+        calls = self._calls(batch)
+        # The batch ends by its first caller's deadline (callers wait no cancel scope of
+        # their own: one per message is a measurable cost), unless that leaves too little;
+        # opening a connection counts too.
+        now = trio.current_time()
+        deadline = min([now + self._timeout, *(w.deadline for w in batch)])
+        deadline = max(deadline, now + self._timeout * MIN_BATCH_TIME)
+        try:
+            with trio.fail_at(deadline), bounded(what, self._timeout):
+                connection = self._connection
+                if connection is None or not connection.usable:
+                    connection = self._connection = await client.connection_pool.get_connection()
+                requests = [
+                    # Loaded first on the same connection: after a restart of Redis its
+                    # script cache is empty, and the EVALSHAs behind must all find them.
+                    connection.create_request(
+                        b"SCRIPT", b"LOAD", script.body, decode=False, raise_exceptions=False
+                    )
+                    for script in {call[0] for call in calls}
+                ]
+                for user_id, when in notes.items():
+                    # XX: the notes of users who are gone (or never were) are dropped.
+                    requests.append(
+                        connection.create_request(
+                            b"ZADD", self.keys.seen, b"XX", when, user_id, raise_exceptions=False
+                        )
+                    )
+                for script, keys, args, _ in calls:
+                    requests.append(
+                        connection.create_request(
+                            b"EVALSHA",
+                            script.sha,
+                            len(keys),
+                            *keys,
+                            *args,
+                            decode=False,
+                            raise_exceptions=False,
+                        )
+                    )
+        except (RedisUnavailable, RedisError, trio.TooSlowError) as exc:
+            self._connection = None
+            if isinstance(exc, trio.TooSlowError):
+                reason = f"redis did not answer within {self._timeout:g} s ({what})"
+            else:
+                reason = str(exc)
+            self._fail(batch, f"{reason}; nothing was written")
+            return None
+        return _Flight(what, calls, requests, deadline, connection)
+
+    async def _answer_flights(self, flights: trio.MemoryReceiveChannel[_Flight]) -> None:
+        async for flight in flights:
+            await self._answer(flight)
+            self._unanswered.popleft()
+
+    async def _answer(self, flight: "_Flight") -> None:
+        """Wait for a flight's replies (bounded) and hand each caller its own."""
+        try:
+            with trio.fail_at(flight.deadline), bounded(flight.what, self._timeout):
+                results = [await request for request in flight.requests]
+                for result in results:
+                    if isinstance(result, (RedisConnectionError, OSError, TimeoutError)):
+                        raise result
+        except (RedisUnavailable, RedisError, trio.TooSlowError) as exc:
+            # Later flights on this connection fail with it: none may overtake this one.
+            flight.connection.invalidate()
+            if self._connection is flight.connection:
+                self._connection = None
+            if isinstance(exc, trio.TooSlowError):
+                reason = f"redis did not answer within {self._timeout:g} s ({flight.what})"
+            else:
+                reason = str(exc)
+            log.warning("redis write failed: %s", reason)
+            self._fail(
+                [w for _, _, _, writes in flight.calls for w in writes],
+                f"{reason}; the write may have been applied",
+            )
+            return
+        self._batches += 1
+        failed = False
+        replies = results[len(results) - len(flight.calls) :]
+        for (script, _, _, writes), result in zip(flight.calls, replies, strict=True):
+            for n, write in enumerate(writes):
+                if isinstance(result, BaseException):
+                    failed = True
+                    write.error = f"redis refused {write.what}: {result}"
+                    log.error("%s", write.error)
+                elif script is _ADD_MESSAGES and not cast(list[int], result)[n]:
+                    failed = True
+                    write.error = (
+                        f"redis refused {write.what}: the key {write.keys[0]} is not a sorted set"
+                    )
+                    log.error("%s", write.error)
+                else:
+                    write.result = cast(list[int], result)[n] if script is _ADD_MESSAGES else result
+                write.done.set()
+        self._last_write_failed = failed
+
+    def _fail(self, writes: list[_Write], reason: str) -> None:
+        self._last_write_failed = True
+        for write in writes:
+            if not write.done.is_set():
+                write.error = reason
+                write.done.set()
+
+    def _calls(self, batch: list[_Write]) -> list[_Call]:
+        """The script calls that make ``batch``, in order: messages next to each other
+        merged into one call."""
+        calls: list[_Call] = []
+        for write in batch:
+            if write.script is not _ADD_MESSAGES:
+                calls.append((write.script, write.keys, write.args, [write]))
+                continue
+            if not calls or calls[-1][0] is not _ADD_MESSAGES:
+                calls.append(
+                    (_ADD_MESSAGES, [self.keys.seq, self.keys.log], [LOG_MAXLEN, MESSAGE], [])
+                )
+            _, keys, args, writes = calls[-1]
+            (channel,), (tail,) = write.keys, write.args
+            if channel not in keys:
+                keys.append(channel)
+            # Lua's index of the channel among KEYS, counting from the first channel.
+            args += [keys.index(channel) - 1, tail]
+            writes.append(write)
+        return calls
+
+    async def _write(
+        self, what: str, script: _Script, keys: list[str], args: list[str | bytes | int]
+    ) -> Any:
+        self._check_writable()
+        write = _Write(what, script, keys, args, trio.current_time() + self._timeout)
+        self._pending.append(write)
+        self._wakeup.set()
+        # A caller cancelled here does not withdraw its write: it may be in a pipeline.
+        await write.done.wait()
+        if write.error is not None:
+            raise RedisWriteError(write.error)
+        return write.result
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.state is not StoreState.RUNNING:
+            raise RuntimeError("the store's writer is not running: start RedisStore.run first")
+
+    def _check_open(self) -> None:
+        if self.state is StoreState.CLOSING or self.state is StoreState.CLOSED:
+            raise RuntimeError("the store is closed")
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def create_user(
+        self, username: str, avatar: str | None = None, *, seen: int = 0
+    ) -> tuple[User, Session]:
+        user = User(new_user_id(), username, avatar)
+        session = Session(new_session_id(), user.user_id)
+        digest = session_hash(session.session_id)
+        keys = self.keys
+        seq = await self._write(
+            "create_user",
+            _CREATE_USER,
+            [
+                keys.userseq,
+                keys.users,
+                keys.seen,
+                keys.user(user.user_id),
+                keys.session(digest),
+                keys.sessions(user.user_id),
+            ],
+            [user.user_id, user_json(user), seen, digest.hex()],
+        )
+        return User(user.user_id, username, avatar, seq=int(seq)), session
+
+    def note_seen(self, user_id: str, when: int) -> None:
+        # Disconnect handlers may still run after shutdown closed the store: ignored then.
+        if self.state is not StoreState.RUNNING:
+            return
+        self._seen[user_id] = when
+        if self._seen_due is None:
+            self._seen_due = trio.current_time() + SEEN_DELAY
+            self._wakeup.set()
+
+    async def delete_user(self, user_id: str) -> bool:
+        keys = self.keys
+        entry = await self._write(
+            "delete_user",
+            _DELETE_USER,
+            [
+                keys.user(user_id),
+                keys.users,
+                keys.seen,
+                keys.sessions(user_id),
+                keys.seq,
+                keys.log,
+            ],
+            [user_id, keys.session_prefix, LOG_MAXLEN, LEAVE],
+        )
+        return int(entry) > 0
+
+    async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
+        if channel not in self._channels:
+            self._check_open()
+            raise KeyError(f"no channel {channel!r}")
+        draft = Message.by(user, id=0, channel=channel, text=text, timestamp=timestamp)
+        number = await self._write(
+            "add_message", _ADD_MESSAGES, [self.keys.channel(channel)], [message_json_tail(draft)]
+        )
+        return Message.by(user, id=int(number), channel=channel, text=text, timestamp=timestamp)
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def _read(self, what: str, script: _Script, keys: list[str], args: list[Any]) -> Any:
+        self._check_open()
+        client = self._client
+        if client is None:
+            raise RuntimeError("the store is not running: start RedisStore.run first")
+        try:
+            with bounded(what, self._timeout):
+                # EVALSHA, loading the script when Redis does not have it (after a restart).
+                return await self._registered(client, script)(keys, args)
+        except (RedisUnavailable, RedisError) as exc:
+            raise StoreReadError(str(exc)) from None
+
+    def _registered(self, client: RedisClient, script: _Script) -> Script[bytes]:
+        registered = self._scripts.get(script.sha)
+        if registered is None or registered.registered_client is not client:
+            registered = self._scripts[script.sha] = client.register_script(script.body)
+        return registered
+
+    async def get_session(self, session_id: str) -> tuple[User, Session] | None:
+        if not session_id:
+            self._check_open()
+            return None
+        found = await self._read(
+            "get_session",
+            _GET_SESSION,
+            [self.keys.session(session_hash(session_id))],
+            [self.keys.user_prefix],
+        )
+        if not found:
+            return None
+        seq, data = found
+        user = user_from_json(data, int(seq))
+        return user, Session(session_id, user.user_id)
+
+    async def recent_messages(self, channel: str, limit: int) -> list[Message]:
+        snapshot = await self.snapshot([channel], limit, users_max=0)
+        return snapshot.messages[channel]
+
+    async def messages_before(self, channel: str, before_id: int, limit: int) -> list[Message]:
+        self._check_open()
+        client = self._client
+        if channel not in self._channels or limit <= 0:
+            return []
+        if client is None:
+            raise RuntimeError("the store is not running: start RedisStore.run first")
+        try:
+            with bounded("messages_before", self._timeout):
+                # With REV the range goes from the highest score: "(" excludes before_id.
+                rows = await client.zrange(
+                    self.keys.channel(channel),
+                    f"({before_id}",
+                    "-inf",
+                    sortby=PureToken.BYSCORE,
+                    rev=True,
+                    offset=0,
+                    count=limit,
+                )
+        except (RedisUnavailable, RedisError) as exc:
+            raise StoreReadError(str(exc)) from None
+        return [message_from_json(row) for row in reversed(rows)]
+
+    async def snapshot(
+        self,
+        channels: Sequence[str],
+        limit: int,
+        *,
+        users_max: int | None = None,
+        seen_since: int = 0,
+        including: str | None = None,
+    ) -> Snapshot:
+        keys = self.keys
+        known = [name for name in channels if name in self._channels]
+        last_id, histories, rows = await self._read(
+            "snapshot",
+            _SNAPSHOT,
+            [keys.seq, keys.users, keys.seen, *(keys.channel(name) for name in known)],
+            [
+                max(limit, 0),
+                -1 if users_max is None else max(users_max, 0),
+                seen_since,
+                including or "",
+                keys.user_prefix,
+            ],
+        )
+        by_channel = dict(zip(known, histories, strict=True))
+        users = [user_from_json(data, int(seq)) for seq, data, _ in rows]
+        seen = {user.user_id: int(float(row[2])) for user, row in zip(users, rows, strict=True)}
+        return Snapshot(
+            messages={
+                name: [message_from_json(row) for row in reversed(by_channel.get(name, []))]
+                for name in channels
+            },
+            users=users,
+            last_id=int(last_id),
+            seen=seen,
+        )
+
+    async def list_users(self) -> list[User]:
+        return (await self.snapshot([], 0)).users

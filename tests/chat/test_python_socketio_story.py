@@ -1,0 +1,100 @@
+"""The chat driven by python-socketio's (blocking) client, on one node and with its clients
+on two nodes of a cluster. It runs in a worker thread so the in-process servers keep
+serving (as tests/test_interop_python.py does)."""
+
+import threading
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+import trio
+
+from tests.support.redisserver import redis_server
+from tests.support.servers import ServerFactory, start_nodes
+
+WAIT = 10.0
+
+
+class Recorder:
+    """A python-socketio client that records the chat events it receives."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.client = socketio.Client(reconnection=False)
+        self.events: list[tuple[str, tuple[Any, ...]]] = []
+        self._changed = threading.Condition()
+        self.client.on("*", self._record)
+
+    def _record(self, event: str, *args: Any) -> None:
+        with self._changed:
+            self.events.append((event, args))
+            self._changed.notify_all()
+
+    def wait_for(self, event: str, match: Callable[..., bool] = lambda *_: True) -> tuple[Any, ...]:
+        def found() -> tuple[Any, ...] | None:
+            return next((a for e, a in self.events if e == event and match(*a)), None)
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: found() is not None, WAIT):
+                raise AssertionError(f"{self.name}: no {event} in time: {self.events}")
+        result = found()
+        assert result is not None
+        return result
+
+
+def chat_story(alice_url: str, bob_url: str) -> None:
+    alice, bob = Recorder("alice"), Recorder("bob")
+    alice.client.connect(alice_url, auth={"username": "alice"}, wait_timeout=WAIT)
+    try:
+        (session,) = alice.wait_for("session")
+        alice.wait_for("users")
+        bob.client.connect(bob_url, auth={"username": "bob"}, wait_timeout=WAIT)
+        (bob_session,) = bob.wait_for("session")
+        (users,) = bob.wait_for("users")
+        assert {u["username"]: u["connected"] for u in users} == {"alice": True, "bob": True}
+        (joined,) = alice.wait_for("user:join")
+        assert joined["userId"] == bob_session["userId"]
+
+        ack = bob.client.call("message:channel:send", ("general", "hi from python"), timeout=WAIT)
+        assert ack["ok"] is True
+        for who in (alice, bob):
+            channel, message = who.wait_for("message:channel")
+            assert (channel, message["id"], message["username"]) == ("general", ack["id"], "bob")
+
+        bob.client.disconnect()
+        (gone,) = alice.wait_for("user:disconnect")
+        assert gone == {"userId": bob_session["userId"], "username": "bob", "connected": False}
+
+        again = Recorder("bob again")
+        again.client.connect(bob_url, auth={"sessionId": bob_session["sessionId"]})
+        try:
+            (restored,) = again.wait_for("session")
+            assert restored == bob_session
+            (channels,) = again.wait_for("channels")
+            general = next(c for c in channels if c["name"] == "general")
+            assert [m["message"] for m in general["messages"]] == ["hi from python"]
+            (back,) = alice.wait_for("user:connect")
+            assert back["userId"] == bob_session["userId"]
+        finally:
+            again.client.disconnect()
+        assert session["username"] == "alice"
+    finally:
+        alice.client.disconnect()
+        bob.client.disconnect()
+
+
+@pytest.mark.parametrize("nodes", [1, 2], ids=["one node", "two nodes"])
+async def test_python_socketio_clients_walk_the_chat_story(
+    start_server: ServerFactory, tmp_path: Path, nodes: int
+) -> None:
+    async with AsyncExitStack() as stack:
+        if nodes == 1:
+            urls = [(await start_server()).url] * 2
+        else:
+            redis = await stack.enter_async_context(redis_server(tmp_path / "redis"))
+            urls = [node.url for node in await start_nodes(start_server, redis.url, 2)]
+        with trio.fail_after(60):
+            await trio.to_thread.run_sync(chat_story, urls[0], urls[1])

@@ -1,0 +1,435 @@
+"""RedisStore against a real redis-server: what the store contract cannot say about Redis.
+
+Durability across a SIGKILL of redis-server, bounded failures while it is frozen, the log
+entries written in the same step as the state change, several nodes (stores) on one Redis,
+and prefixes keeping chats apart.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import trio
+
+from minidiscord.chat.models import Message, User
+from minidiscord.chat.store.base import StoreReadError, StoreWriteError
+from minidiscord.chat.store.factory import open_store
+from minidiscord.chat.store.redis import HEALTH_TIMEOUT, RedisStore
+from minidiscord.chat.store.rediskeys import RedisKeys
+from minidiscord.chat.store.sqlite import StoreError
+from minidiscord.redis.connection import open_redis
+from minidiscord.redis.target import parse_redis_url
+from tests.support.redisserver import RedisServer, redis_server
+from tests.support.servers import ServerFactory
+from tests.support.waiting import wait_until
+
+# Short, so the frozen-server tests take a second, not several.
+BOUND = 0.5
+ALICE = User("u-alice", "alice", "/a.png")
+
+
+@asynccontextmanager
+async def running_store(
+    redis: RedisServer, prefix: str = "chat", timeout: float = BOUND
+) -> AsyncIterator[RedisStore]:
+    """A RedisStore on ``redis`` (a node), its writer running until the block ends."""
+    store = RedisStore.open(parse_redis_url(redis.url), prefix, timeout=timeout)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(store.run)
+        try:
+            yield store
+        finally:
+            await store.close()
+
+
+async def read_log(redis: RedisServer, prefix: str = "chat") -> list[tuple[str, bytes, Any]]:
+    """The log stream as (entry id, kind, payload)."""
+    async with open_redis(parse_redis_url(redis.url)) as client:
+        entries = await client.xrange(RedisKeys(prefix).log)
+    return [
+        (_bytes(entry.identifier).decode(), _bytes(fields[b"k"]), orjson.loads(fields[b"d"]))
+        for entry in entries
+        for fields in [entry.field_values]
+    ]
+
+
+def _bytes(value: str | bytes) -> bytes:
+    # The client is opened without decoding: every reply is bytes.
+    assert isinstance(value, bytes)
+    return value
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:
+    """Until an async condition holds (polled, bounded in time)."""
+    with trio.fail_after(timeout):
+        while not await check():  # noqa: ASYNC110 - Redis has no event for these
+            await trio.sleep(0.02)
+
+
+async def test_an_acknowledged_message_survives_a_sigkill_of_redis(redis: RedisServer) -> None:
+    async with running_store(redis) as store:
+        user, session = await store.create_user("alice")
+        sent = await store.add_message("general", user, "kept", 1)
+        await redis.kill()
+        await redis.start()  # on its AOF
+        assert await store.recent_messages("general", 5) == [sent]
+        assert await store.get_session(session.session_id) == (user, session)
+        # Numbering goes on from where it was: ids stay unique and increasing.
+        after = await store.add_message("general", user, "next", 2)
+        assert after.id > sent.id
+        await redis.restart()
+        again = await store.add_message("react", user, "and again", 3)
+        assert again.id > after.id
+        assert [m.id for m in await store.recent_messages("general", 5)] == [sent.id, after.id]
+    assert [entry[2]["message"] for entry in await read_log(redis)] == ["kept", "next", "and again"]
+
+
+async def test_a_message_and_its_log_entry_are_written_together(redis: RedisServer) -> None:
+    async with running_store(redis) as store:
+        first = await store.add_message("general", ALICE, "hello é", 1_700_000_000_000)
+        second = await store.add_message("react", User("u-bob", "bob"), "hi", 5)
+    entries = await read_log(redis)
+    assert entries == [
+        (
+            f"0-{first.id}",
+            b"message",
+            {
+                "id": first.id,
+                "channel": "general",
+                "userId": "u-alice",
+                "username": "alice",
+                "timestamp": 1_700_000_000_000,
+                "message": "hello é",
+                "avatar": "/a.png",
+            },
+        ),
+        (
+            f"0-{second.id}",
+            b"message",
+            {
+                "id": second.id,
+                "channel": "react",
+                "userId": "u-bob",
+                "username": "bob",
+                "timestamp": 5,
+                "message": "hi",
+            },
+        ),
+    ]
+
+
+async def test_a_leave_is_logged_with_the_deletion(redis: RedisServer) -> None:
+    async with running_store(redis) as store:
+        user, session = await store.create_user("carol", "/c.png")
+        # Creating a user is no chat event (coming online is, and the chat logs that).
+        assert await read_log(redis) == []
+        message = await store.add_message("general", user, "bye", 1)
+        assert await store.delete_user(user.user_id) is True
+        assert await store.get_session(session.session_id) is None
+        assert await store.delete_user(user.user_id) is False
+    entries = await read_log(redis)
+    assert entries[-1] == (
+        f"0-{message.id + 1}",
+        b"leave",
+        {"userId": user.user_id, "username": "carol", "avatar": "/c.png"},
+    )
+    # A second delete found nobody: nothing more was logged.
+    assert len(entries) == 2
+    # The user's keys are gone, sessions included; the message stays.
+    keys = RedisKeys("chat")
+    async with open_redis(parse_redis_url(redis.url)) as client:
+        left = sorted(key.decode() for key in await client.keys("chat:*"))
+    assert left == sorted([keys.seq, keys.log, keys.userseq, keys.channel("general")])
+
+
+async def test_writes_while_redis_is_frozen_fail_within_the_bound_then_work_again(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis) as store:
+        user, _ = await store.create_user("alice")
+        assert await store.healthy() is True
+        redis.freeze()
+        try:
+            with trio.fail_after(BOUND * 4):
+                with pytest.raises(StoreWriteError, match=r"did not answer within 0\.5 s"):
+                    await store.add_message("general", user, "frozen", 1)
+            with trio.fail_after(BOUND * 4):
+                # A new connection to a frozen server is accepted by the kernel, then its
+                # handshake goes unanswered: "unreachable".
+                with pytest.raises(StoreReadError, match=r"did not answer|unreachable"):
+                    await store.recent_messages("general", 5)
+            with trio.fail_after(HEALTH_TIMEOUT * 2):
+                assert await store.healthy() is False
+            assert store.trouble is not None
+            assert "did not answer" in store.trouble or "unreachable" in store.trouble
+        finally:
+            redis.thaw()
+        message = await store.add_message("general", user, "thawed", 2)
+        assert await store.healthy() is True
+        assert store.trouble is None
+        # The frozen write was sent: Redis may have run it once thawed. Never twice, and
+        # never after a later write.
+        texts = [m.message for m in await store.recent_messages("general", 5)]
+        assert texts in (["thawed"], ["frozen", "thawed"])
+        assert texts[-1] == message.message
+
+
+async def test_each_caller_hears_within_its_bound_while_the_writer_cannot_connect(
+    redis: RedisServer,
+) -> None:
+    bound = 1.0
+    async with running_store(redis, timeout=bound) as store:
+        # A restart leaves the writer no connection; frozen, Redis then accepts the next
+        # one but never answers its handshake.
+        await redis.restart()
+        redis.freeze()
+        waited: dict[str, float] = {}
+
+        async def send(text: str) -> None:
+            started = trio.current_time()
+            with pytest.raises(StoreWriteError, match="nothing was written"):
+                await store.add_message("general", ALICE, text, 1)
+            waited[text] = trio.current_time() - started
+
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send, "first")
+                # Queued while the writer is stuck opening a connection for the first.
+                await trio.sleep(bound / 2)
+                nursery.start_soon(send, "second")
+        finally:
+            redis.thaw()
+        # Each within its own bound (give or take a busy machine), not the second after
+        # the first's attempt and then a whole attempt of its own.
+        assert waited["first"] < bound * 1.3, waited
+        assert waited["second"] < bound * 1.3, waited
+        assert (await store.add_message("general", ALICE, "thawed", 2)).message == "thawed"
+
+
+async def test_writes_while_redis_is_down_fail_and_the_store_is_unhealthy(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis) as store:
+        await redis.kill()
+        with pytest.raises(StoreWriteError, match="unreachable"):
+            await store.create_user("alice")
+        with pytest.raises(StoreReadError, match="unreachable"):
+            await store.get_session("some-session")
+        assert await store.healthy() is False
+        await redis.start()
+        await eventually(store.healthy)
+        user, session = await store.create_user("alice")
+        assert await store.get_session(session.session_id) == (user, session)
+
+
+async def test_a_write_redis_refuses_fails_alone_and_a_refused_read_is_a_read_error(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis) as store:
+        # Someone else's key where a channel's should be: Redis refuses what touches it.
+        async with open_redis(parse_redis_url(redis.url)) as client:
+            await client.set(RedisKeys("chat").channel("casual"), "not a sorted set")
+        results: dict[str, object] = {}
+
+        async def send(channel: str) -> None:
+            try:
+                results[channel] = await store.add_message(channel, ALICE, channel, 1)
+            except StoreWriteError as exc:
+                results[channel] = str(exc)
+
+        async with trio.open_nursery() as nursery:
+            for channel in ("general", "casual", "react"):
+                nursery.start_soon(send, channel)
+        assert results["casual"] == (
+            "redis refused add_message: the key chat:ch:casual is not a sorted set"
+        )
+        # The others sent with it (in the same script call) go through, and the refused
+        # one left nothing behind: not in the log, no number taken.
+        general, react = results["general"], results["react"]
+        assert isinstance(general, Message)
+        assert isinstance(react, Message)
+        assert sorted([general.id, react.id]) == [1, 2]
+        assert await store.recent_messages("general", 5) == [general]
+        assert await store.recent_messages("react", 5) == [react]
+        assert sorted(entry[2]["message"] for entry in await read_log(redis)) == [
+            "general",
+            "react",
+        ]
+        with pytest.raises(StoreReadError, match="wrong kind of value"):
+            await store.recent_messages("casual", 5)
+        with pytest.raises(StoreReadError, match="wrong kind of value"):
+            await store.messages_before("casual", 10, 5)
+
+
+async def test_concurrent_senders_share_round_trips(redis: RedisServer) -> None:
+    async with running_store(redis) as store:
+        before = store.batches
+        async with trio.open_nursery() as nursery:
+            for n in range(50):
+                nursery.start_soon(store.add_message, "general", ALICE, f"m{n}", n)
+        assert len(await store.recent_messages("general", 100)) == 50
+        # One pipeline takes all that waited: far fewer round trips than messages.
+        assert store.batches - before < 10
+
+
+async def test_a_batch_is_sent_while_redis_still_works_on_the_previous_one(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis, timeout=5.0) as store:
+        sent: dict[str, int] = {}
+
+        async def send(text: str) -> None:
+            sent[text] = (await store.add_message("general", ALICE, text, 1)).id
+
+        redis.freeze()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send, "first")
+                await wait_until(lambda: store.in_flight == 1)
+                nursery.start_soon(send, "second")
+                # Not held back until the first is answered: both are with Redis.
+                await wait_until(lambda: store.in_flight == 2)
+                redis.thaw()
+        finally:
+            redis.thaw()
+        assert sent["first"] < sent["second"]
+        assert store.in_flight == 0
+
+
+async def test_a_store_stopped_with_writes_unanswered_fails_them(redis: RedisServer) -> None:
+    store = RedisStore.open(parse_redis_url(redis.url), "chat", timeout=5.0)
+    errors: list[str] = []
+
+    async def send() -> None:
+        try:
+            await store.add_message("general", ALICE, "lost?", 1)
+        except StoreWriteError as exc:
+            errors.append(str(exc))
+
+    try:
+        with trio.fail_after(3):
+            async with trio.open_nursery() as callers, trio.open_nursery() as writer:
+                await writer.start(store.run)
+                redis.freeze()
+                callers.start_soon(send)
+                await wait_until(lambda: store.in_flight == 1)
+                # The writer is cancelled (its nursery is): its caller must not wait on.
+                writer.cancel_scope.cancel()
+    finally:
+        redis.thaw()
+    assert errors == ["the store stopped; the write may have been applied"]
+    await store.close()
+
+
+async def test_two_nodes_on_one_redis_see_each_others_users_sessions_and_messages(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis) as one, running_store(redis) as two:
+        alice, alice_session = await one.create_user("alice")
+        bob, bob_session = await two.create_user("bob")
+        assert await two.get_session(alice_session.session_id) == (alice, alice_session)
+        assert await one.get_session(bob_session.session_id) == (bob, bob_session)
+        assert await one.list_users() == await two.list_users() == [alice, bob]
+        sent = []
+        for n in range(6):
+            node = one if n % 2 else two
+            sent.append(await node.add_message("general", alice if n % 2 else bob, f"m{n}", n))
+        assert [m.id for m in sent] == sorted({m.id for m in sent})
+        assert await one.recent_messages("general", 10) == sent
+        snapshot = await two.snapshot(["general"], 3)
+        assert snapshot.messages["general"] == sent[3:]
+        assert snapshot.last_id == sent[-1].id
+        assert snapshot.users == [alice, bob]
+        # One node's leave is the other's: the session no longer restores anywhere.
+        assert await two.delete_user(alice.user_id) is True
+        assert await one.get_session(alice_session.session_id) is None
+        assert await one.delete_user(alice.user_id) is False
+
+
+async def test_a_prefix_keeps_two_chats_apart_on_one_redis(redis: RedisServer) -> None:
+    async with running_store(redis, "blue") as blue, running_store(redis, "green") as green:
+        user, session = await blue.create_user("alice")
+        await blue.add_message("general", user, "blue's", 1)
+        assert await green.get_session(session.session_id) is None
+        assert await green.list_users() == []
+        assert await green.recent_messages("general", 5) == []
+        # Each chat numbers its own messages.
+        assert (await green.add_message("general", user, "green's", 1)).id == 1
+        assert [m.message for m in await blue.recent_messages("general", 5)] == ["blue's"]
+    assert [entry[2]["message"] for entry in await read_log(redis, "green")] == ["green's"]
+
+
+async def test_last_seen_is_written_within_about_a_second_without_other_writes(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis) as store:
+        user, _ = await store.create_user("alice", seen=10)
+        store.note_seen(user.user_id, 5000)
+
+        async def noted() -> bool:
+            return (await store.snapshot([], 0)).seen == {user.user_id: 5000}
+
+        await eventually(noted)
+
+
+async def test_weak_durability_settings_are_logged_at_startup(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="minidiscord.chat.store.redis")
+    async with (
+        redis_server(tmp_path / "weak", ("--appendonly", "no")) as weak,
+        running_store(weak),
+    ):
+        pass
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        f"redis has appendonly no: acknowledged messages are lost if redis restarts "
+        f"(set appendonly yes) (redis at redis://127.0.0.1:{weak.port}/0)"
+    ]
+
+
+async def test_durable_settings_log_no_warning(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="minidiscord.chat.store.redis")
+    async with running_store(redis):
+        pass
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_opening_a_store_on_an_unreachable_redis_is_one_line_without_password(
+    redis: RedisServer,
+) -> None:
+    url = f"redis://:secret@127.0.0.1:{redis.port}/0"
+    await redis.kill()
+    with pytest.raises(StoreError) as caught:
+        open_store("sqlite", "unused.db", redis=parse_redis_url(url))
+    message = str(caught.value)
+    assert message.startswith(f"cannot reach redis at redis://127.0.0.1:{redis.port}/0: ")
+    assert "secret" not in message
+    assert "\n" not in message
+
+
+async def test_healthz_says_why_redis_is_not_answering(
+    redis: RedisServer, start_server: ServerFactory
+) -> None:
+    server = await start_server(redis_url=parse_redis_url(redis.url), redis_prefix="web")
+    async with httpx.AsyncClient() as http:
+        response = await http.get(server.url + "/healthz")
+        assert (response.status_code, response.text) == (200, "ok\n")
+        redis.freeze()
+        try:
+            response = await http.get(server.url + "/healthz")
+        finally:
+            redis.thaw()
+        assert response.status_code == 503
+        assert response.text.startswith(
+            f"unavailable: redis did not answer within {HEALTH_TIMEOUT:g} s"
+        ), response.text
+        response = await http.get(server.url + "/healthz")
+        assert response.status_code == 200
