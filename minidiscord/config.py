@@ -102,6 +102,8 @@ class Settings:
     redis_url: RedisTarget | None = None
     # What every key this chat keeps in Redis starts with, so chats can share a server.
     redis_prefix: str = "minidiscord"
+    # Processes serving one port (a parent routes each connection to its session's worker).
+    workers: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -190,6 +192,13 @@ def parse_rate_option(text: str, option: str) -> Rate | None:
         return parse_rate(text)
     except SettingsFormatError as exc:
         raise SettingsError(f"{option}: {exc}") from None
+
+
+def parse_workers(text: str, option: str) -> int:
+    """A number of worker processes, or "auto" for one per core."""
+    if text.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    return parse_positive_int(text, option)
 
 
 def parse_limit(text: str, option: str) -> int | None:
@@ -519,6 +528,15 @@ OPTIONS: tuple[Option, ...] = (
         "what every key of this chat in Redis starts with (chats sharing a Redis server "
         "need different ones)",
         "PREFIX",
+    ),
+    Option(
+        "workers",
+        "--workers",
+        "MINIDISCORD_WORKERS",
+        parse_workers,
+        "processes serving the port, or auto for one per core; above 1 needs --redis-url "
+        "and --frontend native (a parent hands each connection to its session's worker)",
+        "N",
     ),
 )
 
