@@ -1,8 +1,8 @@
 """minidiscord: a real-time chat server speaking Socket.IO v4 on trio and hypercorn.
 
 Its Socket.IO layer is usable on its own: :class:`minidiscord.sockets.SocketServer` is an
-ASGI app, and :func:`minidiscord.serve` serves it from a trio program, :func:`minidiscord.run_workers` from
-several processes on one port.
+ASGI app, :func:`minidiscord.serve` serves it from a trio program, and
+:func:`minidiscord.run_workers` from several processes on one port.
 """
 
 from typing import TYPE_CHECKING, Any

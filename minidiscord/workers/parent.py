@@ -11,8 +11,10 @@ its clients as a single server does; the parent exits once they all have.
 """
 
 import logging
+import os
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import count
@@ -149,7 +151,7 @@ class Parent:
             # Its own session: a terminal's ^C reaches the parent only, which passes the
             # stop on to every worker once.
             process = await trio.lowlevel.open_process(
-                command, pass_fds=(theirs.fileno(),), start_new_session=True
+                command, pass_fds=(theirs.fileno(),), start_new_session=True, env=_child_env()
             )
         finally:
             theirs.close()
@@ -321,6 +323,14 @@ class Parent:
             if worker.ready:
                 return worker
         return None
+
+
+def _child_env() -> dict[str, str]:
+    # The worker imports what this process imports (the same minidiscord, the app's module
+    # next to the script that started us), as multiprocessing's spawn does: its own
+    # sys.path would start from the working directory instead.
+    path = os.pathsep.join(entry for entry in sys.path if entry)
+    return {**os.environ, "PYTHONPATH": path}
 
 
 def _stream(fd: int) -> trio.SocketStream | None:
