@@ -8,6 +8,7 @@ worker (rooms are per process without a cluster adapter).
 import os
 from typing import Any
 
+from minidiscord.hypercorn_worker import serve_like_minidiscord
 from minidiscord.sockets import Socket, SocketServer
 
 # Limits off: the tests connect many clients from one address, faster than people do.
@@ -32,3 +33,6 @@ async def echo(socket: Socket, *args: Any) -> tuple[Any, ...]:
 
 
 app = sio
+# Under hypercorn's own command (tests/workers/test_hypercorn_workers.py): what the
+# minidiscord command adds around hypercorn; nothing changes for the native front end.
+serve_like_minidiscord(app)
