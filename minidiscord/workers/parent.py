@@ -206,6 +206,8 @@ class Parent:
                 worker.restart_delay,
             )
             await trio.sleep(worker.restart_delay)
+            if self._stopping:
+                return  # told to stop meanwhile: no new process the stop would not see
             worker.restart_delay = min(worker.restart_delay * 2, RESTART_DELAY_MAX)
             await self._spawn(worker)
             try:
