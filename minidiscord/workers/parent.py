@@ -16,7 +16,7 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 
 import trio
@@ -69,7 +69,6 @@ class _Worker:
     ready: bool = False
     started_at: float = 0.0
     restart_delay: float = RESTART_DELAY
-    exited: trio.Event = field(default_factory=trio.Event)
 
 
 class Parent:
@@ -87,8 +86,6 @@ class Parent:
         # Connections being read or handed over; past the file limit's budget, refused.
         self._pending = 0
         self._max_pending = connection_budget(raise_file_limit())
-        # Connections handed over, per worker (for the benchmark and the logs).
-        self.handed_over = [0] * workers
         self._routing: trio.Nursery | None = None
 
     async def run(
@@ -158,7 +155,6 @@ class Parent:
         worker.process = process
         worker.channel = Channel(ours)
         worker.ready = False
-        worker.exited = trio.Event()
         worker.started_at = trio.current_time()
 
     async def _until_ready(self, worker: _Worker) -> None:
@@ -192,7 +188,6 @@ class Parent:
                 running.cancel_scope.cancel()
             status = worker.process.returncode
             self._lost(worker)
-            worker.exited.set()
             if self._stopping:
                 return
             if trio.current_time() - worker.started_at > STABLE_AFTER:
@@ -311,7 +306,6 @@ class Parent:
                 except ChannelClosed:
                     self._lost(worker)
                     continue
-                self.handed_over[worker.number] += 1
                 return
         logger.warning("no worker took a connection in %.0f s: closed", HANDOVER_TIMEOUT)
 
