@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import trio
 
@@ -83,14 +84,43 @@ def measure(name: str, command: Callable[[int], list[str]], tasks: int, seconds:
     port = free_port()
     server_prefix, _ = pinning()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    with running([*server_prefix, *command(port)], port, probe=HANDSHAKE, **quiet):
+    with running([*server_prefix, *command(port)], port, probe=HANDSHAKE, **quiet) as server:
         trio.run(_load, port, tasks, 1.0)  # warm-up: imports, caches, the first accepts
+        before = _cpu(server.pid)
         done, latencies, failures = trio.run(_load, port, tasks, seconds)
+        after = _cpu(server.pid)
+    # CPU per connection, of the process the command started and of its children (the
+    # worker): less at the mercy of a shared machine than the rate.
+    own = (after[0] - before[0]) / max(done, 1) * 1e6
+    children = (after[1] - before[1]) / max(done, 1) * 1e6
     return (
-        f"{name:<20} {done / seconds:>9.0f} connects/s   "
+        f"{name:<20} {done / seconds:>7.0f} connects/s   "
         f"p50 {percentile_ms(latencies, 50)} ms   p99 {percentile_ms(latencies, 99)} ms   "
-        f"failures {failures}"
+        f"CPU/connection: {own:.0f} us + {children:.0f} us in children   failures {failures}"
     )
+
+
+def _cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of ``pid`` and of its live children (Linux /proc; zeros elsewhere)."""
+    try:
+        own = _cpu_of(pid)
+    except OSError:
+        return 0.0, 0.0
+    children = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:  # its parent
+                children += _cpu_of(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    return own, children
+
+
+def _cpu_of(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime, fields 14 and 15 of stat (11 and 12 after the command's name).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
