@@ -233,6 +233,18 @@ async def test_a_kept_alive_connection_carries_requests_for_two_workers_sessions
         connection = KeptAlive(stream)
         path = "/socket.io/?EIO=4&transport=polling&sid="
         with trio.fail_after(WAIT):
+            # A new session first: the worker sees this client's own address, not the
+            # parent's (the engine logs it), so per-address limits hold.
+            await connection.send(_request("GET", "/socket.io/?EIO=4&transport=polling"))
+            status, _, body = await connection.answer()
+            assert status == 200, body
+            opened = json.loads(body[1:])["sid"]
+            client_port = stream.socket.getsockname()[1]
+            await wait_until(
+                lambda: (
+                    f"connect {opened} (polling) from 127.0.0.1:{client_port}" in log.read_text()
+                )
+            )
             # Alternating workers, one request at a time: each is handed back and re-routed.
             for number in ("0", "1", "0", "1"):
                 # A request of no session is answered wherever it lands (this app has
