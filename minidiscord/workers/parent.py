@@ -110,6 +110,10 @@ class Parent:
                 with trio.CancelScope(shield=True):
                     await self._stop_workers(kill=True)
                 raise
+            # Only now: a reason not to start stays the only line.
+            for worker in self.workers:
+                assert worker.process is not None
+                logger.info("worker %d ready (pid %d)", worker.number, worker.process.pid)
             async with trio.open_nursery() as nursery:
                 async with trio.open_nursery() as routing:
                     self._routing = routing

@@ -69,7 +69,8 @@ async def serve_worker(
         except ChannelClosed:
             parent_gone.set()
             return
-        logger.info("worker %d (pid %d) serving", worker, os.getpid())
+        # The parent says when the server serves: once every worker is ready.
+        logger.debug("worker %d (pid %d) serving", worker, os.getpid())
         while (message := await channel.receive()) is not None:
             if message.kind is Kind.CONNECTION and message.fd is not None:
                 stream = _stream(message.fd)
