@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import trio
 
 from ..config import Settings
+from ..frontend.connlimits import ConnectionLimits
 from ..frontend.hosting import native_config
 from ..frontend.listening import open_listening_sockets
 from .parent import Parent, Timeouts, WorkerCommand, WorkersFailed
@@ -53,7 +54,8 @@ def run_workers(
     command = functools.partial(_app_command, app, shutdown_timeout)
     # A worker's drain takes up to the shutdown timeout, its front end as long again.
     timeouts = Timeouts(stop=2 * shutdown_timeout + 5)
-    _run(count, command, timeouts, sockets, f"{count} workers (front end: native)")
+    limits = ConnectionLimits.for_settings(Settings())
+    _run(count, command, timeouts, sockets, f"{count} workers (front end: native)", limits)
 
 
 def _run(
@@ -62,9 +64,10 @@ def _run(
     timeouts: Timeouts,
     sockets: Sequence[socket.socket],
     describe: str,
+    limits: ConnectionLimits,
 ) -> None:
     try:
-        trio.run(_serve, count, command, timeouts, sockets, describe)
+        trio.run(_serve, count, command, timeouts, sockets, describe, limits)
     except* WorkersFailed as failed:
         # One line, as any other reason not to start: not a group of tracebacks.
         raise failed.exceptions[0] from None
@@ -84,7 +87,8 @@ def run_chat_workers(
         stop=2 * settings.shutdown_timeout + 5,
     )
     command = functools.partial(chat_command, list(argv))
-    _run(settings.workers, command, timeouts, sockets, describe)
+    limits = ConnectionLimits.for_settings(settings)
+    _run(settings.workers, command, timeouts, sockets, describe, limits)
 
 
 def _app_command(
@@ -115,8 +119,9 @@ async def _serve(
     timeouts: Timeouts,
     sockets: Sequence[socket.socket],
     describe: str,
+    limits: ConnectionLimits,
 ) -> None:
-    parent = Parent(count, command, timeouts)
+    parent = Parent(count, command, timeouts, limits)
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(functools.partial(parent.run, sockets, until_signalled))
         logger.info("serving on %s with %s", ", ".join(urls), describe)

@@ -21,7 +21,14 @@ from itertools import count
 
 import trio
 
-from ..frontend.connlimits import SERVER_FULL, connection_budget, raise_file_limit, refuse
+from ..addresses import TrustedProxies
+from ..frontend.connlimits import (
+    ConnectionLimits,
+    connection_budget,
+    peer_ip,
+    raise_file_limit,
+    refuse,
+)
 from ..frontend.listening import describe
 from ..frontend.sticky import first_line
 from .channel import MAX_RECEIVED, Channel, ChannelClosed, Kind, channel_pair
@@ -74,7 +81,13 @@ class _Worker:
 class Parent:
     """Runs ``workers`` processes made by ``command`` and routes connections to them."""
 
-    def __init__(self, workers: int, command: WorkerCommand, timeouts: Timeouts) -> None:
+    def __init__(
+        self,
+        workers: int,
+        command: WorkerCommand,
+        timeouts: Timeouts,
+        limits: ConnectionLimits | None = None,
+    ) -> None:
         if workers < 1:
             raise ValueError("at least one worker")
         self.command = command
@@ -83,9 +96,13 @@ class Parent:
         self._turn = count()
         self._any_ready = trio.Event()
         self._stopping = False
-        # Connections being read or handed over; past the file limit's budget, refused.
-        self._pending = 0
-        self._max_pending = connection_budget(raise_file_limit())
+        # Connections still here (being read or handed over), per address and in all, as
+        # a single server counts them at accept: otherwise one address opening connections
+        # and sending nothing could hold every descriptor the parent has. Once handed over,
+        # the worker counts them.
+        self.limits = limits or ConnectionLimits(
+            None, connection_budget(raise_file_limit()), TrustedProxies(())
+        )
         self._routing: trio.Nursery | None = None
 
     async def run(
@@ -258,20 +275,23 @@ class Parent:
                 self._routing.start_soon(self._route, stream, message.received)
 
     async def _route_new(self, stream: trio.SocketStream) -> None:
-        if self._pending >= self._max_pending:
-            await refuse(stream, SERVER_FULL)
+        ip = peer_ip(stream)
+        if ip is None:  # gone before we got to it
+            stream.socket.close()
             return
-        await self._route(stream, b"")
+        with self.limits.connection(ip) as refusal:
+            if refusal is not None:
+                await refuse(stream, refusal)
+                return
+            await self._route(stream, b"")
 
     async def _route(self, stream: trio.SocketStream, received: bytes) -> None:
         """Read up to the request line, then hand the connection to its worker."""
-        self._pending += 1
         try:
             head = await self._read_request_line(stream, received)
             if head is not None:
                 await self._hand_over(stream, head)
         finally:
-            self._pending -= 1
             # Only our descriptor: the worker's copy keeps the connection open.
             stream.socket.close()
 
