@@ -15,11 +15,12 @@ import trio
 
 from . import logs
 from .app import ChatApp, create_app
-from .chat.store.factory import StoreError, open_store
+from .chat.store.factory import StoreError, store_for
 from .config import OPTIONS, Settings, SettingsError, default_of
 from .frontend.hosting import serve
 from .frontend.listening import ListenError, open_listening_sockets
 from .runtime import tune_garbage_collector
+from .workers import WorkersFailed, run_chat_workers
 
 logger = logging.getLogger("minidiscord")
 
@@ -90,17 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.ExitStack() as cleanup:
         try:
             settings = settings_from(argv, os.environ)
+            if settings.workers > 1:
+                check_workers(settings)
             # The port first: a port in use usually means another instance runs, whose
             # database this one must not open.
             sockets = open_listening_sockets(settings.host, settings.port)
             for sock in sockets:
                 cleanup.callback(sock.close)
-            store = open_store(
-                settings.store,
-                settings.db_path,
-                redis=settings.redis_url,
-                prefix=settings.redis_prefix,
-            )
+            if settings.workers > 1:
+                # Each worker opens its own store: this process only routes connections.
+                return _run_workers(settings, argv, sockets)
+            store = store_for(settings)
         except (SettingsError, ListenError, StoreError) as exc:
             print(f"minidiscord: error: {exc}", file=sys.stderr)
             return 2
@@ -108,6 +109,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = create_app(settings, store)
         tune_garbage_collector()
         trio.run(serve_forever, app, sockets)
+    return 0
+
+
+def check_workers(settings: Settings) -> None:
+    """Raise SettingsError (one line) when the chat cannot run in ``settings.workers``
+    processes."""
+    flag = f"--workers {settings.workers}"
+    if settings.redis_url is None:
+        raise SettingsError(
+            f"{flag} needs --redis-url: without it the chat's state (rooms, presence, the "
+            "store) lives in one process, and each worker would be a separate chat"
+        )
+    if settings.frontend != "native":
+        raise SettingsError(
+            f"{flag} needs --frontend native: the workers serve connections the parent "
+            "accepted, which only the native front end takes (hypercorn --workers: see README)"
+        )
+
+
+def _run_workers(
+    settings: Settings, argv: Sequence[str] | None, sockets: list[socket.socket]
+) -> int:
+    logs.configure(settings.log_level, settings.log_format)
+    describe = (
+        f"{settings.workers} workers (transports: polling, websocket; store: redis; "
+        "front end: native)"
+    )
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        run_chat_workers(settings, arguments, sockets, describe)
+    except WorkersFailed as exc:
+        print(f"minidiscord: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -105,6 +105,8 @@ class Settings:
     # Cluster mode: seconds after a node's last heartbeat before the others presume it dead
     # and its users (not connected elsewhere) go offline.
     node_timeout: float = 10.0
+    # Processes serving one port (a parent routes each connection to its session's worker).
+    workers: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -193,6 +195,13 @@ def parse_rate_option(text: str, option: str) -> Rate | None:
         return parse_rate(text)
     except SettingsFormatError as exc:
         raise SettingsError(f"{option}: {exc}") from None
+
+
+def parse_workers(text: str, option: str) -> int:
+    """A number of worker processes, or "auto" for one per core."""
+    if text.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    return parse_positive_int(text, option)
 
 
 def parse_limit(text: str, option: str) -> int | None:
@@ -538,6 +547,15 @@ OPTIONS: tuple[Option, ...] = (
         "cluster mode: seconds without a heartbeat after which a node is presumed dead and "
         "its users not connected to another node go offline for everyone",
         "SECONDS",
+    ),
+    Option(
+        "workers",
+        "--workers",
+        "MINIDISCORD_WORKERS",
+        parse_workers,
+        "processes serving the port, or auto for one per core; above 1 needs --redis-url "
+        "and --frontend native (a parent hands each connection to its session's worker)",
+        "N",
     ),
 )
 

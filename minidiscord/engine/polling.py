@@ -44,10 +44,13 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
     if not session.begin_poll():
         session.refuse(RejectLabel.OVERLAPPING_REQUESTS, "a second GET while one was pending")
         raise RequestRefused(TransportError.BAD_REQUEST, "overlapping GET requests")
+    polling = True
     try:
         if session.state is TransportState.UPGRADING:
             # The client is moving to WebSocket (its probe is answered): this poll only
             # needs to return.
+            polling = False
+            session.end_poll()
             await respond(send, 200, engineio.NOOP_FRAME, headers=headers)
             return
         frames: list[Frame] = []
@@ -66,12 +69,18 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
         if not frames:
             # The upgrade finished while this poll waited: tell the client to stop polling.
             frames.append(engineio.NOOP_FRAME)
+        # Over before its answer is written, as the reference's is (it answers and forgets
+        # the request in one tick): writing yields, and a client that got the answer may
+        # send its next GET on another connection, served before this task resumes.
+        polling = False
+        session.end_poll()
         await respond(send, 200, engineio.encode_payload(frames), headers=headers)
         session.wrote(frames)
         if ended:
             session.mark_flushed()
     finally:
-        session.end_poll()
+        if polling:
+            session.end_poll()
 
 
 async def _take_frames(session: EngineSession) -> tuple[list[Frame], bool]:

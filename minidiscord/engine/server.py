@@ -1,7 +1,6 @@
 """The Engine.IO server: session registry, request routing and the protocol's HTTP errors."""
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -28,6 +27,7 @@ from .deadlines import Deadlines
 from .errors import RequestRefused, TransportError
 from .reasons import CloseReason
 from .session import EngineConfig, EngineSession, OpenHandler, RequestInfo
+from .sids import new_sid
 
 logger = logging.getLogger("minidiscord.engine")
 
@@ -117,7 +117,7 @@ class EngineServer:
     def _open_session(self, transport: str, scope: Scope, params: dict[str, str]) -> EngineSession:
         if self._nursery is None:
             raise RuntimeError("EngineServer.run() is not running (is the ASGI lifespan enabled?)")
-        sid = secrets.token_urlsafe(15)
+        sid = new_sid()
         request = RequestInfo(client_address(scope), scope.get("headers", ()), params)
         budget = self.admission.budget_for(request.address_key)
         session = EngineSession(sid, transport, self.config, request, self, self.metrics, budget)

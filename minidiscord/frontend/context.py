@@ -12,6 +12,7 @@ import trio
 
 from ..asgi_io import ASGIApp
 from .connlimits import ConnectionLimits
+from .sticky import StickyRouting
 from .wsframes import FrameCache
 
 
@@ -38,6 +39,8 @@ class ConnectionContext:
     frames: FrameCache = field(default_factory=FrameCache)
     # Writes to WebSocket clients (each carries every frame queued since the last).
     websocket_writes: int = 0
+    # Under --workers: which requests after a connection's first are this worker's.
+    sticky: StickyRouting | None = None
     _shutting_down: bool = False
     _idle_waits: set[trio.CancelScope] = field(default_factory=set)
 

@@ -17,6 +17,7 @@ import trio
 from ..asgi_io import AppMessage, HTTPDisconnect, HTTPRequest
 from .context import ConnectionContext
 from .scope import asgi_scope
+from .sticky import HandBack, first_line
 from .strict import StrictConnection
 from .websocket import WebSocketConnection, is_websocket_upgrade
 
@@ -33,18 +34,30 @@ class _ConnectionEnded(Exception):
 
 
 class HttpConnection:
-    def __init__(self, context: ConnectionContext, stream: trio.SocketStream) -> None:
+    def __init__(
+        self, context: ConnectionContext, stream: trio.SocketStream, received: bytes = b""
+    ) -> None:
         self.context = context
         self.stream = stream
         # Ambiguous request heads (request smuggling) raise a 400 instead of being guessed.
         self.conn = StrictConnection(
             h11.SERVER, max_incomplete_event_size=context.config.max_head_size
         )
+        # Bytes another process read before handing the connection over (under --workers).
+        if received:
+            self.conn.receive_data(received)
+        # The first request was routed here by whoever accepted the connection; later ones
+        # on a kept-alive connection may be another worker's.
+        self._routed = True
 
     async def run(self) -> None:
+        """Serve requests until the connection ends; raises :class:`.sticky.HandBack` when
+        the next request is another worker's."""
         config = self.context.config
         try:
             while not self.context.shutting_down:
+                if not self._routed:
+                    await self._route_next_request()
                 request = await self._next_request()
                 if request is None:
                     return
@@ -69,6 +82,7 @@ class HttpConnection:
                 if self.conn.their_state is not h11.DONE:
                     return
                 self.conn.start_next_cycle()
+                self._routed = self.context.sticky is None
         except _ConnectionEnded:
             return
         except h11.RemoteProtocolError as exc:
@@ -95,6 +109,35 @@ class HttpConnection:
             event = self.conn.next_event()
         # Anything else is the end of the stream (or a half-close) before a request.
         return event if isinstance(event, h11.Request) else None
+
+    async def _route_next_request(self) -> None:
+        """Read until the next request's first line is in, then raise HandBack if it is
+        another worker's; nothing is parsed yet, so the bytes go back whole."""
+        sticky = self.context.sticky
+        assert sticky is not None
+        config = self.context.config
+        buffered, closed = self.conn.trailing_data
+        if not buffered and not closed:
+            with self.context.idle_wait(config.keep_alive_timeout) as idle:
+                try:
+                    data = await self.stream.receive_some(RECEIVE_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    raise _ConnectionEnded from None
+            if idle.cancelled_caught:
+                raise _ConnectionEnded
+            self.conn.receive_data(data)
+        deadline = trio.current_time() + config.read_timeout
+        while True:
+            buffered, closed = self.conn.trailing_data
+            line = first_line(buffered, config.max_head_size)
+            if line is not None:
+                break
+            if closed:
+                return  # h11 says what a request cut short is
+            await self._read(deadline)
+        self._routed = True
+        if not sticky.owns(line):
+            raise HandBack(buffered)
 
     async def _read(self, deadline: float) -> None:
         """Feed the next bytes from the client to h11 (b"" at the end of the stream)."""

@@ -13,6 +13,7 @@ from .connlimits import ConnectionLimits, connection_budget, peer_ip, raise_file
 from .context import ConnectionContext, FrontendConfig
 from .http import HttpConnection
 from .listening import describe, open_listening_sockets
+from .sticky import HandBack
 
 logger = logging.getLogger("minidiscord.frontend")
 
@@ -61,38 +62,64 @@ class NativeServer:
         """Serve on these listening sockets until ``shutdown_trigger`` returns; started with
         their URLs. The sockets are closed when it returns."""
         listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in sockets]
-        lifespan = Lifespan(self.app)
+
+        async def accept(connections: trio.Nursery) -> None:
+            await trio.serve_listeners(
+                self.serve_connection, listeners, handler_nursery=connections
+            )
+
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(lifespan.run)
-                if await lifespan.startup():
-                    try:
-                        await self._serve_connections(listeners, shutdown_trigger, task_status)
-                    finally:
-                        with trio.CancelScope(shield=True):
-                            await lifespan.shutdown(self.config.graceful_timeout)
-                nursery.cancel_scope.cancel()
+            await self.serve_accepted(
+                accept,
+                [_url(listener) for listener in listeners],
+                shutdown_trigger,
+                task_status=task_status,
+            )
         finally:
             for listener in listeners:
                 listener.socket.close()
+
+    async def serve_accepted(
+        self,
+        accept: Callable[[trio.Nursery], Awaitable[object]],
+        urls: list[str],
+        shutdown_trigger: Callable[[], Awaitable[object]],
+        *,
+        task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run the app's lifespan and, once it started, ``accept(nursery)``, which starts
+        :meth:`serve_connection` in that nursery for each connection it gets (from
+        listeners, or from another process under ``--workers``), until ``shutdown_trigger``
+        returns; started with ``urls``."""
+        lifespan = Lifespan(self.app)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lifespan.run)
+            if await lifespan.startup():
+                try:
+                    await self._serve_connections(accept, urls, shutdown_trigger, task_status)
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await lifespan.shutdown(self.config.graceful_timeout)
+            nursery.cancel_scope.cancel()
         if lifespan.failure is not None:
             raise RuntimeError(f"the app did not start: {lifespan.failure}")
 
     async def _serve_connections(
         self,
-        listeners: list[trio.SocketListener],
+        accept: Callable[[trio.Nursery], Awaitable[object]],
+        urls: list[str],
         shutdown_trigger: Callable[[], Awaitable[object]],
         task_status: trio.TaskStatus[list[str]],
     ) -> None:
         async with trio.open_nursery() as connections:
             accepting = trio.CancelScope()
 
-            async def accept() -> None:
+            async def run_accept() -> None:
                 with accepting:
-                    await trio.serve_listeners(self._handle, listeners, handler_nursery=connections)
+                    await accept(connections)
 
-            connections.start_soon(accept)
-            task_status.started([_url(listener) for listener in listeners])
+            connections.start_soon(run_accept)
+            task_status.started(urls)
             await shutdown_trigger()
             accepting.cancel()
             await self._close_connections()
@@ -105,7 +132,9 @@ class NativeServer:
             if self._open_connections:
                 await self._all_closed.wait()
 
-    async def _handle(self, stream: trio.SocketStream) -> None:
+    async def serve_connection(self, stream: trio.SocketStream, received: bytes = b"") -> None:
+        """Serve one accepted connection until it ends (and close it); ``received``: bytes
+        already read from it by whoever accepted it."""
         ip = peer_ip(stream)
         if ip is None:  # gone before we got to it
             await trio.aclose_forcefully(stream)
@@ -114,12 +143,16 @@ class NativeServer:
             if refusal is not None:
                 await refuse(stream, refusal)
                 return
-            await self._serve(stream)
+            await self._serve(stream, received)
 
-    async def _serve(self, stream: trio.SocketStream) -> None:
+    async def _serve(self, stream: trio.SocketStream, received: bytes) -> None:
         self._open_connections += 1
         try:
-            await HttpConnection(self.context, stream).run()
+            await HttpConnection(self.context, stream, received).run()
+        except HandBack as back:
+            # Under --workers: the next request is another worker's; the parent routes it.
+            assert self.context.sticky is not None
+            await self.context.sticky.hand_back(stream, back.received)
         except Exception:
             # One connection's failure (ours or the client's) ends that connection only.
             logger.exception("a connection failed")

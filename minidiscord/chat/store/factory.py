@@ -10,6 +10,7 @@ from typing import Final, Protocol
 
 import trio
 
+from ...config import Settings
 from ...redis.target import RedisTarget
 from .base import Store
 from .memory import MemoryStore
@@ -18,7 +19,7 @@ from .sqlite import SqliteStore, StoreError
 
 STORE_KINDS: Final = ("sqlite", "memory")
 
-__all__ = ["STORE_KINDS", "RunnableStore", "StoreError", "open_store"]
+__all__ = ["STORE_KINDS", "RunnableStore", "StoreError", "open_store", "store_for"]
 
 
 class RunnableStore(Store, Protocol):
@@ -61,6 +62,13 @@ class RunnableMemoryStore(MemoryStore):
     @property
     def trouble(self) -> str | None:
         return None
+
+
+def store_for(settings: Settings) -> RunnableStore:
+    """The store the settings ask for (Redis in cluster mode): ``open_store`` with them."""
+    return open_store(
+        settings.store, settings.db_path, redis=settings.redis_url, prefix=settings.redis_prefix
+    )
 
 
 def open_store(
