@@ -1,7 +1,8 @@
 """Compares the memory and SQLite stores: the same load against a server with each, one run.
 
-For each store it starts the server (``python -m minidiscord --store KIND --db PATH``) on a
-free loopback port and measures two things:
+For each store it starts the server (``python -m minidiscord --store KIND --db PATH``; for
+``--stores memory,sqlite,redis`` also ``--redis-url`` on a private redis-server with
+``appendfsync always``) on a free loopback port and measures two things:
 
 - sustained throughput: senders keep a window of acknowledged ``message:channel:send``
   events in flight, as fast as the server answers (a closed loop), for a fixed time after a
@@ -12,8 +13,8 @@ free loopback port and measures two things:
 
 Runs alternate between the stores (``--repeats``) and each store's best run counts, which
 damps the noise of a shared machine. It prints the figures and the SQLite/memory
-throughput ratio (target: >= 0.8). For SQLite it also checks that the database holds every
-message that was acknowledged.
+throughput ratio (target: >= 0.8), and Redis/SQLite's when both ran. For SQLite it also
+checks that the database holds every message that was acknowledged.
 
 The closed loop's clients are benchkit's lean WebSocket client, not ``minidiscord.client``:
 a saturation figure must measure the server, and the lean client reads a whole TCP read of
@@ -35,15 +36,17 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import trio
 
 from benchkit.processes import free_port, running, server_args
+from benchkit.redisserver import running_redis
 from benchkit.stats import cpu_s, own_cpu_s, percentile_ms
 from benchkit.wire import LeanWebSocket, WireError
 from scripts import loadtest
 
-STORES = ("memory", "sqlite")
+STORES = ("memory", "sqlite", "redis")
 TARGET_RATIO = 0.8
 START_TIMEOUT = 15.0
 TARGET = "/socket.io/?EIO=4&transport=websocket"
@@ -90,8 +93,17 @@ class Run:
 @contextlib.contextmanager
 def running_server(store: str, db: str) -> Iterator[tuple[int, int]]:
     port = free_port()
-    command = server_args(port, "--store", store, "--db", db, "--log-level", "warning")
-    with running(command, port, timeout=START_TIMEOUT, stdout=subprocess.DEVNULL) as process:
+    with contextlib.ExitStack() as stack:
+        if store == "redis":
+            # Cluster mode with one node, on a private redis-server (appendfsync always).
+            url, _ = stack.enter_context(running_redis(Path(db).parent / "redis"))
+            options = ["--redis-url", url]
+        else:
+            options = ["--store", store, "--db", db]
+        command = server_args(port, *options, "--log-level", "warning")
+        process = stack.enter_context(
+            running(command, port, timeout=START_TIMEOUT, stdout=subprocess.DEVNULL)
+        )
         yield port, process.pid
 
 
@@ -293,6 +305,12 @@ def format_report(runs: Sequence[Run], stores: Sequence[str]) -> str:
             f"{figures.per_server_cpu_s} msgs per server CPU-second, "
             f"p99 at the fixed load {figures.fixed_p99_ms} ms"
         )
+    if {"sqlite", "redis"} <= summary.keys() and summary["sqlite"].messages_per_s:
+        ratio = summary["redis"].messages_per_s / summary["sqlite"].messages_per_s
+        verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
+        lines.append(
+            f"redis/sqlite sustained throughput: {ratio:.2f} ({verdict} the {TARGET_RATIO} target)"
+        )
     if {"memory", "sqlite"} <= summary.keys() and summary["memory"].messages_per_s:
         memory, sqlite = summary["memory"], summary["sqlite"]
         ratio = sqlite.messages_per_s / memory.messages_per_s
@@ -322,7 +340,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-fixed", action="store_true", help="skip the fixed-load phase")
     parser.add_argument("--max-messages", type=int, default=1_000_000, help="per sender, at most")
-    parser.add_argument("--stores", default=",".join(STORES), help="comma-separated, in order")
+    parser.add_argument(
+        "--stores",
+        default="memory,sqlite",
+        help=f"comma-separated, in order, among {', '.join(STORES)}",
+    )
     parser.add_argument("--json", action="store_true", help="print every run as JSON")
     args = parser.parse_args(argv)
     args.stores = [s for s in args.stores.split(",") if s]

@@ -1,15 +1,21 @@
 """benchkit and scripts/: importable without path edits, not in the wheel, and the process
 helpers the scripts and tests share do what they say."""
 
+import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 import setuptools  # type: ignore[import-untyped]  # no stubs in the test extra
 
 from benchkit.processes import ROOT, free_port, running, script_args, server_args, wait_ready
+from benchkit.redisserver import running_redis
+from tests.support.requirements import unavailable
 
 PATH_EDIT = re.compile(r"sys\.path\.(insert|append)\(")
 SCRIPTS = sorted(
@@ -70,3 +76,15 @@ def test_a_running_server_serves_and_is_stopped_after() -> None:
         assert process.poll() is None
     # SIGTERM: the graceful drain, which ends with status 0.
     assert process.returncode == 0
+
+
+def test_a_private_redis_answers_keeps_its_aof_and_is_stopped_after(tmp_path: Path) -> None:
+    if shutil.which("redis-server") is None:
+        unavailable("benchkit's redis-server", "redis-server is not installed")
+    with running_redis(tmp_path / "redis") as (url, pid):
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(b"CONFIG GET appendfsync\r\n")
+            assert b"always" in conn.recv(256)
+        assert os.path.exists(f"/proc/{pid}")
+    assert not os.path.exists(f"/proc/{pid}")
