@@ -3,7 +3,8 @@
 A free loopback port, its own directory, no RDB snapshots (what survives a restart is what
 the AOF holds), and by default the AOF fsynced before every reply, which is what the chat's
 "durable before visible" needs in cluster mode. The tests' asynchronous runner is
-``tests/support/redisserver.py``; this module's :func:`running_redis` is the scripts'.
+``tests/support/redisserver.py``; this module's :func:`running_redis` is the blocking
+one, for scripts (and sync tests) that drive servers as subprocesses outside trio.
 """
 
 import shutil
@@ -14,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .processes import free_port
+from .processes import free_port, stop
 
 # The settings "durable before visible" needs; a run about weaker ones passes its own.
 DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
@@ -49,9 +50,9 @@ def answers_ping(port: int) -> bool:
 
 
 @contextmanager
-def running_redis(directory: Path, config: Sequence[str] = DURABLE) -> Iterator[str]:
-    """A redis-server in ``directory`` for the block; yields its URL. Raises RuntimeError
-    (one line) when there is no redis-server or it does not come up."""
+def running_redis(directory: Path, config: Sequence[str] = DURABLE) -> Iterator[tuple[str, int]]:
+    """A redis-server in ``directory`` for the block; yields (its URL, its pid). Raises
+    RuntimeError (one line) when there is no redis-server or it does not come up."""
     executable = redis_executable()
     if executable is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
@@ -70,7 +71,6 @@ def running_redis(directory: Path, config: Sequence[str] = DURABLE) -> Iterator[
             if time.monotonic() > deadline:
                 raise RuntimeError("redis-server did not answer PING within 15 s")
             time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{port}/0", process.pid
     finally:
-        process.kill()
-        process.wait()
+        stop(process)

@@ -667,7 +667,7 @@ def own_servers(
             store = ["--store", "sqlite", "--db", os.path.join(workdir, "soak.db")]
         else:
             if redis_url is None:
-                redis_url = stack.enter_context(running_redis(Path(workdir) / "redis"))
+                redis_url, _ = stack.enter_context(running_redis(Path(workdir) / "redis"))
             store = ["--redis-url", redis_url]
         servers = []
         for log_path in log_paths:

@@ -41,7 +41,7 @@ from pathlib import Path
 import trio
 
 from benchkit.processes import free_port, running, server_args
-from benchkit.redisserver import running_redis
+from benchkit.redis import running_redis
 from benchkit.stats import cpu_s, own_cpu_s, percentile_ms
 from benchkit.wire import LeanWebSocket, WireError
 from scripts import loadtest

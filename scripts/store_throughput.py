@@ -28,13 +28,13 @@ from pathlib import Path
 
 import trio
 
+from benchkit.redis import running_redis
 from benchkit.stats import cpu_s, own_cpu_s, percentile_ms
 from minidiscord.chat.models import User
 from minidiscord.chat.store.factory import RunnableStore, open_store
 from minidiscord.chat.store.redis import RedisStore
 from minidiscord.chat.store.sqlite import SqliteStore
 from minidiscord.redis.target import parse_redis_url
-from tests.support.redisserver import redis_server
 
 STORES = ("sqlite", "redis", "memory")
 
@@ -132,40 +132,36 @@ def _cpu(pid: int | None) -> float | None:
     return None if pid is None else cpu_s(pid)
 
 
-async def bench(args: argparse.Namespace) -> list[Run]:
+async def bench(
+    args: argparse.Namespace, directory: Path, redis_url: str, redis_pid: int | None
+) -> list[Run]:
+    """Every store, ``args.repeats`` times; ``redis_pid`` (to read its CPU) when known."""
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory(prefix="store-throughput-") as tmp:
-        directory = Path(tmp)
-        async with redis_server(directory / "redis") as private:
-            redis_url = args.redis_url or private.url
-            redis_pid = None
-            if args.redis_url is None and private.process is not None:
-                redis_pid = private.process.pid
-            n = 0
-            for repeat in range(args.repeats):
-                for kind in args.stores:
-                    n += 1
-                    async with opened(kind, directory, redis_url, n) as store:
-                        pid = redis_pid if kind == "redis" else None
-                        m = await measure(store, args, pid)
-                    done = max(m.messages, 1)
-                    runs.append(
-                        Run(
-                            store=kind,
-                            repeat=repeat,
-                            messages_per_s=round(m.messages / m.elapsed, 1),
-                            messages=m.messages,
-                            p50_ms=percentile_ms(m.latencies, 50),
-                            p99_ms=percentile_ms(m.latencies, 99),
-                            groups=m.groups,
-                            per_group=round(m.messages / m.groups, 1) if m.groups else None,
-                            client_cpu_us=round(m.client_cpu_s / done * 1e6, 1),
-                            redis_cpu_us=None
-                            if m.redis_cpu_s is None
-                            else round(m.redis_cpu_s / done * 1e6, 1),
-                        )
-                    )
-                    print(json.dumps(asdict(runs[-1])), flush=True)
+    n = 0
+    for repeat in range(args.repeats):
+        for kind in args.stores:
+            n += 1
+            async with opened(kind, directory, redis_url, n) as store:
+                pid = redis_pid if kind == "redis" else None
+                m = await measure(store, args, pid)
+            done = max(m.messages, 1)
+            runs.append(
+                Run(
+                    store=kind,
+                    repeat=repeat,
+                    messages_per_s=round(m.messages / m.elapsed, 1),
+                    messages=m.messages,
+                    p50_ms=percentile_ms(m.latencies, 50),
+                    p99_ms=percentile_ms(m.latencies, 99),
+                    groups=m.groups,
+                    per_group=round(m.messages / m.groups, 1) if m.groups else None,
+                    client_cpu_us=round(m.client_cpu_s / done * 1e6, 1),
+                    redis_cpu_us=None
+                    if m.redis_cpu_s is None
+                    else round(m.redis_cpu_s / done * 1e6, 1),
+                )
+            )
+            print(json.dumps(asdict(runs[-1])), flush=True)
     return runs
 
 
@@ -196,7 +192,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    runs = trio.run(bench, args)
+    with tempfile.TemporaryDirectory(prefix="store-throughput-") as tmp:
+        directory = Path(tmp)
+        if args.redis_url is not None:
+            runs = trio.run(bench, args, directory, args.redis_url, None)
+        else:
+            with running_redis(directory / "redis") as (redis_url, redis_pid):
+                runs = trio.run(bench, args, directory, redis_url, redis_pid)
     print(json.dumps({"best": summary(runs)}, indent=2))
     return 0
 

@@ -14,7 +14,7 @@ import pytest
 import setuptools  # type: ignore[import-untyped]  # no stubs in the test extra
 
 from benchkit.processes import ROOT, free_port, running, script_args, server_args, wait_ready
-from benchkit.redisserver import running_redis
+from benchkit.redis import running_redis
 from tests.support.requirements import unavailable
 
 PATH_EDIT = re.compile(r"sys\.path\.(insert|append)\(")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 def redis_url(tmp_path: Path, browser: Browser) -> Iterator[str]:
     """A private redis-server (a process; these tests are sync) for the nodes."""
     redis_server_executable()  # skips (or fails in CI) without one
-    with running_redis(tmp_path / "redis") as url:
+    with running_redis(tmp_path / "redis") as (url, _):
         yield url
 
 
