@@ -115,6 +115,10 @@ class ClusterNode:
                 if self.heartbeat_problem is None:
                     log.warning("node %s cannot heartbeat: %s", self.node_id, exc)
                 self.heartbeat_problem = str(exc)
+                # A beat that timed out may still run later (its bytes waited in a cut
+                # link): it then re-registers this node without its sockets and without
+                # this node hearing of it, so the next beat that gets through syncs.
+                self.presence.out_of_step = True
                 continue
             if self.heartbeat_problem is not None:
                 log.warning("node %s heartbeats again", self.node_id)
