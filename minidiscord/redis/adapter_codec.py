@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from ..protocol import jsoncodec
 from ..protocol.socketio import Packet, PacketType
 from ..sockets import BroadcastFlags, BroadcastOptions
@@ -51,31 +53,44 @@ class Message:
 def encode(message: Message) -> dict[bytes, bytes]:
     """The stream entry's fields."""
     attachments: list[bytes] = []
-    body = _deconstruct(message.body, attachments)
+    try:
+        # Most bodies hold no bytes: orjson refuses those, and only then is the body walked.
+        data = orjson.dumps(message.body)
+    except TypeError:
+        data = jsoncodec.dumps(_deconstruct(message.body, attachments)).encode()
     fields = {
         b"k": message.kind.value.encode(),
         b"u": message.node.encode(),
         b"n": message.namespace.encode(),
-        b"d": jsoncodec.dumps(body).encode(),
+        b"d": data,
     }
     for index, attachment in enumerate(attachments):
         fields[b"b%d" % index] = attachment
     return fields
 
 
-def decode(entry: Mapping[str | bytes, str | bytes]) -> Message:
+def sender(entry: Mapping[Any, Any]) -> bytes | None:
+    """The id of the server that sent an entry, read without decoding the rest."""
+    node = entry.get(b"u")
+    return node if isinstance(node, bytes) else None
+
+
+def decode(entry: Mapping[Any, Any]) -> Message:
     """The message of an entry's fields (bytes, as a client with bytes replies gives
     them); raises :class:`MalformedMessage`."""
-    fields = {_bytes(key): _bytes(value) for key, value in entry.items()}
+    fields: Mapping[Any, Any] = entry
+    if b"k" not in fields:
+        fields = {_bytes(key): _bytes(value) for key, value in entry.items()}
     try:
         kind = Kind(fields[b"k"].decode())
         node = fields[b"u"].decode()
         namespace = fields[b"n"].decode()
         body = jsoncodec.loads(fields[b"d"])
-        attachments: list[bytes] = []
-        while (attachment := fields.get(b"b%d" % len(attachments))) is not None:
-            attachments.append(attachment)
-        body = _reconstruct(body, attachments)
+        if b"b0" in fields:
+            attachments: list[bytes] = []
+            while (attachment := fields.get(b"b%d" % len(attachments))) is not None:
+                attachments.append(attachment)
+            body = _reconstruct(body, attachments)
     except (KeyError, ValueError, UnicodeDecodeError) as exc:
         raise MalformedMessage(f"not an adapter message: {exc!r}") from None
     if not isinstance(body, dict):
@@ -83,8 +98,8 @@ def decode(entry: Mapping[str | bytes, str | bytes]) -> Message:
     return Message(kind, node, namespace, body)
 
 
-def _bytes(value: str | bytes) -> bytes:
-    return value.encode() if isinstance(value, str) else value
+def _bytes(value: Any) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 def text(value: str | bytes) -> str:

@@ -38,7 +38,7 @@ from coredis.exceptions import RedisError
 from coredis.tokens import PureToken
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from .adapter_codec import Kind, MalformedMessage, Message, decode, encode, text
+from .adapter_codec import Kind, MalformedMessage, Message, decode, encode, sender, text
 from .adapter_requests import Requests
 from .connection import (
     DEFAULT_CALL_TIMEOUT,
@@ -193,6 +193,7 @@ class AdapterNode:
         self.options = options
         self.keys = Keys(prefix)
         self.uid = secrets.token_hex(8)
+        self._uid_bytes = self.uid.encode()
         self.adapters: dict[str, RedisAdapter] = {}
         self.requests = Requests()
         self.metrics: AdapterMetrics | None = None
@@ -442,9 +443,11 @@ class AdapterNode:
                     positions[keys.stream if not answers else mine] = entry_id
                     self._receive(answers, entry_id, entry.field_values)
 
-    def _receive(
-        self, answer: bool, entry_id: str, fields: Mapping[str | bytes, str | bytes]
-    ) -> None:
+    def _receive(self, answer: bool, entry_id: str, fields: Mapping[Any, Any]) -> None:
+        if not answer and sender(fields) == self._uid_bytes:
+            # Its own: delivered here when it was sent.
+            self.read_position = entry_id
+            return
         try:
             message = decode(fields)
         except MalformedMessage as exc:
