@@ -1,6 +1,6 @@
 """The Redis adapter carries every operator and bulk operation across servers: two
 SocketServers on one redis-server, raw WebSocket clients on each. Broadcasts with rooms,
-except, volatile and local; acks from clients of both servers, and a timeout naming how
+except, volatile and local; close_room; acks from clients of both servers, and a timeout naming how
 many did not answer; fetch_sockets with RemoteSockets of the other server acting through
 the adapter; sockets_join/leave, disconnect_sockets; server-side emits with answers; and a
 dynamic namespace's children, which answer the parent's server-side events."""
@@ -99,6 +99,10 @@ async def test_broadcasts_acks_bulk_operations_and_server_side_emits_cross_serve
         assert await bob.text() == "41"
         await wait_until(lambda: bob_sid not in two.of("/").sockets)
         assert ann_sid in one.of("/").sockets
+        # close_room: every socket in the room leaves it, on every server.
+        two.close_room("a")
+        await wait_until(lambda: "a" not in one.of("/").rooms)
+        assert one.of("/").sockets[ann_sid].rooms == {ann_sid}
 
 
 async def test_a_server_side_emit_names_the_servers_that_did_not_answer(

@@ -7,7 +7,8 @@ import pytest
 import trio
 
 from minidiscord.redis.adapter import FetchSocketsTimeout
-from minidiscord.sockets import ServerSideEmitTimeout, SocketServer
+from minidiscord.redis.adapter_node import id_key
+from minidiscord.sockets import Recovery, ServerSideEmitTimeout, SocketServer
 from tests.redis.adapter_cluster import FAST, cluster, lost, node_of, node_server
 from tests.sockets.operators_app import clients, events, rooms_from_auth
 from tests.support.rawclient import RawWebSocket
@@ -130,3 +131,29 @@ async def test_a_dead_server_stops_counting_within_the_heartbeat_expiry(
             served.shutdown.set()
         # A server that shuts down says so: it stops counting at once.
         assert await adapter.server_count() == 1
+
+
+async def test_with_recovery_a_dead_redis_still_delivers_here_without_offsets(
+    redis: RedisServer,
+) -> None:
+    # A broadcast that gets an offset is delivered here once Redis gave it its id: with
+    # Redis gone, it is delivered here all the same, without one.
+    one = node_server(redis.url, recovery=Recovery())
+    async with cluster([one]) as (first,), clients(first.ws_url, {"ann": ()}) as on_one:
+        ann = on_one["ann"][0]
+        one.emit("kept", 1)
+        ((name, number, offset),) = await events(ann, "kept")
+        assert (name, number) == ("kept", 1)
+        assert offset == node_of(one).own_position
+        await redis.kill()
+        with trio.fail_after(BOUND):
+            one.emit("unkept", 2)
+            one.emit("unkept", 3)
+            assert await events(ann, "unkept") == [["unkept", 2]]
+            assert await events(ann, "unkept") == [["unkept", 3]]
+        await redis.start()
+        await wait_until(lambda: node_of(one).available, 10)
+        one.emit("kept", 4)
+        ((_, number, later),) = await events(ann, "kept")
+        assert number == 4
+        assert id_key(later) > id_key(offset)
