@@ -55,7 +55,7 @@ class AdapterTasks:
         self._stopping = trio.Event()
         async with trio.open_nursery() as nursery:
             for namespace in list(self._namespaces.values()):
-                await nursery.start(namespace.adapter.run)
+                await nursery.start(self._run_one, namespace.adapter)
             self._nursery = nursery
             task_status.started()
             await self._stopping.wait()
@@ -69,9 +69,11 @@ class AdapterTasks:
         """Close every adapter (:meth:`run` then returns once they have finished)."""
         self._stopping.set()
 
-    async def _run_one(self, adapter: Adapter) -> None:
+    async def _run_one(
+        self, adapter: Adapter, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         try:
-            await adapter.run()
+            await adapter.run(task_status=task_status)
         except Exception:
             # One namespace's adapter failing must not take the server down with it.
             logger.exception("the adapter of %s failed", adapter.namespace.name)
@@ -82,13 +84,16 @@ class AdapterTasks:
         """Run ``app``'s lifespan with the adapters: they start when it is told to start,
         before it does, and are closed (and waited for) before its shutdown is reported
         complete."""
-        stopped = trio.Event()
+        # Set once the adapters have stopped; None while they were never started.
+        stopped: trio.Event | None = None
 
         async def run_adapters(*, task_status: trio.TaskStatus[None]) -> None:
+            nonlocal stopped
+            done = stopped = trio.Event()
             try:
                 await self.run(task_status=task_status)
             finally:
-                stopped.set()
+                done.set()
 
         async with trio.open_nursery() as nursery:
 
@@ -99,7 +104,7 @@ class AdapterTasks:
                 return message
 
             async def send_after_stopping(message: AppMessage) -> None:
-                if message["type"] == "lifespan.shutdown.complete":
+                if message["type"] == "lifespan.shutdown.complete" and stopped is not None:
                     self.stop()
                     await stopped.wait()
                 await send(message)

@@ -47,11 +47,13 @@ class SocketServer(ServedByEngine, Operators):
 
     ``adapter`` makes each namespace's :class:`~minidiscord.sockets.Adapter` (given the
     namespace; :class:`~minidiscord.sockets.InMemoryAdapter` by default), dynamic
-    namespaces' children included; the ASGI lifespan runs the adapters (``adapters``,
-    :mod:`minidiscord.sockets.lifecycle`). An app that runs the engine itself rather than
-    through this server's lifespan runs ``adapters.run`` beside it. The operators (``to``,
-    ``volatile``, ``timeout(...).emit_with_ack``, ``fetch_sockets``, ``close_room``...) act
-    on "/"; ``sio.of(name)`` has the same for another namespace.
+    namespaces' children included. The operators (``to``, ``volatile``,
+    ``timeout(...).emit_with_ack``, ``fetch_sockets``, ``close_room``...) act on "/";
+    ``sio.of(name)`` has the same for another namespace.
+
+    The ASGI lifespan runs the adapters (``adapters``, :mod:`minidiscord.sockets.lifecycle`);
+    an app that runs the engine itself rather than through this server's lifespan runs
+    ``adapters.run`` beside it.
 
     ``connection_state_recovery`` turns connection state recovery on with its options
     (:class:`~minidiscord.sockets.Recovery`; off by default, as in the reference): a client

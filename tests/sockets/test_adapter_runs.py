@@ -6,6 +6,7 @@ And a dynamic namespace's children answer the parent's server-side events."""
 import re
 from typing import Any
 
+import pytest
 import trio
 
 from minidiscord.sockets import InMemoryAdapter, Namespace, Recovery, Session, SocketServer
@@ -107,3 +108,25 @@ async def test_a_dynamic_child_answers_its_parents_server_side_events() -> None:
     # The child's own handler is its alone.
     assert await parent.server_side.receive("own", []) is None
     assert heard == [1]
+
+
+class FailingAdapter(InMemoryAdapter):
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        await trio.lowlevel.checkpoint()
+        raise RuntimeError("lost its cluster")
+
+
+async def test_one_failing_adapter_does_not_take_the_server_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sio = SocketServer(
+        adapter=lambda namespace: (
+            FailingAdapter(namespace) if namespace.name == "/admin" else InMemoryAdapter(namespace)
+        )
+    )
+    sio.of("/admin")
+    async with served(sio) as server:
+        await wait_until(lambda: "the adapter of /admin failed" in caplog.text)
+        async with raw_websocket(server.ws_url) as client:
+            assert (await client.join()).startswith("40{")
