@@ -404,7 +404,14 @@ class AdapterNode:
 
     def _reached(self) -> None:
         if not self.available:
-            logger.info("adapter server %s reaches Redis at %s", self.uid, self.target)
+            logger.info(
+                "adapter server %s reaches Redis at %s again (%d more message(s) dropped "
+                "meanwhile)",
+                self.uid,
+                self.target,
+                self._lost_since_log,
+            )
+            self._lost_since_log = 0
         self.available = True
 
     # Reading ----------------------------------------------------------------------------

@@ -3,6 +3,8 @@ nothing hangs (requests to the other servers fail within their bound), what the 
 servers miss is counted, and once Redis is back they get what is sent after. A server that
 dies stops counting within the heartbeat's expiry; one that stops cleanly, at once."""
 
+import logging
+
 import pytest
 import trio
 
@@ -46,8 +48,9 @@ async def requests_fail_in_time(sio: SocketServer) -> None:
 
 
 async def test_a_frozen_redis_stops_nothing_local_and_others_resume_after(
-    redis: RedisServer,
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "minidiscord.redis.adapter")
     # A small queue, so that it fills while Redis is frozen.
     one, two = node_server(redis.url, queue_size=8), node_server(redis.url)
     async with (
@@ -72,6 +75,10 @@ async def test_a_frozen_redis_stops_nothing_local_and_others_resume_after(
         await wait_until(lambda: node_of(one).available and node_of(two).available, 10)
         one.emit("after")
         await after_outage(bob, sent)
+    # Said in the log too: when Redis went and came back, and how much was dropped.
+    assert "lost Redis" in caplog.text
+    assert "dropped" in caplog.text
+    assert "reaches Redis at" in caplog.text
 
 
 async def test_a_killed_redis_back_on_its_aof_resumes_delivery(redis: RedisServer) -> None:
