@@ -14,6 +14,8 @@ import trio
 
 from minidiscord.client import Client
 from minidiscord.redis.adapter_node import id_key
+from minidiscord.redis.connection import open_redis
+from minidiscord.redis.target import parse_redis_url
 from minidiscord.sockets import Recovery, Session, Socket, SocketServer
 from tests.redis.adapter_cluster import cluster, node_of, node_server
 from tests.support.redisserver import RedisServer
@@ -103,6 +105,10 @@ async def test_a_session_is_given_back_once_on_whichever_server_asks(redis: Redi
         await wait_until(lambda: node.own_position != offset)
         sent = id_key(node.own_position)
         await wait_until(lambda: id_key(node_of(b).read_position) >= sent)
+        # Kept in Redis for the recovery window.
+        async with open_redis(parse_redis_url(redis.url)) as client:
+            ttl = await client.pttl(b"test:session:pid-1")
+        assert 50_000 < ttl <= 60_000
 
         async def restored() -> Session | None:
             return await b.of("/").adapter.restore_session("pid-1", offset)
