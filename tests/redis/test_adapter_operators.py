@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import trio
 
-from minidiscord.sockets import BroadcastAckTimeout, ServerSideEmitTimeout, Socket
+from minidiscord.redis.adapter import RedisAdapter
+from minidiscord.sockets import BroadcastAckTimeout, ServerSideEmitTimeout, Socket, SocketServer
 from tests.redis.adapter_cluster import cluster, node_server
 from tests.sockets.operators_app import clients, events
 from tests.support.rawclient import RawWebSocket, raw_websocket
@@ -157,3 +158,24 @@ async def test_dynamic_children_broadcast_and_answer_across_servers(redis: Redis
             assert await client.text() == '42/room-1,["hi"]'
         # The child on the other server answers with its parent's handler.
         assert await one.of("/room-1").server_side_emit_with_ack("where") == ["two"]
+
+
+def test_each_server_needs_a_factory_of_its_own() -> None:
+    # Nothing is connected before the server's lifespan: no Redis needed to check this.
+    factory = RedisAdapter.factory("redis://127.0.0.1:1/0")
+    SocketServer(adapter=factory)
+    with pytest.raises(ValueError, match="a factory of its own"):
+        SocketServer(adapter=factory)
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        ({"max_len": 0}, "at least 1"),
+        ({"block": 0}, "positive"),
+        ({"heartbeat_interval": 5.0, "heartbeat_timeout": 5.0}, "longer than"),
+    ],
+)
+def test_options_that_cannot_work_are_refused(options: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(ValueError, match=complaint):
+        RedisAdapter.factory("redis://127.0.0.1:1/0", **options)
