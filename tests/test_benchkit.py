@@ -3,7 +3,6 @@ helpers the scripts and tests share do what they say."""
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 import setuptools  # type: ignore[import-untyped]  # no stubs in the test extra
 
 from benchkit.processes import ROOT, free_port, running, script_args, server_args, wait_ready
-from benchkit.redis import running_redis
+from benchkit.redis import redis_executable, running_redis
 from tests.support.requirements import unavailable
 
 PATH_EDIT = re.compile(r"sys\.path\.(insert|append)\(")
@@ -79,7 +78,7 @@ def test_a_running_server_serves_and_is_stopped_after() -> None:
 
 
 def test_a_private_redis_answers_keeps_its_aof_and_is_stopped_after(tmp_path: Path) -> None:
-    if shutil.which("redis-server") is None:
+    if redis_executable() is None:
         unavailable("benchkit's redis-server", "redis-server is not installed")
     with running_redis(tmp_path / "redis") as (url, pid):
         port = int(url.rsplit(":", 1)[1].split("/")[0])

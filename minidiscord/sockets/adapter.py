@@ -26,6 +26,15 @@ Which methods are async and which are not is the contract:
   is not volatile and keeps it for the window; ``persist_session`` is fire-and-forget
   (synchronous); ``restore_session`` may need a shared store: async.
 
+An adapter has a life of its own (what a networked adapter needs for its tasks: a reader
+of the other servers' messages, a writer, a heartbeat), as the reference's ``init()`` and
+``close()``: the server's lifespan runs ``run`` of every namespace's adapter when it starts
+(before the engine takes sessions; a namespace made later, a dynamic namespace's child
+included, gets its adapter started when it is made), and calls ``close`` at shutdown, after
+the engine has closed every session (so that sessions persisted on the way out are still
+written); a dynamic namespace's child that is cleaned up closes its adapter then. The
+in-memory adapter's are no-ops.
+
 ``BroadcastOptions`` select the sockets: those in any of ``rooms`` (every socket of the
 namespace when empty), less those in any of ``except_`` rooms. A socket is always in the
 room named by its own id, so a socket id works as a room.
@@ -35,6 +44,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+import trio
 
 from ..protocol.socketio import Packet
 
@@ -97,6 +108,18 @@ class Adapter(Protocol):
     @property
     def namespace(self) -> "Namespace":
         """The namespace this adapter serves."""
+
+    # Lifecycle ------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the adapter's own tasks: ``task_status.started()`` once it can serve (never
+        waiting on the network: a server starts while its cluster is unreachable), and
+        return once :meth:`close` was called and what it owed is done (bounded in time).
+        An adapter without tasks starts and returns at once."""
+
+    def close(self) -> None:
+        """Stop: ``run`` finishes (flushing what it must, within a bound) and returns; a
+        closed adapter is never started again. Idempotent."""
 
     # Membership (this node) -----------------------------------------------------------
 

@@ -7,14 +7,15 @@ reference server, a regular expression is searched in the name (anchor it to mat
 whole name), and parents are asked in the order they were made, the first that matches
 creating the child. A child is a namespace of its own (``sio.namespaces[name]``, its own
 sockets and rooms); it uses its parent's handlers and middlewares, those added later
-included, and may add its own. A child's adapter is made by the server's adapter factory,
-like any namespace's; the parent's operators (broadcasts, acks, bulk operations) reach
-every child through the children's adapters. A name no parent matches still gets
-``CONNECT_ERROR {"message": "Invalid namespace"}``.
+included (its server-side event handlers too), and may add its own. A child's adapter is
+made by the server's adapter factory, like any namespace's; the parent's operators
+(broadcasts, acks, bulk operations) reach every child through the children's adapters. A
+name no parent matches still gets ``CONNECT_ERROR {"message": "Invalid namespace"}``.
 
 With ``SocketServer(cleanup_empty_child_namespaces=True)`` a child is forgotten when its
 last socket leaves (the reference's ``cleanupEmptyChildNamespaces``, off by default there
-too): names chosen by clients then cost nothing once unused.
+too): names chosen by clients then cost nothing once unused. A forgotten child's adapter is
+closed.
 """
 
 import inspect
@@ -31,6 +32,7 @@ from .adapter import Adapter, AdapterFactory
 from .middleware import ConnectMiddleware
 from .namespace import Handler, Namespace
 from .parent_adapter import ParentBroadcastAdapter
+from .serverside import ServerSideHandler
 
 if TYPE_CHECKING:
     from .socket import Socket
@@ -108,6 +110,7 @@ class ParentNamespace(Namespace):
             del self.children[child.name]
         if self._registry.get(child.name) is child:
             del self._registry[child.name]
+        child.adapter.close()
 
 
 class ChildNamespace(Namespace):
@@ -122,6 +125,10 @@ class ChildNamespace(Namespace):
         self.ack_ids = parent.ack_ids
         # The parent's handlers, read live; ``on`` on the child adds its own in front.
         self.handlers = ChainMap[str, Handler]({}, parent.handlers)
+        # Its server-side events' too, as in the reference.
+        self.server_side.handlers = ChainMap[str, ServerSideHandler](
+            {}, parent.server_side.handlers
+        )
         # Clients between their CONNECT and joining: cleanup waits for them.
         self.connecting = 0
 

@@ -7,6 +7,8 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
+import trio
+
 from ..protocol.socketio import Packet, PacketType
 from .adapter import Adapter, BroadcastOptions, SocketDetails
 from .catchall import notify_recipients
@@ -61,6 +63,14 @@ class InMemoryAdapter(Adapter):
     @property
     def namespace(self) -> "Namespace":
         return self._namespace
+
+    # Lifecycle: nothing runs -----------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+
+    def close(self) -> None:
+        pass
 
     # Membership -----------------------------------------------------------------------
 

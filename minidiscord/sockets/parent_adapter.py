@@ -44,6 +44,14 @@ class ParentBroadcastAdapter:
     def namespace(self) -> "ParentNamespace":
         return self._parent
 
+    # Lifecycle: each child's adapter has its own ------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+
+    def close(self) -> None:
+        pass
+
     def _children(self) -> list[Adapter]:
         # A copy: an operation may make a child go (disconnect_sockets with cleanup on).
         return [child.adapter for child in list(self._parent.children.values())]

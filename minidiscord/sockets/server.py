@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, Unpack, overload
 
-from ..asgi_io import ASGIApp
+from ..asgi_io import ASGIApp, Receive, Scope, Send
 from ..metrics import Metrics
 from .adapter import AdapterFactory
 from .asgi import EngineLimits, ServedByEngine, engine_app
@@ -14,6 +14,7 @@ from .client import Client
 from .connection import EngineConnection
 from .dynamic import NamespacePattern, ParentNamespace
 from .handlers import C, D, E, R
+from .lifecycle import AdapterTasks
 from .memory_adapter import InMemoryAdapter
 from .middleware import ConnectMiddleware
 from .namespace import H, Namespace
@@ -49,6 +50,10 @@ class SocketServer(ServedByEngine, Operators):
     namespaces' children included. The operators (``to``, ``volatile``,
     ``timeout(...).emit_with_ack``, ``fetch_sockets``, ``close_room``...) act on "/";
     ``sio.of(name)`` has the same for another namespace.
+
+    The ASGI lifespan runs the adapters (``adapters``, :mod:`minidiscord.sockets.lifecycle`);
+    an app that runs the engine itself rather than through this server's lifespan runs
+    ``adapters.run`` beside it.
 
     ``connection_state_recovery`` turns connection state recovery on with its options
     (:class:`~minidiscord.sockets.Recovery`; off by default, as in the reference): a client
@@ -94,14 +99,24 @@ class SocketServer(ServedByEngine, Operators):
         self.max_attachments = max_attachments
         # A binary packet's attachments must all arrive within this many seconds.
         self.attachment_timeout = attachment_timeout
-        self.adapter_factory = adapter
+        self.namespaces: dict[str, Namespace] = {}
+        # Every namespace's adapter is made through it, so that it runs with the lifespan.
+        self.adapters = AdapterTasks(adapter, self.namespaces)
+        self.adapter_factory: AdapterFactory = self.adapters.make
         self.recovery = connection_state_recovery
-        root = Namespace("/", self.metrics, adapter_factory=adapter)
+        root = Namespace("/", self.metrics, adapter_factory=self.adapter_factory)
         root.recovery = connection_state_recovery
-        self.namespaces: dict[str, Namespace] = {"/": root}
+        self.namespaces["/"] = root
         # Dynamic namespaces' parents, asked in this order about a name not registered.
         self.parent_namespaces: list[ParentNamespace] = []
         self.cleanup_empty_child_namespaces = cleanup_empty_child_namespaces
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            # The adapters run for as long as the engine does (see :mod:`.lifecycle`).
+            await self.adapters.around_lifespan(self.app, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
     @overload
     def of(self, name: str = "/") -> Namespace: ...

@@ -1,7 +1,7 @@
 """Events between servers (``server_side_emit``): the handlers a namespace has for the
 events other servers send it, which a cluster adapter calls when one arrives."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, TypeVar
 
 ServerSideHandler = Callable[..., Awaitable[Any]]
@@ -15,7 +15,8 @@ class ServerSideEvents:
     __slots__ = ("handlers",)
 
     def __init__(self) -> None:
-        self.handlers: dict[str, ServerSideHandler] = {}
+        # A dynamic namespace's child reads its parent's through a ChainMap.
+        self.handlers: MutableMapping[str, ServerSideHandler] = {}
 
     def on(self, event: str) -> Callable[[S], S]:
         """Register the handler of a server-side event."""

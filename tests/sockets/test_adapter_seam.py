@@ -36,6 +36,14 @@ class RecordingAdapter:
         self.inner = InMemoryAdapter(namespace)
         self.calls: list[tuple[Any, ...]] = []
 
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self.calls.append(("run",))
+        await self.inner.run(task_status=task_status)
+
+    def close(self) -> None:
+        self.calls.append(("close",))
+        self.inner.close()
+
     def take(self) -> list[tuple[Any, ...]]:
         """The calls recorded since the last take."""
         calls, self.calls = self.calls, []
@@ -154,6 +162,8 @@ async def test_membership_and_broadcasts_go_through_the_adapter() -> None:
     ):
         ann, bob = joined["ann"][1], joined["bob"][1]
         assert recorder.take() == [
+            # The server's lifespan started the adapter before any client came.
+            ("run",),
             ("add_all", ann, (ann,)),
             ("add_all", ann, ("a", "b")),
             ("add_all", bob, (bob,)),
@@ -180,7 +190,10 @@ async def test_membership_and_broadcasts_go_through_the_adapter() -> None:
         # "light" is volatile and bob still had "all" waiting: dropped.
         assert await events(joined["bob"][0], "others") == [["all", 1], ["others"]]
     await wait_until(lambda: not sio.of("/").sockets)
-    assert set(recorder.take()) == {("del_all", ann), ("del_all", bob)}
+    # Closed at shutdown, once the engine had closed the sessions.
+    calls = recorder.take()
+    assert set(calls[:-1]) == {("del_all", ann), ("del_all", bob)}
+    assert calls[-1] == ("close",)
 
 
 async def test_acks_bulk_operations_and_server_side_emits_go_through_the_adapter() -> None:
