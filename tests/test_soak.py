@@ -10,7 +10,9 @@ import orjson
 import pytest
 
 from benchkit.processes import ROOT, script_args
+from benchkit.redis import redis_executable
 from scripts import soak
+from tests.support.requirements import unavailable
 
 GRACE = 2.0
 
@@ -136,4 +138,35 @@ def test_a_short_soak_passes() -> None:
     (resources,) = summary["resources"]
     assert resources["checked"] is True
     assert resources["end"]["connections"] > 0
+    assert summary["server_log_errors"] == 0
+
+
+@pytest.mark.slow
+def test_a_short_soak_across_two_nodes_passes() -> None:
+    """The same checks with the clients moving between two nodes of one chat on Redis at
+    every reconnect: each message once and in order on every connection, whichever node
+    it and the sender are on, and sessions restored on the other node."""
+    if redis_executable() is None:
+        unavailable("the cluster soak", "redis-server is not installed")
+    seconds = soak_seconds() / 3
+    command = script_args(
+        "soak",
+        *("--nodes", "2", "--clients", "60", "--duration", str(seconds)),
+        *("--interval", "0.5:2", "--message-rate", "20", "--grace", "3"),
+        *("--sample-interval", "1", "--seed", "2", "--json"),
+    )
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, timeout=seconds + 180, check=False
+    )
+    assert done.stdout, done.stderr.decode(errors="replace")[-2000:]
+    summary = orjson.loads(done.stdout.splitlines()[-1])
+    assert done.returncode == 0, (summary["violations"], summary["violation_examples"])
+    assert len(summary["urls"]) == 2
+    messages = summary["messages"]
+    assert messages["sent"] > 0
+    assert messages["acked"] == messages["sent"]
+    assert messages["checked_deliveries"] > messages["acked"]
+    # Every reconnect goes to the other node: each restore crossed nodes.
+    assert summary["connections"]["restores"] > 0
+    assert [r["checked"] for r in summary["resources"]] == [True, True]
     assert summary["server_log_errors"] == 0
