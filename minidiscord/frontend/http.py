@@ -27,6 +27,12 @@ RECEIVE_SIZE = 64 * 1024
 # Bytes a client may send ahead while its request is being answered (pipelining); past
 # this the server stops reading until the answer is out.
 MAX_READ_AHEAD = 64 * 1024
+# After answering a request whose body it did not read (a refusal mid-upload), the server
+# reads and drops what the client still sends, for this long and up to this much, before it
+# closes: closing with unread bytes makes the kernel send a reset, which may destroy the
+# answer before the client reads it (Apache's "lingering close").
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 2 * 1024 * 1024
 
 
 class _ConnectionEnded(Exception):
@@ -71,7 +77,9 @@ class HttpConnection:
                     return
                 if self.conn.our_state is not h11.DONE:
                     # The answer ends the connection (e.g. it said "Connection: close"): the
-                    # rest of the request is not worth waiting for.
+                    # rest of the request is not worth waiting for, only worth letting in.
+                    if self.conn.their_state is h11.SEND_BODY:
+                        await self._linger()
                     return
                 # An app may answer without reading the request (a GET's empty body
                 # included): what is left must be read before the next request can be.
@@ -149,6 +157,21 @@ class HttpConnection:
             self.conn.receive_data(data)
             return
         raise _ConnectionEnded
+
+    async def _linger(self) -> None:
+        """Say we are done sending, then drop what the client still sends until it closes,
+        or for LINGER_SECONDS, or LINGER_BYTES: its answer is not destroyed by a reset."""
+        try:
+            await self.stream.send_eof()
+            dropped = 0
+            with trio.move_on_after(LINGER_SECONDS):
+                while dropped < LINGER_BYTES:
+                    data = await self.stream.receive_some(RECEIVE_SIZE)
+                    if not data:
+                        return
+                    dropped += len(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
 
     async def _skip_body(self, deadline: float) -> bool:
         """Read and drop the rest of a request body (bounded in size, and in time by the

@@ -214,6 +214,8 @@ async def test_request_bodies_being_read_are_bounded_per_address(
         sids = [await polling_connect(http, server.url) for _ in range(2)]
     for sid in sids:
         stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        # The server may answer the second before its body is all sent: the rest of the
+        # body is still let in (and dropped), so the answer can be read.
         await stream.send_all(
             f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
             "Host: localhost\r\nX-Forwarded-For: 203.0.113.7\r\n"
@@ -229,4 +231,38 @@ async def test_request_bodies_being_read_are_bounded_per_address(
     assert sids[1] not in server.app.engine.sessions or server.app.engine.sessions[sids[1]].closed
     assert sids[0] in server.app.engine.sessions
     for stream in heads:
+        await trio.aclose_forcefully(stream)
+
+
+async def test_a_refused_upload_is_let_in_so_its_answer_is_not_lost(
+    start_server: ServerFactory,
+) -> None:
+    """A server that answers before a body is all sent, then closes with the rest unread,
+    makes its kernel send a reset that can destroy the answer before the client reads it.
+    The client must be able to send the rest, read the answer, and see a clean close."""
+    server = await start_server(max_payload=1_000_000, ip_buffer_bytes=int(1.5 * MiB))
+    async with httpx.AsyncClient(headers={"X-Forwarded-For": "203.0.113.7"}) as http:
+        sids = [await polling_connect(http, server.url) for _ in range(2)]
+    streams = []
+    for sid, sent in ((sids[0], 899_999), (sids[1], 700_000)):
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        await stream.send_all(
+            f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+            "Host: localhost\r\nX-Forwarded-For: 203.0.113.7\r\n"
+            "Content-Length: 900000\r\n\r\n".encode()
+            + b"4" * sent
+        )
+        streams.append(stream)
+    refused = streams[1]
+    answer = b""
+    with trio.fail_after(5):
+        while b"\r\n\r\n" not in answer:
+            answer += await refused.receive_some(4096)
+    assert answer.startswith(b"HTTP/1.1 429"), answer
+    # The rest of the body still goes in, and the connection then ends cleanly.
+    await refused.send_all(b"4" * 200_000)
+    with trio.fail_after(5):
+        while (more := await refused.receive_some(4096)) != b"":
+            answer += more
+    for stream in streams:
         await trio.aclose_forcefully(stream)
