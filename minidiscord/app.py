@@ -10,7 +10,7 @@ from .asgi_io import Receive, Scope, Send, client_address, header, refuse, respo
 from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
 from .chat.server import ChatServer
-from .chat.store.factory import RunnableStore, open_store
+from .chat.store.factory import RunnableStore, store_for
 from .config import Settings
 from .engine import CloseReason, EngineServer
 from .hostfixes import is_host_protocol_error
@@ -171,8 +171,6 @@ class ChatApp(App):
         # Cluster mode: this node's link to the others (its log reader, presence and
         # heartbeat); None on a single node.
         self.cluster = cluster
-        if cluster is not None:
-            register_cluster_metrics(self.metrics.registry, cluster)
         self.chat = ChatServer(
             self.sio,
             self.store,
@@ -187,6 +185,9 @@ class ChatApp(App):
             # After a resync: clients take it for a lost connection, and reconnect.
             reconnect_all=lambda: self.engine.close_all(CloseReason.FORCED_CLOSE),
         )
+        if cluster is not None:
+            # After the chat attached itself to the cluster's log reader.
+            register_cluster_metrics(self.metrics.registry, cluster)
 
     async def health(self) -> str | None:
         problem = await super().health()
@@ -227,12 +228,7 @@ def create_app(settings: Settings | None = None, store: RunnableStore | None = N
     """The chat app; without a store, opens the one the settings name (blocking, at startup)."""
     settings = settings or Settings.from_env()
     if store is None:
-        store = open_store(
-            settings.store,
-            settings.db_path,
-            redis=settings.redis_url,
-            prefix=settings.redis_prefix,
-        )
+        store = store_for(settings)
     cluster = None
     if settings.redis_url is not None:
         cluster = ClusterNode(

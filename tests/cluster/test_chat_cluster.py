@@ -495,6 +495,9 @@ async def metrics_of(node: RunningServer) -> dict[str, float]:
     }
 
 
+PARTS = ("reader", "heartbeat")
+
+
 async def test_metrics_show_the_cluster_and_the_bus(
     start_server: ServerFactory, redis: RedisServer, clients: MakeClient
 ) -> None:
@@ -508,6 +511,9 @@ async def test_metrics_show_the_cluster_and_the_bus(
     assert seen["minidiscord_bus_lag_entries"] == 0
     assert seen["minidiscord_redis_trouble"] == 0
     assert 0 <= seen["minidiscord_bus_lag_seconds"] < 5
+    # The message's hop from a to b was timed.
+    assert seen["minidiscord_bus_delay_seconds_count"] == 1
+    assert seen['minidiscord_redis_reconnects_total{part="reader"}'] == 0
     redis.freeze()
     try:
         with trio.fail_after(15):
@@ -515,6 +521,13 @@ async def test_metrics_show_the_cluster_and_the_bus(
                 await trio.sleep(0.1)
     finally:
         redis.thaw()
+    with trio.fail_after(15):
+        # Redis is back: whichever of the reader and the heartbeat noticed it counts a
+        # reconnect.
+        while (seen := await metrics_of(b))["minidiscord_redis_trouble"] != 0:  # noqa: ASYNC110
+            await trio.sleep(0.1)
+    reconnects = [seen[f'minidiscord_redis_reconnects_total{{part="{part}"}}'] for part in PARTS]
+    assert sum(reconnects) >= 1
 
 
 async def test_presence_leaves_nothing_behind_in_redis(

@@ -55,6 +55,8 @@ class ClusterNode:
         self.presence = ClusterPresence(client, self.keys, self.node_id)
         self._reader: LogReader | None = None
         self.heartbeat_problem: str | None = None
+        # Times the heartbeat lost Redis and got it back (for /metrics).
+        self.heartbeat_reconnects = 0
         # As of the last heartbeat: the log's last position, and how many nodes there are.
         self.head = 0
         self.nodes = 0
@@ -122,6 +124,7 @@ class ClusterNode:
                 continue
             if self.heartbeat_problem is not None:
                 log.warning("node %s heartbeats again", self.node_id)
+                self.heartbeat_reconnects += 1
             self.heartbeat_problem = None
 
     def lag(self) -> int:

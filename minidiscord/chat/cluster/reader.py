@@ -9,6 +9,8 @@ reconnect for a fresh snapshot.
 
 import heapq
 import logging
+import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -94,6 +96,11 @@ class LogReader:
         # trio time of the last read that Redis answered, and why the last one failed.
         self.last_read = 0.0
         self.problem: str | None = None
+        # Times the reader lost Redis and got it back (for /metrics).
+        self.reconnects = 0
+        # Told, for each message shown, the seconds since its sender's node accepted it
+        # (by the wall clocks of two hosts: as exact as they agree).
+        self.on_delay: Callable[[float], None] | None = None
         self._waiters: list[tuple[int, int, trio.Event]] = []
         self._waiter_count = 0
 
@@ -134,6 +141,7 @@ class LogReader:
                 continue
             if self.problem is not None:
                 log.warning("the log reader is back, from entry %d", self.position)
+                self.reconnects += 1
             self.problem = None
             pause = BACKOFF[0]
             self.last_read = trio.current_time()
@@ -180,6 +188,8 @@ class LogReader:
             message = message_from(data)
             if message is not None:
                 sink.message(position, message)
+                if self.on_delay is not None:
+                    self.on_delay(max(0.0, time.time() - message.timestamp / 1000))
                 return
         elif kind in (b"online", b"offline", b"leave"):
             user = user_from(data.get("user", data) if isinstance(data, dict) else None)
