@@ -19,7 +19,7 @@ import trio
 from minidiscord.chat.models import Message, User
 from minidiscord.chat.store.base import StoreReadError, StoreWriteError
 from minidiscord.chat.store.factory import open_store
-from minidiscord.chat.store.redis import HEALTH_TIMEOUT, RedisStore
+from minidiscord.chat.store.redis import CLOCK_REFRESH, HEALTH_TIMEOUT, RedisStore
 from minidiscord.chat.store.redisclock import RedisClock
 from minidiscord.chat.store.rediskeys import RedisKeys
 from minidiscord.chat.store.sqlite import StoreError
@@ -250,6 +250,28 @@ async def test_a_write_redis_runs_after_its_deadline_is_refused_and_leaves_nothi
         assert await read_log(redis) == []
         # The connection is fine: the next write, with a true deadline, goes through.
         assert (await store.add_message("general", user, "in time", 2)).id == 1
+
+
+async def test_redis_s_clock_is_measured_again_by_a_later_batch(
+    redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readings: list[float] = []
+    observe = RedisClock.observe
+
+    def counted(self: RedisClock, reply: list[bytes], received: float) -> None:
+        readings.append(received)
+        observe(self, reply, received)
+
+    monkeypatch.setattr(RedisClock, "observe", counted)
+    async with running_store(redis) as store:
+        # Measured once when the writer's connection opened.
+        assert len(readings) == 1
+        user, _ = await store.create_user("alice")
+        # Time passing is the condition here, not a wait for something to happen.
+        await trio.sleep(CLOCK_REFRESH)
+        await store.add_message("general", user, "later", 1)
+        assert len(readings) >= 2
+        assert readings[-1] >= readings[0] + CLOCK_REFRESH
 
 
 async def test_each_caller_hears_within_its_bound_while_the_writer_cannot_connect(

@@ -4,6 +4,8 @@ Redis's clock cannot be set from a test, so these feed it ``TIME`` replies as Re
 them (seconds and microseconds, as bytes) from a clock far from trio's.
 """
 
+import math
+
 import pytest
 
 from minidiscord.chat.store.redisclock import WINDOW, RedisClock
@@ -66,11 +68,14 @@ def test_a_clock_stepped_back_is_followed_once_its_old_readings_are_out_of_the_w
 def test_nothing_is_converted_before_a_reading_or_after_forget() -> None:
     clock = RedisClock()
     assert clock.known is False
+    assert clock.measured_at == -math.inf
     with pytest.raises(RuntimeError, match="not known"):
         clock.redis_deadline(1.0)
     clock.observe(time_reply(EPOCH * 1_000_000), received=1.0)
     assert clock.known is True
+    assert clock.measured_at == 1.0
     clock.forget()
     assert clock.known is False
+    assert clock.measured_at == -math.inf
     with pytest.raises(RuntimeError, match="not known"):
         clock.redis_deadline(1.0)

@@ -77,6 +77,9 @@ MAX_BATCH: Final = 1000
 # share of the bound (at most half the batch's time): a write applied in time has that long
 # for its reply to arrive before its caller is told it failed.
 LATE_MARGIN: Final = 0.25
+# Seconds between measurements of Redis's clock (a TIME in the next batch): following a
+# stepped wall clock needs a few, and one per batch would cost every lone message a command.
+CLOCK_REFRESH: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,8 +262,8 @@ class _Flight:
     requests: list[Awaitable[Any]]
     deadline: float
     connection: BaseConnection
-    # Which of the requests is the TIME that measures Redis's clock again.
-    clock_request: int
+    # Which of the requests is the TIME that measures Redis's clock again, if any.
+    clock_request: int | None
 
 
 class RedisWriteError(StoreWriteError):
@@ -347,19 +350,20 @@ class RedisStore:
     **A write its caller was told failed is not applied later.** Each batch's scripts get a
     deadline in Redis's clock: the batch's own (when its callers stop waiting) less a margin
     (``LATE_MARGIN`` of the bound, at most half the batch's time), converted with the offset
-    between the clocks (measured with ``TIME`` when the writer's connection opens and again
-    in every batch; see ``redisclock``). Redis runs a script past it without writing
-    anything. So a frozen Redis that is thawed, or bytes retransmitted when a cut link
-    mends, write nothing once the caller has heard "did not answer". The window that
+    between the clocks (measured with ``TIME`` when the writer's connection opens, then in a
+    batch every ``CLOCK_REFRESH``; see ``redisclock``). Redis runs a script past it without
+    writing anything. So a frozen Redis that is thawed, or bytes retransmitted when a cut
+    link mends, write nothing once the caller has heard "did not answer". The window that
     remains, honestly: Redis ran the write in time but its reply reached the node more than
     the margin later (a link cut, or Redis frozen, between the write and its reply; the
     write is then durable and shown to everyone while its sender was told it "may have been
     applied"), or Redis's wall clock was stepped back by more than the margin within the
-    last few batches. A write that never left ("nothing was written": no connection could
-    be opened, or it waited its whole bound behind slow batches) or that Redis ran too late
-    ("after its deadline") was not applied. Deletions are bounded the same way: a
-    ``user:leave`` that failed leaves the user in place. A caller cancelled while it waits
-    does not withdraw its write (it is applied only within its deadline).
+    last few readings (``WINDOW`` of them, about 4 s). A write that never left ("nothing was
+    written": no connection could be opened, or it waited its whole bound behind slow
+    batches) or that Redis ran too late ("after its deadline") was not applied. Deletions
+    are bounded the same way: a ``user:leave`` that failed leaves the user in place. A
+    caller cancelled while it waits does not withdraw its write (it is applied only within
+    its deadline).
 
     Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` a write is
     answered after its AOF fsync; ``run`` logs a warning when the server is set weaker.
@@ -589,9 +593,11 @@ class RedisStore:
                     )
                     for script in {call[0] for call in calls}
                 ]
-                # Measured again with every batch, to follow Redis's clock.
-                clock_request = len(requests)
-                requests.append(connection.create_request(b"TIME", decode=False))
+                # Measured again with a batch now and then, to follow Redis's clock.
+                clock_request = None
+                if now - self._clock.measured_at >= CLOCK_REFRESH:
+                    clock_request = len(requests)
+                    requests.append(connection.create_request(b"TIME", decode=False))
                 for user_id, when in notes.items():
                     # XX: the notes of users who are gone (or never were) are dropped.
                     requests.append(
@@ -647,6 +653,7 @@ class RedisStore:
         try:
             with trio.fail_at(flight.deadline), bounded(flight.what, self._timeout):
                 results = []
+                received = math.inf
                 for n, request in enumerate(flight.requests):
                     results.append(await request)
                     if n == flight.clock_request:
@@ -669,7 +676,7 @@ class RedisStore:
                 f"{reason}; the write may have been applied",
             )
             return
-        if flight.connection is self._connection:
+        if flight.clock_request is not None and flight.connection is self._connection:
             self._clock.observe(results[flight.clock_request], received)
         self._batches += 1
         failed = False

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Final
 
 # Measurements kept: the best of the recent ones is used, so one slow reply costs nothing,
-# and a stepped wall clock in Redis is followed within this many batches.
+# and a stepped wall clock in Redis is followed within this many measurements.
 WINDOW: Final = 8
 MICROSECONDS: Final = 1_000_000
 
@@ -33,15 +33,22 @@ class RedisClock:
     def __init__(self, window: int = WINDOW) -> None:
         # Lower bounds of Redis's time minus trio's, in microseconds.
         self._bounds: deque[int] = deque(maxlen=window)
+        self._measured_at = -math.inf
 
     @property
     def known(self) -> bool:
         """Whether any ``TIME`` reply was observed since the last ``forget``."""
         return bool(self._bounds)
 
+    @property
+    def measured_at(self) -> float:
+        """When (trio time) the last reply observed was received; -inf if none."""
+        return self._measured_at
+
     def observe(self, reply: Sequence[bytes | str | int], received: float) -> None:
         """Take a ``TIME`` reply (seconds and microseconds, as Redis sends them) received at
         trio time ``received`` (or later: that only lowers the bound)."""
+        self._measured_at = received
         seconds, micros = reply
         redis_now = int(seconds) * MICROSECONDS + int(micros)
         # Rounded up: a later receipt gives a lower, still safe, bound.
@@ -50,6 +57,7 @@ class RedisClock:
     def forget(self) -> None:
         """Drop every measurement (a new connection may reach another server)."""
         self._bounds.clear()
+        self._measured_at = -math.inf
 
     def redis_deadline(self, deadline: float) -> int:
         """``deadline`` (trio time, seconds) as Redis's ``TIME`` in microseconds: when Redis
