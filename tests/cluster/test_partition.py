@@ -5,7 +5,8 @@ Cutting a node's host off the network is a partition as a data centre sees one: 
 keeps its clients but loses Redis. Its users must go offline for everyone else within the
 node timeout, its own sends must be refused (not hang); once the network mends, the node
 must notice it was presumed dead, repair its presence (its users come back online for the
-others) and deliver again.
+others) and deliver again. A send refused during the cut must stay refused: its bytes, left
+in the node's TCP send buffer, reach Redis when the link mends, and must write nothing.
 """
 
 import subprocess
@@ -78,6 +79,24 @@ async def node_on(host: Host, redis_url: str, log: Path) -> AsyncIterator[str]:
         await process.wait()
 
 
+async def sent_to_redis(host: Host, redis: Host) -> None:
+    """Until every byte the node on ``host`` had queued for Redis (on any connection, the
+    abandoned ones included) has reached Redis: from then on, Redis has read what was sent
+    during a cut, and ran it before anything sent later."""
+
+    async def unsent() -> list[str]:
+        found = await trio.run_process(
+            host.command(["ss", "-Htn", "dst", f"{redis.address}:{REDIS_PORT}"]),
+            capture_stdout=True,
+        )
+        # Columns: state, Recv-Q, Send-Q, local address, peer address.
+        return [line for line in found.stdout.decode().splitlines() if line.split()[2] != "0"]
+
+    with trio.fail_after(FAILOVER_BOUND):
+        while await unsent():  # noqa: ASYNC110 - the kernel has no event for this
+            await trio.sleep(0.05)
+
+
 async def test_a_partitioned_node_fails_over_and_repairs(tmp_path: Path) -> None:
     async with (
         virtual_hosts(3) as (first, second, data),
@@ -103,8 +122,19 @@ async def test_a_partitioned_node_fails_over_and_repairs(tmp_path: Path) -> None
         await second.mend()
         with trio.fail_after(FAILOVER_BOUND):
             await ada.wait_for("user:connect", lambda user, *_: user["userId"] == bob_id)
+        await sent_to_redis(second, data)
         ack = await bob.send("general", "after the cut")
         assert ack["ok"] is True
         await ada.wait_for("message:channel", lambda _, m, *__: m["id"] == ack["id"])
         # Bob's own client never lost its connection, and saw ada throughout.
         assert "disconnect" not in bob.names()
+        # The refused message reached Redis before the later one, and was not applied: no
+        # one was shown it, and it is not in the history a newcomer gets.
+        expected = ["before the cut", "after the cut"]
+        for client in (ada, bob):
+            shown = [args[1]["message"] for args in client.received("message:channel")]
+            assert shown == expected, client.name
+        async with remote_chat(first.command([]), first_url, {"username": "cy"}, "cy") as cy:
+            channels = cy.received("channels")[0][0]
+            (general,) = [c for c in channels if c["name"] == "general"]
+            assert [m["message"] for m in general["messages"]] == expected

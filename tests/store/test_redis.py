@@ -19,7 +19,8 @@ import trio
 from minidiscord.chat.models import Message, User
 from minidiscord.chat.store.base import StoreReadError, StoreWriteError
 from minidiscord.chat.store.factory import open_store
-from minidiscord.chat.store.redis import HEALTH_TIMEOUT, RedisStore
+from minidiscord.chat.store.redis import CLOCK_REFRESH, HEALTH_TIMEOUT, RedisStore
+from minidiscord.chat.store.redisclock import RedisClock
 from minidiscord.chat.store.rediskeys import RedisKeys
 from minidiscord.chat.store.sqlite import StoreError
 from minidiscord.redis.connection import DEFAULT_CALL_TIMEOUT, open_redis
@@ -173,11 +174,104 @@ async def test_writes_while_redis_is_frozen_fail_within_the_bound_then_work_agai
         message = await store.add_message("general", user, "thawed", 2)
         assert await store.healthy() is True
         assert store.trouble is None
-        # The frozen write was sent: Redis may have run it once thawed. Never twice, and
-        # never after a later write.
-        texts = [m.message for m in await store.recent_messages("general", 5)]
-        assert texts in (["thawed"], ["frozen", "thawed"])
-        assert texts[-1] == message.message
+        # The frozen write was sent, and Redis ran it once thawed: past its deadline, so it
+        # wrote nothing.
+        assert await store.recent_messages("general", 5) == [message]
+
+
+async def refused_while_frozen(redis: RedisServer, write: Awaitable[object]) -> None:
+    """Run ``write`` with Redis frozen: it must fail within the bound (its bytes are with
+    Redis by then), and Redis is thawed again."""
+    redis.freeze()
+    try:
+        with trio.fail_after(BOUND * 4):
+            with pytest.raises(StoreWriteError, match=r"did not answer within 1 s"):
+                await write
+    finally:
+        redis.thaw()
+
+
+async def test_a_message_refused_while_redis_was_frozen_is_not_applied_after_the_thaw(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis, timeout=BOUND) as store:
+        user, _ = await store.create_user("alice")
+        await refused_while_frozen(redis, store.add_message("general", user, "frozen", 1))
+        # Redis reads the abandoned connection's script as soon as it is thawed, long before
+        # this write's new connection and handshake: by its answer, the frozen one has run.
+        thawed = await store.add_message("general", user, "thawed", 2)
+        assert await store.recent_messages("general", 5) == [thawed]
+        assert [entry[2]["message"] for entry in await read_log(redis)] == ["thawed"]
+        # It took no number either: ids stay dense.
+        assert thawed.id == 1
+
+
+async def test_a_user_refused_while_redis_was_frozen_is_not_created_after_the_thaw(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis, timeout=BOUND) as store:
+        await store.create_user("alice")
+        await refused_while_frozen(redis, store.create_user("ghost"))
+        await store.create_user("after")
+        assert [user.username for user in await store.list_users()] == ["alice", "after"]
+        async with open_redis(parse_redis_url(redis.url)) as client:
+            assert len(await client.keys("chat:session:*")) == 2
+
+
+async def test_a_deletion_refused_while_redis_was_frozen_is_not_applied_after_the_thaw(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis, timeout=BOUND) as store:
+        user, session = await store.create_user("alice")
+        await refused_while_frozen(redis, store.delete_user(user.user_id))
+        await store.create_user("after")
+        # The user told "leave failed" is still there, and nobody was told she left.
+        assert await store.get_session(session.session_id) == (user, session)
+        assert await read_log(redis) == []
+
+
+async def test_a_write_redis_runs_after_its_deadline_is_refused_and_leaves_nothing(
+    redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_store(redis, timeout=BOUND) as store:
+        user, _ = await store.create_user("alice")
+        # As if Redis's clock were measured far ahead of its true time: every deadline sent
+        # has passed when Redis runs the script, while the caller still waits.
+        monkeypatch.setattr(RedisClock, "redis_deadline", lambda self, deadline: 0)
+        with pytest.raises(StoreWriteError, match=r"after its deadline.*nothing was written"):
+            await store.add_message("general", user, "late", 1)
+        with pytest.raises(StoreWriteError, match=r"after its deadline.*nothing was written"):
+            await store.create_user("late")
+        with pytest.raises(StoreWriteError, match=r"after its deadline.*nothing was written"):
+            await store.delete_user(user.user_id)
+        monkeypatch.undo()
+        assert await store.recent_messages("general", 5) == []
+        assert [u.username for u in await store.list_users()] == ["alice"]
+        assert await read_log(redis) == []
+        # The connection is fine: the next write, with a true deadline, goes through.
+        assert (await store.add_message("general", user, "in time", 2)).id == 1
+
+
+async def test_redis_s_clock_is_measured_again_by_a_later_batch(
+    redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readings: list[float] = []
+    observe = RedisClock.observe
+
+    def counted(self: RedisClock, reply: list[bytes], received: float) -> None:
+        readings.append(received)
+        observe(self, reply, received)
+
+    monkeypatch.setattr(RedisClock, "observe", counted)
+    async with running_store(redis) as store:
+        # Measured once when the writer's connection opened.
+        assert len(readings) == 1
+        user, _ = await store.create_user("alice")
+        # Time passing is the condition here, not a wait for something to happen.
+        await trio.sleep(CLOCK_REFRESH)
+        await store.add_message("general", user, "later", 1)
+        assert len(readings) >= 2
+        assert readings[-1] >= readings[0] + CLOCK_REFRESH
 
 
 async def test_each_caller_hears_within_its_bound_while_the_writer_cannot_connect(

@@ -11,6 +11,10 @@ writer's own connection, the next one sent while Redis still works on the previo
 to MAX_IN_FLIGHT): Redis runs a connection's commands in the order sent, so ids (numbered
 inside the scripts) follow the order ``add_message`` was called, and many senders share one
 round trip and one AOF fsync.
+
+Every write script carries a deadline in Redis's own clock and writes nothing once Redis's
+``TIME`` has passed it (``redisclock`` converts the node's deadlines), so that a write whose
+caller was told it failed is not applied later by a thawed Redis or over a mended link.
 """
 
 import concurrent.futures
@@ -41,6 +45,7 @@ from ...redis.connection import (
 from ...redis.target import RedisTarget
 from ..models import CHANNELS, Message, Session, User
 from .base import Snapshot, StoreReadError, StoreWriteError, session_hash
+from .redisclock import RedisClock
 from .rediskeys import (
     LEAVE,
     LOG_MAXLEN,
@@ -68,6 +73,13 @@ MIN_BATCH_TIME: Final = 0.25
 MAX_IN_FLIGHT: Final = 4
 # The most writes sent in one batch: bounds the reply a slow batch waits for.
 MAX_BATCH: Final = 1000
+# A batch's scripts write nothing once Redis's clock passes the batch's deadline less this
+# share of the bound (at most half the batch's time): a write applied in time has that long
+# for its reply to arrive before its caller is told it failed.
+LATE_MARGIN: Final = 0.25
+# Seconds between measurements of Redis's clock (a TIME in the next batch): following a
+# stepped wall clock needs a few, and one per batch would cost every lone message a command.
+CLOCK_REFRESH: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,27 +93,46 @@ class _Script:
         object.__setattr__(self, "sha", sha1(self.body.encode()).hexdigest())
 
 
+# Every write script starts with this: ARGV[1] is its deadline in Redis's clock (TIME, in
+# microseconds; below 2^53, exact in Lua's doubles). Past it, nothing is written and the
+# reply is an error starting LATE. Redis 7 replicates scripts by their effects, so reading
+# TIME before writing is allowed (and a refused script has no effects to replicate).
+_IN_TIME = """
+local now = redis.call('TIME')
+if tonumber(now[1]) * 1000000 + tonumber(now[2]) > tonumber(ARGV[1]) then
+  return redis.error_reply('LATE the deadline had passed when redis ran it')
+end
+"""
+# The error of a script run after its deadline.
+_LATE: Final = "LATE"
+
+
+def _checked_in_time(body: str) -> _Script:
+    """A write script: ``body`` behind the deadline check (its ARGV start at 2)."""
+    return _Script(_IN_TIME + body)
+
+
 # Lua numbers are doubles and ``..`` prints them with 14 digits: ids go through %d.
-_ADD_MESSAGES = _Script("""
+_ADD_MESSAGES = _checked_in_time("""
 local usable = {}
 for k = 3, #KEYS do
   local kind = redis.call('TYPE', KEYS[k])['ok']
   usable[k] = kind == 'zset' or kind == 'none'
 end
-local count = (#ARGV - 2) / 2
+local count = (#ARGV - 3) / 2
 local numbered = 0
 for i = 1, count do
-  if usable[2 + tonumber(ARGV[1 + 2 * i])] then numbered = numbered + 1 end
+  if usable[2 + tonumber(ARGV[2 + 2 * i])] then numbered = numbered + 1 end
 end
 local n = redis.call('INCRBY', KEYS[1], numbered) - numbered
 local ids = {}
 for i = 1, count do
-  local channel = KEYS[2 + tonumber(ARGV[1 + 2 * i])]
-  if usable[2 + tonumber(ARGV[1 + 2 * i])] then
+  local channel = KEYS[2 + tonumber(ARGV[2 + 2 * i])]
+  if usable[2 + tonumber(ARGV[2 + 2 * i])] then
     n = n + 1
     local id = string.format('%d', n)
-    local m = '{"id":' .. id .. ',' .. ARGV[2 + 2 * i]
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. id, 'k', ARGV[2], 'd', m)
+    local m = '{"id":' .. id .. ',' .. ARGV[3 + 2 * i]
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '0-' .. id, 'k', ARGV[3], 'd', m)
     redis.call('ZADD', channel, id, m)
     ids[i] = n
   else
@@ -110,39 +141,41 @@ for i = 1, count do
 end
 return ids
 """)
-# KEYS: seq, log, then the channels. ARGV: maxlen, kind, then for each message the index of
-# its channel among those keys and its JSON tail. Messages sent together share one call
-# (Redis's cost per script call is much more than per command inside one). A script is not
-# rolled back when a command in it fails, so what could fail is checked first: a message
-# whose channel key holds something else is refused (0) before anything is written, and the
-# others of the call go through; each message's XADD comes before its ZADD.
+# KEYS: seq, log, then the channels. ARGV: the deadline, maxlen, kind, then for each message
+# the index of its channel among those keys and its JSON tail. Messages sent together share
+# one call (Redis's cost per script call is much more than per command inside one). A script
+# is not rolled back when a command in it fails, so what could fail is checked first: a
+# message whose channel key holds something else is refused (0) before anything is written,
+# and the others of the call go through; each message's XADD comes before its ZADD.
 
-_CREATE_USER = _Script("""
+_CREATE_USER = _checked_in_time("""
 local seq = redis.call('INCR', KEYS[1])
-redis.call('HSET', KEYS[4], 'seq', seq, 'json', ARGV[2])
-redis.call('ZADD', KEYS[2], seq, ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
-redis.call('SET', KEYS[5], ARGV[1])
-redis.call('SADD', KEYS[6], ARGV[4])
+redis.call('HSET', KEYS[4], 'seq', seq, 'json', ARGV[3])
+redis.call('ZADD', KEYS[2], seq, ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+redis.call('SET', KEYS[5], ARGV[2])
+redis.call('SADD', KEYS[6], ARGV[5])
 return seq
 """)
-# KEYS: userseq, users, seen, user, session, sessions. ARGV: userId, JSON, seen, digest.
+# KEYS: userseq, users, seen, user, session, sessions. ARGV: the deadline, userId, JSON, seen,
+# digest.
 
-_DELETE_USER = _Script("""
+_DELETE_USER = _checked_in_time("""
 local json = redis.call('HGET', KEYS[1], 'json')
 if not json then return 0 end
 local n = redis.call('INCR', KEYS[5])
 local id = string.format('%d', n)
-redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[3], '0-' .. id, 'k', ARGV[4], 'd', json)
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[4], '0-' .. id, 'k', ARGV[5], 'd', json)
 for _, digest in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  redis.call('DEL', ARGV[2] .. digest)
+  redis.call('DEL', ARGV[3] .. digest)
 end
 redis.call('DEL', KEYS[1], KEYS[4])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
 return n
 """)
-# KEYS: user, users, seen, sessions, seq, log. ARGV: userId, session key prefix, maxlen, kind.
+# KEYS: user, users, seen, sessions, seq, log. ARGV: the deadline, userId, session key prefix,
+# maxlen, kind.
 
 _GET_SESSION = _Script("""
 local user_id = redis.call('GET', KEYS[1])
@@ -229,12 +262,15 @@ class _Flight:
     requests: list[Awaitable[Any]]
     deadline: float
     connection: BaseConnection
+    # Which of the requests is the TIME that measures Redis's clock again, if any.
+    clock_request: int | None
 
 
 class RedisWriteError(StoreWriteError):
     """A write failed or timed out. Unlike other backends' write errors, when Redis did not
-    answer in time the write may still have been applied (nothing is retried): the message
-    says which."""
+    answer in time the write may have been applied (nothing is retried): only if Redis ran
+    it before its deadline and the reply was then lost or late (see RedisStore). The message
+    says which: "nothing was written" is certain."""
 
 
 @dataclass(eq=False, slots=True)
@@ -309,12 +345,25 @@ class RedisStore:
     Every call is bounded in time (``DEFAULT_CALL_TIMEOUT``, 2 s; a write's caller hears
     within 1.25 of it at worst): a write that fails or is not answered in time raises
     :class:`RedisWriteError` (a StoreWriteError), a read raises :class:`StoreReadError`;
-    both say why in one line. Writes are never retried, so **a write that timed out may
-    still have been applied**: Redis may have run it (and logged it for every node) after
-    the connection gave up, e.g. a frozen server that is thawed; the error says "may have
-    been applied". A write that never left ("nothing was written": no connection could be
-    opened, or it waited its whole bound behind slow batches) was not. A caller cancelled
-    while it waits does not withdraw its write.
+    both say why in one line. Writes are never retried.
+
+    **A write its caller was told failed is not applied later.** Each batch's scripts get a
+    deadline in Redis's clock: the batch's own (when its callers stop waiting) less a margin
+    (``LATE_MARGIN`` of the bound, at most half the batch's time), converted with the offset
+    between the clocks (measured with ``TIME`` when the writer's connection opens, then in a
+    batch every ``CLOCK_REFRESH``; see ``redisclock``). Redis runs a script past it without
+    writing anything. So a frozen Redis that is thawed, or bytes retransmitted when a cut
+    link mends, write nothing once the caller has heard "did not answer". The window that
+    remains, honestly: Redis ran the write in time but its reply reached the node more than
+    the margin later (a link cut, or Redis frozen, between the write and its reply; the
+    write is then durable and shown to everyone while its sender was told it "may have been
+    applied"), or Redis's wall clock was stepped back by more than the margin within the
+    last few readings (``WINDOW`` of them, about 4 s). A write that never left ("nothing was
+    written": no connection could be opened, or it waited its whole bound behind slow
+    batches) or that Redis ran too late ("after its deadline") was not applied. Deletions
+    are bounded the same way: a ``user:leave`` that failed leaves the user in place. A
+    caller cancelled while it waits does not withdraw its write (it is applied only within
+    its deadline).
 
     Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` a write is
     answered after its AOF fsync; ``run`` logs a warning when the server is set weaker.
@@ -352,6 +401,8 @@ class RedisStore:
         # between its commands), and the batches sent on it not yet answered, oldest first.
         self._connection: BaseConnection | None = None
         self._unanswered: deque[_Flight] = deque()
+        # Redis's clock as measured on that connection: the scripts' deadlines are in it.
+        self._clock = RedisClock()
 
     @classmethod
     def open(cls, target: RedisTarget, prefix: str, **options: Any) -> "RedisStore":
@@ -369,6 +420,12 @@ class RedisStore:
             async with open_redis(self.target) as client:
                 self._client = client
                 await self._warn_about_durability(client)
+                try:
+                    # Ready before the first write, so that it waits for no clock.
+                    with bounded("TIME", self._timeout):
+                        await self._connect(client)
+                except (RedisUnavailable, RedisError) as exc:
+                    log.warning("redis's clock could not be read yet: %s", exc)
                 task_status.started()
                 await self._write_until_closed(client)
         finally:
@@ -525,8 +582,10 @@ class RedisStore:
             with trio.fail_at(deadline), bounded(what, self._timeout):
                 connection = self._connection
                 if connection is None or not connection.usable:
-                    connection = self._connection = await client.connection_pool.get_connection()
-                requests = [
+                    connection = await self._connect(client)
+                margin = min(self._timeout * LATE_MARGIN, (deadline - now) / 2)
+                in_time = self._clock.redis_deadline(deadline - margin)
+                requests: list[Awaitable[Any]] = [
                     # Loaded first on the same connection: after a restart of Redis its
                     # script cache is empty, and the EVALSHAs behind must all find them.
                     connection.create_request(
@@ -534,6 +593,11 @@ class RedisStore:
                     )
                     for script in {call[0] for call in calls}
                 ]
+                # Measured again with a batch now and then, to follow Redis's clock.
+                clock_request = None
+                if now - self._clock.measured_at >= CLOCK_REFRESH:
+                    clock_request = len(requests)
+                    requests.append(connection.create_request(b"TIME", decode=False))
                 for user_id, when in notes.items():
                     # XX: the notes of users who are gone (or never were) are dropped.
                     requests.append(
@@ -548,6 +612,7 @@ class RedisStore:
                             script.sha,
                             len(keys),
                             *keys,
+                            in_time,
                             *args,
                             decode=False,
                             raise_exceptions=False,
@@ -561,7 +626,22 @@ class RedisStore:
                 reason = str(exc)
             self._fail(batch, f"{reason}; nothing was written")
             return None
-        return _Flight(what, calls, requests, deadline, connection)
+        return _Flight(what, calls, requests, deadline, connection, clock_request)
+
+    async def _connect(self, client: RedisClient) -> BaseConnection:
+        """Open the writer's connection and measure Redis's clock on it: one round trip per
+        connection, before any write goes on it (another server may be behind it now)."""
+        self._clock.forget()
+        connection: BaseConnection = await client.connection_pool.get_connection()
+        self._connection = connection
+        try:
+            reply = await connection.create_request(b"TIME", decode=False)
+        except BaseException:
+            connection.invalidate()
+            self._connection = None
+            raise
+        self._clock.observe(cast(list[bytes], reply), trio.current_time())
+        return connection
 
     async def _answer_flights(self, flights: trio.MemoryReceiveChannel[_Flight]) -> None:
         async for flight in flights:
@@ -572,7 +652,12 @@ class RedisStore:
         """Wait for a flight's replies (bounded) and hand each caller its own."""
         try:
             with trio.fail_at(flight.deadline), bounded(flight.what, self._timeout):
-                results = [await request for request in flight.requests]
+                results = []
+                received = math.inf
+                for n, request in enumerate(flight.requests):
+                    results.append(await request)
+                    if n == flight.clock_request:
+                        received = trio.current_time()
                 for result in results:
                     if isinstance(result, (RedisConnectionError, OSError, TimeoutError)):
                         raise result
@@ -591,12 +676,22 @@ class RedisStore:
                 f"{reason}; the write may have been applied",
             )
             return
+        if flight.clock_request is not None and flight.connection is self._connection:
+            self._clock.observe(results[flight.clock_request], received)
         self._batches += 1
         failed = False
         replies = results[len(results) - len(flight.calls) :]
         for (script, _, _, writes), result in zip(flight.calls, replies, strict=True):
             for n, write in enumerate(writes):
-                if isinstance(result, BaseException):
+                if isinstance(result, BaseException) and str(result).startswith(_LATE):
+                    # Refused by the script itself: certainly not applied, ever.
+                    failed = True
+                    write.error = (
+                        f"redis ran {write.what} after its deadline ({self._timeout:g} s "
+                        "bound); nothing was written"
+                    )
+                    log.warning("%s", write.error)
+                elif isinstance(result, BaseException):
                     failed = True
                     write.error = f"redis refused {write.what}: {result}"
                     log.error("%s", write.error)
