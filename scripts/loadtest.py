@@ -947,6 +947,8 @@ class Coordinator:
         ours = sum(result["loadgen_cpu_percent"])
         if cpu0 is not None and cpu1 is not None:
             result["server_cpu_percent"] = round(100.0 * (cpu1 - cpu0) / wall, 1)
+            # Raw seconds too: CPU per delivery divides them by "delivered" (fanout_cost).
+            result["server_cpu_s"] = round(cpu1 - cpu0, 3)
             ours += result["server_cpu_percent"]
         if busy0 is not None and busy1 is not None:
             # What the rest of the machine used meanwhile: a noisy neighbour skews the figures.

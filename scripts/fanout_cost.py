@@ -1,0 +1,278 @@
+"""Server CPU per delivery at fixed, sub-saturation rates, for two source trees side by side.
+
+A deliveries-per-second maximum depends on the load generator as much as on the server (on
+two cores it saturates first); the server's own CPU time per delivery at a fixed rate does
+not. For each configuration (front end x shape) this alternates the trees' runs (A B A B ...,
+``--runs`` of each): each run starts the chat server from that tree (``cwd`` and
+``PYTHONPATH`` the tree; memory store, limits off, recovery and presence grace off where the
+tree has those options) pinned to core 0, then ``scripts/loadtest.py`` from this tree pinned
+to core 1 at a fixed rate, which reads the server's utime+stime over its sending window
+(``server_cpu_s``). Per delivery = that / deliveries counted; per message = that / messages
+sent. The load average before each run and the CPU the rest of the machine used during it
+are recorded with each figure (the machine is shared).
+
+Example (issue 14's check, BASE checked out in its own worktree)::
+
+    python -m scripts.fanout_cost --tree base=/work/wt/fanout-base --tree head=. \\
+        --config native:100x10x20 --config native:1000x10x2 --runs 4 --duration 10
+
+Figures are for docs/benchmarks.md; nothing asserts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchkit.processes import ROOT, free_port, pinning, running, server_args
+from scripts.loadtest import run_command
+
+# Off where a tree knows them: a recovery buffer or a presence grace timer per connection
+# is work the older tree cannot do, so both arms run without them.
+OPTIONAL_OFF = (("--recovery-window", "0"), ("--presence-grace", "0"))
+
+
+@dataclass(frozen=True)
+class Tree:
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Config:
+    """A front end and a load shape: clients, how many of them send, messages/s each."""
+
+    frontend: str
+    clients: int
+    senders: int
+    rate: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.frontend}:{self.clients}x{self.senders}x{self.rate:g}"
+
+    @property
+    def deliveries_per_s(self) -> float:
+        return self.clients * self.senders * self.rate
+
+
+@dataclass
+class Run:
+    tree: str
+    config: str
+    round: int
+    load_1m: float
+    server_cpu_s: float
+    delivered: int
+    sent: int
+    us_per_delivery: float
+    us_per_message: float
+    server_cpu_percent: float
+    loadgen_cpu_percent: float
+    other_cpu_percent: float | None
+    delivery_ratio: float | None
+    p99_ms: float | None
+
+
+def parse_tree(text: str) -> Tree:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError("a tree is NAME=PATH")
+    return Tree(name, Path(path).resolve())
+
+
+def parse_config(text: str) -> Config:
+    frontend, sep, shape = text.partition(":")
+    parts = shape.split("x")
+    if not sep or frontend not in ("hypercorn", "native") or len(parts) != 3:
+        raise argparse.ArgumentTypeError("a config is FRONTEND:CLIENTSxSENDERSxRATE")
+    try:
+        return Config(frontend, int(parts[0]), int(parts[1]), float(parts[2]))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def tree_env(tree: Tree) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(tree.path)}
+
+
+def known_options(tree: Tree) -> set[str]:
+    """The command-line options this tree's server accepts (from its ``--help``)."""
+    done = subprocess.run(
+        server_args(None, "--help", unlimited=False),
+        cwd=tree.path,
+        env=tree_env(tree),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {word.strip("[],") for word in done.stdout.split() if word.startswith(("--", "[--"))}
+
+
+def server_command(tree: Tree, port: int, frontend: str, prefix: Sequence[str]) -> list[str]:
+    known = known_options(tree)
+    extra = [part for option in OPTIONAL_OFF if option[0] in known for part in option]
+    options = ("--store", "memory", "--frontend", frontend, "--log-level", "warning")
+    return [*prefix, *server_args(port, *options, *extra)]
+
+
+def measure(tree: Tree, config: Config, round_: int, duration: float, nice: Sequence[str]) -> Run:
+    """One run: a fresh server from ``tree``, ``config``'s fixed load for ``duration`` s."""
+    server_prefix, load_prefix = pinning(nice)
+    port = free_port()
+    command = server_command(tree, port, config.frontend, server_prefix)
+    load_1m = os.getloadavg()[0]
+    with running(command, port, cwd=tree.path, env=tree_env(tree)) as server:
+        report = run_command(
+            f"http://127.0.0.1:{port}",
+            *("-c", str(config.clients), "-s", str(config.senders), "-r", f"{config.rate:g}"),
+            *("-d", f"{duration:g}", "--server-pid", str(server.pid)),
+            # 1,000 chat connections take a while to connect and announce themselves.
+            *("--connect-timeout", "60"),
+            prefix=load_prefix,
+        )
+    result = report.get("result")
+    if not result or "server_cpu_s" not in result or not result["delivered"]:
+        raise RuntimeError(f"{tree.name} {config.label}: no deliveries measured: {report}")
+    cpu = float(result["server_cpu_s"])
+    return Run(
+        tree=tree.name,
+        config=config.label,
+        round=round_,
+        load_1m=round(load_1m, 2),
+        server_cpu_s=cpu,
+        delivered=int(result["delivered"]),
+        sent=int(result["sent"]),
+        us_per_delivery=round(1e6 * cpu / result["delivered"], 3),
+        us_per_message=round(1e6 * cpu / result["sent"], 1),
+        server_cpu_percent=float(result["server_cpu_percent"]),
+        loadgen_cpu_percent=float(sum(result["loadgen_cpu_percent"])),
+        other_cpu_percent=result.get("other_cpu_percent"),
+        delivery_ratio=result["delivery_ratio"],
+        p99_ms=result["latency_ms"]["p99"],
+    )
+
+
+def summarize(runs: Sequence[Run], trees: Sequence[Tree]) -> list[dict[str, Any]]:
+    """Per configuration and tree: the median and range of CPU per delivery and per message,
+    and each tree's median against the first tree's."""
+    rows: list[dict[str, Any]] = []
+    for config in dict.fromkeys(run.config for run in runs):
+        reference: float | None = None
+        for tree in trees:
+            mine = [run for run in runs if run.config == config and run.tree == tree.name]
+            if not mine:
+                continue
+            per_delivery = [run.us_per_delivery for run in mine]
+            median = statistics.median(per_delivery)
+            reference = median if reference is None else reference
+            rows.append(
+                {
+                    "config": config,
+                    "tree": tree.name,
+                    "runs": len(mine),
+                    "us_per_delivery_median": round(median, 3),
+                    "us_per_delivery_min": min(per_delivery),
+                    "us_per_delivery_max": max(per_delivery),
+                    "us_per_message_median": statistics.median(r.us_per_message for r in mine),
+                    "server_cpu_percent_median": statistics.median(
+                        r.server_cpu_percent for r in mine
+                    ),
+                    "load_1m": [run.load_1m for run in mine],
+                    "vs_first": round(median / reference, 3) if reference else None,
+                }
+            )
+    return rows
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    lines = [
+        "| config | tree | runs | us/delivery median (min-max) | us/message median "
+        "| server CPU % | vs first | load avg 1m |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        loads = ", ".join(f"{load:.1f}" for load in row["load_1m"])
+        lines.append(
+            f"| {row['config']} | {row['tree']} | {row['runs']} "
+            f"| {row['us_per_delivery_median']:.2f} ({row['us_per_delivery_min']:.2f}-"
+            f"{row['us_per_delivery_max']:.2f}) | {row['us_per_message_median']:.0f} "
+            f"| {row['server_cpu_percent_median']:.0f} | x{row['vs_first']:.3f} | {loads} |"
+        )
+    return "\n".join(lines)
+
+
+def bench(
+    trees: Sequence[Tree],
+    configs: Sequence[Config],
+    runs: int,
+    duration: float,
+    nice: Sequence[str] = (),
+    log: Any = None,
+) -> list[Run]:
+    """Every configuration, its trees' runs alternating; ``log`` gets a line per run."""
+    done: list[Run] = []
+    for config in configs:
+        for round_ in range(runs):
+            for tree in trees:
+                run = measure(tree, config, round_, duration, nice)
+                done.append(run)
+                if log is not None:
+                    print(orjson.dumps(asdict(run)).decode(), file=log, flush=True)
+                # Let the stopped server's sockets and the load generator's go before the next.
+                time.sleep(1.0)
+    return done
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--tree",
+        type=parse_tree,
+        action="append",
+        help="NAME=PATH of a source tree to run the server from (repeat; the first is the "
+        "reference); default: this tree alone",
+    )
+    parser.add_argument(
+        "--config",
+        type=parse_config,
+        action="append",
+        help="FRONTEND:CLIENTSxSENDERSxRATE, e.g. native:1000x10x2 (repeat)",
+    )
+    parser.add_argument("--runs", type=int, default=4, help="runs per tree and config")
+    parser.add_argument("-d", "--duration", type=float, default=10.0, help="seconds of sending")
+    parser.add_argument("--nice", default="", help="e.g. -5: run both sides under nice")
+    parser.add_argument("--json", action="store_true", help="print runs and summary as JSON")
+    args = parser.parse_args(argv)
+    args.tree = args.tree or [Tree("this", ROOT)]
+    args.config = args.config or [parse_config("native:100x10x20")]
+    if args.runs < 1 or args.duration <= 0:
+        parser.error("runs must be >= 1 and duration > 0")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    nice = ("nice", "-n", args.nice) if args.nice else ()
+    runs = bench(args.tree, args.config, args.runs, args.duration, nice, log=sys.stderr)
+    rows = summarize(runs, args.tree)
+    if args.json:
+        report = {"runs": [asdict(run) for run in runs], "summary": rows}
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

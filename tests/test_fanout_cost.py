@@ -1,0 +1,76 @@
+"""scripts/fanout_cost.py: its parsing and summary, the options it passes each tree's server,
+and a short real run of two trees (the figures themselves are not judged)."""
+
+import argparse
+from pathlib import Path
+
+import pytest
+import trio
+
+from benchkit.processes import ROOT
+from scripts import fanout_cost
+from scripts.fanout_cost import Config, Run, Tree
+from tests.support.servers import TEST_SETTINGS
+
+
+def test_a_config_names_front_end_clients_senders_and_rate() -> None:
+    config = fanout_cost.parse_config("native:1000x10x2.5")
+    assert config == Config("native", 1000, 10, 2.5)
+    assert config.deliveries_per_s == 25_000
+    assert config.label == "native:1000x10x2.5"
+    for bad in ("native", "uvicorn:10x1x1", "native:10x1", "hypercorn:ax1x1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            fanout_cost.parse_config(bad)
+    with pytest.raises(argparse.ArgumentTypeError):
+        fanout_cost.parse_tree("no-name")
+
+
+def run(tree: str, round_: int, us: float) -> Run:
+    return Run(tree, "native:1x1x1", round_, 1.0, us / 1e6, 1, 1, us, us, 50.0, 10.0, 0.0, 1.0, 1)
+
+
+def test_the_summary_takes_medians_per_tree_against_the_first() -> None:
+    runs = [run("a", 0, 10), run("b", 0, 12), run("a", 1, 11), run("b", 1, 30), run("a", 2, 9)]
+    runs.append(run("b", 2, 13))
+    rows = fanout_cost.summarize(runs, [Tree("a", ROOT), Tree("b", ROOT)])
+    assert [(row["tree"], row["runs"]) for row in rows] == [("a", 3), ("b", 3)]
+    assert rows[0]["us_per_delivery_median"] == 10
+    assert (rows[1]["us_per_delivery_min"], rows[1]["us_per_delivery_max"]) == (12, 30)
+    assert rows[1]["us_per_delivery_median"] == 13
+    assert rows[1]["vs_first"] == 1.3
+    assert "| native:1x1x1 | b | 3 | 13.00 (12.00-30.00) |" in fanout_cost.format_table(rows)
+
+
+def test_recovery_and_presence_grace_are_turned_off_only_where_the_tree_has_them(
+    tmp_path: Path,
+) -> None:
+    here = fanout_cost.server_command(Tree("head", ROOT), 1234, "native", ())
+    assert here[-4:] == ["--recovery-window", "0", "--presence-grace", "0"]
+    assert here[here.index("--frontend") :][:2] == ["--frontend", "native"]
+    # An older tree: a server whose --help knows neither option.
+    package = tmp_path / "minidiscord"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text("print('usage: [--port PORT] [--store KIND]')\n")
+    older = fanout_cost.server_command(Tree("base", tmp_path), 1234, "native", ())
+    assert "--recovery-window" not in older
+    assert "--presence-grace" not in older
+
+
+@pytest.mark.slow
+async def test_a_short_run_alternates_the_trees_and_counts_cpu_per_delivery() -> None:
+    trees = [Tree("a", ROOT), Tree("b", ROOT)]
+    # The suite's front end (MINIDISCORD_FRONTEND), served by subprocesses of this tree.
+    config = Config(TEST_SETTINGS.frontend, 4, 2, 10)
+    runs = await trio.to_thread.run_sync(
+        lambda: fanout_cost.bench(trees, [config], runs=2, duration=1)
+    )
+    assert [(r.tree, r.round) for r in runs] == [("a", 0), ("b", 0), ("a", 1), ("b", 1)]
+    for measured in runs:
+        assert measured.delivered == measured.sent * 4 > 0
+        assert measured.delivery_ratio == 1.0
+        # Counted in clock ticks (10 ms): a second of light load may read as none.
+        assert measured.server_cpu_s >= 0
+        assert measured.us_per_delivery == pytest.approx(
+            1e6 * measured.server_cpu_s / measured.delivered, rel=1e-3
+        )
