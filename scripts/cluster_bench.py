@@ -41,6 +41,8 @@ from benchkit.stats import cpu_s, raise_fd_limit
 from scripts import loadtest
 
 PARTS = ("hop", "cost")
+# The server's default --presence-grace (seconds).
+PRESENCE_GRACE = 3.0
 
 
 # --- Redis's own counters ------------------------------------------------------------------
@@ -160,12 +162,14 @@ class Cluster:
 
 @contextmanager
 def cluster(server_pin: Sequence[str]) -> Iterator[Cluster]:
-    """A private redis-server and two nodes on it, ready, for the block."""
+    """A private redis-server and two nodes on it, ready, for the block. What the nodes
+    log (warnings and worse) is printed at the end, so a run that went wrong says why."""
     with ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cluster-")))
         redis_url, redis_pid = stack.enter_context(running_redis(directory / "redis"))
+        stack.callback(show_logs, directory)
         nodes = []
-        for _ in range(2):
+        for name in ("a", "b"):
             port = free_port()
             command = [
                 *server_pin,
@@ -173,14 +177,23 @@ def cluster(server_pin: Sequence[str]) -> Iterator[Cluster]:
                 *("--log-level", "warning"),
             ]
             env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-            quiet = subprocess.DEVNULL
+            log = stack.enter_context((directory / f"node-{name}.log").open("wb"))
             process = stack.enter_context(
-                running(command, port, env=env, stdout=quiet, stderr=quiet)
+                running(command, port, env=env, stdout=subprocess.DEVNULL, stderr=log)
             )
             nodes.append(Node(f"http://127.0.0.1:{port}", process.pid))
         redis_port = urlsplit(redis_url).port
         assert redis_port is not None
         yield Cluster(redis_port, redis_pid, nodes[0], nodes[1])
+
+
+def show_logs(directory: Path) -> None:
+    for log in sorted(directory.glob("node-*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        if lines:
+            print(f"{log.stem} logged {len(lines)} line(s), the last:", file=sys.stderr)
+            for line in lines[-20:]:
+                print(f"  {line}", file=sys.stderr)
 
 
 # --- the parts -----------------------------------------------------------------------------
@@ -294,6 +307,9 @@ def cost(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> d
         before = snapshot()
         options = ("-c", str(args.cost_clients), "-d", "0")
         report = loadtest.run_command(nodes.b.url, *options, prefix=load_pin, timeout=300)
+        # The users go offline only after the presence grace: their `offline` entries
+        # belong to this run, not to the next.
+        time.sleep(PRESENCE_GRACE + 1.0)
         return less(snapshot().minus(before), idle), report["connect"]["connected"]
 
     print(f"  cost: idle {args.idle:g} s", file=sys.stderr)
@@ -315,6 +331,7 @@ def cost(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> d
             report = loadtest.run_command(nodes.b.url, *options, prefix=load_pin, timeout=300)
             time.sleep(0.3)
         known += clients
+        time.sleep(PRESENCE_GRACE + 1.0)  # their offline entries too, before the next run
         result = report["result"]
         window = less(sampler.between(*result["window"]), idle)
         acked = result["acked"] - result["errors"]["ack"]
