@@ -4,6 +4,13 @@ Each measurement starts a fresh server pinned to one core (taskset, where the ma
 two or more) and runs ``scripts/loadtest.py`` pinned to another, then stops the server, so no
 run inherits another's users or memory. Prints a table with ratios against the
 python-socketio peer. Example: ``python -m scripts.bench --quick``.
+
+``--stores memory,sqlite,redis`` measures our server once per store: SQLite on a fresh
+database file per run, Redis (cluster mode, one node) on a private ``redis-server`` per run
+with ``appendfsync always`` (``benchkit.redis.running_redis``), so every store starts empty.
+The ``messages`` part (not run by default) is acknowledged chat messages per second with a
+small fan-out: every one of 20 clients sends. Example: ``python -m scripts.bench --frontends
+native --no-peer --stores memory,sqlite,redis --parts messages,ramp1000``.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,11 +39,17 @@ from benchkit.processes import (
     server_args,
     wait_ready,
 )
+from benchkit.redis import running_redis
 from benchkit.stats import raise_fd_limit
 from scripts import loadtest
 
 BASELINE = "python-socketio"
-PARTS = ("ramp100", "ramp1000", "connect", "capacity")
+PARTS = ("ramp100", "ramp1000", "connect", "capacity", "messages")
+DEFAULT_PARTS = ("ramp100", "ramp1000", "connect", "capacity")
+STORES = ("memory", "sqlite", "redis")
+# The messages part: every client sends and asks for acks, so the fan-out stays small and
+# the store's writes, not the broadcast, are what the server spends its time on.
+MESSAGE_CLIENTS = 20
 NOISE_WARN_PERCENT = 25.0
 
 
@@ -46,6 +60,7 @@ class Target:
     name: str
     command: tuple[str, ...] | None = None
     url: str | None = None
+    store: str | None = None  # ours: which store to give the command (fresh for each run)
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,26 @@ def note_fd_limit() -> None:
 
 
 @contextmanager
+def store_options(store: str | None) -> Iterator[list[str]]:
+    """The server options for ``store``, backed by a fresh database (or redis-server) that
+    lasts as long as the block."""
+    if store is None:
+        yield []
+        return
+    if store == "memory":
+        yield ["--store", "memory"]
+        return
+    with tempfile.TemporaryDirectory(prefix=f"bench-{store}-") as directory:
+        if store == "sqlite":
+            yield ["--store", "sqlite", "--db", str(Path(directory) / "chat.db")]
+        elif store == "redis":
+            with running_redis(Path(directory)) as (url, _pid):
+                yield ["--redis-url", url]
+        else:
+            raise ValueError(f"unknown store {store!r}")
+
+
+@contextmanager
 def running_target(target: Target, server_pin: list[str]) -> Iterator[tuple[str, int | None]]:
     """Start (or just use) a target; yields its URL and its pid when we started it."""
     if target.command is None:
@@ -78,8 +113,19 @@ def running_target(target: Target, server_pin: list[str]) -> Iterator[tuple[str,
         wait_ready(target.url, None, 20.0, probe=HANDSHAKE)
         yield target.url, None
         return
+    with (
+        store_options(target.store) as options,
+        running_command(target, [*target.command, *options], server_pin) as running_at,
+    ):
+        yield running_at
+
+
+@contextmanager
+def running_command(
+    target: Target, template: Sequence[str], server_pin: list[str]
+) -> Iterator[tuple[str, int | None]]:
     port = free_port()
-    command = [part.replace("{port}", str(port)) for part in target.command]
+    command = [part.replace("{port}", str(port)) for part in template]
     env = {**os.environ, "MINIDISCORD_LOG_LEVEL": "warning", "PYTHONWARNINGS": "ignore"}
     with running(
         server_pin + command,
@@ -118,6 +164,7 @@ def measure(target: Target, plan: Plan, parts: Sequence[str]) -> dict[str, Any]:
             *("-c", str(plan.capacity_clients), "--handshake", "engineio", "-d", "0"),
             *("--hold", "3", "--connect-concurrency", "200"),
         ],
+        "messages": ["-c", str(MESSAGE_CLIENTS), "-s", str(MESSAGE_CLIENTS), "-r", "5", "--ramp"],
     }
     for part in parts:
         args = loads[part] + ["-q", "--procs", str(plan.procs)]
@@ -180,8 +227,52 @@ def ramp_rows(part: str, clients: str) -> list[Row]:
     ]
 
 
+def acked_per_s(report: dict[str, Any]) -> float | None:
+    """Messages acknowledged {ok: true} per second of sending, at the best rate that held."""
+    result = dig(report, "messages", "result")
+    if not result or not result.get("duration"):
+        return None
+    ok = result["acked"] - result["errors"].get("ack", 0)
+    return float(ok / result["duration"])
+
+
+def cpu_us_per_message(report: dict[str, Any]) -> float | None:
+    """Server CPU per acknowledged message at that rate: steadier than the rate itself on a
+    machine shared with other work."""
+    result = dig(report, "messages", "result")
+    ok = acked_per_s(report)
+    if not result or not ok or "window" not in result or "server_cpu_percent" not in result:
+        return None
+    start, end = result["window"]
+    cpu_s = result["server_cpu_percent"] / 100 * (end - start)
+    return float(1e6 * cpu_s / (ok * result["duration"]))
+
+
 def build_rows(plan: Plan) -> list[Row]:
     return [
+        Row(
+            f"max sustained messages/s acked, {MESSAGE_CLIENTS} clients all sending",
+            acked_per_s,
+        ),
+        Row(
+            "  p50 ms at that rate",
+            lambda r: dig(r, "messages", "result", "latency_ms", "p50"),
+            False,
+            1,
+        ),
+        Row(
+            "  p99 ms at that rate",
+            lambda r: dig(r, "messages", "result", "latency_ms", "p99"),
+            False,
+            1,
+        ),
+        Row(
+            "  server CPU % at that rate",
+            lambda r: dig(r, "messages", "result", "server_cpu_percent"),
+            False,
+            0,
+        ),
+        Row("  server CPU us per acked message", cpu_us_per_message, False, 0),
         *ramp_rows("ramp100", "100"),
         *ramp_rows("ramp1000", str(plan.big_clients)),
         Row(
@@ -241,6 +332,8 @@ def render_table(results: dict[str, dict[str, Any]], plan: Plan) -> str:
     rows = [header]
     for row in build_rows(plan):
         values = {name: row.get(results[name]) for name in names}
+        if all(value is None for value in values.values()):
+            continue  # a part not run
         line = [row.label, *(fmt(values[name], row.digits) for name in names)]
         line += [ratio(values[name], values[BASELINE], row.higher_is_better) for name in others]
         rows.append(line)
@@ -286,8 +379,9 @@ def parse_target(text: str) -> Target:
     return Target(name, url=spec.rstrip("/"))
 
 
-# The peer keeps everything in memory and limits nothing: so does our server here.
-OURS = tuple(server_args("{port}", "--store", "memory", "--log-level", "warning"))
+# The peer keeps everything in memory and limits nothing: so does our server here (the
+# store comes from --stores; memory unless asked).
+OURS = tuple(server_args("{port}", "--log-level", "warning"))
 
 
 def minidiscord_available() -> bool:
@@ -301,7 +395,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter steps and smaller runs")
     parser.add_argument(
-        "--parts", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}"
+        "--parts",
+        default=",".join(DEFAULT_PARTS),
+        help=f"comma-separated subset of {','.join(PARTS)} (default: all but messages)",
     )
     parser.add_argument(
         "--target",
@@ -317,6 +413,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="hypercorn,native",
         help="which of our front ends to measure (comma-separated; default both)",
     )
+    parser.add_argument(
+        "--stores",
+        default="memory",
+        help="our server's stores to measure, each a target of its own (comma-separated of "
+        f"{','.join(STORES)}; redis runs cluster mode on a private redis-server)",
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip the python-socketio peer")
     parser.add_argument("--procs", type=int, default=1, help="load generator processes")
     parser.add_argument("--capacity", type=int, help="clients for the capacity run")
@@ -329,6 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts: {sorted(unknown)}")
+    stores = [store.strip() for store in args.stores.split(",") if store.strip()]
+    if not stores or set(stores) - set(STORES):
+        parser.error(f"--stores: expected some of {','.join(STORES)}")
     plan = Plan(
         quick=args.quick,
         ramp_step=3.0 if args.quick else 5.0,
@@ -343,8 +448,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_ours:
         if minidiscord_available():
             for frontend in (name.strip() for name in args.frontends.split(",")):
-                name = "minidiscord" if frontend == "hypercorn" else f"minidiscord-{frontend}"
-                targets.append(Target(name, command=(*OURS, "--frontend", frontend)))
+                for store in stores:
+                    name = "minidiscord" if frontend == "hypercorn" else f"minidiscord-{frontend}"
+                    name += "" if store == "memory" else f"-{store}"
+                    command = (*OURS, "--frontend", frontend)
+                    targets.append(Target(name, command=command, store=store))
         else:
             print("note: `python -m minidiscord` does not run here; skipping it", file=sys.stderr)
     if not args.no_peer:

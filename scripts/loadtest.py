@@ -7,7 +7,9 @@ generator is not the limit), or with ``minidiscord.client`` (``--transport clien
 project's full client, a reference that decodes every packet). C clients connect
 (``auth {"username"}``), then S of them send ``message:channel:send`` at R messages/s each for
 D seconds. Every text carries its send time, so each receiver measures latency and counts what
-it got; the totals are checked against sent x channel members. ``--ramp`` searches for the
+it got; the totals are checked against sent x channel members. ``--send-url`` connects the
+senders to another server than the receivers (another node of a cluster: the cross-node hop
+is then in every delivery but the senders' own). ``--ramp`` searches for the
 highest rate that holds; ``--procs`` spreads the clients over worker processes (this same
 module run with ``--worker``), which talk to the coordinator in JSON lines over stdin/stdout.
 
@@ -214,6 +216,7 @@ async def open_transport(url: str) -> AsyncIterator[LeanWebSocket]:
 class WorkerConfig:
     index: int
     url: str
+    send_url: str  # where this worker's senders connect (the url, unless told otherwise)
     first_client: int  # global number of this worker's first client
     clients: int
     senders: int  # this worker's first `senders` clients send
@@ -265,6 +268,13 @@ class Worker:
     def connected(self) -> int:
         return sum(1 for client in self.clients if client.connected)
 
+    def url_of(self, client: Client) -> str:
+        """The server ``client`` connects to: senders (this worker's first clients) to the
+        send URL, the others to the URL."""
+        config = self.config
+        sender = client.number - config.first_client < config.senders
+        return config.send_url if sender else config.url
+
     async def connect_all(self, nursery: trio.Nursery, clients: Iterable[Client]) -> None:
         async with trio.open_nursery() as waiters:
             for client in clients:
@@ -285,7 +295,7 @@ class Worker:
         if self.config.transport == "client":
             await self._full_client_task(client, task_status)
             return
-        async with self._connect_slot() as opened, open_transport(self.config.url) as transport:
+        async with self._connect_slot() as opened, open_transport(self.url_of(client)) as transport:
             leftover = await self._handshake(transport, client)
             opened()
             client.transport = transport
@@ -310,7 +320,7 @@ class Worker:
             max_message_bytes=64 * 1024 * 1024,
         )
         sio.on("message:channel", self._delivered)
-        async with self._connect_slot() as opened, sio.connect(config.url):
+        async with self._connect_slot() as opened, sio.connect(self.url_of(client)):
             opened()
             client.sio = sio
             client.connected = True
@@ -667,6 +677,7 @@ def split_evenly(total: int, parts: int) -> list[int]:
 @dataclass
 class Options:
     url: str
+    send_url: str | None
     clients: int
     connect_concurrency: int
     senders: int
@@ -744,6 +755,7 @@ class Coordinator:
                 await self._spawn(nursery)
                 report: dict[str, Any] = {
                     "url": options.url,
+                    "send_url": options.send_url or options.url,
                     "clients": options.clients,
                     "procs": len(self.workers),
                     "senders": options.senders,
@@ -820,6 +832,7 @@ class Coordinator:
             config = WorkerConfig(
                 index=handle.index,
                 url=options.url,
+                send_url=options.send_url or options.url,
                 first_client=first,
                 clients=count,
                 senders=min(sending, count),
@@ -944,6 +957,8 @@ class Coordinator:
         cpu1, busy1, wall = self.probe.cpu_s(), machine_busy_s(), time.time() - wall0
         parts = [await handle.expect("result", options.drain + 30) for handle in self.workers]
         result = merge_phase_results(parts)
+        # Wall-clock bounds of the sending and draining, for counters sampled outside.
+        result["window"] = [round(wall0, 3), round(wall0 + wall, 3)]
         ours = sum(result["loadgen_cpu_percent"])
         if cpu0 is not None and cpu1 is not None:
             result["server_cpu_percent"] = round(100.0 * (cpu1 - cpu0) / wall, 1)
@@ -1003,6 +1018,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"({connect['per_s']}/s), {connect['failed']} failed, server quiet after "
         f"{connect['settled_s']} s, latency {connect['latency_ms']}",
     ]
+    if report.get("send_url", report["url"]) != report["url"]:
+        lines.append(f"senders      connect to {report['send_url']}")
     if "server_kib_per_connection" in connect:
         lines.append(
             f"server rss   {connect['server_rss_kib']} -> "
@@ -1047,6 +1064,11 @@ def format_report(report: dict[str, Any]) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:8181")
+    parser.add_argument(
+        "--send-url",
+        help="where the senders connect (default: --url); the other clients, which only "
+        "receive, connect to --url: e.g. two nodes of one cluster",
+    )
     parser.add_argument("-c", "--clients", type=int, default=100)
     parser.add_argument("--connect-concurrency", type=int, default=100)
     parser.add_argument("-s", "--senders", type=int, default=10)
@@ -1111,6 +1133,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error("--transport client always makes the Socket.IO handshake")
     return Options(
         url=args.url,
+        send_url=args.send_url.rstrip("/") if args.send_url else None,
         clients=args.clients,
         connect_concurrency=args.connect_concurrency,
         senders=args.senders,

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from benchkit import stats, wire
 from benchkit.processes import HANDSHAKE, free_port, running, script_args
 from scripts import loadtest
-from tests.support.servers import RunningServer
+from tests.support.redisserver import RedisServer
+from tests.support.servers import RunningServer, ServerFactory, start_nodes
 
 # --- latency histogram -----------------------------------------------------------------------
 
@@ -331,3 +332,35 @@ async def test_the_full_client_transport_gives_the_same_counts(server: RunningSe
         *("-c", "4", "-s", "1", "-r", "10", "-d", "1", "--transport", "client"),
     )
     check_report(report, clients=4, procs=1)
+
+
+@pytest.mark.slow
+async def test_senders_connect_to_the_send_url_and_the_others_to_the_url(
+    start_server: ServerFactory,
+) -> None:
+    # Two separate servers (not a cluster): a message reaches only the clients on its
+    # sender's server, so the counts say who connected where.
+    sending, receiving = await start_server(), await start_server()
+    report = await run_loadtest(
+        receiving.url,
+        *("--send-url", sending.url, "-c", "5", "-s", "2", "-r", "10", "-d", "1"),
+        *("--drain", "2"),
+    )
+    assert report["send_url"] == sending.url
+    [result] = report["phases"]
+    assert result["sent"] == result["planned"] == result["acked"] > 0
+    assert result["members"] == 5
+    assert result["delivered"] == result["sent"] * 2  # the two senders, nobody on the other
+
+
+@pytest.mark.slow
+async def test_across_two_nodes_of_a_cluster_every_client_gets_every_message(
+    start_server: ServerFactory, redis: RedisServer
+) -> None:
+    sending, receiving = await start_nodes(start_server, redis.url, 2)
+    report = await run_loadtest(
+        receiving.url,
+        *("--send-url", sending.url, "-c", "5", "-s", "2", "-r", "10", "-d", "1"),
+        *("--drain", "20"),
+    )
+    check_report(report, clients=5, procs=1)

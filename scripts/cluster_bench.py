@@ -1,0 +1,421 @@
+"""Cluster mode's costs: the cross-node hop's latency, and Redis's work per message and connect.
+
+Starts a private redis-server (``appendonly yes``, ``appendfsync always``) and two chat nodes
+on it (native front end, limits off), both pinned to core 0 where taskset and two cores
+exist, the load generator (``scripts/loadtest.py``) on core 1, Redis unpinned. Two parts:
+
+- ``hop``: receivers on node B; the same load sent from node B (same node) and from node A
+  (cross node, ``loadtest --send-url``), alternating, ``--repeats`` times each; p50/p99
+  latency, deliveries/s, and CPU per delivery of node B (the receivers' node) and per
+  message of node A (the senders' node, in the cross runs).
+- ``cost``: Redis's ``INFO commandstats`` and ``INFO stats`` (commands, read events, bytes
+  in and out) and redis-server's CPU (from /proc) over a run of connects only and over a
+  run of connects plus messages; the difference, less what the idle nodes cost Redis over
+  the same time (heartbeats, the log readers' blocking reads), divided by the messages
+  acknowledged (or the clients connected and gone again).
+
+Example: ``python -m scripts.cluster_bench --parts hop,cost --repeats 3``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from benchkit.processes import free_port, pinning, running, server_args
+from benchkit.redis import running_redis
+from benchkit.stats import cpu_s, raise_fd_limit
+from scripts import loadtest
+
+PARTS = ("hop", "cost")
+# The server's default --presence-grace (seconds).
+PRESENCE_GRACE = 3.0
+
+
+# --- Redis's own counters ------------------------------------------------------------------
+
+
+def redis_info(port: int, section: str) -> dict[str, str]:
+    """``INFO section`` of the redis-server on ``port``, as its ``key:value`` lines."""
+    command = f"*2\r\n$4\r\nINFO\r\n${len(section)}\r\n{section}\r\n".encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5.0) as connection:
+        connection.sendall(command)
+        data = b""
+        while b"\r\n" not in data:
+            data += connection.recv(65536)
+        head, _, body = data.partition(b"\r\n")
+        if not head.startswith(b"$"):
+            raise RuntimeError(f"unexpected INFO reply {head!r}")
+        length = int(head[1:])
+        while len(body) < length:
+            body += connection.recv(65536)
+    lines = body[:length].decode().splitlines()
+    return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
+
+
+@dataclass
+class RedisSnapshot:
+    """Redis's counters at one moment (and its process's CPU seconds)."""
+
+    at: float
+    calls: dict[str, int]  # per command (``cmdstat_`` removed); script calls counted too
+    stats: dict[str, int]
+    cpu_s: float
+
+    @classmethod
+    def take(cls, port: int, pid: int) -> RedisSnapshot:
+        commands = redis_info(port, "commandstats")
+        calls = {
+            name.removeprefix("cmdstat_"): int(value.split(",")[0].removeprefix("calls="))
+            for name, value in commands.items()
+        }
+        keys = (
+            "total_commands_processed",
+            "total_reads_processed",
+            "total_writes_processed",
+            "total_net_input_bytes",
+            "total_net_output_bytes",
+        )
+        raw = redis_info(port, "stats")
+        stats = {key: int(raw[key]) for key in keys}
+        return cls(time.monotonic(), calls, stats, cpu_s(pid) or 0.0)
+
+    def minus(self, earlier: RedisSnapshot) -> dict[str, Any]:
+        """What happened between ``earlier`` and this, per second of it too."""
+        seconds = self.at - earlier.at
+        calls = {
+            name: count - earlier.calls.get(name, 0)
+            for name, count in self.calls.items()
+            if count != earlier.calls.get(name, 0)
+        }
+        stats = {key: value - earlier.stats[key] for key, value in self.stats.items()}
+        # Our own INFO calls are not the chat's.
+        calls.pop("info", None)
+        stats["total_commands_processed"] -= 2
+        stats["total_reads_processed"] -= 2
+        return {"seconds": seconds, "calls": calls, **stats, "cpu_s": self.cpu_s - earlier.cpu_s}
+
+
+def less(run: dict[str, Any], idle: dict[str, Any]) -> dict[str, Any]:
+    """``run`` less what the idle cluster costs in as long a time (idle is per second)."""
+    seconds = run["seconds"]
+    out: dict[str, Any] = {"seconds": seconds}
+    names = set(run["calls"]) | set(idle["calls"])
+    out["calls"] = {
+        name: run["calls"].get(name, 0) - idle["calls"].get(name, 0) * seconds for name in names
+    }
+    for key, value in run.items():
+        if key not in ("seconds", "calls"):
+            out[key] = value - idle[key] * seconds
+    return out
+
+
+def per_second(delta: dict[str, Any]) -> dict[str, Any]:
+    seconds = delta["seconds"]
+    out: dict[str, Any] = {"seconds": 1.0}
+    out["calls"] = {name: count / seconds for name, count in delta["calls"].items()}
+    for key, value in delta.items():
+        if key not in ("seconds", "calls"):
+            out[key] = value / seconds
+    return out
+
+
+def divided(delta: dict[str, Any], by: float) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "calls": {name: round(count / by, 3) for name, count in sorted(delta["calls"].items())}
+    }
+    for key, value in delta.items():
+        if key not in ("seconds", "calls"):
+            out[key] = round(value / by, 6 if key == "cpu_s" else 2)
+    return out
+
+
+# --- the cluster ---------------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    url: str
+    pid: int
+
+
+@dataclass
+class Cluster:
+    redis_port: int
+    redis_pid: int
+    a: Node
+    b: Node
+
+
+@contextmanager
+def cluster(server_pin: Sequence[str]) -> Iterator[Cluster]:
+    """A private redis-server and two nodes on it, ready, for the block. What the nodes
+    log (warnings and worse) is printed at the end, so a run that went wrong says why."""
+    with ExitStack() as stack:
+        directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cluster-")))
+        redis_url, redis_pid = stack.enter_context(running_redis(directory / "redis"))
+        stack.callback(show_logs, directory)
+        nodes = []
+        for name in ("a", "b"):
+            port = free_port()
+            command = [
+                *server_pin,
+                *server_args(port, "--frontend", "native", "--redis-url", redis_url),
+                *("--log-level", "warning"),
+            ]
+            env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+            log = stack.enter_context((directory / f"node-{name}.log").open("wb"))
+            process = stack.enter_context(
+                running(command, port, env=env, stdout=subprocess.DEVNULL, stderr=log)
+            )
+            nodes.append(Node(f"http://127.0.0.1:{port}", process.pid))
+        redis_port = urlsplit(redis_url).port
+        assert redis_port is not None
+        yield Cluster(redis_port, redis_pid, nodes[0], nodes[1])
+
+
+def show_logs(directory: Path) -> None:
+    for log in sorted(directory.glob("node-*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        if lines:
+            print(f"{log.stem} logged {len(lines)} line(s), the last:", file=sys.stderr)
+            for line in lines[-20:]:
+                print(f"  {line}", file=sys.stderr)
+
+
+# --- the parts -----------------------------------------------------------------------------
+
+
+def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Same-node and cross-node runs of one load, alternating; each run's figures."""
+    runs: dict[str, list[dict[str, Any]]] = {"same": [], "cross": []}
+    options = [
+        *("-c", str(args.clients), "-s", str(args.senders), "-r", str(args.rate)),
+        *("-d", str(args.duration), "--drain", "5", "--server-pid", str(nodes.b.pid)),
+    ]
+    for repeat in range(args.repeats):
+        for mode in ("same", "cross") if repeat % 2 == 0 else ("cross", "same"):
+            sender = nodes.b if mode == "same" else nodes.a
+            load = os.getloadavg()[0]
+            a_cpu0 = cpu_s(nodes.a.pid) or 0.0
+            print(f"  hop {mode} {repeat + 1}/{args.repeats}, load {load:.2f}", file=sys.stderr)
+            report = loadtest.run_command(
+                nodes.b.url, "--send-url", sender.url, *options, prefix=load_pin, timeout=300
+            )
+            a_cpu = (cpu_s(nodes.a.pid) or 0.0) - a_cpu0
+            result = report["result"]
+            delivered = result["delivered"]
+            b_cpu_s = result.get("server_cpu_percent", 0.0) / 100 * result["duration"]
+            runs[mode].append(
+                {
+                    "load_average": load,
+                    "deliveries_per_s": result["deliveries_per_s"],
+                    "delivery_ratio": result["delivery_ratio"],
+                    "p50_ms": result["latency_ms"]["p50"],
+                    "p99_ms": result["latency_ms"]["p99"],
+                    "acked": result["acked"],
+                    "errors": result["errors"],
+                    "node_b_cpu_percent": result.get("server_cpu_percent"),
+                    "node_b_cpu_us_per_delivery": round(1e6 * b_cpu_s / max(1, delivered), 2),
+                    # Node A's whole run (its senders' connects included) in the cross runs.
+                    "node_a_cpu_us_per_message": round(1e6 * a_cpu / max(1, result["acked"]), 1)
+                    if mode == "cross"
+                    else None,
+                    "loadgen_cpu_percent": result["loadgen_cpu_percent"],
+                }
+            )
+    return runs
+
+
+def combine(
+    a: dict[str, Any], b: dict[str, Any], weight_a: float, weight_b: float
+) -> dict[str, Any]:
+    """``weight_a * a + weight_b * b``, counter by counter."""
+    names = set(a["calls"]) | set(b["calls"])
+    out: dict[str, Any] = {
+        "seconds": weight_a * a["seconds"] + weight_b * b["seconds"],
+        "calls": {
+            name: weight_a * a["calls"].get(name, 0) + weight_b * b["calls"].get(name, 0)
+            for name in names
+        },
+    }
+    for key in a:
+        if key not in ("seconds", "calls"):
+            out[key] = weight_a * a[key] + weight_b * b[key]
+    return out
+
+
+class Sampler:
+    """Redis's counters every ``interval`` seconds in a thread, stamped with wall time, so
+    a run's phase (``loadtest``'s ``window``) can be cut out of the whole run."""
+
+    def __init__(self, take: Callable[[], RedisSnapshot], interval: float = 0.1) -> None:
+        self._take = take
+        self._interval = interval
+        self.samples: list[tuple[float, RedisSnapshot]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), self._take()))
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def between(self, start: float, end: float) -> dict[str, Any]:
+        """The counters' change from the last sample at or before ``start`` to the first at
+        or after ``end`` (so the window is covered, with at most an interval more)."""
+        before = [snap for at, snap in self.samples if at <= start][-1]
+        after = next(snap for at, snap in self.samples if at >= end)
+        return after.minus(before)
+
+
+def cost(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
+    """Redis's work per connect and per message, less the idle cluster's.
+
+    A connect's snapshot reads every user known (the users list), so connects cost more as
+    users accumulate: connect-only runs come first and last, and the growth between them
+    is reported per known user. The message runs' counters are cut to the phase of sending
+    and draining (sampled), so their clients' connects are not counted in them.
+    """
+
+    def snapshot() -> RedisSnapshot:
+        return RedisSnapshot.take(nodes.redis_port, nodes.redis_pid)
+
+    def connects(what: str) -> tuple[dict[str, Any], int]:
+        print(f"  cost: {what}, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
+        before = snapshot()
+        options = ("-c", str(args.cost_clients), "-d", "0")
+        report = loadtest.run_command(nodes.b.url, *options, prefix=load_pin, timeout=300)
+        # The users go offline only after the presence grace: their `offline` entries
+        # belong to this run, not to the next.
+        time.sleep(PRESENCE_GRACE + 1.0)
+        return less(snapshot().minus(before), idle), report["connect"]["connected"]
+
+    print(f"  cost: idle {args.idle:g} s", file=sys.stderr)
+    before = snapshot()
+    time.sleep(args.idle)
+    idle = per_second(snapshot().minus(before))
+    first, connected = connects(f"{args.cost_clients} connects")
+    known = connected
+    per_message = []
+    for rate in args.cost_rates:
+        clients = max(args.senders, args.cost_message_clients)
+        options = (
+            *("-c", str(clients), "-s", str(args.senders), "-r", f"{rate:g}"),
+            *("-d", str(args.duration), "--drain", "5", "--send-url", nodes.a.url),
+        )
+        load = os.getloadavg()[0]
+        print(f"  cost: {rate * args.senders:g} messages/s, load {load:.2f}", file=sys.stderr)
+        with Sampler(snapshot) as sampler:
+            report = loadtest.run_command(nodes.b.url, *options, prefix=load_pin, timeout=300)
+            time.sleep(0.3)
+        known += clients
+        time.sleep(PRESENCE_GRACE + 1.0)  # their offline entries too, before the next run
+        result = report["result"]
+        window = less(sampler.between(*result["window"]), idle)
+        acked = result["acked"] - result["errors"]["ack"]
+        per_message.append(
+            {
+                "offered_per_s": rate * args.senders,
+                "load_average": load,
+                "acked": acked,
+                "fan_out": result["members"],
+                "p50_ms": result["latency_ms"]["p50"],
+                "p99_ms": result["latency_ms"]["p99"],
+                "per_message": divided(window, max(1, acked)),
+            }
+        )
+    last, _ = connects(f"{args.cost_clients} connects again")
+    return {
+        "idle_per_s": divided(idle, 1.0),
+        "clients": connected,
+        "per_connect_and_disconnect_first": divided(first, max(1, connected)),
+        "per_connect_and_disconnect_last": divided(last, max(1, connected)),
+        "users_known_before_last": known,
+        "per_connect_per_known_user": divided(
+            combine(last, first, 1.0, -1.0), max(1, connected) * known
+        ),
+        "messages": per_message,
+        "load_average_after": os.getloadavg()[0],
+    }
+
+
+def summarize_hop(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    lines = ["mode   load  deliveries/s  ratio   p50 ms  p99 ms  B us/delivery  A us/message"]
+    for mode, results in runs.items():
+        for run in results:
+            a = run["node_a_cpu_us_per_message"]
+            lines.append(
+                f"{mode:<5}  {run['load_average']:4.2f}  {run['deliveries_per_s']:12,.0f}  "
+                f"{run['delivery_ratio']:.4f}  {run['p50_ms']:6.1f}  {run['p99_ms']:6.1f}  "
+                f"{run['node_b_cpu_us_per_delivery']:13.1f}  {'-' if a is None else f'{a:.0f}':>12}"
+            )
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated: hop,cost")
+    parser.add_argument("--repeats", type=int, default=3, help="hop: runs of each mode")
+    parser.add_argument("-c", "--clients", type=int, default=100, help="hop: clients")
+    parser.add_argument("-s", "--senders", type=int, default=10)
+    parser.add_argument("-r", "--rate", type=float, default=10.0, help="hop: messages/s per sender")
+    parser.add_argument("-d", "--duration", type=float, default=15.0, help="seconds of sending")
+    parser.add_argument("--cost-clients", type=int, default=200, help="cost: clients")
+    parser.add_argument(
+        "--cost-rates",
+        type=lambda text: [float(part) for part in text.split(",")],
+        default=[5.0, 50.0],
+        help="cost: messages/s per sender, one message run each (comma-separated)",
+    )
+    parser.add_argument(
+        "--cost-message-clients", type=int, default=20, help="cost: clients of the message runs"
+    )
+    parser.add_argument("--idle", type=float, default=10.0, help="cost: idle seconds measured")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    args = parser.parse_args(argv)
+    parts = [part.strip() for part in args.parts.split(",") if part.strip()]
+    if not parts or set(parts) - set(PARTS):
+        parser.error(f"--parts: expected some of {','.join(PARTS)}")
+    raise_fd_limit()
+    server_pin, load_pin = pinning()
+    results: dict[str, Any] = {"load_average_before": os.getloadavg()}
+    with cluster(server_pin) as nodes:
+        # Cost first: it counts the users every connect reads, from none.
+        if "cost" in parts:
+            results["cost"] = cost(nodes, load_pin, args)
+        if "hop" in parts:
+            results["hop"] = hop(nodes, load_pin, args)
+    results["load_average_after"] = os.getloadavg()
+    if "hop" in results:
+        print("\n".join(summarize_hop(results["hop"])))
+    if "cost" in results:
+        print(json.dumps(results["cost"], indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""The cluster's measuring scripts: bench's stores, cluster_bench's Redis accounting and the
+failover script (short real runs; the figures themselves are not judged)."""
+
+import json
+import shutil
+import socket
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchkit.processes import ROOT, script_args
+from scripts.bench import store_options
+from scripts.cluster_bench import RedisSnapshot, Sampler, combine, less
+from scripts.failover import DISCONNECT_GRACE
+from tests.support.redisserver import RedisServer
+from tests.support.requirements import unavailable
+
+
+def need_redis() -> None:
+    if shutil.which("redis-server") is None:
+        unavailable("the cluster scripts", "redis-server is not installed")
+
+
+def send(port: int, *commands: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        for command in commands:
+            connection.sendall(command + b"\r\n")
+            assert connection.recv(256)
+
+
+# --- bench.py's stores ---------------------------------------------------------------------
+
+
+def test_each_store_gets_a_fresh_backing_for_its_run() -> None:
+    need_redis()
+    with store_options("memory") as options:
+        assert options == ["--store", "memory"]
+    with store_options("sqlite") as options:
+        flag, kind, db, path = options
+        assert (flag, kind, db) == ("--store", "sqlite", "--db")
+        assert not Path(path).exists()  # the server makes it
+        sqlite3.connect(path).close()
+    assert not Path(path).parent.exists()
+    with store_options("redis") as options:
+        flag, url = options
+        assert flag == "--redis-url"
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        send(port, b"PING")
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+# --- cluster_bench's accounting ------------------------------------------------------------
+
+
+async def test_a_snapshot_difference_counts_the_chats_commands_and_not_its_own(
+    redis: RedisServer,
+) -> None:
+    assert redis.process is not None
+    before = RedisSnapshot.take(redis.port, redis.process.pid)
+    send(redis.port, b"SET a 1", b"SET b 2", b"INCR c")
+    after = RedisSnapshot.take(redis.port, redis.process.pid)
+    delta = after.minus(before)
+    assert delta["calls"] == {"set": 2, "incr": 1}
+    assert delta["total_commands_processed"] == 3
+    assert delta["total_net_input_bytes"] > 0
+    assert delta["total_net_output_bytes"] > 0
+
+
+def counters(seconds: float, calls: dict[str, float], **stats: float) -> dict[str, Any]:
+    return {"seconds": seconds, "calls": calls, **stats}
+
+
+def test_the_idle_cost_is_taken_off_for_as_long_as_the_run_took() -> None:
+    run = counters(10.0, {"xread": 50, "evalsha": 30}, total_net_input_bytes=5000.0)
+    idle = counters(1.0, {"xread": 2, "get": 1}, total_net_input_bytes=100.0)
+    assert less(run, idle) == counters(
+        10.0, {"xread": 30, "evalsha": 30, "get": -10}, total_net_input_bytes=4000.0
+    )
+
+
+def test_combine_weighs_every_counter() -> None:
+    a = counters(2.0, {"set": 4}, cpu_s=1.0)
+    b = counters(4.0, {"set": 2, "get": 8}, cpu_s=3.0)
+    assert combine(a, b, 0.5, 0.5) == counters(3.0, {"set": 3, "get": 4}, cpu_s=2.0)
+
+
+def test_the_sampled_window_is_covered_by_the_samples_around_it() -> None:
+    def snapshot(at: float, sets: int) -> tuple[float, RedisSnapshot]:
+        stats = dict.fromkeys(
+            (
+                "total_commands_processed",
+                "total_reads_processed",
+                "total_writes_processed",
+                "total_net_input_bytes",
+                "total_net_output_bytes",
+            ),
+            sets + 2,  # room for the two INFOs minus() takes off
+        )
+        return at, RedisSnapshot(at, {"set": sets}, stats, 0.0)
+
+    sampler = Sampler(lambda: snapshot(0, 0)[1])
+    sampler.samples = [snapshot(1.0, 0), snapshot(2.0, 5), snapshot(3.0, 9), snapshot(4.0, 20)]
+    # From the last sample at or before the start to the first at or after the end.
+    assert sampler.between(2.5, 3.5)["calls"] == {"set": 15}
+    assert sampler.between(2.0, 3.0)["calls"] == {"set": 4}
+
+
+# --- the failover script -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_short_failover_run_reports_each_node_timeout() -> None:
+    need_redis()
+    command = script_args("failover", "--runs", "2", "--node-timeouts", "1", "--json")
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    report = json.loads(done.stdout)
+    times = report["1"]["times_s"]
+    assert len(times) == 2
+    # user:disconnect came only after the kill, and before the script's own bound.
+    assert all(0 < value < DISCONNECT_GRACE + 60 for value in times)
+    assert report["1"]["min_s"] <= report["1"]["median_s"] <= report["1"]["max_s"]
