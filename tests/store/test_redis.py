@@ -528,3 +528,33 @@ async def test_healthz_says_why_redis_is_not_answering(
         ), response.text
         response = await http.get(server.url + "/healthz")
         assert response.status_code == 200
+
+
+async def _script_loads(redis: RedisServer) -> int:
+    async with open_redis(parse_redis_url(redis.url)) as client:
+        stats = await client.info("commandstats")
+    entry = stats.get("cmdstat_script|load") or stats.get("cmdstat_script") or {}
+    return int(entry.get("calls", 0)) if isinstance(entry, dict) else 0
+
+
+async def test_scripts_are_loaded_once_per_connection_and_again_after_a_flush(
+    redis: RedisServer,
+) -> None:
+    async with running_store(redis) as store:
+        user, _ = await store.create_user("alice")
+        for n in range(20):
+            await store.add_message("general", user, f"m{n}", n)
+        # One load per script the writer used on its connection, not one per batch.
+        assert await _script_loads(redis) <= 2
+        async with open_redis(parse_redis_url(redis.url)) as admin:
+            await admin.script_flush()
+        # The batch that meets the empty cache is refused (nothing written) and says so;
+        # the next one loads the scripts again.
+        with pytest.raises(StoreWriteError, match="No matching script"):
+            await store.add_message("general", user, "lost to the flush", 21)
+        sent = await store.add_message("general", user, "after the flush", 22)
+        assert [m.message for m in await store.recent_messages("general", 2)] == [
+            "m19",
+            "after the flush",
+        ]
+        assert sent.id > 0

@@ -31,7 +31,7 @@ import trio
 from coredis.commands.script import Script
 from coredis.connection import BaseConnection
 from coredis.exceptions import ConnectionError as RedisConnectionError
-from coredis.exceptions import RedisError
+from coredis.exceptions import NoScriptError, RedisError
 from coredis.tokens import PureToken
 
 from ...redis.connection import (
@@ -400,6 +400,8 @@ class RedisStore:
         # The writer's own connection (kept out of the pool: nothing else may come
         # between its commands), and the batches sent on it not yet answered, oldest first.
         self._connection: BaseConnection | None = None
+        # The scripts loaded on that connection (by sha).
+        self._loaded: set[str] = set()
         self._unanswered: deque[_Flight] = deque()
         # Redis's clock as measured on that connection: the scripts' deadlines are in it.
         self._clock = RedisClock()
@@ -585,13 +587,15 @@ class RedisStore:
                     connection = await self._connect(client)
                 margin = min(self._timeout * LATE_MARGIN, (deadline - now) / 2)
                 in_time = self._clock.redis_deadline(deadline - margin)
+                # Loaded once per connection, ahead of the EVALSHAs on it: a Redis that
+                # restarted (its script cache empty) is reached through a new connection.
+                unloaded = {call[0] for call in calls if call[0].sha not in self._loaded}
+                self._loaded.update(script.sha for script in unloaded)
                 requests: list[Awaitable[Any]] = [
-                    # Loaded first on the same connection: after a restart of Redis its
-                    # script cache is empty, and the EVALSHAs behind must all find them.
                     connection.create_request(
                         b"SCRIPT", b"LOAD", script.body, decode=False, raise_exceptions=False
                     )
-                    for script in {call[0] for call in calls}
+                    for script in unloaded
                 ]
                 # Measured again with a batch now and then, to follow Redis's clock.
                 clock_request = None
@@ -632,6 +636,7 @@ class RedisStore:
         """Open the writer's connection and measure Redis's clock on it: one round trip per
         connection, before any write goes on it (another server may be behind it now)."""
         self._clock.forget()
+        self._loaded = set()
         connection: BaseConnection = await client.connection_pool.get_connection()
         self._connection = connection
         try:
@@ -695,6 +700,10 @@ class RedisStore:
                     failed = True
                     write.error = f"redis refused {write.what}: {result}"
                     log.error("%s", write.error)
+                    if isinstance(result, NoScriptError):
+                        # Its script cache was flushed under a live connection: load
+                        # every script again with the next batch.
+                        self._loaded.clear()
                 elif script is _ADD_MESSAGES and not cast(list[int], result)[n]:
                     failed = True
                     write.error = (
