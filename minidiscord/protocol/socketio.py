@@ -55,7 +55,7 @@ def encode(packet: Packet) -> list[Frame]:
     A packet whose data holds ``bytes`` is sent as BINARY_EVENT / BINARY_ACK.
     """
     attachments: list[bytes] = []
-    data = _deconstruct(packet.data, attachments) if packet.data is not None else None
+    data = deconstruct_binary(packet.data, attachments) if packet.data is not None else None
     packet_type = packet.type
     if attachments:
         if packet_type is PacketType.EVENT:
@@ -80,14 +80,17 @@ def encode_event(event: str, args: Sequence[JSONValue], namespace: str = "/") ->
     return encode(Packet(PacketType.EVENT, namespace, [event, *args]))
 
 
-def _deconstruct(value: JSONValue, attachments: list[bytes]) -> JSONValue:
+def deconstruct_binary(value: JSONValue, attachments: list[bytes]) -> JSONValue:
+    """``value`` with every bytes-like part replaced by a placeholder ``{"_placeholder":
+    true, "num": N}``, the bytes appended to ``attachments`` (Socket.IO's binary form; the
+    Redis adapter carries bodies the same way)."""
     if isinstance(value, bytes | bytearray | memoryview):
         attachments.append(bytes(value))
         return {"_placeholder": True, "num": len(attachments) - 1}
     if isinstance(value, list | tuple):
-        return [_deconstruct(item, attachments) for item in value]
+        return [deconstruct_binary(item, attachments) for item in value]
     if isinstance(value, dict):
-        return {key: _deconstruct(item, attachments) for key, item in value.items()}
+        return {key: deconstruct_binary(item, attachments) for key, item in value.items()}
     return value
 
 
@@ -171,16 +174,18 @@ def _check_payload(packet_type: PacketType, data: JSONValue, ack_id: int | None)
         raise SocketIOProtocolError(f"invalid payload for {packet_type.name}")
 
 
-def _reconstruct(value: JSONValue, attachments: Sequence[bytes]) -> JSONValue:
+def reconstruct_binary(value: JSONValue, attachments: Sequence[bytes]) -> JSONValue:
+    """The inverse of :func:`deconstruct_binary`; raises SocketIOProtocolError for a
+    placeholder naming a missing attachment."""
     if isinstance(value, list):
-        return [_reconstruct(item, attachments) for item in value]
+        return [reconstruct_binary(item, attachments) for item in value]
     if isinstance(value, dict):
         if value.get("_placeholder") is True and len(value) == 2:
             num = value.get("num")
             if type(num) is not int or not 0 <= num < len(attachments):
                 raise SocketIOProtocolError("placeholder refers to a missing attachment")
             return attachments[num]
-        return {key: _reconstruct(item, attachments) for key, item in value.items()}
+        return {key: reconstruct_binary(item, attachments) for key, item in value.items()}
     return value
 
 
@@ -238,6 +243,6 @@ class Decoder:
 
     @staticmethod
     def _complete(header: _Header, buffers: list[bytes]) -> Packet:
-        data = _reconstruct(header.data, buffers)
+        data = reconstruct_binary(header.data, buffers)
         packet_type = PacketType.EVENT if header.type is PacketType.BINARY_EVENT else PacketType.ACK
         return Packet(packet_type, header.namespace, data, header.id, tuple(buffers))

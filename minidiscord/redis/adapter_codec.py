@@ -14,7 +14,8 @@ from typing import Any
 import orjson
 
 from ..protocol import jsoncodec
-from ..protocol.socketio import Packet, PacketType
+from ..protocol.errors import SocketIOProtocolError
+from ..protocol.socketio import Packet, PacketType, deconstruct_binary, reconstruct_binary
 from ..sockets import BroadcastFlags, BroadcastOptions
 
 
@@ -57,7 +58,7 @@ def encode(message: Message) -> dict[bytes, bytes]:
         # Most bodies hold no bytes: orjson refuses those, and only then is the body walked.
         data = orjson.dumps(message.body)
     except TypeError:
-        data = jsoncodec.dumps(_deconstruct(message.body, attachments)).encode()
+        data = jsoncodec.dumps(deconstruct_binary(message.body, attachments)).encode()
     fields = {
         b"k": message.kind.value.encode(),
         b"u": message.node.encode(),
@@ -90,8 +91,8 @@ def decode(entry: Mapping[Any, Any]) -> Message:
             attachments: list[bytes] = []
             while (attachment := fields.get(b"b%d" % len(attachments))) is not None:
                 attachments.append(attachment)
-            body = _reconstruct(body, attachments)
-    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+            body = reconstruct_binary(body, attachments)
+    except (KeyError, ValueError, UnicodeDecodeError, SocketIOProtocolError) as exc:
         raise MalformedMessage(f"not an adapter message: {exc!r}") from None
     if not isinstance(body, dict):
         raise MalformedMessage("an adapter message's body is an object")
@@ -105,30 +106,6 @@ def _bytes(value: Any) -> bytes:
 def text(value: str | bytes) -> str:
     """A stream id or key as text, whichever way the client returned it."""
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _deconstruct(value: Any, attachments: list[bytes]) -> Any:
-    if isinstance(value, bytes | bytearray | memoryview):
-        attachments.append(bytes(value))
-        return {"_placeholder": True, "num": len(attachments) - 1}
-    if isinstance(value, list | tuple):
-        return [_deconstruct(item, attachments) for item in value]
-    if isinstance(value, dict):
-        return {key: _deconstruct(item, attachments) for key, item in value.items()}
-    return value
-
-
-def _reconstruct(value: Any, attachments: list[bytes]) -> Any:
-    if isinstance(value, list):
-        return [_reconstruct(item, attachments) for item in value]
-    if isinstance(value, dict):
-        if value.get("_placeholder") is True and len(value) == 2:
-            num = value.get("num")
-            if type(num) is not int or not 0 <= num < len(attachments):
-                raise ValueError("a placeholder names a missing attachment")
-            return attachments[num]
-        return {key: _reconstruct(item, attachments) for key, item in value.items()}
-    return value
 
 
 # Parts of bodies ----------------------------------------------------------------------

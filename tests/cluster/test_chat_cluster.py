@@ -288,17 +288,23 @@ async def test_a_dead_nodes_users_go_offline_and_come_back_when_it_does(
     assert "disconnect" not in alice.names()
 
 
-async def healthz(node: RunningServer) -> tuple[int, str]:
+async def http_get(node: RunningServer, path: str) -> tuple[int, str]:
+    """(status, body) of a GET on ``node``, over a connection of its own (no client pool:
+    a node whose Redis is frozen must still answer this at once)."""
     stream = await trio.open_tcp_stream("127.0.0.1", node.port)
     async with stream:
         await stream.send_all(
-            b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode()
         )
         reply = b""
-        while chunk := await stream.receive_some(4096):
+        while chunk := await stream.receive_some(65536):
             reply += chunk
     head, _, body = reply.partition(b"\r\n\r\n")
     return int(head.split()[1]), body.decode()
+
+
+async def healthz(node: RunningServer) -> tuple[int, str]:
+    return await http_get(node, "/healthz")
 
 
 async def wait_for_health(node: RunningServer, status: int) -> str:
@@ -476,15 +482,7 @@ async def test_a_redis_frozen_longer_than_the_node_timeout_reaps_no_node(
 
 
 async def metrics_of(node: RunningServer) -> dict[str, float]:
-    stream = await trio.open_tcp_stream("127.0.0.1", node.port)
-    async with stream:
-        await stream.send_all(
-            b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        reply = b""
-        while chunk := await stream.receive_some(65536):
-            reply += chunk
-    body = reply.partition(b"\r\n\r\n")[2].decode()
+    _, body = await http_get(node, "/metrics")
     return {
         line.split()[0]: float(line.split()[1])
         for line in body.splitlines()
