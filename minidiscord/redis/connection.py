@@ -35,6 +35,18 @@ CONNECT_TIMEOUT = 2.0
 PASSING_TROUBLE = ("LOADING", "MISCONF", "BUSY", "MASTERDOWN", "NOREPLICAS", "TRYAGAIN")
 
 
+class _FailedAttemptsOnce(logging.Filter):
+    """coredis logs a whole traceback at ERROR for every connection attempt that fails
+    (one or two a second while Redis is frozen) and then raises, which ``bounded`` turns
+    into RedisUnavailable that the caller logs once, in one line: the traceback is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Connection attempt failed")
+
+
+logging.getLogger("coredis").addFilter(_FailedAttemptsOnce())
+
+
 class RedisUnavailable(Exception):
     """Redis did not answer in time, or the connection to it failed: the operation may or
     may not have been applied (a write must carry what makes a retry harmless)."""

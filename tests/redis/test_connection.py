@@ -1,6 +1,7 @@
 """The Redis client the cluster uses: URLs checked at startup, calls bounded in time and
 never retried, the durability settings checked, against a real redis-server."""
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,19 @@ async def test_a_write_is_never_retried_behind_the_callers_back(redis: RedisServ
         assert "unreachable" in str(outcome[0])
         with bounded("GET"):
             assert await admin.get("counter") == b"1"
+
+
+async def test_a_failed_connection_attempt_is_not_a_logged_traceback(
+    redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While Redis is frozen, each attempt to connect fails inside coredis, which logs a
+    traceback for it at ERROR; the caller hears RedisUnavailable instead, and says it once."""
+    async with open_redis(parse_redis_url(redis.url)) as client:
+        redis.freeze()
+        try:
+            for _ in range(3):
+                with pytest.raises(RedisUnavailable), bounded("PING", 0.3):
+                    await client.ping()
+        finally:
+            redis.thaw()
+    assert [r for r in caplog.records if r.name == "coredis" and r.levelno >= logging.ERROR] == []
