@@ -27,9 +27,10 @@ typecheck: $(TEST_STAMP)
 	$(BIN)/mypy docs/examples
 
 # The whole suite runs twice: on hypercorn (the default front end) and on the native one.
+# --durations: CI's log names the slowest tests, so the run's length can be watched.
 unit: $(TEST_STAMP) $(NODE_STAMP)
-	MINIDISCORD_FRONTEND=hypercorn $(BIN)/pytest $(PYTEST_ARGS)
-	MINIDISCORD_FRONTEND=native $(BIN)/pytest $(PYTEST_ARGS)
+	MINIDISCORD_FRONTEND=hypercorn $(BIN)/pytest --durations=20 $(PYTEST_ARGS)
+	MINIDISCORD_FRONTEND=native $(BIN)/pytest --durations=20 $(PYTEST_ARGS)
 
 # Side-by-side benchmark against python-socketio on uvicorn (several minutes; see
 # docs/benchmarks.md). Not part of `make test`: speed is measured, never asserted.
