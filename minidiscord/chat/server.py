@@ -534,20 +534,7 @@ class ChatServer:
         self._changes += 1
         self._note_left(user.user_id)
         # The user's other tabs end too: the user they speak for is gone.
-        sockets = [self._ns.sockets.get(sid) for sid in self._presence.forget(user.user_id)]
-        if socket not in sockets:
-            sockets.append(socket)
-        others = self._ns.to(WELCOME_CHANNEL)
-        for own in sockets:
-            if own is not None:
-                own.data.pop("user", None)
-                others = others.except_(own.id)
-        others.emit("user:leave", user.presence_wire(connected=False))
-        for own in sockets:
-            if own is not None and own is not socket:
-                # A namespace-level disconnect: socket.io clients do not reconnect after
-                # "io server disconnect", which is what the original server did.
-                own.disconnect()
+        self._end_tabs(user, also=socket, spared=lambda own: own is socket)
         # The leaver's own disconnect comes after this handler's ack, which a client that
         # asked for one would otherwise never see.
         socket.start_soon(_disconnect, socket)
@@ -622,25 +609,9 @@ class ChatServer:
         self._online.pop(user.user_id, None)
         self._changes += 1
         self._note_left(user.user_id)
-        now = trio.current_time()
-        gone = self._gone
-        while gone and next(iter(gone.values())) < now - GONE_SECONDS:
-            del gone[next(iter(gone))]
-        gone[user.user_id] = now
-        feed = self._feed
-        assert feed is not None
-        sockets = [self._ns.sockets.get(sid) for sid in self._presence.forget(user.user_id)]
-        others = self._ns.to(WELCOME_CHANNEL)
-        for own in sockets:
-            if own is not None:
-                own.data.pop("user", None)
-                others = others.except_(own.id)
-                feed.depart(own.id)
-        others.emit("user:leave", user.presence_wire(connected=False))
-        for own in sockets:
-            if own is not None and LEAVING not in own.data:
-                # As on one node: "io server disconnect", after which clients stay away.
-                own.disconnect()
+        _remember(self._gone, user.user_id, GONE_SECONDS)
+        # The tab whose leave is being committed is disconnected by its handler, after its ack.
+        self._end_tabs(user, spared=lambda own: LEAVING in own.data)
         log.debug("user %s (%s) left", user.user_id, user.username)
 
     def skipped(self, position: int) -> None:
@@ -653,18 +624,31 @@ class ChatServer:
 
     def _note_left(self, user_id: str) -> None:
         recovery = self._ns.recovery
-        if recovery is None:
-            return
-        now = trio.current_time()
-        left = self._left
-        # Oldest first: forget those no dropped socket can be recovered for any more.
-        threshold = now - recovery.max_disconnection_duration
-        while left:
-            oldest = next(iter(left))
-            if left[oldest] >= threshold:
-                break
-            del left[oldest]
-        left[user_id] = now
+        if recovery is not None:
+            # Kept while a dropped socket of theirs may still be recovered.
+            _remember(self._left, user_id, recovery.max_disconnection_duration)
+
+    def _end_tabs(
+        self, user: User, *, spared: Callable[[Socket], bool], also: Socket | None = None
+    ) -> None:
+        """A user left: their sockets here (and ``also``) stop speaking for them, everyone
+        else in `welcome` hears `user:leave`, and each socket not ``spared`` is disconnected
+        at the namespace level ("io server disconnect": socket.io clients do not reconnect
+        after it, which is what the original server did)."""
+        sockets = [self._ns.sockets.get(sid) for sid in self._presence.forget(user.user_id)]
+        if also is not None and also not in sockets:
+            sockets.append(also)
+        others = self._ns.to(WELCOME_CHANNEL)
+        for own in sockets:
+            if own is not None:
+                own.data.pop("user", None)
+                others = others.except_(own.id)
+                if self._feed is not None:
+                    self._feed.depart(own.id)
+        others.emit("user:leave", user.presence_wire(connected=False))
+        for own in sockets:
+            if own is not None and not spared(own):
+                own.disconnect()
 
     async def _on_history(self, socket: Socket, *args: Any) -> Ack:
         user: User | None = socket.data.get("user")
@@ -701,6 +685,18 @@ class ChatServer:
             log.warning("a history page for user %s was not read: %s", user.user_id, exc)
             return {"ok": False, "error": "the server could not read the history now"}
         return {"ok": True, "messages": [m.wire() for m in messages]}
+
+
+def _remember(recent: dict[str, float], user_id: str, seconds: float) -> None:
+    """Note ``user_id`` now (trio time) in ``recent``, a dict in insertion order, and forget
+    the entries older than ``seconds``: oldest first, so only the stale front is walked."""
+    now = trio.current_time()
+    while recent:
+        oldest = next(iter(recent))
+        if recent[oldest] >= now - seconds:
+            break
+        del recent[oldest]
+    recent[user_id] = now
 
 
 async def _disconnect(socket: Socket) -> None:
