@@ -19,6 +19,7 @@ from .chat.store.factory import StoreError, store_for
 from .config import OPTIONS, Settings, SettingsError, default_of
 from .frontend.hosting import serve
 from .frontend.listening import ListenError, open_listening_sockets
+from .frontend.tls import TLSError, server_context
 from .runtime import tune_garbage_collector
 from .workers import WorkersFailed, run_chat_workers
 
@@ -93,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings_from(argv, os.environ)
             if settings.workers > 1:
                 check_workers(settings)
+            # Read here only to be refused early: the front end loads them again to serve.
+            server_context(settings.certfile, settings.keyfile)
             # The port first: a port in use usually means another instance runs, whose
             # database this one must not open.
             sockets = open_listening_sockets(settings.host, settings.port)
@@ -102,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # Each worker opens its own store: this process only routes connections.
                 return _run_workers(settings, argv, sockets)
             store = store_for(settings)
-        except (SettingsError, ListenError, StoreError) as exc:
+        except (SettingsError, TLSError, ListenError, StoreError) as exc:
             print(f"minidiscord: error: {exc}", file=sys.stderr)
             return 2
         logs.configure(settings.log_level, settings.log_format)
@@ -125,6 +128,12 @@ def check_workers(settings: Settings) -> None:
         raise SettingsError(
             f"{flag} needs --frontend native: the workers serve connections the parent "
             "accepted, which only the native front end takes (hypercorn --workers: see README)"
+        )
+    if settings.certfile is not None:
+        raise SettingsError(
+            f"{flag} cannot serve TLS (--certfile): the parent routes each connection by its "
+            "first request line, which TLS hides from it; terminate TLS in a proxy in front "
+            "of the workers, or serve TLS from one process"
         )
 
 

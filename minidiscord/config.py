@@ -90,6 +90,10 @@ class Settings:
     log_format: LogFormat = "text"
     # What speaks HTTP and WebSocket: hypercorn (ASGI) or the native trio front end.
     frontend: Frontend = "hypercorn"
+    # TLS (https and wss) on either front end: the certificate chain and its private key,
+    # PEM files (None: plain HTTP; the key may be in the certificate's file).
+    certfile: str | None = None
+    keyfile: str | None = None
     # Peers whose Forwarded / X-Forwarded-For headers name the real client (reverse
     # proxies): addresses or networks, or "*" for any peer.
     forwarded_allow_ips: tuple[str, ...] = DEFAULT_FORWARDED_ALLOW_IPS
@@ -489,8 +493,25 @@ OPTIONS: tuple[Option, ...] = (
         "MINIDISCORD_FRONTEND",
         parse_frontend,
         "what serves HTTP and WebSocket: hypercorn, or native (trio + h11 + wsproto, "
-        "faster fan-out; no TLS or HTTP/2)",
+        "faster fan-out; no HTTP/2)",
         "NAME",
+    ),
+    Option(
+        "certfile",
+        "--certfile",
+        "MINIDISCORD_CERTFILE",
+        parse_text,
+        "serve TLS (https, wss) with this certificate chain (PEM; the server's certificate "
+        "first), on either front end",
+        "PATH",
+    ),
+    Option(
+        "keyfile",
+        "--keyfile",
+        "MINIDISCORD_KEYFILE",
+        parse_text,
+        "the private key of --certfile (PEM, unencrypted; default: in the --certfile file)",
+        "PATH",
     ),
     Option(
         "forwarded_allow_ips",
@@ -554,7 +575,8 @@ OPTIONS: tuple[Option, ...] = (
         "MINIDISCORD_WORKERS",
         parse_workers,
         "processes serving the port, or auto for one per core; above 1 needs --redis-url "
-        "and --frontend native (a parent hands each connection to its session's worker)",
+        "and --frontend native, and serves no TLS (a parent hands each connection to its "
+        "session's worker)",
         "N",
     ),
 )

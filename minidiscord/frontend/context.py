@@ -13,6 +13,7 @@ import trio
 from ..asgi_io import ASGIApp
 from .connlimits import ConnectionLimits
 from .sticky import StickyRouting
+from .tls import HANDSHAKE_TIMEOUT
 from .wsframes import FrameCache
 
 
@@ -28,6 +29,8 @@ class FrontendConfig:
     write_buffer: int = 64 * 1024
     # On shutdown, how long requests in progress get to finish.
     graceful_timeout: float = 10.0
+    # With TLS: a client must finish its handshake within this, counted from its accept.
+    tls_handshake_timeout: float = HANDSHAKE_TIMEOUT
 
 
 @dataclass(slots=True)

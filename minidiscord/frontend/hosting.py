@@ -16,6 +16,7 @@ from .connlimits import ConnectionLimits
 from .context import FrontendConfig
 from .listening import open_listening_sockets
 from .server import NativeServer
+from .tls import HANDSHAKE_TIMEOUT, server_context
 
 
 def heartbeat_cycle(settings: Settings) -> float:
@@ -40,6 +41,12 @@ def hypercorn_config(settings: Settings) -> Config:
     config.keep_alive_timeout = max(heartbeat_cycle(settings), 5.0)
     config.websocket_max_message_size = settings.max_payload + 1
     config.graceful_timeout = settings.shutdown_timeout
+    if settings.certfile is not None:
+        config.certfile = settings.certfile
+        # hypercorn serves TLS only with both named; OpenSSL finds a key in the
+        # certificate's file when it is given as both.
+        config.keyfile = settings.keyfile or settings.certfile
+        config.ssl_handshake_timeout = HANDSHAKE_TIMEOUT
     return config
 
 
@@ -66,7 +73,8 @@ async def serve(
     It serves on ``sockets`` (from :func:`.listening.open_listening_sockets`, so that a
     command can report a port it cannot have before anything starts), or else on sockets it
     opens on the settings' host and port (:class:`.listening.ListenError` when it cannot).
-    Either way it closes them when it returns.
+    Either way it closes them when it returns. With ``settings.certfile`` it serves TLS
+    (:class:`.tls.TLSError` when the certificate or key cannot be used).
     """
     if sockets is None:
         sockets = await trio.to_thread.run_sync(
@@ -74,8 +82,9 @@ async def serve(
         )
     limits = ConnectionLimits.for_settings(settings)
     try:
+        tls = await trio.to_thread.run_sync(server_context, settings.certfile, settings.keyfile)
         if settings.frontend == "native":
-            server = NativeServer(app, native_config(settings), limits)
+            server = NativeServer(app, native_config(settings), limits, tls)
             await server.serve_sockets(sockets, shutdown_trigger, task_status=task_status)
         else:
             await _serve_on_hypercorn(app, settings, limits, sockets, shutdown_trigger, task_status)
@@ -102,7 +111,11 @@ async def _serve_on_hypercorn(
         # hypercorn types scopes as TypedDicts, the app plain ASGI mappings.
         wrap_app(app, config.wsgi_max_body_size, "asgi"),  # type: ignore[arg-type]
         config,
-        sockets=Sockets(secure_sockets=[], insecure_sockets=list(sockets), quic_sockets=[]),
+        sockets=Sockets(
+            secure_sockets=list(sockets) if config.ssl_enabled else [],
+            insecure_sockets=[] if config.ssl_enabled else list(sockets),
+            quic_sockets=[],
+        ),
         shutdown_trigger=shutdown_trigger,  # type: ignore[arg-type]
         task_status=task_status,
     )

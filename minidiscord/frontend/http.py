@@ -18,6 +18,7 @@ from ..asgi_io import AppMessage, HTTPDisconnect, HTTPRequest
 from .context import ConnectionContext
 from .scope import asgi_scope
 from .sticky import HandBack, first_line
+from .streams import ClientStream, end_sending, tcp_socket
 from .strict import StrictConnection
 from .websocket import WebSocketConnection, is_websocket_upgrade
 
@@ -41,7 +42,7 @@ class _ConnectionEnded(Exception):
 
 class HttpConnection:
     def __init__(
-        self, context: ConnectionContext, stream: trio.SocketStream, received: bytes = b""
+        self, context: ConnectionContext, stream: ClientStream, received: bytes = b""
     ) -> None:
         self.context = context
         self.stream = stream
@@ -104,7 +105,7 @@ class HttpConnection:
             # Waiting for a request to start is idle time a shutdown may cut short.
             with self.context.idle_wait(config.keep_alive_timeout) as idle:
                 try:
-                    data = await self.stream.receive_some(RECEIVE_SIZE)
+                    data = bytes(await self.stream.receive_some(RECEIVE_SIZE))
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     return None
             if idle.cancelled_caught:
@@ -128,7 +129,7 @@ class HttpConnection:
         if not buffered and not closed:
             with self.context.idle_wait(config.keep_alive_timeout) as idle:
                 try:
-                    data = await self.stream.receive_some(RECEIVE_SIZE)
+                    data = bytes(await self.stream.receive_some(RECEIVE_SIZE))
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     raise _ConnectionEnded from None
             if idle.cancelled_caught:
@@ -151,7 +152,7 @@ class HttpConnection:
         """Feed the next bytes from the client to h11 (b"" at the end of the stream)."""
         with trio.move_on_at(deadline):
             try:
-                data = await self.stream.receive_some(RECEIVE_SIZE)
+                data = bytes(await self.stream.receive_some(RECEIVE_SIZE))
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 raise _ConnectionEnded from None
             self.conn.receive_data(data)
@@ -162,7 +163,7 @@ class HttpConnection:
         """Say we are done sending, then drop what the client still sends until it closes,
         or for LINGER_SECONDS, or LINGER_BYTES: its answer is not destroyed by a reset."""
         try:
-            await self.stream.send_eof()
+            await end_sending(self.stream)
             dropped = 0
             with trio.move_on_after(LINGER_SECONDS):
                 while dropped < LINGER_BYTES:
@@ -197,7 +198,7 @@ class HttpConnection:
         return True
 
     async def _refuse_bad_request(self, exc: h11.RemoteProtocolError, timeout: float) -> None:
-        logger.info("bad HTTP request from %s: %s", self.stream.socket.getpeername(), exc)
+        logger.info("bad HTTP request from %s: %s", tcp_socket(self.stream).getpeername(), exc)
         if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         body = b"Bad Request\n"
@@ -279,7 +280,7 @@ class _Exchange:
             if len(self.conn.trailing_data[0]) > MAX_READ_AHEAD:
                 await trio.sleep_forever()
             try:
-                data = await stream.receive_some(RECEIVE_SIZE)
+                data = bytes(await stream.receive_some(RECEIVE_SIZE))
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
             if not data:

@@ -4,26 +4,28 @@ from typing import Any
 from urllib.parse import unquote
 
 import h11
-import trio
 
 from ..asgi_io import Scope
+from .streams import ClientStream, is_tls, tcp_socket
 
 
-def asgi_scope(kind: str, request: h11.Request, stream: trio.SocketStream) -> Scope:
+def asgi_scope(kind: str, request: h11.Request, stream: ClientStream) -> Scope:
     raw_path, _, query_string = bytes(request.target).partition(b"?")
+    sock = tcp_socket(stream)
+    scheme = "http" if kind == "http" else "ws"
     scope: Scope = {
         "type": kind,
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": request.http_version.decode("ascii"),
-        "scheme": "http" if kind == "http" else "ws",
+        "scheme": scheme + "s" if is_tls(stream) else scheme,
         "path": unquote(raw_path.decode("latin-1")),
         "raw_path": raw_path,
         "query_string": query_string,
         "root_path": "",
         # h11 gives header names lower-cased, as ASGI wants them.
         "headers": list(request.headers),
-        "client": _address(stream.socket.getpeername()),
-        "server": _address(stream.socket.getsockname()),
+        "client": _address(sock.getpeername()),
+        "server": _address(sock.getsockname()),
     }
     if kind == "http":
         scope["method"] = request.method.decode("ascii")

@@ -2,6 +2,7 @@
 
 import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 
 import trio
@@ -14,21 +15,26 @@ from .context import ConnectionContext, FrontendConfig
 from .http import HttpConnection
 from .listening import describe, open_listening_sockets
 from .sticky import HandBack
+from .streams import ClientStream
+from .tls import handshake
 
 logger = logging.getLogger("minidiscord.frontend")
 
 
 class NativeServer:
-    """Accepts connections and serves each in its own task until shutdown."""
+    """Accepts connections and serves each in its own task until shutdown; over TLS when
+    given a ``tls`` context (:func:`.tls.server_context`)."""
 
     def __init__(
         self,
         app: ASGIApp,
         config: FrontendConfig | None = None,
         limits: ConnectionLimits | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.app = app
         self.config = config or FrontendConfig()
+        self.tls = tls
         # Connections per client address and in all, counted at accept time; without
         # settings, only the file limit's (no address takes more than half of it).
         limits = limits or ConnectionLimits(
@@ -71,7 +77,7 @@ class NativeServer:
         try:
             await self.serve_accepted(
                 accept,
-                [_url(listener) for listener in listeners],
+                [self._url(listener) for listener in listeners],
                 shutdown_trigger,
                 task_status=task_status,
             )
@@ -135,23 +141,32 @@ class NativeServer:
     async def serve_connection(self, stream: trio.SocketStream, received: bytes = b"") -> None:
         """Serve one accepted connection until it ends (and close it); ``received``: bytes
         already read from it by whoever accepted it."""
-        ip = peer_ip(stream)
+        client: ClientStream = stream
+        if self.tls is not None:
+            # No I/O yet: the handshake happens once the connection counts against the limits.
+            client = trio.SSLStream(stream, self.tls, server_side=True, https_compatible=True)
+        ip = peer_ip(client)
         if ip is None:  # gone before we got to it
-            await trio.aclose_forcefully(stream)
+            await trio.aclose_forcefully(client)
             return
         with self.limits.connection(ip) as refusal:
             if refusal is not None:
-                await refuse(stream, refusal)
+                # Over TLS, just closed: an answer would cost the handshake it was refused.
+                await refuse(client, refusal)
                 return
-            await self._serve(stream, received)
+            await self._serve(client, received, ip)
 
-    async def _serve(self, stream: trio.SocketStream, received: bytes) -> None:
+    async def _serve(self, stream: ClientStream, received: bytes, ip: str) -> None:
         self._open_connections += 1
         try:
+            if isinstance(stream, trio.SSLStream) and not await self._handshake(stream, ip):
+                return
             await HttpConnection(self.context, stream, received).run()
         except HandBack as back:
             # Under --workers: the next request is another worker's; the parent routes it.
             assert self.context.sticky is not None
+            # --workers refuses TLS: a TLS session cannot move to another process.
+            assert isinstance(stream, trio.SocketStream)
             await self.context.sticky.hand_back(stream, back.received)
         except Exception:
             # One connection's failure (ours or the client's) ends that connection only.
@@ -162,7 +177,17 @@ class NativeServer:
                 self._all_closed.set()
             await trio.aclose_forcefully(stream)
 
+    async def _handshake(self, stream: trio.SSLStream[trio.SocketStream], ip: str) -> bool:
+        """The TLS handshake, within its timeout (ended early by a shutdown, as an idle
+        connection is); False when the connection should just be closed."""
+        timeout = self.config.tls_handshake_timeout
+        with self.context.idle_wait(timeout):
+            return await handshake(stream, ip)
+        if not self.context.shutting_down:
+            logger.info("TLS handshake with %s failed: not finished within %g s", ip, timeout)
+        return False
 
-def _url(listener: trio.SocketListener) -> str:
-    sock = listener.socket
-    return f"http://{describe(sock.family, sock.getsockname())}"
+    def _url(self, listener: trio.SocketListener) -> str:
+        sock = listener.socket
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{describe(sock.family, sock.getsockname())}"

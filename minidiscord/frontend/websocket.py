@@ -36,6 +36,7 @@ from ..asgi_io import SEND_MANY, AppMessage, HostMessage, WebSocketDisconnect, W
 from ..transitions import TransitionTable
 from .context import ConnectionContext
 from .scope import asgi_scope
+from .streams import ClientStream, end_sending
 
 logger = logging.getLogger("minidiscord.frontend")
 
@@ -98,7 +99,7 @@ class WebSocketConnection:
     def __init__(
         self,
         context: ConnectionContext,
-        stream: trio.SocketStream,
+        stream: ClientStream,
         request: h11.Request,
         already_read: bytes,
     ) -> None:
@@ -164,7 +165,7 @@ class WebSocketConnection:
         if self._broken or self._pending:
             return
         try:
-            await self.stream.send_eof()
+            await end_sending(self.stream)
             with trio.move_on_after(CLOSE_LINGER):
                 while await self.stream.receive_some(RECEIVE_SIZE):
                     pass
@@ -256,7 +257,7 @@ class WebSocketConnection:
 
     async def _read(self) -> bool:
         try:
-            data = await self.stream.receive_some(RECEIVE_SIZE)
+            data = bytes(await self.stream.receive_some(RECEIVE_SIZE))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return False
         if not data:
