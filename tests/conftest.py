@@ -10,6 +10,7 @@ from hypothesis import settings as hypothesis_settings
 
 from tests.support.redisserver import RedisServer, redis_server
 from tests.support.servers import RunningServer, ServerFactory, server_factory
+from tests.support.tls import ServerCertificate, make_certificate
 
 # Property tests explore new inputs on every local run; CI replays a fixed exploration so a
 # submission's result does not depend on luck, and never fails on a slow machine's timing.
@@ -42,3 +43,9 @@ async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
     """A private redis-server for this test (see tests/support/redisserver.py)."""
     async with redis_server(tmp_path / "redis") as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> ServerCertificate:
+    """A server certificate for the loopback names, signed by a CA made for this run."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
