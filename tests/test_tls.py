@@ -1,0 +1,241 @@
+"""The chat over TLS (``--certfile``, ``--keyfile``) on the suite's front end, and the
+one-line refusals of certificates and keys it cannot use.
+
+Independent clients, trusting a CA made for the run (tests/support/tls.py), do a chat round
+trip over wss and over https long-polling: python-socketio's client (requests and
+websocket-client under it) and node's socket.io-client. Chromium does the same in
+tests/browser/test_tls_ui.py; the native front end's own TLS behaviours (handshake
+deadlines, limits, failed handshakes) are tests/frontend/test_tls.py.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import socketio
+import trio
+import trustme
+from cryptography.hazmat.primitives import serialization
+
+from benchkit.processes import server_args
+from minidiscord.cli import main
+from minidiscord.frontend.tls import TLSError
+from tests.support.servers import ServerFactory
+from tests.support.tls import ServerCertificate
+
+NODE_DIR = Path(__file__).parent / "node"
+WAIT = 10.0
+TRANSPORTS = ["websocket", "polling"]
+
+
+def python_round_trip(url: str, transport: str, ca_file: Path) -> dict[str, Any]:
+    """Join the chat over ``transport``, send to #general with an ack, and wait for the
+    broadcast of it; what the client saw."""
+    session = requests.Session()
+    # The polling transport's requests, and (python-engineio passes it on) the WebSocket's.
+    session.verify = str(ca_file)
+    # Or requests would take REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment instead.
+    session.trust_env = False
+    client = socketio.Client(reconnection=False, http_session=session)
+    text = f"hello from python over {transport}"
+    greeted, echoed = threading.Event(), threading.Event()
+    seen: dict[str, Any] = {}
+
+    def on_message(channel: str, message: dict[str, Any]) -> None:
+        if message["message"] == text:
+            seen["message"] = (channel, message["username"], message["message"])
+            echoed.set()
+
+    client.on("users", lambda users: greeted.set())
+    client.on("message:channel", on_message)
+    client.connect(url, auth={"username": "py"}, transports=[transport], wait_timeout=WAIT)
+    try:
+        assert greeted.wait(WAIT), "no users list"
+        seen["ack"] = client.call("message:channel:send", ("general", text), timeout=WAIT)
+        assert echoed.wait(WAIT), "the message did not come back"
+        seen["transport"] = client.transport()
+    finally:
+        client.disconnect()
+    return seen
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_python_socketio_chats_over_tls(
+    start_server: ServerFactory, certificate: ServerCertificate, transport: str
+) -> None:
+    server = await start_server(**certificate.server_options)
+    assert server.url.startswith("https://")
+    with trio.fail_after(30):
+        seen = await trio.to_thread.run_sync(
+            python_round_trip, server.url, transport, certificate.ca_file
+        )
+    assert seen["transport"] == transport
+    assert set(seen["ack"]) == {"ok", "id"}
+    assert seen["message"] == ("general", "py", f"hello from python over {transport}")
+
+
+@pytest.mark.node
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_node_socketio_client_chats_over_tls(
+    start_server: ServerFactory, certificate: ServerCertificate, transport: str
+) -> None:
+    server = await start_server(**certificate.server_options)
+    with trio.fail_after(30):
+        result = await trio.run_process(
+            ["node", str(NODE_DIR / "chat_roundtrip.mjs"), server.url, transport, "nodejs"],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+            # What a node deployment does for a private CA (no option in the script).
+            env={**os.environ, "NODE_EXTRA_CA_CERTS": str(certificate.ca_file)},
+        )
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    seen = json.loads(result.stdout)
+    assert seen["transport"] == transport
+    assert set(seen["ack"]) == {"ok", "id"}
+    assert (seen["channel"], seen["username"]) == ("general", "nodejs")
+    assert seen["text"] == f"hello from node over {transport}"
+
+
+async def test_a_client_that_does_not_trust_the_certificate_does_not_get_in(
+    start_server: ServerFactory, certificate: ServerCertificate
+) -> None:
+    server = await start_server(**certificate.server_options)
+    client = socketio.Client(reconnection=False)  # the system's CAs only
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await trio.to_thread.run_sync(
+            lambda: client.connect(server.url, auth={"username": "x"}, wait_timeout=WAIT)
+        )
+
+
+# Startup: every certificate or key the server cannot use is one line, exit status 2.
+
+
+def _other_key(directory: Path) -> Path:
+    """A valid key of another certificate."""
+    path = directory / "other.key"
+    trustme.CA().issue_cert("localhost").private_key_pem.write_to_path(str(path))
+    return path
+
+
+def _encrypted_key(certificate: ServerCertificate, directory: Path) -> Path:
+    key = serialization.load_pem_private_key(certificate.keyfile.read_bytes(), None)
+    path = directory / "encrypted.key"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    return path
+
+
+def _not_pem(directory: Path) -> Path:
+    path = directory / "notes.txt"
+    path.write_text("not a certificate\n")
+    return path
+
+
+CASES: dict[str, tuple[Any, str]] = {
+    "missing certificate": (
+        lambda c, d: ["--certfile", str(d / "missing.crt"), "--keyfile", str(c.keyfile)],
+        "--certfile {d}/missing.crt: no such file",
+    ),
+    "missing key": (
+        lambda c, d: ["--certfile", str(c.certfile), "--keyfile", str(d / "missing.key")],
+        "--keyfile {d}/missing.key: no such file",
+    ),
+    "a directory": (
+        lambda c, d: ["--certfile", str(d)],
+        "--certfile {d}: a directory, not a PEM file",
+    ),
+    "key without certificate": (
+        lambda c, d: ["--keyfile", str(c.keyfile)],
+        "--keyfile needs --certfile: a private key alone cannot serve TLS (give the "
+        "certificate chain it belongs to)",
+    ),
+    "another certificate's key": (
+        lambda c, d: ["--certfile", str(c.certfile), "--keyfile", str(_other_key(d))],
+        "--keyfile {d}/other.key: this private key is not the one of --certfile {cert}",
+    ),
+    "certificate without its key": (
+        lambda c, d: ["--certfile", str(c.certfile)],
+        "--certfile {cert}: cannot load a certificate and its private key from it",
+    ),
+    "key not PEM": (
+        lambda c, d: ["--certfile", str(c.certfile), "--keyfile", str(_not_pem(d))],
+        "--keyfile {d}/notes.txt: not a PEM private key without a password",
+    ),
+    "certificate not PEM": (
+        lambda c, d: ["--certfile", str(_not_pem(d)), "--keyfile", str(c.keyfile)],
+        "--certfile {d}/notes.txt: not a PEM certificate",
+    ),
+    "encrypted key": (
+        lambda c, d: ["--certfile", str(c.certfile), "--keyfile", str(_encrypted_key(c, d))],
+        "--keyfile {d}/encrypted.key: the private key is encrypted",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_certificate_or_key_it_cannot_use_is_one_line(
+    case: str,
+    certificate: ServerCertificate,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("MINIDISCORD_CERTFILE", "MINIDISCORD_KEYFILE"):
+        monkeypatch.delenv(name, raising=False)
+    arguments, expected = CASES[case]
+    # Refused before the port is opened or the store touched.
+    status = main(["--port", "0", "--store", "memory", *arguments(certificate, tmp_path)])
+    captured = capsys.readouterr()
+    assert status == 2
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    message = expected.format(d=tmp_path, cert=certificate.certfile)
+    assert lines[0].startswith(f"minidiscord: error: {message}"), lines[0]
+    assert captured.out == ""
+
+
+def test_tls_startup_errors_are_one_line_from_the_command(tmp_path: Path) -> None:
+    result = subprocess.run(
+        server_args(0, "--store", "memory", "--certfile", str(tmp_path / "missing.crt")),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"minidiscord: error: --certfile {tmp_path}/missing.crt: no such file"
+    ]
+
+
+def test_workers_refuse_tls_in_one_line(
+    certificate: ServerCertificate, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(
+        [
+            *("--workers", "2", "--frontend", "native", "--redis-url", "redis://127.0.0.1:1/0"),
+            *("--certfile", str(certificate.certfile), "--keyfile", str(certificate.keyfile)),
+        ]
+    )
+    [line] = capsys.readouterr().err.splitlines()
+    assert status == 2
+    assert line.startswith("minidiscord: error: --workers 2 cannot serve TLS (--certfile):")
+
+
+async def test_serving_in_process_refuses_the_same_way(
+    start_server: ServerFactory, tmp_path: Path
+) -> None:
+    with pytest.raises(TLSError, match=r"^--certfile .*/missing\.crt: no such file$"):
+        await start_server(certfile=str(tmp_path / "missing.crt"))
