@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -82,15 +83,21 @@ class Polled(Protocol):
     def poll(self) -> int | None: ...
 
 
-def wait_ready(url: str, process: Polled | None, timeout: float, probe: str = HEALTH) -> None:
+def wait_ready(
+    url: str,
+    process: Polled | None,
+    timeout: float,
+    probe: str = HEALTH,
+    context: ssl.SSLContext | None = None,
+) -> None:
     """Until ``probe`` on the server at ``url`` answers 200; raises if the process exits or
-    time runs out."""
+    time runs out. ``context``: the TLS context to trust an https server with."""
     deadline = time.monotonic() + timeout
     while True:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"the server exited with status {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}{probe}", timeout=2) as answer:
+            with urllib.request.urlopen(f"{url}{probe}", timeout=2, context=context) as answer:
                 if answer.status == 200:
                     return
         except OSError:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from benchkit.processes import ROOT, free_port, server_args, stop, wait_ready
+from tests.support.tls import ServerCertificate
 
 from .chromium import find_chromium, launch
 from .support import browser_tests_unavailable, require_playwright
@@ -71,10 +72,15 @@ class ServerProcess:
         rate_limit: str = "off",
         host: str = "127.0.0.1",
         options: Sequence[str] = (),
+        certificate: ServerCertificate | None = None,
     ) -> None:
         """``options``: more of the CLI's, for a test that depends on their values (e.g. a
-        cluster's ``--redis-url``)."""
+        cluster's ``--redis-url``); ``certificate``: serve https with it."""
         self.workdir = workdir
+        self.certificate = certificate
+        if certificate is not None:
+            options = (*options, *("--certfile", str(certificate.certfile)))
+            options = (*options, *("--keyfile", str(certificate.keyfile)))
         # Test users type faster than people: the per-user rate limit is off unless a test
         # is about it.
         self.rate_limit = rate_limit
@@ -82,7 +88,8 @@ class ServerProcess:
         self.options = tuple(options)
         self.port = free_port()
         # Loopback is among the addresses of any --host this machine can listen on.
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "http" if certificate is None else "https"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.log_path = workdir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -101,7 +108,8 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
             )
         try:
-            wait_ready(self.url, self.process, SERVER_START_TIMEOUT)
+            trust = None if self.certificate is None else self.certificate.client_context()
+            wait_ready(self.url, self.process, SERVER_START_TIMEOUT, context=trust)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}:\n{self.log_tail()}") from None
 
