@@ -1,7 +1,7 @@
 """Serves the reference configuration of the official Engine.IO and Socket.IO protocol test suites.
 
-    python -m scripts.conformance_server socketio [--port 3000]
-    python -m scripts.conformance_server engineio [--port 3000]
+    python -m scripts.conformance_server socketio [--port 3000] [--frontend native]
+    python -m scripts.conformance_server engineio [--port 3000] [--frontend native]
 
 Each mode is what the "Test suite" section of its specification asks of a server: ping
 interval 300 ms, ping timeout 200 ms, maxPayload 1000000, CORS "*". Socket.IO also has a
@@ -9,9 +9,10 @@ connect timeout of 1000 ms, emits "auth" with the handshake auth on connect, ech
 "message" as "message-back", acks "message-with-ack" with its own arguments, and serves a
 "/custom" namespace. Engine.IO is a bare server at /engine.io/ that echoes every message,
 text or binary, to its sender. Both are served on their own, without the chat's App around
-them: the suites check the Socket.IO layer as anyone using it alone gets it. With
-``--port 0`` the system picks a free port; the "listening on" line printed once the socket
-is bound names it.
+them: the suites check the Socket.IO layer as anyone using it alone gets it, served as
+:func:`minidiscord.serve` serves it, on hypercorn (the default) or on the native front end
+(``--frontend native``). With ``--port 0`` the system picks a free port; the "listening on"
+line printed once the socket is bound names it.
 """
 
 import argparse
@@ -21,11 +22,10 @@ import sys
 from typing import Any
 
 import trio
-from hypercorn.config import Config
-from hypercorn.trio import serve
 
-from minidiscord import hostfixes
+from minidiscord import serve
 from minidiscord.asgi_io import ASGIApp
+from minidiscord.config import FRONTENDS, Frontend, parse_frontend
 from minidiscord.engine import EngineApp, EngineConfig, EngineServer, EngineSession
 from minidiscord.protocol import engineio
 from minidiscord.sockets import Socket, SocketServer
@@ -105,16 +105,18 @@ async def until_signalled() -> None:
             return
 
 
-async def main(mode: str, host: str, port: int) -> None:
-    # hypercorn hosts the app here: it gets the adjustments it gets under minidiscord.
-    hostfixes.install()
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    config.graceful_timeout = 0.5
+async def main(mode: str, host: str, port: int, frontend: Frontend = "hypercorn") -> None:
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(
-            functools.partial(serve, shutdown_trigger=until_signalled), build_app(mode), config
+            functools.partial(
+                serve,
+                build_app(mode),
+                host=host,
+                port=port,
+                frontend=frontend,
+                shutdown_trigger=until_signalled,
+                shutdown_timeout=0.5,
+            )
         )
         print(f"listening on {binds[0]}", flush=True)
 
@@ -124,9 +126,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("mode", choices=["socketio", "engineio"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument(
+        "--frontend",
+        choices=FRONTENDS,
+        default="hypercorn",
+        help="what serves HTTP and WebSocket (default: hypercorn)",
+    )
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     args = parse_args(sys.argv[1:])
-    trio.run(main, args.mode, args.host, args.port)
+    trio.run(main, args.mode, args.host, args.port, parse_frontend(args.frontend, "--frontend"))

@@ -1,8 +1,9 @@
 """Fixtures: the conformance server (scripts/conformance_server.py) as a subprocess, one per mode.
 
-Set CONFORMANCE_SOCKETIO_URL or CONFORMANCE_ENGINEIO_URL (e.g. "http://127.0.0.1:3000") to
-run the suite against a server that is already running instead, such as another
-implementation used to check the tests themselves.
+The server runs on the suite's front end (``MINIDISCORD_FRONTEND``). Set
+CONFORMANCE_SOCKETIO_URL or CONFORMANCE_ENGINEIO_URL (e.g. "http://127.0.0.1:3000") to run
+the suite against a server that is already running instead, such as another implementation
+used to check the tests themselves.
 """
 
 import os
@@ -13,6 +14,7 @@ import httpx
 import pytest
 
 from benchkit.processes import ROOT, script_args
+from tests.support.servers import TEST_SETTINGS
 
 from .wire import Target
 
@@ -23,7 +25,10 @@ def _serve(mode: str) -> Iterator[str]:
         yield override.rstrip("/")
         return
     process = subprocess.Popen(
-        script_args("conformance_server", mode, "--port", "0"),
+        # On the front end the suite runs on (the Makefile runs it on both).
+        script_args(
+            "conformance_server", mode, "--port", "0", "--frontend", TEST_SETTINGS.frontend
+        ),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
