@@ -38,6 +38,8 @@ async def serve(
     frontend: Frontend = "native",
     shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
     shutdown_timeout: float = 10.0,
+    certfile: str | None = None,
+    keyfile: str | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on ``host``:``port`` until ``shutdown_trigger`` returns (by default,
@@ -50,10 +52,20 @@ async def serve(
     timeouts follow its heartbeat and its message limit follows ``max_http_buffer_size``;
     when told to stop, every client's transport is first closed cleanly (standard clients
     reconnect), for up to ``shutdown_timeout`` seconds, then the front end stops.
-    Raises :class:`~minidiscord.frontend.listening.ListenError` when it cannot listen there.
+    With ``certfile`` (a PEM certificate chain) and ``keyfile`` (its key, PEM; by default
+    in ``certfile``) it serves https and wss, on either front end.
+    Raises :class:`~minidiscord.frontend.listening.ListenError` when it cannot listen there
+    and :class:`~minidiscord.frontend.tls.TLSError` when it cannot use the certificate.
     """
     engine = app.engine if isinstance(app, _EngineHolder) else None
-    settings = Settings(host=host, port=port, frontend=frontend, shutdown_timeout=shutdown_timeout)
+    settings = Settings(
+        host=host,
+        port=port,
+        frontend=frontend,
+        shutdown_timeout=shutdown_timeout,
+        certfile=certfile,
+        keyfile=keyfile,
+    )
     if engine is not None:
         settings = _tuned_to(settings, engine)
     trigger = shutdown_trigger or _until_signalled

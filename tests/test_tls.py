@@ -8,6 +8,7 @@ tests/browser/test_tls_ui.py; the native front end's own TLS behaviours (handsha
 deadlines, limits, failed handshakes) are tests/frontend/test_tls.py.
 """
 
+import functools
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import requests
 import socketio
@@ -24,9 +26,11 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 
 from benchkit.processes import server_args
+from minidiscord import serve
 from minidiscord.cli import main
 from minidiscord.frontend.tls import TLSError
-from tests.support.servers import ServerFactory
+from minidiscord.sockets import SocketServer
+from tests.support.servers import TEST_SETTINGS, ServerFactory
 from tests.support.tls import ServerCertificate
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -113,6 +117,34 @@ async def test_a_client_that_does_not_trust_the_certificate_does_not_get_in(
         await trio.to_thread.run_sync(
             lambda: client.connect(server.url, auth={"username": "x"}, wait_timeout=WAIT)
         )
+
+
+async def test_minidiscord_serve_serves_a_socket_server_over_tls(
+    nursery: trio.Nursery, certificate: ServerCertificate
+) -> None:
+    sio = SocketServer()
+    shutdown = trio.Event()
+    urls: list[str] = await nursery.start(
+        functools.partial(
+            serve,
+            sio,
+            host="127.0.0.1",
+            port=0,
+            frontend=TEST_SETTINGS.frontend,
+            shutdown_trigger=shutdown.wait,
+            shutdown_timeout=1.0,
+            # The key in the certificate's file: no keyfile, on either front end.
+            certfile=str(certificate.combined),
+        )
+    )
+    try:
+        assert urls[0].startswith("https://127.0.0.1:")
+        async with httpx.AsyncClient(verify=certificate.client_context()) as client:
+            answer = await client.get(f"{urls[0]}/socket.io/?EIO=4&transport=polling")
+        assert answer.status_code == 200
+        assert answer.text.startswith('0{"sid":')
+    finally:
+        shutdown.set()
 
 
 # Startup: every certificate or key the server cannot use is one line, exit status 2.
