@@ -119,6 +119,18 @@ async def test_a_client_that_does_not_trust_the_certificate_does_not_get_in(
         )
 
 
+async def test_plain_http_to_the_tls_port_is_closed_cleanly(
+    start_server: ServerFactory, certificate: ServerCertificate
+) -> None:
+    server = await start_server(**certificate.server_options)
+    stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+    await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    with trio.fail_after(10):
+        # The end of the stream: no answer, and no reset (which would raise here).
+        assert await stream.receive_some(65536) == b""
+    await stream.aclose()
+
+
 async def test_minidiscord_serve_serves_a_socket_server_over_tls(
     nursery: trio.Nursery, certificate: ServerCertificate
 ) -> None:
