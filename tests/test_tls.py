@@ -86,6 +86,10 @@ async def test_python_socketio_chats_over_tls(
 
 @pytest.mark.node
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.skipif(
+    not (NODE_DIR / "node_modules" / "socket.io-client").is_dir(),
+    reason="run `npm install` in tests/node",
+)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_node_socketio_client_chats_over_tls(
     start_server: ServerFactory, certificate: ServerCertificate, transport: str
