@@ -48,7 +48,7 @@ def sockets_of(server: RunningServer) -> set[str]:
     return set(server.app.sio.of("/").sockets)
 
 
-def returning_client(name: str) -> Client:
+def returning_client(name: str, delay: float = 0.1) -> Client:
     """A client that signs in as ``name`` and, once it has a session, restores it (what the
     chat's own page does): a connect that is not a recovery is still the same user."""
     session: dict[str, Any] = {}
@@ -220,6 +220,42 @@ async def test_a_node_that_resynced_past_the_offset_greets_the_client_afresh(
     general = next(c for c in seen.named("channels")[1][0] if c["name"] == "general")
     assert [m["message"] for m in general["messages"]] == ["away 1", "away 2"]
     assert seen.texts("general") == []
+
+
+async def test_the_clients_of_a_node_shutting_down_recover_on_another(
+    start_server: ServerFactory, redis: RedisServer
+) -> None:
+    # A grace within the 1 s shutdown timeout the test servers have; a node timeout that
+    # only the goodbye can beat.
+    a, b = await start_nodes(
+        start_server, redis.url, 2, recovery_window=60.0, presence_grace=0.8, node_timeout=60.0
+    )
+    # socket.io-client's first reconnection comes after 0.5-1.5 s; this one after 0.3 s.
+    alice, bob = returning_client("alice", delay=0.3), chat_client(auth={"username": "bob"})
+    seen, watching = Seen(alice), Seen(bob)
+    async with (
+        switch_proxy(b.port) as proxy,
+        bob.connect(a.url) as on_a,
+        alice.connect(proxy.url) as socket,
+    ):
+        await wait_until(lambda: bool(seen.named("users")))
+        first_id = socket.id
+        # The balancer's next connections go to a; node b shuts down as the command does
+        # (its clients' transports closed cleanly, then the front end and the lifespan).
+        proxy.backend = a.port
+        await b.app.engine.drain(1.0)
+        b.shutdown.set()
+        await wait_until(lambda: not socket.connected)
+        await send(on_a, "general", "meanwhile")
+        await wait_until(lambda: socket.connected, timeout=10)
+        assert socket.recovered
+        assert socket.id == first_id
+        await wait_until(lambda: "meanwhile" in seen.texts("general"))
+        await send(on_a, "general", "marker")
+        await wait_until(lambda: "marker" in watching.texts("general"))
+    assert seen.texts("general") == ["meanwhile", "marker"]
+    assert len(seen.named("users")) == 1
+    assert [name for name, who in story(watching) if who == "alice"] == ["user:join"]
 
 
 @pytest.mark.node
