@@ -258,6 +258,39 @@ async def test_the_clients_of_a_node_shutting_down_recover_on_another(
     assert [name for name, who in story(watching) if who == "alice"] == ["user:join"]
 
 
+async def test_a_user_who_left_from_a_tab_on_another_node_is_not_recovered(
+    start_server: ServerFactory, redis: RedisServer
+) -> None:
+    a, b, c = await start_nodes(
+        start_server, redis.url, 3, recovery_window=60.0, presence_grace=GRACE
+    )
+    tab1 = chat_client(
+        auth={"username": "alice", "connectErrors": True},
+        reconnection_delay=0.1,
+        reconnection_delay_max=0.2,
+        timeout=1.0,
+    )
+    seen1 = Seen(tab1)
+    async with switch_proxy(a.port) as proxy, tab1.connect(proxy.url) as socket:
+        session = await seen1.first("session")
+        await wait_until(lambda: bool(seen1.named("users")))
+        first_id = socket.id
+        assert first_id is not None
+        proxy.switch(free_port())
+        await gone_from(a, first_id)
+        tab2 = chat_client(auth={"sessionId": session["sessionId"]})
+        async with tab2.connect(c.url) as on_c:
+            ack = await on_c.call("user:leave", timeout=5)
+            assert ack[0]["ok"]
+        # Node b has shown the leave.
+        head = node_of(c).reader.position
+        await wait_until(lambda: node_of(b).reader.position >= head)
+        proxy.switch(b.port)
+        await wait_until(lambda: socket.of("/").connect_error is not None)
+    assert "session has ended" in str(socket.of("/").connect_error)
+    assert first_id not in sockets_of(b)
+
+
 @pytest.mark.node
 @pytest.mark.skipif(NO_NODE, reason="needs node and `npm install` in tests/node")
 async def test_node_socket_io_client_recovers_on_another_node(
