@@ -18,7 +18,7 @@ from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .redis.connection import DEFAULT_CALL_TIMEOUT, open_redis
-from .sockets import Recovery, SocketServer
+from .sockets import AdapterFactory, InMemoryAdapter, Recovery, SocketServer
 from .web.static import serve_web
 
 logger = logging.getLogger("minidiscord")
@@ -34,7 +34,7 @@ class App:
     the store, then the engine. Everything the server holds lives here, nothing in module
     globals (tests run several servers in one process)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, adapter: AdapterFactory = InMemoryAdapter) -> None:
         self.settings = settings
         self.metrics = Metrics()
         # The Socket.IO server, its engine and the ASGI app that serves it at
@@ -47,6 +47,7 @@ class App:
             cors_allowed_origins=settings.cors_origins,
             connect_timeout=settings.connect_timeout,
             metrics=self.metrics,
+            adapter=adapter,
             client_buffer=settings.client_buffer,
             client_buffer_bytes=settings.client_buffer_bytes,
             ip_buffer_bytes=settings.ip_buffer_bytes,
@@ -166,7 +167,9 @@ class ChatApp(App):
     def __init__(
         self, settings: Settings, store: RunnableStore, cluster: ClusterNode | None = None
     ) -> None:
-        super().__init__(settings)
+        # In cluster mode the node's adapter: recovery offsets are log positions, so a client
+        # recovers on any node.
+        super().__init__(settings, cluster.adapter if cluster is not None else InMemoryAdapter)
         self.store = store
         # Cluster mode: this node's link to the others (its log reader, presence and
         # heartbeat); None on a single node.

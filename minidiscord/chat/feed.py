@@ -7,6 +7,7 @@ in log order; the chat then talks to a Feed for what the cluster must know (a so
 arriving or going) and to wait until this node has shown what was committed.
 """
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from .cluster.reader import LogSink
@@ -24,6 +25,11 @@ class Feed(Protocol):
         """Register a socket of ``user`` (``first``: the user's first connect ever) and
         return once this node has applied the log through the user coming online. Raises
         ConnectionRefused when it cannot (Redis unavailable)."""
+        ...
+
+    def offset_at(self, position: int) -> AbstractContextManager[None]:
+        """Within it, events the chat sends carry the recovery offset of log position
+        ``position`` (the connect greeting: its history and users are of that position)."""
         ...
 
     def depart(self, socket_id: str) -> None:

@@ -220,6 +220,8 @@ class ChatServer:
             self._store.note_seen(user.user_id, self._clock())
         for channel in CHANNELS:
             socket.join(channel)
+        if self._feed is not None:
+            socket.join(user_room(user.user_id))
         socket.emit("session", session.wire(user))
         history = self._history(snapshot)
         socket.emit(
@@ -227,12 +229,17 @@ class ChatServer:
             [{"name": name, "messages": [m.wire() for m in history[name]]} for name in CHANNELS],
         )
         online = self._online_users()
-        socket.emit(
-            "users",
-            [u.presence_wire(connected=u.user_id in online) for u in self._listed_users(snapshot)],
-        )
+        users = [
+            u.presence_wire(connected=u.user_id in online) for u in self._listed_users(snapshot)
+        ]
         if self._feed is not None:
+            # The last of the greeting carries the log position it is of: a client that has
+            # it all can recover from there, on any node.
+            assert self._visible_id is not None
+            with self._feed.offset_at(self._visible_id):
+                socket.emit("users", users)
             return  # the log reader announced the user (before this socket joined)
+        socket.emit("users", users)
         if restored is None:
             socket.to(WELCOME_CHANNEL).emit("user:join", user.join_wire())
             log.debug("user %s (%s) joined", user.user_id, user.username)
@@ -618,9 +625,10 @@ class ChatServer:
         self._visible_id = position
 
     def _others(self, user_id: str) -> Any:
-        """The welcome room without this node's sockets of ``user_id``."""
-        own = self._presence.sockets_of(user_id)
-        return self._ns.to(WELCOME_CHANNEL).except_(own) if own else self._ns.to(WELCOME_CHANNEL)
+        """The welcome room without the sockets of ``user_id``: named by their room, not by
+        this node's socket ids, so that what a node broadcasts for a log entry is for the
+        same sockets on every node (a client recovers on another, cluster/recovery.py)."""
+        return self._ns.to(WELCOME_CHANNEL).except_(user_room(user_id))
 
     def _note_left(self, user_id: str) -> None:
         recovery = self._ns.recovery
@@ -685,6 +693,11 @@ class ChatServer:
             log.warning("a history page for user %s was not read: %s", user.user_id, exc)
             return {"ok": False, "error": "the server could not read the history now"}
         return {"ok": True, "messages": [m.wire() for m in messages]}
+
+
+def user_room(user_id: str) -> str:
+    """The room of a user's sockets (cluster mode)."""
+    return f"user:{user_id}"
 
 
 def _remember(recent: dict[str, float], user_id: str, seconds: float) -> None:

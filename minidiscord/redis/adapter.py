@@ -42,6 +42,7 @@ from .adapter_codec import Kind, Message, options_body, options_of, packet_body,
 from .adapter_node import AdapterNode, AdapterOptions, logger
 from .adapter_requests import Gathering
 from .connection import RedisUnavailable
+from .sessions import session_value
 from .target import RedisTarget, parse_redis_url
 
 if TYPE_CHECKING:
@@ -220,7 +221,7 @@ class RedisAdapter(InMemoryAdapter):
         if recovery is None:
             return
         try:
-            value = adapter_sessions.session_value(session)
+            value = session_value(session)
         except TypeError as exc:
             logger.warning("session %s not kept: its data is not JSON (%s)", session.pid, exc)
             return

@@ -13,7 +13,6 @@ check and the return, so none is given twice or not at all.
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..protocol import jsoncodec
 from ..protocol.engineio import Frame
 from ..protocol.socketio import Packet, PacketType
 from ..sockets import BroadcastOptions, Session
@@ -21,6 +20,7 @@ from ..sockets.packets import frames_of
 from .adapter_codec import Kind, MalformedMessage, decode, options_of, packet_of, text
 from .adapter_node import STREAM_ID, AdapterNode, id_key
 from .connection import bounded
+from .sessions import take_session
 
 if TYPE_CHECKING:
     from ..sockets import Namespace
@@ -28,30 +28,6 @@ if TYPE_CHECKING:
 # XRANGE calls one restore may make (each of up to READ_COUNT entries) before giving up.
 MAX_READS = 100
 READ_COUNT = 1_000
-
-
-def session_value(session: Session) -> bytes:
-    """A session as kept in Redis (raises TypeError when its data is not JSON)."""
-    return jsoncodec.dumps(
-        {
-            "sid": session.sid,
-            "pid": session.pid,
-            "rooms": sorted(session.rooms),
-            "data": session.data,
-        }
-    ).encode()
-
-
-def session_of(value: bytes) -> Session | None:
-    kept = jsoncodec.loads(value)
-    if not isinstance(kept, dict):
-        return None
-    sid, pid, rooms, data = (kept.get(key) for key in ("sid", "pid", "rooms", "data"))
-    if not (isinstance(sid, str) and isinstance(pid, str) and isinstance(data, dict)):
-        return None
-    if not isinstance(rooms, list) or not all(isinstance(room, str) for room in rooms):
-        return None
-    return Session(sid, pid, frozenset(rooms), data)
 
 
 def stamped(packet: Packet, offset: str) -> Packet:
@@ -89,12 +65,8 @@ async def restore(
     if recovery is None or client is None or not node.reading:
         return None
     timeout = node.options.call_timeout
-    with bounded("taking a persisted session", timeout):
-        value = await client.getdel(node.keys.session(pid))
-    if value is None or not STREAM_ID.fullmatch(offset):
-        return None
-    session = session_of(value)
-    if session is None:
+    session = await take_session(client, node.keys.session(pid), timeout)
+    if session is None or not STREAM_ID.fullmatch(offset):
         return None
     stream = node.keys.stream
     with bounded("finding a session's offset", timeout):

@@ -13,7 +13,7 @@ from ..protocol.socketio import Packet, PacketType
 from .adapter import Adapter, BroadcastOptions, SocketDetails
 from .catchall import notify_recipients
 from .packets import frames_of
-from .recovery import PacketLog, Session
+from .recovery import PacketLog, Recorder, Session
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -247,7 +247,11 @@ class InMemoryAdapter(Adapter):
 
     # Connection state recovery --------------------------------------------------------
 
-    def _recovery_log(self) -> PacketLog | None:
+    def _recovery_log(self) -> Recorder | None:
+        """What records this namespace's recoverable broadcasts (None: they go unstamped)."""
+        return self._packet_log()
+
+    def _packet_log(self) -> PacketLog | None:
         recovery = self._namespace.recovery
         if recovery is None:
             return None
@@ -257,12 +261,12 @@ class InMemoryAdapter(Adapter):
         return log
 
     def persist_session(self, session: Session) -> None:
-        log = self._recovery_log()
+        log = self._packet_log()
         if log is not None:
             log.persist(session)
 
     async def restore_session(self, pid: str, offset: str) -> Session | None:
-        log = self._recovery_log()
+        log = self._packet_log()
         return None if log is None else log.restore(pid, offset)
 
     # The other servers: there are none ------------------------------------------------

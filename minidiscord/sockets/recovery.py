@@ -27,7 +27,7 @@ import secrets
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -90,6 +90,16 @@ class Session:
     rooms: frozenset[str]
     data: dict[str, Any]
     missed: Sequence[tuple[Frame, ...]] = field(default=())
+
+
+class Recorder(Protocol):
+    """What stamps a recoverable broadcast with its offset and keeps it (the in-memory
+    adapter's :class:`PacketLog`, or an adapter's own record whose offsets mean something
+    else, such as the positions of a log every server reads)."""
+
+    def record(self, packet: Packet, opts: BroadcastOptions) -> tuple[Frame, ...]:
+        """The event with its offset appended as its last argument, kept, as frames."""
+        ...
 
 
 @dataclass(slots=True)

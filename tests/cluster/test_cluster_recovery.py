@@ -48,3 +48,5 @@ async def test_a_client_recovered_after_the_grace_comes_back_online_for_everyone
         await send(sb, "general", "after")
         await wait_until(lambda: seen.texts("general") == ["after"])
         assert len(seen.named("users")) == 1
+        # Told to everyone else: a user's own sockets hear nothing of its presence.
+        assert seen.named("user:connect") == []

@@ -2,7 +2,8 @@
 
 Writers (one module per key family): ``P:nodes``, ``P:node:{id}``, ``P:nodeusers:{id}``,
 ``P:online``, ``P:onlineuser`` and ``P:beatclock`` are written only by the scripts of
-:mod:`minidiscord.chat.cluster.presence`; ``P:seq`` and ``P:log`` are the store's
+:mod:`minidiscord.chat.cluster.presence`; ``P:recovery:{pid}`` only by
+:mod:`minidiscord.chat.cluster.recovery`; ``P:seq`` and ``P:log`` are the store's
 (``store/rediskeys.py``), to which these scripts append ``online``, ``offline`` and ``node``
 entries of the same shape (:data:`APPEND_LUA`).
 """
@@ -62,6 +63,11 @@ class ClusterKeys:
         """STRING: Redis TIME (ms) of the last heartbeat it ran (to tell a frozen Redis from
         dead nodes)."""
         return f"{self.prefix}:beatclock"
+
+    def recovery(self, pid: str) -> str:
+        """STRING: a dropped socket's session for connection state recovery (JSON), under
+        its private id, expiring with the recovery window (``cluster/recovery.py``)."""
+        return f"{self.prefix}:recovery:{pid}"
 
     def node_prefix(self) -> str:
         """What a node's socket hash key starts with (the scripts add the node id)."""

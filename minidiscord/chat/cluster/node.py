@@ -4,21 +4,29 @@ It owns the node's Redis client, its log reader, its presence registrations and 
 heartbeat: every second the node renews its expiry in ``P:nodes`` (Redis's clock, plus the
 node timeout) and reaps nodes past theirs (their users not connected elsewhere go offline
 for everyone). A node that finds it was reaped (it was frozen or cut off) says so and
-registers its live sockets again.
+registers its live sockets again. Connection state recovery across nodes (its tail of what
+the node showed, its persisted sessions in Redis) is its ``recovery`` (``recovery.py``).
 """
 
 import logging
 import secrets
+from contextlib import AbstractContextManager
 
 import trio
 
-from minidiscord.redis.connection import RedisClient, RedisUnavailable, bounded
+from minidiscord.redis.connection import (
+    DEFAULT_CALL_TIMEOUT,
+    RedisClient,
+    RedisUnavailable,
+    bounded,
+)
 
-from ...sockets import ConnectionRefused
+from ...sockets import AdapterFactory, ConnectionRefused
 from ..models import User
 from .keys import ClusterKeys
 from .presence import ClusterPresence, NotRegistered
 from .reader import LogReader, LogSink
+from .recovery import ChatRecovery, adapter_factory
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,7 @@ class ClusterNode:
         self.node_timeout = node_timeout
         self.heartbeat_interval = min(HEARTBEAT_INTERVAL, node_timeout / 4)
         self.presence = ClusterPresence(client, self.keys, self.node_id)
+        self.recovery = ChatRecovery(client, self.keys)
         self._reader: LogReader | None = None
         self.heartbeat_problem: str | None = None
         # Times the heartbeat lost Redis and got it back (for /metrics).
@@ -68,8 +77,19 @@ class ClusterNode:
             raise RuntimeError("no sink attached")
         return self._reader
 
+    @property
+    def adapter(self) -> AdapterFactory:
+        """The adapter factory of the chat's SocketServer on this node (recovery offsets
+        that are log positions, sessions in Redis)."""
+        return adapter_factory(self.recovery)
+
     def attach(self, sink: LogSink) -> None:
-        self._reader = LogReader(self.client, self.keys, sink)
+        self._reader = self.recovery.attach(
+            sink, lambda shown: LogReader(self.client, self.keys, shown)
+        )
+
+    def offset_at(self, position: int) -> AbstractContextManager[None]:
+        return self.recovery.tail.offset_at(position)
 
     async def start(self, nursery: trio.Nursery) -> None:
         """Read the starting position, register, and run the reader and heartbeat in
@@ -78,6 +98,7 @@ class ClusterNode:
         await self._beat()
         await nursery.start(self.reader.run)
         await nursery.start(self.presence.run_downs)
+        await nursery.start(self.recovery.sessions.run, self.client)
         await nursery.start(self._heartbeat)
 
     async def _beat(self) -> None:
@@ -169,7 +190,9 @@ class ClusterNode:
         return await self.shown(int(raw or 0))
 
     async def leave(self) -> None:
-        """Graceful goodbye: this node's users not on another node go offline."""
+        """Graceful goodbye: this node's users not on another node go offline (after the
+        sessions of its dropped sockets are kept, for their clients to recover elsewhere)."""
+        await self.recovery.sessions.flush(DEFAULT_CALL_TIMEOUT)
         try:
             await self.presence.depart()
         except RedisUnavailable as exc:

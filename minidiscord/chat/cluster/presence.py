@@ -171,12 +171,17 @@ class NotRegistered(Exception):
     """This node is not (or no longer) in ``P:nodes``: its heartbeat will register it."""
 
 
-def user_json(user: User) -> bytes:
-    """A user as presence keeps it and as ``online`` entries carry it."""
+def user_body(user: User) -> dict[str, Any]:
+    """A user as presence keeps it (before JSON), and as :func:`user_from` reads it."""
     wire: dict[str, Any] = {"userId": user.user_id, "username": user.username, "seq": user.seq}
     if user.avatar is not None:
         wire["avatar"] = user.avatar
-    return orjson.dumps(wire)
+    return wire
+
+
+def user_json(user: User) -> bytes:
+    """A user as presence keeps it and as ``online`` entries carry it."""
+    return orjson.dumps(user_body(user))
 
 
 def user_from(data: object) -> User | None:
