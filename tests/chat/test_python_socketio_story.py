@@ -87,4 +87,5 @@ def chat_story(alice_url: str, bob_url: str, again_url: str) -> None:
 async def test_python_socketio_clients_walk_the_chat_story(start_chat: ChatFactory) -> None:
     urls = [node.url for node in await start_chat()]
     with trio.fail_after(60):
-        await trio.to_thread.run_sync(chat_story, *(urls[n % len(urls)] for n in range(3)))
+        alice, bob, again = (urls[n % len(urls)] for n in range(3))
+        await trio.to_thread.run_sync(chat_story, alice, bob, again)
