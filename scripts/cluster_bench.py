@@ -216,6 +216,17 @@ def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> di
                 nodes.b.url, "--send-url", sender.url, *options, prefix=load_pin, timeout=300
             )
             a_cpu = (cpu_s(nodes.a.pid) or 0.0) - a_cpu0
+            connect = report["connect"]
+            if connect["failed"]:
+                # Refused connects are not members: the run measured fewer receivers.
+                print(
+                    f"  hop {mode}: {connect['failed']} of {connect['clients']} clients were "
+                    f"not let in, e.g. {connect['failures'][:1]}",
+                    file=sys.stderr,
+                )
+            if "result" not in report:
+                print(f"  hop {mode}: nobody was let in; no figures", file=sys.stderr)
+                continue
             result = report["result"]
             delivered = result["delivered"]
             b_cpu_s = result.get("server_cpu_percent", 0.0) / 100 * result["duration"]
@@ -227,6 +238,8 @@ def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> di
                     "p50_ms": result["latency_ms"]["p50"],
                     "p99_ms": result["latency_ms"]["p99"],
                     "acked": result["acked"],
+                    "members": result["members"],
+                    "connect_failed": connect["failed"],
                     "errors": result["errors"],
                     "node_b_cpu_percent": result.get("server_cpu_percent"),
                     "node_b_cpu_us_per_delivery": round(1e6 * b_cpu_s / max(1, delivered), 2),
@@ -362,12 +375,18 @@ def cost(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> d
 
 
 def summarize_hop(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
-    lines = ["mode   load  deliveries/s  ratio   p50 ms  p99 ms  B us/delivery  A us/message"]
+    lines = [
+        "mode   load    members  deliveries/s  ratio   p50 ms  p99 ms  B us/delivery  A us/message"
+    ]
     for mode, results in runs.items():
         for run in results:
             a = run["node_a_cpu_us_per_message"]
+            # Clients not let in, if any, after the members: the run measured fewer.
+            failed = run["connect_failed"]
+            members = f"{run['members']}" + (f" (-{failed})" if failed else "")
             lines.append(
-                f"{mode:<5}  {run['load_average']:4.2f}  {run['deliveries_per_s']:12,.0f}  "
+                f"{mode:<5}  {run['load_average']:4.2f}  {members:>9}  "
+                f"{run['deliveries_per_s']:12,.0f}  "
                 f"{run['delivery_ratio']:.4f}  {run['p50_ms']:6.1f}  {run['p99_ms']:6.1f}  "
                 f"{run['node_b_cpu_us_per_delivery']:13.1f}  {'-' if a is None else f'{a:.0f}':>12}"
             )

@@ -13,7 +13,7 @@ import pytest
 
 from benchkit.processes import ROOT, script_args
 from scripts.bench import store_options
-from scripts.cluster_bench import RedisSnapshot, Sampler, combine, less
+from scripts.cluster_bench import RedisSnapshot, Sampler, combine, less, summarize_hop
 from scripts.failover import DISCONNECT_GRACE
 from tests.support.redisserver import RedisServer
 from tests.support.requirements import unavailable
@@ -107,6 +107,27 @@ def test_the_sampled_window_is_covered_by_the_samples_around_it() -> None:
     # From the last sample at or before the start to the first at or after the end.
     assert sampler.between(2.5, 3.5)["calls"] == {"set": 15}
     assert sampler.between(2.0, 3.0)["calls"] == {"set": 4}
+
+
+def hop_run(members: int, connect_failed: int) -> dict[str, Any]:
+    return {
+        "load_average": 1.0,
+        "members": members,
+        "connect_failed": connect_failed,
+        "deliveries_per_s": 1100.0,
+        "delivery_ratio": 1.0,
+        "p50_ms": 2.0,
+        "p99_ms": 9.0,
+        "node_b_cpu_us_per_delivery": 40.0,
+        "node_a_cpu_us_per_message": 300.0,
+    }
+
+
+def test_the_hop_summary_says_how_many_clients_were_not_let_in() -> None:
+    # A run whose clients were refused at connect measured fewer receivers than asked for.
+    _, full, short = summarize_hop({"cross": [hop_run(100, 0), hop_run(11, 89)]})
+    assert full.split()[2] == "100"
+    assert short.split()[2:4] == ["11", "(-89)"]
 
 
 # --- the failover script -------------------------------------------------------------------
