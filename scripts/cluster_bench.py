@@ -199,6 +199,22 @@ def show_logs(directory: Path) -> None:
 # --- the parts -----------------------------------------------------------------------------
 
 
+def let_in(report: dict[str, Any], run: str) -> bool:
+    """Whether the load test's run has figures; says so when clients were not let in (a
+    refused client is no member: the run measured fewer than asked for)."""
+    connect = report["connect"]
+    if connect["failed"]:
+        print(
+            f"  {run}: {connect['failed']} of {connect['clients']} clients were not let in, "
+            f"e.g. {connect['failures'][:1]}",
+            file=sys.stderr,
+        )
+    if "result" not in report:
+        print(f"  {run}: nobody was let in; no figures", file=sys.stderr)
+        return False
+    return True
+
+
 def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
     """Same-node and cross-node runs of one load, alternating; each run's figures."""
     runs: dict[str, list[dict[str, Any]]] = {"same": [], "cross": []}
@@ -216,16 +232,7 @@ def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> di
                 nodes.b.url, "--send-url", sender.url, *options, prefix=load_pin, timeout=300
             )
             a_cpu = (cpu_s(nodes.a.pid) or 0.0) - a_cpu0
-            connect = report["connect"]
-            if connect["failed"]:
-                # Refused connects are not members: the run measured fewer receivers.
-                print(
-                    f"  hop {mode}: {connect['failed']} of {connect['clients']} clients were "
-                    f"not let in, e.g. {connect['failures'][:1]}",
-                    file=sys.stderr,
-                )
-            if "result" not in report:
-                print(f"  hop {mode}: nobody was let in; no figures", file=sys.stderr)
+            if not let_in(report, f"hop {mode}"):
                 continue
             result = report["result"]
             delivered = result["delivered"]
@@ -239,7 +246,7 @@ def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> di
                     "p99_ms": result["latency_ms"]["p99"],
                     "acked": result["acked"],
                     "members": result["members"],
-                    "connect_failed": connect["failed"],
+                    "connect_failed": report["connect"]["failed"],
                     "errors": result["errors"],
                     "node_b_cpu_percent": result.get("server_cpu_percent"),
                     "node_b_cpu_us_per_delivery": round(1e6 * b_cpu_s / max(1, delivered), 2),
@@ -345,6 +352,8 @@ def cost(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> d
             time.sleep(0.3)
         known += clients
         time.sleep(PRESENCE_GRACE + 1.0)  # their offline entries too, before the next run
+        if not let_in(report, f"cost at {rate * args.senders:g} messages/s"):
+            continue
         result = report["result"]
         window = less(sampler.between(*result["window"]), idle)
         acked = result["acked"] - result["errors"]["ack"]

@@ -13,7 +13,7 @@ import pytest
 
 from benchkit.processes import ROOT, script_args
 from scripts.bench import store_options
-from scripts.cluster_bench import RedisSnapshot, Sampler, combine, less, summarize_hop
+from scripts.cluster_bench import RedisSnapshot, Sampler, combine, less, let_in, summarize_hop
 from scripts.failover import DISCONNECT_GRACE
 from tests.support.redisserver import RedisServer
 from tests.support.requirements import unavailable
@@ -128,6 +128,21 @@ def test_the_hop_summary_says_how_many_clients_were_not_let_in() -> None:
     _, full, short = summarize_hop({"cross": [hop_run(100, 0), hop_run(11, 89)]})
     assert full.split()[2] == "100"
     assert short.split()[2:4] == ["11", "(-89)"]
+
+
+def test_a_run_with_clients_not_let_in_says_so_and_one_with_nobody_has_no_figures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    refused = ['WireError(\'CONNECT refused: 44{"message":"try again later"}\')']
+    some = {"connect": {"clients": 100, "failed": 89, "failures": refused}, "result": {}}
+    assert let_in(some, "hop cross") is True
+    assert "hop cross: 89 of 100 clients were not let in" in capsys.readouterr().err
+    nobody = {"connect": {"clients": 100, "failed": 100, "failures": refused}}
+    assert let_in(nobody, "hop same") is False
+    assert "hop same: nobody was let in; no figures" in capsys.readouterr().err
+    everyone = {"connect": {"clients": 100, "failed": 0, "failures": []}, "result": {}}
+    assert let_in(everyone, "hop same") is True
+    assert capsys.readouterr().err == ""
 
 
 # --- the failover script -------------------------------------------------------------------
