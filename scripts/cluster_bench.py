@@ -200,16 +200,19 @@ def show_logs(directory: Path) -> None:
 
 
 def let_in(report: dict[str, Any], run: str) -> bool:
-    """Whether the load test's run has figures; says so when clients were not let in (a
-    refused client is no member: the run measured fewer than asked for)."""
+    """Whether the load test's run has figures; says so when clients were refused (a refused
+    client is no member: the run measured fewer than asked for)."""
     connect = report["connect"]
+    result = report.get("result")
     if connect["failed"]:
+        # The load test tries them once more before sending: the members are who got in.
+        members = "none" if result is None else result["members"]
         print(
-            f"  {run}: {connect['failed']} of {connect['clients']} clients were not let in, "
-            f"e.g. {connect['failures'][:1]}",
+            f"  {run}: {connect['failed']} of {connect['clients']} clients were refused at "
+            f"connect ({members} members when the sending began), e.g. {connect['failures'][:1]}",
             file=sys.stderr,
         )
-    if "result" not in report:
+    if result is None:
         print(f"  {run}: nobody was let in; no figures", file=sys.stderr)
         return False
     return True
@@ -245,6 +248,7 @@ def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> di
                     "p50_ms": result["latency_ms"]["p50"],
                     "p99_ms": result["latency_ms"]["p99"],
                     "acked": result["acked"],
+                    "clients": report["connect"]["clients"],
                     "members": result["members"],
                     "connect_failed": report["connect"]["failed"],
                     "errors": result["errors"],
@@ -390,9 +394,8 @@ def summarize_hop(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     for mode, results in runs.items():
         for run in results:
             a = run["node_a_cpu_us_per_message"]
-            # Clients not let in, if any, after the members: the run measured fewer.
-            failed = run["connect_failed"]
-            members = f"{run['members']}" + (f" (-{failed})" if failed else "")
+            # Fewer members than clients: the others were refused; the run measured fewer.
+            members = f"{run['members']}/{run['clients']}"
             lines.append(
                 f"{mode:<5}  {run['load_average']:4.2f}  {members:>9}  "
                 f"{run['deliveries_per_s']:12,.0f}  "
