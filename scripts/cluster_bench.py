@@ -399,10 +399,16 @@ def summarize_hop(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
             lines.append(
                 f"{mode:<5}  {run['load_average']:4.2f}  {members:>9}  "
                 f"{run['deliveries_per_s']:12,.0f}  "
-                f"{run['delivery_ratio']:.4f}  {run['p50_ms']:6.1f}  {run['p99_ms']:6.1f}  "
-                f"{run['node_b_cpu_us_per_delivery']:13.1f}  {'-' if a is None else f'{a:.0f}':>12}"
+                f"{figure(run['delivery_ratio'], '.4f'):>6}  {figure(run['p50_ms'], '.1f'):>6}  "
+                f"{figure(run['p99_ms'], '.1f'):>6}  "
+                f"{run['node_b_cpu_us_per_delivery']:13.1f}  {figure(a, '.0f'):>12}"
             )
     return lines
+
+
+def figure(value: float | None, spec: str) -> str:
+    """``value`` formatted, or "-" for a figure a run could not give (no deliveries)."""
+    return "-" if value is None else format(value, spec)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -131,6 +131,13 @@ def test_the_hop_summary_says_how_many_clients_were_members() -> None:
     assert short.split()[2] == "11/100"
 
 
+def test_the_hop_summary_shows_a_figure_a_run_could_not_give_as_a_dash() -> None:
+    # One member, the lone sender: nothing to deliver to anyone else, no latency.
+    lone = {**hop_run(1, 99), "delivery_ratio": None, "p50_ms": None, "p99_ms": None}
+    _, line = summarize_hop({"same": [{**lone, "node_a_cpu_us_per_message": None}]})
+    assert line.split()[2:7] == ["1/100", "1,100", "-", "-", "-"]
+
+
 def test_a_run_with_clients_refused_says_so_and_one_with_nobody_in_has_no_figures(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
