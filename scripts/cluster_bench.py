@@ -199,6 +199,25 @@ def show_logs(directory: Path) -> None:
 # --- the parts -----------------------------------------------------------------------------
 
 
+def let_in(report: dict[str, Any], run: str) -> bool:
+    """Whether the load test's run has figures; says so when clients were refused (a refused
+    client is no member: the run measured fewer than asked for)."""
+    connect = report["connect"]
+    result = report.get("result")
+    if connect["failed"]:
+        # The load test tries them once more before sending: the members are who got in.
+        members = "none" if result is None else result["members"]
+        print(
+            f"  {run}: {connect['failed']} of {connect['clients']} clients were refused at "
+            f"connect ({members} members when the sending began), e.g. {connect['failures'][:1]}",
+            file=sys.stderr,
+        )
+    if result is None:
+        print(f"  {run}: nobody was let in; no figures", file=sys.stderr)
+        return False
+    return True
+
+
 def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
     """Same-node and cross-node runs of one load, alternating; each run's figures."""
     runs: dict[str, list[dict[str, Any]]] = {"same": [], "cross": []}
@@ -216,6 +235,8 @@ def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> di
                 nodes.b.url, "--send-url", sender.url, *options, prefix=load_pin, timeout=300
             )
             a_cpu = (cpu_s(nodes.a.pid) or 0.0) - a_cpu0
+            if not let_in(report, f"hop {mode}"):
+                continue
             result = report["result"]
             delivered = result["delivered"]
             b_cpu_s = result.get("server_cpu_percent", 0.0) / 100 * result["duration"]
@@ -227,6 +248,9 @@ def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> di
                     "p50_ms": result["latency_ms"]["p50"],
                     "p99_ms": result["latency_ms"]["p99"],
                     "acked": result["acked"],
+                    "clients": report["connect"]["clients"],
+                    "members": result["members"],
+                    "connect_failed": report["connect"]["failed"],
                     "errors": result["errors"],
                     "node_b_cpu_percent": result.get("server_cpu_percent"),
                     "node_b_cpu_us_per_delivery": round(1e6 * b_cpu_s / max(1, delivered), 2),
@@ -332,6 +356,8 @@ def cost(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> d
             time.sleep(0.3)
         known += clients
         time.sleep(PRESENCE_GRACE + 1.0)  # their offline entries too, before the next run
+        if not let_in(report, f"cost at {rate * args.senders:g} messages/s"):
+            continue
         result = report["result"]
         window = less(sampler.between(*result["window"]), idle)
         acked = result["acked"] - result["errors"]["ack"]
@@ -362,16 +388,27 @@ def cost(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> d
 
 
 def summarize_hop(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
-    lines = ["mode   load  deliveries/s  ratio   p50 ms  p99 ms  B us/delivery  A us/message"]
+    lines = [
+        "mode   load    members  deliveries/s  ratio   p50 ms  p99 ms  B us/delivery  A us/message"
+    ]
     for mode, results in runs.items():
         for run in results:
             a = run["node_a_cpu_us_per_message"]
+            # Fewer members than clients: the others were refused; the run measured fewer.
+            members = f"{run['members']}/{run['clients']}"
             lines.append(
-                f"{mode:<5}  {run['load_average']:4.2f}  {run['deliveries_per_s']:12,.0f}  "
-                f"{run['delivery_ratio']:.4f}  {run['p50_ms']:6.1f}  {run['p99_ms']:6.1f}  "
-                f"{run['node_b_cpu_us_per_delivery']:13.1f}  {'-' if a is None else f'{a:.0f}':>12}"
+                f"{mode:<5}  {run['load_average']:4.2f}  {members:>9}  "
+                f"{run['deliveries_per_s']:12,.0f}  "
+                f"{figure(run['delivery_ratio'], '.4f'):>6}  {figure(run['p50_ms'], '.1f'):>6}  "
+                f"{figure(run['p99_ms'], '.1f'):>6}  "
+                f"{run['node_b_cpu_us_per_delivery']:13.1f}  {figure(a, '.0f'):>12}"
             )
     return lines
+
+
+def figure(value: float | None, spec: str) -> str:
+    """``value`` formatted, or "-" for a figure a run could not give (no deliveries)."""
+    return "-" if value is None else format(value, spec)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,6 +47,13 @@ from minidiscord.client import ClientError
 ERROR_KINDS = ("disconnected", "send", "ack")
 
 
+def chat_auth(tag: str, number: int) -> dict[str, Any]:
+    """A client's CONNECT auth: its name, and that it reads CONNECT_ERROR. Without that the
+    chat lets a client it refuses in without joining (so a client that cannot read a
+    refusal can show why): one counted as a member would get nothing, and say nothing."""
+    return {"username": f"lt{tag}-{number}", "connectErrors": True}
+
+
 def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Combine the per-worker reports of one phase into the phase's totals.
 
@@ -313,7 +320,7 @@ class Worker:
         """The same on ``minidiscord.client``: deliveries come decoded, to a handler."""
         config = self.config
         sio = SocketIOClient(
-            auth={"username": f"lt{config.tag}-{client.number}"},
+            auth=chat_auth(config.tag, client.number),
             transports=("websocket",),
             reconnection=False,
             timeout=config.connect_timeout,
@@ -393,7 +400,7 @@ class Worker:
         frames = frames[1:]
         if self.config.handshake == "engineio":
             return frames
-        auth = orjson.dumps({"username": f"lt{self.config.tag}-{client.number}"}).decode()
+        auth = orjson.dumps(chat_auth(self.config.tag, client.number)).decode()
         await transport.send_text(f"40{auth}")
         while True:
             for i, frame in enumerate(frames):

@@ -8,6 +8,7 @@ import pytest
 import trio
 from hypothesis import settings as hypothesis_settings
 
+from tests.support.layouts import DEFAULT_LAYOUTS, ChatFactory, chat_layout, layout_ids
 from tests.support.redisserver import RedisServer, redis_server
 from tests.support.servers import RunningServer, ServerFactory, server_factory
 from tests.support.tls import ServerCertificate, make_certificate
@@ -49,3 +50,20 @@ async def redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> ServerCertificate:
     """A server certificate for the loopback names, signed by a CA made for this run."""
     return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(params=DEFAULT_LAYOUTS, ids=layout_ids(DEFAULT_LAYOUTS))
+def layout(request: pytest.FixtureRequest) -> int:
+    """How many nodes ``start_chat`` runs the chat on: one server, or nodes of one cluster
+    (tests/support/layouts.py; a test chooses others with ``spread_over``)."""
+    nodes: int = request.param
+    return nodes
+
+
+@pytest.fixture
+async def start_chat(
+    start_server: ServerFactory, layout: int, tmp_path: Path
+) -> AsyncIterator[ChatFactory]:
+    """``await start_chat(**overrides)``: a chat's nodes, ``layout`` of them."""
+    async with chat_layout(start_server, layout, tmp_path / "layout-redis") as start:
+        yield start

@@ -13,7 +13,7 @@ import pytest
 
 from benchkit.processes import ROOT, script_args
 from scripts.bench import store_options
-from scripts.cluster_bench import RedisSnapshot, Sampler, combine, less
+from scripts.cluster_bench import RedisSnapshot, Sampler, combine, less, let_in, summarize_hop
 from scripts.failover import DISCONNECT_GRACE
 from tests.support.redisserver import RedisServer
 from tests.support.requirements import unavailable
@@ -107,6 +107,58 @@ def test_the_sampled_window_is_covered_by_the_samples_around_it() -> None:
     # From the last sample at or before the start to the first at or after the end.
     assert sampler.between(2.5, 3.5)["calls"] == {"set": 15}
     assert sampler.between(2.0, 3.0)["calls"] == {"set": 4}
+
+
+def hop_run(members: int, connect_failed: int) -> dict[str, Any]:
+    return {
+        "load_average": 1.0,
+        "clients": 100,
+        "members": members,
+        "connect_failed": connect_failed,
+        "deliveries_per_s": 1100.0,
+        "delivery_ratio": 1.0,
+        "p50_ms": 2.0,
+        "p99_ms": 9.0,
+        "node_b_cpu_us_per_delivery": 40.0,
+        "node_a_cpu_us_per_message": 300.0,
+    }
+
+
+def test_the_hop_summary_says_how_many_clients_were_members() -> None:
+    # A run whose clients were refused at connect measured fewer receivers than asked for.
+    _, full, short = summarize_hop({"cross": [hop_run(100, 0), hop_run(11, 89)]})
+    assert full.split()[2] == "100/100"
+    assert short.split()[2] == "11/100"
+
+
+def test_the_hop_summary_shows_a_figure_a_run_could_not_give_as_a_dash() -> None:
+    # One member, the lone sender: nothing to deliver to anyone else, no latency.
+    lone = {**hop_run(1, 99), "delivery_ratio": None, "p50_ms": None, "p99_ms": None}
+    _, line = summarize_hop({"same": [{**lone, "node_a_cpu_us_per_message": None}]})
+    assert line.split()[2:7] == ["1/100", "1,100", "-", "-", "-"]
+
+
+def test_a_run_with_clients_refused_says_so_and_one_with_nobody_in_has_no_figures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    refused = ['WireError(\'CONNECT refused: 44{"message":"try again later"}\')']
+    some = {
+        "connect": {"clients": 100, "failed": 89, "failures": refused},
+        "result": {"members": 11},
+    }
+    assert let_in(some, "hop cross") is True
+    said = capsys.readouterr().err
+    assert "hop cross: 89 of 100 clients were refused at connect (11 members" in said
+    assert "try again later" in said
+    nobody = {"connect": {"clients": 100, "failed": 100, "failures": refused}}
+    assert let_in(nobody, "hop same") is False
+    assert "hop same: nobody was let in; no figures" in capsys.readouterr().err
+    everyone = {
+        "connect": {"clients": 100, "failed": 0, "failures": []},
+        "result": {"members": 100},
+    }
+    assert let_in(everyone, "hop same") is True
+    assert capsys.readouterr().err == ""
 
 
 # --- the failover script -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from benchkit import stats, wire
 from benchkit.processes import HANDSHAKE, free_port, running, script_args
+from minidiscord.limits import Rate
 from scripts import loadtest
 from tests.support.redisserver import RedisServer
 from tests.support.servers import RunningServer, ServerFactory, start_nodes
@@ -364,3 +365,26 @@ async def test_across_two_nodes_of_a_cluster_every_client_gets_every_message(
         *("--drain", "20"),
     )
     check_report(report, clients=5, procs=1)
+
+
+@pytest.mark.slow
+async def test_clients_the_chat_refuses_are_connect_failures_not_silent_members(
+    start_server: ServerFactory,
+) -> None:
+    # A chat client that does not ask for CONNECT_ERROR is let in without joining when it
+    # is refused (to read why): a load generator counting it as a member would report a
+    # shortfall of exactly its share of every message, with no error to say why.
+    server = await start_server(ip_new_user_rate=Rate(burst=3, per_second=0.001))
+    report = await run_loadtest(
+        server.url,
+        # Every client a sender: whichever three are let in send.
+        *("-c", "5", "-s", "5", "-r", "10", "-d", "1", "--drain", "20"),
+    )
+    connect = report["connect"]
+    assert (connect["connected"], connect["failed"]) == (3, 2)
+    assert len(connect["failures"]) == 2
+    assert all("too many new users from your address" in text for text in connect["failures"])
+    [result] = report["phases"]
+    assert result["members"] == 3
+    assert result["sent"] == result["acked"] > 0
+    assert result["delivered"] == result["expected"] == result["sent"] * 3

@@ -1,6 +1,15 @@
 """The web page with its users on two nodes of a cluster (one redis-server): the chat looks
-the same as on one server."""
+the same as on one server.
 
+Besides this module's own story, two of test_chat_ui.py's scenarios where pages meet
+(messages and the unread marker across channels; history and the join) are collected here
+again with the pages taking turns between the two nodes. Its presence and leave scenarios
+are this module's story; paging older messages in crosses nodes only in the store, which
+tests/chat/test_chat_e2e.py's two-node layout covers; the others concern one page (login,
+layout, settings, refusals), where the cluster changes nothing.
+"""
+
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +24,14 @@ require_playwright()
 
 from playwright.sync_api import Browser, expect  # noqa: E402
 
+from .chatpage import ChatPage  # noqa: E402
 from .conftest import ServerProcess, UserFactory  # noqa: E402
+
+# Collected here again, on this module's fixtures: pages on both nodes.
+from .test_chat_ui import (  # noqa: E402, F401
+    test_a_new_user_sees_the_history_and_others_see_the_join,
+    test_messages_reach_everyone_in_the_channel_and_mark_it_unread,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -45,6 +61,19 @@ def node_b(tmp_path: Path, redis_url: str, chat_server: ServerProcess) -> Iterat
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def open_user(open_user: UserFactory, node_b: ServerProcess) -> UserFactory:
+    """The conftest's pages, taking turns between node A and node B (the first on A); a
+    page given its ``url`` goes there and takes its turn all the same."""
+    turns = itertools.count()
+
+    def open_page(label: str, *, phone: bool = False, url: str | None = None) -> ChatPage:
+        on_b = next(turns) % 2 == 1
+        return open_user(label, phone=phone, url=url or (node_b.url if on_b else None))
+
+    return open_page
 
 
 def test_users_on_two_nodes_chat_and_see_each_other_come_and_go(

@@ -2,8 +2,6 @@
 
 import itertools
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,46 +9,28 @@ import trio
 
 from minidiscord.chat.models import CHANNELS
 from tests.support.chatclient import ChatClient
-from tests.support.redisserver import redis_server
-from tests.support.servers import ServerFactory, start_nodes
+from tests.support.layouts import ChatFactory
 
 MakeClient = Callable[..., ChatClient]
 _barrier_ids = itertools.count()
 
 
-@pytest.fixture(params=["one node", "two nodes"])
-def layout(request: pytest.FixtureRequest) -> str:
-    """Where the clients connect: one server, or two nodes of a cluster in turn (a module
-    that reuses these tests with servers of its own overrides this with "one node")."""
-    layout: str = request.param
-    return layout
-
-
 @pytest.fixture
-async def clients(
-    layout: str,
-    server: Any,
-    start_server: ServerFactory,
-    tmp_path: Path,
-    nursery: trio.Nursery,
-) -> AsyncIterator[MakeClient]:
-    """A factory of recording clients, all closed at the end: on the `server` fixture, or
-    taking turns between two nodes of a cluster (on a private redis-server)."""
-    async with AsyncExitStack() as stack:
-        urls = [server.url]
-        if layout == "two nodes":
-            redis = await stack.enter_async_context(redis_server(tmp_path / "redis"))
-            urls = [node.url for node in await start_nodes(start_server, redis.url, 2)]
-        made: list[ChatClient] = []
+async def clients(start_chat: ChatFactory, nursery: trio.Nursery) -> AsyncIterator[MakeClient]:
+    """A factory of recording clients, all closed at the end, taking turns between the
+    chat's nodes (one server, or the nodes of a cluster: the `layout` fixture; a module that
+    reuses these tests with servers of its own overrides `layout` with 1)."""
+    urls = [node.url for node in await start_chat()]
+    made: list[ChatClient] = []
 
-        def make(name: str, url: str | None = None) -> ChatClient:
-            client = ChatClient(url or urls[len(made) % len(urls)], name, nursery=nursery)
-            made.append(client)
-            return client
+    def make(name: str, url: str | None = None) -> ChatClient:
+        client = ChatClient(url or urls[len(made) % len(urls)], name, nursery=nursery)
+        made.append(client)
+        return client
 
-        yield make
-        for client in made:
-            await client.close()
+    yield make
+    for client in made:
+        await client.close()
 
 
 async def connect(make: MakeClient, name: str, **auth: Any) -> ChatClient:

@@ -4,14 +4,12 @@ import json
 import os
 import shutil
 import subprocess
-from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 import trio
 
-from tests.support.redisserver import redis_server
-from tests.support.servers import ServerFactory, start_nodes
+from tests.support.layouts import ChatFactory, spread_over
 
 HERE = Path(__file__).parent
 # The node interop suite installs socket.io-client here; NODE_PATH may point elsewhere.
@@ -42,19 +40,11 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("nodes", [1, 2], ids=["one node", "two nodes"])
-async def test_node_client_walks_the_chat_story(
-    start_server: ServerFactory, tmp_path: Path, nodes: int
-) -> None:
-    assert NODE_ENV is not None
-    async with AsyncExitStack() as stack:
-        if nodes == 1:
-            urls = [(await start_server()).url]
-        else:
-            # A cluster: the story's clients take turns between the two nodes.
-            redis = await stack.enter_async_context(redis_server(tmp_path / "redis"))
-            urls = [node.url for node in await start_nodes(start_server, redis.url, nodes)]
-        await _walk_the_story(urls)
+# On three nodes each step that can cross nodes does: bob restores his session on another
+# node than his first, and carol leaves from a third.
+@spread_over(1, 3)
+async def test_node_client_walks_the_chat_story(start_chat: ChatFactory) -> None:
+    await _walk_the_story([node.url for node in await start_chat()])
 
 
 async def _walk_the_story(urls: list[str]) -> None:

@@ -5,6 +5,10 @@ message or leave the server refuses is told to it as a System line in the channe
 its connection alone; a client that asked for an ack gets the ack and no such line. A name
 too long is shortened, not refused; other refused connects are in
 tests/hardening/test_identity_limits.py and test_original_client_node.py.
+
+The rate-limit scenarios also run with their clients spread over two nodes of a cluster
+(a System line must not travel through the shared log); the other refusals are told by the
+same socket-local emit, so they run on one node.
 """
 
 import re
@@ -22,32 +26,38 @@ from minidiscord.chat.store.base import StoreWriteError
 from minidiscord.config import Settings
 from minidiscord.limits import Rate
 from tests.support.chatclient import ChatClient
-from tests.support.servers import ServerFactory
+from tests.support.layouts import ChatFactory
+from tests.support.servers import RunningServer, ServerFactory
 
 # Two messages, then one per 1000 s: a refusal the test makes cannot expire while it runs.
 TWO_THEN_NONE = Rate(burst=2, per_second=0.001)
 
+OpenClients = Callable[..., "Clients"]
+
 
 class Clients:
-    def __init__(self, url: str, nursery: trio.Nursery) -> None:
-        self.url = url
+    """Clients of a chat, taking turns between its nodes' ``urls``."""
+
+    def __init__(self, urls: list[str], nursery: trio.Nursery) -> None:
+        self.urls = urls
         self.nursery = nursery
         self.made: list[ChatClient] = []
 
     async def connect(self, name: str, username: str | None = None) -> ChatClient:
-        client = ChatClient(self.url, name, nursery=self.nursery)
+        url = self.urls[len(self.made) % len(self.urls)]
+        client = ChatClient(url, name, nursery=self.nursery)
         self.made.append(client)
         await client.connect({"username": name if username is None else username})
         return client
 
 
 @pytest.fixture
-async def open_clients(nursery: trio.Nursery) -> AsyncIterator[Callable[[str], Clients]]:
-    """Clients of a server's URL, all closed at the end."""
+async def open_clients(nursery: trio.Nursery) -> AsyncIterator[OpenClients]:
+    """Clients of a chat's servers, all closed at the end."""
     opened: list[Clients] = []
 
-    def clients_of(url: str) -> Clients:
-        clients = Clients(url, nursery)
+    def clients_of(*servers: RunningServer) -> Clients:
+        clients = Clients([server.url for server in servers], nursery)
         opened.append(clients)
         return clients
 
@@ -73,10 +83,10 @@ async def barrier(sender: ChatClient, *everyone: ChatClient, text: str) -> None:
 
 
 async def test_messages_refused_by_the_rate_limit_are_told_to_an_ackless_sender_alone(
-    start_server: ServerFactory, open_clients: Callable[[str], Clients]
+    start_chat: ChatFactory, open_clients: OpenClients
 ) -> None:
-    server = await start_server(rate_limit=TWO_THEN_NONE)
-    clients = open_clients(server.url)
+    # On two nodes bob is on another node than ann: her System lines stay on hers.
+    clients = open_clients(*await start_chat(rate_limit=TWO_THEN_NONE))
     ann = await clients.connect("ann")
     bob = await clients.connect("bob")
     for n in range(5):
@@ -102,10 +112,9 @@ async def test_messages_refused_by_the_rate_limit_are_told_to_an_ackless_sender_
 
 
 async def test_a_sender_with_an_ack_callback_gets_the_ack_and_no_system_line(
-    start_server: ServerFactory, open_clients: Callable[[str], Clients]
+    start_chat: ChatFactory, open_clients: OpenClients
 ) -> None:
-    server = await start_server(rate_limit=TWO_THEN_NONE)
-    clients = open_clients(server.url)
+    clients = open_clients(*await start_chat(rate_limit=TWO_THEN_NONE))
     cat = await clients.connect("cat")
     dan = await clients.connect("dan")
     acks = [await cat.send("general", f"acked {n}") for n in range(3)]
@@ -128,9 +137,9 @@ async def test_a_sender_with_an_ack_callback_gets_the_ack_and_no_system_line(
     ],
 )
 async def test_an_invalid_message_without_an_ack_is_told_in_its_channel(
-    server: Any, open_clients: Callable[[str], Clients], text: str, line: str
+    server: Any, open_clients: OpenClients, text: str, line: str
 ) -> None:
-    clients = open_clients(server.url)
+    clients = open_clients(server)
     eve = await clients.connect("eve")
     fay = await clients.connect("fay")
     await eve.emit("message:channel:send", "react", text)
@@ -147,9 +156,9 @@ async def test_an_invalid_message_without_an_ack_is_told_in_its_channel(
 
 
 async def test_a_message_to_an_unknown_channel_stays_unanswered_as_on_the_original_server(
-    server: Any, open_clients: Callable[[str], Clients]
+    server: Any, open_clients: OpenClients
 ) -> None:
-    clients = open_clients(server.url)
+    clients = open_clients(server)
     gus = await clients.connect("gus")
     await gus.emit("message:channel:send", "random", "hello?")
     await barrier(gus, text="gus was here")
@@ -175,13 +184,13 @@ class RefusingStore(MemoryStore):
 
 
 async def test_a_store_failure_is_told_to_an_ackless_client_on_send_and_on_leave(
-    start_server: ServerFactory, open_clients: Callable[[str], Clients]
+    start_server: ServerFactory, open_clients: OpenClients
 ) -> None:
     app = App(Settings(host="127.0.0.1", port=0, recovery_window=0.0))
     store = RefusingStore()
     ChatServer(app.sio, store)
     server = await start_server(app)
-    clients = open_clients(server.url)
+    clients = open_clients(server)
     hal = await clients.connect("hal")
     store.refusing = True
     await hal.emit("message:channel:send", "learners", "kept?")
@@ -212,9 +221,9 @@ async def test_a_store_failure_is_told_to_an_ackless_client_on_send_and_on_leave
 
 
 async def test_a_name_too_long_is_shortened_not_refused(
-    server: Any, open_clients: Callable[[str], Clients]
+    server: Any, open_clients: OpenClients
 ) -> None:
-    clients = open_clients(server.url)
+    clients = open_clients(server)
     ivy = await clients.connect("ivy")
     long_name = "Jonathan Christopher Montgomery-Smythe"  # 38 characters
     jon = await clients.connect("jon", username=long_name)

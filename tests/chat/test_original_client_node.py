@@ -14,6 +14,7 @@ import trio
 
 from minidiscord.config import Settings
 from minidiscord.limits import Rate
+from tests.support.layouts import ChatFactory
 from tests.support.servers import ServerFactory
 
 from .test_node_story import HERE, NODE_ENV
@@ -28,11 +29,13 @@ pytestmark = [
 ]
 
 
-async def run_script(url: str) -> dict[str, Any]:
+async def run_script(url: str, *other_urls: str) -> dict[str, Any]:
+    """The script's clients on the server at ``url``, or taking turns between it and the
+    other nodes of its cluster."""
     assert NODE_ENV is not None
     with trio.fail_after(60):
         result = await trio.run_process(
-            ["node", str(SCRIPT), url, str(BURST)],
+            ["node", str(SCRIPT), url, str(BURST), *other_urls],
             env=NODE_ENV,
             capture_stdout=True,
             capture_stderr=True,
@@ -54,22 +57,28 @@ def accounted_for(seen: dict[str, Any]) -> tuple[list[int], list[int]]:
     return shown, told
 
 
+# Ten, then none for the length of the test: exactly eight are refused.
+TEN_THEN_NONE = Rate(burst=10, per_second=0.001)
+
+
 @pytest.mark.parametrize(
-    "rate",
+    ("rate", "layout"),
     [
-        # Ten, then none for the length of the test: exactly eight are refused.
-        Rate(burst=10, per_second=0.001),
+        (TEN_THEN_NONE, 1),
+        # The watcher on another node than the React client: what it sees of the burst
+        # (and never a System line) comes through the cluster's log.
+        (TEN_THEN_NONE, 2),
         # The server's default: how many pass depends on the machine's speed.
-        Settings().rate_limit,
+        (Settings().rate_limit, 1),
     ],
-    ids=["ten-then-none", "default"],
+    ids=["ten-then-none-one node", "ten-then-none-two nodes", "default-one node"],
 )
 async def test_a_burst_without_acks_is_all_shown(
-    start_server: ServerFactory, rate: Rate | None
+    start_chat: ChatFactory, rate: Rate | None
 ) -> None:
     assert rate is not None
-    server = await start_server(rate_limit=rate)
-    seen = await run_script(server.url)
+    nodes = await start_chat(rate_limit=rate)
+    seen = await run_script(*(node.url for node in nodes))
 
     # The name was shortened, not refused (the React login ignores CONNECT_ERROR).
     assert seen["session"]["username"] == LONG_NAME[:32]

@@ -1,19 +1,15 @@
 """The chat driven by python-socketio's (blocking) client, on one node and with its clients
-on two nodes of a cluster. It runs in a worker thread so the in-process servers keep
+on three nodes of a cluster. It runs in a worker thread so the in-process servers keep
 serving (as tests/test_interop_python.py does)."""
 
 import threading
 from collections.abc import Callable
-from contextlib import AsyncExitStack
-from pathlib import Path
 from typing import Any
 
-import pytest
 import socketio
 import trio
 
-from tests.support.redisserver import redis_server
-from tests.support.servers import ServerFactory, start_nodes
+from tests.support.layouts import ChatFactory, spread_over
 
 WAIT = 10.0
 
@@ -45,7 +41,7 @@ class Recorder:
         return result
 
 
-def chat_story(alice_url: str, bob_url: str) -> None:
+def chat_story(alice_url: str, bob_url: str, again_url: str) -> None:
     alice, bob = Recorder("alice"), Recorder("bob")
     alice.client.connect(alice_url, auth={"username": "alice"}, wait_timeout=WAIT)
     try:
@@ -69,7 +65,7 @@ def chat_story(alice_url: str, bob_url: str) -> None:
         assert gone == {"userId": bob_session["userId"], "username": "bob", "connected": False}
 
         again = Recorder("bob again")
-        again.client.connect(bob_url, auth={"sessionId": bob_session["sessionId"]})
+        again.client.connect(again_url, auth={"sessionId": bob_session["sessionId"]})
         try:
             (restored,) = again.wait_for("session")
             assert restored == bob_session
@@ -86,15 +82,10 @@ def chat_story(alice_url: str, bob_url: str) -> None:
         bob.client.disconnect()
 
 
-@pytest.mark.parametrize("nodes", [1, 2], ids=["one node", "two nodes"])
-async def test_python_socketio_clients_walk_the_chat_story(
-    start_server: ServerFactory, tmp_path: Path, nodes: int
-) -> None:
-    async with AsyncExitStack() as stack:
-        if nodes == 1:
-            urls = [(await start_server()).url] * 2
-        else:
-            redis = await stack.enter_async_context(redis_server(tmp_path / "redis"))
-            urls = [node.url for node in await start_nodes(start_server, redis.url, 2)]
-        with trio.fail_after(60):
-            await trio.to_thread.run_sync(chat_story, urls[0], urls[1])
+# On three nodes bob restores his session on another node than his first.
+@spread_over(1, 3)
+async def test_python_socketio_clients_walk_the_chat_story(start_chat: ChatFactory) -> None:
+    urls = [node.url for node in await start_chat()]
+    with trio.fail_after(60):
+        alice, bob, again = (urls[n % len(urls)] for n in range(3))
+        await trio.to_thread.run_sync(chat_story, alice, bob, again)

@@ -1,6 +1,6 @@
 // The original React front end's use of socket.io-client, against a rate limit:
 //
-//   node original_client.mjs <server url> <burst size>
+//   node original_client.mjs <server url> <burst size> [<another node's url>...]
 //
 // "react" connects as the React login does (io(url, {auth: {username}}), polling then the
 // upgrade, a name longer than the server keeps) and sends a burst without ack callbacks,
@@ -8,16 +8,20 @@
 // clients do; "watcher" is someone else in the channel; "poser" logs in as a name the
 // server refuses. Prints one JSON line of what each
 // saw, for tests/chat/test_original_client_node.py to judge; exits 1 if a wait runs out.
+// Given the urls of several nodes of one cluster, the clients take turns between them
+// (react, watcher, acker, poser), so the watcher is on another node than react.
 import { io } from "socket.io-client";
 
-const [url, burstArg] = process.argv.slice(2);
+const [url, burstArg, ...otherUrls] = process.argv.slice(2);
+const urls = [url, ...otherUrls];
+let opened = 0;
 const BURST = Number(burstArg);
 const CHANNEL = "general";
 const WAIT_MS = 10000;
 const LONG_NAME = "Maximiliane Alexandra Montgomery-Smythe"; // 39 characters
 
 function open(name, username) {
-  const socket = io(url, { auth: { username }, forceNew: true, reconnection: false });
+  const socket = io(urls[opened++ % urls.length], { auth: { username }, forceNew: true, reconnection: false });
   const client = { name, socket, events: [] };
   socket.onAny((event, ...args) => client.events.push([event, args]));
   socket.on("connect", () => client.events.push(["connect", []]));

@@ -38,9 +38,9 @@ async def start_server(nursery: trio.Nursery, redis: RedisServer) -> AsyncIterat
 
 
 @pytest.fixture(name="layout")
-def one_node_layout() -> str:
+def one_node_layout() -> int:
     """The clients on one server: the two-node cluster variant is tests/chat's own."""
-    return "one node"
+    return 1
 
 
 async def test_the_servers_here_store_in_redis(server: RunningServer) -> None:

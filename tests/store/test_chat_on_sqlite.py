@@ -33,9 +33,9 @@ async def start_server(nursery: trio.Nursery, tmp_path: Path) -> AsyncIterator[S
 
 
 @pytest.fixture(name="layout")
-def one_node_layout() -> str:
+def one_node_layout() -> int:
     """The clients on one server: the two-node cluster variant is tests/chat's own."""
-    return "one node"
+    return 1
 
 
 async def test_the_servers_here_store_in_sqlite(server: RunningServer) -> None:
