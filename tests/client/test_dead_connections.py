@@ -3,8 +3,9 @@ once, closed once the request came, closed in the middle of the answer, answered
 something that is not HTTP, refused with a body cut short. socket.io-client 4.8 fails such
 an attempt at once (a ``connect_error``, "websocket error" or "xhr poll error") and goes on
 with its reconnection schedule; this client does the same on either transport. A WebSocket
-upgrade probe that meets one fails at once and leaves the session on polling, and one whose
-handshake times out lets its connection go rather than keep it for the session's life.
+upgrade probe that meets one fails at once and leaves the session on polling, and one that
+times out (its handshake or its ping unanswered) lets its connection go rather than keep it
+for the session's life, as the reference closes a failed probe's transport.
 
 Everything here runs in the test's own trio run (raw TCP listeners, a forwarder, the
 server), so MockClock's autojump tells a failure that waited for a timeout (the clock jumps
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 
 from minidiscord.client import Client, ConnectError
 from tests.client.server import Seen, make_app
@@ -255,3 +257,35 @@ async def test_an_upgrade_probe_whose_handshake_gets_no_answer_closes_its_connec
             with trio.fail_after(1):
                 await closed.wait()
             assert sio.transport == "polling"
+
+
+async def test_an_upgrade_probe_whose_ping_gets_no_answer_closes_its_websocket(
+    nursery: trio.Nursery,
+    start_server: ServerFactory,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "minidiscord.client")
+    server = await start_server(make_app(Seen()))
+    probes: list[str | bytes] = []
+    closed = trio.Event()
+
+    async def stay_silent(request: WebSocketRequest) -> None:
+        websocket = await request.accept()
+        try:
+            while True:
+                probes.append(await websocket.get_message())
+        except ConnectionClosed:
+            closed.set()
+
+    silent = await nursery.start(serve_websocket, stay_silent, "127.0.0.1", 0, None)
+    async with websockets_go_to(server.port, pass_to(silent.port)) as port:
+        client = Client(reconnection=False, timeout=2.0)
+        async with client.connect(f"http://127.0.0.1:{port}") as sio:
+            await wait_until(lambda: bool(probe_failures(caplog)), timeout=5)
+            assert "TooSlowError" in probe_failures(caplog)[0]
+            with trio.fail_after(1):
+                await closed.wait()
+            assert probes == ["2probe"]
+            assert sio.transport == "polling"
+            assert await sio.call("echo", "still here", timeout=5) == ["/", "still here"]
