@@ -355,6 +355,7 @@ class EngineClient:
         options = self.options
         assert self._nursery is not None
         assert self.handshake is not None
+        websocket: WebSocketTransport | None = None
         try:
             with trio.fail_after(options.open_timeout):
                 websocket = await WebSocketTransport.connect(
@@ -369,8 +370,11 @@ class EngineClient:
                 await websocket.send(["2probe"])
                 answer = await websocket.receive()
         except (TransportClosed, trio.TooSlowError) as exc:
-            # As engine.io-client: a failed probe leaves the session on polling.
+            # As engine.io-client: a failed probe leaves the session on polling, and its
+            # transport is closed (else its reader waits on it as long as the session).
             logger.info("websocket upgrade of %s failed: %r", self._sid(), exc)
+            if websocket is not None:
+                await websocket.aclose()
             return
         if answer != [Packet(PacketType.PONG, "probe")]:
             logger.info("websocket upgrade of %s: unexpected probe answer %r", self._sid(), answer)

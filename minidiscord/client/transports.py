@@ -4,18 +4,18 @@
 import functools
 import itertools
 import ssl
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, cast
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 import trio
 from trio_websocket import (
     ConnectionClosed,
-    HandshakeError,
     WebSocketConnection,
     wrap_client_stream,
 )
+from wsproto.utilities import RemoteProtocolError
 
 from ..protocol.engineio import (
     PROTOCOL_VERSION,
@@ -76,27 +76,52 @@ HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 
 
-async def _websocket_reader_host(
-    spawned: trio.Event,
-    opening: trio.CancelScope,
-    rejected: list[HandshakeError],
-    *,
-    task_status: trio.TaskStatus[trio.Nursery],
-) -> None:
-    """A nursery for trio-websocket's reader task, open until ``spawned`` (the reader is
-    started by then). A refused handshake (a 403, a 404) ends that task with
-    ConnectionRejected while ``wrap_client_stream`` waits for an opening that never comes:
-    the error goes to the connect (``rejected``, ending its wait with ``opening``), to fail
-    the opening at once, rather than fail the session's nursery."""
-    try:
-        async with trio.open_nursery() as nursery:
-            task_status.started(nursery)
-            await spawned.wait()
-    except* HandshakeError as group:
-        error = group.exceptions[0]
-        assert isinstance(error, HandshakeError)
-        rejected.append(error)
-        opening.cancel()
+class _HandshakeWatch:
+    """Stands for the nursery trio-websocket runs its reader task in, to see that task end.
+
+    ``wrap_client_stream`` waits for an opening that only the reader task completes; a
+    reader that ends first would leave it waiting until the open timeout: the connection
+    closed during the handshake, the answer was not a WebSocket handshake (trio-websocket
+    then closes the stream, or, on an answer that is not HTTP at all, fails with h11's
+    LocalProtocolError), or it was a refusal (a 403, a 404: ConnectionRejected). The reader
+    runs in ``nursery``; if it ends before :attr:`opened`, ``failure`` says why and the
+    ``opening`` scope is cancelled, to fail the attempt at once. Only ``start_soon`` is
+    implemented: the one method ``wrap_client_stream`` calls on its nursery."""
+
+    def __init__(self, nursery: trio.Nursery, opening: trio.CancelScope) -> None:
+        self._nursery = nursery
+        self._opening = opening
+        self.opened = False
+        self.failure: str | None = None
+
+    def start_soon(self, async_fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        self._nursery.start_soon(self._watch, async_fn, *args)
+
+    async def _watch(self, async_fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        try:
+            await async_fn(*args)
+        except Exception as exc:
+            if self.opened:
+                raise
+            # Whatever ends the reader before the opening ends the attempt, as any error
+            # of the reference's WebSocket does; not the session's nursery.
+            self.failure = repr(_protocol_error_behind(exc))
+        else:
+            self.failure = "the connection closed during the WebSocket handshake"
+        if not self.opened:
+            self._opening.cancel()
+
+
+def _protocol_error_behind(error: BaseException) -> BaseException:
+    """The wsproto error that ``error`` was raised while handling, if any, else ``error``:
+    on an answer that is not HTTP, trio-websocket tries to send the refusal wsproto suggests,
+    as if it were the server, and h11's complaint about that names nothing useful."""
+    context: BaseException | None = error
+    while context is not None:
+        if isinstance(context, RemoteProtocolError):
+            return context
+        context = context.__context__
+    return error
 
 
 class PollingTransport:
@@ -201,7 +226,7 @@ class WebSocketTransport:
         host = target.hostname or "localhost"
         port = target.port or (443 if secure else 80)
         stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] | None = None
-        spawned = trio.Event()
+        opened = False
         try:
             if secure:
                 stream = await trio.open_ssl_over_tcp_stream(
@@ -216,28 +241,29 @@ class WebSocketTransport:
                 await stream.do_handshake()
             else:
                 stream = await trio.open_tcp_stream(host, port)
-            rejected: list[HandshakeError] = []
             with trio.CancelScope() as opening:
-                reader_nursery: trio.Nursery = await nursery.start(
-                    _websocket_reader_host, spawned, opening, rejected
-                )
+                watch = _HandshakeWatch(nursery, opening)
                 connection = await wrap_client_stream(
-                    reader_nursery,
+                    # Only its start_soon is used (see _HandshakeWatch).
+                    cast(trio.Nursery, watch),
                     stream,
                     target.netloc,
                     f"{target.path}?{target.query}",
                     extra_headers=[(k.encode(), v.encode()) for k, v in headers],
                     max_message_size=max_message_bytes,
                 )
-            if rejected:
-                raise rejected[0]
-        except (HandshakeError, OSError, trio.BrokenResourceError) as exc:
-            if stream is not None:
-                await stream.aclose()
+            if opening.cancelled_caught:
+                assert watch.failure is not None
+                raise TransportClosed("transport error", watch.failure)
+            watch.opened = opened = True
+        except (OSError, trio.BrokenResourceError) as exc:
             # trio reports a failed TLS handshake as a broken stream caused by the SSL error.
             raise TransportClosed("transport error", repr(exc.__cause__ or exc)) from exc
         finally:
-            spawned.set()
+            if not opened and stream is not None:
+                # Whatever stopped the opening (a timeout too): the reader task, if any,
+                # ends with the stream rather than hold the connection for the session.
+                await trio.aclose_forcefully(stream)
         return cls(connection)
 
     async def receive(self) -> list[Packet]:

@@ -58,9 +58,7 @@ def returning_client(name: str, delay: float = 0.1) -> Client:
             return {"sessionId": session["sessionId"]}
         return {"username": name}
 
-    # A bounded open: an attempt that meets the held connection (closed by the forwarder
-    # while the WebSocket handshake is under way) can otherwise wait for the whole default.
-    client = chat_client(auth=auth, reconnection_delay=0.1, reconnection_delay_max=0.2, timeout=1.0)
+    client = chat_client(auth=auth, reconnection_delay=0.1, reconnection_delay_max=0.2)
     client.on("session", lambda data, *_offset: session.update(data))
     return client
 
@@ -268,7 +266,6 @@ async def test_a_user_who_left_from_a_tab_on_another_node_is_not_recovered(
         auth={"username": "alice", "connectErrors": True},
         reconnection_delay=0.1,
         reconnection_delay_max=0.2,
-        timeout=1.0,
     )
     seen1 = Seen(tab1)
     async with switch_proxy(a.port) as proxy, tab1.connect(proxy.url) as socket:
