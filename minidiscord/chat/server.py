@@ -34,9 +34,11 @@ from .feed import Feed
 from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
 from .ordering import Sequencer
 from .presence import Presence
+from .snapshots import SharedReads, for_user
 from .store import Store
 from .store.base import Snapshot, StoreReadError, StoreWriteError
 from .validation import Invalid
+from .wentoffline import WentOffline
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,9 @@ class ChatServer:
         self._online: dict[str, User] = {}
         self._online_view = MappingProxyType(self._online)
         self._gone: dict[str, float] = {}
+        # Cluster mode: who went offline lately (snapshots leave out who was online).
+        self._offline_lately = WentOffline(GONE_SECONDS)
+        self._reads: SharedReads[tuple[Snapshot, bool]] = SharedReads(self._read_snapshot)
         # Closes every client's connection without a Socket.IO DISCONNECT, so that clients
         # reconnect (the app's engine does it; the chat does not reach through sockets).
         self._reconnect_all = reconnect_all
@@ -321,24 +326,36 @@ class ChatServer:
         last one is used).
         """
         for _ in range(SNAPSHOT_TRIES):
-            changes_before = self._changes
-            if self._listed_offline is None:
-                users_max, seen_since = None, 0
-            else:
-                # Online users (and this one, not yet in presence) may rank among the most
-                # recently seen too: room for them as well.
-                users_max = self._listed_offline + len(self._online_users()) + 1
-                seen_since = self._clock() - LISTED_OFFLINE_MS
-            snapshot = await self._store.snapshot(
-                CHANNELS,
-                self._history_limit,
-                users_max=users_max,
-                seen_since=seen_since,
-                including=user_id,
-            )
-            if changes_before == self._changes:
+            # Shared with the connects registered by the time the read starts (SharedReads).
+            snapshot, overlapped = await self._reads.read(user_id)
+            if not overlapped:
                 break
-        return snapshot
+        return for_user(snapshot, user_id)
+
+    async def _read_snapshot(self, connecting: frozenset[str]) -> tuple[Snapshot, bool]:
+        """One store read for these connecting users, and whether a user change overlapped
+        it. In cluster mode Redis leaves out the users online anywhere: this node mirrors
+        them (see _listed_users)."""
+        changes_before = self._changes
+        skip_online = self._feed is not None
+        if self._listed_offline is None:
+            users_max, seen_since = None, 0
+        else:
+            # The connecting users (not yet online) and, unless left out, the online users
+            # may rank among the most recently seen too: room for them as well.
+            users_max = self._listed_offline + len(connecting)
+            if not skip_online:
+                users_max += len(self._online_users())
+            seen_since = self._clock() - LISTED_OFFLINE_MS
+        snapshot = await self._store.snapshot(
+            CHANNELS,
+            self._history_limit,
+            users_max=users_max,
+            seen_since=seen_since,
+            including=connecting,
+            skip_online=skip_online,
+        )
+        return snapshot, changes_before != self._changes
 
     def _listed_users(self, snapshot: Snapshot) -> list[User]:
         """The `users` list for a socket joining now (no await): everyone online now, and
@@ -352,9 +369,20 @@ class ChatServer:
         # In cluster mode a user who left while the snapshot was read is gone.
         gone = self._gone
         offline = [u for u in snapshot.users if u.user_id not in online and u.user_id not in gone]
+        seen = snapshot.seen
+        if self._feed is not None:
+            # Online when the store read (so left out of it), offline now.
+            listed = {u.user_id for u in offline}
+            later = [
+                (u, when)
+                for u, when in self._offline_lately.since(snapshot.last_id)
+                if u.user_id not in online and u.user_id not in gone and u.user_id not in listed
+            ]
+            if later:
+                offline += [u for u, _ in later]
+                seen = {**seen, **{u.user_id: when for u, when in later}}
         most = self._listed_offline
         if most is not None and len(offline) > most:
-            seen = snapshot.seen
             offline = heapq.nlargest(most, offline, key=lambda u: (seen.get(u.user_id, 0), u.seq))
         return sorted([*online.values(), *offline], key=lambda u: u.seq)
 
@@ -565,6 +593,10 @@ class ChatServer:
     # -- cluster mode: the log reader's entries (LogSink), each applied without awaits --
 
     def reset(self, position: int, online: list[User], *, resync: bool) -> None:
+        still = {u.user_id for u in online}
+        for user in self._online.values():
+            if user.user_id not in still:
+                self._offline_lately.note(position, user, self._clock())
         self._online.clear()
         self._online.update((u.user_id, u) for u in online)
         self._visible_id = position
@@ -601,12 +633,14 @@ class ChatServer:
         self._visible_id = position
         if self._online.pop(user.user_id, None) is None:
             return  # it left (announced as such) or was never shown online
+        self._offline_lately.note(position, user, self._clock())
         self._others(user.user_id).emit("user:disconnect", user.presence_wire(connected=False))
         log.debug("user %s (%s) went offline", user.user_id, user.username)
 
     def leave(self, position: int, user: User) -> None:
         self._visible_id = position
         self._online.pop(user.user_id, None)
+        self._offline_lately.forget(user.user_id)
         self._changes += 1
         self._note_left(user.user_id)
         _remember(self._gone, user.user_id, GONE_SECONDS)
