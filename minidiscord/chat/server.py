@@ -33,6 +33,7 @@ from . import notices, validation
 from .feed import Feed
 from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
 from .ordering import Sequencer
+from .payloads import ChannelsPayload, UsersPayload
 from .presence import Presence
 from .snapshots import SharedReads, for_user
 from .store import Store
@@ -124,6 +125,8 @@ class ChatServer:
         # Cluster mode: who went offline lately (snapshots leave out who was online).
         self._offline_lately = WentOffline(GONE_SECONDS)
         self._reads: SharedReads[tuple[Snapshot, bool]] = SharedReads(self._read_snapshot)
+        self._users_payload = UsersPayload()
+        self._channels_payload = ChannelsPayload()
         # Closes every client's connection without a Socket.IO DISCONNECT, so that clients
         # reconnect (the app's engine does it; the chat does not reach through sockets).
         self._reconnect_all = reconnect_all
@@ -226,15 +229,17 @@ class ChatServer:
         for channel in CHANNELS:
             socket.join(channel)
         socket.emit("session", session.wire(user))
-        history = self._history(snapshot)
         socket.emit(
             "channels",
-            [{"name": name, "messages": [m.wire() for m in history[name]]} for name in CHANNELS],
+            self._channels_payload.encode(
+                lambda: self._history(snapshot),
+                read=snapshot.messages,
+                last_id=snapshot.last_id,
+                visible=self._visible_id,
+            ),
         )
-        online = self._online_users()
         socket.emit(
-            "users",
-            [u.presence_wire(connected=u.user_id in online) for u in self._listed_users(snapshot)],
+            "users", self._users_payload.encode(self._listed_users(snapshot), self._online_users())
         )
         if self._feed is not None:
             return  # the log reader announced the user (before this socket joined)
@@ -606,6 +611,7 @@ class ChatServer:
             # fresh snapshot from the store.
             for recent in self._recent.values():
                 recent.clear()
+            self._channels_payload.forget()
             if self._reconnect_all is not None:
                 self._reconnect_all()
             else:
