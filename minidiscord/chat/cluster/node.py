@@ -77,7 +77,7 @@ class ClusterNode:
         await self.reader.open()
         await self._beat()
         await nursery.start(self.reader.run)
-        await nursery.start(self.presence.run_downs)
+        await nursery.start(self.presence.run_calls)
         await nursery.start(self._heartbeat)
 
     async def _beat(self) -> None:
