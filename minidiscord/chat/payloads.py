@@ -31,7 +31,12 @@ class UsersPayload:
         for user in users:
             connected = user.user_id in online
             entry = entries.get(user.user_id)
-            if entry is None or entry[1] is not connected or entry[0] != user:
+            # Mostly the very same User object as last time: the identity check is cheap.
+            if (
+                entry is None
+                or entry[1] is not connected
+                or (entry[0] is not user and entry[0] != user)
+            ):
                 wire = user.presence_wire(connected=connected)
                 entry = (user, connected, Encoded.of(wire).json)
                 entries[user.user_id] = entry
