@@ -322,8 +322,9 @@ class ChatServer:
         self._changes += 1
 
     async def _snapshot(self, user_id: str) -> Snapshot:
-        """Channel histories and users as of one moment (one store read), with this user
-        listed whatever the recency cut (its absence then means it left meanwhile).
+        """Channel histories and users as of one moment (one store read, which started
+        after this call and may serve other connects too), with this user listed whatever
+        the recency cut (its absence then means it left meanwhile).
 
         Messages are made exact afterwards by _history, users by _listed_users; a user
         removed during the read could be in the list yet announced as gone before this
