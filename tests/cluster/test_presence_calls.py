@@ -79,9 +79,7 @@ async def test_a_burst_of_ups_and_downs_is_one_call_each_in_order(
     await trio.testing.wait_all_tasks_blocked()
     assert _script_calls(redis) - before == 1
     entries = await _log(client)
-    assert entries == [(b"online", f"s{n}") for n in asked] + [
-        (b"offline", "") for _ in range(10)
-    ]
+    assert entries == [(b"online", f"s{n}") for n in asked] + [(b"offline", "") for _ in range(10)]
     offline = [
         orjson.loads(entry.field_values[b"d"])["user"]["userId"]
         for entry in await client.xrange(KEYS.log)
