@@ -10,7 +10,12 @@ database file per run, Redis (cluster mode, one node) on a private ``redis-serve
 with ``appendfsync always`` (``benchkit.redis.running_redis``), so every store starts empty.
 The ``messages`` part (not run by default) is acknowledged chat messages per second with a
 small fan-out: every one of 20 clients sends. Example: ``python -m scripts.bench --frontends
-native --no-peer --stores memory,sqlite,redis --parts messages,ramp1000``.
+native --no-peer --stores memory,sqlite,redis --parts messages,ramp1000``. The ``storm`` part
+(not run by default) is 2,000 chat clients connecting at once (``loadtest -c 2000 -d 0``):
+seconds until every CONNECT is answered and until every ``user:join`` is delivered; give
+other servers with ``--target``, e.g. the original Node.js server copied out of
+``../shared/peers/node-seed`` (``npm ci`` there): ``--target 'node=cmd:env PORT={port} node
+/tmp/node-seed/server.cjs'``.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from benchkit.stats import raise_fd_limit
 from scripts import loadtest
 
 BASELINE = "python-socketio"
-PARTS = ("ramp100", "ramp1000", "connect", "capacity", "messages")
+PARTS = ("ramp100", "ramp1000", "connect", "capacity", "messages", "storm")
 DEFAULT_PARTS = ("ramp100", "ramp1000", "connect", "capacity")
 STORES = ("memory", "sqlite", "redis")
 # The messages part: every client sends and asks for acks, so the fan-out stays small and
@@ -69,6 +74,7 @@ class Plan:
     ramp_step: float  # seconds of sending per ramp step
     ramp_steps: int
     connect_clients: int
+    storm_clients: int
     capacity_clients: int
     big_clients: int
     procs: int
@@ -165,6 +171,8 @@ def measure(target: Target, plan: Plan, parts: Sequence[str]) -> dict[str, Any]:
             *("--hold", "3", "--connect-concurrency", "200"),
         ],
         "messages": ["-c", str(MESSAGE_CLIENTS), "-s", str(MESSAGE_CLIENTS), "-r", "5", "--ramp"],
+        # Chat clients joining at once: every join is announced to everyone already there.
+        "storm": ["-c", str(plan.storm_clients), "-d", "0"],
     }
     for part in parts:
         args = loads[part] + ["-q", "--procs", str(plan.procs)]
@@ -298,6 +306,25 @@ def build_rows(plan: Plan) -> list[Row]:
             lambda r: dig(r, "connect", "connect", "time_s"),
             False,
             2,
+        ),
+        Row(
+            f"chat connect storm, {plan.storm_clients} clients: s to all CONNECT",
+            lambda r: dig(r, "storm", "connect", "time_s"),
+            False,
+            1,
+        ),
+        Row(
+            "  s until user:join fan-out done",
+            lambda r: dig(r, "storm", "connect", "settled_s"),
+            False,
+            1,
+        ),
+        Row("  clients connected", lambda r: dig(r, "storm", "connect", "connected")),
+        Row(
+            "  KiB per chat connection",
+            lambda r: dig(r, "storm", "connect", "server_kib_per_connection"),
+            False,
+            1,
         ),
         Row(
             f"capacity: idle connections held of {plan.capacity_clients}",
@@ -439,6 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ramp_step=3.0 if args.quick else 5.0,
         ramp_steps=7 if args.quick else 10,
         connect_clients=500 if args.quick else 2000,
+        storm_clients=500 if args.quick else 2000,
         capacity_clients=args.capacity or (2000 if args.quick else 10_000),
         big_clients=300 if args.quick else 1000,
         procs=args.procs,

@@ -33,10 +33,13 @@ from . import notices, validation
 from .feed import Feed
 from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
 from .ordering import Sequencer
+from .payloads import ChannelsPayload, UsersPayload
 from .presence import Presence
+from .snapshots import SharedReads, for_user
 from .store import Store
 from .store.base import Snapshot, StoreReadError, StoreWriteError
 from .validation import Invalid
+from .wentoffline import WentOffline
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,11 @@ class ChatServer:
         self._online: dict[str, User] = {}
         self._online_view = MappingProxyType(self._online)
         self._gone: dict[str, float] = {}
+        # Cluster mode: who went offline lately (snapshots leave out who was online).
+        self._offline_lately = WentOffline(GONE_SECONDS)
+        self._reads: SharedReads[tuple[Snapshot, bool]] = SharedReads(self._read_snapshot)
+        self._users_payload = UsersPayload()
+        self._channels_payload = ChannelsPayload()
         # Closes every client's connection without a Socket.IO DISCONNECT, so that clients
         # reconnect (the app's engine does it; the chat does not reach through sockets).
         self._reconnect_all = reconnect_all
@@ -223,15 +231,16 @@ class ChatServer:
         if self._feed is not None:
             socket.join(user_room(user.user_id))
         socket.emit("session", session.wire(user))
-        history = self._history(snapshot)
         socket.emit(
             "channels",
-            [{"name": name, "messages": [m.wire() for m in history[name]]} for name in CHANNELS],
+            self._channels_payload.encode(
+                lambda: self._history(snapshot),
+                read=snapshot.messages,
+                last_id=snapshot.last_id,
+                visible=self._visible_id,
+            ),
         )
-        online = self._online_users()
-        users = [
-            u.presence_wire(connected=u.user_id in online) for u in self._listed_users(snapshot)
-        ]
+        users = self._users_payload.encode(self._listed_users(snapshot), self._online_users())
         if self._feed is not None:
             # The last of the greeting carries the log position it is of: a client that has
             # it all can recover from there, on any node.
@@ -319,8 +328,9 @@ class ChatServer:
         self._changes += 1
 
     async def _snapshot(self, user_id: str) -> Snapshot:
-        """Channel histories and users as of one moment (one store read), with this user
-        listed whatever the recency cut (its absence then means it left meanwhile).
+        """Channel histories and users as of one moment (one store read, which started
+        after this call and may serve other connects too), with this user listed whatever
+        the recency cut (its absence then means it left meanwhile).
 
         Messages are made exact afterwards by _history, users by _listed_users; a user
         removed during the read could be in the list yet announced as gone before this
@@ -328,24 +338,36 @@ class ChatServer:
         last one is used).
         """
         for _ in range(SNAPSHOT_TRIES):
-            changes_before = self._changes
-            if self._listed_offline is None:
-                users_max, seen_since = None, 0
-            else:
-                # Online users (and this one, not yet in presence) may rank among the most
-                # recently seen too: room for them as well.
-                users_max = self._listed_offline + len(self._online_users()) + 1
-                seen_since = self._clock() - LISTED_OFFLINE_MS
-            snapshot = await self._store.snapshot(
-                CHANNELS,
-                self._history_limit,
-                users_max=users_max,
-                seen_since=seen_since,
-                including=user_id,
-            )
-            if changes_before == self._changes:
+            # Shared with the connects registered by the time the read starts (SharedReads).
+            snapshot, overlapped = await self._reads.read(user_id)
+            if not overlapped:
                 break
-        return snapshot
+        return for_user(snapshot, user_id)
+
+    async def _read_snapshot(self, connecting: frozenset[str]) -> tuple[Snapshot, bool]:
+        """One store read for these connecting users, and whether a user change overlapped
+        it. In cluster mode Redis leaves out the users online anywhere: this node mirrors
+        them (see _listed_users)."""
+        changes_before = self._changes
+        skip_online = self._feed is not None
+        if self._listed_offline is None:
+            users_max, seen_since = None, 0
+        else:
+            # The connecting users (not yet online) and, unless left out, the online users
+            # may rank among the most recently seen too: room for them as well.
+            users_max = self._listed_offline + len(connecting)
+            if not skip_online:
+                users_max += len(self._online_users())
+            seen_since = self._clock() - LISTED_OFFLINE_MS
+        snapshot = await self._store.snapshot(
+            CHANNELS,
+            self._history_limit,
+            users_max=users_max,
+            seen_since=seen_since,
+            including=connecting,
+            skip_online=skip_online,
+        )
+        return snapshot, changes_before != self._changes
 
     def _listed_users(self, snapshot: Snapshot) -> list[User]:
         """The `users` list for a socket joining now (no await): everyone online now, and
@@ -359,9 +381,20 @@ class ChatServer:
         # In cluster mode a user who left while the snapshot was read is gone.
         gone = self._gone
         offline = [u for u in snapshot.users if u.user_id not in online and u.user_id not in gone]
+        seen = snapshot.seen
+        if self._feed is not None:
+            # Online when the store read (so left out of it), offline now.
+            listed = {u.user_id for u in offline}
+            later = [
+                (u, when)
+                for u, when in self._offline_lately.since(snapshot.last_id)
+                if u.user_id not in online and u.user_id not in gone and u.user_id not in listed
+            ]
+            if later:
+                offline += [u for u, _ in later]
+                seen = {**seen, **{u.user_id: when for u, when in later}}
         most = self._listed_offline
         if most is not None and len(offline) > most:
-            seen = snapshot.seen
             offline = heapq.nlargest(most, offline, key=lambda u: (seen.get(u.user_id, 0), u.seq))
         return sorted([*online.values(), *offline], key=lambda u: u.seq)
 
@@ -572,6 +605,10 @@ class ChatServer:
     # -- cluster mode: the log reader's entries (LogSink), each applied without awaits --
 
     def reset(self, position: int, online: list[User], *, resync: bool) -> None:
+        still = {u.user_id for u in online}
+        for user in self._online.values():
+            if user.user_id not in still:
+                self._offline_lately.note(position, user, self._clock())
         self._online.clear()
         self._online.update((u.user_id, u) for u in online)
         self._visible_id = position
@@ -581,6 +618,7 @@ class ChatServer:
             # fresh snapshot from the store.
             for recent in self._recent.values():
                 recent.clear()
+            self._channels_payload.forget()
             if self._reconnect_all is not None:
                 self._reconnect_all()
             else:
@@ -608,12 +646,14 @@ class ChatServer:
         self._visible_id = position
         if self._online.pop(user.user_id, None) is None:
             return  # it left (announced as such) or was never shown online
+        self._offline_lately.note(position, user, self._clock())
         self._others(user.user_id).emit("user:disconnect", user.presence_wire(connected=False))
         log.debug("user %s (%s) went offline", user.user_id, user.username)
 
     def leave(self, position: int, user: User) -> None:
         self._visible_id = position
         self._online.pop(user.user_id, None)
+        self._offline_lately.forget(user.user_id)
         self._changes += 1
         self._note_left(user.user_id)
         _remember(self._gone, user.user_id, GONE_SECONDS)

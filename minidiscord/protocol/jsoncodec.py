@@ -2,7 +2,7 @@
 
 import json
 import math
-from typing import Any
+from typing import Any, final
 
 import orjson
 
@@ -16,10 +16,39 @@ class JSONDecodeError(ValueError):
     """The text is not JSON we accept (malformed, too deep, or out of range)."""
 
 
+@final
+class Encoded:
+    """A JSON value encoded once, embedded as is wherever it is a part of a value given to
+    :func:`dumps`: one payload sent in many packets (each with its own header, ack id or
+    recovery offset) is then encoded once rather than once per packet, and the packet
+    encoder does not walk it (it holds no binary parts). Make one with :meth:`of`."""
+
+    __slots__ = ("_fragment", "json")
+
+    def __init__(self, json: bytes) -> None:
+        # Trusted to be one valid JSON value: it is written into documents unchecked.
+        self.json = json
+        self._fragment = orjson.Fragment(json)
+
+    @classmethod
+    def of(cls, value: Any) -> "Encoded":
+        """``value`` (JSON data, no bytes) encoded as :func:`dumps` would write it."""
+        return cls(dumps(value).encode())
+
+    def __repr__(self) -> str:
+        return f"Encoded({self.json[:40]!r}{'...' if len(self.json) > 40 else ''})"
+
+
+def _embed(value: Any) -> Any:
+    if isinstance(value, Encoded):
+        return value._fragment
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text, as JavaScript's JSON.stringify writes it."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, default=_embed).decode()
     except orjson.JSONEncodeError:
         # orjson refuses lone surrogates (JavaScript strings may hold them and
         # JSON.stringify escapes them) and integers beyond 64 bits; the standard
@@ -30,6 +59,8 @@ def dumps(value: Any) -> str:
 
 
 def _null_for_non_finite(value: Any) -> Any:
+    if isinstance(value, Encoded):
+        return _null_for_non_finite(json.loads(value.json))
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, list | tuple):

@@ -1,6 +1,7 @@
 """The Socket.IO server API on trio: namespaces, events, acks, rooms and broadcasts; a
 :class:`SocketServer` is an ASGI app by itself."""
 
+from ..protocol.jsoncodec import Encoded
 from .acks import ack_requested
 from .adapter import Adapter, AdapterFactory, BroadcastFlags, BroadcastOptions, SocketDetails
 from .asgi import EngineLimits
@@ -30,6 +31,7 @@ __all__ = [
     "ConnectMiddleware",
     "ConnectionRefused",
     "DisconnectHandler",
+    "Encoded",
     "EngineLimits",
     "ErrorHandler",
     "EventHandler",

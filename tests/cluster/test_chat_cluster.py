@@ -564,3 +564,45 @@ async def test_a_node_out_of_step_with_redis_repairs_it_at_its_next_heartbeat(
     (gone,) = await watcher.wait_for("user:disconnect")
     assert gone == {"userId": "ghost-user", "username": "ghost", "connected": False}
     assert presence.out_of_step is False
+
+
+async def test_a_user_going_offline_while_a_connect_reads_is_listed_offline(
+    start_server: ServerFactory,
+    redis: RedisServer,
+    clients: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Redis leaves the users online anywhere out of a connect's snapshot (the node mirrors
+    # them). One who goes offline between that read and the join is in neither: the node
+    # lists them from the log's `offline` entries after the snapshot's position.
+    a, b = await start_nodes(start_server, redis.url, 2)
+    watcher = await join(clients, "watcher", a)
+    alice = await join(clients, "alice", b)
+    alice_id = alice.session["userId"]
+    app = a.app
+    assert isinstance(app, ChatApp)
+    store = app.store
+    read = store.snapshot
+    held, release = trio.Event(), trio.Event()
+
+    async def held_snapshot(*args: Any, **kwargs: Any) -> Any:
+        snapshot = await read(*args, **kwargs)
+        if args and args[0] and not held.is_set():
+            held.set()
+            await release.wait()
+        return snapshot
+
+    monkeypatch.setattr(store, "snapshot", held_snapshot)
+    newcomer = clients("newcomer", a)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(newcomer.connect, {"username": "newcomer"})
+        await held.wait()
+        await alice.disconnect()
+        await watcher.wait_for("user:disconnect")  # node A applied alice's offline entry
+        release.set()
+    users = {u["userId"]: u["connected"] for u in newcomer.received("users")[-1][0]}
+    assert users == {
+        watcher.session["userId"]: True,
+        alice_id: False,
+        newcomer.session["userId"]: True,
+    }

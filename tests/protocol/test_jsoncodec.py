@@ -1,9 +1,11 @@
 """The JSON layer: the nesting limit, and values orjson alone would refuse."""
 
+from typing import Any
+
 import pytest
 from hypothesis import given
 
-from minidiscord.protocol import jsoncodec
+from minidiscord.protocol import jsoncodec, socketio
 
 from .strategies import json_values
 
@@ -47,3 +49,30 @@ def test_non_finite_numbers_re_encode_as_null_even_on_the_fallback_path() -> Non
     assert once == "[-9.223372036854776e+18,null]"
     assert jsoncodec.dumps(jsoncodec.loads(once)) == once
     assert jsoncodec.dumps([float("nan"), 2**70]) == "[null,1180591620717411303424]"
+
+
+@given(json_values(binary=False), json_values(binary=False))
+def test_an_encoded_value_is_written_as_its_plain_value_would_be(value: Any, other: Any) -> None:
+    # Encoded once, embedded in many documents: each reads as if the value were plain.
+    shared = jsoncodec.Encoded.of(value)
+    assert jsoncodec.dumps(["users", shared, other]) == jsoncodec.dumps(["users", value, other])
+    assert jsoncodec.loads(jsoncodec.dumps({"v": shared})) == jsoncodec.loads(
+        jsoncodec.dumps({"v": value})
+    )
+
+
+def test_an_encoded_value_survives_the_lenient_fallback() -> None:
+    # A lone surrogate elsewhere in the document sends it through the standard library.
+    shared = jsoncodec.Encoded.of([{"name": "\ud800", "n": 2**70}, "é"])
+    text = jsoncodec.dumps([shared, "\udc00"])
+    assert text == jsoncodec.dumps([[{"name": "\ud800", "n": 2**70}, "é"], "\udc00"])
+
+
+def test_the_packet_encoder_embeds_an_encoded_value_without_walking_it() -> None:
+    users = [
+        {"userId": f"u{n}", "username": f"user {n}", "connected": n % 2 == 0} for n in range(50)
+    ]
+    plain = socketio.encode_event("users", [users])
+    shared = jsoncodec.Encoded.of(users)
+    assert socketio.encode_event("users", [shared]) == plain
+    assert socketio.deconstruct_binary(["users", shared], []) == ["users", shared]

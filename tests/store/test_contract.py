@@ -201,8 +201,9 @@ async def test_snapshot_lists_the_most_recently_seen_users_in_creation_order(
     assert snapshot.users == [users[0], users[2], users[3], users[5]]
 
     # One named user is listed whatever the cut; everyone without a cut.
-    snapshot = await store.snapshot([], 0, users_max=1, including=users[4].user_id)
+    snapshot = await store.snapshot([], 0, users_max=1, including=[users[4].user_id])
     assert snapshot.users == [users[0], users[4]]
+    assert snapshot.outside_cut == {users[4].user_id}
     assert (await store.snapshot([], 0)).users == users
     assert (await store.snapshot([], 0, users_max=0)).users == []
 
@@ -216,5 +217,24 @@ async def test_snapshot_cut_breaks_ties_for_the_newer_user_and_forgets_the_gone(
     store.note_seen(users[3].user_id, 99)  # gone: nothing to note
     await _seen_settled(store)
     assert (await store.snapshot([], 0, users_max=2)).users == users[1:3]
-    snapshot = await store.snapshot([], 0, including=users[3].user_id)
+    snapshot = await store.snapshot([], 0, including=[users[3].user_id])
     assert snapshot.users == users[:3]
+    assert snapshot.outside_cut == frozenset()
+
+
+async def test_snapshot_lists_several_users_whatever_the_cut_and_says_which(
+    store: RunnableStore,
+) -> None:
+    # One read shared by several connects: each connecting user is listed, and the
+    # snapshot tells them apart from the users the cut chose.
+    users = [(await store.create_user(f"u{n}", seen=100 + n))[0] for n in range(5)]
+    asked = [users[0].user_id, users[1].user_id, users[4].user_id, "unknown"]
+    snapshot = await store.snapshot([], 0, users_max=2, including=asked)
+    assert snapshot.users == [users[0], users[1], users[3], users[4]]
+    assert snapshot.outside_cut == {users[0].user_id, users[1].user_id}
+    assert set(snapshot.seen) == {u.user_id for u in snapshot.users}
+    # Without a cut everyone is in it.
+    assert (await store.snapshot([], 0, including=asked)).outside_cut == frozenset()
+    # Nobody is online in any store's cluster presence here: skipping leaves nobody out.
+    skipping = await store.snapshot([], 0, users_max=2, including=asked, skip_online=True)
+    assert skipping == snapshot

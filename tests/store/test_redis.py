@@ -558,3 +558,34 @@ async def test_scripts_are_loaded_once_per_connection_and_again_after_a_flush(
             "after the flush",
         ]
         assert sent.id > 0
+
+
+async def test_a_snapshot_skipping_online_users_reads_only_the_offline_ones(
+    redis: RedisServer,
+) -> None:
+    # The nodes mirror who is online (P:online, written by cluster presence): a connect
+    # snapshot need not read them, and they take no room in the offline users' cut.
+    async with running_store(redis) as store:
+        users = [(await store.create_user(f"u{n}", seen=100 + n))[0] for n in range(8)]
+        # Tied with u5 and u6 at the cut's edge, to check ties among the offline ones.
+        store.note_seen(users[1].user_id, 105)
+        await store.add_message("general", users[0], "barrier", 0)  # notes are written
+        online = [users[7], users[6], users[4], users[2]]
+        async with open_redis(parse_redis_url(redis.url)) as client:
+            await client.hset(store.keys.online, {u.user_id: 1 for u in online})
+        asked = [users[7].user_id, users[0].user_id]
+
+        snapshot = await store.snapshot([], 0, users_max=2, including=asked, skip_online=True)
+        # Offline by recency: u5 (105, newer), u1 (105), u3 (103), u0 (100).
+        assert snapshot.users == [users[0], users[1], users[5], users[7]]
+        assert snapshot.outside_cut == {users[0].user_id, users[7].user_id}
+        assert (await store.snapshot([], 0, skip_online=True)).users == [
+            users[0],
+            users[1],
+            users[3],
+            users[5],
+        ]
+        tail = await store.snapshot([], 0, users_max=10, seen_since=103, skip_online=True)
+        assert tail.users == [users[1], users[3], users[5]]
+        # Without skipping, the online ones are read and counted as before.
+        assert (await store.snapshot([], 0, users_max=2)).users == [users[6], users[7]]

@@ -50,8 +50,9 @@ class ClusterKeys:
 
     @property
     def online(self) -> str:
-        """HASH userId -> how many nodes the user has sockets on."""
-        return f"{self.prefix}:online"
+        """HASH userId -> how many nodes the user has sockets on (the store's snapshot reads
+        it too: ``RedisKeys.online``)."""
+        return RedisKeys(self.prefix).online
 
     @property
     def online_user(self) -> str:

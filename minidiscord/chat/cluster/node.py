@@ -97,7 +97,7 @@ class ClusterNode:
         await self.reader.open()
         await self._beat()
         await nursery.start(self.reader.run)
-        await nursery.start(self.presence.run_downs)
+        await nursery.start(self.presence.run_calls)
         await nursery.start(self.recovery.sessions.run, self.client)
         await nursery.start(self._heartbeat)
 

@@ -8,15 +8,18 @@ cluster-wide and appends the ``online`` / ``offline`` entry in the same step, so
 sees presence change in log order. Tabs on different nodes are one online user: the user
 goes offline when the last node loses its last socket.
 
-A node's calls go out one at a time (a lock): an ``up`` and the ``down`` of the same socket
-can then never reach Redis in the wrong order. When a call fails (Redis unreachable), Redis
-may or may not hold it; the node marks itself out of step and the next heartbeat replaces
-its entry with what it really holds (``sync``).
+A node's calls go out one at a time (a lock), and its sockets' ups and downs in the order
+they were asked for: an ``up`` and the ``down`` of the same socket can then never reach
+Redis in the wrong order. The ups and downs asked for while a call is in flight go together
+in the next call (one script, one round trip), so a connect storm costs a round trip per
+batch, not per socket. When a call fails (Redis unreachable), Redis may or may not hold it;
+the node marks itself out of step and the next heartbeat replaces its entry with what it
+really holds (``sync``).
 """
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -75,22 +78,24 @@ end
 """
 )
 
-# ARGV[3]: node, [4]: socket, [5]: userId, [6]: user JSON, [7]: "1" when first connect ever.
-# Returns the log position after it (-1: the node is not registered).
-UP = (
+# ARGV[3]: node, then four per socket, in the order asked for: "u" (up), or "U" (up, the
+# user's first connect ever), socket, userId, user JSON; or "d" (down), socket, "", "".
+# Returns the log position after them (-1: the node is not registered, and nothing was
+# done: its sockets are registered again by its next sync).
+CALLS = (
     _FUNCTIONS
     + """
-if not redis.call('ZSCORE', KEYS[3], ARGV[3]) then return -1 end
-sock_up(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7] == '1')
-return tonumber(redis.call('GET', KEYS[1]) or '0')
-"""
-)
-
-# ARGV[3]: node, [4..]: sockets that closed.
-DOWN = (
-    _FUNCTIONS
-    + """
-for i = 4, #ARGV do sock_down(ARGV[3], ARGV[i]) end
+local node = ARGV[3]
+if not redis.call('ZSCORE', KEYS[3], node) then return -1 end
+for i = 4, #ARGV, 4 do
+  if ARGV[i] == 'u' then
+    sock_up(node, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], false)
+  elseif ARGV[i] == 'U' then
+    sock_up(node, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], true)
+  else
+    sock_down(node, ARGV[i + 1])
+  end
+end
 return tonumber(redis.call('GET', KEYS[1]) or '0')
 """
 )
@@ -171,6 +176,19 @@ class NotRegistered(Exception):
     """This node is not (or no longer) in ``P:nodes``: its heartbeat will register it."""
 
 
+@dataclass(eq=False, slots=True)
+class _Call:
+    """One socket's up (with ``user``) or down (without), queued for the next call."""
+
+    socket_id: str
+    user: User | None = None
+    first: bool = False
+    # An up's caller waits for this; then ``position`` or ``error`` says how it went.
+    done: trio.Event = field(default_factory=trio.Event)
+    position: int = -1
+    error: Exception | None = None
+
+
 def user_body(user: User) -> dict[str, Any]:
     """A user as presence keeps it (before JSON), and as :func:`user_from` reads it."""
     wire: dict[str, Any] = {"userId": user.user_id, "username": user.username, "seq": user.seq}
@@ -214,10 +232,13 @@ class ClusterPresence:
         self._sockets: dict[str, User] = {}
         # Set when a call failed: Redis may differ from _sockets until the next sync.
         self.out_of_step = False
-        self._downs: list[str] = []
-        self._downs_pending = trio.Event()
-        self._up = client.register_script(UP)
-        self._down = client.register_script(DOWN)
+        # Ups and downs not yet sent, in the order asked for.
+        self._queue: list[_Call] = []
+        self._queued = trio.Event()
+        # How many calls sent ups and downs, and how many those were (what batching saved).
+        self.calls = 0
+        self.batched = 0
+        self._calls = client.register_script(CALLS)
         self._sync = client.register_script(SYNC)
         self._beat = client.register_script(BEAT)
         self._depart = client.register_script(DEPART)
@@ -236,57 +257,85 @@ class ClusterPresence:
 
     async def up(self, socket_id: str, user: User, *, first: bool) -> int:
         """Register a socket of ``user``; returns the log position the node must have
-        applied before the socket joins (the ``online`` entry, when this brought the user
-        online). Raises RedisUnavailable or NotRegistered."""
+        applied before the socket joins (at or after the ``online`` entry, when this
+        brought the user online). Raises RedisUnavailable or NotRegistered."""
         self._sockets[socket_id] = user
-        async with self._lock:
-            if socket_id not in self._sockets:
-                # It closed while waiting for its turn (its down is queued or done).
-                raise NotRegistered("the socket closed before it was registered")
-            try:
-                with bounded("registering a socket"):
-                    position: object = await self._up(
-                        self._script_keys(),
-                        self._args(socket_id, user.user_id, user_json(user), "1" if first else "0"),
-                    )
-            except RedisUnavailable:
-                self._sockets.pop(socket_id, None)
-                self.out_of_step = True
-                raise
-        if not isinstance(position, int) or position < 0:
-            self._sockets.pop(socket_id, None)
-            raise NotRegistered("this node is not registered in the cluster (yet)")
-        return position
+        call = _Call(socket_id, user, first)
+        self._queue.append(call)
+        self._queued.set()
+        await call.done.wait()
+        if call.error is not None:
+            raise call.error
+        return call.position
 
     def down(self, socket_id: str) -> None:
         """Unregister a socket (never waits: the writer task sends it)."""
         if self._sockets.pop(socket_id, None) is not None:
-            self._downs.append(socket_id)
-            self._downs_pending.set()
+            self._queue.append(_Call(socket_id))
+            self._queued.set()
 
-    async def run_downs(
+    async def run_calls(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Send queued downs, in order, many at a time."""
+        """Send the queued ups and downs, in order, all those queued at a time."""
         task_status.started()
         while True:
-            await self._downs_pending.wait()
-            self._downs_pending = trio.Event()
-            sockets, self._downs = self._downs, []
+            await self._queued.wait()
+            self._queued = trio.Event()
             async with self._lock:
+                calls, self._queue = self._queue, []
                 try:
-                    with bounded("unregistering sockets"):
-                        await self._down(self._script_keys(), self._args(*sockets))
-                except RedisUnavailable as exc:
-                    # The heartbeat's sync removes them once Redis answers.
-                    log.warning("could not unregister %d socket(s): %s", len(sockets), exc)
-                    self.out_of_step = True
+                    await self._send(calls)
+                finally:
+                    for call in calls:
+                        if call.user is not None and call.error is None and call.position < 0:
+                            # Not sent: the node is stopping.
+                            call.error = NotRegistered("the node stopped registering sockets")
+                        call.done.set()
+
+    async def _send(self, calls: list[_Call]) -> None:
+        args: list[str | bytes | int] = []
+        for call in calls:
+            if call.user is None:
+                args += ["d", call.socket_id, "", ""]
+            elif call.socket_id not in self._sockets:
+                # It closed before its turn (its down follows, or a sync covered it).
+                call.error = NotRegistered("the socket closed before it was registered")
+            else:
+                user = call.user
+                kind = "U" if call.first else "u"
+                args += [kind, call.socket_id, user.user_id, user_json(user)]
+        if not args:
+            return
+        self.calls += 1
+        self.batched += len(args) // 4
+        try:
+            with bounded("registering sockets"):
+                position: object = await self._calls(self._script_keys(), self._args(*args))
+        except RedisUnavailable as exc:
+            # The heartbeat's sync puts Redis in step once it answers.
+            self.out_of_step = True
+            log.warning("could not register or unregister %d socket(s): %s", len(calls), exc)
+            self._fail(calls, exc)
+            return
+        if not isinstance(position, int) or position < 0:
+            self._fail(calls, NotRegistered("this node is not registered in the cluster (yet)"))
+            return
+        for call in calls:
+            call.position = position
+
+    def _fail(self, calls: list[_Call], error: Exception) -> None:
+        for call in calls:
+            if call.user is not None and call.error is None:
+                self._sockets.pop(call.socket_id, None)
+                call.error = error
 
     async def sync(self) -> None:
         """Make Redis's entry for this node exactly the sockets it holds."""
         async with self._lock:
-            # Downs queued so far are covered by this: _sockets no longer holds them.
-            self._downs = []
+            # Downs queued so far are covered by this: _sockets no longer holds them. Queued
+            # ups stay queued: their callers wait for them (sent again, they change nothing).
+            self._queue = [call for call in self._queue if call.user is not None]
             flat: list[str | bytes | int] = []
             for socket_id, user in self._sockets.items():
                 flat += [socket_id, user.user_id, user_json(user)]
@@ -319,7 +368,7 @@ class ClusterPresence:
         """Leave the cluster: this node's users not connected elsewhere go offline."""
         async with self._lock:
             self._sockets.clear()
-            self._downs = []
+            self._queue = [call for call in self._queue if call.user is not None]
             with bounded("leaving the cluster"):
                 await self._depart(self._script_keys(), self._args())
 

@@ -1,7 +1,7 @@
 """The Store protocol: what the chat needs from persistence, whatever the backend."""
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,6 +21,9 @@ class Snapshot:
     last_id: int
     # When each user in `users` was last seen, in milliseconds since the epoch (0: never).
     seen: dict[str, int] = field(default_factory=dict)
+    # The users in `users` only because `including` asked for them (outside the cut): a
+    # read shared by several connects lists each connecting user for its own connect only.
+    outside_cut: frozenset[str] = frozenset()
 
 
 def session_hash(session_id: str) -> bytes:
@@ -101,14 +104,21 @@ class Store(Protocol):
         *,
         users_max: int | None = None,
         seen_since: int = 0,
-        including: str | None = None,
+        including: Collection[str] = (),
+        skip_online: bool = False,
     ) -> Snapshot:
         """Recent messages of these channels, users and the last committed id, as of one
         moment.
 
         The users are the ``users_max`` most recently seen (all when None; of two seen at
         the same time, the newer user) of those last seen at or after ``seen_since``, plus
-        the user ``including`` whatever the cut (if it still exists), in creation order.
+        the users ``including`` whatever the cut (those that still exist; the ones outside
+        the cut are named in ``outside_cut``), in creation order.
+
+        ``skip_online``: leave out of the cut, and do not count against ``users_max``, the
+        users the store's own cluster presence holds online (their caller mirrors them).
+        Only a store that keeps cluster presence (Redis) has any; the others leave nobody
+        out. ``including`` users are listed all the same.
         """
         ...
 

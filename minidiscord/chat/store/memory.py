@@ -3,7 +3,7 @@
 import bisect
 import heapq
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from ..models import CHANNELS, Message, Session, User
 from .base import Snapshot, session_hash
@@ -87,10 +87,12 @@ class MemoryStore:
         *,
         users_max: int | None = None,
         seen_since: int = 0,
-        including: str | None = None,
+        including: Collection[str] = (),
+        skip_online: bool = False,
     ) -> Snapshot:
+        # No cluster presence here: skip_online leaves nobody out.
         self._check_open()
-        users = self._listed_users(users_max, seen_since, including)
+        users, outside_cut = self._listed_users(users_max, seen_since, including)
         return Snapshot(
             messages={
                 name: list(self._messages.get(name, [])[-limit:]) if limit > 0 else []
@@ -99,19 +101,20 @@ class MemoryStore:
             users=users,
             last_id=self._last_id,
             seen={user.user_id: self._seen[user.user_id] for user in users},
+            outside_cut=outside_cut,
         )
 
     def _listed_users(
-        self, users_max: int | None, seen_since: int, including: str | None
-    ) -> list[User]:
+        self, users_max: int | None, seen_since: int, including: Collection[str]
+    ) -> tuple[list[User], frozenset[str]]:
         recent = [u for u in self._users.values() if self._seen[u.user_id] >= seen_since]
         if users_max is not None and len(recent) > users_max:
             # Ties go to the newer user, as on SQLite.
             recent = heapq.nlargest(users_max, recent, key=lambda u: (self._seen[u.user_id], u.seq))
         listed = {u.user_id for u in recent}
-        if including is not None:
-            listed.add(including)
-        return [u for u in self._users.values() if u.user_id in listed]
+        outside_cut = frozenset(u for u in including if u not in listed and u in self._users)
+        listed.update(outside_cut)
+        return [u for u in self._users.values() if u.user_id in listed], outside_cut
 
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
         self._check_open()

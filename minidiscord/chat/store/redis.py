@@ -22,7 +22,7 @@ import logging
 import math
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha1
 from typing import Any, Final, cast
@@ -190,63 +190,91 @@ _SNAPSHOT = _Script("""
 local limit = tonumber(ARGV[1])
 local most = tonumber(ARGV[2])
 local since = tonumber(ARGV[3])
-local including = ARGV[4]
-local user_prefix = ARGV[5]
+local user_prefix = ARGV[4]
+local skip = ARGV[5] == '1'
 local messages = {}
-for i = 4, #KEYS do
+for i = 5, #KEYS do
   if limit > 0 then
     messages[#messages + 1] = redis.call('ZREVRANGE', KEYS[i], 0, limit - 1)
   else
     messages[#messages + 1] = {}
   end
 end
+-- Which of these (id, score) pairs are of users not online anywhere: one HMGET per
+-- thousand ids (unpack's limit), not one command per user.
+local function offline(rows, step)
+  if not skip then return rows end
+  local kept = {}
+  for first = 1, #rows, 1000 * step do
+    local ids = {}
+    for i = first, math.min(#rows, first + 1000 * step - 1), step do ids[#ids + 1] = rows[i] end
+    local counts = redis.call('HMGET', KEYS[4], unpack(ids))
+    for j, id in ipairs(ids) do
+      if not counts[j] then
+        kept[#kept + 1] = id
+        if step == 2 then kept[#kept + 1] = rows[first + 2 * j - 1] end
+      end
+    end
+  end
+  return kept
+end
 local chosen = {}
 if most < 0 and since <= 0 then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do chosen[#chosen + 1] = id end
+  for _, id in ipairs(offline(redis.call('ZRANGE', KEYS[2], 0, -1), 1)) do
+    chosen[#chosen + 1] = id
+  end
 elseif most ~= 0 then
   local rows
   if most < 0 then
-    rows = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', since, 'WITHSCORES')
+    rows = offline(redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', since, 'WITHSCORES'), 2)
   else
-    rows = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', since, 'WITHSCORES', 'LIMIT', 0, most)
+    -- Online users are left out after the read: room for all of them.
+    local count = most + (skip and redis.call('HLEN', KEYS[4]) or 0)
+    rows = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', since, 'WITHSCORES', 'LIMIT', 0, count)
+    rows = offline(rows, 2)
   end
   if most < 0 or #rows < 2 * most then
     for i = 1, #rows, 2 do chosen[#chosen + 1] = rows[i] end
   else
     -- The cut falls among users seen at the same time: the newer users win.
-    local edge = rows[#rows]
+    local edge = rows[2 * most]
     local edge_number = tonumber(edge)
-    for i = 1, #rows, 2 do
+    for i = 1, 2 * most, 2 do
       if tonumber(rows[i + 1]) > edge_number then chosen[#chosen + 1] = rows[i] end
     end
     local tied = {}
-    for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], edge, edge)) do
+    for _, id in ipairs(offline(redis.call('ZRANGEBYSCORE', KEYS[3], edge, edge), 1)) do
       tied[#tied + 1] = {tonumber(redis.call('ZSCORE', KEYS[2], id)), id}
     end
     table.sort(tied, function(a, b) return a[1] > b[1] end)
     for i = 1, most - #chosen do chosen[#chosen + 1] = tied[i][2] end
   end
 end
-if including ~= '' then
-  local listed = false
-  for _, id in ipairs(chosen) do if id == including then listed = true end end
-  if not listed and redis.call('ZSCORE', KEYS[2], including) then
-    chosen[#chosen + 1] = including
+local in_cut = {}
+for _, id in ipairs(chosen) do in_cut[id] = 1 end
+for i = 6, #ARGV do
+  local id = ARGV[i]
+  if not in_cut[id] and redis.call('ZSCORE', KEYS[2], id) then
+    in_cut[id] = 0
+    chosen[#chosen + 1] = id
   end
 end
 local users = {}
 for _, id in ipairs(chosen) do
   local user = redis.call('HMGET', user_prefix .. id, 'seq', 'json')
   if user[1] then
-    users[#users + 1] = {tonumber(user[1]), user[2], redis.call('ZSCORE', KEYS[3], id) or '0'}
+    local seen = redis.call('ZSCORE', KEYS[3], id) or '0'
+    users[#users + 1] = {tonumber(user[1]), user[2], seen, in_cut[id]}
   end
 end
 table.sort(users, function(a, b) return a[1] < b[1] end)
 return {redis.call('GET', KEYS[1]) or '0', messages, users}
 """)
-# KEYS: seq, users, seen, then one channel per channel asked for. ARGV: limit, users_max
-# (-1: no cut), seen_since, including ('' for none), user key prefix. One script: one
-# atomic read, so last_id, the histories and the users are of the same moment.
+# KEYS: seq, users, seen, online (the cluster presence's), then one channel per channel asked
+# for. ARGV: limit, users_max (-1: no cut), seen_since, user key prefix, "1" to leave out the
+# users online anywhere, then the users listed whatever the cut. One script: one atomic read,
+# so last_id, the histories and the users are of the same moment. Each user listed costs an
+# HMGET and a ZSCORE, each online one left out only its part of one HMGET.
 
 
 _Call = tuple[_Script, list[str], list[str | bytes | int], list["_Write"]]
@@ -895,24 +923,26 @@ class RedisStore:
         *,
         users_max: int | None = None,
         seen_since: int = 0,
-        including: str | None = None,
+        including: Collection[str] = (),
+        skip_online: bool = False,
     ) -> Snapshot:
         keys = self.keys
         known = [name for name in channels if name in self._channels]
         last_id, histories, rows = await self._read(
             "snapshot",
             _SNAPSHOT,
-            [keys.seq, keys.users, keys.seen, *(keys.channel(name) for name in known)],
+            [keys.seq, keys.users, keys.seen, keys.online, *(keys.channel(n) for n in known)],
             [
                 max(limit, 0),
                 -1 if users_max is None else max(users_max, 0),
                 seen_since,
-                including or "",
                 keys.user_prefix,
+                "1" if skip_online else "0",
+                *including,
             ],
         )
         by_channel = dict(zip(known, histories, strict=True))
-        users = [user_from_json(data, int(seq)) for seq, data, _ in rows]
+        users = [user_from_json(data, int(seq)) for seq, data, _, _ in rows]
         seen = {user.user_id: int(float(row[2])) for user, row in zip(users, rows, strict=True)}
         return Snapshot(
             messages={
@@ -922,6 +952,9 @@ class RedisStore:
             users=users,
             last_id=int(last_id),
             seen=seen,
+            outside_cut=frozenset(
+                user.user_id for user, row in zip(users, rows, strict=True) if row[3] == 0
+            ),
         )
 
     async def list_users(self) -> list[User]:

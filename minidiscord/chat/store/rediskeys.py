@@ -6,8 +6,9 @@ writers (one module per key family, as the design note asks):
 - ``store/redis.py`` (RedisStore) writes ``P:userseq``, ``P:user:*``, ``P:users``,
   ``P:seen``, ``P:session:*``, ``P:sessions:*`` and ``P:ch:*``, and the ``message`` and
   ``leave`` entries of ``P:log`` (taking their numbers from ``P:seq``);
-- the chat's cluster side writes the presence keys and the ``online``, ``offline`` and
-  ``node`` entries of ``P:log`` (also numbered from ``P:seq``).
+- the chat's cluster side writes the presence keys (of which the store reads ``P:online``)
+  and the ``online``, ``offline`` and ``node`` entries of ``P:log`` (also numbered from
+  ``P:seq``).
 
 Log entries have two fields: ``k`` (the kind) and ``d`` (a JSON payload). Entry ``0-n``
 took number ``n`` from ``P:seq``; a message's id is its entry's number.
@@ -85,6 +86,13 @@ class RedisKeys:
     def channel(self, name: str) -> str:
         """ZSET of a channel's messages: score the id, member the message's JSON."""
         return f"{self.prefix}:ch:{name}"
+
+    @property
+    def online(self) -> str:
+        """HASH userId -> how many nodes the user is on: the cluster presence's key
+        (``chat/cluster/keys.py``), which the store only reads, to leave online users out
+        of a connect snapshot (their nodes mirror them)."""
+        return f"{self.prefix}:online"
 
 
 def user_json(user: User) -> bytes:

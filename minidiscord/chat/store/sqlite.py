@@ -36,7 +36,7 @@ import logging
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any, Final
@@ -559,11 +559,13 @@ class SqliteStore:
         *,
         users_max: int | None = None,
         seen_since: int = 0,
-        including: str | None = None,
+        including: Collection[str] = (),
+        skip_online: bool = False,
     ) -> Snapshot:
+        # No cluster presence here: skip_online leaves nobody out.
         self._check_open()
         channel_ids = [(name, self._channel_ids.get(name)) for name in channels]
-        users = _UserCut(users_max, seen_since, including)
+        users = _UserCut(users_max, seen_since, tuple(including))
         conn = await self._free_receive.receive()
         try:
             per_channel, user_rows, last_id = await trio.to_thread.run_sync(
@@ -579,6 +581,7 @@ class SqliteStore:
             users=[_user(row) for row in user_rows],
             last_id=last_id,
             seen={row[1]: row[4] for row in user_rows},
+            outside_cut=frozenset(row[1] for row in user_rows if not row[5]),
         )
 
     async def list_users(self) -> list[User]:
@@ -678,18 +681,21 @@ class _UserCut:
 
     most: int | None
     seen_since: int
-    including: str | None
+    including: tuple[str, ...]
 
     def query(self) -> tuple[str, Params]:
+        """Rows of (user columns, last_seen, whether in the cut)."""
         columns = f"{_USER_COLUMNS}, last_seen"
         if self.most is None and self.seen_since <= 0:
-            return f"SELECT {columns} FROM users ORDER BY seq", ()
+            return f"SELECT {columns}, 1 FROM users ORDER BY seq", ()
         # The index on last_seen finds the most recent without reading every user.
+        asked = ", ".join("?" * len(self.including))
         return (
-            f"SELECT {columns} FROM users WHERE seq IN ("
-            " SELECT seq FROM users WHERE last_seen >= ? ORDER BY last_seen DESC, seq DESC"
-            " LIMIT ?) OR user_id = ? ORDER BY seq",
-            (self.seen_since, -1 if self.most is None else self.most, self.including),
+            "WITH cut(seq) AS (SELECT seq FROM users WHERE last_seen >= ?"
+            " ORDER BY last_seen DESC, seq DESC LIMIT ?)"
+            f" SELECT {columns}, seq IN cut FROM users"
+            f" WHERE seq IN cut OR user_id IN ({asked}) ORDER BY seq",
+            (self.seen_since, -1 if self.most is None else self.most, *self.including),
         )
 
 
