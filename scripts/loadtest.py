@@ -34,7 +34,9 @@ from typing import Any, Protocol
 import orjson
 import trio
 
+from benchkit.bulk import BulkReceiver
 from benchkit.processes import ROOT, script_args
+from benchkit.servermetrics import frames_delivered
 from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib
 from benchkit.wire import LeanWebSocket, WireError, event_packet, parse_ack, split_url
 from minidiscord.client import Client as SocketIOClient
@@ -63,6 +65,7 @@ def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     duration = max((part["duration"] for part in parts), default=0.0)
     errors = {kind: sum(part["errors"].get(kind, 0) for part in parts) for kind in ERROR_KINDS}
     cpu = [part["cpu_percent"] for part in parts]
+    packets = [part.get("packets") for part in parts]
     return {
         "rate": parts[0]["rate"] if parts else 0.0,
         "duration": duration,
@@ -74,6 +77,11 @@ def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "expected": expected,
         "delivered": delivered,
         "delivery_ratio": round(delivered / expected, 6) if expected else None,
+        **{
+            key: sum(part.get(key, 0) for part in parts)
+            for key in ("sample_members", "sample_delivered", "bulk_members", "bulk_delivered")
+        },
+        "packets": None if None in packets else sum(p for p in packets if p is not None),
         "deliveries_per_s": round(delivered / duration, 1) if duration else 0.0,
         "latency_ms": hist.summary_ms(),
         "errors": errors,
@@ -97,7 +105,29 @@ def phase_holds(result: dict[str, Any], max_p99_ms: float = HOLD_MAX_P99_MS) -> 
         return False
     if result["sent"] < HOLD_MIN_SENT_FRACTION * result["planned"]:
         return False
+    if result.get("count_errors"):
+        return False
     return bool(ratio >= HOLD_MIN_RATIO and p99 < max_p99_ms)
+
+
+def count_errors(result: dict[str, Any], server_frames: int | None) -> list[str]:
+    """What does not add up in a merged phase result: more deliveries counted than sent to
+    a group of clients (bulk or sample: the counting is wrong), or a server's own count of
+    the frames it sent (``server_frames``, from its /metrics; None where it has none) that
+    differs from the Socket.IO packets the clients received."""
+    errors = []
+    for group in ("sample", "bulk"):
+        counted = result.get(f"{group}_delivered", 0)
+        most = result["sent"] * result.get(f"{group}_members", 0)
+        if counted > most:
+            errors.append(f"{group} clients counted {counted} deliveries, at most {most} sent")
+    received = result.get("packets")
+    if server_frames is not None and received is not None and server_frames != received:
+        errors.append(
+            f"the server sent {server_frames} frames, the clients received {received} "
+            f"Socket.IO packets ({server_frames - received:+d})"
+        )
+    return errors
 
 
 @dataclass
@@ -228,6 +258,10 @@ class WorkerConfig:
     size: int
     ack: bool
     tag: str
+    # This worker's first max(senders, sample) clients decode and time every message; the
+    # others are read in bulk (benchkit.bulk), counted by their frame headers.
+    sample: int = 0
+    bulk_interval: float = 0.02
 
 
 @dataclass
@@ -237,10 +271,15 @@ class PhaseState:
     sent: int = 0
     planned: int = 0
     acked: int = 0
-    delivered: int = 0
+    delivered: int = 0  # by the sample clients (each attributed to its phase)
+    packets: int = 0  # Socket.IO packets the sample clients received in the phase
     latency: Histogram = field(default_factory=Histogram)
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
     senders_done: bool = True
+    # The bulk receiver's totals when the phase began: its share is what came since.
+    bulk_packets: int = 0
+    bulk_matches: int = 0
+    bulk_members: int = 0
 
 
 class Client:
@@ -250,12 +289,17 @@ class Client:
         self.sio: SocketIOClient | None = None
         self.connected = False
         self.next_ack = 0
+        self.bulk = False  # read by the bulk receiver: counted, not decoded
 
 
 class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self.clients = [Client(config.first_client + i) for i in range(config.clients)]
+        if config.transport == "raw":
+            for client in self.clients[max(config.senders, config.sample) :]:
+                client.bulk = True
+        self.bulk = BulkReceiver(DELIVERY_PREFIX, config.bulk_interval)
         self.state = PhaseState()
         self.frames = 0  # every frame received, for the coordinator's "has it settled" check
         self.limiter = trio.CapacityLimiter(max(1, config.connect_concurrency))
@@ -298,6 +342,9 @@ class Worker:
         async with self._connect_slot() as opened, open_transport(self.url_of(client)) as transport:
             leftover = await self._handshake(transport, client)
             opened()
+            if client.bulk:
+                await self._hand_over(client, transport, leftover, task_status)
+                return
             client.transport = transport
             client.connected = True
             task_status.started()
@@ -308,6 +355,28 @@ class Worker:
             finally:
                 client.transport = None
                 self._ended(client)
+
+    async def _hand_over(
+        self,
+        client: Client,
+        transport: LeanWebSocket,
+        frames: list[bytes],
+        task_status: trio.TaskStatus[None],
+    ) -> None:
+        """Give a connected client's socket to the bulk receiver; wait until it closes."""
+        self.frames += len(frames)
+        for frame in frames:  # what arrived with the handshake: before any phase
+            if frame == b"2":
+                await transport.send_text("3")
+        sock, rest = transport.detach()
+        closed = self.bulk.add(sock, rest)
+        client.connected = True
+        task_status.started()
+        try:
+            await closed.wait()
+        finally:
+            self.bulk.discard(sock)
+            self._ended(client)
 
     async def _full_client_task(self, client: Client, task_status: trio.TaskStatus[None]) -> None:
         """The same on ``minidiscord.client``: deliveries come decoded, to a handler."""
@@ -414,6 +483,8 @@ class Worker:
             now = time.time()
             self.frames += len(frames)
             for frame in frames:
+                if frame.startswith(b"4"):
+                    state.packets += 1
                 if frame.startswith(DELIVERY_PREFIX):
                     found = parse_delivery(frame)
                     if found is not None and found[0] == state.phase:
@@ -432,7 +503,14 @@ class Worker:
                 return
 
     async def run_phase(self, phase: str, rate: float, duration: float, start_at: float) -> None:
-        state = PhaseState(phase=phase.encode(), rate=rate, senders_done=False)
+        state = PhaseState(
+            phase=phase.encode(),
+            rate=rate,
+            senders_done=False,
+            bulk_packets=self.bulk.packets,
+            bulk_matches=self.bulk.matches,
+            bulk_members=sum(1 for client in self.clients if client.bulk and client.connected),
+        )
         self.state = state
         senders = [c for c in self.clients[: self.config.senders] if c.connected]
         per_sender = math.ceil(rate * duration - 1e-9) if rate > 0 else 0
@@ -488,10 +566,19 @@ class Worker:
                 return
             state.sent += 1
 
+    def _bulk_delivered(self) -> int:
+        return self.bulk.matches - self.state.bulk_matches
+
     def phase_report(
         self, members: int, cpu_s: float, wall_s: float, duration: float
     ) -> dict[str, Any]:
         state = self.state
+        bulk_members = state.bulk_members
+        bulk_delivered = self._bulk_delivered()
+        # The full client decodes only the events it has handlers for: no packet count.
+        packets = None
+        if self.config.transport == "raw":
+            packets = state.packets + self.bulk.packets - state.bulk_packets
         return {
             "type": "result",
             "rate": state.rate,
@@ -501,7 +588,12 @@ class Worker:
             "planned": state.planned,
             "sent": state.sent,
             "acked": state.acked,
-            "delivered": state.delivered,
+            "delivered": state.delivered + bulk_delivered,
+            "sample_members": members - bulk_members,
+            "sample_delivered": state.delivered,
+            "bulk_members": bulk_members,
+            "bulk_delivered": bulk_delivered,
+            "packets": packets,
             "latency": state.latency.to_json(),
             "errors": state.errors,
             "cpu_percent": round(100.0 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0,
@@ -512,8 +604,9 @@ class Worker:
             "type": "progress",
             "connected": self.connected,
             "sent": self.state.sent,
-            "delivered": self.state.delivered,
-            "frames": self.frames,
+            "acked": self.state.acked,
+            "delivered": self.state.delivered + self._bulk_delivered(),
+            "frames": self.frames + self.bulk.messages,
             "senders_done": self.state.senders_done,
         }
 
@@ -546,6 +639,7 @@ async def worker_main() -> None:
                 op = command["op"]
                 if op == "connect":
                     worker = Worker(WorkerConfig(**command["config"]))
+                    nursery.start_soon(worker.bulk.run)
                     nursery.start_soon(_connect_command, worker, nursery, send)
                 elif op == "prepare" and worker is not None:
                     nursery.start_soon(_prepare_command, worker, nursery, send)
@@ -612,6 +706,7 @@ async def _run_command(
     # Drain: the coordinator says when every delivery is in, or the deadline passes.
     with trio.move_on_after(max(0.0, start_at + duration + float(command["drain"]) - time.time())):
         await finish.wait()
+    await worker.bulk.read_round()  # what arrived since its last round counts too
     cpu = time.process_time() - cpu0
     wall = time.time() - wall0
     await send.send(worker.phase_report(members, cpu, wall, duration))
@@ -698,6 +793,8 @@ class Options:
     server_pid: int | None
     quiet: bool
     json: bool
+    sample: int = 50
+    bulk_interval: float = 0.02
 
 
 class Progress:
@@ -809,7 +906,7 @@ class Coordinator:
                 await handle.process.wait()
 
     def _totals(self) -> dict[str, Any]:
-        keys = ("connected", "sent", "delivered", "frames")
+        keys = ("connected", "sent", "acked", "delivered", "frames")
         totals: dict[str, Any] = {key: 0 for key in keys}
         for handle in self.workers:
             for key in keys:
@@ -821,13 +918,14 @@ class Coordinator:
         options = self.options
         clients = split_evenly(options.clients, len(self.workers))
         senders = split_evenly(min(options.senders, options.clients), len(self.workers))
+        samples = split_evenly(options.sample, len(self.workers))
         concurrency = split_evenly(
             max(options.connect_concurrency, len(self.workers)), len(self.workers)
         )
         first = 0
         rss_before = self.probe.rss_kib()
-        for handle, count, sending, cap in zip(
-            self.workers, clients, senders, concurrency, strict=True
+        for handle, count, sending, cap, sample in zip(
+            self.workers, clients, senders, concurrency, samples, strict=True
         ):
             config = WorkerConfig(
                 index=handle.index,
@@ -844,6 +942,8 @@ class Coordinator:
                 size=options.size,
                 ack=options.ack,
                 tag=self.tag,
+                sample=sample,
+                bulk_interval=options.bulk_interval,
             )
             first += count
             await handle.send({"op": "connect", "config": config.__dict__})
@@ -925,6 +1025,7 @@ class Coordinator:
             prepared = await handle.expect("prepared", options.connect_timeout * 2)
             members += prepared["members"]
             reconnected += prepared["reconnected"]
+        frames_before = await self._server_frames()
         start_at = time.time() + 0.3
         command = {
             "op": "run",
@@ -949,7 +1050,12 @@ class Coordinator:
                 f"delivered {totals['delivered']}/{expected} "
                 f"({totals['delivered'] / elapsed:,.0f}/s) conns {totals['connected']}"
             )
-            if now >= end_of_sending and totals["senders_done"] and totals["delivered"] >= expected:
+            if (
+                now >= end_of_sending
+                and totals["senders_done"]
+                and totals["delivered"] >= expected
+                and (not options.ack or totals["acked"] >= totals["sent"])
+            ):
                 break
             await trio.sleep(0.1)
         for handle in self.workers:
@@ -957,6 +1063,12 @@ class Coordinator:
         cpu1, busy1, wall = self.probe.cpu_s(), machine_busy_s(), time.time() - wall0
         parts = [await handle.expect("result", options.drain + 30) for handle in self.workers]
         result = merge_phase_results(parts)
+        frames_after = await self._server_frames()
+        server_frames = None
+        if frames_before is not None and frames_after is not None:
+            server_frames = frames_after - frames_before
+        result["server_frames"] = server_frames
+        result["count_errors"] = count_errors(result, server_frames)
         # Wall-clock bounds of the sending and draining, for counters sampled outside.
         result["window"] = [round(wall0, 3), round(wall0 + wall, 3)]
         ours = sum(result["loadgen_cpu_percent"])
@@ -971,12 +1083,20 @@ class Coordinator:
         result["reconnected_before"] = reconnected
         result["held"] = phase_holds(result, options.max_p99)
         verdict = "held" if result["held"] else "FAILED"
+        for error in result["count_errors"]:
+            self.progress.done(f"COUNTS DO NOT MATCH: {error}")
         self.progress.done(
             f"rate {rate:g}/s per sender: {result['deliveries_per_s']:,.0f} deliveries/s, "
             f"ratio {result['delivery_ratio']}, p99 {result['latency_ms']['p99']} ms, "
             f"loadgen cpu {result['loadgen_cpu_percent']} -> {verdict}"
         )
         return result
+
+    async def _server_frames(self) -> int | None:
+        """Frames the servers (--url and --send-url) have sent, by their own /metrics."""
+        urls = {self.options.url, self.options.send_url or self.options.url}
+        counts = [await trio.to_thread.run_sync(frames_delivered, url) for url in urls]
+        return None if None in counts else sum(c for c in counts if c is not None)
 
     async def _settle(self, quiet_for: float = 0.6, limit: float = 15.0) -> None:
         """Wait until no frames arrive, so a backlog from this phase cannot skew the next."""
@@ -1045,6 +1165,13 @@ def format_report(report: dict[str, Any]) -> str:
             )
             + (" HELD" if phase["held"] else " FAILED")
         )
+        lines.append(
+            f"  counted    {phase['sample_delivered']} by {phase['sample_members']} sample "
+            f"clients (timed), {phase['bulk_delivered']} by {phase['bulk_members']} bulk; "
+            f"server sent {phase['server_frames']} frames, clients received "
+            f"{phase['packets']} packets"
+        )
+        lines += [f"  MISMATCH   {error}" for error in phase["count_errors"]]
     result = report.get("result")
     if result is not None:
         lines.append(
@@ -1113,6 +1240,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default="raw",
         help="raw: the lean websocket client (throughput); client: minidiscord.client",
     )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=50,
+        help="clients (the senders among them) that decode and time every message; the "
+        "others count frames by their headers (raw transport)",
+    )
+    parser.add_argument(
+        "--bulk-interval",
+        type=float,
+        default=0.02,
+        help="seconds between two rounds of reading the bulk clients",
+    )
     parser.add_argument("--connect-timeout", type=float, default=30.0)
     parser.add_argument(
         "--hold", type=float, default=0.0, help="seconds to stay connected idle after connecting"
@@ -1127,6 +1267,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.procs < 1 or args.rate <= 0 or args.duration < 0:
         parser.error("clients and procs must be >= 1, rate > 0, duration >= 0")
+    if args.sample < 0 or args.bulk_interval < 0:
+        parser.error("--sample and --bulk-interval must be >= 0")
     if args.senders > args.clients:
         parser.error("more senders than clients")
     if args.transport == "client" and args.handshake == "engineio":
@@ -1154,6 +1296,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         server_pid=args.server_pid,
         quiet=args.quiet,
         json=args.json,
+        sample=args.sample,
+        bulk_interval=args.bulk_interval,
     )
 
 
