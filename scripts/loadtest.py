@@ -66,6 +66,7 @@ def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     errors = {kind: sum(part["errors"].get(kind, 0) for part in parts) for kind in ERROR_KINDS}
     cpu = [part["cpu_percent"] for part in parts]
     packets = [part.get("packets") for part in parts]
+    loadgen_cpu_s = sum(part.get("cpu_s", 0.0) for part in parts)
     return {
         "rate": parts[0]["rate"] if parts else 0.0,
         "duration": duration,
@@ -86,11 +87,14 @@ def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "latency_ms": hist.summary_ms(),
         "errors": errors,
         "loadgen_cpu_percent": cpu,
+        # Steadier than the percentage on a shared machine: what the generator spent in all.
+        "loadgen_us_per_delivery": round(1e6 * loadgen_cpu_s / delivered, 3) if delivered else None,
         "loadgen_bottleneck": any(value > BOTTLENECK_CPU_PERCENT for value in cpu),
     }
 
 
 BOTTLENECK_CPU_PERCENT = 90.0
+DEFAULT_SAMPLE = 50
 HOLD_MIN_RATIO = 0.999
 HOLD_MAX_P99_MS = 200.0
 # A sender that could not keep its schedule means the offered load was not offered.
@@ -258,8 +262,10 @@ class WorkerConfig:
     size: int
     ack: bool
     tag: str
-    # This worker's first max(senders, sample) clients decode and time every message; the
-    # others are read in bulk (benchkit.bulk), counted by their frame headers.
+    # This many of this worker's clients, spread evenly over them, decode and time every
+    # message (with --transport client, or a sample of at least all clients: every one);
+    # the senders decode theirs (for the acks); the others are read in bulk
+    # (benchkit.bulk), counted by their frame headers.
     sample: int = 0
     bulk_interval: float = 0.02
 
@@ -290,15 +296,18 @@ class Client:
         self.connected = False
         self.next_ack = 0
         self.bulk = False  # read by the bulk receiver: counted, not decoded
+        self.timed = True  # records the latency of each delivery
 
 
 class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self.clients = [Client(config.first_client + i) for i in range(config.clients)]
-        if config.transport == "raw":
-            for client in self.clients[max(config.senders, config.sample) :]:
-                client.bulk = True
+        if config.transport == "raw" and config.sample < config.clients:
+            timed = sample_positions(config.clients, config.sample)
+            for index, client in enumerate(self.clients):
+                client.timed = index in timed
+                client.bulk = not client.timed and index >= config.senders
         self.bulk = BulkReceiver(DELIVERY_PREFIX, config.bulk_interval)
         self.state = PhaseState()
         self.frames = 0  # every frame received, for the coordinator's "has it settled" check
@@ -349,7 +358,7 @@ class Worker:
             client.connected = True
             task_status.started()
             try:
-                await self._read_loop(transport, leftover)
+                await self._read_loop(transport, leftover, client.timed)
             except (trio.BrokenResourceError, trio.ClosedResourceError, WireError, OSError):
                 pass
             finally:
@@ -476,7 +485,7 @@ class Worker:
             if not frames:
                 raise WireError("closed before the Socket.IO CONNECT answer")
 
-    async def _read_loop(self, transport: Transport, frames: list[bytes]) -> None:
+    async def _read_loop(self, transport: Transport, frames: list[bytes], timed: bool) -> None:
         # The hot path: one clock read per batch of frames, deliveries found by byte search.
         while True:
             state = self.state  # replaced at each phase start
@@ -489,7 +498,8 @@ class Worker:
                     found = parse_delivery(frame)
                     if found is not None and found[0] == state.phase:
                         state.delivered += 1
-                        state.latency.record(int((now - found[1]) * 1e6))
+                        if timed:
+                            state.latency.record(int((now - found[1]) * 1e6))
                 elif frame == b"2":
                     await transport.send_text("3")
                 elif frame.startswith(b"43"):
@@ -502,8 +512,10 @@ class Worker:
             if not frames:
                 return
 
-    async def run_phase(self, phase: str, rate: float, duration: float, start_at: float) -> None:
-        state = PhaseState(
+    def begin_phase(self, phase: str, rate: float) -> None:
+        """Count from now on for ``phase``: as soon as the command arrives, before its start
+        time, so that another process's senders starting a little earlier lose nothing."""
+        self.state = PhaseState(
             phase=phase.encode(),
             rate=rate,
             senders_done=False,
@@ -511,7 +523,10 @@ class Worker:
             bulk_matches=self.bulk.matches,
             bulk_members=sum(1 for client in self.clients if client.bulk and client.connected),
         )
-        self.state = state
+
+    async def run_phase(self, rate: float, duration: float, start_at: float) -> None:
+        """Send the phase begun by :meth:`begin_phase` from ``start_at``."""
+        state = self.state
         senders = [c for c in self.clients[: self.config.senders] if c.connected]
         per_sender = math.ceil(rate * duration - 1e-9) if rate > 0 else 0
         state.planned = per_sender * self.config.senders
@@ -597,6 +612,7 @@ class Worker:
             "latency": state.latency.to_json(),
             "errors": state.errors,
             "cpu_percent": round(100.0 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0,
+            "cpu_s": round(cpu_s, 4),
         }
 
     def progress(self) -> dict[str, Any]:
@@ -699,10 +715,11 @@ async def _run_command(
     start_at = float(command["start_at"])
     duration = float(command["duration"])
     members = worker.connected
+    worker.begin_phase(command["phase"], float(command["rate"]))
     await trio.sleep(max(0.0, start_at - time.time()))
     cpu0 = time.process_time()
     wall0 = time.time()
-    await worker.run_phase(command["phase"], float(command["rate"]), duration, start_at)
+    await worker.run_phase(float(command["rate"]), duration, start_at)
     # Drain: the coordinator says when every delivery is in, or the deadline passes.
     with trio.move_on_after(max(0.0, start_at + duration + float(command["drain"]) - time.time())):
         await finish.wait()
@@ -765,6 +782,14 @@ class WorkerHandle:
         return message
 
 
+def sample_positions(clients: int, sample: int) -> set[int]:
+    """Which of ``clients`` (numbered in the order they connect) are the ``sample`` timed
+    ones: spread evenly, as servers write a broadcast to their members in turn, so the first
+    to connect hear it first (a sample of the first few would measure too low a latency)."""
+    sample = min(sample, clients)
+    return {int((index + 0.5) * clients / sample) for index in range(sample)}
+
+
 def split_evenly(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
@@ -793,7 +818,7 @@ class Options:
     server_pid: int | None
     quiet: bool
     json: bool
-    sample: int = 50
+    sample: int = DEFAULT_SAMPLE
     bulk_interval: float = 0.02
 
 
@@ -1166,8 +1191,9 @@ def format_report(report: dict[str, Any]) -> str:
             + (" HELD" if phase["held"] else " FAILED")
         )
         lines.append(
-            f"  counted    {phase['sample_delivered']} by {phase['sample_members']} sample "
-            f"clients (timed), {phase['bulk_delivered']} by {phase['bulk_members']} bulk; "
+            f"  counted    {phase['sample_delivered']} by {phase['sample_members']} decoding "
+            f"clients (sample, senders), {phase['bulk_delivered']} by {phase['bulk_members']} "
+            "in bulk; "
             f"server sent {phase['server_frames']} frames, clients received "
             f"{phase['packets']} packets"
         )
@@ -1243,9 +1269,9 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--sample",
         type=int,
-        default=50,
-        help="clients (the senders among them) that decode and time every message; the "
-        "others count frames by their headers (raw transport)",
+        help="clients, spread over the room, that decode and time every message (default: "
+        "50, at most a tenth of the clients); the senders decode theirs; the others count "
+        "frames by their headers (raw transport)",
     )
     parser.add_argument(
         "--bulk-interval",
@@ -1267,6 +1293,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.procs < 1 or args.rate <= 0 or args.duration < 0:
         parser.error("clients and procs must be >= 1, rate > 0, duration >= 0")
+    if args.sample is None:
+        args.sample = min(DEFAULT_SAMPLE, max(1, args.clients // 10))
     if args.sample < 0 or args.bulk_interval < 0:
         parser.error("--sample and --bulk-interval must be >= 0")
     if args.senders > args.clients:
