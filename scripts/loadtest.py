@@ -80,8 +80,16 @@ def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "delivery_ratio": round(delivered / expected, 6) if expected else None,
         **{
             key: sum(part.get(key, 0) for part in parts)
-            for key in ("sample_members", "sample_delivered", "bulk_members", "bulk_delivered")
+            for key in (
+                "sample_members",
+                "sample_delivered",
+                "bulk_members",
+                "bulk_delivered",
+                "timed_members",
+            )
         },
+        # Every timed client times every message it gets: sent x timed_members when all came.
+        "latency_samples": hist.total,
         "packets": None if None in packets else sum(p for p in packets if p is not None),
         "deliveries_per_s": round(delivered / duration, 1) if duration else 0.0,
         "latency_ms": hist.summary_ms(),
@@ -286,6 +294,7 @@ class PhaseState:
     bulk_packets: int = 0
     bulk_matches: int = 0
     bulk_members: int = 0
+    timed_members: int = 0
 
 
 class Client:
@@ -522,6 +531,7 @@ class Worker:
             bulk_packets=self.bulk.packets,
             bulk_matches=self.bulk.matches,
             bulk_members=sum(1 for client in self.clients if client.bulk and client.connected),
+            timed_members=sum(1 for client in self.clients if client.timed and client.connected),
         )
 
     async def run_phase(self, rate: float, duration: float, start_at: float) -> None:
@@ -608,6 +618,7 @@ class Worker:
             "sample_delivered": state.delivered,
             "bulk_members": bulk_members,
             "bulk_delivered": bulk_delivered,
+            "timed_members": state.timed_members,
             "packets": packets,
             "latency": state.latency.to_json(),
             "errors": state.errors,
