@@ -19,7 +19,7 @@ from benchkit import servermetrics, stats, wire
 from benchkit.bulk import BulkReceiver
 from benchkit.framecount import FrameCounter
 from benchkit.processes import HANDSHAKE, free_port, running, script_args
-from scripts import loadtest
+from scripts import bench, loadtest
 from tests.support.redisserver import RedisServer
 from tests.support.servers import RunningServer, ServerFactory, start_nodes
 from tests.support.waiting import wait_until
@@ -646,3 +646,12 @@ async def test_frames_the_load_clients_did_not_get_are_reported(server: RunningS
         f"{result['packets']} Socket.IO packets (+{result['sent']})"
     ]
     assert result["held"] is False
+
+
+def test_the_benchmark_notes_counts_that_do_not_match() -> None:
+    phases = [
+        {"rate": 2.0, "deliveries_per_s": 10.0, "count_errors": []},
+        {"rate": 4.0, "deliveries_per_s": 20.0, "count_errors": ["the server sent 9 frames"]},
+    ]
+    notes = bench.noise_notes({"ours": {"ramp100": {"phases": phases}}})
+    assert notes == ["ours ramp100: counts do not match at 4/s: the server sent 9 frames"]
