@@ -1,13 +1,16 @@
 """Load generator for Socket.IO chat servers: fan-out throughput, latency and connect time.
 
 Speaks Engine.IO 4 / Socket.IO 5 itself over websocket with a lean client (``--transport raw``,
-the default: it reads a whole TCP read of frames in one pass and finds deliveries by byte
-search, so that one process can take tens of thousands of deliveries a second and the load
-generator is not the limit), or with ``minidiscord.client`` (``--transport client``: the
-project's full client, a reference that decodes every packet). C clients connect
-(``auth {"username"}``), then S of them send ``message:channel:send`` at R messages/s each for
-D seconds. Every text carries its send time, so each receiver measures latency and counts what
-it got; the totals are checked against sent x channel members. ``--send-url`` connects the
+the default), or with ``minidiscord.client`` (``--transport client``: the project's full
+client, a reference that decodes every packet). C clients connect (``auth {"username"}``),
+then S of them send ``message:channel:send`` at R messages/s each for D seconds. Every text
+carries its send time. So that one core takes hundreds of thousands of deliveries a second,
+only a sample of the clients (``--sample``, spread over the room) and the senders decode each
+message (parsing a whole TCP read of frames in one pass, deliveries found by byte search);
+the sample times each one, which makes the latency. The other clients are read in bulk
+(``benchkit.bulk``: one epoll, frames counted by their headers). The totals are checked
+against sent x channel members, each group's against its share, and the Socket.IO packets
+received against what the server says it sent (its ``/metrics``). ``--send-url`` connects the
 senders to another server than the receivers (another node of a cluster: the cross-node hop
 is then in every delivery but the senders' own). ``--ramp`` searches for the
 highest rate that holds; ``--procs`` spreads the clients over worker processes (this same
