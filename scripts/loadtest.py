@@ -1309,8 +1309,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         parser.error("clients and procs must be >= 1, rate > 0, duration >= 0")
     if args.sample is None:
         args.sample = min(DEFAULT_SAMPLE, max(1, args.clients // 10))
-    if args.sample < 0 or args.bulk_interval < 0:
-        parser.error("--sample and --bulk-interval must be >= 0")
+    if args.sample < 1 or args.bulk_interval < 0:
+        parser.error("--sample must be >= 1 (the latency is the sample's), --bulk-interval >= 0")
     if args.senders > args.clients:
         parser.error("more senders than clients")
     if args.transport == "client" and args.handshake == "engineio":
