@@ -7,6 +7,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import socket
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -219,6 +220,18 @@ class LeanWebSocket:
                 self._closed = True
                 break
         return messages
+
+    def detach(self) -> tuple[socket.socket, bytes]:
+        """Hand the connection over to code that reads it without trio (``benchkit.bulk``):
+        the non-blocking socket, and the bytes already read from it but not parsed. This
+        object is closed afterwards; the socket is the caller's to close."""
+        trio_socket = self._stream.socket
+        # trio must forget the descriptor before it is reused by another socket.
+        trio.lowlevel.notify_closing(trio_socket)
+        sock = socket.socket(fileno=trio_socket.detach())
+        self._closed = True
+        leftover, self._buf = bytes(self._buf), bytearray()
+        return sock, leftover
 
     async def aclose(self) -> None:
         self._closed = True

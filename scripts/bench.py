@@ -388,6 +388,11 @@ def noise_notes(results: dict[str, dict[str, Any]]) -> list[str]:
                         f"step at {phase['deliveries_per_s']:,.0f}/s; figures may be low"
                     )
                     break
+            for phase in report.get("phases", []) if isinstance(report, dict) else []:
+                for error in phase.get("count_errors", []):
+                    notes.append(
+                        f"{name} {part}: counts do not match at {phase['rate']:g}/s: {error}"
+                    )
             result = report.get("result") if isinstance(report, dict) else None
             if result and result.get("loadgen_bottleneck"):
                 notes.append(f"{name} {part}: the load generator was near 100% of a core")

@@ -1,13 +1,16 @@
 """Load generator for Socket.IO chat servers: fan-out throughput, latency and connect time.
 
 Speaks Engine.IO 4 / Socket.IO 5 itself over websocket with a lean client (``--transport raw``,
-the default: it reads a whole TCP read of frames in one pass and finds deliveries by byte
-search, so that one process can take tens of thousands of deliveries a second and the load
-generator is not the limit), or with ``minidiscord.client`` (``--transport client``: the
-project's full client, a reference that decodes every packet). C clients connect
-(``auth {"username"}``), then S of them send ``message:channel:send`` at R messages/s each for
-D seconds. Every text carries its send time, so each receiver measures latency and counts what
-it got; the totals are checked against sent x channel members. ``--send-url`` connects the
+the default), or with ``minidiscord.client`` (``--transport client``: the project's full
+client, a reference that decodes every packet). C clients connect (``auth {"username"}``),
+then S of them send ``message:channel:send`` at R messages/s each for D seconds. Every text
+carries its send time. So that one core takes hundreds of thousands of deliveries a second,
+only a sample of the clients (``--sample``, spread over the room) and the senders decode each
+message (parsing a whole TCP read of frames in one pass, deliveries found by byte search);
+the sample times each one, which makes the latency. The other clients are read in bulk
+(``benchkit.bulk``: one epoll, frames counted by their headers). The totals are checked
+against sent x channel members, each group's against its share, and the Socket.IO packets
+received against what the server says it sent (its ``/metrics``). ``--send-url`` connects the
 senders to another server than the receivers (another node of a cluster: the cross-node hop
 is then in every delivery but the senders' own). ``--ramp`` searches for the
 highest rate that holds; ``--procs`` spreads the clients over worker processes (this same
@@ -34,7 +37,9 @@ from typing import Any, Protocol
 import orjson
 import trio
 
+from benchkit.bulk import BulkReceiver
 from benchkit.processes import ROOT, script_args
+from benchkit.servermetrics import frames_delivered
 from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib
 from benchkit.wire import LeanWebSocket, WireError, event_packet, parse_ack, split_url
 from minidiscord.client import Client as SocketIOClient
@@ -70,6 +75,8 @@ def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     duration = max((part["duration"] for part in parts), default=0.0)
     errors = {kind: sum(part["errors"].get(kind, 0) for part in parts) for kind in ERROR_KINDS}
     cpu = [part["cpu_percent"] for part in parts]
+    packets = [part.get("packets") for part in parts]
+    loadgen_cpu_s = sum(part.get("cpu_s", 0.0) for part in parts)
     return {
         "rate": parts[0]["rate"] if parts else 0.0,
         "duration": duration,
@@ -81,15 +88,31 @@ def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "expected": expected,
         "delivered": delivered,
         "delivery_ratio": round(delivered / expected, 6) if expected else None,
+        **{
+            key: sum(part.get(key, 0) for part in parts)
+            for key in (
+                "sample_members",
+                "sample_delivered",
+                "bulk_members",
+                "bulk_delivered",
+                "timed_members",
+            )
+        },
+        # Every timed client times every message it gets: sent x timed_members when all came.
+        "latency_samples": hist.total,
+        "packets": None if None in packets else sum(p for p in packets if p is not None),
         "deliveries_per_s": round(delivered / duration, 1) if duration else 0.0,
         "latency_ms": hist.summary_ms(),
         "errors": errors,
         "loadgen_cpu_percent": cpu,
+        # Steadier than the percentage on a shared machine: what the generator spent in all.
+        "loadgen_us_per_delivery": round(1e6 * loadgen_cpu_s / delivered, 3) if delivered else None,
         "loadgen_bottleneck": any(value > BOTTLENECK_CPU_PERCENT for value in cpu),
     }
 
 
 BOTTLENECK_CPU_PERCENT = 90.0
+DEFAULT_SAMPLE = 50
 HOLD_MIN_RATIO = 0.999
 HOLD_MAX_P99_MS = 200.0
 # A sender that could not keep its schedule means the offered load was not offered.
@@ -104,7 +127,29 @@ def phase_holds(result: dict[str, Any], max_p99_ms: float = HOLD_MAX_P99_MS) -> 
         return False
     if result["sent"] < HOLD_MIN_SENT_FRACTION * result["planned"]:
         return False
+    if result.get("count_errors"):
+        return False
     return bool(ratio >= HOLD_MIN_RATIO and p99 < max_p99_ms)
+
+
+def count_errors(result: dict[str, Any], server_frames: int | None) -> list[str]:
+    """What does not add up in a merged phase result: more deliveries counted than sent to
+    a group of clients (bulk or sample: the counting is wrong), or a server's own count of
+    the frames it sent (``server_frames``, from its /metrics; None where it has none) that
+    differs from the Socket.IO packets the clients received."""
+    errors = []
+    for group in ("sample", "bulk"):
+        counted = result.get(f"{group}_delivered", 0)
+        most = result["sent"] * result.get(f"{group}_members", 0)
+        if counted > most:
+            errors.append(f"{group} clients counted {counted} deliveries, at most {most} sent")
+    received = result.get("packets")
+    if server_frames is not None and received is not None and server_frames != received:
+        errors.append(
+            f"the server sent {server_frames} frames, the clients received {received} "
+            f"Socket.IO packets ({server_frames - received:+d})"
+        )
+    return errors
 
 
 @dataclass
@@ -235,6 +280,12 @@ class WorkerConfig:
     size: int
     ack: bool
     tag: str
+    # This many of this worker's clients, spread evenly over them, decode and time every
+    # message (with --transport client, or a sample of at least all clients: every one);
+    # the senders decode theirs (for the acks); the others are read in bulk
+    # (benchkit.bulk), counted by their frame headers.
+    sample: int = 0
+    bulk_interval: float = 0.02
 
 
 @dataclass
@@ -244,10 +295,16 @@ class PhaseState:
     sent: int = 0
     planned: int = 0
     acked: int = 0
-    delivered: int = 0
+    delivered: int = 0  # by the sample clients (each attributed to its phase)
+    packets: int = 0  # Socket.IO packets the sample clients received in the phase
     latency: Histogram = field(default_factory=Histogram)
     errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
     senders_done: bool = True
+    # The bulk receiver's totals when the phase began: its share is what came since.
+    bulk_packets: int = 0
+    bulk_matches: int = 0
+    bulk_members: int = 0
+    timed_members: int = 0
 
 
 class Client:
@@ -257,12 +314,20 @@ class Client:
         self.sio: SocketIOClient | None = None
         self.connected = False
         self.next_ack = 0
+        self.bulk = False  # read by the bulk receiver: counted, not decoded
+        self.timed = True  # records the latency of each delivery
 
 
 class Worker:
     def __init__(self, config: WorkerConfig) -> None:
         self.config = config
         self.clients = [Client(config.first_client + i) for i in range(config.clients)]
+        if config.transport == "raw" and config.sample < config.clients:
+            timed = sample_positions(config.clients, config.sample)
+            for index, client in enumerate(self.clients):
+                client.timed = index in timed
+                client.bulk = not client.timed and index >= config.senders
+        self.bulk = BulkReceiver(DELIVERY_PREFIX, config.bulk_interval)
         self.state = PhaseState()
         self.frames = 0  # every frame received, for the coordinator's "has it settled" check
         self.limiter = trio.CapacityLimiter(max(1, config.connect_concurrency))
@@ -305,16 +370,41 @@ class Worker:
         async with self._connect_slot() as opened, open_transport(self.url_of(client)) as transport:
             leftover = await self._handshake(transport, client)
             opened()
+            if client.bulk:
+                await self._hand_over(client, transport, leftover, task_status)
+                return
             client.transport = transport
             client.connected = True
             task_status.started()
             try:
-                await self._read_loop(transport, leftover)
+                await self._read_loop(transport, leftover, client.timed)
             except (trio.BrokenResourceError, trio.ClosedResourceError, WireError, OSError):
                 pass
             finally:
                 client.transport = None
                 self._ended(client)
+
+    async def _hand_over(
+        self,
+        client: Client,
+        transport: LeanWebSocket,
+        frames: list[bytes],
+        task_status: trio.TaskStatus[None],
+    ) -> None:
+        """Give a connected client's socket to the bulk receiver; wait until it closes."""
+        self.frames += len(frames)
+        for frame in frames:  # what arrived with the handshake: before any phase
+            if frame == b"2":
+                await transport.send_text("3")
+        sock, rest = transport.detach()
+        closed = self.bulk.add(sock, rest)
+        client.connected = True
+        task_status.started()
+        try:
+            await closed.wait()
+        finally:
+            self.bulk.discard(sock)
+            self._ended(client)
 
     async def _full_client_task(self, client: Client, task_status: trio.TaskStatus[None]) -> None:
         """The same on ``minidiscord.client``: deliveries come decoded, to a handler."""
@@ -414,18 +504,21 @@ class Worker:
             if not frames:
                 raise WireError("closed before the Socket.IO CONNECT answer")
 
-    async def _read_loop(self, transport: Transport, frames: list[bytes]) -> None:
+    async def _read_loop(self, transport: Transport, frames: list[bytes], timed: bool) -> None:
         # The hot path: one clock read per batch of frames, deliveries found by byte search.
         while True:
             state = self.state  # replaced at each phase start
             now = time.time()
             self.frames += len(frames)
             for frame in frames:
+                if frame.startswith(b"4"):
+                    state.packets += 1
                 if frame.startswith(DELIVERY_PREFIX):
                     found = parse_delivery(frame)
                     if found is not None and found[0] == state.phase:
                         state.delivered += 1
-                        state.latency.record(int((now - found[1]) * 1e6))
+                        if timed:
+                            state.latency.record(int((now - found[1]) * 1e6))
                 elif frame == b"2":
                     await transport.send_text("3")
                 elif frame.startswith(b"43"):
@@ -438,9 +531,22 @@ class Worker:
             if not frames:
                 return
 
-    async def run_phase(self, phase: str, rate: float, duration: float, start_at: float) -> None:
-        state = PhaseState(phase=phase.encode(), rate=rate, senders_done=False)
-        self.state = state
+    def begin_phase(self, phase: str, rate: float) -> None:
+        """Count from now on for ``phase``: as soon as the command arrives, before its start
+        time, so that another process's senders starting a little earlier lose nothing."""
+        self.state = PhaseState(
+            phase=phase.encode(),
+            rate=rate,
+            senders_done=False,
+            bulk_packets=self.bulk.packets,
+            bulk_matches=self.bulk.matches,
+            bulk_members=sum(1 for client in self.clients if client.bulk and client.connected),
+            timed_members=sum(1 for client in self.clients if client.timed and client.connected),
+        )
+
+    async def run_phase(self, rate: float, duration: float, start_at: float) -> None:
+        """Send the phase begun by :meth:`begin_phase` from ``start_at``."""
+        state = self.state
         senders = [c for c in self.clients[: self.config.senders] if c.connected]
         per_sender = math.ceil(rate * duration - 1e-9) if rate > 0 else 0
         state.planned = per_sender * self.config.senders
@@ -495,10 +601,19 @@ class Worker:
                 return
             state.sent += 1
 
+    def _bulk_delivered(self) -> int:
+        return self.bulk.matches - self.state.bulk_matches
+
     def phase_report(
         self, members: int, cpu_s: float, wall_s: float, duration: float
     ) -> dict[str, Any]:
         state = self.state
+        bulk_members = state.bulk_members
+        bulk_delivered = self._bulk_delivered()
+        # The full client decodes only the events it has handlers for: no packet count.
+        packets = None
+        if self.config.transport == "raw":
+            packets = state.packets + self.bulk.packets - state.bulk_packets
         return {
             "type": "result",
             "rate": state.rate,
@@ -508,10 +623,17 @@ class Worker:
             "planned": state.planned,
             "sent": state.sent,
             "acked": state.acked,
-            "delivered": state.delivered,
+            "delivered": state.delivered + bulk_delivered,
+            "sample_members": members - bulk_members,
+            "sample_delivered": state.delivered,
+            "bulk_members": bulk_members,
+            "bulk_delivered": bulk_delivered,
+            "timed_members": state.timed_members,
+            "packets": packets,
             "latency": state.latency.to_json(),
             "errors": state.errors,
             "cpu_percent": round(100.0 * cpu_s / wall_s, 1) if wall_s > 0 else 0.0,
+            "cpu_s": round(cpu_s, 4),
         }
 
     def progress(self) -> dict[str, Any]:
@@ -519,8 +641,9 @@ class Worker:
             "type": "progress",
             "connected": self.connected,
             "sent": self.state.sent,
-            "delivered": self.state.delivered,
-            "frames": self.frames,
+            "acked": self.state.acked,
+            "delivered": self.state.delivered + self._bulk_delivered(),
+            "frames": self.frames + self.bulk.messages,
             "senders_done": self.state.senders_done,
         }
 
@@ -553,6 +676,7 @@ async def worker_main() -> None:
                 op = command["op"]
                 if op == "connect":
                     worker = Worker(WorkerConfig(**command["config"]))
+                    nursery.start_soon(worker.bulk.run)
                     nursery.start_soon(_connect_command, worker, nursery, send)
                 elif op == "prepare" and worker is not None:
                     nursery.start_soon(_prepare_command, worker, nursery, send)
@@ -612,13 +736,15 @@ async def _run_command(
     start_at = float(command["start_at"])
     duration = float(command["duration"])
     members = worker.connected
+    worker.begin_phase(command["phase"], float(command["rate"]))
     await trio.sleep(max(0.0, start_at - time.time()))
     cpu0 = time.process_time()
     wall0 = time.time()
-    await worker.run_phase(command["phase"], float(command["rate"]), duration, start_at)
+    await worker.run_phase(float(command["rate"]), duration, start_at)
     # Drain: the coordinator says when every delivery is in, or the deadline passes.
     with trio.move_on_after(max(0.0, start_at + duration + float(command["drain"]) - time.time())):
         await finish.wait()
+    await worker.bulk.read_round()  # what arrived since its last round counts too
     cpu = time.process_time() - cpu0
     wall = time.time() - wall0
     await send.send(worker.phase_report(members, cpu, wall, duration))
@@ -677,6 +803,14 @@ class WorkerHandle:
         return message
 
 
+def sample_positions(clients: int, sample: int) -> set[int]:
+    """Which of ``clients`` (numbered in the order they connect) are the ``sample`` timed
+    ones: spread evenly, as servers write a broadcast to their members in turn, so the first
+    to connect hear it first (a sample of the first few would measure too low a latency)."""
+    sample = min(sample, clients)
+    return {int((index + 0.5) * clients / sample) for index in range(sample)}
+
+
 def split_evenly(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
@@ -705,6 +839,8 @@ class Options:
     server_pid: int | None
     quiet: bool
     json: bool
+    sample: int = DEFAULT_SAMPLE
+    bulk_interval: float = 0.02
 
 
 class Progress:
@@ -816,7 +952,7 @@ class Coordinator:
                 await handle.process.wait()
 
     def _totals(self) -> dict[str, Any]:
-        keys = ("connected", "sent", "delivered", "frames")
+        keys = ("connected", "sent", "acked", "delivered", "frames")
         totals: dict[str, Any] = {key: 0 for key in keys}
         for handle in self.workers:
             for key in keys:
@@ -828,13 +964,14 @@ class Coordinator:
         options = self.options
         clients = split_evenly(options.clients, len(self.workers))
         senders = split_evenly(min(options.senders, options.clients), len(self.workers))
+        samples = split_evenly(options.sample, len(self.workers))
         concurrency = split_evenly(
             max(options.connect_concurrency, len(self.workers)), len(self.workers)
         )
         first = 0
         rss_before = self.probe.rss_kib()
-        for handle, count, sending, cap in zip(
-            self.workers, clients, senders, concurrency, strict=True
+        for handle, count, sending, cap, sample in zip(
+            self.workers, clients, senders, concurrency, samples, strict=True
         ):
             config = WorkerConfig(
                 index=handle.index,
@@ -851,6 +988,8 @@ class Coordinator:
                 size=options.size,
                 ack=options.ack,
                 tag=self.tag,
+                sample=sample,
+                bulk_interval=options.bulk_interval,
             )
             first += count
             await handle.send({"op": "connect", "config": config.__dict__})
@@ -932,6 +1071,7 @@ class Coordinator:
             prepared = await handle.expect("prepared", options.connect_timeout * 2)
             members += prepared["members"]
             reconnected += prepared["reconnected"]
+        frames_before = await self._server_frames()
         start_at = time.time() + 0.3
         command = {
             "op": "run",
@@ -956,7 +1096,12 @@ class Coordinator:
                 f"delivered {totals['delivered']}/{expected} "
                 f"({totals['delivered'] / elapsed:,.0f}/s) conns {totals['connected']}"
             )
-            if now >= end_of_sending and totals["senders_done"] and totals["delivered"] >= expected:
+            if (
+                now >= end_of_sending
+                and totals["senders_done"]
+                and totals["delivered"] >= expected
+                and (not options.ack or totals["acked"] >= totals["sent"])
+            ):
                 break
             await trio.sleep(0.1)
         for handle in self.workers:
@@ -964,6 +1109,12 @@ class Coordinator:
         cpu1, busy1, wall = self.probe.cpu_s(), machine_busy_s(), time.time() - wall0
         parts = [await handle.expect("result", options.drain + 30) for handle in self.workers]
         result = merge_phase_results(parts)
+        frames_after = await self._server_frames()
+        server_frames = None
+        if frames_before is not None and frames_after is not None:
+            server_frames = frames_after - frames_before
+        result["server_frames"] = server_frames
+        result["count_errors"] = count_errors(result, server_frames)
         # Wall-clock bounds of the sending and draining, for counters sampled outside.
         result["window"] = [round(wall0, 3), round(wall0 + wall, 3)]
         ours = sum(result["loadgen_cpu_percent"])
@@ -978,12 +1129,20 @@ class Coordinator:
         result["reconnected_before"] = reconnected
         result["held"] = phase_holds(result, options.max_p99)
         verdict = "held" if result["held"] else "FAILED"
+        for error in result["count_errors"]:
+            self.progress.done(f"COUNTS DO NOT MATCH: {error}")
         self.progress.done(
             f"rate {rate:g}/s per sender: {result['deliveries_per_s']:,.0f} deliveries/s, "
             f"ratio {result['delivery_ratio']}, p99 {result['latency_ms']['p99']} ms, "
             f"loadgen cpu {result['loadgen_cpu_percent']} -> {verdict}"
         )
         return result
+
+    async def _server_frames(self) -> int | None:
+        """Frames the servers (--url and --send-url) have sent, by their own /metrics."""
+        urls = {self.options.url, self.options.send_url or self.options.url}
+        counts = [await trio.to_thread.run_sync(frames_delivered, url) for url in urls]
+        return None if None in counts else sum(c for c in counts if c is not None)
 
     async def _settle(self, quiet_for: float = 0.6, limit: float = 15.0) -> None:
         """Wait until no frames arrive, so a backlog from this phase cannot skew the next."""
@@ -1052,6 +1211,14 @@ def format_report(report: dict[str, Any]) -> str:
             )
             + (" HELD" if phase["held"] else " FAILED")
         )
+        lines.append(
+            f"  counted    {phase['sample_delivered']} by {phase['sample_members']} decoding "
+            f"clients (sample, senders), {phase['bulk_delivered']} by {phase['bulk_members']} "
+            "in bulk; "
+            f"server sent {phase['server_frames']} frames, clients received "
+            f"{phase['packets']} packets"
+        )
+        lines += [f"  MISMATCH   {error}" for error in phase["count_errors"]]
     result = report.get("result")
     if result is not None:
         lines.append(
@@ -1120,6 +1287,19 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         default="raw",
         help="raw: the lean websocket client (throughput); client: minidiscord.client",
     )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        help="clients, spread over the room, that decode and time every message (default: "
+        "50, at most a tenth of the clients); the senders decode theirs; the others count "
+        "frames by their headers (raw transport)",
+    )
+    parser.add_argument(
+        "--bulk-interval",
+        type=float,
+        default=0.02,
+        help="seconds between two rounds of reading the bulk clients",
+    )
     parser.add_argument("--connect-timeout", type=float, default=30.0)
     parser.add_argument(
         "--hold", type=float, default=0.0, help="seconds to stay connected idle after connecting"
@@ -1134,6 +1314,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.procs < 1 or args.rate <= 0 or args.duration < 0:
         parser.error("clients and procs must be >= 1, rate > 0, duration >= 0")
+    if args.sample is None:
+        args.sample = min(DEFAULT_SAMPLE, max(1, args.clients // 10))
+    if args.sample < 1 or args.bulk_interval < 0:
+        parser.error("--sample must be >= 1 (the latency is the sample's), --bulk-interval >= 0")
     if args.senders > args.clients:
         parser.error("more senders than clients")
     if args.transport == "client" and args.handshake == "engineio":
@@ -1161,6 +1345,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         server_pid=args.server_pid,
         quiet=args.quiet,
         json=args.json,
+        sample=args.sample,
+        bulk_interval=args.bulk_interval,
     )
 
 

@@ -1,7 +1,9 @@
 """The load script: its pure parts (histogram, merging, ramp, frames) and a short real run."""
 
+import itertools
 import math
 import os
+import socket
 import subprocess
 from collections.abc import Iterator
 from functools import partial
@@ -13,12 +15,15 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchkit import stats, wire
+from benchkit import servermetrics, stats, wire
+from benchkit.bulk import BulkReceiver
+from benchkit.framecount import FrameCounter
 from benchkit.processes import HANDSHAKE, free_port, running, script_args
 from minidiscord.limits import Rate
-from scripts import loadtest
+from scripts import bench, loadtest
 from tests.support.redisserver import RedisServer
 from tests.support.servers import RunningServer, ServerFactory, start_nodes
+from tests.support.waiting import wait_until
 
 # --- latency histogram -----------------------------------------------------------------------
 
@@ -306,6 +311,13 @@ def check_report(report: dict[str, Any], clients: int, procs: int) -> None:
     latency = result["latency_ms"]
     assert 0 <= latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
     assert len(result["loadgen_cpu_percent"]) == procs
+    # Every timed client timed every message; the groups add up; nothing to report.
+    assert result["timed_members"] > 0
+    assert result["latency_samples"] == result["sent"] * result["timed_members"]
+    assert result["sample_members"] + result["bulk_members"] == clients
+    assert result["sample_delivered"] == result["sent"] * result["sample_members"]
+    assert result["bulk_delivered"] == result["sent"] * result["bulk_members"]
+    assert result["count_errors"] == []
 
 
 # "--drain 20": a drain ends as soon as every delivery is in; on a machine busy with other
@@ -388,3 +400,282 @@ async def test_clients_the_chat_refuses_are_connect_failures_not_silent_members(
     assert result["members"] == 3
     assert result["sent"] == result["acked"] > 0
     assert result["delivered"] == result["expected"] == result["sent"] * 3
+
+
+# --- counting frames by their headers (the bulk clients) ---------------------------------------
+
+PREFIX = loadtest.DELIVERY_PREFIX
+
+
+def delivery(size: int) -> bytes:
+    """A ``message:channel`` packet of exactly ``size`` bytes (at least the prefix)."""
+    return PREFIX + b"x" * (size - len(PREFIX))
+
+
+def counted_in_pieces(data: bytes, cuts: list[int]) -> tuple[FrameCounter, list[int]]:
+    """Feed ``data`` cut at ``cuts``, each piece at the start of a larger reused buffer with
+    stale bytes after it (as ``recv_into`` leaves it); the counter and its summed counts."""
+    counter = FrameCounter(PREFIX)
+    totals = [0, 0, 0]
+    bounds = [0, *sorted(set(cuts)), len(data)]
+    for start, end in itertools.pairwise(bounds):
+        buffer = bytearray(data[start:end] + server_frame(delivery(40)) * 2)
+        for index, count in enumerate(counter.feed(buffer, end - start)):
+            totals[index] += count
+    return counter, totals
+
+
+@pytest.mark.parametrize("size", [len(PREFIX), 125, 126, 65535, 65536, 70_000])
+def test_the_counter_reads_every_length_form_however_the_stream_is_cut(size: int) -> None:
+    # 7-bit lengths up to 125, 16-bit up to 65535, 64-bit beyond.
+    stream = server_frame(delivery(size)) + server_frame(b"2") + server_frame(b'42["user:join"]')
+    edges = [*range(0, 40), *range(len(stream) - 40, len(stream)), len(stream) // 2]
+    for cut in edges:
+        counter, totals = counted_in_pieces(stream, [cut])
+        assert totals == [3, 2, 1], cut
+        assert counter.pings == 1
+        assert not counter.closed
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(len(PREFIX), 400).map(lambda size: (delivery(size), 0x1)),
+            st.integers(0, 300).map(lambda size: (b"4" + b"y" * size, 0x1)),
+            st.just((b"2", 0x1)),
+            st.binary(max_size=200).map(lambda payload: (payload, 0x2)),
+            st.binary(max_size=125).map(lambda payload: (payload, 0x9)),
+        ),
+        max_size=30,
+    ),
+    st.lists(st.integers(0, 12_000), max_size=40),
+)
+def test_the_counter_counts_what_a_full_parse_finds(
+    frames: list[tuple[bytes, int]], cuts: list[int]
+) -> None:
+    stream = b"".join(server_frame(payload, opcode) for payload, opcode in frames)
+    counter, totals = counted_in_pieces(stream, [cut for cut in cuts if cut < len(stream)])
+    parsed, used = wire.parse_frames(bytearray(stream))
+    assert used == len(stream)
+    messages = [payload for first, payload in parsed if first & 0x0F in (0x1, 0x2)]
+    assert totals == [
+        len(messages),
+        sum(1 for payload in messages if payload.startswith(b"4")),
+        sum(1 for payload in messages if payload.startswith(PREFIX)),
+    ]
+    assert counter.pings == messages.count(b"2")
+    assert counter.ws_pings == [payload for first, payload in parsed if first & 0x0F == 0x9]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [server_frame(b"\x03\xe8", 0x8), server_frame(b"1"), server_frame(b"41"), server_frame(b"41/")],
+)
+def test_the_counter_sees_the_server_end_the_connection(frame: bytes) -> None:
+    counter = FrameCounter(PREFIX)
+    counter.feed(server_frame(delivery(50)) + frame)
+    assert counter.closed is (frame != server_frame(b"41/"))
+
+
+def test_the_counter_refuses_a_masked_frame() -> None:
+    with pytest.raises(wire.WireError):
+        FrameCounter(PREFIX).feed(b"\x81\x85abcd12345")
+
+
+async def test_the_bulk_receiver_counts_a_socket_answers_its_pings_and_sees_it_close() -> None:
+    ours, theirs_plain = socket.socketpair()
+    ours.setblocking(False)
+    theirs = trio.socket.from_stdlib_socket(theirs_plain)
+    stream = b"".join(server_frame(delivery(size)) for size in (30, 126, 70_000))
+    stream += server_frame(b"2") + server_frame(b"ping!", 0x9)
+    receiver = BulkReceiver(PREFIX, interval=0.001)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receiver.run)
+        # Some of it read before the hand-over, the rest in pieces.
+        closed = receiver.add(ours, stream[:5])
+        for start in range(5, len(stream), 7000):
+            await theirs.send(stream[start : start + 7000])
+        await wait_until(lambda: receiver.matches == 3)
+        answers = bytearray()
+        # A masked "3" (2 + 4 + 1 bytes) and a masked pong echoing "ping!" (2 + 4 + 5).
+        with trio.fail_after(5):
+            while len(answers) < 18:
+                answers += await theirs.recv(1000)
+        frames = parse_masked(bytes(answers))
+        assert frames == [(0x81, b"3"), (0x8A, b"ping!")]
+        assert (receiver.messages, receiver.packets) == (4, 3)  # the ping is a message
+        assert not closed.is_set()
+        await theirs.send(server_frame(b"41"))
+        with trio.fail_after(5):
+            await closed.wait()
+        assert len(receiver) == 0
+        nursery.cancel_scope.cancel()
+    theirs.close()
+
+
+def parse_masked(data: bytes) -> list[tuple[int, bytes]]:
+    """Client frames as (first byte, unmasked payload), for short frames (7-bit lengths)."""
+    frames = []
+    while data:
+        length = data[1] & 0x7F
+        key, body = data[2:6], data[6 : 6 + length]
+        frames.append((data[0], bytes(b ^ key[i % 4] for i, b in enumerate(body))))
+        data = data[6 + length :]
+    return frames
+
+
+# --- the timed sample and the count checks ----------------------------------------------------
+
+
+def test_the_timed_sample_is_spread_over_the_room() -> None:
+    assert loadtest.sample_positions(1000, 50) == set(range(10, 1000, 20))
+    assert loadtest.sample_positions(100, 10) == set(range(5, 100, 10))
+    assert loadtest.sample_positions(3, 10) == {0, 1, 2}
+    assert loadtest.sample_positions(10, 0) == set()
+
+
+def test_the_default_sample_is_50_at_most_a_tenth_of_the_clients() -> None:
+    assert loadtest.parse_args(["-c", "1000"]).sample == 50
+    assert loadtest.parse_args(["-c", "100"]).sample == 10
+    assert loadtest.parse_args(["-c", "5", "-s", "1"]).sample == 1
+    assert loadtest.parse_args(["-c", "100", "--sample", "100"]).sample == 100
+
+
+def test_mismatched_counts_are_reported_and_fail_the_phase() -> None:
+    result = loadtest.merge_phase_results(
+        [
+            part(
+                sent=10,
+                members=3,
+                delivered=30,
+                sample_members=1,
+                sample_delivered=10,
+                bulk_members=2,
+                bulk_delivered=20,
+                packets=40,
+            )
+        ]
+    )
+    result.update(delivery_ratio=1.0, planned=10)
+    assert loadtest.count_errors(result, 40) == []
+    assert loadtest.count_errors(result, None) == []
+    result["count_errors"] = loadtest.count_errors(result, 43)
+    assert result["count_errors"] == [
+        "the server sent 43 frames, the clients received 40 Socket.IO packets (+3)"
+    ]
+    assert loadtest.phase_holds(result) is False
+    # The bulk clients counting more than was sent to them is a counting error too.
+    result["bulk_delivered"] = 21
+    assert loadtest.count_errors(result, 40) == [
+        "bulk clients counted 21 deliveries, at most 20 sent"
+    ]
+    result["held"] = False
+    report = {
+        "url": "http://x",
+        "clients": 3,
+        "procs": 1,
+        "handshake": "socketio",
+        "transport": "raw",
+        "connect": {
+            "connected": 3,
+            "clients": 3,
+            "time_s": 0.1,
+            "per_s": 30,
+            "failed": 0,
+            "settled_s": 0.2,
+            "latency_ms": {},
+        },
+        "phases": [{**result, "server_frames": 43}],
+        "result": result,
+    }
+    assert "  MISMATCH   the server sent 43 frames" in loadtest.format_report(report)
+
+
+def test_server_metrics_are_read_from_the_prometheus_page() -> None:
+    page = (
+        b"# HELP minidiscord_frames_delivered_total encoded frames\n"
+        b"# TYPE minidiscord_frames_delivered_total counter\n"
+        b"minidiscord_frames_delivered_total 1.234e+06\n"
+        b"minidiscord_frames_delivered_created 1.7e+09\n"
+    )
+    assert servermetrics.parse_frames_delivered(page) == 1_234_000
+    assert servermetrics.parse_frames_delivered(b"other_total 3\n") is None
+
+
+def check_counted_by_the_server(result: dict[str, Any]) -> None:
+    assert result["server_frames"] is not None
+    assert result["server_frames"] == result["packets"]
+    # Each message to every member, and an ack to its sender.
+    assert result["packets"] >= result["sent"] * (result["members"] + 1)
+
+
+@pytest.mark.slow
+async def test_most_clients_count_in_bulk_what_the_server_says_it_sent(
+    server: RunningServer,
+) -> None:
+    report = await run_loadtest(
+        server.url,
+        *("-c", "40", "-s", "3", "-r", "10", "-d", "1", "--sample", "5", "--drain", "20"),
+    )
+    check_report(report, clients=40, procs=1)
+    [result] = report["phases"]
+    assert result["timed_members"] == 5
+    assert result["bulk_members"] >= 40 - 5 - 3
+    check_counted_by_the_server(result)
+
+
+@pytest.fixture
+def frame_floor_url() -> Iterator[str]:
+    """scripts/floor_frames.py in a subprocess."""
+    port = free_port()
+    command = script_args("floor_frames", "--port", str(port))
+    with running(command, port, probe=HANDSHAKE, stdout=subprocess.DEVNULL):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.slow
+async def test_the_frame_floor_serves_the_load_generator(frame_floor_url: str) -> None:
+    report = await run_loadtest(
+        frame_floor_url,
+        *("-c", "60", "-s", "4", "-r", "20", "-d", "1", "--drain", "20", "--procs", "2"),
+    )
+    check_report(report, clients=60, procs=2)
+    [result] = report["phases"]
+    assert result["bulk_members"] > 0
+    check_counted_by_the_server(result)
+
+
+@pytest.mark.slow
+async def test_frames_the_load_clients_did_not_get_are_reported(server: RunningServer) -> None:
+    # Someone else in the channel: the server sends them every message too, which the
+    # load generator's clients cannot account for.
+    host, port, target = wire.split_url(server.url)
+    outsider = await wire.LeanWebSocket.connect(host, port, target)
+    try:
+        await outsider.receive_frames()  # the Engine.IO open
+        await outsider.send_text('40{"username":"outsider"}')
+        frames: list[bytes] = []
+        while not any(frame.startswith(b"40") for frame in frames):
+            frames = await outsider.receive_frames()
+        report = await run_loadtest(
+            server.url, *("-c", "4", "-s", "1", "-r", "10", "-d", "1", "--drain", "20")
+        )
+    finally:
+        await outsider.aclose()
+    [result] = report["phases"]
+    assert result["delivered"] == result["expected"]
+    assert result["server_frames"] == result["packets"] + result["sent"]
+    assert result["count_errors"] == [
+        f"the server sent {result['server_frames']} frames, the clients received "
+        f"{result['packets']} Socket.IO packets (+{result['sent']})"
+    ]
+    assert result["held"] is False
+
+
+def test_the_benchmark_notes_counts_that_do_not_match() -> None:
+    phases = [
+        {"rate": 2.0, "deliveries_per_s": 10.0, "count_errors": []},
+        {"rate": 4.0, "deliveries_per_s": 20.0, "count_errors": ["the server sent 9 frames"]},
+    ]
+    notes = bench.noise_notes({"ours": {"ramp100": {"phases": phases}}})
+    assert notes == ["ours ramp100: counts do not match at 4/s: the server sent 9 frames"]

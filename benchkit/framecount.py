@@ -1,0 +1,107 @@
+"""Counting server WebSocket frames by their headers alone, for clients that only receive.
+
+A load generator's bulk clients need how many messages arrived, not what they say: this
+walks the frame headers of a byte stream and looks at no more than the first few payload
+bytes of each message (enough to tell a delivery, a Socket.IO packet and an Engine.IO ping
+apart), so its cost per frame is a few integer operations, and a frame split across reads,
+however long, is never copied whole (only a header cut short is carried to the next read).
+"""
+
+from __future__ import annotations
+
+from benchkit.wire import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, WireError
+
+# First payload bytes of Socket.IO (b"4") and Engine.IO ping (b"2") / close (b"1") packets.
+_SOCKETIO, _PING, _CLOSE = 0x34, 0x32, 0x31
+
+
+class FrameCounter:
+    """Counts the messages of one server's frame stream, fed as it arrives in any cuts.
+
+    After each :meth:`feed`: ``pings`` (Engine.IO pings not yet answered; the caller answers
+    and lowers it), ``ws_pings`` (payloads of WebSocket pings to echo in pongs), ``closed``
+    (a WebSocket close, an Engine.IO close or a Socket.IO disconnect arrived).
+    """
+
+    __slots__ = ("_peek", "_prefix", "_skip", "_tail", "closed", "pings", "ws_pings")
+
+    def __init__(self, prefix: bytes) -> None:
+        self._prefix = prefix
+        self._peek = max(len(prefix), 2)  # payload bytes needed to classify a message
+        self._skip = 0  # payload bytes of an already counted frame still to come
+        self._tail = b""  # the start of a frame whose head (and peek) is not complete yet
+        self.pings = 0
+        self.ws_pings: list[bytes] = []
+        self.closed = False
+
+    def feed(self, data: bytes | bytearray, size: int | None = None) -> tuple[int, int, int]:
+        """Count the frames completed or begun in ``data[:size]``: (messages, Socket.IO
+        packets, messages starting with the prefix) among them.
+
+        A message is counted once its head and first bytes are in, whether or not the rest
+        of it is; fragments after the first are not messages. Raises WireError on a masked
+        frame (servers never mask, RFC 6455 5.1).
+        """
+        end = len(data) if size is None else size
+        pos = self._skip
+        if self._tail:
+            data = self._tail + data[:end]
+            end = len(data)
+            self._tail = b""
+        if pos >= end:
+            self._skip = pos - end
+            return 0, 0, 0
+        prefix, peek = self._prefix, self._peek
+        messages = packets = matches = 0
+        while True:
+            left = end - pos
+            if left < 2:
+                break
+            length = data[pos + 1]
+            head = 2
+            if length >= 126:
+                if length == 126:
+                    if left < 4:
+                        break
+                    length = (data[pos + 2] << 8) | data[pos + 3]
+                    head = 4
+                elif length == 127:
+                    if left < 10:
+                        break
+                    length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+                    head = 10
+                else:
+                    raise WireError("masked frame from the server")
+            opcode = data[pos] & 0x0F
+            # A control frame (at most 125 bytes) is read whole: a ping's payload is echoed.
+            need = length if opcode >= OP_CLOSE or length < peek else peek
+            if left < head + need:
+                break
+            body = pos + head
+            if opcode in (OP_TEXT, OP_BINARY):
+                messages += 1
+                if length:
+                    first = data[body]
+                    if first == _SOCKETIO:
+                        packets += 1
+                        if length >= peek and data.startswith(prefix, body):
+                            matches += 1
+                        elif length == 2 and data[body + 1] == _CLOSE:
+                            self.closed = True
+                    elif length == 1:
+                        if first == _PING:
+                            self.pings += 1
+                        elif first == _CLOSE:
+                            self.closed = True
+            elif opcode == OP_PING:
+                self.ws_pings.append(bytes(data[body : body + length]))
+            elif opcode == OP_CLOSE:
+                self.closed = True
+            pos = body + length
+        if pos > end:
+            self._skip = pos - end
+        else:
+            self._skip = 0
+            if pos < end:
+                self._tail = bytes(data[pos:end])
+        return messages, packets, matches
