@@ -8,6 +8,7 @@ reading fills the kernel's buffers within a few kilobytes.
 """
 
 import json
+import os
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,8 +16,10 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
-from benchkit.wire import OP_TEXT, LeanWebSocket, encode_client_frame
+from benchkit.wire import OP_TEXT, LeanWebSocket, encode_client_frame, parse_frames
+from minidiscord.asgi_io import DIRECT_SEND, DirectSend, Receive, Scope, Send
 from minidiscord.engine import EngineSession
 from minidiscord.engine.reasons import CloseReason
 from minidiscord.frontend import FrontendConfig, NativeServer
@@ -40,8 +43,9 @@ def room_server(**limits: Any) -> SocketServer:
 
 
 @asynccontextmanager
-async def native(sio: SocketServer) -> AsyncIterator[tuple[NativeServer, int]]:
-    """``sio`` on the native front end, whose sockets have a small send buffer."""
+async def native(sio: Any) -> AsyncIterator[tuple[NativeServer, int]]:
+    """``sio`` (an ASGI app) on the native front end, whose sockets have a small send
+    buffer."""
     (listener,) = open_listening_sockets("127.0.0.1", 0)
     # Accepted sockets inherit it from the listening socket.
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUFFER)
@@ -214,3 +218,43 @@ async def test_a_stalled_reader_is_dropped_and_nobody_else_waits(
         assert context.direct_writes - direct > count // 2
         assert reader_session.close_reason is None
     assert any("slow consumer" in record.getMessage() for record in caplog.records)
+
+
+async def test_no_direct_send_while_the_apps_own_send_is_writing() -> None:
+    big = b"x" * 1_000_000
+    offered: list[DirectSend] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await receive()
+        await send({"type": "websocket.accept"})
+        offered.append(scope["extensions"][DIRECT_SEND]["send"])
+        # Far more than the socket takes while the client does not read: this waits.
+        await send({"type": "websocket.send", "bytes": big})
+        await send({"type": "websocket.send", "text": "after"})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async with native(app) as (_, port):
+        sock = trio.socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
+        await sock.connect(("127.0.0.1", port))
+        stream = trio.SocketStream(sock)
+        await stream.send_all(websocket_request())
+        await wait_until(lambda: bool(offered))
+        await trio.testing.wait_all_tasks_blocked()
+        # Read without a checkpoint, so that the app's writer cannot run: the socket
+        # has room now, and a write in progress still owns it.
+        received = bytearray(os.read(sock.fileno(), 1 << 20))
+        assert offered[0]("direct") is None
+        with trio.fail_after(10):
+            while b"after" not in received:
+                received += await stream.receive_some(1 << 20)
+        _, _, frames_data = bytes(received).partition(b"\r\n\r\n")
+        frames, _ = parse_frames(bytearray(frames_data))
+        assert [payload for _, payload in frames] == [big, b"after"]
