@@ -288,7 +288,8 @@ class WebSocketConnection:
             return None
         data = self.context.frames.encode(payload)
         try:
-            # The stream's socket is non-blocking: this never waits.
+            # send(2) without flags on the stream's own descriptor (trio keeps its socket
+            # object private); the socket is non-blocking, so this never waits.
             sent = os.write(self._fd, data)
         except BlockingIOError:
             return None
