@@ -10,12 +10,21 @@ Memory is counted in bytes, not only frames: one answer can be a 200 KB frame, s
 client that asks and never reads must hit a byte budget. A frame counts from the moment
 it is queued until the transport comes back for more (it has then written the batch it
 took), so a writer stuck on a client that does not read still counts what it holds.
+
+Direct sends: a transport whose front end can write to the client's socket from any task
+hands :meth:`Outbox.take` that front end's :data:`~minidiscord.asgi_io.DirectSend`. While it
+is parked there (nothing queued, nothing it took is unwritten), :meth:`Outbox.put_direct`
+writes a frame straight to the socket instead of queueing it and waking the transport.
+What the socket does not take stays with the front end, counts as held like a batch being
+written, and wakes the transport with an empty batch: it writes the rest, and everything
+put meanwhile is queued behind it, so frames keep their order.
 """
 
 from collections.abc import Callable
 
 import trio
 
+from ..asgi_io import DirectSend
 from ..protocol.engineio import Frame
 
 # Each queued frame also costs its list slot and bookkeeping; counting it keeps a flood of
@@ -40,6 +49,7 @@ class SharedBudget:
 
 class Outbox:
     __slots__ = (
+        "_direct",
         "_frames",
         "_in_flight",
         "_queued",
@@ -58,6 +68,8 @@ class Outbox:
         self.closed = False
         self._frames: list[Frame] = []
         self._waiter: trio.lowlevel.Task | None = None
+        # Set only while the waiter is parked with a front end that takes direct sends.
+        self._direct: DirectSend | None = None
         # Bytes waiting in _frames, and bytes of the batch the transport took last and may
         # still be writing.
         self._queued = 0
@@ -96,9 +108,34 @@ class Outbox:
         # _wake(), inlined: this runs once per recipient of every broadcast.
         waiter = self._waiter
         if waiter is not None:
-            self._waiter = None
+            self._waiter = self._direct = None
             trio.lowlevel.reschedule(waiter)
         return True
+
+    def put_direct(self, frame: Frame) -> bool:
+        """Write a frame straight to the client's socket when the transport is parked with
+        a front end that takes direct sends; otherwise :meth:`put` it. False: a slow
+        consumer, as for :meth:`put`."""
+        direct = self._direct
+        if direct is not None:
+            unsent = direct(frame)
+            if unsent is not None:
+                if unsent:
+                    self._unsent(unsent)
+                return True
+        return self.put(frame)
+
+    def _unsent(self, size: int) -> None:
+        """The socket took only part of a direct send; the front end holds the rest until
+        the transport, woken with nothing, writes it. It counts until then."""
+        size += FRAME_OVERHEAD
+        self._in_flight += size
+        shared = self._shared
+        if shared is not None:
+            shared.held += size
+            if shared.held > shared.limit:
+                shared.on_exceeded()
+        self._wake()
 
     def put_first(self, frame: Frame) -> bool:
         """Queue a control frame ahead of everything waiting (a ping must not sit behind a
@@ -113,10 +150,12 @@ class Outbox:
         self._wake()
         return True
 
-    async def take(self) -> list[Frame]:
-        """Everything queued, waiting for the first frame; empty once closed and drained.
+    async def take(self, direct: DirectSend | None = None) -> list[Frame]:
+        """Everything queued, waiting for the first frame; empty once closed and drained,
+        or when a direct send left bytes for the transport to write (the outbox is open).
 
         Coming back for more means the previous batch was written: it stops counting.
+        While it waits, frames go through ``direct`` (see :meth:`put_direct`).
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         if self._in_flight:
@@ -127,14 +166,17 @@ class Outbox:
             if self._waiter is not None:
                 raise trio.BusyResourceError("another task is already taking from this outbox")
             self._waiter = trio.lowlevel.current_task()
+            self._direct = direct
 
             def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
-                self._waiter = None
+                self._waiter = self._direct = None
                 return trio.lowlevel.Abort.SUCCEEDED
 
             await trio.lowlevel.wait_task_rescheduled(abort)
         frames, self._frames = self._frames, []
-        self._in_flight, self._queued = self._queued, 0
+        # Added to what a direct send left unsent, which counts until the next take too.
+        self._in_flight += self._queued
+        self._queued = 0
         return frames
 
     def close(self, *, discard: bool = False) -> None:
@@ -161,5 +203,5 @@ class Outbox:
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None:
-            self._waiter = None
+            self._waiter = self._direct = None
             trio.lowlevel.reschedule(waiter)

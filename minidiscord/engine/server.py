@@ -8,6 +8,7 @@ import trio
 
 from ..addresses import address_key
 from ..asgi_io import (
+    DIRECT_SEND,
     SEND_MANY,
     Headers,
     Receive,
@@ -243,8 +244,10 @@ class EngineServer:
             session = self._open_session("websocket", scope, params)
             await send({"type": "websocket.send", "text": session.open_frame([])})
             session.handshake_sent()
-        batch = SEND_MANY in scope.get("extensions", {})
-        await websocket.carry(session, receive, send, batch=batch)
+        extensions = scope.get("extensions") or {}
+        batch = SEND_MANY in extensions
+        direct = (extensions.get(DIRECT_SEND) or {}).get("send")
+        await websocket.carry(session, receive, send, batch=batch, direct=direct)
 
     def _refused(self, scope: Scope, refusal: RequestRefused) -> None:
         self.metrics.reject(refusal.error.label)

@@ -318,11 +318,21 @@ class EngineSession:
     def send_frame(self, frame: Frame) -> None:
         """Queue one encoded frame; never blocks. A full queue drops the client."""
         if not self.outbox.put(frame):
-            outbox = self.outbox
-            self.drop_slow_consumer(
-                f"{len(outbox)} frames and {outbox.held} bytes unread "
-                f"(limits {outbox.limit}, {outbox.byte_limit})"
-            )
+            self._outbox_full()
+
+    def send_frame_direct(self, frame: Frame) -> None:
+        """Send one encoded frame straight to the client's socket when nothing is queued
+        for it and its transport allows (a broadcast's path, see
+        :meth:`Outbox.put_direct`); otherwise as :meth:`send_frame`."""
+        if not self.outbox.put_direct(frame):
+            self._outbox_full()
+
+    def _outbox_full(self) -> None:
+        outbox = self.outbox
+        self.drop_slow_consumer(
+            f"{len(outbox)} frames and {outbox.held} bytes unread "
+            f"(limits {outbox.limit}, {outbox.byte_limit})"
+        )
 
     def drop_slow_consumer(self, why: str) -> None:
         """Close at once, abandoning what is queued: the client does not read fast enough."""

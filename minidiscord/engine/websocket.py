@@ -4,7 +4,7 @@ import logging
 
 import trio
 
-from ..asgi_io import SEND_MANY, Message, Receive, Send
+from ..asgi_io import SEND_MANY, DirectSend, Message, Receive, Send
 from ..protocol import engineio
 from ..protocol.engineio import PacketType
 from ..protocol.errors import EngineIOProtocolError
@@ -33,18 +33,27 @@ def _frame_of(message: Message) -> str | bytes | None:
     return bytes(data) if data is not None else b""
 
 
-async def carry(session: EngineSession, receive: Receive, send: Send, *, batch: bool) -> None:
+async def carry(
+    session: EngineSession,
+    receive: Receive,
+    send: Send,
+    *,
+    batch: bool,
+    direct: DirectSend | None = None,
+) -> None:
     """Carry a session over an accepted WebSocket until either of them ends.
 
     With ``batch`` (the front end offers :data:`SEND_MANY`) every frame taken from the
-    outbox goes to the front end in one message.
+    outbox goes to the front end in one message. With ``direct`` as well (it offers
+    :data:`~minidiscord.asgi_io.DIRECT_SEND`), a broadcast writes to the socket itself
+    while the writer is idle (see :mod:`.outbox`).
     """
     async with trio.open_nursery() as nursery:
         # Dropping the session (close without flush) cancels both directions at once.
         session.websocket_started(nursery.cancel_scope)
         nursery.start_soon(_read, session, receive)
         if not session.closed or session.flush_on_close:
-            await _write(session, send, batch)
+            await _write(session, send, batch, direct if batch else None)
         nursery.cancel_scope.cancel()
     session.websocket_ended()
     try:
@@ -55,11 +64,20 @@ async def carry(session: EngineSession, receive: Receive, send: Send, *, batch: 
         session.mark_flushed()
 
 
-async def _write(session: EngineSession, send: Send, batch: bool) -> None:
+async def _write(
+    session: EngineSession, send: Send, batch: bool, direct: DirectSend | None
+) -> None:
     # Everything already queued is sent in one go: a burst costs the writer one wake-up.
     outbox = session.outbox
-    while frames := await outbox.take():
-        if batch:
+    while True:
+        frames = await outbox.take(direct)
+        if not frames:
+            if outbox.closed:
+                return
+            # Woken with nothing: a direct send left part of a frame with the front end,
+            # and the socket is this task's until it is written.
+            await send({"type": SEND_MANY, "frames": ()})
+        elif batch:
             await send({"type": SEND_MANY, "frames": frames})
         else:
             for frame in frames:

@@ -42,6 +42,9 @@ class ConnectionContext:
     frames: FrameCache = field(default_factory=FrameCache)
     # Writes to WebSocket clients (each carries every frame queued since the last).
     websocket_writes: int = 0
+    # Direct sends that wrote (a message, or its start), and those that left a rest.
+    direct_writes: int = 0
+    direct_partial_writes: int = 0
     # Under --workers: which requests after a connection's first are this worker's.
     sticky: StickyRouting | None = None
     _shutting_down: bool = False

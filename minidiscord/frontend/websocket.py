@@ -9,10 +9,18 @@ a burst of frames costs one system call and no task switch beyond the writer's o
 A sender waits only when ``write_buffer`` bytes are pending behind a write in progress: the
 client is not reading, and the engine's bounded outbox then finds the slow consumer.
 
+Direct sends (``minidiscord.websocket.direct_send``, offered on a plain TCP stream only):
+while the connection is open, nothing is pending and no write is in progress, the app may
+have one message written at once from any task (:meth:`WebSocketConnection.send_now`: one
+non-blocking ``send(2)``, no await). What the socket does not take becomes the pending
+bytes, and only the app's next send writes them; until then every other message queues
+behind them, so the stream of frames is never interleaved.
+
 What may happen next depends on :class:`WebSocketState`, changed only by ``_move_to``.
 """
 
 import logging
+import os
 from collections.abc import Iterator
 from enum import Enum, auto
 from typing import Any
@@ -32,7 +40,14 @@ from wsproto.events import (
 )
 from wsproto.utilities import RemoteProtocolError
 
-from ..asgi_io import SEND_MANY, AppMessage, HostMessage, WebSocketDisconnect, WebSocketReceive
+from ..asgi_io import (
+    DIRECT_SEND,
+    SEND_MANY,
+    AppMessage,
+    HostMessage,
+    WebSocketDisconnect,
+    WebSocketReceive,
+)
 from ..transitions import TransitionTable
 from .context import ConnectionContext
 from .scope import asgi_scope
@@ -77,6 +92,8 @@ class WebSocketState(Enum):
     CLOSING = auto()
     CLOSED = auto()
 
+
+_OPEN = WebSocketState.OPEN
 
 WEBSOCKET_TRANSITIONS = TransitionTable(
     {
@@ -125,6 +142,8 @@ class WebSocketConnection:
         self._client_key = ""
         # Messages handed to the app since the task last yielded.
         self._unyielded = 0
+        # The socket's descriptor for direct sends; -1 where they are not offered (TLS).
+        self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
 
     async def run(self) -> None:
         try:
@@ -142,6 +161,8 @@ class WebSocketConnection:
             for offer in value.split(b",")
         ]
         scope["extensions"] = {"websocket.http.response": {}, SEND_MANY: {}}
+        if self._fd >= 0:
+            scope["extensions"][DIRECT_SEND] = {"send": self.send_now}
         self._client_key = self.context.limits.client_key(scope)
         try:
             await self.context.app(scope, self.receive, self.send)
@@ -149,6 +170,9 @@ class WebSocketConnection:
             logger.exception("the app failed on a WebSocket at %s", scope["path"])
         finally:
             self._release_unfinished()
+            # The stream may be closed once this returns, and its descriptor reused: a
+            # direct send now fails (EBADF) rather than write to another connection.
+            self._fd = -1
         if self.state is WebSocketState.HANDSHAKE:
             self._refuse(500, "Internal Server Error")
         elif self.state is WebSocketState.OPEN:
@@ -252,6 +276,35 @@ class WebSocketConnection:
         else:
             raise RuntimeError(f"unexpected ASGI message {message['type']!r} on a WebSocket")
         await self._flush()
+
+    def send_now(self, payload: str | bytes) -> int | None:
+        """Write one message now, from whichever task calls, without waiting: the
+        :data:`~minidiscord.asgi_io.DirectSend` this connection offers its app.
+
+        None: nothing written (the connection is not open, bytes are pending or being
+        written, or the socket is full). Otherwise how many bytes the socket did not take;
+        they are pending now, for the app's next send.
+        """
+        if self._writing or self._pending or self.state is not _OPEN or self._broken:
+            return None
+        data = self.context.frames.encode(payload)
+        try:
+            # send(2) without flags on the stream's own descriptor (trio keeps its socket
+            # object private); the socket is non-blocking, so this never waits.
+            sent = os.write(self._fd, data)
+        except BlockingIOError:
+            return None
+        except OSError:
+            # Reset or gone: the reader finds out and ends the connection.
+            self._broken = True
+            return None
+        context = self.context
+        context.direct_writes += 1
+        unsent = len(data) - sent
+        if unsent:
+            context.direct_partial_writes += 1
+            self._queue(data[sent:])
+        return unsent
 
     # Reading.
 

@@ -112,6 +112,7 @@ class Socket(CatchAll):
         self.connected = False
         self.disconnect_reason: DisconnectReason | None = None
         self._session_send = client.session.send_frame
+        self._session_send_direct = client.session.send_frame_direct
         # Frames emitted while the connect handler runs wait here, so that the client
         # sees the CONNECT answer first (as it would from the reference server).
         self._connect_buffer: list[Frame] | None = []
@@ -126,17 +127,29 @@ class Socket(CatchAll):
     # Delivery ---------------------------------------------------------------------------
 
     def deliver_frame(self, frame: Frame) -> None:
-        """Queue one already-encoded frame for this client (the fan-out hot path)."""
+        """For an adapter: one already-encoded frame of a broadcast for this client (the
+        fan-out hot path), written straight to its socket when nothing is queued for it
+        and its transport allows, otherwise queued."""
         buffer = self._connect_buffer
         if buffer is None:
-            self._session_send(frame)
+            self._session_send_direct(frame)
         else:
             buffer.append(frame)
 
     def deliver(self, frames: Iterable[Frame]) -> None:
-        """Queue already-encoded frames for this client, in order."""
+        """For an adapter: already-encoded frames for this client, in order."""
         for frame in frames:
             self.deliver_frame(frame)
+
+    def _queue(self, frames: Iterable[Frame]) -> None:
+        # This socket's own frames wait for its transport, which writes a burst at once
+        # (a write per frame would cost more than the one wake-up).
+        buffer = self._connect_buffer
+        if buffer is None:
+            for frame in frames:
+                self._session_send(frame)
+        else:
+            buffer.extend(frames)
 
     @property
     def writable(self) -> bool:
@@ -216,7 +229,7 @@ class Socket(CatchAll):
         if self._any_outgoing:
             self.notify_outgoing(event, args)
         frames = event_frames(self.namespace.name, event, args, ack_id)
-        self.deliver(frames)
+        self._queue(frames)
         self.namespace.metrics.frames_delivered.inc(len(frames))
         return ack_id
 
@@ -277,7 +290,7 @@ class Socket(CatchAll):
         else:
             args = [result]
         frames = ack_frames(self.namespace.name, ack_id, args)
-        self.deliver(frames)
+        self._queue(frames)
         self.namespace.metrics.frames_delivered.inc(len(frames))
 
     # Rooms ------------------------------------------------------------------------------
@@ -432,7 +445,7 @@ class Socket(CatchAll):
             # nothing more is sent to the client meanwhile, nor shown to its outgoing
             # listeners by broadcasts.
             self._leaving = True
-            self._session_send = _discard
+            self._session_send = self._session_send_direct = _discard
             self.namespace.watching_outgoing.discard(self)
         self.client.forget(self)
 

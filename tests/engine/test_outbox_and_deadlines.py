@@ -5,7 +5,7 @@ import trio
 import trio.testing
 
 from minidiscord.engine.deadlines import Deadlines
-from minidiscord.engine.outbox import Outbox
+from minidiscord.engine.outbox import FRAME_OVERHEAD, Outbox, SharedBudget
 
 
 async def test_outbox_hands_over_everything_queued_in_one_take() -> None:
@@ -111,3 +111,113 @@ async def test_a_failing_deadline_handler_does_not_stop_the_others(
         nursery.cancel_scope.cancel()
     assert [name for name, _, _ in log] == ["after"]
     assert "handler bug" in caplog.text
+
+
+class Socket:
+    """A front end's direct send: takes ``room`` bytes of each message; None when full."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.written: list[str | bytes] = []
+
+    def send(self, frame: str | bytes) -> int | None:
+        if self.room <= 0:
+            return None
+        self.written.append(frame)
+        taken = min(self.room, len(frame))
+        self.room -= taken
+        return len(frame) - taken
+
+
+async def test_put_direct_writes_while_the_taker_waits_and_queues_once_it_is_woken() -> None:
+    outbox = Outbox(limit=10)
+    socket = Socket(room=100)
+    taken: list[list[str | bytes]] = []
+
+    async def taker() -> None:
+        taken.append(await outbox.take(socket.send))
+
+    assert outbox.put_direct("before")  # no taker waits: queued
+    assert socket.written == []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(taker)
+        await trio.testing.wait_all_tasks_blocked()
+        assert taken == [["before"]]
+        nursery.start_soon(taker)
+        await trio.testing.wait_all_tasks_blocked()
+        assert outbox.put_direct("a")
+        assert outbox.put_direct("b")
+        assert socket.written == ["a", "b"]
+        assert outbox.awaited
+        assert not outbox
+        assert outbox.held == 0
+        # Something queued (the taker is woken, not yet back): behind it, never past it.
+        assert outbox.put("queued")
+        assert outbox.put_direct("c")
+        assert socket.written == ["a", "b"]
+    assert taken == [["before"], ["queued", "c"]]
+
+
+async def test_a_full_socket_queues_and_a_partial_write_wakes_the_taker_with_nothing() -> None:
+    budget = SharedBudget(limit=1000, on_exceeded=lambda: None)
+    outbox = Outbox(limit=10, shared=budget)
+    socket = Socket(room=4)
+    taken: list[list[str | bytes]] = []
+
+    async def taker() -> None:
+        taken.append(await outbox.take(socket.send))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(taker)
+        await trio.testing.wait_all_tasks_blocked()
+        assert outbox.put_direct("abcdef")  # 4 bytes taken, 2 left with the front end
+        assert not outbox.awaited
+        assert outbox.held == budget.held == 2 + FRAME_OVERHEAD
+        assert outbox.put_direct("next")  # queued behind the rest
+        assert socket.written == ["abcdef"]
+    assert taken == [["next"]]
+    held = 2 + len("next") + 2 * FRAME_OVERHEAD
+    assert outbox.held == budget.held == held
+    # Coming back means all of it was written: none of it counts any more.
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(taker)
+        await trio.testing.wait_all_tasks_blocked()
+        assert outbox.held == budget.held == 0
+        assert outbox.put_direct("full")  # the socket takes nothing now: queued
+    assert taken[-1] == ["full"]
+    assert socket.written == ["abcdef"]
+
+
+async def test_a_partial_write_alone_hands_the_taker_an_empty_batch_while_open() -> None:
+    outbox = Outbox(limit=10)
+    socket = Socket(room=1)
+    async with trio.open_nursery() as nursery:
+
+        async def taker() -> None:
+            assert await outbox.take(socket.send) == []
+            assert not outbox.closed
+
+        nursery.start_soon(taker)
+        await trio.testing.wait_all_tasks_blocked()
+        assert outbox.put_direct("xy")
+    assert outbox.held == 1 + FRAME_OVERHEAD
+    outbox.close(discard=True)
+    assert outbox.held == 0
+    assert outbox.put_direct("after close")
+    assert socket.written == ["xy"]
+
+
+async def test_a_cancelled_or_closed_taker_stops_direct_sends() -> None:
+    outbox = Outbox(limit=10)
+    socket = Socket(room=100)
+    with trio.move_on_after(0.01):
+        await outbox.take(socket.send)
+    assert outbox.put_direct("after cancel")
+    assert socket.written == []
+    assert await outbox.take(socket.send) == ["after cancel"]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(outbox.take, socket.send)
+        await trio.testing.wait_all_tasks_blocked()
+        outbox.close()
+    assert outbox.put_direct("after close")
+    assert socket.written == []
