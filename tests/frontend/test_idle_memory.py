@@ -23,7 +23,9 @@ from wsproto.events import (
 )
 from wsproto.handshake import H11Handshake
 
+from minidiscord.addresses import TrustedProxies
 from minidiscord.app import create_app
+from minidiscord.frontend.connlimits import ConnectionLimits
 from minidiscord.frontend.http import HttpConnection
 from minidiscord.frontend.websocket import WebSocketConnection
 from minidiscord.frontend.wsconnection import ServerWSConnection
@@ -62,6 +64,12 @@ async def test_an_open_websocket_keeps_nothing_of_its_upgrade() -> None:
         assert _live(HttpConnection) == []
         assert [c for c in _live(h11.Connection) if c.our_role is h11.SERVER] == []
         assert [h for h in _live(H11Handshake) if not h.client] == []
+
+
+def test_what_each_connection_holds_for_its_life_has_no_instance_dict() -> None:
+    counted = ConnectionLimits(None, 10, TrustedProxies(())).connection("10.0.0.1")
+    for held in (counted, ServerWSConnection()):
+        assert not hasattr(held, "__dict__"), type(held)
 
 
 def _upgrade_request() -> tuple[WSConnection, h11.Request]:
