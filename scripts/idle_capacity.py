@@ -116,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     trees = args.tree or [Tree("head", Path(".").resolve())]
     soft = raise_fd_limit()
-    if soft < 2 * args.clients + 1000:
+    if soft < args.clients + 1000:  # each side (server, load generator) holds one per client
         print(f"note: open-files limit {soft}; {args.clients} clients may not fit", file=sys.stderr)
     records: list[dict[str, Any]] = []
     for round_ in range(1, args.runs + 1):
