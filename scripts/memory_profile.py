@@ -10,12 +10,15 @@ allocation sites grouped by line and by traceback, and the objects added by type
 
 Example: ``python -m scripts.memory_profile --clients 2000 --handshake engineio``.
 Tracing slows the server and adds its own memory (not in the figures it prints, but in the
-resident one): read the resident figure from ``scripts/bench.py``, the breakdown from here.
+resident one): read the resident figure from ``scripts/bench.py`` or ``--frames 0`` (no
+tracing), the breakdown from here. It also prints the resident figure after glibc's
+``malloc_trim``: what is left of it is memory alive, the rest heap freed but kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import os
 import subprocess
@@ -41,6 +44,17 @@ QUIET_S = 2.0
 def type_counts() -> Counter[str]:
     gc.collect()
     return Counter(type(obj).__qualname__ for obj in gc.get_objects())
+
+
+def rss_after_trim() -> int | None:
+    """The resident memory once glibc has handed its free pages back (``malloc_trim``):
+    how much of the resident figure is heap freed but kept, not objects alive."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    libc.malloc_trim(0)
+    return rss_kib(os.getpid())
 
 
 def print_top(title: str, stats: list[tracemalloc.StatisticDiff], clients: int, top: int) -> None:
@@ -81,6 +95,9 @@ async def profile(args: argparse.Namespace) -> None:
             *("--port", str(port), "--frontend", args.frontend, "--store", "memory"),
             *("--log-level", "warning"),
             *UNLIMITED,
+            # Engine.IO-only clients never send CONNECT: keep them while a traced (slow)
+            # server takes its time connecting the rest.
+            *("--connect-timeout", "3600"),
         ],
         os.environ,
     )
@@ -93,7 +110,7 @@ async def profile(args: argparse.Namespace) -> None:
         # Let startup's allocations settle before the baseline.
         await trio.sleep(0.5)
         before_types = type_counts()
-        before = tracemalloc.take_snapshot()
+        before = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
         rss_before = rss_kib(os.getpid())
         command = script_args(
             "loadtest",
@@ -116,21 +133,28 @@ async def profile(args: argparse.Namespace) -> None:
                     await trio.sleep(0.25)
             held = len(engine.sessions)
             after_types = type_counts()
-            after = tracemalloc.take_snapshot()
+            after = tracemalloc.take_snapshot() if before is not None else None
             rss_after = rss_kib(os.getpid())
+            rss_trimmed = rss_after_trim()
             process.terminate()
         stop.set()
     clients = max(1, held)
-    traced = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     print(f"{held} connections held ({args.handshake}, {args.frontend} front end)")
     if rss_before is not None and rss_after is not None:
         print(f"resident memory added: {(rss_after - rss_before) / clients:.2f} KiB per connection")
-    print(f"traced by tracemalloc: {traced / clients / 1024:.2f} KiB per connection")
-    print_top("by line", after.compare_to(before, "lineno"), clients, args.top)
-    if args.tracebacks:
-        print_top("by traceback", after.compare_to(before, "traceback"), clients, args.top)
-    if args.tracebacks:
-        print_by_owner(after.compare_to(before, "traceback"), clients, args.top)
+        if rss_trimmed is not None:
+            print(
+                "resident memory added, after malloc_trim: "
+                f"{(rss_trimmed - rss_before) / clients:.2f} KiB per connection"
+            )
+    if before is not None and after is not None:
+        traced = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+        print(f"traced by tracemalloc: {traced / clients / 1024:.2f} KiB per connection")
+        print_top("by line", after.compare_to(before, "lineno"), clients, args.top)
+        if args.tracebacks:
+            by_traceback = after.compare_to(before, "traceback")
+            print_top("by traceback", by_traceback, clients, args.top)
+            print_by_owner(by_traceback, clients, args.top)
     print("\nobjects added per connection, by type")
     added = after_types - before_types
     for name, count in added.most_common(args.top):
@@ -142,13 +166,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--handshake", choices=("engineio", "socketio"), default="engineio")
     parser.add_argument("--frontend", choices=("native", "hypercorn"), default="native")
-    parser.add_argument("--frames", type=int, default=1, help="traceback depth traced")
+    parser.add_argument(
+        "--frames", type=int, default=1, help="traceback depth traced (0: no tracing)"
+    )
     parser.add_argument("--tracebacks", action="store_true", help="also group by traceback")
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--hold", type=float, default=300.0, help="the longest wait, seconds")
     args = parser.parse_args(argv)
     raise_fd_limit()
-    tracemalloc.start(args.frames)
+    if args.frames > 0:
+        tracemalloc.start(args.frames)
     trio.run(profile, args)
     return 0
 
