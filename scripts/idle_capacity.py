@@ -67,6 +67,7 @@ def measure(tree: Tree, args: argparse.Namespace, round_: int) -> dict[str, Any]
         *("-m", "minidiscord", "--port", str(port), *UNLIMITED),
         *("--frontend", args.frontend, "--store", "memory", "--log-level", "warning"),
         *("--connect-timeout", str(args.server_connect_timeout)),
+        *args.server_option,
     ]
     env = {**os.environ, "PYTHONPATH": str(tree.path), "PYTHONWARNINGS": "ignore"}
     load = load_average()
@@ -112,6 +113,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--client-connect-timeout", type=float, default=60.0)
     parser.add_argument("--server-connect-timeout", type=float, default=600.0)
     parser.add_argument("--run-timeout", type=float, default=900.0)
+    parser.add_argument(
+        "--server-option",
+        action="append",
+        default=[],
+        help="one more argument for every server (repeat: --server-option=--recovery-window "
+        "--server-option=0)",
+    )
     parser.add_argument("--json", type=Path, help="also write every run's record here")
     args = parser.parse_args(argv)
     trees = args.tree or [Tree("head", Path(".").resolve())]
