@@ -22,8 +22,8 @@ an oversized one (close 1009). Here the address is the client's, forwarded ones 
 
 import logging
 import resource
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,32 +124,10 @@ class ConnectionLimits:
         client = self._trusted.client_of(dict(scope)) or scope.get("client")
         return address_key(str(client[0])) if client else "unknown"
 
-    @contextmanager
-    def connection(self, ip: str) -> Iterator[Refusal | None]:
-        """While inside, a connection from ``ip`` counts; yields why it is refused, if it
+    def connection(self, ip: str) -> "CountedConnection":
+        """While inside, a connection from ``ip`` counts; ``as`` gets why it is refused, if it
         is (a refused one counts for nothing)."""
-        key = None if self._trusted.trusts(ip) else address_key(ip)
-        if self.open >= self.total:
-            self._log_refusal(_ALL)
-            yield SERVER_FULL
-            return
-        if key is not None and self._open.get(key, 0) >= self.per_address:
-            self._log_refusal(key)
-            yield TOO_MANY_FROM_ADDRESS
-            return
-        self.open += 1
-        if key is not None:
-            self._open[key] = self._open.get(key, 0) + 1
-        try:
-            yield None
-        finally:
-            self.open -= 1
-            if key is not None:
-                left = self._open[key] - 1
-                if left:
-                    self._open[key] = left
-                else:
-                    del self._open[key]
+        return CountedConnection(self, ip)
 
     def _log_refusal(self, log_key: str) -> None:
         now = self._clock()
@@ -197,3 +175,48 @@ def peer_ip(stream: trio.abc.Stream) -> str | None:
         return str(stream.socket.getpeername()[0])
     except OSError:
         return None
+
+
+class CountedConnection:
+    """:meth:`ConnectionLimits.connection`: a class, not a generator, because it is held for
+    as long as the connection lives (a suspended generator and its context manager cost
+    about 400 bytes more per connection)."""
+
+    __slots__ = ("_counted", "_ip", "_key", "_limits")
+
+    def __init__(self, limits: ConnectionLimits, ip: str) -> None:
+        self._limits = limits
+        self._ip = ip
+        self._counted = False
+        # The address key counted (None for a trusted proxy's: they count in the total only).
+        self._key: str | None = None
+
+    def __enter__(self) -> Refusal | None:
+        limits = self._limits
+        key = None if limits._trusted.trusts(self._ip) else address_key(self._ip)
+        if limits.open >= limits.total:
+            limits._log_refusal(_ALL)
+            return SERVER_FULL
+        if key is not None and limits._open.get(key, 0) >= limits.per_address:
+            limits._log_refusal(key)
+            return TOO_MANY_FROM_ADDRESS
+        limits.open += 1
+        if key is not None:
+            limits._open[key] = limits._open.get(key, 0) + 1
+        self._key = key
+        self._counted = True
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        if not self._counted:
+            return
+        self._counted = False
+        limits = self._limits
+        limits.open -= 1
+        key = self._key
+        if key is not None:
+            left = limits._open[key] - 1
+            if left:
+                limits._open[key] = left
+            else:
+                del limits._open[key]

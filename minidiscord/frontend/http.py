@@ -57,9 +57,14 @@ class HttpConnection:
         # on a kept-alive connection may be another worker's.
         self._routed = True
 
-    async def run(self) -> None:
+    async def run(self) -> WebSocketConnection | None:
         """Serve requests until the connection ends; raises :class:`.sticky.HandBack` when
-        the next request is another worker's."""
+        the next request is another worker's.
+
+        A request to upgrade ends it too: it returns the WebSocket for the caller to run,
+        so that this object, h11's state and the buffers it kept are garbage for as long
+        as the WebSocket lives (an idle one would otherwise hold them for hours).
+        """
         config = self.context.config
         try:
             while not self.context.shutting_down:
@@ -67,35 +72,35 @@ class HttpConnection:
                     await self._route_next_request()
                 request = await self._next_request()
                 if request is None:
-                    return
+                    return None
                 if is_websocket_upgrade(request):
                     trailing, _ = self.conn.trailing_data
-                    await WebSocketConnection(self.context, self.stream, request, trailing).run()
-                    return
+                    return WebSocketConnection(self.context, self.stream, request, trailing)
                 # The whole body has this long, whether the app reads it or not.
                 body_deadline = trio.current_time() + config.read_timeout
                 if not await _Exchange(self, request).run():
-                    return
+                    return None
                 if self.conn.our_state is not h11.DONE:
                     # The answer ends the connection (e.g. it said "Connection: close"): the
                     # rest of the request is not worth waiting for, only worth letting in.
                     if self.conn.their_state is h11.SEND_BODY:
                         await self._linger()
-                    return
+                    return None
                 # An app may answer without reading the request (a GET's empty body
                 # included): what is left must be read before the next request can be.
                 if self.conn.their_state is h11.SEND_BODY and not await self._skip_body(
                     body_deadline
                 ):
-                    return
+                    return None
                 if self.conn.their_state is not h11.DONE:
-                    return
+                    return None
                 self.conn.start_next_cycle()
                 self._routed = self.context.sticky is None
         except _ConnectionEnded:
-            return
+            return None
         except h11.RemoteProtocolError as exc:
             await self._refuse_bad_request(exc, config.read_timeout)
+        return None
 
     async def _next_request(self) -> h11.Request | None:
         """The next request's head; None when the client closed or stayed idle too long."""

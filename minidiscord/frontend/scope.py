@@ -8,6 +8,9 @@ import h11
 from ..asgi_io import Scope
 from .streams import ClientStream, is_tls, tcp_socket
 
+# The same for every request, so one dict for all (a WebSocket's scope lives as long as it).
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.3"}
+
 
 def asgi_scope(kind: str, request: h11.Request, stream: ClientStream) -> Scope:
     raw_path, _, query_string = bytes(request.target).partition(b"?")
@@ -15,7 +18,7 @@ def asgi_scope(kind: str, request: h11.Request, stream: ClientStream) -> Scope:
     scheme = "http" if kind == "http" else "ws"
     scope: Scope = {
         "type": kind,
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "asgi": ASGI_VERSION,
         "http_version": request.http_version.decode("ascii"),
         "scheme": scheme + "s" if is_tls(stream) else scheme,
         "path": unquote(raw_path.decode("latin-1")),

@@ -161,7 +161,9 @@ class NativeServer:
         try:
             if isinstance(stream, trio.SSLStream) and not await self._handshake(stream, ip):
                 return
-            await HttpConnection(self.context, stream, received).run()
+            upgraded = await HttpConnection(self.context, stream, received).run()
+            if upgraded is not None:
+                await upgraded.run()
         except HandBack as back:
             # Under --workers: the next request is another worker's; the parent routes it.
             assert self.context.sticky is not None

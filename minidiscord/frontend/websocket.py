@@ -27,7 +27,6 @@ from typing import Any
 
 import h11
 import trio
-from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -52,6 +51,7 @@ from ..transitions import TransitionTable
 from .context import ConnectionContext
 from .scope import asgi_scope
 from .streams import ClientStream, end_sending
+from .wsconnection import ServerWSConnection
 
 logger = logging.getLogger("minidiscord.frontend")
 
@@ -64,6 +64,11 @@ MESSAGE_TOO_BIG = 1009
 # How many messages from one read the app gets before the reading task lets others run.
 YIELD_EVERY = 16
 ABNORMAL_CLOSURE = 1006
+# The same for every connection, so shared (nobody changes a scope's extensions).
+EXTENSIONS: dict[str, dict[str, Any]] = {"websocket.http.response": {}, SEND_MANY: {}}
+# What a connection's events are once it has taken all of them: one iterator for all,
+# not the last read's finished generator kept per connection.
+_NO_EVENTS: Iterator[Event] = iter(())
 
 
 def is_websocket_upgrade(request: h11.Request) -> bool:
@@ -122,16 +127,18 @@ class WebSocketConnection:
     ) -> None:
         self.context = context
         self.stream = stream
-        self.request = request
-        self.ws = WSConnection(ConnectionType.SERVER)
+        # Dropped once the scope is made: an idle WebSocket keeps no copy of its request.
+        self.request: h11.Request | None = request
+        self.ws = ServerWSConnection()
         self._already_read = already_read
-        self._events: Iterator[Event] = iter(())
+        self._events: Iterator[Event] = _NO_EVENTS
         self._connect_delivered = False
         self.state = WebSocketState.HANDSHAKE
         self._pending: list[bytes] = []
         self._pending_size = 0
-        # Set (and replaced) each time a write round ends; only senders over the limit wait.
-        self._drained = trio.Event()
+        # Made by the first sender over the limit, set when the write round ends; most
+        # connections never need one.
+        self._drained: trio.Event | None = None
         self._broken = False
         self._writing = False
         # The parts of a fragmented message (str for text, bytes for binary), and how much
@@ -146,23 +153,27 @@ class WebSocketConnection:
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
 
     async def run(self) -> None:
+        request = self.request
+        assert request is not None
+        self.request = None
         try:
-            self.ws.initiate_upgrade_connection(list(self.request.headers), self.request.target)
+            self.ws.initiate_upgrade_connection(list(request.headers), request.target)
         except RemoteProtocolError as exc:
             self._refuse(400, str(exc))
             await self._flush()
             return
         next(self.ws.events(), None)  # the upgrade Request, already known
-        scope = asgi_scope("websocket", self.request, self.stream)
+        scope = asgi_scope("websocket", request, self.stream)
         scope["subprotocols"] = [
             offer.decode("latin-1").strip()
-            for name, value in self.request.headers
+            for name, value in request.headers
             if name == b"sec-websocket-protocol"
             for offer in value.split(b",")
         ]
-        scope["extensions"] = {"websocket.http.response": {}, SEND_MANY: {}}
-        if self._fd >= 0:
-            scope["extensions"][DIRECT_SEND] = {"send": self.send_now}
+        scope["extensions"] = (
+            {**EXTENSIONS, DIRECT_SEND: {"send": self.send_now}} if self._fd >= 0 else EXTENSIONS
+        )
+        del request  # the scope has what the app may read of it
         self._client_key = self.context.limits.client_key(scope)
         try:
             await self.context.app(scope, self.receive, self.send)
@@ -205,6 +216,7 @@ class WebSocketConnection:
         while self.state is WebSocketState.OPEN or self.state is WebSocketState.CLOSING:
             event = next(self._events, None)
             if event is None:
+                self._events = _NO_EVENTS
                 if not await self._read():
                     return self._disconnect(ABNORMAL_CLOSURE)
                 self._unyielded = 0
@@ -402,6 +414,8 @@ class WebSocketConnection:
             # Another task is writing and will take these bytes too; wait only if the
             # client is so far behind that the pending bytes passed the limit.
             while self._writing and self._pending_size >= self.context.config.write_buffer:
+                if self._drained is None:
+                    self._drained = trio.Event()
                 await self._drained.wait()
             return
         self._writing = True
@@ -424,5 +438,6 @@ class WebSocketConnection:
             self._writing = False
             if self._broken:
                 self._pending = []
-            self._drained.set()
-            self._drained = trio.Event()
+            if self._drained is not None:
+                self._drained.set()
+                self._drained = None

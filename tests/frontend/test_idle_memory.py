@@ -1,0 +1,122 @@
+"""What an idle WebSocket on the native front end keeps: its own state, none of the upgrade's.
+
+Memory per connection is a benchmark figure (``scripts/bench.py``, ``scripts/memory_profile.py``,
+docs/benchmarks.md), never asserted here; these pin down the structure behind it: once a
+WebSocket is open, the HTTP connection that carried its upgrade request, h11's parser state,
+wsproto's handshake and the request itself are garbage, and a connection that is not
+writing holds no event of its own.
+"""
+
+import gc
+from dataclasses import replace
+from typing import TypeVar
+
+import h11
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    CloseConnection,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.handshake import H11Handshake
+
+from minidiscord.addresses import TrustedProxies
+from minidiscord.app import create_app
+from minidiscord.frontend.connlimits import ConnectionLimits
+from minidiscord.frontend.http import HttpConnection
+from minidiscord.frontend.websocket import WebSocketConnection
+from minidiscord.frontend.wsconnection import ServerWSConnection
+from tests.frontend.test_native_server import native
+from tests.support.rawclient import raw_websocket
+from tests.support.servers import TEST_SETTINGS
+from tests.support.waiting import wait_until
+
+T = TypeVar("T")
+
+
+def _live(kind: type[T]) -> list[T]:
+    gc.collect()
+    return [obj for obj in gc.get_objects() if isinstance(obj, kind)]
+
+
+async def test_an_open_websocket_keeps_nothing_of_its_upgrade() -> None:
+    app = create_app(replace(TEST_SETTINGS, frontend="native"))
+    async with (
+        native(app) as (_, port, _),
+        raw_websocket(f"ws://127.0.0.1:{port}") as engine_only,
+        raw_websocket(f"ws://127.0.0.1:{port}") as chat_user,
+    ):
+        # A round trip: the chat user's connection has read and written since the upgrade.
+        await chat_user.join('{"username":"idle"}')
+        await engine_only.send("3")  # a pong nobody asked for: read, and ignored
+        await wait_until(lambda: len(app.engine.sessions) == 2)
+        connections = _live(WebSocketConnection)
+        assert len(connections) == 2
+        for connection in connections:
+            assert connection.request is None
+            assert isinstance(connection.ws, ServerWSConnection)
+            assert connection.ws.handshake_done
+            assert connection._drained is None
+        # The test's own clients are wsproto clients: only the server's side is counted.
+        assert _live(HttpConnection) == []
+        assert [c for c in _live(h11.Connection) if c.our_role is h11.SERVER] == []
+        assert [h for h in _live(H11Handshake) if not h.client] == []
+
+
+def test_what_each_connection_holds_for_its_life_has_no_instance_dict() -> None:
+    counted = ConnectionLimits(None, 10, TrustedProxies(())).connection("10.0.0.1")
+    for held in (counted, ServerWSConnection()):
+        assert not hasattr(held, "__dict__"), type(held)
+
+
+def _upgrade_request() -> tuple[WSConnection, h11.Request]:
+    client = WSConnection(ConnectionType.CLIENT)
+    data = client.send(Request(host="localhost", target="/chat?x=1"))
+    parser = h11.Connection(h11.SERVER)
+    parser.receive_data(data)
+    request = parser.next_event()
+    assert isinstance(request, h11.Request)
+    return client, request
+
+
+def test_the_lean_connection_speaks_websocket_and_drops_its_handshake() -> None:
+    client, request = _upgrade_request()
+    server = ServerWSConnection()
+    server.initiate_upgrade_connection(list(request.headers), request.target)
+    (upgrade,) = list(server.events())
+    assert isinstance(upgrade, Request)
+    assert upgrade.target == "/chat?x=1"
+    client.receive_data(server.send(AcceptConnection()))
+    assert isinstance(next(client.events()), AcceptConnection)
+    # Frames the client sent before the accept was seen are read once fed.
+    server.receive_data(client.send(TextMessage(data="hello")))
+    assert not server.handshake_done
+    events = list(server.events())
+    assert [event.data for event in events if isinstance(event, TextMessage)] == ["hello"]
+    assert server.handshake_done
+    client.receive_data(server.send(TextMessage(data="back")))
+    client.receive_data(server.send(CloseConnection(code=1000)))
+    answers = list(client.events())
+    assert isinstance(answers[0], TextMessage)
+    assert answers[0].data == "back"
+    assert isinstance(answers[1], CloseConnection)
+    assert answers[1].code == 1000
+
+
+def test_a_refused_upgrade_keeps_its_handshake_to_send_the_body() -> None:
+    client, request = _upgrade_request()
+    server = ServerWSConnection()
+    server.initiate_upgrade_connection(list(request.headers), request.target)
+    list(server.events())
+    head = server.send(RejectConnection(status_code=403, has_body=True))
+    body = server.send(RejectData(data=b"no\n"))
+    assert not server.handshake_done
+    client.receive_data(head + body)
+    rejection, data = list(client.events())[:2]
+    assert isinstance(rejection, RejectConnection)
+    assert rejection.status_code == 403
+    assert isinstance(data, RejectData)
+    assert data.data == b"no\n"
