@@ -19,7 +19,7 @@ import trio.testing
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from minidiscord.addresses import TrustedProxies
-from minidiscord.asgi_io import Receive, Scope, Send, respond
+from minidiscord.asgi_io import DIRECT_SEND, SEND_MANY, Receive, Scope, Send, respond
 from minidiscord.frontend import FrontendConfig, NativeServer
 from minidiscord.frontend.connlimits import ConnectionLimits
 from minidiscord.frontend.tls import server_context
@@ -41,6 +41,16 @@ async def scheme_app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.send", "text": scope["scheme"]})
         # Returning closes from our side: a close frame, then the client's answer.
+
+
+async def extensions_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """Sends the names of the ASGI extensions its WebSocket scope offers, then closes."""
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+    elif scope["type"] == "websocket":
+        await receive()
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": " ".join(sorted(scope["extensions"]))})
 
 
 @asynccontextmanager
@@ -159,6 +169,17 @@ async def test_wss_echoes_and_closes_cleanly_from_either_side(
         assert closed.value.reason is not None
         assert closed.value.reason.code == 1000
     assert not failures(caplog)
+
+
+async def test_direct_sends_are_not_offered_over_tls(certificate: ServerCertificate) -> None:
+    # A direct send writes the raw socket: over TLS those bytes would bypass the encryption.
+    async with (
+        tls_server(certificate, extensions_app) as (_, port, _),
+        open_websocket_url(f"wss://127.0.0.1:{port}/", certificate.client_context()) as ws,
+    ):
+        offered = str(await ws.get_message()).split()
+    assert SEND_MANY in offered
+    assert DIRECT_SEND not in offered
 
 
 async def test_a_handshake_that_never_finishes_is_dropped_in_time_and_blocks_no_one(
