@@ -88,8 +88,9 @@ class Settings:
     max_connections: int = 20_000
     log_level: LogLevel = "info"
     log_format: LogFormat = "text"
-    # What speaks HTTP and WebSocket: hypercorn (ASGI) or the native trio front end.
-    frontend: Frontend = "hypercorn"
+    # What speaks HTTP and WebSocket: the native trio front end (the default: faster
+    # fan-out, direct sends) or hypercorn (ASGI; HTTP/2), one flag away.
+    frontend: Frontend = "native"
     # TLS (https and wss) on either front end: the certificate chain and its private key,
     # PEM files (None: plain HTTP; the key may be in the certificate's file).
     certfile: str | None = None
@@ -492,8 +493,8 @@ OPTIONS: tuple[Option, ...] = (
         "--frontend",
         "MINIDISCORD_FRONTEND",
         parse_frontend,
-        "what serves HTTP and WebSocket: hypercorn, or native (trio + h11 + wsproto, "
-        "faster fan-out; no HTTP/2)",
+        "what serves HTTP and WebSocket: native (trio + h11 + wsproto, faster fan-out; "
+        "no HTTP/2), or hypercorn",
         "NAME",
     ),
     Option(

@@ -56,7 +56,7 @@ TEST_SETTINGS = Settings(
     recovery_window=0.0,
     presence_grace=0.0,
     frontend=parse_frontend(
-        os.environ.get("MINIDISCORD_FRONTEND", "hypercorn"), "MINIDISCORD_FRONTEND"
+        os.environ.get("MINIDISCORD_FRONTEND", "native"), "MINIDISCORD_FRONTEND"
     ),
 )
 
