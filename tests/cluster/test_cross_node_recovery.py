@@ -26,7 +26,7 @@ from tests.chat.test_recovery import Seen, chat_client, send
 from tests.cluster.test_chat_cluster import HeldReads
 from tests.support.redisserver import RedisServer
 from tests.support.servers import RunningServer, ServerFactory, start_nodes
-from tests.support.switchproxy import switch_proxy
+from tests.support.switchproxy import SwitchProxy, switch_proxy
 from tests.support.waiting import wait_until
 
 NODE_DIR = Path(__file__).parent.parent / "node"
@@ -69,6 +69,15 @@ async def gone_from(server: RunningServer, sid: str) -> None:
     await wait_until(lambda: node_of(server).recovery.sessions.pending == 0)
 
 
+async def cut_away(proxy: SwitchProxy, server: RunningServer, sid: str | None) -> str:
+    """Cut the proxied client off ``server`` and hold it away (nothing listens where the
+    proxy now points) until the server let its socket go; the socket's id."""
+    assert sid is not None
+    proxy.switch(free_port())
+    await gone_from(server, sid)
+    return sid
+
+
 def story(seen: Seen) -> list[tuple[str, str]]:
     """What a client was told of messages and of other users, in order."""
     told = []
@@ -96,11 +105,7 @@ async def test_a_client_recovers_on_another_node_with_what_a_third_node_sent(
         await wait_until(lambda: bool(seen.named("users")))
         await send(on_c, "general", "before")
         await wait_until(lambda: seen.texts("general") == ["before"])
-        first_id = socket.id
-        assert first_id is not None
-
-        proxy.switch(free_port())  # cut, and held away: nothing listens there
-        await gone_from(a, first_id)
+        first_id = await cut_away(proxy, a, socket.id)
         await send(on_c, "general", "away 1")
         carol = chat_client(auth={"username": "carol"}, reconnection=False)
         async with carol.connect(c.url) as on_c2:
@@ -150,10 +155,7 @@ async def test_past_the_window_the_client_gets_a_new_socket_and_a_fresh_greeting
         alice.connect(proxy.url) as socket,
     ):
         await wait_until(lambda: bool(seen.named("users")))
-        first_id = socket.id
-        assert first_id is not None
-        proxy.switch(free_port())
-        await gone_from(a, first_id)
+        first_id = await cut_away(proxy, a, socket.id)
         await send(on_c, "general", "away")
         keys = node_of(a).keys
         async with open_redis(parse_redis_url(redis.url)) as client:
@@ -191,10 +193,7 @@ async def test_a_node_that_resynced_past_the_offset_greets_the_client_afresh(
         alice.connect(proxy.url) as socket,
     ):
         await wait_until(lambda: bool(seen.named("users")))
-        first_id = socket.id
-        assert first_id is not None
-        proxy.switch(free_port())
-        await gone_from(a, first_id)
+        first_id = await cut_away(proxy, a, socket.id)
         # Node b falls behind; the log is trimmed past what it has read (what MAXLEN does to
         # a node away too long), so b resyncs and no longer holds what alice missed.
         reader: Any = node_of(b).reader  # its Redis client is swapped for one that holds
@@ -271,10 +270,7 @@ async def test_a_user_who_left_from_a_tab_on_another_node_is_not_recovered(
     async with switch_proxy(a.port) as proxy, tab1.connect(proxy.url) as socket:
         session = await seen1.first("session")
         await wait_until(lambda: bool(seen1.named("users")))
-        first_id = socket.id
-        assert first_id is not None
-        proxy.switch(free_port())
-        await gone_from(a, first_id)
+        first_id = await cut_away(proxy, a, socket.id)
         tab2 = chat_client(auth={"sessionId": session["sessionId"]})
         async with tab2.connect(c.url) as on_c:
             ack = await on_c.call("user:leave", timeout=5)
@@ -315,9 +311,8 @@ async def test_node_socket_io_client_recovers_on_another_node(
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(run_client)
                 await wait_until(lambda: "ready" in watching.texts("general"), timeout=30)
-                (first_id,) = sockets_of(a)
-                proxy.switch(free_port())
-                await gone_from(a, first_id)
+                (sid,) = sockets_of(a)
+                first_id = await cut_away(proxy, a, sid)
                 await send(on_c, "general", "away 1")
                 await send(on_c, "react", "away 2")
                 proxy.switch(b.port)
