@@ -36,7 +36,7 @@ from ..sockets import (
     Session,
     SocketDetails,
 )
-from ..sockets.recovery import PacketLog
+from ..sockets.recovery import PacketLog, stamped
 from . import adapter_sessions
 from .adapter_codec import Kind, Message, options_body, options_of, packet_body, packet_of
 from .adapter_node import AdapterNode, AdapterOptions, logger
@@ -145,7 +145,7 @@ class RedisAdapter(InMemoryAdapter):
     def _deliver_own(self, packet: Packet, opts: BroadcastOptions, entry_id: str | None) -> None:
         """This server's own broadcast, once Redis gave it its offset (or refused it)."""
         if entry_id is not None:
-            packet = adapter_sessions.stamped(packet, entry_id)
+            packet = stamped(packet, entry_id)
             self._node.own_position = entry_id
         InMemoryAdapter.broadcast(self, packet, opts)
 
@@ -277,7 +277,7 @@ class RedisAdapter(InMemoryAdapter):
             packet = packet_of(body.get("packet"), name)
             opts = options_of(body.get("opts"))
             if adapter_sessions.recoverable(self.namespace, packet, opts):
-                packet = adapter_sessions.stamped(packet, entry_id)
+                packet = stamped(packet, entry_id)
             InMemoryAdapter.broadcast(self, packet, opts)
         elif kind is Kind.BROADCAST_WITH_ACK:
             packet = replace(packet_of(body.get("packet"), name), id=next(self.namespace.ack_ids))

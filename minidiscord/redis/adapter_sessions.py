@@ -17,6 +17,7 @@ from ..protocol.engineio import Frame
 from ..protocol.socketio import Packet, PacketType
 from ..sockets import BroadcastOptions, Session
 from ..sockets.packets import frames_of
+from ..sockets.recovery import reaches, stamped
 from .adapter_codec import Kind, MalformedMessage, decode, options_of, packet_of, text
 from .adapter_node import STREAM_ID, AdapterNode, id_key
 from .connection import bounded
@@ -28,20 +29,6 @@ if TYPE_CHECKING:
 # XRANGE calls one restore may make (each of up to READ_COUNT entries) before giving up.
 MAX_READS = 100
 READ_COUNT = 1_000
-
-
-def stamped(packet: Packet, offset: str) -> Packet:
-    """The packet with its offset as the event's last argument (what a client keeps)."""
-    data = packet.data
-    assert isinstance(data, list)
-    return Packet(packet.type, packet.namespace, [*data, offset], packet.id)
-
-
-def reaches(rooms: frozenset[str], opts: BroadcastOptions) -> bool:
-    """Whether a broadcast with ``opts`` was for a socket in ``rooms``."""
-    if opts.rooms and rooms.isdisjoint(opts.rooms):
-        return False
-    return not opts.except_ or rooms.isdisjoint(opts.except_)
 
 
 def recoverable(namespace: "Namespace", packet: Packet, opts: BroadcastOptions) -> bool:

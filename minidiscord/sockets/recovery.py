@@ -111,7 +111,14 @@ class _Kept:
     size: int
 
 
-def _reaches(rooms: frozenset[str], opts: BroadcastOptions) -> bool:
+def stamped(packet: Packet, offset: str) -> Packet:
+    """The packet with its offset as the event's last argument (what a client keeps)."""
+    data = packet.data
+    assert isinstance(data, list)
+    return Packet(packet.type, packet.namespace, [*data, offset], packet.id)
+
+
+def reaches(rooms: frozenset[str], opts: BroadcastOptions) -> bool:
     """Whether a broadcast with ``opts`` was for a socket in ``rooms``."""
     if opts.rooms and rooms.isdisjoint(opts.rooms):
         return False
@@ -148,10 +155,7 @@ class PacketLog:
         """Append the next offset to the event, keep its frames, and return them."""
         seq = self._next
         self._next += 1
-        data = packet.data
-        assert isinstance(data, list)
-        stamped = Packet(packet.type, packet.namespace, [*data, f"{self._epoch}-{seq}"], packet.id)
-        frames = frames_of(stamped)
+        frames = frames_of(stamped(packet, f"{self._epoch}-{seq}"))
         now = trio.current_time()
         self._drop_old(now)
         size = sum(len(frame) for frame in frames)
@@ -213,7 +217,7 @@ class PacketLog:
         cap = self.recovery.max_missed_packets
         missed: list[tuple[Frame, ...]] = []
         for packet in itertools.islice(self._packets, after - self._first, None):
-            if _reaches(session.rooms, packet.opts):
+            if reaches(session.rooms, packet.opts):
                 if len(missed) == cap:
                     return None
                 missed.append(packet.frames)

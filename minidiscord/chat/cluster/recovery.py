@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from minidiscord.redis.adapter_sessions import reaches, stamped
 from minidiscord.redis.connection import RedisClient, RedisUnavailable
 from minidiscord.redis.sessions import SessionWriter, session_value, take_session
+from minidiscord.sockets.recovery import reaches, stamped
 
 from ...protocol.engineio import Frame
 from ...protocol.socketio import Packet
