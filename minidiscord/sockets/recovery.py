@@ -103,12 +103,54 @@ class Recorder(Protocol):
 
 
 @dataclass(slots=True)
-class _Kept:
-    seq: int
+class Kept:
+    """One kept broadcast: its place (``key``: a sequence number or a log position, rising),
+    when it was kept (trio time), whom it was for, and its frames."""
+
+    key: int
     at: float
     opts: BroadcastOptions
     frames: tuple[Frame, ...]
     size: int
+
+
+class KeptBroadcasts:
+    """Broadcasts kept for a recovery window, oldest first, at most ``max_buffered_packets``
+    of them and ``max_buffered_bytes`` of frames; ``dropped_up_to`` is the key of the last
+    one dropped (-1: none since :meth:`clear`)."""
+
+    __slots__ = ("bytes", "dropped_up_to", "items")
+
+    def __init__(self) -> None:
+        self.items: deque[Kept] = deque()
+        self.bytes = 0
+        self.dropped_up_to = -1
+
+    def keep(self, kept: Kept, recovery: Recovery) -> None:
+        """Keep one more (the caller dropped those older than the window), then drop the
+        oldest while over either bound."""
+        self.items.append(kept)
+        self.bytes += kept.size
+        while self.items and (
+            len(self.items) > recovery.max_buffered_packets
+            or self.bytes > recovery.max_buffered_bytes
+        ):
+            self._drop_first()
+
+    def drop_older_than(self, threshold: float) -> None:
+        items = self.items
+        while items and items[0].at < threshold:
+            self._drop_first()
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.bytes = 0
+        self.dropped_up_to = -1
+
+    def _drop_first(self) -> None:
+        dropped = self.items.popleft()
+        self.bytes -= dropped.size
+        self.dropped_up_to = dropped.key
 
 
 def stamped(packet: Packet, offset: str) -> Packet:
@@ -136,16 +178,14 @@ class PacketLog:
     def __init__(self, recovery: Recovery) -> None:
         self.recovery = recovery
         self._epoch = secrets.token_hex(4)
-        self._packets: deque[_Kept] = deque()
-        # The sequence number of the first kept packet, and of the next one recorded.
-        self._first = 0
+        self._packets = KeptBroadcasts()
+        # The sequence number of the next packet recorded.
         self._next = 0
-        self._bytes = 0
         # pid -> (session, disconnected at); in the order persisted, so the oldest is first.
         self._sessions: dict[str, tuple[Session, float]] = {}
 
     def __len__(self) -> int:
-        return len(self._packets)
+        return len(self._packets.items)
 
     @property
     def session_count(self) -> int:
@@ -159,30 +199,17 @@ class PacketLog:
         now = trio.current_time()
         self._drop_old(now)
         size = sum(len(frame) for frame in frames)
-        self._packets.append(_Kept(seq, now, opts, frames, size))
-        self._bytes += size
-        recovery = self.recovery
-        while self._packets and (
-            len(self._packets) > recovery.max_buffered_packets
-            or self._bytes > recovery.max_buffered_bytes
-        ):
-            self._drop_first()
+        self._packets.keep(Kept(seq, now, opts, frames, size), self.recovery)
         return frames
-
-    def _drop_first(self) -> None:
-        self._bytes -= self._packets.popleft().size
-        self._first += 1
 
     @property
     def buffered_bytes(self) -> int:
         """The encoded size of the kept packets."""
-        return self._bytes
+        return self._packets.bytes
 
     def _drop_old(self, now: float) -> None:
         threshold = now - self.recovery.max_disconnection_duration
-        packets = self._packets
-        while packets and packets[0].at < threshold:
-            self._drop_first()
+        self._packets.drop_older_than(threshold)
         sessions = self._sessions
         while sessions:
             pid = next(iter(sessions))
@@ -211,12 +238,14 @@ class PacketLog:
         if epoch != self._epoch or not number.isdigit():
             return None
         after = int(number) + 1
-        if after < self._first or after > self._next:
+        # Sequence numbers are consecutive and every drop is of the oldest.
+        first = self._packets.dropped_up_to + 1
+        if after < first or after > self._next:
             # Some packet it missed is no longer kept (or the offset is not ours).
             return None
         cap = self.recovery.max_missed_packets
         missed: list[tuple[Frame, ...]] = []
-        for packet in itertools.islice(self._packets, after - self._first, None):
+        for packet in itertools.islice(self._packets.items, after - first, None):
             if reaches(session.rooms, packet.opts):
                 if len(missed) == cap:
                     return None

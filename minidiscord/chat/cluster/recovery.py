@@ -32,17 +32,15 @@ connection, as acknowledgements are.
 """
 
 import logging
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import trio
 
 from minidiscord.redis.connection import RedisClient, RedisUnavailable
 from minidiscord.redis.sessions import SessionWriter, session_value, take_session
-from minidiscord.sockets.recovery import reaches, stamped
+from minidiscord.sockets.recovery import Kept, KeptBroadcasts, reaches, stamped
 
 from ...protocol.engineio import Frame
 from ...protocol.socketio import Packet
@@ -78,15 +76,6 @@ def position_of(offset: str) -> int | None:
     return int(number)
 
 
-@dataclass(slots=True)
-class _Kept:
-    position: int
-    at: float
-    opts: BroadcastOptions
-    frames: tuple[Frame, ...]
-    size: int
-
-
 class LogTail:
     """What this node broadcast while applying each log entry: the frames (stamped with the
     entry's offset) and whom they were for, kept for the recovery window, at most
@@ -100,14 +89,19 @@ class LogTail:
     def __init__(self) -> None:
         # The options of the namespace it records for (set by the adapter).
         self.recovery: Recovery | None = None
-        self._kept: deque[_Kept] = deque()
-        self._bytes = 0
-        self.complete_after = 0
+        self._kept = KeptBroadcasts()
+        # Where the node started (or started over): nothing before it was kept.
+        self._start = 0
         self._stamp: int | None = None
         self._keep = False
 
     def __len__(self) -> int:
-        return len(self._kept)
+        return len(self._kept.items)
+
+    @property
+    def complete_after(self) -> int:
+        """Every broadcast for an entry after this position is kept."""
+        return max(self._start, self._kept.dropped_up_to)
 
     @property
     def stamping(self) -> bool:
@@ -117,8 +111,7 @@ class LogTail:
     def reset(self, position: int) -> None:
         """The node starts (or starts over) at ``position``: nothing before it is kept."""
         self._kept.clear()
-        self._bytes = 0
-        self.complete_after = position
+        self._start = position
 
     def show(self, position: int) -> None:
         """Broadcasts from now until :meth:`done` are entry ``position``'s: stamped, kept."""
@@ -146,15 +139,9 @@ class LogTail:
         if not self._keep or recovery is None:
             return frames
         now = trio.current_time()
-        self._drop_old(now, recovery)
+        self._kept.drop_older_than(now - recovery.max_disconnection_duration)
         size = sum(len(frame) for frame in frames)
-        self._kept.append(_Kept(position, now, opts, frames, size))
-        self._bytes += size
-        while self._kept and (
-            len(self._kept) > recovery.max_buffered_packets
-            or self._bytes > recovery.max_buffered_bytes
-        ):
-            self._drop_first()
+        self._kept.keep(Kept(position, now, opts, frames, size), recovery)
         return frames
 
     def missed(self, position: int, rooms: frozenset[str]) -> list[tuple[Frame, ...]] | None:
@@ -163,13 +150,13 @@ class LogTail:
         recovery = self.recovery
         if recovery is None:
             return None
-        self._drop_old(trio.current_time(), recovery)
+        self._kept.drop_older_than(trio.current_time() - recovery.max_disconnection_duration)
         if position < self.complete_after:
             return None
         cap = recovery.max_missed_packets
         found: list[tuple[Frame, ...]] = []
-        for kept in reversed(self._kept):
-            if kept.position <= position:
+        for kept in reversed(self._kept.items):
+            if kept.key <= position:
                 break
             if reaches(rooms, kept.opts):
                 if len(found) == cap:
@@ -177,17 +164,6 @@ class LogTail:
                 found.append(kept.frames)
         found.reverse()
         return found
-
-    def _drop_old(self, now: float, recovery: Recovery) -> None:
-        threshold = now - recovery.max_disconnection_duration
-        kept = self._kept
-        while kept and kept[0].at < threshold:
-            self._drop_first()
-
-    def _drop_first(self) -> None:
-        dropped = self._kept.popleft()
-        self._bytes -= dropped.size
-        self.complete_after = max(self.complete_after, dropped.position)
 
 
 class _Showing:
