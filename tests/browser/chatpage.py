@@ -1,6 +1,7 @@
 """One user's chat page in the browser, driven through the accessible names of its controls."""
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, expect
@@ -252,6 +253,21 @@ def _luminance(colour: Colour) -> float:
 
 def _contrast(a: float, b: float) -> float:
     return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+def users_in(
+    open_user: Callable[..., ChatPage], channel: str, *names: str, phone: bool = False
+) -> list[ChatPage]:
+    """Each of ``names`` logged in on a page of their own, reading ``channel``."""
+    users = []
+    for name in names:
+        user = open_user(name, phone=phone)
+        user.login(name)
+        if phone:
+            user.channels_button.click()
+        user.select(channel)
+        users.append(user)
+    return users
 
 
 def _by_name(names: list[str]) -> list[str | re.Pattern[str]]:

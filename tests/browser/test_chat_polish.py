@@ -11,7 +11,7 @@ require_playwright()
 
 from playwright.sync_api import expect  # noqa: E402
 
-from .chatpage import ChatPage  # noqa: E402
+from .chatpage import ChatPage, users_in  # noqa: E402
 from .conftest import ServerProcess, UserFactory  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -22,23 +22,11 @@ MIN_CONTRAST = 4.5
 RECONNECT_TIMEOUT_MS = 20_000
 
 
-def _two_in_general(open_user: UserFactory, *, phone: bool = False) -> tuple[ChatPage, ChatPage]:
-    alice = open_user("alice", phone=phone)
-    alice.login("alice")
-    bob = open_user("bob", phone=phone)
-    bob.login("bob")
-    for user in (alice, bob):
-        if phone:
-            user.channels_button.click()
-        user.select("general")
-    return alice, bob
-
-
 @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
 def test_consecutive_messages_of_one_author_are_grouped(
     open_user: UserFactory, phone: bool
 ) -> None:
-    alice, bob = _two_in_general(open_user, phone=phone)
+    alice, bob = users_in(open_user, "general", "alice", "bob", phone=phone)
     for user, text in ((alice, "one"), (alice, "two"), (bob, "three"), (alice, "four")):
         user.send(text)
         expect(bob.message_text(text)).to_be_visible()
@@ -268,9 +256,7 @@ def test_placeholder_offline_names_and_unread_badges_are_readable(
     bob.login("bob")
     bob.disconnect()
     alice.expect_presence(online=["alice"], offline=["bob"])
-    carol = open_user("carol")
-    carol.login("carol")
-    carol.select("general")
+    (carol,) = users_in(open_user, "general", "carol")
     carol.send("unread for alice")
     badge = alice.channel("general").locator(".unread-count")
     expect(badge).to_have_text("1")

@@ -11,6 +11,7 @@ require_playwright()
 
 from playwright.sync_api import expect  # noqa: E402
 
+from .chatpage import users_in  # noqa: E402
 from .conftest import ServerProcess, UserFactory  # noqa: E402
 
 pytestmark = pytest.mark.browser
@@ -74,12 +75,7 @@ def test_the_markdown_subset_renders_as_expected(open_user: UserFactory) -> None
 def test_formatting_and_links_reach_the_other_user_and_links_open(
     open_user: UserFactory, chat_server: ServerProcess
 ) -> None:
-    alice = open_user("alice")
-    alice.login("alice")
-    bob = open_user("bob")
-    bob.login("bob")
-    for user in (alice, bob):
-        user.select("general")
+    alice, bob = users_in(open_user, "general", "alice", "bob")
     target = f"{chat_server.url}/web/favicon.svg"
     alice.send(f"**release** is *out*: run `make run`, notes at {target}")
     rendered = f"release is out: run make run, notes at {target}"
@@ -118,12 +114,7 @@ def test_hostile_messages_render_as_text(open_user: UserFactory) -> None:
         '`<a href="javascript:window.__pwned=7">x</a>`',
         '[*x*](https://example.com/"><img src=x onerror=window.__pwned=8>)',
     ]
-    mallory = open_user("mallory")
-    mallory.login("mallory")
-    bob = open_user("bob")
-    bob.login("bob")
-    for user in (mallory, bob):
-        user.select("general")
+    mallory, bob = users_in(open_user, "general", "mallory", "bob")
     for attack in attacks:
         mallory.send(attack)
     expect(bob.messages.locator(".message:not(.system) .text")).to_have_count(len(attacks))
@@ -158,9 +149,7 @@ def test_the_wire_and_the_store_keep_the_raw_text(
     )
     try:
         listener.wait_for("session")
-        alice = open_user("alice")
-        alice.login("alice")
-        alice.select("general")
+        (alice,) = users_in(open_user, "general", "alice")
         alice.send(raw)
         expect(alice.message_text("bold and a link")).to_be_visible()
         channel, message, *_ = listener.wait_for("message:channel")
@@ -168,7 +157,5 @@ def test_the_wire_and_the_store_keep_the_raw_text(
     finally:
         listener.client.disconnect()
     # The history a new page gets is the raw text too, formatted again on arrival.
-    carol = open_user("carol")
-    carol.login("carol")
-    carol.select("general")
+    (carol,) = users_in(open_user, "general", "carol")
     expect(carol.message_text("bold and a link").locator("strong")).to_have_text("bold")
