@@ -1,5 +1,6 @@
 // A message's text as DOM nodes with a small markdown subset: **bold**, *italic*,
-// `inline code`, ``` fenced code blocks ```, [links](https://...) and plain http(s) URLs.
+// `inline code`, ``` fenced code blocks ```, [links](https://...) and plain http(s) URLs,
+// and a few emoji shortcodes (:tada:) outside code and links.
 // Every piece of the text goes in as a text node or through setAttribute on a URL this
 // module built and checked itself: nothing is ever parsed as HTML, and only http: and
 // https: links are made (a `javascript:` or `data:` "link" stays text).
@@ -23,6 +24,17 @@ const INLINE = new RegExp(
 const URL_TRAILER = /[.,;:!?'")\]]+$/;
 // Bold inside italic inside bold ... is bounded; deeper markers stay as typed.
 const MAX_DEPTH = 4;
+// The everyday few; an unknown :name: stays as typed (so do times like 12:30:45).
+const SHORTCODES = Object.freeze({
+  smile: "😄", joy: "😂", wink: "😉", heart: "❤️", "+1": "👍", thumbsup: "👍", "-1": "👎",
+  tada: "🎉", rocket: "🚀", fire: "🔥", eyes: "👀", wave: "👋", thinking: "🤔", pray: "🙏",
+  clap: "👏", sparkles: "✨", coffee: "☕", white_check_mark: "✅", x: "❌", warning: "⚠️",
+});
+const SHORTCODE = /:([a-z0-9_+-]+):/g;
+
+function withEmoji(text) {
+  return text.replace(SHORTCODE, (whole, name) => (Object.hasOwn(SHORTCODES, name) ? SHORTCODES[name] : whole));
+}
 
 /** The URL as an http(s) href, or null: anything else must not become a link. */
 export function safeLinkUrl(text) {
@@ -47,11 +59,11 @@ function inline(text, depth) {
   while (rest) {
     const match = depth < MAX_DEPTH ? INLINE.exec(rest) : null;
     if (!match) {
-      nodes.push(rest);
+      nodes.push(withEmoji(rest));
       break;
     }
     let consumed = match[0].length;
-    if (match.index > 0) nodes.push(rest.slice(0, match.index));
+    if (match.index > 0) nodes.push(withEmoji(rest.slice(0, match.index)));
     const { code, bold, italic, label, target, bare } = match.groups;
     if (code !== undefined) nodes.push(h("code", { class: "inline-code" }, code));
     else if (bold !== undefined) nodes.push(h("strong", {}, ...inline(bold, depth + 1)));

@@ -40,6 +40,11 @@ RENDERED = {
         'look:<pre class="code-block" data-language="py"><code>print(\'*hi*\')</code></pre>done'
     ),
     "```one line```": '<pre class="code-block"><code>one line</code></pre>',
+    # Shortcodes: known ones outside code and links; unknown ones and times stay.
+    ":tada: *shipped* :nope: at 12:30:45 `:tada:`": (
+        '🎉 <em>shipped</em> :nope: at 12:30:45 <code class="inline-code">:tada:</code>'
+    ),
+    "[:x:](https://example.com/:x:)": f'<a href="https://example.com/:x:" {LINK}>:x:</a>',
     # Markers that do not pair up, and spaces inside them, stay as typed.
     "2 * 3 * 4": "2 * 3 * 4",
     "** not bold **": "** not bold **",
