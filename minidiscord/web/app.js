@@ -16,7 +16,13 @@ const HISTORY_PAGE = 50;
 const HISTORY_ACK_TIMEOUT_MS = 5000;
 const OFFLINE_ERROR = "You are offline: the message was not sent.";
 // What Tab may reach inside an open drawer.
-const FOCUSABLE = "button:not([disabled]), [href], input:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+const FOCUSABLE = [
+  "button:not([disabled])",
+  "[href]",
+  "input:not([disabled])",
+  "textarea:not([disabled])",
+  "[tabindex]:not([tabindex='-1'])",
+].join(", ");
 
 const $ = (id) => document.getElementById(id);
 const ui = {

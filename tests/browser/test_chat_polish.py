@@ -204,6 +204,16 @@ def test_focus_rings_are_never_clipped(open_user: UserFactory, phone: bool) -> N
                 alice.page.keyboard.press("Tab")
                 problems += alice.clipped_focus_ring()
             alice.page.keyboard.press("Escape")
+        alice.channels_button.focus()
+        alice.page.keyboard.press("Enter")
+    # The settings menu and the Leave confirmation, from the keyboard too.
+    alice.page.get_by_role("button", name="Settings", exact=True).focus()
+    for key in ("Enter", "Tab", "Enter", "Tab"):  # Disconnect, Leave Server, Cancel, Leave
+        alice.page.keyboard.press(key)
+        problems += alice.clipped_focus_ring()
+    expect(alice.leave_dialog.get_by_role("button", name="Leave", exact=True)).to_be_focused()
+    alice.page.keyboard.press("Escape")
+    expect(alice.leave_dialog).to_be_hidden()
     assert sorted(set(problems)) == []
 
 
