@@ -24,11 +24,12 @@ from tests.browser.chromium import find_chromium, launch
 
 DEFAULT_OUT = ROOT / "docs" / "screenshot.png"
 VIEWPORT: ViewportSize = {"width": 1280, "height": 720}
+# Two lines in a row from grace show the grouping; the others show the formatting.
 CONVERSATION = [
     ("ada", "Morning! Is the new build up?"),
-    ("grace", "Yes, since 9. It upgraded everyone to WebSocket without a hiccup."),
-    ("ada", "Nice. I'll try it from my phone."),
-    ("grace", "Start it with --host 0.0.0.0 and it's on the whole network."),
+    ("grace", "Yes, since 9. It upgraded everyone to **WebSocket** without a hiccup."),
+    ("grace", "Start it with `--host 0.0.0.0` and it's on the whole network."),
+    ("ada", "Nice, I'll try it from my *phone*. Notes: https://example.com/release"),
 ]
 
 
@@ -49,10 +50,11 @@ def take(out: Path) -> None:
                 user.login(name)
                 user.select("general")
                 users[name] = user
-            for name, text in CONVERSATION:
+            for sent, (name, text) in enumerate(CONVERSATION, start=1):
                 users[name].send(text)
+                # Counted, not found by text: the page shows it formatted.
                 for user in users.values():
-                    expect(user.message_text(text)).to_be_visible()
+                    expect(user.messages.locator(".message:not(.system)")).to_have_count(sent)
             first = users[CONVERSATION[0][0]]
             first.message_field.fill("Sounds good")
             out.parent.mkdir(parents=True, exist_ok=True)

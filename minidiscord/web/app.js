@@ -3,7 +3,7 @@
 import { ChatState } from "./chatstate.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
-import { forgetSession, loadSession, markDisconnected, saveSession } from "./storage.js";
+import { forgetSession, loadSession, markDisconnected, saveChannel, saveSession } from "./storage.js";
 
 const SEND_ACK_TIMEOUT_MS = 10000;
 const LEAVE_ACK_TIMEOUT_MS = 2000;
@@ -14,6 +14,15 @@ const SYSTEM_CHANNEL = "welcome";
 const HISTORY_TRIGGER_PX = 80;
 const HISTORY_PAGE = 50;
 const HISTORY_ACK_TIMEOUT_MS = 5000;
+const OFFLINE_ERROR = "You are offline: the message was not sent.";
+// What Tab may reach inside an open drawer.
+const FOCUSABLE = [
+  "button:not([disabled])",
+  "[href]",
+  "input:not([disabled])",
+  "textarea:not([disabled])",
+  "[tabindex]:not([tabindex='-1'])",
+].join(", ");
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -29,6 +38,9 @@ const ui = {
   membersPanel: $("members-panel"),
   toggleChannels: $("toggle-channels"),
   toggleMembers: $("toggle-members"),
+  channelsUnread: $("channels-unread"),
+  topbar: $("topbar"),
+  conversation: $("conversation"),
   backdrop: $("drawer-backdrop"),
   channelList: $("channel-list"),
   selfAvatar: $("self-avatar"),
@@ -37,6 +49,9 @@ const ui = {
   settingsMenu: $("settings-menu"),
   disconnectButton: $("disconnect-button"),
   leaveButton: $("leave-button"),
+  leaveDialog: $("leave-dialog"),
+  leaveConfirm: $("leave-confirm"),
+  leaveCancel: $("leave-cancel"),
   status: $("connection-status"),
   messages: $("messages"),
   messageList: $("message-list"),
@@ -60,6 +75,7 @@ let historyRetryAt = 0;
 // ---- views -------------------------------------------------------------------------
 
 function showLogin({ note = "", error = "", username = "" } = {}) {
+  closeDrawers();
   ui.chatView.hidden = true;
   ui.loginView.hidden = false;
   ui.loginNote.textContent = note;
@@ -107,6 +123,11 @@ function renderChannels() {
   );
   // Rebuilding the list must not steal keyboard focus from the channel being used.
   if (focused) ui.channelList.querySelector(`[data-channel="${CSS.escape(focused)}"]`)?.focus();
+  // On a phone the list hides behind its button, which must then say that there is news.
+  const elsewhere = state.unreadElsewhere();
+  ui.channelsUnread.hidden = !elsewhere;
+  if (elsewhere) ui.toggleChannels.setAttribute("aria-description", "unread messages in other channels");
+  else ui.toggleChannels.removeAttribute("aria-description");
   updateTitle();
 }
 
@@ -133,9 +154,10 @@ function scrollToNewest() {
 function renderMessages({ keepPosition = false } = {}) {
   const now = new Date();
   const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
+  const messages = state.messages();
   ui.messageList.replaceChildren(
     channelIntro(state.current),
-    ...state.messages().map((message) => messageItem(message, now)),
+    ...messages.map((message, i) => messageItem(message, { previous: messages[i - 1], now })),
   );
   // Keeping the distance to the bottom keeps the same messages in view when older ones
   // were added above them.
@@ -147,7 +169,7 @@ function renderMessages({ keepPosition = false } = {}) {
 function showNewMessage(message, { own = false } = {}) {
   const messages = state.messages();
   const stick = own || nearBottom();
-  if (messages.at(-1) === message) ui.messageList.append(messageItem(message));
+  if (messages.at(-1) === message) ui.messageList.append(messageItem(message, { previous: messages.at(-2) }));
   else renderMessages({ keepPosition: true });
   if (stick) scrollToNewest();
   else ui.jumpLatest.hidden = false;
@@ -190,6 +212,7 @@ function loadOlderMessages() {
 
 function selectChannel(name) {
   if (!state.select(name)) return;
+  saveChannel(name);
   renderHeader();
   renderChannels();
   renderMessages();
@@ -197,30 +220,69 @@ function selectChannel(name) {
   ui.sendError.textContent = "";
 }
 
-function addSystemLine(text) {
-  const line = state.addSystemLine(SYSTEM_CHANNEL, text);
+function addSystemLine(text, kind) {
+  const line = state.addSystemLine(SYSTEM_CHANNEL, text, kind);
   if (line && state.current === SYSTEM_CHANNEL) showNewMessage(line);
 }
 
 // ---- drawers and menu (phone layout, settings) ---------------------------------------
 
-function setDrawer(panel, toggle, open) {
-  panel.classList.toggle("open", open);
-  toggle.setAttribute("aria-expanded", String(open));
+const drawers = [
+  { panel: ui.channelsPanel, toggle: ui.toggleChannels },
+  { panel: ui.membersPanel, toggle: ui.toggleMembers },
+];
+
+function openDrawer() {
+  return drawers.find(({ panel }) => panel.classList.contains("open")) ?? null;
 }
 
-function closeDrawers() {
-  setDrawer(ui.channelsPanel, ui.toggleChannels, false);
-  setDrawer(ui.membersPanel, ui.toggleMembers, false);
+/** Close any open drawer; `restoreFocus` gives the focus back to the button that opened it. */
+function closeDrawers({ restoreFocus = false } = {}) {
+  const open = openDrawer();
+  for (const { panel, toggle } of drawers) {
+    panel.classList.remove("open");
+    toggle.setAttribute("aria-expanded", "false");
+  }
+  // While a drawer is open the rest of the page is inert: no click, no Tab, no screen
+  // reader reaches behind it.
+  for (const node of [ui.topbar, ui.conversation, ui.channelsPanel, ui.membersPanel]) node.inert = false;
   ui.backdrop.hidden = true;
+  if (open && (restoreFocus || open.panel.contains(document.activeElement))) open.toggle.focus();
 }
 
-function toggleDrawer(panel, toggle) {
-  const open = !panel.classList.contains("open");
+function toggleDrawer(drawer) {
+  const opening = !drawer.panel.classList.contains("open");
   closeDrawers();
-  setDrawer(panel, toggle, open);
-  ui.backdrop.hidden = !open;
-  if (open) panel.querySelector("button")?.focus();
+  if (!opening) return;
+  drawer.panel.classList.add("open");
+  drawer.toggle.setAttribute("aria-expanded", "true");
+  const other = drawers.find((d) => d !== drawer);
+  for (const node of [ui.topbar, ui.conversation, other.panel]) node.inert = true;
+  ui.backdrop.hidden = false;
+  // A drawer with nothing to press (the member list) takes the focus itself.
+  (drawer.panel.querySelector(FOCUSABLE) ?? drawer.panel).focus();
+}
+
+/** Keep Tab and Shift+Tab cycling inside the open drawer. */
+function trapFocus(event) {
+  const open = openDrawer();
+  if (!open) return;
+  const reachable = [...open.panel.querySelectorAll(FOCUSABLE)].filter((node) => node.checkVisibility());
+  if (reachable.length === 0) {
+    event.preventDefault();
+    open.panel.focus();
+    return;
+  }
+  const first = reachable[0];
+  const last = reachable.at(-1);
+  const inside = open.panel.contains(document.activeElement);
+  if (event.shiftKey && (!inside || document.activeElement === first)) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (!inside || document.activeElement === last)) {
+    event.preventDefault();
+    first.focus();
+  }
 }
 
 function setSettingsMenu(open, { restoreFocus = false } = {}) {
@@ -263,7 +325,12 @@ function startConnection(credentials) {
   socket = s;
   const on = (event, handler) => s.on(event, (...args) => socket === s && handler(...args));
 
-  on("connect", () => setStatus(""));
+  on("connect", () => {
+    setStatus("");
+    // Back online: what the outage left on screen goes (an open drawer, "you are offline").
+    closeDrawers();
+    if (ui.sendError.textContent === OFFLINE_ERROR) ui.sendError.textContent = "";
+  });
   on("session", (session) => {
     if (session === null || typeof session !== "object" || typeof session.username !== "string") return;
     creds.sessionId = typeof session.sessionId === "string" ? session.sessionId : null;
@@ -289,12 +356,12 @@ function startConnection(credentials) {
   on("user:join", (user) => {
     if (!state.upsertUser(user, true)) return renderUsers();
     renderUsers();
-    addSystemLine(`${user.username} has joined the server!`);
+    addSystemLine(`${user.username} has joined the server!`, "join");
   });
   on("user:leave", (user) => {
     if (!state.removeUser(user)) return;
     renderUsers();
-    addSystemLine(`${user.username} has left the server.`);
+    addSystemLine(`${user.username} has left the server.`, "leave");
   });
   on("user:disconnect", (user) => {
     state.upsertUser(user, false);
@@ -359,7 +426,12 @@ function onLogin(event) {
   // The stored session belongs to the stored name; another name means a new user.
   const sessionId = stored.username === username ? stored.sessionId : null;
   markDisconnected(false);
-  state = new ChatState();
+  // The same user comes back to the channel they were reading; another starts anew.
+  if (stored.username === username && stored.channel) state = new ChatState(stored.channel);
+  else {
+    saveChannel(null);
+    state = new ChatState();
+  }
   startConnection({ username, sessionId });
 }
 
@@ -369,7 +441,7 @@ function onSend(event) {
   if (!text) return;
   const s = socket;
   if (!s?.connected) {
-    ui.sendError.textContent = "You are offline: the message was not sent.";
+    ui.sendError.textContent = OFFLINE_ERROR;
     return;
   }
   const channel = state.current;
@@ -405,8 +477,16 @@ function onDisconnect() {
   showLogin({ note: `You are disconnected. Connect to come back as ${username}.`, username });
 }
 
-function onLeave() {
+/** Leaving removes the user for good, so it is asked for twice. */
+function askToLeave() {
   setSettingsMenu(false);
+  ui.leaveDialog.showModal();
+  ui.leaveCancel.focus();
+}
+
+function onLeave() {
+  ui.leaveDialog.close();
+  closeDrawers();
   const s = socket;
   socket = null;
   forgetSession();
@@ -452,23 +532,33 @@ ui.jumpLatest.addEventListener("click", () => {
 });
 ui.settingsButton.addEventListener("click", () => setSettingsMenu(ui.settingsMenu.hidden));
 ui.disconnectButton.addEventListener("click", onDisconnect);
-ui.leaveButton.addEventListener("click", onLeave);
-ui.toggleChannels.addEventListener("click", () => toggleDrawer(ui.channelsPanel, ui.toggleChannels));
-ui.toggleMembers.addEventListener("click", () => toggleDrawer(ui.membersPanel, ui.toggleMembers));
-ui.backdrop.addEventListener("click", closeDrawers);
+ui.leaveButton.addEventListener("click", askToLeave);
+ui.leaveConfirm.addEventListener("click", onLeave);
+ui.leaveCancel.addEventListener("click", () => ui.leaveDialog.close());
+// However the dialog closes without leaving (Cancel, Escape), focus goes back to the menu's button.
+ui.leaveDialog.addEventListener("close", () => {
+  if (socket) ui.settingsButton.focus();
+});
+ui.toggleChannels.addEventListener("click", () => toggleDrawer(drawers[0]));
+ui.toggleMembers.addEventListener("click", () => toggleDrawer(drawers[1]));
+ui.backdrop.addEventListener("click", () => closeDrawers({ restoreFocus: true }));
 document.addEventListener("click", (event) => {
   if (!ui.settingsMenu.hidden && !event.target.closest(".settings")) setSettingsMenu(false);
 });
 document.addEventListener("keydown", (event) => {
+  // The modal dialog handles its own keys (Escape closes it, Tab stays inside).
+  if (ui.leaveDialog.open) return;
+  if (event.key === "Tab") trapFocus(event);
   if (event.key !== "Escape") return;
   if (!ui.settingsMenu.hidden) setSettingsMenu(false, { restoreFocus: true });
-  else closeDrawers();
+  else closeDrawers({ restoreFocus: true });
 });
 window.addEventListener("online", () => socket?.reconnectNow());
 
 const stored = loadSession();
 if (stored.sessionId && stored.username && !stored.disconnected) {
   showLogin({ note: `Connecting as ${stored.username}…`, username: stored.username });
+  state = new ChatState(stored.channel ?? undefined);
   startConnection({ username: stored.username, sessionId: stored.sessionId });
 } else {
   showLogin({ username: stored.username ?? "" });

@@ -35,11 +35,12 @@ function byName(a, b) {
 }
 
 export class ChatState {
-  constructor() {
+  /** `channel`: the one to show first if the server has it (the last one read, on a reload). */
+  constructor(channel = DEFAULT_CHANNEL) {
     this.session = null;
     this.channels = new Map();
     this.users = new Map();
-    this.current = DEFAULT_CHANNEL;
+    this.current = channel;
     this.systemLines = 0;
   }
 
@@ -115,13 +116,19 @@ export class ChatState {
     return "other";
   }
 
-  addSystemLine(channel, text, timestamp = Date.now()) {
+  /** A line of the page's own ("alice has joined the server!"); `kind`: "join" or "leave". */
+  addSystemLine(channel, text, kind, timestamp = Date.now()) {
     const entry = this.channels.get(channel);
     if (!entry) return null;
     this.systemLines += 1;
-    const line = { id: `system-${this.systemLines}`, system: true, message: text, username: "", timestamp };
+    const line = { id: `system-${this.systemLines}`, system: true, kind, message: text, username: "", timestamp };
     entry.messages.push(line);
     return line;
+  }
+
+  /** Whether a channel other than the one shown has unread messages. */
+  unreadElsewhere() {
+    return this.channelNames().some((name) => name !== this.current && this.unread(name) > 0);
   }
 
   oldestMessage(channel) {

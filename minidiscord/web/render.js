@@ -1,21 +1,9 @@
 // DOM builders for the chat views. Every piece of text from the server goes in through
 // textContent or an attribute value, never through HTML parsing.
 
-import { formatTimestamp, isoTimestamp } from "./timefmt.js";
-
-/** Create an element: h("p", {class: "x", "aria-label": "y"}, "text", childNode, ...). */
-export function h(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === false || value === null || value === undefined) continue;
-    node.setAttribute(name, value === true ? "" : String(value));
-  }
-  for (const child of children) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
+import { h } from "./dom.js";
+import { formatMessage } from "./markup.js";
+import { formatClock, formatTimestamp, isoTimestamp } from "./timefmt.js";
 
 const BADGE_COLOURS = ["#5865f2", "#3ba55c", "#faa61a", "#ed4245", "#eb459e", "#9b59b6", "#1abc9c", "#e67e22"];
 
@@ -92,18 +80,50 @@ export function avatar(name, key, url, size = "") {
   return img;
 }
 
-function timeElement(timestamp, now) {
-  return h("time", { datetime: isoTimestamp(timestamp), title: new Date(timestamp).toLocaleString() }, formatTimestamp(timestamp, now));
+function timeElement(timestamp, now, text = formatTimestamp(timestamp, now)) {
+  return h("time", { datetime: isoTimestamp(timestamp), title: new Date(timestamp).toLocaleString() }, text);
 }
 
-export function messageItem(message, now = new Date()) {
-  if (message.system) {
+// A message from the author of the one before, within this time of it, joins its group:
+// the name and avatar are shown once per group, as team chats do.
+export const GROUP_WINDOW_MS = 5 * 60 * 1000;
+
+export function continuesGroup(previous, message) {
+  if (!previous || previous.system || message.system) return false;
+  const gap = message.timestamp - previous.timestamp;
+  return (
+    previous.userId === message.userId &&
+    previous.username === message.username &&
+    gap >= 0 &&
+    gap < GROUP_WINDOW_MS
+  );
+}
+
+// Joins and leaves look different at a glance (arrow and colour), not only in their words.
+const SYSTEM_ICONS = { join: "→", leave: "←" };
+
+function systemItem(message, now) {
+  const kind = message.kind in SYSTEM_ICONS ? message.kind : "join";
+  return h(
+    "li",
+    { class: `message system ${kind}`, "data-id": message.id },
+    h("span", { class: "system-icon", "aria-hidden": "true" }, SYSTEM_ICONS[kind]),
+    h("p", { class: "text" }, message.message),
+    timeElement(message.timestamp, now),
+  );
+}
+
+/** One chat line; `previous` is the line above it, which decides the grouping. */
+export function messageItem(message, { previous = null, now = new Date() } = {}) {
+  if (message.system) return systemItem(message, now);
+  const text = h("div", { class: "text" }, ...formatMessage(message.message));
+  if (continuesGroup(previous, message)) {
     return h(
       "li",
-      { class: "message system", "data-id": message.id },
-      h("span", { class: "system-icon", "aria-hidden": "true" }, "→"),
-      h("p", { class: "text" }, message.message),
-      timeElement(message.timestamp, now),
+      { class: "message continued", "data-id": message.id },
+      h("span", { class: "gutter" }, timeElement(message.timestamp, now, formatClock(message.timestamp))),
+      // Seen once per group, but a screen reader reading one line still hears who wrote it.
+      h("div", { class: "body" }, h("span", { class: "visually-hidden" }, `${message.username}: `), text),
     );
   }
   return h(
@@ -114,7 +134,7 @@ export function messageItem(message, now = new Date()) {
       "div",
       { class: "body" },
       h("p", { class: "meta" }, h("span", { class: "author" }, message.username), " ", timeElement(message.timestamp, now)),
-      h("p", { class: "text" }, message.message),
+      text,
     ),
   );
 }

@@ -1,10 +1,12 @@
-// What survives a page reload: the session id and name to restore, and whether the user
-// chose to disconnect (then a reload shows the login form instead of reconnecting).
+// What survives a page reload: the session id and name to restore, whether the user chose
+// to disconnect (then a reload shows the login form instead of reconnecting), and the
+// channel last read (shown again after the reload).
 
 const KEYS = Object.freeze({
   sessionId: "minidiscord.sessionId",
   username: "minidiscord.username",
   disconnected: "minidiscord.disconnected",
+  channel: "minidiscord.channel",
 });
 
 // Storage can be unavailable (privacy modes, quotas); the chat still works, only a reload
@@ -31,6 +33,7 @@ export function loadSession() {
     sessionId: read(KEYS.sessionId),
     username: read(KEYS.username),
     disconnected: read(KEYS.disconnected) === "true",
+    channel: read(KEYS.channel),
   };
 }
 
@@ -38,6 +41,10 @@ export function saveSession({ sessionId, username }) {
   write(KEYS.sessionId, typeof sessionId === "string" ? sessionId : null);
   write(KEYS.username, typeof username === "string" ? username : null);
   write(KEYS.disconnected, null);
+}
+
+export function saveChannel(channel) {
+  write(KEYS.channel, typeof channel === "string" ? channel : null);
 }
 
 export function markDisconnected(disconnected) {

@@ -8,11 +8,17 @@ function dayNumber(date) {
   return Math.round(new Date(date.getFullYear(), date.getMonth(), date.getDate()).getTime() / 86400000);
 }
 
+/** "14:05": the time of day alone, beside a message that continues a group. */
+export function formatClock(timestamp) {
+  const date = new Date(timestamp);
+  return Number.isNaN(date.getTime()) ? "" : `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
 /** @param {number} timestamp milliseconds since the epoch; @param {Date} now */
 export function formatTimestamp(timestamp, now = new Date()) {
   const date = new Date(timestamp);
   if (Number.isNaN(date.getTime())) return "";
-  const clock = `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  const clock = formatClock(timestamp);
   const days = dayNumber(now) - dayNumber(date);
   if (days === 0) return `Today at ${clock}`;
   if (days === 1) return `Yesterday at ${clock}`;

@@ -1,6 +1,7 @@
 """One user's chat page in the browser, driven through the accessible names of its controls."""
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, expect
@@ -64,6 +65,23 @@ class ChatPage:
     def status(self) -> Locator:
         return self.page.locator("#connection-status")
 
+    @property
+    def channels_button(self) -> Locator:
+        """The phone layout's button that opens the channel drawer."""
+        return self.page.get_by_role("button", name="Channels", exact=True)
+
+    @property
+    def members_button(self) -> Locator:
+        return self.page.get_by_role("button", name="Members", exact=True)
+
+    @property
+    def leave_dialog(self) -> Locator:
+        return self.page.get_by_role("dialog", name="Leave the server?", exact=True)
+
+    @property
+    def send_error(self) -> Locator:
+        return self.page.locator("#send-error")
+
     def channel(self, name: str) -> Locator:
         return self.page.get_by_role("button", name=f"#{name}", exact=True)
 
@@ -95,7 +113,8 @@ class ChatPage:
 
     def select(self, channel: str) -> None:
         self.channel(channel).click()
-        expect(self.channel(channel)).to_have_attribute("aria-current", "true")
+        # The header, not the list: on a phone the list's drawer closes on the choice.
+        expect(self.page.get_by_role("heading", name=f"#{channel}", exact=True)).to_be_visible()
 
     def send(self, text: str) -> None:
         self.message_field.fill(text)
@@ -108,9 +127,13 @@ class ChatPage:
         self.open_settings()
         self.page.get_by_role("button", name="Disconnect", exact=True).click()
 
-    def leave(self) -> None:
+    def leave(self, *, confirm: bool = True) -> None:
+        """Leave Server, then answer the confirmation: Leave, or Cancel."""
         self.open_settings()
         self.page.get_by_role("button", name="Leave Server", exact=True).click()
+        answer = "Leave" if confirm else "Cancel"
+        self.leave_dialog.get_by_role("button", name=answer, exact=True).click()
+        expect(self.leave_dialog).to_be_hidden()
 
     def expect_presence(self, *, online: list[str], offline: list[str]) -> None:
         online_heading = f"ONLINE -- {len(online)}"
@@ -119,6 +142,132 @@ class ChatPage:
         expect(self.page.get_by_role("heading", name=offline_heading, exact=True)).to_be_visible()
         expect(self.online_users()).to_have_text(_by_name(online))
         expect(self.offline_users()).to_have_text(_by_name(offline))
+
+    # -- measurements ----------------------------------------------------------------------
+
+    def contrast_ratio(self, target: Locator, pseudo: str | None = None) -> float:
+        """WCAG contrast of ``target``'s text (or its ``pseudo`` element's, e.g.
+        "::placeholder") against what is painted behind it, from the computed styles:
+        every ancestor's background and opacity counts."""
+        layers: list[tuple[str, float]] = target.evaluate(_PAINTED_LAYERS, pseudo)
+        backdrop = (1.0, 1.0, 1.0)  # the canvas, under everything
+        *boxes, (text_colour, _) = layers
+        behind = _paint(backdrop, boxes)
+        with_text = _paint(backdrop, [*boxes, (text_colour, 1.0)])
+        return _contrast(_luminance(with_text), _luminance(behind))
+
+    def clipped_focus_ring(self) -> list[str]:
+        """Where the focus ring of the focused control (or of the nearest ancestor that
+        draws it, as the message box's form does) is cut off: by an ancestor that clips
+        its overflow, or by the window. Empty when the whole ring shows."""
+        found: list[str] = self.page.evaluate(_FOCUS_RING_CLIPS)
+        return found
+
+
+# The element's own colour, then its and its ancestors' (background, opacity), outermost first.
+_PAINTED_LAYERS = """(element, pseudo) => {
+  const boxes = [];
+  for (let node = element; node; node = node.parentElement) {
+    const style = getComputedStyle(node);
+    boxes.unshift([style.backgroundColor, Number(style.opacity)]);
+  }
+  return [...boxes, [getComputedStyle(element, pseudo).color, 1]];
+}"""
+
+_FOCUS_RING_CLIPS = """() => {
+  const focused = document.activeElement;
+  // Between the last control and the first, Tab visits the browser itself.
+  if (!focused || focused === document.body) return [];
+  let ringOwner = focused;
+  while (ringOwner && getComputedStyle(ringOwner).outlineStyle === "none") {
+    ringOwner = ringOwner.parentElement;
+  }
+  const name = (node) =>
+    node.id ? "#" + node.id : [node.tagName.toLowerCase(), ...node.classList].join(".");
+  if (!ringOwner) return [name(focused) + " draws no focus ring"];
+  const style = getComputedStyle(ringOwner);
+  const grow = parseFloat(style.outlineWidth) + parseFloat(style.outlineOffset);
+  const box = ringOwner.getBoundingClientRect();
+  const ring = {
+    left: box.left - grow, top: box.top - grow, right: box.right + grow, bottom: box.bottom + grow,
+  };
+  const problems = [];
+  const check = (clip, by) => {
+    const cut = ring.left < clip.left - 0.5 || ring.top < clip.top - 0.5 ||
+      ring.right > clip.right + 0.5 || ring.bottom > clip.bottom + 0.5;
+    if (cut) problems.push(`the ring of ${name(ringOwner)} is cut by ${by}`);
+  };
+  for (let node = ringOwner.parentElement; node; node = node.parentElement) {
+    const s = getComputedStyle(node);
+    if (s.overflowX === "visible" && s.overflowY === "visible") continue;
+    if (node === document.body || node === document.documentElement) continue;
+    const b = node.getBoundingClientRect();
+    const border = (side) => parseFloat(s[`border${side}Width`]);
+    const inner = {
+      left: b.left + border("Left"), top: b.top + border("Top"),
+      right: b.right - border("Right"), bottom: b.bottom - border("Bottom"),
+    };
+    check(inner, name(node));
+  }
+  check({ left: 0, top: 0, right: innerWidth, bottom: innerHeight }, "the window");
+  return problems;
+}"""
+
+Colour = tuple[float, float, float]
+_RGB = re.compile(r"rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?\)")
+
+
+def _parse(css: str) -> tuple[Colour, float]:
+    match = _RGB.fullmatch(css)
+    assert match, f"not an rgb() colour: {css}"
+    r, g, b, alpha = match.groups()
+    return (float(r) / 255, float(g) / 255, float(b) / 255), 1.0 if alpha is None else float(alpha)
+
+
+def _over(top: Colour, alpha: float, bottom: Colour) -> Colour:
+    return (
+        top[0] * alpha + bottom[0] * (1 - alpha),
+        top[1] * alpha + bottom[1] * (1 - alpha),
+        top[2] * alpha + bottom[2] * (1 - alpha),
+    )
+
+
+def _paint(backdrop: Colour, layers: list[tuple[str, float]]) -> Colour:
+    """The colour of one pixel after painting nested boxes, outermost first: each box's
+    background, then what is inside it, the whole faded by the box's opacity."""
+    if not layers:
+        return backdrop
+    (background, opacity), *inner = layers
+    colour, alpha = _parse(background)
+    inside = _paint(_over(colour, alpha, backdrop), inner)
+    return _over(inside, opacity, backdrop)
+
+
+def _luminance(colour: Colour) -> float:
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in colour)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(a: float, b: float) -> float:
+    return (max(a, b) + 0.05) / (min(a, b) + 0.05)
+
+
+def users_in(
+    open_user: Callable[..., ChatPage], channel: str, *names: str, phone: bool = False
+) -> list[ChatPage]:
+    """Each of ``names`` logged in on a page of their own, reading ``channel``."""
+    users = []
+    for name in names:
+        user = open_user(name, phone=phone)
+        user.login(name)
+        if phone:
+            user.channels_button.click()
+        user.select(channel)
+        users.append(user)
+    return users
 
 
 def _by_name(names: list[str]) -> list[str | re.Pattern[str]]:
