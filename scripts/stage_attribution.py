@@ -1,0 +1,151 @@
+"""Where a run's slowest deliveries spent their time, from the nodes' stage traces.
+
+The nodes write their traces at exit (``minidiscord/chat/stages.py``, switched on by
+``MINIDISCORD_STAGE_TRACE``); the load generator's texts carry their send time. For each
+message sent in a run's window, its path to the receivers' node is cut into segments that
+add up to the whole (send to shown on that node), and the run's slowest percent of
+messages says which segment held them. What comes after "shown" (writing to each socket,
+the load generator reading it) is the load generator's latency less these.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchkit.stats import percentile_ms
+from scripts.loadtest import parse_text
+
+# (name, from, to): consecutive, so they add up to "sent" to "shown". "sent" is the load
+# generator's stamp; "received", "issued" and "ack" the sender's node's; "read" and
+# "shown" the receivers' node's.
+SEGMENTS = (
+    ("to the sender's node", "sent", "received"),
+    ("waiting for the writer", "received", "issued"),
+    ("stored and read back", "issued", "read"),
+    ("applied", "read", "shown"),
+)
+# Shown apart, not part of the sum: the write's round trip as its writer saw it (Redis's
+# fsync is in it), and the sender's ack.
+ASIDE = (
+    ("write round trip", "issued", "acked"),
+    ("send to ack", "sent", "ack"),
+)
+SENDER_POINTS = ("received", "issued", "acked", "ack")
+RECEIVER_POINTS = ("read", "shown")
+# The slowest share of a run's messages, whose segments are shown apart.
+TAIL_SHARE = 0.01
+
+
+@dataclass
+class NodeTrace:
+    stages: dict[int, dict[str, float]]
+    texts: dict[int, str]
+    gc_pauses: list[tuple[float, float, int]]
+
+    @classmethod
+    def load(cls, path: Path) -> NodeTrace:
+        raw = json.loads(path.read_text())
+        return cls(
+            stages={int(key): value for key, value in raw["stages"].items()},
+            texts={int(key): value for key, value in raw["texts"].items()},
+            gc_pauses=[(start, seconds, gen) for start, seconds, gen in raw["gc_pauses"]],
+        )
+
+
+def timelines(
+    sender: NodeTrace, receiver: NodeTrace, window: tuple[float, float]
+) -> list[dict[str, float]]:
+    """Each message the sender's node took with a send stamp in ``window``: its points,
+    "read" and "shown" being the receivers' node's."""
+    out = []
+    for number, text in sender.texts.items():
+        found = parse_text(text)
+        if found is None or not window[0] <= found[1] <= window[1]:
+            continue
+        own = sender.stages.get(number, {})
+        seen = receiver.stages.get(number, {})
+        points: dict[str, float] = {"sent": found[1]}
+        points.update((k, own[k]) for k in SENDER_POINTS if k in own)
+        points.update((k, seen[k]) for k in RECEIVER_POINTS if k in seen)
+        if all(k in points for k in ("received", "issued", "read", "shown")):
+            out.append(points)
+    return out
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+def pauses_in(trace: NodeTrace, window: tuple[float, float]) -> dict[str, Any]:
+    """The garbage collector's pauses that began in ``window``."""
+    inside = [seconds for start, seconds, _ in trace.gc_pauses if window[0] <= start <= window[1]]
+    return {
+        "count": len(inside),
+        "max_ms": _ms(max(inside, default=0.0)),
+        "total_ms": _ms(sum(inside)),
+    }
+
+
+def _overlaps(trace: NodeTrace, start: float, end: float) -> bool:
+    return any(begin < end and begin + seconds > start for begin, seconds, _ in trace.gc_pauses)
+
+
+def attribute(
+    sender: NodeTrace, receiver: NodeTrace, window: tuple[float, float]
+) -> dict[str, Any] | None:
+    """A run's segments (p50, p99, max, and their median over the slowest messages), its
+    GC pauses, and how many of its slowest messages had a pause within their path."""
+    lines = timelines(sender, receiver, window)
+    if not lines:
+        return None
+    total = [line["shown"] - line["sent"] for line in lines]
+    order = sorted(range(len(lines)), key=total.__getitem__, reverse=True)
+    tail = [lines[i] for i in order[: max(1, round(len(lines) * TAIL_SHARE))]]
+    segments: dict[str, Any] = {}
+    for name, start, end in (*SEGMENTS, ("sent to shown", "sent", "shown"), *ASIDE):
+        values = [line[end] - line[start] for line in lines if start in line and end in line]
+        slow = [line[end] - line[start] for line in tail if start in line and end in line]
+        segments[name] = {
+            "p50_ms": percentile_ms(values, 50),
+            "p99_ms": percentile_ms(values, 99),
+            "max_ms": _ms(max(values, default=0.0)),
+            "slowest_median_ms": _ms(statistics.median(slow)) if slow else None,
+        }
+    gc_hit = sum(
+        1
+        for line in tail
+        if _overlaps(sender, line["sent"], line["shown"])
+        or _overlaps(receiver, line["sent"], line["shown"])
+    )
+    return {
+        "messages": len(lines),
+        "slowest": len(tail),
+        "segments": segments,
+        "slowest_with_a_gc_pause": gc_hit,
+        "gc_sender": pauses_in(sender, window),
+        "gc_receiver": pauses_in(receiver, window),
+    }
+
+
+def summarize(attribution: dict[str, Any]) -> list[str]:
+    lines = [
+        f"    {'segment':<24} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+        f"{'slowest ' + str(attribution['slowest']) + ' median':>18}"
+    ]
+    for name, figures in attribution["segments"].items():
+        cells = [
+            "-" if figures[key] is None else f"{figures[key]:.2f}"
+            for key in ("p50_ms", "p99_ms", "max_ms", "slowest_median_ms")
+        ]
+        lines.append(f"    {name:<24} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8} {cells[3]:>18}")
+    sender, receiver = attribution["gc_sender"], attribution["gc_receiver"]
+    lines.append(
+        f"    GC pauses: sender's node {sender['count']} (max {sender['max_ms']} ms), "
+        f"receivers' node {receiver['count']} (max {receiver['max_ms']} ms); slowest "
+        f"messages with a pause on their path: {attribution['slowest_with_a_gc_pause']}"
+    )
+    return lines
