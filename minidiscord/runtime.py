@@ -9,6 +9,9 @@ rare while cyclic garbage is still collected.
 """
 
 import gc
+import math
+import time
+from typing import Any
 
 YOUNG_THRESHOLD = 50_000
 MIDDLE_THRESHOLD = 20
@@ -19,3 +22,35 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)
     # What exists at startup (modules, the app) lives for ever: keep it out of every walk.
     gc.freeze()
+
+
+class GcPauses:
+    """The collector's pauses in this process while installed (a ``gc.callbacks`` entry):
+    each as (wall-clock start, seconds, generation). For measurement runs, which want to
+    tell the collector's stalls from others."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, float, int]] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.time()
+        else:
+            self.pauses.append((self._started, time.time() - self._started, info["generation"]))
+
+    def install(self) -> "GcPauses":
+        gc.callbacks.append(self)
+        return self
+
+    def remove(self) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self, since: float = 0.0, until: float = math.inf) -> dict[str, float]:
+        """Count, longest and total (ms) of the pauses that began between the two times."""
+        inside = [seconds for start, seconds, _ in self.pauses if since <= start <= until]
+        return {
+            "count": len(inside),
+            "max_ms": round(max(inside, default=0.0) * 1000, 3),
+            "total_ms": round(sum(inside) * 1000, 3),
+        }

@@ -307,6 +307,7 @@ def hop_run(
         if mode == "cross"
         else None,
         "loadgen_cpu_percent": result["loadgen_cpu_percent"],
+        "loadgen_gc_pauses": result.get("loadgen_gc_pauses"),
         "redis_latency_ms": latency_events(nodes.redis_port) if args.stages else None,
     }
 
@@ -476,7 +477,8 @@ def attribute_hop(runs: dict[str, list[dict[str, Any]]], nodes: Cluster, stages:
                 f"{mode} node, appendfsync {run['appendfsync']}, load {run['load_average']:.2f}: "
                 f"load generator p50 {figure(run['p50_ms'], '.1f')} p99 "
                 f"{figure(run['p99_ms'], '.1f')} max {figure(run['max_ms'], '.1f')} ms; "
-                f"Redis's longest events (ms) {run['redis_latency_ms']}"
+                f"Redis's longest events (ms) {run['redis_latency_ms']}; the load "
+                f"generator's GC pauses {run['loadgen_gc_pauses']}"
             )
             if found is None:
                 lines.append("    no traced messages in its window")

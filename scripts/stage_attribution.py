@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchkit.stats import percentile_ms
+from minidiscord.runtime import GcPauses
 from scripts.loadtest import parse_text
 
 # (name, from, to): consecutive, so they add up to "sent" to "shown". "sent" is the load
@@ -44,7 +45,7 @@ TAIL_SHARE = 0.01
 class NodeTrace:
     stages: dict[int, dict[str, float]]
     texts: dict[int, str]
-    gc_pauses: list[tuple[float, float, int]]
+    gc: GcPauses
 
     @classmethod
     def load(cls, path: Path) -> NodeTrace:
@@ -52,7 +53,7 @@ class NodeTrace:
         return cls(
             stages={int(key): value for key, value in raw["stages"].items()},
             texts={int(key): value for key, value in raw["texts"].items()},
-            gc_pauses=[(start, seconds, gen) for start, seconds, gen in raw["gc_pauses"]],
+            gc=pauses(raw["gc_pauses"]),
         )
 
 
@@ -80,18 +81,15 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
-def pauses_in(trace: NodeTrace, window: tuple[float, float]) -> dict[str, Any]:
-    """The garbage collector's pauses that began in ``window``."""
-    inside = [seconds for start, seconds, _ in trace.gc_pauses if window[0] <= start <= window[1]]
-    return {
-        "count": len(inside),
-        "max_ms": _ms(max(inside, default=0.0)),
-        "total_ms": _ms(sum(inside)),
-    }
+def pauses(listed: list[list[float]]) -> GcPauses:
+    """A process's GC pauses as its trace lists them."""
+    found = GcPauses()
+    found.pauses = [(start, seconds, int(gen)) for start, seconds, gen in listed]
+    return found
 
 
 def _overlaps(trace: NodeTrace, start: float, end: float) -> bool:
-    return any(begin < end and begin + seconds > start for begin, seconds, _ in trace.gc_pauses)
+    return any(begin < end and begin + seconds > start for begin, seconds, _ in trace.gc.pauses)
 
 
 def attribute(
@@ -126,8 +124,8 @@ def attribute(
         "slowest": len(tail),
         "segments": segments,
         "slowest_with_a_gc_pause": gc_hit,
-        "gc_sender": pauses_in(sender, window),
-        "gc_receiver": pauses_in(receiver, window),
+        "gc_sender": sender.gc.summary(*window),
+        "gc_receiver": receiver.gc.summary(*window),
     }
 
 

@@ -25,7 +25,7 @@ from scripts.cluster_bench import (
 )
 from scripts.failover import DISCONNECT_GRACE
 from scripts.loadtest import message_text
-from scripts.stage_attribution import NodeTrace, attribute
+from scripts.stage_attribution import NodeTrace, attribute, pauses
 from tests.support.redisserver import RedisServer
 from tests.support.requirements import unavailable
 
@@ -216,7 +216,7 @@ def trace(stages: dict[int, dict[str, float]], texts: dict[int, float], **more: 
     return NodeTrace(
         stages=stages,
         texts={n: message_text("p", sent, 0, n, 40) for n, sent in texts.items()},
-        gc_pauses=more.get("gc_pauses", []),
+        gc=pauses(more.get("gc_pauses", [])),
     )
 
 
@@ -229,7 +229,7 @@ def test_the_slowest_messages_segments_add_up_and_name_where_the_time_went() -> 
         sent[n] = t
         sender_stages[n] = {"received": t + 0.001, "issued": t + 0.002, "acked": t + 0.003 + stall}
         receiver_stages[n] = {"read": t + 0.003 + stall, "shown": t + 0.004 + stall}
-    pause = (100.5, 0.002, 0)  # during number 50's path
+    pause = [100.5, 0.002, 0]  # during number 50's path
     sender = trace(sender_stages, sent)
     receiver = trace(receiver_stages, {}, gc_pauses=[pause])
     found = attribute(sender, receiver, (100.0, 101.0))

@@ -19,13 +19,12 @@ The stages, in order (a node sees the first four only for the messages it took):
 """
 
 import atexit
-import gc
 import os
-import time
 from pathlib import Path
-from typing import Any
 
 import orjson
+
+from ..runtime import GcPauses
 
 ENV = "MINIDISCORD_STAGE_TRACE"
 STAGES = ("received", "issued", "acked", "ack", "read", "shown")
@@ -38,9 +37,7 @@ class StageTrace:
         self.path = path
         self.stages: dict[int, dict[str, float]] = {}
         self.texts: dict[int, str] = {}
-        # (start, seconds, generation) of every collection.
-        self.pauses: list[tuple[float, float, int]] = []
-        self._gc_started = 0.0
+        self.gc = GcPauses()
 
     def mark(self, message_id: int, stage: str, at: float) -> None:
         self.stages.setdefault(message_id, {})[stage] = at
@@ -48,19 +45,12 @@ class StageTrace:
     def text(self, message_id: int, text: str) -> None:
         self.texts[message_id] = text
 
-    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._gc_started = time.time()
-        else:
-            start = self._gc_started
-            self.pauses.append((start, time.time() - start, int(info["generation"])))
-
     def write(self) -> None:
         report = {
             "pid": os.getpid(),
             "stages": {str(key): value for key, value in self.stages.items()},
             "texts": {str(key): value for key, value in self.texts.items()},
-            "gc_pauses": self.pauses,
+            "gc_pauses": self.gc.pauses,
         }
         self.path.write_bytes(orjson.dumps(report))
 
@@ -75,5 +65,5 @@ def start_from_env() -> None:
     if not directory or trace is not None:
         return
     trace = StageTrace(Path(directory) / f"stages-{os.getpid()}.json")
-    gc.callbacks.append(trace.on_gc)
+    trace.gc.install()
     atexit.register(trace.write)

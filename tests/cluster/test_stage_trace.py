@@ -53,19 +53,21 @@ def test_tracing_is_off_unless_asked_for_and_records_gc_pauses(
     stages.start_from_env()
     assert stages.trace is None
     trace = StageTrace(tmp_path / "stages.json")
-    gc.callbacks.append(trace.on_gc)
+    trace.gc.install()
     try:
         gc.collect()
     finally:
-        gc.callbacks.remove(trace.on_gc)
-    assert trace.pauses
-    assert trace.pauses[-1][2] == 2  # the generation collected
+        trace.gc.remove()
+    assert trace.gc.pauses
+    assert trace.gc.pauses[-1][2] == 2  # the generation collected
+    assert trace.gc.summary()["count"] == len(trace.gc.pauses)
     trace.mark(7, "received", 1.5)
     trace.text(7, "hello")
     trace.write()
     written = NodeTrace.load(trace.path)
     assert written.stages == {7: {"received": 1.5}}
     assert written.texts == {7: "hello"}
+    assert written.gc.pauses == trace.gc.pauses
 
 
 @pytest.mark.slow
