@@ -46,11 +46,14 @@ class GcPauses:
     def remove(self) -> None:
         gc.callbacks.remove(self)
 
-    def summary(self, since: float = 0.0, until: float = math.inf) -> dict[str, float]:
-        """Count, longest and total (ms) of the pauses that began between the two times."""
-        inside = [seconds for start, seconds, _ in self.pauses if since <= start <= until]
+    def summary(self, since: float = 0.0, until: float = math.inf) -> dict[str, float | int]:
+        """Count, longest (and its generation) and total (ms) of the pauses that began
+        between the two times."""
+        inside = [(seconds, gen) for start, seconds, gen in self.pauses if since <= start <= until]
+        longest, generation = max(inside, default=(0.0, -1))
         return {
             "count": len(inside),
-            "max_ms": round(max(inside, default=0.0) * 1000, 3),
-            "total_ms": round(sum(inside) * 1000, 3),
+            "max_ms": round(longest * 1000, 3),
+            "max_generation": generation,
+            "total_ms": round(sum(seconds for seconds, _ in inside) * 1000, 3),
         }

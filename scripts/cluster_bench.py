@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from benchkit.processes import free_port, pinning, running, server_args
 from benchkit.redis import running_redis
-from benchkit.stats import cpu_s, raise_fd_limit
+from benchkit.stats import cpu_s, raise_fd_limit, run_delay_s
 from minidiscord.chat.stages import ENV as STAGE_TRACE
 from scripts import loadtest, stage_attribution
 
@@ -277,9 +277,12 @@ def hop_run(
     print(f"  hop {mode} {which}, appendfsync {fsync}, load {load:.2f}", file=sys.stderr)
     if args.stages:
         redis_command(nodes.redis_port, "LATENCY", "RESET")
+    pids = {"node_a": nodes.a.pid, "node_b": nodes.b.pid, "redis": nodes.redis_pid}
+    waited0 = {name: run_delay_s(pid) for name, pid in pids.items()}
     report = loadtest.run_command(
         nodes.b.url, "--send-url", sender.url, *options, prefix=load_pin, timeout=300
     )
+    waited = {name: waited_ms(run_delay_s(pid), waited0[name]) for name, pid in pids.items()}
     a_cpu = (cpu_s(nodes.a.pid) or 0.0) - a_cpu0
     if not let_in(report, f"hop {mode}"):
         return None
@@ -309,7 +312,23 @@ def hop_run(
         "loadgen_cpu_percent": result["loadgen_cpu_percent"],
         "loadgen_gc_pauses": result.get("loadgen_gc_pauses"),
         "redis_latency_ms": latency_events(nodes.redis_port) if args.stages else None,
+        # Per second of the run, Redis's longest fsync before answering writes (ms).
+        "redis_fsyncs_ms": fsyncs(nodes.redis_port) if args.stages else None,
+        # How long each process was ready to run but waited for a core, over the whole
+        # load test (connects included): the machine's other work.
+        "waited_for_a_core_ms": waited,
     }
+
+
+def waited_ms(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else round(1000 * (after - before), 1)
+
+
+def fsyncs(port: int) -> dict[int, int]:
+    """``LATENCY HISTORY aof-fsync-always`` since the last reset: for each second (Unix
+    time) in which an fsync took a millisecond or more, the longest (ms)."""
+    history = redis_command(port, "LATENCY", "HISTORY", "aof-fsync-always")
+    return {int(second): int(longest) for second, longest in history}
 
 
 def latency_events(port: int) -> dict[str, int]:
@@ -471,14 +490,17 @@ def attribute_hop(runs: dict[str, list[dict[str, Any]]], nodes: Cluster, stages:
     for mode, results in runs.items():
         for run in results:
             sender = b if mode == "same" else a
-            found = stage_attribution.attribute(sender, b, tuple(run["window"]))
+            found = stage_attribution.attribute(
+                sender, b, tuple(run["window"]), run["redis_fsyncs_ms"]
+            )
             run["stages"] = found
             lines.append(
                 f"{mode} node, appendfsync {run['appendfsync']}, load {run['load_average']:.2f}: "
                 f"load generator p50 {figure(run['p50_ms'], '.1f')} p99 "
                 f"{figure(run['p99_ms'], '.1f')} max {figure(run['max_ms'], '.1f')} ms; "
                 f"Redis's longest events (ms) {run['redis_latency_ms']}; the load "
-                f"generator's GC pauses {run['loadgen_gc_pauses']}"
+                f"generator's GC pauses {run['loadgen_gc_pauses']}; waited for a core (ms) "
+                f"{run['waited_for_a_core_ms']}"
             )
             if found is None:
                 lines.append("    no traced messages in its window")
@@ -525,6 +547,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "slowest ones spent their time (and Redis's latency events)",
     )
     parser.add_argument(
+        "--stages-dir",
+        type=Path,
+        help="with --stages: keep the nodes' traces in this directory (default: a temporary one)",
+    )
+    parser.add_argument(
         "--nice", type=int, help="run the cluster and the load at this niceness (e.g. -5, root)"
     )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
@@ -538,7 +565,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     server_pin, load_pin = pinning([] if args.nice is None else ["nice", "-n", str(args.nice)])
     results: dict[str, Any] = {"load_average_before": os.getloadavg()}
     with ExitStack() as stack:
-        stages = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="stages-")))
+        stages = args.stages_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="stages-"))
+        )
+        stages.mkdir(parents=True, exist_ok=True)
         with cluster(server_pin, stages if args.stages else None) as nodes:
             # Cost first: it counts the users every connect reads, from none.
             if "cost" in parts:

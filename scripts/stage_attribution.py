@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,14 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
+def _fsync_stalled(line: dict[str, float], fsyncs: dict[int, int]) -> bool:
+    """Whether Redis fsynced for at least half the message's "stored and read back" in a
+    second its store spanned (Redis notes one figure per second: the longest)."""
+    seconds = range(int(line["issued"]), int(line["read"]) + 1)
+    stall_ms = max((fsyncs.get(second, 0) for second in seconds), default=0)
+    return stall_ms >= 1000 * (line["read"] - line["issued"]) / 2
+
+
 def pauses(listed: list[list[float]]) -> GcPauses:
     """A process's GC pauses as its trace lists them."""
     found = GcPauses()
@@ -93,10 +102,16 @@ def _overlaps(trace: NodeTrace, start: float, end: float) -> bool:
 
 
 def attribute(
-    sender: NodeTrace, receiver: NodeTrace, window: tuple[float, float]
+    sender: NodeTrace,
+    receiver: NodeTrace,
+    window: tuple[float, float],
+    fsyncs: dict[int, int] | None = None,
 ) -> dict[str, Any] | None:
     """A run's segments (p50, p99, max, and their median over the slowest messages), its
-    GC pauses, and how many of its slowest messages had a pause within their path."""
+    GC pauses; and for its slowest messages, which segment was the longest of each, how
+    many had a pause within their path, and (given Redis's longest fsync per second,
+    ``fsyncs``) how many were stored in a second with an fsync of at least half their
+    "stored and read back"."""
     lines = timelines(sender, receiver, window)
     if not lines:
         return None
@@ -119,10 +134,17 @@ def attribute(
         if _overlaps(sender, line["sent"], line["shown"])
         or _overlaps(receiver, line["sent"], line["shown"])
     )
+    longest = Counter(
+        max(SEGMENTS, key=lambda segment: line[segment[2]] - line[segment[1]])[0] for line in tail
+    )
     return {
         "messages": len(lines),
         "slowest": len(tail),
         "segments": segments,
+        "slowest_longest_segment": dict(longest.most_common()),
+        "slowest_in_an_fsync_stall": None
+        if fsyncs is None
+        else sum(1 for line in tail if _fsync_stalled(line, fsyncs)),
         "slowest_with_a_gc_pause": gc_hit,
         "gc_sender": sender.gc.summary(*window),
         "gc_receiver": receiver.gc.summary(*window),
@@ -140,10 +162,23 @@ def summarize(attribution: dict[str, Any]) -> list[str]:
             for key in ("p50_ms", "p99_ms", "max_ms", "slowest_median_ms")
         ]
         lines.append(f"    {name:<24} {cells[0]:>8} {cells[1]:>8} {cells[2]:>8} {cells[3]:>18}")
+    lines.append(
+        f"    the longest segment of each of the slowest: {attribution['slowest_longest_segment']}"
+        f"; stored in an fsync stall (Redis's): {attribution['slowest_in_an_fsync_stall']}"
+    )
     sender, receiver = attribution["gc_sender"], attribution["gc_receiver"]
     lines.append(
-        f"    GC pauses: sender's node {sender['count']} (max {sender['max_ms']} ms), "
-        f"receivers' node {receiver['count']} (max {receiver['max_ms']} ms); slowest "
-        f"messages with a pause on their path: {attribution['slowest_with_a_gc_pause']}"
+        f"    GC pauses: sender's node {pauses_said(sender)}, receivers' node "
+        f"{pauses_said(receiver)}; slowest messages with a pause on their path: "
+        f"{attribution['slowest_with_a_gc_pause']}"
     )
     return lines
+
+
+def pauses_said(summary: dict[str, Any]) -> str:
+    if not summary["count"]:
+        return "none"
+    return (
+        f"{summary['count']} ({summary['total_ms']} ms in all; the longest {summary['max_ms']} "
+        f"ms, generation {summary['max_generation']})"
+    )

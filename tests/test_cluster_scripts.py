@@ -241,8 +241,17 @@ def test_the_slowest_messages_segments_add_up_and_name_where_the_time_went() -> 
     assert segments["sent to shown"]["max_ms"] == pytest.approx(34.0)
     assert segments["sent to shown"]["p50_ms"] == pytest.approx(4.0)
     assert found["slowest_with_a_gc_pause"] == 1
-    assert found["gc_receiver"] == {"count": 1, "max_ms": 2.0, "total_ms": 2.0}
+    assert found["gc_receiver"] == {"count": 1, "max_ms": 2.0, "max_generation": 0, "total_ms": 2.0}
     assert found["gc_sender"]["count"] == 0
+    assert found["slowest_longest_segment"] == {"stored and read back": 1}
+    assert found["slowest_in_an_fsync_stall"] is None
+    # Redis fsynced for 20 ms in that second: more than half of number 50's 31 ms.
+    stalled = attribute(sender, receiver, (100.0, 101.0), {100: 20})
+    assert stalled is not None
+    assert stalled["slowest_in_an_fsync_stall"] == 1
+    calm = attribute(sender, receiver, (100.0, 101.0), {100: 2, 99: 30})
+    assert calm is not None
+    assert calm["slowest_in_an_fsync_stall"] == 0
     # Outside the window, or not yet shown on the receivers' node: not counted.
     assert attribute(sender, receiver, (200.0, 201.0)) is None
     assert attribute(sender, trace({}, {}), (100.0, 101.0)) is None
