@@ -11,7 +11,7 @@ rare while cyclic garbage is still collected.
 import gc
 import math
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 YOUNG_THRESHOLD = 50_000
 MIDDLE_THRESHOLD = 20
@@ -24,20 +24,33 @@ def tune_garbage_collector() -> None:
     gc.freeze()
 
 
+class Pause(NamedTuple):
+    """One collection: when it began (wall clock), how long it took, the generation, and
+    the CPU this process spent in it (less than ``seconds`` when the process was made to
+    wait for a core meanwhile)."""
+
+    start: float
+    seconds: float
+    generation: int
+    cpu_seconds: float
+
+
 class GcPauses:
-    """The collector's pauses in this process while installed (a ``gc.callbacks`` entry):
-    each as (wall-clock start, seconds, generation). For measurement runs, which want to
-    tell the collector's stalls from others."""
+    """The collector's pauses in this process while installed (a ``gc.callbacks`` entry).
+    For measurement runs, which want to tell the collector's stalls from others."""
 
     def __init__(self) -> None:
-        self.pauses: list[tuple[float, float, int]] = []
-        self._started = 0.0
+        self.pauses: list[Pause] = []
+        self._started = (0.0, 0.0)
 
     def __call__(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            self._started = time.time()
+            self._started = (time.time(), time.process_time())
         else:
-            self.pauses.append((self._started, time.time() - self._started, info["generation"]))
+            wall, cpu = self._started
+            self.pauses.append(
+                Pause(wall, time.time() - wall, info["generation"], time.process_time() - cpu)
+            )
 
     def install(self) -> "GcPauses":
         gc.callbacks.append(self)
@@ -47,13 +60,14 @@ class GcPauses:
         gc.callbacks.remove(self)
 
     def summary(self, since: float = 0.0, until: float = math.inf) -> dict[str, float | int]:
-        """Count, longest (and its generation) and total (ms) of the pauses that began
-        between the two times."""
-        inside = [(seconds, gen) for start, seconds, gen in self.pauses if since <= start <= until]
-        longest, generation = max(inside, default=(0.0, -1))
+        """Count and total (ms) of the pauses that began between the two times, and the
+        longest: its length, generation and CPU (ms)."""
+        inside = [pause for pause in self.pauses if since <= pause.start <= until]
+        longest = max(inside, key=lambda pause: pause.seconds, default=Pause(0.0, 0.0, -1, 0.0))
         return {
             "count": len(inside),
-            "max_ms": round(longest * 1000, 3),
-            "max_generation": generation,
-            "total_ms": round(sum(seconds for seconds, _ in inside) * 1000, 3),
+            "max_ms": round(longest.seconds * 1000, 3),
+            "max_generation": longest.generation,
+            "max_cpu_ms": round(longest.cpu_seconds * 1000, 3),
+            "total_ms": round(sum(pause.seconds for pause in inside) * 1000, 3),
         }

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchkit.stats import percentile_ms
-from minidiscord.runtime import GcPauses
+from minidiscord.runtime import GcPauses, Pause
 from scripts.loadtest import parse_text
 
 # (name, from, to): consecutive, so they add up to "sent" to "shown". "sent" is the load
@@ -93,12 +93,12 @@ def _fsync_stalled(line: dict[str, float], fsyncs: dict[int, int]) -> bool:
 def pauses(listed: list[list[float]]) -> GcPauses:
     """A process's GC pauses as its trace lists them."""
     found = GcPauses()
-    found.pauses = [(start, seconds, int(gen)) for start, seconds, gen in listed]
+    found.pauses = [Pause(start, seconds, int(gen), cpu) for start, seconds, gen, cpu in listed]
     return found
 
 
 def _overlaps(trace: NodeTrace, start: float, end: float) -> bool:
-    return any(begin < end and begin + seconds > start for begin, seconds, _ in trace.gc.pauses)
+    return any(p.start < end and p.start + p.seconds > start for p in trace.gc.pauses)
 
 
 def attribute(
@@ -146,6 +146,7 @@ def attribute(
         if fsyncs is None
         else sum(1 for line in tail if _fsync_stalled(line, fsyncs)),
         "slowest_with_a_gc_pause": gc_hit,
+        "same_node": sender is receiver,
         "gc_sender": sender.gc.summary(*window),
         "gc_receiver": receiver.gc.summary(*window),
     }
@@ -167,9 +168,11 @@ def summarize(attribution: dict[str, Any]) -> list[str]:
         f"; stored in an fsync stall (Redis's): {attribution['slowest_in_an_fsync_stall']}"
     )
     sender, receiver = attribution["gc_sender"], attribution["gc_receiver"]
+    where = f"the node's {pauses_said(receiver)}"
+    if not attribution["same_node"]:
+        where = f"sender's node {pauses_said(sender)}, receivers' node {pauses_said(receiver)}"
     lines.append(
-        f"    GC pauses: sender's node {pauses_said(sender)}, receivers' node "
-        f"{pauses_said(receiver)}; slowest messages with a pause on their path: "
+        f"    GC pauses: {where}; slowest messages with a pause on their path: "
         f"{attribution['slowest_with_a_gc_pause']}"
     )
     return lines
@@ -180,5 +183,5 @@ def pauses_said(summary: dict[str, Any]) -> str:
         return "none"
     return (
         f"{summary['count']} ({summary['total_ms']} ms in all; the longest {summary['max_ms']} "
-        f"ms, generation {summary['max_generation']})"
+        f"ms, generation {summary['max_generation']}, {summary['max_cpu_ms']} ms of it on a core)"
     )

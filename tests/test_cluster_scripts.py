@@ -229,7 +229,7 @@ def test_the_slowest_messages_segments_add_up_and_name_where_the_time_went() -> 
         sent[n] = t
         sender_stages[n] = {"received": t + 0.001, "issued": t + 0.002, "acked": t + 0.003 + stall}
         receiver_stages[n] = {"read": t + 0.003 + stall, "shown": t + 0.004 + stall}
-    pause = [100.5, 0.002, 0]  # during number 50's path
+    pause = [100.5, 0.002, 0, 0.0015]  # during number 50's path
     sender = trace(sender_stages, sent)
     receiver = trace(receiver_stages, {}, gc_pauses=[pause])
     found = attribute(sender, receiver, (100.0, 101.0))
@@ -241,7 +241,13 @@ def test_the_slowest_messages_segments_add_up_and_name_where_the_time_went() -> 
     assert segments["sent to shown"]["max_ms"] == pytest.approx(34.0)
     assert segments["sent to shown"]["p50_ms"] == pytest.approx(4.0)
     assert found["slowest_with_a_gc_pause"] == 1
-    assert found["gc_receiver"] == {"count": 1, "max_ms": 2.0, "max_generation": 0, "total_ms": 2.0}
+    assert found["gc_receiver"] == {
+        "count": 1,
+        "max_ms": 2.0,
+        "max_generation": 0,
+        "max_cpu_ms": 1.5,
+        "total_ms": 2.0,
+    }
     assert found["gc_sender"]["count"] == 0
     assert found["slowest_longest_segment"] == {"stored and read back": 1}
     assert found["slowest_in_an_fsync_stall"] is None

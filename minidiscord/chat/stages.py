@@ -50,7 +50,7 @@ class StageTrace:
             "pid": os.getpid(),
             "stages": {str(key): value for key, value in self.stages.items()},
             "texts": {str(key): value for key, value in self.texts.items()},
-            "gc_pauses": self.gc.pauses,
+            "gc_pauses": [list(pause) for pause in self.gc.pauses],
         }
         self.path.write_bytes(orjson.dumps(report))
 
