@@ -283,6 +283,9 @@ def hop_run(
         nodes.b.url, "--send-url", sender.url, *options, prefix=load_pin, timeout=300
     )
     waited = {name: waited_ms(run_delay_s(pid), waited0[name]) for name, pid in pids.items()}
+    # The load generator's own, over its sending and draining only.
+    for n, seconds in enumerate(report.get("result", {}).get("loadgen_waited_for_a_core_s", [])):
+        waited[f"load generator {n + 1}"] = None if seconds is None else round(1000 * seconds, 1)
     a_cpu = (cpu_s(nodes.a.pid) or 0.0) - a_cpu0
     if not let_in(report, f"hop {mode}"):
         return None
@@ -315,7 +318,8 @@ def hop_run(
         # Per second of the run, Redis's longest fsync before answering writes (ms).
         "redis_fsyncs_ms": fsyncs(nodes.redis_port) if args.stages else None,
         # How long each process was ready to run but waited for a core, over the whole
-        # load test (connects included): the machine's other work.
+        # load test (connects included; the generator's over its phase): the machine's
+        # other work.
         "waited_for_a_core_ms": waited,
     }
 

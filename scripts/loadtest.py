@@ -40,7 +40,7 @@ import trio
 from benchkit.bulk import BulkReceiver
 from benchkit.processes import ROOT, script_args
 from benchkit.servermetrics import frames_delivered
-from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib
+from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib, run_delay_s
 from benchkit.wire import LeanWebSocket, WireError, event_packet, parse_ack, split_url
 from minidiscord.client import Client as SocketIOClient
 from minidiscord.client import ClientError
@@ -108,6 +108,8 @@ def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "loadgen_cpu_percent": cpu,
         # Each worker's collector pauses in the phase: the generator's own part of the tail.
         "loadgen_gc_pauses": [part.get("gc_pauses") for part in parts],
+        # And how long each waited for a core (the machine's other work), in seconds.
+        "loadgen_waited_for_a_core_s": [part.get("waited_for_a_core_s") for part in parts],
         # Steadier than the percentage on a shared machine: what the generator spent in all.
         "loadgen_us_per_delivery": round(1e6 * loadgen_cpu_s / delivered, 3) if delivered else None,
         "loadgen_bottleneck": any(value > BOTTLENECK_CPU_PERCENT for value in cpu),
@@ -745,6 +747,7 @@ async def _run_command(
     worker.begin_phase(command["phase"], float(command["rate"]))
     await trio.sleep(max(0.0, start_at - time.time()))
     cpu0 = time.process_time()
+    waited0 = run_delay_s(os.getpid())
     wall0 = time.time()
     await worker.run_phase(float(command["rate"]), duration, start_at)
     # Drain: the coordinator says when every delivery is in, or the deadline passes.
@@ -755,6 +758,10 @@ async def _run_command(
     wall = time.time() - wall0
     report = worker.phase_report(members, cpu, wall, duration)
     report["gc_pauses"] = worker.gc.summary(wall0)
+    waited = run_delay_s(os.getpid())
+    report["waited_for_a_core_s"] = (
+        None if waited is None or waited0 is None else round(waited - waited0, 3)
+    )
     await send.send(report)
 
 
