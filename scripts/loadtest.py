@@ -40,10 +40,11 @@ import trio
 from benchkit.bulk import BulkReceiver
 from benchkit.processes import ROOT, script_args
 from benchkit.servermetrics import frames_delivered
-from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib
+from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib, run_delay_s
 from benchkit.wire import LeanWebSocket, WireError, event_packet, parse_ack, split_url
 from minidiscord.client import Client as SocketIOClient
 from minidiscord.client import ClientError
+from minidiscord.runtime import GcPauses
 
 # ---------------------------------------------------------------------------------------------
 # Pure parts: merging worker results, the ramp decision (the histogram is benchkit.stats).
@@ -105,6 +106,10 @@ def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "latency_ms": hist.summary_ms(),
         "errors": errors,
         "loadgen_cpu_percent": cpu,
+        # Each worker's collector pauses in the phase: the generator's own part of the tail.
+        "loadgen_gc_pauses": [part.get("gc_pauses") for part in parts],
+        # And how long each waited for a core (the machine's other work), in seconds.
+        "loadgen_waited_for_a_core_s": [part.get("waited_for_a_core_s") for part in parts],
         # Steadier than the percentage on a shared machine: what the generator spent in all.
         "loadgen_us_per_delivery": round(1e6 * loadgen_cpu_s / delivered, 3) if delivered else None,
         "loadgen_bottleneck": any(value > BOTTLENECK_CPU_PERCENT for value in cpu),
@@ -335,6 +340,8 @@ class Worker:
         self.connect_failures = 0
         self.connect_errors: list[str] = []  # the first few, to say why
         self.stopping = False
+        # The generator's own collector pauses (its own tail), reported with each phase.
+        self.gc = GcPauses()
 
     @property
     def connected(self) -> int:
@@ -676,6 +683,7 @@ async def worker_main() -> None:
                 op = command["op"]
                 if op == "connect":
                     worker = Worker(WorkerConfig(**command["config"]))
+                    worker.gc.install()
                     nursery.start_soon(worker.bulk.run)
                     nursery.start_soon(_connect_command, worker, nursery, send)
                 elif op == "prepare" and worker is not None:
@@ -739,6 +747,7 @@ async def _run_command(
     worker.begin_phase(command["phase"], float(command["rate"]))
     await trio.sleep(max(0.0, start_at - time.time()))
     cpu0 = time.process_time()
+    waited0 = run_delay_s(os.getpid())
     wall0 = time.time()
     await worker.run_phase(float(command["rate"]), duration, start_at)
     # Drain: the coordinator says when every delivery is in, or the deadline passes.
@@ -747,7 +756,13 @@ async def _run_command(
     await worker.bulk.read_round()  # what arrived since its last round counts too
     cpu = time.process_time() - cpu0
     wall = time.time() - wall0
-    await send.send(worker.phase_report(members, cpu, wall, duration))
+    report = worker.phase_report(members, cpu, wall, duration)
+    report["gc_pauses"] = worker.gc.summary(wall0)
+    waited = run_delay_s(os.getpid())
+    report["waited_for_a_core_s"] = (
+        None if waited is None or waited0 is None else round(waited - waited0, 3)
+    )
+    await send.send(report)
 
 
 async def read_json_lines(stream: trio.abc.ReceiveStream) -> AsyncIterator[dict[str, Any]]:

@@ -311,6 +311,10 @@ def check_report(report: dict[str, Any], clients: int, procs: int) -> None:
     latency = result["latency_ms"]
     assert 0 <= latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
     assert len(result["loadgen_cpu_percent"]) == procs
+    # Each worker says what its own collector and the machine's other work cost it.
+    assert len(result["loadgen_gc_pauses"]) == procs
+    assert all(pauses["count"] >= 0 for pauses in result["loadgen_gc_pauses"])
+    assert len(result["loadgen_waited_for_a_core_s"]) == procs
     # Every timed client timed every message; the groups add up; nothing to report.
     assert result["timed_members"] > 0
     assert result["latency_samples"] == result["sent"] * result["timed_members"]

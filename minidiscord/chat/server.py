@@ -29,7 +29,7 @@ from minidiscord.sockets import ConnectionRefused, Socket, SocketServer, ack_req
 from minidiscord.sockets.reasons import SocketsRejectLabel
 from minidiscord.sockets.recovery import RECOVERABLE_REASONS
 
-from . import notices, validation
+from . import notices, stages, validation
 from .feed import Feed
 from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
 from .ordering import Sequencer
@@ -537,6 +537,7 @@ class ChatServer:
         """Cluster mode: the store appends the message to the log as it commits it; this
         node's reader shows it (as every node's does, in log order)."""
         assert self._feed is not None
+        received = time.time()
         started = time.perf_counter()
         with trio.CancelScope(shield=True):
             message = await self._store.add_message(channel, user, text, self._clock())
@@ -545,6 +546,10 @@ class ChatServer:
         # reader is stuck (Redis gone after the commit), the message is durable and will
         # be shown in order when it resumes: the ack still says ok.
         await self._feed.shown(message.id)
+        if (trace := stages.trace) is not None:
+            trace.mark(message.id, "received", received)
+            trace.mark(message.id, "ack", time.time())
+            trace.text(message.id, text)
         return message
 
     async def _on_leave(self, socket: Socket, *args: Any) -> Ack:
