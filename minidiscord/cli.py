@@ -15,6 +15,7 @@ import trio
 
 from . import logs
 from .app import ChatApp, create_app
+from .chat.accounts.factory import open_accounts
 from .chat.store.factory import StoreError, store_for
 from .config import OPTIONS, Settings, SettingsError, default_of
 from .frontend.hosting import serve
@@ -105,11 +106,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # Each worker opens its own store: this process only routes connections.
                 return _run_workers(settings, argv, sockets)
             store = store_for(settings)
+            # After the chat store, which takes the file's lock and migrates it.
+            account_store = open_accounts(settings)
         except (SettingsError, TLSError, ListenError, StoreError) as exc:
             print(f"minidiscord: error: {exc}", file=sys.stderr)
             return 2
         logs.configure(settings.log_level, settings.log_format)
-        app = create_app(settings, store)
+        app = create_app(settings, store, account_store)
         tune_garbage_collector()
         trio.run(serve_forever, app, sockets)
     return 0

@@ -62,7 +62,12 @@ def chat_story(alice_url: str, bob_url: str, again_url: str) -> None:
 
         bob.client.disconnect()
         (gone,) = alice.wait_for("user:disconnect")
-        assert gone == {"userId": bob_session["userId"], "username": "bob", "connected": False}
+        assert gone == {
+            "userId": bob_session["userId"],
+            "username": "bob",
+            "connected": False,
+            "role": "guest",
+        }
 
         again = Recorder("bob again")
         again.client.connect(again_url, auth={"sessionId": bob_session["sessionId"]})

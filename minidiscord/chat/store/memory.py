@@ -5,7 +5,7 @@ import heapq
 import secrets
 from collections.abc import Collection, Sequence
 
-from ..models import CHANNELS, Message, Session, User
+from ..models import CHANNELS, Message, Role, Session, User
 from .base import Snapshot, session_hash
 
 
@@ -35,11 +35,11 @@ class MemoryStore:
         self._closed = False
 
     async def create_user(
-        self, username: str, avatar: str | None = None, *, seen: int = 0
+        self, username: str, avatar: str | None = None, *, seen: int = 0, role: Role = Role.GUEST
     ) -> tuple[User, Session]:
         self._check_open()
         self._last_seq += 1
-        user = User(new_user_id(), username, avatar, seq=self._last_seq)
+        user = User(new_user_id(), username, avatar, seq=self._last_seq, role=role)
         session = Session(new_session_id(), user.user_id)
         self._users[user.user_id] = user
         self._seen[user.user_id] = seen

@@ -43,7 +43,7 @@ from ...redis.connection import (
     open_redis,
 )
 from ...redis.target import RedisTarget
-from ..models import CHANNELS, Message, Session, User
+from ..models import CHANNELS, Message, Role, Session, User
 from .base import Snapshot, StoreReadError, StoreWriteError, session_hash
 from .redisclock import RedisClock
 from .rediskeys import (
@@ -796,9 +796,9 @@ class RedisStore:
     # -- writes ------------------------------------------------------------------------
 
     async def create_user(
-        self, username: str, avatar: str | None = None, *, seen: int = 0
+        self, username: str, avatar: str | None = None, *, seen: int = 0, role: Role = Role.GUEST
     ) -> tuple[User, Session]:
-        user = User(new_user_id(), username, avatar)
+        user = User(new_user_id(), username, avatar, role=role)
         session = Session(new_session_id(), user.user_id)
         digest = session_hash(session.session_id)
         keys = self.keys
@@ -815,7 +815,7 @@ class RedisStore:
             ],
             [user.user_id, user_json(user), seen, digest.hex()],
         )
-        return User(user.user_id, username, avatar, seq=int(seq)), session
+        return User(user.user_id, username, avatar, seq=int(seq), role=role), session
 
     def note_seen(self, user_id: str, when: int) -> None:
         # Disconnect handlers may still run after shutdown closed the store: ignored then.
