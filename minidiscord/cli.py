@@ -15,6 +15,7 @@ import trio
 
 from . import logs
 from .app import ChatApp, create_app
+from .chat.accounts import admin
 from .chat.accounts.factory import open_accounts
 from .chat.store.factory import StoreError, store_for
 from .config import OPTIONS, Settings, SettingsError, default_of
@@ -88,6 +89,9 @@ async def serve_forever(app: ChatApp, sockets: Sequence[socket.socket]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["admin"]:
+        return admin.main(arguments[1:])
     # Every reason not to start is one line naming what and why, before anything is served
     # or logged as listening; all of them exit 2, as argparse does for a bad flag.
     with contextlib.ExitStack() as cleanup:

@@ -60,8 +60,9 @@ class Passwords:
         self._most = threads + queue
         self._in_use = 0
         # Checked against when the account does not exist, so that a wrong name costs
-        # as long as a wrong password (the timing does not tell which names exist).
-        self._decoy = self._hasher.hash("not a password of anyone")
+        # as long as a wrong password (the timing does not tell which names exist). Made
+        # at the first check, in its thread: not at startup, on the event loop.
+        self._decoy: str | None = None
 
     async def hash(self, password: str) -> str:
         return await self._run(self._hasher.hash, password)
@@ -71,8 +72,10 @@ class Passwords:
         runs all the same and fails)."""
 
         def check(password: str) -> bool:
+            if encoded is None and self._decoy is None:
+                self._decoy = self._hasher.hash("not a password of anyone")
             try:
-                return self._hasher.verify(encoded or self._decoy, password) and bool(encoded)
+                return self._hasher.verify(encoded or self._decoy or "", password) and bool(encoded)
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 return False
 
