@@ -80,20 +80,23 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         return 2
     accounts = accounts_for(settings, store)
 
-    async def run() -> str:
+    async def run() -> str | AccountError:
         async with trio.open_nursery() as nursery:
             await nursery.start(store.run)
             try:
                 return await work(accounts)
+            except AccountError as exc:
+                # Returned, not raised: out of the nursery it would come wrapped in a group.
+                return exc
             finally:
                 await store.close()
                 nursery.cancel_scope.cancel()
 
-    try:
-        print(trio.run(run))
-    except AccountError as exc:
-        print(f"minidiscord admin: error: {exc.message}", file=sys.stderr)
+    outcome = trio.run(run)
+    if isinstance(outcome, AccountError):
+        print(f"minidiscord admin: error: {outcome.message}", file=sys.stderr)
         return 1
+    print(outcome)
     return 0
 
 
