@@ -16,8 +16,13 @@ from tests.support.accounts import PASSWORD
 ADDRESS = "192.0.2.1"
 
 
-def accounts(**limits: Rate) -> Accounts:
-    return Accounts(MemoryAccounts(), passwords=Passwords(CHEAPEST), **limits)
+def accounts(*, login_rate: Rate | None = None, ip_login_rate: Rate | None = None) -> Accounts:
+    return Accounts(
+        MemoryAccounts(),
+        passwords=Passwords(CHEAPEST),
+        login_rate=login_rate,
+        ip_login_rate=ip_login_rate,
+    )
 
 
 async def attempt(service: Accounts, name: str, password: str, address: str = ADDRESS) -> int:
