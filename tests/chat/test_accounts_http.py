@@ -8,6 +8,7 @@ import pytest
 from minidiscord.limits import Rate
 from tests.support.accounts import PASSWORD, api, login, register
 from tests.support.servers import ServerFactory
+from tests.support.tls import ServerCertificate
 
 
 async def test_register_answers_a_token_and_sets_an_httponly_lax_cookie(
@@ -256,3 +257,16 @@ async def test_no_password_or_token_is_ever_logged(
     assert "'ada' logged in" in logged  # the log says who, never with what
     for credential in (secret, token, second):
         assert credential not in logged
+
+
+async def test_over_tls_the_cookie_is_secure(
+    start_server: ServerFactory, certificate: ServerCertificate
+) -> None:
+    server = await start_server(**certificate.server_options)
+    assert server.url.startswith("https://")
+    async with httpx.AsyncClient(verify=certificate.client_context(), timeout=10) as http:
+        answer = await http.post(
+            f"{server.url}/api/register", json={"username": "ada", "password": PASSWORD}
+        )
+    assert answer.status_code == 201, answer.text
+    assert "; Secure" in answer.headers["set-cookie"]
