@@ -1,6 +1,7 @@
 """Accounts in the chat, on a real server: connecting with a login (token, sessionId or
 cookie), names guests may not take, `--auth accounts`, and sessions that end."""
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 
@@ -231,3 +232,28 @@ async def test_the_original_protocol_still_works_with_accounts_on_the_server(
     back = await connected(server.url, {"sessionId": session["sessionId"]}, "back")
     assert back.session["userId"] == session["userId"]
     assert back.session["role"] == "guest"
+
+
+async def test_no_token_is_logged_by_connects(
+    start_server: ServerFactory,
+    nursery: trio.Nursery,
+    connected: Connect,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = await start_server()
+    token = await register(server.url, "ada")
+    ada = await connected(server.url, {"token": token}, "ada")
+    await ada.call("user:leave")
+    await ChatClient(server.url, "ended", nursery=nursery).connect_refused({"token": token})
+    await ChatClient(server.url, "made up", nursery=nursery).connect_refused(
+        {"token": "not-a-real-token-but-secret-looking"}
+    )
+    logged = "\n".join(
+        record.getMessage() for record in caplog.records if record.name.startswith("minidiscord")
+    )
+    # Why each connect was refused is logged; with what, never.
+    assert "refused a connection to /: this login session has ended (logged out)" in logged
+    assert "refused a connection to /: this login token is unknown" in logged
+    assert token not in logged
+    assert "not-a-real-token-but-secret-looking" not in logged
