@@ -11,9 +11,10 @@ from .asgi_io import Receive, Scope, Send, client_address, header, refuse, respo
 from .chat.accounts.factory import accounts_for, open_accounts
 from .chat.accounts.http import AccountRoutes
 from .chat.accounts.store import AccountStore
+from .chat.clock import wall_clock_ms
 from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
-from .chat.server import ChatServer, wall_clock_ms
+from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, store_for
 from .config import Settings
 from .engine import CloseReason, EngineServer

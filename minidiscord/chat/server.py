@@ -32,6 +32,7 @@ from minidiscord.sockets.recovery import RECOVERABLE_REASONS
 from . import notices, validation
 from .accounts.http import cookie_token
 from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
+from .clock import wall_clock_ms
 from .feed import Feed
 from .models import CHANNELS, WELCOME_CHANNEL, Message, Role, Session, User
 from .ordering import Sequencer
@@ -68,10 +69,6 @@ LOGIN = "login"
 
 Ack = dict[str, Any]
 NEEDS_ACCOUNT = "this server is for registered users: log in first"
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class ChatServer:

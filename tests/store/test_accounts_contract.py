@@ -14,8 +14,8 @@ from minidiscord.chat.accounts.records import (
     new_id,
     new_token,
 )
-from minidiscord.chat.accounts.service import wall_clock_ms
 from minidiscord.chat.accounts.store import AccountStore, InviteRefused, NameTaken
+from minidiscord.chat.clock import wall_clock_ms
 from minidiscord.chat.models import Role
 from minidiscord.chat.validation import name_key
 

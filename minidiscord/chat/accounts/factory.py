@@ -4,11 +4,12 @@ Accounts service on it."""
 from collections.abc import Callable
 
 from ...config import Settings
+from ..clock import wall_clock_ms
 from ..store.sqlite import StoreError
 from .hashing import Passwords
 from .memory import MemoryAccounts
 from .redis import RedisAccounts
-from .service import Accounts, wall_clock_ms
+from .service import Accounts
 from .sessions import Lifetimes
 from .sqlite import SqliteAccounts
 from .store import AccountStore

@@ -12,7 +12,6 @@ so that someone else's guesses at an account cost its owner nothing until they f
 
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeVar, get_args
@@ -20,6 +19,7 @@ from typing import Literal, TypeVar, get_args
 import trio
 
 from ...limits import KeyedBuckets, Rate
+from ..clock import wall_clock_ms
 from ..models import Role, User
 from ..store.base import StoreReadError, StoreWriteError
 from .hashing import MAX_PASSWORD, MIN_PASSWORD, HashingBusy, Passwords
@@ -66,10 +66,6 @@ class Login:
 class Authenticated:
     account: Account
     session: LoginSession
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Accounts:
