@@ -208,6 +208,7 @@ class ChatApp(App):
             reconnect_all=lambda: self.engine.close_all(CloseReason.FORCED_CLOSE),
             accounts=self.accounts,
             auth=settings.auth,
+            guest_lifetimes=self.accounts.lifetimes,
             clock=clock,
         )
         if cluster is not None:

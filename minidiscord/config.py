@@ -631,7 +631,8 @@ OPTIONS: tuple[Option, ...] = (
         "--session-idle",
         "MINIDISCORD_SESSION_IDLE",
         parse_lifetime,
-        "a login session ends after this long unused (seconds, or with s, m, h, d)",
+        "a session (a login's or a guest's) ends after this long unused (seconds, or with "
+        "s, m, h, d)",
         "DURATION",
     ),
     Option(
@@ -639,7 +640,8 @@ OPTIONS: tuple[Option, ...] = (
         "--session-lifetime",
         "MINIDISCORD_SESSION_LIFETIME",
         parse_lifetime,
-        "a login session ends this long after the login, however much it is used",
+        "a session ends this long after the login (a guest's: its first connect), however "
+        "much it is used",
         "DURATION",
     ),
     Option(

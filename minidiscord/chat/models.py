@@ -66,6 +66,10 @@ class Session:
     # Never log session_id: it is the only credential a client holds.
     session_id: str
     user_id: str
+    # A guest's session, as read back from the store: when it was made and when its user
+    # was last seen (ms since the epoch; 0: unknown), which its lifetimes are counted from.
+    created: int = field(default=0, compare=False)
+    last_seen: int = field(default=0, compare=False)
 
     def wire(self, user: User) -> dict[str, Any]:
         """The `session` event sent to the client that owns this session."""

@@ -32,6 +32,7 @@ from minidiscord.sockets.recovery import RECOVERABLE_REASONS
 from . import notices, validation
 from .accounts.http import cookie_token
 from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
+from .accounts.sessions import Lifetimes, refusal
 from .clock import wall_clock_ms
 from .feed import Feed
 from .models import CHANNELS, WELCOME_CHANNEL, Message, Role, Session, User
@@ -89,6 +90,7 @@ class ChatServer:
         reconnect_all: Callable[[], None] | None = None,
         accounts: Accounts | None = None,
         auth: AuthMode = "open",
+        guest_lifetimes: Lifetimes | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
@@ -138,6 +140,8 @@ class ChatServer:
         # Who may connect and as whom (None: guests only, as the original server).
         self._accounts = accounts
         self._auth: AuthMode = auth
+        # How long a guest's session may be restored (None: for ever).
+        self._guest_lifetimes = guest_lifetimes
         if accounts is not None:
             accounts.on_sessions_ended(self._let_go_of_logins)
         elif auth == "accounts":
@@ -376,7 +380,18 @@ class ChatServer:
     async def _restore(self, session_id: object) -> tuple[User, Session] | None:
         if not isinstance(session_id, str) or not session_id:
             return None
-        return await self._store.get_session(session_id)
+        restored = await self._store.get_session(session_id)
+        lifetimes = self._guest_lifetimes
+        if restored is None or lifetimes is None:
+            return restored
+        user, session = restored
+        if user.user_id in self._online_users():
+            return restored  # in use right now, in another tab
+        state = lifetimes.state_at(session.created, session.last_seen, self._clock())
+        why = refusal(state, "guest session", "connect again to start a new one")
+        if why is not None:
+            raise ConnectionRefused(why)
+        return restored
 
     async def _create_user(self, socket: Socket, auth: dict[str, Any]) -> tuple[User, Session]:
         try:

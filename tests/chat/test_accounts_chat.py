@@ -257,3 +257,51 @@ async def test_no_token_is_logged_by_connects(
     assert "refused a connection to /: this login token is unknown" in logged
     assert token not in logged
     assert "not-a-real-token-but-secret-looking" not in logged
+
+
+async def test_a_guests_session_expires_too_and_is_refused_on_restore_with_why(
+    start_server: ServerFactory, nursery: trio.Nursery, connected: Connect
+) -> None:
+    now = [1_000_000_000_000]
+    app = create_app(
+        replace(TEST_SETTINGS, session_idle=3600.0, session_lifetime=86400.0),
+        clock=lambda: now[0],
+    )
+    server = await start_server(app)
+    grace = await connected(server.url, {"username": "grace"}, "grace")
+    session = grace.session
+    # Online in one tab, a guest's session restores in another whatever the time.
+    now[0] += 7200_000
+    tab = await connected(server.url, {"sessionId": session["sessionId"]}, "tab")
+    await tab.disconnect()
+    await grace.disconnect()  # last seen now
+    # Within the idle lifetime the original client's restore works as it always did.
+    now[0] += 3599_000
+    back = await connected(server.url, {"sessionId": session["sessionId"]}, "back")
+    assert back.session["userId"] == session["userId"]
+    await back.disconnect()
+    now[0] += 3600_000
+    refusal = await ChatClient(server.url, "idle", nursery=nursery).connect_refused(
+        {"sessionId": session["sessionId"]}
+    )
+    assert refusal["message"] == (
+        "this guest session expired after a long time unused; connect again to start a new one"
+    )
+    # The original client, turned away, is told why in its channels.
+    async with raw_websocket(server.ws_url) as original:
+        line = await turned_away(original, {"sessionId": session["sessionId"]})
+    assert "guest session expired" in line
+
+    # Used every half hour, a guest session still ends at its absolute lifetime.
+    fresh = await connected(server.url, {"username": "ada"}, "ada")
+    sid = fresh.session["sessionId"]
+    await fresh.disconnect()
+    for _ in range(47):
+        now[0] += 1800_000
+        used = await connected(server.url, {"sessionId": sid}, "used")
+        await used.disconnect()
+    now[0] += 1800_000
+    refusal = await ChatClient(server.url, "old", nursery=nursery).connect_refused(
+        {"sessionId": sid}
+    )
+    assert "guest session is too old and has expired" in refusal["message"]

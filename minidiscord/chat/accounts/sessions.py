@@ -33,9 +33,14 @@ class Lifetimes:
     def state_of(self, session: LoginSession, now: int) -> SessionState:
         if session.ended is not None:
             return SessionState.ENDED
-        if now >= session.created + self.absolute * 1000:
+        return self.state_at(session.created, session.last_used, now)
+
+    def state_at(self, created: int, last_used: int, now: int) -> SessionState:
+        """A session (a login's, or a guest's) made at ``created`` and last used at
+        ``last_used`` (ms), that nothing ended."""
+        if now >= created + self.absolute * 1000:
             return SessionState.EXPIRED
-        if now >= session.last_used + self.idle * 1000:
+        if now >= last_used + self.idle * 1000:
             return SessionState.IDLE_EXPIRED
         return SessionState.ACTIVE
 
@@ -45,12 +50,19 @@ class Lifetimes:
         return session.created + int(self.absolute * 1000)
 
     def why_not(self, session: LoginSession, now: int) -> str | None:
-        """None for an active session; otherwise a sentence for the client."""
+        """None for an active login session; otherwise a sentence for the client."""
         state = self.state_of(session, now)
-        if state is SessionState.ACTIVE:
-            return None
         if state is SessionState.ENDED:
             return f"this login session has ended ({session.end_reason}); log in again"
-        if state is SessionState.IDLE_EXPIRED:
-            return "this login session expired after a long time unused; log in again"
-        return "this login session is too old and has expired; log in again"
+        return refusal(state, "login session", "log in again")
+
+
+def refusal(state: SessionState, what: str, then: str) -> str | None:
+    """Why a session in ``state`` lets nobody in (None: it does), for the client."""
+    if state is SessionState.ACTIVE:
+        return None
+    if state is SessionState.IDLE_EXPIRED:
+        return f"this {what} expired after a long time unused; {then}"
+    if state is SessionState.EXPIRED:
+        return f"this {what} is too old and has expired; {then}"
+    return f"this {what} has ended; {then}"

@@ -80,6 +80,10 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             # Every user kept so far came without an account: a guest.
             "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'guest'",
+            # When the user (and a guest's session) was made: a guest session's absolute
+            # lifetime counts from it. Users from before count from their last visit.
+            "ALTER TABLE users ADD COLUMN created INTEGER NOT NULL DEFAULT 0",
+            "UPDATE users SET created = last_seen",
             # name_key (chat/accounts/names.py) is what makes two names the same one: it is
             # unique, the name as typed is what others see. user_id: the chat user this
             # account speaks as, made at its first connect (NULL until then).

@@ -150,7 +150,7 @@ return ids
 
 _CREATE_USER = _checked_in_time("""
 local seq = redis.call('INCR', KEYS[1])
-redis.call('HSET', KEYS[4], 'seq', seq, 'json', ARGV[3])
+redis.call('HSET', KEYS[4], 'seq', seq, 'json', ARGV[3], 'created', ARGV[4])
 redis.call('ZADD', KEYS[2], seq, ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 redis.call('SET', KEYS[5], ARGV[2])
@@ -180,11 +180,14 @@ return n
 _GET_SESSION = _Script("""
 local user_id = redis.call('GET', KEYS[1])
 if not user_id then return false end
-local user = redis.call('HMGET', ARGV[1] .. user_id, 'seq', 'json')
+local user = redis.call('HMGET', ARGV[1] .. user_id, 'seq', 'json', 'created')
 if not user[1] then return false end
+user[3] = user[3] or '0'
+user[4] = redis.call('ZSCORE', KEYS[2], user_id) or '0'
 return user
 """)
-# KEYS: session. ARGV: user key prefix. Returns [seq, json] or nil.
+# KEYS: session, seen. ARGV: user key prefix. Returns [seq, json, created, last seen] or nil
+# (created is 0 for a user stored before it was kept).
 
 _SNAPSHOT = _Script("""
 local limit = tonumber(ARGV[1])
@@ -880,14 +883,17 @@ class RedisStore:
         found = await self._read(
             "get_session",
             _GET_SESSION,
-            [self.keys.session(session_hash(session_id))],
+            [self.keys.session(session_hash(session_id)), self.keys.seen],
             [self.keys.user_prefix],
         )
         if not found:
             return None
-        seq, data = found
+        seq, data, created, last_seen = found
         user = user_from_json(data, int(seq))
-        return user, Session(session_id, user.user_id)
+        seen = int(float(last_seen))
+        # A user from before creation times were kept counts from its last visit.
+        made = int(created) or seen
+        return user, Session(session_id, user.user_id, created=made, last_seen=seen)
 
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
         snapshot = await self.snapshot([channel], limit, users_max=0)

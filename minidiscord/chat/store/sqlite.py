@@ -57,7 +57,8 @@ BUSY_TIMEOUT_MS: Final = 5000
 _MESSAGE_COLUMNS: Final = "id, channel_id, user_id, username, avatar, timestamp, message"
 _INSERT_MESSAGE: Final = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _INSERT_USER: Final = (
-    "INSERT INTO users (seq, user_id, username, avatar, last_seen, role) VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO users (seq, user_id, username, avatar, last_seen, role, created)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _UPDATE_SEEN: Final = "UPDATE users SET last_seen = ? WHERE user_id = ?"
 _USER_COLUMNS: Final = "seq, user_id, username, avatar, role"
@@ -340,9 +341,9 @@ class SqliteStore:
         # Numbered now, as message ids are: creation order is call order.
         self._last_seq += 1
         user = User(new_user_id(), username, avatar, seq=self._last_seq, role=role)
-        session = Session(new_session_id(), user.user_id)
+        session = Session(new_session_id(), user.user_id, created=seen)
         await self._write(
-            (_INSERT_USER, (user.seq, user.user_id, username, avatar, seen, role.value)),
+            (_INSERT_USER, (user.seq, user.user_id, username, avatar, seen, role.value, seen)),
             (_INSERT_SESSION, (session_hash(session.session_id), user.user_id)),
         )
         return user, session
@@ -519,14 +520,16 @@ class SqliteStore:
             self._check_open()
             return None
         rows = await self._read(
-            "SELECT u.seq, u.user_id, u.username, u.avatar, u.role FROM sessions s"
+            "SELECT u.seq, u.user_id, u.username, u.avatar, u.role, u.created, u.last_seen"
+            " FROM sessions s"
             " JOIN users u ON u.user_id = s.user_id WHERE s.session_hash = ?",
             (session_hash(session_id),),
         )
         if not rows:
             return None
         user = _user(rows[0])
-        return user, Session(session_id, user.user_id)
+        created, last_seen = rows[0][5:7]
+        return user, Session(session_id, user.user_id, created=created, last_seen=last_seen)
 
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
         self._check_open()
