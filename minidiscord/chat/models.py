@@ -30,6 +30,8 @@ class Role(StrEnum):
 
 
 _ROLE_RANKS: Final = {Role.GUEST: 0, Role.MEMBER: 1, Role.MODERATOR: 2, Role.ADMIN: 3}
+# The roles' names, to check one read back from elsewhere (Redis) before trusting it.
+ROLES: Final = frozenset(role.value for role in Role)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from minidiscord.app import create_app
 from tests.chat.rawchat import turned_away
 from tests.support.accounts import api, login, register
 from tests.support.chatclient import ChatClient
+from tests.support.layouts import ChatFactory, spread_over
 from tests.support.pysio import WAIT, Recorder
 from tests.support.rawclient import raw_websocket
 from tests.support.servers import TEST_SETTINGS, ServerFactory
@@ -305,3 +306,24 @@ async def test_a_guests_session_expires_too_and_is_refused_on_restore_with_why(
         {"sessionId": sid}
     )
     assert "guest session is too old and has expired" in refusal["message"]
+
+
+@spread_over(1, 3)
+async def test_an_account_made_on_one_node_logs_in_on_another(
+    start_chat: ChatFactory, nursery: trio.Nursery, connected: Connect
+) -> None:
+    nodes = await start_chat()
+    first, last = nodes[0], nodes[-1]
+    token = await register(first.url, "ada")
+    watcher = await connected(first.url, {"username": "watcher"}, "watcher")
+    ada = await connected(last.url, {"token": token}, "ada")
+    assert ada.session["role"] == "member"
+    (joined,) = await watcher.wait_for("user:join")
+    assert (joined["username"], joined["role"]) == ("ada", "member")
+    refusal = await ChatClient(last.url, "poser", nursery=nursery).connect_refused(
+        {"username": "ADA"}
+    )
+    assert "belongs to an account" in refusal["message"]
+    # A login on the last node, used on the first: one chat user for the account.
+    again = await connected(first.url, {"token": await login(last.url, "ada")}, "again")
+    assert again.session["userId"] == ada.session["userId"]
