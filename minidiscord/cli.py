@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="minidiscord",
         description="A small Discord: a real-time chat server speaking Socket.IO v4.",
         epilog="Every option can also be set with its environment variable; "
-        "a flag wins over the environment.",
+        "a flag wins over the environment. Accounts: `minidiscord admin --help`.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     for option in OPTIONS:
