@@ -183,6 +183,7 @@ class ChatServer:
         try:
             try:
                 if socket.recovered and "user" in socket.data:
+                    await self._check_recovered_login(socket)
                     user: User = socket.data["user"]
                     back = socket.id not in self._going and user.user_id not in self._left
                     if self._feed is not None and back:
@@ -368,6 +369,20 @@ class ChatServer:
         socket.data[LOGIN] = who.session.digest
         user = User(user_id, account.username, None, seq=seq, role=account.role)
         return user, Session(token, user_id), new
+
+    async def _check_recovered_login(self, socket: Socket) -> None:
+        """A recovered socket's login may have ended while its connection was down (when
+        it was not there to be let go): then it is refused like a restore."""
+        login: bytes | None = socket.data.get(LOGIN)
+        if login is None or self._accounts is None:
+            return
+        try:
+            why = await self._accounts.why_ended(login)
+        except AccountError as error:
+            why = error.message
+        if why is not None:
+            del socket.data["user"]
+            raise ConnectionRefused(why)
 
     def _let_go_of_logins(self, digests: frozenset[bytes]) -> None:
         """Login sessions ended (logged out, revoked, a password changed): their sockets on

@@ -4,11 +4,14 @@ cookie), names guests may not take, `--auth accounts`, and sessions that end."""
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import trio
 
 from minidiscord.app import create_app
+from minidiscord.client import Client
+from minidiscord.engine.reasons import CloseReason
 from tests.chat.rawchat import turned_away
 from tests.support.accounts import api, login, register
 from tests.support.chatclient import ChatClient
@@ -16,6 +19,7 @@ from tests.support.layouts import ChatFactory, spread_over
 from tests.support.pysio import WAIT, Recorder
 from tests.support.rawclient import raw_websocket
 from tests.support.servers import TEST_SETTINGS, ServerFactory
+from tests.support.waiting import wait_until
 
 Connect = Callable[[str, dict[str, object], str], Awaitable[ChatClient]]
 
@@ -327,3 +331,28 @@ async def test_an_account_made_on_one_node_logs_in_on_another(
     # A login on the last node, used on the first: one chat user for the account.
     again = await connected(first.url, {"token": await login(last.url, "ada")}, "again")
     assert again.session["userId"] == ada.session["userId"]
+
+
+async def test_a_dropped_socket_of_a_revoked_login_is_not_recovered(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(recovery_window=60.0, presence_grace=0.5)
+    token = await register(server.url, "ada")
+    client = Client(
+        transports=("websocket",),
+        auth={"token": token, "connectErrors": True},
+        # Long enough for the revocation to come first (a local HTTP call).
+        reconnection_delay=2.0,
+        reconnection_delay_max=2.0,
+    )
+    sessions: list[Any] = []
+    client.on("session", lambda session, *_: sessions.append(session))
+    async with client.connect(server.url) as connection:
+        await wait_until(lambda: bool(sessions))
+        # Revoked while its connection is down: the socket is not there to be let go.
+        engine = server.app.engine
+        engine.sessions[client.engine_sid or ""].close(CloseReason.TRANSPORT_CLOSE, flush=False)
+        await wait_until(lambda: not connection.connected)
+        await api(server.url, "sessions/revoke", {"all": True}, token=token)
+        await wait_until(lambda: connection.of("/").connect_error is not None)
+    assert "revoked by its owner" in str(connection.of("/").connect_error)

@@ -213,6 +213,14 @@ class Accounts:
         creation order it has now."""
         return await _write(self.store.link_user(account.account_id, user.user_id, user.seq))
 
+    async def why_ended(self, session_digest: bytes) -> str | None:
+        """None while the login session with this digest lets its holder in; otherwise
+        why not (for a socket that was away when it ended)."""
+        session = await _read(self.store.session(session_digest))
+        if session is None:
+            return "this login session no longer exists; log in again"
+        return self.lifetimes.why_not(session, self._clock())
+
     async def end_login(self, session_digest: bytes) -> None:
         """Log out the session with this digest (the chat's `user:leave`)."""
         session = await _read(self.store.session(session_digest))
