@@ -454,7 +454,8 @@ OPTIONS: tuple[Option, ...] = (
         "--ip-new-user-rate",
         "MINIDISCORD_IP_NEW_USER_RATE",
         parse_rate_option,
-        "new users (not restored sessions) per client address: BURST:PER_SECOND, or off",
+        "new users (not restored sessions) per client address, and (counted apart) new "
+        "accounts: BURST:PER_SECOND, or off",
         "RATE",
     ),
     Option(

@@ -178,6 +178,19 @@ async def test_wrong_passwords_are_throttled_per_account_then_per_address(
     assert "from your address" in address.json()["error"]
 
 
+async def test_registrations_per_address_are_held_to_the_new_user_rate(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server(ip_new_user_rate=Rate(2, 0.001))
+    await register(server.url, "ada")
+    await register(server.url, "bob")
+    third = await api(server.url, "register", {"username": "eve", "password": PASSWORD})
+    assert third.status_code == 429
+    assert "too many new accounts from your address" in third.json()["error"]
+    # Logging in is not registering.
+    await login(server.url, "ada")
+
+
 async def test_sessions_are_listed_and_revoked_and_a_new_password_ends_the_others(
     start_server: ServerFactory,
 ) -> None:

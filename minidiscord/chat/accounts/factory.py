@@ -37,5 +37,6 @@ def accounts_for(
         registration=settings.registration,
         login_rate=settings.login_rate,
         ip_login_rate=settings.ip_login_rate,
+        ip_new_user_rate=settings.ip_new_user_rate,
         clock=clock,
     )

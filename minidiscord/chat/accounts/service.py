@@ -78,6 +78,7 @@ class Accounts:
         registration: Registration = "open",
         login_rate: Rate | None = None,
         ip_login_rate: Rate | None = None,
+        ip_new_user_rate: Rate | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.store = store
@@ -86,6 +87,8 @@ class Accounts:
         self.registration = registration
         self._failures = KeyedBuckets(login_rate)
         self._attempts = KeyedBuckets(ip_login_rate)
+        # Accounts made per address, at the rate guests may be (each is a stored user).
+        self._new_accounts = KeyedBuckets(ip_new_user_rate)
         self._clock = clock
         # Told the digests of sessions that just ended (the chat lets their sockets go).
         self._on_ended: list[Callable[[frozenset[bytes]], None]] = []
@@ -112,6 +115,10 @@ class Accounts:
         name = _checked(account_name, username)
         secret = _password(password)
         self._take_attempt(address)
+        wait = self._new_accounts.take(address, trio.current_time())
+        if wait:
+            log.info("registration from %s refused: too many new accounts", address)
+            raise _throttled("too many new accounts from your address", wait)
         account = await self._create(name, secret, Role.MEMBER, invite=invite)
         log.info("account %r registered (%s)", account.username, account.role.value)
         return await self._start_session(account, agent)
