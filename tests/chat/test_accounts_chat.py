@@ -18,7 +18,7 @@ from tests.support.chatclient import ChatClient
 from tests.support.layouts import ChatFactory, spread_over
 from tests.support.pysio import WAIT, Recorder
 from tests.support.rawclient import raw_websocket
-from tests.support.servers import TEST_SETTINGS, ServerFactory
+from tests.support.servers import TEST_SETTINGS, RunningServer, ServerFactory
 from tests.support.waiting import wait_until
 
 Connect = Callable[[str, dict[str, object], str], Awaitable[ChatClient]]
@@ -133,15 +133,21 @@ async def test_python_socketio_authenticates_with_a_token_or_the_cookie(
     await trio.to_thread.run_sync(story)
 
 
-async def test_an_expired_session_is_refused_on_restore_with_why(
-    start_server: ServerFactory, nursery: trio.Nursery, connected: Connect
-) -> None:
+async def on_a_clock(start_server: ServerFactory) -> tuple[RunningServer, list[int]]:
+    """A server whose wall clock (ms) is ``now[0]``, which the test moves; sessions last an
+    hour unused and a day at most."""
     now = [1_000_000_000_000]
     app = create_app(
         replace(TEST_SETTINGS, session_idle=3600.0, session_lifetime=86400.0),
         clock=lambda: now[0],
     )
-    server = await start_server(app)
+    return await start_server(app), now
+
+
+async def test_an_expired_session_is_refused_on_restore_with_why(
+    start_server: ServerFactory, nursery: trio.Nursery, connected: Connect
+) -> None:
+    server, now = await on_a_clock(start_server)
     token = await register(server.url, "ada")
     ada = await connected(server.url, {"token": token}, "ada")
     await ada.disconnect()
@@ -267,12 +273,7 @@ async def test_no_token_is_logged_by_connects(
 async def test_a_guests_session_expires_too_and_is_refused_on_restore_with_why(
     start_server: ServerFactory, nursery: trio.Nursery, connected: Connect
 ) -> None:
-    now = [1_000_000_000_000]
-    app = create_app(
-        replace(TEST_SETTINGS, session_idle=3600.0, session_lifetime=86400.0),
-        clock=lambda: now[0],
-    )
-    server = await start_server(app)
+    server, now = await on_a_clock(start_server)
     grace = await connected(server.url, {"username": "grace"}, "grace")
     session = grace.session
     # Online in one tab, a guest's session restores in another whatever the time.
