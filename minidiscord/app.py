@@ -2,17 +2,23 @@
 
 import hmac
 import logging
+from collections.abc import Callable
 
 import trio
 
 from .addresses import TrustedProxies
 from .asgi_io import Receive, Scope, Send, client_address, header, refuse, respond
+from .chat.accounts.factory import accounts_for, open_accounts
+from .chat.accounts.http import AccountRoutes
+from .chat.accounts.store import AccountStore
+from .chat.clock import wall_clock_ms
 from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, store_for
 from .config import Settings
 from .engine import CloseReason, EngineServer
+from .engine.cors import OriginPolicy
 from .hostfixes import is_host_protocol_error
 from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -63,6 +69,8 @@ class App:
         )
         self.proxies = TrustedProxies(settings.forwarded_allow_ips)
         self.hosts = AllowedHosts((*settings.allowed_hosts, settings.host))
+        # HTTP routes under /api/ (the chat's accounts), if this app has any.
+        self.api: AccountRoutes | None = None
         self._running = False
 
     @property
@@ -92,6 +100,8 @@ class App:
                 await self._healthz(send)
             elif path == "/metrics":
                 await self._metrics(scope, send)
+            elif self.api is not None and self.api.serves(path):
+                await self.api(scope, receive, send)
             elif not await serve_web(scope, receive, send):
                 await respond(send, 404, "Not Found")
         elif kind == "websocket":
@@ -165,12 +175,21 @@ class ChatApp(App):
     """The chat server: the Socket.IO app with the chat's events on its default namespace."""
 
     def __init__(
-        self, settings: Settings, store: RunnableStore, cluster: ClusterNode | None = None
+        self,
+        settings: Settings,
+        store: RunnableStore,
+        cluster: ClusterNode | None = None,
+        *,
+        account_store: AccountStore,
+        clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         # In cluster mode the node's adapter: recovery offsets are log positions, so a client
         # recovers on any node.
         super().__init__(settings, cluster.adapter if cluster is not None else InMemoryAdapter)
         self.store = store
+        self.account_store = account_store
+        self.accounts = accounts_for(settings, account_store, clock=clock)
+        self.api = AccountRoutes(self.accounts, OriginPolicy(settings.cors_origins))
         # Cluster mode: this node's link to the others (its log reader, presence and
         # heartbeat); None on a single node.
         self.cluster = cluster
@@ -187,6 +206,10 @@ class ChatApp(App):
             feed=cluster,
             # After a resync: clients take it for a lost connection, and reconnect.
             reconnect_all=lambda: self.engine.close_all(CloseReason.FORCED_CLOSE),
+            accounts=self.accounts,
+            auth=settings.auth,
+            guest_lifetimes=self.accounts.lifetimes,
+            clock=clock,
         )
         if cluster is not None:
             # After the chat attached itself to the cluster's log reader.
@@ -209,6 +232,7 @@ class ChatApp(App):
 
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)
+        await nursery.start(self.account_store.run)
         if self.cluster is not None:
             await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
@@ -224,14 +248,25 @@ class ChatApp(App):
                 room = self.settings.shutdown_timeout - 2 * DEFAULT_CALL_TIMEOUT
                 await trio.sleep(min(self.settings.presence_grace, max(room, 0.0)))
             await self.cluster.leave()
+        await self.account_store.close()
         await self.store.close()
 
 
-def create_app(settings: Settings | None = None, store: RunnableStore | None = None) -> ChatApp:
-    """The chat app; without a store, opens the one the settings name (blocking, at startup)."""
+def create_app(
+    settings: Settings | None = None,
+    store: RunnableStore | None = None,
+    account_store: AccountStore | None = None,
+    *,
+    clock: Callable[[], int] = wall_clock_ms,
+) -> ChatApp:
+    """The chat app; without stores, opens the ones the settings name (blocking, at
+    startup: the chat store first, which migrates an SQLite file). ``clock``: wall-clock
+    milliseconds (messages' timestamps, login sessions' lifetimes)."""
     settings = settings or Settings.from_env()
     if store is None:
         store = store_for(settings)
+    if account_store is None:
+        account_store = open_accounts(settings)
     cluster = None
     if settings.redis_url is not None:
         cluster = ClusterNode(
@@ -239,4 +274,4 @@ def create_app(settings: Settings | None = None, store: RunnableStore | None = N
             settings.redis_prefix,
             node_timeout=settings.node_timeout,
         )
-    return ChatApp(settings, store, cluster)
+    return ChatApp(settings, store, cluster, account_store=account_store, clock=clock)

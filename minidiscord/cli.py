@@ -16,6 +16,8 @@ import trio
 from . import logs
 from .app import ChatApp, create_app
 from .chat import stages
+from .chat.accounts import admin
+from .chat.accounts.factory import open_accounts
 from .chat.store.factory import StoreError, store_for
 from .config import OPTIONS, Settings, SettingsError, default_of
 from .frontend.hosting import serve
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="minidiscord",
         description="A small Discord: a real-time chat server speaking Socket.IO v4.",
         epilog="Every option can also be set with its environment variable; "
-        "a flag wins over the environment.",
+        "a flag wins over the environment. Accounts: `minidiscord admin --help`.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     for option in OPTIONS:
@@ -88,6 +90,9 @@ async def serve_forever(app: ChatApp, sockets: Sequence[socket.socket]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["admin"]:
+        return admin.main(arguments[1:])
     # Every reason not to start is one line naming what and why, before anything is served
     # or logged as listening; all of them exit 2, as argparse does for a bad flag.
     with contextlib.ExitStack() as cleanup:
@@ -106,11 +111,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # Each worker opens its own store: this process only routes connections.
                 return _run_workers(settings, argv, sockets)
             store = store_for(settings)
+            # After the chat store, which takes the file's lock and migrates it.
+            account_store = open_accounts(settings)
         except (SettingsError, TLSError, ListenError, StoreError) as exc:
             print(f"minidiscord: error: {exc}", file=sys.stderr)
             return 2
         logs.configure(settings.log_level, settings.log_format)
-        app = create_app(settings, store)
+        app = create_app(settings, store, account_store)
         tune_garbage_collector()
         stages.start_from_env()
         trio.run(serve_forever, app, sockets)

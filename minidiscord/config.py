@@ -10,6 +10,9 @@ from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, TypeVar, get_args
 
 from .addresses import TrustedProxies
+from .chat.accounts.hashing import Cost
+from .chat.accounts.service import REGISTRATION_MODES, AuthMode, Registration
+from .chat.accounts.sessions import DEFAULT_ABSOLUTE_SECONDS, DEFAULT_IDLE_SECONDS
 from .limits import Rate, SettingsFormatError, parse_rate
 from .redis.target import RedisTarget, RedisURLError, parse_redis_url
 
@@ -22,6 +25,7 @@ STORE_KINDS: tuple[StoreKind, ...] = get_args(StoreKind)
 FRONTENDS: tuple[Frontend, ...] = get_args(Frontend)
 LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
 LOG_FORMATS: tuple[LogFormat, ...] = get_args(LogFormat)
+AUTH_MODES: tuple[AuthMode, ...] = get_args(AuthMode)
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:4173")
 DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
 DEFAULT_RATE_LIMIT = Rate(10, 1.0)
@@ -31,6 +35,11 @@ DEFAULT_IP_CONNECT_RATE = Rate(100, 50.0)
 DEFAULT_HISTORY_RATE = Rate(10, 2.0)
 DEFAULT_IP_NEW_USER_RATE = Rate(50, 0.05)
 DEFAULT_IP_MESSAGE_RATE = Rate(100, 10.0)
+# Wrong passwords per account: 5, then one a minute; attempts per address: 20, then one
+# every 5 s (a NAT'd office logging in on Monday morning stays clear).
+DEFAULT_LOGIN_RATE = Rate(5, 1 / 60)
+DEFAULT_IP_LOGIN_RATE = Rate(20, 0.2)
+DEFAULT_PASSWORD_COST = Cost()
 
 
 class SettingsError(ValueError):
@@ -112,6 +121,17 @@ class Settings:
     node_timeout: float = 10.0
     # Processes serving one port (a parent routes each connection to its session's worker).
     workers: int = 1
+    # Who may connect: anyone as a guest (open) or only logged-in accounts; who may register.
+    auth: AuthMode = "open"
+    registration: Registration = "open"
+    # Login sessions end this long after their last use, and this long after the login.
+    session_idle: float = DEFAULT_IDLE_SECONDS
+    session_lifetime: float = DEFAULT_ABSOLUTE_SECONDS
+    # Wrong passwords per account, and login or registration attempts per address.
+    login_rate: Rate | None = DEFAULT_LOGIN_RATE
+    ip_login_rate: Rate | None = DEFAULT_IP_LOGIN_RATE
+    # argon2id's parameters (no option: the defaults are RFC 9106's; tests make it cheap).
+    password_cost: Cost = DEFAULT_PASSWORD_COST
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -255,6 +275,24 @@ def choice(*choices: Word) -> Callable[[str, str], Word]:
 
 parse_store = choice(*STORE_KINDS)
 parse_frontend = choice(*FRONTENDS)
+parse_auth = choice(*AUTH_MODES)
+parse_registration = choice(*REGISTRATION_MODES)
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_lifetime(text: str, option: str) -> float:
+    """A duration: seconds, or a number with s, m, h or d (``14d``); up to ten years."""
+    number, unit = text.strip(), "s"
+    if number[-1:].lower() in _UNITS:
+        number, unit = number[:-1], number[-1].lower()
+    try:
+        value = float(number) * _UNITS[unit]
+    except ValueError:
+        raise SettingsError(f"{option}: {text!r} is not a duration (e.g. 3600, 12h, 14d)") from None
+    if not 0 < value <= 10 * 365 * 86400:
+        raise SettingsError(f"{option}: {text} must be a positive duration of at most 10 years")
+    return value
 
 
 def _integer(text: str, option: str, what: str) -> int:
@@ -416,7 +454,8 @@ OPTIONS: tuple[Option, ...] = (
         "--ip-new-user-rate",
         "MINIDISCORD_IP_NEW_USER_RATE",
         parse_rate_option,
-        "new users (not restored sessions) per client address: BURST:PER_SECOND, or off",
+        "new users (not restored sessions) per client address, and (counted apart) new "
+        "accounts: BURST:PER_SECOND, or off",
         "RATE",
     ),
     Option(
@@ -569,6 +608,59 @@ OPTIONS: tuple[Option, ...] = (
         "cluster mode: seconds without a heartbeat after which a node is presumed dead and "
         "its users not connected to another node go offline for everyone",
         "SECONDS",
+    ),
+    Option(
+        "auth",
+        "--auth",
+        "MINIDISCORD_AUTH",
+        parse_auth,
+        "open: anyone may chat as a guest under a name no account holds; accounts: only "
+        "logged-in users may connect",
+        "MODE",
+    ),
+    Option(
+        "registration",
+        "--registration",
+        "MINIDISCORD_REGISTRATION",
+        parse_registration,
+        "who may register an account: open (anyone), invite (with a code from "
+        "`minidiscord admin invite`) or closed (only `minidiscord admin`)",
+        "MODE",
+    ),
+    Option(
+        "session_idle",
+        "--session-idle",
+        "MINIDISCORD_SESSION_IDLE",
+        parse_lifetime,
+        "a session (a login's or a guest's) ends after this long unused (seconds, or with "
+        "s, m, h, d)",
+        "DURATION",
+    ),
+    Option(
+        "session_lifetime",
+        "--session-lifetime",
+        "MINIDISCORD_SESSION_LIFETIME",
+        parse_lifetime,
+        "a session ends this long after the login (a guest's: its first connect), however "
+        "much it is used",
+        "DURATION",
+    ),
+    Option(
+        "login_rate",
+        "--login-rate",
+        "MINIDISCORD_LOGIN_RATE",
+        parse_rate_option,
+        "wrong passwords per account (BURST:PER_SECOND, or off); checked before the "
+        "password, so a throttled account refuses even the right one until it refills",
+        "RATE",
+    ),
+    Option(
+        "ip_login_rate",
+        "--ip-login-rate",
+        "MINIDISCORD_IP_LOGIN_RATE",
+        parse_rate_option,
+        "login and registration attempts per client address (BURST:PER_SECOND, or off)",
+        "RATE",
     ),
     Option(
         "workers",

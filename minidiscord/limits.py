@@ -54,6 +54,11 @@ class TokenBucket:
             return 0.0
         return (1.0 - self._tokens) / self.rate.per_second
 
+    def wait(self, now: float) -> float:
+        """Seconds until a token is available (0.0: now), without spending one."""
+        self._refill(now)
+        return 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate.per_second
+
     def full(self, now: float) -> bool:
         self._refill(now)
         return self._tokens >= self.rate.burst
@@ -77,6 +82,12 @@ class KeyedBuckets:
         if bucket is None:
             bucket = self._buckets[key] = TokenBucket(self.rate, now)
         return bucket.take(now)
+
+    def wait(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may take a token (0.0: now), without taking one: for limits
+        charged only when something fails (wrong passwords), checked before trying."""
+        bucket = self._buckets.get(key) if self.rate is not None else None
+        return 0.0 if bucket is None else bucket.wait(now)
 
     def _sweep(self, now: float) -> None:
         assert self.rate is not None

@@ -30,8 +30,12 @@ from minidiscord.sockets.reasons import SocketsRejectLabel
 from minidiscord.sockets.recovery import RECOVERABLE_REASONS
 
 from . import notices, stages, validation
+from .accounts.http import cookie_token
+from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
+from .accounts.sessions import Lifetimes, refusal
+from .clock import wall_clock_ms
 from .feed import Feed
-from .models import CHANNELS, WELCOME_CHANNEL, Message, Session, User
+from .models import CHANNELS, WELCOME_CHANNEL, Message, Role, Session, User
 from .ordering import Sequencer
 from .payloads import ChannelsPayload, UsersPayload
 from .presence import Presence
@@ -60,12 +64,12 @@ LEAVING = "leaving"
 # Cluster mode: how long (seconds) a user who left is remembered, so that a connect
 # snapshot read before their leave was shown does not list them.
 GONE_SECONDS = 60.0
+# socket.data key of a socket that logged in: its login session's digest (a revoked or
+# logged-out session lets its sockets go).
+LOGIN = "login"
 
 Ack = dict[str, Any]
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
+NEEDS_ACCOUNT = "this server is for registered users: log in first"
 
 
 class ChatServer:
@@ -84,6 +88,9 @@ class ChatServer:
         clock: Callable[[], int] = wall_clock_ms,
         feed: Feed | None = None,
         reconnect_all: Callable[[], None] | None = None,
+        accounts: Accounts | None = None,
+        auth: AuthMode = "open",
+        guest_lifetimes: Lifetimes | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
@@ -130,6 +137,15 @@ class ChatServer:
         # Closes every client's connection without a Socket.IO DISCONNECT, so that clients
         # reconnect (the app's engine does it; the chat does not reach through sockets).
         self._reconnect_all = reconnect_all
+        # Who may connect and as whom (None: guests only, as the original server).
+        self._accounts = accounts
+        self._auth: AuthMode = auth
+        # How long a guest's session may be restored (None: for ever).
+        self._guest_lifetimes = guest_lifetimes
+        if accounts is not None:
+            accounts.on_sessions_ended(self._let_go_of_logins)
+        elif auth == "accounts":
+            raise ValueError("auth 'accounts' needs the accounts")
         if feed is not None:
             feed.attach(self)
         self._ns.on("connect")(self._on_connect)
@@ -167,6 +183,7 @@ class ChatServer:
         try:
             try:
                 if socket.recovered and "user" in socket.data:
+                    await self._check_recovered_login(socket)
                     user: User = socket.data["user"]
                     back = socket.id not in self._going and user.user_id not in self._left
                     if self._feed is not None and back:
@@ -199,16 +216,15 @@ class ChatServer:
         socket.start_soon(_let_go, socket)
 
     async def _join(self, socket: Socket, fields: dict[str, Any]) -> None:
-        restored = await self._restore(fields.get("sessionId"))
-        if restored is not None:
-            user, session = restored
-        else:
-            user, session = await self._create_user(socket, fields)
+        user, session, new = await self._identify(socket, fields)
+        # Below, `restored is None` means a user nobody has seen join yet.
+        restored = None if new else (user, session)
         snapshot = await self._snapshot(user.user_id)
         if socket.id not in self._ns.sockets:
             # The connection closed while we awaited the store; a user nobody ever saw
-            # join is not kept, so their first real connect is still announced.
-            if restored is None:
+            # join is not kept, so their first real connect is still announced (an
+            # account's user stays: the account is linked to it).
+            if restored is None and user.role is Role.GUEST:
                 await self._forget_unseen(user)
             return
         if all(other.user_id != user.user_id for other in snapshot.users):
@@ -288,10 +304,109 @@ class ChatServer:
             self._feed.depart(socket.id)
             raise ConnectionRefused("this session has ended; connect again to start a new one")
 
+    async def _identify(self, socket: Socket, fields: dict[str, Any]) -> tuple[User, Session, bool]:
+        """Who the client is, and whether that user is new: an account's user (a login
+        token in the auth's ``token`` or ``sessionId``, or the login cookie), a guest's
+        restored session, or a new guest (open mode only)."""
+        login = await self._login(socket, fields)
+        if login is not None:
+            return await self._account_user(socket, *login)
+        if self._auth == "accounts":
+            raise ConnectionRefused(NEEDS_ACCOUNT)
+        restored = await self._restore(fields.get("sessionId"))
+        if restored is not None:
+            return (*restored, False)
+        user, session = await self._create_user(socket, fields)
+        return user, session, True
+
+    async def _login(
+        self, socket: Socket, fields: dict[str, Any]
+    ) -> tuple[Authenticated, str] | None:
+        """The login the client presents, with the token the `session` event may echo (only
+        one the client sent in its auth: a cookie's token stays HttpOnly)."""
+        accounts = self._accounts
+        if accounts is None:
+            return None
+        # (token, whether the client sent it itself, whether it must be a login's)
+        offered = [
+            (fields.get("token"), True, True),
+            (fields.get("sessionId"), True, False),
+            (cookie_token(socket.handshake.headers.get("cookie")), False, False),
+        ]
+        for token, shown, required in offered:
+            if token is None:
+                continue
+            try:
+                found = await accounts.authenticate(token)
+            except AccountError as error:
+                raise ConnectionRefused(error.message) from None
+            if found is not None:
+                return found, token if shown and isinstance(token, str) else ""
+            if required:
+                raise ConnectionRefused("this login token is unknown; log in again")
+        return None
+
+    async def _account_user(
+        self, socket: Socket, who: Authenticated, token: str
+    ) -> tuple[User, Session, bool]:
+        """The chat user an account speaks as, made at its first connect."""
+        assert self._accounts is not None
+        account = who.account
+        new = False
+        if account.user_id is None:
+            made, _ = await self._new_user(account.username, None, role=account.role)
+            try:
+                user_id, seq = await self._accounts.link_user(account, made)
+            except AccountError as error:
+                await self._forget_unseen(made)
+                raise ConnectionRefused(error.message) from None
+            if user_id == made.user_id:
+                new = True
+            else:
+                await self._forget_unseen(made)  # another connect linked its user first
+        else:
+            user_id, seq = account.user_id, account.user_seq
+        socket.data[LOGIN] = who.session.digest
+        user = User(user_id, account.username, None, seq=seq, role=account.role)
+        return user, Session(token, user_id), new
+
+    async def _check_recovered_login(self, socket: Socket) -> None:
+        """A recovered socket's login may have ended while its connection was down (when
+        it was not there to be let go): then it is refused like a restore."""
+        login: bytes | None = socket.data.get(LOGIN)
+        if login is None or self._accounts is None:
+            return
+        try:
+            why = await self._accounts.why_ended(login)
+        except AccountError as error:
+            why = error.message
+        if why is not None:
+            del socket.data["user"]
+            raise ConnectionRefused(why)
+
+    def _let_go_of_logins(self, digests: frozenset[bytes]) -> None:
+        """Login sessions ended (logged out, revoked, a password changed): their sockets on
+        this server are disconnected, as a server-side disconnect (clients do not
+        reconnect on their own: they must log in again)."""
+        for socket in list(self._ns.sockets.values()):
+            if socket.data.get(LOGIN) in digests:
+                socket.start_soon(_disconnect, socket)
+
     async def _restore(self, session_id: object) -> tuple[User, Session] | None:
         if not isinstance(session_id, str) or not session_id:
             return None
-        return await self._store.get_session(session_id)
+        restored = await self._store.get_session(session_id)
+        lifetimes = self._guest_lifetimes
+        if restored is None or lifetimes is None:
+            return restored
+        user, session = restored
+        if user.user_id in self._online_users():
+            return restored  # in use right now, in another tab
+        state = lifetimes.state_at(session.created, session.last_seen, self._clock())
+        why = refusal(state, "guest session", "connect again to start a new one")
+        if why is not None:
+            raise ConnectionRefused(why)
+        return restored
 
     async def _create_user(self, socket: Socket, auth: dict[str, Any]) -> tuple[User, Session]:
         try:
@@ -302,6 +417,16 @@ class ChatServer:
         except Invalid as error:
             # The Socket.IO layer logs and counts the refusal.
             raise ConnectionRefused(error.reason) from None
+        if self._accounts is not None:
+            try:
+                owner = await self._accounts.owner_of(username)
+            except AccountError as error:
+                raise ConnectionRefused(error.message) from None
+            if owner is not None:
+                raise ConnectionRefused(
+                    f"the name {username!r} belongs to an account: log in to use it, or "
+                    "pick another"
+                )
         # One address making users as fast as it can connect would step around every
         # per-user limit; a restored session is not a new user and costs nothing here.
         wait = self._new_users.take(socket.handshake.address_key, trio.current_time())
@@ -309,8 +434,13 @@ class ChatServer:
             raise ConnectionRefused(
                 f"too many new users from your address; try again in {math.ceil(wait)} s"
             )
+        return await self._new_user(username, avatar, role=Role.GUEST)
+
+    async def _new_user(
+        self, username: str, avatar: str | None, *, role: Role
+    ) -> tuple[User, Session]:
         try:
-            created = await self._store.create_user(username, avatar, seen=self._clock())
+            created = await self._store.create_user(username, avatar, seen=self._clock(), role=role)
         except StoreWriteError as exc:
             log.warning("a new user was not stored: %s", exc)
             raise ConnectionRefused(
@@ -569,6 +699,16 @@ class ChatServer:
             return {"ok": True}
         if user is None:
             return _refuse(socket, "user:leave", "not connected")
+        login: bytes | None = socket.data.get(LOGIN)
+        if login is not None and self._accounts is not None:
+            # An account's user stays (its name, its messages): leaving logs this session
+            # out, which lets its sockets go and the user goes offline.
+            try:
+                await self._accounts.end_login(login)
+            except AccountError as error:
+                return {"ok": False, "error": error.message}
+            socket.start_soon(_disconnect, socket)
+            return {"ok": True}
         if self._feed is not None:
             return await self._leave_through_log(socket, user)
         try:

@@ -203,6 +203,13 @@ def _skeleton_key(text: str) -> str:
 _RESERVED_KEYS = {_skeleton_key(name): name for name in sorted(RESERVED_USERNAMES)}
 
 
+def name_key(name: str) -> str:
+    """What makes two names one (accounts: chat/accounts/names.py): the skeleton of the
+    name after NFKC and case folding, so `Ada`, `ADA` in fullwidth letters, `ada` with a
+    Cyrillic a, `Ádá` and `ad\u200ba` share a key, as do `rn` and `m`."""
+    return _skeleton_key(str(_NFKC_CASEFOLD.normalize(name)))
+
+
 def _reserved_look_alike(name: str) -> str | None:
     """The reserved name that `name` could be read as, if any."""
     # Skeletons map capitals and small letters apart (Cyrillic capital TE is a T, its

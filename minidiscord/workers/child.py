@@ -65,6 +65,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def _chat(argv: Sequence[str]) -> tuple[ASGIApp, Settings, EngineServer]:
     # Imported here: a worker serving another app need not load the chat.
     from ..app import create_app
+    from ..chat.accounts.factory import open_accounts
     from ..chat.store.factory import StoreError, store_for
     from ..cli import settings_from
     from ..config import SettingsError
@@ -72,10 +73,11 @@ def _chat(argv: Sequence[str]) -> tuple[ASGIApp, Settings, EngineServer]:
     try:
         settings = settings_from(argv, os.environ)
         store = store_for(settings)
+        account_store = open_accounts(settings)
     except (SettingsError, StoreError) as exc:
         raise StartupError(str(exc)) from None
     logs.configure(settings.log_level, settings.log_format)
-    app = create_app(settings, store)
+    app = create_app(settings, store, account_store)
     return app, settings, app.engine
 
 

@@ -280,19 +280,26 @@ def test_login_channels_messages_history_and_user_list(open_client: OpenClient) 
     }
 
     [[session]] = ann.received("session")
-    assert set(session) == {"sessionId", "userId", "username", "connected"}
+    assert set(session) == {"sessionId", "userId", "username", "connected", "role"}
     assert session["username"] == "ann"
     assert session["connected"] is True
     [[channels]] = ann.received("channels")
     assert [channel["name"] for channel in channels] == CHANNELS
     assert all(channel["messages"] == [] for channel in channels)
     [[users]] = ann.received("users")
-    assert users == [{"userId": session["userId"], "username": "ann", "connected": True}]
+    assert users == [
+        {"userId": session["userId"], "username": "ann", "connected": True, "role": "guest"}
+    ]
 
     bob = open_client("bob")
     bob_session = _connected(bob, "bob")
     [[joined]] = ann.wait_for("user:join")
-    assert joined == {"userId": bob_session["userId"], "username": "bob", "connected": True}
+    assert joined == {
+        "userId": bob_session["userId"],
+        "username": "bob",
+        "connected": True,
+        "role": "guest",
+    }
     [[bob_users]] = bob.received("users")
     assert {(u["username"], u["connected"]) for u in bob_users} == {("ann", True), ("bob", True)}
 
@@ -360,7 +367,7 @@ def test_disconnect_restore_and_leave_server(open_client: OpenClient) -> None:
     # Disconnect: ann stays a user, offline.
     ann.disconnect()
     [[gone]] = bob.wait_for("user:disconnect")
-    assert gone == {**ann_presence, "connected": False}
+    assert gone == {**ann_presence, "connected": False, "role": "guest"}
     assert ann.received("disconnect") == [["io client disconnect"]]
     assert ann.state()["active"] is False
 
@@ -372,7 +379,7 @@ def test_disconnect_restore_and_leave_server(open_client: OpenClient) -> None:
     assert restored["userId"] == ann_session["userId"]
     assert restored["username"] == "ann"
     [[back]] = bob.wait_for("user:connect")
-    assert back == {**ann_presence, "connected": True}
+    assert back == {**ann_presence, "connected": True, "role": "guest"}
     [[users]] = ann.received("users", name="again")
     assert sorted((u["username"], u["connected"]) for u in users) == [
         ("ann", True),
@@ -384,12 +391,14 @@ def test_disconnect_restore_and_leave_server(open_client: OpenClient) -> None:
     # Leave Server: everyone is told, and the server ends the leaver's connection for good.
     ann.emit("user:leave", name="again")
     [[left]] = bob.wait_for("user:leave")
-    assert left == {**ann_presence, "connected": False}
+    assert left == {**ann_presence, "connected": False, "role": "guest"}
     assert ann.wait_for("disconnect", name="again") == [["io server disconnect"]]
     # Not active: a standard client does not reconnect; its only connection is closed.
     state = ann.state("again")
     assert (state["active"], state["engine"]) == (False, "closed"), state
-    assert bob.received("user:disconnect") == [[{**ann_presence, "connected": False}]]
+    assert bob.received("user:disconnect") == [
+        [{**ann_presence, "connected": False, "role": "guest"}]
+    ]
 
     # The old sessionId now starts a fresh user.
     ann.connect({"sessionId": ann_session["sessionId"]}, name="after")

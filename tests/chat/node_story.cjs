@@ -63,7 +63,7 @@ async function story() {
   const bob = await join("bob", { username: "bob" });
   const [bobSession] = received(bob, "session")[0];
   const [joined] = await waitFor(alice, "user:join");
-  assert.deepEqual(joined, { userId: bobSession.userId, username: "bob", connected: true });
+  assert.deepEqual(joined, { userId: bobSession.userId, username: "bob", connected: true, role: "guest" });
 
   const ack = await alice.socket.timeout(5000).emitWithAck("message:channel:send", "general", "hello from node");
   assert.equal(ack.ok, true);
@@ -87,7 +87,7 @@ async function story() {
   bob.socket.disconnect();
   for (const client of [alice, carol]) {
     const [gone] = await waitFor(client, "user:disconnect");
-    assert.deepEqual(gone, { userId: bobSession.userId, username: "bob", connected: false });
+    assert.deepEqual(gone, { userId: bobSession.userId, username: "bob", connected: false, role: "guest" });
   }
   const bobAgain = await join("bob again", { sessionId: bobSession.sessionId });
   assert.deepEqual(received(bobAgain, "session")[0][0], bobSession);

@@ -60,7 +60,7 @@ async def test_greeting_is_session_then_channels_then_users(clients: MakeClient)
     alice = await connect(clients, "alice")
     assert alice.names()[:4] == ["connect", "session", "channels", "users"]
     session = alice.session
-    assert set(session) == {"sessionId", "userId", "username", "connected"}
+    assert set(session) == {"sessionId", "userId", "username", "connected", "role"}
     assert session["username"] == "alice"
     assert session["connected"] is True
     assert len(session["sessionId"]) >= 22  # at least 128 bits in base64
@@ -69,7 +69,7 @@ async def test_greeting_is_session_then_channels_then_users(clients: MakeClient)
     assert [c["name"] for c in channels] == list(CHANNELS)
     assert all(c["messages"] == [] for c in channels)
     assert alice.received("users")[0][0] == [
-        {"userId": session["userId"], "username": "alice", "connected": True}
+        {"userId": session["userId"], "username": "alice", "connected": True, "role": "guest"}
     ]
 
 
@@ -77,15 +77,30 @@ async def test_joins_are_announced_to_the_others_only(clients: MakeClient) -> No
     alice = await connect(clients, "alice")
     bob = await connect(clients, "bob")
     (joined,) = await alice.wait_for("user:join")
-    assert joined == {"userId": bob.session["userId"], "username": "bob", "connected": True}
+    assert joined == {
+        "userId": bob.session["userId"],
+        "username": "bob",
+        "connected": True,
+        "role": "guest",
+    }
     carol = await connect(clients, "carol")
     for client in (alice, bob):
         await client.wait_for("user:join", lambda u: u["username"] == "carol")
     (users,) = carol.received("users")[0]
     assert users == [
-        {"userId": alice.session["userId"], "username": "alice", "connected": True},
-        {"userId": bob.session["userId"], "username": "bob", "connected": True},
-        {"userId": carol.session["userId"], "username": "carol", "connected": True},
+        {
+            "userId": alice.session["userId"],
+            "username": "alice",
+            "connected": True,
+            "role": "guest",
+        },
+        {"userId": bob.session["userId"], "username": "bob", "connected": True, "role": "guest"},
+        {
+            "userId": carol.session["userId"],
+            "username": "carol",
+            "connected": True,
+            "role": "guest",
+        },
     ]
     await barrier(carol, alice, bob)
     assert carol.received("user:join") == []
@@ -296,7 +311,12 @@ async def test_dropped_connection_then_restore(clients: MakeClient) -> None:
     await bob.drop()
     for client in (alice, carol):
         (gone,) = await client.wait_for("user:disconnect")
-        assert gone == {"userId": bob_session["userId"], "username": "bob", "connected": False}
+        assert gone == {
+            "userId": bob_session["userId"],
+            "username": "bob",
+            "connected": False,
+            "role": "guest",
+        }
     # A newcomer sees bob, offline.
     dave = await connect(clients, "dave")
     (users,) = dave.received("users")[0]
@@ -312,7 +332,12 @@ async def test_dropped_connection_then_restore(clients: MakeClient) -> None:
     assert again.session == bob_session
     for client in (alice, carol, dave):
         (back,) = await client.wait_for("user:connect")
-        assert back == {"userId": bob_session["userId"], "username": "bob", "connected": True}
+        assert back == {
+            "userId": bob_session["userId"],
+            "username": "bob",
+            "connected": True,
+            "role": "guest",
+        }
     (users,) = again.received("users")[0]
     assert {u["username"]: u["connected"] for u in users}["bob"] is True
     await barrier(again, alice, carol, dave)
@@ -346,7 +371,12 @@ async def test_leave_removes_the_user_and_disconnect_keeps_them(clients: MakeCli
     await bob.wait_for("disconnect")
     for client in (alice, carol):
         (left,) = await client.wait_for("user:leave")
-        assert left == {"userId": bob_session["userId"], "username": "bob", "connected": False}
+        assert left == {
+            "userId": bob_session["userId"],
+            "username": "bob",
+            "connected": False,
+            "role": "guest",
+        }
     await carol.disconnect()
     (gone,) = await alice.wait_for("user:disconnect")
     assert gone["username"] == "carol"

@@ -13,6 +13,7 @@ def test_presence_wire_never_carries_the_avatar() -> None:
         "userId": "u1",
         "username": "alice",
         "connected": False,
+        "role": "guest",
     }
 
 
@@ -21,6 +22,7 @@ def test_join_wire_carries_the_avatar_only_when_set() -> None:
         "userId": "u1",
         "username": "alice",
         "connected": True,
+        "role": "guest",
     }
     assert User("u1", "alice", "/a.png").join_wire()["avatar"] == "/a.png"
 
@@ -32,6 +34,7 @@ def test_session_wire() -> None:
         "userId": "u1",
         "username": "alice",
         "connected": True,
+        "role": "guest",
     }
     assert session.wire(User("u1", "alice", "/a.png"))["avatar"] == "/a.png"
 

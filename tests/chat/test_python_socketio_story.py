@@ -2,43 +2,10 @@
 on three nodes of a cluster. It runs in a worker thread so the in-process servers keep
 serving (as tests/test_interop_python.py does)."""
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
-import socketio
 import trio
 
 from tests.support.layouts import ChatFactory, spread_over
-
-WAIT = 10.0
-
-
-class Recorder:
-    """A python-socketio client that records the chat events it receives."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.client = socketio.Client(reconnection=False)
-        self.events: list[tuple[str, tuple[Any, ...]]] = []
-        self._changed = threading.Condition()
-        self.client.on("*", self._record)
-
-    def _record(self, event: str, *args: Any) -> None:
-        with self._changed:
-            self.events.append((event, args))
-            self._changed.notify_all()
-
-    def wait_for(self, event: str, match: Callable[..., bool] = lambda *_: True) -> tuple[Any, ...]:
-        def found() -> tuple[Any, ...] | None:
-            return next((a for e, a in self.events if e == event and match(*a)), None)
-
-        with self._changed:
-            if not self._changed.wait_for(lambda: found() is not None, WAIT):
-                raise AssertionError(f"{self.name}: no {event} in time: {self.events}")
-        result = found()
-        assert result is not None
-        return result
+from tests.support.pysio import WAIT, Recorder
 
 
 def chat_story(alice_url: str, bob_url: str, again_url: str) -> None:
@@ -62,7 +29,12 @@ def chat_story(alice_url: str, bob_url: str, again_url: str) -> None:
 
         bob.client.disconnect()
         (gone,) = alice.wait_for("user:disconnect")
-        assert gone == {"userId": bob_session["userId"], "username": "bob", "connected": False}
+        assert gone == {
+            "userId": bob_session["userId"],
+            "username": "bob",
+            "connected": False,
+            "role": "guest",
+        }
 
         again = Recorder("bob again")
         again.client.connect(again_url, auth={"sessionId": bob_session["sessionId"]})

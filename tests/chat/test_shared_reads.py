@@ -13,7 +13,7 @@ import trio
 import trio.testing
 
 from minidiscord.app import App
-from minidiscord.chat.models import Session, User
+from minidiscord.chat.models import Role, Session, User
 from minidiscord.chat.server import ChatServer
 from minidiscord.chat.snapshots import SharedReads, for_user
 from minidiscord.chat.store import MemoryStore
@@ -36,10 +36,10 @@ class CountingStore(MemoryStore):
         self.release = trio.Event()
 
     async def create_user(
-        self, username: str, avatar: str | None = None, *, seen: int = 0
+        self, username: str, avatar: str | None = None, *, seen: int = 0, role: Role = Role.GUEST
     ) -> tuple[User, Session]:
         self.created += 1
-        return await super().create_user(username, avatar, seen=seen)
+        return await super().create_user(username, avatar, seen=seen, role=role)
 
     async def get_session(self, session_id: str) -> tuple[User, Session] | None:
         self.restored += 1

@@ -121,7 +121,9 @@ async def test_an_unlisted_user_who_comes_back_is_announced(
             assert back.session["userId"] == gone["userId"]
             assert listed(back) == [("gone", True), ("since", False), ("watcher", True)]
             announced = await watcher.wait_for("user:connect")
-            assert announced == ({"userId": gone["userId"], "username": "gone", "connected": True},)
+            assert announced == (
+                {"userId": gone["userId"], "username": "gone", "connected": True, "role": "guest"},
+            )
 
 
 async def test_offline_users_not_seen_for_30_days_are_not_listed(

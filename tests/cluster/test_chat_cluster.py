@@ -113,7 +113,7 @@ async def test_tabs_on_two_nodes_are_one_online_user(
     assert watcher.received("user:disconnect") == []
     await tab2.disconnect()
     (gone,) = await watcher.wait_for("user:disconnect")
-    assert gone == {"userId": alice_id, "username": "alice", "connected": False}
+    assert gone == {"userId": alice_id, "username": "alice", "connected": False, "role": "guest"}
     joins = [args[0]["userId"] for args in watcher.received("user:join")]
     assert joins == [alice_id]
     assert watcher.received("user:connect") == []
@@ -280,7 +280,7 @@ async def test_a_dead_nodes_users_go_offline_and_come_back_when_it_does(
     assert "heartbeat" in (await b.app.health() or "")
     node.presence.beat = beat  # it comes back: it finds it was reaped and repairs
     (back,) = await watcher.wait_for("user:connect")
-    assert back == {"userId": alice_id, "username": "alice", "connected": True}
+    assert back == {"userId": alice_id, "username": "alice", "connected": True, "role": "guest"}
     # A newcomer sees alice online, and alice's tab was never disturbed.
     late = await join(clients, "late", a)
     listed = {u["userId"]: u["connected"] for u in late.received("users")[0][0]}
@@ -562,7 +562,12 @@ async def test_a_node_out_of_step_with_redis_repairs_it_at_its_next_heartbeat(
     presence._sockets.pop("ghost-socket")
     presence.out_of_step = True
     (gone,) = await watcher.wait_for("user:disconnect")
-    assert gone == {"userId": "ghost-user", "username": "ghost", "connected": False}
+    assert gone == {
+        "userId": "ghost-user",
+        "username": "ghost",
+        "connected": False,
+        "role": "guest",
+    }
     assert presence.out_of_step is False
 
 

@@ -15,6 +15,7 @@ from trio_websocket import open_websocket_url
 
 from minidiscord.app import ChatApp
 from minidiscord.asgi_io import SEND_MANY, AppMessage, Receive, Scope, Send
+from minidiscord.chat.accounts.memory import MemoryAccounts
 from minidiscord.chat.store.factory import open_store
 from tests.support.rawclient import polling_url, raw_websocket
 from tests.support.servers import TEST_SETTINGS, ServerFactory
@@ -26,7 +27,11 @@ class SlowWriterApp(ChatApp):
     HTTP response body) of the scope types in ``slow`` ("websocket", "http")."""
 
     def __init__(self, slow: set[str], seconds: float, **overrides: object) -> None:
-        super().__init__(replace(TEST_SETTINGS, **overrides), open_store("memory", ""))  # type: ignore[arg-type]
+        super().__init__(
+            replace(TEST_SETTINGS, **overrides),  # type: ignore[arg-type]
+            open_store("memory", ""),
+            account_store=MemoryAccounts(),
+        )
         self.slow = slow
         self.seconds = seconds
 

@@ -180,6 +180,7 @@ async def test_an_image_avatar_is_accepted_and_sent_with_joins_and_messages(
             "userId": session["userId"],
             "username": "ada",
             "connected": True,
+            "role": "guest",
             "avatar": avatar,
         }
         await ada.send('421["message:channel:send","general","hello"]')

@@ -6,6 +6,10 @@ from pathlib import Path
 import pytest
 import trio
 
+from minidiscord.chat.accounts.memory import MemoryAccounts
+from minidiscord.chat.accounts.redis import RedisAccounts
+from minidiscord.chat.accounts.sqlite import SqliteAccounts
+from minidiscord.chat.accounts.store import AccountStore
 from minidiscord.chat.store.factory import RunnableStore, open_store
 from minidiscord.redis.target import parse_redis_url
 from tests.support.redisserver import redis_server
@@ -29,3 +33,28 @@ async def store(
     await nursery.start(opened.run)
     yield opened
     await opened.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def account_store(
+    request: pytest.FixtureRequest, nursery: trio.Nursery, tmp_path: Path
+) -> AsyncIterator[AccountStore]:
+    """Each AccountStore backend, running in the test's nursery (SQLite beside a running
+    chat store on the same file, as in a server)."""
+    if request.param == "redis":
+        async with redis_server(tmp_path / "redis") as redis:
+            accounts: AccountStore = RedisAccounts(parse_redis_url(redis.url), "test")
+            await nursery.start(accounts.run)
+            yield accounts
+            await accounts.close()
+        return
+    if request.param == "memory":
+        accounts = MemoryAccounts()
+        yield accounts
+        return
+    chat = open_store("sqlite", str(tmp_path / "chat.db"))
+    await nursery.start(chat.run)
+    accounts = SqliteAccounts.open(str(tmp_path / "chat.db"))
+    yield accounts
+    await accounts.close()
+    await chat.close()

@@ -3,7 +3,7 @@
 import pytest
 import trio
 
-from minidiscord.chat.models import CHANNELS, User
+from minidiscord.chat.models import CHANNELS, Role, User
 from minidiscord.chat.store.factory import RunnableStore
 
 
@@ -26,6 +26,41 @@ async def test_get_session_restores_the_same_user(store: RunnableStore) -> None:
     assert await store.get_session(session.session_id) == (alice, session)
     assert await store.get_session("not-a-session") is None
     assert await store.get_session("") is None
+
+
+async def test_a_restored_session_says_when_it_was_made_and_its_user_last_seen(
+    store: RunnableStore,
+) -> None:
+    alice, session = await store.create_user("alice", seen=1_000)
+    restored = await store.get_session(session.session_id)
+    assert restored is not None
+    assert (restored[1].created, restored[1].last_seen) == (1_000, 1_000)
+    store.note_seen(alice.user_id, 5_000)
+    # Notes are written with the next write (SQLite, Redis): one that is awaited.
+    await store.add_message("general", alice, "hi", 5_000)
+    for _ in range(100):
+        restored = await store.get_session(session.session_id)
+        assert restored is not None
+        if restored[1].last_seen == 5_000:
+            break
+        await trio.sleep(0.05)
+    assert (restored[1].created, restored[1].last_seen) == (1_000, 5_000)
+
+
+async def test_users_keep_their_role(store: RunnableStore) -> None:
+    await store.create_user("guest")
+    _, session = await store.create_user("ada", role=Role.MEMBER)
+    await store.create_user("root", role=Role.ADMIN)
+    assert [u.role for u in await store.list_users()] == [Role.GUEST, Role.MEMBER, Role.ADMIN]
+    restored = await store.get_session(session.session_id)
+    assert restored is not None
+    assert restored[0].role is Role.MEMBER
+    snapshot = await store.snapshot((), 0)
+    assert {u.username: u.role for u in snapshot.users} == {
+        "guest": Role.GUEST,
+        "ada": Role.MEMBER,
+        "root": Role.ADMIN,
+    }
 
 
 async def test_same_username_twice_makes_two_users_listed_in_creation_order(

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import trio
 
+from minidiscord.chat.models import Role
+from minidiscord.chat.store import migrations
 from minidiscord.chat.store.factory import StoreError, open_store
 from minidiscord.chat.store.migrations import (
     APPLICATION_ID,
@@ -163,3 +165,42 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -> None
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_schema")}
         assert "half" not in tables
         assert not conn.in_transaction
+
+
+async def test_users_from_before_accounts_are_guests_after_the_migration(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        migrate(conn, MIGRATIONS[:2])
+        conn.execute("INSERT INTO users (user_id, username) VALUES ('u1', 'old')")
+        conn.execute("INSERT INTO sessions (session_hash, user_id) VALUES (x'00', 'u1')")
+    store = SqliteStore.open(str(path))
+    try:
+        (user,) = await store.list_users()
+        assert (user.username, user.role) == ("old", Role.GUEST)
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_schema")}
+    assert {"accounts", "account_sessions", "invites"} <= tables
+
+
+def test_a_migration_another_process_applied_meanwhile_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admin command and a starting server may both read an old version; the second to
+    take the write lock finds the work done instead of failing on it."""
+    path = tmp_path / "m.db"
+    with (
+        sqlite3.connect(path, isolation_level=None) as first,
+        sqlite3.connect(path, isolation_level=None) as second,
+    ):
+        migrate(first, MIGRATIONS[:2])
+        assert migrate(first) == 1
+        # `second` read the version just before `first` migrated.
+        reads = iter([2])
+        real = migrations.schema_version
+        monkeypatch.setattr(
+            migrations, "schema_version", lambda conn: next(reads, None) or real(conn)
+        )
+        migrate(second)
+        assert second.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

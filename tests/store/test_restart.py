@@ -55,8 +55,18 @@ async def test_a_restart_keeps_users_sessions_and_history(
         # Everyone is offline until they reconnect; alice just did.
         (users,) = alice.received("users")[0]
         assert users == [
-            {"userId": alice_session["userId"], "username": "alice", "connected": True},
-            {"userId": bob_session["userId"], "username": "bob", "connected": False},
+            {
+                "userId": alice_session["userId"],
+                "username": "alice",
+                "connected": True,
+                "role": "guest",
+            },
+            {
+                "userId": bob_session["userId"],
+                "username": "bob",
+                "connected": False,
+                "role": "guest",
+            },
         ]
         page = await alice.call("channel:history", "general", {"before": acks[2]["id"]})
         assert [m["message"] for m in page["messages"]] == ["before 0", "before 1"]

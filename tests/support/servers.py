@@ -16,6 +16,7 @@ import trio
 from minidiscord import serve as serve_asgi
 from minidiscord.app import App, create_app
 from minidiscord.asgi_io import ASGIApp
+from minidiscord.chat.accounts.hashing import CHEAPEST
 from minidiscord.config import Settings, parse_frontend
 from minidiscord.frontend.hosting import serve
 from minidiscord.redis.target import parse_redis_url
@@ -55,6 +56,10 @@ TEST_SETTINGS = Settings(
     # the presence grace delays every user:disconnect.
     recovery_window=0.0,
     presence_grace=0.0,
+    # Off like the other limits; argon2 at its cheapest, so logins cost tests nothing.
+    login_rate=None,
+    ip_login_rate=None,
+    password_cost=CHEAPEST,
     frontend=parse_frontend(
         os.environ.get("MINIDISCORD_FRONTEND", "native"), "MINIDISCORD_FRONTEND"
     ),

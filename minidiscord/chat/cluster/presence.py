@@ -27,7 +27,7 @@ import trio
 
 from minidiscord.redis.connection import RedisClient, RedisUnavailable, bounded
 
-from ..models import User
+from ..models import ROLES, Role, User
 from .keys import APPEND_LUA, ClusterKeys
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,8 @@ def user_body(user: User) -> dict[str, Any]:
     wire: dict[str, Any] = {"userId": user.user_id, "username": user.username, "seq": user.seq}
     if user.avatar is not None:
         wire["avatar"] = user.avatar
+    if user.role is not Role.GUEST:
+        wire["role"] = user.role.value
     return wire
 
 
@@ -211,11 +213,13 @@ def user_from(data: object) -> User | None:
         return None
     avatar = data.get("avatar")
     seq = data.get("seq")
+    role = data.get("role", Role.GUEST.value)
     return User(
         user_id,
         username,
         avatar if isinstance(avatar, str) else None,
         seq=seq if isinstance(seq, int) else 0,
+        role=Role(role) if role in ROLES else Role.GUEST,
     )
 
 

@@ -5,7 +5,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..models import Message, Session, User
+from ..models import Message, Role, Session, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +61,10 @@ class Store(Protocol):
     """
 
     async def create_user(
-        self, username: str, avatar: str | None = None, *, seen: int = 0
+        self, username: str, avatar: str | None = None, *, seen: int = 0, role: Role = Role.GUEST
     ) -> tuple[User, Session]:
-        """A new user with a new session, last seen at ``seen`` (ms since the epoch)."""
+        """A new user with a new session, last seen at ``seen`` (ms since the epoch).
+        ``role``: GUEST for open mode's guests; an account's user is made with its role."""
         ...
 
     def note_seen(self, user_id: str, when: int) -> None:

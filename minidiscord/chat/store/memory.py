@@ -1,11 +1,12 @@
 """MemoryStore: the Store kept in dicts, for tests and single-process throwaway servers."""
 
 import bisect
+import dataclasses
 import heapq
 import secrets
 from collections.abc import Collection, Sequence
 
-from ..models import CHANNELS, Message, Session, User
+from ..models import CHANNELS, Message, Role, Session, User
 from .base import Snapshot, session_hash
 
 
@@ -35,12 +36,12 @@ class MemoryStore:
         self._closed = False
 
     async def create_user(
-        self, username: str, avatar: str | None = None, *, seen: int = 0
+        self, username: str, avatar: str | None = None, *, seen: int = 0, role: Role = Role.GUEST
     ) -> tuple[User, Session]:
         self._check_open()
         self._last_seq += 1
-        user = User(new_user_id(), username, avatar, seq=self._last_seq)
-        session = Session(new_session_id(), user.user_id)
+        user = User(new_user_id(), username, avatar, seq=self._last_seq, role=role)
+        session = Session(new_session_id(), user.user_id, created=seen)
         self._users[user.user_id] = user
         self._seen[user.user_id] = seen
         self._sessions[session_hash(session.session_id)] = session
@@ -52,7 +53,9 @@ class MemoryStore:
         if session is None:
             return None
         user = self._users.get(session.user_id)
-        return None if user is None else (user, session)
+        if user is None:
+            return None
+        return user, dataclasses.replace(session, last_seen=self._seen[user.user_id])
 
     async def delete_user(self, user_id: str) -> bool:
         self._check_open()

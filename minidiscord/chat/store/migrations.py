@@ -75,6 +75,49 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX users_by_last_seen ON users(last_seen)",
         ),
     ),
+    Migration(
+        "accounts, their login sessions and invite codes; every user's role",
+        (
+            # Every user kept so far came without an account: a guest.
+            "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'guest'",
+            # When the user (and a guest's session) was made: a guest session's absolute
+            # lifetime counts from it. Users from before count from their last visit.
+            "ALTER TABLE users ADD COLUMN created INTEGER NOT NULL DEFAULT 0",
+            "UPDATE users SET created = last_seen",
+            # name_key (chat/accounts/names.py) is what makes two names the same one: it is
+            # unique, the name as typed is what others see. user_id: the chat user this
+            # account speaks as, made at its first connect (NULL until then).
+            """CREATE TABLE accounts (
+                account_id TEXT PRIMARY KEY,
+                username TEXT NOT NULL,
+                name_key TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                role TEXT NOT NULL,
+                created INTEGER NOT NULL,
+                user_id TEXT,
+                user_seq INTEGER
+            ) WITHOUT ROWID""",
+            # As chat sessions: only a hash of the token. Ended sessions stay (with why)
+            # until their absolute lifetime is long over, so a restore can say why it fails.
+            """CREATE TABLE account_sessions (
+                session_hash BLOB PRIMARY KEY,
+                handle TEXT NOT NULL UNIQUE,
+                account_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+                created INTEGER NOT NULL,
+                last_used INTEGER NOT NULL,
+                ended INTEGER,
+                end_reason TEXT,
+                agent TEXT NOT NULL DEFAULT ''
+            ) WITHOUT ROWID""",
+            "CREATE INDEX account_sessions_by_account ON account_sessions(account_id)",
+            """CREATE TABLE invites (
+                invite_hash BLOB PRIMARY KEY,
+                created INTEGER NOT NULL,
+                expires INTEGER NOT NULL,
+                created_by TEXT NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -119,6 +162,11 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIO
         migration = migrations[version - 1]
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if schema_version(conn) >= version:
+                # Another process (a server starting, `minidiscord admin`) migrated it
+                # between our read of the version and our write lock.
+                conn.execute("COMMIT")
+                continue
             for statement in migration.statements:
                 conn.execute(statement)
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")

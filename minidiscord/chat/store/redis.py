@@ -45,7 +45,7 @@ from ...redis.connection import (
 )
 from ...redis.target import RedisTarget
 from .. import stages
-from ..models import CHANNELS, Message, Session, User
+from ..models import CHANNELS, Message, Role, Session, User
 from .base import Snapshot, StoreReadError, StoreWriteError, session_hash
 from .redisclock import RedisClock
 from .rediskeys import (
@@ -152,7 +152,7 @@ return ids
 
 _CREATE_USER = _checked_in_time("""
 local seq = redis.call('INCR', KEYS[1])
-redis.call('HSET', KEYS[4], 'seq', seq, 'json', ARGV[3])
+redis.call('HSET', KEYS[4], 'seq', seq, 'json', ARGV[3], 'created', ARGV[4])
 redis.call('ZADD', KEYS[2], seq, ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 redis.call('SET', KEYS[5], ARGV[2])
@@ -182,11 +182,14 @@ return n
 _GET_SESSION = _Script("""
 local user_id = redis.call('GET', KEYS[1])
 if not user_id then return false end
-local user = redis.call('HMGET', ARGV[1] .. user_id, 'seq', 'json')
+local user = redis.call('HMGET', ARGV[1] .. user_id, 'seq', 'json', 'created')
 if not user[1] then return false end
+user[3] = user[3] or '0'
+user[4] = redis.call('ZSCORE', KEYS[2], user_id) or '0'
 return user
 """)
-# KEYS: session. ARGV: user key prefix. Returns [seq, json] or nil.
+# KEYS: session, seen. ARGV: user key prefix. Returns [seq, json, created, last seen] or nil
+# (created is 0 for a user stored before it was kept).
 
 _SNAPSHOT = _Script("""
 local limit = tonumber(ARGV[1])
@@ -812,9 +815,9 @@ class RedisStore:
     # -- writes ------------------------------------------------------------------------
 
     async def create_user(
-        self, username: str, avatar: str | None = None, *, seen: int = 0
+        self, username: str, avatar: str | None = None, *, seen: int = 0, role: Role = Role.GUEST
     ) -> tuple[User, Session]:
-        user = User(new_user_id(), username, avatar)
+        user = User(new_user_id(), username, avatar, role=role)
         session = Session(new_session_id(), user.user_id)
         digest = session_hash(session.session_id)
         keys = self.keys
@@ -831,7 +834,7 @@ class RedisStore:
             ],
             [user.user_id, user_json(user), seen, digest.hex()],
         )
-        return User(user.user_id, username, avatar, seq=int(seq)), session
+        return User(user.user_id, username, avatar, seq=int(seq), role=role), session
 
     def note_seen(self, user_id: str, when: int) -> None:
         # Disconnect handlers may still run after shutdown closed the store: ignored then.
@@ -896,14 +899,17 @@ class RedisStore:
         found = await self._read(
             "get_session",
             _GET_SESSION,
-            [self.keys.session(session_hash(session_id))],
+            [self.keys.session(session_hash(session_id)), self.keys.seen],
             [self.keys.user_prefix],
         )
         if not found:
             return None
-        seq, data = found
+        seq, data, created, last_seen = found
         user = user_from_json(data, int(seq))
-        return user, Session(session_id, user.user_id)
+        seen = int(float(last_seen))
+        # A user from before creation times were kept counts from its last visit.
+        made = int(created) or seen
+        return user, Session(session_id, user.user_id, created=made, last_seen=seen)
 
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
         snapshot = await self.snapshot([channel], limit, users_max=0)

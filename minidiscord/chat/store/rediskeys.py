@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import orjson
 
-from ..models import Message, User
+from ..models import Message, Role, User
 
 # XADD ... MAXLEN ~ this: a node further behind than that many entries resyncs.
 LOG_MAXLEN: Final = 100_000
@@ -97,17 +97,21 @@ class RedisKeys:
 
 def user_json(user: User) -> bytes:
     """A user as stored (``P:user:*`` field ``json``) and as a ``leave`` entry's payload:
-    ``{userId, username, avatar?}``."""
+    ``{userId, username, avatar?, role?}`` (no role: a guest, as every user stored before
+    roles were)."""
     payload: dict[str, Any] = {"userId": user.user_id, "username": user.username}
     if user.avatar is not None:
         payload["avatar"] = user.avatar
+    if user.role is not Role.GUEST:
+        payload["role"] = user.role.value
     return orjson.dumps(payload)
 
 
 def user_from_json(data: bytes | str, seq: int = 0) -> User:
     """The user of a ``leave`` entry (or of a stored user, with its creation order)."""
     payload = orjson.loads(data)
-    return User(payload["userId"], payload["username"], payload.get("avatar"), seq=seq)
+    role = Role(payload.get("role", Role.GUEST))
+    return User(payload["userId"], payload["username"], payload.get("avatar"), seq=seq, role=role)
 
 
 def message_json_tail(message: Message) -> bytes:

@@ -44,7 +44,7 @@ from typing import Any, Final
 import trio
 
 from ...transitions import TransitionTable
-from ..models import CHANNELS, Message, Session, User
+from ..models import CHANNELS, Message, Role, Session, User
 from .base import Snapshot, StoreWriteError, session_hash
 from .migrations import SchemaError, migrate
 
@@ -57,10 +57,11 @@ BUSY_TIMEOUT_MS: Final = 5000
 _MESSAGE_COLUMNS: Final = "id, channel_id, user_id, username, avatar, timestamp, message"
 _INSERT_MESSAGE: Final = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _INSERT_USER: Final = (
-    "INSERT INTO users (seq, user_id, username, avatar, last_seen) VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO users (seq, user_id, username, avatar, last_seen, role, created)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _UPDATE_SEEN: Final = "UPDATE users SET last_seen = ? WHERE user_id = ?"
-_USER_COLUMNS: Final = "seq, user_id, username, avatar"
+_USER_COLUMNS: Final = "seq, user_id, username, avatar, role"
 # Statements a batch may run for many writes in one executemany: nobody reads their rowcount.
 _GROUPABLE: Final = frozenset({_INSERT_MESSAGE, _UPDATE_SEEN})
 _INSERT_SESSION: Final = "INSERT INTO sessions (session_hash, user_id) VALUES (?, ?)"
@@ -334,15 +335,15 @@ class SqliteStore:
     # -- writes ------------------------------------------------------------------------
 
     async def create_user(
-        self, username: str, avatar: str | None = None, *, seen: int = 0
+        self, username: str, avatar: str | None = None, *, seen: int = 0, role: Role = Role.GUEST
     ) -> tuple[User, Session]:
         self._check_writable()
         # Numbered now, as message ids are: creation order is call order.
         self._last_seq += 1
-        user = User(new_user_id(), username, avatar, seq=self._last_seq)
-        session = Session(new_session_id(), user.user_id)
+        user = User(new_user_id(), username, avatar, seq=self._last_seq, role=role)
+        session = Session(new_session_id(), user.user_id, created=seen)
         await self._write(
-            (_INSERT_USER, (user.seq, user.user_id, username, avatar, seen)),
+            (_INSERT_USER, (user.seq, user.user_id, username, avatar, seen, role.value, seen)),
             (_INSERT_SESSION, (session_hash(session.session_id), user.user_id)),
         )
         return user, session
@@ -519,14 +520,16 @@ class SqliteStore:
             self._check_open()
             return None
         rows = await self._read(
-            "SELECT u.seq, u.user_id, u.username, u.avatar FROM sessions s"
+            "SELECT u.seq, u.user_id, u.username, u.avatar, u.role, u.created, u.last_seen"
+            " FROM sessions s"
             " JOIN users u ON u.user_id = s.user_id WHERE s.session_hash = ?",
             (session_hash(session_id),),
         )
         if not rows:
             return None
         user = _user(rows[0])
-        return user, Session(session_id, user.user_id)
+        created, last_seen = rows[0][5:7]
+        return user, Session(session_id, user.user_id, created=created, last_seen=last_seen)
 
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
         self._check_open()
@@ -580,8 +583,8 @@ class SqliteStore:
             },
             users=[_user(row) for row in user_rows],
             last_id=last_id,
-            seen={row[1]: row[4] for row in user_rows},
-            outside_cut=frozenset(row[1] for row in user_rows if not row[5]),
+            seen={row[1]: row[5] for row in user_rows},
+            outside_cut=frozenset(row[1] for row in user_rows if not row[6]),
         )
 
     async def list_users(self) -> list[User]:
@@ -700,8 +703,8 @@ class _UserCut:
 
 
 def _user(row: Any) -> User:
-    seq, user_id, username, avatar = row[:4]
-    return User(user_id, username, avatar, seq=seq)
+    seq, user_id, username, avatar, role = row[:5]
+    return User(user_id, username, avatar, seq=seq, role=Role(role))
 
 
 def _read_snapshot(

@@ -1,0 +1,1 @@
+"""Accounts: registered names with passwords, their login sessions, roles and invites."""

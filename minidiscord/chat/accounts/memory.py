@@ -1,0 +1,97 @@
+"""MemoryAccounts: the AccountStore in dicts (the memory chat store's companion)."""
+
+import dataclasses
+
+import trio
+
+from .records import Account, EndReason, Invite, LoginSession
+from .store import InviteRefused, NameTaken
+
+
+class MemoryAccounts:
+    """No method awaits before it is done, so each is atomic among trio tasks."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[str, Account] = {}
+        self._by_key: dict[str, str] = {}
+        self._sessions: dict[bytes, LoginSession] = {}
+        self._invites: dict[bytes, Invite] = {}
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+
+    async def close(self) -> None:
+        pass
+
+    async def create_account(self, account: Account, *, invite: bytes | None = None) -> None:
+        if account.name_key in self._by_key:
+            raise NameTaken(account.username)
+        if invite is not None:
+            found = self._invites.get(invite)
+            if found is None or found.expires <= account.created:
+                raise InviteRefused
+            del self._invites[invite]
+        self._accounts[account.account_id] = account
+        self._by_key[account.name_key] = account.account_id
+
+    async def account_named(self, name_key: str) -> Account | None:
+        account_id = self._by_key.get(name_key)
+        return None if account_id is None else self._accounts[account_id]
+
+    async def account(self, account_id: str) -> Account | None:
+        return self._accounts.get(account_id)
+
+    async def link_user(self, account_id: str, user_id: str, seq: int) -> tuple[str, int]:
+        account = self._accounts[account_id]
+        if account.user_id is None:
+            account = self._accounts[account_id] = dataclasses.replace(
+                account, user_id=user_id, user_seq=seq
+            )
+        assert account.user_id is not None
+        return account.user_id, account.user_seq
+
+    async def set_password(self, account_id: str, password_hash: str) -> None:
+        account = self._accounts[account_id]
+        self._accounts[account_id] = dataclasses.replace(account, password_hash=password_hash)
+
+    async def add_session(self, session: LoginSession) -> None:
+        self._sessions[session.digest] = session
+
+    async def session(self, digest: bytes) -> LoginSession | None:
+        return self._sessions.get(digest)
+
+    async def touch_session(self, digest: bytes, when: int) -> None:
+        session = self._sessions.get(digest)
+        if session is not None:
+            self._sessions[digest] = dataclasses.replace(session, last_used=when)
+
+    async def sessions_of(self, account_id: str) -> list[LoginSession]:
+        owned = [s for s in self._sessions.values() if s.account_id == account_id]
+        return sorted(owned, key=lambda s: s.created)
+
+    async def end_sessions(
+        self,
+        account_id: str,
+        reason: EndReason,
+        when: int,
+        *,
+        only: str | None = None,
+        sparing: bytes | None = None,
+    ) -> int:
+        ended = 0
+        for key, session in list(self._sessions.items()):
+            if session.account_id != account_id or session.ended is not None:
+                continue
+            if (only is not None and session.handle != only) or key == sparing:
+                continue
+            self._sessions[key] = session.ending(reason, when)
+            ended += 1
+        return ended
+
+    async def forget_sessions(self, account_id: str, created_before: int) -> None:
+        for key, session in list(self._sessions.items()):
+            if session.account_id == account_id and session.created < created_before:
+                del self._sessions[key]
+
+    async def add_invite(self, invite: Invite) -> None:
+        self._invites[invite.digest] = invite

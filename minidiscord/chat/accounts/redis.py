@@ -1,0 +1,288 @@
+"""RedisAccounts: the AccountStore on the cluster's Redis, beside the chat's keys.
+
+Keys (P is the chat's prefix): ``P:account:ID`` HASH (the account), ``P:accountname:KEY``
+the id owning a name key, ``P:login:HEX`` HASH (a login session, by the hex of its token's
+digest), ``P:logins:ID`` SET of the account's session digests, ``P:invite:HEX`` HASH
+(expiring with the invite). Each step that must be atomic (a registration with its name
+and invite, linking the chat user, ending sessions) is one Lua script. Every call is
+bounded (``bounded``) and fails with the chat store's StoreReadError / StoreWriteError.
+"""
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+from coredis.exceptions import RedisError
+
+from ...redis.connection import (
+    DEFAULT_CALL_TIMEOUT,
+    RedisClient,
+    RedisUnavailable,
+    bounded,
+    open_redis,
+)
+from ...redis.target import RedisTarget
+from ..models import Role
+from ..store.base import StoreReadError, StoreWriteError
+from .records import Account, EndReason, Invite, LoginSession
+from .store import InviteRefused, NameTaken
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'taken' end
+if ARGV[1] == '1' then
+  local expires = redis.call('HGET', KEYS[3], 'expires')
+  if not expires or tonumber(expires) <= tonumber(ARGV[2]) then return 'invite' end
+  redis.call('DEL', KEYS[3])
+end
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+return 'ok'
+"""
+
+_LINK = """
+if redis.call('HSETNX', KEYS[1], 'user_id', ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'user_seq', ARGV[2])
+end
+return redis.call('HMGET', KEYS[1], 'user_id', 'user_seq')
+"""
+
+_END = """
+local ended = 0
+for _, hex in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local key = ARGV[1] .. hex
+  local found = redis.call('HMGET', key, 'ended', 'handle')
+  if found[2] and not found[1] and hex ~= ARGV[5] and (ARGV[4] == '' or found[2] == ARGV[4]) then
+    redis.call('HSET', key, 'ended', ARGV[2], 'end_reason', ARGV[3])
+    ended = ended + 1
+  end
+end
+return ended
+"""
+
+
+class RedisAccounts:
+    def __init__(
+        self, target: RedisTarget, prefix: str, *, timeout: float = DEFAULT_CALL_TIMEOUT
+    ) -> None:
+        self.target = target
+        self._prefix = prefix
+        self._timeout = timeout
+        self._client: RedisClient | None = None
+        self._closed = trio.Event()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with open_redis(self.target) as client:
+            self._client = client
+            try:
+                task_status.started()
+                await self._closed.wait()
+            finally:
+                self._client = None
+
+    async def close(self) -> None:
+        self._closed.set()
+
+    # -- keys --------------------------------------------------------------------------
+
+    def _account_key(self, account_id: str) -> str:
+        return f"{self._prefix}:account:{account_id}"
+
+    def _name_key(self, name_key: str) -> str:
+        return f"{self._prefix}:accountname:{name_key}"
+
+    def _login_key(self, digest: bytes) -> str:
+        return f"{self._prefix}:login:{digest.hex()}"
+
+    def _logins_key(self, account_id: str) -> str:
+        return f"{self._prefix}:logins:{account_id}"
+
+    def _invite_key(self, digest: bytes) -> str:
+        return f"{self._prefix}:invite:{digest.hex()}"
+
+    @asynccontextmanager
+    async def _call(self, what: str, *, write: bool) -> AsyncIterator[RedisClient]:
+        client = self._client
+        if client is None:
+            raise RuntimeError("the account store is not running: start RedisAccounts.run")
+        try:
+            with bounded(what, self._timeout):
+                yield client
+        except (RedisUnavailable, RedisError) as exc:
+            raise (StoreWriteError if write else StoreReadError)(str(exc)) from None
+
+    # -- accounts ----------------------------------------------------------------------
+
+    async def create_account(self, account: Account, *, invite: bytes | None = None) -> None:
+        fields = _account_fields(account)
+        args: list[Any] = ["1" if invite is not None else "0", account.created, account.account_id]
+        for name, value in fields.items():
+            args += [name, value]
+        async with self._call("create an account", write=True) as client:
+            outcome: Any = await client.register_script(_CREATE)(
+                [
+                    self._name_key(account.name_key),
+                    self._account_key(account.account_id),
+                    self._invite_key(invite or b""),
+                ],
+                args,
+            )
+        if outcome == b"taken":
+            raise NameTaken(account.username)
+        if outcome == b"invite":
+            raise InviteRefused
+
+    async def account_named(self, name_key: str) -> Account | None:
+        async with self._call("find an account", write=False) as client:
+            account_id = await client.get(self._name_key(name_key))
+        return None if account_id is None else await self.account(account_id.decode())
+
+    async def account(self, account_id: str) -> Account | None:
+        async with self._call("read an account", write=False) as client:
+            fields = await client.hgetall(self._account_key(account_id))
+        return _account(account_id, fields) if fields else None
+
+    async def link_user(self, account_id: str, user_id: str, seq: int) -> tuple[str, int]:
+        async with self._call("link an account's user", write=True) as client:
+            found: Any = await client.register_script(_LINK)(
+                [self._account_key(account_id)], [user_id, seq]
+            )
+        linked, linked_seq = found
+        return linked.decode(), int(linked_seq)
+
+    async def set_password(self, account_id: str, password_hash: str) -> None:
+        async with self._call("set a password", write=True) as client:
+            await client.hset(self._account_key(account_id), {"password_hash": password_hash})
+
+    # -- sessions ----------------------------------------------------------------------
+
+    async def add_session(self, session: LoginSession) -> None:
+        fields: dict[str, Any] = {
+            "handle": session.handle,
+            "account_id": session.account_id,
+            "created": session.created,
+            "last_used": session.last_used,
+            "agent": session.agent,
+        }
+        if session.ended is not None and session.end_reason is not None:
+            fields |= {"ended": session.ended, "end_reason": session.end_reason.value}
+        async with (
+            self._call("add a login session", write=True) as client,
+            client.pipeline(transaction=True) as pipe,
+        ):
+            replies = [
+                pipe.hset(self._login_key(session.digest), fields),
+                pipe.sadd(self._logins_key(session.account_id), [session.digest.hex()]),
+            ]
+        for reply in replies:
+            await reply
+
+    async def session(self, digest: bytes) -> LoginSession | None:
+        async with self._call("read a login session", write=False) as client:
+            fields = await client.hgetall(self._login_key(digest))
+        return _session(digest, fields) if fields else None
+
+    async def touch_session(self, digest: bytes, when: int) -> None:
+        async with self._call("note a session's use", write=True) as client:
+            # Only an existing session: a forgotten one must not come back as a stub.
+            if await client.exists([self._login_key(digest)]):
+                await client.hset(self._login_key(digest), {"last_used": when})
+
+    async def sessions_of(self, account_id: str) -> list[LoginSession]:
+        async with self._call("list login sessions", write=False) as client:
+            members = await client.smembers(self._logins_key(account_id))
+            digests = [bytes.fromhex(member.decode()) for member in members]
+            found = [(d, await client.hgetall(self._login_key(d))) for d in digests]
+        sessions = [_session(d, fields) for d, fields in found if fields]
+        return sorted(sessions, key=lambda s: (s.created, s.handle))
+
+    async def end_sessions(
+        self,
+        account_id: str,
+        reason: EndReason,
+        when: int,
+        *,
+        only: str | None = None,
+        sparing: bytes | None = None,
+    ) -> int:
+        async with self._call("end login sessions", write=True) as client:
+            ended: Any = await client.register_script(_END)(
+                [self._logins_key(account_id)],
+                [
+                    f"{self._prefix}:login:",
+                    when,
+                    reason.value,
+                    only or "",
+                    "" if sparing is None else sparing.hex(),
+                ],
+            )
+        return int(ended)
+
+    async def forget_sessions(self, account_id: str, created_before: int) -> None:
+        old = [s for s in await self.sessions_of(account_id) if s.created < created_before]
+        if not old:
+            return
+        async with self._call("forget old login sessions", write=True) as client:
+            await client.delete([self._login_key(s.digest) for s in old])
+            await client.srem(self._logins_key(account_id), [s.digest.hex() for s in old])
+
+    async def add_invite(self, invite: Invite) -> None:
+        key = self._invite_key(invite.digest)
+        fields: dict[str, Any] = {
+            "created": invite.created,
+            "expires": invite.expires,
+            "created_by": invite.created_by,
+        }
+        async with (
+            self._call("add an invite", write=True) as client,
+            client.pipeline(transaction=True) as pipe,
+        ):
+            replies = [pipe.hset(key, fields), pipe.pexpireat(key, invite.expires)]
+        for reply in replies:
+            await reply
+
+
+def _account_fields(account: Account) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "username": account.username,
+        "name_key": account.name_key,
+        "password_hash": account.password_hash,
+        "role": account.role.value,
+        "created": account.created,
+    }
+    if account.user_id is not None:
+        fields |= {"user_id": account.user_id, "user_seq": account.user_seq}
+    return fields
+
+
+def _text(fields: Mapping[bytes, bytes], name: str) -> str | None:
+    value = fields.get(name.encode())
+    return None if value is None else value.decode()
+
+
+def _account(account_id: str, fields: Mapping[bytes, bytes]) -> Account:
+    return Account(
+        account_id,
+        _text(fields, "username") or "",
+        _text(fields, "name_key") or "",
+        _text(fields, "password_hash") or "",
+        Role(_text(fields, "role") or Role.MEMBER),
+        int(_text(fields, "created") or 0),
+        _text(fields, "user_id"),
+        int(_text(fields, "user_seq") or 0),
+    )
+
+
+def _session(digest: bytes, fields: Mapping[bytes, bytes]) -> LoginSession:
+    ended = _text(fields, "ended")
+    reason = _text(fields, "end_reason")
+    return LoginSession(
+        digest,
+        _text(fields, "handle") or "",
+        _text(fields, "account_id") or "",
+        int(_text(fields, "created") or 0),
+        int(_text(fields, "last_used") or 0),
+        None if ended is None else int(ended),
+        None if reason is None else EndReason(reason),
+        _text(fields, "agent") or "",
+    )

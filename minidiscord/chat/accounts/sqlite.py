@@ -1,0 +1,250 @@
+"""SqliteAccounts: the AccountStore in the chat's SQLite file, on a connection of its own.
+
+The chat store holds the file's lock against a second server, not against this: accounts
+are written through their own connection (WAL lets it write beside the running server's,
+each transaction waiting its turn), which is what lets `minidiscord admin` work on the
+database of a running server. One statement group at a time, in a worker thread; each
+write is one transaction committed with ``synchronous=FULL``.
+"""
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import trio
+
+from ..models import Role
+from ..store.base import StoreWriteError
+from ..store.sqlite import StoreError, _check_path, _connect, _prepare_writer, _reason
+from .records import Account, EndReason, Invite, LoginSession
+from .store import InviteRefused, NameTaken
+
+T = TypeVar("T")
+
+_ACCOUNT_COLUMNS = "account_id, username, name_key, password_hash, role, created, user_id, user_seq"
+_SESSION_COLUMNS = "session_hash, handle, account_id, created, last_used, ended, end_reason, agent"
+
+
+class SqliteAccounts:
+    def __init__(self, path: str, conn: sqlite3.Connection) -> None:
+        # Use SqliteAccounts.open().
+        self.path = path
+        self._conn = conn
+        self._lock = trio.Lock()
+
+    @classmethod
+    def open(cls, path: str) -> "SqliteAccounts":
+        """Open (creating and migrating if need be) the database; raises StoreError with a
+        one-line message. Blocking: for startup or the admin command."""
+        _check_path(path)
+        try:
+            conn = _connect(path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {path}: {_reason(exc)}") from None
+        try:
+            _prepare_writer(conn, path, quick_check=False)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, conn)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._conn.close()
+
+    async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        async with self._lock:
+            try:
+                return await trio.to_thread.run_sync(work, self._conn)
+            except sqlite3.Error as exc:
+                # Locked for longer than the busy timeout, a full disk: one line, as the
+                # chat store says it.
+                raise StoreWriteError(f"{self.path}: {_reason(exc)}") from None
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def transaction(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        return await self._in_thread(transaction)
+
+    async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return await self._in_thread(lambda conn: conn.execute(sql, params).fetchall())
+
+    async def create_account(self, account: Account, *, invite: bytes | None = None) -> None:
+        def create(conn: sqlite3.Connection) -> None:
+            if invite is not None:
+                used = conn.execute(
+                    "DELETE FROM invites WHERE invite_hash = ? AND expires > ?",
+                    (invite, account.created),
+                )
+                if used.rowcount != 1:
+                    raise InviteRefused
+            try:
+                conn.execute(
+                    f"INSERT INTO accounts ({_ACCOUNT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    _account_row(account),
+                )
+            except sqlite3.IntegrityError:
+                raise NameTaken(account.username) from None
+
+        await self._write(create)
+
+    async def account_named(self, name_key: str) -> Account | None:
+        rows = await self._rows(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE name_key = ?", (name_key,)
+        )
+        return _account(rows[0]) if rows else None
+
+    async def account(self, account_id: str) -> Account | None:
+        rows = await self._rows(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?", (account_id,)
+        )
+        return _account(rows[0]) if rows else None
+
+    async def link_user(self, account_id: str, user_id: str, seq: int) -> tuple[str, int]:
+        def link(conn: sqlite3.Connection) -> tuple[str, int]:
+            conn.execute(
+                "UPDATE accounts SET user_id = ?, user_seq = ?"
+                " WHERE account_id = ? AND user_id IS NULL",
+                (user_id, seq, account_id),
+            )
+            linked, linked_seq = conn.execute(
+                "SELECT user_id, user_seq FROM accounts WHERE account_id = ?", (account_id,)
+            ).fetchone()
+            return str(linked), int(linked_seq)
+
+        return await self._write(link)
+
+    async def set_password(self, account_id: str, password_hash: str) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE accounts SET password_hash = ? WHERE account_id = ?",
+                (password_hash, account_id),
+            )
+        )
+
+    async def add_session(self, session: LoginSession) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                f"INSERT INTO account_sessions ({_SESSION_COLUMNS})"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session.digest,
+                    session.handle,
+                    session.account_id,
+                    session.created,
+                    session.last_used,
+                    session.ended,
+                    None if session.end_reason is None else session.end_reason.value,
+                    session.agent,
+                ),
+            )
+        )
+
+    async def session(self, digest: bytes) -> LoginSession | None:
+        rows = await self._rows(
+            f"SELECT {_SESSION_COLUMNS} FROM account_sessions WHERE session_hash = ?", (digest,)
+        )
+        return _session(rows[0]) if rows else None
+
+    async def touch_session(self, digest: bytes, when: int) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE account_sessions SET last_used = ? WHERE session_hash = ?", (when, digest)
+            )
+        )
+
+    async def sessions_of(self, account_id: str) -> list[LoginSession]:
+        rows = await self._rows(
+            f"SELECT {_SESSION_COLUMNS} FROM account_sessions WHERE account_id = ?"
+            " ORDER BY created, handle",
+            (account_id,),
+        )
+        return [_session(row) for row in rows]
+
+    async def end_sessions(
+        self,
+        account_id: str,
+        reason: EndReason,
+        when: int,
+        *,
+        only: str | None = None,
+        sparing: bytes | None = None,
+    ) -> int:
+        sql = (
+            "UPDATE account_sessions SET ended = ?, end_reason = ?"
+            " WHERE account_id = ? AND ended IS NULL"
+        )
+        params: list[Any] = [when, reason.value, account_id]
+        if only is not None:
+            sql += " AND handle = ?"
+            params.append(only)
+        if sparing is not None:
+            sql += " AND session_hash != ?"
+            params.append(sparing)
+        return await self._write(lambda conn: conn.execute(sql, params).rowcount)
+
+    async def forget_sessions(self, account_id: str, created_before: int) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "DELETE FROM account_sessions WHERE account_id = ? AND created < ?",
+                (account_id, created_before),
+            )
+        )
+
+    async def add_invite(self, invite: Invite) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT INTO invites (invite_hash, created, expires, created_by)"
+                " VALUES (?, ?, ?, ?)",
+                (invite.digest, invite.created, invite.expires, invite.created_by),
+            )
+        )
+
+
+def _account_row(account: Account) -> tuple[Any, ...]:
+    return (
+        account.account_id,
+        account.username,
+        account.name_key,
+        account.password_hash,
+        account.role.value,
+        account.created,
+        account.user_id,
+        account.user_seq,
+    )
+
+
+def _account(row: Any) -> Account:
+    account_id, username, name_key, password_hash, role, created, user_id, user_seq = row
+    return Account(
+        account_id, username, name_key, password_hash, Role(role), created, user_id, user_seq or 0
+    )
+
+
+def _session(row: Any) -> LoginSession:
+    digest, handle, account_id, created, last_used, ended, end_reason, agent = row
+    return LoginSession(
+        bytes(digest),
+        handle,
+        account_id,
+        created,
+        last_used,
+        ended,
+        None if end_reason is None else EndReason(end_reason),
+        agent,
+    )
