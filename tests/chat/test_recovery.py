@@ -211,3 +211,33 @@ def test_recovery_is_on_by_default_and_the_options_set_or_turn_it_off() -> None:
     assert create_app(replace(off, store="memory")).sio.recovery is None
     with pytest.raises(SettingsError, match="--presence-grace"):
         settings_from(["--presence-grace", "-1"], {})
+
+
+async def test_only_the_greetings_last_event_carries_an_offset_and_it_recovers(
+    start_server: ServerFactory,
+) -> None:
+    # The greeting is not kept for recovery (at thousands of users each `users` list is
+    # large): only its last event carries an offset, so a client that holds one got all of
+    # it, and recovers from there.
+    server = await start_server(recovery_window=60.0, presence_grace=GRACE)
+    bob = chat_client(auth={"username": "bob"})
+    alice = chat_client(auth={"username": "alice"})
+    seen = Seen(alice)
+    async with bob.connect(server.url) as b, alice.connect(server.url) as a:
+        await wait_until(lambda: bool(seen.named("users")))
+        [session] = seen.named("session")
+        [channels] = seen.named("channels")
+        [users] = seen.named("users")
+        assert (len(session), len(channels)) == (1, 1)
+        assert len(users) == 2
+        assert isinstance(users[1], str)
+        # Cut off with the greeting the last thing it got (its own join went to bob only).
+        first_id = a.id
+        cut(server, alice)
+        await wait_until(lambda: not a.connected)
+        await send(b, "general", "while away")
+        await wait_until(lambda: a.connected)
+        assert a.recovered
+        assert a.id == first_id
+        await wait_until(lambda: seen.texts("general") == ["while away"])
+    assert [name for name, _ in seen.events].count("users") == 1
