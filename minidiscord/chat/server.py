@@ -26,6 +26,7 @@ from typing import Any
 import trio
 
 from minidiscord.limits import KeyedBuckets, Rate
+from minidiscord.oldest_first import drop_stale_front
 from minidiscord.sockets import (
     ConnectionRefused,
     InMemoryAdapter,
@@ -760,13 +761,9 @@ def user_room(user_id: str) -> str:
 
 def _remember(recent: dict[str, float], user_id: str, seconds: float) -> None:
     """Note ``user_id`` now (trio time) in ``recent``, a dict in insertion order, and forget
-    the entries older than ``seconds``: oldest first, so only the stale front is walked."""
+    the entries older than ``seconds``."""
     now = trio.current_time()
-    while recent:
-        oldest = next(iter(recent))
-        if recent[oldest] >= now - seconds:
-            break
-        del recent[oldest]
+    drop_stale_front(recent, lambda noted: noted < now - seconds)
     recent[user_id] = now
 
 

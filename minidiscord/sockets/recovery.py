@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import trio
 
 from ..engine.reasons import CloseReason
+from ..oldest_first import drop_stale_front
 from ..protocol.engineio import Frame
 from ..protocol.socketio import Packet
 from .adapter import BroadcastOptions
@@ -236,12 +237,7 @@ class PacketLog:
     def _drop_old(self, now: float) -> None:
         threshold = now - self.recovery.max_disconnection_duration
         self._packets.drop_older_than(threshold)
-        sessions = self._sessions
-        while sessions:
-            pid = next(iter(sessions))
-            if sessions[pid][1] >= threshold:
-                break
-            del sessions[pid]
+        drop_stale_front(self._sessions, lambda kept: kept[1] < threshold)
 
     def persist(self, session: Session) -> None:
         """Keep a disconnected socket's session for the window."""
