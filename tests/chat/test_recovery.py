@@ -125,9 +125,12 @@ async def test_a_blip_within_the_grace_causes_no_presence_flicker(
 ) -> None:
     server = await start_server(recovery_window=60.0, presence_grace=GRACE)
     alice, bob = chat_client(auth={"username": "alice"}), chat_client(auth={"username": "bob"})
-    watching = Seen(bob)
+    watching, greeted = Seen(bob), Seen(alice)
     async with bob.connect(server.url) as b, alice.connect(server.url) as a:
         await wait_until(lambda: bool(watching.named("user:join")))
+        # The greeting's last event carries the offset to recover from: cut off before it
+        # arrives, a client is greeted anew instead.
+        await greeted.first("users")
         cut(server, alice)
         await wait_until(lambda: not a.connected)
         await wait_until(lambda: a.connected)
@@ -167,9 +170,12 @@ async def test_without_grace_offline_is_at_once_and_a_recovered_user_comes_back(
 ) -> None:
     server = await start_server(recovery_window=60.0, presence_grace=0.0)
     alice, bob = chat_client(auth={"username": "alice"}), chat_client(auth={"username": "bob"})
-    watching = Seen(bob)
+    watching, greeted = Seen(bob), Seen(alice)
     async with bob.connect(server.url) as b, alice.connect(server.url) as a:
         await wait_until(lambda: bool(watching.named("user:join")))
+        # The greeting's last event carries the offset to recover from: cut off before it
+        # arrives, a client is greeted anew instead.
+        await greeted.first("users")
         cut(server, alice)
         await wait_until(lambda: a.connected and a.recovered)
         await send(b, "welcome", "sync")
