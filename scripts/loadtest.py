@@ -204,6 +204,9 @@ class RampSearch:
 # ---------------------------------------------------------------------------------------------
 
 DELIVERY_PREFIX = b'42["message:channel",'
+# A user announced to the clients already there: a connect storm is over when every one of
+# them has arrived (each of N clients joining is announced to those before it).
+JOIN_PREFIX = b'42["user:join",'
 MARK = b"LT|"
 
 
@@ -332,9 +335,13 @@ class Worker:
             for index, client in enumerate(self.clients):
                 client.timed = index in timed
                 client.bulk = not client.timed and index >= config.senders
-        self.bulk = BulkReceiver(DELIVERY_PREFIX, config.bulk_interval)
+        self.bulk = BulkReceiver(DELIVERY_PREFIX, config.bulk_interval, second_prefix=JOIN_PREFIX)
         self.state = PhaseState()
-        self.frames = 0  # every frame received, for the coordinator's "has it settled" check
+        # Every Socket.IO packet received, for the coordinator's "has it settled" check
+        # (not Engine.IO pings: they go on as long as the clients are connected).
+        self.packets = 0
+        self.joins = 0  # `user:join` packets received
+        self.last_join_at: float | None = None  # wall clock
         self.limiter = trio.CapacityLimiter(max(1, config.connect_concurrency))
         self.connect_latency = Histogram()
         self.connect_failures = 0
@@ -399,7 +406,7 @@ class Worker:
         task_status: trio.TaskStatus[None],
     ) -> None:
         """Give a connected client's socket to the bulk receiver; wait until it closes."""
-        self.frames += len(frames)
+        self._count_greeting(frames)
         for frame in frames:  # what arrived with the handshake: before any phase
             if frame == b"2":
                 await transport.send_text("3")
@@ -424,6 +431,7 @@ class Worker:
             max_message_bytes=64 * 1024 * 1024,
         )
         sio.on("message:channel", self._delivered)
+        sio.on("user:join", self._joined)
         async with self._connect_slot() as opened, sio.connect(self.url_of(client)):
             opened()
             client.sio = sio
@@ -471,9 +479,24 @@ class Worker:
         if not self.stopping:
             self.state.errors["disconnected"] += 1
 
+    def _count_greeting(self, frames: Sequence[bytes]) -> None:
+        """Count the packets read with the handshake, past the CONNECT answer."""
+        now = time.time()
+        for frame in frames:
+            if frame.startswith(b"4"):
+                self.packets += 1
+            if frame.startswith(JOIN_PREFIX):
+                self.joins += 1
+                self.last_join_at = now
+
+    def _joined(self, _user: object) -> None:
+        self.packets += 1
+        self.joins += 1
+        self.last_join_at = time.time()
+
     def _delivered(self, _channel: str, message: dict[str, Any]) -> None:
         state = self.state
-        self.frames += 1
+        self.packets += 1
         found = parse_text(message.get("message", ""))
         if found is not None and found[0] == state.phase:
             state.delivered += 1
@@ -483,7 +506,7 @@ class Worker:
         self._count_ack(state, args)
 
     def _count_ack(self, state: PhaseState, args: Sequence[Any]) -> None:
-        self.frames += 1
+        self.packets += 1
         state.acked += 1
         reply = args[0] if args else None
         if not (isinstance(reply, dict) and reply.get("ok") is True):
@@ -516,16 +539,19 @@ class Worker:
         while True:
             state = self.state  # replaced at each phase start
             now = time.time()
-            self.frames += len(frames)
             for frame in frames:
                 if frame.startswith(b"4"):
                     state.packets += 1
+                    self.packets += 1
                 if frame.startswith(DELIVERY_PREFIX):
                     found = parse_delivery(frame)
                     if found is not None and found[0] == state.phase:
                         state.delivered += 1
                         if timed:
                             state.latency.record(int((now - found[1]) * 1e6))
+                elif frame.startswith(JOIN_PREFIX):
+                    self.joins += 1
+                    self.last_join_at = now
                 elif frame == b"2":
                     await transport.send_text("3")
                 elif frame.startswith(b"43"):
@@ -650,7 +676,12 @@ class Worker:
             "sent": self.state.sent,
             "acked": self.state.acked,
             "delivered": self.state.delivered + self._bulk_delivered(),
-            "frames": self.frames + self.bulk.messages,
+            "packets": self.packets + self.bulk.packets,
+            "joins": self.joins + self.bulk.second_matches,
+            "last_join_at": max(
+                (at for at in (self.last_join_at, self.bulk.second_at) if at is not None),
+                default=None,
+            ),
             "senders_done": self.state.senders_done,
         }
 
@@ -967,12 +998,16 @@ class Coordinator:
                 await handle.process.wait()
 
     def _totals(self) -> dict[str, Any]:
-        keys = ("connected", "sent", "acked", "delivered", "frames")
+        keys = ("connected", "sent", "acked", "delivered", "packets", "joins")
         totals: dict[str, Any] = {key: 0 for key in keys}
         for handle in self.workers:
             for key in keys:
                 totals[key] += handle.progress.get(key, 0)
         totals["senders_done"] = all(h.progress.get("senders_done", True) for h in self.workers)
+        totals["last_join_at"] = max(
+            (at for h in self.workers if (at := h.progress.get("last_join_at")) is not None),
+            default=None,
+        )
         return totals
 
     async def _connect(self) -> dict[str, Any]:
@@ -1052,8 +1087,19 @@ class Coordinator:
         }
         # Connecting makes the chat server fan out `user:join` to everyone already there
         # (quadratic in clients); measure memory and start phases only once that is over.
-        await self._settle(limit=max(15.0, options.connect_timeout * 2))
-        summary["settled_s"] = round(time.time() - min(r["started"] for r in results), 3)
+        started_at = min(r["started"] for r in results)
+        joins = connected * (connected - 1) // 2 if options.handshake == "socketio" else None
+        quiet = await self._settle(limit=max(15.0, options.connect_timeout * 2), joins=joins)
+        summary["settled_s"] = round(time.time() - started_at, 3)
+        summary["quiet"] = quiet  # false: still receiving when the wait's limit passed
+        if joins is not None:
+            totals = self._totals()
+            summary["joins"] = {"expected": joins, "delivered": totals["joins"]}
+            # When the last one arrived, if every one did (and no more: then the count
+            # would not say that everyone got every announcement).
+            last = totals["last_join_at"]
+            if totals["joins"] == joins and joins > 0 and last is not None:
+                summary["fanout_s"] = round(last - started_at, 3)
         if rss_before is not None:
             rss_after = self.probe.rss_kib()
             if rss_after is not None:
@@ -1159,17 +1205,29 @@ class Coordinator:
         counts = [await trio.to_thread.run_sync(frames_delivered, url) for url in urls]
         return None if None in counts else sum(c for c in counts if c is not None)
 
-    async def _settle(self, quiet_for: float = 0.6, limit: float = 15.0) -> None:
-        """Wait until no frames arrive, so a backlog from this phase cannot skew the next."""
+    async def _settle(
+        self, quiet_for: float = 0.6, limit: float = 15.0, joins: int | None = None
+    ) -> bool:
+        """Wait until ``joins`` `user:join` packets are in (when given), then until no
+        Socket.IO packets arrive, so a backlog from this phase cannot skew the next; whether
+        that happened within ``limit`` seconds. Engine.IO pings do not count: with thousands
+        of clients one arrives every few milliseconds."""
         deadline = time.monotonic() + limit
-        last = self._totals()["frames"]
+        while joins is not None and time.monotonic() < deadline:
+            have = self._totals()["joins"]
+            if have >= joins:
+                break
+            self.progress.show(f"waiting for every user:join ({have}/{joins})")
+            await trio.sleep(0.1)
+        last = self._totals()["packets"]
         while time.monotonic() < deadline:
             await trio.sleep(quiet_for)
-            now = self._totals()["frames"]
+            now = self._totals()["packets"]
             if now == last:
-                return
-            self.progress.show(f"waiting for the server to go quiet ({now - last} frames)")
+                return True
+            self.progress.show(f"waiting for the server to go quiet ({now - last} packets)")
             last = now
+        return False
 
     async def _ramp(self, phases: list[dict[str, Any]]) -> dict[str, Any]:
         search = RampSearch(start=self.options.rate, max_steps=self.options.ramp_steps)
@@ -1199,6 +1257,11 @@ def format_report(report: dict[str, Any]) -> str:
         f"({connect['per_s']}/s), {connect['failed']} failed, server quiet after "
         f"{connect['settled_s']} s, latency {connect['latency_ms']}",
     ]
+    if "joins" in connect:
+        lines.append(
+            f"user:join    {connect['joins']['delivered']}/{connect['joins']['expected']} "
+            f"delivered, the last after {connect.get('fanout_s')} s"
+        )
     if report.get("send_url", report["url"]) != report["url"]:
         lines.append(f"senders      connect to {report['send_url']}")
     if "server_kib_per_connection" in connect:

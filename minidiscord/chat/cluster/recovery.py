@@ -129,6 +129,15 @@ class LogTail:
         finally:
             self._stamp, self._keep = None, False
 
+    @contextmanager
+    def unkept(self) -> Iterator[None]:
+        """Broadcasts within carry the offset being shown but are not kept."""
+        keep, self._keep = self._keep, False
+        try:
+            yield
+        finally:
+            self._keep = keep
+
     def record(self, packet: Packet, opts: BroadcastOptions) -> tuple[Frame, ...]:
         position = self._stamp
         assert position is not None, "record() is only called while stamping"
