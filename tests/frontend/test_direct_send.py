@@ -8,14 +8,17 @@ the listening socket) and the clients a small receive buffer, so that a client t
 reading fills the kernel's buffers within a few kilobytes.
 """
 
+import asyncio
 import json
 import os
 import socket
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+import socketio
 import trio
 import trio.testing
 
@@ -28,6 +31,9 @@ from minidiscord.frontend.listening import open_listening_sockets
 from minidiscord.sockets import Socket, SocketServer
 from tests.support.rawclient import websocket_request
 from tests.support.waiting import wait_until
+
+# The python-socketio clients of the rounds test: what each got, in order.
+Received = list[tuple[str, int, str]]
 
 SMALL_BUFFER = 4096  # the kernel doubles it, and keeps a floor of its own
 
@@ -240,6 +246,86 @@ async def test_the_writer_finishes_a_frame_the_socket_took_only_part_of() -> Non
         await wait_until(lambda: context.direct_partial_writes == partial + 2)
         assert items(await stalled.read(1)) == [(4, big)]
         await wait_until(lambda: session.outbox.awaited and session.outbox.held == 0)
+
+
+def _python_clients(url: str, inboxes: list[Received], connected: threading.Event) -> None:
+    """python-socketio clients, one per inbox, that record every ``item`` and ``own`` event
+    until ``end``, then leave."""
+
+    async def client(inbox: Received, ready: asyncio.Event) -> None:
+        sio = socketio.AsyncClient(reconnection=False)
+        done = asyncio.Event()
+
+        def recorder(kind: str) -> Any:
+            async def record(index: int, payload: str) -> None:
+                inbox.append((kind, index, payload))
+
+            return record
+
+        async def end() -> None:
+            done.set()
+
+        sio.on("item", recorder("item"))
+        sio.on("own", recorder("own"))
+        sio.on("end", end)
+        await sio.connect(url, transports=["websocket"], wait_timeout=5)
+        ready.set()
+        try:
+            await asyncio.wait_for(done.wait(), 30)
+        finally:
+            await sio.disconnect()
+
+    async def main() -> None:
+        ready = [asyncio.Event() for _ in inboxes]
+        tasks = [
+            asyncio.create_task(client(inbox, event))
+            for inbox, event in zip(inboxes, ready, strict=True)
+        ]
+        await asyncio.gather(*(event.wait() for event in ready))
+        connected.set()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+
+
+async def test_python_clients_get_rounds_mixed_with_their_own_emits_in_order() -> None:
+    sio = room_server()
+    payloads = ["x" * size for size in (1, 300, 20_000)]
+    async with native(sio) as (_, port):
+        inboxes: list[Received] = [[], []]
+        connected = threading.Event()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(
+                trio.to_thread.run_sync,
+                _python_clients,
+                f"http://127.0.0.1:{port}",
+                inboxes,
+                connected,
+            )
+            await wait_until(connected.is_set, timeout=10)
+            await wait_until(lambda: len(sio.of("/").rooms.get("room", ())) == 2)
+            members = list(sio.of("/").sockets.values())
+            expected: list[Received] = [[], []]
+            index = 0
+            for round_ in range(40):
+                # 1 to 5 broadcasts a round; every third round one client also gets an
+                # event of its own halfway, which its writer sends (it queues behind what
+                # waits for the round), and a broadcast after it.
+                for step in range(round_ % 5 + 1):
+                    if step == 1 and round_ % 3 == 0:
+                        which = round_ // 3 % 2
+                        members[which].emit("own", round_, "o")
+                        expected[which].append(("own", round_, "o"))
+                    text = payloads[index % 3]
+                    sio.to("room").emit("item", index, text)
+                    for wanted in expected:
+                        wanted.append(("item", index, text))
+                    index += 1
+                await trio.lowlevel.checkpoint()
+            sio.to("room").emit("end")
+        # The clients connected in either order: each inbox is one socket's whole share.
+        assert sorted(inboxes) == sorted(expected)
+        assert all(inbox for inbox in inboxes)
 
 
 async def test_a_stalled_reader_is_dropped_and_nobody_else_waits(
