@@ -14,12 +14,15 @@ else put meanwhile (which wakes the writer) goes behind them, and the writer the
 them all itself; a write here happens only while the writer still waits.
 """
 
+import logging
 from typing import TYPE_CHECKING
 
 import trio
 
 if TYPE_CHECKING:
     from .outbox import Outbox
+
+logger = logging.getLogger("minidiscord.engine")
 
 
 class DirectWrites:
@@ -30,7 +33,7 @@ class DirectWrites:
     def __init__(self) -> None:
         self._marked: list[Outbox] = []
         self._waiter: trio.lowlevel.Task | None = None
-        # Rounds that wrote something (a benchmark's and a test's view of the batching).
+        # Rounds run so far (how a test sees that broadcasts were batched).
         self.rounds = 0
 
     def mark(self, outbox: "Outbox") -> None:
@@ -59,4 +62,8 @@ class DirectWrites:
             marked, self._marked = self._marked, []
             self.rounds += 1
             for outbox in marked:
-                outbox.write_direct()
+                try:
+                    outbox.write_direct()
+                except Exception:
+                    # One client's fault (a bug) must not end the rounds for every client.
+                    logger.exception("a direct write failed")

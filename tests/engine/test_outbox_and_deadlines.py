@@ -250,3 +250,27 @@ async def test_a_cancelled_or_closed_taker_stops_direct_sends() -> None:
         assert outbox.put_direct("after close")
         await trio.testing.wait_all_tasks_blocked()
         assert socket.written == []
+
+
+async def test_a_failing_direct_write_is_logged_and_the_rounds_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(frames: Sequence[str | bytes]) -> int | None:
+        raise RuntimeError("front end bug")
+
+    failing, working = Outbox(limit=10), Outbox(limit=10)
+    socket = Socket(room=100)
+    async with direct_writes() as writes, trio.open_nursery() as nursery:
+        nursery.start_soon(failing.take, broken, writes)
+        nursery.start_soon(working.take, socket.send, writes)
+        await trio.testing.wait_all_tasks_blocked()
+        assert failing.put_direct("a")
+        assert working.put_direct("b")
+        await trio.testing.wait_all_tasks_blocked()
+        assert working.put_direct("c")
+        await trio.testing.wait_all_tasks_blocked()
+        assert socket.written == [["b"], ["c"]]
+        failing.close()
+        working.close()
+    assert "a direct write failed" in caplog.text
+    assert "front end bug" in caplog.text
