@@ -15,15 +15,15 @@ SEND_MANY: Final = "minidiscord.websocket.send_many"
 
 # An ASGI extension a front end may offer beside SEND_MANY when it owns the connection's
 # socket and may write to it from any task: scope["extensions"][DIRECT_SEND]["send"] is a
-# DirectSend for that connection. The app calls it, without awaiting, to write one whole
-# message now, and only while no send of its own is in progress and nothing it handed over
-# is unsent. It answers None when it wrote nothing (a write is in progress on the
-# connection, the connection is not open, or the socket would block: send the message as
-# usual), 0 when the socket took the whole message, or the number of bytes of it the
+# DirectSend for that connection. The app calls it, without awaiting, to write whole
+# messages now (all of them in one write), and only while no send of its own is in progress
+# and nothing it handed over is unsent. It answers None when it wrote nothing (a write is in
+# progress on the connection, the connection is not open, or the socket would block: send
+# the messages as usual), 0 when the socket took them all, or the number of bytes the
 # socket did not take: the front end keeps them and writes them before anything else on
 # the app's next SEND_MANY message (an empty one is enough), which the app must send soon.
 DIRECT_SEND: Final = "minidiscord.websocket.direct_send"
-DirectSend: TypeAlias = Callable[[str | bytes], int | None]
+DirectSend: TypeAlias = Callable[[Sequence[str | bytes]], int | None]
 
 
 # What an app sends its host. Typed, so that a front end's ``send`` is checked against

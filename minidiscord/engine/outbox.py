@@ -12,12 +12,13 @@ it is queued until the transport comes back for more (it has then written the ba
 took), so a writer stuck on a client that does not read still counts what it holds.
 
 Direct sends: a transport whose front end can write to the client's socket from any task
-hands :meth:`Outbox.take` that front end's :data:`~minidiscord.asgi_io.DirectSend`. While it
-is parked there (nothing queued, nothing it took is unwritten), :meth:`Outbox.put_direct`
-writes a frame straight to the socket instead of queueing it and waking the transport.
-What the socket does not take stays with the front end, counts as held like a batch being
-written, and wakes the transport with an empty batch: it writes the rest, and everything
-put meanwhile is queued behind it, so frames keep their order.
+hands :meth:`Outbox.take` that front end's :data:`~minidiscord.asgi_io.DirectSend` and the
+engine's :class:`~.directwrites.DirectWrites`. While it is parked there (nothing it took is
+unwritten), :meth:`Outbox.put_direct` queues a frame without waking it and marks the outbox
+for the next round of direct writes, which writes everything queued in one go. What the
+socket does not take stays with the front end, counts as held like a batch being written,
+and wakes the transport with an empty batch: it writes the rest, and everything put
+meanwhile is queued behind it, so frames keep their order.
 """
 
 from collections.abc import Callable
@@ -26,6 +27,7 @@ import trio
 
 from ..asgi_io import DirectSend
 from ..protocol.engineio import Frame
+from .directwrites import DirectWrites
 
 # Each queued frame also costs its list slot and bookkeeping; counting it keeps a flood of
 # tiny frames from slipping under the byte budget.
@@ -52,9 +54,11 @@ class Outbox:
         "_direct",
         "_frames",
         "_in_flight",
+        "_marked",
         "_queued",
         "_shared",
         "_waiter",
+        "_writes",
         "byte_limit",
         "closed",
         "limit",
@@ -68,8 +72,11 @@ class Outbox:
         self.closed = False
         self._frames: list[Frame] = []
         self._waiter: trio.lowlevel.Task | None = None
-        # Set only while the waiter is parked with a front end that takes direct sends.
+        # Set only while the waiter is parked with a front end that takes direct sends,
+        # and the round that writes for it; _marked while that round has it in its list.
         self._direct: DirectSend | None = None
+        self._writes: DirectWrites | None = None
+        self._marked = False
         # Bytes waiting in _frames, and bytes of the batch the transport took last and may
         # still be writing.
         self._queued = 0
@@ -81,7 +88,8 @@ class Outbox:
 
     @property
     def awaited(self) -> bool:
-        """A transport is waiting for the next frame (so nothing is queued)."""
+        """A transport is waiting for frames: nothing is queued, or only frames for the next
+        round of direct writes."""
         return self._waiter is not None
 
     @property
@@ -92,6 +100,32 @@ class Outbox:
     def put(self, frame: Frame) -> bool:
         """Queue a frame; False when the client already has ``limit`` frames or would hold
         more than ``byte_limit`` bytes (a slow consumer)."""
+        if not self._hold(frame):
+            return False
+        # _wake(), inlined: this runs once per recipient of every broadcast.
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = self._direct = None
+            trio.lowlevel.reschedule(waiter)
+        return True
+
+    def put_direct(self, frame: Frame) -> bool:
+        """Queue a frame for the next round of direct writes when the transport is parked
+        with a front end that takes them (it stays parked); otherwise :meth:`put` it.
+        False: a slow consumer, as for :meth:`put`."""
+        if self._direct is None:
+            return self.put(frame)
+        if not self._hold(frame):
+            return False
+        if not self._marked:
+            self._marked = True
+            assert self._writes is not None  # set with _direct
+            self._writes.mark(self)
+        return True
+
+    def _hold(self, frame: Frame) -> bool:
+        """Count and queue ``frame`` (True, also once closed: it is dropped); False over
+        the limits."""
         if self.closed:
             return True
         size = len(frame) + FRAME_OVERHEAD
@@ -105,25 +139,27 @@ class Outbox:
             shared.held += size
             if shared.held > shared.limit:
                 shared.on_exceeded()
-        # _wake(), inlined: this runs once per recipient of every broadcast.
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = self._direct = None
-            trio.lowlevel.reschedule(waiter)
         return True
 
-    def put_direct(self, frame: Frame) -> bool:
-        """Write a frame straight to the client's socket when the transport is parked with
-        a front end that takes direct sends; otherwise :meth:`put` it. False: a slow
-        consumer, as for :meth:`put`."""
+    def write_direct(self) -> None:
+        """For :class:`DirectWrites`: write everything queued in one direct send if the
+        transport still waits (otherwise it was woken and writes the queue itself)."""
+        self._marked = False
         direct = self._direct
-        if direct is not None:
-            unsent = direct(frame)
-            if unsent is not None:
-                if unsent:
-                    self._unsent(unsent)
-                return True
-        return self.put(frame)
+        frames = self._frames
+        if direct is None or not frames:
+            return
+        unsent = direct(frames)
+        if unsent is None:
+            # The socket takes nothing now (or the front end is writing): the transport
+            # writes them, and owns the socket until its queue is empty.
+            self._wake()
+            return
+        self._frames = []
+        self._release(self._queued)
+        self._queued = 0
+        if unsent:
+            self._unsent(unsent)
 
     def _unsent(self, size: int) -> None:
         """The socket took only part of a direct send; the front end holds the rest until
@@ -150,12 +186,15 @@ class Outbox:
         self._wake()
         return True
 
-    async def take(self, direct: DirectSend | None = None) -> list[Frame]:
+    async def take(
+        self, direct: DirectSend | None = None, writes: DirectWrites | None = None
+    ) -> list[Frame]:
         """Everything queued, waiting for the first frame; empty once closed and drained,
         or when a direct send left bytes for the transport to write (the outbox is open).
 
         Coming back for more means the previous batch was written: it stops counting.
-        While it waits, frames go through ``direct`` (see :meth:`put_direct`).
+        While it waits, frames put with :meth:`put_direct` go through ``direct`` in the
+        rounds of ``writes`` (both or neither).
         """
         await trio.lowlevel.checkpoint_if_cancelled()
         if self._in_flight:
@@ -166,7 +205,9 @@ class Outbox:
             if self._waiter is not None:
                 raise trio.BusyResourceError("another task is already taking from this outbox")
             self._waiter = trio.lowlevel.current_task()
-            self._direct = direct
+            if writes is not None:
+                self._direct = direct
+                self._writes = writes
 
             def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
                 self._waiter = self._direct = None

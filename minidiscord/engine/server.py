@@ -25,6 +25,7 @@ from . import polling, websocket
 from .admission import Admission
 from .cors import OriginPolicy
 from .deadlines import Deadlines
+from .directwrites import DirectWrites
 from .errors import RequestRefused, TransportError
 from .reasons import CloseReason
 from .session import EngineConfig, EngineSession, OpenHandler, RequestInfo
@@ -63,11 +64,14 @@ class EngineServer:
         self._on_open = on_open
         self._nursery: trio.Nursery | None = None
         self._deadlines = Deadlines()
+        # Broadcasts to idle WebSocket clients on a front end that offers direct sends.
+        self.direct_writes = DirectWrites()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Hold every session's deadlines and tasks; sessions still open at the end close."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            nursery.start_soon(self.direct_writes.run)
             task_status.started()
             try:
                 await self._deadlines.run()
@@ -247,7 +251,9 @@ class EngineServer:
         extensions = scope.get("extensions") or {}
         batch = SEND_MANY in extensions
         direct = (extensions.get(DIRECT_SEND) or {}).get("send")
-        await websocket.carry(session, receive, send, batch=batch, direct=direct)
+        await websocket.carry(
+            session, receive, send, batch=batch, direct=direct, writes=self.direct_writes
+        )
 
     def _refused(self, scope: Scope, refusal: RequestRefused) -> None:
         self.metrics.reject(refusal.error.label)

@@ -308,8 +308,9 @@ class EngineSession:
     @property
     def writable(self) -> bool:
         """The client can take a frame now: a transport waits for frames (the WebSocket
-        writer is idle, or a polling GET waits) and no upgrade has paused polling. What a
-        volatile packet is sent on; the reference's "transport writable"."""
+        writer is idle, perhaps with frames for the next round of direct writes, or a
+        polling GET waits) and no upgrade has paused polling. What a volatile packet is
+        sent on; the reference's "transport writable"."""
         return self.outbox.awaited and self._state in _WRITABLE
 
     def _move(self, new: TransportState) -> None:

@@ -8,6 +8,7 @@ from ..asgi_io import SEND_MANY, DirectSend, Message, Receive, Send
 from ..protocol import engineio
 from ..protocol.engineio import PacketType
 from ..protocol.errors import EngineIOProtocolError
+from .directwrites import DirectWrites
 from .reasons import CloseReason, RejectLabel
 from .session import EngineSession
 
@@ -40,20 +41,24 @@ async def carry(
     *,
     batch: bool,
     direct: DirectSend | None = None,
+    writes: DirectWrites | None = None,
 ) -> None:
     """Carry a session over an accepted WebSocket until either of them ends.
 
     With ``batch`` (the front end offers :data:`SEND_MANY`) every frame taken from the
     outbox goes to the front end in one message. With ``direct`` as well (it offers
-    :data:`~minidiscord.asgi_io.DIRECT_SEND`), a broadcast writes to the socket itself
-    while the writer is idle (see :mod:`.outbox`).
+    :data:`~minidiscord.asgi_io.DIRECT_SEND`), the rounds of ``writes`` write broadcasts to
+    the socket while the writer is idle (see :mod:`.outbox`).
     """
     async with trio.open_nursery() as nursery:
         # Dropping the session (close without flush) cancels both directions at once.
         session.websocket_started(nursery.cancel_scope)
         nursery.start_soon(_read, session, receive)
         if not session.closed or session.flush_on_close:
-            await _write(session, send, batch, direct if batch else None)
+            if batch and direct is not None and writes is not None:
+                await _write(session, send, batch, direct, writes)
+            else:
+                await _write(session, send, batch)
         nursery.cancel_scope.cancel()
     session.websocket_ended()
     try:
@@ -65,12 +70,16 @@ async def carry(
 
 
 async def _write(
-    session: EngineSession, send: Send, batch: bool, direct: DirectSend | None
+    session: EngineSession,
+    send: Send,
+    batch: bool,
+    direct: DirectSend | None = None,
+    writes: DirectWrites | None = None,
 ) -> None:
     # Everything already queued is sent in one go: a burst costs the writer one wake-up.
     outbox = session.outbox
     while True:
-        frames = await outbox.take(direct)
+        frames = await outbox.take(direct, writes)
         if not frames:
             if outbox.closed:
                 return

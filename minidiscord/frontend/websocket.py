@@ -11,17 +11,17 @@ client is not reading, and the engine's bounded outbox then finds the slow consu
 
 Direct sends (``minidiscord.websocket.direct_send``, offered on a plain TCP stream only):
 while the connection is open, nothing is pending and no write is in progress, the app may
-have one message written at once from any task (:meth:`WebSocketConnection.send_now`: one
-non-blocking ``send(2)``, no await). What the socket does not take becomes the pending
-bytes, and only the app's next send writes them; until then every other message queues
-behind them, so the stream of frames is never interleaved.
+have messages written at once from any task (:meth:`WebSocketConnection.send_now`: one
+non-blocking ``send(2)`` for all of them, no await). What the socket does not take becomes
+the pending bytes, and only the app's next send writes them; until then every other message
+queues behind them, so the stream of frames is never interleaved.
 
 What may happen next depends on :class:`WebSocketState`, changed only by ``_move_to``.
 """
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import Enum, auto
 from typing import Any
 
@@ -289,9 +289,9 @@ class WebSocketConnection:
             raise RuntimeError(f"unexpected ASGI message {message['type']!r} on a WebSocket")
         await self._flush()
 
-    def send_now(self, payload: str | bytes) -> int | None:
-        """Write one message now, from whichever task calls, without waiting: the
-        :data:`~minidiscord.asgi_io.DirectSend` this connection offers its app.
+    def send_now(self, payloads: Sequence[str | bytes]) -> int | None:
+        """Write messages now, all in one write, from whichever task calls, without
+        waiting: the :data:`~minidiscord.asgi_io.DirectSend` this connection offers its app.
 
         None: nothing written (the connection is not open, bytes are pending or being
         written, or the socket is full). Otherwise how many bytes the socket did not take;
@@ -299,7 +299,7 @@ class WebSocketConnection:
         """
         if self._writing or self._pending or self.state is not _OPEN or self._broken:
             return None
-        data = self.context.frames.encode(payload)
+        data = self.context.frames.encode_all(payloads)
         try:
             # send(2) without flags on the stream's own descriptor (trio keeps its socket
             # object private); the socket is non-blocking, so this never waits.

@@ -1,10 +1,14 @@
 """The engine's per-session frame queue and its shared deadline task, on their own."""
 
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
 import pytest
 import trio
 import trio.testing
 
 from minidiscord.engine.deadlines import Deadlines
+from minidiscord.engine.directwrites import DirectWrites
 from minidiscord.engine.outbox import FRAME_OVERHEAD, Outbox, SharedBudget
 
 
@@ -114,110 +118,159 @@ async def test_a_failing_deadline_handler_does_not_stop_the_others(
 
 
 class Socket:
-    """A front end's direct send: takes ``room`` bytes of each message; None when full."""
+    """A front end's direct send: takes ``room`` bytes of each write; None when full."""
 
     def __init__(self, room: int) -> None:
         self.room = room
-        self.written: list[str | bytes] = []
+        self.written: list[list[str | bytes]] = []
 
-    def send(self, frame: str | bytes) -> int | None:
+    def send(self, frames: Sequence[str | bytes]) -> int | None:
         if self.room <= 0:
             return None
-        self.written.append(frame)
-        taken = min(self.room, len(frame))
+        self.written.append(list(frames))
+        size = sum(len(frame) for frame in frames)
+        taken = min(self.room, size)
         self.room -= taken
-        return len(frame) - taken
+        return size - taken
 
 
-async def test_put_direct_writes_while_the_taker_waits_and_queues_once_it_is_woken() -> None:
+@asynccontextmanager
+async def direct_writes() -> AsyncIterator[DirectWrites]:
+    """The engine's round of direct writes, running."""
+    writes = DirectWrites()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writes.run)
+        yield writes
+        nursery.cancel_scope.cancel()
+
+
+async def test_put_direct_waits_for_the_round_which_writes_a_client_s_frames_at_once() -> None:
     outbox = Outbox(limit=10)
     socket = Socket(room=100)
     taken: list[list[str | bytes]] = []
+    async with direct_writes() as writes:
 
-    async def taker() -> None:
-        taken.append(await outbox.take(socket.send))
+        async def taker() -> None:
+            taken.append(await outbox.take(socket.send, writes))
 
-    assert outbox.put_direct("before")  # no taker waits: queued
-    assert socket.written == []
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(taker)
-        await trio.testing.wait_all_tasks_blocked()
-        assert taken == [["before"]]
-        nursery.start_soon(taker)
-        await trio.testing.wait_all_tasks_blocked()
-        assert outbox.put_direct("a")
-        assert outbox.put_direct("b")
-        assert socket.written == ["a", "b"]
-        assert outbox.awaited
-        assert not outbox
-        assert outbox.held == 0
-        # Something queued (the taker is woken, not yet back): behind it, never past it.
-        assert outbox.put("queued")
-        assert outbox.put_direct("c")
-        assert socket.written == ["a", "b"]
-    assert taken == [["before"], ["queued", "c"]]
+        assert outbox.put_direct("before")  # no taker waits: queued, for the taker
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(taker)
+            await trio.testing.wait_all_tasks_blocked()
+            assert taken == [["before"]]
+            nursery.start_soon(taker)
+            await trio.testing.wait_all_tasks_blocked()
+            rounds = writes.rounds
+            for frame in ("a", "b", "c"):
+                assert outbox.put_direct(frame)
+            # Nothing written and nobody woken yet: the frames count as queued.
+            assert socket.written == []
+            assert outbox.awaited
+            assert len(outbox) == 3
+            assert outbox.held == 3 * (1 + FRAME_OVERHEAD)
+            await trio.testing.wait_all_tasks_blocked()
+            # One round, one write for the three, and the taker never woke.
+            assert writes.rounds == rounds + 1
+            assert socket.written == [["a", "b", "c"]]
+            assert outbox.awaited
+            assert not outbox
+            assert outbox.held == 0
+            # Something put before the round wakes the taker: it takes the frames waiting
+            # for the round too, in order, and the round writes nothing.
+            assert outbox.put_direct("d")
+            assert outbox.put("queued")
+            assert outbox.put_direct("e")
+            await trio.testing.wait_all_tasks_blocked()
+        assert socket.written == [["a", "b", "c"]]
+        assert taken == [["before"], ["d", "queued", "e"]]
 
 
-async def test_a_full_socket_queues_and_a_partial_write_wakes_the_taker_with_nothing() -> None:
+async def test_a_full_socket_leaves_the_frames_to_the_taker_and_a_partial_write_wakes_it() -> None:
     budget = SharedBudget(limit=1000, on_exceeded=lambda: None)
     outbox = Outbox(limit=10, shared=budget)
     socket = Socket(room=4)
     taken: list[list[str | bytes]] = []
-
-    async def taker() -> None:
-        taken.append(await outbox.take(socket.send))
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(taker)
-        await trio.testing.wait_all_tasks_blocked()
-        assert outbox.put_direct("abcdef")  # 4 bytes taken, 2 left with the front end
-        assert not outbox.awaited
-        assert outbox.held == budget.held == 2 + FRAME_OVERHEAD
-        assert outbox.put_direct("next")  # queued behind the rest
-        assert socket.written == ["abcdef"]
-    assert taken == [["next"]]
-    held = 2 + len("next") + 2 * FRAME_OVERHEAD
-    assert outbox.held == budget.held == held
-    # Coming back means all of it was written: none of it counts any more.
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(taker)
-        await trio.testing.wait_all_tasks_blocked()
-        assert outbox.held == budget.held == 0
-        assert outbox.put_direct("full")  # the socket takes nothing now: queued
-    assert taken[-1] == ["full"]
-    assert socket.written == ["abcdef"]
-
-
-async def test_a_partial_write_alone_hands_the_taker_an_empty_batch_while_open() -> None:
-    outbox = Outbox(limit=10)
-    socket = Socket(room=1)
-    async with trio.open_nursery() as nursery:
+    async with direct_writes() as writes:
 
         async def taker() -> None:
-            assert await outbox.take(socket.send) == []
-            assert not outbox.closed
+            taken.append(await outbox.take(socket.send, writes))
 
-        nursery.start_soon(taker)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(taker)
+            await trio.testing.wait_all_tasks_blocked()
+            assert outbox.put_direct("abc")
+            assert outbox.put_direct("def")
+            await trio.testing.wait_all_tasks_blocked()
+        # 4 bytes taken, 2 left with the front end: the taker is woken with nothing to
+        # finish them, and they count until it comes back.
+        assert socket.written == [["abc", "def"]]
+        assert taken == [[]]
+        assert outbox.held == budget.held == 2 + FRAME_OVERHEAD
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(taker)
+            await trio.testing.wait_all_tasks_blocked()
+            assert outbox.held == budget.held == 0
+            # The socket takes nothing now: the round wakes the taker, which writes it.
+            assert outbox.put_direct("full")
+            await trio.testing.wait_all_tasks_blocked()
+        assert taken[-1] == ["full"]
+        assert socket.written == [["abc", "def"]]
+        assert outbox.held == budget.held == len("full") + FRAME_OVERHEAD
+
+
+async def test_frames_waiting_for_the_round_count_against_the_limits() -> None:
+    outbox = Outbox(limit=2, byte_limit=1000)
+    socket = Socket(room=100)
+    async with direct_writes() as writes, trio.open_nursery() as nursery:
+        nursery.start_soon(outbox.take, socket.send, writes)
         await trio.testing.wait_all_tasks_blocked()
-        assert outbox.put_direct("xy")
-    assert outbox.held == 1 + FRAME_OVERHEAD
-    outbox.close(discard=True)
+        assert outbox.put_direct("a")
+        assert outbox.put_direct("b")
+        # A slow consumer is found before the round, as when the frames were queued.
+        assert not outbox.put_direct("c")
+        outbox.close(discard=True)
+    assert socket.written == []
     assert outbox.held == 0
-    assert outbox.put_direct("after close")
-    assert socket.written == ["xy"]
 
 
 async def test_a_cancelled_or_closed_taker_stops_direct_sends() -> None:
     outbox = Outbox(limit=10)
     socket = Socket(room=100)
-    with trio.move_on_after(0.01):
-        await outbox.take(socket.send)
-    assert outbox.put_direct("after cancel")
-    assert socket.written == []
-    assert await outbox.take(socket.send) == ["after cancel"]
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(outbox.take, socket.send)
+    async with direct_writes() as writes:
+        with trio.move_on_after(0.01):
+            await outbox.take(socket.send, writes)
+        assert outbox.put_direct("after cancel")
         await trio.testing.wait_all_tasks_blocked()
-        outbox.close()
-    assert outbox.put_direct("after close")
-    assert socket.written == []
+        assert socket.written == []
+        assert await outbox.take(socket.send, writes) == ["after cancel"]
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(outbox.take, socket.send, writes)
+            await trio.testing.wait_all_tasks_blocked()
+            outbox.close()
+        assert outbox.put_direct("after close")
+        await trio.testing.wait_all_tasks_blocked()
+        assert socket.written == []
+
+
+async def test_a_failing_direct_write_is_logged_and_the_rounds_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(frames: Sequence[str | bytes]) -> int | None:
+        raise RuntimeError("front end bug")
+
+    failing, working = Outbox(limit=10), Outbox(limit=10)
+    socket = Socket(room=100)
+    async with direct_writes() as writes, trio.open_nursery() as nursery:
+        nursery.start_soon(failing.take, broken, writes)
+        nursery.start_soon(working.take, socket.send, writes)
+        await trio.testing.wait_all_tasks_blocked()
+        assert failing.put_direct("a")
+        assert working.put_direct("b")
+        await trio.testing.wait_all_tasks_blocked()
+        assert working.put_direct("c")
+        await trio.testing.wait_all_tasks_blocked()
+        assert socket.written == [["b"], ["c"]]
+        failing.close()
+        working.close()
+    assert "a direct write failed" in caplog.text
+    assert "front end bug" in caplog.text

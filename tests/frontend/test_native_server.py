@@ -388,3 +388,19 @@ def test_data_frames_decode_with_wsproto(length: int) -> None:
     messages: list[Any] = [event for event in client.events() if isinstance(event, Message)]
     assert "".join(m.data for m in messages if isinstance(m, TextMessage)) == text
     assert b"".join(m.data for m in messages if isinstance(m, BytesMessage)) == text.encode()
+
+
+def test_a_run_of_frames_is_joined_once_and_never_served_stale() -> None:
+    from minidiscord.frontend.wsframes import FrameCache, data_frame
+
+    cache = FrameCache()
+    run: list[str | bytes] = ["a", b"\x00", "bc"]
+    joined = cache.encode_all(run)
+    assert joined == data_frame("a") + data_frame(b"\x00") + data_frame("bc")
+    # Another client's list of the same frames gets the same bytes object.
+    assert cache.encode_all(list(run)) is joined
+    # The list it was given grows afterwards (an outbox queues behind an unwritten run):
+    # an equal list must get the longer run's frames, not the remembered ones.
+    run.append("d")
+    assert cache.encode_all(["a", b"\x00", "bc", "d"]) == joined + data_frame("d")
+    assert cache.encode_all(["only"]) == data_frame("only")
