@@ -201,13 +201,14 @@ class Accounts:
         if session is None:
             return None
         now = self._clock()
-        why = self.lifetimes.why_not(session, now)
-        if why is not None:
-            raise AccountError(401, why)
         account = await store_read(self.store.account(session.account_id))
         if account is None:
             raise AccountError(401, "this account no longer exists")
+        # Before the session's own state: a ban ended it, and is what its owner must learn.
         await self._refuse_banned(account)
+        why = self.lifetimes.why_not(session, now)
+        if why is not None:
+            raise AccountError(401, why)
         if now - session.last_used >= TOUCH_EVERY_MS:
             await store_write(self.store.touch_session(session.digest, now))
         return Authenticated(account, session)

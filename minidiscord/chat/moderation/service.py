@@ -101,7 +101,11 @@ class Moderation:
         if actor is OPERATOR:
             return
         if not actor.role.may(needed):
-            raise ModerationError(f"only a {needed.value} or an admin may do that")
+            raise ModerationError(
+                "only an admin may do that"
+                if needed is Role.ADMIN
+                else f"only a {needed.value} or an admin may do that"
+            )
         if target is None:
             return
         if target.user_id is not None and target.user_id == actor.user_id:
