@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import trio
 
-from ..models import Role
+from ..models import Role, User
+from ..moderation.directory import Listed
 from ..moderation.records import Action, AuditEntry, Ban
 from ..store.base import StoreWriteError
 from ..store.sqlite import StoreError, _check_path, _connect, _prepare_writer, _reason
@@ -286,6 +287,30 @@ class SqliteAccounts:
             AuditEntry(at, actor, Action(action), target, reason, detail, id=entry_id)
             for entry_id, at, actor, action, target, reason, detail in rows
         ]
+
+    # -- the chat's users, for `minidiscord admin` (moderation/directory.py) -----------
+
+    async def listed(self) -> list[Listed]:
+        rows = await self._rows(
+            "SELECT seq, user_id, username, avatar, role, last_seen FROM users ORDER BY seq", ()
+        )
+        return [
+            Listed(User(user_id, name, avatar, seq=seq, role=Role(role)), last_seen)
+            for seq, user_id, name, avatar, role, last_seen in rows
+        ]
+
+    async def prune_guests(self, seen_before: int) -> list[User]:
+        def prune(conn: sqlite3.Connection) -> list[User]:
+            # One transaction (no RETURNING: SQLite 3.35). Their sessions go with them
+            # (ON DELETE CASCADE); their messages stay.
+            where = "WHERE role = 'guest' AND last_seen < ?"
+            rows = conn.execute(
+                f"SELECT seq, user_id, username, avatar FROM users {where}", (seen_before,)
+            ).fetchall()
+            conn.execute(f"DELETE FROM users {where}", (seen_before,))
+            return [User(user_id, name, avatar, seq=seq) for seq, user_id, name, avatar in rows]
+
+        return await self._write(prune)
 
 
 def _account_row(account: Account) -> tuple[Any, ...]:
