@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 import trio
 
@@ -35,7 +35,7 @@ from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
 from .accounts.sessions import Lifetimes, refusal
 from .clock import wall_clock_ms
 from .feed import Feed
-from .models import CHANNELS, WELCOME_CHANNEL, Message, Role, Session, User
+from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
 from .moderation.events import ModerationEvents
 from .moderation.service import Moderation
 from .moderation.timeouts import Timeouts
@@ -151,7 +151,7 @@ class ChatServer:
         if accounts is not None:
             accounts.on_sessions_ended(self._let_go_of_logins)
             self._moderation = Moderation(accounts, clock=clock)
-            events = ModerationEvents(self, self._moderation, self._timeouts)
+            events = ModerationEvents(self, self._moderation)
             for event, handler in events.handlers().items():
                 self._ns.on(event)(handler)
         elif auth == "accounts":
@@ -402,32 +402,77 @@ class ChatServer:
             raise ConnectionRefused(why)
 
     # -- moderation's side (moderation/events.py ChatSide) -------------------------------
+    # Each effect goes through moderate(): applied here at once on one node; in cluster
+    # mode appended to the log, which every node's reader applies to its own sockets (as it
+    # does `leave`), so a kick or a deletion reaches every tab wherever it is connected.
 
-    def sockets_of(self, user_id: str) -> list[Socket]:
-        """The user's joined sockets on this server."""
+    async def delete_message(self, channel: str, message_id: int) -> bool:
+        """Delete a message; everyone who can see the channel gets `message:delete`
+        (moderators' deletions now, a sender's own later, issue 18, the same way)."""
+        if not await self._store.delete_message(channel, message_id):
+            return False
+        await self.moderate({"do": "delete", "channel": channel, "id": message_id})
+        return True
+
+    async def kick(self, user_id: str) -> None:
+        """Let every tab of the user go ("io server disconnect": clients do not reconnect
+        by themselves)."""
+        await self.moderate({"do": "kick", "userId": user_id})
+
+    async def time_out(self, user_id: str, until: int) -> None:
+        await self.moderate({"do": "timeout", "userId": user_id, "until": until})
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        """An account's role changed: its tabs speak with it from now on, and everyone is
+        told (`user:role`)."""
+        await self.moderate({"do": "role", "userId": user_id, "role": role.value})
+
+    async def moderate(self, effect: dict[str, Any]) -> None:
+        if self._feed is None:
+            self._apply_moderation(effect)
+        else:
+            await self._feed.announce(effect)
+
+    def moderated(self, position: int, effect: dict[str, Any]) -> None:
+        """Cluster mode: the log reader's moderation entry (LogSink)."""
+        self._visible_id = position
+        self._apply_moderation(effect)
+
+    def _apply_moderation(self, effect: dict[str, Any]) -> None:
+        what, user_id = effect.get("do"), effect.get("userId")
+        channel, message_id = effect.get("channel"), effect.get("id")
+        until, role = effect.get("until"), effect.get("role")
+        if what == "delete" and channel in CHANNELS and _is_int(message_id):
+            recent = self._recent[channel]
+            for kept in [m for m in recent if m.id == message_id]:
+                recent.remove(kept)
+            # A `channels` payload made before holds it.
+            self._channels_payload.forget()
+            self._ns.to(channel).emit("message:delete", {"channel": channel, "id": message_id})
+        elif what == "kick" and isinstance(user_id, str):
+            for own in self._sockets_of(user_id):
+                own.disconnect()
+        elif what == "timeout" and isinstance(user_id, str) and _is_int(until):
+            self._timeouts.set(user_id, until)
+        elif what == "role" and isinstance(user_id, str) and role in ROLES:
+            self._changed_role(user_id, Role(role))
+        else:
+            log.warning("a moderation effect could not be applied: %r", effect)
+
+    def _sockets_of(self, user_id: str) -> list[Socket]:
         sockets = self._ns.sockets
         return [sockets[sid] for sid in self._presence.sockets_of(user_id) if sid in sockets]
 
-    async def delete_message(self, channel: str, message_id: int) -> bool:
-        """Delete a message and tell everyone who can see the channel (`message:delete`):
-        moderators' deletions now, a sender's own later (issue 18), the same way."""
-        if not await self._store.delete_message(channel, message_id):
-            return False
-        recent = self._recent[channel]
-        for kept in [m for m in recent if m.id == message_id]:
-            recent.remove(kept)
-        # A `channels` payload made before holds it.
-        self._channels_payload.forget()
-        self._ns.to(channel).emit("message:delete", {"channel": channel, "id": message_id})
-        return True
-
-    def changed_role(self, user_id: str, role: Role) -> None:
-        """An account's role changed: its sockets here speak with it from now on, and
-        everyone is told (`user:role`)."""
-        for own in self.sockets_of(user_id):
+    def _changed_role(self, user_id: str, role: Role) -> None:
+        for own in self._sockets_of(user_id):
             user: User = own.data["user"]
             own.data["user"] = User(user.user_id, user.username, user.avatar, user.seq, role)
         self._presence.set_role(user_id, role)
+        mirrored = self._online.get(user_id)
+        if mirrored is not None:
+            self._online[user_id] = User(
+                mirrored.user_id, mirrored.username, mirrored.avatar, mirrored.seq, role
+            )
         self._ns.to(WELCOME_CHANNEL).emit("user:role", {"userId": user_id, "role": role.value})
 
     async def _refuse_banned(self, subject: str) -> None:
@@ -992,5 +1037,5 @@ def _refuse(socket: Socket, event: str, reason: str, *, label: str = "invalid ev
     return {"ok": False, "error": reason}
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

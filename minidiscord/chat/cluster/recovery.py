@@ -34,7 +34,7 @@ connection, as acknowledgements are.
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -202,6 +202,13 @@ class _Showing:
         self._tail.show(position)
         try:
             self._sink.leave(position, user)
+        finally:
+            self._tail.done()
+
+    def moderated(self, position: int, effect: dict[str, Any]) -> None:
+        self._tail.show(position)
+        try:
+            self._sink.moderated(position, effect)
         finally:
             self._tail.done()
 

@@ -15,6 +15,7 @@ a name the client sends.
 """
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -33,7 +34,6 @@ from .service import (
     Person,
     checked_reason,
 )
-from .timeouts import Timeouts
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +42,24 @@ Handler = Callable[..., Any]
 
 
 class ChatSide(Protocol):
-    """What these events need of the chat server."""
+    """What these events need of the chat server: each effect reaches every tab of the
+    user, on every node in cluster mode."""
 
     def online_users(self) -> Mapping[str, User]: ...
 
-    def sockets_of(self, user_id: str) -> list[Socket]: ...
-
     async def delete_message(self, channel: str, message_id: int) -> bool: ...
 
-    def changed_role(self, user_id: str, role: Role) -> None: ...
+    async def kick(self, user_id: str) -> None: ...
+
+    async def time_out(self, user_id: str, until: int) -> None: ...
+
+    async def set_role(self, user_id: str, role: Role) -> None: ...
 
 
 class ModerationEvents:
-    def __init__(self, chat: ChatSide, moderation: Moderation, timeouts: Timeouts) -> None:
+    def __init__(self, chat: ChatSide, moderation: Moderation) -> None:
         self._chat = chat
         self._moderation = moderation
-        self._timeouts = timeouts
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -142,7 +144,8 @@ class ModerationEvents:
             raise ModerationError(f"seconds must be a number from 1 to {MAX_TIMEOUT_SECONDS}")
         reason = checked_reason(fields.get("reason"), required=False)
         assert target.user_id is not None
-        until = self._timeouts.start(target.user_id, seconds)
+        until = self._moderation.clock() + math.ceil(seconds * 1000)
+        await self._chat.time_out(target.user_id, until)
         await self._moderation.record(
             actor, Action.TIMEOUT, target, reason, detail=f"{seconds:g} s, until {until} ms"
         )
@@ -153,16 +156,17 @@ class ModerationEvents:
         self._moderation.check(actor, Role.MODERATOR, target)
         reason = checked_reason(fields.get("reason"), required=False)
         assert target.user_id is not None
-        tabs = self._let_go(target.user_id)
-        await self._moderation.record(actor, Action.KICK, target, reason, detail=f"{tabs} tabs")
-        return {"ok": True, "tabs": tabs}
+        await self._chat.kick(target.user_id)
+        await self._moderation.record(actor, Action.KICK, target, reason)
+        return {"ok": True}
 
     async def _ban(self, socket: Socket, actor: Person, fields: dict[str, Any]) -> Ack:
         target = await self._target(fields)
         ban = await self._moderation.ban(actor, target, fields.get("reason"))
         assert target.user_id is not None
-        # An account's sockets went with its sessions; a guest's go here.
-        self._let_go(target.user_id)
+        # An account's sessions ended (which lets its sockets on this node go); every tab
+        # of the user goes, on every node.
+        await self._chat.kick(target.user_id)
         return {"ok": True, "reason": ban.reason}
 
     async def _unban(self, socket: Socket, actor: Person, fields: dict[str, Any]) -> Ack:
@@ -178,20 +182,12 @@ class ModerationEvents:
         target = await self._target(fields)
         role = await self._moderation.set_role(actor, target, fields.get("role"))
         assert target.user_id is not None
-        self._chat.changed_role(target.user_id, role)
+        await self._chat.set_role(target.user_id, role)
         return {"ok": True, "role": role.value}
 
     async def _audit(self, socket: Socket, actor: Person, fields: dict[str, Any]) -> Ack:
         entries = await self._moderation.audit(actor, fields.get("before"), fields.get("limit", 50))
         return {"ok": True, "entries": [entry.wire() for entry in entries]}
-
-    def _let_go(self, user_id: str) -> int:
-        """Disconnect every tab of the user on this server ("io server disconnect": the
-        client does not reconnect by itself)."""
-        sockets = self._chat.sockets_of(user_id)
-        for own in sockets:
-            own.disconnect()
-        return len(sockets)
 
 
 def _refused(socket: Socket, reason: str) -> Ack:

@@ -76,7 +76,8 @@ class Moderation:
     def __init__(self, accounts: Accounts, *, clock: Callable[[], int] = wall_clock_ms) -> None:
         self.accounts = accounts
         self._store = accounts.store
-        self._clock = clock
+        # Wall-clock ms: when things were done, when timeouts end.
+        self.clock = clock
 
     # -- who is who --------------------------------------------------------------------
 
@@ -118,7 +119,7 @@ class Moderation:
     async def ban(self, actor: Person, target: Person, reason: object) -> Ban:
         self.check(actor, Role.MODERATOR, target)
         why = checked_reason(reason, required=True)
-        ban = Ban(target.subject, why, actor.name, self._clock())
+        ban = Ban(target.subject, why, actor.name, self.clock())
         await store_write(self._store.ban(ban))
         if target.account is not None:
             # Its sockets on this server go now (the sessions' listeners); a banned account
@@ -165,7 +166,7 @@ class Moderation:
         detail: str = "",
     ) -> None:
         entry = AuditEntry(
-            self._clock(),
+            self.clock(),
             actor.label(),
             action,
             target if isinstance(target, str) else target.label(),

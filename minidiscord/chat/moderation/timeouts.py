@@ -1,6 +1,8 @@
-"""Timeouts: until when (wall-clock ms, the chat's injectable clock) a user may not send."""
+"""Timeouts: until when (wall-clock ms, the chat's injectable clock) a user may not send.
 
-import math
+Kept by each server in memory (in cluster mode every node learns each one from the log): a
+restart forgets them, which a timeout (minutes, at most days) can afford; a ban is stored."""
+
 from collections.abc import Callable
 
 
@@ -9,12 +11,9 @@ class Timeouts:
         self._clock = clock
         self._until: dict[str, int] = {}
 
-    def start(self, user_id: str, seconds: float) -> int:
-        """Time the user out for ``seconds`` from now (replacing a timeout it had);
-        returns when it ends."""
-        until = self._clock() + math.ceil(seconds * 1000)
+    def set(self, user_id: str, until: int) -> None:
+        """Time the user out until then (replacing a timeout it had)."""
         self._until[user_id] = until
-        return until
 
     def until(self, user_id: str) -> int | None:
         """When the user's timeout ends, if it has one now."""
