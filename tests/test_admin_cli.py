@@ -15,11 +15,13 @@ from benchkit.processes import ROOT, free_port
 from minidiscord.chat.accounts.redis import RedisAccounts
 from minidiscord.chat.models import Role
 from minidiscord.chat.validation import name_key
+from minidiscord.redis.connection import open_redis
 from minidiscord.redis.target import parse_redis_url
 from tests.support.accounts import PASSWORD, api, register
 from tests.support.chatclient import ChatClient
 from tests.support.processes import cli_server
 from tests.support.redisserver import RedisServer
+from tests.support.servers import ServerFactory, start_nodes
 
 SECRET = "an admin's long password"
 
@@ -260,3 +262,35 @@ def test_moderation_subcommands_refuse_clearly(tmp_path: Path) -> None:
         2, "--db", db, "ban", "root", "--user-id", "x", "--reason", "r"
     )
     assert ok("--db", db, "audit") == "the audit log has no entries\n"
+
+
+async def test_on_redis_users_bans_and_pruning_reach_the_running_nodes(
+    redis: RedisServer, start_server: ServerFactory, nursery: trio.Nursery
+) -> None:
+    (node,) = await start_nodes(start_server, redis.url, 1)
+    options = ("--redis-url", redis.url, "--redis-prefix", "minidiscord")
+
+    async def cli(*args: str) -> str:
+        return await trio.to_thread.run_sync(lambda: ok(*options, *args))
+
+    old = ChatClient(node.url, "old", nursery=nursery)
+    await old.connect({"username": "old"})
+    old_id = old.session["userId"]
+    await old.disconnect()
+    watcher = ChatClient(node.url, "watcher", nursery=nursery)
+    await watcher.connect({"username": "watcher"})
+    listing = await cli("users")
+    assert listing.splitlines()[0] == "2 users"
+    assert f"{old_id}  guest" in listing
+    await cli("ban", "--user-id", old_id, "--reason", "spam")
+    assert "banned: spam" in await cli("users", "old")
+    # As if "old" had last come ten days ago.
+    async with open_redis(parse_redis_url(redis.url)) as client:
+        long_ago = int(time.time() * 1000) - 10 * 24 * 3600 * 1000
+        await client.zadd("minidiscord:seen", {old_id: long_ago})
+    assert await cli("prune-guests", "--days", "5") == "removed 1 guests not seen for 5 days\n"
+    # Through the log: the running node tells its clients at once.
+    (gone,) = await watcher.wait_for("user:leave")
+    assert gone["userId"] == old_id
+    assert (await cli("users")).splitlines()[0] == "1 users"
+    await watcher.close()
