@@ -8,7 +8,7 @@ The chat's handlers and `minidiscord admin` both come here, so the rules are in 
   also on moderators): a moderator cannot silence another moderator or an admin, and no
   admin can lock another out. Deleting a message is the exception: any message, since
   what a channel shows is what moderation is for, whoever wrote it (and it is audited);
-- nobody acts on themselves;
+- nobody acts on themselves; a moderator lifts only its own bans;
 - the operator at the command line (``OPERATOR``) may do everything: it already holds the
   database.
 
@@ -131,6 +131,12 @@ class Moderation:
     async def unban(self, actor: Person, target: Person, reason: object = "") -> None:
         self.check(actor, Role.MODERATOR, target)
         why = checked_reason(reason, required=False)
+        ban = await store_read(self._store.ban_of(target.subject))
+        if ban is None:
+            raise ModerationError(f"{target.name!r} is not banned")
+        if actor is not OPERATOR and actor.role is Role.MODERATOR and ban.banned_by != actor.name:
+            # Else any moderator could undo an admin's (or another moderator's) ban.
+            raise ModerationError(f"only an admin may lift a ban by {ban.banned_by}")
         if not await store_write(self._store.unban(target.subject)):
             raise ModerationError(f"{target.name!r} is not banned")
         await self.record(actor, Action.UNBAN, target, why)
