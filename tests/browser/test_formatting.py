@@ -3,7 +3,7 @@ hostile messages that must stay text."""
 
 import pytest
 
-from tests.chat.test_python_socketio_story import Recorder
+from tests.support.pysio import Recorder
 
 from .support import require_playwright
 
