@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import select
 import socket
+import time
 from dataclasses import dataclass, field
 
 import trio
@@ -35,15 +36,26 @@ class _Connection:
 
 class BulkReceiver:
     """Counts what many server connections receive: ``messages`` (text and binary messages),
-    ``packets`` (Socket.IO packets among them) and ``matches`` (those starting with
-    ``prefix``), totals since the receiver began. Answers Engine.IO and WebSocket pings."""
+    ``packets`` (Socket.IO packets among them), ``matches`` (those starting with ``prefix``)
+    and ``second_matches`` (with ``second_prefix``), totals since the receiver began;
+    ``second_at`` is the wall-clock time of the read that found the last second match.
+    Answers Engine.IO and WebSocket pings."""
 
-    def __init__(self, prefix: bytes, interval: float = 0.02, buffer_size: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        prefix: bytes,
+        interval: float = 0.02,
+        buffer_size: int = 1 << 20,
+        second_prefix: bytes = b"",
+    ) -> None:
         self.prefix = prefix
+        self.second_prefix = second_prefix
         self.interval = interval
         self.messages = 0
         self.packets = 0
         self.matches = 0
+        self.second_matches = 0
+        self.second_at: float | None = None
         self.errors: list[str] = []  # the first few reasons a connection broke, to say why
         self._epoll = select.epoll()
         self._connections: dict[int, _Connection] = {}
@@ -55,7 +67,7 @@ class BulkReceiver:
     def add(self, sock: socket.socket, leftover: bytes = b"") -> trio.Event:
         """Take over ``sock`` (non-blocking, past its handshakes) and the bytes already read
         from it; the event is set when the connection ends (then the socket is closed)."""
-        connection = _Connection(sock, FrameCounter(self.prefix))
+        connection = _Connection(sock, FrameCounter(self.prefix, self.second_prefix))
         self._connections[sock.fileno()] = connection
         if leftover:
             self._count(connection, leftover, len(leftover))
@@ -116,10 +128,13 @@ class BulkReceiver:
             self._close(connection)
 
     def _count(self, connection: _Connection, data: bytes | bytearray, size: int) -> None:
-        messages, packets, matches = connection.counter.feed(data, size)
+        messages, packets, matches, second_matches = connection.counter.feed(data, size)
         self.messages += messages
         self.packets += packets
         self.matches += matches
+        if second_matches:
+            self.second_matches += second_matches
+            self.second_at = time.time()
 
     def _answer(self, connection: _Connection) -> None:
         counter = connection.counter

@@ -18,25 +18,38 @@ _SOCKETIO, _PING, _CLOSE = 0x34, 0x32, 0x31
 class FrameCounter:
     """Counts the messages of one server's frame stream, fed as it arrives in any cuts.
 
-    After each :meth:`feed`: ``pings`` (Engine.IO pings not yet answered; the caller answers
-    and lowers it), ``ws_pings`` (payloads of WebSocket pings to echo in pongs), ``closed``
-    (a WebSocket close, an Engine.IO close or a Socket.IO disconnect arrived).
+    Messages starting with ``prefix`` are counted, and apart from them those starting with
+    ``second_prefix`` (when given). After each :meth:`feed`: ``pings`` (Engine.IO pings not
+    yet answered; the caller answers and lowers it), ``ws_pings`` (payloads of WebSocket
+    pings to echo in pongs), ``closed`` (a WebSocket close, an Engine.IO close or a
+    Socket.IO disconnect arrived).
     """
 
-    __slots__ = ("_peek", "_prefix", "_skip", "_tail", "closed", "pings", "ws_pings")
+    __slots__ = (
+        "_peek",
+        "_prefix",
+        "_second_prefix",
+        "_skip",
+        "_tail",
+        "closed",
+        "pings",
+        "ws_pings",
+    )
 
-    def __init__(self, prefix: bytes) -> None:
+    def __init__(self, prefix: bytes, second_prefix: bytes = b"") -> None:
         self._prefix = prefix
-        self._peek = max(len(prefix), 2)  # payload bytes needed to classify a message
+        self._second_prefix = second_prefix
+        # Payload bytes needed to classify a message.
+        self._peek = max(len(prefix), len(second_prefix), 2)
         self._skip = 0  # payload bytes of an already counted frame still to come
         self._tail = b""  # the start of a frame whose head (and peek) is not complete yet
         self.pings = 0
         self.ws_pings: list[bytes] = []
         self.closed = False
 
-    def feed(self, data: bytes | bytearray, size: int | None = None) -> tuple[int, int, int]:
+    def feed(self, data: bytes | bytearray, size: int | None = None) -> tuple[int, int, int, int]:
         """Count the frames completed or begun in ``data[:size]``: (messages, Socket.IO
-        packets, messages starting with the prefix) among them.
+        packets, messages starting with the prefix, with the second prefix) among them.
 
         A message is counted once its head and first bytes are in, whether or not the rest
         of it is; fragments after the first are not messages. Raises WireError on a masked
@@ -50,9 +63,10 @@ class FrameCounter:
             self._tail = b""
         if pos >= end:
             self._skip = pos - end
-            return 0, 0, 0
-        prefix, peek = self._prefix, self._peek
-        messages = packets = matches = 0
+            return 0, 0, 0, 0
+        prefix, second, peek = self._prefix, self._second_prefix, self._peek
+        prefix_len, second_len = len(prefix), len(second)
+        messages = packets = matches = second_matches = 0
         while True:
             left = end - pos
             if left < 2:
@@ -84,8 +98,12 @@ class FrameCounter:
                     first = data[body]
                     if first == _SOCKETIO:
                         packets += 1
-                        if length >= peek and data.startswith(prefix, body):
+                        # At least min(length, peek) payload bytes are in: a prefix no
+                        # longer than the message is there to compare.
+                        if length >= prefix_len and data.startswith(prefix, body):
                             matches += 1
+                        elif second_len and length >= second_len and data.startswith(second, body):
+                            second_matches += 1
                         elif length == 2 and data[body + 1] == _CLOSE:
                             self.closed = True
                     elif length == 1:
@@ -104,4 +122,4 @@ class FrameCounter:
             self._skip = 0
             if pos < end:
                 self._tail = bytes(data[pos:end])
-        return messages, packets, matches
+        return messages, packets, matches, second_matches

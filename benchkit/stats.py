@@ -125,6 +125,16 @@ def cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_delay_s(pid: int) -> float | None:
+    """Seconds a process's main thread has spent ready to run but waiting for a core
+    (Linux's /proc/PID/schedstat): what the machine's other work cost it."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            return int(stat.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def own_cpu_s() -> float:
     """CPU seconds (user and system) this process has used."""
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -15,6 +15,7 @@ import trio
 
 from . import logs
 from .app import ChatApp, create_app
+from .chat import stages
 from .chat.accounts import admin
 from .chat.accounts.factory import open_accounts
 from .chat.store.factory import StoreError, store_for
@@ -118,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.configure(settings.log_level, settings.log_format)
         app = create_app(settings, store, account_store)
         tune_garbage_collector()
+        stages.start_from_env()
         trio.run(serve_forever, app, sockets)
     return 0
 

@@ -314,8 +314,8 @@ def build_rows(plan: Plan) -> list[Row]:
             1,
         ),
         Row(
-            "  s until user:join fan-out done",
-            lambda r: dig(r, "storm", "connect", "settled_s"),
+            "  s until every user:join delivered",
+            lambda r: dig(r, "storm", "connect", "fanout_s"),
             False,
             1,
         ),

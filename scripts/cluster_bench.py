@@ -37,10 +37,12 @@ from urllib.parse import urlsplit
 
 from benchkit.processes import free_port, pinning, running, server_args
 from benchkit.redis import running_redis
-from benchkit.stats import cpu_s, raise_fd_limit
-from scripts import loadtest
+from benchkit.stats import cpu_s, raise_fd_limit, run_delay_s
+from minidiscord.chat.stages import ENV as STAGE_TRACE
+from scripts import loadtest, stage_attribution
 
 PARTS = ("hop", "cost")
+FSYNC = ("always", "everysec")
 # The server's default --presence-grace (seconds).
 PRESENCE_GRACE = 3.0
 
@@ -48,21 +50,38 @@ PRESENCE_GRACE = 3.0
 # --- Redis's own counters ------------------------------------------------------------------
 
 
-def redis_info(port: int, section: str) -> dict[str, str]:
-    """``INFO section`` of the redis-server on ``port``, as its ``key:value`` lines."""
-    command = f"*2\r\n$4\r\nINFO\r\n${len(section)}\r\n{section}\r\n".encode()
+def redis_command(port: int, *args: str) -> Any:
+    """One command to the redis-server on ``port``, its reply decoded (bulk strings as str,
+    arrays as lists; an error reply raises RuntimeError)."""
+    parts = [f"${len(arg.encode())}\r\n{arg}\r\n" for arg in args]
+    command = f"*{len(args)}\r\n{''.join(parts)}".encode()
     with socket.create_connection(("127.0.0.1", port), timeout=5.0) as connection:
         connection.sendall(command)
-        data = b""
-        while b"\r\n" not in data:
-            data += connection.recv(65536)
-        head, _, body = data.partition(b"\r\n")
-        if not head.startswith(b"$"):
-            raise RuntimeError(f"unexpected INFO reply {head!r}")
-        length = int(head[1:])
-        while len(body) < length:
-            body += connection.recv(65536)
-    lines = body[:length].decode().splitlines()
+        with connection.makefile("rb") as reply:
+            return _reply(reply)
+
+
+def _reply(stream: Any) -> Any:
+    line = stream.readline().rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise RuntimeError(f"redis refused: {rest.decode()}")
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        length = int(rest)
+        return None if length < 0 else stream.read(length + 2)[:-2].decode()
+    if kind == b"*":
+        length = int(rest)
+        return None if length < 0 else [_reply(stream) for _ in range(length)]
+    raise RuntimeError(f"unexpected reply {line!r}")
+
+
+def redis_info(port: int, section: str) -> dict[str, str]:
+    """``INFO section`` of the redis-server on ``port``, as its ``key:value`` lines."""
+    lines = str(redis_command(port, "INFO", section)).splitlines()
     return dict(line.split(":", 1) for line in lines if ":" in line and not line.startswith("#"))
 
 
@@ -161,13 +180,21 @@ class Cluster:
 
 
 @contextmanager
-def cluster(server_pin: Sequence[str]) -> Iterator[Cluster]:
+def cluster(server_pin: Sequence[str], stages: Path | None = None) -> Iterator[Cluster]:
     """A private redis-server and two nodes on it, ready, for the block. What the nodes
-    log (warnings and worse) is printed at the end, so a run that went wrong says why."""
+    log (warnings and worse) is printed at the end, so a run that went wrong says why.
+    With ``stages``, the nodes write their stage traces there when they stop, and Redis
+    notes every latency event (an fsync, a command) of a millisecond or more."""
     with ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cluster-")))
         redis_url, redis_pid = stack.enter_context(running_redis(directory / "redis"))
         stack.callback(show_logs, directory)
+        redis_port = urlsplit(redis_url).port
+        assert redis_port is not None
+        env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+        if stages is not None:
+            env[STAGE_TRACE] = str(stages)
+            redis_command(redis_port, "CONFIG", "SET", "latency-monitor-threshold", "1")
         nodes = []
         for name in ("a", "b"):
             port = free_port()
@@ -176,14 +203,11 @@ def cluster(server_pin: Sequence[str]) -> Iterator[Cluster]:
                 *server_args(port, "--frontend", "native", "--redis-url", redis_url),
                 *("--log-level", "warning"),
             ]
-            env = {**os.environ, "PYTHONWARNINGS": "ignore"}
             log = stack.enter_context((directory / f"node-{name}.log").open("wb"))
             process = stack.enter_context(
                 running(command, port, env=env, stdout=subprocess.DEVNULL, stderr=log)
             )
             nodes.append(Node(f"http://127.0.0.1:{port}", process.pid))
-        redis_port = urlsplit(redis_url).port
-        assert redis_port is not None
         yield Cluster(redis_port, redis_pid, nodes[0], nodes[1])
 
 
@@ -219,49 +243,104 @@ def let_in(report: dict[str, Any], run: str) -> bool:
 
 
 def hop(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> dict[str, Any]:
-    """Same-node and cross-node runs of one load, alternating; each run's figures."""
+    """Same-node and cross-node runs of one load, alternating, under each ``--fsync``
+    setting in turn; each run's figures (and Redis's latency events, with ``--stages``)."""
     runs: dict[str, list[dict[str, Any]]] = {"same": [], "cross": []}
     options = [
         *("-c", str(args.clients), "-s", str(args.senders), "-r", str(args.rate)),
         *("-d", str(args.duration), "--drain", "5", "--server-pid", str(nodes.b.pid)),
     ]
     for repeat in range(args.repeats):
-        for mode in ("same", "cross") if repeat % 2 == 0 else ("cross", "same"):
-            sender = nodes.b if mode == "same" else nodes.a
-            load = os.getloadavg()[0]
-            a_cpu0 = cpu_s(nodes.a.pid) or 0.0
-            print(f"  hop {mode} {repeat + 1}/{args.repeats}, load {load:.2f}", file=sys.stderr)
-            report = loadtest.run_command(
-                nodes.b.url, "--send-url", sender.url, *options, prefix=load_pin, timeout=300
-            )
-            a_cpu = (cpu_s(nodes.a.pid) or 0.0) - a_cpu0
-            if not let_in(report, f"hop {mode}"):
-                continue
-            result = report["result"]
-            delivered = result["delivered"]
-            b_cpu_s = result.get("server_cpu_percent", 0.0) / 100 * result["duration"]
-            runs[mode].append(
-                {
-                    "load_average": load,
-                    "deliveries_per_s": result["deliveries_per_s"],
-                    "delivery_ratio": result["delivery_ratio"],
-                    "p50_ms": result["latency_ms"]["p50"],
-                    "p99_ms": result["latency_ms"]["p99"],
-                    "acked": result["acked"],
-                    "clients": report["connect"]["clients"],
-                    "members": result["members"],
-                    "connect_failed": report["connect"]["failed"],
-                    "errors": result["errors"],
-                    "node_b_cpu_percent": result.get("server_cpu_percent"),
-                    "node_b_cpu_us_per_delivery": round(1e6 * b_cpu_s / max(1, delivered), 2),
-                    # Node A's whole run (its senders' connects included) in the cross runs.
-                    "node_a_cpu_us_per_message": round(1e6 * a_cpu / max(1, result["acked"]), 1)
-                    if mode == "cross"
-                    else None,
-                    "loadgen_cpu_percent": result["loadgen_cpu_percent"],
-                }
-            )
+        for fsync in args.fsync:
+            redis_command(nodes.redis_port, "CONFIG", "SET", "appendfsync", fsync)
+            for mode in ("same", "cross") if repeat % 2 == 0 else ("cross", "same"):
+                run = hop_run(
+                    nodes, mode, fsync, f"{repeat + 1}/{args.repeats}", options, load_pin, args
+                )
+                if run is not None:
+                    runs[mode].append(run)
     return runs
+
+
+def hop_run(
+    nodes: Cluster,
+    mode: str,
+    fsync: str,
+    which: str,
+    options: Sequence[str],
+    load_pin: Sequence[str],
+    args: argparse.Namespace,
+) -> dict[str, Any] | None:
+    sender = nodes.b if mode == "same" else nodes.a
+    load = os.getloadavg()[0]
+    a_cpu0 = cpu_s(nodes.a.pid) or 0.0
+    print(f"  hop {mode} {which}, appendfsync {fsync}, load {load:.2f}", file=sys.stderr)
+    if args.stages:
+        redis_command(nodes.redis_port, "LATENCY", "RESET")
+    pids = {"node_a": nodes.a.pid, "node_b": nodes.b.pid, "redis": nodes.redis_pid}
+    waited0 = {name: run_delay_s(pid) for name, pid in pids.items()}
+    report = loadtest.run_command(
+        nodes.b.url, "--send-url", sender.url, *options, prefix=load_pin, timeout=300
+    )
+    waited = {name: waited_ms(run_delay_s(pid), waited0[name]) for name, pid in pids.items()}
+    # The load generator's own, over its sending and draining only.
+    for n, seconds in enumerate(report.get("result", {}).get("loadgen_waited_for_a_core_s", [])):
+        waited[f"load generator {n + 1}"] = None if seconds is None else round(1000 * seconds, 1)
+    a_cpu = (cpu_s(nodes.a.pid) or 0.0) - a_cpu0
+    if not let_in(report, f"hop {mode}"):
+        return None
+    result = report["result"]
+    delivered = result["delivered"]
+    b_cpu_s = result.get("server_cpu_percent", 0.0) / 100 * result["duration"]
+    return {
+        "appendfsync": fsync,
+        "load_average": load,
+        "window": result["window"],
+        "deliveries_per_s": result["deliveries_per_s"],
+        "delivery_ratio": result["delivery_ratio"],
+        "p50_ms": result["latency_ms"]["p50"],
+        "p99_ms": result["latency_ms"]["p99"],
+        "max_ms": result["latency_ms"].get("max"),
+        "acked": result["acked"],
+        "clients": report["connect"]["clients"],
+        "members": result["members"],
+        "connect_failed": report["connect"]["failed"],
+        "errors": result["errors"],
+        "node_b_cpu_percent": result.get("server_cpu_percent"),
+        "node_b_cpu_us_per_delivery": round(1e6 * b_cpu_s / max(1, delivered), 2),
+        # Node A's whole run (its senders' connects included) in the cross runs.
+        "node_a_cpu_us_per_message": round(1e6 * a_cpu / max(1, result["acked"]), 1)
+        if mode == "cross"
+        else None,
+        "loadgen_cpu_percent": result["loadgen_cpu_percent"],
+        "loadgen_gc_pauses": result.get("loadgen_gc_pauses"),
+        "redis_latency_ms": latency_events(nodes.redis_port) if args.stages else None,
+        # Per second of the run, Redis's longest fsync before answering writes (ms).
+        "redis_fsyncs_ms": fsyncs(nodes.redis_port) if args.stages else None,
+        # How long each process was ready to run but waited for a core, over the whole
+        # load test (connects included; the generator's over its phase): the machine's
+        # other work.
+        "waited_for_a_core_ms": waited,
+    }
+
+
+def waited_ms(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else round(1000 * (after - before), 1)
+
+
+def fsyncs(port: int) -> dict[int, int]:
+    """``LATENCY HISTORY aof-fsync-always`` since the last reset: for each second (Unix
+    time) in which an fsync took a millisecond or more, the longest (ms)."""
+    history = redis_command(port, "LATENCY", "HISTORY", "aof-fsync-always")
+    return {int(second): int(longest) for second, longest in history}
+
+
+def latency_events(port: int) -> dict[str, int]:
+    """The longest of each kind of latency event Redis noted since its LATENCY RESET (ms;
+    ``aof-fsync-always`` is the fsync every write waits for with ``appendfsync always``)."""
+    return {
+        str(name): int(longest) for name, _, _, longest in redis_command(port, "LATENCY", "LATEST")
+    }
 
 
 def combine(
@@ -389,7 +468,8 @@ def cost(nodes: Cluster, load_pin: Sequence[str], args: argparse.Namespace) -> d
 
 def summarize_hop(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     lines = [
-        "mode   load    members  deliveries/s  ratio   p50 ms  p99 ms  B us/delivery  A us/message"
+        "mode   fsync     load    members  deliveries/s  ratio   p50 ms  p99 ms  "
+        "B us/delivery  A us/message"
     ]
     for mode, results in runs.items():
         for run in results:
@@ -397,12 +477,39 @@ def summarize_hop(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
             # Fewer members than clients: the others were refused; the run measured fewer.
             members = f"{run['members']}/{run['clients']}"
             lines.append(
-                f"{mode:<5}  {run['load_average']:4.2f}  {members:>9}  "
-                f"{run['deliveries_per_s']:12,.0f}  "
+                f"{mode:<5}  {run.get('appendfsync', 'always'):<8}  {run['load_average']:4.2f}  "
+                f"{members:>9}  {run['deliveries_per_s']:12,.0f}  "
                 f"{figure(run['delivery_ratio'], '.4f'):>6}  {figure(run['p50_ms'], '.1f'):>6}  "
                 f"{figure(run['p99_ms'], '.1f'):>6}  "
                 f"{run['node_b_cpu_us_per_delivery']:13.1f}  {figure(a, '.0f'):>12}"
             )
+    return lines
+
+
+def attribute_hop(runs: dict[str, list[dict[str, Any]]], nodes: Cluster, stages: Path) -> list[str]:
+    """Each run's stage attribution (added to its figures) and the lines that show it."""
+    a = stage_attribution.NodeTrace.load(stages / f"stages-{nodes.a.pid}.json")
+    b = stage_attribution.NodeTrace.load(stages / f"stages-{nodes.b.pid}.json")
+    lines = []
+    for mode, results in runs.items():
+        for run in results:
+            sender = b if mode == "same" else a
+            found = stage_attribution.attribute(
+                sender, b, tuple(run["window"]), run["redis_fsyncs_ms"]
+            )
+            run["stages"] = found
+            lines.append(
+                f"{mode} node, appendfsync {run['appendfsync']}, load {run['load_average']:.2f}: "
+                f"load generator p50 {figure(run['p50_ms'], '.1f')} p99 "
+                f"{figure(run['p99_ms'], '.1f')} max {figure(run['max_ms'], '.1f')} ms; "
+                f"Redis's longest events (ms) {run['redis_latency_ms']}; the load "
+                f"generator's GC pauses {run['loadgen_gc_pauses']}; waited for a core (ms) "
+                f"{run['waited_for_a_core_ms']}"
+            )
+            if found is None:
+                lines.append("    no traced messages in its window")
+                continue
+            lines.extend(stage_attribution.summarize(found))
     return lines
 
 
@@ -430,23 +537,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cost-message-clients", type=int, default=20, help="cost: clients of the message runs"
     )
     parser.add_argument("--idle", type=float, default=10.0, help="cost: idle seconds measured")
+    parser.add_argument(
+        "--fsync",
+        type=lambda text: [part.strip() for part in text.split(",") if part.strip()],
+        default=["always"],
+        help="hop: Redis's appendfsync for the runs, each in turn (comma-separated: "
+        "always,everysec); 'always' is what durable-before-visible needs",
+    )
+    parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="hop: trace every message's stages in the nodes and say where each run's "
+        "slowest ones spent their time (and Redis's latency events)",
+    )
+    parser.add_argument(
+        "--stages-dir",
+        type=Path,
+        help="with --stages: keep the nodes' traces in this directory (default: a temporary one)",
+    )
+    parser.add_argument(
+        "--nice", type=int, help="run the cluster and the load at this niceness (e.g. -5, root)"
+    )
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args(argv)
     parts = [part.strip() for part in args.parts.split(",") if part.strip()]
     if not parts or set(parts) - set(PARTS):
         parser.error(f"--parts: expected some of {','.join(PARTS)}")
+    if not args.fsync or set(args.fsync) - set(FSYNC):
+        parser.error(f"--fsync: expected some of {','.join(FSYNC)}")
     raise_fd_limit()
-    server_pin, load_pin = pinning()
+    server_pin, load_pin = pinning([] if args.nice is None else ["nice", "-n", str(args.nice)])
     results: dict[str, Any] = {"load_average_before": os.getloadavg()}
-    with cluster(server_pin) as nodes:
-        # Cost first: it counts the users every connect reads, from none.
-        if "cost" in parts:
-            results["cost"] = cost(nodes, load_pin, args)
-        if "hop" in parts:
-            results["hop"] = hop(nodes, load_pin, args)
+    with ExitStack() as stack:
+        stages = args.stages_dir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="stages-"))
+        )
+        stages.mkdir(parents=True, exist_ok=True)
+        with cluster(server_pin, stages if args.stages else None) as nodes:
+            # Cost first: it counts the users every connect reads, from none.
+            if "cost" in parts:
+                results["cost"] = cost(nodes, load_pin, args)
+            if "hop" in parts:
+                results["hop"] = hop(nodes, load_pin, args)
+        # The nodes wrote their traces as they stopped.
+        attribution = (
+            attribute_hop(results["hop"], nodes, stages) if args.stages and "hop" in results else []
+        )
     results["load_average_after"] = os.getloadavg()
     if "hop" in results:
         print("\n".join(summarize_hop(results["hop"])))
+        print("\n".join(attribution))
     if "cost" in results:
         print(json.dumps(results["cost"], indent=2))
     if args.json:

@@ -40,10 +40,11 @@ import trio
 from benchkit.bulk import BulkReceiver
 from benchkit.processes import ROOT, script_args
 from benchkit.servermetrics import frames_delivered
-from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib
+from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib, run_delay_s
 from benchkit.wire import LeanWebSocket, WireError, event_packet, parse_ack, split_url
 from minidiscord.client import Client as SocketIOClient
 from minidiscord.client import ClientError
+from minidiscord.runtime import GcPauses
 
 # ---------------------------------------------------------------------------------------------
 # Pure parts: merging worker results, the ramp decision (the histogram is benchkit.stats).
@@ -105,6 +106,10 @@ def merge_phase_results(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "latency_ms": hist.summary_ms(),
         "errors": errors,
         "loadgen_cpu_percent": cpu,
+        # Each worker's collector pauses in the phase: the generator's own part of the tail.
+        "loadgen_gc_pauses": [part.get("gc_pauses") for part in parts],
+        # And how long each waited for a core (the machine's other work), in seconds.
+        "loadgen_waited_for_a_core_s": [part.get("waited_for_a_core_s") for part in parts],
         # Steadier than the percentage on a shared machine: what the generator spent in all.
         "loadgen_us_per_delivery": round(1e6 * loadgen_cpu_s / delivered, 3) if delivered else None,
         "loadgen_bottleneck": any(value > BOTTLENECK_CPU_PERCENT for value in cpu),
@@ -199,6 +204,9 @@ class RampSearch:
 # ---------------------------------------------------------------------------------------------
 
 DELIVERY_PREFIX = b'42["message:channel",'
+# A user announced to the clients already there: a connect storm is over when every one of
+# them has arrived (each of N clients joining is announced to those before it).
+JOIN_PREFIX = b'42["user:join",'
 MARK = b"LT|"
 
 
@@ -327,14 +335,20 @@ class Worker:
             for index, client in enumerate(self.clients):
                 client.timed = index in timed
                 client.bulk = not client.timed and index >= config.senders
-        self.bulk = BulkReceiver(DELIVERY_PREFIX, config.bulk_interval)
+        self.bulk = BulkReceiver(DELIVERY_PREFIX, config.bulk_interval, second_prefix=JOIN_PREFIX)
         self.state = PhaseState()
-        self.frames = 0  # every frame received, for the coordinator's "has it settled" check
+        # Every Socket.IO packet received, for the coordinator's "has it settled" check
+        # (not Engine.IO pings: they go on as long as the clients are connected).
+        self.packets = 0
+        self.joins = 0  # `user:join` packets received
+        self.last_join_at: float | None = None  # wall clock
         self.limiter = trio.CapacityLimiter(max(1, config.connect_concurrency))
         self.connect_latency = Histogram()
         self.connect_failures = 0
         self.connect_errors: list[str] = []  # the first few, to say why
         self.stopping = False
+        # The generator's own collector pauses (its own tail), reported with each phase.
+        self.gc = GcPauses()
 
     @property
     def connected(self) -> int:
@@ -392,7 +406,7 @@ class Worker:
         task_status: trio.TaskStatus[None],
     ) -> None:
         """Give a connected client's socket to the bulk receiver; wait until it closes."""
-        self.frames += len(frames)
+        self._count_greeting(frames)
         for frame in frames:  # what arrived with the handshake: before any phase
             if frame == b"2":
                 await transport.send_text("3")
@@ -417,6 +431,7 @@ class Worker:
             max_message_bytes=64 * 1024 * 1024,
         )
         sio.on("message:channel", self._delivered)
+        sio.on("user:join", self._joined)
         async with self._connect_slot() as opened, sio.connect(self.url_of(client)):
             opened()
             client.sio = sio
@@ -464,9 +479,24 @@ class Worker:
         if not self.stopping:
             self.state.errors["disconnected"] += 1
 
+    def _count_greeting(self, frames: Sequence[bytes]) -> None:
+        """Count the packets read with the handshake, past the CONNECT answer."""
+        now = time.time()
+        for frame in frames:
+            if frame.startswith(b"4"):
+                self.packets += 1
+            if frame.startswith(JOIN_PREFIX):
+                self.joins += 1
+                self.last_join_at = now
+
+    def _joined(self, _user: object) -> None:
+        self.packets += 1
+        self.joins += 1
+        self.last_join_at = time.time()
+
     def _delivered(self, _channel: str, message: dict[str, Any]) -> None:
         state = self.state
-        self.frames += 1
+        self.packets += 1
         found = parse_text(message.get("message", ""))
         if found is not None and found[0] == state.phase:
             state.delivered += 1
@@ -476,7 +506,7 @@ class Worker:
         self._count_ack(state, args)
 
     def _count_ack(self, state: PhaseState, args: Sequence[Any]) -> None:
-        self.frames += 1
+        self.packets += 1
         state.acked += 1
         reply = args[0] if args else None
         if not (isinstance(reply, dict) and reply.get("ok") is True):
@@ -509,16 +539,19 @@ class Worker:
         while True:
             state = self.state  # replaced at each phase start
             now = time.time()
-            self.frames += len(frames)
             for frame in frames:
                 if frame.startswith(b"4"):
                     state.packets += 1
+                    self.packets += 1
                 if frame.startswith(DELIVERY_PREFIX):
                     found = parse_delivery(frame)
                     if found is not None and found[0] == state.phase:
                         state.delivered += 1
                         if timed:
                             state.latency.record(int((now - found[1]) * 1e6))
+                elif frame.startswith(JOIN_PREFIX):
+                    self.joins += 1
+                    self.last_join_at = now
                 elif frame == b"2":
                     await transport.send_text("3")
                 elif frame.startswith(b"43"):
@@ -643,7 +676,12 @@ class Worker:
             "sent": self.state.sent,
             "acked": self.state.acked,
             "delivered": self.state.delivered + self._bulk_delivered(),
-            "frames": self.frames + self.bulk.messages,
+            "packets": self.packets + self.bulk.packets,
+            "joins": self.joins + self.bulk.second_matches,
+            "last_join_at": max(
+                (at for at in (self.last_join_at, self.bulk.second_at) if at is not None),
+                default=None,
+            ),
             "senders_done": self.state.senders_done,
         }
 
@@ -676,6 +714,7 @@ async def worker_main() -> None:
                 op = command["op"]
                 if op == "connect":
                     worker = Worker(WorkerConfig(**command["config"]))
+                    worker.gc.install()
                     nursery.start_soon(worker.bulk.run)
                     nursery.start_soon(_connect_command, worker, nursery, send)
                 elif op == "prepare" and worker is not None:
@@ -739,6 +778,7 @@ async def _run_command(
     worker.begin_phase(command["phase"], float(command["rate"]))
     await trio.sleep(max(0.0, start_at - time.time()))
     cpu0 = time.process_time()
+    waited0 = run_delay_s(os.getpid())
     wall0 = time.time()
     await worker.run_phase(float(command["rate"]), duration, start_at)
     # Drain: the coordinator says when every delivery is in, or the deadline passes.
@@ -747,7 +787,13 @@ async def _run_command(
     await worker.bulk.read_round()  # what arrived since its last round counts too
     cpu = time.process_time() - cpu0
     wall = time.time() - wall0
-    await send.send(worker.phase_report(members, cpu, wall, duration))
+    report = worker.phase_report(members, cpu, wall, duration)
+    report["gc_pauses"] = worker.gc.summary(wall0)
+    waited = run_delay_s(os.getpid())
+    report["waited_for_a_core_s"] = (
+        None if waited is None or waited0 is None else round(waited - waited0, 3)
+    )
+    await send.send(report)
 
 
 async def read_json_lines(stream: trio.abc.ReceiveStream) -> AsyncIterator[dict[str, Any]]:
@@ -952,12 +998,16 @@ class Coordinator:
                 await handle.process.wait()
 
     def _totals(self) -> dict[str, Any]:
-        keys = ("connected", "sent", "acked", "delivered", "frames")
+        keys = ("connected", "sent", "acked", "delivered", "packets", "joins")
         totals: dict[str, Any] = {key: 0 for key in keys}
         for handle in self.workers:
             for key in keys:
                 totals[key] += handle.progress.get(key, 0)
         totals["senders_done"] = all(h.progress.get("senders_done", True) for h in self.workers)
+        totals["last_join_at"] = max(
+            (at for h in self.workers if (at := h.progress.get("last_join_at")) is not None),
+            default=None,
+        )
         return totals
 
     async def _connect(self) -> dict[str, Any]:
@@ -1037,8 +1087,19 @@ class Coordinator:
         }
         # Connecting makes the chat server fan out `user:join` to everyone already there
         # (quadratic in clients); measure memory and start phases only once that is over.
-        await self._settle(limit=max(15.0, options.connect_timeout * 2))
-        summary["settled_s"] = round(time.time() - min(r["started"] for r in results), 3)
+        started_at = min(r["started"] for r in results)
+        joins = connected * (connected - 1) // 2 if options.handshake == "socketio" else None
+        quiet = await self._settle(limit=max(15.0, options.connect_timeout * 2), joins=joins)
+        summary["settled_s"] = round(time.time() - started_at, 3)
+        summary["quiet"] = quiet  # false: still receiving when the wait's limit passed
+        if joins is not None:
+            totals = self._totals()
+            summary["joins"] = {"expected": joins, "delivered": totals["joins"]}
+            # When the last one arrived, if every one did (and no more: then the count
+            # would not say that everyone got every announcement).
+            last = totals["last_join_at"]
+            if totals["joins"] == joins and joins > 0 and last is not None:
+                summary["fanout_s"] = round(last - started_at, 3)
         if rss_before is not None:
             rss_after = self.probe.rss_kib()
             if rss_after is not None:
@@ -1144,17 +1205,29 @@ class Coordinator:
         counts = [await trio.to_thread.run_sync(frames_delivered, url) for url in urls]
         return None if None in counts else sum(c for c in counts if c is not None)
 
-    async def _settle(self, quiet_for: float = 0.6, limit: float = 15.0) -> None:
-        """Wait until no frames arrive, so a backlog from this phase cannot skew the next."""
+    async def _settle(
+        self, quiet_for: float = 0.6, limit: float = 15.0, joins: int | None = None
+    ) -> bool:
+        """Wait until ``joins`` `user:join` packets are in (when given), then until no
+        Socket.IO packets arrive, so a backlog from this phase cannot skew the next; whether
+        that happened within ``limit`` seconds. Engine.IO pings do not count: with thousands
+        of clients one arrives every few milliseconds."""
         deadline = time.monotonic() + limit
-        last = self._totals()["frames"]
+        while joins is not None and time.monotonic() < deadline:
+            have = self._totals()["joins"]
+            if have >= joins:
+                break
+            self.progress.show(f"waiting for every user:join ({have}/{joins})")
+            await trio.sleep(0.1)
+        last = self._totals()["packets"]
         while time.monotonic() < deadline:
             await trio.sleep(quiet_for)
-            now = self._totals()["frames"]
+            now = self._totals()["packets"]
             if now == last:
-                return
-            self.progress.show(f"waiting for the server to go quiet ({now - last} frames)")
+                return True
+            self.progress.show(f"waiting for the server to go quiet ({now - last} packets)")
             last = now
+        return False
 
     async def _ramp(self, phases: list[dict[str, Any]]) -> dict[str, Any]:
         search = RampSearch(start=self.options.rate, max_steps=self.options.ramp_steps)
@@ -1184,6 +1257,11 @@ def format_report(report: dict[str, Any]) -> str:
         f"({connect['per_s']}/s), {connect['failed']} failed, server quiet after "
         f"{connect['settled_s']} s, latency {connect['latency_ms']}",
     ]
+    if "joins" in connect:
+        lines.append(
+            f"user:join    {connect['joins']['delivered']}/{connect['joins']['expected']} "
+            f"delivered, the last after {connect.get('fanout_s')} s"
+        )
     if report.get("send_url", report["url"]) != report["url"]:
         lines.append(f"senders      connect to {report['send_url']}")
     if "server_kib_per_connection" in connect:

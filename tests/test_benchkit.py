@@ -14,6 +14,7 @@ import setuptools  # type: ignore[import-untyped]  # no stubs in the test extra
 
 from benchkit.processes import ROOT, free_port, running, script_args, server_args, wait_ready
 from benchkit.redis import redis_executable, running_redis
+from benchkit.stats import run_delay_s
 from tests.support.requirements import unavailable
 
 PATH_EDIT = re.compile(r"sys\.path\.(insert|append)\(")
@@ -87,3 +88,17 @@ def test_a_private_redis_answers_keeps_its_aof_and_is_stopped_after(tmp_path: Pa
             assert b"always" in conn.recv(256)
         assert os.path.exists(f"/proc/{pid}")
     assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_the_wait_for_a_core_grows_with_a_process_that_runs_and_is_none_for_one_gone() -> None:
+    if not Path(f"/proc/{os.getpid()}/schedstat").exists():
+        unavailable("run_delay_s", "no /proc/PID/schedstat here")
+    before = run_delay_s(os.getpid())
+    assert before is not None
+    assert before >= 0.0
+    after = run_delay_s(os.getpid())
+    assert after is not None
+    assert after >= before
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert run_delay_s(gone.pid) is None

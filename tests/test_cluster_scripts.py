@@ -13,8 +13,19 @@ import pytest
 
 from benchkit.processes import ROOT, script_args
 from scripts.bench import store_options
-from scripts.cluster_bench import RedisSnapshot, Sampler, combine, less, let_in, summarize_hop
+from scripts.cluster_bench import (
+    RedisSnapshot,
+    Sampler,
+    combine,
+    latency_events,
+    less,
+    let_in,
+    redis_command,
+    summarize_hop,
+)
 from scripts.failover import DISCONNECT_GRACE
+from scripts.loadtest import message_text
+from scripts.stage_attribution import NodeTrace, attribute, pauses
 from tests.support.redisserver import RedisServer
 from tests.support.requirements import unavailable
 
@@ -111,6 +122,7 @@ def test_the_sampled_window_is_covered_by_the_samples_around_it() -> None:
 
 def hop_run(members: int, connect_failed: int) -> dict[str, Any]:
     return {
+        "appendfsync": "always",
         "load_average": 1.0,
         "clients": 100,
         "members": members,
@@ -126,16 +138,17 @@ def hop_run(members: int, connect_failed: int) -> dict[str, Any]:
 
 def test_the_hop_summary_says_how_many_clients_were_members() -> None:
     # A run whose clients were refused at connect measured fewer receivers than asked for.
-    _, full, short = summarize_hop({"cross": [hop_run(100, 0), hop_run(11, 89)]})
-    assert full.split()[2] == "100/100"
-    assert short.split()[2] == "11/100"
+    everysec = {**hop_run(11, 89), "appendfsync": "everysec"}
+    _, full, short = summarize_hop({"cross": [hop_run(100, 0), everysec]})
+    assert full.split()[:4] == ["cross", "always", "1.00", "100/100"]
+    assert short.split()[1:4] == ["everysec", "1.00", "11/100"]
 
 
 def test_the_hop_summary_shows_a_figure_a_run_could_not_give_as_a_dash() -> None:
     # One member, the lone sender: nothing to deliver to anyone else, no latency.
     lone = {**hop_run(1, 99), "delivery_ratio": None, "p50_ms": None, "p99_ms": None}
     _, line = summarize_hop({"same": [{**lone, "node_a_cpu_us_per_message": None}]})
-    assert line.split()[2:7] == ["1/100", "1,100", "-", "-", "-"]
+    assert line.split()[3:8] == ["1/100", "1,100", "-", "-", "-"]
 
 
 def test_a_run_with_clients_refused_says_so_and_one_with_nobody_in_has_no_figures(
@@ -176,3 +189,75 @@ def test_a_short_failover_run_reports_each_node_timeout() -> None:
     # user:disconnect came only after the kill, and before the script's own bound.
     assert all(0 < value < DISCONNECT_GRACE + 60 for value in times)
     assert report["1"]["min_s"] <= report["1"]["median_s"] <= report["1"]["max_s"]
+
+
+async def test_redis_command_decodes_replies_and_latency_events_are_read(
+    redis: RedisServer,
+) -> None:
+    assert redis_command(redis.port, "SET", "k", "v") == "OK"
+    assert redis_command(redis.port, "GET", "k") == "v"
+    assert redis_command(redis.port, "GET", "nothing") is None
+    assert redis_command(redis.port, "INCR", "n") == 1
+    assert redis_command(redis.port, "MGET", "k", "nothing") == ["v", None]
+    with pytest.raises(RuntimeError, match="redis refused: ERR"):
+        redis_command(redis.port, "NO-SUCH-COMMAND")
+    assert latency_events(redis.port) == {}
+    redis_command(redis.port, "CONFIG", "SET", "latency-monitor-threshold", "1")
+    # A script that keeps Redis's thread busy for some milliseconds: a "command" event.
+    busy = "local x = 0 for i = 1, 5000000 do x = x + i end return 1"
+    assert redis_command(redis.port, "EVAL", busy, "0") == 1
+    assert latency_events(redis.port)["command"] >= 1
+
+
+# --- the stage attribution -----------------------------------------------------------------
+
+
+def trace(stages: dict[int, dict[str, float]], texts: dict[int, float], **more: Any) -> NodeTrace:
+    return NodeTrace(
+        stages=stages,
+        texts={n: message_text("p", sent, 0, n, 40) for n, sent in texts.items()},
+        gc=pauses(more.get("gc_pauses", [])),
+    )
+
+
+def test_the_slowest_messages_segments_add_up_and_name_where_the_time_went() -> None:
+    # 100 messages, each 1 ms per segment; number 50 waited 30 ms more for Redis.
+    sender_stages, receiver_stages, sent = {}, {}, {}
+    for n in range(100):
+        t = 100.0 + n * 0.01
+        stall = 0.030 if n == 50 else 0.0
+        sent[n] = t
+        sender_stages[n] = {"received": t + 0.001, "issued": t + 0.002, "acked": t + 0.003 + stall}
+        receiver_stages[n] = {"read": t + 0.003 + stall, "shown": t + 0.004 + stall}
+    pause = [100.5, 0.002, 0, 0.0015]  # during number 50's path
+    sender = trace(sender_stages, sent)
+    receiver = trace(receiver_stages, {}, gc_pauses=[pause])
+    found = attribute(sender, receiver, (100.0, 101.0))
+    assert found is not None
+    assert (found["messages"], found["slowest"]) == (100, 1)
+    segments = found["segments"]
+    assert segments["stored and read back"]["slowest_median_ms"] == pytest.approx(31.0)
+    assert segments["to the sender's node"]["slowest_median_ms"] == pytest.approx(1.0)
+    assert segments["sent to shown"]["max_ms"] == pytest.approx(34.0)
+    assert segments["sent to shown"]["p50_ms"] == pytest.approx(4.0)
+    assert found["slowest_with_a_gc_pause"] == 1
+    assert found["gc_receiver"] == {
+        "count": 1,
+        "max_ms": 2.0,
+        "max_generation": 0,
+        "max_cpu_ms": 1.5,
+        "total_ms": 2.0,
+    }
+    assert found["gc_sender"]["count"] == 0
+    assert found["slowest_longest_segment"] == {"stored and read back": 1}
+    assert found["slowest_in_an_fsync_stall"] is None
+    # Redis fsynced for 20 ms in that second: more than half of number 50's 31 ms.
+    stalled = attribute(sender, receiver, (100.0, 101.0), {100: 20})
+    assert stalled is not None
+    assert stalled["slowest_in_an_fsync_stall"] == 1
+    calm = attribute(sender, receiver, (100.0, 101.0), {100: 2, 99: 30})
+    assert calm is not None
+    assert calm["slowest_in_an_fsync_stall"] == 0
+    # Outside the window, or not yet shown on the receivers' node: not counted.
+    assert attribute(sender, receiver, (200.0, 201.0)) is None
+    assert attribute(sender, trace({}, {}), (100.0, 101.0)) is None

@@ -311,6 +311,10 @@ def check_report(report: dict[str, Any], clients: int, procs: int) -> None:
     latency = result["latency_ms"]
     assert 0 <= latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
     assert len(result["loadgen_cpu_percent"]) == procs
+    # Each worker says what its own collector and the machine's other work cost it.
+    assert len(result["loadgen_gc_pauses"]) == procs
+    assert all(pauses["count"] >= 0 for pauses in result["loadgen_gc_pauses"])
+    assert len(result["loadgen_waited_for_a_core_s"]) == procs
     # Every timed client timed every message; the groups add up; nothing to report.
     assert result["timed_members"] > 0
     assert result["latency_samples"] == result["sent"] * result["timed_members"]
@@ -402,9 +406,27 @@ async def test_clients_the_chat_refuses_are_connect_failures_not_silent_members(
     assert result["delivered"] == result["expected"] == result["sent"] * 3
 
 
+@pytest.mark.slow
+async def test_a_connect_storm_is_over_once_every_join_is_in_whatever_the_pings_do(
+    start_server: ServerFactory,
+) -> None:
+    # Heartbeats every 0.1 s to each of 30 clients: one lands in any quiet spell a check
+    # counting every frame would wait for, so it would wait out its whole limit.
+    server = await start_server(ping_interval=0.1, ping_timeout=5.0)
+    report = await run_loadtest(server.url, *("-c", "30", "-d", "0", "--sample", "5"))
+    connect = report["connect"]
+    assert (connect["connected"], connect["failed"]) == (30, 0)
+    # Each client is announced to every one that joined before it, the sample and the
+    # clients counted in bulk alike.
+    assert connect["joins"] == {"expected": 30 * 29 // 2, "delivered": 30 * 29 // 2}
+    assert connect["quiet"] is True
+    assert 0 < connect["fanout_s"] <= connect["settled_s"]
+
+
 # --- counting frames by their headers (the bulk clients) ---------------------------------------
 
 PREFIX = loadtest.DELIVERY_PREFIX
+JOIN = loadtest.JOIN_PREFIX
 
 
 def delivery(size: int) -> bytes:
@@ -415,8 +437,8 @@ def delivery(size: int) -> bytes:
 def counted_in_pieces(data: bytes, cuts: list[int]) -> tuple[FrameCounter, list[int]]:
     """Feed ``data`` cut at ``cuts``, each piece at the start of a larger reused buffer with
     stale bytes after it (as ``recv_into`` leaves it); the counter and its summed counts."""
-    counter = FrameCounter(PREFIX)
-    totals = [0, 0, 0]
+    counter = FrameCounter(PREFIX, JOIN)
+    totals = [0, 0, 0, 0]
     bounds = [0, *sorted(set(cuts)), len(data)]
     for start, end in itertools.pairwise(bounds):
         buffer = bytearray(data[start:end] + server_frame(delivery(40)) * 2)
@@ -429,10 +451,11 @@ def counted_in_pieces(data: bytes, cuts: list[int]) -> tuple[FrameCounter, list[
 def test_the_counter_reads_every_length_form_however_the_stream_is_cut(size: int) -> None:
     # 7-bit lengths up to 125, 16-bit up to 65535, 64-bit beyond.
     stream = server_frame(delivery(size)) + server_frame(b"2") + server_frame(b'42["user:join"]')
+    stream += server_frame(JOIN + b"{}]")
     edges = [*range(0, 40), *range(len(stream) - 40, len(stream)), len(stream) // 2]
     for cut in edges:
         counter, totals = counted_in_pieces(stream, [cut])
-        assert totals == [3, 2, 1], cut
+        assert totals == [4, 3, 1, 1], cut
         assert counter.pings == 1
         assert not counter.closed
 
@@ -441,6 +464,9 @@ def test_the_counter_reads_every_length_form_however_the_stream_is_cut(size: int
     st.lists(
         st.one_of(
             st.integers(len(PREFIX), 400).map(lambda size: (delivery(size), 0x1)),
+            st.integers(0, 40).map(lambda size: (JOIN + b"z" * size, 0x1)),
+            # Shorter than either prefix, or the start of one cut short.
+            st.integers(1, len(JOIN)).map(lambda size: (JOIN[:size], 0x1)),
             st.integers(0, 300).map(lambda size: (b"4" + b"y" * size, 0x1)),
             st.just((b"2", 0x1)),
             st.binary(max_size=200).map(lambda payload: (payload, 0x2)),
@@ -462,6 +488,7 @@ def test_the_counter_counts_what_a_full_parse_finds(
         len(messages),
         sum(1 for payload in messages if payload.startswith(b"4")),
         sum(1 for payload in messages if payload.startswith(PREFIX)),
+        sum(1 for payload in messages if payload.startswith(JOIN)),
     ]
     assert counter.pings == messages.count(b"2")
     assert counter.ws_pings == [payload for first, payload in parsed if first & 0x0F == 0x9]
@@ -487,15 +514,17 @@ async def test_the_bulk_receiver_counts_a_socket_answers_its_pings_and_sees_it_c
     ours.setblocking(False)
     theirs = trio.socket.from_stdlib_socket(theirs_plain)
     stream = b"".join(server_frame(delivery(size)) for size in (30, 126, 70_000))
-    stream += server_frame(b"2") + server_frame(b"ping!", 0x9)
-    receiver = BulkReceiver(PREFIX, interval=0.001)
+    stream += server_frame(b"2") + server_frame(b"ping!", 0x9) + server_frame(JOIN + b"{}]")
+    receiver = BulkReceiver(PREFIX, interval=0.001, second_prefix=JOIN)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(receiver.run)
         # Some of it read before the hand-over, the rest in pieces.
         closed = receiver.add(ours, stream[:5])
         for start in range(5, len(stream), 7000):
             await theirs.send(stream[start : start + 7000])
-        await wait_until(lambda: receiver.matches == 3)
+        await wait_until(lambda: receiver.second_matches == 1)
+        assert receiver.matches == 3
+        assert receiver.second_at is not None
         answers = bytearray()
         # A masked "3" (2 + 4 + 1 bytes) and a masked pong echoing "ping!" (2 + 4 + 5).
         with trio.fail_after(5):
@@ -503,7 +532,7 @@ async def test_the_bulk_receiver_counts_a_socket_answers_its_pings_and_sees_it_c
                 answers += await theirs.recv(1000)
         frames = parse_masked(bytes(answers))
         assert frames == [(0x81, b"3"), (0x8A, b"ping!")]
-        assert (receiver.messages, receiver.packets) == (4, 3)  # the ping is a message
+        assert (receiver.messages, receiver.packets) == (5, 4)  # the ping is a message
         assert not closed.is_set()
         await theirs.send(server_frame(b"41"))
         with trio.fail_after(5):

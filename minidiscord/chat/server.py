@@ -19,17 +19,25 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
 import trio
 
 from minidiscord.limits import KeyedBuckets, Rate
-from minidiscord.sockets import ConnectionRefused, Socket, SocketServer, ack_requested
+from minidiscord.oldest_first import drop_stale_front
+from minidiscord.sockets import (
+    ConnectionRefused,
+    InMemoryAdapter,
+    Socket,
+    SocketServer,
+    ack_requested,
+)
 from minidiscord.sockets.reasons import SocketsRejectLabel
 from minidiscord.sockets.recovery import RECOVERABLE_REASONS
 
-from . import notices, validation
+from . import notices, stages, validation
 from .accounts.http import cookie_token
 from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
 from .accounts.sessions import Lifetimes, refusal
@@ -263,8 +271,12 @@ class ChatServer:
             socket.join(channel)
         if self._feed is not None:
             socket.join(user_room(user.user_id))
-        socket.emit("session", session.wire(user))
-        socket.emit(
+        # With connection state recovery, only the greeting's last event (`users`) carries an
+        # offset, and it is not kept (PacketLog.unkept): a client holding it got the whole
+        # greeting, and kept, at 2,000 users, the `users` lists of a connect storm would fill
+        # the whole recovery buffer (64 MiB).
+        socket.emit_volatile("session", session.wire(user))
+        socket.emit_volatile(
             "channels",
             self._channels_payload.encode(
                 lambda: self._history(snapshot),
@@ -281,13 +293,20 @@ class ChatServer:
             with self._feed.offset_at(self._visible_id):
                 socket.emit("users", users)
             return  # the log reader announced the user (before this socket joined)
-        socket.emit("users", users)
+        with self._unkept():
+            socket.emit("users", users)
         if restored is None:
             socket.to(WELCOME_CHANNEL).emit("user:join", user.join_wire())
             log.debug("user %s (%s) joined", user.user_id, user.username)
         elif came_online:
             socket.to(WELCOME_CHANNEL).emit("user:connect", user.presence_wire(connected=True))
             log.debug("user %s (%s) is back online", user.user_id, user.username)
+
+    def _unkept(self) -> AbstractContextManager[None]:
+        """What the chat emits within carries a recovery offset but is not kept (one node;
+        in cluster mode the feed stamps the greeting)."""
+        adapter = self._ns.adapter
+        return adapter.unkept() if isinstance(adapter, InMemoryAdapter) else nullcontext()
 
     def _resume(self, socket: Socket) -> None:
         """A socket the Socket.IO layer recovered: the same user (``socket.data``), already
@@ -781,6 +800,7 @@ class ChatServer:
         """Cluster mode: the store appends the message to the log as it commits it; this
         node's reader shows it (as every node's does, in log order)."""
         assert self._feed is not None
+        received = time.time()
         started = time.perf_counter()
         with trio.CancelScope(shield=True):
             message = await self._store.add_message(channel, user, text, self._clock())
@@ -789,6 +809,10 @@ class ChatServer:
         # reader is stuck (Redis gone after the commit), the message is durable and will
         # be shown in order when it resumes: the ack still says ok.
         await self._feed.shown(message.id)
+        if (trace := stages.trace) is not None:
+            trace.mark(message.id, "received", received)
+            trace.mark(message.id, "ack", time.time())
+            trace.text(message.id, text)
         return message
 
     async def _on_leave(self, socket: Socket, *args: Any) -> Ack:
@@ -996,13 +1020,9 @@ def user_room(user_id: str) -> str:
 
 def _remember(recent: dict[str, float], user_id: str, seconds: float) -> None:
     """Note ``user_id`` now (trio time) in ``recent``, a dict in insertion order, and forget
-    the entries older than ``seconds``: oldest first, so only the stale front is walked."""
+    the entries older than ``seconds``."""
     now = trio.current_time()
-    while recent:
-        oldest = next(iter(recent))
-        if recent[oldest] >= now - seconds:
-            break
-        del recent[oldest]
+    drop_stale_front(recent, lambda noted: noted < now - seconds)
     recent[user_id] = now
 
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import trio
 
+from minidiscord.oldest_first import drop_stale_front
+
 from .models import User
 
 
@@ -28,11 +30,7 @@ class WentOffline:
         now = trio.current_time()
         entries = self._entries
         entries.pop(user.user_id, None)
-        while entries:
-            oldest = next(iter(entries.values()))
-            if oldest[3] >= now - self._keep:
-                break
-            del entries[oldest[1].user_id]
+        drop_stale_front(entries, lambda entry: entry[3] < now - self._keep)
         entries[user.user_id] = (position, user, seen_ms, now)
 
     def forget(self, user_id: str) -> None:

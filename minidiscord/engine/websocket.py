@@ -86,6 +86,10 @@ async def _write(
                 else:
                     await send({"type": "websocket.send", "bytes": frame})
         session.wrote(frames)
+        # Not held while parked in take(): an idle connection would keep its last batch
+        # (after a connect storm, the newest users' whole `users` lists) for as long as
+        # nothing else is sent to it.
+        del frames
 
 
 async def _read(session: EngineSession, receive: Receive) -> None:

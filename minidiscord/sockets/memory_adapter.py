@@ -5,6 +5,7 @@ import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -250,6 +251,12 @@ class InMemoryAdapter(Adapter):
     def _recovery_log(self) -> Recorder | None:
         """What records this namespace's recoverable broadcasts (None: they go unstamped)."""
         return self._packet_log()
+
+    def unkept(self) -> AbstractContextManager[None]:
+        """Events emitted within carry a recovery offset, the last kept, but are not kept:
+        the last of what a socket is sent as it connects (see :meth:`PacketLog.unkept`)."""
+        log = self._recovery_log() if self._namespace.recovery is not None else None
+        return nullcontext() if log is None else log.unkept()
 
     def _packet_log(self) -> PacketLog | None:
         recovery = self._namespace.recovery

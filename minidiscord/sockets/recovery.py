@@ -25,13 +25,15 @@ recovered: the client gets a new socket, as if its session had expired.
 import itertools
 import secrets
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import trio
 
 from ..engine.reasons import CloseReason
+from ..oldest_first import drop_stale_front
 from ..protocol.engineio import Frame
 from ..protocol.socketio import Packet
 from .adapter import BroadcastOptions
@@ -99,6 +101,11 @@ class Recorder(Protocol):
 
     def record(self, packet: Packet, opts: BroadcastOptions) -> tuple[Frame, ...]:
         """The event with its offset appended as its last argument, kept, as frames."""
+        ...
+
+    def unkept(self) -> AbstractContextManager[None]:
+        """Events recorded within carry the offset of the last one kept and are not kept
+        themselves (see :meth:`PacketLog.unkept`)."""
         ...
 
 
@@ -170,17 +177,19 @@ def reaches(rooms: frozenset[str], opts: BroadcastOptions) -> bool:
 class PacketLog:
     """One namespace's kept packets and persisted sessions (the in-memory adapter's).
 
-    An offset is ``"<epoch>-<n>"``: ``n`` counts the namespace's recorded packets, so a
-    packet is found by arithmetic rather than a search, and ``epoch`` is random per log, so
-    an offset from another server process (or an earlier run) is never taken for one here.
+    An offset is ``"<epoch>-<n>"``: ``n`` counts the namespace's recorded packets (from 1;
+    0 is before the first), so a packet is found by arithmetic rather than a search, and
+    ``epoch`` is random per log, so an offset from another server process (or an earlier
+    run) is never taken for one here.
     """
 
     def __init__(self, recovery: Recovery) -> None:
         self.recovery = recovery
         self._epoch = secrets.token_hex(4)
         self._packets = KeptBroadcasts()
-        # The sequence number of the next packet recorded.
-        self._next = 0
+        # The sequence number of the next packet kept.
+        self._next = 1
+        self._keeping = True
         # pid -> (session, disconnected at); in the order persisted, so the oldest is first.
         self._sessions: dict[str, tuple[Session, float]] = {}
 
@@ -192,7 +201,10 @@ class PacketLog:
         return len(self._sessions)
 
     def record(self, packet: Packet, opts: BroadcastOptions) -> tuple[Frame, ...]:
-        """Append the next offset to the event, keep its frames, and return them."""
+        """Append the next offset to the event, keep its frames, and return them; within
+        :meth:`unkept`, the last offset, and keep nothing."""
+        if not self._keeping:
+            return frames_of(stamped(packet, f"{self._epoch}-{self._next - 1}"))
         seq = self._next
         self._next += 1
         frames = frames_of(stamped(packet, f"{self._epoch}-{seq}"))
@@ -202,6 +214,21 @@ class PacketLog:
         self._packets.keep(Kept(seq, now, opts, frames, size), self.recovery)
         return frames
 
+    @contextmanager
+    def unkept(self) -> Iterator[None]:
+        """Events recorded within carry the offset of the last packet kept and are not kept:
+        for what a socket is sent once as it connects (a greeting) before anything kept
+        reaches it. A client holding that offset got the greeting, so it never needs it
+        again, and recovers every packet kept after it; nobody else was sent it. Whatever
+        of the greeting comes before its last packet goes unstamped, so that a client
+        holding an offset got all of it (a client cut off before has none, and connects
+        anew)."""
+        self._keeping = False
+        try:
+            yield
+        finally:
+            self._keeping = True
+
     @property
     def buffered_bytes(self) -> int:
         """The encoded size of the kept packets."""
@@ -210,12 +237,7 @@ class PacketLog:
     def _drop_old(self, now: float) -> None:
         threshold = now - self.recovery.max_disconnection_duration
         self._packets.drop_older_than(threshold)
-        sessions = self._sessions
-        while sessions:
-            pid = next(iter(sessions))
-            if sessions[pid][1] >= threshold:
-                break
-            del sessions[pid]
+        drop_stale_front(self._sessions, lambda kept: kept[1] < threshold)
 
     def persist(self, session: Session) -> None:
         """Keep a disconnected socket's session for the window."""
@@ -239,13 +261,14 @@ class PacketLog:
             return None
         after = int(number) + 1
         # Sequence numbers are consecutive and every drop is of the oldest.
-        first = self._packets.dropped_up_to + 1
+        items = self._packets.items
+        first = items[0].key if items else self._next
         if after < first or after > self._next:
             # Some packet it missed is no longer kept (or the offset is not ours).
             return None
         cap = self.recovery.max_missed_packets
         missed: list[tuple[Frame, ...]] = []
-        for packet in itertools.islice(self._packets.items, after - first, None):
+        for packet in itertools.islice(items, after - first, None):
             if reaches(session.rooms, packet.opts):
                 if len(missed) == cap:
                     return None

@@ -125,9 +125,12 @@ async def test_a_blip_within_the_grace_causes_no_presence_flicker(
 ) -> None:
     server = await start_server(recovery_window=60.0, presence_grace=GRACE)
     alice, bob = chat_client(auth={"username": "alice"}), chat_client(auth={"username": "bob"})
-    watching = Seen(bob)
+    watching, greeted = Seen(bob), Seen(alice)
     async with bob.connect(server.url) as b, alice.connect(server.url) as a:
         await wait_until(lambda: bool(watching.named("user:join")))
+        # The greeting's last event carries the offset to recover from: cut off before it
+        # arrives, a client is greeted anew instead.
+        await greeted.first("users")
         cut(server, alice)
         await wait_until(lambda: not a.connected)
         await wait_until(lambda: a.connected)
@@ -167,9 +170,12 @@ async def test_without_grace_offline_is_at_once_and_a_recovered_user_comes_back(
 ) -> None:
     server = await start_server(recovery_window=60.0, presence_grace=0.0)
     alice, bob = chat_client(auth={"username": "alice"}), chat_client(auth={"username": "bob"})
-    watching = Seen(bob)
+    watching, greeted = Seen(bob), Seen(alice)
     async with bob.connect(server.url) as b, alice.connect(server.url) as a:
         await wait_until(lambda: bool(watching.named("user:join")))
+        # The greeting's last event carries the offset to recover from: cut off before it
+        # arrives, a client is greeted anew instead.
+        await greeted.first("users")
         cut(server, alice)
         await wait_until(lambda: a.connected and a.recovered)
         await send(b, "welcome", "sync")
@@ -211,3 +217,33 @@ def test_recovery_is_on_by_default_and_the_options_set_or_turn_it_off() -> None:
     assert create_app(replace(off, store="memory")).sio.recovery is None
     with pytest.raises(SettingsError, match="--presence-grace"):
         settings_from(["--presence-grace", "-1"], {})
+
+
+async def test_only_the_greetings_last_event_carries_an_offset_and_it_recovers(
+    start_server: ServerFactory,
+) -> None:
+    # The greeting is not kept for recovery (at thousands of users each `users` list is
+    # large): only its last event carries an offset, so a client that holds one got all of
+    # it, and recovers from there.
+    server = await start_server(recovery_window=60.0, presence_grace=GRACE)
+    bob = chat_client(auth={"username": "bob"})
+    alice = chat_client(auth={"username": "alice"})
+    seen = Seen(alice)
+    async with bob.connect(server.url) as b, alice.connect(server.url) as a:
+        await wait_until(lambda: bool(seen.named("users")))
+        [session] = seen.named("session")
+        [channels] = seen.named("channels")
+        [users] = seen.named("users")
+        assert (len(session), len(channels)) == (1, 1)
+        assert len(users) == 2
+        assert isinstance(users[1], str)
+        # Cut off with the greeting the last thing it got (its own join went to bob only).
+        first_id = a.id
+        cut(server, alice)
+        await wait_until(lambda: not a.connected)
+        await send(b, "general", "while away")
+        await wait_until(lambda: a.connected)
+        assert a.recovered
+        assert a.id == first_id
+        await wait_until(lambda: seen.texts("general") == ["while away"])
+    assert [name for name, _ in seen.events].count("users") == 1

@@ -23,11 +23,8 @@ def tail_of(recovery: Recovery) -> LogTail:
 
 
 def show(tail: LogTail, position: int, packet: Packet, opts: BroadcastOptions) -> None:
-    tail.show(position)
-    try:
+    with tail.showing(position):
         tail.record(packet, opts)
-    finally:
-        tail.done()
 
 
 def to(*rooms: str, but: tuple[str, ...] = ()) -> BroadcastOptions:

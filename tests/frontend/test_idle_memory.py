@@ -29,6 +29,8 @@ from minidiscord.frontend.connlimits import ConnectionLimits
 from minidiscord.frontend.http import HttpConnection
 from minidiscord.frontend.websocket import WebSocketConnection
 from minidiscord.frontend.wsconnection import ServerWSConnection
+from tests.frontend.test_direct_send import Client, room_server, session_of
+from tests.frontend.test_direct_send import native as direct_send_server
 from tests.frontend.test_native_server import native
 from tests.support.rawclient import raw_websocket
 from tests.support.servers import TEST_SETTINGS
@@ -120,3 +122,26 @@ def test_a_refused_upgrade_keeps_its_handshake_to_send_the_body() -> None:
     assert rejection.status_code == 403
     assert isinstance(data, RejectData)
     assert data.data == b"no\n"
+
+
+async def test_a_writer_waiting_for_more_holds_none_of_what_it_wrote() -> None:
+    # A writer parked for its next batch holding the last one would keep, for as long as
+    # its connection stays idle, whatever that was: after a connect storm, the newest
+    # users' whole `users` lists.
+    sio = room_server()
+    count, size = 300, 2000  # far more than a stalled client's kernel buffers hold
+    async with direct_send_server(sio) as (_, port):
+        stalled = await Client.connect(port)
+        session = session_of(sio, stalled)
+        await wait_until(lambda: session.outbox.awaited)
+        for index in range(count):
+            sio.to("room").emit("item", index, "x" * size)
+        assert len(session.outbox) > 0  # left for the writer
+        await stalled.read(count)
+        await wait_until(lambda: session.outbox.awaited)
+        held = sum(
+            1
+            for batch in _live(list)
+            if any(isinstance(frame, str) and frame.startswith('42["item"') for frame in batch)
+        )
+        assert held == 0

@@ -336,3 +336,39 @@ async def test_the_kept_bytes_are_capped_oldest_first(
     assert log.buffered_bytes <= 100
     assert len(log) == 1
     assert log.restore("p", seen_offset) is None
+
+
+async def test_an_unkept_event_carries_the_last_kept_offset_and_recovers_from_there(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log = PacketLog(Recovery(max_disconnection_duration=120.0))
+    own = BroadcastOptions(rooms=frozenset({"sid"}))
+    # A greeting before anything was kept: the offset of "nothing yet".
+    with log.unkept():
+        first_greeting = offset_of(log.record(event(0), own))
+    assert len(log) == 0
+    log.record(event(1), ROOM_R)
+    with log.unkept():
+        greeting = offset_of(log.record(event(2), own))
+    assert len(log) == 1  # the greeting was not kept
+    log.persist(session())
+    restored = log.restore("p", greeting)
+    assert restored is not None
+    assert restored.missed == []
+    # Held before packet 1: it is given back, and the greeting after it is not.
+    log.persist(session())
+    log.record(event(3), ROOM_R)
+    restored = log.restore("p", first_greeting)
+    assert restored is not None
+    assert [event_of(str(frames[0]))[1] for frames in restored.missed] == [1, 3]
+    # Once the window has dropped every kept packet, an older offset missed some.
+    await trio.sleep(121.0)
+    log.persist(session())
+    with log.unkept():
+        latest = offset_of(log.record(event(4), own))
+    assert len(log) == 0
+    assert log.restore("p", first_greeting) is None
+    log.persist(session())
+    restored = log.restore("p", latest)
+    assert restored is not None
+    assert restored.missed == []

@@ -18,6 +18,7 @@ import trio
 
 from minidiscord.redis.connection import RedisClient, RedisUnavailable, bounded
 
+from .. import stages
 from ..models import CHANNELS, Message, User
 from .keys import ClusterKeys
 from .presence import flat_users, user_from
@@ -150,6 +151,8 @@ class LogReader:
             self.problem = None
             pause = BACKOFF[0]
             self.last_read = trio.current_time()
+            trace = stages.trace
+            read_at = time.time() if trace is not None else 0.0
             for entry in entries:
                 number = entry_number(entry.identifier)
                 try:
@@ -157,6 +160,9 @@ class LogReader:
                 except Exception:
                     # One entry the chat could not show must not stop every later one.
                     log.exception("applying log entry %d failed; going on", number)
+                if trace is not None:
+                    trace.mark(number, "read", read_at)
+                    trace.mark(number, "shown", time.time())
             self._wake()
 
     async def _trimmed(self) -> bool:

@@ -33,7 +33,7 @@ connection, as acknowledgements are.
 
 import logging
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -83,7 +83,7 @@ class LogTail:
     first). Every broadcast for an entry after ``complete_after`` is kept.
 
     It is the chat adapter's :class:`~minidiscord.sockets.recovery.Recorder` while a
-    position is being shown (:meth:`show`, or :meth:`offset_at` for what is stamped only).
+    position is being shown (:meth:`showing`, or :meth:`offset_at` for what is stamped only).
     """
 
     def __init__(self) -> None:
@@ -113,23 +113,30 @@ class LogTail:
         self._kept.clear()
         self._start = position
 
-    def show(self, position: int) -> None:
-        """Broadcasts from now until :meth:`done` are entry ``position``'s: stamped, kept."""
-        self._stamp = position
-        self._keep = True
+    def showing(self, position: int) -> AbstractContextManager[None]:
+        """Broadcasts within are entry ``position``'s: stamped with its offset, and kept."""
+        return self._stamping(position, keep=True)
 
-    def done(self) -> None:
-        self._stamp = None
-        self._keep = False
+    def offset_at(self, position: int) -> AbstractContextManager[None]:
+        """Broadcasts within carry ``position``'s offset but are not kept."""
+        return self._stamping(position, keep=False)
 
     @contextmanager
-    def offset_at(self, position: int) -> Iterator[None]:
-        """Broadcasts within carry ``position``'s offset but are not kept."""
-        self._stamp, self._keep = position, False
+    def _stamping(self, position: int, *, keep: bool) -> Iterator[None]:
+        self._stamp, self._keep = position, keep
         try:
             yield
         finally:
-            self.done()
+            self._stamp, self._keep = None, False
+
+    @contextmanager
+    def unkept(self) -> Iterator[None]:
+        """Broadcasts within carry the offset being shown but are not kept."""
+        keep, self._keep = self._keep, False
+        try:
+            yield
+        finally:
+            self._keep = keep
 
     def record(self, packet: Packet, opts: BroadcastOptions) -> tuple[Frame, ...]:
         position = self._stamp
@@ -178,39 +185,24 @@ class _Showing:
         self._sink.reset(position, online, resync=resync)
 
     def message(self, position: int, message: Message) -> None:
-        self._tail.show(position)
-        try:
+        with self._tail.showing(position):
             self._sink.message(position, message)
-        finally:
-            self._tail.done()
 
     def online(self, position: int, user: User, *, first: bool) -> None:
-        self._tail.show(position)
-        try:
+        with self._tail.showing(position):
             self._sink.online(position, user, first=first)
-        finally:
-            self._tail.done()
 
     def offline(self, position: int, user: User) -> None:
-        self._tail.show(position)
-        try:
+        with self._tail.showing(position):
             self._sink.offline(position, user)
-        finally:
-            self._tail.done()
 
     def leave(self, position: int, user: User) -> None:
-        self._tail.show(position)
-        try:
+        with self._tail.showing(position):
             self._sink.leave(position, user)
-        finally:
-            self._tail.done()
 
     def moderated(self, position: int, effect: dict[str, Any]) -> None:
-        self._tail.show(position)
-        try:
+        with self._tail.showing(position):
             self._sink.moderated(position, effect)
-        finally:
-            self._tail.done()
 
     def skipped(self, position: int) -> None:
         self._sink.skipped(position)

@@ -21,6 +21,7 @@ import concurrent.futures
 import logging
 import math
 import secrets
+import time
 from collections import deque
 from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from ...redis.connection import (
     open_redis,
 )
 from ...redis.target import RedisTarget
+from .. import stages
 from ..models import CHANNELS, Message, Role, Session, User
 from .base import Snapshot, StoreReadError, StoreWriteError, session_hash
 from .redisclock import RedisClock
@@ -302,6 +304,8 @@ class _Flight:
     connection: BaseConnection
     # Which of the requests is the TIME that measures Redis's clock again, if any.
     clock_request: int | None
+    # Wall-clock time it was sent (for the stage trace).
+    sent_at: float
 
 
 class RedisWriteError(StoreWriteError):
@@ -668,7 +672,7 @@ class RedisStore:
                 reason = str(exc)
             self._fail(batch, f"{reason}; nothing was written")
             return None
-        return _Flight(what, calls, requests, deadline, connection, clock_request)
+        return _Flight(what, calls, requests, deadline, connection, clock_request, time.time())
 
     async def _connect(self, client: RedisClient) -> BaseConnection:
         """Open the writer's connection and measure Redis's clock on it: one round trip per
@@ -752,6 +756,18 @@ class RedisStore:
                     write.result = cast(list[int], result)[n] if script is _ADD_MESSAGES else result
                 write.done.set()
         self._last_write_failed = failed
+        if (trace := stages.trace) is not None:
+            self._trace_flight(trace, flight)
+
+    @staticmethod
+    def _trace_flight(trace: stages.StageTrace, flight: _Flight) -> None:
+        answered = time.time()
+        for script, _, _, writes in flight.calls:
+            if script is _ADD_MESSAGES:
+                for write in writes:
+                    if write.error is None:
+                        trace.mark(int(write.result), "issued", flight.sent_at)
+                        trace.mark(int(write.result), "acked", answered)
 
     def _fail(self, writes: list[_Write], reason: str) -> None:
         self._last_write_failed = True
