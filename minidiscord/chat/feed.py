@@ -8,7 +8,7 @@ arriving or going) and to wait until this node has shown what was committed.
 """
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Any, Protocol
 
 from .cluster.reader import LogSink
 from .models import User
@@ -38,6 +38,12 @@ class Feed(Protocol):
 
     async def shown(self, position: int) -> bool:
         """Until this node applied the log through ``position`` (bounded; False if not)."""
+        ...
+
+    async def announce(self, effect: dict[str, Any]) -> None:
+        """Append a moderation effect to the log and wait (bounded) until this node applied
+        it (every node applies it to its own sockets). Raises StoreWriteError when Redis
+        does not take it."""
         ...
 
     async def caught_up(self) -> bool:

@@ -7,6 +7,7 @@ on their connection alone. Never stored, never broadcast: each line is for one r
 """
 
 import itertools
+from datetime import UTC, datetime
 from typing import Any, Final
 
 SYSTEM_NAME: Final = "System"
@@ -34,6 +35,11 @@ def not_sent(text: object, reason: str) -> str:
     """The line telling a sender their message was not sent, and why (the reason says when
     to retry, if a limit refused it)."""
     return f"Your message {_quoted(text)}was not sent: {reason}."
+
+
+def clock_time(ms: int) -> str:
+    """A wall-clock time (ms since the epoch) as people read it: UTC, to the second."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def not_joined(reason: str) -> str:

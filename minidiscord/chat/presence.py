@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from .models import User
+from .models import Role, User
 
 
 class Presence:
@@ -43,6 +43,12 @@ class Presence:
         """Drop a user entirely (they left); returns the sockets they still had."""
         self._users.pop(user_id, None)
         return frozenset(self._sockets.pop(user_id, ()))
+
+    def set_role(self, user_id: str, role: Role) -> None:
+        """An online user's role changed (the users list shows the new one)."""
+        user = self._users.get(user_id)
+        if user is not None:
+            self._users[user_id] = User(user.user_id, user.username, user.avatar, user.seq, role)
 
     def is_online(self, user_id: str) -> bool:
         return user_id in self._sockets

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 import trio
 
@@ -43,7 +43,10 @@ from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
 from .accounts.sessions import Lifetimes, refusal
 from .clock import wall_clock_ms
 from .feed import Feed
-from .models import CHANNELS, WELCOME_CHANNEL, Message, Role, Session, User
+from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
+from .moderation.events import ModerationEvents
+from .moderation.service import Moderation
+from .moderation.timeouts import Timeouts
 from .ordering import Sequencer
 from .payloads import ChannelsPayload, UsersPayload
 from .presence import Presence
@@ -150,8 +153,15 @@ class ChatServer:
         self._auth: AuthMode = auth
         # How long a guest's session may be restored (None: for ever).
         self._guest_lifetimes = guest_lifetimes
+        # Moderation needs accounts (roles, bans and the audit log are kept beside them).
+        self._timeouts = Timeouts(clock)
+        self._moderation: Moderation | None = None
         if accounts is not None:
             accounts.on_sessions_ended(self._let_go_of_logins)
+            self._moderation = Moderation(accounts, clock=clock)
+            events = ModerationEvents(self, self._moderation)
+            for event, handler in events.handlers().items():
+                self._ns.on(event)(handler)
         elif auth == "accounts":
             raise ValueError("auth 'accounts' needs the accounts")
         if feed is not None:
@@ -180,7 +190,7 @@ class ChatServer:
             self._visible_id = (await self._store.snapshot((), 0, users_max=0)).last_id
         # In cluster mode the feed's reader sets it (reset) before the first connect.
 
-    def _online_users(self) -> Mapping[str, User]:
+    def online_users(self) -> Mapping[str, User]:
         """Who is online: this node's sockets' users, or in cluster mode everyone's."""
         return self._presence.users() if self._feed is None else self._online_view
 
@@ -193,6 +203,13 @@ class ChatServer:
                 if socket.recovered and "user" in socket.data:
                     await self._check_recovered_login(socket)
                     user: User = socket.data["user"]
+                    if LOGIN not in socket.data:
+                        # A guest banned while away (an account's ban ended its sessions).
+                        try:
+                            await self._refuse_banned(user.user_id)
+                        except ConnectionRefused:
+                            del socket.data["user"]
+                            raise
                     back = socket.id not in self._going and user.user_id not in self._left
                     if self._feed is not None and back:
                         # It went offline after the grace: it comes back through the log.
@@ -268,7 +285,7 @@ class ChatServer:
                 visible=self._visible_id,
             ),
         )
-        users = self._users_payload.encode(self._listed_users(snapshot), self._online_users())
+        users = self._users_payload.encode(self._listed_users(snapshot), self.online_users())
         if self._feed is not None:
             # The last of the greeting carries the log position it is of: a client that has
             # it all can recover from there, on any node.
@@ -403,6 +420,90 @@ class ChatServer:
             del socket.data["user"]
             raise ConnectionRefused(why)
 
+    # -- moderation's side (moderation/events.py ChatSide) -------------------------------
+    # Each effect goes through moderate(): applied here at once on one node; in cluster
+    # mode appended to the log, which every node's reader applies to its own sockets (as it
+    # does `leave`), so a kick or a deletion reaches every tab wherever it is connected.
+
+    async def delete_message(self, channel: str, message_id: int) -> bool:
+        """Delete a message; everyone who can see the channel gets `message:delete`
+        (moderators' deletions now, a sender's own later, issue 18, the same way)."""
+        if not await self._store.delete_message(channel, message_id):
+            return False
+        await self.moderate({"do": "delete", "channel": channel, "id": message_id})
+        return True
+
+    async def kick(self, user_id: str) -> None:
+        """Let every tab of the user go ("io server disconnect": clients do not reconnect
+        by themselves)."""
+        await self.moderate({"do": "kick", "userId": user_id})
+
+    async def time_out(self, user_id: str, until: int) -> None:
+        await self.moderate({"do": "timeout", "userId": user_id, "until": until})
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        """An account's role changed: its tabs speak with it from now on, and everyone is
+        told (`user:role`)."""
+        await self.moderate({"do": "role", "userId": user_id, "role": role.value})
+
+    async def moderate(self, effect: dict[str, Any]) -> None:
+        if self._feed is None:
+            self._apply_moderation(effect)
+        else:
+            await self._feed.announce(effect)
+
+    def moderated(self, position: int, effect: dict[str, Any]) -> None:
+        """Cluster mode: the log reader's moderation entry (LogSink)."""
+        self._visible_id = position
+        self._apply_moderation(effect)
+
+    def _apply_moderation(self, effect: dict[str, Any]) -> None:
+        what, user_id = effect.get("do"), effect.get("userId")
+        channel, message_id = effect.get("channel"), effect.get("id")
+        until, role = effect.get("until"), effect.get("role")
+        if what == "delete" and channel in CHANNELS and _is_int(message_id):
+            recent = self._recent[channel]
+            for kept in [m for m in recent if m.id == message_id]:
+                recent.remove(kept)
+            # A `channels` payload made before holds it.
+            self._channels_payload.forget()
+            self._ns.to(channel).emit("message:delete", {"channel": channel, "id": message_id})
+        elif what == "kick" and isinstance(user_id, str):
+            for own in self._sockets_of(user_id):
+                own.disconnect()
+        elif what == "timeout" and isinstance(user_id, str) and _is_int(until):
+            self._timeouts.set(user_id, until)
+        elif what == "role" and isinstance(user_id, str) and role in ROLES:
+            self._changed_role(user_id, Role(role))
+        else:
+            log.warning("a moderation effect could not be applied: %r", effect)
+
+    def _sockets_of(self, user_id: str) -> list[Socket]:
+        sockets = self._ns.sockets
+        return [sockets[sid] for sid in self._presence.sockets_of(user_id) if sid in sockets]
+
+    def _changed_role(self, user_id: str, role: Role) -> None:
+        for own in self._sockets_of(user_id):
+            user: User = own.data["user"]
+            own.data["user"] = User(user.user_id, user.username, user.avatar, user.seq, role)
+        self._presence.set_role(user_id, role)
+        mirrored = self._online.get(user_id)
+        if mirrored is not None:
+            self._online[user_id] = User(
+                mirrored.user_id, mirrored.username, mirrored.avatar, mirrored.seq, role
+            )
+        self._ns.to(WELCOME_CHANNEL).emit("user:role", {"userId": user_id, "role": role.value})
+
+    async def _refuse_banned(self, subject: str) -> None:
+        if self._moderation is None:
+            return
+        try:
+            ban = await self._moderation.banned(subject)
+        except AccountError as error:
+            raise ConnectionRefused(error.message) from None
+        if ban is not None:
+            raise ConnectionRefused(f"you are banned: {ban.reason}")
+
     def _let_go_of_logins(self, digests: frozenset[bytes]) -> None:
         """Login sessions ended (logged out, revoked, a password changed): their sockets on
         this server are disconnected, as a server-side disconnect (clients do not
@@ -415,11 +516,14 @@ class ChatServer:
         if not isinstance(session_id, str) or not session_id:
             return None
         restored = await self._store.get_session(session_id)
-        lifetimes = self._guest_lifetimes
-        if restored is None or lifetimes is None:
-            return restored
+        if restored is None:
+            return None
         user, session = restored
-        if user.user_id in self._online_users():
+        await self._refuse_banned(user.user_id)
+        lifetimes = self._guest_lifetimes
+        if lifetimes is None:
+            return restored
+        if user.user_id in self.online_users():
             return restored  # in use right now, in another tab
         state = lifetimes.state_at(session.created, session.last_seen, self._clock())
         why = refusal(state, "guest session", "connect again to start a new one")
@@ -506,7 +610,7 @@ class ChatServer:
             # may rank among the most recently seen too: room for them as well.
             users_max = self._listed_offline + len(connecting)
             if not skip_online:
-                users_max += len(self._online_users())
+                users_max += len(self.online_users())
             seen_since = self._clock() - LISTED_OFFLINE_MS
         snapshot = await self._store.snapshot(
             CHANNELS,
@@ -526,7 +630,7 @@ class ChatServer:
         Online users come from presence, not the snapshot: one who came online during the
         read, or was last seen too long ago for the store's cut, is listed all the same.
         """
-        online = self._online_users()
+        online = self.online_users()
         # In cluster mode a user who left while the snapshot was read is gone.
         gone = self._gone
         offline = [u for u in snapshot.users if u.user_id not in online and u.user_id not in gone]
@@ -623,6 +727,16 @@ class ChatServer:
             return _refuse(socket, "message:channel:send", _not_joined(socket))
         if len(args) != 2:
             return _refuse(socket, "message:channel:send", "expected (channel, text)")
+        until = self._timeouts.until(user.user_id)
+        if until is not None:
+            ack = _refuse(
+                socket,
+                "message:channel:send",
+                f"you are timed out until {notices.clock_time(until)}",
+                label="timed out",
+            )
+            ack["until"] = until
+            return ack
         now = trio.current_time()
         wait = self._sends.take(user.user_id, now)
         if wait:
@@ -943,5 +1057,5 @@ def _refuse(socket: Socket, event: str, reason: str, *, label: str = "invalid ev
     return {"ok": False, "error": reason}
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

@@ -46,7 +46,7 @@ async def visit(
     user_id = session["userId"]
     chats = [chat or chat_of(server), *(chat_of(node) for node in nodes)]
     # Who each node shows online: in a cluster, every node's users as of its log position.
-    await wait_until(lambda: all(user_id not in c._online_users() for c in chats))
+    await wait_until(lambda: all(user_id not in c.online_users() for c in chats))
     return session
 
 

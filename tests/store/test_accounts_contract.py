@@ -17,6 +17,7 @@ from minidiscord.chat.accounts.records import (
 from minidiscord.chat.accounts.store import AccountStore, InviteRefused, NameTaken
 from minidiscord.chat.clock import wall_clock_ms
 from minidiscord.chat.models import Role
+from minidiscord.chat.moderation.records import Action, AuditEntry, Ban
 from minidiscord.chat.validation import name_key
 
 
@@ -138,3 +139,57 @@ async def test_sessions_are_listed_touched_ended_and_forgotten(
     await account_store.forget_sessions(ada.account_id, created_before=2_500)
     assert [s.handle for s in await account_store.sessions_of(ada.account_id)] == [third.handle]
     assert await account_store.session(first.digest) is None
+
+
+async def test_an_accounts_user_finds_it_and_a_role_change_is_kept(
+    account_store: AccountStore,
+) -> None:
+    ada = account("ada")
+    await account_store.create_account(ada)
+    assert await account_store.account_of_user("u1") is None
+    await account_store.link_user(ada.account_id, "u1", 1)
+    found = await account_store.account_of_user("u1")
+    assert found is not None
+    assert found.account_id == ada.account_id
+    await account_store.set_role(ada.account_id, Role.MODERATOR)
+    changed = await account_store.account(ada.account_id)
+    assert changed is not None
+    assert changed.role is Role.MODERATOR
+    # An unknown account: nothing made.
+    await account_store.set_role("nobody", Role.ADMIN)
+    assert await account_store.account("nobody") is None
+
+
+async def test_bans_are_kept_replaced_and_lifted(account_store: AccountStore) -> None:
+    assert await account_store.ban_of("s1") is None
+    await account_store.ban(Ban("s1", "spam", "mod", 5))
+    assert await account_store.ban_of("s1") == Ban("s1", "spam", "mod", 5)
+    await account_store.ban(Ban("s1", "more spam", "admin", 6))
+    assert await account_store.ban_of("s1") == Ban("s1", "more spam", "admin", 6)
+    assert await account_store.ban_of("s2") is None
+    assert await account_store.unban("s1")
+    assert not await account_store.unban("s1")
+    assert await account_store.ban_of("s1") is None
+
+
+async def test_the_audit_log_numbers_entries_and_pages_newest_first(
+    account_store: AccountStore,
+) -> None:
+    assert await account_store.audit(None, 10) == []
+    ids = [
+        await account_store.add_audit(
+            AuditEntry(n, "mod", Action.KICK, f"user{n}", reason=f"why {n}", detail="d")
+        )
+        for n in range(5)
+    ]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 5
+    page = await account_store.audit(None, 2)
+    assert [e.target for e in page] == ["user4", "user3"]
+    assert page[0] == AuditEntry(4, "mod", Action.KICK, "user4", "why 4", "d", id=ids[4])
+    page = await account_store.audit(page[-1].id, 2)
+    assert [e.target for e in page] == ["user2", "user1"]
+    page = await account_store.audit(page[-1].id, 5)
+    assert [e.target for e in page] == ["user0"]
+    assert await account_store.audit(page[-1].id, 5) == []
+    assert await account_store.audit(None, 0) == []

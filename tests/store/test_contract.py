@@ -273,3 +273,24 @@ async def test_snapshot_lists_several_users_whatever_the_cut_and_says_which(
     # Nobody is online in any store's cluster presence here: skipping leaves nobody out.
     skipping = await store.snapshot([], 0, users_max=2, including=asked, skip_online=True)
     assert skipping == snapshot
+
+
+async def test_a_deleted_message_is_gone_from_every_read_and_its_id_never_comes_back(
+    store: RunnableStore,
+) -> None:
+    alice, _ = await store.create_user("alice")
+    sent = [await store.add_message("general", alice, f"g{n}", n) for n in range(4)]
+    # The newest: a store numbering from its highest id would hand it out again.
+    assert await store.delete_message("general", sent[3].id)
+    assert await store.delete_message("general", sent[1].id)
+    assert [m.message for m in await store.recent_messages("general", 10)] == ["g0", "g2"]
+    assert [m.message for m in await store.messages_before("general", 10**9, 10)] == ["g0", "g2"]
+    snapshot = await store.snapshot(["general"], 10)
+    assert [m.message for m in snapshot.messages["general"]] == ["g0", "g2"]
+    # Already gone, in another channel, or never sent: nothing to delete.
+    assert not await store.delete_message("general", sent[3].id)
+    assert not await store.delete_message("react", sent[0].id)
+    assert not await store.delete_message("general", 10**6)
+    assert not await store.delete_message("nowhere", sent[0].id)
+    after = await store.add_message("general", alice, "later", 9)
+    assert after.id > sent[3].id

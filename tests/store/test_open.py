@@ -195,7 +195,7 @@ def test_a_migration_another_process_applied_meanwhile_is_skipped(
         sqlite3.connect(path, isolation_level=None) as second,
     ):
         migrate(first, MIGRATIONS[:2])
-        assert migrate(first) == 1
+        assert migrate(first) == len(MIGRATIONS) - 2
         # `second` read the version just before `first` migrated.
         reads = iter([2])
         real = migrations.schema_version

@@ -4,6 +4,9 @@ from typing import Any
 
 import httpx
 
+from minidiscord.app import App, ChatApp
+from minidiscord.chat.models import Role
+
 PASSWORD = "correct horse battery"
 
 
@@ -32,4 +35,15 @@ async def login(url: str, username: str, password: str = PASSWORD) -> str:
     answer = await api(url, "login", {"username": username, "password": password})
     assert answer.status_code == 200, answer.text
     token: str = answer.json()["token"]
+    return token
+
+
+async def account_with_role(app: App, url: str, username: str, role: Role) -> str:
+    """A new account's token, given ``role`` on the server's own store (as `minidiscord admin
+    set-role` would)."""
+    assert isinstance(app, ChatApp)
+    token = await register(url, username)
+    account = await app.accounts.owner_of(username)
+    assert account is not None
+    await app.accounts.store.set_role(account.account_id, role)
     return token

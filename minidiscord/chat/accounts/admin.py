@@ -3,12 +3,23 @@ runs on it or not (SQLite: its own connection beside the server's; Redis: shared
 
     minidiscord admin create-admin USERNAME [--password-file PATH]
     minidiscord admin invite
+    minidiscord admin users [SEARCH] [--limit N]
+    minidiscord admin set-role USERNAME admin|moderator|member
+    minidiscord admin ban (USERNAME | --user-id ID) --reason TEXT
+    minidiscord admin unban (USERNAME | --user-id ID) [--reason TEXT]
+    minidiscord admin revoke-sessions USERNAME
+    minidiscord admin prune-guests --days N
+    minidiscord admin audit [--limit N] [--before ID]
 
 A password is never a flag (flags show in ``ps`` and shell history): it is read from
 ``--password-file``, else from ``MINIDISCORD_ADMIN_PASSWORD``, else prompted for twice.
 The store options are the server's (``--db``, ``--store``, ``--redis-url``,
-``--redis-prefix`` and their environment variables). The next subcommands (roles, bans,
-sessions, pruning, the audit log) go beside these in ``COMMANDS``.
+``--redis-prefix`` and their environment variables). Everything done here is done as the
+operator (``moderation.service.OPERATOR``) and written to the audit log like a moderator's
+action. A running server sees a role change at its next moderation request, a ban and a
+revocation at the user's next login or connect (its open tabs stay until then), and
+pruned guests in the users list of its next connects (on Redis at once: see directory.py).
+Exit codes: 0 done, 1 refused (the reason on one line), 2 a usage or store problem.
 """
 
 import argparse
@@ -16,15 +27,25 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
 from ...config import OPTIONS, Settings, SettingsError
+from ..clock import wall_clock_ms
 from ..models import Role
+from ..moderation.directory import Directory, StoreDirectory, matching
+from ..moderation.records import Action
+from ..moderation.service import OPERATOR, Moderation, ModerationError, Person
+from ..notices import clock_time
+from ..store.base import StoreReadError, StoreWriteError
+from ..store.factory import store_for
 from ..store.sqlite import StoreError
 from .factory import accounts_for, open_accounts
 from .service import INVITE_SECONDS, AccountError, Accounts
+from .sqlite import SqliteAccounts
+from .store import AccountStore
 
 PASSWORD_ENV = "MINIDISCORD_ADMIN_PASSWORD"
 # The server's options that say where the store is.
@@ -57,7 +78,42 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "invite", help=f"print a new invite code (one use, valid {INVITE_SECONDS // 86400} days)"
     )
+    users = commands.add_parser("users", help="list users, or those whose name or id has SEARCH")
+    users.add_argument("search", nargs="?")
+    users.add_argument("--limit", type=_positive, default=50, metavar="N")
+    role = commands.add_parser("set-role", help="set an account's role")
+    role.add_argument("username")
+    role.add_argument("role", choices=("admin", "moderator", "member"))
+    ban = commands.add_parser("ban", help="ban an account (or a guest, by --user-id)")
+    _target_arguments(ban)
+    ban.add_argument("--reason", required=True)
+    unban = commands.add_parser("unban", help="lift a ban")
+    _target_arguments(unban)
+    unban.add_argument("--reason", default="")
+    revoke = commands.add_parser("revoke-sessions", help="end every login session of an account")
+    revoke.add_argument("username")
+    prune = commands.add_parser("prune-guests", help="remove guests not seen for N days")
+    prune.add_argument("--days", type=_positive, required=True, metavar="N")
+    audit = commands.add_parser("audit", help="show the audit log, newest first")
+    audit.add_argument("--limit", type=_positive, default=50, metavar="N")
+    audit.add_argument("--before", type=_positive, metavar="ID", help="entries older than ID")
     return parser
+
+
+def _target_arguments(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("username", nargs="?", help="an account's name")
+    target.add_argument("--user-id", metavar="ID", help="a guest's user id")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {value}")
+    return value
 
 
 def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
@@ -79,43 +135,158 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         print(f"minidiscord admin: error: {exc}", file=sys.stderr)
         return 2
     accounts = accounts_for(settings, store)
+    # Redis: the chat store too (no lock there), for the users; SQLite: the account
+    # store's own connection reaches them (the chat store's lock is the server's).
+    chat = store_for(settings) if settings.redis_url is not None else None
+    directory: Directory = StoreDirectory(chat) if chat is not None else _sqlite(store)
+    tools = Tools(accounts, Moderation(accounts), directory)
 
-    async def run() -> str | AccountError:
+    async def run() -> str | AccountError | ModerationError:
         async with trio.open_nursery() as nursery:
             await nursery.start(store.run)
+            if chat is not None:
+                await nursery.start(chat.run)
             try:
-                return await work(accounts)
-            except AccountError as exc:
+                return await work(tools)
+            except (AccountError, ModerationError) as exc:
                 # Returned, not raised: out of the nursery it would come wrapped in a group.
                 return exc
+            except (StoreReadError, StoreWriteError) as exc:
+                return ModerationError(f"the store failed: {exc}")
             finally:
+                if chat is not None:
+                    await chat.close()
                 await store.close()
                 nursery.cancel_scope.cancel()
 
     outcome = trio.run(run)
-    if isinstance(outcome, AccountError):
+    if isinstance(outcome, AccountError | ModerationError):
         print(f"minidiscord admin: error: {outcome.message}", file=sys.stderr)
         return 1
     print(outcome)
     return 0
 
 
-Work = Callable[[Accounts], Awaitable[str]]
+@dataclass(frozen=True, slots=True)
+class Tools:
+    """What a subcommand works with."""
+
+    accounts: Accounts
+    moderation: Moderation
+    directory: Directory
+
+
+Work = Callable[[Tools], Awaitable[str]]
+
+
+def _sqlite(store: AccountStore) -> Directory:
+    assert isinstance(store, SqliteAccounts), "the memory store is refused before this"
+    return store
 
 
 def create_admin(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
     password = _password(args.password_file, environ)
 
-    async def work(accounts: Accounts) -> str:
-        account = await accounts.create_account(args.username, password, Role.ADMIN)
+    async def work(tools: Tools) -> str:
+        account = await tools.accounts.create_account(args.username, password, Role.ADMIN)
         return f"created administrator {account.username!r}"
 
     return work
 
 
 def invite(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
-    async def work(accounts: Accounts) -> str:
-        return await accounts.create_invite("cli")
+    async def work(tools: Tools) -> str:
+        return await tools.accounts.create_invite("cli")
+
+    return work
+
+
+def users(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
+    async def work(tools: Tools) -> str:
+        found = matching(await tools.directory.listed(), args.search)
+        lines = [f"{len(found)} users" + (f" matching {args.search!r}" if args.search else "")]
+        for entry in found[: args.limit]:
+            user = entry.user
+            seen = "never" if entry.last_seen == 0 else clock_time(entry.last_seen)
+            person = await tools.moderation.person(user.user_id, user.username, user.role)
+            ban = await tools.moderation.banned(person.subject)
+            banned = "" if ban is None else f"  banned: {ban.reason}"
+            lines.append(f"{user.user_id}  {person.role.value:9}  {seen}  {user.username}{banned}")
+        if len(found) > args.limit:
+            lines.append(f"... and {len(found) - args.limit} more (--limit)")
+        return "\n".join(lines)
+
+    return work
+
+
+def set_role(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
+    async def work(tools: Tools) -> str:
+        target = await tools.moderation.account_named(args.username)
+        role = await tools.moderation.set_role(OPERATOR, target, args.role)
+        return f"{target.name!r} is now {role.value}"
+
+    return work
+
+
+async def _target(tools: Tools, args: argparse.Namespace) -> Person:
+    if args.user_id is not None:
+        return await tools.moderation.person(args.user_id, args.user_id, Role.GUEST)
+    return await tools.moderation.account_named(args.username)
+
+
+def ban(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
+    async def work(tools: Tools) -> str:
+        target = await _target(tools, args)
+        made = await tools.moderation.ban(OPERATOR, target, args.reason)
+        return f"banned {target.name!r}: {made.reason}"
+
+    return work
+
+
+def unban(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
+    async def work(tools: Tools) -> str:
+        target = await _target(tools, args)
+        await tools.moderation.unban(OPERATOR, target, args.reason)
+        return f"unbanned {target.name!r}"
+
+    return work
+
+
+def revoke_sessions(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
+    async def work(tools: Tools) -> str:
+        target = await tools.moderation.account_named(args.username)
+        ended = await tools.moderation.revoke_sessions(OPERATOR, target)
+        return f"ended {ended} sessions of {target.name!r}"
+
+    return work
+
+
+def prune_guests(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
+    async def work(tools: Tools) -> str:
+        cutoff = wall_clock_ms() - args.days * 24 * 3600 * 1000
+        gone = await tools.directory.prune_guests(cutoff)
+        await tools.moderation.record(
+            OPERATOR,
+            Action.PRUNE_GUESTS,
+            f"{len(gone)} guests",
+            detail=f"not seen for {args.days} days",
+        )
+        return f"removed {len(gone)} guests not seen for {args.days} days"
+
+    return work
+
+
+def audit(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
+    async def work(tools: Tools) -> str:
+        entries = await tools.moderation.audit(OPERATOR, args.before, args.limit)
+        if not entries:
+            return "the audit log has no entries" + (" there" if args.before else "")
+        return "\n".join(
+            f"#{e.id}  {clock_time(e.at)}  {e.actor}  {e.action.value}  {e.target}"
+            + (f"  ({e.detail})" if e.detail else "")
+            + (f"  why: {e.reason}" if e.reason else "")
+            for e in entries
+        )
 
     return work
 
@@ -123,6 +294,13 @@ def invite(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
 COMMANDS: dict[str, Callable[[argparse.Namespace, Mapping[str, str]], Work]] = {
     "create-admin": create_admin,
     "invite": invite,
+    "users": users,
+    "set-role": set_role,
+    "ban": ban,
+    "unban": unban,
+    "revoke-sessions": revoke_sessions,
+    "prune-guests": prune_guests,
+    "audit": audit,
 }
 
 

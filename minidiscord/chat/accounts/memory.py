@@ -4,6 +4,8 @@ import dataclasses
 
 import trio
 
+from ..models import Role
+from ..moderation.records import AuditEntry, Ban
 from .records import Account, EndReason, Invite, LoginSession
 from .store import InviteRefused, NameTaken
 
@@ -16,6 +18,8 @@ class MemoryAccounts:
         self._by_key: dict[str, str] = {}
         self._sessions: dict[bytes, LoginSession] = {}
         self._invites: dict[bytes, Invite] = {}
+        self._bans: dict[str, Ban] = {}
+        self._audit: list[AuditEntry] = []
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -95,3 +99,30 @@ class MemoryAccounts:
 
     async def add_invite(self, invite: Invite) -> None:
         self._invites[invite.digest] = invite
+
+    async def account_of_user(self, user_id: str) -> Account | None:
+        return next((a for a in self._accounts.values() if a.user_id == user_id), None)
+
+    async def set_role(self, account_id: str, role: Role) -> None:
+        # The memory chat store's users are the server's own: it updates them itself.
+        account = self._accounts.get(account_id)
+        if account is not None:
+            self._accounts[account_id] = dataclasses.replace(account, role=role)
+
+    async def ban(self, ban: Ban) -> None:
+        self._bans[ban.subject] = ban
+
+    async def unban(self, subject: str) -> bool:
+        return self._bans.pop(subject, None) is not None
+
+    async def ban_of(self, subject: str) -> Ban | None:
+        return self._bans.get(subject)
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        numbered = dataclasses.replace(entry, id=len(self._audit) + 1)
+        self._audit.append(numbered)
+        return numbered.id
+
+    async def audit(self, before: int | None, limit: int) -> list[AuditEntry]:
+        end = len(self._audit) if before is None else max(0, min(before - 1, len(self._audit)))
+        return self._audit[max(0, end - limit) : end][::-1] if limit > 0 else []

@@ -3,16 +3,20 @@
 Keys (P is the chat's prefix): ``P:account:ID`` HASH (the account), ``P:accountname:KEY``
 the id owning a name key, ``P:login:HEX`` HASH (a login session, by the hex of its token's
 digest), ``P:logins:ID`` SET of the account's session digests, ``P:invite:HEX`` HASH
-(expiring with the invite). Each step that must be atomic (a registration with its name
+(expiring with the invite), ``P:useraccount:USERID`` the account a chat user speaks for;
+moderation's ``P:ban:SUBJECT`` HASH, ``P:auditseq`` and ``P:audit`` (a ZSET of JSON entries
+scored by their id). Each step that must be atomic (a registration with its name
 and invite, linking the chat user, ending sessions) is one Lua script. Every call is
 bounded (``bounded``) and fails with the chat store's StoreReadError / StoreWriteError.
 """
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
+from coredis import PureToken
 from coredis.exceptions import RedisError
 
 from ...redis.connection import (
@@ -24,6 +28,7 @@ from ...redis.connection import (
 )
 from ...redis.target import RedisTarget
 from ..models import Role
+from ..moderation.records import Action, AuditEntry, Ban
 from ..store.base import StoreReadError, StoreWriteError
 from .records import Account, EndReason, Invite, LoginSession
 from .store import InviteRefused, NameTaken
@@ -43,8 +48,16 @@ return 'ok'
 _LINK = """
 if redis.call('HSETNX', KEYS[1], 'user_id', ARGV[1]) == 1 then
   redis.call('HSET', KEYS[1], 'user_seq', ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[3])
 end
 return redis.call('HMGET', KEYS[1], 'user_id', 'user_seq')
+"""
+
+_ADD_AUDIT = """
+local id = redis.call('INCR', KEYS[1])
+local entry = {id, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]}
+redis.call('ZADD', KEYS[2], id, cjson.encode(entry))
+return id
 """
 
 _END = """
@@ -100,6 +113,12 @@ class RedisAccounts:
     def _invite_key(self, digest: bytes) -> str:
         return f"{self._prefix}:invite:{digest.hex()}"
 
+    def _user_account_key(self, user_id: str) -> str:
+        return f"{self._prefix}:useraccount:{user_id}"
+
+    def _ban_key(self, subject: str) -> str:
+        return f"{self._prefix}:ban:{subject}"
+
     @asynccontextmanager
     async def _call(self, what: str, *, write: bool) -> AsyncIterator[RedisClient]:
         client = self._client
@@ -145,7 +164,8 @@ class RedisAccounts:
     async def link_user(self, account_id: str, user_id: str, seq: int) -> tuple[str, int]:
         async with self._call("link an account's user", write=True) as client:
             found: Any = await client.register_script(_LINK)(
-                [self._account_key(account_id)], [user_id, seq]
+                [self._account_key(account_id), self._user_account_key(user_id)],
+                [user_id, seq, account_id],
             )
         linked, linked_seq = found
         return linked.decode(), int(linked_seq)
@@ -240,6 +260,84 @@ class RedisAccounts:
             replies = [pipe.hset(key, fields), pipe.pexpireat(key, invite.expires)]
         for reply in replies:
             await reply
+
+    # -- moderation --------------------------------------------------------------------
+
+    async def account_of_user(self, user_id: str) -> Account | None:
+        async with self._call("find a user's account", write=False) as client:
+            account_id = await client.get(self._user_account_key(user_id))
+        return None if account_id is None else await self.account(account_id.decode())
+
+    async def set_role(self, account_id: str, role: Role) -> None:
+        # The chat user's JSON keeps the role it was made with: an account's user is built
+        # from the account at each connect, and the `users` list mirrors who is online.
+        async with self._call("set a role", write=True) as client:
+            if await client.exists([self._account_key(account_id)]):
+                await client.hset(self._account_key(account_id), {"role": role.value})
+
+    async def ban(self, ban: Ban) -> None:
+        fields: dict[str, Any] = {
+            "reason": ban.reason,
+            "banned_by": ban.banned_by,
+            "created": ban.created,
+        }
+        async with self._call("ban", write=True) as client:
+            await client.hset(self._ban_key(ban.subject), fields)
+
+    async def unban(self, subject: str) -> bool:
+        async with self._call("unban", write=True) as client:
+            return bool(await client.delete([self._ban_key(subject)]))
+
+    async def ban_of(self, subject: str) -> Ban | None:
+        async with self._call("read a ban", write=False) as client:
+            fields = await client.hgetall(self._ban_key(subject))
+        if not fields:
+            return None
+        return Ban(
+            subject,
+            _text(fields, "reason") or "",
+            _text(fields, "banned_by") or "",
+            int(_text(fields, "created") or 0),
+        )
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        async with self._call("write the audit log", write=True) as client:
+            entry_id: Any = await client.register_script(_ADD_AUDIT)(
+                [f"{self._prefix}:auditseq", f"{self._prefix}:audit"],
+                [
+                    entry.at,
+                    entry.actor,
+                    entry.action.value,
+                    entry.target,
+                    entry.reason,
+                    entry.detail,
+                ],
+            )
+        return int(entry_id)
+
+    async def audit(self, before: int | None, limit: int) -> list[AuditEntry]:
+        if limit <= 0:
+            return []
+        top: int | str = "+inf" if before is None else before - 1
+        async with self._call("read the audit log", write=False) as client:
+            # With rev, the range is given from its top.
+            found = await client.zrange(
+                f"{self._prefix}:audit",
+                top,
+                0,
+                sortby=PureToken.BYSCORE,
+                rev=True,
+                offset=0,
+                count=limit,
+            )
+        entries = []
+        for raw in found:
+            assert isinstance(raw, bytes)  # no scores asked for
+            entry_id, at, actor, action, target, reason, detail = json.loads(raw)
+            entries.append(
+                AuditEntry(int(at), actor, Action(action), target, reason, detail, id=entry_id)
+            )
+        return entries
 
 
 def _account_fields(account: Account) -> dict[str, Any]:

@@ -101,7 +101,7 @@ class Accounts:
     async def owner_of(self, username: str) -> Account | None:
         """The account whose name ``username`` is or looks like, if any (guests may not
         take it)."""
-        return await _read(self.store.account_named(name_key(username)))
+        return await store_read(self.store.account_named(name_key(username)))
 
     # -- registering and logging in ----------------------------------------------------
 
@@ -140,7 +140,7 @@ class Accounts:
         )
         used = digest(invite) if isinstance(invite, str) and self.registration == "invite" else None
         try:
-            await _write(self.store.create_account(account, invite=used))
+            await store_write(self.store.create_account(account, invite=used))
         except NameTaken:
             raise AccountError(
                 409, f"the name {name!r} is taken (or one that looks like it)"
@@ -161,12 +161,13 @@ class Accounts:
             log.info("login to %r refused: too many wrong passwords", username.strip())
             raise _throttled("too many wrong passwords for this account", wait)
         self._take_attempt(address)
-        account = await _read(self.store.account_named(key))
+        account = await store_read(self.store.account_named(key))
         matches = await self._verify(None if account is None else account.password_hash, password)
         if account is None or not matches:
             self._failures.take(key, now)
             log.info("login to %r from %s failed: wrong username or password", username, address)
             raise AccountError(401, "wrong username or password")
+        await self._refuse_banned(account)
         log.info("account %r logged in", account.username)
         return await self._start_session(account, agent)
 
@@ -178,13 +179,15 @@ class Accounts:
         )
         store = self.store
         # Records older than any session can live are only kept to say why they ended.
-        await _write(
+        await store_write(
             store.forget_sessions(account.account_id, now - int(self.lifetimes.absolute * 1000))
         )
-        active = [s for s in await _read(store.sessions_of(account.account_id)) if s.ended is None]
+        active = [
+            s for s in await store_read(store.sessions_of(account.account_id)) if s.ended is None
+        ]
         for oldest in active[: max(0, len(active) + 1 - MAX_SESSIONS)]:
             await self._end(account.account_id, EndReason.REVOKED, only=oldest.handle)
-        await _write(store.add_session(session))
+        await store_write(store.add_session(session))
         return Login(token, account, session)
 
     # -- using a session ---------------------------------------------------------------
@@ -194,18 +197,20 @@ class Accounts:
         guest's chat session); AccountError (401) for one that ended or expired."""
         if not isinstance(token, str) or not token:
             return None
-        session = await _read(self.store.session(digest(token)))
+        session = await store_read(self.store.session(digest(token)))
         if session is None:
             return None
         now = self._clock()
+        account = await store_read(self.store.account(session.account_id))
+        if account is None:
+            raise AccountError(401, "this account no longer exists")
+        # Before the session's own state: a ban ended it, and is what its owner must learn.
+        await self._refuse_banned(account)
         why = self.lifetimes.why_not(session, now)
         if why is not None:
             raise AccountError(401, why)
-        account = await _read(self.store.account(session.account_id))
-        if account is None:
-            raise AccountError(401, "this account no longer exists")
         if now - session.last_used >= TOUCH_EVERY_MS:
-            await _write(self.store.touch_session(session.digest, now))
+            await store_write(self.store.touch_session(session.digest, now))
         return Authenticated(account, session)
 
     async def require(self, token: object) -> Authenticated:
@@ -218,19 +223,19 @@ class Accounts:
     async def link_user(self, account: Account, user: User) -> tuple[str, int]:
         """Make ``user`` the account's chat user unless it has one: the chat user's id and
         creation order it has now."""
-        return await _write(self.store.link_user(account.account_id, user.user_id, user.seq))
+        return await store_write(self.store.link_user(account.account_id, user.user_id, user.seq))
 
     async def why_ended(self, session_digest: bytes) -> str | None:
         """None while the login session with this digest lets its holder in; otherwise
         why not (for a socket that was away when it ended)."""
-        session = await _read(self.store.session(session_digest))
+        session = await store_read(self.store.session(session_digest))
         if session is None:
             return "this login session no longer exists; log in again"
         return self.lifetimes.why_not(session, self._clock())
 
     async def end_login(self, session_digest: bytes) -> None:
         """Log out the session with this digest (the chat's `user:leave`)."""
-        session = await _read(self.store.session(session_digest))
+        session = await store_read(self.store.session(session_digest))
         if session is not None and session.ended is None:
             await self._end(session.account_id, EndReason.LOGGED_OUT, only=session.handle)
 
@@ -242,7 +247,7 @@ class Accounts:
         """The caller and its account's sessions that still let someone in."""
         who = await self.require(token)
         now = self._clock()
-        listed = await _read(self.store.sessions_of(who.account.account_id))
+        listed = await store_read(self.store.sessions_of(who.account.account_id))
         return who, [s for s in listed if self.lifetimes.why_not(s, now) is None]
 
     async def revoke(self, token: object, *, handle: str | None, others: bool) -> int:
@@ -264,15 +269,25 @@ class Accounts:
         wait = self._failures.wait(who.account.name_key, now)
         if wait:
             raise _throttled("too many wrong passwords for this account", wait)
-        account = await _read(self.store.account(who.account.account_id))
+        account = await store_read(self.store.account(who.account.account_id))
         if account is None or not await self._verify(account.password_hash, current[:MAX_PASSWORD]):
             self._failures.take(who.account.name_key, now)
             raise AccountError(403, "the current password is wrong")
-        await _write(self.store.set_password(account.account_id, await self._hash(secret)))
+        await store_write(self.store.set_password(account.account_id, await self._hash(secret)))
         log.info("account %r changed its password", account.username)
         return await self._end(
             account.account_id, EndReason.PASSWORD_CHANGED, sparing=who.session.digest
         )
+
+    async def end_all(self, account_id: str, reason: EndReason) -> int:
+        """End every session of the account (a ban, an administrator's revocation)."""
+        return await self._end(account_id, reason)
+
+    async def _refuse_banned(self, account: Account) -> None:
+        ban = await store_read(self.store.ban_of(account.account_id))
+        if ban is not None:
+            log.info("account %r refused: banned", account.username)
+            raise AccountError(403, f"this account is banned: {ban.reason}")
 
     async def _end(
         self,
@@ -282,13 +297,13 @@ class Accounts:
         only: str | None = None,
         sparing: bytes | None = None,
     ) -> int:
-        before = await _read(self.store.sessions_of(account_id))
+        before = await store_read(self.store.sessions_of(account_id))
         ending = frozenset(
             s.digest
             for s in before
             if s.ended is None and (only is None or s.handle == only) and s.digest != sparing
         )
-        ended = await _write(
+        ended = await store_write(
             self.store.end_sessions(account_id, reason, self._clock(), only=only, sparing=sparing)
         )
         if ending:
@@ -302,7 +317,7 @@ class Accounts:
         code = new_token()
         now = self._clock()
         invite = Invite(digest(code), now, now + INVITE_SECONDS * 1000, created_by)
-        await _write(self.store.add_invite(invite))
+        await store_write(self.store.add_invite(invite))
         return code
 
     # -- plumbing ----------------------------------------------------------------------
@@ -326,7 +341,8 @@ class Accounts:
             raise AccountError(503, "the server is busy; try again in a moment") from None
 
 
-async def _read(pending: Awaitable[T]) -> T:
+async def store_read(pending: Awaitable[T]) -> T:
+    """A store read, its failure an AccountError (503) for whoever asked."""
     try:
         return await pending
     except StoreReadError as exc:
@@ -336,7 +352,8 @@ async def _read(pending: Awaitable[T]) -> T:
         ) from None
 
 
-async def _write(pending: Awaitable[T]) -> T:
+async def store_write(pending: Awaitable[T]) -> T:
+    """A store write, its failure an AccountError (503) for whoever asked."""
     try:
         return await pending
     except (StoreReadError, StoreWriteError) as exc:

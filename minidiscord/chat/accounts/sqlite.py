@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 
 import trio
 
-from ..models import Role
+from ..models import Role, User
+from ..moderation.directory import Listed
+from ..moderation.records import Action, AuditEntry, Ban
 from ..store.base import StoreWriteError
 from ..store.sqlite import StoreError, _check_path, _connect, _prepare_writer, _reason
 from .records import Account, EndReason, Invite, LoginSession
@@ -214,6 +216,101 @@ class SqliteAccounts:
                 (invite.digest, invite.created, invite.expires, invite.created_by),
             )
         )
+
+    # -- moderation --------------------------------------------------------------------
+
+    async def account_of_user(self, user_id: str) -> Account | None:
+        rows = await self._rows(
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE user_id = ?", (user_id,)
+        )
+        return _account(rows[0]) if rows else None
+
+    async def set_role(self, account_id: str, role: Role) -> None:
+        def change(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE accounts SET role = ? WHERE account_id = ?", (role.value, account_id)
+            )
+            # The chat user's role is what the `users` list shows while it is offline.
+            conn.execute(
+                "UPDATE users SET role = ?"
+                " WHERE user_id = (SELECT user_id FROM accounts WHERE account_id = ?)",
+                (role.value, account_id),
+            )
+
+        await self._write(change)
+
+    async def ban(self, ban: Ban) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO bans (subject, reason, banned_by, created)"
+                " VALUES (?, ?, ?, ?)",
+                (ban.subject, ban.reason, ban.banned_by, ban.created),
+            )
+        )
+
+    async def unban(self, subject: str) -> bool:
+        return await self._write(
+            lambda conn: conn.execute("DELETE FROM bans WHERE subject = ?", (subject,)).rowcount > 0
+        )
+
+    async def ban_of(self, subject: str) -> Ban | None:
+        rows = await self._rows(
+            "SELECT subject, reason, banned_by, created FROM bans WHERE subject = ?", (subject,)
+        )
+        return Ban(*rows[0]) if rows else None
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        def add(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "INSERT INTO audit (at, actor, action, target, reason, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    entry.at,
+                    entry.actor,
+                    entry.action.value,
+                    entry.target,
+                    entry.reason,
+                    entry.detail,
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+        return await self._write(add)
+
+    async def audit(self, before: int | None, limit: int) -> list[AuditEntry]:
+        rows = await self._rows(
+            "SELECT id, at, actor, action, target, reason, detail FROM audit"
+            " WHERE id < ? ORDER BY id DESC LIMIT ?",
+            (2**63 - 1 if before is None else before, max(0, limit)),
+        )
+        return [
+            AuditEntry(at, actor, Action(action), target, reason, detail, id=entry_id)
+            for entry_id, at, actor, action, target, reason, detail in rows
+        ]
+
+    # -- the chat's users, for `minidiscord admin` (moderation/directory.py) -----------
+
+    async def listed(self) -> list[Listed]:
+        rows = await self._rows(
+            "SELECT seq, user_id, username, avatar, role, last_seen FROM users ORDER BY seq", ()
+        )
+        return [
+            Listed(User(user_id, name, avatar, seq=seq, role=Role(role)), last_seen)
+            for seq, user_id, name, avatar, role, last_seen in rows
+        ]
+
+    async def prune_guests(self, seen_before: int) -> list[User]:
+        def prune(conn: sqlite3.Connection) -> list[User]:
+            # One transaction (no RETURNING: SQLite 3.35). Their sessions go with them
+            # (ON DELETE CASCADE); their messages stay.
+            where = "WHERE role = 'guest' AND last_seen < ?"
+            rows = conn.execute(
+                f"SELECT seq, user_id, username, avatar FROM users {where}", (seen_before,)
+            ).fetchall()
+            conn.execute(f"DELETE FROM users {where}", (seen_before,))
+            return [User(user_id, name, avatar, seq=seq) for seq, user_id, name, avatar in rows]
+
+        return await self._write(prune)
 
 
 def _account_row(account: Account) -> tuple[Any, ...]:

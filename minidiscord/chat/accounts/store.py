@@ -9,6 +9,8 @@ from typing import Protocol
 
 import trio
 
+from ..models import Role
+from ..moderation.records import AuditEntry, Ban
 from .records import Account, EndReason, Invite, LoginSession
 
 
@@ -26,7 +28,11 @@ class AccountStore(Protocol):
     - account names are unique by ``name_key``: of two concurrent registrations of one
       key, exactly one succeeds;
     - an invite is used at most once, in the same atomic step as the account it admits;
-    - tokens and invite codes are kept only as their digests; nothing here logs them.
+    - tokens and invite codes are kept only as their digests; nothing here logs them;
+    - audit entries are numbered in the order they were added, and never changed.
+
+    Moderation's records (bans, the audit log) live here too: what an account may do is
+    decided here, and `minidiscord admin` reaches this store while a server runs.
     """
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -81,3 +87,32 @@ class AccountStore(Protocol):
         ...
 
     async def add_invite(self, invite: Invite) -> None: ...
+
+    # -- moderation ----------------------------------------------------------------------
+
+    async def account_of_user(self, user_id: str) -> Account | None:
+        """The account whose chat user this is (None: a guest's, or unknown)."""
+        ...
+
+    async def set_role(self, account_id: str, role: Role) -> None:
+        """The account's role, and its chat user's stored one where the backend keeps the
+        chat users beside it (SQLite's file, Redis)."""
+        ...
+
+    async def ban(self, ban: Ban) -> None:
+        """Ban ``ban.subject`` (a ban already there is replaced: its reason changes)."""
+        ...
+
+    async def unban(self, subject: str) -> bool:
+        """False if it was not banned."""
+        ...
+
+    async def ban_of(self, subject: str) -> Ban | None: ...
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        """Append to the audit log; returns the entry's id."""
+        ...
+
+    async def audit(self, before: int | None, limit: int) -> list[AuditEntry]:
+        """Up to ``limit`` entries with ids below ``before`` (all when None), newest first."""
+        ...

@@ -53,6 +53,11 @@ class LogSink(Protocol):
 
     def leave(self, position: int, user: User) -> None: ...
 
+    def moderated(self, position: int, effect: dict[str, Any]) -> None:
+        """A moderation effect (a deletion, a kick, a timeout, a role) for this node's
+        sockets."""
+        ...
+
     def skipped(self, position: int) -> None:
         """An entry this node does not show (a node event, or one it cannot read)."""
         ...
@@ -207,6 +212,9 @@ class LogReader:
                 else:
                     sink.leave(position, user)
                 return
+        elif kind == b"moderation" and isinstance(data, dict):
+            sink.moderated(position, data)
+            return
         elif kind == b"node" and isinstance(data, dict):
             log.info("node %s: %s (log entry %d)", data.get("node"), data.get("event"), position)
             sink.skipped(position)

@@ -34,7 +34,7 @@ connection, as acknowledgements are.
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -199,6 +199,10 @@ class _Showing:
     def leave(self, position: int, user: User) -> None:
         with self._tail.showing(position):
             self._sink.leave(position, user)
+
+    def moderated(self, position: int, effect: dict[str, Any]) -> None:
+        with self._tail.showing(position):
+            self._sink.moderated(position, effect)
 
     def skipped(self, position: int) -> None:
         self._sink.skipped(position)

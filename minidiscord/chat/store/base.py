@@ -89,6 +89,12 @@ class Store(Protocol):
         """Store a message; returns after it is committed."""
         ...
 
+    async def delete_message(self, channel: str, message_id: int) -> bool:
+        """Delete a message of ``channel`` (moderation, and a sender's own): no read returns
+        it again and its id is never handed out again. False if there was no such message
+        (or it was deleted already)."""
+        ...
+
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
         """The last `limit` messages of a channel, oldest first."""
         ...

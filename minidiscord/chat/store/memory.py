@@ -78,6 +78,16 @@ class MemoryStore:
         messages.append(message)
         return message
 
+    async def delete_message(self, channel: str, message_id: int) -> bool:
+        self._check_open()
+        messages = self._messages.get(channel, [])
+        # Removed outright: ids come from a counter here, so none is handed out again.
+        at = bisect.bisect_left(messages, message_id, key=lambda m: m.id)
+        if at == len(messages) or messages[at].id != message_id:
+            return False
+        del messages[at]
+        return True
+
     def note_seen(self, user_id: str, when: int) -> None:
         # Disconnect handlers may still run after shutdown closed the store: ignored then.
         if not self._closed and user_id in self._seen:

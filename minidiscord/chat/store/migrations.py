@@ -118,6 +118,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    Migration(
+        "moderation: deleted messages, bans and the audit log",
+        (
+            # A deleted message is a tombstone (its text erased, its row kept): message ids
+            # are numbered from MAX(id) at start, so removing the newest row would hand its
+            # id out again; reads leave tombstones out.
+            "ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
+            # subject: an account's id, or a guest's user id (chat/moderation/records.py).
+            """CREATE TABLE bans (
+                subject TEXT PRIMARY KEY,
+                reason TEXT NOT NULL,
+                banned_by TEXT NOT NULL,
+                created INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+            # Who did what to whom, when and why; id pages it, newest first.
+            """CREATE TABLE audit (
+                id INTEGER PRIMARY KEY,
+                at INTEGER NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                detail TEXT NOT NULL
+            )""",
+            "CREATE INDEX accounts_by_user ON accounts(user_id)",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -179,6 +179,13 @@ return n
 # KEYS: user, users, seen, sessions, seq, log. ARGV: the deadline, userId, session key prefix,
 # maxlen, kind.
 
+_DELETE_MESSAGE = _checked_in_time("""
+return redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[2])
+""")
+# KEYS: the channel. ARGV: the deadline, the message id. Removed outright: ids come from
+# the seq counter, so none is handed out again. (The log keeps its entry until trimmed: a
+# reader applying it later shows it; see the README's moderation limits.)
+
 _GET_SESSION = _Script("""
 local user_id = redis.call('GET', KEYS[1])
 if not user_id then return false end
@@ -871,6 +878,14 @@ class RedisStore:
             "add_message", _ADD_MESSAGES, [self.keys.channel(channel)], [message_json_tail(draft)]
         )
         return Message.by(user, id=int(number), channel=channel, text=text, timestamp=timestamp)
+
+    async def delete_message(self, channel: str, message_id: int) -> bool:
+        if channel not in self._channels:
+            return False
+        removed = await self._write(
+            "delete_message", _DELETE_MESSAGE, [self.keys.channel(channel)], [message_id]
+        )
+        return int(removed) > 0
 
     # -- reads -------------------------------------------------------------------------
 

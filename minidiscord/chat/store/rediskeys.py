@@ -30,6 +30,8 @@ LEAVE: Final = b"leave"
 ONLINE: Final = b"online"
 OFFLINE: Final = b"offline"
 NODE: Final = b"node"
+# A moderation effect every node applies to its own sockets (chat/server.py moderated).
+MODERATION: Final = b"moderation"
 
 
 @dataclass(frozen=True, slots=True)

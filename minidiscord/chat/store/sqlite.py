@@ -66,6 +66,10 @@ _USER_COLUMNS: Final = "seq, user_id, username, avatar, role"
 _GROUPABLE: Final = frozenset({_INSERT_MESSAGE, _UPDATE_SEEN})
 _INSERT_SESSION: Final = "INSERT INTO sessions (session_hash, user_id) VALUES (?, ?)"
 _DELETE_USER: Final = "DELETE FROM users WHERE user_id = ?"
+# A tombstone (see migration 4): the text goes, the id stays taken.
+_DELETE_MESSAGE: Final = (
+    "UPDATE messages SET deleted = 1, message = '' WHERE id = ? AND channel_id = ? AND deleted = 0"
+)
 
 Params = tuple[object, ...]
 
@@ -380,6 +384,12 @@ class SqliteStore:
         await self._write((_INSERT_MESSAGE, params))
         return message
 
+    async def delete_message(self, channel: str, message_id: int) -> bool:
+        channel_id = self._channel_ids.get(channel)
+        if channel_id is None:
+            return False
+        return await self._write((_DELETE_MESSAGE, (message_id, channel_id))) > 0
+
     async def _write(self, *statements: tuple[str, Params]) -> int:
         self._check_writable()
         write = _Write(statements)
@@ -537,7 +547,7 @@ class SqliteStore:
         if channel_id is None or limit <= 0:
             return []
         rows = await self._read(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel_id = ?"
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel_id = ? AND deleted = 0"
             " ORDER BY id DESC LIMIT ?",
             (channel_id, limit),
         )
@@ -549,8 +559,8 @@ class SqliteStore:
         if channel_id is None or limit <= 0:
             return []
         rows = await self._read(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel_id = ? AND id < ?"
-            " ORDER BY id DESC LIMIT ?",
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            " WHERE channel_id = ? AND id < ? AND deleted = 0 ORDER BY id DESC LIMIT ?",
             (channel_id, min(before_id, 2**63 - 1), limit),
         )
         return self._messages(reversed(rows))
@@ -715,7 +725,7 @@ def _read_snapshot(
     try:
         per_channel = [
             conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel_id = ?"
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel_id = ? AND deleted = 0"
                 " ORDER BY id DESC LIMIT ?",
                 (channel_id, limit),
             ).fetchall()

@@ -1,0 +1,1 @@
+"""Moderation: deleting messages, timeouts, kicks, bans, roles, and the audit log."""
