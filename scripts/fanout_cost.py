@@ -16,6 +16,13 @@ Example (issue 14's check, BASE checked out in its own worktree)::
     python -m scripts.fanout_cost --tree base=/work/wt/fanout-base --tree head=. \\
         --config native:100x10x20 --config native:1000x10x2 --runs 4 --duration 10
 
+A tree given as ``NAME=floor:PATH`` runs that tree's floor app (``scripts/floor_hypercorn.py``
+with ``--tuned-gc``, ``--native`` for a native configuration) in the server's place, so our
+server and the floor are compared the same way::
+
+    python -m scripts.fanout_cost --tree floor=floor:. --tree head=. \
+        --config hypercorn:100x10x15 --runs 3
+
 Figures are for docs/benchmarks.md; nothing asserts them.
 """
 
@@ -34,18 +41,24 @@ from typing import Any
 
 import orjson
 
-from benchkit.processes import ROOT, free_port, pinning, running, server_args
+from benchkit.processes import ROOT, free_port, pinning, running, script_args, server_args
 from scripts.loadtest import run_command
 
 # Off where a tree knows them: a recovery buffer or a presence grace timer per connection
 # is work the older tree cannot do, so both arms run without them.
 OPTIONAL_OFF = (("--recovery-window", "0"), ("--presence-grace", "0"))
+FLOOR_PREFIX = "floor:"
 
 
 @dataclass(frozen=True)
 class Tree:
+    """A source tree to run the server from; with ``floor``, that tree's floor app
+    (``scripts/floor_hypercorn.py``, the same delivery design without engine, Socket.IO
+    layer or store) instead of the chat server."""
+
     name: str
     path: Path
+    floor: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,9 +99,11 @@ class Run:
 
 def parse_tree(text: str) -> Tree:
     name, sep, path = text.partition("=")
+    floor = path.startswith(FLOOR_PREFIX)
+    path = path.removeprefix(FLOOR_PREFIX)
     if not sep or not name or not path:
-        raise argparse.ArgumentTypeError("a tree is NAME=PATH")
-    return Tree(name, Path(path).resolve())
+        raise argparse.ArgumentTypeError("a tree is NAME=PATH or NAME=floor:PATH")
+    return Tree(name, Path(path).resolve(), floor)
 
 
 def parse_config(text: str) -> Config:
@@ -120,6 +135,11 @@ def known_options(tree: Tree) -> set[str]:
 
 
 def server_command(tree: Tree, port: int, frontend: str, prefix: Sequence[str]) -> list[str]:
+    if tree.floor:
+        # With our server's garbage-collector settings, on the configuration's front end.
+        native = ("--native",) if frontend == "native" else ()
+        floor = script_args("floor_hypercorn", "--port", str(port), "--tuned-gc", *native)
+        return [*prefix, *floor]
     known = known_options(tree)
     extra = [part for option in OPTIONAL_OFF if option[0] in known for part in option]
     options = ("--store", "memory", "--frontend", frontend, "--log-level", "warning")
@@ -240,8 +260,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--tree",
         type=parse_tree,
         action="append",
-        help="NAME=PATH of a source tree to run the server from (repeat; the first is the "
-        "reference); default: this tree alone",
+        help="NAME=PATH of a source tree to run the server from, or NAME=floor:PATH to run "
+        "that tree's floor app (scripts/floor_hypercorn.py) instead (repeat; the first is "
+        "the reference); default: this tree alone",
     )
     parser.add_argument(
         "--config",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from benchkit.processes import ROOT
+from benchkit.processes import ROOT, script_args
 from scripts import fanout_cost
 from scripts.fanout_cost import Config, Run, Tree
 from tests.support.servers import TEST_SETTINGS
@@ -74,3 +74,32 @@ async def test_a_short_run_alternates_the_trees_and_counts_cpu_per_delivery() ->
         assert measured.us_per_delivery == pytest.approx(
             1e6 * measured.server_cpu_s / measured.delivered, rel=1e-3
         )
+
+
+def test_a_floor_tree_runs_that_trees_floor_app_on_the_configurations_front_end() -> None:
+    floor = fanout_cost.parse_tree("floor=floor:.")
+    assert floor == Tree("floor", Path(".").resolve(), floor=True)
+    assert fanout_cost.parse_tree("head=.").floor is False
+    with pytest.raises(argparse.ArgumentTypeError):
+        fanout_cost.parse_tree("floor=floor:")
+    prefix = ["nice", "-n", "-5"]
+    hyper = fanout_cost.server_command(floor, 1234, "hypercorn", prefix)
+    assert hyper[:3] == prefix
+    assert hyper[3:] == [*script_args("floor_hypercorn", "--port", "1234", "--tuned-gc")]
+    native = fanout_cost.server_command(floor, 1234, "native", ())
+    assert native[-1] == "--native"
+    # The chat server's options are not the floor's.
+    assert "--store" not in hyper + native
+
+
+@pytest.mark.slow
+async def test_a_short_run_measures_the_floor_beside_our_server() -> None:
+    trees = [Tree("floor", ROOT, floor=True), Tree("ours", ROOT)]
+    config = Config(TEST_SETTINGS.frontend, 4, 2, 10)
+    runs = await trio.to_thread.run_sync(
+        lambda: fanout_cost.bench(trees, [config], runs=1, duration=1)
+    )
+    assert [run.tree for run in runs] == ["floor", "ours"]
+    for measured in runs:
+        assert measured.delivered == measured.sent * 4 > 0
+        assert measured.delivery_ratio == 1.0

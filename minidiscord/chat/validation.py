@@ -33,8 +33,11 @@ MAX_COMBINING_MARKS = 4
 RESERVED_USERNAMES = frozenset({"system"})
 # Cc: C0/C1 controls; Zl/Zp: line and paragraph separators, which break one-line names.
 _NAME_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
-# Multi-line messages are normal chat; other control characters are never typed.
-_MESSAGE_ALLOWED_CONTROLS = frozenset("\n\r\t")
+# Multi-line messages are normal chat; other control characters (category Cc: U+0000-001F
+# and U+007F-009F, fixed by Unicode's stability policy) are never typed. Lone UTF-16
+# surrogates (Cs: U+D800-DFFF) are not text. One regular-expression scan instead of a
+# category lookup per character: this runs on every chat message.
+_MESSAGE_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _frozen_set(pattern: str) -> Any:
@@ -347,13 +350,12 @@ def message_text(raw: object) -> str:
         raise Invalid("message is empty")
     if len(text) > MAX_MESSAGE:
         raise Invalid(f"message is too long ({len(text)} characters, at most {MAX_MESSAGE})")
-    for char in text:
-        category = unicodedata.category(char)
-        if category == "Cc" and char not in _MESSAGE_ALLOWED_CONTROLS:
-            raise Invalid("message may not contain control characters")
-        if category == "Cs":
+    forbidden = _MESSAGE_FORBIDDEN.search(text)
+    if forbidden is not None:
+        if "\ud800" <= forbidden.group() <= "\udfff":
             # A lone UTF-16 surrogate (JSON "\\ud800"): not text, and no store can keep it.
             raise Invalid("message contains an unpaired surrogate (invalid Unicode)")
+        raise Invalid("message may not contain control characters")
     return text
 
 

@@ -1,5 +1,8 @@
 """The input rules: usernames, avatars, message text and channels, accepted and refused."""
 
+import sys
+import unicodedata
+
 import pytest
 
 from minidiscord.chat import validation
@@ -429,3 +432,30 @@ def test_a_huge_channel_name_is_not_echoed_whole() -> None:
     with pytest.raises(Invalid) as caught:
         validation.channel("c" * 100_000)
     assert len(caught.value.reason) < 200
+
+
+def test_message_text_refuses_exactly_the_control_characters_and_lone_surrogates() -> None:
+    # Every code point, against the Unicode categories the rule is stated in (Cc but tab,
+    # line feed and carriage return; Cs), each with the reason the sender is given.
+    allowed_controls = "\t\n\r"
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        category = unicodedata.category(char)
+        reason: str | None
+        try:
+            validation.message_text(f"a{char}b")
+        except Invalid as refused:
+            reason = refused.reason
+        else:
+            reason = None
+        if category == "Cs":
+            assert reason == "message contains an unpaired surrogate (invalid Unicode)", code
+        elif category == "Cc" and char not in allowed_controls:
+            assert reason == "message may not contain control characters", code
+        else:
+            assert reason is None, code
+    # The first offending character decides the reason.
+    with pytest.raises(Invalid, match="surrogate"):
+        validation.message_text("a\ud800\x00")
+    with pytest.raises(Invalid, match="control"):
+        validation.message_text("a\x00\ud800")
