@@ -3,41 +3,13 @@
 The client side is tests/node/scenario.mjs; it prints what it saw as JSON lines.
 """
 
-import json
-import shutil
-from pathlib import Path
-from typing import Any
-
 import pytest
-import trio
 
 from tests.conformance.interop import QUESTION, SHOUT_BYTES, b64, install
+from tests.support.nodeclient import by_step, run_node
 from tests.support.servers import RunningServer
 
-NODE_DIR = Path(__file__).parent / "node"
-SCENARIO = NODE_DIR / "scenario.mjs"
-
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
-    pytest.mark.skipif(
-        not (NODE_DIR / "node_modules" / "socket.io-client").is_dir(),
-        reason="run `npm install` in tests/node",
-    ),
-]
-
-
-async def run_scenario(url: str, mode: str) -> dict[str, dict[str, Any]]:
-    with trio.fail_after(30):
-        result = await trio.run_process(
-            ["node", str(SCENARIO), url, mode],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-        )
-    lines = [json.loads(line) for line in result.stdout.decode().splitlines() if line]
-    assert result.returncode == 0, (lines, result.stderr.decode()[-2000:])
-    return {line["step"]: line for line in lines}
+pytestmark = pytest.mark.node
 
 
 @pytest.mark.parametrize(
@@ -46,7 +18,7 @@ async def run_scenario(url: str, mode: str) -> dict[str, dict[str, Any]]:
 )
 async def test_node_client(server: RunningServer, mode: str, transport: str) -> None:
     seen = install(server.app.sio)
-    steps = await run_scenario(server.url, mode)
+    steps = by_step(await run_node("scenario.mjs", server.url, mode))
 
     assert steps["welcome"]["welcome"] == {"id": steps["welcome"]["id"], "name": "node"}
     assert seen.connected == [steps["welcome"]["id"]]

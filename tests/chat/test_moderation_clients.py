@@ -2,8 +2,6 @@
 python-socketio, each refused as a member and obeyed as a moderator."""
 
 import json
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,11 +10,9 @@ import trio
 from minidiscord.chat.models import Role
 from tests.support.accounts import account_with_role
 from tests.support.chatclient import joined
+from tests.support.nodeclient import run_node
 from tests.support.pysio import WAIT, Recorder
 from tests.support.servers import ServerFactory
-
-SCRIPT = Path(__file__).parent.parent / "node" / "moderation.mjs"
-NO_NODE = shutil.which("node") is None or not (SCRIPT.parent / "node_modules").is_dir()
 
 
 def requests(user_id: str, message_id: int) -> list[list[Any]]:
@@ -29,20 +25,7 @@ def requests(user_id: str, message_id: int) -> list[list[Any]]:
     ]
 
 
-async def run_node(url: str, auth: dict[str, Any], asked: list[list[Any]]) -> list[Any]:
-    with trio.fail_after(30):
-        result = await trio.run_process(
-            ["node", str(SCRIPT), url, json.dumps(auth), json.dumps(asked)],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-        )
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
-    return [json.loads(line) for line in result.stdout.decode().splitlines() if line]
-
-
 @pytest.mark.node
-@pytest.mark.skipif(NO_NODE, reason="node, or `npm install` in tests/node, is missing")
 @pytest.mark.parametrize("role", [Role.MEMBER, Role.MODERATOR])
 async def test_node_is_refused_as_a_member_and_obeyed_as_a_moderator(
     start_server: ServerFactory, role: Role
@@ -52,7 +35,9 @@ async def test_node_is_refused_as_a_member_and_obeyed_as_a_moderator(
     async with joined(server.url, {"username": "tom"}, "tom") as tom:
         sent = await tom.send("general", "spam")
         asked = requests(tom.session["userId"], sent["id"])
-        lines = await run_node(server.url, {"token": token}, asked)
+        lines = await run_node(
+            "moderation.mjs", server.url, json.dumps({"token": token}), json.dumps(asked)
+        )
         acks = {line["event"]: line["ack"] for line in lines}
         if role is Role.MEMBER:
             for event in ("message:delete", "user:timeout", "user:ban", "user:unban", "user:kick"):

@@ -6,10 +6,6 @@ new greeting, and nobody sees it go offline; past the window, or once B no longe
 what it missed, it gets a new socket and a fresh greeting. Our trio client and node's
 socket.io-client 4.8 (unchanged)."""
 
-import json
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,15 +20,12 @@ from minidiscord.redis.connection import open_redis
 from minidiscord.redis.target import parse_redis_url
 from tests.chat.test_recovery import Seen, chat_client, send
 from tests.cluster.test_chat_cluster import HeldReads
+from tests.support.nodeclient import run_node
 from tests.support.redisserver import RedisServer
 from tests.support.servers import RunningServer, ServerFactory, start_nodes
 from tests.support.switchproxy import SwitchProxy, switch_proxy
 from tests.support.waiting import wait_until
 
-NODE_DIR = Path(__file__).parent.parent / "node"
-NO_NODE = (
-    shutil.which("node") is None or not (NODE_DIR / "node_modules" / "socket.io-client").is_dir()
-)
 # Longer than a client takes to come back here: nobody may see it go offline.
 GRACE = 10.0
 
@@ -285,7 +278,6 @@ async def test_a_user_who_left_from_a_tab_on_another_node_is_not_recovered(
 
 
 @pytest.mark.node
-@pytest.mark.skipif(NO_NODE, reason="needs node and `npm install` in tests/node")
 async def test_node_socket_io_client_recovers_on_another_node(
     start_server: ServerFactory, redis: RedisServer
 ) -> None:
@@ -294,18 +286,11 @@ async def test_node_socket_io_client_recovers_on_another_node(
     )
     bob = chat_client(auth={"username": "bob"})
     watching = Seen(bob)
-    done: list[subprocess.CompletedProcess[bytes]] = []
+    done: list[list[Any]] = []
     async with switch_proxy(a.port) as proxy, bob.connect(c.url) as on_c:
 
         async def run_client() -> None:
-            done.append(
-                await trio.run_process(
-                    ["node", str(NODE_DIR / "chat_recovery.mjs"), proxy.url, "nodealice"],
-                    capture_stdout=True,
-                    capture_stderr=True,
-                    check=False,
-                )
-            )
+            done.append(await run_node("chat_recovery.mjs", proxy.url, "nodealice", timeout=40))
 
         with trio.fail_after(40):
             async with trio.open_nursery() as nursery:
@@ -319,9 +304,7 @@ async def test_node_socket_io_client_recovers_on_another_node(
                 await wait_until(lambda: sockets_of(b) == {first_id}, timeout=30)
                 await send(on_c, "general", "after")
 
-    (result,) = done
-    lines = [json.loads(line) for line in result.stdout.decode().splitlines()]
-    assert result.returncode == 0, (lines, result.stderr.decode())
+    (lines,) = done
     connects = [line for line in lines if "connect" in line]
     assert [(c["id"], c["recovered"]) for c in connects] == [(first_id, False), (first_id, True)]
     events = [line for line in lines if "event" in line]

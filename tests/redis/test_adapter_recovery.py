@@ -4,13 +4,9 @@ balancer moves it), with its pid and last offset; B gives back its socket id, ro
 data, and every packet it missed, sent by A or by B, once and in order. Our trio client and
 node's socket.io-client 4.8 (the reference client, unchanged)."""
 
-import json
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 
 from minidiscord.client import Client
 from minidiscord.redis.adapter_node import id_key
@@ -18,14 +14,11 @@ from minidiscord.redis.connection import open_redis
 from minidiscord.redis.target import parse_redis_url
 from minidiscord.sockets import Recovery, Session, Socket, SocketServer
 from tests.redis.adapter_cluster import cluster, node_of, node_server
+from tests.support.nodeclient import run_node
 from tests.support.redisserver import RedisServer
 from tests.support.switchproxy import switch_proxy
 from tests.support.waiting import wait_until
 
-NODE_DIR = Path(__file__).parent.parent / "node"
-NO_NODE = (
-    shutil.which("node") is None or not (NODE_DIR / "node_modules" / "socket.io-client").is_dir()
-)
 WINDOW = Recovery(max_disconnection_duration=60.0)
 
 
@@ -122,7 +115,6 @@ async def test_a_session_is_given_back_once_on_whichever_server_asks(redis: Redi
 
 
 @pytest.mark.node
-@pytest.mark.skipif(NO_NODE, reason="needs node and `npm install` in tests/node")
 async def test_node_socket_io_client_recovers_on_another_server(redis: RedisServer) -> None:
     a, b = recovering(redis.url), recovering(redis.url)
     async with cluster([a, b]) as (on_a, on_b), switch_proxy(on_a.port) as proxy:
@@ -141,16 +133,7 @@ async def test_node_socket_io_client_recovers_on_another_server(redis: RedisServ
             a.to("elsewhere").emit("other", 9)
             a.to("r").emit("missed", 2)
 
-        with trio.fail_after(30):
-            done = await trio.run_process(
-                ["node", str(NODE_DIR / "recovery.mjs"), proxy.url, "websocket"],
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-        lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
-        assert done.returncode == 0, (lines, done.stderr.decode())
-        first, *rest = lines
+        first, *rest = await run_node("recovery.mjs", proxy.url, "websocket")
         assert (first["connect"], first["recovered"]) == (1, False)
         connects = [line for line in rest if "connect" in line]
         assert connects == [{"connect": 2, "id": first["id"], "recovered": True}]

@@ -4,11 +4,8 @@ refusal with its message and data, catch-all listeners observe their events, and
 namespaces are created for them, broadcast to as one, and refused when nothing matches."""
 
 import asyncio
-import json
 import re
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +14,9 @@ import trio
 
 from minidiscord.app import App
 from minidiscord.sockets import ConnectionRefused, Socket
+from tests.support.nodeclient import by_step, run_node
 from tests.support.servers import TEST_SETTINGS, ServerFactory
 
-NODE_DIR = Path(__file__).parent.parent / "node"
-SCRIPT = NODE_DIR / "extensions.mjs"
 WAIT = 5.0
 
 
@@ -64,21 +60,10 @@ def extensions_app() -> tuple[App, Seen]:
 
 
 @pytest.mark.node
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-@pytest.mark.skipif(
-    not (NODE_DIR / "node_modules" / "socket.io-client").is_dir(),
-    reason="run `npm install` in tests/node",
-)
 async def test_node_client(start_server: ServerFactory) -> None:
     app, seen = extensions_app()
     server = await start_server(app)
-    with trio.fail_after(30):
-        result = await trio.run_process(
-            ["node", str(SCRIPT), server.url], capture_stdout=True, capture_stderr=True, check=False
-        )
-    lines = [json.loads(line) for line in result.stdout.decode().splitlines() if line]
-    assert result.returncode == 0, (lines, result.stderr.decode()[-2000:])
-    steps = {line["step"]: line for line in lines}
+    steps = by_step(await run_node("extensions.mjs", server.url))
 
     assert steps["refused"]["message"] == "not allowed"
     assert steps["refused"]["data"] == {"reason": "bad token", "code": 4001}

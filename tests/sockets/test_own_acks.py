@@ -8,13 +8,9 @@ and raw frames where the order on the wire is the point.
 """
 
 import asyncio
-import json
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,11 +21,10 @@ from minidiscord.client import connect
 from minidiscord.sockets.client import Client
 from minidiscord.sockets.inbox import INBOX_PACKETS, LINGER
 from tests.sockets.own_acks_app import OwnAcksApp, own_acks_app
+from tests.support.nodeclient import run_node
 from tests.support.rawclient import RawWebSocket, raw_websocket
 from tests.support.servers import RunningApp, serve_any_app
 from tests.support.waiting import wait_until
-
-NODE_DIR = Path(__file__).parent.parent / "node"
 
 
 @asynccontextmanager
@@ -87,23 +82,10 @@ async def test_the_trio_client_answers_its_own_handlers_call() -> None:
 
 
 @pytest.mark.node
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-@pytest.mark.skipif(
-    not (NODE_DIR / "node_modules" / "socket.io-client").is_dir(),
-    reason="run `npm install` in tests/node",
-)
 async def test_a_node_client_answers_its_own_handlers_call() -> None:
     app = own_acks_app()
     async with served(app) as server:
-        with trio.fail_after(40):
-            done: subprocess.CompletedProcess[bytes] = await trio.run_process(
-                ["node", str(NODE_DIR / "own_acks.mjs"), server.url],
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-    reports = [json.loads(line) for line in done.stdout.decode().splitlines()]
-    assert done.returncode == 0, (reports, done.stderr.decode())
+        reports = await run_node("own_acks.mjs", server.url, timeout=40)
     answered = {r["transport"]: (r["mine"], r["all"]) for r in reports if r["step"] == "answered"}
     assert answered == {"websocket": (42, [10]), "polling": (42, [10])}
 

@@ -2,9 +2,6 @@
 socket.io-client 4.8 (the reference client, unchanged) and our trio client. Each joins a
 room, loses its transport, and gets back its id and the events broadcast meanwhile."""
 
-import json
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,20 +12,14 @@ from minidiscord.engine.reasons import CloseReason
 from minidiscord.sockets import Socket, SocketServer
 from tests.sockets.recovery_app import Seen, recovery_server
 from tests.sockets.test_recovery import served
+from tests.support.nodeclient import run_node
 from tests.support.waiting import wait_until
-
-NODE_DIR = Path(__file__).parent.parent / "node"
-SCRIPT = NODE_DIR / "recovery.mjs"
 
 # How much later than "before" the server answers "join": as a loaded server may put the
 # acknowledgement in a later write. A client that cut its transport on "before" (as
 # recovery.mjs once did) then lost the pending acknowledgement: node's emitWithAck rejected
 # and the script died. With the lag that happens every run rather than under load.
 ACK_LAG = 0.05
-
-NO_NODE = (
-    shutil.which("node") is None or not (NODE_DIR / "node_modules" / "socket.io-client").is_dir()
-)
 
 
 def blip_server(seen: Seen) -> SocketServer:
@@ -58,21 +49,11 @@ def blip_server(seen: Seen) -> SocketServer:
 
 
 @pytest.mark.node
-@pytest.mark.skipif(NO_NODE, reason="needs node and `npm install` in tests/node")
 @pytest.mark.parametrize("mode", ["websocket", "polling"])
 async def test_node_socket_io_client_recovers_its_socket_and_missed_events(mode: str) -> None:
     seen = Seen()
     async with served(blip_server(seen)) as server:
-        with trio.fail_after(30):
-            done = await trio.run_process(
-                ["node", str(SCRIPT), server.url, mode],
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-    lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
-    assert done.returncode == 0, (lines, done.stderr.decode())
-    first, *rest = lines
+        first, *rest = await run_node("recovery.mjs", server.url, mode)
     assert first["connect"] == 1
     assert first["recovered"] is False
     events = [line for line in rest if "event" in line]
