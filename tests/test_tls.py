@@ -9,9 +9,6 @@ deadlines, limits, failed handshakes) are tests/frontend/test_tls.py.
 """
 
 import functools
-import json
-import os
-import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -30,10 +27,10 @@ from minidiscord import serve
 from minidiscord.cli import main
 from minidiscord.frontend.tls import TLSError
 from minidiscord.sockets import SocketServer
+from tests.support.nodeclient import run_node
 from tests.support.servers import TEST_SETTINGS, ServerFactory
 from tests.support.tls import ServerCertificate
 
-NODE_DIR = Path(__file__).parent / "node"
 WAIT = 10.0
 TRANSPORTS = ["websocket", "polling"]
 
@@ -85,27 +82,19 @@ async def test_python_socketio_chats_over_tls(
 
 
 @pytest.mark.node
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-@pytest.mark.skipif(
-    not (NODE_DIR / "node_modules" / "socket.io-client").is_dir(),
-    reason="run `npm install` in tests/node",
-)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_node_socketio_client_chats_over_tls(
     start_server: ServerFactory, certificate: ServerCertificate, transport: str
 ) -> None:
     server = await start_server(**certificate.server_options)
-    with trio.fail_after(30):
-        result = await trio.run_process(
-            ["node", str(NODE_DIR / "chat_roundtrip.mjs"), server.url, transport, "nodejs"],
-            capture_stdout=True,
-            capture_stderr=True,
-            check=False,
-            # What a node deployment does for a private CA (no option in the script).
-            env={**os.environ, "NODE_EXTRA_CA_CERTS": str(certificate.ca_file)},
-        )
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
-    seen = json.loads(result.stdout)
+    (seen,) = await run_node(
+        "chat_roundtrip.mjs",
+        server.url,
+        transport,
+        "nodejs",
+        # What a node deployment does for a private CA (no option in the script).
+        env={"NODE_EXTRA_CA_CERTS": str(certificate.ca_file)},
+    )
     assert seen["transport"] == transport
     assert set(seen["ack"]) == {"ok", "id"}
     assert (seen["channel"], seen["username"]) == ("general", "nodejs")

@@ -2,7 +2,9 @@
 per step it reports and exits 0 when its scenario held."""
 
 import json
+import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,11 @@ def require_node() -> None:
         unavailable("node socket.io-client tests", "run `npm ci` in tests/node")
 
 
-async def run_node(script: str, *args: str, timeout: float = 30) -> list[Any]:
-    """Run ``tests/node/SCRIPT ARGS``; the JSON lines it printed, once it exited 0."""
+async def run_node(
+    script: str, *args: str, timeout: float = 30, env: Mapping[str, str] | None = None
+) -> list[Any]:
+    """Run ``tests/node/SCRIPT ARGS`` (with ``env`` added to ours); the JSON lines it
+    printed, once it exited 0."""
     require_node()
     with trio.fail_after(timeout):
         done = await trio.run_process(
@@ -30,6 +35,7 @@ async def run_node(script: str, *args: str, timeout: float = 30) -> list[Any]:
             capture_stdout=True,
             capture_stderr=True,
             check=False,
+            env={**os.environ, **(env or {})},
         )
     lines = [json.loads(line) for line in done.stdout.decode().splitlines() if line.strip()]
     assert done.returncode == 0, (lines, done.stderr.decode()[-2000:])

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,12 +26,12 @@ import trio
 
 from benchkit.processes import ROOT, free_port
 from minidiscord.client import Client
+from tests.support.nodeclient import run_node
 from tests.support.waiting import wait_until
 from tests.support.workers import sid_worker, workers_command, workers_server
 
 pytestmark = pytest.mark.slow
 
-NODE_DIR = Path(__file__).parent.parent / "node"
 ROUNDS = 4
 WAIT = 10.0
 
@@ -110,20 +109,11 @@ def python_clients(url: str, count: int, transports: list[str]) -> list[Report]:
 
 
 async def node_clients(url: str, count: int, transports: str) -> list[Report]:
-    if (
-        shutil.which("node") is None
-        or not (NODE_DIR / "node_modules" / "socket.io-client").is_dir()
-    ):
-        if os.environ.get("CI") == "true":
-            pytest.fail("node and socket.io-client are needed under CI")
-        pytest.skip("node or tests/node/node_modules is missing")
-    result = await trio.run_process(
-        ["node", str(NODE_DIR / "sticky.mjs"), url, str(count), transports, str(ROUNDS)],
-        capture_stdout=True,
-        capture_stderr=True,
+    (seen_by_each,) = await run_node(
+        "sticky.mjs", url, str(count), transports, str(ROUNDS), timeout=120
     )
     reports = []
-    for seen in json.loads(result.stdout):
+    for seen in seen_by_each:
         assert seen["errors"] == [], seen
         assert seen["echoes"] == ROUNDS, seen
         reports.append(Report("node", seen["sid"], seen["pids"], seen["transport"]))
