@@ -122,6 +122,9 @@ HOLD_MIN_RATIO = 0.999
 HOLD_MAX_P99_MS = 200.0
 # A sender that could not keep its schedule means the offered load was not offered.
 HOLD_MIN_SENT_FRACTION = 0.98
+# After the connects, a `user:join` fan-out still under way delivers some every moment; this
+# long without one, the rest are not coming (a server that sends none, as the floors do).
+JOIN_STALL = 3.0
 
 
 def phase_holds(result: dict[str, Any], max_p99_ms: float = HOLD_MAX_P99_MS) -> bool:
@@ -1208,14 +1211,21 @@ class Coordinator:
     async def _settle(
         self, quiet_for: float = 0.6, limit: float = 15.0, joins: int | None = None
     ) -> bool:
-        """Wait until ``joins`` `user:join` packets are in (when given), then until no
-        Socket.IO packets arrive, so a backlog from this phase cannot skew the next; whether
-        that happened within ``limit`` seconds. Engine.IO pings do not count: with thousands
-        of clients one arrives every few milliseconds."""
+        """Wait until ``joins`` `user:join` packets are in (when given; or until none has
+        arrived for ``JOIN_STALL`` seconds: a server that sends none, as the floors, or
+        fewer than every client counts), then until no Socket.IO packets arrive, so a
+        backlog from this phase cannot skew the next; whether that happened within
+        ``limit`` seconds. Engine.IO pings do not count: with thousands of clients one
+        arrives every few milliseconds."""
         deadline = time.monotonic() + limit
+        seen, changed = -1, time.monotonic()
         while joins is not None and time.monotonic() < deadline:
             have = self._totals()["joins"]
             if have >= joins:
+                break
+            if have != seen:
+                seen, changed = have, time.monotonic()
+            elif time.monotonic() - changed > JOIN_STALL:
                 break
             self.progress.show(f"waiting for every user:join ({have}/{joins})")
             await trio.sleep(0.1)
