@@ -322,8 +322,8 @@ class EngineSession:
             self._outbox_full()
 
     def send_frame_direct(self, frame: Frame) -> None:
-        """Send one encoded frame straight to the client's socket when nothing is queued
-        for it and its transport allows (a broadcast's path, see
+        """Send one encoded frame in the next round of direct writes when nothing is
+        queued for it and its transport allows (a broadcast's path, see
         :meth:`Outbox.put_direct`); otherwise as :meth:`send_frame`."""
         if not self.outbox.put_direct(frame):
             self._outbox_full()

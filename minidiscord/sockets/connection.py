@@ -59,9 +59,9 @@ class EngineConnection(Protocol):
         """Queue one encoded frame; never blocks (a client that cannot keep up is dropped)."""
 
     def send_frame_direct(self, frame: Frame) -> None:
-        """As :meth:`send_frame`, but written straight to the client's socket when nothing
-        is queued for it and its transport allows (a broadcast's path: one frame each for
-        many clients, where a wake-up per client would cost more than the write)."""
+        """As :meth:`send_frame`, but written in the next round of direct writes when
+        nothing is queued for it and its transport allows (a broadcast's path: one frame
+        each for many clients, where a wake-up per client would cost more than the write)."""
 
     def start_soon(self, task: Callable[..., Awaitable[Any]], *args: Any) -> None:
         """Run a task that is cancelled when the connection closes."""

@@ -128,8 +128,8 @@ class Socket(CatchAll):
 
     def deliver_frame(self, frame: Frame) -> None:
         """For an adapter: one already-encoded frame of a broadcast for this client (the
-        fan-out hot path), written straight to its socket when nothing is queued for it
-        and its transport allows, otherwise queued."""
+        fan-out hot path), left for the next round of direct writes when nothing is queued
+        for it and its transport allows, otherwise queued for its writer."""
         buffer = self._connect_buffer
         if buffer is None:
             self._session_send_direct(frame)
