@@ -10,10 +10,13 @@ from .addresses import TrustedProxies
 from .asgi_io import Receive, Scope, Send, client_address, header, refuse, respond
 from .chat.accounts.factory import accounts_for, open_accounts
 from .chat.accounts.http import AccountRoutes
+from .chat.accounts.sqlite import SqliteAccounts
 from .chat.accounts.store import AccountStore
 from .chat.clock import wall_clock_ms
 from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
+from .chat.moderation.service import Moderation
+from .chat.moderation.upkeep import prune_audit, relay_outbox
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, store_for
 from .config import Settings
@@ -189,6 +192,7 @@ class ChatApp(App):
         self.store = store
         self.account_store = account_store
         self.accounts = accounts_for(settings, account_store, clock=clock)
+        self.clock = clock
         self.api = AccountRoutes(self.accounts, OriginPolicy(settings.cors_origins))
         # Cluster mode: this node's link to the others (its log reader, presence and
         # heartbeat); None on a single node.
@@ -236,6 +240,11 @@ class ChatApp(App):
         if self.cluster is not None:
             await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
+        moderation = Moderation(self.accounts, clock=self.clock)
+        nursery.start_soon(prune_audit, moderation, self.settings.audit_retention)
+        if isinstance(self.account_store, SqliteAccounts):
+            # What `minidiscord admin` does reaches this server's sockets (moderation/upkeep.py).
+            await nursery.start(relay_outbox, self.account_store, self.chat.apply_effect)
         await super().start_services(nursery)
 
     async def stop_services(self) -> None:

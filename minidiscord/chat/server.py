@@ -44,6 +44,8 @@ from .accounts.sessions import Lifetimes, refusal
 from .clock import wall_clock_ms
 from .feed import Feed
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
+from .moderation import effects
+from .moderation.effects import Do, Effect
 from .moderation.events import ModerationEvents
 from .moderation.service import Moderation
 from .moderation.timeouts import Timeouts
@@ -186,6 +188,10 @@ class ChatServer:
         presence grace's timers run in ``nursery`` (without one, a user whose last
         connection drops goes offline at once)."""
         self._nursery = nursery
+        if self._moderation is not None:
+            # After the cluster's reader opened: a timeout given since is in the log.
+            for user_id, until in (await self._moderation.timeouts()).items():
+                self._timeouts.set(user_id, until)
         if self._feed is None:
             self._visible_id = (await self._store.snapshot((), 0, users_max=0)).last_id
         # In cluster mode the feed's reader sets it (reset) before the first connect.
@@ -430,51 +436,67 @@ class ChatServer:
         (moderators' deletions now, a sender's own later, issue 18, the same way)."""
         if not await self._store.delete_message(channel, message_id):
             return False
-        await self.moderate({"do": "delete", "channel": channel, "id": message_id})
+        if self._feed is None:
+            self._apply_moderation(effects.deleted(channel, message_id))
+        else:
+            # The Redis store appended the deletion to the log in the same script that
+            # removed the message (store/redis.py): wait until this node showed it.
+            await self._feed.caught_up()
         return True
 
     async def kick(self, user_id: str) -> None:
         """Let every tab of the user go ("io server disconnect": clients do not reconnect
         by themselves)."""
-        await self.moderate({"do": "kick", "userId": user_id})
+        await self.moderate(effects.kicked(user_id))
 
     async def time_out(self, user_id: str, until: int) -> None:
-        await self.moderate({"do": "timeout", "userId": user_id, "until": until})
+        await self.moderate(effects.timed_out(user_id, until))
 
     async def set_role(self, user_id: str, role: Role) -> None:
         """An account's role changed: its tabs speak with it from now on, and everyone is
-        told (`user:role`)."""
-        await self.moderate({"do": "role", "userId": user_id, "role": role.value})
+        told (`user:role`); the `users` list shows it while the user is offline."""
+        await self._store.set_role(user_id, role)
+        await self.moderate(effects.role_changed(user_id, role))
 
-    async def moderate(self, effect: dict[str, Any]) -> None:
+    async def moderate(self, effect: Effect) -> None:
         if self._feed is None:
             self._apply_moderation(effect)
         else:
             await self._feed.announce(effect)
 
-    def moderated(self, position: int, effect: dict[str, Any]) -> None:
+    def moderated(self, position: int, effect: Effect) -> None:
         """Cluster mode: the log reader's moderation entry (LogSink)."""
         self._visible_id = position
         self._apply_moderation(effect)
 
-    def _apply_moderation(self, effect: dict[str, Any]) -> None:
+    def apply_effect(self, effect: Effect) -> None:
+        """One node on SQLite: an effect ``minidiscord admin`` put in the outbox
+        (moderation/relay.py)."""
+        self._apply_moderation(effect)
+
+    def _apply_moderation(self, effect: Effect) -> None:
         what, user_id = effect.get("do"), effect.get("userId")
         channel, message_id = effect.get("channel"), effect.get("id")
         until, role = effect.get("until"), effect.get("role")
-        if what == "delete" and channel in CHANNELS and _is_int(message_id):
+        sessions, users = effect.get("sessions"), effect.get("users")
+        if what == Do.DELETE and channel in CHANNELS and _is_int(message_id):
             recent = self._recent[channel]
             for kept in [m for m in recent if m.id == message_id]:
                 recent.remove(kept)
             # A `channels` payload made before holds it.
             self._channels_payload.forget()
             self._ns.to(channel).emit("message:delete", {"channel": channel, "id": message_id})
-        elif what == "kick" and isinstance(user_id, str):
+        elif what == Do.KICK and isinstance(user_id, str):
             for own in self._sockets_of(user_id):
                 own.disconnect()
-        elif what == "timeout" and isinstance(user_id, str) and _is_int(until):
+        elif what == Do.TIMEOUT and isinstance(user_id, str) and _is_int(until):
             self._timeouts.set(user_id, until)
-        elif what == "role" and isinstance(user_id, str) and role in ROLES:
+        elif what == Do.ROLE and isinstance(user_id, str) and role in ROLES:
             self._changed_role(user_id, Role(role))
+        elif what == Do.LOGOUT and isinstance(sessions, list):
+            self._let_go_of_sessions({s for s in sessions if isinstance(s, str)})
+        elif what == Do.FORGET and isinstance(users, list):
+            self._forget_removed(users)
         else:
             log.warning("a moderation effect could not be applied: %r", effect)
 
@@ -504,13 +526,36 @@ class ChatServer:
         if ban is not None:
             raise ConnectionRefused(f"you are banned: {ban.reason}")
 
-    def _let_go_of_logins(self, digests: frozenset[bytes]) -> None:
-        """Login sessions ended (logged out, revoked, a password changed): their sockets on
-        this server are disconnected, as a server-side disconnect (clients do not
-        reconnect on their own: they must log in again)."""
+    async def _let_go_of_logins(self, digests: frozenset[bytes]) -> None:
+        """Login sessions ended (logged out, revoked, a password changed): their sockets are
+        disconnected on every node, as a server-side disconnect (clients do not reconnect
+        on their own: they must log in again)."""
+        try:
+            await self.moderate(effects.logged_out(digests))
+        except StoreWriteError as exc:
+            # The sessions are ended in the store: their tabs are refused when they reconnect.
+            log.warning("ended login sessions were not announced: %s", exc)
+
+    def _let_go_of_sessions(self, hex_digests: set[str]) -> None:
         for socket in list(self._ns.sockets.values()):
-            if socket.data.get(LOGIN) in digests:
+            login: bytes | None = socket.data.get(LOGIN)
+            if login is not None and login.hex() in hex_digests:
+                # Not at once: the session may be ending in this socket's own handler
+                # (`user:leave`), whose ack goes first.
                 socket.start_soon(_disconnect, socket)
+
+    def _forget_removed(self, users: list[Any]) -> None:
+        """One node on SQLite: users removed from the store by ``minidiscord admin
+        prune-guests`` leave, as if they had left (cluster mode: the store's `leave`)."""
+        for entry in users:
+            if not isinstance(entry, dict):
+                continue
+            user_id, name = entry.get("userId"), entry.get("username")
+            if not isinstance(user_id, str) or not isinstance(name, str):
+                continue
+            self._changes += 1
+            self._note_left(user_id)
+            self._end_tabs(User(user_id, name, None), spared=lambda _: False)
 
     async def _restore(self, session_id: object) -> tuple[User, Session] | None:
         if not isinstance(session_id, str) or not session_id:

@@ -145,6 +145,7 @@ class ModerationEvents:
         reason = checked_reason(fields.get("reason"), required=False)
         assert target.user_id is not None
         until = self._moderation.clock() + math.ceil(seconds * 1000)
+        await self._moderation.time_out(target.user_id, until)
         await self._chat.time_out(target.user_id, until)
         await self._moderation.record(
             actor, Action.TIMEOUT, target, reason, detail=f"{seconds:g} s, until {until} ms"

@@ -95,6 +95,11 @@ class Store(Protocol):
         (or it was deleted already)."""
         ...
 
+    async def set_role(self, user_id: str, role: Role) -> None:
+        """The user's stored role (what the `users` list shows while it is offline); an
+        unknown user is ignored."""
+        ...
+
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
         """The last `limit` messages of a channel, oldest first."""
         ...

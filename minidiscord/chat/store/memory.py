@@ -88,6 +88,12 @@ class MemoryStore:
         del messages[at]
         return True
 
+    async def set_role(self, user_id: str, role: Role) -> None:
+        self._check_open()
+        user = self._users.get(user_id)
+        if user is not None:
+            self._users[user_id] = dataclasses.replace(user, role=role)
+
     def note_seen(self, user_id: str, when: int) -> None:
         # Disconnect handlers may still run after shutdown closed the store: ignored then.
         if not self._closed and user_id in self._seen:

@@ -145,6 +145,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX accounts_by_user ON accounts(user_id)",
         ),
     ),
+    Migration(
+        "timeouts, the outbox of effects for a running server, the audit log by time",
+        (
+            # Until when (ms) a user may not send: a restart keeps it. Rows past their
+            # time are dropped as new ones come.
+            """CREATE TABLE timeouts (
+                user_id TEXT PRIMARY KEY,
+                until INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+            # What `minidiscord admin` did that a running server must apply to its sockets
+            # (chat/moderation/effects.py): the server reads the rows after the last it
+            # applied, by id; rows are dropped an hour after they were written.
+            """CREATE TABLE moderation_events (
+                id INTEGER PRIMARY KEY,
+                at INTEGER NOT NULL,
+                effect TEXT NOT NULL
+            )""",
+            # The audit log's retention prunes by age.
+            "CREATE INDEX audit_by_at ON audit(at)",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

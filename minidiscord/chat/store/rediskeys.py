@@ -5,10 +5,12 @@ writers (one module per key family, as the design note asks):
 
 - ``store/redis.py`` (RedisStore) writes ``P:userseq``, ``P:user:*``, ``P:users``,
   ``P:seen``, ``P:session:*``, ``P:sessions:*`` and ``P:ch:*``, and the ``message`` and
-  ``leave`` entries of ``P:log`` (taking their numbers from ``P:seq``);
+  ``leave`` entries of ``P:log`` (taking their numbers from ``P:seq``), and the
+  ``moderation`` entry of a deleted message, in the script that deletes it;
 - the chat's cluster side writes the presence keys (of which the store reads ``P:online``)
-  and the ``online``, ``offline`` and ``node`` entries of ``P:log`` (also numbered from
-  ``P:seq``).
+  and the ``online``, ``offline``, ``node`` and other ``moderation`` entries of ``P:log``
+  (also numbered from ``P:seq``; ``minidiscord admin`` appends ``moderation`` entries too,
+  through ``cluster/effects.py``).
 
 Log entries have two fields: ``k`` (the kind) and ``d`` (a JSON payload). Entry ``0-n``
 took number ``n`` from ``P:seq``; a message's id is its entry's number.
