@@ -148,14 +148,14 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         command = COMMANDS[args.command]
         work = command(args, environ)
         store = open_accounts(settings)
+        # Redis: the chat store too (no lock there), for the users, and the cluster log for
+        # the running nodes; SQLite: the account store's own connection reaches the users
+        # (the chat store's lock is the server's) and the outbox the running server reads.
+        chat = store_for(settings) if settings.redis_url is not None else None
     except (SettingsError, StoreError, AdminError) as exc:
         print(f"minidiscord admin: error: {exc}", file=sys.stderr)
         return 2
     accounts = accounts_for(settings, store)
-    # Redis: the chat store too (no lock there), for the users, and the cluster log for
-    # the running nodes; SQLite: the account store's own connection reaches the users (the
-    # chat store's lock is the server's) and the outbox the running server reads.
-    chat = store_for(settings) if settings.redis_url is not None else None
     client = open_redis(settings.redis_url) if settings.redis_url is not None else None
     directory: Directory = StoreDirectory(chat) if chat is not None else _sqlite(store)
     outbox: Outbox = (
@@ -169,12 +169,18 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
     accounts.on_sessions_ended(sessions_ended)
 
     async def run() -> str | AccountError | ModerationError:
-        async with trio.open_nursery() as nursery, AsyncExitStack() as stack:
+        # The log's client is opened around the nursery, so it closes outside its
+        # cancelled scope.
+        async with AsyncExitStack() as stack:
+            if client is not None:
+                await stack.enter_async_context(client)
+            return await in_nursery()
+
+    async def in_nursery() -> str | AccountError | ModerationError:
+        async with trio.open_nursery() as nursery:
             await nursery.start(store.run)
             if chat is not None:
                 await nursery.start(chat.run)
-            if client is not None:
-                await stack.enter_async_context(client)
             try:
                 return await work(tools)
             except (AccountError, ModerationError) as exc:
