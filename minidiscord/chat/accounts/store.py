@@ -124,7 +124,7 @@ class AccountStore(Protocol):
 
     async def set_timeout(self, user_id: str, until: int, *, now: int) -> None:
         """The user may not send until ``until`` (ms; replacing a timeout it had). Timeouts
-        over by ``now`` may be dropped."""
+        over by ``now`` are dropped."""
         ...
 
     async def timeouts(self, now: int) -> dict[str, int]:
