@@ -226,4 +226,3 @@ async def test_timeouts_are_kept_replaced_and_forgotten_when_over(
     assert await account_store.timeouts(1_000) == {"u2": 1_500}
     await account_store.set_timeout("u3", 9_000, now=1_600)
     assert await account_store.timeouts(0) == {"u3": 9_000}
-

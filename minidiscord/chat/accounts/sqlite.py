@@ -7,6 +7,7 @@ database of a running server. One statement group at a time, in a worker thread;
 write is one transaction committed with ``synchronous=FULL``.
 """
 
+import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
@@ -25,6 +26,7 @@ from .records import Account, EndReason, Invite, LoginSession
 from .store import InviteRefused, NameTaken
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _ACCOUNT_COLUMNS = "account_id, username, name_key, password_hash, role, created, user_id, user_seq"
 # An outbox row is kept this long (ms): a running server reads it within a second or two;
@@ -328,7 +330,7 @@ class SqliteAccounts:
             "SELECT id, effect FROM moderation_events WHERE id > ? ORDER BY id LIMIT ?",
             (last, OUTBOX_PAGE),
         )
-        return [(number, orjson.loads(effect)) for number, effect in rows]
+        return [(number, _effect(number, effect)) for number, effect in rows]
 
     # -- the chat's users, for `minidiscord admin` (moderation/directory.py) -----------
 
@@ -364,6 +366,19 @@ class SqliteAccounts:
             return gone
 
         return await self._write(prune)
+
+
+def _effect(number: int, raw: str) -> Effect:
+    """An outbox row's effect; one that is not a JSON object (not ours: someone wrote the
+    file) is logged and read as an empty effect, which nothing applies."""
+    try:
+        effect = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        effect = None
+    if isinstance(effect, dict):
+        return effect
+    log.warning("the moderation outbox's row %d is not an effect: %.100r", number, raw)
+    return {}
 
 
 def _publish(conn: sqlite3.Connection, effect: Effect) -> None:

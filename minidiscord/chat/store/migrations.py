@@ -156,9 +156,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) WITHOUT ROWID""",
             # What `minidiscord admin` did that a running server must apply to its sockets
             # (chat/moderation/effects.py): the server reads the rows after the last it
-            # applied, by id; rows are dropped an hour after they were written.
+            # applied, by id; rows are dropped an hour after they were written. AUTOINCREMENT:
+            # with every row dropped, a plain rowid would start again below the server's last.
             """CREATE TABLE moderation_events (
-                id INTEGER PRIMARY KEY,
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
                 at INTEGER NOT NULL,
                 effect TEXT NOT NULL
             )""",
