@@ -8,41 +8,18 @@ import sqlite3
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import trio
 
 from benchkit.processes import free_port
 from tests.support.accounts import PASSWORD, api, login, register
 from tests.support.admincli import cli
-from tests.support.chatclient import ChatClient
+from tests.support.chatclient import ChatClient, Clients, let_go
 from tests.support.processes import cli_server
 from tests.support.redisserver import RedisServer
 from tests.support.servers import ServerFactory, start_nodes
 
 TEN_DAYS_MS = 10 * 24 * 3600 * 1000
-
-
-class Clients:
-    def __init__(self, nursery: trio.Nursery) -> None:
-        self._nursery = nursery
-        self.made: list[ChatClient] = []
-
-    async def join(self, url: str, auth: dict[str, Any], name: str) -> ChatClient:
-        client = ChatClient(url, name, nursery=self._nursery)
-        self.made.append(client)
-        await client.connect(auth)
-        return client
-
-    async def close(self) -> None:
-        for client in self.made:
-            await client.close()
-
-
-async def let_go(*tabs: ChatClient) -> None:
-    for tab in tabs:
-        (reason,) = await tab.wait_for("disconnect")
-        assert reason == "io server disconnect", tab
 
 
 async def test_cli_actions_reach_a_running_sqlite_server(

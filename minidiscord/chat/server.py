@@ -471,7 +471,7 @@ class ChatServer:
 
     def apply_effect(self, effect: Effect) -> None:
         """One node on SQLite: an effect ``minidiscord admin`` put in the outbox
-        (moderation/relay.py)."""
+        (moderation/upkeep.py)."""
         self._apply_moderation(effect)
 
     def _apply_moderation(self, effect: Effect) -> None:
@@ -967,8 +967,11 @@ class ChatServer:
 
     def offline(self, position: int, user: User) -> None:
         self._visible_id = position
-        if self._online.pop(user.user_id, None) is None:
+        mirrored = self._online.pop(user.user_id, None)
+        if mirrored is None:
             return  # it left (announced as such) or was never shown online
+        # The entry carries the user as it came online: a role given since is the mirror's.
+        user = User(user.user_id, user.username, user.avatar, user.seq, mirrored.role)
         self._offline_lately.note(position, user, self._clock())
         self._others(user.user_id).emit("user:disconnect", user.presence_wire(connected=False))
         log.debug("user %s (%s) went offline", user.user_id, user.username)
