@@ -68,11 +68,16 @@ async def test_an_offline_users_new_role_is_in_every_nodes_users_list(
     ack = await admin.call("user:role", {"userId": mia_id, "role": "moderator"})
     assert ack == {"ok": True, "role": "moderator"}
     await admin.wait_for("user:role")
+    # A node started now mirrors her online with it.
+    (late,) = await start_nodes(start_server, redis.url, 1)
+    there = await clients.join(late.url, {"username": "there"}, "there")
+    listed = {u["userId"]: u for u in there.received("users")[0][0]}
+    assert (listed[mia_id]["role"], listed[mia_id]["connected"]) == ("moderator", True)
     # Going offline after it, she is shown with the role she has now.
     await mia.disconnect()
     (gone,) = await admin.wait_for("user:disconnect")
     assert (gone["userId"], gone["role"]) == (mia_id, "moderator")
-    for node in (one, two):
+    for node in (one, two, late):
         newcomer = await clients.join(node.url, {"username": f"new on {node.port}"}, "newcomer")
         listed = {u["userId"]: u for u in newcomer.received("users")[0][0]}
         assert (listed[mia_id]["role"], listed[mia_id]["connected"]) == ("moderator", False)

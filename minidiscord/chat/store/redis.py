@@ -196,14 +196,20 @@ return n
 # this one: a client catching up sees it come and go.)
 
 _SET_ROLE = _checked_in_time("""
+local function with_role(json)
+  local user = cjson.decode(json)
+  if ARGV[3] == 'guest' then user['role'] = nil else user['role'] = ARGV[3] end
+  return cjson.encode(user)
+end
 local json = redis.call('HGET', KEYS[1], 'json')
 if not json then return 0 end
-local user = cjson.decode(json)
-if ARGV[2] == 'guest' then user['role'] = nil else user['role'] = ARGV[2] end
-redis.call('HSET', KEYS[1], 'json', cjson.encode(user))
+redis.call('HSET', KEYS[1], 'json', with_role(json))
+local online = redis.call('HGET', KEYS[2], ARGV[2])
+if online then redis.call('HSET', KEYS[2], ARGV[2], with_role(online)) end
 return 1
 """)
-# KEYS: the user. ARGV: the deadline, the role (a guest's is not written: see user_json).
+# KEYS: the user, the online users' JSON. ARGV: the deadline, userId, the role (a guest's is
+# not written: see user_json).
 
 _GET_SESSION = _Script("""
 local user_id = redis.call('GET', KEYS[1])
@@ -911,7 +917,10 @@ class RedisStore:
         return int(position) > 0
 
     async def set_role(self, user_id: str, role: Role) -> None:
-        await self._write("set_role", _SET_ROLE, [self.keys.user(user_id)], [role.value])
+        keys = self.keys
+        await self._write(
+            "set_role", _SET_ROLE, [keys.user(user_id), keys.online_user], [user_id, role.value]
+        )
 
     # -- reads -------------------------------------------------------------------------
 

@@ -98,6 +98,13 @@ class RedisKeys:
         of a connect snapshot (their nodes mirror them)."""
         return f"{self.prefix}:online"
 
+    @property
+    def online_user(self) -> str:
+        """HASH userId -> the online user's JSON, the cluster presence's key
+        (``chat/cluster/keys.py``): the store only changes the role in it (set_role), so that
+        a node starting later mirrors an online user with the role it has now."""
+        return f"{self.prefix}:onlineuser"
+
 
 def user_json(user: User) -> bytes:
     """A user as stored (``P:user:*`` field ``json``) and as a ``leave`` entry's payload:
