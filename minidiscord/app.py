@@ -11,6 +11,9 @@ from .asgi_io import Receive, Scope, Send, client_address, header, refuse, respo
 from .chat.accounts.factory import accounts_for, open_accounts
 from .chat.accounts.http import AccountRoutes
 from .chat.accounts.store import AccountStore
+from .chat.channels.factory import open_channels
+from .chat.channels.memory import MemoryChannels
+from .chat.channels.store import ChannelStore
 from .chat.clock import wall_clock_ms
 from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
@@ -181,6 +184,7 @@ class ChatApp(App):
         cluster: ClusterNode | None = None,
         *,
         account_store: AccountStore,
+        channel_store: ChannelStore | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         # In cluster mode the node's adapter: recovery offsets are log positions, so a client
@@ -188,6 +192,7 @@ class ChatApp(App):
         super().__init__(settings, cluster.adapter if cluster is not None else InMemoryAdapter)
         self.store = store
         self.account_store = account_store
+        self.channel_store = channel_store or MemoryChannels()
         self.accounts = accounts_for(settings, account_store, clock=clock)
         self.api = AccountRoutes(self.accounts, OriginPolicy(settings.cors_origins))
         # Cluster mode: this node's link to the others (its log reader, presence and
@@ -209,6 +214,7 @@ class ChatApp(App):
             accounts=self.accounts,
             auth=settings.auth,
             guest_lifetimes=self.accounts.lifetimes,
+            channel_store=self.channel_store,
             clock=clock,
         )
         if cluster is not None:
@@ -233,6 +239,7 @@ class ChatApp(App):
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)
         await nursery.start(self.account_store.run)
+        await nursery.start(self.channel_store.run)
         if self.cluster is not None:
             await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
@@ -249,6 +256,7 @@ class ChatApp(App):
                 await trio.sleep(min(self.settings.presence_grace, max(room, 0.0)))
             await self.cluster.leave()
         await self.account_store.close()
+        await self.channel_store.close()
         await self.store.close()
 
 
@@ -274,4 +282,11 @@ def create_app(
             settings.redis_prefix,
             node_timeout=settings.node_timeout,
         )
-    return ChatApp(settings, store, cluster, account_store=account_store, clock=clock)
+    return ChatApp(
+        settings,
+        store,
+        cluster,
+        account_store=account_store,
+        channel_store=open_channels(settings),
+        clock=clock,
+    )

@@ -10,6 +10,10 @@ from minidiscord.chat.accounts.memory import MemoryAccounts
 from minidiscord.chat.accounts.redis import RedisAccounts
 from minidiscord.chat.accounts.sqlite import SqliteAccounts
 from minidiscord.chat.accounts.store import AccountStore
+from minidiscord.chat.channels.memory import MemoryChannels
+from minidiscord.chat.channels.redis import RedisChannels
+from minidiscord.chat.channels.sqlite import SqliteChannels
+from minidiscord.chat.channels.store import ChannelStore
 from minidiscord.chat.store.factory import RunnableStore, open_store
 from minidiscord.redis.target import parse_redis_url
 from tests.support.redisserver import redis_server
@@ -57,4 +61,28 @@ async def account_store(
     accounts = SqliteAccounts.open(str(tmp_path / "chat.db"))
     yield accounts
     await accounts.close()
+    await chat.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def channel_store(
+    request: pytest.FixtureRequest, nursery: trio.Nursery, tmp_path: Path
+) -> AsyncIterator[ChannelStore]:
+    """Each ChannelStore backend, running in the test's nursery (SQLite beside a running
+    chat store on the same file, as in a server)."""
+    if request.param == "redis":
+        async with redis_server(tmp_path / "redis") as redis:
+            channels: ChannelStore = RedisChannels(parse_redis_url(redis.url), "test")
+            await nursery.start(channels.run)
+            yield channels
+            await channels.close()
+        return
+    if request.param == "memory":
+        yield MemoryChannels()
+        return
+    chat = open_store("sqlite", str(tmp_path / "chat.db"))
+    await nursery.start(chat.run)
+    channels = SqliteChannels.open(str(tmp_path / "chat.db"))
+    yield channels
+    await channels.close()
     await chat.close()
