@@ -1,0 +1,96 @@
+"""Direct conversations (dm:open, then message:channel:send with the conversation's id):
+only their two members receive or read them, on one node and across two cluster nodes (the
+clients take turns between the nodes)."""
+
+from typing import Any
+
+from tests.support.chatclient import ChatClient, joined
+from tests.support.layouts import ChatFactory
+
+
+async def listening(client: ChatClient) -> None:
+    assert (await client.call("channel:list"))["ok"] is True
+
+
+async def test_a_conversation_reaches_its_two_members_and_nobody_else(
+    start_chat: ChatFactory,
+) -> None:
+    nodes = await start_chat()
+    urls = [nodes[n % len(nodes)].url for n in range(4)]
+    async with (
+        joined(urls[0], {"username": "ada"}, "ada") as ada,
+        joined(urls[1], {"username": "bob"}, "bob") as bob,
+        joined(urls[2], {"username": "eve"}, "eve") as eve,
+        joined(urls[3], {"sessionId": ada.session["sessionId"]}, "ada's second tab") as tab,
+    ):
+        for client in (ada, bob, eve):
+            await listening(client)
+        ada_id, bob_id = ada.session["userId"], bob.session["userId"]
+        opened = await ada.call("dm:open", {"userId": bob_id})
+        assert opened["ok"] is True, opened
+        talk = opened["conversation"]
+        assert talk["id"] == "dm:" + ":".join(sorted([ada_id, bob_id]))
+        assert sorted(talk["members"]) == sorted([ada_id, bob_id])
+        # The other member learns of it at once; opening again gives the same one.
+        assert (await bob.wait_for("dm:update"))[0] == talk
+        assert await bob.call("dm:open", {"userId": ada_id}) == opened
+        sent = await ada.send(talk["id"], "just between us")
+        assert sent["ok"] is True, sent
+        answer = await bob.send(talk["id"], "indeed")
+        assert answer["ok"] is True, answer
+        for member in (ada, bob):
+            await member.wait_for("message:channel", lambda c, m: m["message"] == "indeed")
+            got = [m["message"] for c, m in member.received("message:channel") if c == talk["id"]]
+            assert got == ["just between us", "indeed"], member
+        # A public message after them: once eve has it, she would have had the others.
+        await bob.send("general", "public")
+        await eve.wait_for("message:channel", lambda c, m: m["message"] == "public")
+        assert [c for c, _ in eve.received("message:channel")] == ["general"]
+        assert "dm:update" not in eve.names()
+        # A member's tab that never listed (the original client) hears none of it either.
+        await tab.wait_for("message:channel", lambda c, m: m["message"] == "public")
+        assert [c for c, _ in tab.received("message:channel")] == ["general"]
+        # Eve can neither read nor write it, and learns no more than for a made-up id.
+        history = await eve.call("channel:history", talk["id"], {})
+        assert history == {"ok": False, "error": f"unknown channel {talk['id'][:40] + '...'!r}"}
+        assert (await eve.send(talk["id"], "let me in"))["ok"] is False
+        made_up = "dm:" + ":".join(sorted([eve.session["userId"], bob_id]))
+        assert (await eve.send(made_up, "never opened"))["ok"] is False
+        # The members read its history; a member's later connect lists it.
+        pages = await bob.call("channel:history", talk["id"], {"limit": 10})
+        assert [m["message"] for m in pages["messages"]] == ["just between us", "indeed"]
+        assert (await tab.call("channel:list"))["conversations"] == [talk]
+        assert (await eve.call("channel:list"))["conversations"] == []
+
+
+async def test_bad_conversation_requests_are_refused(start_chat: ChatFactory) -> None:
+    nodes = await start_chat()
+    async with joined(nodes[0].url, {"username": "ada"}, "ada") as ada:
+        own = ada.session["userId"]
+        cases: list[tuple[Any, str]] = [
+            ({"userId": own}, "a conversation needs someone else"),
+            ({"userId": "f" * 32}, "no such user"),
+            ({"userId": 5}, "userId must be a user's id"),
+            ({"userId": "a:b"}, "userId must be a user's id"),
+            ({"userId": "x" * 65}, "userId must be a user's id"),
+            ({}, "userId must be a user's id"),
+            ("bob", "expected one object argument"),
+        ]
+        for payload, error in cases:
+            assert await ada.call("dm:open", payload) == {"ok": False, "error": error}
+        assert (await ada.call("channel:list"))["conversations"] == []
+
+
+async def test_a_conversation_opens_with_someone_offline(start_chat: ChatFactory) -> None:
+    nodes = await start_chat()
+    async with joined(nodes[-1].url, {"username": "bob"}, "bob") as bob:
+        bob_session = bob.session
+    async with joined(nodes[0].url, {"username": "ada"}, "ada") as ada:
+        opened = await ada.call("dm:open", {"userId": bob_session["userId"]})
+        assert opened["ok"] is True, opened
+        assert (await ada.send(opened["conversation"]["id"], "when you are back"))["ok"]
+    async with joined(nodes[-1].url, {"sessionId": bob_session["sessionId"]}, "bob") as bob:
+        listed = await bob.call("channel:list")
+        assert listed["conversations"] == [opened["conversation"]]
+        history = await bob.call("channel:history", opened["conversation"]["id"], {})
+        assert [m["message"] for m in history["messages"]] == ["when you are back"]
