@@ -52,7 +52,8 @@ async def test_a_conversation_reaches_its_two_members_and_nobody_else(
         assert [c for c, _ in tab.received("message:channel")] == ["general"]
         # Eve can neither read nor write it, and learns no more than for a made-up id.
         history = await eve.call("channel:history", talk["id"], {})
-        assert history == {"ok": False, "error": f"unknown channel {talk['id'][:40] + '...'!r}"}
+        assert history["ok"] is False
+        assert history["error"].startswith(f"unknown channel {talk['id'][:40] + '...'!r};")
         assert (await eve.send(talk["id"], "let me in"))["ok"] is False
         made_up = "dm:" + ":".join(sorted([eve.session["userId"], bob_id]))
         assert (await eve.send(made_up, "never opened"))["ok"] is False

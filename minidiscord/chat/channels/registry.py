@@ -12,7 +12,7 @@ from enum import Enum
 
 from ..models import CHANNELS
 from ..store import Store
-from ..validation import Invalid
+from ..validation import Invalid, channel_id
 from .records import ORIGINALS, Channel, Conversation, members_of
 from .store import ChannelStore
 
@@ -72,8 +72,7 @@ class ChannelRegistry:
         """The channel id ``raw`` if ``user_id`` may ``need`` it; else Invalid, which says
         the same for a conversation that does not exist as for one of others (an id does
         not tell whether two others talk)."""
-        if not isinstance(raw, str):
-            raise Invalid("channel must be a string")
+        raw = channel_id(raw)
         shown = raw if len(raw) <= 40 else raw[:40] + "..."
         public = self._channels.get(raw)
         if public is not None:
@@ -83,7 +82,10 @@ class ChannelRegistry:
         members = members_of(raw)
         if members is not None and user_id in members and raw in self._conversations:
             return raw
-        raise Invalid(f"unknown channel {shown!r}")
+        # The same words for a conversation of others as for a made-up id.
+        more = len(self._channels) - len(CHANNELS)
+        also = f" and {more} more (channel:list names them)" if more else ""
+        raise Invalid(f"unknown channel {shown!r}; channels are {', '.join(CHANNELS)}{also}")
 
     async def usable(self, user_id: str, raw: object, need: Need) -> str:
         """``check``, and the message store made ready for the channel's messages."""
