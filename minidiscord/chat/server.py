@@ -207,9 +207,12 @@ class ChatServer:
         """Who is online: this node's sockets' users, or in cluster mode everyone's."""
         return self._presence.users() if self._feed is None else self._online_view
 
-    async def known_user(self, user_id: str) -> bool:
-        """Whether ``user_id`` is a user that has not left (one read of every user: for
-        rare requests, such as opening a conversation with someone offline)."""
+    async def known_user(self, asker: str, user_id: str) -> bool:
+        """Whether ``user_id`` is a user that has not left: one read of every user, which
+        costs ``asker`` a history page's share of its budget (Invalid when spent)."""
+        wait = self._history_reads.take(asker, trio.current_time())
+        if wait:
+            raise Invalid(f"you are asking too fast; try again in {wait:.1f} s")
         return any(user.user_id == user_id for user in await self._store.list_users())
 
     # -- connect / disconnect ----------------------------------------------------------

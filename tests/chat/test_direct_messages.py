@@ -4,6 +4,7 @@ clients take turns between the nodes)."""
 
 from typing import Any
 
+from minidiscord.limits import Rate
 from tests.support.chatclient import ChatClient, joined
 from tests.support.layouts import ChatFactory
 
@@ -95,3 +96,21 @@ async def test_a_conversation_opens_with_someone_offline(start_chat: ChatFactory
         assert listed["conversations"] == [opened["conversation"]]
         history = await bob.call("channel:history", opened["conversation"]["id"], {})
         assert [m["message"] for m in history["messages"]] == ["when you are back"]
+
+
+async def test_looking_for_offline_users_is_rate_limited(start_server: Any) -> None:
+    # Each dm:open with someone offline reads every user: it costs a history page.
+    server = await start_server(history_rate=Rate(burst=2, per_second=0.01))
+    async with joined(server.url, {"username": "ada"}, "ada") as ada:
+        for _ in range(2):
+            assert await ada.call("dm:open", {"userId": "f" * 32}) == {
+                "ok": False,
+                "error": "no such user",
+            }
+        refused = await ada.call("dm:open", {"userId": "f" * 32})
+        assert refused["ok"] is False
+        assert refused["error"].startswith("you are asking too fast; try again in")
+        # Someone online costs nothing: no store read.
+        async with joined(server.url, {"username": "bob"}, "bob") as bob:
+            opened = await ada.call("dm:open", {"userId": bob.session["userId"]})
+            assert opened["ok"] is True

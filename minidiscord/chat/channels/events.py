@@ -65,7 +65,7 @@ def dm_room(user_id: str) -> str:
 class ChatSide(Protocol):
     def online_users(self) -> Mapping[str, User]: ...
 
-    async def known_user(self, user_id: str) -> bool: ...
+    async def known_user(self, asker: str, user_id: str) -> bool: ...
 
     async def moderate(self, effect: dict[str, Any]) -> None: ...
 
@@ -216,7 +216,9 @@ class ChannelEvents:
         known = self._registry.conversation(talk.id)
         if known is not None:
             return {"ok": True, "conversation": known.wire()}
-        if other not in self._chat.online_users() and not await self._chat.known_user(other):
+        if other not in self._chat.online_users() and not await self._chat.known_user(
+            user.user_id, other
+        ):
             raise Invalid("no such user")
         if await self._registry.store.add_conversation(talk):
             await self._chat.moderate({"do": "dm", "conversation": _conversation_effect(talk)})
