@@ -207,6 +207,9 @@ class ChatServer:
         """Who is online: this node's sockets' users, or in cluster mode everyone's."""
         return self._presence.users() if self._feed is None else self._online_view
 
+    def readable(self, user_id: str, channel: object) -> str:
+        return self._channels.check(user_id, channel, Need.READ)
+
     async def known_user(self, asker: str, user_id: str) -> bool:
         """Whether ``user_id`` is a user that has not left: one read of every user, which
         costs ``asker`` a history page's share of its budget (Invalid when spent)."""
@@ -449,6 +452,7 @@ class ChatServer:
     async def delete_message(self, channel: str, message_id: int) -> bool:
         """Delete a message; everyone who can see the channel gets `message:delete`
         (moderators' deletions now, a sender's own later, issue 18, the same way)."""
+        await self._channels.prepare(channel)
         if not await self._store.delete_message(channel, message_id):
             return False
         await self.moderate({"do": "delete", "channel": channel, "id": message_id})
@@ -482,13 +486,16 @@ class ChatServer:
         what, user_id = effect.get("do"), effect.get("userId")
         channel, message_id = effect.get("channel"), effect.get("id")
         until, role = effect.get("until"), effect.get("role")
-        if what == "delete" and channel in CHANNELS and _is_int(message_id):
-            recent = self._recent[channel]
-            for kept in [m for m in recent if m.id == message_id]:
+        if what == "delete" and isinstance(channel, str) and _is_int(message_id):
+            recent = self._recent.get(channel)  # kept for the original five only
+            for kept in [m for m in recent or () if m.id == message_id]:
+                assert recent is not None
                 recent.remove(kept)
             # A `channels` payload made before holds it.
             self._channels_payload.forget()
-            self._ns.to(channel).emit("message:delete", {"channel": channel, "id": message_id})
+            self._channel_events.audience(channel).emit(
+                "message:delete", {"channel": channel, "id": message_id}
+            )
         elif what == "kick" and isinstance(user_id, str):
             for own in self._sockets_of(user_id):
                 own.disconnect()

@@ -186,3 +186,31 @@ async def test_sending_or_reading_an_unknown_channel_is_refused(start_server: An
         history = await ada.call("channel:history", "c:000000000000", {})
         assert history["ok"] is False
         assert history["error"].startswith("unknown channel 'c:000000000000'; channels are")
+
+
+async def test_a_moderator_deletes_in_a_created_channel_but_not_in_others_conversations(
+    start_chat: ChatFactory,
+) -> None:
+    nodes = await start_chat()
+    token = await moderator_token(nodes[0])
+    async with (
+        joined(nodes[0].url, {"token": token}, "mod") as mod,
+        joined(nodes[-1].url, {"username": "ada"}, "ada") as ada,
+        joined(nodes[0].url, {"username": "bob"}, "bob") as bob,
+    ):
+        await listed(ada)
+        await listed(bob)
+        channel = (await mod.call("channel:create", {"name": "spam"}))["channel"]
+        sent = await ada.send(channel["id"], "buy now")
+        assert (await mod.call("message:delete", {"channel": channel["id"], "id": sent["id"]}))[
+            "ok"
+        ]
+        (gone,) = await bob.wait_for("message:delete")
+        assert gone == {"channel": channel["id"], "id": sent["id"]}
+        talk = (await ada.call("dm:open", {"userId": bob.session["userId"]}))["conversation"]
+        private = await ada.send(talk["id"], "private")
+        refused = await mod.call("message:delete", {"channel": talk["id"], "id": private["id"]})
+        assert refused["ok"] is False
+        assert refused["error"].startswith("unknown channel")
+        pages = await bob.call("channel:history", talk["id"], {})
+        assert [m["message"] for m in pages["messages"]] == ["private"]

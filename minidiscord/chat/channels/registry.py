@@ -90,7 +90,11 @@ class ChannelRegistry:
     async def usable(self, user_id: str, raw: object, need: Need) -> str:
         """``check``, and the message store made ready for the channel's messages."""
         channel = self.check(user_id, raw, need)
+        await self.prepare(channel)
+        return channel
+
+    async def prepare(self, channel: str) -> None:
+        """Make the message store (this node's view of it) ready for ``channel``."""
         if channel not in self._stored:
             await self._messages.add_channel(channel)
             self._stored.add(channel)
-        return channel
