@@ -8,22 +8,11 @@ the chat store's StoreReadError / StoreWriteError.
 """
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import trio
-from coredis.exceptions import RedisError
-
-from ...redis.connection import (
-    DEFAULT_CALL_TIMEOUT,
-    RedisClient,
-    RedisUnavailable,
-    bounded,
-    open_redis,
-)
+from ...redis.connection import DEFAULT_CALL_TIMEOUT
 from ...redis.target import RedisTarget
-from ..store.base import StoreReadError, StoreWriteError
+from ..store.sidestores import RedisSide
 from .records import Channel, Conversation, NameTaken
 
 # KEYS: channels, channelnames. ARGV: id, name key, the channel's JSON without its order.
@@ -45,40 +34,14 @@ return 'ok'
 """
 
 
-class RedisChannels:
+class RedisChannels(RedisSide):
     def __init__(
         self, target: RedisTarget, prefix: str, *, timeout: float = DEFAULT_CALL_TIMEOUT
     ) -> None:
-        self.target = target
+        super().__init__(target, prefix, timeout=timeout)
         self._channels_key = f"{prefix}:channels"
         self._names_key = f"{prefix}:channelnames"
         self._conversations_key = f"{prefix}:conversations"
-        self._timeout = timeout
-        self._client: RedisClient | None = None
-        self._closed = trio.Event()
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with open_redis(self.target) as client:
-            self._client = client
-            try:
-                task_status.started()
-                await self._closed.wait()
-            finally:
-                self._client = None
-
-    async def close(self) -> None:
-        self._closed.set()
-
-    @asynccontextmanager
-    async def _call(self, what: str, *, write: bool) -> AsyncIterator[RedisClient]:
-        client = self._client
-        if client is None:
-            raise RuntimeError("the channel store is not running: start RedisChannels.run")
-        try:
-            with bounded(what, self._timeout):
-                yield client
-        except (RedisUnavailable, RedisError) as exc:
-            raise (StoreWriteError if write else StoreReadError)(str(exc)) from None
 
     async def channels(self) -> list[Channel]:
         async with self._call("read the channels", write=False) as client:
