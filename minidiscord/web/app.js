@@ -269,7 +269,8 @@ function toggleDrawer(drawer) {
   for (const node of [ui.topbar, ui.conversation, other.panel]) node.inert = true;
   ui.backdrop.hidden = false;
   // A drawer with nothing to press (the member list) takes the focus itself.
-  (drawer.panel.querySelector(FOCUSABLE) ?? drawer.panel).focus();
+  const first = [...drawer.panel.querySelectorAll(FOCUSABLE)].find((node) => node.checkVisibility());
+  (first ?? drawer.panel).focus();
 }
 
 /** Keep Tab and Shift+Tab cycling inside the open drawer. */

@@ -4,6 +4,7 @@
 // The server's acks and events are the only source: nothing here decides who may do what.
 
 import { h } from "./dom.js";
+import { channelButton } from "./render.js";
 
 const ACK_TIMEOUT_MS = 5000;
 const HISTORY_PAGE = 50;
@@ -70,7 +71,10 @@ export function installChannels(chat) {
       if (reply.ok !== true) return;
       for (const channel of reply.channels ?? []) takeChannel(channel);
       for (const talk of reply.conversations ?? []) takeConversation(talk);
+      // Shown anew: the channel restored after a reload may be one only now known, and a
+      // created channel's or conversation's messages missed while away are read again.
       chat.renderAll();
+      chat.select(chat.state().current);
     });
   }
 
@@ -78,10 +82,9 @@ export function installChannels(chat) {
     const state = chat.state();
     const ids = state.conversationIds();
     panel.list.replaceChildren(
-      ...ids.map((id) => conversationButton(id, label(id), {
-        current: id === state.current,
-        unread: state.unread(id),
-      })),
+      ...ids.map((id) =>
+        channelButton(id, { current: id === state.current, unread: state.unread(id), label: label(id), dm: true }),
+      ),
     );
     panel.empty.hidden = ids.length > 0;
     const moderator = isModerator();
@@ -211,26 +214,6 @@ export function installChannels(chat) {
       );
     },
   };
-}
-
-function conversationButton(id, text, { current, unread }) {
-  return h(
-    "li",
-    {},
-    h(
-      "button",
-      {
-        type: "button",
-        class: `channel${current ? " current" : ""}${unread > 0 ? " unread" : ""}`,
-        "data-channel": id,
-        "aria-label": text,
-        "aria-current": current ? "true" : null,
-        "aria-description": unread > 0 ? `${unread} unread` : null,
-      },
-      h("span", { class: "name" }, text),
-      unread > 0 ? h("span", { class: "unread-count", "aria-hidden": "true" }, unread > 99 ? "99+" : String(unread)) : null,
-    ),
-  );
 }
 
 function buildPanel() {

@@ -150,7 +150,8 @@ export function channelIntro(title) {
   );
 }
 
-export function channelButton(name, { current, unread, label = name }) {
+/** `dm`: a direct conversation's button, named by its `label` ("@ada"), without the "#". */
+export function channelButton(name, { current, unread, label = name, dm = false }) {
   return h(
     "li",
     {},
@@ -161,11 +162,11 @@ export function channelButton(name, { current, unread, label = name }) {
         class: `channel${current ? " current" : ""}${unread > 0 ? " unread" : ""}`,
         "data-channel": name,
         // Flex items count as blocks, so the content alone would be named "# general".
-        "aria-label": `#${label}`,
+        "aria-label": dm ? label : `#${label}`,
         "aria-current": current ? "true" : null,
         "aria-description": unread > 0 ? `${unread} unread` : null,
       },
-      h("span", { class: "hash", "aria-hidden": "true" }, "#"),
+      dm ? null : h("span", { class: "hash", "aria-hidden": "true" }, "#"),
       h("span", { class: "name" }, label),
       unread > 0 ? h("span", { class: "unread-count", "aria-hidden": "true" }, unread > 99 ? "99+" : String(unread)) : null,
     ),

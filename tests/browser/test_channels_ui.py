@@ -105,7 +105,12 @@ def test_a_direct_conversation_is_seen_by_its_two_members_only(open_user: UserFa
     expect(eve.message_text("public")).to_be_visible()
     expect(eve.direct_messages.get_by_role("button")).to_have_count(0)
     expect(eve.page.get_by_text("psst, bob", exact=True)).to_have_count(0)
-    # After a reload the conversation is still listed, its history read from the server.
+    # A reload comes back to the conversation, its history read from the server.
+    ada.page.reload()
+    expect(ada.page.get_by_role("heading", name="@bob", exact=True)).to_be_visible()
+    expect(ada.message_text("psst, bob")).to_be_visible()
+    expect(ada.message_text("hi ada")).to_be_visible()
+    # Listed after a reload while elsewhere too.
     bob.page.reload()
     bob.expect_connected_as("bob")
     bob.conversation("ada").click()

@@ -29,18 +29,23 @@ class ChannelRegistry:
         self._channels: dict[str, Channel] = {c.id: c for c in ORIGINALS}
         self._conversations: dict[str, Conversation] = {}
         self._by_member: dict[str, list[Conversation]] = {}
+        # Channels changed since start (a load must not undo a change made meanwhile).
+        self._changed: set[str] = set()
         # Channels the message store was told of since start (the five it always knows).
         self._stored: set[str] = set(CHANNELS)
 
     async def load(self) -> None:
         for channel in await self.store.channels():
-            self.apply_channel(channel)
+            # In cluster mode the log reader may have applied a newer change meanwhile.
+            if channel.id not in self._changed:
+                self._channels[channel.id] = channel
         self.apply_conversations(await self.store.conversations())
 
     # -- changes (no awaits) -----------------------------------------------------------
 
     def apply_channel(self, channel: Channel) -> None:
         self._channels[channel.id] = channel
+        self._changed.add(channel.id)
 
     def apply_conversations(self, conversations: Iterable[Conversation]) -> None:
         for conversation in conversations:
