@@ -96,6 +96,19 @@ async def test_rename_topic_and_archive_reach_everyone_and_archived_is_read_only
         assert [m["message"] for m in history["messages"]] == ["before the archive"]
         reopened = await mod.call("channel:archive", {"id": cid, "archived": False})
         assert reopened["channel"]["archived"] is False
+        # Each change is in the audit log, which admins read.
+        admin = await account_with_role(nodes[0].app, nodes[0].url, "boss", Role.ADMIN)
+        async with joined(nodes[-1].url, {"token": admin}, "boss") as boss:
+            entries = (await boss.call("audit:list", {}))["entries"]
+        assert [(e["action"], e["target"], e["detail"]) for e in reversed(entries)] == [
+            ("change channel", f"#ideas ({cid})", "created"),
+            ("change channel", f"#Plans ({cid})", "renamed from ideas"),
+            ("change channel", f"#Plans ({cid})", "topic: next quarter"),
+            ("change channel", "#general (general)", "topic: anything"),
+            ("change channel", f"#Plans ({cid})", "archived"),
+            ("change channel", f"#Plans ({cid})", "reopened"),
+        ]
+        assert {e["actor"] for e in entries} == {entries[0]["actor"]}
         assert (await ada.send(cid, "open again"))["ok"] is True
         # A newcomer lists the changed channel (and the five, first).
         async with joined(nodes[0].url, {"username": "bea"}, "bea") as bea:

@@ -31,7 +31,8 @@ from minidiscord.sockets import BroadcastOperator, Namespace, Socket
 
 from ..accounts.service import AccountError
 from ..models import Role, User
-from ..moderation.service import Moderation, ModerationError
+from ..moderation.records import Action
+from ..moderation.service import Moderation, ModerationError, Person
 from ..store.base import StoreReadError, StoreWriteError
 from ..validation import Invalid
 from .records import (
@@ -132,11 +133,12 @@ class ChannelEvents:
 
         return handle
 
-    async def _moderator(self, user: User) -> None:
+    async def _moderator(self, user: User) -> Person:
         if self._moderation is None:
             raise ModerationError("only a moderator may change channels")
         actor = await self._moderation.person(user.user_id, user.username, user.role)
         self._moderation.check(actor, Role.MODERATOR)
+        return actor
 
     def _existing(self, fields: dict[str, Any], *, fixed_originals: bool = False) -> Channel:
         channel = self._registry.channel(fields.get("id"))
@@ -162,49 +164,55 @@ class ChannelEvents:
         }
 
     async def _create(self, socket: Socket, user: User, fields: dict[str, Any]) -> Ack:
-        await self._moderator(user)
+        actor = await self._moderator(user)
         name = checked_name(fields.get("name"))
         topic = checked_topic(fields.get("topic"))
         if self._registry.named(name.lower()) is not None:
             raise NameTaken(name)
         channel = Channel(new_channel_id(), name, topic, created=self._clock())
-        await self._save(channel)
+        await self._save(channel, actor, "created")
         return {"ok": True, "channel": channel.wire()}
 
     async def _rename(self, socket: Socket, user: User, fields: dict[str, Any]) -> Ack:
-        await self._moderator(user)
+        actor = await self._moderator(user)
         channel = self._existing(fields, fixed_originals=True)
         name = checked_name(fields.get("name"))
         taken = self._registry.named(name.lower())
         if taken is not None and taken.id != channel.id:
             raise NameTaken(name)
-        return await self._change(channel, name=name)
+        return await self._change(channel, actor, f"renamed from {channel.name}", name=name)
 
     async def _topic(self, socket: Socket, user: User, fields: dict[str, Any]) -> Ack:
-        await self._moderator(user)
+        actor = await self._moderator(user)
         channel = self._existing(fields)
         if "topic" not in fields:
             raise Invalid("topic is missing (an empty one clears it)")
-        return await self._change(channel, topic=checked_topic(fields.get("topic")))
+        topic = checked_topic(fields.get("topic"))
+        return await self._change(channel, actor, f"topic: {topic}", topic=topic)
 
     async def _archive(self, socket: Socket, user: User, fields: dict[str, Any]) -> Ack:
-        await self._moderator(user)
+        actor = await self._moderator(user)
         channel = self._existing(fields, fixed_originals=True)
         archived = fields.get("archived", True)
         if not isinstance(archived, bool):
             raise Invalid("archived must be true or false")
-        return await self._change(channel, archived=archived)
+        detail = "archived" if archived else "reopened"
+        return await self._change(channel, actor, detail, archived=archived)
 
-    async def _change(self, channel: Channel, **changes: Any) -> Ack:
+    async def _change(self, channel: Channel, actor: Person, detail: str, **changes: Any) -> Ack:
         changed = dataclasses.replace(channel, **changes)
-        await self._save(changed)
+        await self._save(changed, actor, detail)
         return {"ok": True, "channel": changed.wire()}
 
-    async def _save(self, channel: Channel) -> None:
+    async def _save(self, channel: Channel, actor: Person, detail: str) -> None:
+        """Store, tell every node, and audit (who changed which channel, how)."""
+        assert self._moderation is not None
         await self._registry.store.save(channel)
         await self._chat.moderate(
             {"do": "channel", "channel": {**channel.wire(), "created": channel.created}}
         )
+        target = f"#{channel.name} ({channel.id})"
+        await self._moderation.record(actor, Action.CHANGE_CHANNEL, target, detail=detail)
 
     async def _open(self, socket: Socket, user: User, fields: dict[str, Any]) -> Ack:
         other = fields.get("userId")
