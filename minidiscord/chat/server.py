@@ -488,9 +488,9 @@ class ChatServer:
         until, role = effect.get("until"), effect.get("role")
         if what == "delete" and isinstance(channel, str) and _is_int(message_id):
             recent = self._recent.get(channel)  # kept for the original five only
-            for kept in [m for m in recent or () if m.id == message_id]:
-                assert recent is not None
-                recent.remove(kept)
+            if recent is not None:
+                for kept in [m for m in recent if m.id == message_id]:
+                    recent.remove(kept)
             # A `channels` payload made before holds it.
             self._channels_payload.forget()
             self._channel_events.audience(channel).emit(
