@@ -4,6 +4,8 @@ clients take turns between the nodes)."""
 
 from typing import Any
 
+import trio
+
 from minidiscord.limits import Rate
 from tests.support.chatclient import ChatClient, joined
 from tests.support.layouts import ChatFactory
@@ -114,3 +116,29 @@ async def test_looking_for_offline_users_is_rate_limited(start_server: Any) -> N
         async with joined(server.url, {"username": "bob"}, "bob") as bob:
             opened = await ada.call("dm:open", {"userId": bob.session["userId"]})
             assert opened["ok"] is True
+
+
+async def test_both_members_opening_at_once_make_one_conversation(start_chat: ChatFactory) -> None:
+    nodes = await start_chat()
+    async with (
+        joined(nodes[0].url, {"username": "ada"}, "ada") as ada,
+        joined(nodes[-1].url, {"username": "bob"}, "bob") as bob,
+    ):
+        await listening(ada)
+        await listening(bob)
+        answers: dict[str, Any] = {}
+
+        async def open_and_write(client: ChatClient, other: ChatClient) -> None:
+            opened = await client.call("dm:open", {"userId": other.session["userId"]})
+            answers[client.name] = opened
+            sent = await client.send(opened["conversation"]["id"], f"from {client.name}")
+            assert sent["ok"] is True, sent
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(open_and_write, ada, bob)
+            nursery.start_soon(open_and_write, bob, ada)
+        assert answers["ada"] == answers["bob"]
+        talk = answers["ada"]["conversation"]["id"]
+        for client in (ada, bob):
+            await client.wait_for("message:channel", lambda c, m: c == talk, count=2)
+            assert len(client.received("dm:update")) == 1

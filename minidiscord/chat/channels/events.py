@@ -230,6 +230,10 @@ class ChannelEvents:
             raise Invalid("no such user")
         if await self._registry.store.add_conversation(talk):
             await self._chat.moderate({"do": "dm", "conversation": _conversation_effect(talk)})
+        else:
+            # Opened meanwhile from another node, whose log entry may not be applied here
+            # yet: known now, so the asker may write at once (the entry changes nothing).
+            self._registry.apply_conversations([talk])
         return {"ok": True, "conversation": talk.wire()}
 
     # -- effects, applied on every node (no awaits) ------------------------------------
