@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from minidiscord.chat.channels import events
 from minidiscord.chat.models import CHANNELS, Role
 from tests.support.accounts import account_with_role
 from tests.support.chatclient import ChatClient, joined
@@ -227,3 +228,14 @@ async def test_a_moderator_deletes_in_a_created_channel_but_not_in_others_conver
         assert refused["error"].startswith("unknown channel")
         pages = await bob.call("channel:history", talk["id"], {})
         assert [m["message"] for m in pages["messages"]] == ["private"]
+
+
+async def test_created_channels_are_bounded(start_server: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(events, "MAX_CREATED_CHANNELS", 2)
+    server = await start_server()
+    token = await moderator_token(server)
+    async with joined(server.url, {"token": token}, "mod") as mod:
+        for name in ("one", "two"):
+            assert (await mod.call("channel:create", {"name": name}))["ok"] is True
+        third = await mod.call("channel:create", {"name": "three"})
+        assert third == {"ok": False, "error": "this server has the most channels it keeps (2)"}

@@ -6,6 +6,7 @@ from typing import Any
 
 import trio
 
+from minidiscord.chat.channels import events
 from minidiscord.limits import Rate
 from tests.support.chatclient import ChatClient, joined
 from tests.support.layouts import ChatFactory
@@ -142,3 +143,20 @@ async def test_both_members_opening_at_once_make_one_conversation(start_chat: Ch
         for client in (ada, bob):
             await client.wait_for("message:channel", lambda c, m: c == talk, count=2)
             assert len(client.received("dm:update")) == 1
+
+
+async def test_conversations_per_user_are_bounded(start_server: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(events, "MAX_CONVERSATIONS", 1)
+    server = await start_server()
+    async with (
+        joined(server.url, {"username": "ada"}, "ada") as ada,
+        joined(server.url, {"username": "bob"}, "bob") as bob,
+        joined(server.url, {"username": "eve"}, "eve") as eve,
+    ):
+        assert (await ada.call("dm:open", {"userId": bob.session["userId"]}))["ok"] is True
+        # The one they have still opens; a second does not, whoever asks.
+        assert (await bob.call("dm:open", {"userId": ada.session["userId"]}))["ok"] is True
+        mine = await ada.call("dm:open", {"userId": eve.session["userId"]})
+        assert mine == {"ok": False, "error": "you have the most conversations one may (1)"}
+        theirs = await eve.call("dm:open", {"userId": bob.session["userId"]})
+        assert theirs == {"ok": False, "error": "they have the most conversations one may (1)"}

@@ -36,6 +36,7 @@ from ..moderation.service import Moderation, ModerationError, Person
 from ..store.base import StoreReadError, StoreWriteError
 from ..validation import Invalid
 from .records import (
+    ORIGINALS,
     Channel,
     Conversation,
     NameTaken,
@@ -56,6 +57,11 @@ Handler = Callable[..., Any]
 LISTENING = "channel_listener"
 # The room of every listening socket (no channel id has a "#").
 LISTENERS = "#channels"
+# Every listening socket joins every public channel's room and is sent the whole list: a
+# bound on what each costs. Archived channels count (they are listed too).
+MAX_CREATED_CHANNELS = 200
+# Conversations a user may have: each is kept for good and listed at each connect.
+MAX_CONVERSATIONS = 1000
 
 
 def dm_room(user_id: str) -> str:
@@ -169,6 +175,8 @@ class ChannelEvents:
         topic = checked_topic(fields.get("topic"))
         if self._registry.named(name.lower()) is not None:
             raise NameTaken(name)
+        if len(self._registry.public()) - len(ORIGINALS) >= MAX_CREATED_CHANNELS:
+            raise Invalid(f"this server has the most channels it keeps ({MAX_CREATED_CHANNELS})")
         channel = Channel(new_channel_id(), name, topic, created=self._clock())
         await self._save(channel, actor, "created")
         return {"ok": True, "channel": channel.wire()}
@@ -224,6 +232,9 @@ class ChannelEvents:
         known = self._registry.conversation(talk.id)
         if known is not None:
             return {"ok": True, "conversation": known.wire()}
+        for member, whose in ((user.user_id, "you have"), (other, "they have")):
+            if len(self._registry.conversations_of(member)) >= MAX_CONVERSATIONS:
+                raise Invalid(f"{whose} the most conversations one may ({MAX_CONVERSATIONS})")
         if other not in self._chat.online_users() and not await self._chat.known_user(
             user.user_id, other
         ):
