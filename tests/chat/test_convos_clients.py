@@ -39,23 +39,45 @@ async def test_node_moderator_python_member_and_a_bystander(start_chat: ChatFact
 
         def bob_answers() -> dict[str, Any]:
             (channel,) = bob.wait_for("channel:update")
+            bob.wait_for("channel:update", lambda c: c["archived"])
+            # Bob is no moderator, and bad input costs him only a refusal.
+            refusals = [
+                bob.client.call(event, payload, timeout=WAIT)
+                for event, payload in [
+                    ("channel:create", {"name": "bobs"}),
+                    ("channel:archive", {"id": channel["id"]}),
+                    ("dm:open", {"userId": 5}),
+                    ("channel:list", "everything"),
+                ]
+            ]
             (talk,) = bob.wait_for("dm:update")
             bob.wait_for("message:channel", lambda c, m: m["message"] == "hello bob")
             reply = bob.client.call("message:channel:send", (talk["id"], "hi ada"), timeout=WAIT)
             assert reply["ok"] is True, reply
             bob.wait_for("message:channel", lambda c, m: m["message"] == "public")
             history = bob.client.call("channel:history", (talk["id"], {}), timeout=WAIT)
-            return {"channel": channel, "talk": talk, "history": history}
+            updates = [args[0] for event, args in bob.events if event == "channel:update"]
+            return {
+                "channel": channel,
+                "talk": talk,
+                "history": history,
+                "refusals": refusals,
+                "updates": updates,
+            }
 
         bob_id = await trio.to_thread.run_sync(bob_joins)
         steps = [
             ["emit", "channel:list"],
             ["emit", "channel:create", {"name": "nodechan", "topic": "from node"}],
+            ["emit", "channel:rename", {"id": "$channel", "name": "nodechan2"}],
+            ["emit", "channel:topic", {"id": "$channel", "topic": ""}],
+            ["emit", "channel:archive", {"id": "$channel"}],
+            ["emit", "message:channel:send", "$channel", "too late"],
             ["emit", "dm:open", {"userId": bob_id}],
             ["emit", "message:channel:send", "$conversation", "hello bob"],
             ["wait", "message:channel", 2],
             ["emit", "message:channel:send", "general", "public"],
-            ["emit", "channel:create", {"name": "NODECHAN"}],
+            ["emit", "channel:create", {"name": "NODECHAN2"}],
             ["emit", "dm:open", {"userId": "nobody"}],
         ]
         seen: dict[str, Any] = {}
@@ -78,15 +100,32 @@ async def test_node_moderator_python_member_and_a_bystander(start_chat: ChatFact
         made = node["1"]["ack"]
         assert made["ok"] is True
         assert made["channel"]["name"] == "nodechan"
-        talk = node["2"]["ack"]["conversation"]
-        assert node["3"]["ack"]["ok"] is True
-        assert [(c, m["message"]) for c, m in node["4"]["events"]] == [
+        talk = node["6"]["ack"]["conversation"]
+        assert node["7"]["ack"]["ok"] is True
+        assert [(c, m["message"]) for c, m in node["8"]["events"]] == [
             (talk["id"], "hello bob"),
             (talk["id"], "hi ada"),
         ]
-        taken = "a channel named 'NODECHAN' exists already"
-        assert node["6"]["ack"] == {"ok": False, "error": taken}
-        assert node["7"]["ack"] == {"ok": False, "error": "no such user"}
+        taken = "a channel named 'NODECHAN2' exists already"
+        assert node["10"]["ack"] == {"ok": False, "error": taken}
+        assert node["11"]["ack"] == {"ok": False, "error": "no such user"}
+        cid = made["channel"]["id"]
+        assert node["2"]["ack"]["channel"]["name"] == "nodechan2"
+        assert node["3"]["ack"]["channel"]["topic"] == ""
+        assert node["4"]["ack"]["channel"]["archived"] is True
+        assert node["5"]["ack"] == {"ok": False, "error": "#nodechan2 is archived: it is read-only"}
+        assert [
+            (u["id"], u["name"], u["topic"], u["archived"]) for u in seen["bob"]["updates"]
+        ] == [
+            (cid, "nodechan", "from node", False),
+            (cid, "nodechan2", "from node", False),
+            (cid, "nodechan2", "", False),
+            (cid, "nodechan2", "", True),
+        ]
+        assert [r["ok"] for r in seen["bob"]["refusals"]] == [False] * 4
+        assert "moderator" in seen["bob"]["refusals"][0]["error"]
+        assert seen["bob"]["refusals"][2]["error"] == "userId must be a user's id"
+        assert seen["bob"]["refusals"][3]["error"] == "expected one object argument"
         assert seen["bob"]["channel"] == made["channel"]
         assert seen["bob"]["talk"] == talk
         assert [m["message"] for m in seen["bob"]["history"]["messages"]] == [
@@ -95,6 +134,6 @@ async def test_node_moderator_python_member_and_a_bystander(start_chat: ChatFact
         ]
         # The bystander heard of the channel and of the public line, never of the talk.
         await eve.wait_for("message:channel", lambda c, m: m["message"] == "public")
-        assert [a[0] for a in eve.received("channel:update")] == [made["channel"]]
+        assert [a[0] for a in eve.received("channel:update")] == seen["bob"]["updates"]
         assert [c for c, _ in eve.received("message:channel")] == ["general"]
         assert "dm:update" not in eve.names()

@@ -1,7 +1,9 @@
 // Channels and direct conversations with node's socket.io-client: connect with the given
 // auth, then run the steps in order, printing one JSON line per step:
 //   ["emit", event, ...args]   emit with an ack; prints {step, ack}. An argument
-//                              "$conversation" is the id of the last dm:open's conversation.
+//                              "$conversation" is the id of the last dm:open's conversation,
+//                              "$channel" the last channel:create's channel's (also as an
+//                              object's `id`).
 //   ["wait", event, count]     wait until `count` such events arrived; prints {step, events}
 // and at the end {step: "received", events: {event: [args...]}} for the events it heard.
 //
@@ -43,12 +45,17 @@ async function main() {
     }),
     "the greeting",
   );
-  let conversation = null;
+  const made = { $conversation: null, $channel: null };
+  const filled = (arg) => {
+    if (typeof arg === "string" && arg in made) return made[arg];
+    if (arg && typeof arg === "object" && arg.id in made) return { ...arg, id: made[arg.id] };
+    return arg;
+  };
   for (const [n, [kind, event, ...rest]] of JSON.parse(steps).entries()) {
     if (kind === "emit") {
-      const args = rest.map((arg) => (arg === "$conversation" ? conversation : arg));
-      const ack = await within(socket.emitWithAck(event, ...args), event);
-      if (event === "dm:open" && ack.ok) conversation = ack.conversation.id;
+      const ack = await within(socket.emitWithAck(event, ...rest.map(filled)), event);
+      if (event === "dm:open" && ack.ok) made.$conversation = ack.conversation.id;
+      if (event === "channel:create" && ack.ok) made.$channel = ack.channel.id;
       process.stdout.write(JSON.stringify({ step: String(n), ack }) + "\n");
     } else {
       const [count] = rest;
