@@ -12,6 +12,9 @@ from .chat.accounts.factory import accounts_for, open_accounts
 from .chat.accounts.http import AccountRoutes
 from .chat.accounts.sqlite import SqliteAccounts
 from .chat.accounts.store import AccountStore
+from .chat.channels.factory import open_channels
+from .chat.channels.memory import MemoryChannels
+from .chat.channels.store import ChannelStore
 from .chat.clock import wall_clock_ms
 from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
@@ -184,6 +187,7 @@ class ChatApp(App):
         cluster: ClusterNode | None = None,
         *,
         account_store: AccountStore,
+        channel_store: ChannelStore | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         # In cluster mode the node's adapter: recovery offsets are log positions, so a client
@@ -191,6 +195,7 @@ class ChatApp(App):
         super().__init__(settings, cluster.adapter if cluster is not None else InMemoryAdapter)
         self.store = store
         self.account_store = account_store
+        self.channel_store = channel_store or MemoryChannels()
         self.accounts = accounts_for(settings, account_store, clock=clock)
         self.clock = clock
         self.api = AccountRoutes(self.accounts, OriginPolicy(settings.cors_origins))
@@ -213,6 +218,7 @@ class ChatApp(App):
             accounts=self.accounts,
             auth=settings.auth,
             guest_lifetimes=self.accounts.lifetimes,
+            channel_store=self.channel_store,
             clock=clock,
         )
         if cluster is not None:
@@ -237,6 +243,7 @@ class ChatApp(App):
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)
         await nursery.start(self.account_store.run)
+        await nursery.start(self.channel_store.run)
         if self.cluster is not None:
             await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
@@ -258,6 +265,7 @@ class ChatApp(App):
                 await trio.sleep(min(self.settings.presence_grace, max(room, 0.0)))
             await self.cluster.leave()
         await self.account_store.close()
+        await self.channel_store.close()
         await self.store.close()
 
 
@@ -283,4 +291,11 @@ def create_app(
             settings.redis_prefix,
             node_timeout=settings.node_timeout,
         )
-    return ChatApp(settings, store, cluster, account_store=account_store, clock=clock)
+    return ChatApp(
+        settings,
+        store,
+        cluster,
+        account_store=account_store,
+        channel_store=open_channels(settings),
+        clock=clock,
+    )

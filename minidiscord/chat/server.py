@@ -41,6 +41,10 @@ from . import notices, stages, validation
 from .accounts.http import cookie_token
 from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
 from .accounts.sessions import Lifetimes, refusal
+from .channels.events import ChannelEvents
+from .channels.memory import MemoryChannels
+from .channels.registry import ChannelRegistry, Need
+from .channels.store import ChannelStore
 from .clock import wall_clock_ms
 from .feed import Feed
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
@@ -104,6 +108,7 @@ class ChatServer:
         accounts: Accounts | None = None,
         auth: AuthMode = "open",
         guest_lifetimes: Lifetimes | None = None,
+        channel_store: ChannelStore | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
@@ -166,6 +171,13 @@ class ChatServer:
                 self._ns.on(event)(handler)
         elif auth == "accounts":
             raise ValueError("auth 'accounts' needs the accounts")
+        # Created channels and direct conversations (channels/): the one access check.
+        self._channels = ChannelRegistry(channel_store or MemoryChannels(), store)
+        self._channel_events = ChannelEvents(
+            self, self._ns, self._channels, self._moderation, clock
+        )
+        for event, handler in self._channel_events.handlers().items():
+            self._ns.on(event)(handler)
         if feed is not None:
             feed.attach(self)
         self._ns.on("connect")(self._on_connect)
@@ -192,6 +204,7 @@ class ChatServer:
             # After the cluster's reader opened: a timeout given since is in the log.
             for user_id, until in (await self._moderation.timeouts()).items():
                 self._timeouts.set(user_id, until)
+        await self._channels.load()
         if self._feed is None:
             self._visible_id = (await self._store.snapshot((), 0, users_max=0)).last_id
         # In cluster mode the feed's reader sets it (reset) before the first connect.
@@ -199,6 +212,17 @@ class ChatServer:
     def online_users(self) -> Mapping[str, User]:
         """Who is online: this node's sockets' users, or in cluster mode everyone's."""
         return self._presence.users() if self._feed is None else self._online_view
+
+    def readable(self, user_id: str, channel: object) -> str:
+        return self._channels.check(user_id, channel, Need.READ)
+
+    async def known_user(self, asker: str, user_id: str) -> bool:
+        """Whether ``user_id`` is a user that has not left: one read of every user, which
+        costs ``asker`` a history page's share of its budget (Invalid when spent)."""
+        wait = self._history_reads.take(asker, trio.current_time())
+        if wait:
+            raise Invalid(f"you are asking too fast; try again in {wait:.1f} s")
+        return any(user.user_id == user_id for user in await self._store.list_users())
 
     # -- connect / disconnect ----------------------------------------------------------
 
@@ -434,6 +458,7 @@ class ChatServer:
     async def delete_message(self, channel: str, message_id: int) -> bool:
         """Delete a message; everyone who can see the channel gets `message:delete`
         (moderators' deletions now, a sender's own later, issue 18, the same way)."""
+        await self._channels.prepare(channel)
         if not await self._store.delete_message(channel, message_id):
             return False
         if self._feed is None:
@@ -479,13 +504,16 @@ class ChatServer:
         channel, message_id = effect.get("channel"), effect.get("id")
         until, role = effect.get("until"), effect.get("role")
         sessions, users = effect.get("sessions"), effect.get("users")
-        if what == Do.DELETE and channel in CHANNELS and _is_int(message_id):
-            recent = self._recent[channel]
-            for kept in [m for m in recent if m.id == message_id]:
-                recent.remove(kept)
+        if what == Do.DELETE and isinstance(channel, str) and _is_int(message_id):
+            recent = self._recent.get(channel)  # kept for the original five only
+            if recent is not None:
+                for kept in [m for m in recent if m.id == message_id]:
+                    recent.remove(kept)
             # A `channels` payload made before holds it.
             self._channels_payload.forget()
-            self._ns.to(channel).emit("message:delete", {"channel": channel, "id": message_id})
+            self._channel_events.audience(channel).emit(
+                "message:delete", {"channel": channel, "id": message_id}
+            )
         elif what == Do.KICK and isinstance(user_id, str):
             for own in self._sockets_of(user_id):
                 own.disconnect()
@@ -497,6 +525,8 @@ class ChatServer:
             self._let_go_of_sessions({s for s in sessions if isinstance(s, str)})
         elif what == Do.FORGET and isinstance(users, list):
             self._forget_removed(users)
+        elif self._channel_events.apply(effect):
+            pass  # a channel or a conversation, created or changed
         else:
             log.warning("a moderation effect could not be applied: %r", effect)
 
@@ -794,10 +824,13 @@ class ChatServer:
                 socket, "message:channel:send", wait, "too many messages from your address"
             )
         try:
-            channel = validation.channel(args[0])
             text = validation.message_text(args[1])
+            channel = await self._channels.usable(user.user_id, args[0], Need.POST)
         except Invalid as error:
             return _refuse(socket, "message:channel:send", error.reason)
+        except StoreWriteError as exc:
+            log.warning("a channel for user %s's message was not stored: %s", user.user_id, exc)
+            return {"ok": False, "error": "the server could not store the message"}
         try:
             message = await self._publish(channel, user, text)
         except StoreWriteError as exc:
@@ -834,9 +867,11 @@ class ChatServer:
                 await self._order.wait(ticket)
             try:
                 if message is not None:
-                    self._ns.to(channel).emit("message:channel", channel, message.wire())
+                    self._channel_events.audience(channel).emit(
+                        "message:channel", channel, message.wire()
+                    )
                     self._visible_id = message.id
-                    self._recent[channel].append(message)
+                    self._note_recent(message)
                     metrics.chat_messages.inc()
             finally:
                 self._order.release(ticket)
@@ -949,10 +984,18 @@ class ChatServer:
                     socket.disconnect(close=True)
 
     def message(self, position: int, message: Message) -> None:
-        self._ns.to(message.channel).emit("message:channel", message.channel, message.wire())
-        self._recent[message.channel].append(message)
+        self._channel_events.audience(message.channel).emit(
+            "message:channel", message.channel, message.wire()
+        )
+        self._note_recent(message)
         self._visible_id = position
         self._ns.metrics.chat_messages.inc()
+
+    def _note_recent(self, message: Message) -> None:
+        """Kept for the connect snapshot's history, which is of the original five only."""
+        recent = self._recent.get(message.channel)
+        if recent is not None:
+            recent.append(message)
 
     def online(self, position: int, user: User, *, first: bool) -> None:
         self._visible_id = position
@@ -1037,9 +1080,12 @@ class ChatServer:
                 socket, "channel:history", wait, "you are asking for history too fast"
             )
         try:
-            channel = validation.channel(args[0])
+            channel = await self._channels.usable(user.user_id, args[0], Need.READ)
         except Invalid as error:
             return _refuse(socket, "channel:history", error.reason)
+        except StoreWriteError as exc:
+            log.warning("a channel for user %s's history was not stored: %s", user.user_id, exc)
+            return {"ok": False, "error": "the server could not read the history now"}
         options = args[1] if len(args) == 2 and args[1] is not None else {}
         if not isinstance(options, dict):
             return _refuse(socket, "channel:history", "options must be an object")

@@ -24,6 +24,8 @@ class Do(StrEnum):
     ROLE = "role"  # {userId, role}: its tabs speak with it; everyone is told
     LOGOUT = "logout"  # {sessions: [hex digest]}: the tabs of those login sessions end
     FORGET = "forget"  # {users: [{userId, username}]}: removed users leave every list
+    CHANNEL = "channel"  # {channel}: a channel created or changed (chat/channels/)
+    DM = "dm"  # {conversation}: a direct conversation opened (chat/channels/)
 
 
 def deleted(channel: str, message_id: int) -> Effect:

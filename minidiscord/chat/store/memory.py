@@ -66,6 +66,10 @@ class MemoryStore:
             del self._sessions[key]
         return True
 
+    async def add_channel(self, channel: str) -> None:
+        self._check_open()
+        self._messages.setdefault(channel, [])
+
     async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
         self._check_open()
         messages = self._messages.get(channel)

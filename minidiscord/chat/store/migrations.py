@@ -167,6 +167,29 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX audit_by_at ON audit(at)",
         ),
     ),
+    Migration(
+        "created channels, channel topics and direct conversations",
+        (
+            # A channel's id stays when it is renamed; name_key makes names unique whatever
+            # their case. The original channels have a row once their topic is set.
+            """CREATE TABLE channel_info (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                name_key TEXT NOT NULL UNIQUE,
+                topic TEXT NOT NULL,
+                archived INTEGER NOT NULL,
+                created INTEGER NOT NULL,
+                seq INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+            # member_a < member_b: the conversation's id names both.
+            """CREATE TABLE conversations (
+                id TEXT PRIMARY KEY,
+                member_a TEXT NOT NULL,
+                member_b TEXT NOT NULL,
+                created INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -450,7 +450,8 @@ class RedisStore:
     ) -> None:
         self.target = target
         self.keys = RedisKeys(prefix)
-        self._channels = frozenset(channels)
+        # The channels whose keys this node may touch (add_channel adds to them).
+        self._channels = set(channels)
         self._timeout = timeout
         self._client: RedisClient | None = None
         self.state = StoreState.OPEN
@@ -893,6 +894,10 @@ class RedisStore:
             [user_id, keys.session_prefix, LOG_MAXLEN, LEAVE],
         )
         return int(entry) > 0
+
+    async def add_channel(self, channel: str) -> None:
+        # A channel's messages are one key, made by its first message: nothing to write.
+        self._channels.add(channel)
 
     async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
         if channel not in self._channels:

@@ -371,6 +371,14 @@ class SqliteStore:
         # Sessions go with the user (ON DELETE CASCADE); messages stay.
         return await self._write((_DELETE_USER, (user_id,))) > 0
 
+    async def add_channel(self, channel: str) -> None:
+        if channel in self._channel_ids:
+            return
+        await self._write(("INSERT OR IGNORE INTO channels (name) VALUES (?)", (channel,)))
+        (row,) = await self._read("SELECT id FROM channels WHERE name = ?", (channel,))
+        self._channel_ids[channel] = row[0]
+        self._channel_names[row[0]] = channel
+
     async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
         self._check_writable()
         channel_id = self._channel_ids.get(channel)
