@@ -189,7 +189,9 @@ class ChatApp(App):
         self.store = store
         self.account_store = account_store
         self.accounts = accounts_for(settings, account_store, clock=clock)
-        self.api = AccountRoutes(self.accounts, OriginPolicy(settings.cors_origins))
+        self.api = AccountRoutes(
+            self.accounts, OriginPolicy(settings.cors_origins), auth=settings.auth
+        )
         # Cluster mode: this node's link to the others (its log reader, presence and
         # heartbeat); None on a single node.
         self.cluster = cluster

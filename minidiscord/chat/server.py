@@ -44,6 +44,8 @@ from .accounts.sessions import Lifetimes, refusal
 from .clock import wall_clock_ms
 from .feed import Feed
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
+from .moderation.admin_events import AdminEvents
+from .moderation.directory import StoreDirectory
 from .moderation.events import ModerationEvents
 from .moderation.service import Moderation
 from .moderation.timeouts import Timeouts
@@ -160,7 +162,8 @@ class ChatServer:
             accounts.on_sessions_ended(self._let_go_of_logins)
             self._moderation = Moderation(accounts, clock=clock)
             events = ModerationEvents(self, self._moderation)
-            for event, handler in events.handlers().items():
+            admin = AdminEvents(self, self._moderation, StoreDirectory(store))
+            for event, handler in {**events.handlers(), **admin.handlers()}.items():
                 self._ns.on(event)(handler)
         elif auth == "accounts":
             raise ValueError("auth 'accounts' needs the accounts")
