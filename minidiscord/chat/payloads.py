@@ -32,10 +32,11 @@ class UsersPayload:
             connected = user.user_id in online
             entry = entries.get(user.user_id)
             # Mostly the very same User object as last time: the identity check is cheap.
+            # A role is not part of a User's equality, but the entry shows it.
             if (
                 entry is None
                 or entry[1] is not connected
-                or (entry[0] is not user and entry[0] != user)
+                or (entry[0] is not user and (entry[0] != user or entry[0].role is not user.role))
             ):
                 wire = user.presence_wire(connected=connected)
                 entry = (user, connected, Encoded.of(wire).json)

@@ -7,7 +7,7 @@ import { h } from "./dom.js";
 import { ask, confirmAction, moderateUser, refusalText, roleBadge } from "./moderation.js";
 import { formatTimestamp, isoTimestamp } from "./timefmt.js";
 
-const AUDIT_PAGE = 25;
+const AUDIT_PAGE = 20;
 const ROLES = ["member", "moderator", "admin"];
 
 let view = null;

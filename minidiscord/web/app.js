@@ -355,8 +355,8 @@ function describeAckError(error) {
 
 /** This user as the user list knows them; the session id stays out of it. */
 function selfUser() {
-  const { userId, username, avatar: picture } = state.session;
-  return { userId, username, avatar: picture };
+  const { userId, username, avatar: picture, role } = state.session;
+  return { userId, username, avatar: picture, role };
 }
 
 function startConnection(credentials) {

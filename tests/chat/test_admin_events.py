@@ -114,3 +114,17 @@ async def test_an_admin_revokes_a_users_sessions_and_its_tabs_go(room: Room) -> 
     assert ack == {"ok": False, "error": "you cannot do that to yourself"}
     ack = await admin.call("user:revoke-sessions", {"userId": 7})
     assert ack == {"ok": False, "error": "userId must be a user's id"}
+
+
+async def test_a_newcomer_sees_a_changed_role_in_the_users_list(room: Room) -> None:
+    admin = await room.as_role("root", Role.ADMIN)
+    mia = await room.as_role("mia", Role.MEMBER)
+    # A connect before the change: the users list as it was.
+    before = await room.connect({"username": "early"}, "early")
+    ((listed,),) = before.received("users")
+    assert {u["username"]: u["role"] for u in listed}["mia"] == "member"
+    ack = await admin.call("user:role", {"userId": mia.session["userId"], "role": "moderator"})
+    assert ack == {"ok": True, "role": "moderator"}
+    late = await room.connect({"username": "late"}, "late")
+    ((listed,),) = late.received("users")
+    assert {u["username"]: u["role"] for u in listed}["mia"] == "moderator"
