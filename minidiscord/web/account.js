@@ -250,7 +250,7 @@ function sessionItem(session, now) {
     h("span", { class: "session-used" }, used),
   );
   if (!session.current) {
-    const revoke = h("button", { type: "button", class: "secondary", "aria-label": `Revoke ${label}, ${used}` }, "Revoke");
+    const revoke = h("button", { type: "button", class: "secondary-button", "aria-label": `Revoke ${label}, ${used}` }, "Revoke");
     revoke.addEventListener("click", async () => {
       const answer = await callApi("sessions/revoke", { session: session.id });
       dialog.status.textContent = answer.ok ? `Revoked: ${label}.` : describeRefusal(answer);

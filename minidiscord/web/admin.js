@@ -92,16 +92,16 @@ function userRow(user, now) {
   const actions = h("div", { class: "admin-actions" });
   if (user.role !== "guest") {
     const select = h("select", { "aria-label": `Role of ${user.username}` }, ...ROLES.map((role) => h("option", { value: role, selected: role === user.role }, role)));
-    const save = h("button", { type: "button", class: "secondary" }, "Set role");
+    const save = h("button", { type: "button", class: "secondary-button" }, "Set role");
     save.addEventListener("click", () => act("user:role", { userId: user.userId, role: select.value }, `${user.username} is now ${select.value}.`));
     actions.append(select, save);
   }
   if (user.banned === null) {
-    const ban = h("button", { type: "button", class: "secondary" }, "Ban");
+    const ban = h("button", { type: "button", class: "secondary-button" }, "Ban");
     ban.addEventListener("click", () => moderateUser(view.socket(), "ban", user, { returnFocus: view.search, done: refreshAfter(`${user.username} is banned.`) }));
     actions.append(ban);
   } else {
-    const unban = h("button", { type: "button", class: "secondary" }, "Unban");
+    const unban = h("button", { type: "button", class: "secondary-button" }, "Unban");
     unban.addEventListener("click", () => confirmAction({
       title: `Unban ${user.username}?`,
       text: `${user.username} may log in and connect again.`,
@@ -118,7 +118,7 @@ function userRow(user, now) {
     actions.append(unban);
   }
   if (user.role !== "guest") {
-    const revoke = h("button", { type: "button", class: "secondary" }, "Revoke sessions");
+    const revoke = h("button", { type: "button", class: "secondary-button" }, "Revoke sessions");
     revoke.addEventListener("click", () => confirmAction({
       title: `Revoke every session of ${user.username}?`,
       text: `${user.username} is logged out on every device and must log in again.`,
