@@ -35,11 +35,8 @@ export function guestsAllowed() {
 // ---- the login form -------------------------------------------------------------------
 
 export class AccountForm {
-  /**
-   * `onLoggedIn(username)`: a login or registration succeeded (the cookie is set);
-   * `onGuest()`: the guest path, as the form's submit always was.
-   */
-  constructor({ onLoggedIn, onGuest }) {
+  /** `onLoggedIn(username)`: a login or registration succeeded (the cookie is set). */
+  constructor({ onLoggedIn }) {
     this.ui = {
       form: $("login-form"),
       username: $("username"),
@@ -56,7 +53,6 @@ export class AccountForm {
       error: $("login-error"),
     };
     this.onLoggedIn = onLoggedIn;
-    this.onGuest = onGuest;
     this.busy = false;
     // The account this browser is logged in as (its cookie), if any: "Connect" comes back as it.
     this.remembered = null;

@@ -146,12 +146,12 @@ async function act(event, fields, done) {
   refreshAfter(done)();
 }
 
-/** After an action: say what happened, and show the users and the log as they are now. */
+/** After an action: show the users and the log as they are now, then say what happened. */
 function refreshAfter(text) {
-  return () => {
+  return async () => {
+    view.status.textContent = "";
+    await Promise.all([loadUsers(), loadAudit({ reset: true })]);
     view.status.textContent = text;
-    loadUsers();
-    loadAudit({ reset: true });
   };
 }
 

@@ -18,6 +18,7 @@ const HISTORY_TRIGGER_PX = 80;
 const HISTORY_PAGE = 50;
 const HISTORY_ACK_TIMEOUT_MS = 5000;
 const OFFLINE_ERROR = "You are offline: the message was not sent.";
+const CLOSED_BY_SERVER = "The server closed the connection.";
 // What Tab may reach inside an open drawer.
 const FOCUSABLE = [
   "button:not([disabled])",
@@ -77,10 +78,7 @@ let socket = null;
 let loadingHistory = false;
 // When a history page refused as asked too fast may be asked for again (ms since epoch).
 let historyRetryAt = 0;
-const accountForm = new AccountForm({
-  onLoggedIn: (username) => connectAs({ username, account: true }),
-  onGuest: () => ui.loginForm.requestSubmit(),
-});
+const accountForm = new AccountForm({ onLoggedIn: (username) => connectAs({ username, account: true }) });
 
 // ---- views -------------------------------------------------------------------------
 
@@ -160,7 +158,11 @@ function renderUsers() {
 
 /** A member of the list, with the role's badge and what a moderator may do to them. */
 function memberNode(user, selfId) {
-  const onAction = (action, target, button) => moderateUser(socket, action, target, { returnFocus: button });
+  // After the dialog, back to the same button of the list as drawn then (a ban or a kick
+  // may have removed the row: then the message box).
+  const again = (action, userId) => () =>
+    document.querySelector(`[data-user-id="${CSS.escape(userId)}"] [data-action="${action}"]`) ?? ui.messageInput;
+  const onAction = (action, target) => moderateUser(socket, action, target, { returnFocus: again(action, target.userId) });
   return decorateMember(userItem(user, user.userId === selfId), user, { viewer: state.session, onAction });
 }
 
@@ -463,7 +465,7 @@ function startConnection(credentials) {
       stopConnection();
       markDisconnected(true);
       state = new ChatState();
-      showLogin({ note: "The server closed the connection.", username: creds.username });
+      showLogin({ note: CLOSED_BY_SERVER, username: creds.username });
       if (creds.account) explainEndedLogin();
       return;
     }
@@ -478,14 +480,15 @@ function startConnection(credentials) {
 /** Why an account's connection was closed: a ban or a revoked login says so; else a kick. */
 async function explainEndedLogin() {
   const why = await whyLoginEnded();
-  if (socket || ui.loginView.hidden) return;
+  // Only while that note is still the news (not after a log out from this page, say).
+  if (socket || ui.loginView.hidden || ui.loginNote.textContent !== CLOSED_BY_SERVER) return;
   if (why === null) {
     ui.loginNote.textContent = "A moderator disconnected you. You may connect again.";
     return;
   }
   saveAccount(null);
   await logOut();
-  ui.loginNote.textContent = `The server closed the connection. ${why}`;
+  ui.loginNote.textContent = `${CLOSED_BY_SERVER} ${why}`;
   accountForm.render(null);
 }
 

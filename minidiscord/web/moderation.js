@@ -122,11 +122,13 @@ function confirmDialog() {
  * Ask before a moderation action. `reason`: "required", "optional" or null (no field);
  * `duration`: whether to ask how long. `run({reason, seconds})` does it and resolves to
  * null, or to a sentence saying why it failed (shown in the dialog, which stays open).
- * Focus goes back to `returnFocus` (or where it was) when the dialog closes.
+ * Focus goes back to `returnFocus` (an element, or a function giving one: the element may
+ * have been drawn again meanwhile), else to where it was, when the dialog closes.
  */
 export function confirmAction({ title, text, confirmLabel, reason = null, duration = false, run, returnFocus = null }) {
   const d = confirmDialog();
-  const back = returnFocus ?? document.activeElement;
+  const before = document.activeElement;
+  const back = () => (typeof returnFocus === "function" ? returnFocus() : (returnFocus ?? before));
   d.title.textContent = title;
   d.text.textContent = text;
   d.confirm.textContent = confirmLabel;
@@ -147,7 +149,8 @@ export function confirmAction({ title, text, confirmLabel, reason = null, durati
   };
   d.node.addEventListener("close", () => {
     d.pending = null;
-    if (back?.isConnected) back.focus();
+    const target = back();
+    if (target?.isConnected) target.focus();
   }, { once: true });
   d.node.showModal();
   (duration ? d.duration : reason !== null ? d.reason : d.confirm).focus();

@@ -115,6 +115,8 @@ def test_time_out_kick_and_ban_from_the_member_list(
     dialog.get_by_label("Duration", exact=True).select_option(label="10 minutes")
     confirm(mod, "Time out tom?", "Time out", reason="calm down")
     expect(dialog).to_be_hidden()
+    # The focus goes back where it was.
+    expect(mod.member("tom").get_by_role("button", name="Time out", exact=True)).to_be_focused()
     tom.send("can I still talk?")
     expect(tom.send_error).to_contain_text("Message not sent: you are timed out until")
     # A kick: the tab goes back to the login form, and may come back.
@@ -229,11 +231,16 @@ def test_the_audit_log_pages_older_entries(
         role = "moderator" if number % 2 == 0 else "member"
         row.get_by_role("combobox", name="Role of mia", exact=True).select_option(role)
         row.get_by_role("button", name="Set role", exact=True).click()
+        # Said once the list and the log are drawn again (and it differs from the last).
+        expect(view.get_by_role("status")).to_have_text(f"mia is now {role}.")
         expect(view.locator(".audit-entry")).to_have_count(min(number + 1, 20))
     entries = view.locator(".audit-entry")
-    expect(entries.nth(0)).to_contain_text("(moderator -> member)")
+    # Newest first: the last change (the 21st, to moderator), ..., the second (to member).
+    expect(entries.nth(0)).to_contain_text("(member -> moderator)")
+    expect(entries.nth(19)).to_contain_text("(moderator -> member)")
     older = view.get_by_role("button", name="Load older entries", exact=True)
     older.click()
     expect(entries).to_have_count(21)
     expect(entries.nth(20)).to_contain_text("(member -> moderator)")
+    expect(entries.nth(19)).to_contain_text("(moderator -> member)")
     expect(older).to_be_hidden()
