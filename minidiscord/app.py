@@ -198,7 +198,9 @@ class ChatApp(App):
         self.channel_store = channel_store or MemoryChannels()
         self.accounts = accounts_for(settings, account_store, clock=clock)
         self.clock = clock
-        self.api = AccountRoutes(self.accounts, OriginPolicy(settings.cors_origins))
+        self.api = AccountRoutes(
+            self.accounts, OriginPolicy(settings.cors_origins), auth=settings.auth
+        )
         # Cluster mode: this node's link to the others (its log reader, presence and
         # heartbeat); None on a single node.
         self.cluster = cluster

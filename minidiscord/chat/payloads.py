@@ -32,6 +32,7 @@ class UsersPayload:
             connected = user.user_id in online
             entry = entries.get(user.user_id)
             # Mostly the very same User object as last time: the identity check is cheap.
+            # A role is not part of a User's equality, but the entry shows it.
             if (
                 entry is None
                 or entry[1] is not connected

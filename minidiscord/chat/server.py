@@ -49,6 +49,8 @@ from .clock import wall_clock_ms
 from .feed import Feed
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
 from .moderation import effects
+from .moderation.admin_events import AdminEvents
+from .moderation.directory import StoreDirectory
 from .moderation.effects import Do, Effect
 from .moderation.events import ModerationEvents
 from .moderation.service import Moderation
@@ -167,7 +169,8 @@ class ChatServer:
             accounts.on_sessions_ended(self._let_go_of_logins)
             self._moderation = Moderation(accounts, clock=clock)
             events = ModerationEvents(self, self._moderation)
-            for event, handler in events.handlers().items():
+            admin = AdminEvents(self, self._moderation, StoreDirectory(store))
+            for event, handler in {**events.handlers(), **admin.handlers()}.items():
                 self._ns.on(event)(handler)
         elif auth == "accounts":
             raise ValueError("auth 'accounts' needs the accounts")

@@ -1,10 +1,13 @@
 // The chat page: connects the Socket.IO client, the chat state and the views.
 
 import { installChannels } from "./channels.js";
+import { AccountForm, guestsAllowed, loadServerModes, logOut, openAccountDialog, whyLoginEnded } from "./account.js";
+import { openAdminView } from "./admin.js";
 import { ChatState } from "./chatstate.js";
+import { ask, confirmAction, decorateMember, decorateMessage, isAdmin, moderateUser, refusalText } from "./moderation.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
-import { forgetSession, loadSession, markDisconnected, saveChannel, saveSession } from "./storage.js";
+import { forgetSession, loadSession, markDisconnected, saveAccount, saveChannel, saveSession } from "./storage.js";
 
 const SEND_ACK_TIMEOUT_MS = 10000;
 const LEAVE_ACK_TIMEOUT_MS = 2000;
@@ -16,6 +19,7 @@ const HISTORY_TRIGGER_PX = 80;
 const HISTORY_PAGE = 50;
 const HISTORY_ACK_TIMEOUT_MS = 5000;
 const OFFLINE_ERROR = "You are offline: the message was not sent.";
+const CLOSED_BY_SERVER = "The server closed the connection.";
 // What Tab may reach inside an open drawer.
 const FOCUSABLE = [
   "button:not([disabled])",
@@ -49,6 +53,9 @@ const ui = {
   settingsButton: $("settings-button"),
   settingsMenu: $("settings-menu"),
   disconnectButton: $("disconnect-button"),
+  accountButton: $("account-button"),
+  adminButton: $("admin-button"),
+  logoutButton: $("logout-button"),
   leaveButton: $("leave-button"),
   leaveDialog: $("leave-dialog"),
   leaveConfirm: $("leave-confirm"),
@@ -72,6 +79,7 @@ let socket = null;
 let loadingHistory = false;
 // When a history page refused as asked too fast may be asked for again (ms since epoch).
 let historyRetryAt = 0;
+const accountForm = new AccountForm({ onLoggedIn: (username) => connectAs({ username, account: true }) });
 
 // ---- views -------------------------------------------------------------------------
 
@@ -83,6 +91,7 @@ function showLogin({ note = "", error = "", username = "" } = {}) {
   ui.loginError.textContent = error;
   ui.username.setAttribute("aria-invalid", error ? "true" : "false");
   ui.username.value = username;
+  accountForm.render(loadSession().account);
   document.title = "minidiscord";
   ui.username.focus();
 }
@@ -114,6 +123,12 @@ function renderHeader() {
   ui.connectedAs.textContent = `You are connected as ${name}.`;
   ui.selfName.textContent = name;
   ui.selfAvatar.replaceChildren(avatar(name, state.session?.userId, state.session?.avatar, "small"));
+  // What an account may do from Settings (a guest has none of it).
+  const role = state.session?.role;
+  const account = typeof role === "string" && role !== "guest";
+  ui.accountButton.hidden = !account;
+  ui.logoutButton.hidden = !account;
+  ui.adminButton.hidden = !isAdmin(role);
 }
 
 function renderChannels() {
@@ -144,9 +159,42 @@ function renderUsers() {
   const selfId = state.session?.userId;
   ui.onlineHeading.textContent = `ONLINE -- ${online.length}`;
   ui.offlineHeading.textContent = `OFFLINE -- ${offline.length}`;
-  const item = (u) => userItem(u, u.userId === selfId, u.userId === selfId ? null : channels.messageButton(u));
-  ui.onlineList.replaceChildren(...online.map(item));
-  ui.offlineList.replaceChildren(...offline.map(item));
+  ui.onlineList.replaceChildren(...online.map((u) => memberNode(u, selfId)));
+  ui.offlineList.replaceChildren(...offline.map((u) => memberNode(u, selfId)));
+}
+
+/** A member of the list, with the role's badge and what a moderator may do to them. */
+function memberNode(user, selfId) {
+  // After the dialog, back to the same button of the list as drawn then (a ban or a kick
+  // may have removed the row: then the message box).
+  const again = (action, userId) => () =>
+    document.querySelector(`[data-user-id="${CSS.escape(userId)}"] [data-action="${action}"]`) ?? ui.messageInput;
+  const onAction = (action, target) => moderateUser(socket, action, target, { returnFocus: again(action, target.userId) });
+  const self = user.userId === selfId;
+  return decorateMember(userItem(user, self, self ? null : channels.messageButton(user)), user, { viewer: state.session, onAction });
+}
+
+/** A chat line, with its author's badge and the "Delete message" control for whoever may. */
+function messageNode(message, options) {
+  const authorRole = state.users.get(message.userId)?.role ?? null;
+  return decorateMessage(messageItem(message, options), message, { viewer: state.session, authorRole, onDelete: askToDelete });
+}
+
+function askToDelete(message) {
+  const s = socket;
+  const channel = state.current;
+  const preview = message.message.length > 80 ? `${message.message.slice(0, 80)}…` : message.message;
+  confirmAction({
+    title: "Delete this message?",
+    text: `“${preview}” by ${message.username} is removed for everyone.`,
+    confirmLabel: "Delete",
+    reason: "optional",
+    returnFocus: ui.messageInput,
+    run: async ({ reason }) => {
+      const reply = await ask(s, "message:delete", { channel, id: message.id, ...(reason ? { reason } : {}) });
+      return reply.ok === true ? null : refusalText(reply);
+    },
+  });
 }
 
 function nearBottom() {
@@ -165,7 +213,7 @@ function renderMessages({ keepPosition = false } = {}) {
   const messages = state.messages();
   ui.messageList.replaceChildren(
     channelIntro(channels.label(state.current)),
-    ...messages.map((message, i) => messageItem(message, { previous: messages[i - 1], now })),
+    ...messages.map((message, i) => messageNode(message, { previous: messages[i - 1], now })),
   );
   // Keeping the distance to the bottom keeps the same messages in view when older ones
   // were added above them.
@@ -177,7 +225,7 @@ function renderMessages({ keepPosition = false } = {}) {
 function showNewMessage(message, { own = false } = {}) {
   const messages = state.messages();
   const stick = own || nearBottom();
-  if (messages.at(-1) === message) ui.messageList.append(messageItem(message, { previous: messages.at(-2) }));
+  if (messages.at(-1) === message) ui.messageList.append(messageNode(message, { previous: messages.at(-2) }));
   else renderMessages({ keepPosition: true });
   if (stick) scrollToNewest();
   else ui.jumpLatest.hidden = false;
@@ -319,18 +367,21 @@ function describeAckError(error) {
 
 /** This user as the user list knows them; the session id stays out of it. */
 function selfUser() {
-  const { userId, username, avatar: picture } = state.session;
-  return { userId, username, avatar: picture };
+  const { userId, username, avatar: picture, role } = state.session;
+  return { userId, username, avatar: picture, role };
 }
 
 function startConnection(credentials) {
   stopConnection();
-  const creds = { username: credentials.username, sessionId: credentials.sessionId ?? null };
+  const creds = { username: credentials.username, sessionId: credentials.sessionId ?? null, account: Boolean(credentials.account) };
   const s = new Socket(location.origin, {
-    // connectErrors: this page shows a refusal (CONNECT_ERROR) on its login form.
-    auth: () => (creds.sessionId
-      ? { sessionId: creds.sessionId, username: creds.username, connectErrors: true }
-      : { username: creds.username, connectErrors: true }),
+    // connectErrors: this page shows a refusal (CONNECT_ERROR) on its login form. An
+    // account's login is the HttpOnly cookie, which the handshake carries by itself.
+    auth: () => (creds.account
+      ? { connectErrors: true }
+      : creds.sessionId
+        ? { sessionId: creds.sessionId, username: creds.username, connectErrors: true }
+        : { username: creds.username, connectErrors: true }),
   });
   socket = s;
   const on = (event, handler) => s.on(event, (...args) => socket === s && handler(...args));
@@ -346,6 +397,7 @@ function startConnection(credentials) {
     creds.sessionId = typeof session.sessionId === "string" ? session.sessionId : null;
     creds.username = session.username;
     saveSession(creds);
+    if (creds.account) saveAccount(session.username);
     state.setSession(session);
     state.upsertUser(selfUser(), true);
     renderHeader();
@@ -384,6 +436,17 @@ function startConnection(credentials) {
     state.upsertUser(user, true);
     renderUsers();
   });
+  on("message:delete", (gone) => {
+    if (gone === null || typeof gone !== "object") return;
+    if (state.removeMessage(gone.channel, gone.id) === "current") renderMessages({ keepPosition: true });
+  });
+  on("user:role", (change) => {
+    if (change === null || typeof change !== "object" || typeof change.userId !== "string") return;
+    if (typeof change.role !== "string") return;
+    if (state.setRole(change.userId, change.role)) renderHeader();
+    renderUsers();
+    renderMessages({ keepPosition: true });
+  });
   on("message:channel", (channel, message) => {
     channels.knowConversation(channel);
     const where = state.addMessage(channel, message);
@@ -404,6 +467,11 @@ function startConnection(credentials) {
     }
     stopConnection();
     state = new ChatState();
+    if (creds.account) {
+      // The login is over (ended, expired, banned): its cookie goes too.
+      saveAccount(null);
+      logOut();
+    }
     showLogin({ error: `The server refused the connection: ${error.message}`, username: creds.username });
   });
   on("disconnect", (reason) => {
@@ -411,7 +479,8 @@ function startConnection(credentials) {
       stopConnection();
       markDisconnected(true);
       state = new ChatState();
-      showLogin({ note: "The server closed the connection.", username: creds.username });
+      showLogin({ note: CLOSED_BY_SERVER, username: creds.username });
+      if (creds.account) explainEndedLogin();
       return;
     }
     setStatus("Connection lost. Reconnecting…", "reconnecting");
@@ -422,10 +491,26 @@ function startConnection(credentials) {
   s.connect();
 }
 
+/** Why an account's connection was closed: a ban or a revoked login says so; else a kick. */
+async function explainEndedLogin() {
+  const why = await whyLoginEnded();
+  // Only while that note is still the news (not after a log out from this page, say).
+  if (socket || ui.loginView.hidden || ui.loginNote.textContent !== CLOSED_BY_SERVER) return;
+  if (why === null) {
+    ui.loginNote.textContent = "A moderator disconnected you. You may connect again.";
+    return;
+  }
+  saveAccount(null);
+  await logOut();
+  ui.loginNote.textContent = `${CLOSED_BY_SERVER} ${why}`;
+  accountForm.render(null);
+}
+
 // ---- user actions ----------------------------------------------------------------------
 
-function onLogin(event) {
+async function onLogin(event) {
   event.preventDefault();
+  if (accountForm.busy) return;
   const username = ui.username.value.trim();
   if (!username) {
     ui.loginError.textContent = "Username cannot be empty.";
@@ -435,10 +520,29 @@ function onLogin(event) {
   }
   ui.loginError.textContent = "";
   ui.username.setAttribute("aria-invalid", "false");
+  const stored = loadSession();
+  if (stored.account) {
+    // Connect comes back as the account this browser is logged in as; another name is
+    // someone else, so that login ends first (its cookie would speak for the guest).
+    if (stored.account.toLowerCase() === username.toLowerCase()) return connectAs({ username: stored.account, account: true });
+    accountForm.busy = true;
+    saveAccount(null);
+    await logOut();
+    accountForm.busy = false;
+  }
+  if (!guestsAllowed()) {
+    accountForm.render(null);
+    ui.loginError.textContent = "This server is for registered users: log in or register.";
+    return;
+  }
+  // The stored session belongs to the stored name; another name means a new user.
+  connectAs({ username, sessionId: stored.username === username ? stored.sessionId : null });
+}
+
+/** Connect as `username`: a guest (restoring `sessionId` if any) or, with `account`, the login's account. */
+function connectAs({ username, sessionId = null, account = false }) {
   ui.loginNote.textContent = "Connecting…";
   const stored = loadSession();
-  // The stored session belongs to the stored name; another name means a new user.
-  const sessionId = stored.username === username ? stored.sessionId : null;
   markDisconnected(false);
   // The same user comes back to the channel they were reading; another starts anew.
   if (stored.username === username && stored.channel) state = new ChatState(stored.channel);
@@ -446,7 +550,7 @@ function onLogin(event) {
     saveChannel(null);
     state = new ChatState();
   }
-  startConnection({ username, sessionId });
+  startConnection({ username, sessionId, account });
 }
 
 function onSend(event) {
@@ -491,6 +595,16 @@ function onDisconnect() {
   showLogin({ note: `You are disconnected. Connect to come back as ${username}.`, username });
 }
 
+/** End this browser's login: the socket goes, the cookie goes, the page forgets the user. */
+async function endLogin(note) {
+  setSettingsMenu(false);
+  stopConnection();
+  forgetSession();
+  state = new ChatState();
+  await logOut();
+  showLogin({ note });
+}
+
 /** Leaving removes the user for good, so it is asked for twice. */
 function askToLeave() {
   setSettingsMenu(false);
@@ -503,13 +617,16 @@ function onLeave() {
   closeDrawers();
   const s = socket;
   socket = null;
+  // An account's leave logs its session out on the server; the cookie must go too.
+  const account = loadSession().account;
   forgetSession();
-  if (s?.connected) {
-    // Close only after the server has seen the leave (or gave up answering).
-    s.timeout(LEAVE_ACK_TIMEOUT_MS).emit("user:leave", () => s.disconnect());
-  } else {
+  const close = () => {
     s?.disconnect();
-  }
+    if (account) logOut();
+  };
+  // Close only after the server has seen the leave (or gave up answering).
+  if (s?.connected) s.timeout(LEAVE_ACK_TIMEOUT_MS).emit("user:leave", close);
+  else close();
   state = new ChatState();
   showLogin({ note: "You left the server." });
 }
@@ -559,6 +676,15 @@ ui.jumpLatest.addEventListener("click", () => {
 });
 ui.settingsButton.addEventListener("click", () => setSettingsMenu(ui.settingsMenu.hidden));
 ui.disconnectButton.addEventListener("click", onDisconnect);
+ui.logoutButton.addEventListener("click", () => endLogin("You logged out."));
+ui.accountButton.addEventListener("click", () => {
+  setSettingsMenu(false);
+  openAccountDialog({ username: state.session?.username ?? "", onEndedHere: endLogin, returnFocus: ui.settingsButton });
+});
+ui.adminButton.addEventListener("click", () => {
+  setSettingsMenu(false);
+  openAdminView({ socket: () => socket, self: () => state.session?.userId, returnFocus: ui.settingsButton });
+});
 ui.leaveButton.addEventListener("click", askToLeave);
 ui.leaveConfirm.addEventListener("click", onLeave);
 ui.leaveCancel.addEventListener("click", () => ui.leaveDialog.close());
@@ -573,8 +699,8 @@ document.addEventListener("click", (event) => {
   if (!ui.settingsMenu.hidden && !event.target.closest(".settings")) setSettingsMenu(false);
 });
 document.addEventListener("keydown", (event) => {
-  // The modal dialog handles its own keys (Escape closes it, Tab stays inside).
-  if (ui.leaveDialog.open) return;
+  // A modal dialog handles its own keys (Escape closes it, Tab stays inside).
+  if (document.querySelector("dialog[open]")) return;
   if (event.key === "Tab") trapFocus(event);
   if (event.key !== "Escape") return;
   if (!ui.settingsMenu.hidden) setSettingsMenu(false, { restoreFocus: true });
@@ -583,10 +709,16 @@ document.addEventListener("keydown", (event) => {
 window.addEventListener("online", () => socket?.reconnectNow());
 
 const stored = loadSession();
-if (stored.sessionId && stored.username && !stored.disconnected) {
+if (stored.account && !stored.disconnected) {
+  showLogin({ note: `Connecting as ${stored.account}…`, username: stored.account });
+  state = new ChatState(stored.channel ?? undefined);
+  startConnection({ username: stored.account, account: true });
+} else if (stored.sessionId && stored.username && !stored.disconnected) {
   showLogin({ note: `Connecting as ${stored.username}…`, username: stored.username });
   state = new ChatState(stored.channel ?? undefined);
   startConnection({ username: stored.username, sessionId: stored.sessionId });
 } else {
   showLogin({ username: stored.username ?? "" });
 }
+// The login form offers what the server's modes allow once it has said them.
+loadServerModes().then(() => accountForm.render(loadSession().account));

@@ -203,6 +203,24 @@ export class ChatState {
     return isNew;
   }
 
+  /** A message deleted (`message:delete`); returns "current", "other" or null (not shown here). */
+  removeMessage(channel, id) {
+    const entry = this.channels.get(channel);
+    const index = entry?.messages.findIndex((m) => !m.system && m.id === id) ?? -1;
+    if (index < 0) return null;
+    entry.messages.splice(index, 1);
+    return channel === this.current ? "current" : "other";
+  }
+
+  /** A role changed (`user:role`); returns whether it was this user's own. */
+  setRole(userId, role) {
+    const user = this.users.get(userId);
+    if (user) this.users.set(userId, { ...user, role });
+    if (this.session?.userId !== userId) return false;
+    this.session = { ...this.session, role };
+    return true;
+  }
+
   removeUser(user) {
     if (!isUser(user)) return false;
     return this.users.delete(user.userId);

@@ -7,6 +7,8 @@ const KEYS = Object.freeze({
   username: "minidiscord.username",
   disconnected: "minidiscord.disconnected",
   channel: "minidiscord.channel",
+  // The name of the account logged in (its login is the HttpOnly cookie), or nothing.
+  account: "minidiscord.account",
 });
 
 // Storage can be unavailable (privacy modes, quotas); the chat still works, only a reload
@@ -34,6 +36,7 @@ export function loadSession() {
     username: read(KEYS.username),
     disconnected: read(KEYS.disconnected) === "true",
     channel: read(KEYS.channel),
+    account: read(KEYS.account),
   };
 }
 
@@ -53,4 +56,8 @@ export function markDisconnected(disconnected) {
 
 export function forgetSession() {
   for (const key of Object.values(KEYS)) write(key, null);
+}
+
+export function saveAccount(username) {
+  write(KEYS.account, typeof username === "string" ? username : null);
 }

@@ -8,6 +8,14 @@ from playwright.sync_api import ConsoleMessage, Error, Locator, Page, expect
 
 # Chromium logs failed WebSocket connections while a server is down; that is expected.
 _EXPECTED_CONSOLE = re.compile(r"WebSocket connection to .* failed")
+# And every refusal of the accounts' API (a wrong password is a 401), which the page shows.
+_API_REFUSAL = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
+
+
+def _expected(message: ConsoleMessage) -> bool:
+    if _EXPECTED_CONSOLE.search(message.text):
+        return True
+    return bool(_API_REFUSAL.match(message.text)) and "/api/" in message.location.get("url", "")
 
 
 class ChatPage:
@@ -24,7 +32,7 @@ class ChatPage:
         self.page_errors.append(str(error))
 
     def _on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error" and not _EXPECTED_CONSOLE.search(message.text):
+        if message.type == "error" and not _expected(message):
             self.console_errors.append(message.text)
 
     def problems(self) -> list[str]:
@@ -145,6 +153,35 @@ class ChatPage:
         """Open the direct conversation with ``name`` from the member list."""
         self.page.get_by_role("button", name=f"Message {name}", exact=True).click()
         expect(self.page.get_by_role("heading", name=f"@{name}", exact=True)).to_be_visible()
+
+    @property
+    def password_field(self) -> Locator:
+        return self.page.get_by_label("Password", exact=True)
+
+    @property
+    def login_error(self) -> Locator:
+        return self.page.locator("#login-error")
+
+    def log_in(self, name: str, password: str, *, register: bool = False) -> None:
+        """Log in (or register) as an account; the chat opens."""
+        self.username_field.fill(name)
+        self.password_field.fill(password)
+        button = "Register" if register else "Log in"
+        self.page.get_by_role("button", name=button, exact=True).click()
+        self.expect_connected_as(name)
+
+    def member(self, name: str) -> Locator:
+        """A user's row in the member list."""
+        return self.page.locator("#members-panel li.member").filter(
+            has=self.page.locator(".member-name", has_text=re.compile(f"^{re.escape(name)}$"))
+        )
+
+    def message_row(self, text: str) -> Locator:
+        """The line of the message whose text is ``text`` (its actions included)."""
+        exactly = re.compile("^" + re.escape(text) + "$")
+        return self.messages.locator(".message:not(.system)").filter(
+            has=self.page.locator(".text", has_text=exactly)
+        )
 
     def expect_connected_as(self, name: str) -> None:
         expect(self.page.get_by_text(f"You are connected as {name}.", exact=True)).to_be_visible()

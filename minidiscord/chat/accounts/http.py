@@ -1,6 +1,7 @@
 """The accounts' HTTP API under ``/api/``: JSON in, JSON out, the token in a cookie too.
 
-``POST /api/register`` ``{username, password, invite?}`` and ``POST /api/login``
+``GET /api/config`` answers ``{ok: true, auth, registration}`` (the server's modes: what a
+login page offers). ``POST /api/register`` ``{username, password, invite?}`` and ``POST /api/login``
 ``{username, password}`` answer ``{ok: true, token, username, role, session}`` and set the
 token as an HttpOnly, SameSite=Lax cookie (Secure over TLS). The other routes take the
 token as ``Authorization: Bearer TOKEN`` or that cookie: ``POST /api/logout``,
@@ -35,7 +36,7 @@ from ...asgi_io import (
 )
 from ...engine.cors import OriginPolicy
 from .records import LoginSession
-from .service import AccountError, Accounts, Login
+from .service import AccountError, Accounts, AuthMode, Login
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,12 @@ JSON = "application/json"
 
 
 class AccountRoutes:
-    def __init__(self, accounts: Accounts, origins: OriginPolicy) -> None:
+    def __init__(
+        self, accounts: Accounts, origins: OriginPolicy, *, auth: AuthMode = "open"
+    ) -> None:
         self.accounts = accounts
         self._origins = origins
+        self._auth = auth
 
     @staticmethod
     def serves(path: str) -> bool:
@@ -71,6 +75,10 @@ class AccountRoutes:
         except AccountError as error:
             status, body = error.status, {"ok": False, "error": error.message}
             headers = []
+            if scope.get("path") == f"{PREFIX}logout":
+                # A cookie whose session already ended would otherwise stay and be offered
+                # at every connect, refused each time (the guest path too).
+                headers.append(_cookie(scope, "", 0))
             if error.retry_after is not None:
                 body["retryAfter"] = int(error.retry_after * 1000)
                 headers.append((b"retry-after", str(int(error.retry_after)).encode()))
@@ -91,6 +99,9 @@ class AccountRoutes:
             await discard_body(receive, MAX_BODY)
             raise AccountError(405, f"{path} takes {route}")
         fields = await _json_body(scope, receive) if method == "POST" else {}
+        if name == "config":
+            modes = {"auth": self._auth, "registration": self.accounts.registration}
+            return 200, {"ok": True, **modes}, []
         token = _token(scope)
         accounts = self.accounts
         if name in ("register", "login"):
@@ -133,6 +144,7 @@ class AccountRoutes:
 
 # Each route's path under /api/ and the one method it takes.
 _ROUTES = {
+    "config": "GET",
     "register": "POST",
     "login": "POST",
     "logout": "POST",

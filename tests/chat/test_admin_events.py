@@ -1,0 +1,130 @@
+"""The admin view's server side on a real server: `admin:users` and
+`user:revoke-sessions` (admins only), and `GET /api/config` (the modes a login page
+offers)."""
+
+from minidiscord.chat.models import Role
+from tests.chat import test_moderation
+from tests.chat.test_moderation import Room
+from tests.support.accounts import api, register
+from tests.support.servers import ServerFactory
+
+# The moderation tests' server with its clients.
+room = test_moderation.room
+
+
+async def test_the_config_says_the_servers_modes(start_server: ServerFactory) -> None:
+    default = await start_server()
+    answer = await api(default.url, "config")
+    assert answer.status_code == 200
+    assert answer.json() == {"ok": True, "auth": "open", "registration": "open"}
+    strict = await start_server(auth="accounts", registration="invite")
+    assert (await api(strict.url, "config")).json() == {
+        "ok": True,
+        "auth": "accounts",
+        "registration": "invite",
+    }
+    # It is read, never written.
+    assert (await api(default.url, "config", {})).status_code == 405
+
+
+async def test_logging_out_an_ended_session_still_clears_its_cookie(
+    start_server: ServerFactory,
+) -> None:
+    server = await start_server()
+    token = await register(server.url, "ada")
+    cookie = {"cookie": f"minidiscord_session={token}"}
+    assert (await api(server.url, "logout", {}, headers=cookie)).status_code == 200
+    again = await api(server.url, "logout", {}, headers=cookie)
+    assert again.status_code == 401
+    assert "Max-Age=0" in again.headers["set-cookie"]
+
+
+async def test_only_an_admin_lists_users(room: Room) -> None:
+    guest = await room.connect({"username": "grace"}, "guest")
+    member = await room.as_role("mia", Role.MEMBER)
+    moderator = await room.as_role("mod", Role.MODERATOR)
+    for actor in (guest, member, moderator):
+        ack = await actor.call("admin:users", {})
+        assert ack == {"ok": False, "error": "only an admin may do that"}
+        ack = await actor.call("user:revoke-sessions", {"userId": member.session["userId"]})
+        assert ack == {"ok": False, "error": "only an admin may do that"}
+
+
+async def test_an_admin_lists_and_searches_users_with_roles_presence_and_bans(room: Room) -> None:
+    admin = await room.as_role("root", Role.ADMIN)
+    moderator = await room.as_role("mod", Role.MODERATOR)
+    spammer = await room.connect({"username": "spammer"}, "spammer")
+    await moderator.call("user:ban", {"userId": spammer.session["userId"], "reason": "spam"})
+    await spammer.wait_for("disconnect")
+    ack = await admin.call("admin:users", {})
+    assert ack["ok"] is True
+    listed = {u["username"]: u for u in ack["users"]}
+    assert ack["total"] == len(ack["users"]) == 3
+    assert listed["root"]["role"] == "admin"
+    assert listed["root"]["online"] is True
+    assert listed["mod"]["role"] == "moderator"
+    assert listed["mod"]["banned"] is None
+    assert listed["spammer"] == {
+        "userId": spammer.session["userId"],
+        "username": "spammer",
+        "role": "guest",
+        "online": False,
+        "lastSeen": listed["spammer"]["lastSeen"],
+        "banned": "spam",
+    }
+    assert listed["spammer"]["lastSeen"] > 0
+    found = await admin.call("admin:users", {"search": "SPAM"})
+    assert [u["username"] for u in found["users"]] == ["spammer"]
+    limited = await admin.call("admin:users", {"limit": 1})
+    assert limited["total"] == 3
+    assert len(limited["users"]) == 1
+    for fields, error in [
+        ({"search": 5}, "search must be a string"),
+        ({"search": "x" * 65}, "search must be a string"),
+        ({"limit": 0}, "limit must be a positive integer"),
+        ({"limit": True}, "limit must be a positive integer"),
+    ]:
+        ack = await admin.call("admin:users", fields)
+        assert ack["ok"] is False
+        assert error in ack["error"]
+
+
+async def test_an_admin_revokes_a_users_sessions_and_its_tabs_go(room: Room) -> None:
+    admin = await room.as_role("root", Role.ADMIN)
+    token = await register(room.url, "mia")
+    laptop = await room.connect({"token": token}, "laptop")
+    guest = await room.connect({"username": "grace"}, "guest")
+    user_id = laptop.session["userId"]
+    ack = await admin.call("user:revoke-sessions", {"userId": user_id})
+    assert ack == {"ok": True, "ended": 1}
+    (reason,) = await laptop.wait_for("disconnect")
+    assert reason == "io server disconnect"
+    refused = await api(room.url, "sessions", token=token)
+    assert refused.status_code == 401
+    entries = (await admin.call("audit:list", {}))["entries"]
+    assert entries[0]["action"] == "revoke sessions"
+    assert "mia" in entries[0]["target"]
+    # A guest has no login sessions; an admin cannot end another admin's; nor its own.
+    ack = await admin.call("user:revoke-sessions", {"userId": guest.session["userId"]})
+    assert ack == {"ok": False, "error": "a guest has no login sessions"}
+    other = await room.as_role("boss", Role.ADMIN)
+    ack = await admin.call("user:revoke-sessions", {"userId": other.session["userId"]})
+    assert ack == {"ok": False, "error": "a admin cannot act on a admin"}
+    ack = await admin.call("user:revoke-sessions", {"userId": admin.session["userId"]})
+    assert ack == {"ok": False, "error": "you cannot do that to yourself"}
+    ack = await admin.call("user:revoke-sessions", {"userId": 7})
+    assert ack == {"ok": False, "error": "userId must be a user's id"}
+
+
+async def test_a_newcomer_sees_a_changed_role_in_the_users_list(room: Room) -> None:
+    admin = await room.as_role("root", Role.ADMIN)
+    mia = await room.as_role("mia", Role.MEMBER)
+    # A connect before the change: the users list as it was.
+    before = await room.connect({"username": "early"}, "early")
+    ((listed,),) = before.received("users")
+    assert {u["username"]: u["role"] for u in listed}["mia"] == "member"
+    ack = await admin.call("user:role", {"userId": mia.session["userId"], "role": "moderator"})
+    assert ack == {"ok": True, "role": "moderator"}
+    late = await room.connect({"username": "late"}, "late")
+    ((listed,),) = late.received("users")
+    assert {u["username"]: u["role"] for u in listed}["mia"] == "moderator"
