@@ -1,12 +1,11 @@
-"""Accepting connections: every one waiting on a listening socket, up to a bound, per pass.
+"""Accepting connections: several of those waiting on a listening socket per wake-up.
 
 ``trio.serve_listeners`` accepts one connection and then yields to the scheduler, so a
 server accepts at most one connection per scheduler pass. On a busy server a pass can be
 long (in a chat connect storm each pass writes a round of direct sends to every client
 already there: tens of milliseconds with 2,000 of them), and the accept rate, not the
 server's CPU, then set the storm's pace: about 50 connects/s with 2,000 clients. Here one
-wake-up of the listening socket accepts everything the kernel has queued, as libuv does
-for Node.js, bounded so that a flood of connects still lets the open connections run.
+wake-up of the listening socket accepts several of the connections the kernel has queued.
 """
 
 import errno
@@ -20,9 +19,14 @@ import trio
 
 logger = logging.getLogger("minidiscord.frontend")
 
-# Connections accepted per wake-up at most: far more than a pass sees in a storm, few
-# enough that the tasks already running get their turn before the next batch.
-ACCEPT_BATCH = 64
+# Connections accepted per wake-up at most. Connections accepted together move through
+# their handshakes together, so their chat joins fall in one round of direct writes, and
+# each client gets their `user:join`s in one write: 4 per pass cut the server's CPU in a
+# 2,000-client storm from 19 to 10 s (64: 6 s). But they are greeted together too, each
+# holding its `users` list (220 KB at 2,000 users) until written, and the heap keeps that
+# high-water mark: KiB per chat user after the storm 31 with 4, 36 with 8, 47 with 64
+# (docs/benchmarks.md, "Accepting in batches").
+ACCEPT_BATCH = 4
 
 # The kernel is out of something (descriptors, memory): trying again at once would spin.
 CAPACITY_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS}
