@@ -37,6 +37,7 @@ from typing import Any
 
 from benchkit.processes import (
     HANDSHAKE,
+    UNLIMITED,
     free_port,
     pinning,
     running,
@@ -402,12 +403,19 @@ def noise_notes(results: dict[str, dict[str, Any]]) -> list[str]:
 # --- command line ----------------------------------------------------------------------------
 
 
+# A word of a --target command that stands for our server's limits-off options
+# (benchkit.processes.UNLIMITED), so a command for another tree need not spell them out.
+LIMITS_OFF = "LIMITS_OFF"
+
+
 def parse_target(text: str) -> Target:
     name, sep, spec = text.partition("=")
     if not sep or not name or not spec:
         raise argparse.ArgumentTypeError("expected NAME=URL or NAME=cmd:COMMAND WITH {port}")
     if spec.startswith("cmd:"):
-        return Target(name, command=tuple(spec[4:].split()))
+        words = spec[4:].split()
+        command = [w for word in words for w in (UNLIMITED if word == LIMITS_OFF else (word,))]
+        return Target(name, command=tuple(command))
     return Target(name, url=spec.rstrip("/"))
 
 
@@ -437,7 +445,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=parse_target,
         default=[],
         help="another server: NAME=http://host:port (already running) or "
-        "NAME=cmd:COMMAND (started per run; {port} is replaced)",
+        f"NAME=cmd:COMMAND (started per run; {{port}} is replaced, {LIMITS_OFF} stands for "
+        "our server's limits-off options)",
     )
     parser.add_argument("--no-ours", action="store_true", help="skip minidiscord")
     parser.add_argument(

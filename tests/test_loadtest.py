@@ -5,6 +5,7 @@ import math
 import os
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from benchkit import servermetrics, stats, wire
 from benchkit.bulk import BulkReceiver
 from benchkit.framecount import FrameCounter
-from benchkit.processes import HANDSHAKE, free_port, running, script_args
+from benchkit.processes import HANDSHAKE, UNLIMITED, free_port, running, script_args
 from minidiscord.limits import Rate
 from scripts import bench, loadtest
 from tests.support.redisserver import RedisServer
@@ -708,3 +709,17 @@ def test_the_benchmark_notes_counts_that_do_not_match() -> None:
     ]
     notes = bench.noise_notes({"ours": {"ramp100": {"phases": phases}}})
     assert notes == ["ours ramp100: counts do not match at 4/s: the server sent 9 frames"]
+
+
+def test_a_benchmark_target_can_say_limits_off() -> None:
+    # The word stands for every limits-off option; literally, the server refused to start.
+    target = bench.parse_target(
+        f"ours=cmd:{sys.executable} -m minidiscord --port {{port}} LIMITS_OFF --store memory"
+    )
+    assert target.command is not None
+    assert "LIMITS_OFF" not in target.command
+    start = target.command.index("{port}") + 1
+    assert target.command[start : start + len(UNLIMITED)] == UNLIMITED
+    with bench.running_target(target, []) as (url, pid):
+        assert url.startswith("http://127.0.0.1:")
+        assert pid is not None

@@ -10,6 +10,7 @@ import trio
 from ..addresses import TrustedProxies
 from ..asgi_io import ASGIApp
 from ..lifespan import Lifespan
+from .accepting import serve_listener
 from .connlimits import ConnectionLimits, connection_budget, peer_ip, raise_file_limit, refuse
 from .context import ConnectionContext, FrontendConfig
 from .http import HttpConnection
@@ -70,9 +71,9 @@ class NativeServer:
         listeners = [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in sockets]
 
         async def accept(connections: trio.Nursery) -> None:
-            await trio.serve_listeners(
-                self.serve_connection, listeners, handler_nursery=connections
-            )
+            async with trio.open_nursery() as accepting:
+                for sock in sockets:
+                    accepting.start_soon(serve_listener, sock, self.serve_connection, connections)
 
         try:
             await self.serve_accepted(
