@@ -101,6 +101,8 @@ class Message:
     timestamp: int  # milliseconds since the epoch, as JavaScript's Date.now()
     message: str
     avatar: str | None = None
+    # When its author last edited it (ms since the epoch); None: never edited.
+    edited_at: int | None = None
 
     @classmethod
     def by(cls, author: "User", *, id: int, channel: str, text: str, timestamp: int) -> "Message":
@@ -118,4 +120,7 @@ class Message:
         }
         if self.avatar is not None:
             wire["avatar"] = self.avatar
+        if self.edited_at is not None:
+            # Ours (additive): the original client ignores it.
+            wire["editedAt"] = self.edited_at
         return wire

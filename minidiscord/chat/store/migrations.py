@@ -145,6 +145,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX accounts_by_user ON accounts(user_id)",
         ),
     ),
+    # Issue 18 (msgedit): planned as migration 6, after modgaps' 5 (renumbered at merge).
+    Migration(
+        "edited messages",
+        (
+            # When its author last edited it (ms since the epoch); NULL: never.
+            "ALTER TABLE messages ADD COLUMN edited_at INTEGER",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

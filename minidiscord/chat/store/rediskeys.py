@@ -142,4 +142,13 @@ def message_from_json(data: bytes | str) -> Message:
         timestamp=payload["timestamp"],
         message=payload["message"],
         avatar=payload.get("avatar"),
+        edited_at=payload.get("editedAt"),
     )
+
+
+def edited_json(member: bytes | str, text: str, edited_at: int) -> bytes:
+    """A channel ZSET's member (a message's JSON) with a new text, edited at that time."""
+    payload = orjson.loads(member)
+    payload["message"] = text
+    payload["editedAt"] = edited_at
+    return orjson.dumps(payload)
