@@ -42,9 +42,10 @@ from .accounts.http import cookie_token
 from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
 from .accounts.sessions import Lifetimes, refusal
 from .clock import wall_clock_ms
+from .edits import EditEvents, edited, replace_recent
 from .feed import Feed
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
-from .moderation.events import ModerationEvents
+from .moderation.events import Handler, ModerationEvents
 from .moderation.service import Moderation
 from .moderation.timeouts import Timeouts
 from .ordering import Sequencer
@@ -156,14 +157,25 @@ class ChatServer:
         # Moderation needs accounts (roles, bans and the audit log are kept beside them).
         self._timeouts = Timeouts(clock)
         self._moderation: Moderation | None = None
+        moderated: dict[str, Handler] = {}
         if accounts is not None:
             accounts.on_sessions_ended(self._let_go_of_logins)
             self._moderation = Moderation(accounts, clock=clock)
-            events = ModerationEvents(self, self._moderation)
-            for event, handler in events.handlers().items():
+            moderated = ModerationEvents(self, self._moderation).handlers()
+            for event, handler in moderated.items():
                 self._ns.on(event)(handler)
         elif auth == "accounts":
             raise ValueError("auth 'accounts' needs the accounts")
+        # Editing and deleting one's own messages (a moderator's deletes go on to moderation).
+        edits = EditEvents(
+            self,
+            store,
+            clock=clock,
+            rate=rate_limit,
+            moderators_delete=moderated.get("message:delete"),
+        )
+        for event, handler in edits.handlers().items():
+            self._ns.on(event)(handler)
         if feed is not None:
             feed.attach(self)
         self._ns.on("connect")(self._on_connect)
@@ -433,6 +445,9 @@ class ChatServer:
         await self.moderate({"do": "delete", "channel": channel, "id": message_id})
         return True
 
+    def timed_out_until(self, user_id: str) -> int | None:
+        return self._timeouts.until(user_id)
+
     async def kick(self, user_id: str) -> None:
         """Let every tab of the user go ("io server disconnect": clients do not reconnect
         by themselves)."""
@@ -468,6 +483,10 @@ class ChatServer:
             # A `channels` payload made before holds it.
             self._channels_payload.forget()
             self._ns.to(channel).emit("message:delete", {"channel": channel, "id": message_id})
+        elif what == "edit" and channel in CHANNELS and (edit := edited(effect)) is not None:
+            replace_recent(self._recent[channel], edit)
+            self._channels_payload.forget()
+            self._ns.to(channel).emit("message:edit", edit)
         elif what == "kick" and isinstance(user_id, str):
             for own in self._sockets_of(user_id):
                 own.disconnect()

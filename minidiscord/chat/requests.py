@@ -1,0 +1,85 @@
+"""The requests of issue 18's events (edits, deletes, reactions, search): one object from a
+joined user, answered by an ack ``{ok, ...}`` whatever goes wrong.
+
+Each refusal is the sender's alone: answered in the ack (``{ok: false, error}``), logged at
+INFO and counted, never an exception out of the handler. The checks every such event
+shares live here once: who asks, a channel they may read, a message's id.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeGuard
+
+from minidiscord.sockets import Socket
+
+from . import validation
+from .models import User
+from .store.base import StoreReadError, StoreWriteError
+from .validation import Invalid
+
+log = logging.getLogger(__name__)
+
+Ack = dict[str, Any]
+Request = Callable[[Socket, User, dict[str, Any]], Awaitable[Ack]]
+Handler = Callable[..., Awaitable[Ack]]
+
+
+class Refused(Exception):
+    """A request refused: ``message`` is for whoever asked; ``extra`` goes into the ack
+    (``retryAfter``, ``until``); ``label`` is the metrics' reason."""
+
+    def __init__(self, message: str, *, label: str = "invalid event", **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.label = label
+        self.extra = extra
+
+
+def guarded(event: str, request: Request) -> Handler:
+    """The handler of ``event``: ``request`` run for the socket's user with the one object
+    the client sent; every refusal and store failure becomes the ack."""
+
+    async def handle(socket: Socket, *args: Any) -> Ack:
+        user: User | None = socket.data.get("user")
+        try:
+            if user is None:
+                raise Refused("not connected")
+            if len(args) != 1 or not isinstance(args[0], dict):
+                raise Refused("expected one object argument")
+            return await request(socket, user, args[0])
+        except Invalid as error:
+            return refused(socket, event, Refused(error.reason))
+        except Refused as error:
+            return refused(socket, event, error)
+        except StoreWriteError as exc:
+            log.warning("%s from socket %s was not stored: %s", event, socket.id, exc)
+            return {"ok": False, "error": "the server could not store this now"}
+        except StoreReadError as exc:
+            log.warning("%s from socket %s was not read: %s", event, socket.id, exc)
+            return {"ok": False, "error": "the server could not read this now"}
+
+    return handle
+
+
+def refused(socket: Socket, event: str, error: Refused) -> Ack:
+    log.info("refused %s from socket %s: %s", event, socket.id, error.message)
+    socket.namespace.metrics.reject(error.label)
+    return {"ok": False, "error": error.message, **error.extra}
+
+
+def readable_channel(user: User, raw: object) -> str:
+    """The channel named by ``raw``, if ``user`` may read it: the one access check of these
+    events (every user reads every channel of the original five today)."""
+    return validation.channel(raw)
+
+
+def message_id(raw: object) -> int:
+    """A message's id as the wire names it (an integer)."""
+    if not is_int(raw):
+        raise Invalid("id must be a message's id (an integer)")
+    return raw
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """An integer of JSON (not a bool, which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
