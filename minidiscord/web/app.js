@@ -1,6 +1,7 @@
 // The chat page: connects the Socket.IO client, the chat state and the views.
 
 import { ChatState } from "./chatstate.js";
+import { applyDelete, applyEdit, ask, confirmDelete, decorate, openEditor } from "./edits.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
 import { forgetSession, loadSession, markDisconnected, saveChannel, saveSession } from "./storage.js";
@@ -151,13 +152,35 @@ function scrollToNewest() {
   ui.jumpLatest.hidden = true;
 }
 
+// What a message's own controls do (edits.js builds them on each line).
+const messageActions = {
+  edit(message, item) {
+    const channel = state.current;
+    const send = (text, done) => ask(socket, "message:edit", { channel, id: message.id, text }, done);
+    openEditor(item, message, { send, close: () => ui.messageInput.focus() });
+  },
+  remove(message) {
+    const channel = state.current;
+    confirmDelete(message, () =>
+      ask(socket, "message:delete", { channel, id: message.id }, (refusal) => {
+        if (refusal) ui.sendError.textContent = `Message not deleted: ${refusal}`;
+      }),
+    );
+  },
+};
+
+/** One chat line, with the controls this user may use on it. */
+function line(message, previous, now = new Date()) {
+  return decorate(messageItem(message, { previous, now }), message, state.session, messageActions);
+}
+
 function renderMessages({ keepPosition = false } = {}) {
   const now = new Date();
   const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
   const messages = state.messages();
   ui.messageList.replaceChildren(
     channelIntro(state.current),
-    ...messages.map((message, i) => messageItem(message, { previous: messages[i - 1], now })),
+    ...messages.map((message, i) => line(message, messages[i - 1], now)),
   );
   // Keeping the distance to the bottom keeps the same messages in view when older ones
   // were added above them.
@@ -169,7 +192,7 @@ function renderMessages({ keepPosition = false } = {}) {
 function showNewMessage(message, { own = false } = {}) {
   const messages = state.messages();
   const stick = own || nearBottom();
-  if (messages.at(-1) === message) ui.messageList.append(messageItem(message, { previous: messages.at(-2) }));
+  if (messages.at(-1) === message) ui.messageList.append(line(message, messages.at(-2)));
   else renderMessages({ keepPosition: true });
   if (stick) scrollToNewest();
   else ui.jumpLatest.hidden = false;
@@ -375,6 +398,16 @@ function startConnection(credentials) {
     const where = state.addMessage(channel, message);
     if (where === "current") showNewMessage(message, { own: message.userId === state.session?.userId });
     else if (where === "other") renderChannels();
+  });
+  on("message:edit", (change) => {
+    const edited = applyEdit(state, change);
+    if (!edited || change.channel !== state.current) return;
+    const messages = state.messages();
+    const shown = ui.messageList.querySelector(`li[data-id="${CSS.escape(String(edited.id))}"]`);
+    shown?.replaceWith(line(edited, messages[messages.indexOf(edited) - 1]));
+  });
+  on("message:delete", (gone) => {
+    if (applyDelete(state, gone) && gone.channel === state.current) renderMessages({ keepPosition: true });
   });
   on("connect_error", (error) => {
     if (s.active) {

@@ -1,0 +1,202 @@
+// Editing and deleting messages: who may (one rule each, the server checks it again), the
+// controls on a message, the "(edited)" mark, the editor in place, the delete confirmation,
+// and the server's `message:edit` / `message:delete` applied to the chat state.
+
+import { h } from "./dom.js";
+import { isoTimestamp } from "./timefmt.js";
+
+const EDIT_ACK_TIMEOUT_MS = 10000;
+
+/** Whether this page's user may edit the message: their own, as the server says. */
+export function mayEdit(message, session) {
+  return Boolean(session) && !message.system && message.userId === session.userId;
+}
+
+/**
+ * Whether this page's user may delete the message: the one rule that shows the "Delete
+ * message" control (the author's own; moderators' rights are the server's to add here).
+ */
+export function mayDelete(message, session) {
+  return mayEdit(message, session);
+}
+
+/** "(edited)", with when, for a message its author edited. */
+export function editedMark(message) {
+  if (!Number.isFinite(message.editedAt)) return null;
+  const when = new Date(message.editedAt);
+  return h(
+    "time",
+    { class: "edited", datetime: isoTimestamp(message.editedAt), title: `Edited ${when.toLocaleString()}` },
+    "(edited)",
+  );
+}
+
+/** The message's edit time after its text and the controls this user may use, on a line
+ * made by render.js's messageItem. `actions`: {edit(message, item), remove(message)}. */
+export function decorate(item, message, session, actions) {
+  if (message.system) return item;
+  const body = item.querySelector(".body");
+  const mark = editedMark(message);
+  if (body && mark) body.append(mark);
+  const buttons = [];
+  if (mayEdit(message, session)) {
+    buttons.push(actionButton("Edit message", ICONS.edit, () => actions.edit(message, item)));
+  }
+  if (mayDelete(message, session)) {
+    buttons.push(actionButton("Delete message", ICONS.delete, () => actions.remove(message)));
+  }
+  if (buttons.length) item.append(h("div", { class: "message-actions" }, ...buttons));
+  return item;
+}
+
+// Drawn, not typed: a machine without an emoji font would show a box for a glyph.
+const ICONS = {
+  edit: "M3 17.2V21h3.8l11-11-3.8-3.8-11 11zM20.7 7a1 1 0 0 0 0-1.4l-2.3-2.3a1 1 0 0 0-1.4 0l-1.8 1.8 3.8 3.8L20.7 7z",
+  delete: "M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z",
+};
+
+function icon(path) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "18");
+  svg.setAttribute("height", "18");
+  svg.setAttribute("aria-hidden", "true");
+  const shape = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  shape.setAttribute("fill", "currentColor");
+  shape.setAttribute("d", path);
+  svg.append(shape);
+  return svg;
+}
+
+function actionButton(label, path, onClick) {
+  const button = h("button", { type: "button", class: "icon-button message-action", "aria-label": label, title: label }, icon(path));
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+/**
+ * Edit a message in place: a text box with its text, saved with Enter or "Save", left with
+ * Escape or "Cancel". `send(text, done)` asks the server; `done(error)` is called with its
+ * refusal (shown, the box stays) or null (the box goes; the server's `message:edit` shows
+ * the change to everyone, this page included). `close()` puts the line back.
+ */
+export function openEditor(item, message, { send, close }) {
+  const body = item.querySelector(".body");
+  const text = body?.querySelector(".text");
+  if (!body || !text || item.querySelector(".edit-form")) return;
+  const field = h("textarea", { class: "edit-input", rows: 2, "aria-label": "Edit message text" });
+  field.value = message.message;
+  const error = h("p", { class: "edit-error", role: "alert" });
+  const save = h("button", { type: "submit", class: "primary" }, "Save");
+  const cancel = h("button", { type: "button", class: "secondary" }, "Cancel");
+  const form = h("form", { class: "edit-form", novalidate: true }, field, h("div", { class: "edit-buttons" }, cancel, save), error);
+  text.hidden = true;
+  text.after(form);
+  const leave = () => {
+    form.remove();
+    text.hidden = false;
+    close();
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = field.value.trim();
+    if (!value) {
+      error.textContent = "The message cannot be empty.";
+      return;
+    }
+    if (value === message.message) return leave();
+    save.disabled = true;
+    send(value, (refusal) => {
+      save.disabled = false;
+      if (refusal) error.textContent = `Not edited: ${refusal}`;
+      else leave();
+    });
+  });
+  cancel.addEventListener("click", leave);
+  field.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      leave();
+    } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  field.focus();
+  field.setSelectionRange(field.value.length, field.value.length);
+}
+
+/**
+ * Ask the server for `event` ("message:edit", "message:delete") with its ack; `done` gets
+ * the refusal's reason, or null once done.
+ */
+export function ask(socket, event, payload, done) {
+  if (!socket?.connected) return done("you are offline.");
+  socket.timeout(EDIT_ACK_TIMEOUT_MS).emit(event, payload, (error, reply) => {
+    if (error) done(error.message);
+    else if (reply?.ok !== true) done(String(reply?.error ?? "unknown error"));
+    else done(null);
+  });
+}
+
+let dialog = null;
+
+/** Ask before deleting (a modal dialog, focus on Cancel); `onConfirm` runs on "Delete". */
+export function confirmDelete(message, onConfirm) {
+  if (!dialog) {
+    dialog = h(
+      "dialog",
+      { class: "leave-dialog delete-dialog", "aria-labelledby": "delete-title", "aria-describedby": "delete-text" },
+      h("h2", { id: "delete-title", class: "dialog-title" }, "Delete this message?"),
+      h("p", { id: "delete-text", class: "dialog-text" }),
+      h(
+        "div",
+        { class: "dialog-actions" },
+        h("button", { type: "button", class: "secondary", value: "cancel" }, "Cancel"),
+        h("button", { type: "button", class: "danger-button", value: "delete" }, "Delete"),
+      ),
+    );
+    dialog.addEventListener("click", (event) => {
+      const button = event.target.closest("button[value]");
+      if (button) dialog.close(button.value);
+    });
+    document.body.append(dialog);
+  }
+  dialog.querySelector("#delete-text").textContent = `Everyone will stop seeing "${preview(message.message)}".`;
+  dialog.returnValue = "";
+  dialog.onclose = () => {
+    if (dialog.returnValue === "delete") onConfirm();
+  };
+  dialog.showModal();
+  dialog.querySelector("button[value=cancel]").focus();
+}
+
+function preview(text) {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/**
+ * The server's `message:edit` {channel, id, message, editedAt} in the state: returns the
+ * updated message, or null (unknown channel or message, malformed).
+ */
+export function applyEdit(state, change) {
+  if (change === null || typeof change !== "object" || typeof change.message !== "string") return null;
+  const entry = state.channels.get(change.channel);
+  const at = entry ? entry.messages.findIndex((m) => !m.system && m.id === change.id) : -1;
+  if (at < 0) return null;
+  const edited = { ...entry.messages[at], message: change.message };
+  if (Number.isFinite(change.editedAt)) edited.editedAt = change.editedAt;
+  entry.messages[at] = edited;
+  return edited;
+}
+
+/** The server's `message:delete` {channel, id} in the state: whether a message went. */
+export function applyDelete(state, gone) {
+  if (gone === null || typeof gone !== "object") return false;
+  const entry = state.channels.get(gone.channel);
+  const at = entry ? entry.messages.findIndex((m) => !m.system && m.id === gone.id) : -1;
+  if (at < 0) return false;
+  entry.messages.splice(at, 1);
+  return true;
+}
