@@ -147,10 +147,20 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     # Issue 18 (msgedit): planned as migration 6, after modgaps' 5 (renumbered at merge).
     Migration(
-        "edited messages",
+        "edited messages and reactions",
         (
             # When its author last edited it (ms since the epoch); NULL: never.
             "ALTER TABLE messages ADD COLUMN edited_at INTEGER",
+            # One row per user's emoji on a message; seq keeps the order they came in.
+            """CREATE TABLE reactions (
+                seq INTEGER PRIMARY KEY,
+                channel TEXT NOT NULL,
+                message_id INTEGER NOT NULL,
+                emoji TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                UNIQUE (channel, message_id, emoji, user_id)
+            )""",
+            "CREATE INDEX reactions_by_message ON reactions(channel, message_id, seq)",
         ),
     ),
 )

@@ -89,6 +89,15 @@ class RedisKeys:
         """ZSET of a channel's messages: score the id, member the message's JSON."""
         return f"{self.prefix}:ch:{name}"
 
+    def reactions(self, channel: str, message_id: int) -> str:
+        """ZSET of a message's reactions (chat/reactions/redis.py)."""
+        return f"{self.prefix}:reactions:{channel}:{message_id}"
+
+    @property
+    def reaction_seq(self) -> str:
+        """STRING counter: the order reactions came in."""
+        return f"{self.prefix}:reactionseq"
+
     @property
     def online(self) -> str:
         """HASH userId -> how many nodes the user is on: the cluster presence's key
