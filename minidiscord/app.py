@@ -14,6 +14,9 @@ from .chat.accounts.store import AccountStore
 from .chat.clock import wall_clock_ms
 from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
+from .chat.reactions.factory import open_reactions
+from .chat.reactions.memory import MemoryReactions
+from .chat.reactions.store import ReactionStore
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, store_for
 from .config import Settings
@@ -181,6 +184,7 @@ class ChatApp(App):
         cluster: ClusterNode | None = None,
         *,
         account_store: AccountStore,
+        reaction_store: ReactionStore | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         # In cluster mode the node's adapter: recovery offsets are log positions, so a client
@@ -188,6 +192,7 @@ class ChatApp(App):
         super().__init__(settings, cluster.adapter if cluster is not None else InMemoryAdapter)
         self.store = store
         self.account_store = account_store
+        self.reaction_store = reaction_store or MemoryReactions()
         self.accounts = accounts_for(settings, account_store, clock=clock)
         self.api = AccountRoutes(self.accounts, OriginPolicy(settings.cors_origins))
         # Cluster mode: this node's link to the others (its log reader, presence and
@@ -209,6 +214,7 @@ class ChatApp(App):
             accounts=self.accounts,
             auth=settings.auth,
             guest_lifetimes=self.accounts.lifetimes,
+            reactions=self.reaction_store,
             clock=clock,
         )
         if cluster is not None:
@@ -233,6 +239,7 @@ class ChatApp(App):
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)
         await nursery.start(self.account_store.run)
+        await nursery.start(self.reaction_store.run)
         if self.cluster is not None:
             await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
@@ -249,6 +256,7 @@ class ChatApp(App):
                 await trio.sleep(min(self.settings.presence_grace, max(room, 0.0)))
             await self.cluster.leave()
         await self.account_store.close()
+        await self.reaction_store.close()
         await self.store.close()
 
 
@@ -267,6 +275,7 @@ def create_app(
         store = store_for(settings)
     if account_store is None:
         account_store = open_accounts(settings)
+    reaction_store = open_reactions(settings)
     cluster = None
     if settings.redis_url is not None:
         cluster = ClusterNode(
@@ -274,4 +283,11 @@ def create_app(
             settings.redis_prefix,
             node_timeout=settings.node_timeout,
         )
-    return ChatApp(settings, store, cluster, account_store=account_store, clock=clock)
+    return ChatApp(
+        settings,
+        store,
+        cluster,
+        account_store=account_store,
+        reaction_store=reaction_store,
+        clock=clock,
+    )

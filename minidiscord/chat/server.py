@@ -51,6 +51,10 @@ from .moderation.timeouts import Timeouts
 from .ordering import Sequencer
 from .payloads import ChannelsPayload, UsersPayload
 from .presence import Presence
+from .reactions.events import ReactionEvents, reaction_update, replace_reactions
+from .reactions.history import snapshot_with_reactions, with_reactions
+from .reactions.memory import MemoryReactions
+from .reactions.store import ReactionStore
 from .snapshots import SharedReads, for_user
 from .store import Store
 from .store.base import Snapshot, StoreReadError, StoreWriteError
@@ -103,6 +107,7 @@ class ChatServer:
         accounts: Accounts | None = None,
         auth: AuthMode = "open",
         guest_lifetimes: Lifetimes | None = None,
+        reactions: ReactionStore | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
@@ -175,6 +180,10 @@ class ChatServer:
             moderators_delete=moderated.get("message:delete"),
         )
         for event, handler in edits.handlers().items():
+            self._ns.on(event)(handler)
+        self._reactions = reactions or MemoryReactions()
+        reacting = ReactionEvents(self, store, self._reactions, rate=rate_limit)
+        for event, handler in reacting.handlers().items():
             self._ns.on(event)(handler)
         if feed is not None:
             feed.attach(self)
@@ -487,6 +496,10 @@ class ChatServer:
             replace_recent(self._recent[channel], edit)
             self._channels_payload.forget()
             self._ns.to(channel).emit("message:edit", edit)
+        elif what == "react" and channel in CHANNELS and (update := reaction_update(effect)):
+            replace_reactions(self._recent[channel], update)
+            self._channels_payload.forget()
+            self._ns.to(channel).emit("reaction:update", update)
         elif what == "kick" and isinstance(user_id, str):
             for own in self._sockets_of(user_id):
                 own.disconnect()
@@ -639,6 +652,7 @@ class ChatServer:
             including=connecting,
             skip_online=skip_online,
         )
+        snapshot = await snapshot_with_reactions(self._reactions, snapshot)
         return snapshot, changes_before != self._changes
 
     def _listed_users(self, snapshot: Snapshot) -> list[User]:
@@ -1026,6 +1040,7 @@ class ChatServer:
                 messages = await self._store.recent_messages(channel, limit)
             else:
                 messages = await self._store.messages_before(channel, before, limit)
+            messages = await with_reactions(self._reactions, messages)
         except StoreReadError as exc:
             log.warning("a history page for user %s was not read: %s", user.user_id, exc)
             return {"ok": False, "error": "the server could not read the history now"}

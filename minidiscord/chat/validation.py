@@ -359,6 +359,15 @@ def message_text(raw: object) -> str:
     return text
 
 
+def single_emoji(text: str) -> str | None:
+    """``text`` as one emoji recommended for interchange (RGI: "👍", "❤️", "👩‍💻", "🇫🇷"),
+    its emoji presentation selector added where it lacks one ("❤" is "❤️"); None otherwise."""
+    for form in (text, text + "\ufe0f"):
+        if len(form) <= 16 and _RGI_EMOJI.contains(form):
+            return form
+    return None
+
+
 def channel(raw: object) -> str:
     """One of the server's channels."""
     if not isinstance(raw, str):

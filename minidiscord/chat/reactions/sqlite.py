@@ -9,7 +9,7 @@ from typing import Final, TypeVar
 
 import trio
 
-from ..store.base import StoreWriteError
+from ..store.base import StoreReadError, StoreWriteError
 from ..store.sqlite import StoreError, _check_path, _connect, _prepare_writer, _reason
 from .records import Outcome, Reactions, changed, grouped
 from .store import MessageKey
@@ -53,12 +53,13 @@ class SqliteReactions:
         async with self._lock:
             self._conn.close()
 
-    async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _in_thread(self, work: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
         async with self._lock:
             try:
                 return await trio.to_thread.run_sync(work, self._conn)
             except sqlite3.Error as exc:
-                raise StoreWriteError(f"{self.path}: {_reason(exc)}") from None
+                fault = StoreWriteError if write else StoreReadError
+                raise fault(f"{self.path}: {_reason(exc)}") from None
 
     async def add(
         self, channel: str, message_id: int, emoji: str, user_id: str
@@ -122,4 +123,4 @@ class SqliteReactions:
 
         if not any(wanted.values()):
             return {}
-        return await self._in_thread(read)
+        return await self._in_thread(read, write=False)
