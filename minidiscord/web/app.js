@@ -2,6 +2,7 @@
 
 import { ChatState } from "./chatstate.js";
 import { applyDelete, applyEdit, ask, confirmDelete, decorate, openEditor } from "./edits.js";
+import { applyReactions, withReactions } from "./reactions.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
 import { forgetSession, loadSession, markDisconnected, saveChannel, saveSession } from "./storage.js";
@@ -169,9 +170,27 @@ const messageActions = {
   },
 };
 
+const reactionActions = {
+  toggle(message, emoji, mine) {
+    const channel = state.current;
+    ask(socket, mine ? "reaction:remove" : "reaction:add", { channel, id: message.id, emoji }, (refusal) => {
+      if (refusal) ui.sendError.textContent = `Reaction not changed: ${refusal}`;
+    });
+  },
+  nameOf: (userId) => state.users.get(userId)?.username ?? "someone",
+};
+
 /** One chat line, with the controls this user may use on it. */
 function line(message, previous, now = new Date()) {
-  return decorate(messageItem(message, { previous, now }), message, state.session, messageActions);
+  const item = decorate(messageItem(message, { previous, now }), message, state.session, messageActions);
+  return withReactions(item, message, state.session, reactionActions);
+}
+
+/** A message of the current channel changed (edited, reacted to): its line again. */
+function showChanged(message) {
+  const messages = state.messages();
+  const shown = ui.messageList.querySelector(`li[data-id="${CSS.escape(String(message.id))}"]`);
+  shown?.replaceWith(line(message, messages[messages.indexOf(message) - 1]));
 }
 
 function renderMessages({ keepPosition = false } = {}) {
@@ -401,10 +420,11 @@ function startConnection(credentials) {
   });
   on("message:edit", (change) => {
     const edited = applyEdit(state, change);
-    if (!edited || change.channel !== state.current) return;
-    const messages = state.messages();
-    const shown = ui.messageList.querySelector(`li[data-id="${CSS.escape(String(edited.id))}"]`);
-    shown?.replaceWith(line(edited, messages[messages.indexOf(edited) - 1]));
+    if (edited && change.channel === state.current) showChanged(edited);
+  });
+  on("reaction:update", (update) => {
+    const updated = applyReactions(state, update);
+    if (updated && update.channel === state.current) showChanged(updated);
   });
   on("message:delete", (gone) => {
     if (applyDelete(state, gone) && gone.channel === state.current) renderMessages({ keepPosition: true });

@@ -3,6 +3,7 @@
 // and the server's `message:edit` / `message:delete` applied to the chat state.
 
 import { h } from "./dom.js";
+import { actionButton, ICONS } from "./icons.js";
 import { isoTimestamp } from "./timefmt.js";
 
 const EDIT_ACK_TIMEOUT_MS = 10000;
@@ -49,30 +50,7 @@ export function decorate(item, message, session, actions) {
   return item;
 }
 
-// Drawn, not typed: a machine without an emoji font would show a box for a glyph.
-const ICONS = {
-  edit: "M3 17.2V21h3.8l11-11-3.8-3.8-11 11zM20.7 7a1 1 0 0 0 0-1.4l-2.3-2.3a1 1 0 0 0-1.4 0l-1.8 1.8 3.8 3.8L20.7 7z",
-  delete: "M6 19a2 2 0 0 0 2 2h8a2 2 0 0 0 2-2V7H6v12zM19 4h-3.5l-1-1h-5l-1 1H5v2h14V4z",
-};
 
-function icon(path) {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("width", "18");
-  svg.setAttribute("height", "18");
-  svg.setAttribute("aria-hidden", "true");
-  const shape = document.createElementNS("http://www.w3.org/2000/svg", "path");
-  shape.setAttribute("fill", "currentColor");
-  shape.setAttribute("d", path);
-  svg.append(shape);
-  return svg;
-}
-
-function actionButton(label, path, onClick) {
-  const button = h("button", { type: "button", class: "icon-button message-action", "aria-label": label, title: label }, icon(path));
-  button.addEventListener("click", onClick);
-  return button;
-}
 
 /**
  * Edit a message in place: a text box with its text, saved with Enter or "Save", left with

@@ -149,6 +149,20 @@ class ChatPage:
         self.delete_dialog.get_by_role("button", name=answer, exact=True).click()
         expect(self.delete_dialog).to_be_hidden()
 
+    def reaction(self, text: str, emoji: str) -> Locator:
+        """The count of ``emoji`` under the message ``text`` (a toggle button)."""
+        name = re.compile("^" + re.escape(emoji) + r" \d+$")
+        return self.message_line(text).get_by_role("button", name=name)
+
+    def add_reaction(self, text: str, emoji: str) -> None:
+        """ "Add reaction" on the message ``text``, then ``emoji`` in the picker."""
+        line = self.message_line(text)
+        line.hover()
+        line.get_by_role("button", name="Add reaction", exact=True).click()
+        picker = line.get_by_role("dialog", name="Pick a reaction", exact=True)
+        picker.get_by_role("button", name=emoji, exact=True).click()
+        expect(picker).to_have_count(0)
+
     def open_settings(self) -> None:
         self.page.get_by_role("button", name="Settings", exact=True).click()
 
