@@ -17,6 +17,9 @@ from .chat.cluster.node import ClusterNode
 from .chat.reactions.factory import open_reactions
 from .chat.reactions.memory import MemoryReactions
 from .chat.reactions.store import ReactionStore
+from .chat.search.factory import search_for
+from .chat.search.scan import ScanSearch
+from .chat.search.store import MessageSearch
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, store_for
 from .config import Settings
@@ -185,6 +188,7 @@ class ChatApp(App):
         *,
         account_store: AccountStore,
         reaction_store: ReactionStore | None = None,
+        search: MessageSearch | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         # In cluster mode the node's adapter: recovery offsets are log positions, so a client
@@ -193,6 +197,7 @@ class ChatApp(App):
         self.store = store
         self.account_store = account_store
         self.reaction_store = reaction_store or MemoryReactions()
+        self.search = search or ScanSearch(store)
         self.accounts = accounts_for(settings, account_store, clock=clock)
         self.api = AccountRoutes(self.accounts, OriginPolicy(settings.cors_origins))
         # Cluster mode: this node's link to the others (its log reader, presence and
@@ -215,6 +220,7 @@ class ChatApp(App):
             auth=settings.auth,
             guest_lifetimes=self.accounts.lifetimes,
             reactions=self.reaction_store,
+            search=self.search,
             clock=clock,
         )
         if cluster is not None:
@@ -240,6 +246,7 @@ class ChatApp(App):
         await nursery.start(self.store.run)
         await nursery.start(self.account_store.run)
         await nursery.start(self.reaction_store.run)
+        await nursery.start(self.search.run)
         if self.cluster is not None:
             await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
@@ -257,6 +264,7 @@ class ChatApp(App):
             await self.cluster.leave()
         await self.account_store.close()
         await self.reaction_store.close()
+        await self.search.close()
         await self.store.close()
 
 
@@ -276,6 +284,7 @@ def create_app(
     if account_store is None:
         account_store = open_accounts(settings)
     reaction_store = open_reactions(settings)
+    search = search_for(settings, store)
     cluster = None
     if settings.redis_url is not None:
         cluster = ClusterNode(
@@ -289,5 +298,6 @@ def create_app(
         cluster,
         account_store=account_store,
         reaction_store=reaction_store,
+        search=search,
         clock=clock,
     )

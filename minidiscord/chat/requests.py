@@ -13,7 +13,7 @@ from typing import Any, TypeGuard
 from minidiscord.sockets import Socket
 
 from . import validation
-from .models import User
+from .models import CHANNELS, User
 from .store.base import StoreReadError, StoreWriteError
 from .validation import Invalid
 
@@ -71,6 +71,11 @@ def readable_channel(user: User, raw: object) -> str:
     """The channel named by ``raw``, if ``user`` may read it: the one access check of these
     events (every user reads every channel of the original five today)."""
     return validation.channel(raw)
+
+
+def readable_channels(user: User) -> list[str]:
+    """Every channel ``user`` may read (the one access check, for a search of them all)."""
+    return list(CHANNELS)
 
 
 def message_id(raw: object) -> int:

@@ -55,6 +55,9 @@ from .reactions.events import ReactionEvents, reaction_update, replace_reactions
 from .reactions.history import snapshot_with_reactions, with_reactions
 from .reactions.memory import MemoryReactions
 from .reactions.store import ReactionStore
+from .search.events import SearchEvents
+from .search.scan import ScanSearch
+from .search.store import MessageSearch
 from .snapshots import SharedReads, for_user
 from .store import Store
 from .store.base import Snapshot, StoreReadError, StoreWriteError
@@ -108,6 +111,7 @@ class ChatServer:
         auth: AuthMode = "open",
         guest_lifetimes: Lifetimes | None = None,
         reactions: ReactionStore | None = None,
+        search: MessageSearch | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
@@ -184,6 +188,9 @@ class ChatServer:
         self._reactions = reactions or MemoryReactions()
         reacting = ReactionEvents(self, store, self._reactions, rate=rate_limit)
         for event, handler in reacting.handlers().items():
+            self._ns.on(event)(handler)
+        searching = SearchEvents(search or ScanSearch(store), rate=history_rate)
+        for event, handler in searching.handlers().items():
             self._ns.on(event)(handler)
         if feed is not None:
             feed.attach(self)

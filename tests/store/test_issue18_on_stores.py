@@ -1,5 +1,6 @@
-"""tests/chat/test_edits.py and test_reactions.py again, every server backed by SQLite (a
-fresh file each) and by Redis (cluster mode, one node: every change goes through the log)."""
+"""tests/chat/test_edits.py, test_reactions.py and test_search.py again, every server backed
+by SQLite (a fresh file each) and by Redis (cluster mode, one node: every change goes
+through the log)."""
 
 import itertools
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from minidiscord.app import App, create_app
 from minidiscord.redis.target import parse_redis_url
 from tests.chat.test_edits import *  # noqa: F403
 from tests.chat.test_reactions import *  # noqa: F403
+from tests.chat.test_search import *  # noqa: F403
 from tests.support.redisserver import redis_server
 from tests.support.servers import TEST_SETTINGS, ServerFactory, server_factory
 

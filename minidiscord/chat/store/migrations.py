@@ -147,7 +147,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     # Issue 18 (msgedit): planned as migration 6, after modgaps' 5 (renumbered at merge).
     Migration(
-        "edited messages and reactions",
+        "edited messages, reactions and full-text search",
         (
             # When its author last edited it (ms since the epoch); NULL: never.
             "ALTER TABLE messages ADD COLUMN edited_at INTEGER",
@@ -161,6 +161,26 @@ MIGRATIONS: tuple[Migration, ...] = (
                 UNIQUE (channel, message_id, emoji, user_id)
             )""",
             "CREATE INDEX reactions_by_message ON reactions(channel, message_id, seq)",
+            # Full-text search over the messages' text (chat/search/sqlite.py). Triggers keep
+            # it in step with every send, edit and delete (a tombstone's text is ''), inside
+            # the same transaction; the rebuild indexes the messages kept so far.
+            """CREATE VIRTUAL TABLE messages_fts USING fts5(
+                message, content='messages', content_rowid='id',
+                tokenize='unicode61 remove_diacritics 2'
+            )""",
+            """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+                INSERT INTO messages_fts(rowid, message) VALUES (new.id, new.message);
+            END""",
+            """CREATE TRIGGER messages_fts_update AFTER UPDATE OF message ON messages BEGIN
+                INSERT INTO messages_fts(messages_fts, rowid, message)
+                    VALUES ('delete', old.id, old.message);
+                INSERT INTO messages_fts(rowid, message) VALUES (new.id, new.message);
+            END""",
+            """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+                INSERT INTO messages_fts(messages_fts, rowid, message)
+                    VALUES ('delete', old.id, old.message);
+            END""",
+            "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
         ),
     ),
 )

@@ -1,0 +1,61 @@
+"""The `search` event of the chat's "/" namespace (issue 18), acked ``{ok, ...}``:
+
+    search  {query, channel?, before?, limit?}  answered {ok, results, next}: results
+            [{channel, id, userId, username, timestamp, snippet}] newest first, over the
+            channels the user may read (or the one named); ``next``: the ``before`` of the
+            next page, or null when there is no more
+
+A search costs what a history page does (the same rate, per user, in a bucket of its own).
+"""
+
+import math
+from typing import Any
+
+import trio
+
+from minidiscord.limits import KeyedBuckets, Rate
+from minidiscord.sockets import Socket
+
+from ..models import User
+from ..requests import (
+    Ack,
+    Handler,
+    Refused,
+    guarded,
+    is_int,
+    message_id,
+    readable_channel,
+    readable_channels,
+)
+from .records import DEFAULT_PAGE, MAX_PAGE, query_words
+from .store import MessageSearch
+
+
+class SearchEvents:
+    def __init__(self, search: MessageSearch, *, rate: Rate | None) -> None:
+        self._search = search
+        self._asked = KeyedBuckets(rate)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"search": guarded("search", self._on_search)}
+
+    async def _on_search(self, socket: Socket, user: User, fields: dict[str, Any]) -> Ack:
+        wait = self._asked.take(user.user_id, trio.current_time())
+        if wait:
+            retry_ms = math.ceil(wait * 1000)
+            raise Refused(
+                f"you are searching too fast; try again in {retry_ms / 1000:.1f} s",
+                label="rate limited",
+                retryAfter=retry_ms,
+            )
+        words = query_words(fields.get("query"))
+        named = fields.get("channel")
+        channels = readable_channels(user) if named is None else [readable_channel(user, named)]
+        before = fields.get("before")
+        if before is not None:
+            before = message_id(before)
+        limit = fields.get("limit", DEFAULT_PAGE)
+        if not is_int(limit) or limit < 1:
+            raise Refused("limit must be a positive integer")
+        page = await self._search.search(words, channels, before, min(limit, MAX_PAGE))
+        return {"ok": True, "results": [hit.wire() for hit in page.hits], "next": page.next}
