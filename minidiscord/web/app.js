@@ -3,6 +3,7 @@
 import { ChatState } from "./chatstate.js";
 import { applyDelete, applyEdit, ask, confirmDelete, decorate, openEditor } from "./edits.js";
 import { applyReactions, withReactions } from "./reactions.js";
+import { mountSearch } from "./search.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
 import { forgetSession, loadSession, markDisconnected, saveChannel, saveSession } from "./storage.js";
@@ -266,6 +267,37 @@ function addSystemLine(text, kind) {
   const line = state.addSystemLine(SYSTEM_CHANNEL, text, kind);
   if (line && state.current === SYSTEM_CHANNEL) showNewMessage(line);
 }
+
+/** Show a message (a search result): its channel, scrolled to it, marked for a moment;
+ * its page of history is asked for when it is older than what is loaded. */
+function jumpTo(channel, id) {
+  selectChannel(channel);
+  const show = () => {
+    const item = ui.messageList.querySelector(`li[data-id="${CSS.escape(String(id))}"]`);
+    if (!item) return false;
+    item.classList.add("found");
+    item.tabIndex = -1;
+    item.scrollIntoView({ block: "center" });
+    item.focus({ preventScroll: true });
+    setTimeout(() => item.classList.remove("found"), 3000);
+    return true;
+  };
+  const s = socket;
+  if (show() || !s?.connected) return;
+  s.timeout(HISTORY_ACK_TIMEOUT_MS).emit("channel:history", channel, { before: id + 1, limit: HISTORY_PAGE }, (error, reply) => {
+    if (socket !== s || error || reply?.ok !== true || state.current !== channel) return;
+    if (state.mergeMessages(channel, reply.messages) > 0) renderMessages({ keepPosition: true });
+    show();
+  });
+}
+
+mountSearch(ui.topbar, ui.conversation, {
+  ask: (payload, done) => {
+    if (!socket?.connected) return done(new Error("you are offline."));
+    socket.timeout(HISTORY_ACK_TIMEOUT_MS).emit("search", payload, done);
+  },
+  jump: jumpTo,
+});
 
 // ---- drawers and menu (phone layout, settings) ---------------------------------------
 

@@ -163,6 +163,15 @@ class ChatPage:
         picker.get_by_role("button", name=emoji, exact=True).click()
         expect(picker).to_have_count(0)
 
+    @property
+    def search_results(self) -> Locator:
+        return self.page.get_by_role("region", name="Search results", exact=True)
+
+    def search(self, query: str) -> None:
+        field = self.page.get_by_role("searchbox", name="Search", exact=True)
+        field.fill(query)
+        field.press("Enter")
+
     def open_settings(self) -> None:
         self.page.get_by_role("button", name="Settings", exact=True).click()
 
