@@ -13,18 +13,24 @@ never from the client.
 """
 
 import dataclasses
-import math
 from collections.abc import Callable, MutableSequence
 from typing import Any, Protocol
-
-import trio
 
 from minidiscord.limits import KeyedBuckets, Rate
 from minidiscord.sockets import Socket
 
 from . import notices, validation
 from .models import Message, User
-from .requests import Ack, Handler, Refused, guarded, is_int, message_id, readable_channel
+from .requests import (
+    Ack,
+    Handler,
+    Refused,
+    guarded,
+    is_int,
+    message_id,
+    readable_channel,
+    within_rate,
+)
 from .store.base import Store
 
 
@@ -70,14 +76,7 @@ class EditEvents:
                 label="timed out",
                 until=until,
             )
-        wait = self._edits.take(user.user_id, trio.current_time())
-        if wait:
-            retry_ms = math.ceil(wait * 1000)
-            raise Refused(
-                f"you are editing too fast; try again in {retry_ms / 1000:.1f} s",
-                label="rate limited",
-                retryAfter=retry_ms,
-            )
+        within_rate(self._edits, user, "editing")
         channel = readable_channel(user, fields.get("channel"))
         number = message_id(fields.get("id"))
         text = validation.message_text(fields.get("text"))

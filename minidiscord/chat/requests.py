@@ -7,9 +7,13 @@ shares live here once: who asks, a channel they may read, a message's id.
 """
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeGuard
 
+import trio
+
+from minidiscord.limits import KeyedBuckets
 from minidiscord.sockets import Socket
 
 from . import validation
@@ -59,6 +63,18 @@ def guarded(event: str, request: Request) -> Handler:
             return {"ok": False, "error": "the server could not read this now"}
 
     return handle
+
+
+def within_rate(buckets: KeyedBuckets, user: User, doing: str) -> None:
+    """Spend one of ``user``'s tokens, or refuse: "you are DOING too fast" (retryAfter)."""
+    wait = buckets.take(user.user_id, trio.current_time())
+    if wait:
+        retry_ms = math.ceil(wait * 1000)
+        raise Refused(
+            f"you are {doing} too fast; try again in {retry_ms / 1000:.1f} s",
+            label="rate limited",
+            retryAfter=retry_ms,
+        )
 
 
 def refused(socket: Socket, event: str, error: Refused) -> Ack:

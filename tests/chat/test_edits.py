@@ -10,15 +10,8 @@ from minidiscord.chat.models import Role
 from minidiscord.chat.validation import MAX_MESSAGE
 from minidiscord.limits import Rate
 from tests.support.accounts import account_with_role
-from tests.support.chatclient import ChatClient, joined
+from tests.support.chatclient import joined
 from tests.support.servers import RunningServer, ServerFactory
-
-
-def general(client: ChatClient) -> list[dict[str, Any]]:
-    """The `general` history of the client's greeting."""
-    (channels,) = client.received("channels")[0]
-    messages: list[dict[str, Any]] = next(c for c in channels if c["name"] == "general")["messages"]
-    return messages
 
 
 async def test_an_edit_reaches_everyone_in_the_channel_and_every_later_read(
@@ -55,7 +48,7 @@ async def test_an_edit_reaches_everyone_in_the_channel_and_every_later_read(
         assert (second["id"], "editedAt" in second) == (other["id"], False)
         assert first["userId"] == ada.session["userId"]
         async with joined(server.url, {"username": "cy"}, "cy") as cy:
-            history = general(cy)
+            history = cy.greeting_history("general")
             assert [(m["message"], m.get("editedAt")) for m in history] == [
                 ("hello world", ack["editedAt"]),
                 ("second", None),
@@ -113,7 +106,7 @@ async def test_an_author_deletes_their_own_message_for_everyone(server: RunningS
         page = await bob.call("channel:history", "general", {})
         assert [m["id"] for m in page["messages"]] == [kept["id"]]
         async with joined(server.url, {"username": "cy"}, "cy") as cy:
-            assert [m["id"] for m in general(cy)] == [kept["id"]]
+            assert [m["id"] for m in cy.greeting_history("general")] == [kept["id"]]
         # Gone: neither deleted again nor edited.
         again = await ada.call("message:delete", {"channel": "general", "id": sent["id"]})
         assert again == {"ok": False, "error": f"there is no message {sent['id']} in general"}

@@ -7,7 +7,7 @@ import pytest
 
 from minidiscord.chat.reactions.records import MAX_KINDS, MAX_OWN
 from minidiscord.limits import Rate
-from tests.support.chatclient import ChatClient, joined
+from tests.support.chatclient import joined
 from tests.support.servers import RunningServer, ServerFactory
 
 # Emoji every test may use: distinct, all RGI.
@@ -16,12 +16,6 @@ FACES = [chr(0x1F600 + n) for n in range(40)]
 
 def where(sent: dict[str, Any], emoji: str, channel: str = "general") -> dict[str, Any]:
     return {"channel": channel, "id": sent["id"], "emoji": emoji}
-
-
-def general(client: ChatClient) -> list[dict[str, Any]]:
-    (channels,) = client.received("channels")[0]
-    messages: list[dict[str, Any]] = next(c for c in channels if c["name"] == "general")["messages"]
-    return messages
 
 
 async def test_reactions_reach_everyone_in_the_channel_and_history(
@@ -52,7 +46,7 @@ async def test_reactions_reach_everyone_in_the_channel_and_history(
         page = await bob.call("channel:history", "general", {})
         assert page["messages"][0]["reactions"] == both
         async with joined(server.url, {"username": "cy"}, "cy") as cy:
-            assert general(cy)[0]["reactions"] == both
+            assert cy.greeting_history("general")[0]["reactions"] == both
         ack = await bob.call("reaction:remove", where(sent, "👍"))
         after = [
             {"emoji": "👍", "count": 1, "userIds": [ada_id]},

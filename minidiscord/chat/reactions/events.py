@@ -10,18 +10,24 @@ each emoji where its earliest reaction is. Bounded per message (records.py) and,
 per user in time (the send rate, in a bucket of its own).
 """
 
-import math
 from collections.abc import MutableSequence
 from dataclasses import replace
 from typing import Any, Protocol
-
-import trio
 
 from minidiscord.limits import KeyedBuckets, Rate
 from minidiscord.sockets import Socket
 
 from ..models import Message, User
-from ..requests import Ack, Handler, Refused, guarded, is_int, message_id, readable_channel
+from ..requests import (
+    Ack,
+    Handler,
+    Refused,
+    guarded,
+    is_int,
+    message_id,
+    readable_channel,
+    within_rate,
+)
 from ..store.base import Store
 from .emoji import reaction_emoji
 from .records import MAX_KINDS, MAX_OWN, Outcome, Reaction, Reactions, wire
@@ -54,14 +60,7 @@ class ReactionEvents:
         return await self._change(user, fields, add=False)
 
     async def _change(self, user: User, fields: dict[str, Any], *, add: bool) -> Ack:
-        wait = self._changes.take(user.user_id, trio.current_time())
-        if wait:
-            retry_ms = math.ceil(wait * 1000)
-            raise Refused(
-                f"you are reacting too fast; try again in {retry_ms / 1000:.1f} s",
-                label="rate limited",
-                retryAfter=retry_ms,
-            )
+        within_rate(self._changes, user, "reacting")
         channel = readable_channel(user, fields.get("channel"))
         number = message_id(fields.get("id"))
         emoji = reaction_emoji(fields.get("emoji"))

@@ -10,7 +10,7 @@ from typing import Final, TypeVar
 import trio
 
 from ..store.base import StoreReadError, StoreWriteError
-from ..store.sqlite import StoreError, _check_path, _connect, _prepare_writer, _reason
+from ..store.sqlite import _reason, open_beside
 from .records import Outcome, Reactions, changed, grouped
 from .store import MessageKey
 
@@ -31,20 +31,7 @@ class SqliteReactions:
     def open(cls, path: str) -> "SqliteReactions":
         """Open (creating and migrating if need be) the database; raises StoreError with a
         one-line message. Blocking: for startup."""
-        _check_path(path)
-        try:
-            conn = _connect(path)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the database {path}: {_reason(exc)}") from None
-        try:
-            _prepare_writer(conn, path, quick_check=False)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
-        except BaseException:
-            conn.close()
-            raise
-        return cls(path, conn)
+        return cls(path, open_beside(path))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()

@@ -8,10 +8,7 @@
 A search costs what a history page does (the same rate, per user, in a bucket of its own).
 """
 
-import math
 from typing import Any
-
-import trio
 
 from minidiscord.limits import KeyedBuckets, Rate
 from minidiscord.sockets import Socket
@@ -26,6 +23,7 @@ from ..requests import (
     message_id,
     readable_channel,
     readable_channels,
+    within_rate,
 )
 from .records import DEFAULT_PAGE, MAX_PAGE, query_words
 from .store import MessageSearch
@@ -40,14 +38,7 @@ class SearchEvents:
         return {"search": guarded("search", self._on_search)}
 
     async def _on_search(self, socket: Socket, user: User, fields: dict[str, Any]) -> Ack:
-        wait = self._asked.take(user.user_id, trio.current_time())
-        if wait:
-            retry_ms = math.ceil(wait * 1000)
-            raise Refused(
-                f"you are searching too fast; try again in {retry_ms / 1000:.1f} s",
-                label="rate limited",
-                retryAfter=retry_ms,
-            )
+        within_rate(self._asked, user, "searching")
         words = query_words(fields.get("query"))
         named = fields.get("channel")
         channels = readable_channels(user) if named is None else [readable_channel(user, named)]

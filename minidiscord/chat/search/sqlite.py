@@ -9,7 +9,7 @@ import trio
 
 from ..models import Message
 from ..store.base import StoreReadError
-from ..store.sqlite import StoreError, _check_path, _connect, _prepare_writer, _reason
+from ..store.sqlite import _reason, open_beside
 from .records import SNIPPET_CHARS, Hit, Page
 
 # FTS5's snippet() counts tokens: about SNIPPET_CHARS characters of words.
@@ -43,13 +43,7 @@ class SqliteSearch:
     def open(cls, path: str) -> "SqliteSearch":
         """Open (and migrate if need be) the database; raises StoreError with a one-line
         message. Blocking: for startup."""
-        _check_path(path)
-        try:
-            conn = _connect(path)
-            _prepare_writer(conn, path, quick_check=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
-        return cls(path, conn)
+        return cls(path, open_beside(path))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()

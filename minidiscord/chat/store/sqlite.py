@@ -675,6 +675,26 @@ def _check_path(path: str) -> None:
         raise StoreError(f"cannot use the database {path}: the file is not readable and writable")
 
 
+def open_beside(path: str) -> sqlite3.Connection:
+    """A connection of its own to the chat's database (created and migrated if need be),
+    for a store that keeps its tables beside the chat's; raises StoreError with a one-line
+    message. Blocking: for startup."""
+    _check_path(path)
+    try:
+        conn = _connect(path)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the database {path}: {_reason(exc)}") from None
+    try:
+        _prepare_writer(conn, path, quick_check=False)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def _connect(path: str) -> sqlite3.Connection:
     # Autocommit mode: transactions are explicit (BEGIN/COMMIT in _commit_in_thread).
     # check_same_thread=False: each connection is used by one worker thread at a time,
