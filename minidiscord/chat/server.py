@@ -87,6 +87,9 @@ GONE_SECONDS = 60.0
 # logged-out session lets its sockets go).
 LOGIN = "login"
 
+# The effects (moderated) that change a message already shown.
+MESSAGE_EFFECTS = frozenset({"delete", "edit", "react"})
+
 Ack = dict[str, Any]
 NEEDS_ACCOUNT = "this server is for registered users: log in first"
 
@@ -135,7 +138,8 @@ class ChatServer:
         # still be recovered: a recovered socket's user is otherwise not read again.
         self._left: dict[str, float] = {}
         self._order = Sequencer()
-        # Bumped by every user created or removed (a connect snapshot must not straddle one).
+        # Bumped by every user created or removed, and every message deleted, edited or
+        # reacted to (a connect snapshot must not straddle one).
         self._changes = 0
         # The highest message id every message up to which has been broadcast (None until
         # start() reads it), and the last messages broadcast per channel: together they let
@@ -492,6 +496,9 @@ class ChatServer:
         what, user_id = effect.get("do"), effect.get("userId")
         channel, message_id = effect.get("channel"), effect.get("id")
         until, role = effect.get("until"), effect.get("role")
+        if what in MESSAGE_EFFECTS:
+            # A connect snapshot being read holds the message as it was: read it again.
+            self._changes += 1
         if what == "delete" and channel in CHANNELS and _is_int(message_id):
             recent = self._recent[channel]
             for kept in [m for m in recent if m.id == message_id]:
