@@ -13,12 +13,17 @@ export function mayEdit(message, session) {
   return Boolean(session) && !message.system && message.userId === session.userId;
 }
 
+// Roles that may delete anyone's message (the server's moderation rule).
+const MODERATING_ROLES = new Set(["moderator", "admin"]);
+
 /**
  * Whether this page's user may delete the message: the one rule that shows the "Delete
- * message" control (the author's own; moderators' rights are the server's to add here).
+ * message" control. The author's own, and anyone's for a moderator or an admin (the server
+ * checks again, with the role it holds now).
  */
 export function mayDelete(message, session) {
-  return mayEdit(message, session);
+  if (!session || message.system) return false;
+  return mayEdit(message, session) || MODERATING_ROLES.has(session.role);
 }
 
 /** "(edited)", with when, for a message its author edited. */

@@ -72,3 +72,32 @@ def test_an_author_edits_and_deletes_and_the_other_user_sees_it(open_user: UserF
     for user in (ada, bob):
         expect(user.message_text("hello world")).to_have_count(0)
         expect(user.message_text("bob was here")).to_be_visible()
+
+
+# Who sees "Edit message" and "Delete message" on whose message: the page's one rule each.
+MAY = """async () => {
+  const { mayEdit, mayDelete } = await import("/web/edits.js");
+  const own = { id: 1, userId: "me", username: "me", message: "x", timestamp: 0 };
+  const other = { ...own, userId: "them" };
+  const system = { ...own, system: true };
+  const as = (role) => ({ userId: "me", username: "me", role });
+  return ["guest", "member", "moderator", "admin"].map((role) => [
+    role,
+    [own, other, system].map((m) => [mayEdit(m, as(role)), mayDelete(m, as(role))]),
+  ]);
+}"""
+
+
+def test_authors_edit_and_delete_their_own_and_moderators_delete_any(
+    open_user: UserFactory,
+) -> None:
+    page = open_user("ada")
+    expect(page.username_field).to_be_visible()  # the page's modules are loaded
+    may = dict(page.page.evaluate(MAY))
+    # [own, someone else's, a system line] -> [may edit, may delete]
+    assert may == {
+        "guest": [[True, True], [False, False], [False, False]],
+        "member": [[True, True], [False, False], [False, False]],
+        "moderator": [[True, True], [False, True], [False, False]],
+        "admin": [[True, True], [False, True], [False, False]],
+    }
