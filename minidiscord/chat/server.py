@@ -42,8 +42,8 @@ from .accounts.http import cookie_token
 from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
 from .accounts.sessions import Lifetimes, refusal
 from .clock import wall_clock_ms
-from .edits import EditEvents, edited, replace_recent
 from .feed import Feed
+from .messageevents import message_handlers, shown_change
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
 from .moderation.events import Handler, ModerationEvents
 from .moderation.service import Moderation
@@ -51,11 +51,9 @@ from .moderation.timeouts import Timeouts
 from .ordering import Sequencer
 from .payloads import ChannelsPayload, UsersPayload
 from .presence import Presence
-from .reactions.events import ReactionEvents, reaction_update, replace_reactions
 from .reactions.history import snapshot_with_reactions, with_reactions
 from .reactions.memory import MemoryReactions
 from .reactions.store import ReactionStore
-from .search.events import SearchEvents
 from .search.scan import ScanSearch
 from .search.store import MessageSearch
 from .snapshots import SharedReads, for_user
@@ -179,22 +177,18 @@ class ChatServer:
                 self._ns.on(event)(handler)
         elif auth == "accounts":
             raise ValueError("auth 'accounts' needs the accounts")
-        # Editing and deleting one's own messages (a moderator's deletes go on to moderation).
-        edits = EditEvents(
+        # Issue 18: edits, an author's deletes, reactions, search (messageevents.py).
+        self._reactions = reactions or MemoryReactions()
+        for event, handler in message_handlers(
             self,
             store,
+            self._reactions,
+            search or ScanSearch(store),
             clock=clock,
-            rate=rate_limit,
+            send_rate=rate_limit,
+            read_rate=history_rate,
             moderators_delete=moderated.get("message:delete"),
-        )
-        for event, handler in edits.handlers().items():
-            self._ns.on(event)(handler)
-        self._reactions = reactions or MemoryReactions()
-        reacting = ReactionEvents(self, store, self._reactions, rate=rate_limit)
-        for event, handler in reacting.handlers().items():
-            self._ns.on(event)(handler)
-        searching = SearchEvents(search or ScanSearch(store), rate=history_rate)
-        for event, handler in searching.handlers().items():
+        ).items():
             self._ns.on(event)(handler)
         if feed is not None:
             feed.attach(self)
@@ -506,14 +500,9 @@ class ChatServer:
             # A `channels` payload made before holds it.
             self._channels_payload.forget()
             self._ns.to(channel).emit("message:delete", {"channel": channel, "id": message_id})
-        elif what == "edit" and channel in CHANNELS and (edit := edited(effect)) is not None:
-            replace_recent(self._recent[channel], edit)
+        elif channel in CHANNELS and (shown := shown_change(effect, self._recent[channel])):
             self._channels_payload.forget()
-            self._ns.to(channel).emit("message:edit", edit)
-        elif what == "react" and channel in CHANNELS and (update := reaction_update(effect)):
-            replace_reactions(self._recent[channel], update)
-            self._channels_payload.forget()
-            self._ns.to(channel).emit("reaction:update", update)
+            self._ns.to(channel).emit(*shown)
         elif what == "kick" and isinstance(user_id, str):
             for own in self._sockets_of(user_id):
                 own.disconnect()
