@@ -159,7 +159,13 @@ const messageActions = {
   edit(message, item) {
     const channel = state.current;
     const send = (text, done) => ask(socket, "message:edit", { channel, id: message.id, text }, done);
-    openEditor(item, message, { send, close: () => ui.messageInput.focus() });
+    // Changes that came while the editor was open are shown once it closes.
+    const close = () => {
+      const now = state.messages(channel).find((m) => m.id === message.id);
+      if (now && state.current === channel) showChanged(now);
+      ui.messageInput.focus();
+    };
+    openEditor(item, message, { send, close });
   },
   remove(message) {
     const channel = state.current;
@@ -191,6 +197,8 @@ function line(message, previous, now = new Date()) {
 function showChanged(message) {
   const messages = state.messages();
   const shown = ui.messageList.querySelector(`li[data-id="${CSS.escape(String(message.id))}"]`);
+  // Not under the author's open editor: it shows the change when it closes.
+  if (shown?.querySelector(".edit-form")) return;
   shown?.replaceWith(line(message, messages[messages.indexOf(message) - 1]));
 }
 
