@@ -20,6 +20,12 @@ from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
 from .chat.moderation.service import Moderation
 from .chat.moderation.upkeep import prune_audit, relay_outbox
+from .chat.reactions.factory import open_reactions
+from .chat.reactions.memory import MemoryReactions
+from .chat.reactions.store import ReactionStore
+from .chat.search.factory import search_for
+from .chat.search.scan import ScanSearch
+from .chat.search.store import MessageSearch
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, store_for
 from .config import Settings
@@ -188,6 +194,8 @@ class ChatApp(App):
         *,
         account_store: AccountStore,
         channel_store: ChannelStore | None = None,
+        reaction_store: ReactionStore | None = None,
+        search: MessageSearch | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         # In cluster mode the node's adapter: recovery offsets are log positions, so a client
@@ -196,6 +204,8 @@ class ChatApp(App):
         self.store = store
         self.account_store = account_store
         self.channel_store = channel_store or MemoryChannels()
+        self.reaction_store = reaction_store or MemoryReactions()
+        self.search = search or ScanSearch(store)
         self.accounts = accounts_for(settings, account_store, clock=clock)
         self.clock = clock
         self.api = AccountRoutes(
@@ -221,6 +231,8 @@ class ChatApp(App):
             auth=settings.auth,
             guest_lifetimes=self.accounts.lifetimes,
             channel_store=self.channel_store,
+            reactions=self.reaction_store,
+            search=self.search,
             clock=clock,
         )
         if cluster is not None:
@@ -246,6 +258,8 @@ class ChatApp(App):
         await nursery.start(self.store.run)
         await nursery.start(self.account_store.run)
         await nursery.start(self.channel_store.run)
+        await nursery.start(self.reaction_store.run)
+        await nursery.start(self.search.run)
         if self.cluster is not None:
             await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
@@ -268,6 +282,8 @@ class ChatApp(App):
             await self.cluster.leave()
         await self.account_store.close()
         await self.channel_store.close()
+        await self.reaction_store.close()
+        await self.search.close()
         await self.store.close()
 
 
@@ -286,6 +302,8 @@ def create_app(
         store = store_for(settings)
     if account_store is None:
         account_store = open_accounts(settings)
+    reaction_store = open_reactions(settings)
+    search = search_for(settings, store)
     cluster = None
     if settings.redis_url is not None:
         cluster = ClusterNode(
@@ -299,5 +317,7 @@ def create_app(
         cluster,
         account_store=account_store,
         channel_store=open_channels(settings),
+        reaction_store=reaction_store,
+        search=search,
         clock=clock,
     )

@@ -1,4 +1,5 @@
-"""The README's screenshot: two users chatting in the built-in web client, in headless Chromium.
+"""The README's screenshot: two users chatting in the built-in web client, in headless Chromium
+(with an edited message and a reaction).
 
 Starts a server on a free port with an in-memory store, opens the page for two users the
 way the browser tests do (tests/browser: Debian's Chromium through playwright, the same
@@ -31,6 +32,7 @@ CONVERSATION = [
     ("grace", "Start it with `--host 0.0.0.0` and it's on the whole network."),
     ("ada", "Nice, I'll try it from my *phone*. Notes: https://example.com/release"),
 ]
+EDITED = "Morning! Is the new build up yet?"
 
 
 def take(out: Path) -> None:
@@ -56,6 +58,11 @@ def take(out: Path) -> None:
                 for user in users.values():
                     expect(user.messages.locator(".message:not(.system)")).to_have_count(sent)
             first = users[CONVERSATION[0][0]]
+            # Issue 18: an edited message, with a reaction (one the fonts here can draw).
+            first.edit_message(CONVERSATION[0][1], EDITED)
+            users["grace"].add_reaction(EDITED, "❤️")
+            for user in users.values():
+                expect(user.reaction(EDITED, "❤️")).to_have_accessible_name("❤️ 1")
             first.message_field.fill("Sounds good")
             out.parent.mkdir(parents=True, exist_ok=True)
             first.page.screenshot(path=str(out))

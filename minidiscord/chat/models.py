@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from .reactions.records import Reactions
+
 # The original server's channels, in the order its clients list them.
 CHANNELS: Final = ("welcome", "general", "react", "learners", "casual")
 # Presence announcements go to this room (every socket is in every channel).
@@ -101,6 +103,10 @@ class Message:
     timestamp: int  # milliseconds since the epoch, as JavaScript's Date.now()
     message: str
     avatar: str | None = None
+    # When its author last edited it (ms since the epoch); None: never edited.
+    edited_at: int | None = None
+    # Its reactions as last read (kept by the ReactionStore, not the chat store).
+    reactions: Reactions = ()
 
     @classmethod
     def by(cls, author: "User", *, id: int, channel: str, text: str, timestamp: int) -> "Message":
@@ -118,4 +124,9 @@ class Message:
         }
         if self.avatar is not None:
             wire["avatar"] = self.avatar
+        if self.edited_at is not None:
+            # Ours (additive): the original client ignores it.
+            wire["editedAt"] = self.edited_at
+        if self.reactions:
+            wire["reactions"] = [reaction.wire() for reaction in self.reactions]
         return wire

@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableSequence
 from contextlib import AbstractContextManager, nullcontext
 from types import MappingProxyType
 from typing import Any, TypeGuard
@@ -47,17 +47,23 @@ from .channels.registry import ChannelRegistry, Need
 from .channels.store import ChannelStore
 from .clock import wall_clock_ms
 from .feed import Feed
+from .messageevents import message_handlers, shown_change
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
 from .moderation import effects
 from .moderation.admin_events import AdminEvents
 from .moderation.directory import StoreDirectory
 from .moderation.effects import Do, Effect
-from .moderation.events import ModerationEvents
+from .moderation.events import Handler, ModerationEvents
 from .moderation.service import Moderation
 from .moderation.timeouts import Timeouts
 from .ordering import Sequencer
 from .payloads import ChannelsPayload, UsersPayload
 from .presence import Presence
+from .reactions.history import snapshot_with_reactions, with_reactions
+from .reactions.memory import MemoryReactions
+from .reactions.store import ReactionStore
+from .search.scan import ScanSearch
+from .search.store import MessageSearch
 from .snapshots import SharedReads, for_user
 from .store import Store
 from .store.base import Snapshot, StoreReadError, StoreWriteError
@@ -87,6 +93,9 @@ GONE_SECONDS = 60.0
 # logged-out session lets its sockets go).
 LOGIN = "login"
 
+# The effects (moderated) that change a message already shown.
+MESSAGE_EFFECTS = frozenset({Do.DELETE, Do.EDIT, Do.REACT})
+
 Ack = dict[str, Any]
 NEEDS_ACCOUNT = "this server is for registered users: log in first"
 
@@ -111,6 +120,8 @@ class ChatServer:
         auth: AuthMode = "open",
         guest_lifetimes: Lifetimes | None = None,
         channel_store: ChannelStore | None = None,
+        reactions: ReactionStore | None = None,
+        search: MessageSearch | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
@@ -134,7 +145,8 @@ class ChatServer:
         # still be recovered: a recovered socket's user is otherwise not read again.
         self._left: dict[str, float] = {}
         self._order = Sequencer()
-        # Bumped by every user created or removed (a connect snapshot must not straddle one).
+        # Bumped by every user created or removed, and every message deleted, edited or
+        # reacted to (a connect snapshot must not straddle one).
         self._changes = 0
         # The highest message id every message up to which has been broadcast (None until
         # start() reads it), and the last messages broadcast per channel: together they let
@@ -165,12 +177,14 @@ class ChatServer:
         # Moderation needs accounts (roles, bans and the audit log are kept beside them).
         self._timeouts = Timeouts(clock)
         self._moderation: Moderation | None = None
+        moderated: dict[str, Handler] = {}
         if accounts is not None:
             accounts.on_sessions_ended(self._let_go_of_logins)
             self._moderation = Moderation(accounts, clock=clock)
             events = ModerationEvents(self, self._moderation)
             admin = AdminEvents(self, self._moderation, StoreDirectory(store))
-            for event, handler in {**events.handlers(), **admin.handlers()}.items():
+            moderated = events.handlers()
+            for event, handler in {**moderated, **admin.handlers()}.items():
                 self._ns.on(event)(handler)
         elif auth == "accounts":
             raise ValueError("auth 'accounts' needs the accounts")
@@ -179,7 +193,23 @@ class ChatServer:
         self._channel_events = ChannelEvents(
             self, self._ns, self._channels, self._moderation, clock
         )
-        for event, handler in self._channel_events.handlers().items():
+        # Issue 18: edits, an author's deletes, reactions, search (messageevents.py).
+        self._reactions = reactions or MemoryReactions()
+        handlers = {
+            **self._channel_events.handlers(),
+            **message_handlers(
+                self,
+                store,
+                self._reactions,
+                search or ScanSearch(store),
+                self._channels,
+                clock=clock,
+                send_rate=rate_limit,
+                read_rate=history_rate,
+                moderators_delete=moderated.get("message:delete"),
+            ),
+        }
+        for event, handler in handlers.items():
             self._ns.on(event)(handler)
         if feed is not None:
             feed.attach(self)
@@ -472,6 +502,9 @@ class ChatServer:
             await self._feed.caught_up()
         return True
 
+    def timed_out_until(self, user_id: str) -> int | None:
+        return self._timeouts.until(user_id)
+
     async def kick(self, user_id: str) -> None:
         """Let every tab of the user go ("io server disconnect": clients do not reconnect
         by themselves)."""
@@ -507,16 +540,24 @@ class ChatServer:
         channel, message_id = effect.get("channel"), effect.get("id")
         until, role = effect.get("until"), effect.get("role")
         sessions, users = effect.get("sessions"), effect.get("users")
+        if what in MESSAGE_EFFECTS:
+            # A connect snapshot being read holds the message as it was: read it again.
+            self._changes += 1
+        # Only the original five keep their recent broadcasts (for the `channels` payload).
+        recent: MutableSequence[Message] = (
+            self._recent.get(channel, []) if isinstance(channel, str) else []
+        )
         if what == Do.DELETE and isinstance(channel, str) and _is_int(message_id):
-            recent = self._recent.get(channel)  # kept for the original five only
-            if recent is not None:
-                for kept in [m for m in recent if m.id == message_id]:
-                    recent.remove(kept)
+            for kept in [m for m in recent if m.id == message_id]:
+                recent.remove(kept)
             # A `channels` payload made before holds it.
             self._channels_payload.forget()
             self._channel_events.audience(channel).emit(
                 "message:delete", {"channel": channel, "id": message_id}
             )
+        elif isinstance(channel, str) and (shown := shown_change(effect, recent)):
+            self._channels_payload.forget()
+            self._channel_events.audience(channel).emit(*shown)
         elif what == Do.KICK and isinstance(user_id, str):
             for own in self._sockets_of(user_id):
                 own.disconnect()
@@ -698,6 +739,7 @@ class ChatServer:
             including=connecting,
             skip_online=skip_online,
         )
+        snapshot = await snapshot_with_reactions(self._reactions, snapshot)
         return snapshot, changes_before != self._changes
 
     def _listed_users(self, snapshot: Snapshot) -> list[User]:
@@ -1104,6 +1146,7 @@ class ChatServer:
                 messages = await self._store.recent_messages(channel, limit)
             else:
                 messages = await self._store.messages_before(channel, before, limit)
+            messages = await with_reactions(self._reactions, messages)
         except StoreReadError as exc:
             log.warning("a history page for user %s was not read: %s", user.user_id, exc)
             return {"ok": False, "error": "the server could not read the history now"}

@@ -359,6 +359,15 @@ def message_text(raw: object) -> str:
     return text
 
 
+def single_emoji(text: str) -> str | None:
+    """``text`` as one emoji recommended for interchange (RGI: "👍", "❤️", "👩‍💻", "🇫🇷"),
+    its emoji presentation selector added where it lacks one ("❤" is "❤️"); None otherwise."""
+    for form in (text, text + "\ufe0f"):
+        if len(form) <= 16 and _RGI_EMOJI.contains(form):
+            return form
+    return None
+
+
 def channel_id(raw: object) -> str:
     """What names a channel: a string (whether it exists and who may read or post in it is
     the channel registry's one check, chat/channels/registry.py)."""

@@ -5,6 +5,9 @@ import { AccountForm, guestsAllowed, loadServerModes, logOut, openAccountDialog,
 import { openAdminView } from "./admin.js";
 import { ChatState } from "./chatstate.js";
 import { ask, confirmAction, decorateMember, decorateMessage, isAdmin, moderateUser, refusalText } from "./moderation.js";
+import { applyEdit, decorate, openEditor } from "./edits.js";
+import { applyReactions, withReactions } from "./reactions.js";
+import { mountSearch } from "./search.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
 import { forgetSession, loadSession, markDisconnected, saveAccount, saveChannel, saveSession } from "./storage.js";
@@ -174,12 +177,8 @@ function memberNode(user, selfId) {
   return decorateMember(userItem(user, self, self ? null : channels.messageButton(user)), user, { viewer: state.session, onAction });
 }
 
-/** A chat line, with its author's badge and the "Delete message" control for whoever may. */
-function messageNode(message, options) {
-  const authorRole = state.users.get(message.userId)?.role ?? null;
-  return decorateMessage(messageItem(message, options), message, { viewer: state.session, authorRole, onDelete: askToDelete });
-}
-
+/** "Delete message": the moderators' dialog (a reason for the audit log) for someone else's
+ * message, the same dialog without one for one's own. */
 function askToDelete(message) {
   const s = socket;
   const channel = state.current;
@@ -188,7 +187,7 @@ function askToDelete(message) {
     title: "Delete this message?",
     text: `“${preview}” by ${message.username} is removed for everyone.`,
     confirmLabel: "Delete",
-    reason: "optional",
+    reason: message.userId === state.session?.userId ? null : "optional",
     returnFocus: ui.messageInput,
     run: async ({ reason }) => {
       const reply = await ask(s, "message:delete", { channel, id: message.id, ...(reason ? { reason } : {}) });
@@ -207,13 +206,57 @@ function scrollToNewest() {
   ui.jumpLatest.hidden = true;
 }
 
+// What a message's own controls do (edits.js builds them on each line).
+const messageActions = {
+  edit(message, item) {
+    const channel = state.current;
+    const send = (text, done) =>
+      ask(socket, "message:edit", { channel, id: message.id, text }).then((reply) => done(reply.ok === true ? null : String(reply.error)));
+    // Changes that came while the editor was open are shown once it closes.
+    const close = () => {
+      const now = state.messages(channel).find((m) => m.id === message.id);
+      if (now && state.current === channel) showChanged(now);
+      ui.messageInput.focus();
+    };
+    openEditor(item, message, { send, close });
+  },
+  remove: askToDelete,
+};
+
+const reactionActions = {
+  toggle(message, emoji, mine) {
+    const channel = state.current;
+    ask(socket, mine ? "reaction:remove" : "reaction:add", { channel, id: message.id, emoji }).then((reply) => {
+      if (reply.ok !== true) ui.sendError.textContent = `Reaction not changed: ${refusalText(reply)}`;
+    });
+  },
+  nameOf: (userId) => state.users.get(userId)?.username ?? "someone",
+};
+
+/** One chat line: its author's badge, and the controls this user may use on it. */
+function line(message, previous, now = new Date()) {
+  const authorRole = state.users.get(message.userId)?.role ?? null;
+  const badged = decorateMessage(messageItem(message, { previous, now }), message, authorRole);
+  const item = decorate(badged, message, state.session, messageActions);
+  return withReactions(item, message, state.session, reactionActions);
+}
+
+/** A message of the current channel changed (edited, reacted to): its line again. */
+function showChanged(message) {
+  const messages = state.messages();
+  const shown = ui.messageList.querySelector(`li[data-id="${CSS.escape(String(message.id))}"]`);
+  // Not under the author's open editor: it shows the change when it closes.
+  if (shown?.querySelector(".edit-form")) return;
+  shown?.replaceWith(line(message, messages[messages.indexOf(message) - 1]));
+}
+
 function renderMessages({ keepPosition = false } = {}) {
   const now = new Date();
   const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
   const messages = state.messages();
   ui.messageList.replaceChildren(
     channelIntro(channels.label(state.current)),
-    ...messages.map((message, i) => messageNode(message, { previous: messages[i - 1], now })),
+    ...messages.map((message, i) => line(message, messages[i - 1], now)),
   );
   // Keeping the distance to the bottom keeps the same messages in view when older ones
   // were added above them.
@@ -225,7 +268,7 @@ function renderMessages({ keepPosition = false } = {}) {
 function showNewMessage(message, { own = false } = {}) {
   const messages = state.messages();
   const stick = own || nearBottom();
-  if (messages.at(-1) === message) ui.messageList.append(messageNode(message, { previous: messages.at(-2) }));
+  if (messages.at(-1) === message) ui.messageList.append(line(message, messages.at(-2)));
   else renderMessages({ keepPosition: true });
   if (stick) scrollToNewest();
   else ui.jumpLatest.hidden = false;
@@ -281,6 +324,37 @@ function addSystemLine(text, kind) {
   const line = state.addSystemLine(SYSTEM_CHANNEL, text, kind);
   if (line && state.current === SYSTEM_CHANNEL) showNewMessage(line);
 }
+
+/** Show a message (a search result): its channel, scrolled to it, marked for a moment;
+ * its page of history is asked for when it is older than what is loaded. */
+function jumpTo(channel, id) {
+  selectChannel(channel);
+  const show = () => {
+    const item = ui.messageList.querySelector(`li[data-id="${CSS.escape(String(id))}"]`);
+    if (!item) return false;
+    item.classList.add("found");
+    item.tabIndex = -1;
+    item.scrollIntoView({ block: "center" });
+    item.focus({ preventScroll: true });
+    setTimeout(() => item.classList.remove("found"), 3000);
+    return true;
+  };
+  const s = socket;
+  if (show() || !s?.connected) return;
+  s.timeout(HISTORY_ACK_TIMEOUT_MS).emit("channel:history", channel, { before: id + 1, limit: HISTORY_PAGE }, (error, reply) => {
+    if (socket !== s || error || reply?.ok !== true || state.current !== channel) return;
+    if (state.mergeMessages(channel, reply.messages) > 0) renderMessages({ keepPosition: true });
+    show();
+  });
+}
+
+mountSearch(ui.topbar, ui.conversation, {
+  ask: (payload, done) => {
+    if (!socket?.connected) return done(new Error("you are offline."));
+    socket.timeout(HISTORY_ACK_TIMEOUT_MS).emit("search", payload, done);
+  },
+  jump: jumpTo,
+});
 
 // ---- drawers and menu (phone layout, settings) ---------------------------------------
 
@@ -452,6 +526,14 @@ function startConnection(credentials) {
     const where = state.addMessage(channel, message);
     if (where === "current") showNewMessage(message, { own: message.userId === state.session?.userId });
     else if (where === "other") renderChannels();
+  });
+  on("message:edit", (change) => {
+    const edited = applyEdit(state, change);
+    if (edited && change.channel === state.current) showChanged(edited);
+  });
+  on("reaction:update", (update) => {
+    const updated = applyReactions(state, update);
+    if (updated && update.channel === state.current) showChanged(updated);
   });
   on("connect_error", (error) => {
     if (s.active) {

@@ -35,14 +35,6 @@ export function isAdmin(role) {
   return rank(role) >= RANKS.admin;
 }
 
-/**
- * The one rule for the "Delete message" control: whether `viewer` (the session) may
- * delete `message`. Moderators and admins may delete any message.
- */
-export function mayDeleteMessage(viewer, message) {
-  return Boolean(viewer && message && !message.system && isModerator(viewer.role));
-}
-
 /** Whether `viewer` may time out, kick or ban `user`: only someone of a lower role, never oneself. */
 export function mayModerate(viewer, user) {
   if (!viewer || !user || viewer.userId === user.userId) return false;
@@ -165,20 +157,15 @@ export function refusalText(reply) {
 // ---- decorations of the chat's views ----------------------------------------------------
 
 /**
- * Add to a rendered message (render.js messageItem) its author's badge and, for whoever
- * may delete it, the "Delete message" control. `authorRole`: the author's role as the
- * user list knows it (null when unknown).
+ * Add to a rendered message (render.js messageItem) its author's badge. `authorRole`: the
+ * author's role as the user list knows it (null when unknown). Its controls, "Delete message"
+ * among them, are edits.js's `decorate` (one rule: `mayDelete`).
  */
-export function decorateMessage(node, message, { viewer, authorRole, onDelete }) {
+export function decorateMessage(node, message, authorRole) {
   if (message.system) return node;
   const badge = roleBadge(authorRole);
   const author = node.querySelector(".author");
   if (badge && author) author.after(badge);
-  if (mayDeleteMessage(viewer, message)) {
-    const remove = h("button", { type: "button", class: "message-action", "aria-label": "Delete message", title: "Delete message" }, "Delete");
-    remove.addEventListener("click", () => onDelete(message, remove));
-    node.append(h("div", { class: "message-actions" }, remove));
-  }
   return node;
 }
 

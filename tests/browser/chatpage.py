@@ -98,6 +98,17 @@ class ChatPage:
             has_text=re.compile("^" + re.escape(text) + "$")
         )
 
+    def message_line(self, text: str) -> Locator:
+        """The whole line (controls included) of the message whose text is ``text``."""
+        exactly = self.page.locator(".text").filter(
+            has_text=re.compile("^" + re.escape(text) + "$")
+        )
+        return self.messages.locator(".message:not(.system)").filter(has=exactly)
+
+    @property
+    def delete_dialog(self) -> Locator:
+        return self.page.get_by_role("dialog", name="Delete this message?", exact=True)
+
     def system_line(self, text: str) -> Locator:
         return self.messages.locator(".message.system .text").filter(
             has_text=re.compile("^" + re.escape(text) + "$")
@@ -194,6 +205,47 @@ class ChatPage:
     def send(self, text: str) -> None:
         self.message_field.fill(text)
         self.message_field.press("Enter")
+
+    def edit_message(self, text: str, new_text: str) -> None:
+        """Edit (through "Edit message") one's own message ``text`` into ``new_text``."""
+        line = self.message_line(text)
+        line.hover()
+        line.get_by_role("button", name="Edit message", exact=True).click()
+        field = line.get_by_role("textbox", name="Edit message text", exact=True)
+        field.fill(new_text)
+        field.press("Enter")
+
+    def delete_message(self, text: str, *, confirm: bool = True) -> None:
+        """ "Delete message" on one's own message ``text``, then Delete or Cancel."""
+        line = self.message_line(text)
+        line.hover()
+        line.get_by_role("button", name="Delete message", exact=True).click()
+        answer = "Delete" if confirm else "Cancel"
+        self.delete_dialog.get_by_role("button", name=answer, exact=True).click()
+        expect(self.delete_dialog).to_be_hidden()
+
+    def reaction(self, text: str, emoji: str) -> Locator:
+        """The count of ``emoji`` under the message ``text`` (a toggle button)."""
+        name = re.compile("^" + re.escape(emoji) + r" \d+$")
+        return self.message_line(text).get_by_role("button", name=name)
+
+    def add_reaction(self, text: str, emoji: str) -> None:
+        """ "Add reaction" on the message ``text``, then ``emoji`` in the picker."""
+        line = self.message_line(text)
+        line.hover()
+        line.get_by_role("button", name="Add reaction", exact=True).click()
+        picker = line.get_by_role("dialog", name="Pick a reaction", exact=True)
+        picker.get_by_role("button", name=emoji, exact=True).click()
+        expect(picker).to_have_count(0)
+
+    @property
+    def search_results(self) -> Locator:
+        return self.page.get_by_role("region", name="Search results", exact=True)
+
+    def search(self, query: str) -> None:
+        field = self.page.get_by_role("searchbox", name="Search", exact=True)
+        field.fill(query)
+        field.press("Enter")
 
     def open_settings(self) -> None:
         self.page.get_by_role("button", name="Settings", exact=True).click()

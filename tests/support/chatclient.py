@@ -121,6 +121,14 @@ class ChatClient(EventLog):
         await engine.close()
         await self.wait_for("disconnect")
 
+    def greeting_history(self, channel: str) -> list[dict[str, Any]]:
+        """The messages of ``channel`` in the first `channels` event received."""
+        (channels,) = self.received("channels")[0]
+        messages: list[dict[str, Any]] = next(c for c in channels if c["name"] == channel)[
+            "messages"
+        ]
+        return messages
+
     @property
     def session(self) -> dict[str, Any]:
         return dict(self.received("session")[-1][0])

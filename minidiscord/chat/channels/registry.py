@@ -70,6 +70,11 @@ class ChannelRegistry:
     def conversations_of(self, user_id: str) -> list[Conversation]:
         return list(self._by_member.get(user_id, ()))
 
+    def readable(self, user_id: str) -> list[str]:
+        """Every channel id ``user_id`` may read: the public channels (archived ones too)
+        and its own conversations."""
+        return [*self._channels, *(c.id for c in self._by_member.get(user_id, ()))]
+
     def named(self, name_key: str) -> Channel | None:
         return next((c for c in self._channels.values() if c.name_key == name_key), None)
 

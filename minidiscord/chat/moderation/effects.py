@@ -24,6 +24,8 @@ class Do(StrEnum):
     ROLE = "role"  # {userId, role}: its tabs speak with it; everyone is told
     LOGOUT = "logout"  # {sessions: [hex digest]}: the tabs of those login sessions end
     FORGET = "forget"  # {users: [{userId, username}]}: removed users leave every list
+    EDIT = "edit"  # {channel, id, message, editedAt}: a message's new text (chat/edits.py)
+    REACT = "react"  # {channel, id, reactions}: a message's reactions now (chat/reactions/)
     CHANNEL = "channel"  # {channel}: a channel created or changed (chat/channels/)
     DM = "dm"  # {conversation}: a direct conversation opened (chat/channels/)
 

@@ -105,6 +105,19 @@ class Store(Protocol):
         unknown user is ignored."""
         ...
 
+    async def message(self, channel: str, message_id: int) -> Message | None:
+        """The message of ``channel`` with that id as it is now, or None (there is none, or
+        it was deleted)."""
+        ...
+
+    async def edit_message(
+        self, channel: str, message_id: int, text: str, edited_at: int
+    ) -> Message | None:
+        """Give a message of ``channel`` a new text, edited at ``edited_at`` (ms since the
+        epoch); returns it as now stored (committed), or None when there is no such message
+        (or it was deleted). Its id, author and timestamp stay."""
+        ...
+
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:
         """The last `limit` messages of a channel, oldest first."""
         ...

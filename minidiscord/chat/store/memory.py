@@ -84,12 +84,11 @@ class MemoryStore:
 
     async def delete_message(self, channel: str, message_id: int) -> bool:
         self._check_open()
-        messages = self._messages.get(channel, [])
-        # Removed outright: ids come from a counter here, so none is handed out again.
-        at = bisect.bisect_left(messages, message_id, key=lambda m: m.id)
-        if at == len(messages) or messages[at].id != message_id:
+        at = self._position(channel, message_id)
+        if at is None:
             return False
-        del messages[at]
+        # Removed outright: ids come from a counter here, so none is handed out again.
+        del self._messages[channel][at]
         return True
 
     async def set_role(self, user_id: str, role: Role) -> None:
@@ -97,6 +96,28 @@ class MemoryStore:
         user = self._users.get(user_id)
         if user is not None:
             self._users[user_id] = dataclasses.replace(user, role=role)
+
+    async def message(self, channel: str, message_id: int) -> Message | None:
+        self._check_open()
+        at = self._position(channel, message_id)
+        return None if at is None else self._messages[channel][at]
+
+    async def edit_message(
+        self, channel: str, message_id: int, text: str, edited_at: int
+    ) -> Message | None:
+        self._check_open()
+        at = self._position(channel, message_id)
+        if at is None:
+            return None
+        messages = self._messages[channel]
+        messages[at] = dataclasses.replace(messages[at], message=text, edited_at=edited_at)
+        return messages[at]
+
+    def _position(self, channel: str, message_id: int) -> int | None:
+        """Where the message is in its channel's list (ids increase along it), or None."""
+        messages = self._messages.get(channel, [])
+        at = bisect.bisect_left(messages, message_id, key=lambda m: m.id)
+        return at if at < len(messages) and messages[at].id == message_id else None
 
     def note_seen(self, user_id: str, when: int) -> None:
         # Disconnect handlers may still run after shutdown closed the store: ignored then.

@@ -190,6 +190,43 @@ MIGRATIONS: tuple[Migration, ...] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    Migration(
+        "edited messages, reactions and full-text search",
+        (
+            # When its author last edited it (ms since the epoch); NULL: never.
+            "ALTER TABLE messages ADD COLUMN edited_at INTEGER",
+            # One row per user's emoji on a message; seq keeps the order they came in.
+            """CREATE TABLE reactions (
+                seq INTEGER PRIMARY KEY,
+                channel TEXT NOT NULL,
+                message_id INTEGER NOT NULL,
+                emoji TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                UNIQUE (channel, message_id, emoji, user_id)
+            )""",
+            "CREATE INDEX reactions_by_message ON reactions(channel, message_id, seq)",
+            # Full-text search over the messages' text (chat/search/sqlite.py). Triggers keep
+            # it in step with every send, edit and delete (a tombstone's text is ''), inside
+            # the same transaction; the rebuild indexes the messages kept so far.
+            """CREATE VIRTUAL TABLE messages_fts USING fts5(
+                message, content='messages', content_rowid='id',
+                tokenize='unicode61 remove_diacritics 2'
+            )""",
+            """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+                INSERT INTO messages_fts(rowid, message) VALUES (new.id, new.message);
+            END""",
+            """CREATE TRIGGER messages_fts_update AFTER UPDATE OF message ON messages BEGIN
+                INSERT INTO messages_fts(messages_fts, rowid, message)
+                    VALUES ('delete', old.id, old.message);
+                INSERT INTO messages_fts(rowid, message) VALUES (new.id, new.message);
+            END""",
+            """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+                INSERT INTO messages_fts(messages_fts, rowid, message)
+                    VALUES ('delete', old.id, old.message);
+            END""",
+            "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

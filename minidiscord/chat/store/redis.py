@@ -56,6 +56,7 @@ from .rediskeys import (
     MESSAGE,
     MODERATION,
     RedisKeys,
+    edited_json,
     message_from_json,
     message_json_tail,
     user_from_json,
@@ -82,6 +83,8 @@ MAX_BATCH: Final = 1000
 # share of the bound (at most half the batch's time): a write applied in time has that long
 # for its reply to arrive before its caller is told it failed.
 LATE_MARGIN: Final = 0.25
+# Attempts at an edit while other edits or deletes of the same message race it.
+EDIT_TRIES: Final = 3
 # Seconds between measurements of Redis's clock (a TIME in the next batch): following a
 # stepped wall clock needs a few, and one per batch would cost every lone message a command.
 CLOCK_REFRESH: Final = 0.5
@@ -210,6 +213,16 @@ return 1
 """)
 # KEYS: the user, the online users' JSON. ARGV: the deadline, userId, the role (a guest's is
 # not written: see user_json).
+
+_EDIT_MESSAGE = _checked_in_time("""
+local found = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[2])
+if found[1] ~= ARGV[3] then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[3])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
+return 1
+""")
+# KEYS: the channel. ARGV: the deadline, the message id, its member as read, its new member.
+# Replaced only if still as read (0 otherwise: deleted, or edited meanwhile).
 
 _GET_SESSION = _Script("""
 local user_id = redis.call('GET', KEYS[1])
@@ -927,7 +940,49 @@ class RedisStore:
             "set_role", _SET_ROLE, [keys.user(user_id), keys.online_user], [user_id, role.value]
         )
 
+    async def edit_message(
+        self, channel: str, message_id: int, text: str, edited_at: int
+    ) -> Message | None:
+        # The member is the message's JSON: read it, write the edited one in its place if it
+        # is still the one read (a concurrent edit or delete makes us read again).
+        for _ in range(EDIT_TRIES):
+            member = await self._member(channel, message_id)
+            if member is None:
+                self._check_writable()
+                return None
+            edited = edited_json(member, text, edited_at)
+            replaced = await self._write(
+                "edit_message",
+                _EDIT_MESSAGE,
+                [self.keys.channel(channel)],
+                [message_id, member, edited],
+            )
+            if int(replaced):
+                return message_from_json(edited)
+        raise RedisWriteError("the message changed under every attempt to edit it")
+
     # -- reads -------------------------------------------------------------------------
+
+    async def message(self, channel: str, message_id: int) -> Message | None:
+        member = await self._member(channel, message_id)
+        return None if member is None else message_from_json(member)
+
+    async def _member(self, channel: str, message_id: int) -> bytes | None:
+        """A message's member in its channel's ZSET (its JSON), or None."""
+        self._check_open()
+        client = self._client
+        if channel not in self._channels:
+            return None
+        if client is None:
+            raise RuntimeError("the store is not running: start RedisStore.run first")
+        try:
+            with bounded("message", self._timeout):
+                rows = await client.zrange(
+                    self.keys.channel(channel), message_id, message_id, sortby=PureToken.BYSCORE
+                )
+        except (RedisUnavailable, RedisError) as exc:
+            raise StoreReadError(str(exc)) from None
+        return bytes(rows[0]) if rows else None
 
     async def _read(self, what: str, script: _Script, keys: list[str], args: list[Any]) -> Any:
         self._check_open()

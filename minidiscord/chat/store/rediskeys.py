@@ -91,6 +91,15 @@ class RedisKeys:
         """ZSET of a channel's messages: score the id, member the message's JSON."""
         return f"{self.prefix}:ch:{name}"
 
+    def reactions(self, channel: str, message_id: int) -> str:
+        """ZSET of a message's reactions (chat/reactions/redis.py)."""
+        return f"{self.prefix}:reactions:{channel}:{message_id}"
+
+    @property
+    def reaction_seq(self) -> str:
+        """STRING counter: the order reactions came in."""
+        return f"{self.prefix}:reactionseq"
+
     @property
     def online(self) -> str:
         """HASH userId -> how many nodes the user is on: the cluster presence's key
@@ -151,4 +160,13 @@ def message_from_json(data: bytes | str) -> Message:
         timestamp=payload["timestamp"],
         message=payload["message"],
         avatar=payload.get("avatar"),
+        edited_at=payload.get("editedAt"),
     )
+
+
+def edited_json(member: bytes | str, text: str, edited_at: int) -> bytes:
+    """A channel ZSET's member (a message's JSON) with a new text, edited at that time."""
+    payload = orjson.loads(member)
+    payload["message"] = text
+    payload["editedAt"] = edited_at
+    return orjson.dumps(payload)

@@ -56,6 +56,8 @@ BUSY_TIMEOUT_MS: Final = 5000
 
 _MESSAGE_COLUMNS: Final = "id, channel_id, user_id, username, avatar, timestamp, message"
 _INSERT_MESSAGE: Final = f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+# What a read of messages takes: the columns a message is inserted with, and its edit time.
+_MESSAGE_READ: Final = f"{_MESSAGE_COLUMNS}, edited_at"
 _INSERT_USER: Final = (
     "INSERT INTO users (seq, user_id, username, avatar, last_seen, role, created)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -70,6 +72,9 @@ _SET_ROLE: Final = "UPDATE users SET role = ? WHERE user_id = ?"
 # A tombstone (see migration 4): the text goes, the id stays taken.
 _DELETE_MESSAGE: Final = (
     "UPDATE messages SET deleted = 1, message = '' WHERE id = ? AND channel_id = ? AND deleted = 0"
+)
+_EDIT_MESSAGE: Final = (
+    "UPDATE messages SET message = ?, edited_at = ? WHERE id = ? AND channel_id = ? AND deleted = 0"
 )
 
 Params = tuple[object, ...]
@@ -402,6 +407,20 @@ class SqliteStore:
     async def set_role(self, user_id: str, role: Role) -> None:
         await self._write((_SET_ROLE, (role.value, user_id)))
 
+    async def edit_message(
+        self, channel: str, message_id: int, text: str, edited_at: int
+    ) -> Message | None:
+        channel_id = self._channel_ids.get(channel)
+        if channel_id is None:
+            self._check_writable()
+            return None
+        params = (text, edited_at, message_id, channel_id)
+        if not await self._write((_EDIT_MESSAGE, params)):
+            return None
+        # Read back after the commit: another write may have changed it since (then that is
+        # its state now).
+        return await self.message(channel, message_id)
+
     async def _write(self, *statements: tuple[str, Params]) -> int:
         self._check_writable()
         write = _Write(statements)
@@ -559,11 +578,22 @@ class SqliteStore:
         if channel_id is None or limit <= 0:
             return []
         rows = await self._read(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel_id = ? AND deleted = 0"
+            f"SELECT {_MESSAGE_READ} FROM messages WHERE channel_id = ? AND deleted = 0"
             " ORDER BY id DESC LIMIT ?",
             (channel_id, limit),
         )
         return self._messages(reversed(rows))
+
+    async def message(self, channel: str, message_id: int) -> Message | None:
+        self._check_open()
+        channel_id = self._channel_ids.get(channel)
+        if channel_id is None or not -(2**63) <= message_id < 2**63:
+            return None
+        rows = await self._read(
+            f"SELECT {_MESSAGE_READ} FROM messages WHERE id = ? AND channel_id = ? AND deleted = 0",
+            (message_id, channel_id),
+        )
+        return self._messages(rows)[0] if rows else None
 
     async def messages_before(self, channel: str, before_id: int, limit: int) -> list[Message]:
         self._check_open()
@@ -571,7 +601,7 @@ class SqliteStore:
         if channel_id is None or limit <= 0:
             return []
         rows = await self._read(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            f"SELECT {_MESSAGE_READ} FROM messages"
             " WHERE channel_id = ? AND id < ? AND deleted = 0 ORDER BY id DESC LIMIT ?",
             (channel_id, min(before_id, 2**63 - 1), limit),
         )
@@ -631,8 +661,9 @@ class SqliteStore:
                 timestamp=timestamp,
                 message=text,
                 avatar=avatar,
+                edited_at=edited_at,
             )
-            for mid, channel_id, user_id, username, avatar, timestamp, text in rows
+            for mid, channel_id, user_id, username, avatar, timestamp, text, edited_at in rows
         ]
 
     def _check_open(self) -> None:
@@ -654,6 +685,26 @@ def _check_path(path: str) -> None:
         raise StoreError(f"cannot use the database {path}: directory {parent} is not writable")
     if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
         raise StoreError(f"cannot use the database {path}: the file is not readable and writable")
+
+
+def open_beside(path: str) -> sqlite3.Connection:
+    """A connection of its own to the chat's database (created and migrated if need be),
+    for a store that keeps its tables beside the chat's; raises StoreError with a one-line
+    message. Blocking: for startup."""
+    _check_path(path)
+    try:
+        conn = _connect(path)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the database {path}: {_reason(exc)}") from None
+    try:
+        _prepare_writer(conn, path, quick_check=False)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -737,7 +788,7 @@ def _read_snapshot(
     try:
         per_channel = [
             conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE channel_id = ? AND deleted = 0"
+                f"SELECT {_MESSAGE_READ} FROM messages WHERE channel_id = ? AND deleted = 0"
                 " ORDER BY id DESC LIMIT ?",
                 (channel_id, limit),
             ).fetchall()

@@ -1,0 +1,1 @@
+"""Reactions on messages (issue 18): which emoji, who reacted, bounded, on every store."""

@@ -1,0 +1,113 @@
+"""SqliteReactions: reactions in the chat's SQLite file (table ``reactions``, see the
+migrations), on a connection of its own as the accounts have (WAL lets it write beside the
+chat store's writer). One change is one transaction: read the message's reactions, apply
+``records.changed``, write the difference; ``BEGIN IMMEDIATE`` makes it atomic."""
+
+import sqlite3
+from collections.abc import Callable, Collection, Mapping
+from typing import Final, TypeVar
+
+import trio
+
+from ..store.base import StoreReadError, StoreWriteError
+from ..store.sqlite import _reason, open_beside
+from .records import Outcome, Reactions, changed, grouped
+from .store import MessageKey
+
+T = TypeVar("T")
+
+# Ids per read (SQLite binds at most 32,766 parameters; a history page is far below).
+_IDS_PER_READ: Final = 500
+
+
+class SqliteReactions:
+    def __init__(self, path: str, conn: sqlite3.Connection) -> None:
+        # Use SqliteReactions.open().
+        self.path = path
+        self._conn = conn
+        self._lock = trio.Lock()
+
+    @classmethod
+    def open(cls, path: str) -> "SqliteReactions":
+        """Open (creating and migrating if need be) the database; raises StoreError with a
+        one-line message. Blocking: for startup."""
+        return cls(path, open_beside(path))
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._conn.close()
+
+    async def _in_thread(self, work: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
+        async with self._lock:
+            try:
+                return await trio.to_thread.run_sync(work, self._conn)
+            except sqlite3.Error as exc:
+                fault = StoreWriteError if write else StoreReadError
+                raise fault(f"{self.path}: {_reason(exc)}") from None
+
+    async def add(
+        self, channel: str, message_id: int, emoji: str, user_id: str
+    ) -> tuple[Outcome, Reactions]:
+        return await self._change(channel, message_id, emoji, user_id, add=True)
+
+    async def remove(
+        self, channel: str, message_id: int, emoji: str, user_id: str
+    ) -> tuple[Outcome, Reactions]:
+        return await self._change(channel, message_id, emoji, user_id, add=False)
+
+    async def _change(
+        self, channel: str, message_id: int, emoji: str, user_id: str, *, add: bool
+    ) -> tuple[Outcome, Reactions]:
+        def change(conn: sqlite3.Connection) -> tuple[Outcome, Reactions]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute(
+                    "SELECT emoji, user_id FROM reactions WHERE channel = ? AND message_id = ?"
+                    " ORDER BY seq",
+                    (channel, message_id),
+                ).fetchall()
+                outcome, now = changed(tuple(rows), emoji, user_id, add=add)
+                row = (channel, message_id, emoji, user_id)
+                if outcome is Outcome.CHANGED and add:
+                    conn.execute(
+                        "INSERT INTO reactions (channel, message_id, emoji, user_id)"
+                        " VALUES (?, ?, ?, ?)",
+                        row,
+                    )
+                elif outcome is Outcome.CHANGED:
+                    conn.execute(
+                        "DELETE FROM reactions WHERE channel = ? AND message_id = ? AND emoji = ?"
+                        " AND user_id = ?",
+                        row,
+                    )
+                conn.execute("COMMIT")
+                return outcome, grouped(now)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        return await self._in_thread(change)
+
+    async def of(self, wanted: Mapping[str, Collection[int]]) -> dict[MessageKey, Reactions]:
+        def read(conn: sqlite3.Connection) -> dict[MessageKey, Reactions]:
+            rows: dict[MessageKey, list[tuple[str, str]]] = {}
+            for channel, numbers in wanted.items():
+                ids = list(numbers)
+                for start in range(0, len(ids), _IDS_PER_READ):
+                    chunk = ids[start : start + _IDS_PER_READ]
+                    marks = ", ".join("?" * len(chunk))
+                    for number, emoji, user_id in conn.execute(
+                        "SELECT message_id, emoji, user_id FROM reactions"
+                        f" WHERE channel = ? AND message_id IN ({marks}) ORDER BY seq",
+                        (channel, *chunk),
+                    ):
+                        rows.setdefault((channel, number), []).append((emoji, user_id))
+            return {key: grouped(pairs) for key, pairs in rows.items()}
+
+        if not any(wanted.values()):
+            return {}
+        return await self._in_thread(read, write=False)

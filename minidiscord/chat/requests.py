@@ -1,0 +1,105 @@
+"""The requests of issue 18's events (edits, deletes, reactions, search): one object from a
+joined user, answered by an ack ``{ok, ...}`` whatever goes wrong.
+
+Each refusal is the sender's alone: answered in the ack (``{ok: false, error}``), logged at
+INFO and counted, never an exception out of the handler. The checks every such event
+shares live here once: who asks, a channel they may read, a message's id.
+"""
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeGuard
+
+import trio
+
+from minidiscord.limits import KeyedBuckets
+from minidiscord.sockets import Socket
+
+from .channels.registry import Need
+from .models import User
+from .store.base import StoreReadError, StoreWriteError
+from .validation import Invalid
+
+log = logging.getLogger(__name__)
+
+Ack = dict[str, Any]
+Request = Callable[[Socket, User, dict[str, Any]], Awaitable[Ack]]
+Handler = Callable[..., Awaitable[Ack]]
+
+
+class Refused(Exception):
+    """A request refused: ``message`` is for whoever asked; ``extra`` goes into the ack
+    (``retryAfter``, ``until``); ``label`` is the metrics' reason."""
+
+    def __init__(self, message: str, *, label: str = "invalid event", **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.label = label
+        self.extra = extra
+
+
+def guarded(event: str, request: Request) -> Handler:
+    """The handler of ``event``: ``request`` run for the socket's user with the one object
+    the client sent; every refusal and store failure becomes the ack."""
+
+    async def handle(socket: Socket, *args: Any) -> Ack:
+        user: User | None = socket.data.get("user")
+        try:
+            if user is None:
+                raise Refused("not connected")
+            if len(args) != 1 or not isinstance(args[0], dict):
+                raise Refused("expected one object argument")
+            return await request(socket, user, args[0])
+        except Invalid as error:
+            return refused(socket, event, Refused(error.reason))
+        except Refused as error:
+            return refused(socket, event, error)
+        except StoreWriteError as exc:
+            log.warning("%s from socket %s was not stored: %s", event, socket.id, exc)
+            return {"ok": False, "error": "the server could not store this now"}
+        except StoreReadError as exc:
+            log.warning("%s from socket %s was not read: %s", event, socket.id, exc)
+            return {"ok": False, "error": "the server could not read this now"}
+
+    return handle
+
+
+def within_rate(buckets: KeyedBuckets, user: User, doing: str) -> None:
+    """Spend one of ``user``'s tokens, or refuse: "you are DOING too fast" (retryAfter)."""
+    wait = buckets.take(user.user_id, trio.current_time())
+    if wait:
+        retry_ms = math.ceil(wait * 1000)
+        raise Refused(
+            f"you are {doing} too fast; try again in {retry_ms / 1000:.1f} s",
+            label="rate limited",
+            retryAfter=retry_ms,
+        )
+
+
+def refused(socket: Socket, event: str, error: Refused) -> Ack:
+    log.info("refused %s from socket %s: %s", event, socket.id, error.message)
+    socket.namespace.metrics.reject(error.label)
+    return {"ok": False, "error": error.message, **error.extra}
+
+
+class ChannelAccess(Protocol):
+    """The one access check (chat/channels/registry.py ChannelRegistry)."""
+
+    async def usable(self, user_id: str, raw: object, need: Need) -> str: ...
+
+    def check(self, user_id: str, raw: object, need: Need) -> str: ...
+
+    def readable(self, user_id: str) -> list[str]: ...
+
+
+def message_id(raw: object) -> int:
+    """A message's id as the wire names it (an integer)."""
+    if not is_int(raw):
+        raise Invalid("id must be a message's id (an integer)")
+    return raw
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """An integer of JSON (not a bool, which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,67 @@
+"""Search in the web client, in Chromium, with two users: the "Search" field, its results,
+and a result that jumps to its message in another channel, loading older history first."""
+
+import re
+
+import pytest
+
+from tests.support.pysio import WAIT, Recorder
+
+from .support import require_playwright
+
+require_playwright()
+
+from playwright.sync_api import expect  # noqa: E402
+
+from .chatpage import users_in  # noqa: E402
+from .conftest import ServerProcess, UserFactory  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_search_result_jumps_to_its_message(
+    open_user: UserFactory, chat_server: ServerProcess
+) -> None:
+    # An old message, then more than a greeting's history after it in its channel.
+    writer = Recorder("writer")
+    writer.client.connect(chat_server.url, auth={"username": "old-timer"}, wait_timeout=WAIT)
+    try:
+        writer.wait_for("users")
+        writer.client.call(
+            "message:channel:send", ("learners", "the deploy key is in the vault"), timeout=WAIT
+        )
+        for n in range(60):
+            writer.client.call("message:channel:send", ("learners", f"filler {n}"), timeout=WAIT)
+    finally:
+        writer.client.disconnect()
+    ada, bob = users_in(open_user, "casual", "ada", "bob")
+    bob.select("general")
+    bob.send("deploy on friday")
+    expect(ada.page.get_by_role("button", name=re.compile("^#general"))).to_be_visible()
+
+    ada.search("DEPLOY")
+    results = ada.search_results
+    expect(results.get_by_role("status")).to_have_text("2 messages found.")
+    found = results.get_by_role("button", name=re.compile("deploy"))
+    expect(found).to_have_count(2)
+    expect(found.nth(0)).to_contain_text("#general bob")
+    expect(found.nth(0)).to_contain_text("deploy on friday")
+    expect(found.nth(1)).to_contain_text("#learners old-timer")
+
+    # The newest: in a channel already loaded.
+    found.nth(0).click()
+    expect(results).to_be_hidden()
+    expect(ada.page.get_by_role("heading", name="#general", exact=True)).to_be_visible()
+    expect(ada.message_line("deploy on friday")).to_be_focused()
+
+    # The oldest: beyond the history the greeting brought, paged in to show it.
+    ada.search("vault")
+    ada.search_results.get_by_role("button", name=re.compile("vault")).click()
+    expect(ada.page.get_by_role("heading", name="#learners", exact=True)).to_be_visible()
+    expect(ada.message_line("the deploy key is in the vault")).to_be_focused()
+    expect(ada.message_line("the deploy key is in the vault")).to_be_in_viewport()
+
+    ada.search("nothing like this")
+    expect(ada.search_results.get_by_role("status")).to_have_text("No messages found.")
+    ada.page.keyboard.press("Escape")
+    expect(ada.search_results).to_be_hidden()
