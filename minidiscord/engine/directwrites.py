@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from ..metrics import Metrics
+
 if TYPE_CHECKING:
     from .outbox import Outbox
 
@@ -44,9 +46,10 @@ MAX_PAUSE = 0.010
 class DirectWrites:
     """The outboxes marked for a direct write, and the task that writes them."""
 
-    __slots__ = ("_marked", "_next_round_at", "_waiter", "rounds")
+    __slots__ = ("_marked", "_metrics", "_next_round_at", "_waiter", "rounds")
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics
         self._marked: list[Outbox] = []
         self._waiter: trio.lowlevel.Task | None = None
         # When the next round may start: the end of a costly round plus its pause.
@@ -93,5 +96,8 @@ class DirectWrites:
                 # One client's fault (a bug) must not end the rounds for every client.
                 logger.exception("a direct write failed")
         ended = trio.current_time()
+        if self._metrics is not None:
+            self._metrics.direct_write_rounds.inc()
+            self._metrics.direct_write_clients.inc(len(marked))
         took = ended - started
         self._next_round_at = ended + min(took, MAX_PAUSE) if took >= MIN_COSTLY_ROUND else ended

@@ -9,6 +9,7 @@ import trio.testing
 
 from minidiscord.engine.directwrites import MAX_PAUSE, MIN_COSTLY_ROUND, DirectWrites
 from minidiscord.engine.outbox import Outbox
+from minidiscord.metrics import Metrics
 from tests.engine.test_outbox_and_deadlines import Socket, direct_writes
 
 
@@ -115,3 +116,25 @@ async def test_after_a_cheap_round_the_next_runs_at_once(
         assert socket.written == [["one"], ["two"], ["three"]]
         assert trio.current_time() == pytest.approx(3 * socket.cost)
         nursery.cancel_scope.cancel()
+
+
+async def test_rounds_and_their_writes_are_counted_in_the_metrics() -> None:
+    metrics = Metrics()
+    outboxes = [Outbox(limit=10) for _ in range(3)]
+    socket = Socket(room=1 << 20)
+    writes = DirectWrites(metrics)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(writes.run)
+        for outbox in outboxes:
+            nursery.start_soon(outbox.take, socket.send, writes)
+        await trio.testing.wait_all_tasks_blocked()
+        for frame in ("a", "b"):
+            for outbox in outboxes:
+                assert outbox.put_direct(frame)
+        await trio.testing.wait_all_tasks_blocked()
+        assert outboxes[0].put_direct("c")
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    assert socket.written == [["a", "b"]] * 3 + [["c"]]
+    assert metrics.registry.get_sample_value("minidiscord_direct_write_rounds_total") == 2
+    assert metrics.registry.get_sample_value("minidiscord_direct_write_clients_total") == 4
