@@ -12,11 +12,11 @@ frame waits only for the rest of its round (the broadcaster runs to its next che
 A round costs a system call per client it writes, whatever those writes carry: with 1,000
 clients in a room that is several milliseconds, and at a steady rate each round would carry
 only the message or two that arrived during the one before, so the rounds alone would keep
-the core busy. A round that took at least :data:`MIN_COSTLY_ROUND` is therefore followed by
-a pause as long as it took (at most :data:`MAX_PAUSE`) before the next one starts: the
-writes get at most about half of the core, each carries everything the pause gathered, and
-a message waits at most that pause longer. After a cheap round (a small room, an idle
-server) the next one runs as before, in the next scheduler batch.
+the core busy. A round that wrote at least :data:`COSTLY_ROUND_WRITES` clients is therefore
+followed by a pause as long as it took (at most :data:`MAX_PAUSE`) before the next one
+starts: the writes get at most about half of the core, each carries everything the pause
+gathered, and a message waits at most that pause longer. After a round of fewer writes (a
+small room, a quiet server) the next one runs as before, in the next scheduler batch.
 
 Order is kept by the outbox: frames for a marked client stay in its queue, so anything
 else put meanwhile (which wakes the writer) goes behind them, and the writer then writes
@@ -36,9 +36,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("minidiscord.engine")
 
-# A round shorter than this is not worth pausing after: it is a small room or a quiet
-# server, and the pause would add latency without saving a write worth the timer.
-MIN_COSTLY_ROUND = 0.001
+# A round that wrote fewer clients than this (well under a millisecond of system calls) is
+# not followed by a pause: a small room or a quiet server would get latency for nothing. A
+# count, not a time, so that a round held up by the machine (or by logging a fault) is not
+# taken for a costly one.
+COSTLY_ROUND_WRITES = 128
 # The most a message waits for the rounds to gather more (the latency budget of batching).
 MAX_PAUSE = 0.010
 
@@ -99,5 +101,5 @@ class DirectWrites:
         if self._metrics is not None:
             self._metrics.direct_write_rounds.inc()
             self._metrics.direct_write_clients.inc(len(marked))
-        took = ended - started
-        self._next_round_at = ended + min(took, MAX_PAUSE) if took >= MIN_COSTLY_ROUND else ended
+        costly = len(marked) >= COSTLY_ROUND_WRITES
+        self._next_round_at = ended + min(ended - started, MAX_PAUSE) if costly else ended
