@@ -13,6 +13,11 @@ from benchkit.wire import OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, WireError
 
 # First payload bytes of Socket.IO (b"4") and Engine.IO ping (b"2") / close (b"1") packets.
 _SOCKETIO, _PING, _CLOSE = 0x34, 0x32, 0x31
+# A final text frame's first byte, the head of a frame with a 16-bit length, and the
+# shortest payload that length is used for.
+_FIN_TEXT = 0x80 | OP_TEXT
+_HEAD_16 = 4
+_LENGTH_16_MIN = 126
 
 
 class FrameCounter:
@@ -67,7 +72,24 @@ class FrameCounter:
         prefix, second, peek = self._prefix, self._second_prefix, self._peek
         prefix_len, second_len = len(prefix), len(second)
         messages = packets = matches = second_matches = 0
+        # The usual frame, a final text frame with a 16-bit length, its peek in: counted as
+        # the general loop below counts it, in fewer steps (this loop runs once per delivery
+        # the load generator takes). A longer peek or a shorter length takes the general way.
+        fast_need = _HEAD_16 + peek if peek <= _LENGTH_16_MIN else end + 1
         while True:
+            if end - pos >= fast_need and data[pos + 1] == 126 and data[pos] == _FIN_TEXT:
+                length = (data[pos + 2] << 8) | data[pos + 3]
+                if length >= peek:
+                    body = pos + _HEAD_16
+                    messages += 1
+                    if data[body] == _SOCKETIO:
+                        packets += 1
+                        if data.startswith(prefix, body):
+                            matches += 1
+                        elif second_len and data.startswith(second, body):
+                            second_matches += 1
+                    pos = body + length
+                    continue
             left = end - pos
             if left < 2:
                 break

@@ -53,6 +53,18 @@ class Metrics:
             "encoded frames queued for clients (one per recipient of a broadcast)",
             registry=registry,
         )
+        # Deliveries per round (frames_delivered over rounds) and writes per round say how
+        # much each round's system calls carry.
+        self.direct_write_rounds = Counter(
+            "minidiscord_direct_write_rounds",
+            "rounds of direct writes (native front end): one write per client with frames",
+            registry=registry,
+        )
+        self.direct_write_clients = Counter(
+            "minidiscord_direct_write_clients",
+            "clients written to in rounds of direct writes (one system call each)",
+            registry=registry,
+        )
         self.slow_consumers = Counter(
             "minidiscord_slow_consumer_disconnects",
             "clients dropped because their outgoing buffer was full",

@@ -95,6 +95,10 @@ class Run:
     other_cpu_percent: float | None
     delivery_ratio: float | None
     p99_ms: float | None
+    # Native front end: rounds of direct writes in the phase, and what each carried.
+    rounds_per_s: float | None = None
+    deliveries_per_round: float | None = None
+    writes_per_round: float | None = None
 
 
 def parse_tree(text: str) -> Tree:
@@ -180,7 +184,22 @@ def measure(tree: Tree, config: Config, round_: int, duration: float, nice: Sequ
         other_cpu_percent=result.get("other_cpu_percent"),
         delivery_ratio=result["delivery_ratio"],
         p99_ms=result["latency_ms"]["p99"],
+        **round_figures(result),
     )
+
+
+def round_figures(result: dict[str, Any]) -> dict[str, float]:
+    """Rounds/s over the phase's window, deliveries and writes per round (none for a server
+    without the counters, or that wrote no round)."""
+    rounds = result.get("server_rounds")
+    if not rounds:
+        return {}
+    start, end = result["window"]
+    return {
+        "rounds_per_s": round(rounds / max(1e-6, end - start), 1),
+        "deliveries_per_round": round(result["delivered"] / rounds, 1),
+        "writes_per_round": round(result["server_round_writes"] / rounds, 1),
+    }
 
 
 def summarize(runs: Sequence[Run], trees: Sequence[Tree]) -> list[dict[str, Any]]:

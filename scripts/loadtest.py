@@ -39,7 +39,7 @@ import trio
 
 from benchkit.bulk import BulkReceiver
 from benchkit.processes import ROOT, script_args
-from benchkit.servermetrics import frames_delivered
+from benchkit.servermetrics import ServerCounts, server_counts
 from benchkit.stats import Histogram, cpu_s, machine_busy_s, raise_fd_limit, rss_kib, run_delay_s
 from benchkit.wire import LeanWebSocket, WireError, event_packet, parse_ack, split_url
 from minidiscord.client import Client as SocketIOClient
@@ -1135,7 +1135,7 @@ class Coordinator:
             prepared = await handle.expect("prepared", options.connect_timeout * 2)
             members += prepared["members"]
             reconnected += prepared["reconnected"]
-        frames_before = await self._server_frames()
+        counts_before = await self._server_counts()
         start_at = time.time() + 0.3
         command = {
             "op": "run",
@@ -1173,11 +1173,12 @@ class Coordinator:
         cpu1, busy1, wall = self.probe.cpu_s(), machine_busy_s(), time.time() - wall0
         parts = [await handle.expect("result", options.drain + 30) for handle in self.workers]
         result = merge_phase_results(parts)
-        frames_after = await self._server_frames()
-        server_frames = None
-        if frames_before is not None and frames_after is not None:
-            server_frames = frames_after - frames_before
+        counted = (await self._server_counts()).since(counts_before)
+        server_frames = counted.frames
         result["server_frames"] = server_frames
+        # What the deliveries cost the server in system calls (native front end).
+        result["server_rounds"] = counted.rounds
+        result["server_round_writes"] = counted.round_writes
         result["count_errors"] = count_errors(result, server_frames)
         # Wall-clock bounds of the sending and draining, for counters sampled outside.
         result["window"] = [round(wall0, 3), round(wall0 + wall, 3)]
@@ -1202,11 +1203,14 @@ class Coordinator:
         )
         return result
 
-    async def _server_frames(self) -> int | None:
-        """Frames the servers (--url and --send-url) have sent, by their own /metrics."""
-        urls = {self.options.url, self.options.send_url or self.options.url}
-        counts = [await trio.to_thread.run_sync(frames_delivered, url) for url in urls]
-        return None if None in counts else sum(c for c in counts if c is not None)
+    async def _server_counts(self) -> ServerCounts:
+        """What the servers (--url and --send-url) have sent, by their own /metrics."""
+        urls = sorted({self.options.url, self.options.send_url or self.options.url})
+        counts = [await trio.to_thread.run_sync(server_counts, url) for url in urls]
+        total = counts[0]
+        for more in counts[1:]:
+            total = total.plus(more)
+        return total
 
     async def _settle(
         self, quiet_for: float = 0.6, limit: float = 15.0, joins: int | None = None

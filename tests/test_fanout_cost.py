@@ -74,6 +74,31 @@ async def test_a_short_run_alternates_the_trees_and_counts_cpu_per_delivery() ->
         assert measured.us_per_delivery == pytest.approx(
             1e6 * measured.server_cpu_s / measured.delivered, rel=1e-3
         )
+        # The native front end's rounds, from its /metrics: at most a write per client each.
+        if config.frontend == "native":
+            assert measured.rounds_per_s is not None
+            assert measured.rounds_per_s > 0
+            assert measured.writes_per_round is not None
+            assert 1 <= measured.writes_per_round <= 4
+        else:
+            assert measured.rounds_per_s is None
+
+
+def test_round_figures_come_from_the_servers_counters() -> None:
+    result = {
+        "server_rounds": 50,
+        "server_round_writes": 5000,
+        "delivered": 20_000,
+        "window": [10.0, 15.0],
+    }
+    assert fanout_cost.round_figures(result) == {
+        "rounds_per_s": 10.0,
+        "deliveries_per_round": 400.0,
+        "writes_per_round": 100.0,
+    }
+    # A server without the counters, or one that wrote no round (hypercorn).
+    assert fanout_cost.round_figures({"server_rounds": None}) == {}
+    assert fanout_cost.round_figures({"server_rounds": 0}) == {}
 
 
 def test_a_floor_tree_runs_that_trees_floor_app_on_the_configurations_front_end() -> None:

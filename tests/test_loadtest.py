@@ -23,7 +23,7 @@ from benchkit.processes import HANDSHAKE, UNLIMITED, free_port, running, script_
 from minidiscord.limits import Rate
 from scripts import bench, loadtest
 from tests.support.redisserver import RedisServer
-from tests.support.servers import RunningServer, ServerFactory, start_nodes
+from tests.support.servers import TEST_SETTINGS, RunningServer, ServerFactory, start_nodes
 from tests.support.waiting import wait_until
 
 # --- latency histogram -----------------------------------------------------------------------
@@ -628,8 +628,20 @@ def test_server_metrics_are_read_from_the_prometheus_page() -> None:
         b"minidiscord_frames_delivered_total 1.234e+06\n"
         b"minidiscord_frames_delivered_created 1.7e+09\n"
     )
-    assert servermetrics.parse_frames_delivered(page) == 1_234_000
-    assert servermetrics.parse_frames_delivered(b"other_total 3\n") is None
+    counts = servermetrics.parse_counts(page)
+    assert counts.frames == 1_234_000
+    assert counts.rounds is None
+    assert servermetrics.parse_counts(b"other_total 3\n") == servermetrics.ServerCounts()
+    rounds = servermetrics.parse_counts(
+        page
+        + b"minidiscord_direct_write_rounds_total 7.0\n"
+        + b"minidiscord_direct_write_clients_total 7000.0\n"
+    )
+    assert rounds == servermetrics.ServerCounts(1_234_000, 7, 7000)
+    later = servermetrics.ServerCounts(1_300_000, 9, 9000)
+    assert later.since(rounds) == servermetrics.ServerCounts(66_000, 2, 2000)
+    assert later.since(servermetrics.ServerCounts()) == servermetrics.ServerCounts()
+    assert rounds.plus(later) == servermetrics.ServerCounts(2_534_000, 16, 16000)
 
 
 def check_counted_by_the_server(result: dict[str, Any]) -> None:
@@ -652,6 +664,11 @@ async def test_most_clients_count_in_bulk_what_the_server_says_it_sent(
     assert result["timed_members"] == 5
     assert result["bulk_members"] >= 40 - 5 - 3
     check_counted_by_the_server(result)
+    # The native front end wrote them in rounds, one write per client at most per round.
+    if TEST_SETTINGS.frontend == "native":
+        assert 0 < result["server_rounds"] <= result["server_round_writes"] <= result["packets"]
+    else:
+        assert result["server_rounds"] == 0
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ class EngineServer:
         self._nursery: trio.Nursery | None = None
         self._deadlines = Deadlines()
         # Broadcasts to idle WebSocket clients on a front end that offers direct sends.
-        self.direct_writes = DirectWrites()
+        self.direct_writes = DirectWrites(self.metrics)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Hold every session's deadlines and tasks; sessions still open at the end close."""
