@@ -43,6 +43,7 @@ from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
 from .accounts.sessions import Lifetimes, refusal
 from .clock import wall_clock_ms
 from .feed import Feed
+from .live.typing_events import TypingEvents
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
 from .moderation.events import ModerationEvents
 from .moderation.service import Moderation
@@ -171,6 +172,9 @@ class ChatServer:
         self._ns.on("message:channel:send")(self._on_send)
         self._ns.on("user:leave")(self._on_leave)
         self._ns.on("channel:history")(self._on_history)
+        self._typing = TypingEvents(self._ns)
+        for event, handler in self._typing.handlers().items():
+            self._ns.on(event)(handler)
 
     @property
     def presence(self) -> Presence:
@@ -186,6 +190,8 @@ class ChatServer:
         presence grace's timers run in ``nursery`` (without one, a user whose last
         connection drops goes offline at once)."""
         self._nursery = nursery
+        if nursery is not None:
+            nursery.start_soon(self._typing.run)
         if self._feed is None:
             self._visible_id = (await self._store.snapshot((), 0, users_max=0)).last_id
         # In cluster mode the feed's reader sets it (reset) before the first connect.
@@ -269,8 +275,8 @@ class ChatServer:
             self._store.note_seen(user.user_id, self._clock())
         for channel in CHANNELS:
             socket.join(channel)
-        if self._feed is not None:
-            socket.join(user_room(user.user_id))
+        # Every tab of a user, for what only they get (read positions, mentions).
+        socket.join(user_room(user.user_id))
         # With connection state recovery, only the greeting's last event (`users`) carries an
         # offset, and it is not kept (PacketLog.unkept): a client holding it got the whole
         # greeting, and kept, at 2,000 users, the `users` lists of a connect storm would fill
@@ -670,6 +676,7 @@ class ChatServer:
         return history
 
     async def _on_disconnect(self, socket: Socket, reason: str) -> None:
+        self._typing.socket_gone(socket.id)
         # Not popped: with recovery on, socket.data is what a recovered socket gets back.
         user: User | None = socket.data.get("user")
         if user is None:
@@ -790,6 +797,7 @@ class ChatServer:
             try:
                 if message is not None:
                     self._ns.to(channel).emit("message:channel", channel, message.wire())
+                    self._typing.message_shown(channel, user.user_id)
                     self._visible_id = message.id
                     self._recent[channel].append(message)
                     metrics.chat_messages.inc()
@@ -905,6 +913,7 @@ class ChatServer:
 
     def message(self, position: int, message: Message) -> None:
         self._ns.to(message.channel).emit("message:channel", message.channel, message.wire())
+        self._typing.message_shown(message.channel, message.user_id)
         self._recent[message.channel].append(message)
         self._visible_id = position
         self._ns.metrics.chat_messages.inc()
@@ -961,6 +970,7 @@ class ChatServer:
         else in `welcome` hears `user:leave`, and each socket not ``spared`` is disconnected
         at the namespace level ("io server disconnect": socket.io clients do not reconnect
         after it, which is what the original server did)."""
+        self._typing.user_gone(user.user_id)
         sockets = [self._ns.sockets.get(sid) for sid in self._presence.forget(user.user_id)]
         if also is not None and also not in sockets:
             sockets.append(also)
@@ -1014,7 +1024,7 @@ class ChatServer:
 
 
 def user_room(user_id: str) -> str:
-    """The room of a user's sockets (cluster mode)."""
+    """The room of a user's sockets."""
     return f"user:{user_id}"
 
 

@@ -1,0 +1,89 @@
+"""`typing:start` {channel}: the typing indicators' event, and the task that sends the
+channels' `typing` {channel, typing: [{userId, username}...]} snapshots (see typists.py).
+
+Snapshots go to the channel's room, volatile (a client that cannot take one now misses it
+and gets the next), never kept for recovery. A socket's starts are rate-limited; a user
+stops typing in a channel when a message of theirs is shown there, when the socket that
+started goes, or when they leave.
+"""
+
+import math
+from typing import Any
+
+import trio
+
+from minidiscord.limits import KeyedBuckets, Rate
+from minidiscord.sockets import Namespace, Socket
+
+from .. import validation
+from ..models import User
+from ..validation import Invalid
+from .acks import Ack, refused
+from .typists import Typist, Typists
+
+EVENT = "typing:start"
+
+# A socket's `typing:start`s: the web client sends one per 2 s while typing; a burst
+# covers switching channels.
+START_RATE = Rate(burst=5, per_second=1.0)
+
+
+class TypingEvents:
+    def __init__(self, namespace: Namespace, *, typists: Typists | None = None) -> None:
+        self._ns = namespace
+        self._typists = typists or Typists()
+        self._starts = KeyedBuckets(START_RATE)
+        self._woken = trio.Event()
+
+    def handlers(self) -> dict[str, Any]:
+        return {EVENT: self._on_start}
+
+    async def _on_start(self, socket: Socket, *args: Any) -> Ack:
+        user: User | None = socket.data.get("user")
+        if user is None:
+            return refused(socket, EVENT, "not connected")
+        if len(args) != 1 or not isinstance(args[0], dict):
+            return refused(socket, EVENT, "expected one object argument {channel}")
+        try:
+            channel = validation.channel(args[0].get("channel"))
+        except Invalid as error:
+            return refused(socket, EVENT, error.reason)
+        now = trio.current_time()
+        wait = self._starts.take(socket.id, now)
+        if wait:
+            ack = refused(
+                socket, EVENT, "you are sending typing:start too fast", label="rate limited"
+            )
+            ack["retryAfter"] = math.ceil(wait * 1000)
+            return ack
+        self._typists.start(channel, Typist(user.user_id, user.username), socket.id, now)
+        self._woken.set()
+        return {"ok": True}
+
+    # -- the chat's hooks ---------------------------------------------------------------
+
+    def message_shown(self, channel: str, user_id: str) -> None:
+        self._typists.stop(channel, user_id)
+        self._woken.set()
+
+    def socket_gone(self, socket_id: str) -> None:
+        self._typists.drop_source(socket_id)
+        self._woken.set()
+
+    def user_gone(self, user_id: str) -> None:
+        self._typists.drop_user(user_id)
+        self._woken.set()
+
+    # -- the snapshots ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Send each channel's snapshot when due, until cancelled (the chat's nursery)."""
+        while True:
+            wake = self._typists.next_wake()
+            with trio.move_on_at(math.inf if wake is None else wake):
+                await self._woken.wait()
+            self._woken = trio.Event()
+            for channel, typists in self._typists.due(trio.current_time()).items():
+                self._ns.to(channel).volatile.emit(
+                    "typing", {"channel": channel, "typing": [t.wire() for t in typists]}
+                )
