@@ -3,6 +3,7 @@
 import { ChatState } from "./chatstate.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
+import { Typing } from "./typing.js";
 import { forgetSession, loadSession, markDisconnected, saveChannel, saveSession } from "./storage.js";
 
 const SEND_ACK_TIMEOUT_MS = 10000;
@@ -66,6 +67,7 @@ const ui = {
 };
 
 let state = new ChatState();
+const typing = new Typing($("typing-indicator"), () => state.session?.userId);
 // The Socket of the current login; handlers of any older one are ignored.
 let socket = null;
 let loadingHistory = false;
@@ -216,6 +218,7 @@ function selectChannel(name) {
   renderHeader();
   renderChannels();
   renderMessages();
+  typing.show(name);
   closeDrawers();
   ui.sendError.textContent = "";
 }
@@ -323,6 +326,7 @@ function startConnection(credentials) {
       : { username: creds.username, connectErrors: true }),
   });
   socket = s;
+  typing.clear();
   const on = (event, handler) => s.on(event, (...args) => socket === s && handler(...args));
 
   on("connect", () => {
@@ -347,6 +351,7 @@ function startConnection(credentials) {
     renderHeader();
     renderChannels();
     renderMessages();
+    typing.show(state.current);
   });
   on("users", (users) => {
     state.setUsers(users);
@@ -373,9 +378,11 @@ function startConnection(credentials) {
   });
   on("message:channel", (channel, message) => {
     const where = state.addMessage(channel, message);
+    if (where) typing.messageShown(channel, message.userId);
     if (where === "current") showNewMessage(message, { own: message.userId === state.session?.userId });
     else if (where === "other") renderChannels();
   });
+  on("typing", (snapshot) => typing.received(snapshot));
   on("connect_error", (error) => {
     if (s.active) {
       setStatus("Cannot reach the server. Retrying…", "reconnecting");
@@ -448,6 +455,7 @@ function onSend(event) {
   ui.messageInput.value = "";
   resizeInput();
   ui.sendError.textContent = "";
+  typing.sent();
   s.timeout(SEND_ACK_TIMEOUT_MS).emit("message:channel:send", channel, text, (error, reply) => {
     if (socket !== s) return;
     const refused = !error && reply !== null && typeof reply === "object" && reply.ok === false;
@@ -517,6 +525,7 @@ ui.messageInput.addEventListener("keydown", (event) => {
 ui.messageInput.addEventListener("input", () => {
   resizeInput();
   ui.sendError.textContent = "";
+  if (ui.messageInput.value.trim()) typing.typed(socket, state.current);
 });
 ui.channelList.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-channel]");

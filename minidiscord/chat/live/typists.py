@@ -120,8 +120,8 @@ class Typists:
             self._unlist(*key)
 
     def due(self, now: float) -> dict[str, list[Typist]]:
-        """The snapshots to send now (each channel's typists, most recent first, at most
-        MAX_LISTED), marked sent."""
+        """The snapshots to send now (each channel's typists in the order they started, the
+        MAX_LISTED most recent), marked sent."""
         self.expire(now)
         snapshots: dict[str, list[Typist]] = {}
         for channel in self._changed | self._channels.keys():
@@ -132,7 +132,7 @@ class Typists:
             elif last is not None and now - last < self._keepalive:
                 continue
             listed = self._channels.get(channel, {})
-            snapshots[channel] = list(reversed(listed.values()))[:MAX_LISTED]
+            snapshots[channel] = list(listed.values())[-MAX_LISTED:]
         for channel in snapshots:
             self._changed.discard(channel)
             self._sent[channel] = now
