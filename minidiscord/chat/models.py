@@ -101,6 +101,8 @@ class Message:
     timestamp: int  # milliseconds since the epoch, as JavaScript's Date.now()
     message: str
     avatar: str | None = None
+    # Who the text mentions (userIds, resolved at send; live broadcasts only, not stored).
+    mentions: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def by(cls, author: "User", *, id: int, channel: str, text: str, timestamp: int) -> "Message":
@@ -118,4 +120,6 @@ class Message:
         }
         if self.avatar is not None:
             wire["avatar"] = self.avatar
+        if self.mentions:
+            wire["mentions"] = list(self.mentions)
         return wire

@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
@@ -43,6 +44,7 @@ from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
 from .accounts.sessions import Lifetimes, refusal
 from .clock import wall_clock_ms
 from .feed import Feed
+from .live import mentions
 from .live.typing_events import TypingEvents
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
 from .moderation.events import ModerationEvents
@@ -173,6 +175,11 @@ class ChatServer:
         self._ns.on("user:leave")(self._on_leave)
         self._ns.on("channel:history")(self._on_history)
         self._typing = TypingEvents(self._ns)
+        self._mentions = mentions.Mentions(self.online_users, store.list_users)
+        # The live features' effects, applied on every node as moderation's are.
+        self._effects: dict[str, Callable[[dict[str, Any]], None]] = {
+            mentions.EFFECT: lambda effect: mentions.deliver(self._ns, effect, user_room),
+        }
         for event, handler in self._typing.handlers().items():
             self._ns.on(event)(handler)
 
@@ -481,6 +488,8 @@ class ChatServer:
             self._timeouts.set(user_id, until)
         elif what == "role" and isinstance(user_id, str) and role in ROLES:
             self._changed_role(user_id, Role(role))
+        elif isinstance(what, str) and what in self._effects:
+            self._effects[what](effect)
         else:
             log.warning("a moderation effect could not be applied: %r", effect)
 
@@ -761,7 +770,9 @@ class ChatServer:
         except Invalid as error:
             return _refuse(socket, "message:channel:send", error.reason)
         try:
-            message = await self._publish(channel, user, text)
+            mentioned = await self._mentions.of(text)
+            message = await self._publish(channel, user, text, mentioned)
+            await self._notify_mentions(replace(message, mentions=mentioned))
         except StoreWriteError as exc:
             # The store already logged the fault; the sender learns it was not stored.
             log.warning("a message from user %s was not stored: %s", user.user_id, exc)
@@ -771,7 +782,19 @@ class ChatServer:
             return {"ok": False, "error": "the server could not store the message"}
         return {"ok": True, "id": message.id}
 
-    async def _publish(self, channel: str, user: User, text: str) -> Message:
+    async def _notify_mentions(self, message: Message) -> None:
+        notify = mentions.effect(message)
+        if notify is None:
+            return
+        try:
+            await self.moderate(notify)
+        except StoreWriteError as exc:
+            # The message is out; only its notifications are lost.
+            log.warning("the mentions of message %s were not notified: %s", message.id, exc)
+
+    async def _publish(
+        self, channel: str, user: User, text: str, mentioned: tuple[str, ...] = ()
+    ) -> Message:
         """Store, then broadcast to the channel, in store order across concurrent senders."""
         if self._feed is not None:
             return await self._publish_through_log(channel, user, text)
@@ -786,6 +809,7 @@ class ChatServer:
             # committed message must be broadcast (it cannot hang: it waits one commit).
             with trio.CancelScope(shield=True):
                 stored = await self._store.add_message(channel, user, text, self._clock())
+            stored = replace(stored, mentions=mentioned) if mentioned else stored
             message = stored
             metrics.store_commit_seconds.observe(time.perf_counter() - started)
             return stored
