@@ -14,6 +14,8 @@ from .chat.accounts.store import AccountStore
 from .chat.clock import wall_clock_ms
 from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
+from .chat.reads.factory import open_reads
+from .chat.reads.store import ReadStore
 from .chat.server import ChatServer
 from .chat.store.factory import RunnableStore, store_for
 from .config import Settings
@@ -181,6 +183,7 @@ class ChatApp(App):
         cluster: ClusterNode | None = None,
         *,
         account_store: AccountStore,
+        read_store: ReadStore | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         # In cluster mode the node's adapter: recovery offsets are log positions, so a client
@@ -188,6 +191,8 @@ class ChatApp(App):
         super().__init__(settings, cluster.adapter if cluster is not None else InMemoryAdapter)
         self.store = store
         self.account_store = account_store
+        # Read positions (None: the ones the settings name, opened here).
+        self.read_store = read_store if read_store is not None else open_reads(settings)
         self.accounts = accounts_for(settings, account_store, clock=clock)
         self.api = AccountRoutes(self.accounts, OriginPolicy(settings.cors_origins))
         # Cluster mode: this node's link to the others (its log reader, presence and
@@ -210,6 +215,7 @@ class ChatApp(App):
             auth=settings.auth,
             guest_lifetimes=self.accounts.lifetimes,
             clock=clock,
+            read_store=self.read_store,
         )
         if cluster is not None:
             # After the chat attached itself to the cluster's log reader.
@@ -233,6 +239,7 @@ class ChatApp(App):
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)
         await nursery.start(self.account_store.run)
+        await nursery.start(self.read_store.run)
         if self.cluster is not None:
             await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
@@ -249,6 +256,7 @@ class ChatApp(App):
                 await trio.sleep(min(self.settings.presence_grace, max(room, 0.0)))
             await self.cluster.leave()
         await self.account_store.close()
+        await self.read_store.close()
         await self.store.close()
 
 

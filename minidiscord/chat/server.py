@@ -53,6 +53,9 @@ from .moderation.timeouts import Timeouts
 from .ordering import Sequencer
 from .payloads import ChannelsPayload, UsersPayload
 from .presence import Presence
+from .reads import events as reads
+from .reads.memory import MemoryReads
+from .reads.store import ReadStore
 from .snapshots import SharedReads, for_user
 from .store import Store
 from .store.base import Snapshot, StoreReadError, StoreWriteError
@@ -105,6 +108,7 @@ class ChatServer:
         accounts: Accounts | None = None,
         auth: AuthMode = "open",
         guest_lifetimes: Lifetimes | None = None,
+        read_store: ReadStore | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
@@ -179,8 +183,12 @@ class ChatServer:
         # The live features' effects, applied on every node as moderation's are.
         self._effects: dict[str, Callable[[dict[str, Any]], None]] = {
             mentions.EFFECT: lambda effect: mentions.deliver(self._ns, effect, user_room),
+            reads.EFFECT: lambda effect: reads.deliver(self._ns, effect, user_room),
         }
-        for event, handler in self._typing.handlers().items():
+        read_events = reads.ReadEvents(
+            read_store or MemoryReads(), newest=lambda: self._visible_id, share=self.moderate
+        )
+        for event, handler in [*self._typing.handlers().items(), *read_events.handlers().items()]:
             self._ns.on(event)(handler)
 
     @property

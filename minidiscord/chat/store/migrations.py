@@ -145,6 +145,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX accounts_by_user ON accounts(user_id)",
         ),
     ),
+    # Issue 18's migration 7 (chatlive); numbered at merge after modgaps' 5 and msgedit's 6.
+    Migration(
+        "each user's read position per channel (chat/reads/)",
+        (
+            # channel: the channel's id string (a DM's too); message_id: the newest read.
+            """CREATE TABLE read_positions (
+                user_id TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                message_id INTEGER NOT NULL,
+                PRIMARY KEY (user_id, channel)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
