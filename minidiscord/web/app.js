@@ -3,6 +3,7 @@
 import { ChatState } from "./chatstate.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
+import { Reads } from "./reads.js";
 import { Typing } from "./typing.js";
 import { forgetSession, loadSession, markDisconnected, saveChannel, saveSession } from "./storage.js";
 
@@ -68,6 +69,7 @@ const ui = {
 
 let state = new ChatState();
 const typing = new Typing($("typing-indicator"), () => state.session?.userId);
+const reads = new Reads();
 // The Socket of the current login; handlers of any older one are ignored.
 let socket = null;
 let loadingHistory = false;
@@ -161,6 +163,7 @@ function renderMessages({ keepPosition = false } = {}) {
     channelIntro(state.current),
     ...messages.map((message, i) => messageItem(message, { previous: messages[i - 1], now })),
   );
+  reads.placeLine(ui.messageList, state.current, messages, state.session?.userId);
   // Keeping the distance to the bottom keeps the same messages in view when older ones
   // were added above them.
   if (keepPosition) ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom;
@@ -175,6 +178,19 @@ function showNewMessage(message, { own = false } = {}) {
   else renderMessages({ keepPosition: true });
   if (stick) scrollToNewest();
   else ui.jumpLatest.hidden = false;
+  markSeen();
+}
+
+/** The channel shown is read to its newest message when the reader is there to see it. */
+function markSeen() {
+  if (document.visibilityState === "visible" && nearBottom()) reads.seen(socket, state.current, state.messages());
+}
+
+/** Unread counts from the server's read positions (the channel shown has none). */
+function countUnread(channels = state.channelNames()) {
+  for (const name of channels) {
+    if (name !== state.current) state.setUnread(name, reads.unreadIn(name, state.messages(name), state.session?.userId));
+  }
 }
 
 /** Page older messages in through the server's `channel:history` ack, if it has one. */
@@ -215,9 +231,11 @@ function loadOlderMessages() {
 function selectChannel(name) {
   if (!state.select(name)) return;
   saveChannel(name);
+  reads.opened(name);
   renderHeader();
   renderChannels();
   renderMessages();
+  markSeen();
   typing.show(name);
   closeDrawers();
   ui.sendError.textContent = "";
@@ -327,6 +345,7 @@ function startConnection(credentials) {
   });
   socket = s;
   typing.clear();
+  reads.reset();
   const on = (event, handler) => s.on(event, (...args) => socket === s && handler(...args));
 
   on("connect", () => {
@@ -352,6 +371,19 @@ function startConnection(credentials) {
     renderChannels();
     renderMessages();
     typing.show(state.current);
+    reads.ask(s, () => {
+      if (socket !== s) return;
+      countUnread();
+      reads.opened(state.current);
+      renderChannels();
+      renderMessages();
+      markSeen();
+    });
+  });
+  on("read", (read) => {
+    if (!reads.update(read?.channel, read?.id)) return;
+    countUnread([read.channel]);
+    renderChannels();
   });
   on("users", (users) => {
     state.setUsers(users);
@@ -533,6 +565,7 @@ ui.channelList.addEventListener("click", (event) => {
 });
 ui.messages.addEventListener("scroll", () => {
   if (nearBottom()) ui.jumpLatest.hidden = true;
+  markSeen();
   if (ui.messages.scrollTop < HISTORY_TRIGGER_PX) loadOlderMessages();
 });
 ui.jumpLatest.addEventListener("click", () => {
@@ -563,6 +596,7 @@ document.addEventListener("keydown", (event) => {
   else closeDrawers({ restoreFocus: true });
 });
 window.addEventListener("online", () => socket?.reconnectNow());
+document.addEventListener("visibilitychange", markSeen);
 
 const stored = loadSession();
 if (stored.sessionId && stored.username && !stored.disconnected) {
