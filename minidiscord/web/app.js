@@ -3,6 +3,7 @@
 import { ChatState } from "./chatstate.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
+import { askToNotify, MentionSuggestions, Mentions } from "./mentions.js";
 import { Reads } from "./reads.js";
 import { Typing } from "./typing.js";
 import { forgetSession, loadSession, markDisconnected, saveChannel, saveSession } from "./storage.js";
@@ -70,6 +71,10 @@ const ui = {
 let state = new ChatState();
 const typing = new Typing($("typing-indicator"), () => state.session?.userId);
 const reads = new Reads();
+const mentions = new Mentions();
+const suggestions = new MentionSuggestions($("message-input"), $("mention-suggestions"), () =>
+  [...state.users.values()].filter((u) => u.userId !== state.session?.userId),
+);
 // The Socket of the current login; handlers of any older one are ignored.
 let socket = null;
 let loadingHistory = false;
@@ -125,6 +130,7 @@ function renderChannels() {
       channelButton(name, { current: name === state.current, unread: state.unread(name) }),
     ),
   );
+  mentions.markChannels(ui.channelList);
   // Rebuilding the list must not steal keyboard focus from the channel being used.
   if (focused) ui.channelList.querySelector(`[data-channel="${CSS.escape(focused)}"]`)?.focus();
   // On a phone the list hides behind its button, which must then say that there is news.
@@ -163,6 +169,7 @@ function renderMessages({ keepPosition = false } = {}) {
     channelIntro(state.current),
     ...messages.map((message, i) => messageItem(message, { previous: messages[i - 1], now })),
   );
+  mentions.highlight(ui.messageList, messages, state.session);
   reads.placeLine(ui.messageList, state.current, messages, state.session?.userId);
   // Keeping the distance to the bottom keeps the same messages in view when older ones
   // were added above them.
@@ -174,8 +181,10 @@ function renderMessages({ keepPosition = false } = {}) {
 function showNewMessage(message, { own = false } = {}) {
   const messages = state.messages();
   const stick = own || nearBottom();
-  if (messages.at(-1) === message) ui.messageList.append(messageItem(message, { previous: messages.at(-2) }));
-  else renderMessages({ keepPosition: true });
+  if (messages.at(-1) === message) {
+    ui.messageList.append(messageItem(message, { previous: messages.at(-2) }));
+    mentions.highlight(ui.messageList, [message], state.session, ui.messageList.children.length - 1);
+  } else renderMessages({ keepPosition: true });
   if (stick) scrollToNewest();
   else ui.jumpLatest.hidden = false;
   markSeen();
@@ -232,6 +241,7 @@ function selectChannel(name) {
   if (!state.select(name)) return;
   saveChannel(name);
   reads.opened(name);
+  mentions.opened(name);
   renderHeader();
   renderChannels();
   renderMessages();
@@ -380,6 +390,9 @@ function startConnection(credentials) {
       markSeen();
     });
   });
+  on("mention", (note) => {
+    if (mentions.received(note, state.current)) renderChannels();
+  });
   on("read", (read) => {
     if (!reads.update(read?.channel, read?.id)) return;
     countUnread([read.channel]);
@@ -487,7 +500,8 @@ function onSend(event) {
   ui.messageInput.value = "";
   resizeInput();
   ui.sendError.textContent = "";
-  typing.sent();
+  suggestions.close();
+  askToNotify();
   s.timeout(SEND_ACK_TIMEOUT_MS).emit("message:channel:send", channel, text, (error, reply) => {
     if (socket !== s) return;
     const refused = !error && reply !== null && typeof reply === "object" && reply.ok === false;
@@ -549,6 +563,12 @@ ui.username.addEventListener("input", () => {
 });
 ui.messageForm.addEventListener("submit", onSend);
 ui.messageInput.addEventListener("keydown", (event) => {
+  if (suggestions.keydown(event)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+});
+ui.messageInput.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     ui.messageForm.requestSubmit();
@@ -558,6 +578,7 @@ ui.messageInput.addEventListener("input", () => {
   resizeInput();
   ui.sendError.textContent = "";
   if (ui.messageInput.value.trim()) typing.typed(socket, state.current);
+  suggestions.update();
 });
 ui.channelList.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-channel]");

@@ -41,11 +41,6 @@ export class Typing {
     socket.emit("typing:start", { channel });
   }
 
-  /** The user sent a message: the next keystroke is a new start. */
-  sent() {
-    this.lastStart = { channel: null, at: 0 };
-  }
-
   received(snapshot) {
     if (snapshot === null || typeof snapshot !== "object") return;
     if (typeof snapshot.channel !== "string" || !Array.isArray(snapshot.typing)) return;

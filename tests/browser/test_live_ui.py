@@ -1,5 +1,7 @@
 """Issue 18's live features in Chromium with several users: who is typing."""
 
+import re
+
 import pytest
 
 from .support import require_playwright
@@ -100,3 +102,71 @@ def test_reading_in_one_tab_clears_the_count_in_the_other(open_user: UserFactory
     expect(tab.message_text("news")).to_be_visible()
     expect(ada.channel("casual")).not_to_have_attribute("aria-description", "1 unread")
     assert not (ada.problems() + tab.problems() + bob.problems())
+
+
+# Records the notifications the page makes (a headless browser shows none).
+_RECORD_NOTIFICATIONS = """
+window.shownNotifications = [];
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { window.shownNotifications.push([title, options.body]); }
+};
+"""
+
+
+def test_a_mention_is_suggested_highlighted_marked_and_notified(open_user: UserFactory) -> None:
+    ada, bob, cy = users_in(open_user, "general", "ada", "bob", "cy")
+    ada.page.context.add_init_script(_RECORD_NOTIFICATIONS)
+    ada.page.reload()
+    ada.expect_connected_as("ada")
+    ada.select("general")
+    # bob picks ada's name from the suggestions.
+    bob.type("@a")
+    suggestions = bob.page.get_by_role("listbox", name="Mention suggestions")
+    expect(suggestions.get_by_role("option")).to_have_text(["ada"])
+    bob.message_field.press("Enter")
+    expect(bob.message_field).to_have_value("@ada ")
+    bob.type("look at this")
+    bob.message_field.press("Enter")
+    seen = ada.message_text("@ada look at this").locator("xpath=ancestor::li[1]")
+    expect(seen).to_have_class(re.compile(r"\bmentioned\b"))
+    expect(cy.message_text("@ada look at this").locator("xpath=ancestor::li[1]")).not_to_have_class(
+        re.compile(r"\bmentioned\b")
+    )
+    # In another channel: a marker on the channel, and the browser's notification.
+    ada.select("react")
+    bob.send("@ada over here")
+    expect(ada.channel("general")).to_have_attribute(
+        "aria-description", re.compile("you were mentioned")
+    )
+    expect(ada.channel("general").locator(".mention-marker")).to_have_text("@")
+    ada.page.wait_for_function("window.shownNotifications.length === 1")
+    assert ada.page.evaluate("window.shownNotifications") == [
+        ["bob mentioned you in #general", "@ada over here"]
+    ]
+    ada.select("general")
+    expect(ada.channel("general").locator(".mention-marker")).to_have_count(0)
+    assert not (ada.problems() + bob.problems() + cy.problems())
+
+
+def test_history_without_mentions_is_highlighted_by_the_name_written(
+    open_user: UserFactory,
+) -> None:
+    page = open_user("ada").page
+    found = page.evaluate(
+        """async () => {
+          const { mentionsMe } = await import("/web/mentions.js");
+          const me = { userId: "u1", username: "Ada" };
+          const from = (text, extra = {}) => ({ userId: "u2", message: text, ...extra });
+          return [
+            mentionsMe(from("hi @ada!"), me),
+            mentionsMe(from("hi @adam"), me),
+            mentionsMe(from("mail x@ada"), me),
+            mentionsMe(from("hi @ada", { mentions: [] }), me),
+            mentionsMe(from("hi", { mentions: ["u1"] }), me),
+            mentionsMe({ userId: "u1", message: "@ada me" }, me),
+          ];
+        }"""
+    )
+    assert found == [True, False, False, False, True, False]
