@@ -185,8 +185,9 @@ class ChatServer:
             mentions.EFFECT: lambda effect: mentions.deliver(self._ns, effect, user_room),
             reads.EFFECT: lambda effect: reads.deliver(self._ns, effect, user_room),
         }
+        self._read_store = read_store or MemoryReads()
         read_events = reads.ReadEvents(
-            read_store or MemoryReads(), newest=lambda: self._visible_id, share=self.moderate
+            self._read_store, newest=lambda: self._visible_id, share=self.moderate
         )
         for event, handler in [*self._typing.handlers().items(), *read_events.handlers().items()]:
             self._ns.on(event)(handler)
@@ -891,6 +892,7 @@ class ChatServer:
             return {"ok": False, "error": "the server could not end your session"}
         self._changes += 1
         self._note_left(user.user_id)
+        await self._forget_reads(user.user_id)
         # The user's other tabs end too: the user they speak for is gone.
         self._end_tabs(user, also=socket, spared=lambda own: own is socket)
         # The leaver's own disconnect comes after this handler's ack, which a client that
@@ -898,6 +900,13 @@ class ChatServer:
         socket.start_soon(_disconnect, socket)
         log.debug("user %s (%s) left", user.user_id, user.username)
         return {"ok": True}
+
+    async def _forget_reads(self, user_id: str) -> None:
+        """A guest left: its read positions go with it."""
+        try:
+            await self._read_store.forget(user_id)
+        except StoreWriteError as exc:
+            log.warning("the read positions of user %s were kept: %s", user_id, exc)
 
     async def _leave_through_log(self, socket: Socket, user: User) -> Ack:
         """Cluster mode: the store appends `leave` as it deletes the user; every node's
@@ -910,6 +919,7 @@ class ChatServer:
             socket.data.pop(LEAVING, None)
             log.warning("user %s could not leave: %s", user.user_id, exc)
             return {"ok": False, "error": "the server could not end your session"}
+        await self._forget_reads(user.user_id)
         # Bounded: if the reader is stuck, the leave is durable and shown later.
         await self._feed.caught_up()
         socket.data.pop("user", None)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import trio
 
+from minidiscord.app import ChatApp
 from tests.support.chatclient import joined
 from tests.support.layouts import ChatFactory
 from tests.support.pysio import WAIT, Recorder
@@ -140,3 +141,16 @@ async def test_node_marks_and_lists(server: RunningServer) -> None:
         assert listed == {"ok": True, "reads": {"casual": sent["id"]}}
         assert bad["ok"] is False
         assert bob.received("read") == []
+
+
+async def test_a_guest_who_leaves_takes_its_positions(server: RunningServer) -> None:
+    app = server.app
+    assert isinstance(app, ChatApp)
+    async with joined(server.url, {"username": "ada"}, "ada") as ada:
+        sent = await ada.send("general", "mine")
+        user_id = ada.session["userId"]
+        assert (await ada.call("read:mark", {"channel": "general", "id": sent["id"]}))["ok"]
+        assert await app.read_store.positions(user_id) == {"general": sent["id"]}
+        assert await ada.call("user:leave") == {"ok": True}
+        await ada.wait_for("disconnect")
+    assert await app.read_store.positions(user_id) == {}
