@@ -44,7 +44,7 @@ from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
 from .accounts.sessions import Lifetimes, refusal
 from .clock import wall_clock_ms
 from .feed import Feed
-from .live import mentions
+from .live import mentions, typing_events
 from .live.typing_events import TypingEvents
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
 from .moderation.events import ModerationEvents
@@ -178,12 +178,13 @@ class ChatServer:
         self._ns.on("message:channel:send")(self._on_send)
         self._ns.on("user:leave")(self._on_leave)
         self._ns.on("channel:history")(self._on_history)
-        self._typing = TypingEvents(self._ns)
+        self._typing = TypingEvents(self._ns, self.moderate)
         self._mentions = mentions.Mentions(self.online_users, store.list_users)
         # The live features' effects, applied on every node as moderation's are.
         self._effects: dict[str, Callable[[dict[str, Any]], None]] = {
             mentions.EFFECT: lambda effect: mentions.deliver(self._ns, effect, user_room),
             reads.EFFECT: lambda effect: reads.deliver(self._ns, effect, user_room),
+            typing_events.EFFECT: self._typing.apply,
         }
         self._read_store = read_store or MemoryReads()
         read_events = reads.ReadEvents(
@@ -694,7 +695,9 @@ class ChatServer:
         return history
 
     async def _on_disconnect(self, socket: Socket, reason: str) -> None:
-        self._typing.socket_gone(socket.id)
+        if self._nursery is not None:
+            # Not awaited here: in cluster mode it waits for the log, the going offline must not.
+            self._nursery.start_soon(self._typing.socket_gone, socket.id)
         # Not popped: with recovery on, socket.data is what a recovered socket gets back.
         user: User | None = socket.data.get("user")
         if user is None:

@@ -9,6 +9,7 @@ import trio
 
 from minidiscord.chat.live.typists import EXPIRE_AFTER
 from tests.support.chatclient import ChatClient, joined
+from tests.support.layouts import ChatFactory
 from tests.support.pysio import WAIT, Recorder
 from tests.support.rawclient import raw_websocket
 from tests.support.servers import RunningServer, ServerFactory
@@ -136,3 +137,20 @@ async def test_node_types_and_is_seen(server: RunningServer) -> None:
         assert sent["ok"] is True
         await bob.wait_for("typing", typing_of("general", "nod"))
         await bob.wait_for("typing", typing_of("general"))
+
+
+async def test_a_typist_is_seen_on_every_node(
+    start_chat: ChatFactory, nursery: trio.Nursery
+) -> None:
+    nodes = await start_chat()
+    async with joined(nodes[-1].url, {"username": "bob"}, "bob") as bob:
+        ada = ChatClient(nodes[0].url, "ada", nursery=nursery)
+        await ada.connect({"username": "ada"})
+        assert await ada.call("typing:start", {"channel": "general"}) == {"ok": True}
+        await bob.wait_for("typing", typing_of("general", "ada"))
+        assert (await ada.send("general", "sent"))["ok"] is True
+        await bob.wait_for("typing", typing_of("general"))
+        assert await ada.call("typing:start", {"channel": "react"}) == {"ok": True}
+        await bob.wait_for("typing", typing_of("react", "ada"))
+        await ada.disconnect()
+        await bob.wait_for("typing", typing_of("react"))

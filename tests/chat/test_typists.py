@@ -5,6 +5,7 @@ from minidiscord.chat.live.typists import (
     FLUSH,
     KEEPALIVE,
     MAX_LISTED,
+    SHARE_EVERY,
     Typist,
     Typists,
 )
@@ -92,3 +93,18 @@ def test_stopping_and_starting_again_within_a_flush_waits_for_it() -> None:
     typists.start("general", ADA, "s1", 0.2)
     assert typists.due(0.3) == {}
     assert names(typists.due(FLUSH)["general"]) == ["ada"]
+
+
+def test_a_refresh_is_shared_again_before_other_nodes_forget_it() -> None:
+    typists = Typists()
+    assert typists.to_share("general", ADA.user_id, 0.0)
+    typists.start("general", ADA, "s1", 0.0)
+    assert not typists.to_share("general", ADA.user_id, 2.0)
+    typists.start("general", ADA, "s1", 2.0, shared=False)
+    # Kept to this node, the refresh does not count as shared.
+    assert typists.to_share("general", ADA.user_id, SHARE_EVERY)
+    # A client starting every 2 s is shared again before the other nodes let it expire.
+    assert SHARE_EVERY + 2.0 < EXPIRE_AFTER
+    assert typists.has_source("s1")
+    typists.drop_source("s1")
+    assert not typists.has_source("s1")

@@ -5,9 +5,16 @@ Snapshots go to the channel's room, volatile (a client that cannot take one now 
 and gets the next), never kept for recovery. A socket's starts are rate-limited; a user
 stops typing in a channel when a message of theirs is shown there, when the socket that
 started goes, or when they leave.
+
+Every node keeps its own Typists and sends snapshots to its own sockets. A start that
+changes who types (or was not shared for SHARE_EVERY seconds) and a typist's socket going
+are shared as chat effects (``share``, the chat's moderate: applied at once on one node,
+through the log on every node of a cluster); a refresh in between stays on its node.
 """
 
+import logging
 import math
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import trio
@@ -17,11 +24,15 @@ from minidiscord.sockets import Namespace, Socket
 
 from .. import validation
 from ..models import User
+from ..store.base import StoreWriteError
 from ..validation import Invalid
 from .acks import Ack, refused
 from .typists import Typist, Typists
 
+log = logging.getLogger(__name__)
+
 EVENT = "typing:start"
+EFFECT = "typing"
 
 # A socket's `typing:start`s: the web client sends one per 2 s while typing; a burst
 # covers switching channels.
@@ -29,8 +40,15 @@ START_RATE = Rate(burst=5, per_second=1.0)
 
 
 class TypingEvents:
-    def __init__(self, namespace: Namespace, *, typists: Typists | None = None) -> None:
+    def __init__(
+        self,
+        namespace: Namespace,
+        share: Callable[[dict[str, Any]], Awaitable[None]],
+        *,
+        typists: Typists | None = None,
+    ) -> None:
         self._ns = namespace
+        self._share = share
         self._typists = typists or Typists()
         self._starts = KeyedBuckets(START_RATE)
         self._woken = trio.Event()
@@ -56,9 +74,32 @@ class TypingEvents:
             )
             ack["retryAfter"] = math.ceil(wait * 1000)
             return ack
-        self._typists.start(channel, Typist(user.user_id, user.username), socket.id, now)
-        self._woken.set()
+        typist = Typist(user.user_id, user.username)
+        if not self._typists.to_share(channel, user.user_id, now):
+            self._typists.start(channel, typist, socket.id, now, shared=False)
+            return {"ok": True}
+        effect = {"do": EFFECT, "channel": channel, "source": socket.id, **typist.wire()}
+        try:
+            await self._share(effect)
+        except StoreWriteError as exc:
+            log.warning("a typing:start was not shared: %s", exc)
+            return {"ok": False, "error": "the server could not pass this on now"}
         return {"ok": True}
+
+    def apply(self, effect: Mapping[str, Any]) -> None:
+        """A typing effect on this node: a start (with the channel and typist) or a socket's
+        typing ended (its source alone)."""
+        source, channel = effect.get("source"), effect.get("channel")
+        user_id, username = effect.get("userId"), effect.get("username")
+        if not isinstance(source, str):
+            log.warning("a typing effect could not be applied: %r", effect)
+        elif channel is None:
+            self._typists.drop_source(source)
+        elif isinstance(channel, str) and isinstance(user_id, str) and isinstance(username, str):
+            self._typists.start(channel, Typist(user_id, username), source, trio.current_time())
+        else:
+            log.warning("a typing effect could not be applied: %r", effect)
+        self._woken.set()
 
     # -- the chat's hooks ---------------------------------------------------------------
 
@@ -66,9 +107,16 @@ class TypingEvents:
         self._typists.stop(channel, user_id)
         self._woken.set()
 
-    def socket_gone(self, socket_id: str) -> None:
-        self._typists.drop_source(socket_id)
-        self._woken.set()
+    async def socket_gone(self, socket_id: str) -> None:
+        if not self._typists.has_source(socket_id):
+            return
+        try:
+            await self._share({"do": EFFECT, "source": socket_id})
+        except StoreWriteError as exc:
+            # The other nodes let it expire.
+            log.warning("the end of a typist's socket was not shared: %s", exc)
+            self._typists.drop_source(socket_id)
+            self._woken.set()
 
     def user_gone(self, user_id: str) -> None:
         self._typists.drop_user(user_id)

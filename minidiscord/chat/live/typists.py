@@ -22,6 +22,9 @@ FLUSH = 1.0
 # that missed one (volatile) or joined since learns the list; clients drop a list not
 # heard again within 3 keepalives.
 KEEPALIVE = 4.0
+# A typist still typing is told to the other nodes again this often (seconds): each node
+# keeps its own Typists, and forgets a typist EXPIRE_AFTER after it last heard of them.
+SHARE_EVERY = 3.0
 # The longest list a snapshot carries (the most recent typists): a client shows a few
 # names and "several people are typing" beyond.
 MAX_LISTED = 10
@@ -42,6 +45,8 @@ class _Typing:
     until: float
     # Who started it (a socket id): its disconnect stops it.
     source: str
+    # When it was last shared with the other nodes.
+    shared: float
 
 
 class Typists:
@@ -67,16 +72,29 @@ class Typists:
         # channel -> when its last snapshot was sent, for channels with typists or changes.
         self._sent: dict[str, float] = {}
 
-    def start(self, channel: str, typist: Typist, source: str, now: float) -> None:
+    def start(
+        self, channel: str, typist: Typist, source: str, now: float, *, shared: bool = True
+    ) -> None:
+        """``shared``: the start came as an effect every node applies (not a refresh this
+        node keeps to itself)."""
         key = (channel, typist.user_id)
         known = self._forget(key)
-        self._typing[key] = _Typing(typist, now + self._expire_after, source)
+        last_shared = now if shared or known is None else known.shared
+        self._typing[key] = _Typing(typist, now + self._expire_after, source, last_shared)
         self._sources.setdefault(source, set()).add(key)
         listed = self._channels.setdefault(channel, {})
         if known is None or known.typist != typist:
             listed.pop(typist.user_id, None)
             listed[typist.user_id] = typist
             self._changed.add(channel)
+
+    def to_share(self, channel: str, user_id: str, now: float) -> bool:
+        """Whether a start must be shared with every node (new, or not shared lately)."""
+        typing = self._typing.get((channel, user_id))
+        return typing is None or now - typing.shared >= SHARE_EVERY
+
+    def has_source(self, source: str) -> bool:
+        return source in self._sources
 
     def stop(self, channel: str, user_id: str) -> None:
         """The user sent a message there (or said it stopped)."""
