@@ -11,25 +11,14 @@ bounded (``bounded``) and fails with the chat store's StoreReadError / StoreWrit
 """
 
 import json
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any
 
-import trio
 from coredis import PureToken
-from coredis.exceptions import RedisError
 
-from ...redis.connection import (
-    DEFAULT_CALL_TIMEOUT,
-    RedisClient,
-    RedisUnavailable,
-    bounded,
-    open_redis,
-)
-from ...redis.target import RedisTarget
 from ..models import Role
 from ..moderation.records import Action, AuditEntry, Ban
-from ..store.base import StoreReadError, StoreWriteError
+from ..store.sidestores import RedisSide
 from .records import Account, EndReason, Invite, LoginSession
 from .store import InviteRefused, NameTaken
 
@@ -74,28 +63,7 @@ return ended
 """
 
 
-class RedisAccounts:
-    def __init__(
-        self, target: RedisTarget, prefix: str, *, timeout: float = DEFAULT_CALL_TIMEOUT
-    ) -> None:
-        self.target = target
-        self._prefix = prefix
-        self._timeout = timeout
-        self._client: RedisClient | None = None
-        self._closed = trio.Event()
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with open_redis(self.target) as client:
-            self._client = client
-            try:
-                task_status.started()
-                await self._closed.wait()
-            finally:
-                self._client = None
-
-    async def close(self) -> None:
-        self._closed.set()
-
+class RedisAccounts(RedisSide):
     # -- keys --------------------------------------------------------------------------
 
     def _account_key(self, account_id: str) -> str:
@@ -118,17 +86,6 @@ class RedisAccounts:
 
     def _ban_key(self, subject: str) -> str:
         return f"{self._prefix}:ban:{subject}"
-
-    @asynccontextmanager
-    async def _call(self, what: str, *, write: bool) -> AsyncIterator[RedisClient]:
-        client = self._client
-        if client is None:
-            raise RuntimeError("the account store is not running: start RedisAccounts.run")
-        try:
-            with bounded(what, self._timeout):
-                yield client
-        except (RedisUnavailable, RedisError) as exc:
-            raise (StoreWriteError if write else StoreReadError)(str(exc)) from None
 
     # -- accounts ----------------------------------------------------------------------
 

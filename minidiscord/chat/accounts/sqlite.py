@@ -1,23 +1,16 @@
-"""SqliteAccounts: the AccountStore in the chat's SQLite file, on a connection of its own.
-
-The chat store holds the file's lock against a second server, not against this: accounts
-are written through their own connection (WAL lets it write beside the running server's,
-each transaction waiting its turn), which is what lets `minidiscord admin` work on the
-database of a running server. One statement group at a time, in a worker thread; each
-write is one transaction committed with ``synchronous=FULL``.
+"""SqliteAccounts: the AccountStore in the chat's SQLite file, on a connection of its own
+(store/sidestores.py), which is what lets `minidiscord admin` work on the database of a
+running server. Each write is one transaction committed with ``synchronous=FULL``.
 """
 
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import trio
-
 from ..models import Role, User
 from ..moderation.directory import Listed
 from ..moderation.records import Action, AuditEntry, Ban
-from ..store.base import StoreWriteError
-from ..store.sqlite import StoreError, _check_path, _connect, _prepare_writer, _reason
+from ..store.sidestores import SqliteSide
 from .records import Account, EndReason, Invite, LoginSession
 from .store import InviteRefused, NameTaken
 
@@ -27,48 +20,7 @@ _ACCOUNT_COLUMNS = "account_id, username, name_key, password_hash, role, created
 _SESSION_COLUMNS = "session_hash, handle, account_id, created, last_used, ended, end_reason, agent"
 
 
-class SqliteAccounts:
-    def __init__(self, path: str, conn: sqlite3.Connection) -> None:
-        # Use SqliteAccounts.open().
-        self.path = path
-        self._conn = conn
-        self._lock = trio.Lock()
-
-    @classmethod
-    def open(cls, path: str) -> "SqliteAccounts":
-        """Open (creating and migrating if need be) the database; raises StoreError with a
-        one-line message. Blocking: for startup or the admin command."""
-        _check_path(path)
-        try:
-            conn = _connect(path)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the database {path}: {_reason(exc)}") from None
-        try:
-            _prepare_writer(conn, path, quick_check=False)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
-        except BaseException:
-            conn.close()
-            raise
-        return cls(path, conn)
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-
-    async def close(self) -> None:
-        async with self._lock:
-            self._conn.close()
-
-    async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        async with self._lock:
-            try:
-                return await trio.to_thread.run_sync(work, self._conn)
-            except sqlite3.Error as exc:
-                # Locked for longer than the busy timeout, a full disk: one line, as the
-                # chat store says it.
-                raise StoreWriteError(f"{self.path}: {_reason(exc)}") from None
-
+class SqliteAccounts(SqliteSide):
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def transaction(conn: sqlite3.Connection) -> T:
             conn.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,117 @@
+"""The plumbing of the stores kept beside the chat store (accounts, read positions): on
+SQLite a connection of their own to the chat's file, on Redis a client of their own.
+
+SQLite: the chat store holds the file's lock against a second server, not against these;
+each writes through its own connection (WAL lets it write beside the running server's, each
+transaction waiting its turn), one statement group at a time in a worker thread. Redis:
+every call is bounded (``bounded``) and fails with the chat store's StoreReadError /
+StoreWriteError.
+"""
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Self, TypeVar
+
+import trio
+from coredis.exceptions import RedisError
+
+from ...redis.connection import (
+    DEFAULT_CALL_TIMEOUT,
+    RedisClient,
+    RedisUnavailable,
+    bounded,
+    open_redis,
+)
+from ...redis.target import RedisTarget
+from .base import StoreReadError, StoreWriteError
+from .sqlite import StoreError, _check_path, _connect, _prepare_writer, _reason
+
+T = TypeVar("T")
+
+
+class SqliteSide:
+    """A store on its own connection to the chat's SQLite file."""
+
+    # How its commits reach the disk (``PRAGMA synchronous``): FULL, an fsync at each.
+    SYNCHRONOUS = "FULL"
+
+    def __init__(self, path: str, conn: sqlite3.Connection) -> None:
+        # Use open().
+        self.path = path
+        self._conn = conn
+        self._lock = trio.Lock()
+
+    @classmethod
+    def open(cls, path: str) -> Self:
+        """Open (creating and migrating if need be) the database; raises StoreError with a
+        one-line message. Blocking: for startup or the admin command."""
+        _check_path(path)
+        try:
+            conn = _connect(path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {path}: {_reason(exc)}") from None
+        try:
+            _prepare_writer(conn, path, quick_check=False)
+            conn.execute(f"PRAGMA synchronous = {cls.SYNCHRONOUS}")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, conn)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._conn.close()
+
+    async def _in_thread(
+        self, work: Callable[[sqlite3.Connection], T], error: type[Exception] = StoreWriteError
+    ) -> T:
+        async with self._lock:
+            try:
+                return await trio.to_thread.run_sync(work, self._conn)
+            except sqlite3.Error as exc:
+                # Locked for longer than the busy timeout, a full disk: one line, as the
+                # chat store says it.
+                raise error(f"{self.path}: {_reason(exc)}") from None
+
+
+class RedisSide:
+    """A store on a Redis client of its own, open while ``run`` runs."""
+
+    def __init__(
+        self, target: RedisTarget, prefix: str, *, timeout: float = DEFAULT_CALL_TIMEOUT
+    ) -> None:
+        self.target = target
+        self._prefix = prefix
+        self._timeout = timeout
+        self._client: RedisClient | None = None
+        self._closed = trio.Event()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with open_redis(self.target) as client:
+            self._client = client
+            try:
+                task_status.started()
+                await self._closed.wait()
+            finally:
+                self._client = None
+
+    async def close(self) -> None:
+        self._closed.set()
+
+    @asynccontextmanager
+    async def _call(self, what: str, *, write: bool) -> AsyncIterator[RedisClient]:
+        client = self._client
+        if client is None:
+            raise RuntimeError(f"{type(self).__name__} is not running: start its run()")
+        try:
+            with bounded(what, self._timeout):
+                yield client
+        except (RedisUnavailable, RedisError) as exc:
+            raise (StoreWriteError if write else StoreReadError)(str(exc)) from None
