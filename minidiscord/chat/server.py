@@ -179,18 +179,20 @@ class ChatServer:
         self._ns.on("user:leave")(self._on_leave)
         self._ns.on("channel:history")(self._on_history)
         self._typing = TypingEvents(self._ns, self.moderate)
-        self._mentions = mentions.Mentions(self.online_users, store.list_users)
+        self._mentions = mentions.Mentions(self.online_users, store.list_users, self.moderate)
         # The live features' effects, applied on every node as moderation's are.
         self._effects: dict[str, Callable[[dict[str, Any]], None]] = {
             mentions.EFFECT: lambda effect: mentions.deliver(self._ns, effect, user_room),
             reads.EFFECT: lambda effect: reads.deliver(self._ns, effect, user_room),
             typing_events.EFFECT: self._typing.apply,
         }
-        self._read_store = read_store or MemoryReads()
-        read_events = reads.ReadEvents(
-            self._read_store, newest=lambda: self._visible_id, share=self.moderate
+        self._read_events = reads.ReadEvents(
+            read_store or MemoryReads(), newest=lambda: self._visible_id, share=self.moderate
         )
-        for event, handler in [*self._typing.handlers().items(), *read_events.handlers().items()]:
+        for event, handler in [
+            *self._typing.handlers().items(),
+            *self._read_events.handlers().items(),
+        ]:
             self._ns.on(event)(handler)
 
     @property
@@ -695,7 +697,7 @@ class ChatServer:
         return history
 
     async def _on_disconnect(self, socket: Socket, reason: str) -> None:
-        if self._nursery is not None:
+        if self._nursery is not None and self._typing.typing_from(socket.id):
             # Not awaited here: in cluster mode it waits for the log, the going offline must not.
             self._nursery.start_soon(self._typing.socket_gone, socket.id)
         # Not popped: with recovery on, socket.data is what a recovered socket gets back.
@@ -784,7 +786,7 @@ class ChatServer:
         try:
             mentioned = await self._mentions.of(text)
             message = await self._publish(channel, user, text, mentioned)
-            await self._notify_mentions(replace(message, mentions=mentioned))
+            await self._mentions.notify(replace(message, mentions=mentioned))
         except StoreWriteError as exc:
             # The store already logged the fault; the sender learns it was not stored.
             log.warning("a message from user %s was not stored: %s", user.user_id, exc)
@@ -793,16 +795,6 @@ class ChatServer:
             log.exception("storing a message from user %s failed", user.user_id)
             return {"ok": False, "error": "the server could not store the message"}
         return {"ok": True, "id": message.id}
-
-    async def _notify_mentions(self, message: Message) -> None:
-        notify = mentions.effect(message)
-        if notify is None:
-            return
-        try:
-            await self.moderate(notify)
-        except StoreWriteError as exc:
-            # The message is out; only its notifications are lost.
-            log.warning("the mentions of message %s were not notified: %s", message.id, exc)
 
     async def _publish(
         self, channel: str, user: User, text: str, mentioned: tuple[str, ...] = ()
@@ -895,7 +887,7 @@ class ChatServer:
             return {"ok": False, "error": "the server could not end your session"}
         self._changes += 1
         self._note_left(user.user_id)
-        await self._forget_reads(user.user_id)
+        await self._read_events.user_left(user.user_id)
         # The user's other tabs end too: the user they speak for is gone.
         self._end_tabs(user, also=socket, spared=lambda own: own is socket)
         # The leaver's own disconnect comes after this handler's ack, which a client that
@@ -903,13 +895,6 @@ class ChatServer:
         socket.start_soon(_disconnect, socket)
         log.debug("user %s (%s) left", user.user_id, user.username)
         return {"ok": True}
-
-    async def _forget_reads(self, user_id: str) -> None:
-        """A guest left: its read positions go with it."""
-        try:
-            await self._read_store.forget(user_id)
-        except StoreWriteError as exc:
-            log.warning("the read positions of user %s were kept: %s", user_id, exc)
 
     async def _leave_through_log(self, socket: Socket, user: User) -> Ack:
         """Cluster mode: the store appends `leave` as it deletes the user; every node's
@@ -922,7 +907,7 @@ class ChatServer:
             socket.data.pop(LEAVING, None)
             log.warning("user %s could not leave: %s", user.user_id, exc)
             return {"ok": False, "error": "the server could not end your session"}
-        await self._forget_reads(user.user_id)
+        await self._read_events.user_left(user.user_id)
         # Bounded: if the reader is stuck, the leave is durable and shown later.
         await self._feed.caught_up()
         socket.data.pop("user", None)

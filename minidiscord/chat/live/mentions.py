@@ -17,7 +17,7 @@ from typing import Any
 from minidiscord.sockets import Namespace
 
 from ..models import Message, User
-from ..store.base import StoreReadError
+from ..store.base import StoreReadError, StoreWriteError
 from ..validation import MAX_USERNAME, name_key
 
 log = logging.getLogger(__name__)
@@ -74,9 +74,12 @@ class Mentions:
         self,
         online: Callable[[], Mapping[str, User]],
         every_user: Callable[[], Awaitable[list[User]]],
+        share: Callable[[dict[str, Any]], Awaitable[None]],
     ) -> None:
+        """``share``: apply an effect on every node (the chat's moderate)."""
         self._online = online
         self._every_user = every_user
+        self._share = share
 
     async def of(self, text: str) -> tuple[str, ...]:
         """The ids of the users ``text`` mentions. The store is read only for names no one
@@ -95,6 +98,17 @@ class Mentions:
             # Again with everyone, so the ids keep the order the names are written in.
             ids, _ = resolve(wanted, [*online.values(), *offline])
         return tuple(ids)
+
+    async def notify(self, message: Message) -> None:
+        """Tell the users ``message`` mentions (its ``mentions``), on every node."""
+        notice = effect(message)
+        if notice is None:
+            return
+        try:
+            await self._share(notice)
+        except StoreWriteError as exc:
+            # The message is out; only its notifications are lost.
+            log.warning("the mentions of message %s were not notified: %s", message.id, exc)
 
 
 def effect(message: Message) -> dict[str, Any] | None:

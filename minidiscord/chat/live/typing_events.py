@@ -107,6 +107,10 @@ class TypingEvents:
         self._typists.stop(channel, user_id)
         self._woken.set()
 
+    def typing_from(self, socket_id: str) -> bool:
+        """Whether ``socket_id`` started typing that is still shown."""
+        return self._typists.has_source(socket_id)
+
     async def socket_gone(self, socket_id: str) -> None:
         if not self._typists.has_source(socket_id):
             return

@@ -11,6 +11,7 @@ Whoever asks is the socket's user; a channel is checked as a message's is (the o
 check), and an id must be a message id the server has shown (at most the newest).
 """
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -25,6 +26,8 @@ from ..models import User
 from ..store.base import StoreReadError, StoreWriteError
 from ..validation import Invalid
 from .store import ReadStore
+
+log = logging.getLogger(__name__)
 
 EFFECT = "read"
 # A user's marks: a client marks once a second at most per channel it reads; the burst
@@ -46,6 +49,13 @@ class ReadEvents:
         self._newest = newest
         self._share = share
         self._marks = KeyedBuckets(MARK_RATE)
+
+    async def user_left(self, user_id: str) -> None:
+        """A guest left: its read positions go with it."""
+        try:
+            await self._store.forget(user_id)
+        except StoreWriteError as exc:
+            log.warning("the read positions of user %s were kept: %s", user_id, exc)
 
     def handlers(self) -> dict[str, Callable[..., Any]]:
         return {"read:mark": self._on_mark, "read:list": self._on_list}
