@@ -130,7 +130,6 @@ export class MentionSuggestions {
       ),
     );
     this.listbox.hidden = false;
-    this.input.setAttribute("aria-expanded", "true");
     this.input.setAttribute("aria-activedescendant", `mention-option-${this.active}`);
   }
 
@@ -138,7 +137,6 @@ export class MentionSuggestions {
     this.options = [];
     this.listbox.hidden = true;
     this.listbox.replaceChildren();
-    this.input.setAttribute("aria-expanded", "false");
     this.input.removeAttribute("aria-activedescendant");
   }
 
