@@ -10,10 +10,16 @@ from .addresses import TrustedProxies
 from .asgi_io import Receive, Scope, Send, client_address, header, refuse, respond
 from .chat.accounts.factory import accounts_for, open_accounts
 from .chat.accounts.http import AccountRoutes
+from .chat.accounts.sqlite import SqliteAccounts
 from .chat.accounts.store import AccountStore
+from .chat.channels.factory import open_channels
+from .chat.channels.memory import MemoryChannels
+from .chat.channels.store import ChannelStore
 from .chat.clock import wall_clock_ms
 from .chat.cluster.metrics import register as register_cluster_metrics
 from .chat.cluster.node import ClusterNode
+from .chat.moderation.service import Moderation
+from .chat.moderation.upkeep import prune_audit, relay_outbox
 from .chat.reads.factory import open_reads
 from .chat.reads.store import ReadStore
 from .chat.server import ChatServer
@@ -183,6 +189,7 @@ class ChatApp(App):
         cluster: ClusterNode | None = None,
         *,
         account_store: AccountStore,
+        channel_store: ChannelStore | None = None,
         read_store: ReadStore | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
@@ -191,9 +198,11 @@ class ChatApp(App):
         super().__init__(settings, cluster.adapter if cluster is not None else InMemoryAdapter)
         self.store = store
         self.account_store = account_store
+        self.channel_store = channel_store or MemoryChannels()
         # Read positions (None: the ones the settings name, opened here).
         self.read_store = read_store if read_store is not None else open_reads(settings)
         self.accounts = accounts_for(settings, account_store, clock=clock)
+        self.clock = clock
         self.api = AccountRoutes(self.accounts, OriginPolicy(settings.cors_origins))
         # Cluster mode: this node's link to the others (its log reader, presence and
         # heartbeat); None on a single node.
@@ -214,6 +223,7 @@ class ChatApp(App):
             accounts=self.accounts,
             auth=settings.auth,
             guest_lifetimes=self.accounts.lifetimes,
+            channel_store=self.channel_store,
             clock=clock,
             read_store=self.read_store,
         )
@@ -239,10 +249,16 @@ class ChatApp(App):
     async def start_services(self, nursery: trio.Nursery) -> None:
         await nursery.start(self.store.run)
         await nursery.start(self.account_store.run)
+        await nursery.start(self.channel_store.run)
         await nursery.start(self.read_store.run)
         if self.cluster is not None:
             await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
+        moderation = Moderation(self.accounts, clock=self.clock)
+        nursery.start_soon(prune_audit, moderation, self.settings.audit_retention)
+        if isinstance(self.account_store, SqliteAccounts):
+            # What `minidiscord admin` does reaches this server's sockets (moderation/upkeep.py).
+            await nursery.start(relay_outbox, self.account_store, self.chat.apply_effect)
         await super().start_services(nursery)
 
     async def stop_services(self) -> None:
@@ -256,6 +272,7 @@ class ChatApp(App):
                 await trio.sleep(min(self.settings.presence_grace, max(room, 0.0)))
             await self.cluster.leave()
         await self.account_store.close()
+        await self.channel_store.close()
         await self.read_store.close()
         await self.store.close()
 
@@ -282,4 +299,11 @@ def create_app(
             settings.redis_prefix,
             node_timeout=settings.node_timeout,
         )
-    return ChatApp(settings, store, cluster, account_store=account_store, clock=clock)
+    return ChatApp(
+        settings,
+        store,
+        cluster,
+        account_store=account_store,
+        channel_store=open_channels(settings),
+        clock=clock,
+    )

@@ -13,6 +13,7 @@ from .addresses import TrustedProxies
 from .chat.accounts.hashing import Cost
 from .chat.accounts.service import REGISTRATION_MODES, AuthMode, Registration
 from .chat.accounts.sessions import DEFAULT_ABSOLUTE_SECONDS, DEFAULT_IDLE_SECONDS
+from .chat.moderation.service import DEFAULT_AUDIT_DAYS, DEFAULT_AUDIT_ENTRIES, AuditRetention
 from .limits import Rate, SettingsFormatError, parse_rate
 from .redis.target import RedisTarget, RedisURLError, parse_redis_url
 
@@ -132,6 +133,13 @@ class Settings:
     ip_login_rate: Rate | None = DEFAULT_IP_LOGIN_RATE
     # argon2id's parameters (no option: the defaults are RFC 9106's; tests make it cheap).
     password_cost: Cost = DEFAULT_PASSWORD_COST
+    # The audit log keeps entries this many days, and at most this many of them.
+    audit_days: int = DEFAULT_AUDIT_DAYS
+    audit_entries: int = DEFAULT_AUDIT_ENTRIES
+
+    @property
+    def audit_retention(self) -> AuditRetention:
+        return AuditRetention(self.audit_days, self.audit_entries)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -661,6 +669,23 @@ OPTIONS: tuple[Option, ...] = (
         parse_rate_option,
         "login and registration attempts per client address (BURST:PER_SECOND, or off)",
         "RATE",
+    ),
+    Option(
+        "audit_days",
+        "--audit-days",
+        "MINIDISCORD_AUDIT_DAYS",
+        parse_positive_int,
+        "the audit log keeps entries this many days (the server prunes it hourly; "
+        "`minidiscord admin audit --prune` at once)",
+        "N",
+    ),
+    Option(
+        "audit_entries",
+        "--audit-entries",
+        "MINIDISCORD_AUDIT_ENTRIES",
+        parse_positive_int,
+        "the audit log keeps at most this many entries, the newest",
+        "N",
     ),
     Option(
         "workers",

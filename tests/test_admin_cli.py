@@ -1,42 +1,25 @@
 """`minidiscord admin` through the real entry point (a subprocess): on a stopped server's
 SQLite file, on a running server's, and on Redis."""
 
-import os
 import sqlite3
-import subprocess
-import sys
 import time
 from contextlib import closing
 from pathlib import Path
 
 import trio
 
-from benchkit.processes import ROOT, free_port
+from benchkit.processes import free_port
 from minidiscord.chat.accounts.redis import RedisAccounts
 from minidiscord.chat.models import Role
 from minidiscord.chat.validation import name_key
 from minidiscord.redis.connection import open_redis
 from minidiscord.redis.target import parse_redis_url
 from tests.support.accounts import PASSWORD, api, register
+from tests.support.admincli import SECRET, admin, ok, refused
 from tests.support.chatclient import ChatClient
 from tests.support.processes import cli_server
 from tests.support.redisserver import RedisServer
 from tests.support.servers import ServerFactory, start_nodes
-
-SECRET = "an admin's long password"
-
-
-def admin(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m minidiscord admin ARGS``, its password in the environment unless ``env``
-    says otherwise."""
-    return subprocess.run(
-        [sys.executable, "-m", "minidiscord", "admin", *args],
-        cwd=ROOT,
-        env={**os.environ, "MINIDISCORD_ADMIN_PASSWORD": SECRET, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_create_admin_and_invite_on_a_stopped_servers_file(tmp_path: Path) -> None:
@@ -82,6 +65,10 @@ def test_admin_refuses_clearly_in_one_line(tmp_path: Path) -> None:
     nowhere = admin("--db", "/no/such/dir/chat.db", "invite")
     assert nowhere.returncode == 2
     assert len(nowhere.stderr.strip().splitlines()) == 1
+    unreachable = admin("--redis-url", f"redis://127.0.0.1:{free_port()}", "users")
+    assert unreachable.returncode == 2
+    assert unreachable.stderr.startswith("minidiscord admin: error: cannot reach redis at ")
+    assert len(unreachable.stderr.strip().splitlines()) == 1
 
 
 async def test_admin_works_on_a_running_servers_database(tmp_path: Path) -> None:
@@ -117,23 +104,6 @@ async def test_admin_works_on_redis(redis: RedisServer) -> None:
         await store.close()
     assert found is not None
     assert (found.username, found.role) == ("root", Role.ADMIN)
-
-
-def ok(*args: str) -> str:
-    done = admin(*args)
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
-    return done.stdout
-
-
-def refused(code: int, *args: str) -> str:
-    """The command's one-line error (it must fail with ``code``)."""
-    done = admin(*args)
-    assert done.returncode == code, (done.stdout, done.stderr)
-    lines = done.stderr.strip().splitlines()
-    assert "Traceback" not in done.stderr
-    assert len(lines) == 1 or code == 2, lines
-    return lines[-1]
 
 
 async def test_moderation_subcommands_on_a_running_servers_database(

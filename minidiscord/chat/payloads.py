@@ -35,7 +35,7 @@ class UsersPayload:
             if (
                 entry is None
                 or entry[1] is not connected
-                or (entry[0] is not user and entry[0] != user)
+                or (entry[0] is not user and (entry[0] != user or entry[0].role is not user.role))
             ):
                 wire = user.presence_wire(connected=connected)
                 entry = (user, connected, Encoded.of(wire).json)

@@ -42,11 +42,17 @@ from . import notices, stages, validation
 from .accounts.http import cookie_token
 from .accounts.service import AccountError, Accounts, Authenticated, AuthMode
 from .accounts.sessions import Lifetimes, refusal
+from .channels.events import ChannelEvents
+from .channels.memory import MemoryChannels
+from .channels.registry import ChannelRegistry, Need
+from .channels.store import ChannelStore
 from .clock import wall_clock_ms
 from .feed import Feed
 from .live import mentions, typing_events
 from .live.typing_events import TypingEvents
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
+from .moderation import effects
+from .moderation.effects import Do, Effect
 from .moderation.events import ModerationEvents
 from .moderation.service import Moderation
 from .moderation.timeouts import Timeouts
@@ -108,6 +114,7 @@ class ChatServer:
         accounts: Accounts | None = None,
         auth: AuthMode = "open",
         guest_lifetimes: Lifetimes | None = None,
+        channel_store: ChannelStore | None = None,
         read_store: ReadStore | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
@@ -171,6 +178,13 @@ class ChatServer:
                 self._ns.on(event)(handler)
         elif auth == "accounts":
             raise ValueError("auth 'accounts' needs the accounts")
+        # Created channels and direct conversations (channels/): the one access check.
+        self._channels = ChannelRegistry(channel_store or MemoryChannels(), store)
+        self._channel_events = ChannelEvents(
+            self, self._ns, self._channels, self._moderation, clock
+        )
+        for event, handler in self._channel_events.handlers().items():
+            self._ns.on(event)(handler)
         if feed is not None:
             feed.attach(self)
         self._ns.on("connect")(self._on_connect)
@@ -178,8 +192,15 @@ class ChatServer:
         self._ns.on("message:channel:send")(self._on_send)
         self._ns.on("user:leave")(self._on_leave)
         self._ns.on("channel:history")(self._on_history)
-        self._typing = TypingEvents(self._ns, self.moderate)
-        self._mentions = mentions.Mentions(self.online_users, store.list_users, self.moderate)
+        self._typing = TypingEvents(
+            self._ns,
+            self.moderate,
+            check=lambda user_id, raw: self._channels.check(user_id, raw, Need.POST),
+            audience=self._channel_events.audience,
+        )
+        self._mentions = mentions.Mentions(
+            self.online_users, store.list_users, self.moderate, readable=self.readable
+        )
         # The live features' effects, applied on every node as moderation's are.
         self._effects: dict[str, Callable[[dict[str, Any]], None]] = {
             mentions.EFFECT: lambda effect: mentions.deliver(self._ns, effect, user_room),
@@ -187,7 +208,10 @@ class ChatServer:
             typing_events.EFFECT: self._typing.apply,
         }
         self._read_events = reads.ReadEvents(
-            read_store or MemoryReads(), newest=lambda: self._visible_id, share=self.moderate
+            read_store or MemoryReads(),
+            newest=lambda: self._visible_id,
+            share=self.moderate,
+            readable=self.readable,
         )
         for event, handler in [
             *self._typing.handlers().items(),
@@ -211,6 +235,11 @@ class ChatServer:
         self._nursery = nursery
         if nursery is not None:
             nursery.start_soon(self._typing.run)
+        if self._moderation is not None:
+            # After the cluster's reader opened: a timeout given since is in the log.
+            for user_id, until in (await self._moderation.timeouts()).items():
+                self._timeouts.set(user_id, until)
+        await self._channels.load()
         if self._feed is None:
             self._visible_id = (await self._store.snapshot((), 0, users_max=0)).last_id
         # In cluster mode the feed's reader sets it (reset) before the first connect.
@@ -218,6 +247,17 @@ class ChatServer:
     def online_users(self) -> Mapping[str, User]:
         """Who is online: this node's sockets' users, or in cluster mode everyone's."""
         return self._presence.users() if self._feed is None else self._online_view
+
+    def readable(self, user_id: str, channel: object) -> str:
+        return self._channels.check(user_id, channel, Need.READ)
+
+    async def known_user(self, asker: str, user_id: str) -> bool:
+        """Whether ``user_id`` is a user that has not left: one read of every user, which
+        costs ``asker`` a history page's share of its budget (Invalid when spent)."""
+        wait = self._history_reads.take(asker, trio.current_time())
+        if wait:
+            raise Invalid(f"you are asking too fast; try again in {wait:.1f} s")
+        return any(user.user_id == user_id for user in await self._store.list_users())
 
     # -- connect / disconnect ----------------------------------------------------------
 
@@ -453,53 +493,75 @@ class ChatServer:
     async def delete_message(self, channel: str, message_id: int) -> bool:
         """Delete a message; everyone who can see the channel gets `message:delete`
         (moderators' deletions now, a sender's own later, issue 18, the same way)."""
+        await self._channels.prepare(channel)
         if not await self._store.delete_message(channel, message_id):
             return False
-        await self.moderate({"do": "delete", "channel": channel, "id": message_id})
+        if self._feed is None:
+            self._apply_moderation(effects.deleted(channel, message_id))
+        else:
+            # The Redis store appended the deletion to the log in the same script that
+            # removed the message (store/redis.py): wait until this node showed it.
+            await self._feed.caught_up()
         return True
 
     async def kick(self, user_id: str) -> None:
         """Let every tab of the user go ("io server disconnect": clients do not reconnect
         by themselves)."""
-        await self.moderate({"do": "kick", "userId": user_id})
+        await self.moderate(effects.kicked(user_id))
 
     async def time_out(self, user_id: str, until: int) -> None:
-        await self.moderate({"do": "timeout", "userId": user_id, "until": until})
+        await self.moderate(effects.timed_out(user_id, until))
 
     async def set_role(self, user_id: str, role: Role) -> None:
         """An account's role changed: its tabs speak with it from now on, and everyone is
-        told (`user:role`)."""
-        await self.moderate({"do": "role", "userId": user_id, "role": role.value})
+        told (`user:role`); the `users` list shows it while the user is offline."""
+        await self._store.set_role(user_id, role)
+        await self.moderate(effects.role_changed(user_id, role))
 
-    async def moderate(self, effect: dict[str, Any]) -> None:
+    async def moderate(self, effect: Effect) -> None:
         if self._feed is None:
             self._apply_moderation(effect)
         else:
             await self._feed.announce(effect)
 
-    def moderated(self, position: int, effect: dict[str, Any]) -> None:
+    def moderated(self, position: int, effect: Effect) -> None:
         """Cluster mode: the log reader's moderation entry (LogSink)."""
         self._visible_id = position
         self._apply_moderation(effect)
 
-    def _apply_moderation(self, effect: dict[str, Any]) -> None:
+    def apply_effect(self, effect: Effect) -> None:
+        """One node on SQLite: an effect ``minidiscord admin`` put in the outbox
+        (moderation/upkeep.py)."""
+        self._apply_moderation(effect)
+
+    def _apply_moderation(self, effect: Effect) -> None:
         what, user_id = effect.get("do"), effect.get("userId")
         channel, message_id = effect.get("channel"), effect.get("id")
         until, role = effect.get("until"), effect.get("role")
-        if what == "delete" and channel in CHANNELS and _is_int(message_id):
-            recent = self._recent[channel]
-            for kept in [m for m in recent if m.id == message_id]:
-                recent.remove(kept)
+        sessions, users = effect.get("sessions"), effect.get("users")
+        if what == Do.DELETE and isinstance(channel, str) and _is_int(message_id):
+            recent = self._recent.get(channel)  # kept for the original five only
+            if recent is not None:
+                for kept in [m for m in recent if m.id == message_id]:
+                    recent.remove(kept)
             # A `channels` payload made before holds it.
             self._channels_payload.forget()
-            self._ns.to(channel).emit("message:delete", {"channel": channel, "id": message_id})
-        elif what == "kick" and isinstance(user_id, str):
+            self._channel_events.audience(channel).emit(
+                "message:delete", {"channel": channel, "id": message_id}
+            )
+        elif what == Do.KICK and isinstance(user_id, str):
             for own in self._sockets_of(user_id):
                 own.disconnect()
-        elif what == "timeout" and isinstance(user_id, str) and _is_int(until):
+        elif what == Do.TIMEOUT and isinstance(user_id, str) and _is_int(until):
             self._timeouts.set(user_id, until)
-        elif what == "role" and isinstance(user_id, str) and role in ROLES:
+        elif what == Do.ROLE and isinstance(user_id, str) and role in ROLES:
             self._changed_role(user_id, Role(role))
+        elif what == Do.LOGOUT and isinstance(sessions, list):
+            self._let_go_of_sessions({s for s in sessions if isinstance(s, str)})
+        elif what == Do.FORGET and isinstance(users, list):
+            self._forget_removed(users)
+        elif self._channel_events.apply(effect):
+            pass  # a channel or a conversation, created or changed
         elif isinstance(what, str) and what in self._effects:
             self._effects[what](effect)
         else:
@@ -531,13 +593,36 @@ class ChatServer:
         if ban is not None:
             raise ConnectionRefused(f"you are banned: {ban.reason}")
 
-    def _let_go_of_logins(self, digests: frozenset[bytes]) -> None:
-        """Login sessions ended (logged out, revoked, a password changed): their sockets on
-        this server are disconnected, as a server-side disconnect (clients do not
-        reconnect on their own: they must log in again)."""
+    async def _let_go_of_logins(self, digests: frozenset[bytes]) -> None:
+        """Login sessions ended (logged out, revoked, a password changed): their sockets are
+        disconnected on every node, as a server-side disconnect (clients do not reconnect
+        on their own: they must log in again)."""
+        try:
+            await self.moderate(effects.logged_out(digests))
+        except StoreWriteError as exc:
+            # The sessions are ended in the store: their tabs are refused when they reconnect.
+            log.warning("ended login sessions were not announced: %s", exc)
+
+    def _let_go_of_sessions(self, hex_digests: set[str]) -> None:
         for socket in list(self._ns.sockets.values()):
-            if socket.data.get(LOGIN) in digests:
+            login: bytes | None = socket.data.get(LOGIN)
+            if login is not None and login.hex() in hex_digests:
+                # Not at once: the session may be ending in this socket's own handler
+                # (`user:leave`), whose ack goes first.
                 socket.start_soon(_disconnect, socket)
+
+    def _forget_removed(self, users: list[Any]) -> None:
+        """One node on SQLite: users removed from the store by ``minidiscord admin
+        prune-guests`` leave, as if they had left (cluster mode: the store's `leave`)."""
+        for entry in users:
+            if not isinstance(entry, dict):
+                continue
+            user_id, name = entry.get("userId"), entry.get("username")
+            if not isinstance(user_id, str) or not isinstance(name, str):
+                continue
+            self._changes += 1
+            self._note_left(user_id)
+            self._end_tabs(User(user_id, name, None), spared=lambda _: False)
 
     async def _restore(self, session_id: object) -> tuple[User, Session] | None:
         if not isinstance(session_id, str) or not session_id:
@@ -779,10 +864,13 @@ class ChatServer:
                 socket, "message:channel:send", wait, "too many messages from your address"
             )
         try:
-            channel = validation.channel(args[0])
             text = validation.message_text(args[1])
+            channel = await self._channels.usable(user.user_id, args[0], Need.POST)
         except Invalid as error:
             return _refuse(socket, "message:channel:send", error.reason)
+        except StoreWriteError as exc:
+            log.warning("a channel for user %s's message was not stored: %s", user.user_id, exc)
+            return {"ok": False, "error": "the server could not store the message"}
         try:
             mentioned = await self._mentions.of(text)
             message = await self._publish(channel, user, text, mentioned)
@@ -824,10 +912,12 @@ class ChatServer:
                 await self._order.wait(ticket)
             try:
                 if message is not None:
-                    self._ns.to(channel).emit("message:channel", channel, message.wire())
+                    self._channel_events.audience(channel).emit(
+                        "message:channel", channel, message.wire()
+                    )
                     self._typing.message_shown(channel, user.user_id)
                     self._visible_id = message.id
-                    self._recent[channel].append(message)
+                    self._note_recent(message)
                     metrics.chat_messages.inc()
             finally:
                 self._order.release(ticket)
@@ -942,11 +1032,19 @@ class ChatServer:
                     socket.disconnect(close=True)
 
     def message(self, position: int, message: Message) -> None:
-        self._ns.to(message.channel).emit("message:channel", message.channel, message.wire())
+        self._channel_events.audience(message.channel).emit(
+            "message:channel", message.channel, message.wire()
+        )
         self._typing.message_shown(message.channel, message.user_id)
-        self._recent[message.channel].append(message)
+        self._note_recent(message)
         self._visible_id = position
         self._ns.metrics.chat_messages.inc()
+
+    def _note_recent(self, message: Message) -> None:
+        """Kept for the connect snapshot's history, which is of the original five only."""
+        recent = self._recent.get(message.channel)
+        if recent is not None:
+            recent.append(message)
 
     def online(self, position: int, user: User, *, first: bool) -> None:
         self._visible_id = position
@@ -961,8 +1059,11 @@ class ChatServer:
 
     def offline(self, position: int, user: User) -> None:
         self._visible_id = position
-        if self._online.pop(user.user_id, None) is None:
+        mirrored = self._online.pop(user.user_id, None)
+        if mirrored is None:
             return  # it left (announced as such) or was never shown online
+        # The entry carries the user as it came online: a role given since is the mirror's.
+        user = User(user.user_id, user.username, user.avatar, user.seq, mirrored.role)
         self._offline_lately.note(position, user, self._clock())
         self._others(user.user_id).emit("user:disconnect", user.presence_wire(connected=False))
         log.debug("user %s (%s) went offline", user.user_id, user.username)
@@ -1029,9 +1130,12 @@ class ChatServer:
                 socket, "channel:history", wait, "you are asking for history too fast"
             )
         try:
-            channel = validation.channel(args[0])
+            channel = await self._channels.usable(user.user_id, args[0], Need.READ)
         except Invalid as error:
             return _refuse(socket, "channel:history", error.reason)
+        except StoreWriteError as exc:
+            log.warning("a channel for user %s's history was not stored: %s", user.user_id, exc)
+            return {"ok": False, "error": "the server could not read the history now"}
         options = args[1] if len(args) == 2 and args[1] is not None else {}
         if not isinstance(options, dict):
             return _refuse(socket, "channel:history", "options must be an object")

@@ -359,10 +359,17 @@ def message_text(raw: object) -> str:
     return text
 
 
-def channel(raw: object) -> str:
-    """One of the server's channels."""
+def channel_id(raw: object) -> str:
+    """What names a channel: a string (whether it exists and who may read or post in it is
+    the channel registry's one check, chat/channels/registry.py)."""
     if not isinstance(raw, str):
         raise Invalid(f"channel must be a string, not {_json_type(raw)}")
+    return raw
+
+
+def channel(raw: object) -> str:
+    """One of the original five channels."""
+    raw = channel_id(raw)
     if raw not in CHANNELS:
         # Bounded echo: the name is the client's own input and may be huge.
         shown = raw if len(raw) <= 40 else raw[:40] + "..."

@@ -1,5 +1,6 @@
 // The chat page: connects the Socket.IO client, the chat state and the views.
 
+import { installChannels } from "./channels.js";
 import { ChatState } from "./chatstate.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
@@ -111,13 +112,14 @@ function setStatus(text, kind = "") {
 }
 
 function updateTitle() {
-  const unread = state.channelNames().reduce((sum, name) => sum + state.unread(name), 0);
-  document.title = `${unread > 0 ? `(${unread}) ` : ""}#${state.current} | minidiscord`;
+  const names = [...state.channelNames(), ...state.conversationIds()];
+  const unread = names.reduce((sum, name) => sum + state.unread(name), 0);
+  document.title = `${unread > 0 ? `(${unread}) ` : ""}${channels.label(state.current)} | minidiscord`;
 }
 
 function renderHeader() {
   const name = state.session?.username ?? "";
-  ui.channelTitle.textContent = `#${state.current}`;
+  ui.channelTitle.textContent = channels.label(state.current);
   ui.connectedAs.textContent = `You are connected as ${name}.`;
   ui.selfName.textContent = name;
   ui.selfAvatar.replaceChildren(avatar(name, state.session?.userId, state.session?.avatar, "small"));
@@ -127,9 +129,14 @@ function renderChannels() {
   const focused = document.activeElement?.dataset?.channel;
   ui.channelList.replaceChildren(
     ...state.channelNames().map((name) =>
-      channelButton(name, { current: name === state.current, unread: state.unread(name) }),
+      channelButton(name, {
+        current: name === state.current,
+        unread: state.unread(name),
+        label: state.entry(name)?.label,
+      }),
     ),
   );
+  channels.render();
   mentions.markChannels(ui.channelList);
   // Rebuilding the list must not steal keyboard focus from the channel being used.
   if (focused) ui.channelList.querySelector(`[data-channel="${CSS.escape(focused)}"]`)?.focus();
@@ -147,8 +154,9 @@ function renderUsers() {
   const selfId = state.session?.userId;
   ui.onlineHeading.textContent = `ONLINE -- ${online.length}`;
   ui.offlineHeading.textContent = `OFFLINE -- ${offline.length}`;
-  ui.onlineList.replaceChildren(...online.map((u) => userItem(u, u.userId === selfId)));
-  ui.offlineList.replaceChildren(...offline.map((u) => userItem(u, u.userId === selfId)));
+  const item = (u) => userItem(u, u.userId === selfId, u.userId === selfId ? null : channels.messageButton(u));
+  ui.onlineList.replaceChildren(...online.map(item));
+  ui.offlineList.replaceChildren(...offline.map(item));
 }
 
 function nearBottom() {
@@ -166,7 +174,7 @@ function renderMessages({ keepPosition = false } = {}) {
   const fromBottom = ui.messages.scrollHeight - ui.messages.scrollTop;
   const messages = state.messages();
   ui.messageList.replaceChildren(
-    channelIntro(state.current),
+    channelIntro(channels.label(state.current)),
     ...messages.map((message, i) => messageItem(message, { previous: messages[i - 1], now })),
   );
   mentions.highlight(ui.messageList, messages, state.session);
@@ -239,6 +247,7 @@ function loadOlderMessages() {
 
 function selectChannel(name) {
   if (!state.select(name)) return;
+  channels.loadLatest(name, () => state.current === name && renderMessages({ keepPosition: true }));
   saveChannel(name);
   reads.opened(name);
   mentions.opened(name);
@@ -291,7 +300,8 @@ function toggleDrawer(drawer) {
   for (const node of [ui.topbar, ui.conversation, other.panel]) node.inert = true;
   ui.backdrop.hidden = false;
   // A drawer with nothing to press (the member list) takes the focus itself.
-  (drawer.panel.querySelector(FOCUSABLE) ?? drawer.panel).focus();
+  const first = [...drawer.panel.querySelectorAll(FOCUSABLE)].find((node) => node.checkVisibility());
+  (first ?? drawer.panel).focus();
 }
 
 /** Keep Tab and Shift+Tab cycling inside the open drawer. */
@@ -402,7 +412,10 @@ function startConnection(credentials) {
     state.setUsers(users);
     if (state.session) state.upsertUser(selfUser(), true);
     renderUsers();
+    channels.list();
   });
+  on("channel:update", (channel) => channels.onChannelUpdate(channel));
+  on("dm:update", (talk) => channels.onConversationUpdate(talk));
   on("user:join", (user) => {
     if (!state.upsertUser(user, true)) return renderUsers();
     renderUsers();
@@ -422,6 +435,7 @@ function startConnection(credentials) {
     renderUsers();
   });
   on("message:channel", (channel, message) => {
+    channels.knowConversation(channel);
     const where = state.addMessage(channel, message);
     if (where) typing.messageShown(channel, message.userId);
     if (where === "current") showNewMessage(message, { own: message.userId === state.session?.userId });
@@ -555,6 +569,19 @@ function onLeave() {
 }
 
 // ---- wiring ----------------------------------------------------------------------------
+
+const channels = installChannels({
+  ui,
+  state: () => state,
+  socket: () => socket,
+  select: selectChannel,
+  renderAll() {
+    renderHeader();
+    renderChannels();
+    renderUsers();
+    renderMessages({ keepPosition: true });
+  },
+});
 
 ui.loginForm.addEventListener("submit", onLogin);
 ui.username.addEventListener("input", () => {

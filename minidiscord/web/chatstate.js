@@ -41,6 +41,9 @@ export class ChatState {
     this.channels = new Map();
     this.users = new Map();
     this.current = channel;
+    // The channel to come back to once it is known (a created one or a conversation is
+    // known only after `channel:list`).
+    this.wanted = channel;
     this.systemLines = 0;
   }
 
@@ -48,8 +51,37 @@ export class ChatState {
     this.session = session;
   }
 
+  /** Public channels (the original five, then created ones); conversations are apart. */
   channelNames() {
-    return [...this.channels.keys()];
+    return [...this.channels.values()].filter((c) => c.kind !== "dm").map((c) => c.name);
+  }
+
+  conversationIds() {
+    return [...this.channels.values()].filter((c) => c.kind === "dm").map((c) => c.name);
+  }
+
+  entry(channel) {
+    return this.channels.get(channel) ?? null;
+  }
+
+  /**
+   * Add or update a created channel (`kind` "created") or a conversation ("dm") the server
+   * listed or announced; `info`: {label, topic, archived, members}. A new one has no
+   * messages yet: its latest page is read when it is first shown.
+   */
+  addChannel(id, kind, info) {
+    const previous = this.channels.get(id);
+    this.channels.set(id, {
+      messages: [],
+      unread: 0,
+      complete: false,
+      fresh: true,
+      ...previous,
+      ...info,
+      name: id,
+      kind: previous?.kind ?? kind,
+    });
+    if (id === this.wanted && this.current !== id) this.select(id);
   }
 
   messages(channel = this.current) {
@@ -74,12 +106,18 @@ export class ChatState {
       const system = previous?.messages.filter((m) => m.system) ?? [];
       const messages = Array.isArray(entry.messages) ? entry.messages.filter(isMessage) : [];
       next.set(entry.name, {
+        ...previous,
         name: entry.name,
         messages: [...messages, ...system].sort(byTime),
         unread: previous?.unread ?? 0,
         // Whether older pages are known to be exhausted (or the server cannot page).
         complete: false,
       });
+    }
+    // Created channels and conversations are not in this list: they stay, and are read
+    // again when shown (the connection may have missed some of their messages).
+    for (const [id, entry] of this.channels) {
+      if (entry.kind && !next.has(id)) next.set(id, { ...entry, fresh: true });
     }
     this.channels = next;
     if (!this.channels.has(this.current)) {
@@ -134,7 +172,7 @@ export class ChatState {
 
   /** Whether a channel other than the one shown has unread messages. */
   unreadElsewhere() {
-    return this.channelNames().some((name) => name !== this.current && this.unread(name) > 0);
+    return [...this.channels.keys()].some((name) => name !== this.current && this.unread(name) > 0);
   }
 
   oldestMessage(channel) {

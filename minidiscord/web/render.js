@@ -139,16 +139,19 @@ export function messageItem(message, { previous = null, now = new Date() } = {})
   );
 }
 
-export function channelIntro(channel) {
+/** `title`: "#general", or "@ada" for a direct conversation. */
+export function channelIntro(title) {
+  const dm = title.startsWith("@");
   return h(
     "li",
     { class: "channel-intro" },
-    h("p", { class: "intro-title" }, `Welcome to #${channel}!`),
-    h("p", { class: "intro-text" }, `This is the start of the #${channel} channel.`),
+    h("p", { class: "intro-title" }, dm ? title : `Welcome to ${title}!`),
+    h("p", { class: "intro-text" }, dm ? `This is the start of your conversation with ${title}.` : `This is the start of the ${title} channel.`),
   );
 }
 
-export function channelButton(name, { current, unread }) {
+/** `dm`: a direct conversation's button, named by its `label` ("@ada"), without the "#". */
+export function channelButton(name, { current, unread, label = name, dm = false }) {
   return h(
     "li",
     {},
@@ -159,18 +162,19 @@ export function channelButton(name, { current, unread }) {
         class: `channel${current ? " current" : ""}${unread > 0 ? " unread" : ""}`,
         "data-channel": name,
         // Flex items count as blocks, so the content alone would be named "# general".
-        "aria-label": `#${name}`,
+        "aria-label": dm ? label : `#${label}`,
         "aria-current": current ? "true" : null,
         "aria-description": unread > 0 ? `${unread} unread` : null,
       },
-      h("span", { class: "hash", "aria-hidden": "true" }, "#"),
-      h("span", { class: "name" }, name),
+      dm ? null : h("span", { class: "hash", "aria-hidden": "true" }, "#"),
+      h("span", { class: "name" }, label),
       unread > 0 ? h("span", { class: "unread-count", "aria-hidden": "true" }, unread > 99 ? "99+" : String(unread)) : null,
     ),
   );
 }
 
-export function userItem(user, isSelf) {
+/** `action`: a button beside the name (the page's "Message NAME"), or null. */
+export function userItem(user, isSelf, action = null) {
   return h(
     "li",
     { class: `member${user.connected ? " online" : " offline"}`, "data-user-id": user.userId },
@@ -182,5 +186,6 @@ export function userItem(user, isSelf) {
     ),
     h("span", { class: "member-name" }, user.username),
     isSelf ? h("span", { class: "visually-hidden" }, " (you)") : null,
+    action,
   );
 }

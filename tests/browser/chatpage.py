@@ -106,12 +106,50 @@ class ChatPage:
     def offline_users(self) -> Locator:
         return self.page.locator("#offline-list .member-name")
 
+    @property
+    def direct_messages(self) -> Locator:
+        return self.page.get_by_role("region", name="Direct messages", exact=True)
+
+    @property
+    def new_channel_button(self) -> Locator:
+        return self.page.get_by_role("button", name="New channel", exact=True)
+
+    def conversation(self, name: str) -> Locator:
+        return self.direct_messages.get_by_role("button", name=f"@{name}", exact=True)
+
     # -- actions -----------------------------------------------------------------------
 
     def login(self, name: str) -> None:
         self.username_field.fill(name)
         self.connect_button.click()
         self.expect_connected_as(name)
+
+    def log_in_account(self, name: str, password: str) -> None:
+        """Log in to an account through the page's own origin (its cookie then names the
+        account at connect), then connect as it."""
+        status = self.page.evaluate(
+            """async ([username, password]) => (await fetch("/api/login", {
+                method: "POST",
+                headers: {"content-type": "application/json"},
+                body: JSON.stringify({username, password}),
+            })).status""",
+            [name, password],
+        )
+        assert status == 200, status
+        self.login(name)
+
+    def create_channel(self, name: str, topic: str = "") -> None:
+        self.new_channel_button.click()
+        form = self.page.get_by_role("form", name="New channel", exact=True)
+        form.get_by_role("textbox", name="Channel name", exact=True).fill(name)
+        form.get_by_role("textbox", name="Topic", exact=True).fill(topic)
+        form.get_by_role("button", name="Create", exact=True).click()
+        expect(self.page.get_by_role("heading", name=f"#{name}", exact=True)).to_be_visible()
+
+    def message_user(self, name: str) -> None:
+        """Open the direct conversation with ``name`` from the member list."""
+        self.page.get_by_role("button", name=f"Message {name}", exact=True).click()
+        expect(self.page.get_by_role("heading", name=f"@{name}", exact=True)).to_be_visible()
 
     def expect_connected_as(self, name: str) -> None:
         expect(self.page.get_by_text(f"You are connected as {name}.", exact=True)).to_be_visible()

@@ -132,3 +132,35 @@ async def test_a_mention_reaches_its_user_on_any_node(start_chat: ChatFactory) -
         assert note["channel"] == "general"
         await ada.wait_for("message:channel", lambda c, m: m["id"] == sent["id"])
         assert ada.received("mention") == []
+
+
+async def test_a_conversation_tells_only_its_members(server: RunningServer) -> None:
+    async with (
+        joined(server.url, {"username": "ada"}, "ada") as ada,
+        joined(server.url, {"username": "bob"}, "bob") as bob,
+        joined(server.url, {"username": "cy"}, "cy") as cy,
+    ):
+        for member in (ada, bob, cy):
+            assert (await member.call("channel:list"))["ok"] is True
+        opened = await ada.call("dm:open", {"userId": bob.session["userId"]})
+        dm = opened["conversation"]["id"]
+        # Typing and mentions in a conversation reach its members only.
+        assert await ada.call("typing:start", {"channel": dm}) == {"ok": True}
+        await bob.wait_for("typing", lambda s: s["channel"] == dm)
+        sent = await ada.send(dm, "@bob and @cy, secret")
+        assert sent["ok"] is True
+        (note,) = await bob.wait_for("mention", mention_of(sent["id"]))
+        assert note["channel"] == dm
+        # cy may not read it: no mention, no typing, and cy may not type or mark there.
+        refused = await cy.call("typing:start", {"channel": dm})
+        assert refused["ok"] is False
+        marked = await cy.call("read:mark", {"channel": dm, "id": sent["id"]})
+        assert marked["ok"] is False
+        plain = await bob.send("general", "after")
+        await cy.wait_for("message:channel", lambda c, m: m["id"] == plain["id"])
+        assert cy.received("mention") == []
+        assert [s for (s,) in cy.received("typing") if s["channel"] == dm] == []
+        assert await bob.call("read:mark", {"channel": dm, "id": sent["id"]}) == {
+            "ok": True,
+            "id": sent["id"],
+        }

@@ -1,36 +1,11 @@
 """Moderation in cluster mode: a deletion, a timeout, a kick, a ban and a role change made on
 one node reach the user's tabs and everyone else on every node (through the log)."""
 
-from collections.abc import AsyncIterator
-
-import pytest
-import trio
-
 from minidiscord.chat.models import Role
 from tests.support.accounts import account_with_role, register
-from tests.support.chatclient import ChatClient
+from tests.support.chatclient import ChatClient, Clients
 from tests.support.redisserver import RedisServer
-from tests.support.servers import RunningServer, ServerFactory, start_nodes
-
-
-class Clients:
-    def __init__(self, nursery: trio.Nursery) -> None:
-        self._nursery = nursery
-        self.made: list[ChatClient] = []
-
-    async def join(self, node: RunningServer, auth: dict[str, object], name: str) -> ChatClient:
-        client = ChatClient(node.url, name, nursery=self._nursery)
-        self.made.append(client)
-        await client.connect(auth)
-        return client
-
-
-@pytest.fixture
-async def clients(nursery: trio.Nursery) -> AsyncIterator[Clients]:
-    made = Clients(nursery)
-    yield made
-    for client in made.made:
-        await client.close()
+from tests.support.servers import ServerFactory, start_nodes
 
 
 async def test_moderation_on_one_node_reaches_every_node(
@@ -38,10 +13,10 @@ async def test_moderation_on_one_node_reaches_every_node(
 ) -> None:
     one, two = await start_nodes(start_server, redis.url, 2)
     token = await account_with_role(one.app, one.url, "mod", Role.MODERATOR)
-    moderator = await clients.join(one, {"token": token}, "mod")
-    tom = await clients.join(one, {"username": "tom"}, "tom on one")
-    tom_there = await clients.join(two, {"sessionId": tom.session["sessionId"]}, "tom on two")
-    watcher = await clients.join(two, {"username": "ann"}, "watcher on two")
+    moderator = await clients.join(one.url, {"token": token}, "mod")
+    tom = await clients.join(one.url, {"username": "tom"}, "tom on one")
+    tom_there = await clients.join(two.url, {"sessionId": tom.session["sessionId"]}, "tom on two")
+    watcher = await clients.join(two.url, {"username": "ann"}, "watcher on two")
     tom_id = tom.session["userId"]
 
     sent = await tom_there.send("general", "spam")
@@ -51,7 +26,7 @@ async def test_moderation_on_one_node_reaches_every_node(
     for client in (watcher, tom, tom_there):
         (gone,) = await client.wait_for("message:delete")
         assert gone == {"channel": "general", "id": sent["id"]}
-    newcomer = await clients.join(two, {"username": "late"}, "late on two")
+    newcomer = await clients.join(two.url, {"username": "late"}, "late on two")
     general = next(c for c in newcomer.received("channels")[0][0] if c["name"] == "general")
     assert sent["id"] not in [m["id"] for m in general["messages"]]
 
@@ -70,7 +45,7 @@ async def test_moderation_on_one_node_reaches_every_node(
 
     # A banned account's tab on the other node goes too, and it cannot come back there.
     eve_token = await register(one.url, "eve")
-    eve_there = await clients.join(two, {"token": eve_token}, "eve on two")
+    eve_there = await clients.join(two.url, {"token": eve_token}, "eve on two")
     ack = await moderator.call(
         "user:ban", {"userId": eve_there.session["userId"], "reason": "spam"}
     )
@@ -82,9 +57,9 @@ async def test_moderation_on_one_node_reaches_every_node(
 
     # A role given on one node: everyone on the other is told.
     admin_token = await account_with_role(one.app, one.url, "root", Role.ADMIN)
-    admin = await clients.join(one, {"token": admin_token}, "root")
+    admin = await clients.join(one.url, {"token": admin_token}, "root")
     mia_token = await register(one.url, "mia")
-    mia = await clients.join(two, {"token": mia_token}, "mia on two")
+    mia = await clients.join(two.url, {"token": mia_token}, "mia on two")
     ack = await admin.call("user:role", {"userId": mia.session["userId"], "role": "moderator"})
     assert ack == {"ok": True, "role": "moderator"}
     (changed,) = await watcher.wait_for("user:role")

@@ -193,3 +193,36 @@ async def test_the_audit_log_numbers_entries_and_pages_newest_first(
     assert [e.target for e in page] == ["user0"]
     assert await account_store.audit(page[-1].id, 5) == []
     assert await account_store.audit(None, 0) == []
+
+
+async def test_the_audit_log_is_pruned_by_age_and_by_count(account_store: AccountStore) -> None:
+    ids = [
+        await account_store.add_audit(AuditEntry(at, "mod", Action.KICK, f"user{at}"))
+        for at in (10, 20, 30, 40, 50)
+    ]
+    # Older than 25: two go.
+    assert await account_store.prune_audit(25, 100) == 2
+    assert [e.at for e in await account_store.audit(None, 10)] == [50, 40, 30]
+    # At most the newest two: one more goes.
+    assert await account_store.prune_audit(0, 2) == 1
+    assert [e.id for e in await account_store.audit(None, 10)] == ids[:2:-1]
+    assert await account_store.prune_audit(0, 2) == 0
+    # Numbering goes on after a prune, and paging still works.
+    newer = await account_store.add_audit(AuditEntry(60, "mod", Action.BAN, "user60"))
+    assert newer > ids[-1]
+    assert [e.at for e in await account_store.audit(newer, 10)] == [50, 40]
+
+
+async def test_timeouts_are_kept_replaced_and_forgotten_when_over(
+    account_store: AccountStore,
+) -> None:
+    assert await account_store.timeouts(0) == {}
+    await account_store.set_timeout("u1", 1_000, now=0)
+    await account_store.set_timeout("u2", 2_000, now=0)
+    assert await account_store.timeouts(500) == {"u1": 1_000, "u2": 2_000}
+    # A new one replaces the user's old one (a shorter one too).
+    await account_store.set_timeout("u2", 1_500, now=600)
+    assert await account_store.timeouts(600) == {"u1": 1_000, "u2": 1_500}
+    assert await account_store.timeouts(1_000) == {"u2": 1_500}
+    await account_store.set_timeout("u3", 9_000, now=1_600)
+    assert await account_store.timeouts(0) == {"u3": 9_000}

@@ -63,6 +63,18 @@ async def test_users_keep_their_role(store: RunnableStore) -> None:
     }
 
 
+async def test_a_users_role_changes_and_an_unknown_user_is_ignored(store: RunnableStore) -> None:
+    ada, session = await store.create_user("ada", "/a.png", role=Role.MEMBER)
+    await store.set_role(ada.user_id, Role.MODERATOR)
+    restored = await store.get_session(session.session_id)
+    assert restored is not None
+    assert (restored[0].role, restored[0].avatar) == (Role.MODERATOR, "/a.png")
+    snapshot = await store.snapshot((), 0)
+    assert [(u.username, u.role) for u in snapshot.users] == [("ada", Role.MODERATOR)]
+    await store.set_role("nobody", Role.ADMIN)
+    assert [u.user_id for u in await store.list_users()] == [ada.user_id]
+
+
 async def test_same_username_twice_makes_two_users_listed_in_creation_order(
     store: RunnableStore,
 ) -> None:

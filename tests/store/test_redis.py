@@ -149,6 +149,24 @@ async def test_a_leave_is_logged_with_the_deletion(redis: RedisServer) -> None:
     assert left == sorted([keys.seq, keys.log, keys.userseq, keys.channel("general")])
 
 
+async def test_a_deletion_is_logged_in_the_same_step_as_the_removal(redis: RedisServer) -> None:
+    async with running_store(redis) as store:
+        gone = await store.add_message("general", ALICE, "spam", 1)
+        kept = await store.add_message("general", ALICE, "fine", 2)
+        assert await store.delete_message("general", gone.id) is True
+        assert [m.id for m in await store.recent_messages("general", 10)] == [kept.id]
+        # Gone already, or not in that channel: nothing removed, nothing logged.
+        assert await store.delete_message("general", gone.id) is False
+        assert await store.delete_message("react", kept.id) is False
+    entries = await read_log(redis)
+    assert entries[-1] == (
+        f"0-{kept.id + 1}",
+        b"moderation",
+        {"do": "delete", "channel": "general", "id": gone.id},
+    )
+    assert len(entries) == 3
+
+
 async def test_writes_while_redis_is_frozen_fail_within_the_bound_then_work_again(
     redis: RedisServer,
 ) -> None:

@@ -141,3 +141,29 @@ async def joined(url: str, auth: dict[str, Any], name: str = "client") -> AsyncI
             yield client
         finally:
             await client.close()
+
+
+class Clients:
+    """The clients a test connects (in ``nursery``), each closed by ``close``."""
+
+    def __init__(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        self.made: list[ChatClient] = []
+
+    async def join(self, url: str, auth: dict[str, Any], name: str) -> ChatClient:
+        client = ChatClient(url, name, nursery=self._nursery)
+        self.made.append(client)
+        await client.connect(auth)
+        return client
+
+    async def close(self) -> None:
+        for client in self.made:
+            await client.close()
+
+
+async def let_go(*tabs: ChatClient) -> None:
+    """Until each tab is disconnected by the server ("io server disconnect": a kick, a
+    ban, an ended login session)."""
+    for tab in tabs:
+        (reason,) = await tab.wait_for("disconnect")
+        assert reason == "io server disconnect", tab

@@ -9,17 +9,19 @@ runs on it or not (SQLite: its own connection beside the server's; Redis: shared
     minidiscord admin unban (USERNAME | --user-id ID) [--reason TEXT]
     minidiscord admin revoke-sessions USERNAME
     minidiscord admin prune-guests --days N
-    minidiscord admin audit [--limit N] [--before ID]
+    minidiscord admin audit [--limit N] [--before ID] [--prune]
 
 A password is never a flag (flags show in ``ps`` and shell history): it is read from
 ``--password-file``, else from ``MINIDISCORD_ADMIN_PASSWORD``, else prompted for twice.
 The store options are the server's (``--db``, ``--store``, ``--redis-url``,
 ``--redis-prefix`` and their environment variables). Everything done here is done as the
 operator (``moderation.service.OPERATOR``) and written to the audit log like a moderator's
-action. A running server sees a role change at its next moderation request, a ban and a
-revocation at the user's next login or connect (its open tabs stay until then), and
-pruned guests in the users list of its next connects (on Redis at once: see directory.py).
-Exit codes: 0 done, 1 refused (the reason on one line), 2 a usage or store problem.
+action. What running servers must do about it (a banned user's tabs let go, a revoked
+session's tabs ended, a role change told to everyone, pruned guests dropped from the users
+list) is put in their ``Outbox`` (moderation/effects.py): on Redis the cluster log, which
+every node reads at once; on SQLite the outbox table, which the server reads every second
+(moderation/upkeep.py). Exit codes: 0 done, 1 refused (the reason on one line), 2 a usage
+or store problem.
 """
 
 import argparse
@@ -27,17 +29,27 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
 from ...config import OPTIONS, Settings, SettingsError
+from ...redis.connection import open_redis
 from ..clock import wall_clock_ms
+from ..cluster.effects import LogOutbox
 from ..models import Role
 from ..moderation.directory import Directory, StoreDirectory, matching
+from ..moderation.effects import Outbox, kicked, logged_out, role_changed
 from ..moderation.records import Action
-from ..moderation.service import OPERATOR, Moderation, ModerationError, Person
+from ..moderation.service import (
+    OPERATOR,
+    AuditRetention,
+    Moderation,
+    ModerationError,
+    Person,
+)
 from ..notices import clock_time
 from ..store.base import StoreReadError, StoreWriteError
 from ..store.factory import store_for
@@ -48,8 +60,8 @@ from .sqlite import SqliteAccounts
 from .store import AccountStore
 
 PASSWORD_ENV = "MINIDISCORD_ADMIN_PASSWORD"
-# The server's options that say where the store is.
-STORE_OPTIONS = ("store", "db_path", "redis_url", "redis_prefix")
+# The server's options that say where the store is, and how much audit log it keeps.
+STORE_OPTIONS = ("store", "db_path", "redis_url", "redis_prefix", "audit_days", "audit_entries")
 
 
 class AdminError(Exception):
@@ -97,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="show the audit log, newest first")
     audit.add_argument("--limit", type=_positive, default=50, metavar="N")
     audit.add_argument("--before", type=_positive, metavar="ID", help="entries older than ID")
+    audit.add_argument(
+        "--prune",
+        action="store_true",
+        help="drop the entries past --audit-days / --audit-entries first (as the server does)",
+    )
     return parser
 
 
@@ -131,17 +148,35 @@ def main(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> int:
         command = COMMANDS[args.command]
         work = command(args, environ)
         store = open_accounts(settings)
+        # Redis: the chat store too (no lock there), for the users, and the cluster log for
+        # the running nodes; SQLite: the account store's own connection reaches the users
+        # (the chat store's lock is the server's) and the outbox the running server reads.
+        chat = store_for(settings) if settings.redis_url is not None else None
     except (SettingsError, StoreError, AdminError) as exc:
         print(f"minidiscord admin: error: {exc}", file=sys.stderr)
         return 2
     accounts = accounts_for(settings, store)
-    # Redis: the chat store too (no lock there), for the users; SQLite: the account
-    # store's own connection reaches them (the chat store's lock is the server's).
-    chat = store_for(settings) if settings.redis_url is not None else None
+    client = open_redis(settings.redis_url) if settings.redis_url is not None else None
     directory: Directory = StoreDirectory(chat) if chat is not None else _sqlite(store)
-    tools = Tools(accounts, Moderation(accounts), directory)
+    outbox: Outbox = (
+        LogOutbox(client, settings.redis_prefix) if client is not None else _sqlite(store)
+    )
+    tools = Tools(accounts, Moderation(accounts), directory, outbox, settings.audit_retention)
+
+    async def sessions_ended(digests: frozenset[bytes]) -> None:
+        await outbox.publish(logged_out(digests))
+
+    accounts.on_sessions_ended(sessions_ended)
 
     async def run() -> str | AccountError | ModerationError:
+        # The log's client is opened around the nursery, so it closes outside its
+        # cancelled scope.
+        async with AsyncExitStack() as stack:
+            if client is not None:
+                await stack.enter_async_context(client)
+            return await in_nursery()
+
+    async def in_nursery() -> str | AccountError | ModerationError:
         async with trio.open_nursery() as nursery:
             await nursery.start(store.run)
             if chat is not None:
@@ -174,12 +209,15 @@ class Tools:
     accounts: Accounts
     moderation: Moderation
     directory: Directory
+    # Where what the running servers must apply goes.
+    outbox: Outbox
+    audit_retention: AuditRetention
 
 
 Work = Callable[[Tools], Awaitable[str]]
 
 
-def _sqlite(store: AccountStore) -> Directory:
+def _sqlite(store: AccountStore) -> SqliteAccounts:
     assert isinstance(store, SqliteAccounts), "the memory store is refused before this"
     return store
 
@@ -223,6 +261,9 @@ def set_role(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
     async def work(tools: Tools) -> str:
         target = await tools.moderation.account_named(args.username)
         role = await tools.moderation.set_role(OPERATOR, target, args.role)
+        if target.user_id is not None:  # else it never connected: no chat user yet
+            await tools.directory.set_user_role(target.user_id, role)
+            await tools.outbox.publish(role_changed(target.user_id, role))
         return f"{target.name!r} is now {role.value}"
 
     return work
@@ -238,6 +279,9 @@ def ban(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
     async def work(tools: Tools) -> str:
         target = await _target(tools, args)
         made = await tools.moderation.ban(OPERATOR, target, args.reason)
+        if target.user_id is not None:
+            # Every open tab of the user goes (an account's sessions also ended above).
+            await tools.outbox.publish(kicked(target.user_id))
         return f"banned {target.name!r}: {made.reason}"
 
     return work
@@ -278,10 +322,18 @@ def prune_guests(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
 
 def audit(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
     async def work(tools: Tools) -> str:
+        pruned = ""
+        if args.prune:
+            gone = await tools.moderation.prune_audit(tools.audit_retention)
+            retention = tools.audit_retention
+            pruned = (
+                f"pruned {gone} entries (kept {retention.days} days, at most "
+                f"{retention.entries} entries)\n"
+            )
         entries = await tools.moderation.audit(OPERATOR, args.before, args.limit)
         if not entries:
-            return "the audit log has no entries" + (" there" if args.before else "")
-        return "\n".join(
+            return pruned + "the audit log has no entries" + (" there" if args.before else "")
+        return pruned + "\n".join(
             f"#{e.id}  {clock_time(e.at)}  {e.actor}  {e.action.value}  {e.target}"
             + (f"  ({e.detail})" if e.detail else "")
             + (f"  why: {e.reason}" if e.reason else "")

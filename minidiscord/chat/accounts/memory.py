@@ -20,6 +20,8 @@ class MemoryAccounts:
         self._invites: dict[bytes, Invite] = {}
         self._bans: dict[str, Ban] = {}
         self._audit: list[AuditEntry] = []
+        self._audit_seq = 0
+        self._timeouts: dict[str, int] = {}
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -119,10 +121,24 @@ class MemoryAccounts:
         return self._bans.get(subject)
 
     async def add_audit(self, entry: AuditEntry) -> int:
-        numbered = dataclasses.replace(entry, id=len(self._audit) + 1)
+        self._audit_seq += 1
+        numbered = dataclasses.replace(entry, id=self._audit_seq)
         self._audit.append(numbered)
         return numbered.id
 
     async def audit(self, before: int | None, limit: int) -> list[AuditEntry]:
-        end = len(self._audit) if before is None else max(0, min(before - 1, len(self._audit)))
-        return self._audit[max(0, end - limit) : end][::-1] if limit > 0 else []
+        older = [e for e in self._audit if before is None or e.id < before]
+        return older[max(0, len(older) - limit) :][::-1] if limit > 0 else []
+
+    async def prune_audit(self, before: int, keep: int) -> int:
+        kept = [e for e in self._audit if e.at >= before and e.id > self._audit_seq - keep]
+        gone = len(self._audit) - len(kept)
+        self._audit = kept
+        return gone
+
+    async def set_timeout(self, user_id: str, until: int, *, now: int) -> None:
+        self._timeouts = {u: t for u, t in self._timeouts.items() if t > now}
+        self._timeouts[user_id] = until
+
+    async def timeouts(self, now: int) -> dict[str, int]:
+        return {u: t for u, t in self._timeouts.items() if t > now}

@@ -5,7 +5,8 @@ the id owning a name key, ``P:login:HEX`` HASH (a login session, by the hex of i
 digest), ``P:logins:ID`` SET of the account's session digests, ``P:invite:HEX`` HASH
 (expiring with the invite), ``P:useraccount:USERID`` the account a chat user speaks for;
 moderation's ``P:ban:SUBJECT`` HASH, ``P:auditseq`` and ``P:audit`` (a ZSET of JSON entries
-scored by their id). Each step that must be atomic (a registration with its name
+scored by their id), ``P:timeouts`` (a ZSET of user ids scored by when their timeout
+ends). Each step that must be atomic (a registration with its name
 and invite, linking the chat user, ending sessions) is one Lua script. Every call is
 bounded (``bounded``) and fails with the chat store's StoreReadError / StoreWriteError.
 """
@@ -42,6 +43,21 @@ end
 return redis.call('HMGET', KEYS[1], 'user_id', 'user_seq')
 """
 
+_PRUNE_AUDIT = """
+local gone = 0
+while gone < tonumber(ARGV[3]) do
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #oldest == 0 or tonumber(cjson.decode(oldest[1])[2]) >= tonumber(ARGV[1]) then break end
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+  gone = gone + 1
+end
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[2])
+if over > 0 then gone = gone + redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1) end
+return gone
+"""
+# KEYS: the audit ZSET. ARGV: made before (ms), how many to keep, the most to drop by age in
+# one call (entries are in id order, which is time order: the oldest come first).
+
 _ADD_AUDIT = """
 local id = redis.call('INCR', KEYS[1])
 local entry = {id, ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]}
@@ -61,6 +77,11 @@ for _, hex in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return ended
 """
+
+
+# The most audit entries one prune drops by age (one script call: Redis runs nothing else
+# meanwhile); the server prunes again at its next round.
+_PRUNE_AUDIT_MOST = 10_000
 
 
 class RedisAccounts(RedisSide):
@@ -83,6 +104,9 @@ class RedisAccounts(RedisSide):
 
     def _user_account_key(self, user_id: str) -> str:
         return f"{self._prefix}:useraccount:{user_id}"
+
+    def _timeouts_key(self) -> str:
+        return f"{self._prefix}:timeouts"
 
     def _ban_key(self, subject: str) -> str:
         return f"{self._prefix}:ban:{subject}"
@@ -296,6 +320,33 @@ class RedisAccounts(RedisSide):
             )
         return entries
 
+    async def prune_audit(self, before: int, keep: int) -> int:
+        async with self._call("prune the audit log", write=True) as client:
+            gone: Any = await client.register_script(_PRUNE_AUDIT)(
+                [f"{self._prefix}:audit"], [before, keep, _PRUNE_AUDIT_MOST]
+            )
+        return int(gone)
+
+    async def set_timeout(self, user_id: str, until: int, *, now: int) -> None:
+        key = self._timeouts_key()
+        async with (
+            self._call("store a timeout", write=True) as client,
+            client.pipeline(transaction=True) as pipe,
+        ):
+            replies = [
+                pipe.zremrangebyscore(key, float("-inf"), now),
+                pipe.zadd(key, {user_id: until}),
+            ]
+        for reply in replies:
+            await reply
+
+    async def timeouts(self, now: int) -> dict[str, int]:
+        async with self._call("read the timeouts", write=False) as client:
+            found = await client.zrange(
+                self._timeouts_key(), f"({now}", "+inf", sortby=PureToken.BYSCORE, withscores=True
+            )
+        return {_decoded(member): int(score) for member, score in found}
+
 
 def _account_fields(account: Account) -> dict[str, Any]:
     fields: dict[str, Any] = {
@@ -341,3 +392,7 @@ def _session(digest: bytes, fields: Mapping[bytes, bytes]) -> LoginSession:
         None if reason is None else EndReason(reason),
         _text(fields, "agent") or "",
     )
+
+
+def _decoded(value: str | bytes) -> str:
+    return value if isinstance(value, str) else value.decode()

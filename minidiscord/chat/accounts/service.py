@@ -31,6 +31,7 @@ from .store import AccountStore, InviteRefused, NameTaken
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+SessionsEnded = Callable[[frozenset[bytes]], Awaitable[None]]
 
 # "open": guests may pick a name (not an account's); "accounts": only logged-in users.
 AuthMode = Literal["open", "accounts"]
@@ -90,10 +91,11 @@ class Accounts:
         # Accounts made per address, at the rate guests may be (each is a stored user).
         self._new_accounts = KeyedBuckets(ip_new_user_rate)
         self._clock = clock
-        # Told the digests of sessions that just ended (the chat lets their sockets go).
-        self._on_ended: list[Callable[[frozenset[bytes]], None]] = []
+        # Told the digests of sessions that just ended (the chat lets their sockets go on
+        # every node; `minidiscord admin` tells the running servers).
+        self._on_ended: list[SessionsEnded] = []
 
-    def on_sessions_ended(self, listener: Callable[[frozenset[bytes]], None]) -> None:
+    def on_sessions_ended(self, listener: SessionsEnded) -> None:
         self._on_ended.append(listener)
 
     # -- names -------------------------------------------------------------------------
@@ -308,7 +310,7 @@ class Accounts:
         )
         if ending:
             for listener in self._on_ended:
-                listener(ending)
+                await listener(ending)
         return ended
 
     # -- invites -----------------------------------------------------------------------

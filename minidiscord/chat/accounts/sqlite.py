@@ -1,43 +1,35 @@
 """SqliteAccounts: the AccountStore in the chat's SQLite file, on a connection of its own
-(store/sidestores.py), which is what lets `minidiscord admin` work on the database of a
-running server. Each write is one transaction committed with ``synchronous=FULL``.
-"""
+(SqliteSide: why, and how it writes beside the running server's)."""
 
+import logging
 import sqlite3
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
+import orjson
+
+from ..clock import wall_clock_ms
 from ..models import Role, User
 from ..moderation.directory import Listed
+from ..moderation.effects import Effect, forgotten
 from ..moderation.records import Action, AuditEntry, Ban
 from ..store.sidestores import SqliteSide
 from .records import Account, EndReason, Invite, LoginSession
 from .store import InviteRefused, NameTaken
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _ACCOUNT_COLUMNS = "account_id, username, name_key, password_hash, role, created, user_id, user_seq"
+# An outbox row is kept this long (ms): a running server reads it within a second or two;
+# one started later has nothing to apply (what it reads at connect is already stored).
+OUTBOX_KEEP_MS: Final = 3600 * 1000
+# The most outbox rows a running server takes in one read.
+OUTBOX_PAGE: Final = 500
+
 _SESSION_COLUMNS = "session_hash, handle, account_id, created, last_used, ended, end_reason, agent"
 
 
 class SqliteAccounts(SqliteSide):
-    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        def transaction(conn: sqlite3.Connection) -> T:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-                return result
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-        return await self._in_thread(transaction)
-
-    async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        return await self._in_thread(lambda conn: conn.execute(sql, params).fetchall())
-
     async def create_account(self, account: Account, *, invite: bytes | None = None) -> None:
         def create(conn: sqlite3.Connection) -> None:
             if invite is not None:
@@ -178,18 +170,11 @@ class SqliteAccounts(SqliteSide):
         return _account(rows[0]) if rows else None
 
     async def set_role(self, account_id: str, role: Role) -> None:
-        def change(conn: sqlite3.Connection) -> None:
-            conn.execute(
+        await self._write(
+            lambda conn: conn.execute(
                 "UPDATE accounts SET role = ? WHERE account_id = ?", (role.value, account_id)
             )
-            # The chat user's role is what the `users` list shows while it is offline.
-            conn.execute(
-                "UPDATE users SET role = ?"
-                " WHERE user_id = (SELECT user_id FROM accounts WHERE account_id = ?)",
-                (role.value, account_id),
-            )
-
-        await self._write(change)
+        )
 
     async def ban(self, ban: Ban) -> None:
         await self._write(
@@ -240,6 +225,46 @@ class SqliteAccounts(SqliteSide):
             for entry_id, at, actor, action, target, reason, detail in rows
         ]
 
+    async def prune_audit(self, before: int, keep: int) -> int:
+        def prune(conn: sqlite3.Connection) -> int:
+            old = conn.execute("DELETE FROM audit WHERE at < ?", (before,)).rowcount
+            over = conn.execute(
+                "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?", (keep,)
+            ).rowcount
+            return int(old + over)
+
+        return await self._write(prune)
+
+    async def set_timeout(self, user_id: str, until: int, *, now: int) -> None:
+        def put(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM timeouts WHERE until <= ?", (now,))
+            conn.execute(
+                "INSERT OR REPLACE INTO timeouts (user_id, until) VALUES (?, ?)", (user_id, until)
+            )
+
+        await self._write(put)
+
+    async def timeouts(self, now: int) -> dict[str, int]:
+        rows = await self._rows("SELECT user_id, until FROM timeouts WHERE until > ?", (now,))
+        return {user_id: until for user_id, until in rows}
+
+    # -- the outbox: effects for the running server (moderation/effects.py, relay.py) --
+
+    async def publish(self, effect: Effect) -> None:
+        await self._write(lambda conn: _publish(conn, effect))
+
+    async def last_effect(self) -> int:
+        rows = await self._rows("SELECT coalesce(max(id), 0) FROM moderation_events", ())
+        return int(rows[0][0])
+
+    async def effects_after(self, last: int) -> list[tuple[int, Effect]]:
+        """The outbox's effects after row ``last``, oldest first (a page of them)."""
+        rows = await self._rows(
+            "SELECT id, effect FROM moderation_events WHERE id > ? ORDER BY id LIMIT ?",
+            (last, OUTBOX_PAGE),
+        )
+        return [(number, _effect(number, effect)) for number, effect in rows]
+
     # -- the chat's users, for `minidiscord admin` (moderation/directory.py) -----------
 
     async def listed(self) -> list[Listed]:
@@ -251,6 +276,13 @@ class SqliteAccounts(SqliteSide):
             for seq, user_id, name, avatar, role, last_seen in rows
         ]
 
+    async def set_user_role(self, user_id: str, role: Role) -> None:
+        await self._write(
+            lambda conn: conn.execute(
+                "UPDATE users SET role = ? WHERE user_id = ?", (role.value, user_id)
+            )
+        )
+
     async def prune_guests(self, seen_before: int) -> list[User]:
         def prune(conn: sqlite3.Connection) -> list[User]:
             # One transaction (no RETURNING: SQLite 3.35). Their sessions go with them
@@ -260,9 +292,33 @@ class SqliteAccounts(SqliteSide):
                 f"SELECT seq, user_id, username, avatar FROM users {where}", (seen_before,)
             ).fetchall()
             conn.execute(f"DELETE FROM users {where}", (seen_before,))
-            return [User(user_id, name, avatar, seq=seq) for seq, user_id, name, avatar in rows]
+            gone = [User(user_id, name, avatar, seq=seq) for seq, user_id, name, avatar in rows]
+            if gone:
+                # A running server drops them from its users list (in the same transaction).
+                _publish(conn, forgotten(gone))
+            return gone
 
         return await self._write(prune)
+
+
+def _effect(number: int, raw: str) -> Effect:
+    """An outbox row's effect; one that is not a JSON object (not ours: someone wrote the
+    file) is logged and read as an empty effect, which nothing applies."""
+    try:
+        effect = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        effect = None
+    if isinstance(effect, dict):
+        return effect
+    log.warning("the moderation outbox's row %d is not an effect: %.100r", number, raw)
+    return {}
+
+
+def _publish(conn: sqlite3.Connection, effect: Effect) -> None:
+    now = wall_clock_ms()
+    conn.execute("DELETE FROM moderation_events WHERE at < ?", (now - OUTBOX_KEEP_MS,))
+    row = (now, orjson.dumps(effect).decode())
+    conn.execute("INSERT INTO moderation_events (at, effect) VALUES (?, ?)", row)
 
 
 def _account_row(account: Account) -> tuple[Any, ...]:

@@ -95,8 +95,8 @@ class AccountStore(Protocol):
         ...
 
     async def set_role(self, account_id: str, role: Role) -> None:
-        """The account's role, and its chat user's stored one where the backend keeps the
-        chat users beside it (SQLite's file, Redis)."""
+        """The account's role (its chat user's stored one is the chat store's: the server
+        sets it through ``Store.set_role``, the command line through its Directory)."""
         ...
 
     async def ban(self, ban: Ban) -> None:
@@ -115,4 +115,18 @@ class AccountStore(Protocol):
 
     async def audit(self, before: int | None, limit: int) -> list[AuditEntry]:
         """Up to ``limit`` entries with ids below ``before`` (all when None), newest first."""
+        ...
+
+    async def prune_audit(self, before: int, keep: int) -> int:
+        """Drop the entries made before ``before`` (ms) and all but the newest ``keep``;
+        returns how many went."""
+        ...
+
+    async def set_timeout(self, user_id: str, until: int, *, now: int) -> None:
+        """The user may not send until ``until`` (ms; replacing a timeout it had). Timeouts
+        over by ``now`` are dropped."""
+        ...
+
+    async def timeouts(self, now: int) -> dict[str, int]:
+        """Every timeout not over by ``now`` (ms): user id -> until."""
         ...

@@ -2,7 +2,8 @@
 
 Writers (one module per key family): ``P:nodes``, ``P:node:{id}``, ``P:nodeusers:{id}``,
 ``P:online``, ``P:onlineuser`` and ``P:beatclock`` are written only by the scripts of
-:mod:`minidiscord.chat.cluster.presence`; ``P:recovery:{pid}`` only by
+:mod:`minidiscord.chat.cluster.presence` (but for a user's role in ``P:onlineuser``, which
+the store's ``set_role`` changes); ``P:recovery:{pid}`` only by
 :mod:`minidiscord.chat.cluster.recovery`; ``P:seq`` and ``P:log`` are the store's
 (``store/rediskeys.py``), to which these scripts append ``online``, ``offline`` and ``node``
 entries of the same shape (:data:`APPEND_LUA`).
@@ -56,8 +57,9 @@ class ClusterKeys:
 
     @property
     def online_user(self) -> str:
-        """HASH userId -> the online user's JSON (what a starting node mirrors)."""
-        return f"{self.prefix}:onlineuser"
+        """HASH userId -> the online user's JSON (what a starting node mirrors; the store's
+        ``set_role`` changes the role in it)."""
+        return RedisKeys(self.prefix).online_user
 
     @property
     def beat_clock(self) -> str:

@@ -13,9 +13,7 @@ import secrets
 from contextlib import AbstractContextManager
 from typing import Any
 
-import orjson
 import trio
-from coredis.exceptions import RedisError
 
 from minidiscord.redis.connection import (
     DEFAULT_CALL_TIMEOUT,
@@ -26,8 +24,7 @@ from minidiscord.redis.connection import (
 
 from ...sockets import AdapterFactory, ConnectionRefused
 from ..models import User
-from ..store.base import StoreWriteError
-from ..store.rediskeys import LOG_MAXLEN, MODERATION
+from .effects import append_effect
 from .keys import ClusterKeys
 from .presence import ClusterPresence, NotRegistered
 from .reader import LogReader, LogSink
@@ -42,14 +39,6 @@ HEARTBEAT_INTERVAL = 1.0
 SHOW_TIMEOUT = 2.0
 # The reader counts as stalled when Redis has not answered it for this long (seconds).
 STALLED_AFTER = 5.0
-
-_ANNOUNCE = """
-local n = redis.call('INCR', KEYS[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '0-' .. string.format('%d', n), 'k', ARGV[2],
-  'd', ARGV[3])
-return n
-"""
-# KEYS: seq, log. ARGV: maxlen, kind, the entry's JSON.
 
 
 def new_node_id() -> str:
@@ -195,15 +184,7 @@ class ClusterNode:
         return await self.reader.wait_applied(position, SHOW_TIMEOUT)
 
     async def announce(self, effect: dict[str, Any]) -> None:
-        try:
-            with bounded("announcing a moderation effect"):
-                position: Any = await self.client.register_script(_ANNOUNCE)(
-                    [self.keys.seq, self.keys.log],
-                    [LOG_MAXLEN, MODERATION, orjson.dumps(effect)],
-                )
-        except (RedisUnavailable, RedisError) as exc:
-            raise StoreWriteError(f"the moderation effect was not announced: {exc}") from None
-        await self.shown(int(position))
+        await self.shown(await append_effect(self.client, self.keys, effect))
 
     async def caught_up(self) -> bool:
         try:

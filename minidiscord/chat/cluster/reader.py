@@ -19,7 +19,7 @@ import trio
 from minidiscord.redis.connection import RedisClient, RedisUnavailable, bounded
 
 from .. import stages
-from ..models import CHANNELS, Message, User
+from ..models import Message, User
 from .keys import ClusterKeys
 from .presence import flat_users, user_from
 
@@ -80,7 +80,9 @@ def message_from(data: object) -> Message | None:
         )
     except (KeyError, TypeError, ValueError):
         return None
-    return message if message.channel in CHANNELS else None
+    # Any channel: the original five, created channels and conversations (whose
+    # messages the sink delivers to their members only).
+    return message if message.channel else None
 
 
 def entry_number(identifier: bytes | str) -> int:

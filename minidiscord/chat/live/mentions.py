@@ -18,7 +18,7 @@ from minidiscord.sockets import Namespace
 
 from ..models import Message, User
 from ..store.base import StoreReadError, StoreWriteError
-from ..validation import MAX_USERNAME, name_key
+from ..validation import MAX_USERNAME, Invalid, name_key
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +75,15 @@ class Mentions:
         online: Callable[[], Mapping[str, User]],
         every_user: Callable[[], Awaitable[list[User]]],
         share: Callable[[dict[str, Any]], Awaitable[None]],
+        *,
+        readable: Callable[[str, object], str],
     ) -> None:
-        """``share``: apply an effect on every node (the chat's moderate)."""
+        """``share``: apply an effect on every node (the chat's moderate); ``readable``: the
+        chat's one access check (only who may read the channel is told)."""
         self._online = online
         self._every_user = every_user
         self._share = share
+        self._readable = readable
 
     async def of(self, text: str) -> tuple[str, ...]:
         """The ids of the users ``text`` mentions. The store is read only for names no one
@@ -99,9 +103,16 @@ class Mentions:
             ids, _ = resolve(wanted, [*online.values(), *offline])
         return tuple(ids)
 
+    def _may_read(self, user_id: str, channel: str) -> bool:
+        try:
+            self._readable(user_id, channel)
+        except Invalid:
+            return False
+        return True
+
     async def notify(self, message: Message) -> None:
         """Tell the users ``message`` mentions (its ``mentions``), on every node."""
-        notice = effect(message)
+        notice = effect(message, lambda user_id: self._may_read(user_id, message.channel))
         if notice is None:
             return
         try:
@@ -111,9 +122,12 @@ class Mentions:
             log.warning("the mentions of message %s were not notified: %s", message.id, exc)
 
 
-def effect(message: Message) -> dict[str, Any] | None:
-    """The chat effect that notifies the users ``message`` mentions (None: nobody)."""
-    notified = [user_id for user_id in message.mentions if user_id != message.user_id]
+def effect(message: Message, may_read: Callable[[str], bool]) -> dict[str, Any] | None:
+    """The chat effect that notifies the users ``message`` mentions who ``may_read`` its
+    channel (None: nobody); a conversation's outsiders are never told."""
+    notified = [
+        user_id for user_id in message.mentions if user_id != message.user_id and may_read(user_id)
+    ]
     if not notified:
         return None
     return {

@@ -20,9 +20,8 @@ from typing import Any
 import trio
 
 from minidiscord.limits import KeyedBuckets, Rate
-from minidiscord.sockets import Namespace, Socket
+from minidiscord.sockets import BroadcastOperator, Namespace, Socket
 
-from .. import validation
 from ..models import User
 from ..store.base import StoreWriteError
 from ..validation import Invalid
@@ -45,10 +44,16 @@ class TypingEvents:
         namespace: Namespace,
         share: Callable[[dict[str, Any]], Awaitable[None]],
         *,
+        check: Callable[[str, object], str],
+        audience: Callable[[str], BroadcastOperator],
         typists: Typists | None = None,
     ) -> None:
+        """``check``: the chat's one access check (the channel id if the user may post in
+        it, else Invalid); ``audience``: who a channel's messages go to."""
         self._ns = namespace
         self._share = share
+        self._check = check
+        self._audience = audience
         self._typists = typists or Typists()
         self._starts = KeyedBuckets(START_RATE)
         self._woken = trio.Event()
@@ -63,7 +68,7 @@ class TypingEvents:
         if len(args) != 1 or not isinstance(args[0], dict):
             return refused(socket, EVENT, "expected one object argument {channel}")
         try:
-            channel = validation.channel(args[0].get("channel"))
+            channel = self._check(user.user_id, args[0].get("channel"))
         except Invalid as error:
             return refused(socket, EVENT, error.reason)
         now = trio.current_time()
@@ -136,6 +141,6 @@ class TypingEvents:
                 await self._woken.wait()
             self._woken = trio.Event()
             for channel, typists in self._typists.due(trio.current_time()).items():
-                self._ns.to(channel).volatile.emit(
+                self._audience(channel).volatile.emit(
                     "typing", {"channel": channel, "typing": [t.wire() for t in typists]}
                 )

@@ -29,6 +29,10 @@ class Directory(Protocol):
         """Remove the guests last seen before that time (ms); returns who went."""
         ...
 
+    async def set_user_role(self, user_id: str, role: Role) -> None:
+        """The chat user's stored role (what the `users` list shows while it is offline)."""
+        ...
+
 
 class StoreDirectory:
     """The chat store's users (Redis: reachable while servers run)."""
@@ -47,6 +51,9 @@ class StoreDirectory:
             if stale and await self._store.delete_user(entry.user.user_id):
                 gone.append(entry.user)
         return gone
+
+    async def set_user_role(self, user_id: str, role: Role) -> None:
+        await self._store.set_role(user_id, role)
 
 
 def matching(entries: list[Listed], search: str | None) -> list[Listed]:

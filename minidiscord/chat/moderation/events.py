@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 from minidiscord.sockets import Socket
 
-from .. import validation
 from ..accounts.service import AccountError
 from ..models import Role, User
 from ..store.base import StoreWriteError
@@ -46,6 +45,10 @@ class ChatSide(Protocol):
     user, on every node in cluster mode."""
 
     def online_users(self) -> Mapping[str, User]: ...
+
+    def readable(self, user_id: str, channel: object) -> str:
+        """The channel id if the user may read it (the one access check), else Invalid."""
+        ...
 
     async def delete_message(self, channel: str, message_id: int) -> bool: ...
 
@@ -116,7 +119,8 @@ class ModerationEvents:
     async def _delete(self, socket: Socket, actor: Person, fields: dict[str, Any]) -> Ack:
         self._moderation.check(actor, Role.MODERATOR)
         try:
-            channel = validation.channel(fields.get("channel"))
+            # Any channel the moderator may read: not a conversation of others.
+            channel = self._chat.readable(actor.user_id or "", fields.get("channel"))
         except Invalid as error:
             raise ModerationError(error.reason) from None
         message_id = fields.get("id")
@@ -145,6 +149,7 @@ class ModerationEvents:
         reason = checked_reason(fields.get("reason"), required=False)
         assert target.user_id is not None
         until = self._moderation.clock() + math.ceil(seconds * 1000)
+        await self._moderation.time_out(target.user_id, until)
         await self._chat.time_out(target.user_id, until)
         await self._moderation.record(
             actor, Action.TIMEOUT, target, reason, detail=f"{seconds:g} s, until {until} ms"

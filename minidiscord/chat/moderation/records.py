@@ -16,6 +16,7 @@ class Action(StrEnum):
     SET_ROLE = "set role"
     REVOKE_SESSIONS = "revoke sessions"
     PRUNE_GUESTS = "prune guests"
+    CHANGE_CHANNEL = "change channel"
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,19 @@ MAX_REASON: Final = 500
 # The longest timeout a moderator may give (a longer silence is a ban).
 MAX_TIMEOUT_SECONDS: Final = 28 * 24 * 3600
 MAX_AUDIT_PAGE: Final = 100
+DAY_MS: Final = 24 * 3600 * 1000
+# The audit log keeps a year, and at most this many entries (a few tens of MB at most).
+DEFAULT_AUDIT_DAYS: Final = 365
+DEFAULT_AUDIT_ENTRIES: Final = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRetention:
+    """How much of the audit log is kept: entries younger than ``days`` days, at most the
+    newest ``entries`` of them."""
+
+    days: int = DEFAULT_AUDIT_DAYS
+    entries: int = DEFAULT_AUDIT_ENTRIES
 
 
 class ModerationError(Exception):
@@ -159,6 +172,27 @@ class Moderation:
         ended = await self.accounts.end_all(target.account.account_id, EndReason.REVOKED_BY_ADMIN)
         await self.record(actor, Action.REVOKE_SESSIONS, target, detail=f"{ended} ended")
         return ended
+
+    async def time_out(self, user_id: str, until: int) -> None:
+        """Keep the timeout (a restart and every node see it); the chat applies it."""
+        await store_write(self._store.set_timeout(user_id, until, now=self.clock()))
+
+    async def timeouts(self) -> dict[str, int]:
+        """The timeouts not over yet (user id -> until, ms)."""
+        return await store_read(self._store.timeouts(self.clock()))
+
+    async def prune_audit(self, retention: AuditRetention) -> int:
+        """Drop the audit entries past the retention; returns how many went."""
+        before = self.clock() - retention.days * DAY_MS
+        gone = await store_write(self._store.prune_audit(before, retention.entries))
+        if gone:
+            log.info(
+                "pruned %d audit entries (older than %d days, or past the newest %d)",
+                gone,
+                retention.days,
+                retention.entries,
+            )
+        return gone
 
     async def banned(self, subject: str) -> Ban | None:
         return await store_read(self._store.ban_of(subject))

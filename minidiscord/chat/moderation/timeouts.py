@@ -1,7 +1,8 @@
 """Timeouts: until when (wall-clock ms, the chat's injectable clock) a user may not send.
 
-Kept by each server in memory (in cluster mode every node learns each one from the log): a
-restart forgets them, which a timeout (minutes, at most days) can afford; a ban is stored."""
+Each server's copy, read at every send without a store read: stored in the account store
+(`Moderation.time_out`), loaded at start (a restart keeps them), and told to every node by
+the timeout effect (the log in cluster mode)."""
 
 from collections.abc import Callable
 

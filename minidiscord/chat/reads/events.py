@@ -20,7 +20,6 @@ import trio
 from minidiscord.limits import KeyedBuckets, Rate
 from minidiscord.sockets import Namespace, Socket
 
-from .. import validation
 from ..live.acks import Ack, refused
 from ..models import User
 from ..store.base import StoreReadError, StoreWriteError
@@ -42,10 +41,13 @@ class ReadEvents:
         *,
         newest: Callable[[], int | None],
         share: Callable[[dict[str, Any]], Awaitable[None]],
+        readable: Callable[[str, object], str],
     ) -> None:
         """``newest``: the newest message id the chat has shown; ``share``: apply an effect
-        on every node (the chat's moderate)."""
+        on every node (the chat's moderate); ``readable``: the chat's one access check (the
+        channel id if the user may read it, else Invalid)."""
         self._store = store
+        self._readable = readable
         self._newest = newest
         self._share = share
         self._marks = KeyedBuckets(MARK_RATE)
@@ -68,7 +70,7 @@ class ReadEvents:
         if len(args) != 1 or not isinstance(args[0], dict):
             return refused(socket, event, "expected one object argument {channel, id}")
         try:
-            channel = validation.channel(args[0].get("channel"))
+            channel = self._readable(user.user_id, args[0].get("channel"))
         except Invalid as error:
             return refused(socket, event, error.reason)
         message_id = args[0].get("id")
@@ -102,16 +104,18 @@ class ReadEvents:
             positions = await self._store.positions(user.user_id)
         except StoreReadError:
             return {"ok": False, "error": "the server could not read this now"}
-        return {"ok": True, "reads": {c: i for c, i in positions.items() if _visible(c)}}
+        return {
+            "ok": True,
+            "reads": {c: i for c, i in positions.items() if self._may_read(user.user_id, c)},
+        }
 
-
-def _visible(channel: str) -> bool:
-    """Whether a stored position's channel is one the user may still read."""
-    try:
-        validation.channel(channel)
-    except Invalid:
-        return False
-    return True
+    def _may_read(self, user_id: str, channel: str) -> bool:
+        """Whether a stored position's channel is one the user may still read."""
+        try:
+            self._readable(user_id, channel)
+        except Invalid:
+            return False
+        return True
 
 
 def deliver(namespace: Namespace, effect: Mapping[str, Any], room_of: Callable[[str], str]) -> None:

@@ -5,8 +5,9 @@ shown as unread again, not worth an fsync at every mark.
 """
 
 import sqlite3
+from typing import Self
 
-from ..store.base import StoreReadError
+from ..store.base import StoreReadError, StoreWriteError
 from ..store.sidestores import SqliteSide
 
 _MARK = """
@@ -17,7 +18,11 @@ RETURNING message_id
 
 
 class SqliteReads(SqliteSide):
-    SYNCHRONOUS = "NORMAL"
+    @classmethod
+    def open(cls, path: str) -> Self:
+        opened = super().open(path)
+        opened._conn.execute("PRAGMA synchronous = NORMAL")
+        return opened
 
     async def mark_read(self, user_id: str, channel: str, message_id: int) -> int:
         def mark(conn: sqlite3.Connection) -> int:
@@ -34,7 +39,11 @@ class SqliteReads(SqliteSide):
             )
             return {channel: position for channel, position in rows}
 
-        return await self._in_thread(read, StoreReadError)
+        try:
+            return await self._in_thread(read)
+        except StoreWriteError as exc:
+            # A read that failed: the caller tells it apart from a write that did.
+            raise StoreReadError(str(exc)) from None
 
     async def forget(self, user_id: str) -> None:
         await self._in_thread(

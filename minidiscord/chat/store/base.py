@@ -89,10 +89,20 @@ class Store(Protocol):
         """Store a message; returns after it is committed."""
         ...
 
+    async def add_channel(self, channel: str) -> None:
+        """Make ``channel`` one whose messages this store keeps (a created channel, a direct
+        conversation); nothing if it is one already. Durable when it returns."""
+        ...
+
     async def delete_message(self, channel: str, message_id: int) -> bool:
         """Delete a message of ``channel`` (moderation, and a sender's own): no read returns
         it again and its id is never handed out again. False if there was no such message
         (or it was deleted already)."""
+        ...
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        """The user's stored role (what the `users` list shows while it is offline); an
+        unknown user is ignored."""
         ...
 
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:

@@ -66,6 +66,10 @@ class MemoryStore:
             del self._sessions[key]
         return True
 
+    async def add_channel(self, channel: str) -> None:
+        self._check_open()
+        self._messages.setdefault(channel, [])
+
     async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
         self._check_open()
         messages = self._messages.get(channel)
@@ -87,6 +91,12 @@ class MemoryStore:
             return False
         del messages[at]
         return True
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        self._check_open()
+        user = self._users.get(user_id)
+        if user is not None:
+            self._users[user_id] = dataclasses.replace(user, role=role)
 
     def note_seen(self, user_id: str, when: int) -> None:
         # Disconnect handlers may still run after shutdown closed the store: ignored then.

@@ -145,11 +145,57 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX accounts_by_user ON accounts(user_id)",
         ),
     ),
-    # Issue 18's migration 7 (chatlive); numbered at merge after modgaps' 5 and msgedit's 6.
+    Migration(
+        "timeouts, the outbox of effects for a running server, the audit log by time",
+        (
+            # Until when (ms) a user may not send: a restart keeps it. Rows past their
+            # time are dropped as new ones come.
+            """CREATE TABLE timeouts (
+                user_id TEXT PRIMARY KEY,
+                until INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+            # What `minidiscord admin` did that a running server must apply to its sockets
+            # (chat/moderation/effects.py): the server reads the rows after the last it
+            # applied, by id; rows are dropped an hour after they were written. AUTOINCREMENT:
+            # with every row dropped, a plain rowid would start again below the server's last.
+            """CREATE TABLE moderation_events (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                at INTEGER NOT NULL,
+                effect TEXT NOT NULL
+            )""",
+            # The audit log's retention prunes by age.
+            "CREATE INDEX audit_by_at ON audit(at)",
+        ),
+    ),
+    Migration(
+        "created channels, channel topics and direct conversations",
+        (
+            # A channel's id stays when it is renamed; name_key makes names unique whatever
+            # their case. The original channels have a row once their topic is set.
+            """CREATE TABLE channel_info (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                name_key TEXT NOT NULL UNIQUE,
+                topic TEXT NOT NULL,
+                archived INTEGER NOT NULL,
+                created INTEGER NOT NULL,
+                seq INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+            # member_a < member_b: the conversation's id names both.
+            """CREATE TABLE conversations (
+                id TEXT PRIMARY KEY,
+                member_a TEXT NOT NULL,
+                member_b TEXT NOT NULL,
+                created INTEGER NOT NULL
+            ) WITHOUT ROWID""",
+        ),
+    ),
+    # Issue 18's read positions (chatlive): migration 7, after modgaps' 5 and convos' 6.
     Migration(
         "each user's read position per channel (chat/reads/)",
         (
-            # channel: the channel's id string (a DM's too); message_id: the newest read.
+            # channel: the channel's id string (a conversation's too); message_id: the
+            # newest message read there.
             """CREATE TABLE read_positions (
                 user_id TEXT NOT NULL,
                 channel TEXT NOT NULL,

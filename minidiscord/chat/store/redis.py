@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from hashlib import sha1
 from typing import Any, Final, cast
 
+import orjson
 import trio
 from coredis.commands.script import Script
 from coredis.connection import BaseConnection
@@ -46,12 +47,14 @@ from ...redis.connection import (
 from ...redis.target import RedisTarget
 from .. import stages
 from ..models import CHANNELS, Message, Role, Session, User
+from ..moderation.effects import deleted
 from .base import Snapshot, StoreReadError, StoreWriteError, session_hash
 from .redisclock import RedisClock
 from .rediskeys import (
     LEAVE,
     LOG_MAXLEN,
     MESSAGE,
+    MODERATION,
     RedisKeys,
     message_from_json,
     message_json_tail,
@@ -180,11 +183,33 @@ return n
 # maxlen, kind.
 
 _DELETE_MESSAGE = _checked_in_time("""
-return redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[2])
+if redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[2]) == 0 then return 0 end
+local n = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '0-' .. string.format('%d', n), 'k', ARGV[4],
+  'd', ARGV[5])
+return n
 """)
-# KEYS: the channel. ARGV: the deadline, the message id. Removed outright: ids come from
-# the seq counter, so none is handed out again. (The log keeps its entry until trimmed: a
-# reader applying it later shows it; see the README's moderation limits.)
+# KEYS: the channel, seq, log. ARGV: the deadline, the message id, maxlen, kind, the effect's
+# JSON. Removed outright: ids come from the seq counter, so none is handed out again. The
+# removal and its `moderation` entry are one step: no crash leaves a message removed but
+# shown, or announced but kept. (A reader further behind applies the message's entry, then
+# this one: a client catching up sees it come and go.)
+
+_SET_ROLE = _checked_in_time("""
+local function with_role(json)
+  local user = cjson.decode(json)
+  if ARGV[3] == 'guest' then user['role'] = nil else user['role'] = ARGV[3] end
+  return cjson.encode(user)
+end
+local json = redis.call('HGET', KEYS[1], 'json')
+if not json then return 0 end
+redis.call('HSET', KEYS[1], 'json', with_role(json))
+local online = redis.call('HGET', KEYS[2], ARGV[2])
+if online then redis.call('HSET', KEYS[2], ARGV[2], with_role(online)) end
+return 1
+""")
+# KEYS: the user, the online users' JSON. ARGV: the deadline, userId, the role (a guest's is
+# not written: see user_json).
 
 _GET_SESSION = _Script("""
 local user_id = redis.call('GET', KEYS[1])
@@ -425,7 +450,8 @@ class RedisStore:
     ) -> None:
         self.target = target
         self.keys = RedisKeys(prefix)
-        self._channels = frozenset(channels)
+        # The channels whose keys this node may touch (add_channel adds to them).
+        self._channels = set(channels)
         self._timeout = timeout
         self._client: RedisClient | None = None
         self.state = StoreState.OPEN
@@ -869,6 +895,10 @@ class RedisStore:
         )
         return int(entry) > 0
 
+    async def add_channel(self, channel: str) -> None:
+        # A channel's messages are one key, made by its first message: nothing to write.
+        self._channels.add(channel)
+
     async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
         if channel not in self._channels:
             self._check_open()
@@ -882,10 +912,20 @@ class RedisStore:
     async def delete_message(self, channel: str, message_id: int) -> bool:
         if channel not in self._channels:
             return False
-        removed = await self._write(
-            "delete_message", _DELETE_MESSAGE, [self.keys.channel(channel)], [message_id]
+        keys = self.keys
+        position = await self._write(
+            "delete_message",
+            _DELETE_MESSAGE,
+            [keys.channel(channel), keys.seq, keys.log],
+            [message_id, LOG_MAXLEN, MODERATION, orjson.dumps(deleted(channel, message_id))],
         )
-        return int(removed) > 0
+        return int(position) > 0
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        keys = self.keys
+        await self._write(
+            "set_role", _SET_ROLE, [keys.user(user_id), keys.online_user], [user_id, role.value]
+        )
 
     # -- reads -------------------------------------------------------------------------
 

@@ -5,10 +5,12 @@ writers (one module per key family, as the design note asks):
 
 - ``store/redis.py`` (RedisStore) writes ``P:userseq``, ``P:user:*``, ``P:users``,
   ``P:seen``, ``P:session:*``, ``P:sessions:*`` and ``P:ch:*``, and the ``message`` and
-  ``leave`` entries of ``P:log`` (taking their numbers from ``P:seq``);
+  ``leave`` entries of ``P:log`` (taking their numbers from ``P:seq``), and the
+  ``moderation`` entry of a deleted message, in the script that deletes it;
 - the chat's cluster side writes the presence keys (of which the store reads ``P:online``)
-  and the ``online``, ``offline`` and ``node`` entries of ``P:log`` (also numbered from
-  ``P:seq``).
+  and the ``online``, ``offline``, ``node`` and other ``moderation`` entries of ``P:log``
+  (also numbered from ``P:seq``; ``minidiscord admin`` appends ``moderation`` entries too,
+  through ``cluster/effects.py``).
 
 Log entries have two fields: ``k`` (the kind) and ``d`` (a JSON payload). Entry ``0-n``
 took number ``n`` from ``P:seq``; a message's id is its entry's number.
@@ -95,6 +97,13 @@ class RedisKeys:
         (``chat/cluster/keys.py``), which the store only reads, to leave online users out
         of a connect snapshot (their nodes mirror them)."""
         return f"{self.prefix}:online"
+
+    @property
+    def online_user(self) -> str:
+        """HASH userId -> the online user's JSON, the cluster presence's key
+        (``chat/cluster/keys.py``): the store only changes the role in it (set_role), so that
+        a node starting later mirrors an online user with the role it has now."""
+        return f"{self.prefix}:onlineuser"
 
 
 def user_json(user: User) -> bytes:

@@ -1,17 +1,20 @@
-"""The plumbing of the stores kept beside the chat store (accounts, read positions): on
-SQLite a connection of their own to the chat's file, on Redis a client of their own.
+"""The connections of the stores kept beside the chat store (accounts, channels): each on a
+connection of its own, to the chat's SQLite file or to the cluster's Redis.
 
-SQLite: the chat store holds the file's lock against a second server, not against these;
-each writes through its own connection (WAL lets it write beside the running server's, each
-transaction waiting its turn), one statement group at a time in a worker thread. Redis:
-every call is bounded (``bounded``) and fails with the chat store's StoreReadError /
-StoreWriteError.
+SqliteSide: the chat store holds the file's lock against a second server, not against this:
+a side store writes through its own connection (WAL lets it write beside the running
+server's, each transaction waiting its turn), which is what lets `minidiscord admin` work on
+the database of a running server. One statement group at a time, in a worker thread; each
+write is one transaction committed with ``synchronous=FULL``.
+
+RedisSide: one client while ``run`` runs; every call bounded, failing with the chat store's
+StoreReadError / StoreWriteError.
 """
 
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import trio
 from coredis.exceptions import RedisError
@@ -31,11 +34,6 @@ T = TypeVar("T")
 
 
 class SqliteSide:
-    """A store on its own connection to the chat's SQLite file."""
-
-    # How its commits reach the disk (``PRAGMA synchronous``): FULL, an fsync at each.
-    SYNCHRONOUS = "FULL"
-
     def __init__(self, path: str, conn: sqlite3.Connection) -> None:
         # Use open().
         self.path = path
@@ -53,7 +51,6 @@ class SqliteSide:
             raise StoreError(f"cannot open the database {path}: {_reason(exc)}") from None
         try:
             _prepare_writer(conn, path, quick_check=False)
-            conn.execute(f"PRAGMA synchronous = {cls.SYNCHRONOUS}")
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
@@ -69,21 +66,34 @@ class SqliteSide:
         async with self._lock:
             self._conn.close()
 
-    async def _in_thread(
-        self, work: Callable[[sqlite3.Connection], T], error: type[Exception] = StoreWriteError
-    ) -> T:
+    async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
         async with self._lock:
             try:
                 return await trio.to_thread.run_sync(work, self._conn)
             except sqlite3.Error as exc:
                 # Locked for longer than the busy timeout, a full disk: one line, as the
                 # chat store says it.
-                raise error(f"{self.path}: {_reason(exc)}") from None
+                raise StoreWriteError(f"{self.path}: {_reason(exc)}") from None
+
+    async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def transaction(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+                return result
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        return await self._in_thread(transaction)
+
+    async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return await self._in_thread(lambda conn: conn.execute(sql, params).fetchall())
 
 
 class RedisSide:
-    """A store on a Redis client of its own, open while ``run`` runs."""
-
     def __init__(
         self, target: RedisTarget, prefix: str, *, timeout: float = DEFAULT_CALL_TIMEOUT
     ) -> None:
@@ -109,7 +119,8 @@ class RedisSide:
     async def _call(self, what: str, *, write: bool) -> AsyncIterator[RedisClient]:
         client = self._client
         if client is None:
-            raise RuntimeError(f"{type(self).__name__} is not running: start its run()")
+            name = type(self).__name__
+            raise RuntimeError(f"{name} is not running: start {name}.run")
         try:
             with bounded(what, self._timeout):
                 yield client

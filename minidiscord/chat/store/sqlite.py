@@ -66,6 +66,7 @@ _USER_COLUMNS: Final = "seq, user_id, username, avatar, role"
 _GROUPABLE: Final = frozenset({_INSERT_MESSAGE, _UPDATE_SEEN})
 _INSERT_SESSION: Final = "INSERT INTO sessions (session_hash, user_id) VALUES (?, ?)"
 _DELETE_USER: Final = "DELETE FROM users WHERE user_id = ?"
+_SET_ROLE: Final = "UPDATE users SET role = ? WHERE user_id = ?"
 # A tombstone (see migration 4): the text goes, the id stays taken.
 _DELETE_MESSAGE: Final = (
     "UPDATE messages SET deleted = 1, message = '' WHERE id = ? AND channel_id = ? AND deleted = 0"
@@ -370,6 +371,14 @@ class SqliteStore:
         # Sessions go with the user (ON DELETE CASCADE); messages stay.
         return await self._write((_DELETE_USER, (user_id,))) > 0
 
+    async def add_channel(self, channel: str) -> None:
+        if channel in self._channel_ids:
+            return
+        await self._write(("INSERT OR IGNORE INTO channels (name) VALUES (?)", (channel,)))
+        (row,) = await self._read("SELECT id FROM channels WHERE name = ?", (channel,))
+        self._channel_ids[channel] = row[0]
+        self._channel_names[row[0]] = channel
+
     async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
         self._check_writable()
         channel_id = self._channel_ids.get(channel)
@@ -389,6 +398,9 @@ class SqliteStore:
         if channel_id is None:
             return False
         return await self._write((_DELETE_MESSAGE, (message_id, channel_id))) > 0
+
+    async def set_role(self, user_id: str, role: Role) -> None:
+        await self._write((_SET_ROLE, (role.value, user_id)))
 
     async def _write(self, *statements: tuple[str, Params]) -> int:
         self._check_writable()

@@ -1,0 +1,1 @@
+"""Channels beyond the original five, and direct conversations (issue 18)."""
