@@ -18,7 +18,8 @@ from minidiscord.sockets import Namespace
 
 from ..models import Message, User
 from ..store.base import StoreReadError, StoreWriteError
-from ..validation import MAX_USERNAME, Invalid, name_key
+from ..validation import MAX_USERNAME, name_key
+from .access import allowed
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +104,9 @@ class Mentions:
             ids, _ = resolve(wanted, [*online.values(), *offline])
         return tuple(ids)
 
-    def _may_read(self, user_id: str, channel: str) -> bool:
-        try:
-            self._readable(user_id, channel)
-        except Invalid:
-            return False
-        return True
-
     async def notify(self, message: Message) -> None:
         """Tell the users ``message`` mentions (its ``mentions``), on every node."""
-        notice = effect(message, lambda user_id: self._may_read(user_id, message.channel))
+        notice = effect(message, lambda user_id: allowed(self._readable, user_id, message.channel))
         if notice is None:
             return
         try:

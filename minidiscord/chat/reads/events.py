@@ -20,6 +20,7 @@ import trio
 from minidiscord.limits import KeyedBuckets, Rate
 from minidiscord.sockets import Namespace, Socket
 
+from ..live.access import allowed
 from ..live.acks import Ack, refused
 from ..models import User
 from ..store.base import StoreReadError, StoreWriteError
@@ -106,16 +107,10 @@ class ReadEvents:
             return {"ok": False, "error": "the server could not read this now"}
         return {
             "ok": True,
-            "reads": {c: i for c, i in positions.items() if self._may_read(user.user_id, c)},
+            "reads": {
+                c: i for c, i in positions.items() if allowed(self._readable, user.user_id, c)
+            },
         }
-
-    def _may_read(self, user_id: str, channel: str) -> bool:
-        """Whether a stored position's channel is one the user may still read."""
-        try:
-            self._readable(user_id, channel)
-        except Invalid:
-            return False
-        return True
 
 
 def deliver(namespace: Namespace, effect: Mapping[str, Any], room_of: Callable[[str], str]) -> None:
