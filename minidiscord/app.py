@@ -23,6 +23,8 @@ from .chat.moderation.upkeep import prune_audit, relay_outbox
 from .chat.reactions.factory import open_reactions
 from .chat.reactions.memory import MemoryReactions
 from .chat.reactions.store import ReactionStore
+from .chat.reads.factory import open_reads
+from .chat.reads.store import ReadStore
 from .chat.search.factory import search_for
 from .chat.search.scan import ScanSearch
 from .chat.search.store import MessageSearch
@@ -196,6 +198,7 @@ class ChatApp(App):
         channel_store: ChannelStore | None = None,
         reaction_store: ReactionStore | None = None,
         search: MessageSearch | None = None,
+        read_store: ReadStore | None = None,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         # In cluster mode the node's adapter: recovery offsets are log positions, so a client
@@ -206,6 +209,8 @@ class ChatApp(App):
         self.channel_store = channel_store or MemoryChannels()
         self.reaction_store = reaction_store or MemoryReactions()
         self.search = search or ScanSearch(store)
+        # Read positions (None: the ones the settings name, opened here).
+        self.read_store = read_store if read_store is not None else open_reads(settings)
         self.accounts = accounts_for(settings, account_store, clock=clock)
         self.clock = clock
         self.api = AccountRoutes(
@@ -234,6 +239,7 @@ class ChatApp(App):
             reactions=self.reaction_store,
             search=self.search,
             clock=clock,
+            read_store=self.read_store,
         )
         if cluster is not None:
             # After the chat attached itself to the cluster's log reader.
@@ -260,6 +266,7 @@ class ChatApp(App):
         await nursery.start(self.channel_store.run)
         await nursery.start(self.reaction_store.run)
         await nursery.start(self.search.run)
+        await nursery.start(self.read_store.run)
         if self.cluster is not None:
             await nursery.start(self.cluster.run)
         await self.chat.start(nursery)
@@ -284,6 +291,7 @@ class ChatApp(App):
         await self.channel_store.close()
         await self.reaction_store.close()
         await self.search.close()
+        await self.read_store.close()
         await self.store.close()
 
 

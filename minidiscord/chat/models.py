@@ -107,6 +107,8 @@ class Message:
     edited_at: int | None = None
     # Its reactions as last read (kept by the ReactionStore, not the chat store).
     reactions: Reactions = ()
+    # Who the text mentions (userIds, resolved at send; live broadcasts only, not stored).
+    mentions: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def by(cls, author: "User", *, id: int, channel: str, text: str, timestamp: int) -> "Message":
@@ -129,4 +131,6 @@ class Message:
             wire["editedAt"] = self.edited_at
         if self.reactions:
             wire["reactions"] = [reaction.wire() for reaction in self.reactions]
+        if self.mentions:
+            wire["mentions"] = list(self.mentions)
         return wire

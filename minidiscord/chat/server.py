@@ -20,6 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, MutableSequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
@@ -47,6 +48,8 @@ from .channels.registry import ChannelRegistry, Need
 from .channels.store import ChannelStore
 from .clock import wall_clock_ms
 from .feed import Feed
+from .live import mentions, typing_events
+from .live.typing_events import TypingEvents
 from .messageevents import message_handlers, shown_change
 from .models import CHANNELS, ROLES, WELCOME_CHANNEL, Message, Role, Session, User
 from .moderation import effects
@@ -62,6 +65,9 @@ from .presence import Presence
 from .reactions.history import snapshot_with_reactions, with_reactions
 from .reactions.memory import MemoryReactions
 from .reactions.store import ReactionStore
+from .reads import events as reads
+from .reads.memory import MemoryReads
+from .reads.store import ReadStore
 from .search.scan import ScanSearch
 from .search.store import MessageSearch
 from .snapshots import SharedReads, for_user
@@ -122,6 +128,7 @@ class ChatServer:
         channel_store: ChannelStore | None = None,
         reactions: ReactionStore | None = None,
         search: MessageSearch | None = None,
+        read_store: ReadStore | None = None,
     ) -> None:
         # Keyed by userId, except the per-address ones (Handshake.address_key).
         self._sends = KeyedBuckets(rate_limit)
@@ -218,6 +225,32 @@ class ChatServer:
         self._ns.on("message:channel:send")(self._on_send)
         self._ns.on("user:leave")(self._on_leave)
         self._ns.on("channel:history")(self._on_history)
+        self._typing = TypingEvents(
+            self._ns,
+            self.moderate,
+            check=lambda user_id, raw: self._channels.check(user_id, raw, Need.POST),
+            audience=self._channel_events.audience,
+        )
+        self._mentions = mentions.Mentions(
+            self.online_users, store.list_users, self.moderate, readable=self.readable
+        )
+        # The live features' effects, applied on every node as moderation's are.
+        self._effects: dict[str, Callable[[dict[str, Any]], None]] = {
+            mentions.EFFECT: lambda effect: mentions.deliver(self._ns, effect, user_room),
+            reads.EFFECT: lambda effect: reads.deliver(self._ns, effect, user_room),
+            typing_events.EFFECT: self._typing.apply,
+        }
+        self._read_events = reads.ReadEvents(
+            read_store or MemoryReads(),
+            newest=lambda: self._visible_id,
+            share=self.moderate,
+            readable=self.readable,
+        )
+        for event, handler in [
+            *self._typing.handlers().items(),
+            *self._read_events.handlers().items(),
+        ]:
+            self._ns.on(event)(handler)
 
     @property
     def presence(self) -> Presence:
@@ -233,6 +266,8 @@ class ChatServer:
         presence grace's timers run in ``nursery`` (without one, a user whose last
         connection drops goes offline at once)."""
         self._nursery = nursery
+        if nursery is not None:
+            nursery.start_soon(self._typing.run)
         if self._moderation is not None:
             # After the cluster's reader opened: a timeout given since is in the log.
             for user_id, until in (await self._moderation.timeouts()).items():
@@ -332,8 +367,8 @@ class ChatServer:
             self._store.note_seen(user.user_id, self._clock())
         for channel in CHANNELS:
             socket.join(channel)
-        if self._feed is not None:
-            socket.join(user_room(user.user_id))
+        # Every tab of a user, for what only they get (read positions, mentions).
+        socket.join(user_room(user.user_id))
         # With connection state recovery, only the greeting's last event (`users`) carries an
         # offset, and it is not kept (PacketLog.unkept): a client holding it got the whole
         # greeting, and kept, at 2,000 users, the `users` lists of a connect storm would fill
@@ -571,6 +606,8 @@ class ChatServer:
             self._forget_removed(users)
         elif self._channel_events.apply(effect):
             pass  # a channel or a conversation, created or changed
+        elif isinstance(what, str) and what in self._effects:
+            self._effects[what](effect)
         else:
             log.warning("a moderation effect could not be applied: %r", effect)
 
@@ -790,6 +827,9 @@ class ChatServer:
         return history
 
     async def _on_disconnect(self, socket: Socket, reason: str) -> None:
+        if self._nursery is not None and self._typing.typing_from(socket.id):
+            # Not awaited here: in cluster mode it waits for the log, the going offline must not.
+            self._nursery.start_soon(self._typing.socket_gone, socket.id)
         # Not popped: with recovery on, socket.data is what a recovered socket gets back.
         user: User | None = socket.data.get("user")
         if user is None:
@@ -877,7 +917,9 @@ class ChatServer:
             log.warning("a channel for user %s's message was not stored: %s", user.user_id, exc)
             return {"ok": False, "error": "the server could not store the message"}
         try:
-            message = await self._publish(channel, user, text)
+            mentioned = await self._mentions.of(text)
+            message = await self._publish(channel, user, text, mentioned)
+            await self._mentions.notify(replace(message, mentions=mentioned))
         except StoreWriteError as exc:
             # The store already logged the fault; the sender learns it was not stored.
             log.warning("a message from user %s was not stored: %s", user.user_id, exc)
@@ -887,7 +929,9 @@ class ChatServer:
             return {"ok": False, "error": "the server could not store the message"}
         return {"ok": True, "id": message.id}
 
-    async def _publish(self, channel: str, user: User, text: str) -> Message:
+    async def _publish(
+        self, channel: str, user: User, text: str, mentioned: tuple[str, ...] = ()
+    ) -> Message:
         """Store, then broadcast to the channel, in store order across concurrent senders."""
         if self._feed is not None:
             return await self._publish_through_log(channel, user, text)
@@ -902,6 +946,7 @@ class ChatServer:
             # committed message must be broadcast (it cannot hang: it waits one commit).
             with trio.CancelScope(shield=True):
                 stored = await self._store.add_message(channel, user, text, self._clock())
+            stored = replace(stored, mentions=mentioned) if mentioned else stored
             message = stored
             metrics.store_commit_seconds.observe(time.perf_counter() - started)
             return stored
@@ -915,6 +960,7 @@ class ChatServer:
                     self._channel_events.audience(channel).emit(
                         "message:channel", channel, message.wire()
                     )
+                    self._typing.message_shown(channel, user.user_id)
                     self._visible_id = message.id
                     self._note_recent(message)
                     metrics.chat_messages.inc()
@@ -976,6 +1022,7 @@ class ChatServer:
             return {"ok": False, "error": "the server could not end your session"}
         self._changes += 1
         self._note_left(user.user_id)
+        await self._read_events.user_left(user.user_id)
         # The user's other tabs end too: the user they speak for is gone.
         self._end_tabs(user, also=socket, spared=lambda own: own is socket)
         # The leaver's own disconnect comes after this handler's ack, which a client that
@@ -995,6 +1042,7 @@ class ChatServer:
             socket.data.pop(LEAVING, None)
             log.warning("user %s could not leave: %s", user.user_id, exc)
             return {"ok": False, "error": "the server could not end your session"}
+        await self._read_events.user_left(user.user_id)
         # Bounded: if the reader is stuck, the leave is durable and shown later.
         await self._feed.caught_up()
         socket.data.pop("user", None)
@@ -1032,6 +1080,7 @@ class ChatServer:
         self._channel_events.audience(message.channel).emit(
             "message:channel", message.channel, message.wire()
         )
+        self._typing.message_shown(message.channel, message.user_id)
         self._note_recent(message)
         self._visible_id = position
         self._ns.metrics.chat_messages.inc()
@@ -1097,6 +1146,7 @@ class ChatServer:
         else in `welcome` hears `user:leave`, and each socket not ``spared`` is disconnected
         at the namespace level ("io server disconnect": socket.io clients do not reconnect
         after it, which is what the original server did)."""
+        self._typing.user_gone(user.user_id)
         sockets = [self._ns.sockets.get(sid) for sid in self._presence.forget(user.user_id)]
         if also is not None and also not in sockets:
             sockets.append(also)
@@ -1154,7 +1204,7 @@ class ChatServer:
 
 
 def user_room(user_id: str) -> str:
-    """The room of a user's sockets (cluster mode)."""
+    """The room of a user's sockets."""
     return f"user:{user_id}"
 
 

@@ -10,6 +10,9 @@ import { applyReactions, withReactions } from "./reactions.js";
 import { mountSearch } from "./search.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
+import { askToNotify, MentionSuggestions, Mentions, mentionsMe } from "./mentions.js";
+import { Reads } from "./reads.js";
+import { Typing } from "./typing.js";
 import { forgetSession, loadSession, markDisconnected, saveAccount, saveChannel, saveSession } from "./storage.js";
 
 const SEND_ACK_TIMEOUT_MS = 10000;
@@ -77,6 +80,12 @@ const ui = {
 };
 
 let state = new ChatState();
+const typing = new Typing($("typing-indicator"), () => state.session?.userId);
+const reads = new Reads();
+const mentions = new Mentions();
+const suggestions = new MentionSuggestions($("message-input"), $("mention-suggestions"), () =>
+  [...state.users.values()].filter((u) => u.userId !== state.session?.userId),
+);
 // The Socket of the current login; handlers of any older one are ignored.
 let socket = null;
 let loadingHistory = false;
@@ -146,6 +155,7 @@ function renderChannels() {
     ),
   );
   channels.render();
+  mentions.markChannels(ui.channelList);
   // Rebuilding the list must not steal keyboard focus from the channel being used.
   if (focused) ui.channelList.querySelector(`[data-channel="${CSS.escape(focused)}"]`)?.focus();
   // On a phone the list hides behind its button, which must then say that there is news.
@@ -238,6 +248,7 @@ function line(message, previous, now = new Date()) {
   const authorRole = state.users.get(message.userId)?.role ?? null;
   const badged = decorateMessage(messageItem(message, { previous, now }), message, authorRole);
   const item = decorate(badged, message, state.session, messageActions);
+  if (mentionsMe(message, state.session)) item.classList.add("mentioned");
   return withReactions(item, message, state.session, reactionActions);
 }
 
@@ -258,6 +269,7 @@ function renderMessages({ keepPosition = false } = {}) {
     channelIntro(channels.label(state.current)),
     ...messages.map((message, i) => line(message, messages[i - 1], now)),
   );
+  reads.placeLine(ui.messageList, state.current, messages, state.session?.userId);
   // Keeping the distance to the bottom keeps the same messages in view when older ones
   // were added above them.
   if (keepPosition) ui.messages.scrollTop = ui.messages.scrollHeight - fromBottom;
@@ -272,6 +284,19 @@ function showNewMessage(message, { own = false } = {}) {
   else renderMessages({ keepPosition: true });
   if (stick) scrollToNewest();
   else ui.jumpLatest.hidden = false;
+  markSeen();
+}
+
+/** The channel shown is read to its newest message when the reader is there to see it. */
+function markSeen() {
+  if (document.visibilityState === "visible" && nearBottom()) reads.seen(socket, state.current, state.messages());
+}
+
+/** Unread counts from the server's read positions (the channel shown has none). */
+function countUnread(channels = state.channelNames()) {
+  for (const name of channels) {
+    if (name !== state.current) state.setUnread(name, reads.unreadIn(name, state.messages(name), state.session?.userId));
+  }
 }
 
 /** Page older messages in through the server's `channel:history` ack, if it has one. */
@@ -313,9 +338,13 @@ function selectChannel(name) {
   if (!state.select(name)) return;
   channels.loadLatest(name, () => state.current === name && renderMessages({ keepPosition: true }));
   saveChannel(name);
+  reads.opened(name);
+  mentions.opened(name);
   renderHeader();
   renderChannels();
   renderMessages();
+  markSeen();
+  typing.show(name);
   closeDrawers();
   ui.sendError.textContent = "";
 }
@@ -458,6 +487,8 @@ function startConnection(credentials) {
         : { username: creds.username, connectErrors: true }),
   });
   socket = s;
+  typing.clear();
+  reads.reset();
   const on = (event, handler) => s.on(event, (...args) => socket === s && handler(...args));
 
   on("connect", () => {
@@ -483,6 +514,23 @@ function startConnection(credentials) {
     renderHeader();
     renderChannels();
     renderMessages();
+    typing.show(state.current);
+    reads.ask(s, () => {
+      if (socket !== s) return;
+      countUnread();
+      reads.opened(state.current);
+      renderChannels();
+      renderMessages();
+      markSeen();
+    });
+  });
+  on("mention", (note) => {
+    if (mentions.received(note, state.current)) renderChannels();
+  });
+  on("read", (read) => {
+    if (!reads.update(read?.channel, read?.id)) return;
+    countUnread([read.channel]);
+    renderChannels();
   });
   on("users", (users) => {
     state.setUsers(users);
@@ -524,6 +572,7 @@ function startConnection(credentials) {
   on("message:channel", (channel, message) => {
     channels.knowConversation(channel);
     const where = state.addMessage(channel, message);
+    if (where) typing.messageShown(channel, message.userId);
     if (where === "current") showNewMessage(message, { own: message.userId === state.session?.userId });
     else if (where === "other") renderChannels();
   });
@@ -535,6 +584,7 @@ function startConnection(credentials) {
     const updated = applyReactions(state, update);
     if (updated && update.channel === state.current) showChanged(updated);
   });
+  on("typing", (snapshot) => typing.received(snapshot));
   on("connect_error", (error) => {
     if (s.active) {
       setStatus("Cannot reach the server. Retrying…", "reconnecting");
@@ -584,8 +634,10 @@ async function explainEndedLogin() {
   }
   saveAccount(null);
   await logOut();
-  ui.loginNote.textContent = `${CLOSED_BY_SERVER} ${why}`;
   accountForm.render(null);
+  // A log out from this page may have said why meanwhile (its answer and the server's
+  // disconnect race): that is the news then.
+  if (ui.loginNote.textContent === CLOSED_BY_SERVER) ui.loginNote.textContent = `${CLOSED_BY_SERVER} ${why}`;
 }
 
 // ---- user actions ----------------------------------------------------------------------
@@ -648,6 +700,8 @@ function onSend(event) {
   ui.messageInput.value = "";
   resizeInput();
   ui.sendError.textContent = "";
+  suggestions.close();
+  askToNotify();
   s.timeout(SEND_ACK_TIMEOUT_MS).emit("message:channel:send", channel, text, (error, reply) => {
     if (socket !== s) return;
     const refused = !error && reply !== null && typeof reply === "object" && reply.ok === false;
@@ -683,8 +737,10 @@ async function endLogin(note) {
   stopConnection();
   forgetSession();
   state = new ChatState();
-  await logOut();
+  // Shown before the log out's round trip, so an explanation of the server's disconnect
+  // (explainEndedLogin) that comes meanwhile sees this is the news.
   showLogin({ note });
+  await logOut();
 }
 
 /** Leaving removes the user for good, so it is asked for twice. */
@@ -735,6 +791,12 @@ ui.username.addEventListener("input", () => {
 });
 ui.messageForm.addEventListener("submit", onSend);
 ui.messageInput.addEventListener("keydown", (event) => {
+  if (suggestions.keydown(event)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  }
+});
+ui.messageInput.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     ui.messageForm.requestSubmit();
@@ -743,6 +805,8 @@ ui.messageInput.addEventListener("keydown", (event) => {
 ui.messageInput.addEventListener("input", () => {
   resizeInput();
   ui.sendError.textContent = "";
+  if (ui.messageInput.value.trim()) typing.typed(socket, state.current);
+  suggestions.update();
 });
 ui.channelList.addEventListener("click", (event) => {
   const button = event.target.closest("button[data-channel]");
@@ -750,6 +814,7 @@ ui.channelList.addEventListener("click", (event) => {
 });
 ui.messages.addEventListener("scroll", () => {
   if (nearBottom()) ui.jumpLatest.hidden = true;
+  markSeen();
   if (ui.messages.scrollTop < HISTORY_TRIGGER_PX) loadOlderMessages();
 });
 ui.jumpLatest.addEventListener("click", () => {
@@ -789,6 +854,7 @@ document.addEventListener("keydown", (event) => {
   else closeDrawers({ restoreFocus: true });
 });
 window.addEventListener("online", () => socket?.reconnectNow());
+document.addEventListener("visibilitychange", markSeen);
 
 const stored = loadSession();
 if (stored.account && !stored.disconnected) {

@@ -164,6 +164,12 @@ export class ChatState {
     return line;
   }
 
+  /** The unread count the server's read position gives (web/reads.js). */
+  setUnread(channel, count) {
+    const entry = this.channels.get(channel);
+    if (entry) entry.unread = count;
+  }
+
   /** Whether a channel other than the one shown has unread messages. */
   unreadElsewhere() {
     return [...this.channels.keys()].some((name) => name !== this.current && this.unread(name) > 0);

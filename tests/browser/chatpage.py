@@ -114,6 +114,11 @@ class ChatPage:
             has_text=re.compile("^" + re.escape(text) + "$")
         )
 
+    @property
+    def typing_indicator(self) -> Locator:
+        """Who else types in the channel shown ("ada is typing...")."""
+        return self.page.locator("#typing-indicator")
+
     def online_users(self) -> Locator:
         return self.page.locator("#online-list .member-name")
 
@@ -246,6 +251,10 @@ class ChatPage:
         field = self.page.get_by_role("searchbox", name="Search", exact=True)
         field.fill(query)
         field.press("Enter")
+
+    def type(self, text: str) -> None:
+        """Type into the message box key by key, as a person does (without sending)."""
+        self.message_field.press_sequentially(text)
 
     def open_settings(self) -> None:
         self.page.get_by_role("button", name="Settings", exact=True).click()

@@ -9,12 +9,13 @@ from minidiscord.chat.search.sqlite import SqliteSearch
 from minidiscord.chat.store.migrations import MIGRATIONS, migrate
 from minidiscord.chat.store.sqlite import SqliteStore
 
-# The migrations before issue 18's (the last one, here).
-BEFORE = MIGRATIONS[:-1]
+EDITS = "edited messages, reactions and full-text search"
+# The migrations before the one of edits, reactions and search.
+BEFORE = MIGRATIONS[: [m.description for m in MIGRATIONS].index(EDITS)]
 
 
-def test_issue_18_is_one_migration() -> None:
-    assert MIGRATIONS[-1].description == "edited messages, reactions and full-text search"
+def test_edits_reactions_and_search_are_one_migration() -> None:
+    assert [m.description for m in MIGRATIONS].count(EDITS) == 1
 
 
 async def test_messages_from_before_the_migration_are_found_and_stay_as_they_were(

@@ -26,6 +26,9 @@ class Do(StrEnum):
     FORGET = "forget"  # {users: [{userId, username}]}: removed users leave every list
     EDIT = "edit"  # {channel, id, message, editedAt}: a message's new text (chat/edits.py)
     REACT = "react"  # {channel, id, reactions}: a message's reactions now (chat/reactions/)
+    MENTION = "mention"  # {channel, message, userIds}: the mentioned users' tabs are told
+    TYPING = "typing"  # {channel, source, ...}: who types where (chat/live/)
+    READ = "read"  # {userId, channel, id}: the user's read position moved (chat/reads/)
     CHANNEL = "channel"  # {channel}: a channel created or changed (chat/channels/)
     DM = "dm"  # {conversation}: a direct conversation opened (chat/channels/)
 

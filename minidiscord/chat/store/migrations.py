@@ -227,6 +227,19 @@ MIGRATIONS: tuple[Migration, ...] = (
             "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
         ),
     ),
+    Migration(
+        "each user's read position per channel (chat/reads/)",
+        (
+            # channel: the channel's id string (a conversation's too); message_id: the
+            # newest message read there.
+            """CREATE TABLE read_positions (
+                user_id TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                message_id INTEGER NOT NULL,
+                PRIMARY KEY (user_id, channel)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,1 @@
+"""The chat's live extensions of issue 18: typing indicators, mentions, read positions."""
