@@ -9,9 +9,12 @@ import trio
 from minidiscord.app import create_app
 from minidiscord.chat.models import Role
 from minidiscord.chat.moderation.service import DAY_MS, MAX_PRUNE_DAYS
+from minidiscord.redis.target import parse_redis_url
 from tests.chat import test_moderation
 from tests.chat.test_moderation import Room
-from tests.support.accounts import PASSWORD, api, login, register
+from tests.support.accounts import PASSWORD, account_with_role, api, login, register
+from tests.support.chatclient import Clients
+from tests.support.redisserver import RedisServer
 from tests.support.servers import TEST_SETTINGS, ServerFactory
 
 # The moderation tests' server with its clients.
@@ -219,3 +222,37 @@ async def test_pruned_guests_leave_a_connected_clients_users_list(
     assert "root" in entries[0]["actor"]
     for client in room.clients:
         await client.close()
+
+
+async def test_pruned_guests_leave_the_users_lists_of_every_redis_node_once(
+    redis: RedisServer, start_server: ServerFactory, nursery: trio.Nursery
+) -> None:
+    now = [1_800_000_000_000]
+    settings = replace(TEST_SETTINGS, redis_url=parse_redis_url(redis.url))
+    one, two = [await start_server(create_app(settings, clock=lambda: now[0])) for _ in range(2)]
+    clients = Clients(nursery)
+    # Members, one on each node (only guests are pruned).
+    watchers = [
+        await clients.join(node.url, {"token": await register(node.url, name)}, name)
+        for node, name in ((one, "mia"), (two, "max"))
+    ]
+    old = await clients.join(one.url, {"username": "old"}, "old")
+    old_id = old.session["userId"]
+    await old.disconnect()
+    for watcher in watchers:
+        (offline,) = await watcher.wait_for("user:disconnect")
+        assert offline["userId"] == old_id
+    now[0] += 10 * DAY_MS
+    token = await account_with_role(two.app, two.url, "root", Role.ADMIN)
+    admin = await clients.join(two.url, {"token": token}, "root")
+    assert await admin.call("admin:prune-guests", {"days": 5}) == {"ok": True, "removed": 1}
+    for watcher in watchers:
+        (left,) = await watcher.wait_for("user:leave")
+        assert left["userId"] == old_id
+    # Told once on each node (the store's `leave` alone; no `forget` besides): a later
+    # event has come, and still one `user:leave`.
+    await clients.join(one.url, {"username": "late"}, "late")
+    for watcher in watchers:
+        await watcher.wait_for("user:join", lambda user: user["username"] == "late")
+        assert [args[0]["userId"] for args in watcher.received("user:leave")] == [old_id]
+    await clients.close()
