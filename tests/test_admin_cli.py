@@ -227,6 +227,9 @@ def test_moderation_subcommands_refuse_clearly(tmp_path: Path) -> None:
     )
     assert "invalid choice" in refused(2, "--db", db, "set-role", "root", "owner")
     assert "must be 1 or more" in refused(2, "--db", db, "prune-guests", "--days", "0")
+    assert refused(1, "--db", db, "prune-guests", "--days", "3651") == (
+        "minidiscord admin: error: days must be a whole number from 1 to 3650"
+    )
     assert "required" in refused(2, "--db", db, "ban", "root")
     assert "not allowed with" in refused(
         2, "--db", db, "ban", "root", "--user-id", "x", "--reason", "r"

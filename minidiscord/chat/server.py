@@ -554,6 +554,12 @@ class ChatServer:
         await self._store.set_role(user_id, role)
         await self.moderate(effects.role_changed(user_id, role))
 
+    async def forget_users(self, users: list[User]) -> None:
+        if users and self._feed is None:
+            # Cluster mode needs nothing more: the Redis store's delete_user logged a
+            # `leave` for each, which every node reads.
+            await self.moderate(effects.forgotten(users))
+
     async def moderate(self, effect: Effect) -> None:
         if self._feed is None:
             self._apply_moderation(effect)

@@ -1,7 +1,8 @@
 // The admin view ("Administration" in Settings, admins only): list and search users, set
-// roles, ban and unban, end a user's login sessions, and read the audit log a page at a
-// time. Everything goes over the chat's socket (admin:users, user:role, user:ban,
-// user:unban, user:revoke-sessions, audit:list); the server refuses anyone but an admin.
+// roles, ban and unban, end a user's login sessions, make invite codes, prune guests not
+// seen for some days, and read the audit log a page at a time. Everything goes over the
+// chat's socket (admin:users, user:role, user:ban, user:unban, user:revoke-sessions,
+// admin:invite, admin:prune-guests, audit:list); the server refuses anyone but an admin.
 
 import { h } from "./dom.js";
 import { ask, confirmAction, moderateUser, refusalText, roleBadge } from "./moderation.js";
@@ -9,6 +10,8 @@ import { formatTimestamp, isoTimestamp } from "./timefmt.js";
 
 const AUDIT_PAGE = 20;
 const ROLES = ["member", "moderator", "admin"];
+// The server's bounds for admin:prune-guests (moderation/service.py MAX_PRUNE_DAYS).
+const PRUNE_DAYS = { min: 1, max: 3650, initial: 30 };
 
 let view = null;
 
@@ -49,6 +52,8 @@ function buildView() {
     h("h3", { id: "admin-users-heading", class: "dialog-subtitle" }, "Users"),
     summary,
     users,
+    h("h3", { id: "admin-upkeep-heading", class: "dialog-subtitle" }, "Invites and guests"),
+    upkeepControls(status),
     h("h3", { id: "audit-heading", class: "dialog-subtitle" }, "Audit log"),
     audit,
     h("div", { class: "dialog-actions" }, older, close),
@@ -62,6 +67,72 @@ function buildView() {
   older.addEventListener("click", () => loadAudit({ reset: false }));
   close.addEventListener("click", () => node.close());
   return made;
+}
+
+/** "Make invite code" (the code shown once, to copy) and "Prune guests" (not seen for N days). */
+function upkeepControls(status) {
+  const make = h("button", { type: "button", class: "secondary-button" }, "Make invite code");
+  const code = h("input", { id: "admin-invite-code", type: "text", readonly: true, spellcheck: "false", autocomplete: "off" });
+  const copy = h("button", { type: "button", class: "secondary-button" }, "Copy");
+  const expires = h("p", { class: "field-hint", id: "admin-invite-expires" });
+  const made = h(
+    "div",
+    { class: "admin-invite", hidden: true },
+    h("label", { for: "admin-invite-code", class: "field-label" }, "New invite code"),
+    h("div", { class: "admin-search-row" }, code, copy),
+    expires,
+  );
+  code.setAttribute("aria-describedby", "admin-invite-expires");
+  make.addEventListener("click", async () => {
+    const reply = await ask(view.socket(), "admin:invite", {});
+    if (reply.ok !== true || typeof reply.code !== "string") {
+      status.textContent = `No invite code was made: ${refusalText(reply)}`;
+      return;
+    }
+    code.value = reply.code;
+    expires.textContent = `One registration, until ${formatTimestamp(reply.expires, new Date())}. It is shown only now.`;
+    made.hidden = false;
+    code.focus();
+    code.select();
+    status.textContent = "An invite code was made.";
+  });
+  copy.addEventListener("click", async () => {
+    code.select();
+    try {
+      await navigator.clipboard.writeText(code.value);
+      status.textContent = "The invite code is copied.";
+    } catch {
+      status.textContent = "The invite code is selected: copy it with your keyboard or menu.";
+    }
+  });
+
+  const days = h("input", { id: "admin-prune-days", type: "number", inputmode: "numeric", min: PRUNE_DAYS.min, max: PRUNE_DAYS.max, step: 1, value: PRUNE_DAYS.initial, required: true });
+  const prune = h("form", { class: "admin-prune", novalidate: true },
+    h("label", { for: "admin-prune-days", class: "field-label" }, "Guests not seen for (days)"),
+    h("div", { class: "admin-search-row" }, days, h("button", { type: "submit", class: "secondary-button" }, "Prune guests")),
+  );
+  prune.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const count = Number(days.value);
+    if (!Number.isInteger(count) || count < PRUNE_DAYS.min || count > PRUNE_DAYS.max) {
+      status.textContent = `Days must be a whole number from ${PRUNE_DAYS.min} to ${PRUNE_DAYS.max}.`;
+      days.focus();
+      return;
+    }
+    confirmAction({
+      title: "Prune guests?",
+      text: `Every guest not seen for ${count} ${count === 1 ? "day" : "days"} is removed from the users list for good. Accounts stay.`,
+      confirmLabel: "Prune guests",
+      returnFocus: days,
+      run: async () => {
+        const reply = await ask(view.socket(), "admin:prune-guests", { days: count });
+        if (reply.ok !== true) return refusalText(reply);
+        refreshAfter(`${reply.removed} ${reply.removed === 1 ? "guest" : "guests"} removed.`)();
+        return null;
+      },
+    });
+  });
+  return h("div", { class: "admin-upkeep", role: "group", "aria-labelledby": "admin-upkeep-heading" }, make, made, prune);
 }
 
 async function loadUsers() {

@@ -143,7 +143,7 @@ async def test_registration_closed_and_by_invite(start_server: ServerFactory) ->
     answer = await api(invited.url, "register", {"username": "ada", "password": PASSWORD})
     assert answer.status_code == 403
     assert "invite" in answer.json()["error"]
-    code = await invited.app.accounts.create_invite("test")  # type: ignore[attr-defined]
+    code, _ = await invited.app.accounts.create_invite("test")  # type: ignore[attr-defined]
     await register(invited.url, "ada", invite=code)
     reused = await api(
         invited.url, "register", {"username": "bob", "password": PASSWORD, "invite": code}

@@ -37,12 +37,10 @@ import trio
 
 from ...config import OPTIONS, Settings, SettingsError
 from ...redis.connection import open_redis
-from ..clock import wall_clock_ms
 from ..cluster.effects import LogOutbox
 from ..models import Role
 from ..moderation.directory import Directory, StoreDirectory, matching
 from ..moderation.effects import Outbox, kicked, logged_out, role_changed
-from ..moderation.records import Action
 from ..moderation.service import (
     OPERATOR,
     AuditRetention,
@@ -234,7 +232,8 @@ def create_admin(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
 
 def invite(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
     async def work(tools: Tools) -> str:
-        return await tools.accounts.create_invite("cli")
+        code, _ = await tools.moderation.make_invite(OPERATOR)
+        return code
 
     return work
 
@@ -307,14 +306,7 @@ def revoke_sessions(args: argparse.Namespace, environ: Mapping[str, str]) -> Wor
 
 def prune_guests(args: argparse.Namespace, environ: Mapping[str, str]) -> Work:
     async def work(tools: Tools) -> str:
-        cutoff = wall_clock_ms() - args.days * 24 * 3600 * 1000
-        gone = await tools.directory.prune_guests(cutoff)
-        await tools.moderation.record(
-            OPERATOR,
-            Action.PRUNE_GUESTS,
-            f"{len(gone)} guests",
-            detail=f"not seen for {args.days} days",
-        )
+        gone = await tools.moderation.prune_guests(OPERATOR, tools.directory, args.days)
         return f"removed {len(gone)} guests not seen for {args.days} days"
 
     return work

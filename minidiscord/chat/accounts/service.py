@@ -315,12 +315,13 @@ class Accounts:
 
     # -- invites -----------------------------------------------------------------------
 
-    async def create_invite(self, created_by: str) -> str:
+    async def create_invite(self, created_by: str) -> tuple[str, Invite]:
+        """A new one-use code (shown once: the store keeps its digest) and its record."""
         code = new_token()
         now = self._clock()
         invite = Invite(digest(code), now, now + INVITE_SECONDS * 1000, created_by)
         await store_write(self.store.add_invite(invite))
-        return code
+        return code, invite
 
     # -- plumbing ----------------------------------------------------------------------
 

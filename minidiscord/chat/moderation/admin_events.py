@@ -3,10 +3,13 @@
     admin:users           {search?, limit?}  admin: {ok, total, users: [{userId, username,
                                              role, online, lastSeen, banned}]}
     user:revoke-sessions  {userId}           admin: {ok, ended}; the user's tabs let go
+    admin:invite          {}                 admin: {ok, code, expires} (ms; one use)
+    admin:prune-guests    {days}             admin: {ok, removed}; the pruned guests leave
+                                             every connected client's users list
 
-What `minidiscord admin users` and `revoke-sessions` do, for the web client's admin view,
-through the same rules (Moderation) and the same listing (Directory). ``banned`` is the
-ban's reason, or null.
+What `minidiscord admin users`, `revoke-sessions`, `invite` and `prune-guests` do, for the
+web client's admin view, through the same rules and the same calls (Moderation) and the
+same listing (Directory). ``banned`` is the ban's reason, or null.
 """
 
 from typing import Any
@@ -35,6 +38,8 @@ class AdminEvents(ModerationEvents):
         return {
             "admin:users": self._guarded(self._users),
             "user:revoke-sessions": self._guarded(self._revoke_sessions),
+            "admin:invite": self._guarded(self._invite),
+            "admin:prune-guests": self._guarded(self._prune_guests),
         }
 
     async def _users(self, socket: Socket, actor: Person, fields: dict[str, Any]) -> Ack:
@@ -68,3 +73,12 @@ class AdminEvents(ModerationEvents):
         target = await self._target(fields)
         ended = await self._moderation.revoke_sessions(actor, target)
         return {"ok": True, "ended": ended}
+
+    async def _invite(self, socket: Socket, actor: Person, fields: dict[str, Any]) -> Ack:
+        code, invite = await self._moderation.make_invite(actor)
+        return {"ok": True, "code": code, "expires": invite.expires}
+
+    async def _prune_guests(self, socket: Socket, actor: Person, fields: dict[str, Any]) -> Ack:
+        gone = await self._moderation.prune_guests(actor, self._directory, fields.get("days"))
+        await self._chat.forget_users(gone)
+        return {"ok": True, "removed": len(gone)}

@@ -58,6 +58,10 @@ class ChatSide(Protocol):
 
     async def set_role(self, user_id: str, role: Role) -> None: ...
 
+    async def forget_users(self, users: list[User]) -> None:
+        """Users removed from the store (pruned guests) leave every users list."""
+        ...
+
 
 class ModerationEvents:
     def __init__(self, chat: ChatSide, moderation: Moderation) -> None:

@@ -21,10 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TypeGuard
 
-from ..accounts.records import Account, EndReason
+from ..accounts.records import Account, EndReason, Invite
 from ..accounts.service import AccountError, Accounts, store_read, store_write
 from ..clock import wall_clock_ms
-from ..models import Role
+from ..models import Role, User
+from .directory import Directory
 from .records import Action, AuditEntry, Ban
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ MAX_REASON: Final = 500
 MAX_TIMEOUT_SECONDS: Final = 28 * 24 * 3600
 MAX_AUDIT_PAGE: Final = 100
 DAY_MS: Final = 24 * 3600 * 1000
+# Pruning guests unseen for longer than ten years is pruning none: a typo, most likely.
+MAX_PRUNE_DAYS: Final = 3650
 # The audit log keeps a year, and at most this many entries (a few tens of MB at most).
 DEFAULT_AUDIT_DAYS: Final = 365
 DEFAULT_AUDIT_ENTRIES: Final = 100_000
@@ -172,6 +175,24 @@ class Moderation:
         ended = await self.accounts.end_all(target.account.account_id, EndReason.REVOKED_BY_ADMIN)
         await self.record(actor, Action.REVOKE_SESSIONS, target, detail=f"{ended} ended")
         return ended
+
+    async def make_invite(self, actor: Person) -> tuple[str, Invite]:
+        """A registration invite code (one use, ``INVITE_SECONDS``), made by an admin."""
+        self.check(actor, Role.ADMIN)
+        made_by = "cli" if actor.account is None else actor.account.account_id
+        return await self.accounts.create_invite(made_by)
+
+    async def prune_guests(self, actor: Person, directory: Directory, days: object) -> list[User]:
+        """Remove the guests not seen for ``days`` days from the chat's users; returns who
+        went (the caller makes running servers drop them: Directory says how)."""
+        self.check(actor, Role.ADMIN)
+        if not _is_int(days) or not 1 <= days <= MAX_PRUNE_DAYS:
+            raise ModerationError(f"days must be a whole number from 1 to {MAX_PRUNE_DAYS}")
+        gone = await directory.prune_guests(self.clock() - days * DAY_MS)
+        await self.record(
+            actor, Action.PRUNE_GUESTS, f"{len(gone)} guests", detail=f"not seen for {days} days"
+        )
+        return gone
 
     async def time_out(self, user_id: str, until: int) -> None:
         """Keep the timeout (a restart and every node see it); the chat applies it."""
