@@ -42,6 +42,8 @@ _INSTALLED_MARK = "_minidiscord_sends"
 # Where a hypercorn WSStream keeps its HypercornWrites, and a server's Config its frames.
 _WRITES_ATTRIBUTE = "minidiscord_writes"
 _FRAMES_ATTRIBUTE = "minidiscord_frames"
+# SEND_MANY's options (none): one dict for every connection, which nobody changes.
+_NO_OPTIONS: dict[str, Any] = {}
 
 
 def frames_of(config: Any) -> FrameCache:
@@ -74,8 +76,8 @@ class HypercornWrites:
 
     def extensions(self, offered: dict[str, Any]) -> dict[str, Any]:
         if self._socket is None:
-            return {**offered, SEND_MANY: {}}
-        return {**offered, SEND_MANY: {}, DIRECT_SEND: {"send": self.send_now}}
+            return {**offered, SEND_MANY: _NO_OPTIONS}
+        return {**offered, SEND_MANY: _NO_OPTIONS, DIRECT_SEND: {"send": self.send_now}}
 
     @property
     def pending(self) -> bool:
