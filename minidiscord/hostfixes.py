@@ -28,6 +28,8 @@
   native front end; the app is told with close code 1009. The bytes of unfinished messages
   also count against their client address's budget (the server's ``ConnectionLimits``), as
   on the native front end.
+- hypercorn writes each WebSocket message on its own; its WebSockets now take the engine's
+  batches and direct sends as the native front end does (:mod:`.hypercorn_sends`).
 """
 
 import functools
@@ -171,6 +173,10 @@ def install() -> None:
     refuse_ambiguous_requests()
     close_connections_promptly()
     limit_websocket_messages()
+    # Imported here: it imports hypercorn, which a native-only process never loads.
+    from . import hypercorn_sends
+
+    hypercorn_sends.install()
 
 
 def limit_websocket_messages() -> None:

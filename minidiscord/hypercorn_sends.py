@@ -1,0 +1,208 @@
+"""The engine's batched and direct sends on hypercorn's WebSockets (HTTP/1.1, trio worker).
+
+hypercorn takes one ASGI message per WebSocket message: wsproto frames it (encoding the
+text once per recipient), and the connection's writer task, woken for it, writes it with
+a ``send_all`` of its own under the connection's send lock. With 1,000 clients that is
+1,000 wake-ups, encodings and system calls per broadcast. The native front end offers the
+engine two ASGI extensions instead (:data:`~minidiscord.asgi_io.SEND_MANY`,
+:data:`~minidiscord.asgi_io.DIRECT_SEND`); this module gives hypercorn's WebSockets the
+same two, so the engine's writer and its rounds of direct writes run alike on both:
+
+- ``send_many``: every frame the writer took goes out in one write, each frame encoded
+  once for all recipients (:class:`~.frontend.wsframes.FrameCache`; permessage-deflate is
+  refused by :mod:`.hostfixes`, so a frame is a header and the payload).
+- ``direct_send`` (plain TCP only): while no write is in progress on the connection (its
+  send lock is free) and nothing is left unwritten, the engine's round writes a broadcast
+  to the socket with one non-blocking ``send(2)``, waking nobody. What the socket does not
+  take is kept here and written first by the next write on the connection, the engine's
+  or hypercorn's own (a pong, the close), so frames are never interleaved.
+
+Who may write to the socket when: hypercorn's tasks, under its send lock, always; a
+direct send only while that lock is free and nothing is kept here.
+"""
+
+import functools
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import trio
+from hypercorn.protocol.events import Data
+from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
+from hypercorn.trio.task_group import TaskGroup
+from hypercorn.trio.tcp_server import TCPServer
+from wsproto.connection import ConnectionState
+from wsproto.utilities import LocalProtocolError
+
+from .asgi_io import DIRECT_SEND, SEND_MANY
+from .frontend.wsframes import FrameCache
+
+_INSTALLED_MARK = "_minidiscord_sends"
+# Where a hypercorn WSStream keeps its HypercornWrites, and a server's Config its frames.
+_WRITES_ATTRIBUTE = "minidiscord_writes"
+_FRAMES_ATTRIBUTE = "minidiscord_frames"
+# SEND_MANY's options (none): one dict for every connection, which nobody changes.
+_NO_OPTIONS: dict[str, Any] = {}
+
+
+def frames_of(config: Any) -> FrameCache:
+    """The frame encodings shared by every WebSocket of the server that runs with hypercorn
+    ``config`` (a broadcast's frame is encoded once for all its recipients)."""
+    frames = getattr(config, _FRAMES_ATTRIBUTE, None)
+    if not isinstance(frames, FrameCache):
+        frames = FrameCache()
+        setattr(config, _FRAMES_ATTRIBUTE, frames)
+    return frames
+
+
+class HypercornWrites:
+    """The two extensions for one hypercorn WebSocket."""
+
+    __slots__ = ("_frames", "_lock", "_pending", "_socket", "_stream", "_writing")
+
+    def __init__(self, stream: WSStream, frames: FrameCache, tcp_server: TCPServer | None) -> None:
+        self._stream = stream
+        self._frames = frames
+        # Bytes of a direct send the socket did not take: written before anything else.
+        self._pending = b""
+        self._writing = False
+        # Set where direct sends are offered: the connection's send lock and its socket.
+        self._lock: trio.Lock | None = None
+        self._socket: trio.socket.SocketType | None = None
+        if tcp_server is not None and isinstance(tcp_server.stream, trio.SocketStream):
+            self._lock = tcp_server.send_lock
+            self._socket = tcp_server.stream.socket
+
+    def extensions(self, offered: dict[str, Any]) -> dict[str, Any]:
+        if self._socket is None:
+            return {**offered, SEND_MANY: _NO_OPTIONS}
+        return {**offered, SEND_MANY: _NO_OPTIONS, DIRECT_SEND: {"send": self.send_now}}
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
+
+    def send_now(self, payloads: Sequence[str | bytes]) -> int | None:
+        """The :data:`~minidiscord.asgi_io.DirectSend` of this WebSocket: None when nothing
+        was written, else how many bytes the socket did not take (kept for the next write)."""
+        stream = self._stream
+        lock, sock = self._lock, self._socket
+        if (
+            self._pending
+            or self._writing
+            or lock is None
+            or sock is None
+            or lock.locked()
+            or not _open(stream)
+        ):
+            return None
+        # -1 once hypercorn has closed the socket: its number may belong to another client.
+        fd = sock.fileno()
+        if fd < 0:
+            return None
+        data = self._frames.encode_all(payloads)
+        try:
+            # The socket is non-blocking (trio's): this never waits.
+            sent = os.write(fd, data)
+        except OSError:
+            # Full (EAGAIN: the writer sends it), or reset (the reader finds out).
+            return None
+        unsent = len(data) - sent
+        if unsent:
+            self._pending = data[sent:]
+        return unsent
+
+    async def send_many(self, frames: Sequence[str | bytes]) -> None:
+        """Write what a direct send left, then ``frames``, in one write."""
+        stream = self._stream
+        if stream.closed:
+            return
+        data = self._frames.encode_all(frames) if frames and _open(stream) else b""
+        await self.write(data)
+
+    async def write(self, data: bytes) -> None:
+        """Write ``data`` behind what a direct send left, through hypercorn's own send."""
+        if self._pending:
+            data = self._pending + data
+            self._pending = b""
+        if not data:
+            return
+        self._writing = True
+        try:
+            await self._stream.send(Data(stream_id=self._stream.stream_id, data=data))
+        finally:
+            self._writing = False
+
+
+def _open(stream: WSStream) -> bool:
+    """The app accepted the WebSocket and neither side has begun closing it."""
+    return (
+        not stream.closed
+        and stream.state is ASGIWebsocketState.CONNECTED
+        and stream.connection.state is ConnectionState.OPEN
+    )
+
+
+def _tcp_server_of(stream: WSStream) -> TCPServer | None:
+    """The trio ``TCPServer`` under an HTTP/1.1 WebSocket (None under HTTP/2 or asyncio)."""
+    protocol = getattr(stream.send, "__self__", None)
+    if not isinstance(protocol, H11Protocol):
+        return None
+    tcp_server = getattr(protocol.send, "__self__", None)
+    return tcp_server if isinstance(tcp_server, TCPServer) else None
+
+
+def writes_of(stream: WSStream) -> HypercornWrites | None:
+    writes = getattr(stream, _WRITES_ATTRIBUTE, None)
+    return writes if isinstance(writes, HypercornWrites) else None
+
+
+def install() -> None:
+    """Offer both extensions on hypercorn's trio WebSockets (once per process)."""
+    spawn_app: Callable[..., Awaitable[Any]] = TaskGroup.spawn_app
+    if getattr(spawn_app, _INSTALLED_MARK, False):
+        return
+
+    @functools.wraps(spawn_app)
+    async def spawn_app_offering_sends(
+        self: Any, app: Any, config: Any, scope: Any, send: Any
+    ) -> Any:
+        # The scope is the app's before this returns: the extensions go in now.
+        stream = getattr(send, "__self__", None)
+        if scope["type"] == "websocket" and isinstance(stream, WSStream):
+            writes = HypercornWrites(stream, frames_of(config), _tcp_server_of(stream))
+            setattr(stream, _WRITES_ATTRIBUTE, writes)
+            scope["extensions"] = writes.extensions(dict(scope.get("extensions") or {}))
+        return await spawn_app(self, app, config, scope, send)
+
+    app_send: Callable[[Any, Any], Awaitable[None]] = WSStream.app_send
+
+    @functools.wraps(app_send)
+    async def app_send_many(self: Any, message: Any) -> None:
+        if message is not None and message["type"] == SEND_MANY:
+            writes = writes_of(self)
+            if writes is not None:
+                await writes.send_many(message["frames"])
+                return
+        await app_send(self, message)
+
+    send_event: Callable[[Any, Any], Awaitable[None]] = WSStream._send_wsproto_event
+
+    @functools.wraps(send_event)
+    async def send_event_after_pending(self: Any, event: Any) -> None:
+        writes = writes_of(self)
+        if writes is None or not writes.pending:
+            await send_event(self, event)
+            return
+        # hypercorn's own frame (a pong, a close) goes behind the rest of a direct send.
+        try:
+            data = self.connection.send(event)
+        except LocalProtocolError:
+            data = b""
+        await writes.write(data)
+
+    setattr(spawn_app_offering_sends, _INSTALLED_MARK, True)
+    TaskGroup.spawn_app = spawn_app_offering_sends  # type: ignore[method-assign]
+    WSStream.app_send = app_send_many  # type: ignore[method-assign]
+    WSStream._send_wsproto_event = send_event_after_pending  # type: ignore[method-assign]
