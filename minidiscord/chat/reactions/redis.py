@@ -6,23 +6,15 @@ read back in the order they came. A change is one Lua script: it checks the boun
 message's members and adds or removes one, atomically however many users react at once.
 """
 
-from collections.abc import AsyncIterator, Collection, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Mapping
 from typing import Any, Final
-
-import trio
-from coredis.exceptions import RedisError
 
 from ...redis.connection import (
     DEFAULT_CALL_TIMEOUT,
-    RedisClient,
-    RedisUnavailable,
-    bounded,
-    open_redis,
 )
 from ...redis.target import RedisTarget
-from ..store.base import StoreReadError, StoreWriteError
 from ..store.rediskeys import RedisKeys
+from ..store.sidestores import RedisSide
 from .records import MAX_KINDS, MAX_OWN, Outcome, Reactions, grouped
 from .store import MessageKey
 
@@ -64,38 +56,12 @@ return found
 # KEYS: the messages' reactions. One call: one round trip for a whole snapshot.
 
 
-class RedisReactions:
+class RedisReactions(RedisSide):
     def __init__(
         self, target: RedisTarget, prefix: str, *, timeout: float = DEFAULT_CALL_TIMEOUT
     ) -> None:
-        self.target = target
+        super().__init__(target, prefix, timeout=timeout)
         self._keys = RedisKeys(prefix)
-        self._timeout = timeout
-        self._client: RedisClient | None = None
-        self._closed = trio.Event()
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        async with open_redis(self.target) as client:
-            self._client = client
-            try:
-                task_status.started()
-                await self._closed.wait()
-            finally:
-                self._client = None
-
-    async def close(self) -> None:
-        self._closed.set()
-
-    @asynccontextmanager
-    async def _call(self, what: str, *, write: bool) -> AsyncIterator[RedisClient]:
-        client = self._client
-        if client is None:
-            raise RuntimeError("the reaction store is not running: start RedisReactions.run")
-        try:
-            with bounded(what, self._timeout):
-                yield client
-        except (RedisUnavailable, RedisError) as exc:
-            raise (StoreWriteError if write else StoreReadError)(str(exc)) from None
 
     async def add(
         self, channel: str, message_id: int, emoji: str, user_id: str
