@@ -28,7 +28,7 @@ from ...redis.connection import (
 )
 from ...redis.target import RedisTarget
 from .base import StoreReadError, StoreWriteError
-from .sqlite import StoreError, _check_path, _connect, _prepare_writer, _reason
+from .sqlite import _reason, open_beside
 
 T = TypeVar("T")
 
@@ -44,20 +44,7 @@ class SqliteSide:
     def open(cls, path: str) -> Self:
         """Open (creating and migrating if need be) the database; raises StoreError with a
         one-line message. Blocking: for startup or the admin command."""
-        _check_path(path)
-        try:
-            conn = _connect(path)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the database {path}: {_reason(exc)}") from None
-        try:
-            _prepare_writer(conn, path, quick_check=False)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(f"cannot use the database {path}: {_reason(exc)}") from None
-        except BaseException:
-            conn.close()
-            raise
-        return cls(path, conn)
+        return cls(path, open_beside(path))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
