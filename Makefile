@@ -34,7 +34,12 @@ typecheck: $(TEST_STAMP)
 # reference client, the cluster) run on both.
 PAGE_ONLY := accounts_ui admin_upkeep_ui avatar_safety channels_ui chat_polish edits \
 	formatting live_ui moderation_ui reactions screenshot search
-HYPERCORN_SKIPS := $(foreach name,$(PAGE_ONLY),--ignore=tests/browser/test_$(name).py)
+# Tests of what no front end takes part in (the codecs, the stores, the admin command on a
+# database, the benchmark and soak scripts' own logic and runs) also run once.
+FRONTEND_FREE := tests/protocol tests/store tests/test_admin_cli.py tests/test_fanout_cost.py \
+	tests/test_soak.py
+HYPERCORN_SKIPS := $(foreach name,$(PAGE_ONLY),--ignore=tests/browser/test_$(name).py) \
+	$(foreach path,$(FRONTEND_FREE),--ignore=$(path))
 
 unit: $(TEST_STAMP) $(NODE_STAMP)
 	MINIDISCORD_FRONTEND=hypercorn $(BIN)/pytest --durations=20 $(HYPERCORN_SKIPS) $(PYTEST_ARGS)
