@@ -4,13 +4,10 @@ chat store's writer). One change is one transaction: read the message's reaction
 ``records.changed``, write the difference; ``BEGIN IMMEDIATE`` makes it atomic."""
 
 import sqlite3
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from typing import Final, TypeVar
 
-import trio
-
-from ..store.base import StoreReadError, StoreWriteError
-from ..store.sqlite import _reason, open_beside
+from ..store.sidestores import SqliteSide
 from .records import Outcome, Reactions, changed, grouped
 from .store import MessageKey
 
@@ -20,34 +17,7 @@ T = TypeVar("T")
 _IDS_PER_READ: Final = 500
 
 
-class SqliteReactions:
-    def __init__(self, path: str, conn: sqlite3.Connection) -> None:
-        # Use SqliteReactions.open().
-        self.path = path
-        self._conn = conn
-        self._lock = trio.Lock()
-
-    @classmethod
-    def open(cls, path: str) -> "SqliteReactions":
-        """Open (creating and migrating if need be) the database; raises StoreError with a
-        one-line message. Blocking: for startup."""
-        return cls(path, open_beside(path))
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-
-    async def close(self) -> None:
-        async with self._lock:
-            self._conn.close()
-
-    async def _in_thread(self, work: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
-        async with self._lock:
-            try:
-                return await trio.to_thread.run_sync(work, self._conn)
-            except sqlite3.Error as exc:
-                fault = StoreWriteError if write else StoreReadError
-                raise fault(f"{self.path}: {_reason(exc)}") from None
-
+class SqliteReactions(SqliteSide):
     async def add(
         self, channel: str, message_id: int, emoji: str, user_id: str
     ) -> tuple[Outcome, Reactions]:

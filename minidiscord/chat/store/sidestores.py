@@ -53,14 +53,15 @@ class SqliteSide:
         async with self._lock:
             self._conn.close()
 
-    async def _in_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _in_thread(self, work: Callable[[sqlite3.Connection], T], *, write: bool = True) -> T:
         async with self._lock:
             try:
                 return await trio.to_thread.run_sync(work, self._conn)
             except sqlite3.Error as exc:
                 # Locked for longer than the busy timeout, a full disk: one line, as the
                 # chat store says it.
-                raise StoreWriteError(f"{self.path}: {_reason(exc)}") from None
+                fault = StoreWriteError if write else StoreReadError
+                raise fault(f"{self.path}: {_reason(exc)}") from None
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def transaction(conn: sqlite3.Connection) -> T:
