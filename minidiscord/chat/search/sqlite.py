@@ -1,15 +1,11 @@
 """SqliteSearch: SQLite's FTS5 index of the messages (``messages_fts``, kept in step with
 them by triggers, see the migrations), read on a connection of its own."""
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import trio
-
 from ..models import Message
-from ..store.base import StoreReadError
-from ..store.sqlite import _reason, open_beside
+from ..store.sidestores import SqliteSide
 from .records import SNIPPET_CHARS, Hit, Page
 
 # FTS5's snippet() counts tokens: about SNIPPET_CHARS characters of words.
@@ -32,26 +28,7 @@ def fts_query(words: Sequence[str]) -> str:
     return " ".join('"' + word.replace('"', '""') + '"*' for word in words)
 
 
-class SqliteSearch:
-    def __init__(self, path: str, conn: sqlite3.Connection) -> None:
-        # Use SqliteSearch.open().
-        self.path = path
-        self._conn = conn
-        self._lock = trio.Lock()
-
-    @classmethod
-    def open(cls, path: str) -> "SqliteSearch":
-        """Open (and migrate if need be) the database; raises StoreError with a one-line
-        message. Blocking: for startup."""
-        return cls(path, open_beside(path))
-
-    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-
-    async def close(self) -> None:
-        async with self._lock:
-            self._conn.close()
-
+class SqliteSearch(SqliteSide):
     async def search(
         self, words: Sequence[str], channels: Sequence[str], before: int | None, limit: int
     ) -> Page:
@@ -61,14 +38,7 @@ class SqliteSearch:
         top = min(before, 2**63 - 1) if before is not None else 2**63 - 1
         params: tuple[Any, ...] = (fts_query(words), top, *channels, limit)
 
-        def read(conn: sqlite3.Connection) -> list[Any]:
-            return conn.execute(sql, params).fetchall()
-
-        async with self._lock:
-            try:
-                rows = await trio.to_thread.run_sync(read, self._conn)
-            except sqlite3.Error as exc:
-                raise StoreReadError(f"{self.path}: {_reason(exc)}") from None
+        rows = await self._in_thread(lambda conn: conn.execute(sql, params).fetchall(), write=False)
         hits = [
             Hit(Message(mid, channel, uid, name, ts, text, avatar, edited), snippet)
             for mid, channel, uid, name, avatar, ts, text, edited, snippet in rows
