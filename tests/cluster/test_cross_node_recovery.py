@@ -22,12 +22,19 @@ from tests.chat.test_recovery import Seen, chat_client, send
 from tests.cluster.test_chat_cluster import HeldReads
 from tests.support.nodeclient import run_node
 from tests.support.redisserver import RedisServer
-from tests.support.servers import RunningServer, ServerFactory, start_nodes
+from tests.support.servers import (
+    RunningServer,
+    ServerFactory,
+    holding_users_on_shutdown,
+    start_nodes,
+)
 from tests.support.switchproxy import SwitchProxy, switch_proxy
 from tests.support.waiting import wait_until
 
 # Longer than a client takes to come back here: nobody may see it go offline.
 GRACE = 10.0
+# What a node shutting down holds its users for (it sleeps that long as it stops).
+SHUTDOWN_GRACE = 3.0
 
 
 def node_of(server: RunningServer) -> ClusterNode:
@@ -215,10 +222,15 @@ async def test_a_node_that_resynced_past_the_offset_greets_the_client_afresh(
 async def test_the_clients_of_a_node_shutting_down_recover_on_another(
     start_server: ServerFactory, redis: RedisServer
 ) -> None:
-    # A grace within the 1 s shutdown timeout the test servers have; a node timeout that
-    # only the goodbye can beat.
+    # A node timeout that only the goodbye can beat; b holds its users as it stops, long
+    # enough for alice to come back on a even on a loaded machine.
     a, b = await start_nodes(
-        start_server, redis.url, 2, recovery_window=60.0, presence_grace=0.8, node_timeout=60.0
+        start_server,
+        redis.url,
+        2,
+        recovery_window=60.0,
+        node_timeout=60.0,
+        **holding_users_on_shutdown(SHUTDOWN_GRACE),
     )
     # socket.io-client's first reconnection comes after 0.5-1.5 s; this one after 0.3 s.
     alice, bob = returning_client("alice", delay=0.3), chat_client(auth={"username": "bob"})
@@ -233,8 +245,7 @@ async def test_the_clients_of_a_node_shutting_down_recover_on_another(
         # The balancer's next connections go to a; node b shuts down as the command does
         # (its clients' transports closed cleanly, then the front end and the lifespan).
         proxy.backend = a.port
-        await b.app.engine.drain(1.0)
-        b.shutdown.set()
+        await b.stop_as_the_command_does()
         await wait_until(lambda: not socket.connected)
         await send(on_a, "general", "meanwhile")
         await wait_until(lambda: socket.connected, timeout=10)

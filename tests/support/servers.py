@@ -19,6 +19,7 @@ from minidiscord.asgi_io import ASGIApp
 from minidiscord.chat.accounts.hashing import CHEAPEST
 from minidiscord.config import Settings, parse_frontend
 from minidiscord.frontend.hosting import serve
+from minidiscord.redis.connection import DEFAULT_CALL_TIMEOUT
 from minidiscord.redis.target import parse_redis_url
 
 
@@ -33,6 +34,12 @@ class RunningServer:
     def ws_url(self) -> str:
         return "ws" + self.url.removeprefix("http")
 
+    async def stop_as_the_command_does(self) -> None:
+        """What `minidiscord` does on SIGTERM: close every client's transport cleanly (its
+        client reconnects), then stop the front end and the lifespan (not waited for)."""
+        await self.app.engine.drain(self.app.settings.shutdown_timeout)
+        self.shutdown.set()
+
 
 ServerFactory = Callable[..., Awaitable[RunningServer]]
 
@@ -43,6 +50,9 @@ TEST_SETTINGS = Settings(
     port=0,
     ping_interval=5.0,
     ping_timeout=5.0,
+    # Stopping takes a second at most, unless a test is about what a stop holds (the
+    # presence grace of a cluster's node: `holding_users_on_shutdown`).
+    shutdown_timeout=1.0,
     store="memory",
     rate_limit=None,
     history_rate=None,
@@ -73,7 +83,8 @@ def chat_app(**overrides: Any) -> App:
 
 async def serve_app(nursery: trio.Nursery, app: App) -> RunningServer:
     """Serve ``app`` on a free loopback port until the returned server's ``shutdown``."""
-    settings = replace(app.settings, host="127.0.0.1", port=0, shutdown_timeout=1.0)
+    # The app's own shutdown timeout: a cluster's node fits its grace and its goodbye in it.
+    settings = replace(app.settings, host="127.0.0.1", port=0)
     shutdown = trio.Event()
 
     async def run(task_status: trio.TaskStatus[list[str]]) -> None:
@@ -136,6 +147,13 @@ async def server_factory(
     finally:
         for server in started:
             server.shutdown.set()
+
+
+def holding_users_on_shutdown(grace: float) -> dict[str, float]:
+    """Overrides for a cluster's nodes that, when they stop, hold their users online for
+    ``grace`` seconds (for their clients to come back on another node), then say goodbye:
+    a shutdown timeout long enough for both (the goodbye's Redis calls are each bounded)."""
+    return {"presence_grace": grace, "shutdown_timeout": grace + 2 * DEFAULT_CALL_TIMEOUT + 1.0}
 
 
 async def start_nodes(
