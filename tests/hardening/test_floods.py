@@ -5,6 +5,7 @@ import json
 
 import httpx
 import trio
+import trio.testing
 from trio_websocket import ConnectionClosed
 
 from minidiscord.limits import Rate
@@ -30,9 +31,14 @@ async def _round_trips(server: RunningServer, rounds: int) -> list[float]:
     return took
 
 
-async def test_a_websocket_flood_is_told_then_disconnected(start_server: ServerFactory) -> None:
+async def test_a_websocket_flood_is_told_then_disconnected(
+    start_server: ServerFactory, mock_clock: trio.testing.MockClock
+) -> None:
     server = await start_server(client_packet_rate=BUDGET)
     told: list[str] = []
+    # The flood runs in stopped time: the budget refills nothing meanwhile, however a
+    # loaded machine spaces the flooder's packets (a pause of 0.1 s would refill a packet,
+    # and the flooder, back within its budget, would be told a second time).
     async with raw_websocket(server.ws_url) as flooder, trio.open_nursery() as nursery:
         await flooder.send('40{"username":"flooder"}')
 
@@ -40,12 +46,15 @@ async def test_a_websocket_flood_is_told_then_disconnected(start_server: ServerF
             try:
                 for number in range(100_000):
                     await flooder.send(f'42["nobody handles this",{number}]')
+                # Never cut off (no heartbeat in stopped time): ends the wait below.
+                await flooder.ws.aclose()
             except ConnectionClosed:
                 pass
 
         nursery.start_soon(flood)
         frames = await read_until_closed(flooder)
         told = [str(f) for f in frames if str(f).startswith('42["rate-limited"')]
+        mock_clock.rate = 1.0
         bystander = await _round_trips(server, rounds=10)
     assert len(told) == 1
     notice = json.loads(told[0][2:])[1]
@@ -58,16 +67,19 @@ async def test_a_websocket_flood_is_told_then_disconnected(start_server: ServerF
     assert max(bystander) < 5.0
 
 
-async def test_a_client_that_slows_down_when_told_stays(start_server: ServerFactory) -> None:
+async def test_a_client_that_slows_down_when_told_stays(
+    start_server: ServerFactory, mock_clock: trio.testing.MockClock
+) -> None:
     server = await start_server(client_packet_rate=BUDGET)
     async with raw_websocket(server.ws_url) as client:
         await client.join('{"username":"eager"}')
+        # In stopped time: the burst goes over the budget however slowly it is sent.
         for number in range(BUDGET.burst + 5):
             await client.send(f'42["burst",{number}]')
         while not (await client.text()).startswith('42["rate-limited"'):
             pass
         # It waits as told, then goes on within its budget.
-        await trio.sleep(1.0)
+        mock_clock.jump(1.0)
         await client.send('420["message:channel:send","general","sorry"]')
         while not (frame := await client.text()).startswith("430"):
             pass
