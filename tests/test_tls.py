@@ -2,21 +2,22 @@
 one-line refusals of certificates and keys it cannot use.
 
 Independent clients, trusting a CA made for the run (tests/support/tls.py), do a chat round
-trip over wss and over https long-polling: python-socketio's client (requests and
-websocket-client under it) and node's socket.io-client. Chromium does the same in
+trip over wss and over https long-polling: python-socketio's AsyncClient (aiohttp under
+it) and node's socket.io-client. Chromium does the same in
 tests/browser/test_tls_ui.py; the native front end's own TLS behaviours (handshake
 deadlines, limits, failed handshakes) are tests/frontend/test_tls.py.
 """
 
+import asyncio
 import functools
+import ssl
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
-import requests
 import socketio
 import trio
 import trustme
@@ -35,34 +36,44 @@ WAIT = 10.0
 TRANSPORTS = ["websocket", "polling"]
 
 
-def python_round_trip(url: str, transport: str, ca_file: Path) -> dict[str, Any]:
+async def python_round_trip(url: str, transport: str, ca_file: Path) -> dict[str, Any]:
     """Join the chat over ``transport``, send to #general with an ack, and wait for the
-    broadcast of it; what the client saw."""
-    session = requests.Session()
-    # The polling transport's requests, and (python-engineio passes it on) the WebSocket's.
-    session.verify = str(ca_file)
-    # Or requests would take REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment instead.
-    session.trust_env = False
-    client = socketio.Client(reconnection=False, http_session=session)
+    broadcast of it; what the client saw.
+
+    python-socketio's AsyncClient, on asyncio and aiohttp: its blocking client reads and
+    writes one TLS socket from two threads (websocket-client under python-engineio), which
+    now and then breaks the connection just after it opened (python-engineio issue 461)."""
+    # The polling transport's requests and the WebSocket both go through this session.
+    trust = ssl.create_default_context(cafile=str(ca_file))
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=trust))
+    client = socketio.AsyncClient(reconnection=False, http_session=http)
     text = f"hello from python over {transport}"
-    greeted, echoed = threading.Event(), threading.Event()
-    seen: dict[str, Any] = {}
+    loop = asyncio.get_running_loop()
+    greeted: asyncio.Future[None] = loop.create_future()
+    echoed: asyncio.Future[tuple[str, str, str]] = loop.create_future()
 
     def on_message(channel: str, message: dict[str, Any]) -> None:
-        if message["message"] == text:
-            seen["message"] = (channel, message["username"], message["message"])
-            echoed.set()
+        if message["message"] == text and not echoed.done():
+            echoed.set_result((channel, message["username"], message["message"]))
 
-    client.on("users", lambda users: greeted.set())
+    def on_users(_users: Any) -> None:
+        if not greeted.done():
+            greeted.set_result(None)
+
+    client.on("users", on_users)
     client.on("message:channel", on_message)
-    client.connect(url, auth={"username": "py"}, transports=[transport], wait_timeout=WAIT)
+    seen: dict[str, Any] = {}
     try:
-        assert greeted.wait(WAIT), "no users list"
-        seen["ack"] = client.call("message:channel:send", ("general", text), timeout=WAIT)
-        assert echoed.wait(WAIT), "the message did not come back"
+        await client.connect(
+            url, auth={"username": "py"}, transports=[transport], wait_timeout=WAIT
+        )
+        await asyncio.wait_for(greeted, WAIT)
+        seen["ack"] = await client.call("message:channel:send", ("general", text), timeout=WAIT)
+        seen["message"] = await asyncio.wait_for(echoed, WAIT)
         seen["transport"] = client.transport()
     finally:
-        client.disconnect()
+        await client.disconnect()
+        await http.close()
     return seen
 
 
@@ -73,8 +84,9 @@ async def test_python_socketio_chats_over_tls(
     server = await start_server(**certificate.server_options)
     assert server.url.startswith("https://")
     with trio.fail_after(30):
+        # Its own asyncio loop, in a worker thread, while trio serves in this one.
         seen = await trio.to_thread.run_sync(
-            python_round_trip, server.url, transport, certificate.ca_file
+            lambda: asyncio.run(python_round_trip(server.url, transport, certificate.ca_file))
         )
     assert seen["transport"] == transport
     assert set(seen["ack"]) == {"ok", "id"}
