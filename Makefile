@@ -13,10 +13,17 @@ run: $(RUN_STAMP)
 
 test: lint typecheck unit
 
+# Tests run in PYTEST_WORKERS processes (pytest-xdist), more than the cores: most of a
+# test's time is waiting on sockets, subprocesses and timers (a serial run keeps about half
+# of one core busy). worksteal: an idle worker takes half of the busiest one's queue, so a
+# long test (the soak) does not leave the others idle at the end.
+PYTEST_WORKERS ?= 4
+PARALLEL := -n $(PYTEST_WORKERS) --dist worksteal
+
 # The fast suite while working: every test not marked slow (soak, crash, fuzzing a server,
-# browsers, real server processes), on the default front end, in under a minute.
+# browsers, real server processes), on the default front end.
 test-fast: $(TEST_STAMP) $(NODE_STAMP)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest $(PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
@@ -26,7 +33,7 @@ typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy docs/examples
 
-# The whole suite runs twice: on hypercorn (the default front end) and on the native one.
+# The whole suite runs twice: on hypercorn, then on the native one (the default front end).
 # --durations: CI's log names the slowest tests, so the run's length can be watched.
 # The web page's own features (what the page does with the chat's events) are the same
 # whichever front end serves it: their browser tests run once, on the default front end.
@@ -35,15 +42,16 @@ typecheck: $(TEST_STAMP)
 PAGE_ONLY := accounts_ui admin_upkeep_ui avatar_safety channels_ui chat_polish edits \
 	formatting live_ui moderation_ui reactions screenshot search
 # Tests of what no front end takes part in (the codecs, the stores, the admin command on a
-# database, the benchmark and soak scripts' own logic and runs) also run once.
+# database, the benchmark and soak scripts' own logic and runs, mypy on the handler shapes)
+# also run once.
 FRONTEND_FREE := tests/protocol tests/store tests/test_admin_cli.py tests/test_fanout_cost.py \
-	tests/test_soak.py
+	tests/test_soak.py tests/typing
 HYPERCORN_SKIPS := $(foreach name,$(PAGE_ONLY),--ignore=tests/browser/test_$(name).py) \
 	$(foreach path,$(FRONTEND_FREE),--ignore=$(path))
 
 unit: $(TEST_STAMP) $(NODE_STAMP)
-	MINIDISCORD_FRONTEND=hypercorn $(BIN)/pytest --durations=20 $(HYPERCORN_SKIPS) $(PYTEST_ARGS)
-	MINIDISCORD_FRONTEND=native $(BIN)/pytest --durations=20 $(PYTEST_ARGS)
+	MINIDISCORD_FRONTEND=hypercorn $(BIN)/pytest $(PARALLEL) --durations=20 $(HYPERCORN_SKIPS) $(PYTEST_ARGS)
+	MINIDISCORD_FRONTEND=native $(BIN)/pytest $(PARALLEL) --durations=20 $(PYTEST_ARGS)
 
 # Side-by-side benchmark against python-socketio on uvicorn (several minutes; see
 # docs/benchmarks.md). Not part of `make test`: speed is measured, never asserted.
