@@ -78,9 +78,25 @@ def within_rate(buckets: KeyedBuckets, user: User, doing: str) -> None:
 
 
 def refused(socket: Socket, event: str, error: Refused) -> Ack:
-    log.info("refused %s from socket %s: %s", event, socket.id, error.message)
-    socket.namespace.metrics.reject(error.label)
-    return {"ok": False, "error": error.message, **error.extra}
+    return {**refuse(socket, event, error.message, label=error.label), **error.extra}
+
+
+def refuse(socket: Socket, event: str, reason: str, *, label: str = "invalid event") -> Ack:
+    """Refuse ``event`` from ``socket``: logged at INFO, counted, and the ack that says why."""
+    log.info("refused %s from socket %s: %s", event, socket.id, reason)
+    socket.namespace.metrics.reject(label)
+    return {"ok": False, "error": reason}
+
+
+def rate_limited(socket: Socket, event: str, wait: float, reason: str) -> Ack:
+    """Told twice: in the ack, and as an event for clients that send without one."""
+    retry_ms = math.ceil(wait * 1000)
+    socket.emit("rate-limited", {"event": event, "retryAfter": retry_ms})
+    ack = refuse(
+        socket, event, f"{reason}; try again in {retry_ms / 1000:.1f} s", label="rate limited"
+    )
+    ack["retryAfter"] = retry_ms
+    return ack
 
 
 class ChannelAccess(Protocol):

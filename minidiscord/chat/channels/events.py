@@ -252,6 +252,9 @@ class ChannelEvents:
 
     # -- effects, applied on every node (no awaits) ------------------------------------
 
+    def effects(self) -> dict[Do, Callable[[dict[str, Any]], bool]]:
+        return {Do.CHANNEL: self.apply, Do.DM: self.apply}
+
     def apply(self, effect: dict[str, Any]) -> bool:
         """Apply a channel or conversation effect; False if it is none of those."""
         what = effect.get("do")
