@@ -55,7 +55,7 @@ from .moderation import effects
 from .moderation.admin_events import AdminEvents
 from .moderation.directory import StoreDirectory
 from .moderation.effects import Do, Effect
-from .moderation.events import Handler, ModerationEvents
+from .moderation.events import ModerationEvents
 from .moderation.service import Moderation
 from .moderation.timeouts import Timeouts
 from .presence import Presence
@@ -64,7 +64,7 @@ from .reactions.store import ReactionStore
 from .reads import events as reads
 from .reads.memory import MemoryReads
 from .reads.store import ReadStore
-from .requests import is_int
+from .requests import Handler, is_int
 from .search.scan import ScanSearch
 from .search.store import MessageSearch
 from .sending import SendEvents
