@@ -9,6 +9,7 @@ from pathlib import Path
 import trio
 
 from benchkit.processes import free_port
+from minidiscord.chat.accounts.records import digest
 from minidiscord.chat.accounts.redis import RedisAccounts
 from minidiscord.chat.models import Role
 from minidiscord.chat.validation import name_key
@@ -41,6 +42,12 @@ def test_create_admin_and_invite_on_a_stopped_servers_file(tmp_path: Path) -> No
     code = admin("--db", db, "invite")
     assert code.returncode == 0, code.stderr
     assert len(code.stdout.strip()) >= 40  # 256 bits, URL-safe
+    # Audited as the other actions are, by the start of the code's digest, never the code.
+    audited = ok("--db", db, "audit", "--limit", "1")
+    assert "make invite" in audited
+    assert "operator (command line)" in audited
+    assert f"invite {digest(code.stdout.strip()).hex()[:12]}" in audited
+    assert code.stdout.strip() not in audited
 
 
 def test_admin_refuses_clearly_in_one_line(tmp_path: Path) -> None:

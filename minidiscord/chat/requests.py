@@ -1,5 +1,6 @@
-"""The requests of issue 18's events (edits, deletes, reactions, search): one object from a
-joined user, answered by an ack ``{ok, ...}`` whatever goes wrong.
+"""The chat's acked requests (issue 18's edits, deletes, reactions and search; channels and
+conversations; moderation and the admin view): one object from a joined user, answered by
+an ack ``{ok, ...}`` whatever goes wrong.
 
 Each refusal is the sender's alone: answered in the ack (``{ok: false, error}``), logged at
 INFO and counted, never an exception out of the handler. The checks every such event
@@ -16,8 +17,10 @@ import trio
 from minidiscord.limits import KeyedBuckets
 from minidiscord.sockets import Socket
 
+from .accounts.service import AccountError
 from .channels.registry import Need
 from .models import User
+from .moderation.service import ModerationError
 from .store.base import StoreReadError, StoreWriteError
 from .validation import Invalid
 
@@ -39,22 +42,32 @@ class Refused(Exception):
         self.extra = extra
 
 
-def guarded(event: str, request: Request) -> Handler:
+def guarded(event: str, request: Request, *, optional: bool = False) -> Handler:
     """The handler of ``event``: ``request`` run for the socket's user with the one object
-    the client sent; every refusal and store failure becomes the ack."""
+    the client sent (``optional``: sending none stands for ``{}``); every refusal and store
+    failure becomes the ack. The one guard of the chat's acked requests (issue 18's, the
+    channels', moderation's and the admin view's)."""
 
     async def handle(socket: Socket, *args: Any) -> Ack:
         user: User | None = socket.data.get("user")
         try:
             if user is None:
                 raise Refused("not connected")
+            if optional and not args:
+                args = ({},)
             if len(args) != 1 or not isinstance(args[0], dict):
                 raise Refused("expected one object argument")
             return await request(socket, user, args[0])
         except Invalid as error:
             return refused(socket, event, Refused(error.reason))
+        except ModerationError as error:
+            return refused(socket, event, Refused(error.message))
         except Refused as error:
             return refused(socket, event, error)
+        except AccountError as error:
+            # The accounts' own answer (their store unavailable, a throttle): not the
+            # client's mistake, so not counted as one.
+            return {"ok": False, "error": error.message}
         except StoreWriteError as exc:
             log.warning("%s from socket %s was not stored: %s", event, socket.id, exc)
             return {"ok": False, "error": "the server could not store this now"}
@@ -78,9 +91,25 @@ def within_rate(buckets: KeyedBuckets, user: User, doing: str) -> None:
 
 
 def refused(socket: Socket, event: str, error: Refused) -> Ack:
-    log.info("refused %s from socket %s: %s", event, socket.id, error.message)
-    socket.namespace.metrics.reject(error.label)
-    return {"ok": False, "error": error.message, **error.extra}
+    return {**refuse(socket, event, error.message, label=error.label), **error.extra}
+
+
+def refuse(socket: Socket, event: str, reason: str, *, label: str = "invalid event") -> Ack:
+    """Refuse ``event`` from ``socket``: logged at INFO, counted, and the ack that says why."""
+    log.info("refused %s from socket %s: %s", event, socket.id, reason)
+    socket.namespace.metrics.reject(label)
+    return {"ok": False, "error": reason}
+
+
+def rate_limited(socket: Socket, event: str, wait: float, reason: str) -> Ack:
+    """Told twice: in the ack, and as an event for clients that send without one."""
+    retry_ms = math.ceil(wait * 1000)
+    socket.emit("rate-limited", {"event": event, "retryAfter": retry_ms})
+    ack = refuse(
+        socket, event, f"{reason}; try again in {retry_ms / 1000:.1f} s", label="rate limited"
+    )
+    ack["retryAfter"] = retry_ms
+    return ack
 
 
 class ChannelAccess(Protocol):

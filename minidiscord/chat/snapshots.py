@@ -1,7 +1,7 @@
 """SharedReads: connects that arrive while a snapshot read is in flight share the next one.
 
 A connect storm would otherwise read the store once per connect (and, as every connect
-creates a user, mostly more than once: see ChatServer._snapshot). Each read still serves a
+creates a user, mostly more than once: see Greeting.snapshot). Each read still serves a
 connect exactly: a connect is served only by a read that *started* after it registered, so
 everything committed and broadcast before it registered is in that read, as a read of its
 own would have it. One read at a time: the connects that register during a read wait for

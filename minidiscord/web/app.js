@@ -125,7 +125,7 @@ function setStatus(text, kind = "") {
 
 function updateTitle() {
   const names = [...state.channelNames(), ...state.conversationIds()];
-  const unread = names.reduce((sum, name) => sum + state.unread(name), 0);
+  const unread = names.reduce((sum, name) => sum + unreadIn(name), 0);
   document.title = `${unread > 0 ? `(${unread}) ` : ""}${channels.label(state.current)} | minidiscord`;
 }
 
@@ -149,7 +149,7 @@ function renderChannels() {
     ...state.channelNames().map((name) =>
       channelButton(name, {
         current: name === state.current,
-        unread: state.unread(name),
+        unread: unreadIn(name),
         label: state.entry(name)?.label,
       }),
     ),
@@ -159,7 +159,7 @@ function renderChannels() {
   // Rebuilding the list must not steal keyboard focus from the channel being used.
   if (focused) ui.channelList.querySelector(`[data-channel="${CSS.escape(focused)}"]`)?.focus();
   // On a phone the list hides behind its button, which must then say that there is news.
-  const elsewhere = state.unreadElsewhere();
+  const elsewhere = [...state.channelNames(), ...state.conversationIds()].some((name) => unreadIn(name) > 0);
   ui.channelsUnread.hidden = !elsewhere;
   if (elsewhere) ui.toggleChannels.setAttribute("aria-description", "unread messages in other channels");
   else ui.toggleChannels.removeAttribute("aria-description");
@@ -292,11 +292,9 @@ function markSeen() {
   if (document.visibilityState === "visible" && nearBottom()) reads.seen(socket, state.current, state.messages());
 }
 
-/** Unread counts from the server's read positions (the channel shown has none). */
-function countUnread(channels = state.channelNames()) {
-  for (const name of channels) {
-    if (name !== state.current) state.setUnread(name, reads.unreadIn(name, state.messages(name), state.session?.userId));
-  }
+/** A channel's unread count, from its read position (the channel shown has none). */
+function unreadIn(name) {
+  return name === state.current ? 0 : reads.unreadIn(name, state.messages(name), state.session?.userId);
 }
 
 /** Page older messages in through the server's `channel:history` ack, if it has one. */
@@ -511,13 +509,14 @@ function startConnection(credentials) {
   });
   on("channels", (channels) => {
     state.setChannels(channels);
+    // The original five (created channels and conversations are listed apart, no `kind` here).
+    for (const name of state.channelNames()) if (!state.entry(name)?.kind) reads.greeted(name, state.messages(name));
     renderHeader();
     renderChannels();
     renderMessages();
     typing.show(state.current);
     reads.ask(s, () => {
       if (socket !== s) return;
-      countUnread();
       reads.opened(state.current);
       renderChannels();
       renderMessages();
@@ -528,9 +527,7 @@ function startConnection(credentials) {
     if (mentions.received(note, state.current)) renderChannels();
   });
   on("read", (read) => {
-    if (!reads.update(read?.channel, read?.id)) return;
-    countUnread([read.channel]);
-    renderChannels();
+    if (reads.update(read?.channel, read?.id)) renderChannels();
   });
   on("users", (users) => {
     state.setUsers(users);
@@ -776,6 +773,7 @@ const channels = installChannels({
   state: () => state,
   socket: () => socket,
   select: selectChannel,
+  unread: unreadIn,
   renderAll() {
     renderHeader();
     renderChannels();

@@ -12,7 +12,7 @@ const MODERATORS = new Set(["moderator", "admin"]);
 
 /**
  * Wire the channel features into the page. `chat` is what app.js shares:
- * {ui, state(), socket(), select(id), renderAll(), renderMessages()}.
+ * {ui, state(), socket(), select(id), unread(id), renderAll(), renderMessages()}.
  */
 export function installChannels(chat) {
   const { ui } = chat;
@@ -83,7 +83,7 @@ export function installChannels(chat) {
     const ids = state.conversationIds();
     panel.list.replaceChildren(
       ...ids.map((id) =>
-        channelButton(id, { current: id === state.current, unread: state.unread(id), label: label(id), dm: true }),
+        channelButton(id, { current: id === state.current, unread: chat.unread(id), label: label(id), dm: true }),
       ),
     );
     panel.empty.hidden = ids.length > 0;

@@ -1,5 +1,6 @@
-// The client's model of the chat: session, channels with their messages and unread
-// counts, and users. Pure data, no DOM, so the views can be rebuilt from it at any time.
+// The client's model of the chat: session, channels with their messages, and users. Pure
+// data, no DOM, so the views can be rebuilt from it at any time. (Unread counts come from
+// the read positions, web/reads.js.)
 
 export const DEFAULT_CHANNEL = "welcome";
 
@@ -73,7 +74,6 @@ export class ChatState {
     const previous = this.channels.get(id);
     this.channels.set(id, {
       messages: [],
-      unread: 0,
       complete: false,
       fresh: true,
       ...previous,
@@ -88,14 +88,10 @@ export class ChatState {
     return this.channels.get(channel)?.messages ?? [];
   }
 
-  unread(channel) {
-    return this.channels.get(channel)?.unread ?? 0;
-  }
-
   /**
    * Take the server's channel list (sent on every connect). The server's messages replace
-   * ours (after a restart its ids may start over), but local system lines and unread
-   * counts survive a reconnect.
+   * ours (after a restart its ids may start over), but local system lines survive a
+   * reconnect.
    */
   setChannels(list) {
     if (!Array.isArray(list)) return;
@@ -109,7 +105,6 @@ export class ChatState {
         ...previous,
         name: entry.name,
         messages: [...messages, ...system].sort(byTime),
-        unread: previous?.unread ?? 0,
         // Whether older pages are known to be exhausted (or the server cannot page).
         complete: false,
       });
@@ -149,9 +144,7 @@ export class ChatState {
     entry.messages.push(message);
     // Clocks differ between senders' servers only in theory; keep the list ordered anyway.
     if (entry.messages.length > 1 && byTime(entry.messages.at(-2), message) > 0) entry.messages.sort(byTime);
-    if (channel === this.current) return "current";
-    entry.unread += 1;
-    return "other";
+    return channel === this.current ? "current" : "other";
   }
 
   /** A line of the page's own ("alice has joined the server!"); `kind`: "join" or "leave". */
@@ -162,17 +155,6 @@ export class ChatState {
     const line = { id: `system-${this.systemLines}`, system: true, kind, message: text, username: "", timestamp };
     entry.messages.push(line);
     return line;
-  }
-
-  /** The unread count the server's read position gives (web/reads.js). */
-  setUnread(channel, count) {
-    const entry = this.channels.get(channel);
-    if (entry) entry.unread = count;
-  }
-
-  /** Whether a channel other than the one shown has unread messages. */
-  unreadElsewhere() {
-    return [...this.channels.keys()].some((name) => name !== this.current && this.unread(name) > 0);
   }
 
   oldestMessage(channel) {
@@ -192,7 +174,6 @@ export class ChatState {
     const entry = this.channels.get(channel);
     if (!entry) return false;
     this.current = channel;
-    entry.unread = 0;
     return true;
   }
 

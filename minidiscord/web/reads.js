@@ -1,7 +1,8 @@
 // Read positions kept by the server: asked for after each connect (`read:list`), marked
 // while a channel is read (`read:mark`), and synced from the user's other tabs (`read`).
-// From them: each channel's unread count and, in the channel shown, a "New messages" line
-// above the first message that arrived after the last visit.
+// From them, and only from them: each channel's unread count (which so survives a reload
+// and follows the user's other tabs) and, in the channel shown, a "New messages" line above
+// the first message that arrived after the last visit.
 
 import { h } from "./dom.js";
 
@@ -14,10 +15,19 @@ export function isUnread(message, position, selfId) {
   return !message.system && typeof message.id === "number" && message.id > position && message.userId !== selfId;
 }
 
+function newestId(messages) {
+  return messages.findLast((m) => !m.system && typeof m.id === "number")?.id ?? null;
+}
+
 export class Reads {
   constructor() {
-    // channel -> the newest message id read there (as the server last said)
+    // channel -> the newest message id read there (as the server last said, or as this
+    // page marked it)
     this.positions = new Map();
+    // channel -> for a channel of the connect's greeting, its newest message then: where
+    // its unread messages start while the server keeps no position for it (its history is
+    // not news; what comes after is)
+    this.assumed = new Map();
     // channel -> the position when the channel was opened: the "New messages" line
     this.lineAfter = new Map();
     this.pending = new Map();
@@ -28,6 +38,7 @@ export class Reads {
   reset() {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.positions.clear();
+    this.assumed.clear();
     this.lineAfter.clear();
     this.pending.clear();
     this.timers.clear();
@@ -37,12 +48,22 @@ export class Reads {
   /** Ask the server for this user's positions; `done()` once they are known. */
   ask(socket, done) {
     socket.timeout(LIST_ACK_TIMEOUT_MS).emit("read:list", {}, (error, reply) => {
-      // A server without read positions answers nothing: counts stay as the page keeps them.
+      // A server without read positions answers nothing: counts start from the greeting.
       if (error || reply?.ok !== true || reply.reads === null || typeof reply.reads !== "object") return;
       for (const [channel, position] of Object.entries(reply.reads)) this.update(channel, position);
       this.known = true;
       done();
     });
+  }
+
+  /** A channel of the connect's greeting, with the messages it came with. */
+  greeted(channel, messages) {
+    if (!this.assumed.has(channel)) this.assumed.set(channel, newestId(messages) ?? 0);
+  }
+
+  /** The newest message id counted as read in `channel`. */
+  positionOf(channel) {
+    return this.positions.get(channel) ?? this.assumed.get(channel) ?? 0;
   }
 
   /** The server (or another tab) says `channel` is read up to `position`. */
@@ -53,10 +74,9 @@ export class Reads {
     return true;
   }
 
-  /** Unread messages of a channel's list, after the position the server keeps. */
+  /** Unread messages of a channel's list: those after its position (all, without one). */
   unreadIn(channel, messages, selfId) {
-    if (!this.positions.has(channel)) return 0;
-    const position = this.positions.get(channel);
+    const position = this.positionOf(channel);
     return messages.filter((m) => isUnread(m, position, selfId)).length;
   }
 
@@ -82,9 +102,9 @@ export class Reads {
 
   /** The user has seen `channel` up to its newest message: mark it (throttled). */
   seen(socket, channel, messages) {
-    const newest = messages.findLast((m) => !m.system && typeof m.id === "number");
-    if (!newest || newest.id <= (this.positions.get(channel) ?? 0)) return;
-    this.pending.set(channel, newest.id);
+    const newest = newestId(messages);
+    if (newest === null || newest <= this.positionOf(channel)) return;
+    this.pending.set(channel, newest);
     if (this.timers.has(channel)) return;
     this.send(socket, channel);
     this.timers.set(channel, setTimeout(() => this.flush(socket, channel), MARK_EVERY_MS));
@@ -98,7 +118,9 @@ export class Reads {
   send(socket, channel) {
     const id = this.pending.get(channel);
     this.pending.delete(channel);
-    if (!socket?.connected || id <= (this.positions.get(channel) ?? 0)) return;
+    if (!socket?.connected || id <= this.positionOf(channel)) return;
     socket.emit("read:mark", { channel, id });
+    // Read here and now: the count goes at once (the server's `read` echo changes nothing).
+    this.update(channel, id);
   }
 }

@@ -104,6 +104,32 @@ def test_reading_in_one_tab_clears_the_count_in_the_other(open_user: UserFactory
     assert not (ada.problems() + tab.problems() + bob.problems())
 
 
+def test_the_count_is_the_read_positions_alone(open_user: UserFactory) -> None:
+    """One count, from the read positions: one's own line sent from another tab is no
+    news, and a channel the server keeps no position for counts what came after the
+    greeting, not its history."""
+    bob, ada = users_in(open_user, "general", "bob", "ada")
+    bob.select("learners")
+    bob.send("history, before ada came")
+    bob.select("general")
+    ada.page.reload()
+    ada.expect_connected_as("ada")
+    tab = ChatPage("ada's tab", ada.page.context.new_page(), ada.url)
+    tab.open()
+    tab.expect_connected_as("ada")
+    tab.select("casual")
+    tab.send("from my other tab")
+    expect(tab.message_text("from my other tab")).to_be_visible()
+    bob.select("casual")
+    bob.send("from bob")
+    expect(ada.channel("casual")).to_have_attribute("aria-description", "1 unread")
+    expect(ada.channel("learners")).not_to_have_attribute("aria-description", re.compile("unread"))
+    bob.select("learners")
+    bob.send("news")
+    expect(ada.channel("learners")).to_have_attribute("aria-description", "1 unread")
+    assert not (ada.problems() + tab.problems() + bob.problems())
+
+
 # Records the notifications the page makes (a headless browser shows none).
 _RECORD_NOTIFICATIONS = """
 window.shownNotifications = [];

@@ -7,6 +7,7 @@ from dataclasses import replace
 import trio
 
 from minidiscord.app import create_app
+from minidiscord.chat.accounts.records import digest
 from minidiscord.chat.models import Role
 from minidiscord.chat.moderation.service import DAY_MS, MAX_PRUNE_DAYS
 from minidiscord.redis.target import parse_redis_url
@@ -178,6 +179,26 @@ async def test_an_admins_invite_code_registers_one_account_on_an_invite_only_ser
     }
     for client in room.clients:
         await client.close()
+
+
+async def test_making_an_invite_is_audited_by_its_digest_never_its_code(room: Room) -> None:
+    root = await room.as_role("root", Role.ADMIN)
+    codes = [(await root.call("admin:invite", {}))["code"] for _ in range(2)]
+    listed = await root.call("audit:list", {"limit": 2})
+    assert listed["ok"] is True
+    entries = listed["entries"]
+    assert [e["action"] for e in entries] == ["make invite", "make invite"]
+    # Newest first: each names its invite by the start of the digest the store keeps.
+    assert [e["target"] for e in entries] == [
+        f"invite {digest(code).hex()[:12]}" for code in reversed(codes)
+    ]
+    assert all(e["actor"].startswith("root") for e in entries), entries
+    assert all(e["detail"].startswith("expires ") for e in entries), entries
+    assert all(code not in str(listed) for code in codes)
+    # A member makes none, and none is audited.
+    member = await room.as_role("mia", Role.MEMBER)
+    assert (await member.call("admin:invite", {}))["ok"] is False
+    assert (await root.call("audit:list", {"limit": 1}))["entries"] == entries[:1]
 
 
 async def test_pruned_guests_leave_a_connected_clients_users_list(

@@ -23,18 +23,16 @@ node learn it.
 """
 
 import dataclasses
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from minidiscord.sockets import BroadcastOperator, Namespace, Socket
 
-from ..accounts.service import AccountError
 from ..models import Role, User
 from ..moderation.effects import Do
 from ..moderation.records import Action
 from ..moderation.service import Moderation, ModerationError, Person
-from ..store.base import StoreReadError, StoreWriteError
+from ..requests import Ack, Handler, guarded
 from ..validation import Invalid
 from .records import (
     ORIGINALS,
@@ -49,10 +47,6 @@ from .records import (
 )
 from .registry import ChannelRegistry
 
-log = logging.getLogger(__name__)
-
-Ack = dict[str, Any]
-Handler = Callable[..., Any]
 # socket.data key of a socket that sent `channel:list`: it hears channel and conversation
 # events (the original client does not, and must not).
 LISTENING = "channel_listener"
@@ -95,12 +89,12 @@ class ChannelEvents:
 
     def handlers(self) -> dict[str, Handler]:
         return {
-            "channel:list": self._guarded(self._list, optional=True),
-            "channel:create": self._guarded(self._create),
-            "channel:rename": self._guarded(self._rename),
-            "channel:topic": self._guarded(self._topic),
-            "channel:archive": self._guarded(self._archive),
-            "dm:open": self._guarded(self._open),
+            "channel:list": guarded("channel:list", self._list, optional=True),
+            "channel:create": guarded("channel:create", self._create),
+            "channel:rename": guarded("channel:rename", self._rename),
+            "channel:topic": guarded("channel:topic", self._topic),
+            "channel:archive": guarded("channel:archive", self._archive),
+            "dm:open": guarded("dm:open", self._open),
         }
 
     def audience(self, channel: str) -> BroadcastOperator:
@@ -110,35 +104,6 @@ class ChannelEvents:
         if members is None:
             return self._ns.to(channel)
         return self._ns.to([dm_room(member) for member in members])
-
-    def _guarded(
-        self, handler: Callable[[Socket, User, dict[str, Any]], Any], *, optional: bool = False
-    ) -> Callable[..., Any]:
-        """A handler run for a joined user with one object argument (none for
-        ``optional``); every refusal is an ack with the reason, never an exception."""
-
-        async def handle(socket: Socket, *args: Any) -> Ack:
-            user: User | None = socket.data.get("user")
-            if user is None:
-                return _refused(socket, "not connected")
-            if optional and not args:
-                args = ({},)
-            if len(args) != 1 or not isinstance(args[0], dict):
-                return _refused(socket, "expected one object argument")
-            try:
-                ack: Ack = await handler(socket, user, args[0])
-            except Invalid as error:
-                return _refused(socket, error.reason)
-            except ModerationError as error:
-                return _refused(socket, error.message)
-            except AccountError as error:
-                return {"ok": False, "error": error.message}
-            except (StoreWriteError, StoreReadError) as exc:
-                log.warning("a channel request was not served: %s", exc)
-                return {"ok": False, "error": "the server could not store this now"}
-            return ack
-
-        return handle
 
     async def _moderator(self, user: User) -> Person:
         if self._moderation is None:
@@ -252,6 +217,9 @@ class ChannelEvents:
 
     # -- effects, applied on every node (no awaits) ------------------------------------
 
+    def effects(self) -> dict[Do, Callable[[dict[str, Any]], bool]]:
+        return {Do.CHANNEL: self.apply, Do.DM: self.apply}
+
     def apply(self, effect: dict[str, Any]) -> bool:
         """Apply a channel or conversation effect; False if it is none of those."""
         what = effect.get("do")
@@ -302,9 +270,3 @@ def _conversation_from(raw: object) -> Conversation | None:
         return None
     members = members_of(channel_id)
     return None if members is None else Conversation(channel_id, members, created)
-
-
-def _refused(socket: Socket, reason: str) -> Ack:
-    log.info("refused a channel request from socket %s: %s", socket.id, reason)
-    socket.namespace.metrics.reject("invalid event")
-    return {"ok": False, "error": reason}

@@ -24,9 +24,9 @@ from minidiscord.sockets import BroadcastOperator, Namespace, Socket
 
 from ..models import User
 from ..moderation.effects import Do
+from ..requests import Ack, refuse
 from ..store.base import StoreWriteError
 from ..validation import Invalid
-from .acks import Ack, refused
 from .typists import Typist, Typists
 
 log = logging.getLogger(__name__)
@@ -65,17 +65,17 @@ class TypingEvents:
     async def _on_start(self, socket: Socket, *args: Any) -> Ack:
         user: User | None = socket.data.get("user")
         if user is None:
-            return refused(socket, EVENT, "not connected")
+            return refuse(socket, EVENT, "not connected")
         if len(args) != 1 or not isinstance(args[0], dict):
-            return refused(socket, EVENT, "expected one object argument {channel}")
+            return refuse(socket, EVENT, "expected one object argument {channel}")
         try:
             channel = self._check(user.user_id, args[0].get("channel"))
         except Invalid as error:
-            return refused(socket, EVENT, error.reason)
+            return refuse(socket, EVENT, error.reason)
         now = trio.current_time()
         wait = self._starts.take(socket.id, now)
         if wait:
-            ack = refused(
+            ack = refuse(
                 socket, EVENT, "you are sending typing:start too fast", label="rate limited"
             )
             ack["retryAfter"] = math.ceil(wait * 1000)

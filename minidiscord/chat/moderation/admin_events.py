@@ -17,8 +17,9 @@ from typing import Any
 from minidiscord.sockets import Socket
 
 from ..models import Role
+from ..requests import Ack, Handler
 from .directory import Directory, matching
-from .events import Ack, ChatSide, Handler, ModerationEvents
+from .events import ChatSide, ModerationEvents
 from .service import Moderation, ModerationError, Person
 
 # One page of the admin view's list; a search narrows it.
@@ -35,12 +36,14 @@ class AdminEvents(ModerationEvents):
         self._directory = directory
 
     def handlers(self) -> dict[str, Handler]:
-        return {
-            "admin:users": self._guarded(self._users),
-            "user:revoke-sessions": self._guarded(self._revoke_sessions),
-            "admin:invite": self._guarded(self._invite),
-            "admin:prune-guests": self._guarded(self._prune_guests),
-        }
+        return self._guarded(
+            {
+                "admin:users": self._users,
+                "user:revoke-sessions": self._revoke_sessions,
+                "admin:invite": self._invite,
+                "admin:prune-guests": self._prune_guests,
+            }
+        )
 
     async def _users(self, socket: Socket, actor: Person, fields: dict[str, Any]) -> Ack:
         self._moderation.check(actor, Role.ADMIN)

@@ -16,14 +16,13 @@ a name the client sends.
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from minidiscord.sockets import Socket
 
-from ..accounts.service import AccountError
 from ..models import Role, User
-from ..store.base import StoreWriteError
+from ..requests import Ack, Handler, Request, guarded
 from ..validation import Invalid
 from .records import Action
 from .service import (
@@ -36,8 +35,8 @@ from .service import (
 
 log = logging.getLogger(__name__)
 
-Ack = dict[str, Any]
-Handler = Callable[..., Any]
+# A moderation event's request, for whom the moderation store says the asker is.
+ModerationRequest = Callable[[Socket, Person, dict[str, Any]], Awaitable[Ack]]
 
 
 class ChatSide(Protocol):
@@ -69,41 +68,31 @@ class ModerationEvents:
         self._moderation = moderation
 
     def handlers(self) -> dict[str, Handler]:
+        return self._guarded(
+            {
+                "message:delete": self._delete,
+                "user:timeout": self._timeout,
+                "user:kick": self._kick,
+                "user:ban": self._ban,
+                "user:unban": self._unban,
+                "user:role": self._role,
+                "audit:list": self._audit,
+            }
+        )
+
+    def _guarded(self, requests: dict[str, ModerationRequest]) -> dict[str, Handler]:
+        """Each request run for a joined user with one object argument (the one guard,
+        requests.py), as whom the moderation store says the user is now."""
         return {
-            "message:delete": self._guarded(self._delete),
-            "user:timeout": self._guarded(self._timeout),
-            "user:kick": self._guarded(self._kick),
-            "user:ban": self._guarded(self._ban),
-            "user:unban": self._guarded(self._unban),
-            "user:role": self._guarded(self._role),
-            "audit:list": self._guarded(self._audit),
+            event: guarded(event, self._as_person(request)) for event, request in requests.items()
         }
 
-    def _guarded(
-        self, handler: Callable[[Socket, Person, dict[str, Any]], Any]
-    ) -> Callable[..., Any]:
-        """A handler run for a joined user with one object argument; every refusal is
-        an ack with the reason (logged at INFO), never an exception out of it."""
+    def _as_person(self, request: ModerationRequest) -> Request:
+        async def as_person(socket: Socket, user: User, fields: dict[str, Any]) -> Ack:
+            actor = await self._moderation.person(user.user_id, user.username, user.role)
+            return await request(socket, actor, fields)
 
-        async def handle(socket: Socket, *args: Any) -> Ack:
-            user: User | None = socket.data.get("user")
-            if user is None:
-                return _refused(socket, "not connected")
-            if len(args) != 1 or not isinstance(args[0], dict):
-                return _refused(socket, "expected one object argument")
-            try:
-                actor = await self._moderation.person(user.user_id, user.username, user.role)
-                ack: Ack = await handler(socket, actor, args[0])
-            except ModerationError as error:
-                return _refused(socket, error.message)
-            except AccountError as error:
-                return {"ok": False, "error": error.message}
-            except StoreWriteError as exc:
-                log.warning("a moderation request was not stored: %s", exc)
-                return {"ok": False, "error": "the server could not store this now"}
-            return ack
-
-        return handle
+        return as_person
 
     async def _target(self, fields: dict[str, Any]) -> Person:
         user_id = fields.get("userId")
@@ -197,9 +186,3 @@ class ModerationEvents:
     async def _audit(self, socket: Socket, actor: Person, fields: dict[str, Any]) -> Ack:
         entries = await self._moderation.audit(actor, fields.get("before"), fields.get("limit", 50))
         return {"ok": True, "entries": [entry.wire() for entry in entries]}
-
-
-def _refused(socket: Socket, reason: str) -> Ack:
-    log.info("refused a moderation request from socket %s: %s", socket.id, reason)
-    socket.namespace.metrics.reject("invalid event")
-    return {"ok": False, "error": reason}

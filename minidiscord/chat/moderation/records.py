@@ -17,6 +17,7 @@ class Action(StrEnum):
     REVOKE_SESSIONS = "revoke sessions"
     PRUNE_GUESTS = "prune guests"
     CHANGE_CHANNEL = "change channel"
+    MAKE_INVITE = "make invite"
 
 
 @dataclass(frozen=True, slots=True)

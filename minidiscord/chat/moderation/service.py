@@ -41,6 +41,9 @@ MAX_PRUNE_DAYS: Final = 3650
 # The audit log keeps a year, and at most this many entries (a few tens of MB at most).
 DEFAULT_AUDIT_DAYS: Final = 365
 DEFAULT_AUDIT_ENTRIES: Final = 100_000
+# Hex digits of an invite's digest the audit log names it by (48 bits: unique among the
+# invites a server makes, and nothing to guess the code from).
+INVITE_LABEL_HEX: Final = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +183,11 @@ class Moderation:
         """A registration invite code (one use, ``INVITE_SECONDS``), made by an admin."""
         self.check(actor, Role.ADMIN)
         made_by = "cli" if actor.account is None else actor.account.account_id
-        return await self.accounts.create_invite(made_by)
+        code, invite = await self.accounts.create_invite(made_by)
+        await self.record(
+            actor, Action.MAKE_INVITE, invite_label(invite), detail=f"expires {invite.expires} ms"
+        )
+        return code, invite
 
     async def prune_guests(self, actor: Person, directory: Directory, days: object) -> list[User]:
         """Remove the guests not seen for ``days`` days from the chat's users; returns who
@@ -257,6 +264,13 @@ def checked_reason(raw: object, *, required: bool) -> str:
     if len(reason) > MAX_REASON:
         raise ModerationError(f"a reason has at most {MAX_REASON} characters")
     return reason
+
+
+def invite_label(invite: Invite) -> str:
+    """How the audit log names an invite: the code is a secret (the store keeps only its
+    SHA-256), so by the start of that digest, which finds it among the stored invites and
+    says nothing of the code."""
+    return f"invite {invite.digest.hex()[:INVITE_LABEL_HEX]}"
 
 
 def _is_int(value: object) -> TypeGuard[int]:

@@ -5,13 +5,11 @@ chat store's writer). One change is one transaction: read the message's reaction
 
 import sqlite3
 from collections.abc import Collection, Mapping
-from typing import Final, TypeVar
+from typing import Final
 
 from ..store.sidestores import SqliteSide
 from .records import Outcome, Reactions, changed, grouped
 from .store import MessageKey
-
-T = TypeVar("T")
 
 # Ids per read (SQLite binds at most 32,766 parameters; a history page is far below).
 _IDS_PER_READ: Final = 500
@@ -32,35 +30,30 @@ class SqliteReactions(SqliteSide):
         self, channel: str, message_id: int, emoji: str, user_id: str, *, add: bool
     ) -> tuple[Outcome, Reactions]:
         def change(conn: sqlite3.Connection) -> tuple[Outcome, Reactions]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute(
-                    "SELECT emoji, user_id FROM reactions WHERE channel = ? AND message_id = ?"
-                    " ORDER BY seq",
-                    (channel, message_id),
-                ).fetchall()
-                outcome, now = changed(tuple(rows), emoji, user_id, add=add)
-                row = (channel, message_id, emoji, user_id)
-                if outcome is Outcome.CHANGED and add:
-                    conn.execute(
-                        "INSERT INTO reactions (channel, message_id, emoji, user_id)"
-                        " VALUES (?, ?, ?, ?)",
-                        row,
-                    )
-                elif outcome is Outcome.CHANGED:
-                    conn.execute(
-                        "DELETE FROM reactions WHERE channel = ? AND message_id = ? AND emoji = ?"
-                        " AND user_id = ?",
-                        row,
-                    )
-                conn.execute("COMMIT")
-                return outcome, grouped(now)
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            rows = conn.execute(
+                "SELECT emoji, user_id FROM reactions WHERE channel = ? AND message_id = ?"
+                " ORDER BY seq",
+                (channel, message_id),
+            ).fetchall()
+            outcome, now = changed(tuple(rows), emoji, user_id, add=add)
+            row = (channel, message_id, emoji, user_id)
+            if outcome is Outcome.CHANGED and add:
+                conn.execute(
+                    "INSERT INTO reactions (channel, message_id, emoji, user_id)"
+                    " VALUES (?, ?, ?, ?)",
+                    row,
+                )
+            elif outcome is Outcome.CHANGED:
+                conn.execute(
+                    "DELETE FROM reactions WHERE channel = ? AND message_id = ? AND emoji = ?"
+                    " AND user_id = ?",
+                    row,
+                )
+            return outcome, grouped(now)
 
-        return await self._in_thread(change)
+        # One transaction (SqliteSide._write, BEGIN IMMEDIATE): the read and the write it
+        # decides are atomic however many users react at once.
+        return await self._write(change)
 
     async def of(self, wanted: Mapping[str, Collection[int]]) -> dict[MessageKey, Reactions]:
         def read(conn: sqlite3.Connection) -> dict[MessageKey, Reactions]:

@@ -21,9 +21,9 @@ from minidiscord.limits import KeyedBuckets, Rate
 from minidiscord.sockets import Namespace, Socket
 
 from ..live.access import allowed
-from ..live.acks import Ack, refused
 from ..models import User
 from ..moderation.effects import Do
+from ..requests import Ack, refuse
 from ..store.base import StoreReadError, StoreWriteError
 from ..validation import Invalid
 from .store import ReadStore
@@ -68,22 +68,22 @@ class ReadEvents:
         event = "read:mark"
         user: User | None = socket.data.get("user")
         if user is None:
-            return refused(socket, event, "not connected")
+            return refuse(socket, event, "not connected")
         if len(args) != 1 or not isinstance(args[0], dict):
-            return refused(socket, event, "expected one object argument {channel, id}")
+            return refuse(socket, event, "expected one object argument {channel, id}")
         try:
             channel = self._readable(user.user_id, args[0].get("channel"))
         except Invalid as error:
-            return refused(socket, event, error.reason)
+            return refuse(socket, event, error.reason)
         message_id = args[0].get("id")
         newest = self._newest() or 0
         if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id < 1:
-            return refused(socket, event, "id must be a message's id")
+            return refuse(socket, event, "id must be a message's id")
         if message_id > newest:
-            return refused(socket, event, f"there is no message {message_id} yet")
+            return refuse(socket, event, f"there is no message {message_id} yet")
         wait = self._marks.take(user.user_id, trio.current_time())
         if wait:
-            ack = refused(socket, event, "you are marking too fast", label="rate limited")
+            ack = refuse(socket, event, "you are marking too fast", label="rate limited")
             ack["retryAfter"] = int(wait * 1000) + 1
             return ack
         try:
@@ -99,9 +99,9 @@ class ReadEvents:
         event = "read:list"
         user: User | None = socket.data.get("user")
         if user is None:
-            return refused(socket, event, "not connected")
+            return refuse(socket, event, "not connected")
         if len(args) > 1 or (args and not isinstance(args[0], dict)):
-            return refused(socket, event, "expected no argument or one object")
+            return refuse(socket, event, "expected no argument or one object")
         try:
             positions = await self._store.positions(user.user_id)
         except StoreReadError:

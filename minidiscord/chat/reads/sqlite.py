@@ -7,7 +7,6 @@ shown as unread again, not worth an fsync at every mark.
 import sqlite3
 from typing import Self
 
-from ..store.base import StoreReadError, StoreWriteError
 from ..store.sidestores import SqliteSide
 
 _MARK = """
@@ -39,11 +38,7 @@ class SqliteReads(SqliteSide):
             )
             return {channel: position for channel, position in rows}
 
-        try:
-            return await self._in_thread(read)
-        except StoreWriteError as exc:
-            # A read that failed: the caller tells it apart from a write that did.
-            raise StoreReadError(str(exc)) from None
+        return await self._in_thread(read, write=False)
 
     async def forget(self, user_id: str) -> None:
         await self._in_thread(

@@ -38,7 +38,7 @@ class SqliteSearch(SqliteSide):
         top = min(before, 2**63 - 1) if before is not None else 2**63 - 1
         params: tuple[Any, ...] = (fts_query(words), top, *channels, limit)
 
-        rows = await self._in_thread(lambda conn: conn.execute(sql, params).fetchall(), write=False)
+        rows = await self._rows(sql, params)
         hits = [
             Hit(Message(mid, channel, uid, name, ts, text, avatar, edited), snippet)
             for mid, channel, uid, name, avatar, ts, text, edited, snippet in rows

@@ -24,6 +24,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from hashlib import sha1
 from typing import Any, Final, cast
@@ -48,7 +49,8 @@ from ...redis.target import RedisTarget
 from .. import stages
 from ..models import CHANNELS, Message, Role, Session, User
 from ..moderation.effects import deleted
-from .base import Snapshot, StoreReadError, StoreWriteError, session_hash
+from .base import Snapshot, StoreWriteError, session_hash
+from .rediscall import redis_call
 from .redisclock import RedisClock
 from .rediskeys import (
     LEAVE,
@@ -970,31 +972,23 @@ class RedisStore:
     async def _member(self, channel: str, message_id: int) -> bytes | None:
         """A message's member in its channel's ZSET (its JSON), or None."""
         self._check_open()
-        client = self._client
         if channel not in self._channels:
             return None
-        if client is None:
-            raise RuntimeError("the store is not running: start RedisStore.run first")
-        try:
-            with bounded("message", self._timeout):
-                rows = await client.zrange(
-                    self.keys.channel(channel), message_id, message_id, sortby=PureToken.BYSCORE
-                )
-        except (RedisUnavailable, RedisError) as exc:
-            raise StoreReadError(str(exc)) from None
+        async with self._reading("message") as client:
+            rows = await client.zrange(
+                self.keys.channel(channel), message_id, message_id, sortby=PureToken.BYSCORE
+            )
         return bytes(rows[0]) if rows else None
 
     async def _read(self, what: str, script: _Script, keys: list[str], args: list[Any]) -> Any:
         self._check_open()
-        client = self._client
-        if client is None:
-            raise RuntimeError("the store is not running: start RedisStore.run first")
-        try:
-            with bounded(what, self._timeout):
-                # EVALSHA, loading the script when Redis does not have it (after a restart).
-                return await self._registered(client, script)(keys, args)
-        except (RedisUnavailable, RedisError) as exc:
-            raise StoreReadError(str(exc)) from None
+        async with self._reading(what) as client:
+            # EVALSHA, loading the script when Redis does not have it (after a restart).
+            return await self._registered(client, script)(keys, args)
+
+    def _reading(self, what: str) -> AbstractAsyncContextManager[RedisClient]:
+        """The client for one read, bounded; a failure is a StoreReadError."""
+        return redis_call(self, self._client, what, self._timeout, write=False)
 
     def _registered(self, client: RedisClient, script: _Script) -> Script[bytes]:
         registered = self._scripts.get(script.sha)
@@ -1027,25 +1021,19 @@ class RedisStore:
 
     async def messages_before(self, channel: str, before_id: int, limit: int) -> list[Message]:
         self._check_open()
-        client = self._client
         if channel not in self._channels or limit <= 0:
             return []
-        if client is None:
-            raise RuntimeError("the store is not running: start RedisStore.run first")
-        try:
-            with bounded("messages_before", self._timeout):
-                # With REV the range goes from the highest score: "(" excludes before_id.
-                rows = await client.zrange(
-                    self.keys.channel(channel),
-                    f"({before_id}",
-                    "-inf",
-                    sortby=PureToken.BYSCORE,
-                    rev=True,
-                    offset=0,
-                    count=limit,
-                )
-        except (RedisUnavailable, RedisError) as exc:
-            raise StoreReadError(str(exc)) from None
+        async with self._reading("messages_before") as client:
+            # With REV the range goes from the highest score: "(" excludes before_id.
+            rows = await client.zrange(
+                self.keys.channel(channel),
+                f"({before_id}",
+                "-inf",
+                sortby=PureToken.BYSCORE,
+                rev=True,
+                offset=0,
+                count=limit,
+            )
         return [message_from_json(row) for row in reversed(rows)]
 
     async def snapshot(

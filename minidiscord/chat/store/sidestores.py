@@ -12,22 +12,16 @@ StoreReadError / StoreWriteError.
 """
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Self, TypeVar
 
 import trio
-from coredis.exceptions import RedisError
 
-from ...redis.connection import (
-    DEFAULT_CALL_TIMEOUT,
-    RedisClient,
-    RedisUnavailable,
-    bounded,
-    open_redis,
-)
+from ...redis.connection import DEFAULT_CALL_TIMEOUT, RedisClient, open_redis
 from ...redis.target import RedisTarget
 from .base import StoreReadError, StoreWriteError
+from .rediscall import redis_call
 from .sqlite import _reason, open_beside
 
 T = TypeVar("T")
@@ -78,7 +72,8 @@ class SqliteSide:
         return await self._in_thread(transaction)
 
     async def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        return await self._in_thread(lambda conn: conn.execute(sql, params).fetchall())
+        """One query's rows; a failure is a StoreReadError (what a read's caller expects)."""
+        return await self._in_thread(lambda conn: conn.execute(sql, params).fetchall(), write=False)
 
 
 class RedisSide:
@@ -103,14 +98,5 @@ class RedisSide:
     async def close(self) -> None:
         self._closed.set()
 
-    @asynccontextmanager
-    async def _call(self, what: str, *, write: bool) -> AsyncIterator[RedisClient]:
-        client = self._client
-        if client is None:
-            name = type(self).__name__
-            raise RuntimeError(f"{name} is not running: start {name}.run")
-        try:
-            with bounded(what, self._timeout):
-                yield client
-        except (RedisUnavailable, RedisError) as exc:
-            raise (StoreWriteError if write else StoreReadError)(str(exc)) from None
+    def _call(self, what: str, *, write: bool) -> AbstractAsyncContextManager[RedisClient]:
+        return redis_call(self, self._client, what, self._timeout, write=write)
