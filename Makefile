@@ -37,7 +37,7 @@ PAGE_ONLY := accounts_ui admin_upkeep_ui avatar_safety channels_ui chat_polish e
 # Tests of what no front end takes part in (the codecs, the stores, the admin command on a
 # database, the benchmark and soak scripts' own logic and runs) also run once.
 FRONTEND_FREE := tests/protocol tests/store tests/test_admin_cli.py tests/test_fanout_cost.py \
-	tests/test_soak.py
+	tests/test_soak.py tests/test_broadcast_cost.py
 HYPERCORN_SKIPS := $(foreach name,$(PAGE_ONLY),--ignore=tests/browser/test_$(name).py) \
 	$(foreach path,$(FRONTEND_FREE),--ignore=$(path))
 

@@ -132,9 +132,10 @@ class Socket(CatchAll):
     # Delivery ---------------------------------------------------------------------------
 
     def deliver_frame(self, frame: Frame) -> None:
-        """For an adapter: one already-encoded frame of a broadcast for this client (the
-        fan-out hot path), left for the next round of direct writes when nothing is queued
-        for it and its transport allows, otherwise queued for its writer."""
+        """For an adapter: one already-encoded frame of a broadcast for this client, left
+        for the next round of direct writes when nothing is queued for it and its transport
+        allows, otherwise queued for its writer (a broadcast to many puts the frame into
+        their :attr:`broadcast_queue` in one loop instead, when they have one)."""
         buffer = self._connect_buffer
         if buffer is None:
             self._session_send_direct(frame)
