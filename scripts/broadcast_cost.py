@@ -29,41 +29,12 @@ from typing import Any
 
 import trio
 
-from benchkit.wire import LeanWebSocket, split_url
 from minidiscord import serve
 from minidiscord.sockets import Socket, SocketServer
+from scripts.adapter_bench import Receiver, wait_for
 
 ROOM = "room"
 TEXT = "x" * 120  # about a chat message's size on the wire
-
-
-class Deliveries:
-    """Every client's count of broadcasts read, and a wake-up when the total grows."""
-
-    def __init__(self) -> None:
-        self.total = 0
-        self.changed = trio.Event()
-
-    async def read(self, url: str, task_status: trio.TaskStatus[None]) -> None:
-        host, port, target = split_url(url)
-        ws = await LeanWebSocket.connect(host, port, target)
-        await ws.receive_frames()  # the Engine.IO open packet
-        await ws.send_text("40")
-        while not any(frame.startswith(b"40") for frame in await ws.receive_frames()):
-            pass
-        task_status.started()
-        while True:
-            frames = await ws.receive_frames()
-            self.total += sum(1 for frame in frames if frame.startswith(b'42["m"'))
-            self.changed.set()
-            self.changed = trio.Event()
-
-    async def reach(self, total: int, timeout: float) -> bool:
-        with trio.move_on_after(timeout):
-            while self.total < total:
-                await self.changed.wait()
-            return True
-        return False
 
 
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -74,24 +45,25 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         socket.join(ROOM)
 
     room = sio.to(ROOM)
-    deliveries = Deliveries()
+    receivers = [Receiver() for _ in range(args.clients)]
     per_recipient_ns: list[float] = []
     async with trio.open_nursery() as nursery:
         stop = trio.Event()
         started = await nursery.start(
             functools.partial(serve, sio, host="127.0.0.1", port=0, shutdown_trigger=stop.wait)
         )
-        for _ in range(args.clients):
-            await nursery.start(deliveries.read, started[0])
+        for receiver in receivers:
+            await nursery.start(receiver.run, started[0])
         sent = 0
         complete = True
         for batch in range(args.warmup + args.batches):
             cpu = time.thread_time()
             for _ in range(args.per_round):
-                room.emit("m", TEXT)
+                # As the adapter benchmark's receivers read them (no send time: no latency).
+                room.emit("m", TEXT, 0)
             cpu = time.thread_time() - cpu
             sent += args.per_round
-            complete = complete and await deliveries.reach(sent * args.clients, 30)
+            complete = complete and await wait_for(receivers, sent, 30)
             if batch >= args.warmup:
                 per_recipient_ns.append(cpu / args.per_round / args.clients * 1e9)
         stop.set()
@@ -102,7 +74,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         "batches": args.batches,
         "ns_per_recipient_median": round(statistics.median(per_recipient_ns), 1),
         "ns_per_recipient_min": round(min(per_recipient_ns), 1),
-        "all_delivered": complete and deliveries.total == sent * args.clients,
+        "all_delivered": complete and all(receiver.count == sent for receiver in receivers),
     }
 
 
