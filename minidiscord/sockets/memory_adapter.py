@@ -166,12 +166,14 @@ class InMemoryAdapter(Adapter):
         if watching:
             event, *args = packet.data
             selected = notify_recipients(selected, watching, event, args)
+        # Counted first: the room may be a live view of the adapter's dict.
+        recipients = len(selected)
         if len(frames) == 1:
             (frame,) = frames
             # The fan-out hot path: one loop in the engine over the recipients' queues,
             # rather than a few calls per recipient.
             queues = [queue for socket in selected if (queue := socket.broadcast_queue) is not None]
-            if len(queues) != len(selected):
+            if len(queues) != recipients:
                 # Some are still in their connect handler (the frame waits for the CONNECT
                 # answer) or leaving (it is dropped): Socket.deliver_frame knows.
                 for socket in selected:
@@ -183,7 +185,7 @@ class InMemoryAdapter(Adapter):
             for socket in selected:
                 socket.deliver(frames)
         metrics = self._namespace.metrics
-        metrics.frames_delivered.inc(len(selected) * len(frames))
+        metrics.frames_delivered.inc(recipients * len(frames))
         metrics.fanout_seconds.observe(time.perf_counter() - started)
 
     async def broadcast_with_ack(
