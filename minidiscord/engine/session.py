@@ -211,7 +211,9 @@ class EngineSession:
         self.config = config
         self.request = request
         self._host = host
-        self.outbox = Outbox(config.client_buffer, config.client_buffer_bytes, budget)
+        self.outbox = Outbox(
+            config.client_buffer, config.client_buffer_bytes, budget, self._outbox_full
+        )
         self.handler: ConnectionHandler | None = None
         self.close_reason: CloseReason | None = None
         # False until the layer above accepts the session (half-open until then).
@@ -327,6 +329,12 @@ class EngineSession:
         :meth:`Outbox.put_direct`); otherwise as :meth:`send_frame`."""
         if not self.outbox.put_direct(frame):
             self._outbox_full()
+
+    @property
+    def broadcast_queue(self) -> Outbox:
+        """Where a broadcast queues this client's frames together with other clients' in
+        one loop (:meth:`Outbox.put_direct_many`), as :meth:`send_frame_direct` would."""
+        return self.outbox
 
     def _outbox_full(self) -> None:
         outbox = self.outbox

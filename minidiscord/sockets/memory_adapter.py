@@ -114,9 +114,9 @@ class InMemoryAdapter(Adapter):
     def sockets(self, rooms: AbstractSet[str]) -> set[str]:
         return {socket.id for socket in self._select(BroadcastOptions(rooms=frozenset(rooms)))}
 
-    def _select(self, opts: BroadcastOptions) -> Iterable["Socket"]:
+    def _select(self, opts: BroadcastOptions) -> Collection["Socket"]:
         rooms = self._rooms
-        selected: Iterable[Socket]
+        selected: Collection[Socket]
         if not opts.rooms:
             selected = self._namespace.sockets.values()
         elif len(opts.rooms) == 1:
@@ -166,16 +166,24 @@ class InMemoryAdapter(Adapter):
         if watching:
             event, *args = packet.data
             selected = notify_recipients(selected, watching, event, args)
-        recipients = 0
+        # Counted first: the room may be a live view of the adapter's dict.
+        recipients = len(selected)
         if len(frames) == 1:
             (frame,) = frames
-            for socket in selected:
-                socket.deliver_frame(frame)
-                recipients += 1
+            # The fan-out hot path: one loop in the engine over the recipients' queues,
+            # rather than a few calls per recipient.
+            queues = [queue for socket in selected if (queue := socket.broadcast_queue) is not None]
+            if len(queues) != recipients:
+                # Some are still in their connect handler (the frame waits for the CONNECT
+                # answer) or leaving (it is dropped): Socket.deliver_frame knows.
+                for socket in selected:
+                    if socket.broadcast_queue is None:
+                        socket.deliver_frame(frame)
+            if queues:
+                queues[0].put_direct_many(queues, frame)
         else:
             for socket in selected:
                 socket.deliver(frames)
-                recipients += 1
         metrics = self._namespace.metrics
         metrics.frames_delivered.inc(recipients * len(frames))
         metrics.fanout_seconds.observe(time.perf_counter() - started)

@@ -14,7 +14,7 @@ from ..protocol.socketio import Packet, PacketType
 from .adapter import BroadcastOptions
 from .broadcast import BroadcastOperator
 from .catchall import CatchAll
-from .connection import RequestView
+from .connection import BroadcastQueue, RequestView
 from .errors import AckTimeout
 from .handlers import OnEvent
 from .middleware import PacketMiddleware
@@ -100,6 +100,11 @@ class Socket(CatchAll):
     # Connection state recovery: the session's private id (None when recovery is off).
     pid: str | None = None
     recovered = False
+    # The connection's queue, where an adapter may put a broadcast's frame together with
+    # other recipients' (EngineConnection.broadcast_queue): set from the CONNECT answer
+    # until the socket is detached. None meanwhile: frames go through deliver_frame, to
+    # wait in the connect buffer, or to be dropped while the socket is leaving.
+    broadcast_queue: BroadcastQueue | None = None
 
     def __init__(
         self, client: "Client", namespace: "Namespace", sid: str, handshake: Handshake
@@ -127,9 +132,10 @@ class Socket(CatchAll):
     # Delivery ---------------------------------------------------------------------------
 
     def deliver_frame(self, frame: Frame) -> None:
-        """For an adapter: one already-encoded frame of a broadcast for this client (the
-        fan-out hot path), left for the next round of direct writes when nothing is queued
-        for it and its transport allows, otherwise queued for its writer."""
+        """For an adapter: one already-encoded frame of a broadcast for this client, left
+        for the next round of direct writes when nothing is queued for it and its transport
+        allows, otherwise queued for its writer (a broadcast to many puts the frame into
+        their :attr:`broadcast_queue` in one loop instead, when they have one)."""
         buffer = self._connect_buffer
         if buffer is None:
             self._session_send_direct(frame)
@@ -182,6 +188,7 @@ class Socket(CatchAll):
         self._session_send(control_frame(PacketType.CONNECT, self.namespace.name, answer))
         for frame in buffer or ():
             self._session_send(frame)
+        self.broadcast_queue = self.client.session.broadcast_queue
 
     # Emitting ---------------------------------------------------------------------------
 
@@ -438,6 +445,7 @@ class Socket(CatchAll):
             )
         self.disconnect_reason = reason
         self.connected = False
+        self.broadcast_queue = None
         if self.handler_for("disconnecting") is None:
             self.leave_namespace()
         else:

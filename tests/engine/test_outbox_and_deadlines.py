@@ -1,7 +1,8 @@
 """The engine's per-session frame queue and its shared deadline task, on their own."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 import trio
@@ -274,3 +275,135 @@ async def test_a_failing_direct_write_is_logged_and_the_rounds_go_on(
         working.close()
     assert "a direct write failed" in caplog.text
     assert "front end bug" in caplog.text
+
+
+# put_direct_many: one loop for a broadcast's recipients, the same as put_direct for each.
+
+# How an outbox stands when a broadcast reaches it: its writer parked with a direct send
+# (twice: once already marked for the round), parked without one (a polling GET), busy
+# writing (no taker), closed, or busy and at its frame or byte limit.
+STATES = ("direct", "marked", "parked", "busy", "closed", "frames_full", "bytes_full")
+
+
+class World:
+    """Outboxes of one address in the given states, their takers parked, and a log of what
+    their owners were told (on_full) and of the address's budget going over its limit."""
+
+    def __init__(self, states: Sequence[str], budget_limit: int) -> None:
+        self.log: list[str] = []
+        self.budget = SharedBudget(budget_limit, self._exceeded)
+        self.outboxes = [
+            Outbox(limit=3, byte_limit=200, shared=self.budget, on_full=self._full(index))
+            for index in range(len(states))
+        ]
+        self.states = states
+        self.sockets = [Socket(room=10_000) for _ in states]
+        self.taken: list[list[list[str | bytes]]] = [[] for _ in states]
+
+    def _full(self, index: int) -> Callable[[], None]:
+        def full() -> None:
+            self.log.append(f"full {index}")
+            self.outboxes[index].close(discard=True)  # as the session drops its client
+
+        return full
+
+    def _exceeded(self) -> None:
+        # As the engine: the client of the address holding the most is dropped.
+        biggest = max(range(len(self.outboxes)), key=lambda index: self.outboxes[index].held)
+        self.log.append(f"exceeded: drop {biggest}")
+        self.outboxes[biggest].close(discard=True)
+
+    async def start(self, nursery: trio.Nursery, writes: DirectWrites) -> None:
+        for index, (state, outbox) in enumerate(zip(self.states, self.outboxes, strict=True)):
+            if state in ("frames_full", "bytes_full"):
+                outbox.put("x" * (150 if state == "bytes_full" else 1))
+                if state == "frames_full":
+                    outbox.put("y")
+                    outbox.put("z")
+            if state == "closed":
+                outbox.close()
+            elif state in ("direct", "marked", "parked"):
+                direct = (self.sockets[index].send, writes) if state != "parked" else ()
+                nursery.start_soon(self._taker, index, *direct)
+        await trio.testing.wait_all_tasks_blocked()
+        for index, state in enumerate(self.states):
+            if state == "marked":
+                assert self.outboxes[index].put_direct("first")
+
+    async def _taker(self, index: int, *direct: Any) -> None:
+        while True:
+            frames = await self.outboxes[index].take(*direct)
+            self.taken[index].append(frames)
+            if not frames and self.outboxes[index].closed:
+                return
+
+    def observed(self) -> tuple[object, ...]:
+        return (
+            self.log,
+            self.budget.held,
+            [(list(outbox._frames), outbox.held, outbox.closed) for outbox in self.outboxes],
+            [socket.written for socket in self.sockets],
+            self.taken,
+        )
+
+
+@pytest.mark.parametrize("budget_limit", [10_000, 500])
+async def test_put_direct_many_does_what_put_direct_does_for_each_outbox(
+    budget_limit: int,
+) -> None:
+    # Every state twice, in an order where a drop for the address's budget (the tighter
+    # limit) happens mid-loop and changes what the outboxes after it get.
+    states = [*STATES, *reversed(STATES)]
+    frames = ["a" * 40, "b" * 40, "c" * 40]
+    worlds: list[World] = []
+    for many in (False, True):
+        world = World(states, budget_limit)
+        async with direct_writes() as writes, trio.open_nursery() as nursery:
+            await world.start(nursery, writes)
+            for frame in frames:
+                if many:
+                    world.outboxes[0].put_direct_many(world.outboxes, frame)
+                else:
+                    for outbox in world.outboxes:
+                        if not outbox.put_direct(frame) and outbox.on_full is not None:
+                            outbox.on_full()
+                # The round runs between two broadcasts for some, not for others.
+                await trio.testing.wait_all_tasks_blocked()
+            for outbox in world.outboxes:
+                outbox.close()
+        worlds.append(world)
+    one_by_one, in_one_loop = worlds
+    assert in_one_loop.observed() == one_by_one.observed()
+    # The comparison is not of two empty worlds: frames went out directly and through
+    # woken takers, and outboxes were dropped.
+    log = in_one_loop.log
+    assert "full 5" in log
+    if budget_limit == 500:
+        # Dropped for the address's budget: first the biggest, then some mid-loop.
+        assert log.count("exceeded: drop 3") == 1
+    else:
+        assert "full 6" in log
+        assert not any(entry.startswith("exceeded") for entry in log)
+        expected = [["a" * 40], ["b" * 40], ["c" * 40]]
+        assert in_one_loop.sockets[STATES.index("direct")].written == expected
+        assert in_one_loop.taken[STATES.index("parked")][:3] == expected
+        assert in_one_loop.outboxes[STATES.index("busy")]._frames == [frame for [frame] in expected]
+
+
+async def test_put_direct_many_marks_each_outbox_once_and_the_round_writes_each_once() -> None:
+    outboxes = [Outbox(limit=10) for _ in range(3)]
+    sockets = [Socket(room=100) for _ in outboxes]
+    async with direct_writes() as writes, trio.open_nursery() as nursery:
+        for outbox, socket in zip(outboxes, sockets, strict=True):
+            nursery.start_soon(outbox.take, socket.send, writes)
+        await trio.testing.wait_all_tasks_blocked()
+        rounds = writes.rounds
+        for frame in ("a", "b"):
+            outboxes[0].put_direct_many(outboxes, frame)
+        # Nobody woken, nothing written before the round.
+        assert all(outbox.awaited and len(outbox) == 2 for outbox in outboxes)
+        assert all(socket.written == [] for socket in sockets)
+        await trio.testing.wait_all_tasks_blocked()
+        assert writes.rounds == rounds + 1
+        assert [socket.written for socket in sockets] == [[["a", "b"]]] * 3
+        nursery.cancel_scope.cancel()
