@@ -42,7 +42,7 @@ from benchkit.acquaintances import (
     PREFIXES,
     USERS_PREFIX,
     Acquaintances,
-    username_pattern,
+    Usernames,
 )
 from benchkit.bulk import BulkReceiver
 from benchkit.processes import ROOT, script_args
@@ -349,10 +349,10 @@ class Worker:
                 client.timed = index in timed
                 client.bulk = not client.timed and index >= config.senders
         if config.handshake == "socketio":
-            pattern = username_pattern(config.tag)
+            names = Usernames(config.tag)
             room = config.room or config.clients
             for client in self.clients:
-                client.acquaintances = Acquaintances(pattern, client.number, room)
+                client.acquaintances = Acquaintances(names, client.number, room)
         self.bulk = BulkReceiver(
             DELIVERY_PREFIX, config.bulk_interval, second_prefix=JOIN_PREFIX, whole=PREFIXES
         )

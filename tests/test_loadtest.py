@@ -22,7 +22,7 @@ from benchkit.acquaintances import (
     PREFIXES,
     USERS_PREFIX,
     Acquaintances,
-    username_pattern,
+    Usernames,
 )
 from benchkit.bulk import BulkReceiver
 from benchkit.framecount import FrameCounter
@@ -463,7 +463,7 @@ def listed(number: int, tag: bytes = b"ab") -> bytes:
 
 
 def test_a_client_knows_the_others_from_its_users_list_then_from_the_joins() -> None:
-    known = Acquaintances(username_pattern("ab"), 1, 4)
+    known = Acquaintances(Usernames("ab"), 1, 4)
     known.learn(b'42["session",' + listed(1) + b"]")  # not about the others
     # Itself, and a user of another run with the same number as one of this run's.
     known.learn(b'42["users",[' + listed(0) + b"," + listed(1) + b"," + listed(3, b"zz") + b"]]")
@@ -477,6 +477,7 @@ def test_a_client_knows_the_others_from_its_users_list_then_from_the_joins() -> 
     assert known.knew_everyone_at is not None
     known.learn(b'42["user:join",' + listed(0) + b"]")  # told again
     known.learn(b'42["user:join",' + listed(9) + b"]")  # not one of the run's 4 clients
+    known.learn(b'42["user:join",{"username":"ltab-2x"}]')  # a name like theirs, not theirs
     assert (known.known, known.missing, known.twice) == (3, 0, 1)
 
 
