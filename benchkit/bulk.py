@@ -16,6 +16,7 @@ import contextlib
 import select
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
@@ -39,7 +40,8 @@ class BulkReceiver:
     ``packets`` (Socket.IO packets among them), ``matches`` (those starting with ``prefix``)
     and ``second_matches`` (with ``second_prefix``), totals since the receiver began;
     ``second_at`` is the wall-clock time of the read that found the last second match.
-    Answers Engine.IO and WebSocket pings."""
+    Messages starting with one of ``whole`` go whole to the ``on_whole`` their connection
+    was added with. Answers Engine.IO and WebSocket pings."""
 
     def __init__(
         self,
@@ -47,9 +49,11 @@ class BulkReceiver:
         interval: float = 0.02,
         buffer_size: int = 1 << 20,
         second_prefix: bytes = b"",
+        whole: tuple[bytes, ...] = (),
     ) -> None:
         self.prefix = prefix
         self.second_prefix = second_prefix
+        self.whole = whole
         self.interval = interval
         self.messages = 0
         self.packets = 0
@@ -64,10 +68,18 @@ class BulkReceiver:
     def __len__(self) -> int:
         return len(self._connections)
 
-    def add(self, sock: socket.socket, leftover: bytes = b"") -> trio.Event:
+    def add(
+        self,
+        sock: socket.socket,
+        leftover: bytes = b"",
+        on_whole: Callable[[bytes], None] | None = None,
+    ) -> trio.Event:
         """Take over ``sock`` (non-blocking, past its handshakes) and the bytes already read
-        from it; the event is set when the connection ends (then the socket is closed)."""
-        connection = _Connection(sock, FrameCounter(self.prefix, self.second_prefix))
+        from it; the event is set when the connection ends (then the socket is closed).
+        ``on_whole`` gets its messages that start with one of ``whole``."""
+        whole = self.whole if on_whole is not None else ()
+        counter = FrameCounter(self.prefix, self.second_prefix, whole, on_whole)
+        connection = _Connection(sock, counter)
         self._connections[sock.fileno()] = connection
         if leftover:
             self._count(connection, leftover, len(leftover))

@@ -37,6 +37,13 @@ from typing import Any, Protocol
 import orjson
 import trio
 
+from benchkit.acquaintances import (
+    JOIN_PREFIX,
+    PREFIXES,
+    USERS_PREFIX,
+    Acquaintances,
+    Usernames,
+)
 from benchkit.bulk import BulkReceiver
 from benchkit.processes import ROOT, script_args
 from benchkit.servermetrics import ServerCounts, server_counts
@@ -123,7 +130,8 @@ HOLD_MAX_P99_MS = 200.0
 # A sender that could not keep its schedule means the offered load was not offered.
 HOLD_MIN_SENT_FRACTION = 0.98
 # After the connects, a `user:join` fan-out still under way delivers some every moment; this
-# long without one, the rest are not coming (a server that sends none, as the floors do).
+# long without one (nor a client's `users` list), the rest are not coming (a server that
+# sends none, as the floors do).
 JOIN_STALL = 3.0
 
 
@@ -207,9 +215,6 @@ class RampSearch:
 # ---------------------------------------------------------------------------------------------
 
 DELIVERY_PREFIX = b'42["message:channel",'
-# A user announced to the clients already there: a connect storm is over when every one of
-# them has arrived (each of N clients joining is announced to those before it).
-JOIN_PREFIX = b'42["user:join",'
 MARK = b"LT|"
 
 
@@ -297,6 +302,9 @@ class WorkerConfig:
     # (benchkit.bulk), counted by their frame headers.
     sample: int = 0
     bulk_interval: float = 0.02
+    # Clients in the whole run, over every worker (0: this worker's alone): whom each
+    # client must come to know in a connect storm.
+    room: int = 0
 
 
 @dataclass
@@ -327,6 +335,8 @@ class Client:
         self.next_ack = 0
         self.bulk = False  # read by the bulk receiver: counted, not decoded
         self.timed = True  # records the latency of each delivery
+        # Whom it has been told of (chat clients: the Socket.IO handshake).
+        self.acquaintances: Acquaintances | None = None
 
 
 class Worker:
@@ -338,7 +348,14 @@ class Worker:
             for index, client in enumerate(self.clients):
                 client.timed = index in timed
                 client.bulk = not client.timed and index >= config.senders
-        self.bulk = BulkReceiver(DELIVERY_PREFIX, config.bulk_interval, second_prefix=JOIN_PREFIX)
+        if config.handshake == "socketio":
+            names = Usernames(config.tag)
+            room = config.room or config.clients
+            for client in self.clients:
+                client.acquaintances = Acquaintances(names, client.number, room)
+        self.bulk = BulkReceiver(
+            DELIVERY_PREFIX, config.bulk_interval, second_prefix=JOIN_PREFIX, whole=PREFIXES
+        )
         self.state = PhaseState()
         # Every Socket.IO packet received, for the coordinator's "has it settled" check
         # (not Engine.IO pings: they go on as long as the clients are connected).
@@ -394,7 +411,7 @@ class Worker:
             client.connected = True
             task_status.started()
             try:
-                await self._read_loop(transport, leftover, client.timed)
+                await self._read_loop(transport, leftover, client)
             except (trio.BrokenResourceError, trio.ClosedResourceError, WireError, OSError):
                 pass
             finally:
@@ -409,12 +426,13 @@ class Worker:
         task_status: trio.TaskStatus[None],
     ) -> None:
         """Give a connected client's socket to the bulk receiver; wait until it closes."""
-        self._count_greeting(frames)
+        self._count_greeting(client, frames)
         for frame in frames:  # what arrived with the handshake: before any phase
             if frame == b"2":
                 await transport.send_text("3")
         sock, rest = transport.detach()
-        closed = self.bulk.add(sock, rest)
+        known = client.acquaintances
+        closed = self.bulk.add(sock, rest, None if known is None else known.learn)
         client.connected = True
         task_status.started()
         try:
@@ -434,7 +452,8 @@ class Worker:
             max_message_bytes=64 * 1024 * 1024,
         )
         sio.on("message:channel", self._delivered)
-        sio.on("user:join", self._joined)
+        sio.on("user:join", functools.partial(self._told, client, "user:join"))
+        sio.on("users", functools.partial(self._told, client, "users"))
         async with self._connect_slot() as opened, sio.connect(self.url_of(client)):
             opened()
             client.sio = sio
@@ -482,20 +501,28 @@ class Worker:
         if not self.stopping:
             self.state.errors["disconnected"] += 1
 
-    def _count_greeting(self, frames: Sequence[bytes]) -> None:
+    def _count_greeting(self, client: Client, frames: Sequence[bytes]) -> None:
         """Count the packets read with the handshake, past the CONNECT answer."""
         now = time.time()
+        known = client.acquaintances
         for frame in frames:
             if frame.startswith(b"4"):
                 self.packets += 1
             if frame.startswith(JOIN_PREFIX):
                 self.joins += 1
                 self.last_join_at = now
+            if known is not None and frame.startswith(PREFIXES):
+                known.learn(frame)
 
-    def _joined(self, _user: object) -> None:
+    def _told(self, client: Client, event: str, *args: Any) -> None:
+        """The full client's `users` or `user:join`, decoded: encoded again for the one
+        way of reading them (a reference client, not a hot path)."""
         self.packets += 1
-        self.joins += 1
-        self.last_join_at = time.time()
+        if event == "user:join":
+            self.joins += 1
+            self.last_join_at = time.time()
+        if client.acquaintances is not None:
+            client.acquaintances.learn(b"42" + orjson.dumps([event, *args]))
 
     def _delivered(self, _channel: str, message: dict[str, Any]) -> None:
         state = self.state
@@ -537,8 +564,9 @@ class Worker:
             if not frames:
                 raise WireError("closed before the Socket.IO CONNECT answer")
 
-    async def _read_loop(self, transport: Transport, frames: list[bytes], timed: bool) -> None:
+    async def _read_loop(self, transport: Transport, frames: list[bytes], client: Client) -> None:
         # The hot path: one clock read per batch of frames, deliveries found by byte search.
+        timed, known = client.timed, client.acquaintances
         while True:
             state = self.state  # replaced at each phase start
             now = time.time()
@@ -555,12 +583,17 @@ class Worker:
                 elif frame.startswith(JOIN_PREFIX):
                     self.joins += 1
                     self.last_join_at = now
+                    if known is not None:
+                        known.learn(frame)
                 elif frame == b"2":
                     await transport.send_text("3")
                 elif frame.startswith(b"43"):
                     ack = parse_ack(frame)
                     if ack is not None:
                         self._count_ack(state, ack[1])
+                elif frame.startswith(USERS_PREFIX):
+                    if known is not None:
+                        known.learn(frame)
                 elif frame.startswith(b"1") or frame.startswith(b"41"):
                     return
             frames = await transport.receive_frames()
@@ -673,7 +706,25 @@ class Worker:
         }
 
     def progress(self) -> dict[str, Any]:
+        # The connected chat clients' knowledge of each other (a connect storm's end).
+        knowing = missing = twice = 0
+        knew_all_at: float | None = None
+        for client in self.clients:
+            known = client.acquaintances
+            if known is None or not client.connected:
+                continue
+            missing += known.missing
+            twice += known.twice
+            if known.missing == 0:
+                knowing += 1
+                at = known.knew_everyone_at
+                if at is not None and (knew_all_at is None or at > knew_all_at):
+                    knew_all_at = at
         return {
+            "knowing": knowing,
+            "missing": missing,
+            "twice": twice,
+            "knew_all_at": knew_all_at,
             "type": "progress",
             "connected": self.connected,
             "sent": self.state.sent,
@@ -1001,16 +1052,20 @@ class Coordinator:
                 await handle.process.wait()
 
     def _totals(self) -> dict[str, Any]:
-        keys = ("connected", "sent", "acked", "delivered", "packets", "joins")
+        keys = (
+            *("connected", "sent", "acked", "delivered", "packets", "joins"),
+            *("knowing", "missing", "twice"),
+        )
         totals: dict[str, Any] = {key: 0 for key in keys}
         for handle in self.workers:
             for key in keys:
                 totals[key] += handle.progress.get(key, 0)
         totals["senders_done"] = all(h.progress.get("senders_done", True) for h in self.workers)
-        totals["last_join_at"] = max(
-            (at for h in self.workers if (at := h.progress.get("last_join_at")) is not None),
-            default=None,
-        )
+        for latest in ("last_join_at", "knew_all_at"):
+            totals[latest] = max(
+                (at for h in self.workers if (at := h.progress.get(latest)) is not None),
+                default=None,
+            )
         return totals
 
     async def _connect(self) -> dict[str, Any]:
@@ -1043,6 +1098,7 @@ class Coordinator:
                 tag=self.tag,
                 sample=sample,
                 bulk_interval=options.bulk_interval,
+                room=options.clients,
             )
             first += count
             await handle.send({"op": "connect", "config": config.__dict__})
@@ -1091,17 +1147,30 @@ class Coordinator:
         # Connecting makes the chat server fan out `user:join` to everyone already there
         # (quadratic in clients); measure memory and start phases only once that is over.
         started_at = min(r["started"] for r in results)
-        joins = connected * (connected - 1) // 2 if options.handshake == "socketio" else None
-        quiet = await self._settle(limit=max(15.0, options.connect_timeout * 2), joins=joins)
+        chat = options.handshake == "socketio"
+        quiet = await self._settle(
+            limit=max(15.0, options.connect_timeout * 2), knowing=connected if chat else None
+        )
         summary["settled_s"] = round(time.time() - started_at, 3)
         summary["quiet"] = quiet  # false: still receiving when the wait's limit passed
-        if joins is not None:
+        if chat:
             totals = self._totals()
-            summary["joins"] = {"expected": joins, "delivered": totals["joins"]}
-            # When the last one arrived, if every one did (and no more: then the count
-            # would not say that everyone got every announcement).
-            last = totals["last_join_at"]
-            if totals["joins"] == joins and joins > 0 and last is not None:
+            # At most: each client announced to every one before it (one node, one at a
+            # time); a cluster tells clients arriving together of each other in `users`.
+            summary["joins"] = {
+                "delivered": totals["joins"],
+                "most": connected * (connected - 1) // 2,
+            }
+            summary["acquaintances"] = {
+                "clients": connected,
+                "knowing_everyone": totals["knowing"],
+                "missing": totals["missing"],
+                "twice": totals["twice"],
+            }
+            # When the last client came to know the last other one, if every client of
+            # the run connected and knows every other.
+            last = totals["knew_all_at"]
+            if connected == totals["knowing"] == options.clients > 1 and last is not None:
                 summary["fanout_s"] = round(last - started_at, 3)
         if rss_before is not None:
             rss_after = self.probe.rss_kib()
@@ -1213,25 +1282,29 @@ class Coordinator:
         return total
 
     async def _settle(
-        self, quiet_for: float = 0.6, limit: float = 15.0, joins: int | None = None
+        self, quiet_for: float = 0.6, limit: float = 15.0, knowing: int | None = None
     ) -> bool:
-        """Wait until ``joins`` `user:join` packets are in (when given; or until none has
-        arrived for ``JOIN_STALL`` seconds: a server that sends none, as the floors, or
-        fewer than every client counts), then until no Socket.IO packets arrive, so a
-        backlog from this phase cannot skew the next; whether that happened within
-        ``limit`` seconds. Engine.IO pings do not count: with thousands of clients one
-        arrives every few milliseconds."""
+        """Wait until ``knowing`` clients each know every other (when given; or until no
+        `user:join` or `users` list has arrived for ``JOIN_STALL`` seconds: a server that
+        sends none, as the floors, or tells some client of fewer than everyone), then until
+        no Socket.IO packets arrive, so a backlog from this phase cannot skew the next;
+        whether that happened within ``limit`` seconds. Engine.IO pings do not count: with
+        thousands of clients one arrives every few milliseconds."""
         deadline = time.monotonic() + limit
-        seen, changed = -1, time.monotonic()
-        while joins is not None and time.monotonic() < deadline:
-            have = self._totals()["joins"]
-            if have >= joins:
+        seen: tuple[int, int] | None = None
+        changed = time.monotonic()
+        while knowing is not None and time.monotonic() < deadline:
+            totals = self._totals()
+            if totals["knowing"] >= knowing:
                 break
+            have = (totals["joins"], totals["missing"])
             if have != seen:
                 seen, changed = have, time.monotonic()
             elif time.monotonic() - changed > JOIN_STALL:
                 break
-            self.progress.show(f"waiting for every user:join ({have}/{joins})")
+            self.progress.show(
+                f"waiting until every client knows every other ({totals['knowing']}/{knowing})"
+            )
             await trio.sleep(0.1)
         last = self._totals()["packets"]
         while time.monotonic() < deadline:
@@ -1271,10 +1344,13 @@ def format_report(report: dict[str, Any]) -> str:
         f"({connect['per_s']}/s), {connect['failed']} failed, server quiet after "
         f"{connect['settled_s']} s, latency {connect['latency_ms']}",
     ]
-    if "joins" in connect:
+    if "acquaintances" in connect:
+        known = connect["acquaintances"]
         lines.append(
-            f"user:join    {connect['joins']['delivered']}/{connect['joins']['expected']} "
-            f"delivered, the last after {connect.get('fanout_s')} s"
+            f"users        {known['knowing_everyone']}/{known['clients']} clients know every "
+            f"other ({known['missing']} missing, {known['twice']} told twice), the last "
+            f"after {connect.get('fanout_s')} s; {connect['joins']['delivered']} user:join "
+            f"(at most {connect['joins']['most']})"
         )
     if report.get("send_url", report["url"]) != report["url"]:
         lines.append(f"senders      connect to {report['send_url']}")

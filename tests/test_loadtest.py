@@ -17,6 +17,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchkit import servermetrics, stats, wire
+from benchkit.acquaintances import (
+    JOIN_PREFIX,
+    PREFIXES,
+    USERS_PREFIX,
+    Acquaintances,
+    Usernames,
+)
 from benchkit.bulk import BulkReceiver
 from benchkit.framecount import FrameCounter
 from benchkit.processes import HANDSHAKE, UNLIMITED, free_port, running, script_args
@@ -408,7 +415,7 @@ async def test_clients_the_chat_refuses_are_connect_failures_not_silent_members(
 
 
 @pytest.mark.slow
-async def test_a_connect_storm_is_over_once_every_join_is_in_whatever_the_pings_do(
+async def test_a_connect_storm_is_over_once_every_client_knows_every_other_whatever_the_pings_do(
     start_server: ServerFactory,
 ) -> None:
     # Heartbeats every 0.1 s to each of 30 clients: one lands in any quiet spell a check
@@ -417,17 +424,67 @@ async def test_a_connect_storm_is_over_once_every_join_is_in_whatever_the_pings_
     report = await run_loadtest(server.url, *("-c", "30", "-d", "0", "--sample", "5"))
     connect = report["connect"]
     assert (connect["connected"], connect["failed"]) == (30, 0)
-    # Each client is announced to every one that joined before it, the sample and the
-    # clients counted in bulk alike.
-    assert connect["joins"] == {"expected": 30 * 29 // 2, "delivered": 30 * 29 // 2}
+    # The sample and the clients counted in bulk alike: each knows the 29 others.
+    assert connect["acquaintances"] == {
+        "clients": 30,
+        "knowing_everyone": 30,
+        "missing": 0,
+        "twice": 0,
+    }
+    # One node: each client is announced to every one that joined before it.
+    assert connect["joins"] == {"delivered": 30 * 29 // 2, "most": 30 * 29 // 2}
     assert connect["quiet"] is True
     assert 0 < connect["fanout_s"] <= connect["settled_s"]
+
+
+@pytest.mark.slow
+async def test_a_connect_storm_on_two_nodes_of_a_cluster_ends_with_every_client_knowing_every_other(
+    start_server: ServerFactory, redis: RedisServer
+) -> None:
+    # 60 concurrent connects, the first 10 (the senders) to the other node: the log reader
+    # applies arrivals in batches, so some clients learn of each other from their `users`
+    # lists and fewer `user:join`s than N(N-1)/2 arrive (884 of 1,770 in a bench run).
+    one, other = await start_nodes(start_server, redis.url, 2)
+    report = await run_loadtest(
+        one.url,
+        *("--send-url", other.url, "-c", "60", "-d", "0", "--connect-concurrency", "60"),
+    )
+    connect = report["connect"]
+    assert (connect["connected"], connect["failed"]) == (60, 0)
+    known = connect["acquaintances"]
+    assert (known["clients"], known["knowing_everyone"], known["missing"]) == (60, 60, 0)
+    assert connect["joins"]["delivered"] <= connect["joins"]["most"] == 60 * 59 // 2
+    assert 0 < connect["fanout_s"] <= connect["settled_s"]
+
+
+def listed(number: int, tag: bytes = b"ab") -> bytes:
+    """A user as `users` and `user:join` name them (the load test's usernames)."""
+    return b'{"userId":"u%d","username":"lt%s-%d","connected":true}' % (number, tag, number)
+
+
+def test_a_client_knows_the_others_from_its_users_list_then_from_the_joins() -> None:
+    known = Acquaintances(Usernames("ab"), 1, 4)
+    known.learn(b'42["session",' + listed(1) + b"]")  # not about the others
+    # Itself, and a user of another run with the same number as one of this run's.
+    known.learn(b'42["users",[' + listed(0) + b"," + listed(1) + b"," + listed(3, b"zz") + b"]]")
+    assert (known.greeted, known.known, known.missing, known.twice) == (True, 1, 2, 0)
+    known.learn(b'42["users",[' + listed(2) + b"]]")  # only the greeting's list counts
+    assert known.missing == 2
+    known.learn(b'42["user:join",' + listed(2) + b"]")
+    assert known.knew_everyone_at is None
+    known.learn(b'42["user:join",' + listed(3) + b"]")
+    assert (known.missing, known.twice) == (0, 0)
+    assert known.knew_everyone_at is not None
+    known.learn(b'42["user:join",' + listed(0) + b"]")  # told again
+    known.learn(b'42["user:join",' + listed(9) + b"]")  # not one of the run's 4 clients
+    known.learn(b'42["user:join",{"username":"ltab-2x"}]')  # a name like theirs, not theirs
+    assert (known.known, known.missing, known.twice) == (3, 0, 1)
 
 
 # --- counting frames by their headers (the bulk clients) ---------------------------------------
 
 PREFIX = loadtest.DELIVERY_PREFIX
-JOIN = loadtest.JOIN_PREFIX
+JOIN = JOIN_PREFIX
 
 
 def delivery(size: int) -> bytes:
@@ -435,17 +492,19 @@ def delivery(size: int) -> bytes:
     return PREFIX + b"x" * (size - len(PREFIX))
 
 
-def counted_in_pieces(data: bytes, cuts: list[int]) -> tuple[FrameCounter, list[int]]:
+def counted_in_pieces(data: bytes, cuts: list[int]) -> tuple[FrameCounter, list[int], list[bytes]]:
     """Feed ``data`` cut at ``cuts``, each piece at the start of a larger reused buffer with
-    stale bytes after it (as ``recv_into`` leaves it); the counter and its summed counts."""
-    counter = FrameCounter(PREFIX, JOIN)
+    stale bytes after it (as ``recv_into`` leaves it); the counter, its summed counts and
+    the `users` and `user:join` messages it handed over whole."""
+    kept: list[bytes] = []
+    counter = FrameCounter(PREFIX, JOIN, PREFIXES, kept.append)
     totals = [0, 0, 0, 0]
     bounds = [0, *sorted(set(cuts)), len(data)]
     for start, end in itertools.pairwise(bounds):
         buffer = bytearray(data[start:end] + server_frame(delivery(40)) * 2)
         for index, count in enumerate(counter.feed(buffer, end - start)):
             totals[index] += count
-    return counter, totals
+    return counter, totals, kept
 
 
 @pytest.mark.parametrize("size", [len(PREFIX), 125, 126, 65535, 65536, 70_000])
@@ -455,8 +514,9 @@ def test_the_counter_reads_every_length_form_however_the_stream_is_cut(size: int
     stream += server_frame(JOIN + b"{}]")
     edges = [*range(0, 40), *range(len(stream) - 40, len(stream)), len(stream) // 2]
     for cut in edges:
-        counter, totals = counted_in_pieces(stream, [cut])
+        counter, totals, kept = counted_in_pieces(stream, [cut])
         assert totals == [4, 3, 1, 1], cut
+        assert kept == [JOIN + b"{}]"]
         assert counter.pings == 1
         assert not counter.closed
 
@@ -466,6 +526,9 @@ def test_the_counter_reads_every_length_form_however_the_stream_is_cut(size: int
         st.one_of(
             st.integers(len(PREFIX), 400).map(lambda size: (delivery(size), 0x1)),
             st.integers(0, 40).map(lambda size: (JOIN + b"z" * size, 0x1)),
+            # A `users` list, in each length form, and a binary message that looks like one.
+            st.integers(0, 70_000).map(lambda size: (USERS_PREFIX + b"u" * size, 0x1)),
+            st.just((USERS_PREFIX + b"[]]", 0x2)),
             # Shorter than either prefix, or the start of one cut short.
             st.integers(1, len(JOIN)).map(lambda size: (JOIN[:size], 0x1)),
             st.integers(0, 300).map(lambda size: (b"4" + b"y" * size, 0x1)),
@@ -481,7 +544,7 @@ def test_the_counter_counts_what_a_full_parse_finds(
     frames: list[tuple[bytes, int]], cuts: list[int]
 ) -> None:
     stream = b"".join(server_frame(payload, opcode) for payload, opcode in frames)
-    counter, totals = counted_in_pieces(stream, [cut for cut in cuts if cut < len(stream)])
+    counter, totals, kept = counted_in_pieces(stream, [cut for cut in cuts if cut < len(stream)])
     parsed, used = wire.parse_frames(bytearray(stream))
     assert used == len(stream)
     messages = [payload for first, payload in parsed if first & 0x0F in (0x1, 0x2)]
@@ -493,6 +556,9 @@ def test_the_counter_counts_what_a_full_parse_finds(
     ]
     assert counter.pings == messages.count(b"2")
     assert counter.ws_pings == [payload for first, payload in parsed if first & 0x0F == 0x9]
+    assert kept == [
+        payload for first, payload in parsed if first & 0x0F == 0x1 and payload.startswith(PREFIXES)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,16 @@
 """The WebSocket transport: one reader and one writer task per connection, and the upgrade."""
 
 import logging
+from collections.abc import Callable
 
 import trio
 
 from ..asgi_io import SEND_MANY, DirectSend, Message, Receive, Send
 from ..protocol import engineio
-from ..protocol.engineio import PacketType
+from ..protocol.engineio import Frame, PacketType
 from ..protocol.errors import EngineIOProtocolError
 from .directwrites import DirectWrites
+from .outbox import Outbox
 from .reasons import CloseReason, RejectLabel
 from .session import EngineSession
 
@@ -56,9 +58,9 @@ async def carry(
         nursery.start_soon(_read, session, receive)
         if not session.closed or session.flush_on_close:
             if batch and direct is not None and writes is not None:
-                await _write(session, send, batch, direct, writes)
+                await write_outbox(session.outbox, send, batch, direct, writes, session.wrote)
             else:
-                await _write(session, send, batch)
+                await write_outbox(session.outbox, send, batch, wrote=session.wrote)
         nursery.cancel_scope.cancel()
     session.websocket_ended()
     try:
@@ -69,15 +71,18 @@ async def carry(
         session.mark_flushed()
 
 
-async def _write(
-    session: EngineSession,
+async def write_outbox(
+    outbox: Outbox,
     send: Send,
     batch: bool,
     direct: DirectSend | None = None,
     writes: DirectWrites | None = None,
+    wrote: Callable[[list[Frame]], None] | None = None,
 ) -> None:
+    """A connection's writer: what ``outbox`` holds, to ``send``, until it is closed and
+    drained; ``wrote`` hears of each batch once written. (Also the writer of the floor app,
+    ``scripts/floor_hypercorn.py``, which has no session.)"""
     # Everything already queued is sent in one go: a burst costs the writer one wake-up.
-    outbox = session.outbox
     while True:
         frames = await outbox.take(direct, writes)
         if not frames:
@@ -94,7 +99,8 @@ async def _write(
                     await send({"type": "websocket.send", "text": frame})
                 else:
                     await send({"type": "websocket.send", "bytes": frame})
-        session.wrote(frames)
+        if wrote is not None:
+            wrote(frames)
         # Not held while parked in take(): an idle connection would keep its last batch
         # (after a connect storm, the newest users' whole `users` lists) for as long as
         # nothing else is sent to it.
