@@ -25,6 +25,7 @@ from minidiscord.asgi_io import DIRECT_SEND, SEND_MANY, AppMessage, ASGIApp, Rec
 from minidiscord.engine.reasons import CloseReason
 from minidiscord.frontend.hosting import serve
 from minidiscord.frontend.listening import open_listening_sockets
+from tests.frontend.test_accepting import Passes
 from tests.frontend.test_direct_send import SMALL_BUFFER, Client, items, room_server, session_of
 from tests.support.rawclient import websocket_request
 from tests.support.servers import TEST_SETTINGS
@@ -306,16 +307,14 @@ async def test_over_tls_only_batches_are_offered(tmp_path: Path) -> None:
     assert DIRECT_SEND not in offered[0]
 
 
-class Passes:
-    """Counts scheduler passes: a task that checkpoints in a loop runs once per pass."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    async def run(self) -> None:
-        while True:
-            self.count += 1
-            await trio.lowlevel.checkpoint()
+async def payloads_until(port: int, last: bytes) -> list[bytes]:
+    """Connect a raw client to ``port`` and read until ``last`` arrives: the frames' payloads."""
+    _, stream, received = await raw_client(port)
+    with trio.fail_after(10):
+        while last not in received:
+            received += await stream.receive_some(1 << 20)
+    frames, _ = parse_frames(received)
+    return [payload for _, payload in frames]
 
 
 async def test_a_batch_the_socket_takes_is_written_without_a_trip_through_the_scheduler() -> None:
@@ -336,12 +335,7 @@ async def test_a_batch_the_socket_takes_is_written_without_a_trip_through_the_sc
             pass
 
     async with hypercorn(raw_app(script)) as port:
-        _, stream, received = await raw_client(port)
-        with trio.fail_after(10):
-            while len(parse_frames(bytearray(received))[0]) < 2:
-                received += await stream.receive_some(1 << 16)
-        frames, _ = parse_frames(received)
-        assert [payload for _, payload in frames] == [b"one", b"two"]
+        assert await payloads_until(port, b"two") == [b"one", b"two"]
     assert passes_during == [0]
 
 
@@ -355,12 +349,7 @@ async def test_the_rest_of_a_batch_the_socket_took_part_of_follows_through_hyper
             pass
 
     async with hypercorn(raw_app(script)) as port:
-        _, stream, received = await raw_client(port)
-        with trio.fail_after(10):
-            while b"last" not in received:
-                received += await stream.receive_some(1 << 20)
-        frames, _ = parse_frames(received)
-        assert [payload for _, payload in frames] == [big.encode(), b"after", b"last"]
+        assert await payloads_until(port, b"last") == [big.encode(), b"after", b"last"]
 
 
 async def test_a_batch_waits_for_hypercorns_write_in_progress() -> None:
@@ -379,9 +368,4 @@ async def test_a_batch_waits_for_hypercorns_write_in_progress() -> None:
             pass
 
     async with hypercorn(raw_app(script)) as port:
-        _, stream, received = await raw_client(port)
-        with trio.fail_after(10):
-            while b"after" not in received:
-                received += await stream.receive_some(1 << 20)
-        frames, _ = parse_frames(received)
-        assert [payload for _, payload in frames] == [big, b"after"]
+        assert await payloads_until(port, b"after") == [big, b"after"]
