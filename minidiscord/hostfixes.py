@@ -30,6 +30,9 @@
   on the native front end.
 - hypercorn writes each WebSocket message on its own; its WebSockets now take the engine's
   batches and direct sends as the native front end does (:mod:`.hypercorn_sends`).
+- hypercorn's trio worker accepts one connection per pass through the scheduler; it now
+  accepts several waiting ones per wake-up, as the native front end does
+  (:mod:`.hypercorn_accepting`).
 """
 
 import functools
@@ -173,10 +176,11 @@ def install() -> None:
     refuse_ambiguous_requests()
     close_connections_promptly()
     limit_websocket_messages()
-    # Imported here: it imports hypercorn, which a native-only process never loads.
-    from . import hypercorn_sends
+    # Imported here: they import hypercorn, which a native-only process never loads.
+    from . import hypercorn_accepting, hypercorn_sends
 
     hypercorn_sends.install()
+    hypercorn_accepting.install()
 
 
 def limit_websocket_messages() -> None:

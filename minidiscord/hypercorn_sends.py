@@ -86,32 +86,33 @@ class HypercornWrites:
     def send_now(self, payloads: Sequence[str | bytes]) -> int | None:
         """The :data:`~minidiscord.asgi_io.DirectSend` of this WebSocket: None when nothing
         was written, else how many bytes the socket did not take (kept for the next write)."""
-        stream = self._stream
-        lock, sock = self._lock, self._socket
-        if (
-            self._pending
-            or self._writing
-            or lock is None
-            or sock is None
-            or lock.locked()
-            or not _open(stream)
-        ):
-            return None
-        # -1 once hypercorn has closed the socket: its number may belong to another client.
-        fd = sock.fileno()
-        if fd < 0:
+        if self._pending or self._writing or not self._may_write() or not _open(self._stream):
             return None
         data = self._frames.encode_all(payloads)
-        try:
-            # The socket is non-blocking (trio's): this never waits.
-            sent = os.write(fd, data)
-        except OSError:
+        sent = self._write_some(data)
+        if sent is None:
             # Full (EAGAIN: the writer sends it), or reset (the reader finds out).
             return None
         unsent = len(data) - sent
         if unsent:
             self._pending = data[sent:]
         return unsent
+
+    def _may_write(self) -> bool:
+        """Plain TCP, hypercorn is not writing (its send lock is free), and its socket is
+        still open (-1 once closed: the number may belong to another client by now)."""
+        lock, sock = self._lock, self._socket
+        return lock is not None and sock is not None and not lock.locked() and sock.fileno() >= 0
+
+    def _write_some(self, data: bytes) -> int | None:
+        """Write what the socket takes of ``data`` now (the caller checked
+        :meth:`_may_write`): how many bytes, or None when it took nothing or failed."""
+        assert self._socket is not None
+        try:
+            # The socket is non-blocking (trio's): this never waits.
+            return os.write(self._socket.fileno(), data)
+        except OSError:
+            return None
 
     async def send_many(self, frames: Sequence[str | bytes]) -> None:
         """Write what a direct send left, then ``frames``, in one write."""
@@ -130,9 +131,31 @@ class HypercornWrites:
             return
         self._writing = True
         try:
-            await self._stream.send(Data(stream_id=self._stream.stream_id, data=data))
+            rest = self._write_at_once(data)
+            if rest:
+                await self._stream.send(Data(stream_id=self._stream.stream_id, data=rest))
         finally:
             self._writing = False
+
+    def _write_at_once(self, data: bytes) -> bytes:
+        """Write what the socket takes of ``data`` now; the rest, for hypercorn's send.
+
+        hypercorn's send takes its lock and writes with ``send_all``: two trips through the
+        scheduler for every write. In a connect storm a writer that yields while joins
+        arrive every pass never gets back to idle, so every `user:join` then went through
+        it, one write per client per pass, instead of in the engine's rounds of direct
+        writes (docs/benchmarks.md, "hypercorn's connect storm"). Written here, a write the
+        socket takes whole costs one system call and no trip, and the writer is idle again
+        at once.
+        """
+        if not self._may_write():
+            return data
+        sent = self._write_some(data)
+        if sent is None:
+            # Full: hypercorn's send waits until it is writable. Reset: its send finds out
+            # and closes the connection, as it would have.
+            return data
+        return data[sent:]
 
 
 def _open(stream: WSStream) -> bool:

@@ -177,6 +177,7 @@ _PROBE = """
 import functools, sys, trio
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.ws_stream import Handshake, WebsocketBuffer
+from hypercorn.trio import run as worker
 from hypercorn.trio.tcp_server import TCPServer
 from minidiscord.app import create_app
 from minidiscord.config import Settings
@@ -187,6 +188,7 @@ methods = {
     "H11Protocol.__init__": (H11Protocol, "__init__"),
     "Handshake.__init__": (Handshake, "__init__"),
     "WebsocketBuffer.extend": (WebsocketBuffer, "extend"),
+    "worker.trio": (worker, "trio"),
 }
 before = {name: getattr(owner, attribute) for name, (owner, attribute) in methods.items()}
 settings = Settings(host="127.0.0.1", port=0, store="memory", frontend=sys.argv[1])
@@ -208,7 +210,8 @@ print(",".join(sorted(n for n, (o, a) in methods.items() if getattr(o, a) is not
         ("native", ""),
         (
             "hypercorn",
-            "H11Protocol.__init__,Handshake.__init__,TCPServer.run,WebsocketBuffer.extend",
+            "H11Protocol.__init__,Handshake.__init__,TCPServer.run,WebsocketBuffer.extend,"
+            "worker.trio",
         ),
     ],
 )

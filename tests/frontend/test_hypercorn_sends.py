@@ -25,6 +25,7 @@ from minidiscord.asgi_io import DIRECT_SEND, SEND_MANY, AppMessage, ASGIApp, Rec
 from minidiscord.engine.reasons import CloseReason
 from minidiscord.frontend.hosting import serve
 from minidiscord.frontend.listening import open_listening_sockets
+from tests.frontend.test_accepting import Passes
 from tests.frontend.test_direct_send import SMALL_BUFFER, Client, items, room_server, session_of
 from tests.support.rawclient import websocket_request
 from tests.support.servers import TEST_SETTINGS
@@ -304,3 +305,67 @@ async def test_over_tls_only_batches_are_offered(tmp_path: Path) -> None:
     assert offered
     assert SEND_MANY in offered[0]
     assert DIRECT_SEND not in offered[0]
+
+
+async def payloads_until(port: int, last: bytes) -> list[bytes]:
+    """Connect a raw client to ``port`` and read until ``last`` arrives: the frames' payloads."""
+    _, stream, received = await raw_client(port)
+    with trio.fail_after(10):
+        while last not in received:
+            received += await stream.receive_some(1 << 20)
+    frames, _ = parse_frames(received)
+    return [payload for _, payload in frames]
+
+
+async def test_a_batch_the_socket_takes_is_written_without_a_trip_through_the_scheduler() -> None:
+    # hypercorn's own send yields twice (its lock, then send_all): a writer that yields while
+    # broadcasts keep coming never gets back to waiting, and every broadcast then wakes it.
+    passes_during: list[int] = []
+
+    async def script(scope: Scope, receive: Receive, send: Send) -> None:
+        passes = Passes()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(passes.run)
+            await trio.lowlevel.checkpoint()
+            before = passes.count
+            await send({"type": SEND_MANY, "frames": ["one", "two"]})
+            passes_during.append(passes.count - before)
+            nursery.cancel_scope.cancel()
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async with hypercorn(raw_app(script)) as port:
+        assert await payloads_until(port, b"two") == [b"one", b"two"]
+    assert passes_during == [0]
+
+
+async def test_the_rest_of_a_batch_the_socket_took_part_of_follows_through_hypercorn() -> None:
+    big = "x" * 1_000_000
+
+    async def script(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": SEND_MANY, "frames": [big, "after"]})
+        await send({"type": SEND_MANY, "frames": ["last"]})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async with hypercorn(raw_app(script)) as port:
+        assert await payloads_until(port, b"last") == [big.encode(), b"after", b"last"]
+
+
+async def test_a_batch_waits_for_hypercorns_write_in_progress() -> None:
+    big = b"x" * 1_000_000
+
+    async def script(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_big() -> None:
+            await send({"type": "websocket.send", "bytes": big})
+
+        async with trio.open_nursery() as nursery:
+            # hypercorn's own send of more than the socket takes holds its lock meanwhile.
+            nursery.start_soon(send_big)
+            await trio.testing.wait_all_tasks_blocked()
+            await send({"type": SEND_MANY, "frames": ["after"]})
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+
+    async with hypercorn(raw_app(script)) as port:
+        assert await payloads_until(port, b"after") == [big, b"after"]
