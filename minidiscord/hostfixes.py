@@ -30,6 +30,9 @@
   on the native front end.
 - hypercorn writes each WebSocket message on its own; its WebSockets now take the engine's
   batches and direct sends as the native front end does (:mod:`.hypercorn_sends`).
+- hypercorn shields its writes from cancellation, so a client that stopped reading kept its
+  connection after the engine dropped it, until it read or closed; a cancelled write now
+  ends its connection, as on the native front end (:mod:`.hypercorn_cancels`).
 """
 
 import functools
@@ -174,9 +177,10 @@ def install() -> None:
     close_connections_promptly()
     limit_websocket_messages()
     # Imported here: it imports hypercorn, which a native-only process never loads.
-    from . import hypercorn_sends
+    from . import hypercorn_cancels, hypercorn_sends
 
     hypercorn_sends.install()
+    hypercorn_cancels.install()
 
 
 def limit_websocket_messages() -> None:
