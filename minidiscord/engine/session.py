@@ -453,7 +453,7 @@ class EngineSession:
         try:
             if self.flush_on_close and not self._flushed:
                 self._flushed_event = trio.Event()
-                with trio.move_on_after(FLUSH_TIMEOUT):
+                with trio.move_on_at(self._flush_deadline):
                     await self._flushed_event.wait()
         finally:
             for scope in self._task_scopes or ():
