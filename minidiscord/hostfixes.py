@@ -33,6 +33,9 @@
 - hypercorn's trio worker accepts one connection per pass through the scheduler; it now
   accepts several waiting ones per wake-up, as the native front end does
   (:mod:`.hypercorn_accepting`).
+- hypercorn shields its writes from cancellation, so a client that stopped reading kept its
+  connection after the engine dropped it, until it read or closed; a cancelled write now
+  ends its connection, as on the native front end (:mod:`.hypercorn_cancels`).
 """
 
 import functools
@@ -177,10 +180,11 @@ def install() -> None:
     close_connections_promptly()
     limit_websocket_messages()
     # Imported here: they import hypercorn, which a native-only process never loads.
-    from . import hypercorn_accepting, hypercorn_sends
+    from . import hypercorn_accepting, hypercorn_cancels, hypercorn_sends
 
     hypercorn_sends.install()
     hypercorn_accepting.install()
+    hypercorn_cancels.install()
 
 
 def limit_websocket_messages() -> None:

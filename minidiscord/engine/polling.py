@@ -74,10 +74,12 @@ async def poll(session: EngineSession, receive: Receive, send: Send, headers: He
         # send its next GET on another connection, served before this task resumes.
         polling = False
         session.end_poll()
-        await respond(send, 200, engineio.encode_payload(frames), headers=headers)
-        session.wrote(frames)
-        if ended:
-            session.mark_flushed()
+        # Cut off if the session drops the client meanwhile (one that does not read).
+        with session.writing():
+            await respond(send, 200, engineio.encode_payload(frames), headers=headers)
+            session.wrote(frames)
+            if ended:
+                session.mark_flushed()
     finally:
         if polling:
             session.end_poll()

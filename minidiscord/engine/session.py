@@ -7,11 +7,16 @@ and the client's packets are handled in that transport's task, in order. Tasks t
 application starts for the connection run in the engine's nursery under a cancel scope
 the session keeps. Closing starts one task that lets the transport deliver what was
 queued (bounded), cancels the connection's tasks and runs the application's close
-handler once, with the reason.
+handler once, with the reason. What a transport is writing to the client when the session
+drops it is cancelled, and once the session is closing every write has until the flush
+deadline: the front end then ends the connection, so a client that stopped reading keeps
+nothing.
 """
 
 import logging
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any, Protocol
@@ -164,6 +169,7 @@ class EngineSession:
         "_deadline",
         "_dispatch_lock",
         "_dropped_packets",
+        "_flush_deadline",
         "_flushed",
         "_flushed_event",
         "_heartbeat",
@@ -179,6 +185,7 @@ class EngineSession:
         "_timer_callback",
         "_transport",
         "_websocket_scope",
+        "_write_scopes",
         "close_reason",
         "config",
         "established",
@@ -246,6 +253,10 @@ class EngineSession:
         # Set by the transport once the client has everything queued before the close.
         self._flushed = False
         self._flushed_event: trio.Event | None = None
+        # When a closing session stops waiting for its transport to deliver (inf while open).
+        self._flush_deadline = math.inf
+        # The scopes of writes in progress (see writing()); None when there are none.
+        self._write_scopes: set[trio.CancelScope] | None = None
         self._task_scopes: set[trio.CancelScope] | None = None
 
     def start(self, open_handler: OpenHandler) -> None:
@@ -386,6 +397,27 @@ class EngineSession:
             finally:
                 self._task_scopes.discard(scope)
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Write to the client inside this block (a polling answer, a closing frame).
+
+        The write is cancelled when the session drops its client meanwhile; once the
+        session is closing it has until the flush deadline. A front end whose write is
+        cancelled ends the connection (part of it may be out), so a client that stopped
+        reading keeps neither its connection nor what was being written to it.
+        """
+        with trio.CancelScope(deadline=self._flush_deadline) as scope:
+            scopes = self._write_scopes
+            if scopes is None:
+                scopes = self._write_scopes = set()
+            scopes.add(scope)
+            try:
+                yield
+            finally:
+                scopes.discard(scope)
+                if not scopes and self._write_scopes is scopes:
+                    self._write_scopes = None
+
     def mark_flushed(self) -> None:
         """Called by the transport once the client has everything queued before the close."""
         self._flushed = True
@@ -409,10 +441,19 @@ class EngineSession:
         self._move(TransportState.CLOSING)
         self.close_reason = reason
         self.flush_on_close = flush
+        self._flush_deadline = trio.current_time() + FLUSH_TIMEOUT
         self.outbox.close(discard=not flush)
+        # A client that does not read must not hold its connection past the flush: what
+        # carries or writes to it is cut off at the deadline, or at once when it is dropped.
+        scopes = [*(self._write_scopes or ()), self._websocket_scope]
+        for scope in scopes:
+            if scope is None:
+                continue
+            if flush:
+                scope.deadline = min(scope.deadline, self._flush_deadline)
+            else:
+                scope.cancel()
         if not flush:
-            if self._websocket_scope is not None:
-                self._websocket_scope.cancel()
             self.release_poll()
         self._host.spawn(self._finish)
 
@@ -420,7 +461,7 @@ class EngineSession:
         try:
             if self.flush_on_close and not self._flushed:
                 self._flushed_event = trio.Event()
-                with trio.move_on_after(FLUSH_TIMEOUT):
+                with trio.move_on_at(self._flush_deadline):
                     await self._flushed_event.wait()
         finally:
             for scope in self._task_scopes or ():
@@ -502,8 +543,11 @@ class EngineSession:
     # The WebSocket transport.
 
     def websocket_started(self, scope: trio.CancelScope) -> None:
-        """A WebSocket carries the session in tasks under ``scope`` (cancelled to drop it)."""
+        """A WebSocket carries the session in tasks under ``scope`` (cancelled to drop it,
+        given until the flush deadline when the session closes cleanly)."""
         self._websocket_scope = scope
+        if self.closed:
+            scope.deadline = min(scope.deadline, self._flush_deadline)
 
     def websocket_ended(self) -> None:
         self._websocket_scope = None

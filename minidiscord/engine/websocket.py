@@ -65,8 +65,10 @@ async def carry(
     session.websocket_ended()
     try:
         if not session.client_gone:
-            # Ends the transport, not the Socket.IO session: standard clients reconnect.
-            await send({"type": "websocket.close", "code": 1000})
+            # Bounded: a client that does not read must not hold the connection with it.
+            with session.writing():
+                # Ends the transport, not the Socket.IO session: standard clients reconnect.
+                await send({"type": "websocket.close", "code": 1000})
     finally:
         session.mark_flushed()
 

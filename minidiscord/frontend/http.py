@@ -326,7 +326,15 @@ class _Exchange:
         if not more:
             self.response_done = True
             chunks.append(self.conn.send(h11.EndOfMessage()) or b"")
-        if not self.client_gone and not await self.connection.send_bytes(b"".join(chunks)):
+        if self.client_gone:
+            return
+        try:
+            sent = await self.connection.send_bytes(b"".join(chunks))
+        except trio.Cancelled:
+            # Part of the answer may be out: the connection can carry nothing more.
+            self.client_gone = True
+            raise
+        if not sent:
             self.client_gone = True
 
     async def _send_plain(self, status: int, body: bytes) -> None:

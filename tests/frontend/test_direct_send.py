@@ -30,6 +30,7 @@ from minidiscord.frontend import FrontendConfig, NativeServer
 from minidiscord.frontend.listening import open_listening_sockets
 from minidiscord.sockets import Socket, SocketServer
 from tests.support.rawclient import websocket_request
+from tests.support.tcpstate import server_holds
 from tests.support.waiting import wait_until
 
 # The python-socketio clients of the rounds test: what each got, in order.
@@ -69,8 +70,10 @@ async def native(sio: Any) -> AsyncIterator[tuple[NativeServer, int]]:
 class Client:
     """A Socket.IO client on the default namespace that reads only when told to."""
 
-    def __init__(self, ws: LeanWebSocket) -> None:
+    def __init__(self, ws: LeanWebSocket, sock: trio.socket.SocketType) -> None:
         self.ws = ws
+        # Its TCP socket, whose server side the kernel reports (tests.support.tcpstate).
+        self.sock = sock
         self.sid = ""
 
     @classmethod
@@ -90,7 +93,7 @@ class Client:
                 answer += await stream.receive_some(4096)
         head, _, rest = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head
-        client = cls(LeanWebSocket(stream, rest))
+        client = cls(LeanWebSocket(stream, rest), sock)
         (opening,) = await client.read(1)
         client.sid = json.loads(opening[1:])["sid"]
         connect = b"40" if auth is None else b"40" + json.dumps(auth).encode()
@@ -359,6 +362,8 @@ async def test_a_stalled_reader_is_dropped_and_nobody_else_waits(
         # Most of the reader's frames went straight to its socket.
         assert context.direct_writes - direct > count // 2
         assert reader_session.close_reason is None
+        # The writer blocked on it was cancelled, and the connection closed.
+        await wait_until(lambda: not server_holds(stalled.sock), timeout=20)
     assert any("slow consumer" in record.getMessage() for record in caplog.records)
 
 
