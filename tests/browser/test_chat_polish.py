@@ -227,7 +227,7 @@ def test_an_open_drawer_keeps_the_focus_and_escape_gives_it_back(
     expect(alice.channel("welcome")).to_be_focused()
     inside = "() => document.getElementById('channels-panel').contains(document.activeElement)"
     stops = _tab_through(alice, 10)
-    assert alice.page.evaluate(inside)
+    assert alice.page.evaluate(inside), f"focus left the drawer; the stops were {stops}"
     # Five channels and the settings button, then round again.
     assert stops[:6] == [
         "#general",

@@ -89,6 +89,23 @@ class Network:
         self.down = False
 
 
+def wait_for_read_echo(page: Page, connection: Connection, text: str) -> None:
+    """Wait until the server has told this connection that the page read the message ``text``.
+
+    The page marks what it shows as read (throttled, so up to a second later); the server's
+    ``read`` echo to the user's sockets is then a real event, and one the recovery would
+    replay if the network failed first."""
+    for _ in range(200):
+        events = connection.socket_io(connection.received, "2")
+        ids = [
+            e[2]["id"] for e in events if e[0] == "message:channel" and e[2].get("message") == text
+        ]
+        if ids and any(e[0] == "read" and e[1].get("id", 0) >= ids[0] for e in events):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the page never marked {text!r} read")
+
+
 def watch_offline_list(page: Page) -> None:
     """Record, in the page, every name ever shown in the offline list."""
     page.evaluate(
@@ -130,6 +147,7 @@ def test_the_page_recovers_a_dropped_connection_with_every_message_once(
         watch_offline_list(bob.page)
         (first,) = network.connections
         (connected,) = first.socket_io(first.received, "0")
+        wait_for_read_echo(alice.page, first, "before the drop")
 
         network.fail()
         expect(alice.status).to_contain_text("Reconnecting")
