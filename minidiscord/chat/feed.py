@@ -21,10 +21,11 @@ class Feed(Protocol):
         """The sink that applies log entries (the chat); before ``start``."""
         ...
 
-    async def arrive(self, socket_id: str, user: User, *, first: bool) -> None:
-        """Register a socket of ``user`` (``first``: the user's first connect ever) and
-        return once this node has applied the log through the user coming online. Raises
-        ConnectionRefused when it cannot (Redis unavailable)."""
+    async def arrive(self, socket_id: str, user: User) -> None:
+        """Register a socket of ``user`` and return once this node has applied the log
+        through the user coming online (announced as new, a `user:join`, when no connect
+        snapshot could have listed it yet: the store's mark says so, not the caller).
+        Raises ConnectionRefused when it cannot (Redis unavailable)."""
         ...
 
     def offset_at(self, position: int) -> AbstractContextManager[None]:

@@ -151,7 +151,8 @@ class Greeting:
     async def _read_snapshot(self, connecting: frozenset[str]) -> tuple[Snapshot, bool]:
         """One store read for these connecting users, and whether a user change overlapped
         it. In cluster mode Redis leaves out the users online anywhere: this node mirrors
-        them (see _listed_users)."""
+        them (see _listed_users); and those not yet shown, whose first arrival the log will
+        announce."""
         changes_before = self._changes
         skip_online = self._cluster
         if self._listed_offline is None:

@@ -298,7 +298,7 @@ class ChatServer:
                     back = socket.id not in self._going and user.user_id not in self._left
                     if self._feed is not None and back:
                         # It went offline after the grace: it comes back through the log.
-                        await self._feed.arrive(socket.id, user, first=False)
+                        await self._feed.arrive(socket.id, user)
                     self._resume(socket)
                 else:
                     await self._join(socket, fields)
@@ -329,7 +329,7 @@ class ChatServer:
             # Another tab of this user sent `user:leave` while we were reading.
             raise ConnectionRefused("this session has ended; connect again to start a new one")
         if self._feed is not None:
-            await self._arrive(socket, user, first=restored is None)
+            await self._arrive(socket, user)
             if socket.id not in self._ns.sockets:
                 self._feed.depart(socket.id)
                 return
@@ -396,11 +396,11 @@ class ChatServer:
             socket.to(WELCOME_CHANNEL).emit("user:connect", user.presence_wire(connected=True))
             log.debug("user %s (%s) is back online", user.user_id, user.username)
 
-    async def _arrive(self, socket: Socket, user: User, *, first: bool) -> None:
+    async def _arrive(self, socket: Socket, user: User) -> None:
         """Cluster mode: register the socket and wait until this node has shown the user
         online; then the user list and history boundary are both from that log position."""
         assert self._feed is not None
-        await self._feed.arrive(socket.id, user, first=first)
+        await self._feed.arrive(socket.id, user)
         if self._greeting.left_lately(user.user_id):
             # It left (from a tab on any node) while we were reading or registering.
             self._feed.depart(socket.id)

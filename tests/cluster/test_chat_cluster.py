@@ -570,7 +570,7 @@ async def test_a_node_out_of_step_with_redis_repairs_it_at_its_next_heartbeat(
     # A registration Redis holds but the node does not (as when an `up` timed out, was
     # refused to its client, and Redis applied it when it woke): a ghost online user.
     ghost = User("ghost-user", "ghost")
-    await presence.up("ghost-socket", ghost, first=False)
+    await presence.up("ghost-socket", ghost)
     await watcher.wait_for("user:connect", lambda u: u["userId"] == "ghost-user")
     presence._sockets.pop("ghost-socket")
     presence.out_of_step = True

@@ -1,6 +1,7 @@
 """A node's presence calls to Redis: the ups and downs asked for while one call is in
 flight go together in the next, in the order asked for."""
 
+import time
 from collections.abc import AsyncIterator
 
 import orjson
@@ -9,7 +10,7 @@ import trio
 import trio.testing
 
 from minidiscord.chat.cluster.keys import ClusterKeys
-from minidiscord.chat.cluster.presence import ClusterPresence
+from minidiscord.chat.cluster.presence import UNSHOWN_SECONDS, ClusterPresence
 from minidiscord.chat.models import User
 from minidiscord.redis.connection import RedisClient, open_redis
 from minidiscord.redis.target import parse_redis_url
@@ -57,7 +58,7 @@ async def test_a_burst_of_ups_and_downs_is_one_call_each_in_order(
 
     async def up(n: int) -> None:
         asked.append(n)  # no checkpoint before up() queues it
-        positions.append(await presence.up(f"s{n}", users[n], first=True))
+        positions.append(await presence.up(f"s{n}", users[n]))
 
     before = _script_calls(redis)
     async with trio.open_nursery() as ups:
@@ -88,3 +89,43 @@ async def test_a_burst_of_ups_and_downs_is_one_call_each_in_order(
     assert offline == [f"u{n}" for n in range(10)]
     online = await client.hkeys(KEYS.online)
     assert sorted(online) == sorted(u.user_id.encode() for u in users[10:])
+
+
+async def _online_entries(client: RedisClient) -> list[tuple[str, bool]]:
+    """Each `online` entry's user and whether it is the user's first ever."""
+    found = []
+    for entry in await client.xrange(KEYS.log):
+        if entry.field_values[b"k"] == b"online":
+            data = orjson.loads(entry.field_values[b"d"])
+            found.append((data["user"]["userId"], data["first"]))
+    return found
+
+
+async def test_the_online_entry_that_takes_a_users_unshown_mark_is_its_first(
+    client: RedisClient, nursery: trio.Nursery
+) -> None:
+    presence = await _node(client, nursery)
+    new, known = User("new", "new"), User("known", "known")
+    # As the store marks a user it creates: not yet shown to anyone.
+    await client.zadd(KEYS.unshown, {"new": int(time.time() * 1000)})
+    await presence.up("s1", new)
+    await presence.up("s2", known)
+    presence.down("s1")
+    await presence.up("s3", new)
+    assert await _online_entries(client) == [("new", True), ("known", False), ("new", False)]
+    assert await client.zcard(KEYS.unshown) == 0
+
+
+async def test_a_heartbeat_drops_the_unshown_marks_older_than_any_connect_takes(
+    client: RedisClient, nursery: trio.Nursery
+) -> None:
+    presence = await _node(client, nursery)
+    now = int(time.time() * 1000)
+    stale = now - int(UNSHOWN_SECONDS * 1000) - 5_000
+    await client.zadd(KEYS.unshown, {"stale": stale, "fresh": now})
+    await presence.beat(10_000, 5_000, first=False)
+    assert await client.zrange(KEYS.unshown, 0, -1) == (b"fresh",)
+    # Listed offline since: its arrival is a coming online, not news.
+    await presence.up("s1", User("stale", "stale"))
+    await presence.up("s2", User("fresh", "fresh"))
+    assert await _online_entries(client) == [("stale", False), ("fresh", True)]

@@ -591,6 +591,8 @@ async def test_a_snapshot_skipping_online_users_reads_only_the_offline_ones(
         online = [users[7], users[6], users[4], users[2]]
         async with open_redis(parse_redis_url(redis.url)) as client:
             await client.hset(store.keys.online, {u.user_id: 1 for u in online})
+            # Every one of them has been shown (a first arrival took their marks).
+            await client.delete([store.keys.unshown])
         asked = [users[7].user_id, users[0].user_id]
 
         snapshot = await store.snapshot([], 0, users_max=2, including=asked, skip_online=True)
@@ -607,3 +609,34 @@ async def test_a_snapshot_skipping_online_users_reads_only_the_offline_ones(
         assert tail.users == [users[1], users[3], users[5]]
         # Without skipping, the online ones are read and counted as before.
         assert (await store.snapshot([], 0, users_max=2)).users == [users[6], users[7]]
+
+
+async def test_a_snapshot_skipping_online_users_leaves_out_those_not_yet_shown(
+    redis: RedisServer,
+) -> None:
+    # A user created and not yet shown online (its first arrival not logged) is left out of
+    # a cluster connect's snapshot: whoever reads it learns of the user from that arrival.
+    async with running_store(redis) as store:
+        users = [(await store.create_user(f"u{n}", seen=100 + n))[0] for n in range(6)]
+        keys = store.keys
+        async with open_redis(parse_redis_url(redis.url)) as client:
+            marks = await client.zrange(keys.unshown, 0, -1)
+            assert sorted(marks) == sorted(u.user_id.encode() for u in users)
+            # u0, u1 and u2 were shown once (and are offline again); u5 is online.
+            await client.zrem(keys.unshown, [u.user_id for u in users[:3]])
+            await client.zrem(keys.unshown, [users[5].user_id])
+            await client.hset(keys.online, {users[5].user_id: 1})
+        asked = [users[4].user_id]
+        # The newest two offline ones shown: the cut makes room for those left out.
+        snapshot = await store.snapshot([], 0, users_max=2, including=asked, skip_online=True)
+        assert snapshot.users == [users[1], users[2], users[4]]
+        assert snapshot.outside_cut == {users[4].user_id}
+        assert (await store.snapshot([], 0, skip_online=True)).users == users[:3]
+        tail = await store.snapshot([], 0, users_max=10, seen_since=101, skip_online=True)
+        assert tail.users == users[1:3]
+        # Every other read lists them: they exist.
+        assert await store.list_users() == users
+        # Deleting a user takes its mark too.
+        assert await store.delete_user(users[3].user_id)
+        async with open_redis(parse_redis_url(redis.url)) as client:
+            assert await client.zrange(keys.unshown, 0, -1) == (users[4].user_id.encode(),)

@@ -3,7 +3,8 @@
 Writers (one module per key family): ``P:nodes``, ``P:node:{id}``, ``P:nodeusers:{id}``,
 ``P:online``, ``P:onlineuser`` and ``P:beatclock`` are written only by the scripts of
 :mod:`minidiscord.chat.cluster.presence` (but for a user's role in ``P:onlineuser``, which
-the store's ``set_role`` changes); ``P:recovery:{pid}`` only by
+the store's ``set_role`` changes), which also remove a user from the store's ``P:unshown``
+when it first comes online (or its mark is left too long); ``P:recovery:{pid}`` only by
 :mod:`minidiscord.chat.cluster.recovery`; ``P:seq`` and ``P:log`` are the store's
 (``store/rediskeys.py``), to which these scripts append ``online``, ``offline`` and ``node``
 entries of the same shape (:data:`APPEND_LUA`).
@@ -60,6 +61,13 @@ class ClusterKeys:
         """HASH userId -> the online user's JSON (what a starting node mirrors; the store's
         ``set_role`` changes the role in it)."""
         return RedisKeys(self.prefix).online_user
+
+    @property
+    def unshown(self) -> str:
+        """ZSET userId -> when created (ms, Redis TIME), until its first arrival is logged
+        (the store's key, ``RedisKeys.unshown``): that arrival's ``online`` entry is then a
+        ``first`` one, announced as `user:join`."""
+        return RedisKeys(self.prefix).unshown
 
     @property
     def beat_clock(self) -> str:

@@ -165,9 +165,9 @@ class ClusterNode:
             return f"the heartbeat is failing: {self.heartbeat_problem}"
         return None
 
-    async def arrive(self, socket_id: str, user: User, *, first: bool) -> None:
+    async def arrive(self, socket_id: str, user: User) -> None:
         try:
-            position = await self.presence.up(socket_id, user, first=first)
+            position = await self.presence.up(socket_id, user)
         except (RedisUnavailable, NotRegistered) as exc:
             log.warning("socket %s of user %s was not registered: %s", socket_id, user.user_id, exc)
             raise ConnectionRefused(

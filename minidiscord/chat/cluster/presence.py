@@ -5,7 +5,11 @@ The only writer of ``P:nodes``, ``P:node:{id}`` (socketId -> userId), ``P:nodeus
 ``P:onlineuser`` (userId -> user JSON) and ``P:beatclock`` (when Redis last ran a
 heartbeat). Each script decides atomically whether a user came online or went offline
 cluster-wide and appends the ``online`` / ``offline`` entry in the same step, so every node
-sees presence change in log order. Tabs on different nodes are one online user: the user
+sees presence change in log order. A user's first ``online`` entry ever is the one that
+finds it in the store's ``P:unshown`` (created, never shown: no connect snapshot listed it)
+and takes it out, in that same step: it is marked ``first`` (a `user:join`), whichever
+connect brings the user (its first, a later one after a failed first, a sync), so every
+client learns of the user exactly once. Tabs on different nodes are one online user: the user
 goes offline when the last node loses its last socket.
 
 A node's calls go out one at a time (a lock), and its sockets' ups and downs in the order
@@ -32,18 +36,24 @@ from .keys import APPEND_LUA, ClusterKeys
 
 log = logging.getLogger(__name__)
 
-# KEYS: seq, log, nodes, online, onlineuser, beatclock. ARGV[1]: node key prefix, ARGV[2]:
-# node users key prefix; a script's own arguments follow.
+# Seconds a user stays unlisted, while its first arrival is on its way (P:unshown), at most:
+# far more than a connect takes from creating its user to registering its socket (a few
+# bounded Redis calls, seconds each), so only a connect that will never register outlives it.
+UNSHOWN_SECONDS = 60.0
+
+# KEYS: seq, log, nodes, online, onlineuser, beatclock, unshown. ARGV[1]: node key prefix,
+# ARGV[2]: node users key prefix; a script's own arguments follow.
 _FUNCTIONS = (
     APPEND_LUA
     + """
 local NODE, NODEUSERS = ARGV[1], ARGV[2]
 
-local function sock_up(node, socket, user_id, user_json, first)
+local function sock_up(node, socket, user_id, user_json)
   if redis.call('HSETNX', NODE .. node, socket, user_id) == 0 then return end
   if redis.call('HINCRBY', NODEUSERS .. node, user_id, 1) ~= 1 then return end
   if redis.call('HINCRBY', KEYS[4], user_id, 1) ~= 1 then return end
   redis.call('HSET', KEYS[5], user_id, user_json)
+  local first = redis.call('ZREM', KEYS[7], user_id) == 1
   local entry = {user = cjson.decode(user_json), first = first, node = node, socket = socket}
   append(KEYS[1], KEYS[2], 'online', cjson.encode(entry))
 end
@@ -78,8 +88,8 @@ end
 """
 )
 
-# ARGV[3]: node, then four per socket, in the order asked for: "u" (up), or "U" (up, the
-# user's first connect ever), socket, userId, user JSON; or "d" (down), socket, "", "".
+# ARGV[3]: node, then four per socket, in the order asked for: "u" (up), socket, userId, user
+# JSON; or "d" (down), socket, "", "".
 # Returns the log position after them (-1: the node is not registered, and nothing was
 # done: its sockets are registered again by its next sync).
 CALLS = (
@@ -89,9 +99,7 @@ local node = ARGV[3]
 if not redis.call('ZSCORE', KEYS[3], node) then return -1 end
 for i = 4, #ARGV, 4 do
   if ARGV[i] == 'u' then
-    sock_up(node, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], false)
-  elseif ARGV[i] == 'U' then
-    sock_up(node, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], true)
+    sock_up(node, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
   else
     sock_down(node, ARGV[i + 1])
   end
@@ -112,14 +120,15 @@ for i = 4, #ARGV, 3 do wanted[ARGV[i]] = i end
 for _, socket in ipairs(redis.call('HKEYS', NODE .. node)) do
   if not wanted[socket] then sock_down(node, socket) end
 end
-for socket, i in pairs(wanted) do sock_up(node, socket, ARGV[i + 1], ARGV[i + 2], false) end
+for socket, i in pairs(wanted) do sock_up(node, socket, ARGV[i + 1], ARGV[i + 2]) end
 return tonumber(redis.call('GET', KEYS[1]) or '0')
 """
 )
 
 # ARGV[3]: node, [4]: timeout ms, [5]: what to log when it was not registered ("joined" or
-# "back"), [6]: ms without any heartbeat after which Redis, not the nodes, was away. Reaps
-# every other node past its expiry, then renews this one. Returns {1 when this node was
+# "back"), [6]: ms without any heartbeat after which Redis, not the nodes, was away, [7]: ms
+# after which a user's unshown mark is dropped. Reaps every other node past its expiry and the
+# marks older than that, then renews this one. Returns {1 when this node was
 # registered, 0 when it was not (new, or reaped while it could not heartbeat); the log's
 # last position; how many nodes are registered}.
 BEAT = (
@@ -141,6 +150,9 @@ end
 for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. now)) do
   if other ~= node then remove_node(other, 'dead') end
 end
+-- The connect that made such a user ended (its node crashed, or it failed) before its
+-- arrival: the user is listed offline from now on, as any user that is not online.
+redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', '(' .. string.format('%d', now - tonumber(ARGV[7])))
 local known = redis.call('ZSCORE', KEYS[3], node)
 redis.call('ZADD', KEYS[3], now + timeout, node)
 if not known then
@@ -182,7 +194,6 @@ class _Call:
 
     socket_id: str
     user: User | None = None
-    first: bool = False
     # An up's caller waits for this; then ``position`` or ``error`` says how it went.
     done: trio.Event = field(default_factory=trio.Event)
     position: int = -1
@@ -249,7 +260,7 @@ class ClusterPresence:
 
     def _script_keys(self) -> list[str]:
         k = self._keys
-        return [k.seq, k.log, k.nodes, k.online, k.online_user, k.beat_clock]
+        return [k.seq, k.log, k.nodes, k.online, k.online_user, k.beat_clock, k.unshown]
 
     def _args(self, *rest: str | bytes | int) -> list[str | bytes | int]:
         return [self._keys.node_prefix(), self._keys.node_users_prefix(), self.node_id, *rest]
@@ -259,12 +270,12 @@ class ClusterPresence:
         """How many sockets this node has registered."""
         return len(self._sockets)
 
-    async def up(self, socket_id: str, user: User, *, first: bool) -> int:
+    async def up(self, socket_id: str, user: User) -> int:
         """Register a socket of ``user``; returns the log position the node must have
         applied before the socket joins (at or after the ``online`` entry, when this
         brought the user online). Raises RedisUnavailable or NotRegistered."""
         self._sockets[socket_id] = user
-        call = _Call(socket_id, user, first)
+        call = _Call(socket_id, user)
         self._queue.append(call)
         self._queued.set()
         await call.done.wait()
@@ -307,8 +318,7 @@ class ClusterPresence:
                 call.error = NotRegistered("the socket closed before it was registered")
             else:
                 user = call.user
-                kind = "U" if call.first else "u"
-                args += [kind, call.socket_id, user.user_id, user_json(user)]
+                args += ["u", call.socket_id, user.user_id, user_json(user)]
         if not args:
             return
         self.calls += 1
@@ -361,7 +371,12 @@ class ClusterPresence:
         with bounded("heartbeat"):
             reply: object = await self._beat(
                 self._script_keys(),
-                self._args(timeout_ms, "joined" if first else "back", stalled_ms),
+                self._args(
+                    timeout_ms,
+                    "joined" if first else "back",
+                    stalled_ms,
+                    int(UNSHOWN_SECONDS * 1000),
+                ),
             )
         if not isinstance(reply, list) or len(reply) != 3:
             raise RedisUnavailable(f"unexpected heartbeat reply {reply!r}")

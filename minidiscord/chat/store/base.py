@@ -146,9 +146,10 @@ class Store(Protocol):
         the cut are named in ``outside_cut``), in creation order.
 
         ``skip_online``: leave out of the cut, and do not count against ``users_max``, the
-        users the store's own cluster presence holds online (their caller mirrors them).
-        Only a store that keeps cluster presence (Redis) has any; the others leave nobody
-        out. ``including`` users are listed all the same.
+        users the store's own cluster presence holds online (their caller mirrors them) and
+        those it has not shown yet (created, their first arrival not yet logged: the caller
+        learns of them from that arrival). Only a store that keeps cluster presence (Redis)
+        has any; the others leave nobody out. ``including`` users are listed all the same.
         """
         ...
 

@@ -165,10 +165,13 @@ redis.call('ZADD', KEYS[2], seq, ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 redis.call('SET', KEYS[5], ARGV[2])
 redis.call('SADD', KEYS[6], ARGV[5])
+local made = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZADD', KEYS[7], string.format('%d', made), ARGV[2])
 return seq
 """)
-# KEYS: userseq, users, seen, user, session, sessions. ARGV: the deadline, userId, JSON, seen,
-# digest.
+# KEYS: userseq, users, seen, user, session, sessions, unshown. ARGV: the deadline, userId,
+# JSON, seen, digest. Marked not yet shown in the same step (see RedisKeys.unshown): no
+# connect snapshot lists the user before its first arrival is logged.
 
 _DELETE_USER = _checked_in_time("""
 local json = redis.call('HGET', KEYS[1], 'json')
@@ -182,10 +185,11 @@ end
 redis.call('DEL', KEYS[1], KEYS[4])
 redis.call('ZREM', KEYS[2], ARGV[2])
 redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('ZREM', KEYS[7], ARGV[2])
 return n
 """)
-# KEYS: user, users, seen, sessions, seq, log. ARGV: the deadline, userId, session key prefix,
-# maxlen, kind.
+# KEYS: user, users, seen, sessions, seq, log, unshown. ARGV: the deadline, userId, session
+# key prefix, maxlen, kind.
 
 _DELETE_MESSAGE = _checked_in_time("""
 if redis.call('ZREMRANGEBYSCORE', KEYS[1], ARGV[2], ARGV[2]) == 0 then return 0 end
@@ -245,15 +249,15 @@ local since = tonumber(ARGV[3])
 local user_prefix = ARGV[4]
 local skip = ARGV[5] == '1'
 local messages = {}
-for i = 5, #KEYS do
+for i = 6, #KEYS do
   if limit > 0 then
     messages[#messages + 1] = redis.call('ZREVRANGE', KEYS[i], 0, limit - 1)
   else
     messages[#messages + 1] = {}
   end
 end
--- Which of these (id, score) pairs are of users not online anywhere: one HMGET per
--- thousand ids (unpack's limit), not one command per user.
+-- Which of these (id, score) pairs are of users neither online anywhere nor still to be
+-- shown: one HMGET and one ZMSCORE per thousand ids (unpack's limit), not a command per user.
 local function offline(rows, step)
   if not skip then return rows end
   local kept = {}
@@ -261,8 +265,9 @@ local function offline(rows, step)
     local ids = {}
     for i = first, math.min(#rows, first + 1000 * step - 1), step do ids[#ids + 1] = rows[i] end
     local counts = redis.call('HMGET', KEYS[4], unpack(ids))
+    local unshown = redis.call('ZMSCORE', KEYS[5], unpack(ids))
     for j, id in ipairs(ids) do
-      if not counts[j] then
+      if not counts[j] and not unshown[j] then
         kept[#kept + 1] = id
         if step == 2 then kept[#kept + 1] = rows[first + 2 * j - 1] end
       end
@@ -280,8 +285,9 @@ elseif most ~= 0 then
   if most < 0 then
     rows = offline(redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', since, 'WITHSCORES'), 2)
   else
-    -- Online users are left out after the read: room for all of them.
-    local count = most + (skip and redis.call('HLEN', KEYS[4]) or 0)
+    -- Online and unshown users are left out after the read: room for all of them.
+    local count = most
+    if skip then count = count + redis.call('HLEN', KEYS[4]) + redis.call('ZCARD', KEYS[5]) end
     rows = redis.call('ZREVRANGEBYSCORE', KEYS[3], '+inf', since, 'WITHSCORES', 'LIMIT', 0, count)
     rows = offline(rows, 2)
   end
@@ -322,11 +328,12 @@ end
 table.sort(users, function(a, b) return a[1] < b[1] end)
 return {redis.call('GET', KEYS[1]) or '0', messages, users}
 """)
-# KEYS: seq, users, seen, online (the cluster presence's), then one channel per channel asked
-# for. ARGV: limit, users_max (-1: no cut), seen_since, user key prefix, "1" to leave out the
-# users online anywhere, then the users listed whatever the cut. One script: one atomic read,
-# so last_id, the histories and the users are of the same moment. Each user listed costs an
-# HMGET and a ZSCORE, each online one left out only its part of one HMGET.
+# KEYS: seq, users, seen, online (the cluster presence's), unshown, then one channel per
+# channel asked for. ARGV: limit, users_max (-1: no cut), seen_since, user key prefix, "1" to
+# leave out the users online anywhere and those not yet shown (created, first arrival not yet
+# logged), then the users listed whatever the cut. One script: one atomic read, so last_id,
+# the histories and the users are of the same moment. Each user listed costs an HMGET and a
+# ZSCORE, each one left out only its part of one HMGET and one ZMSCORE.
 
 
 _Call = tuple[_Script, list[str], list[str | bytes | int], list["_Write"]]
@@ -879,6 +886,7 @@ class RedisStore:
                 keys.user(user.user_id),
                 keys.session(digest),
                 keys.sessions(user.user_id),
+                keys.unshown,
             ],
             [user.user_id, user_json(user), seen, digest.hex()],
         )
@@ -905,6 +913,7 @@ class RedisStore:
                 keys.sessions(user_id),
                 keys.seq,
                 keys.log,
+                keys.unshown,
             ],
             [user_id, keys.session_prefix, LOG_MAXLEN, LEAVE],
         )
@@ -1051,7 +1060,14 @@ class RedisStore:
         last_id, histories, rows = await self._read(
             "snapshot",
             _SNAPSHOT,
-            [keys.seq, keys.users, keys.seen, keys.online, *(keys.channel(n) for n in known)],
+            [
+                keys.seq,
+                keys.users,
+                keys.seen,
+                keys.online,
+                keys.unshown,
+                *(keys.channel(n) for n in known),
+            ],
             [
                 max(limit, 0),
                 -1 if users_max is None else max(users_max, 0),

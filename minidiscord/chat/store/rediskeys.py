@@ -4,11 +4,13 @@ Every node of a cluster must agree on these byte for byte, so they live in one p
 writers (one module per key family, as the design note asks):
 
 - ``store/redis.py`` (RedisStore) writes ``P:userseq``, ``P:user:*``, ``P:users``,
-  ``P:seen``, ``P:session:*``, ``P:sessions:*`` and ``P:ch:*``, and the ``message`` and
+  ``P:seen``, ``P:session:*``, ``P:sessions:*`` and ``P:ch:*``, adds to and removes from
+  ``P:unshown`` (a user's creation and deletion), and writes the ``message`` and
   ``leave`` entries of ``P:log`` (taking their numbers from ``P:seq``), and the
   ``moderation`` entry of a deleted message, in the script that deletes it;
-- the chat's cluster side writes the presence keys (of which the store reads ``P:online``)
-  and the ``online``, ``offline``, ``node`` and other ``moderation`` entries of ``P:log``
+- the chat's cluster side writes the presence keys (of which the store reads ``P:online``),
+  removes from ``P:unshown`` (a user's first arrival; the heartbeat, a mark left too long),
+  and writes the ``online``, ``offline``, ``node`` and other ``moderation`` entries of ``P:log``
   (also numbered from ``P:seq``; ``minidiscord admin`` appends ``moderation`` entries too,
   through ``cluster/effects.py``).
 
@@ -113,6 +115,16 @@ class RedisKeys:
         (``chat/cluster/keys.py``): the store only changes the role in it (set_role), so that
         a node starting later mirrors an online user with the role it has now."""
         return f"{self.prefix}:onlineuser"
+
+    @property
+    def unshown(self) -> str:
+        """ZSET userId, scored by when it was created (ms, Redis TIME): the users whose
+        first arrival has not been logged yet. A connect snapshot leaves them out (whoever
+        reads it learns of them from their `online` entry, once, as a `user:join`); the
+        script that logs that entry removes the mark, and so does the user's deletion, or
+        the heartbeat once the mark is older than any connect takes to register (a node
+        that crashed in between: its user is then listed offline like any other)."""
+        return f"{self.prefix}:unshown"
 
 
 def user_json(user: User) -> bytes:
