@@ -56,7 +56,9 @@ class InMemoryAdapter(Adapter):
     def __init__(self, namespace: "Namespace") -> None:
         self._namespace = namespace
         self._rooms: dict[str, dict[str, Socket]] = {}
-        self._sids: dict[str, set[str]] = {}
+        # Socket id -> its rooms, as dict keys: a chat socket is in about seven rooms, and a
+        # set of seven takes 728 bytes against 272 for a dict (kept for each socket's life).
+        self._sids: dict[str, dict[str, None]] = {}
         self._rooms_view = _RoomsView(self._rooms)
         # Connection state recovery's packets and sessions, made when first needed.
         self._log: PacketLog | None = None
@@ -83,9 +85,9 @@ class InMemoryAdapter(Adapter):
         socket = self._namespace.sockets.get(sid)
         if socket is None:
             return  # it left the namespace already: nothing may keep it in a room
-        joined = self._sids.setdefault(sid, set())
+        joined = self._sids.setdefault(sid, {})
         for room in rooms:
-            joined.add(room)
+            joined[room] = None
             members = self._rooms.get(room)
             if members is None:
                 members = self._rooms[room] = {}
@@ -94,7 +96,7 @@ class InMemoryAdapter(Adapter):
     def del_(self, sid: str, room: str) -> None:
         joined = self._sids.get(sid)
         if joined is not None:
-            joined.discard(room)
+            joined.pop(room, None)
         self._leave(sid, room)
 
     def del_all(self, sid: str) -> None:
@@ -109,7 +111,8 @@ class InMemoryAdapter(Adapter):
                 del self._rooms[room]
 
     def socket_rooms(self, sid: str) -> AbstractSet[str]:
-        return self._sids.get(sid, _EMPTY)
+        joined = self._sids.get(sid)
+        return _EMPTY if joined is None else joined.keys()
 
     def sockets(self, rooms: AbstractSet[str]) -> set[str]:
         return {socket.id for socket in self._select(BroadcastOptions(rooms=frozenset(rooms)))}

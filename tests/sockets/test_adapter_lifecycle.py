@@ -114,3 +114,31 @@ async def test_a_disconnecting_socket_keeps_its_rooms_but_is_sent_and_awaited_no
         assert not root.adapter.socket_rooms(leaving_sid)
         assert set(root.rooms["red"]) == {staying_sid}
         assert "late" not in root.rooms
+
+
+async def test_a_room_joined_twice_is_held_once_and_left_at_once(
+    start_server: ServerFactory,
+) -> None:
+    # The adapter keeps each socket's rooms as dict keys (smaller than a set): joins,
+    # leaves and the rooms read back must still behave as a set's.
+    app = App(TEST_SETTINGS)
+    root = app.sio.of("/")
+    server = await start_server(app)
+    async with raw_websocket(server.ws_url) as client:
+        sid = json.loads((await client.join())[2:])["sid"]
+        socket = root.sockets[sid]
+        socket.join(["red", "blue"])
+        socket.join("red")
+        assert root.adapter.socket_rooms(sid) == {sid, "red", "blue"}
+        assert socket.rooms == {sid, "red", "blue"}
+        socket.leave("red")
+        socket.leave("green")  # never joined: nothing to do
+        assert socket.rooms == {sid, "blue"}
+        assert "red" not in root.rooms
+        assert set(root.rooms["blue"]) == {sid}
+        (details,) = await app.sio.in_("blue").fetch_sockets()
+        assert details.rooms == {sid, "blue"}
+        await client.send("41")
+        await wait_until(lambda: sid not in root.sockets)
+        assert not root.adapter.socket_rooms(sid)
+        assert "blue" not in root.rooms
