@@ -89,10 +89,12 @@ class Namespace(Operators):
         """Promise that the handlers of ``events`` never wait for a later packet of their own
         client (an ack of theirs, their next event): when nothing of that connection waits
         its turn, such an event is then applied in the task that reads the connection,
-        which saves waking a worker per event (:mod:`minidiscord.sockets.inbox`). A handler
-        that breaks the promise waits until its own wait times out, with nothing read
-        from that client meanwhile. Sockets with their own handler of an event, or packet
-        middlewares, take turns in the worker as any other."""
+        which saves waking a worker per event (:mod:`minidiscord.sockets.inbox`). Nothing
+        of that client is read while such a handler runs, its pongs included: what it
+        waits for must be bounded well within the ping timeout (the chat's store calls
+        are, in seconds), and a handler that breaks the promise waits until its own wait
+        times out. Sockets with their own handler of an event, or packet middlewares,
+        take turns in the worker as any other."""
         self.answered_in_reader.update(events)
 
     def use(self, middleware: ConnectMiddleware) -> ConnectMiddleware:
