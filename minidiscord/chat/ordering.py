@@ -25,6 +25,10 @@ class Sequencer:
         self._taken += 1
         return ticket
 
+    def due(self, ticket: int) -> bool:
+        """Every earlier ticket is released: :meth:`wait` would return at once."""
+        return ticket == self._released
+
     async def wait(self, ticket: int) -> None:
         """Until every earlier ticket is released. Callers shield this: a ticket abandoned
         without release would stop every later one."""

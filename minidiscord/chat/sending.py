@@ -63,6 +63,9 @@ class SendEvents:
         self._sends = KeyedBuckets(rate)
         self._address_sends = KeyedBuckets(address_rate)
         self._order = Sequencer()
+        # It waits for the store and for earlier senders, never for its own client: run in
+        # the connection's reader, a message costs no worker wake-up.
+        ns.answer_in_reader("message:channel:send")
 
     def handlers(self) -> dict[str, Handler]:
         return {"message:channel:send": self._on_send}
@@ -116,7 +119,8 @@ class SendEvents:
         try:
             mentioned = await self._mentions.of(text)
             message = await self._publish(channel, user, text, mentioned)
-            await self._mentions.notify(replace(message, mentions=mentioned))
+            if mentioned:
+                await self._mentions.notify(replace(message, mentions=mentioned))
         except StoreWriteError as exc:
             # The store already logged the fault; the sender learns it was not stored.
             log.warning("a message from user %s was not stored: %s", user.user_id, exc)
@@ -147,10 +151,11 @@ class SendEvents:
             self._ns.metrics.store_commit_seconds.observe(time.perf_counter() - started)
             return stored
         finally:
-            # Shielded: an abandoned turn would block every later sender, and a stored
-            # message must become visible even if its sender went away meanwhile.
-            with trio.CancelScope(shield=True):
-                await self._order.wait(ticket)
+            if not self._order.due(ticket):
+                # Shielded: an abandoned turn would block every later sender, and a stored
+                # message must become visible even if its sender went away meanwhile.
+                with trio.CancelScope(shield=True):
+                    await self._order.wait(ticket)
             try:
                 if message is not None:
                     self._show(message)

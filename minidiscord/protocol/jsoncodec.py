@@ -58,6 +58,15 @@ def dumps(value: Any) -> str:
         return json.dumps(_null_for_non_finite(value), separators=(",", ":"), allow_nan=False)
 
 
+def dumps_without_binary(value: Any) -> str | None:
+    """As :func:`dumps`, but None when ``value`` holds bytes (or anything else orjson
+    refuses): the caller then takes the binary parts out first."""
+    try:
+        return orjson.dumps(value, default=_embed).decode()
+    except orjson.JSONEncodeError:
+        return None
+
+
 def _null_for_non_finite(value: Any) -> Any:
     if isinstance(value, Encoded):
         return _null_for_non_finite(json.loads(value.json))

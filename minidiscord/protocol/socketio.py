@@ -55,7 +55,13 @@ def encode(packet: Packet) -> list[Frame]:
     A packet whose data holds ``bytes`` is sent as BINARY_EVENT / BINARY_ACK.
     """
     attachments: list[bytes] = []
-    data = deconstruct_binary(packet.data, attachments) if packet.data is not None else None
+    text = None
+    if packet.data is not None:
+        # Nearly every packet holds no bytes: encoded at once, without a walk of its data
+        # to find them (None when it does hold some, or anything orjson alone refuses).
+        text = jsoncodec.dumps_without_binary(packet.data)
+        if text is None:
+            text = jsoncodec.dumps(deconstruct_binary(packet.data, attachments))
     packet_type = packet.type
     if attachments:
         if packet_type is PacketType.EVENT:
@@ -69,8 +75,8 @@ def encode(packet: Packet) -> list[Frame]:
         parts.append(packet.namespace + ",")
     if packet.id is not None:
         parts.append(str(packet.id))
-    if data is not None:
-        parts.append(jsoncodec.dumps(data))
+    if text is not None:
+        parts.append(text)
     frames: list[Frame] = ["".join(parts)]
     frames.extend(attachments)
     return frames

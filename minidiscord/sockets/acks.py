@@ -5,9 +5,7 @@ packet carried an ack id). A client that did not ask never reads that answer, so
 handler that has something to tell it must say it some other way: it asks here.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 # Per task: a handler's own awaits never see another event's answer.
 _requested: ContextVar[bool] = ContextVar("ack_requested", default=False)
@@ -19,11 +17,12 @@ def ack_requested() -> bool:
     return _requested.get()
 
 
-@contextmanager
-def handling_event(ack_requested: bool) -> Iterator[None]:
-    """The scope of one event's handler (entered by the Socket.IO client dispatch)."""
-    token = _requested.set(ack_requested)
-    try:
-        yield
-    finally:
-        _requested.reset(token)
+def event_begins(ack_requested: bool) -> Token[bool]:
+    """One event's handler starts (the Socket.IO client dispatch calls this, then
+    :func:`event_ends` with what it returned once the handler is done; a pair of calls
+    rather than a context manager, which costs a generator per event)."""
+    return _requested.set(ack_requested)
+
+
+def event_ends(token: Token[bool]) -> None:
+    _requested.reset(token)

@@ -11,7 +11,7 @@ import trio
 from ..engine.reasons import CloseReason
 from ..protocol.errors import SocketIOProtocolError
 from ..protocol.socketio import Decoder, Packet, PacketType
-from .acks import handling_event
+from .acks import event_begins, event_ends
 from .connection import EngineConnection
 from .dynamic import connecting, find_child
 from .errors import ConnectionRefused
@@ -119,11 +119,20 @@ class Client:
             return
         size, self._received = self._received, 0
         if packet.type in _TAKE_TURNS:
-            await self._inbox.put(packet, size)
+            if packet.type is PacketType.EVENT and self._in_reader(packet):
+                await self._inbox.apply_or_put(packet, size)
+            else:
+                await self._inbox.put(packet, size)
         else:
             # An ACK is applied as it is read: the handler awaiting it may be the one
             # the inbox is running. Anything else is refused at once.
             await self._dispatch(packet)
+
+    def _in_reader(self, packet: Packet) -> bool:
+        """An EVENT whose handler promised never to wait for this client
+        (:meth:`Socket.answers_in_reader`)."""
+        socket = self.sockets.get(packet.namespace)
+        return socket is not None and socket.answers_in_reader(packet.data[0])
 
     async def _dispatch(self, packet: Packet) -> None:
         kind = packet.type
@@ -172,12 +181,14 @@ class Client:
         if handler is None:
             logger.debug("%r: no handler for %r", socket, event)
             return
+        token = event_begins(packet.id is not None)
         try:
-            with handling_event(packet.id is not None):
-                result = await handler(socket, *args)
+            result = await handler(socket, *args)
         except Exception:
             logger.exception("handler for %r failed on %r", event, socket)
             return
+        finally:
+            event_ends(token)
         if packet.id is not None and socket.connected:
             socket.send_ack(packet.id, result)
 

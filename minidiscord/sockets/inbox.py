@@ -10,6 +10,12 @@ LINGER): an idle connection holds no task.
 The queue is bounded in packets and in bytes; when it is full the reader waits for room,
 so a client that sends faster than its handlers finish is slowed down at its socket, as
 when the reader ran the handlers itself.
+
+Events whose handlers never wait for their own client (``Namespace.answer_in_reader``: the
+chat's messages) are applied in the reader's own task when nothing waits its turn
+(:meth:`Inbox.apply_or_put`), with the worker's shield and the same wait at the close: the
+worker's wake-up per packet (an event, a timeout, a scheduler round trip) was most of what
+a chat message cost the server beyond its broadcast.
 """
 
 from collections import deque
@@ -47,6 +53,7 @@ class Inbox:
         "_bytes",
         "_closed",
         "_idle",
+        "_lingers",
         "_more",
         "_queue",
         "_room",
@@ -71,6 +78,8 @@ class Inbox:
         self._idle: trio.Event | None = None
         # Set by put when the worker lingers for more work.
         self._more: trio.Event | None = None
+        # False once the packets being applied are to be followed by none (apply_or_put).
+        self._lingers = True
         # The running worker's scope (shielded from the connection's close; see finish).
         self._worker: trio.CancelScope | None = None
         self._closed = False
@@ -100,6 +109,25 @@ class Inbox:
         if self._more is not None:
             self._more.set()
 
+    async def apply_or_put(self, packet: Packet, size: int) -> None:
+        """For a packet whose handler never waits for a later packet of its own client:
+        applied in the caller's task (the connection's reader, which reads nothing until
+        it returns) as the worker would apply it (shielded, awaited by :meth:`finish`)
+        when nothing waits its turn; otherwise queued, and the worker ends once the queue
+        is empty instead of lingering, so that the next such packet is applied here."""
+        if self._queue is not None:
+            self._lingers = False
+            await self.put(packet, size)
+            return
+        if self._closed:
+            return
+        # A queue of one: a packet put meanwhile (a POST's, while the WebSocket that
+        # replaces it starts reading) waits behind it and is applied here too.
+        self._queue = deque(((packet, size),))
+        self._bytes = size
+        self._lingers = False
+        await self._work()
+
     def _full(self, size: int) -> bool:
         queue = self._queue
         if self._closed or not queue:
@@ -119,7 +147,7 @@ class Inbox:
                     self._bytes -= size
                     self._wake_reader()
                     await self._apply(packet)
-                if self._closed:
+                if self._closed or not self._lingers:
                     break
                 self._more = trio.Event()
                 with trio.move_on_after(LINGER):
@@ -130,6 +158,7 @@ class Inbox:
         finally:
             self._queue = None
             self._more = None
+            self._lingers = True
             self._worker = None
             self._bytes = 0
             self._wake_reader()

@@ -58,6 +58,8 @@ class Namespace(Operators):
         # A child of a dynamic namespace reads its parent's handlers through this mapping.
         self.handlers: MutableMapping[str, Handler] = {}
         self.middlewares: list[ConnectMiddleware] = []
+        # Events applied in the connection's reader when nothing waits (answer_in_reader).
+        self.answered_in_reader: set[str] = set()
         # The sockets with an outgoing catch-all listener: a broadcast asks only when some do.
         self.watching_outgoing: set[Socket] = set()
         # One counter for every ack id in the namespace, a socket's own emits and
@@ -82,6 +84,18 @@ class Namespace(Operators):
             return handler
 
         return register
+
+    def answer_in_reader(self, *events: str) -> None:
+        """Promise that the handlers of ``events`` never wait for a later packet of their own
+        client (an ack of theirs, their next event): when nothing of that connection waits
+        its turn, such an event is then applied in the task that reads the connection,
+        which saves waking a worker per event (:mod:`minidiscord.sockets.inbox`). Nothing
+        of that client is read while such a handler runs, its pongs included: what it
+        waits for must be bounded well within the ping timeout (the chat's store calls
+        are, in seconds), and a handler that breaks the promise waits until its own wait
+        times out. Sockets with their own handler of an event, or packet middlewares,
+        take turns in the worker as any other."""
+        self.answered_in_reader.update(events)
 
     def use(self, middleware: ConnectMiddleware) -> ConnectMiddleware:
         """Add a connect middleware (see :mod:`minidiscord.sockets.middleware`), run after

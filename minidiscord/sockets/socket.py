@@ -375,6 +375,18 @@ class Socket(CatchAll):
 
         return register
 
+    def answers_in_reader(self, event: str) -> bool:
+        """Whether ``event`` from the client may be applied in its connection's reader
+        (:meth:`Namespace.answer_in_reader`): the namespace's handler promised, and this
+        socket has neither its own handler of it nor packet middlewares (which promised
+        nothing)."""
+        own = self._handlers
+        return (
+            event in self.namespace.answered_in_reader
+            and not self._packet_middlewares
+            and not (own and event in own)
+        )
+
     def handler_for(self, event: str) -> Handler | None:
         """The handler of an event from the client: this socket's own, else the
         namespace's."""

@@ -31,9 +31,14 @@ async def test_turns_follow_tickets_not_finishing_order(autojump_clock: trio.abc
 async def test_first_ticket_does_not_wait() -> None:
     sequencer = Sequencer()
     ticket = sequencer.take()
+    later = sequencer.take()
+    assert sequencer.due(ticket)
+    assert not sequencer.due(later)
     with trio.fail_after(1):
         await sequencer.wait(ticket)
     sequencer.release(ticket)
+    assert sequencer.due(later)
+    sequencer.release(later)
     assert sequencer.in_flight == 0
 
 

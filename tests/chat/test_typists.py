@@ -68,8 +68,10 @@ def test_a_message_a_gone_socket_or_a_leave_stops_typing() -> None:
     typists.start("casual", ADA, "s9", 0.0)
     typists.start("general", BOB, "s2", 0.0)
     typists.due(0.0)
-    typists.stop("general", ADA.user_id)
+    assert typists.stop("general", ADA.user_id)
     assert typists.typing_in("general") == [BOB]
+    # Nothing to stop: nothing changed, no snapshot is due for it.
+    assert not typists.stop("general", ADA.user_id)
     typists.drop_source("s1")
     assert typists.typing_in("react") == []
     assert typists.typing_in("casual") == [ADA]

@@ -168,3 +168,17 @@ def test_encode_event_helper() -> None:
         f'51-/a,["hey",{PLACEHOLDER_0}]',
         b"\x01",
     ]
+
+
+def test_a_packet_is_encoded_whole_unless_it_holds_bytes_or_what_only_the_fallback_writes() -> None:
+    # Without a walk of the data first: bytes of every kind, however deep, still become
+    # placeholders, and what orjson refuses still gets the lenient encoder's text.
+    nested = ["x", (bytearray(b"\x01"), {"m": memoryview(b"\x02")})]
+    assert socketio.encode(Packet(PacketType.EVENT, "/", nested)) == [
+        f'52-["x",[{PLACEHOLDER_0},{{"m":{PLACEHOLDER_1}}}]]',
+        b"\x01",
+        b"\x02",
+    ]
+    assert socketio.encode(Packet(PacketType.ACK, "/", ["\ud800", 2**70], 3)) == [
+        '33["\\ud800",1180591620717411303424]'
+    ]

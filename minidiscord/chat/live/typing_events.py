@@ -110,8 +110,10 @@ class TypingEvents:
     # -- the chat's hooks ---------------------------------------------------------------
 
     def message_shown(self, channel: str, user_id: str) -> None:
-        self._typists.stop(channel, user_id)
-        self._woken.set()
+        # Most messages come from someone not shown typing: waking the snapshot task for
+        # each of them was a task switch per message for nothing.
+        if self._typists.stop(channel, user_id):
+            self._woken.set()
 
     def typing_from(self, socket_id: str) -> bool:
         """Whether ``socket_id`` started typing that is still shown."""

@@ -96,10 +96,13 @@ class Typists:
     def has_source(self, source: str) -> bool:
         return source in self._sources
 
-    def stop(self, channel: str, user_id: str) -> None:
-        """The user sent a message there (or said it stopped)."""
-        if self._forget((channel, user_id)) is not None:
-            self._unlist(channel, user_id)
+    def stop(self, channel: str, user_id: str) -> bool:
+        """The user sent a message there (or said it stopped); False when they were not
+        typing there (nothing changed)."""
+        if self._forget((channel, user_id)) is None:
+            return False
+        self._unlist(channel, user_id)
+        return True
 
     def drop_source(self, source: str) -> None:
         """A socket went: whatever it started stops."""
