@@ -17,7 +17,9 @@ round: a message could wait two rounds and the pause between them. With them a m
 read during a round reaches the clients the round has not written yet in that same round
 (their outboxes are still in its list and marked, so the broadcast only adds the frame,
 and the round writes it when it gets there), and the clients already written in the next
-round (the broadcast marks them again): at worst one round and the pause.
+round (the broadcast marks them again): at worst one round and the pause. The others run at
+those checkpoints only while they have had less of the round than its writes, so that the
+writes keep at least half of it when the server cannot keep up.
 
 A round costs a system call per client it writes, whatever those writes carry: with 1,000
 clients in a room that is several milliseconds, and at a steady rate each round would carry
@@ -110,7 +112,10 @@ class DirectWrites:
         started = trio.current_time()
         writing = 0.0
         for first in range(0, len(marked), SLICE_WRITES):
-            if first:
+            # Only while the others have had less of the round than its writes: on a
+            # server that cannot keep up, they would otherwise take ever more of it, and
+            # the clients not yet written fill their outboxes and are dropped.
+            if first and trio.current_time() - started < 2 * writing:
                 await self._checkpoint(marked, first)
             slice_started = trio.current_time()
             for outbox in marked[first : first + SLICE_WRITES]:

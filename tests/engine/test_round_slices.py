@@ -130,3 +130,33 @@ async def test_a_round_cancelled_at_a_checkpoint_leaves_the_rest_marked_for_the_
         ]
         assert not any(outboxes)
         nursery.cancel_scope.cancel()
+
+
+async def test_others_that_took_longer_than_the_writes_get_no_more_checkpoints_in_the_round(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    # Four slices: without the limit, a task running at every checkpoint would see two or
+    # three of them.
+    outboxes = [Outbox(limit=10) for _ in range(4 * SLICE_WRITES)]
+    socket = CostlySocket(mock_clock, WRITE_COST)
+    seen_mid_round: list[int] = []
+
+    async def busy_reader() -> None:
+        while len(socket.written) < len(outboxes):
+            if socket.written:
+                seen_mid_round.append(len(socket.written))
+                # A server that cannot keep up: what was read takes longer than the round.
+                mock_clock.jump(len(outboxes) * WRITE_COST)
+            await trio.lowlevel.checkpoint()
+
+    async with direct_writes() as writes, trio.open_nursery() as nursery:
+        await _park(nursery, outboxes, socket, writes)
+        _put_all(outboxes, "a")
+        nursery.start_soon(busy_reader)
+        await trio.testing.wait_all_tasks_blocked()
+        assert writes.rounds == 1
+        assert socket.written == [["a"]] * len(outboxes)
+        # It runs more than once at a checkpoint (trio's batches), but at one checkpoint only.
+        (checkpoint,) = set(seen_mid_round)
+        assert checkpoint in (SLICE_WRITES, 2 * SLICE_WRITES)
+        nursery.cancel_scope.cancel()
