@@ -1,21 +1,35 @@
-"""One task that writes broadcast frames to idle clients' sockets, once per scheduler round.
+"""One task that writes broadcast frames to idle clients' sockets, in rounds.
 
 A broadcast to a client whose writer is parked (nothing queued, nothing unwritten) does not
 write or wake anyone: the frame waits in the client's outbox, which is marked here. When
-this task next runs, after the tasks of the current round, it writes each marked client's
-frames in ONE non-blocking write through the front end's
+this task next runs, after the tasks of the current scheduler round, it writes each marked
+client's frames in ONE non-blocking write through the front end's
 :data:`~minidiscord.asgi_io.DirectSend`. On a busy server one round handles several
 messages (every reader with input runs before it), so a client gets them in one system
 call rather than one each: the per-delivery cost falls as the load rises. On an idle one a
-frame waits only for the rest of its round (the broadcaster runs to its next checkpoint).
+frame waits only for the rest of its scheduler round (the broadcaster runs to its next
+checkpoint).
+
+A round is written in slices of :data:`SLICE_WRITES` clients with a checkpoint between
+them. A round to 1,000 clients takes several milliseconds, and without those checkpoints
+every reader waited for all of it, then every message it read waited for a whole further
+round: a message could wait two rounds and the pause between them. With them a message
+read during a round reaches the clients the round has not written yet in that same round
+(their outboxes are still in its list and marked, so the broadcast only adds the frame,
+and the round writes it when it gets there), and the clients already written in the next
+round (the broadcast marks them again): at worst one round and the pause. The others run at
+those checkpoints only while they have had less of the round than its writes, so that the
+writes keep at least half of it when the server cannot keep up.
 
 A round costs a system call per client it writes, whatever those writes carry: with 1,000
 clients in a room that is several milliseconds, and at a steady rate each round would carry
 only the message or two that arrived during the one before, so the rounds alone would keep
 the core busy. A round that wrote at least :data:`COSTLY_ROUND_WRITES` clients is therefore
-followed by a pause as long as it took (at most :data:`MAX_PAUSE`) before the next one
-starts: the writes get at most about half of the core, each carries everything the pause
-gathered, and a message waits at most that pause longer. After a round of fewer writes (a
+followed by a pause as long as its writes took (at most :data:`MAX_PAUSE`), less the time
+other tasks already ran at its checkpoints: the writes get at most about half of the core,
+each carries everything the round and the pause gathered, and a message waits at most that
+pause longer. The writes' own time, not the round's from start to end, sets the pause, so
+the work done at the checkpoints does not lengthen it. After a round of fewer writes (a
 small room, a quiet server) the next one runs as before, in the next scheduler batch.
 
 Order is kept by the outbox: frames for a marked client stay in its queue, so anything
@@ -43,6 +57,10 @@ logger = logging.getLogger("minidiscord.engine")
 COSTLY_ROUND_WRITES = 128
 # The most a message waits for the rounds to gather more (the latency budget of batching).
 MAX_PAUSE = 0.010
+# Clients written between two checkpoints of a round: about a millisecond of system calls
+# on loopback, the longest a reader then waits for a round; a checkpoint costs a scheduler
+# pass, a few microseconds, so the slices add well under 1% to a round.
+SLICE_WRITES = 64
 
 
 class DirectWrites:
@@ -82,24 +100,46 @@ class DirectWrites:
             if trio.current_time() < self._next_round_at:
                 await trio.sleep_until(self._next_round_at)
             elif not parked:
-                # Marked while this task ran (a slow consumer's drop can broadcast): the
-                # others get their turn first, and this round gathers more.
+                # Marked while this task ran (at the round's checkpoints, or by a slow
+                # consumer's drop, which can broadcast): the others get their turn first,
+                # and this round gathers more.
                 await trio.lowlevel.checkpoint()
-            self._write_round()
+            await self._write_round()
 
-    def _write_round(self) -> None:
+    async def _write_round(self) -> None:
         marked, self._marked = self._marked, []
         self.rounds += 1
         started = trio.current_time()
-        for outbox in marked:
-            try:
-                outbox.write_direct()
-            except Exception:
-                # One client's fault (a bug) must not end the rounds for every client.
-                logger.exception("a direct write failed")
+        writing = 0.0
+        for first in range(0, len(marked), SLICE_WRITES):
+            # Only while the others have had less of the round than its writes: on a
+            # server that cannot keep up, they would otherwise take ever more of it, and
+            # the clients not yet written fill their outboxes and are dropped.
+            if first and trio.current_time() - started < 2 * writing:
+                await self._checkpoint(marked, first)
+            slice_started = trio.current_time()
+            for outbox in marked[first : first + SLICE_WRITES]:
+                try:
+                    outbox.write_direct()
+                except Exception:
+                    # One client's fault (a bug) must not end the rounds for every client.
+                    logger.exception("a direct write failed")
+            writing += trio.current_time() - slice_started
         ended = trio.current_time()
         if self._metrics is not None:
             self._metrics.direct_write_rounds.inc()
             self._metrics.direct_write_clients.inc(len(marked))
-        costly = len(marked) >= COSTLY_ROUND_WRITES
-        self._next_round_at = ended + min(ended - started, MAX_PAUSE) if costly else ended
+        if len(marked) >= COSTLY_ROUND_WRITES:
+            # What the others ran at the checkpoints counts as pause already given.
+            self._next_round_at = max(ended, started + writing + min(writing, MAX_PAUSE))
+        else:
+            self._next_round_at = ended
+
+    async def _checkpoint(self, marked: "list[Outbox]", first: int) -> None:
+        """Let the others run between two slices of a round; cancelled there, the clients
+        not yet written stay marked, first in line for a next round."""
+        try:
+            await trio.lowlevel.checkpoint()
+        except BaseException:
+            self._marked[:0] = marked[first:]
+            raise
