@@ -33,6 +33,7 @@ from .chat.store.factory import RunnableStore, store_for
 from .config import Settings
 from .engine import CloseReason, EngineServer
 from .engine.cors import OriginPolicy
+from .heaptrim import process_heap, trim_after_bursts
 from .hostfixes import is_host_protocol_error
 from .hosts import AllowedHosts
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -165,6 +166,7 @@ class App:
     async def start_services(self, nursery: trio.Nursery) -> None:
         """Start what outlives single requests; the lifespan's nursery holds them."""
         await nursery.start(self.engine.run)
+        nursery.start_soon(trim_after_bursts, process_heap())
         self._running = True
 
     async def stop_services(self) -> None:
