@@ -39,6 +39,9 @@ EFFECT = Do.MENTION.value
 def candidates(text: str) -> list[list[str]]:
     """For each `@` (at most MAX_MENTIONS), the name keys to try, longest first."""
     found: list[list[str]] = []
+    if "@" not in text:
+        # Most messages: a substring test is ~50x cheaper than the pattern's scan.
+        return found
     for match in _AT.finditer(text):
         words = match.group(1).split()
         keys = []
