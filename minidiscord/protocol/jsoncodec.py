@@ -47,20 +47,19 @@ def _embed(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact JSON text, as JavaScript's JSON.stringify writes it."""
-    try:
-        return orjson.dumps(value, default=_embed).decode()
-    except orjson.JSONEncodeError:
-        # orjson refuses lone surrogates (JavaScript strings may hold them and
-        # JSON.stringify escapes them) and integers beyond 64 bits; the standard
-        # library writes both, escaping non-ASCII so the text stays valid UTF-8. Like
-        # orjson and JSON.stringify, it must write null for Infinity and NaN (a peer's
-        # 1e999 reads as Infinity), never the non-JSON words.
-        return json.dumps(_null_for_non_finite(value), separators=(",", ":"), allow_nan=False)
+    text = dumps_without_binary(value)
+    if text is not None:
+        return text
+    # orjson refuses lone surrogates (JavaScript strings may hold them and JSON.stringify
+    # escapes them) and integers beyond 64 bits; the standard library writes both, escaping
+    # non-ASCII so the text stays valid UTF-8. Like orjson and JSON.stringify, it must write
+    # null for Infinity and NaN (a peer's 1e999 reads as Infinity), never the non-JSON words.
+    return json.dumps(_null_for_non_finite(value), separators=(",", ":"), allow_nan=False)
 
 
 def dumps_without_binary(value: Any) -> str | None:
-    """As :func:`dumps`, but None when ``value`` holds bytes (or anything else orjson
-    refuses): the caller then takes the binary parts out first."""
+    """:func:`dumps` through orjson alone: None when it refuses ``value`` (bytes in it, which
+    the caller then takes out first, or what only :func:`dumps`'s fallback writes)."""
     try:
         return orjson.dumps(value, default=_embed).decode()
     except orjson.JSONEncodeError:
