@@ -215,6 +215,7 @@ def summarize(runs: Sequence[Run], trees: Sequence[Tree]) -> list[dict[str, Any]
             per_delivery = [run.us_per_delivery for run in mine]
             median = statistics.median(per_delivery)
             reference = median if reference is None else reference
+            paired = paired_ratios(runs, config, trees[0].name, tree.name)
             rows.append(
                 {
                     "config": config,
@@ -229,24 +230,48 @@ def summarize(runs: Sequence[Run], trees: Sequence[Tree]) -> list[dict[str, Any]
                     ),
                     "load_1m": [run.load_1m for run in mine],
                     "vs_first": round(median / reference, 3) if reference else None,
+                    "paired_median": round(statistics.median(paired), 3) if paired else None,
+                    "paired_min": round(min(paired), 3) if paired else None,
+                    "paired_max": round(max(paired), 3) if paired else None,
                 }
             )
     return rows
 
 
+def paired_ratios(runs: Sequence[Run], config: str, first: str, tree: str) -> list[float]:
+    """``tree``'s CPU per delivery over the first tree's, round by round: the two runs of a
+    round are minutes apart at most, so a neighbour's load or a slower spell of the shared
+    machine weighs on both, where it moves one tree's median against the other's."""
+    by_round: dict[int, dict[str, float]] = {}
+    for run in runs:
+        if run.config == config and run.tree in (first, tree):
+            by_round.setdefault(run.round, {})[run.tree] = run.us_per_delivery
+    return [
+        pair[tree] / pair[first]
+        for pair in by_round.values()
+        if first in pair and tree in pair and pair[first] > 0
+    ]
+
+
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = [
         "| config | tree | runs | us/delivery median (min-max) | us/message median "
-        "| server CPU % | vs first | load avg 1m |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| server CPU % | vs first | same round vs first, median (min-max) | load avg 1m |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         loads = ", ".join(f"{load:.1f}" for load in row["load_1m"])
+        paired = (
+            f"x{row['paired_median']:.3f} (x{row['paired_min']:.3f}-x{row['paired_max']:.3f})"
+            if row["paired_median"] is not None
+            else "-"
+        )
         lines.append(
             f"| {row['config']} | {row['tree']} | {row['runs']} "
             f"| {row['us_per_delivery_median']:.2f} ({row['us_per_delivery_min']:.2f}-"
             f"{row['us_per_delivery_max']:.2f}) | {row['us_per_message_median']:.0f} "
-            f"| {row['server_cpu_percent_median']:.0f} | x{row['vs_first']:.3f} | {loads} |"
+            f"| {row['server_cpu_percent_median']:.0f} | x{row['vs_first']:.3f} | {paired} "
+            f"| {loads} |"
         )
     return "\n".join(lines)
 
@@ -259,11 +284,13 @@ def bench(
     nice: Sequence[str] = (),
     log: Any = None,
 ) -> list[Run]:
-    """Every configuration, its trees' runs alternating; ``log`` gets a line per run."""
+    """Every configuration, its trees' runs alternating, in the given order in even rounds
+    and reversed in odd ones (a machine growing busier or quieter over a round then favours
+    neither); ``log`` gets a line per run."""
     done: list[Run] = []
     for config in configs:
         for round_ in range(runs):
-            for tree in trees:
+            for tree in trees if round_ % 2 == 0 else list(reversed(trees)):
                 run = measure(tree, config, round_, duration, nice)
                 done.append(run)
                 if log is not None:

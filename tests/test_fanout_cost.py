@@ -38,7 +38,18 @@ def test_the_summary_takes_medians_per_tree_against_the_first() -> None:
     assert (rows[1]["us_per_delivery_min"], rows[1]["us_per_delivery_max"]) == (12, 30)
     assert rows[1]["us_per_delivery_median"] == 13
     assert rows[1]["vs_first"] == 1.3
-    assert "| native:1x1x1 | b | 3 | 13.00 (12.00-30.00) |" in fanout_cost.format_table(rows)
+    # Round by round: 12/10, 30/11, 13/9.
+    assert rows[0]["paired_median"] == 1.0
+    assert (rows[1]["paired_median"], rows[1]["paired_min"]) == (1.444, 1.2)
+    assert rows[1]["paired_max"] == round(30 / 11, 3)
+    table = fanout_cost.format_table(rows)
+    assert "| native:1x1x1 | b | 3 | 13.00 (12.00-30.00) |" in table
+    assert "| x1.300 | x1.444 (x1.200-x2.727) |" in table
+
+
+def test_a_round_without_both_trees_is_left_out_of_the_paired_ratios() -> None:
+    runs = [run("a", 0, 10), run("b", 0, 15), run("b", 1, 40)]
+    assert fanout_cost.paired_ratios(runs, "native:1x1x1", "a", "b") == [1.5]
 
 
 def test_recovery_and_presence_grace_are_turned_off_only_where_the_tree_has_them(
@@ -65,7 +76,8 @@ async def test_a_short_run_alternates_the_trees_and_counts_cpu_per_delivery() ->
     runs = await trio.to_thread.run_sync(
         lambda: fanout_cost.bench(trees, [config], runs=2, duration=1)
     )
-    assert [(r.tree, r.round) for r in runs] == [("a", 0), ("b", 0), ("a", 1), ("b", 1)]
+    # Reversed in odd rounds: neither tree always runs first.
+    assert [(r.tree, r.round) for r in runs] == [("a", 0), ("b", 0), ("b", 1), ("a", 1)]
     for measured in runs:
         assert measured.delivered == measured.sent * 4 > 0
         assert measured.delivery_ratio == 1.0
