@@ -1,6 +1,7 @@
 """The one guard of the chat's acked requests (chat/requests.py ``guarded``): issue 18's
-events, the channels', moderation's and the admin view's refuse a socket that is no user
-and a payload that is not one object with the same ack, log line and counted rejection."""
+events, the channels', moderation's, the admin view's and the read positions' refuse a
+socket that is no user and a payload that is not one object with the same ack, log line
+and counted rejection."""
 
 import logging
 
@@ -21,6 +22,7 @@ EVENTS = [
     ("channel:create", {"name": "guarded"}),  # channels
     ("user:kick", {"userId": "nobody"}),  # moderation
     ("admin:invite", {}),  # the admin view
+    ("read:mark", {"channel": "general", "id": 1}),  # read positions
 ]
 
 

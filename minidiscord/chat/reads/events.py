@@ -15,17 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import trio
-
 from minidiscord.limits import KeyedBuckets, Rate
 from minidiscord.sockets import Namespace, Socket
 
 from ..live.access import allowed
 from ..models import User
 from ..moderation.effects import Do
-from ..requests import Ack, refuse
-from ..store.base import StoreReadError, StoreWriteError
-from ..validation import Invalid
+from ..requests import Ack, Refused, guarded, is_int, within_rate
+from ..store.base import StoreWriteError
 from .store import ReadStore
 
 log = logging.getLogger(__name__)
@@ -62,50 +59,27 @@ class ReadEvents:
             log.warning("the read positions of user %s were kept: %s", user_id, exc)
 
     def handlers(self) -> dict[str, Callable[..., Any]]:
-        return {"read:mark": self._on_mark, "read:list": self._on_list}
+        return {
+            "read:mark": guarded("read:mark", self._mark),
+            "read:list": guarded("read:list", self._list, optional=True),
+        }
 
-    async def _on_mark(self, socket: Socket, *args: Any) -> Ack:
-        event = "read:mark"
-        user: User | None = socket.data.get("user")
-        if user is None:
-            return refuse(socket, event, "not connected")
-        if len(args) != 1 or not isinstance(args[0], dict):
-            return refuse(socket, event, "expected one object argument {channel, id}")
-        try:
-            channel = self._readable(user.user_id, args[0].get("channel"))
-        except Invalid as error:
-            return refuse(socket, event, error.reason)
-        message_id = args[0].get("id")
-        newest = self._newest() or 0
-        if not isinstance(message_id, int) or isinstance(message_id, bool) or message_id < 1:
-            return refuse(socket, event, "id must be a message's id")
-        if message_id > newest:
-            return refuse(socket, event, f"there is no message {message_id} yet")
-        wait = self._marks.take(user.user_id, trio.current_time())
-        if wait:
-            ack = refuse(socket, event, "you are marking too fast", label="rate limited")
-            ack["retryAfter"] = int(wait * 1000) + 1
-            return ack
-        try:
-            position = await self._store.mark_read(user.user_id, channel, message_id)
-            await self._share(
-                {"do": EFFECT, "userId": user.user_id, "channel": channel, "id": position}
-            )
-        except StoreWriteError:
-            return {"ok": False, "error": "the server could not store this now"}
+    async def _mark(self, socket: Socket, user: User, fields: dict[str, Any]) -> Ack:
+        channel = self._readable(user.user_id, fields.get("channel"))
+        message_id = fields.get("id")
+        if not is_int(message_id) or message_id < 1:
+            raise Refused("id must be a message's id")
+        if message_id > (self._newest() or 0):
+            raise Refused(f"there is no message {message_id} yet")
+        within_rate(self._marks, user, "marking")
+        position = await self._store.mark_read(user.user_id, channel, message_id)
+        await self._share(
+            {"do": EFFECT, "userId": user.user_id, "channel": channel, "id": position}
+        )
         return {"ok": True, "id": position}
 
-    async def _on_list(self, socket: Socket, *args: Any) -> Ack:
-        event = "read:list"
-        user: User | None = socket.data.get("user")
-        if user is None:
-            return refuse(socket, event, "not connected")
-        if len(args) > 1 or (args and not isinstance(args[0], dict)):
-            return refuse(socket, event, "expected no argument or one object")
-        try:
-            positions = await self._store.positions(user.user_id)
-        except StoreReadError:
-            return {"ok": False, "error": "the server could not read this now"}
+    async def _list(self, socket: Socket, user: User, fields: dict[str, Any]) -> Ack:
+        positions = await self._store.positions(user.user_id)
         return {
             "ok": True,
             "reads": {
