@@ -750,7 +750,13 @@ async def worker_main() -> None:
 
     async def writer() -> None:
         async for message in receive:
-            await stdout.send_all(orjson.dumps(message) + b"\n")
+            try:
+                await stdout.send_all(orjson.dumps(message) + b"\n")
+            except trio.BrokenResourceError:
+                # The coordinator is gone (stopped by whoever ran it): nobody is left to
+                # read a report, so the clients end with it.
+                outer.cancel_scope.cancel()
+                return
 
     async def progress() -> None:
         while True:

@@ -26,7 +26,7 @@ from benchkit.acquaintances import (
 )
 from benchkit.bulk import BulkReceiver
 from benchkit.framecount import FrameCounter
-from benchkit.processes import HANDSHAKE, UNLIMITED, free_port, running, script_args
+from benchkit.processes import HANDSHAKE, ROOT, UNLIMITED, free_port, running, script_args
 from minidiscord.limits import Rate
 from scripts import bench, loadtest
 from tests.support.redisserver import RedisServer
@@ -808,3 +808,25 @@ def test_a_benchmark_target_can_say_limits_off() -> None:
     with bench.running_target(target, []) as (url, pid):
         assert url.startswith("http://127.0.0.1:")
         assert pid is not None
+
+
+def test_a_worker_whose_coordinator_is_gone_ends_quietly() -> None:
+    """Stopped with its coordinator (scripts/memory_profile.py terminates it), a worker
+    finds its reports' pipe broken: it ends with the coordinator, without a traceback."""
+    worker = subprocess.Popen(
+        script_args("loadtest", "--worker"),
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert worker.stdin is not None
+    assert worker.stdout is not None
+    assert worker.stderr is not None
+    # Nobody reads its reports any more; its goodbye is the first thing it writes.
+    worker.stdout.close()
+    worker.stdin.write(b'{"op": "quit"}\n')
+    worker.stdin.close()
+    errors = worker.stderr.read()
+    assert worker.wait(timeout=30) == 0, errors.decode()
+    assert b"Traceback" not in errors
