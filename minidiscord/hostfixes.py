@@ -36,6 +36,10 @@
 - hypercorn shields its writes from cancellation, so a client that stopped reading kept its
   connection after the engine dropped it, until it read or closed; a cancelled write now
   ends its connection, as on the native front end (:mod:`.hypercorn_cancels`).
+- hypercorn buffered whatever the app wrote to an HTTP/2 stream whose client's
+  flow-control window was shut, so a client that granted none held every broadcast and was
+  never seen to fall behind; the app's writes to a stream now wait while its buffer is
+  full (:mod:`.hypercorn_h2flow`).
 """
 
 import functools
@@ -180,11 +184,12 @@ def install() -> None:
     close_connections_promptly()
     limit_websocket_messages()
     # Imported here: they import hypercorn, which a native-only process never loads.
-    from . import hypercorn_accepting, hypercorn_cancels, hypercorn_sends
+    from . import hypercorn_accepting, hypercorn_cancels, hypercorn_h2flow, hypercorn_sends
 
     hypercorn_sends.install()
     hypercorn_accepting.install()
     hypercorn_cancels.install()
+    hypercorn_h2flow.install()
 
 
 def limit_websocket_messages() -> None:
