@@ -15,6 +15,13 @@ send lock or while it writes shuts the TCP socket down (the one under TLS too): 
 another task blocked there fails, the reading task sees the end, and hypercorn closes the
 connection as it does for a client that went away. Nothing changes for a write that is not
 cancelled, however slowly the client reads.
+
+Under HTTP/2 the app's write to a stream waits in the stream's buffer for the client's
+flow-control window (:mod:`.hypercorn_h2flow`) and for hypercorn's sending task, not under
+the send lock: cancelled there, it ends the connection too. Its other streams go with it,
+as they would with a client gone: resetting the one stream would leave the connection to
+a sending task that may itself be stuck on the full socket, and the engine cancels a write
+only when it has given up on the client.
 """
 
 import functools
@@ -25,11 +32,15 @@ from typing import Any
 
 import trio
 from hypercorn.events import Closed, RawData
+from hypercorn.protocol.events import Body, Data, EndBody, EndData, Trailers
+from hypercorn.protocol.h2 import H2Protocol
 from hypercorn.trio.tcp_server import TCPServer
 
 from .frontend.streams import tcp_socket
 
 _INSTALLED_MARK = "_minidiscord_cancellable"
+# What an app writes to an HTTP/2 stream: each waits on the stream's buffer.
+_STREAM_WRITES = (Body, Data, EndBody, EndData, Trailers)
 
 
 def shut_down(stream: Any) -> None:
@@ -41,6 +52,11 @@ def shut_down(stream: Any) -> None:
 
 def install() -> None:
     """Make a cancelled write on a hypercorn trio connection end it (once per process)."""
+    _install_for_connections()
+    _install_for_http2_streams()
+
+
+def _install_for_connections() -> None:
     protocol_send: Callable[[TCPServer, Any], Awaitable[None]] = TCPServer.protocol_send
     if getattr(protocol_send, _INSTALLED_MARK, False):
         return
@@ -63,3 +79,23 @@ def install() -> None:
 
     setattr(protocol_send_cancellable, _INSTALLED_MARK, True)
     TCPServer.protocol_send = protocol_send_cancellable  # type: ignore[method-assign]
+
+
+def _install_for_http2_streams() -> None:
+    stream_send: Callable[[H2Protocol, Any], Awaitable[None]] = H2Protocol.stream_send
+    if getattr(stream_send, _INSTALLED_MARK, False):
+        return
+
+    @functools.wraps(stream_send)
+    async def stream_send_cancellable(self: H2Protocol, event: Any) -> None:
+        try:
+            await stream_send(self, event)
+        except trio.Cancelled:
+            if isinstance(event, _STREAM_WRITES):
+                tcp_server = getattr(self.send, "__self__", None)
+                if isinstance(tcp_server, TCPServer):
+                    shut_down(tcp_server.stream)
+            raise
+
+    setattr(stream_send_cancellable, _INSTALLED_MARK, True)
+    H2Protocol.stream_send = stream_send_cancellable  # type: ignore[method-assign]
