@@ -17,7 +17,9 @@
 - hypercorn keeps a kept-alive connection whose client has closed it (its socket, its task)
   until its keep-alive timer runs out, up to a heartbeat cycle later: such a connection
   would hold its descriptor, and its place under the connection caps, for nothing. Its
-  timer is stopped as soon as reading ends.
+  timer is stopped as soon as reading ends, for good: an HTTP/2 stream that ended after
+  that started it again (hypercorn's HTTP/2 reports the connection idle whenever a stream
+  closes), and the finished connection waited it out.
 - hypercorn parses with h11, which guesses where a request head is ambiguous (obs-fold,
   bare LF, Content-Length with Transfer-Encoding): a proxy in front may frame it otherwise
   (request smuggling). Its connections get our strict h11 connection, which answers 400.
@@ -57,6 +59,8 @@ logger = logging.getLogger("minidiscord.host")
 _INSTALLED_MARK = "_minidiscord_contained"
 _STRICT_MARK = "_minidiscord_strict"
 _PROMPT_MARK = "_minidiscord_prompt"
+# Set on a hypercorn connection (TCPServer) once it has read all it will.
+_READ_ENDED_ATTRIBUTE = "_minidiscord_read_ended"
 # The ConnectionLimits of one server live on its hypercorn Config (tests run several servers
 # in one process: nothing about one server may live in this module).
 _LIMITS_ATTRIBUTE = "minidiscord_connection_limits"
@@ -297,7 +301,18 @@ def close_connections_promptly() -> None:
         await read(self)
         # Nothing is left to read: no keep-alive timer needs to close the connection (a
         # request still running still ends it, as before).
+        setattr(self, _READ_ENDED_ATTRIBUTE, True)
         await self.idle_task.stop()
+
+    idle_timeout: Callable[[Any], Awaitable[None]] = TCPServer._idle_timeout
+
+    @functools.wraps(idle_timeout)
+    async def idle_timeout_while_reading(self: Any) -> None:
+        # Started again after reading ended (an HTTP/2 stream that closed meanwhile), the
+        # timer would hold the finished connection until it ran out: it ends at once.
+        if not getattr(self, _READ_ENDED_ATTRIBUTE, False):
+            await idle_timeout(self)
 
     setattr(read_then_stop_idle_timer, _PROMPT_MARK, True)
     TCPServer._read_data = read_then_stop_idle_timer  # type: ignore[method-assign]
+    TCPServer._idle_timeout = idle_timeout_while_reading  # type: ignore[method-assign]
