@@ -39,6 +39,10 @@ def hypercorn_config(settings: Settings) -> Config:
     # before our heartbeat would judge it.
     config.read_timeout = int(heartbeat_cycle(settings) + settings.ping_timeout) + 1
     config.keep_alive_timeout = max(heartbeat_cycle(settings), 5.0)
+    # hypercorn's default, named because it is what bounds an HTTP/2 client that opens and
+    # resets streams at once (rapid reset): reset streams do not count against the 100 it may
+    # have open, and its connection ends (GOAWAY) after this many requests.
+    config.keep_alive_max_requests = 1000
     config.websocket_max_message_size = settings.max_payload + 1
     config.graceful_timeout = settings.shutdown_timeout
     if settings.certfile is not None:

@@ -23,7 +23,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import h2.config
 import h2.connection
@@ -307,9 +307,13 @@ class Served:
 
 
 @asynccontextmanager
-async def served(sio: SocketServer, tls: ServerCertificate | None) -> AsyncIterator[Served]:
+async def served(
+    sio: SocketServer, tls: ServerCertificate | None, **overrides: Any
+) -> AsyncIterator[Served]:
+    """``sio`` on hypercorn with long timers (and ``overrides`` of the test settings)."""
     options = tls.server_options if tls is not None else {}
-    async with small_buffer_server(sio, frontend="hypercorn", **LONG_TIMERS, **options) as port:
+    settings = {**LONG_TIMERS, **options, **overrides}
+    async with small_buffer_server(sio, frontend="hypercorn", **settings) as port:
         server = Served(sio, port, tls)
         try:
             yield server

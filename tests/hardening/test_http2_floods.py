@@ -1,0 +1,222 @@
+"""One HTTP/2 client's floods cost that client only, on hypercorn (the front end that speaks
+HTTP/2): streams it opens and resets at once (rapid reset, CVE-2023-44487), PINGs and
+SETTINGS it sends without reading their acknowledgements, and the Engine.IO sessions its streams
+open. Meanwhile another client (an HTTP/1.1 WebSocket) gets every broadcast.
+
+The clients are real ``h2`` connections (:class:`.test_stalled_http2.H2Client`); the flooding
+ones put frames on the wire whatever the server answers (a GOAWAY included), as an attacker
+would. Each flood is bounded in count and in time.
+"""
+
+from dataclasses import dataclass, field
+
+import h2.connection
+import h2.errors
+import h2.events
+import h2.settings
+import pytest
+import trio
+
+from minidiscord.asgi_io import Receive, Scope, Send
+from minidiscord.frontend.hosting import hypercorn_config
+from minidiscord.sockets import SocketServer
+from tests.frontend.test_direct_send import items, room_server
+from tests.hardening.test_stalled_connections import WebSocketClient
+from tests.hardening.test_stalled_http2 import H2Client, H2Polling, Served, served
+from tests.support.servers import TEST_SETTINGS
+from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.skipif(
+    TEST_SETTINGS.frontend != "hypercorn",
+    reason="HTTP/2 is hypercorn's: the native front end speaks HTTP/1.1 only",
+)
+
+# A path the Socket.IO server hands to the test's own app (below).
+WAIT = "/wait"
+# An HTTP/2 connection ends after this many requests (hypercorn's keep_alive_max_requests).
+MAX_REQUESTS = hypercorn_config(TEST_SETTINGS).keep_alive_max_requests
+# What one read of hypercorn's (64 KiB) holds of HEADERS + RST_STREAM pairs: the requests a
+# connection gets past its limit, taken from that read before it ends.
+PER_READ = 2**16 // 20
+
+
+@dataclass
+class Requests:
+    """An ASGI app behind the Socket.IO server: each request waits for a body that, in these
+    tests, never comes (as ``POST /api/login`` would), and ends when its client goes."""
+
+    started: int = 0
+    running: int = 0
+    finished: trio.Event = field(default_factory=trio.Event)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        self.started += 1
+        self.running += 1
+        try:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+        finally:
+            self.running -= 1
+
+
+def server_with(requests: Requests) -> SocketServer:
+    return room_server(other_asgi_app=requests)
+
+
+def request_headers(path: str, method: str = "GET") -> list[tuple[bytes, bytes]]:
+    return [
+        (b":method", method.encode()),
+        (b":scheme", b"http"),
+        (b":path", path.encode()),
+        (b":authority", b"localhost"),
+    ]
+
+
+def regardless(client: H2Client) -> h2.connection.H2Connection:
+    """The client's h2 state, told the connection is still open: it sends what it is told
+    to whatever the server said (h2 would refuse to after a GOAWAY)."""
+    connection = client.connection
+    connection.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+    return connection
+
+
+@dataclass
+class Frames:
+    """What the server sent a flooding client, read by hand (its h2 state is not fed)."""
+
+    goaways: list[tuple[int, int]] = field(default_factory=list)
+    resets: dict[int, int] = field(default_factory=dict)
+    closed: trio.Event = field(default_factory=trio.Event)
+    _buffer: bytearray = field(default_factory=bytearray)
+
+    async def read(self, stream: trio.abc.Stream) -> None:
+        try:
+            while data := await stream.receive_some(1 << 16):
+                self._parse(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+        self.closed.set()
+
+    def _parse(self, data: bytes | bytearray) -> None:
+        self._buffer += data
+        while len(self._buffer) >= 9:
+            length = int.from_bytes(self._buffer[:3], "big")
+            if len(self._buffer) < 9 + length:
+                return
+            kind, stream_id = self._buffer[3], int.from_bytes(self._buffer[5:9], "big")
+            payload = bytes(self._buffer[9 : 9 + length])
+            del self._buffer[: 9 + length]
+            if kind == 0x7:  # GOAWAY: last stream id, error code
+                last = int.from_bytes(payload[:4], "big") & 0x7FFF_FFFF
+                self.goaways.append((int.from_bytes(payload[4:8], "big"), last))
+            elif kind == 0x3:  # RST_STREAM
+                self.resets[stream_id & 0x7FFF_FFFF] = int.from_bytes(payload[:4], "big")
+
+
+async def broadcasts_reach(server: Served, reader: WebSocketClient, first: int, count: int) -> None:
+    """``count`` broadcasts, from index ``first``, all reach ``reader``."""
+    for index in range(first, first + count):
+        server.sio.to("room").emit("item", index, "x")
+    assert items(await reader.messages(count)) == [(i, 1) for i in range(first, first + count)]
+
+
+async def test_rapid_reset_ends_the_connection_and_leaves_no_requests_running() -> None:
+    # Streams opened and reset at once do not count against the 100 a connection may have
+    # open, so nothing in HTTP/2 itself stops them. hypercorn ends a connection once it has
+    # taken keep_alive_max_requests requests (a GOAWAY, then the close when more come), and
+    # each reset request ends with its stream: the flood's requests are bounded per
+    # connection, and none lingers. Without that limit the connection would take all of them.
+    requests = Requests()
+    async with served(server_with(requests), None) as server:
+        reader = await server.reader()
+        client = await H2Client.open(server.port, None, "socket")
+        server.socks.append(client.sock)
+        frames = Frames()
+        sent = 0
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(frames.read, client.stream)
+            connection = regardless(client)
+            with trio.move_on_after(20):
+                # 20,000 at most: ten times what the connection may take.
+                while sent < 20 * MAX_REQUESTS and not frames.closed.is_set():
+                    for _ in range(100):
+                        stream_id = connection.get_next_available_stream_id()
+                        connection.send_headers(stream_id, request_headers(WAIT), end_stream=True)
+                        connection.reset_stream(stream_id, h2.errors.ErrorCodes.CANCEL)
+                        sent += 1
+                    try:
+                        await client.flush()
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        break
+                    await broadcasts_reach(server, reader, sent, 1)
+            await frames.closed.wait()
+        assert frames.goaways, "the server never sent GOAWAY"
+        assert frames.goaways[0][0] == h2.errors.ErrorCodes.NO_ERROR
+        assert MAX_REQUESTS < requests.started <= MAX_REQUESTS + PER_READ < sent
+        await wait_until(lambda: requests.running == 0)
+        await broadcasts_reach(server, reader, sent + 1, 10)
+
+
+@pytest.mark.parametrize("frame", ["PING", "SETTINGS"])
+async def test_control_frames_sent_without_reading_the_answers_are_not_read_either(
+    frame: str,
+) -> None:
+    # Each PING (SETTINGS) makes the server queue a PING ACK (SETTINGS ACK). hypercorn reads
+    # the next bytes only once it has written what the last ones made it queue, so a client
+    # that does not read stops being read: what the server holds for it is one read's worth
+    # of acknowledgements, and the client's sends stop. A server that queued them instead
+    # would take every frame, and hold an acknowledgement for each.
+    frames_per_chunk = 1000
+    limit = 4 * 2**20  # what the client tries to send: 4 MiB of frames
+    async with served(room_server(), None) as server:
+        reader = await server.reader()
+        client = await H2Client.open(server.port, None, "socket")
+        server.socks.append(client.sock)
+        connection = client.connection
+        sent = 0
+        stalled = False
+        while sent < limit:
+            for index in range(frames_per_chunk):
+                if frame == "PING":
+                    connection.ping(index.to_bytes(8, "big"))
+                else:
+                    connection.update_settings({h2.settings.SettingCodes.ENABLE_PUSH: 0})
+            chunk = connection.data_to_send()
+            with trio.move_on_after(2) as waited:
+                await client.stream.send_all(chunk)
+            if waited.cancelled_caught:
+                stalled = True
+                break
+            sent += len(chunk)
+        assert stalled, f"the server took all {sent} bytes of {frame} frames"
+        # Far less than the flood: kernel buffers and one read of the server's.
+        assert sent < limit // 2
+        await broadcasts_reach(server, reader, 0, 10)
+
+
+async def test_http2_handshakes_count_against_the_address_session_cap() -> None:
+    # Each stream may open an Engine.IO session: the engine's per-address cap
+    # (--ip-max-sessions) holds for sessions opened over one HTTP/2 connection as well.
+    cap = 3
+    sio = room_server(ip_max_sessions=cap)
+    async with served(sio, None) as server:
+        client = await H2Polling.open(server.port, None, "window")
+        server.socks.append(client.sock)
+        sids = []
+        for _ in range(cap):
+            await client.join()
+            sids.append(client.sid)
+        assert set(sids) == set(sio.engine.sessions)
+        stream_id = await client.request("GET", "/socket.io/?EIO=4&transport=polling")
+        await client.read_until(
+            lambda event: isinstance(event, h2.events.StreamEnded) and event.stream_id == stream_id
+        )
+        (response,) = [
+            event
+            for event in client.take(stream_id)
+            if isinstance(event, h2.events.ResponseReceived)
+        ]
+        assert (b":status", b"429") in (response.headers or []), response.headers
+        assert set(sio.engine.sessions) == set(sids)
