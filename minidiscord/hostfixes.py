@@ -42,6 +42,10 @@
   flow-control window was shut, so a client that granted none held every broadcast and was
   never seen to fall behind; the app's writes to a stream now wait while its buffer is
   full (:mod:`.hypercorn_h2flow`).
+- hypercorn's HTTP/2 connection carries up to 100 requests at once, which a client keeps
+  alive as long as it likes, and the per-address cap counted connections only: HTTP/2
+  streams now count against their address too, and one over the cap is refused
+  (:mod:`.hypercorn_h2limits`).
 """
 
 import functools
@@ -188,12 +192,19 @@ def install() -> None:
     close_connections_promptly()
     limit_websocket_messages()
     # Imported here: they import hypercorn, which a native-only process never loads.
-    from . import hypercorn_accepting, hypercorn_cancels, hypercorn_h2flow, hypercorn_sends
+    from . import (
+        hypercorn_accepting,
+        hypercorn_cancels,
+        hypercorn_h2flow,
+        hypercorn_h2limits,
+        hypercorn_sends,
+    )
 
     hypercorn_sends.install()
     hypercorn_accepting.install()
     hypercorn_cancels.install()
     hypercorn_h2flow.install()
+    hypercorn_h2limits.install()
 
 
 def limit_websocket_messages() -> None:

@@ -14,6 +14,12 @@ Connections from a trusted proxy are exempt from the per-address cap (each carri
 clients, whose sessions the engine then limits by their forwarded address) but not from
 the cap on all.
 
+An HTTP/2 connection (hypercorn's) carries up to 100 requests at once, each of which may wait
+as long as its client keeps the connection alive (a request whose body never comes, kept
+alive by PINGs), so the same object also counts the open HTTP/2 streams of each address
+under the same per-address cap (:mod:`..hypercorn_h2limits`): one address gets as many
+requests in flight over HTTP/2 as over HTTP/1.1 connections.
+
 The same object counts the bytes of unfinished WebSocket messages per client address (a
 message may be up to maxPayload, and one address may open thousands of connections, each
 holding one): past the address's budget the message that would cross it is refused like
@@ -107,6 +113,8 @@ class ConnectionLimits:
         self._logged: dict[str, tuple[float, int]] = {}
         # Bytes of unfinished WebSocket messages, per client address.
         self.unfinished = ByteBudgets(unfinished_bytes)
+        # Open HTTP/2 streams per address key (trusted proxies' are not counted).
+        self._streams: dict[str, int] = {}
 
     @classmethod
     def for_settings(cls, settings: Settings) -> "ConnectionLimits":
@@ -123,6 +131,31 @@ class ConnectionLimits:
         ``client`` and ``headers``) comes from, through trusted proxies."""
         client = self._trusted.client_of(dict(scope)) or scope.get("client")
         return address_key(str(client[0])) if client else "unknown"
+
+    def stream_key(self, ip: str) -> str | None:
+        """The key an HTTP/2 stream from ``ip`` counts under; None for a trusted proxy."""
+        return None if self._trusted.trusts(ip) else address_key(ip)
+
+    def open_stream(self, key: str) -> bool:
+        """Count one more open HTTP/2 stream for ``key``; False (nothing counted) when the
+        address already has as many as the per-address cap."""
+        held = self._streams.get(key, 0)
+        if held >= self.per_address:
+            return False
+        self._streams[key] = held + 1
+        return True
+
+    def close_stream(self, key: str) -> None:
+        """An HTTP/2 stream :meth:`open_stream` counted has closed."""
+        left = self._streams[key] - 1
+        if left:
+            self._streams[key] = left
+        else:
+            del self._streams[key]
+
+    def streams_of(self, key: str) -> int:
+        """The open HTTP/2 streams counted for ``key``."""
+        return self._streams.get(key, 0)
 
     def connection(self, ip: str) -> "CountedConnection":
         """While inside, a connection from ``ip`` counts; ``as`` gets why it is refused, if it

@@ -1,7 +1,7 @@
 """One HTTP/2 client's floods cost that client only, on hypercorn (the front end that speaks
 HTTP/2): streams it opens and resets at once (rapid reset, CVE-2023-44487), PINGs and
-SETTINGS it sends without reading their acknowledgements, and the Engine.IO sessions its streams
-open. Meanwhile another client (an HTTP/1.1 WebSocket) gets every broadcast.
+SETTINGS it sends without reading their acknowledgements, and the streams it keeps open on
+many connections. Meanwhile another client (an HTTP/1.1 WebSocket) gets every broadcast.
 
 The clients are real ``h2`` connections (:class:`.test_stalled_http2.H2Client`); the flooding
 ones put frames on the wire whatever the server answers (a GOAWAY included), as an attacker
@@ -194,6 +194,56 @@ async def test_control_frames_sent_without_reading_the_answers_are_not_read_eith
         # Far less than the flood: kernel buffers and one read of the server's.
         assert sent < limit // 2
         await broadcasts_reach(server, reader, 0, 10)
+
+
+async def test_http2_streams_count_against_the_address_cap() -> None:
+    # An HTTP/2 connection carries up to 100 requests at once, and a client keeps them open
+    # as long as it sends frames: the per-address cap on connections would let one address
+    # hold 100 times as many requests as over HTTP/1.1. Its streams now count under that cap
+    # too, and one over it is refused (REFUSED_STREAM) before the app sees it.
+    requests = Requests()
+    cap = 10
+    async with served(
+        server_with(requests), None, ip_max_connections=cap, forwarded_allow_ips=()
+    ) as server:
+        reader = await server.reader()
+        flooder = await H2Client.open(server.port, None, "socket")
+        server.socks.append(flooder.sock)
+        frames = Frames()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(frames.read, flooder.stream)
+            connection = flooder.connection
+            opened = [connection.get_next_available_stream_id() + 2 * i for i in range(3 * cap)]
+            for stream_id in opened:
+                # A POST whose body never ends: each would wait for as long as the
+                # connection lasts (the refused ones' DATA comes in the same read).
+                connection.send_headers(stream_id, request_headers(WAIT, "POST"))
+                connection.send_data(stream_id, b"x" * 100)
+            await flooder.flush()
+            await wait_until(lambda: len(frames.resets) == 2 * cap)
+            assert frames.resets == dict.fromkeys(opened[cap:], h2.errors.ErrorCodes.REFUSED_STREAM)
+            await wait_until(lambda: requests.running == cap)
+            assert requests.started == cap
+            # Refusing streams is not ending the connection.
+            assert not frames.goaways
+            assert not frames.closed.is_set()
+            # A connection's only stream is never refused: it was admitted for it.
+            other = await H2Polling.open(server.port, None, "window")
+            server.socks.append(other.sock)
+            await other.join()
+            assert other.sid in server.sio.engine.sessions
+            await broadcasts_reach(server, reader, 0, 5)
+            # Gone, the flooder's streams count no more.
+            flooder.sock.close()
+            nursery.cancel_scope.cancel()
+        await wait_until(lambda: requests.running == 0)
+        again = await H2Client.open(server.port, None, "socket")
+        server.socks.append(again.sock)
+        for _ in range(cap - 1):
+            stream_id = again.connection.get_next_available_stream_id()
+            again.connection.send_headers(stream_id, request_headers(WAIT, "POST"))
+        await again.flush()
+        await wait_until(lambda: requests.running == cap - 1)
 
 
 async def test_http2_handshakes_count_against_the_address_session_cap() -> None:
