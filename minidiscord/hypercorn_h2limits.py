@@ -20,7 +20,6 @@ for long; hypercorn itself ends such a connection after ``keep_alive_max_request
 """
 
 import functools
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,8 +29,6 @@ from hypercorn.events import Closed
 from hypercorn.protocol.h2 import H2Protocol
 
 from .hostfixes import connection_limits_of
-
-logger = logging.getLogger("minidiscord.host")
 
 _INSTALLED_MARK = "_minidiscord_stream_limits"
 # On an H2Protocol: stream id -> the address key it counts under, for each counted stream.
@@ -81,13 +78,6 @@ def install() -> None:
                     )
                 continue
             kept.append(event)
-        if refused:
-            logger.info(
-                "refused %d HTTP/2 streams from %s: %d open, all one address may have",
-                len(refused),
-                key,
-                limits.streams_of(key),
-            )
         await handle_events(self, kept)
 
     close_stream: Callable[[H2Protocol, int], Awaitable[None]] = H2Protocol._close_stream

@@ -50,6 +50,8 @@ LOG_INTERVAL = 60.0
 REFUSAL_WRITE_TIMEOUT = 1.0
 # The log's key for refusals because every client connection is taken.
 _ALL = "*"
+# Before an address key: the log's key for refusals of that address's HTTP/2 streams.
+_STREAMS = "streams "
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,7 @@ class ConnectionLimits:
         address already has as many as the per-address cap."""
         held = self._streams.get(key, 0)
         if held >= self.per_address:
+            self._log_stream_refusal(key)
             return False
         self._streams[key] = held + 1
         return True
@@ -153,25 +156,40 @@ class ConnectionLimits:
         else:
             del self._streams[key]
 
-    def streams_of(self, key: str) -> int:
-        """The open HTTP/2 streams counted for ``key``."""
-        return self._streams.get(key, 0)
-
     def connection(self, ip: str) -> "CountedConnection":
         """While inside, a connection from ``ip`` counts; ``as`` gets why it is refused, if it
         is (a refused one counts for nothing)."""
         return CountedConnection(self, ip)
 
-    def _log_refusal(self, log_key: str) -> None:
+    def _refused_since_last_line(self, log_key: str) -> int | None:
+        """How many refusals under ``log_key`` went unlogged since its last line, if one is
+        due now (this refusal's); None while its interval runs (this one is counted)."""
         now = self._clock()
         last, refused = self._logged.get(log_key, (-LOG_INTERVAL, 0))
         if now - last < LOG_INTERVAL:
             self._logged[log_key] = (last, refused + 1)
-            return
+            return None
         if len(self._logged) > 1000:
             # Keys whose interval is over hold only a count no line would report.
             self._logged = {k: v for k, v in self._logged.items() if now - v[0] < LOG_INTERVAL}
         self._logged[log_key] = (now, 0)
+        return refused
+
+    def _log_stream_refusal(self, key: str) -> None:
+        refused = self._refused_since_last_line(_STREAMS + key)
+        if refused is not None:
+            logger.warning(
+                "refusing HTTP/2 streams from %s: %d open, all one address may have "
+                "(%d more refused since the last such line)",
+                key,
+                self._streams.get(key, 0),
+                refused,
+            )
+
+    def _log_refusal(self, log_key: str) -> None:
+        refused = self._refused_since_last_line(log_key)
+        if refused is None:
+            return
         if log_key == _ALL:
             logger.warning(
                 "refusing connections: %d client connections open, all the file limit "

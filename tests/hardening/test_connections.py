@@ -238,6 +238,34 @@ def test_refusals_are_logged_once_per_address_per_interval(
     ]
 
 
+def test_refused_http2_streams_are_logged_once_per_address_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """hypercorn's HTTP/2 streams count under the same cap (minidiscord/hypercorn_h2limits.py);
+    a flood of them, refused a read at a time, must not flood the log either."""
+    caplog.set_level(logging.WARNING, "minidiscord.frontend")
+    now = [0.0]
+    limits = ConnectionLimits(2, 10, TrustedProxies(()), clock=lambda: now[0])
+    key = limits.stream_key("10.0.0.1")
+    assert key is not None
+    assert limits.open_stream(key)
+    assert limits.open_stream(key)
+    assert [limits.open_stream(key) for _ in range(50)] == [False] * 50
+    now[0] = 61.0
+    assert not limits.open_stream(key)
+    limits.close_stream(key)
+    assert limits.open_stream(key)
+    # A connection from the address is still counted apart from its streams.
+    with limits.connection("10.0.0.1") as refusal:
+        assert refusal is None
+    assert [record.getMessage() for record in caplog.records] == [
+        "refusing HTTP/2 streams from 10.0.0.1: 2 open, all one address may have "
+        "(0 more refused since the last such line)",
+        "refusing HTTP/2 streams from 10.0.0.1: 2 open, all one address may have "
+        "(49 more refused since the last such line)",
+    ]
+
+
 def test_a_full_server_logs_its_refusals_once_per_interval(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
