@@ -48,6 +48,17 @@ def short_flush(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine_session, "FLUSH_TIMEOUT", 0.5)
 
 
+async def loopback_socket(port: int, *, small: bool) -> trio.socket.SocketType:
+    """A TCP socket connected to ``port`` on loopback; with ``small``, a receive buffer so
+    small that a client not reading leaves the server's writes stuck at once."""
+    sock = trio.socket.socket()
+    if small:
+        # Set before connecting, so that the window the client offers stays small.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
+    await sock.connect(("127.0.0.1", port))
+    return sock
+
+
 @dataclass
 class WireClient:
     """A client on a plain or TLS stream that reads only when told to."""
@@ -59,11 +70,7 @@ class WireClient:
 
     @classmethod
     async def open(cls, port: int, tls: ServerCertificate | None, *, small: bool) -> Self:
-        sock = trio.socket.socket()
-        if small:
-            # Set before connecting, so that the window the client offers stays small.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
-        await sock.connect(("127.0.0.1", port))
+        sock = await loopback_socket(port, small=small)
         stream: trio.abc.Stream = trio.SocketStream(sock)
         if tls is not None:
             stream = trio.SSLStream(stream, tls.client_context(), server_hostname="localhost")

@@ -19,7 +19,6 @@ session, not a timer.
 """
 
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,9 +35,15 @@ from benchkit.wire import OP_TEXT, encode_client_frame, parse_frames
 from minidiscord.engine import session as engine_session
 from minidiscord.engine.reasons import CloseReason
 from minidiscord.sockets import SocketServer
-from tests.frontend.test_direct_send import SMALL_BUFFER, items, room_server
+from tests.frontend.test_direct_send import items, room_server
 from tests.frontend.test_hypercorn_sends import small_buffer_server
-from tests.hardening.test_stalled_connections import WebSocketClient
+
+# short_flush: the stalled-connection tests' shorter flush deadline, autouse here as there.
+from tests.hardening.test_stalled_connections import (
+    WebSocketClient,
+    loopback_socket,
+    short_flush,  # noqa: F401
+)
 from tests.support.servers import TEST_SETTINGS
 from tests.support.tcpstate import server_holds
 from tests.support.tls import ServerCertificate
@@ -74,12 +79,6 @@ def stall(request: pytest.FixtureRequest) -> Stall:
     return stalls[request.param]
 
 
-@pytest.fixture(autouse=True)
-def short_flush(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A clean close waits this long for the client to take what is queued (5 s in use)."""
-    monkeypatch.setattr(engine_session, "FLUSH_TIMEOUT", 0.5)
-
-
 @dataclass
 class H2Client:
     """An HTTP/2 client (``h2``) that grants flow-control window only while told to."""
@@ -99,11 +98,7 @@ class H2Client:
 
     @classmethod
     async def open(cls, port: int, tls: ServerCertificate | None, stall: Stall) -> Self:
-        sock = trio.socket.socket()
-        if stall == "socket":
-            # Set before connecting, so that the window the client offers stays small.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SMALL_BUFFER)
-        await sock.connect(("127.0.0.1", port))
+        sock = await loopback_socket(port, small=stall == "socket")
         stream: trio.abc.Stream = trio.SocketStream(sock)
         if tls is not None:
             context = tls.client_context()
