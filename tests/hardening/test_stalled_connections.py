@@ -59,6 +59,13 @@ async def loopback_socket(port: int, *, small: bool) -> trio.socket.SocketType:
     return sock
 
 
+def close_cleanly(sio: SocketServer, session: engine_session.EngineSession) -> None:
+    """Close the session's socket as a kick or a ban does: cleanly, with a flush the stalled
+    client never takes."""
+    (socket_,) = [s for s in sio.of("/").sockets.values() if s.client.session is session]
+    socket_.disconnect(close=True)
+
+
 @dataclass
 class WireClient:
     """A client on a plain or TLS stream that reads only when told to."""
@@ -245,9 +252,7 @@ async def test_a_stalled_websocket_the_server_closes_loses_its_connection(
             sio.to("room").emit("item", index, "x" * SIZE)
         assert items(await reader.messages(COUNT)) == [(index, SIZE) for index in range(COUNT)]
         await wait_until(lambda: session.outbox.held > 0 and not session.outbox.awaited)
-        # As a kick or a ban does: a clean close, whose flush the client never takes.
-        (socket_,) = [s for s in sio.of("/").sockets.values() if s.client.session is session]
-        socket_.disconnect(close=True)
+        close_cleanly(sio, session)
         assert session.close_reason is CloseReason.FORCED_CLOSE
         await wait_until(lambda: not server_holds(stalled.sock), timeout=20)
         # The session ends in its own task once its transport let go.

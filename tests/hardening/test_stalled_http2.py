@@ -41,6 +41,7 @@ from tests.frontend.test_hypercorn_sends import small_buffer_server
 # short_flush: the stalled-connection tests' shorter flush deadline, autouse here as there.
 from tests.hardening.test_stalled_connections import (
     WebSocketClient,
+    close_cleanly,
     loopback_socket,
     short_flush,  # noqa: F401
 )
@@ -425,9 +426,7 @@ async def test_a_stalled_http2_websocket_the_server_closes_loses_its_connection(
             assert items(await reader.messages(COUNT)) == [(i, SIZE) for i in range(COUNT)]
             # The writer waits on the client, frames still queued behind it.
             await wait_until(lambda: session.outbox.held > 0 and not session.outbox.awaited)
-            # As a kick or a ban does: a clean close, whose flush the client never takes.
-            (socket_,) = [s for s in sio.of("/").sockets.values() if s.client.session is session]
-            socket_.disconnect(close=True)
+            close_cleanly(sio, session)
             assert session.close_reason is CloseReason.FORCED_CLOSE
             await wait_until(lambda: not server_holds(stalled.sock), timeout=20)
             await wait_until(lambda: stalled.sid not in sio.engine.sessions)
