@@ -4,6 +4,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any, Final, Literal, NotRequired, TypeAlias, TypedDict
 from urllib.parse import parse_qsl
 
+import trio
+
 Scope: TypeAlias = MutableMapping[str, Any]
 Headers: TypeAlias = list[tuple[bytes, bytes]]
 
@@ -154,6 +156,36 @@ class BodyTooLarge(Exception):
 
 class ClientGone(Exception):
     """The client disconnected before its request body arrived."""
+
+
+class BodyTooSlow(Exception):
+    """The request body did not arrive whole by its deadline (:func:`body_within`)."""
+
+
+# How long a client has to send a whole request body, from when the app starts on the
+# request. Over HTTP/2 nothing else bounds it (a client's PINGs keep every timer of its
+# connection off), and over HTTP/1.1 a body trickled a byte at a time passes every read
+# timeout: a polling POST or a login would hold its request for as long as the client liked.
+BODY_SECONDS: Final = 15.0
+# An answer's header that ends an HTTP/1.x connection once it is sent (one whose request
+# body was not read to its end cannot carry another request). HTTP/2 has no such header:
+# a stream's end is its answer's end, and the others on the connection go on.
+CLOSE_CONNECTION: Final = (b"connection", b"close")
+
+
+def body_within(receive: Receive, seconds: float = BODY_SECONDS) -> Receive:
+    """``receive`` for a request whose body must have arrived within ``seconds`` from now:
+    a read still waiting then raises :class:`BodyTooSlow`."""
+    deadline = trio.current_time() + seconds
+
+    async def receive_in_time() -> Message:
+        try:
+            with trio.fail_at(deadline):
+                return await receive()
+        except trio.TooSlowError:
+            raise BodyTooSlow from None
+
+    return receive_in_time
 
 
 async def discard_body(receive: Receive, limit: int) -> bool:

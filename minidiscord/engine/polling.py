@@ -1,17 +1,21 @@
 """HTTP long-polling: a GET takes everything queued for the client, a POST brings packets in."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import trio
 
 from ..asgi_io import (
+    BODY_SECONDS,
+    CLOSE_CONNECTION,
     BodyTooLarge,
+    BodyTooSlow,
     ClientGone,
     Headers,
     Message,
     Receive,
     Send,
+    body_within,
     discard_body,
     read_body,
     respond,
@@ -30,11 +34,6 @@ MAX_PACKETS_PER_PAYLOAD = 1000
 # How much of an oversized body is read (and dropped) so the client can see the 413;
 # past this the connection is simply closed.
 DISCARD_LIMIT = 16 * 1024 * 1024
-# A POST body must arrive whole within this many seconds, however it trickles in (a
-# maxPayload body of 1 MB needs about 70 KB/s): like a request head, it cannot hold the
-# connection for ever one byte at a time.
-BODY_TIMEOUT = 15.0
-CLOSE = (b"connection", b"close")
 # How many packets of one POST are handled before the task lets others run.
 YIELD_EVERY = 16
 
@@ -143,28 +142,30 @@ async def post(
         session.refuse(RejectLabel.OVERLAPPING_REQUESTS, "a second POST while one was pending")
         raise RequestRefused(TransportError.BAD_REQUEST, "overlapping POST requests")
     limit = session.config.max_payload
+    # Whole within BODY_SECONDS however it trickles in (a maxPayload body of 1 MB needs
+    # about 70 KB/s): like a request head, it cannot hold the request one byte at a time.
+    timed = body_within(receive)
     try:
-        deadline = trio.current_time() + BODY_TIMEOUT
         try:
-            with trio.fail_at(deadline), _counted(receive, budget, session) as counted:
+            with _counted(timed, budget, session) as counted:
                 body = await read_body(counted, limit)
         except _AddressBusy:
             session.refuse(
                 RejectLabel.ADDRESS_OVER_BUDGET, "request bodies of its address over budget"
             )
-            await respond(send, 429, "Too Many Requests", headers=[*headers, CLOSE])
+            await respond(send, 429, "Too Many Requests", headers=[*headers, CLOSE_CONNECTION])
             return
         except BodyTooLarge:
             session.refuse(RejectLabel.PAYLOAD_TOO_LARGE, f"POST body over {limit} bytes")
-            with trio.move_on_at(deadline):
-                await discard_body(receive, DISCARD_LIMIT)
+            with suppress(BodyTooSlow):
+                await discard_body(timed, DISCARD_LIMIT)
             await respond(send, 413, "Payload Too Large", headers=headers)
             return
-        except trio.TooSlowError:
+        except BodyTooSlow:
             session.refuse(
-                RejectLabel.SLOW_BODY, f"POST body not complete within {BODY_TIMEOUT:g} s"
+                RejectLabel.SLOW_BODY, f"POST body not complete within {BODY_SECONDS:g} s"
             )
-            await respond(send, 408, "Request Timeout", headers=[*headers, CLOSE])
+            await respond(send, 408, "Request Timeout", headers=[*headers, CLOSE_CONNECTION])
             return
         except ClientGone:
             return

@@ -22,12 +22,16 @@ import orjson
 
 from ...addresses import address_key
 from ...asgi_io import (
+    BODY_SECONDS,
+    CLOSE_CONNECTION,
     BodyTooLarge,
+    BodyTooSlow,
     ClientGone,
     Headers,
     Receive,
     Scope,
     Send,
+    body_within,
     client_ip,
     discard_body,
     header,
@@ -62,16 +66,21 @@ class AccountRoutes:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope.get("method", "GET")
         cors = self._origins.response_headers(scope)
-        if not self._origins.admits(scope):
-            await discard_body(receive, MAX_BODY)
-            await _answer(send, 403, {"ok": False, "error": "origin not allowed"})
-            return
-        if method == "OPTIONS":
-            await discard_body(receive, MAX_BODY)
-            await respond(send, 204, headers=self._origins.preflight_headers(scope))
-            return
+        # Even a body read only to be dropped, so that the client sees the answer.
+        receive = body_within(receive)
         try:
+            if not self._origins.admits(scope):
+                await discard_body(receive, MAX_BODY)
+                await _answer(send, 403, {"ok": False, "error": "origin not allowed"})
+                return
+            if method == "OPTIONS":
+                await discard_body(receive, MAX_BODY)
+                await respond(send, 204, headers=self._origins.preflight_headers(scope))
+                return
             status, body, headers = await self._route(scope, receive, method)
+        except BodyTooSlow:
+            line = f"the request body did not arrive within {BODY_SECONDS:g} s"
+            status, body, headers = 408, {"ok": False, "error": line}, [CLOSE_CONNECTION]
         except AccountError as error:
             status, body = error.status, {"ok": False, "error": error.message}
             headers = []
