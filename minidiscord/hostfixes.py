@@ -46,6 +46,10 @@
   alive as long as it likes, and the per-address cap counted connections only: HTTP/2
   streams now count against their address too, and one over the cap is refused
   (:mod:`.hypercorn_h2limits`).
+- hypercorn kept every HTTP/2 priority signal, for streams never opened too, in a tree whose
+  every change cost time in proportion to its size: one client's PRIORITY frames stalled the
+  server for seconds a read. The signals, which RFC 9113 deprecates, are now ignored
+  (:mod:`.hypercorn_h2priority`).
 """
 
 import functools
@@ -197,6 +201,7 @@ def install() -> None:
         hypercorn_cancels,
         hypercorn_h2flow,
         hypercorn_h2limits,
+        hypercorn_h2priority,
         hypercorn_sends,
     )
 
@@ -205,6 +210,7 @@ def install() -> None:
     hypercorn_cancels.install()
     hypercorn_h2flow.install()
     hypercorn_h2limits.install()
+    hypercorn_h2priority.install()
 
 
 def limit_websocket_messages() -> None:

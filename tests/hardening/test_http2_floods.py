@@ -1,7 +1,8 @@
 """One HTTP/2 client's floods cost that client only, on hypercorn (the front end that speaks
 HTTP/2): streams it opens and resets at once (rapid reset, CVE-2023-44487), PINGs and
-SETTINGS it sends without reading their acknowledgements, and the streams it keeps open on
-many connections. Meanwhile another client (an HTTP/1.1 WebSocket) gets every broadcast.
+SETTINGS it sends without reading their acknowledgements, the streams it keeps open on
+many connections, and PRIORITY frames for streams it never opens. Meanwhile another client
+(an HTTP/1.1 WebSocket) gets every broadcast.
 
 The clients are real ``h2`` connections (:class:`.test_stalled_http2.H2Client`); the flooding
 ones put frames on the wire whatever the server answers (a GOAWAY included), as an attacker
@@ -113,6 +114,21 @@ class Frames:
                 self.goaways.append((int.from_bytes(payload[4:8], "big"), last))
             elif kind == 0x3:  # RST_STREAM
                 self.resets[stream_id & 0x7FFF_FFFF] = int.from_bytes(payload[:4], "big")
+
+
+def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+    """One HTTP/2 frame, built by hand: h2 sends none of the kinds below as a flood would."""
+    return (
+        len(payload).to_bytes(3, "big")
+        + bytes([kind, flags])
+        + stream_id.to_bytes(4, "big")
+        + payload
+    )
+
+
+def priority_frame(stream_id: int, depends_on: int, weight: int, exclusive: bool) -> bytes:
+    dependency = depends_on | (0x8000_0000 if exclusive else 0)
+    return frame(0x2, 0, stream_id, dependency.to_bytes(4, "big") + bytes([weight - 1]))
 
 
 async def broadcasts_reach(server: Served, reader: WebSocketClient, first: int, count: int) -> None:
@@ -270,3 +286,46 @@ async def test_http2_handshakes_count_against_the_address_session_cap() -> None:
         ]
         assert (b":status", b"429") in (response.headers or []), response.headers
         assert set(sio.engine.sessions) == set(sids)
+
+
+async def test_priority_frames_for_streams_never_opened_are_not_kept() -> None:
+    # hypercorn put every PRIORITY signal into its priority tree (the ``priority`` package's),
+    # streams never opened included, up to 1,000 entries a connection. Each reprioritisation
+    # then rebuilt a heap of them (measured here: 1.4 ms a frame with 990 entries, 2.8 s for
+    # each round below, the whole server stalled meanwhile), and the sending task walked them
+    # for every DATA frame it sent. Signals that RFC 9113 deprecates
+    # are now ignored: the tree holds the streams actually open, nothing else.
+    async with served(room_server(), None) as server:
+        reader = await server.reader()
+        client = await H2Client.open(server.port, None, "socket")
+        server.socks.append(client.sock)
+        # Stream ids never opened (the client's own requests use 1, 3, ...).
+        phantoms = [1001 + 2 * index for index in range(990)]
+        rounds, per_round = 10, 2000
+        for round_index in range(rounds):
+            frames = bytearray()
+            for index in range(per_round):
+                # The first round names each stream once; the later ones name them again.
+                stream_id = phantoms[(round_index * per_round + index) % len(phantoms)]
+                frames += priority_frame(stream_id, 0, 1 + index % 256, exclusive=False)
+            await client.stream.send_all(frames)
+            await broadcasts_reach(server, reader, round_index, 1)
+            (protocol,) = server.h2_protocols()
+            # The root only: no stream is open.
+            assert len(protocol.priority._streams) == 1
+        # The connection still serves, a request's own priority signal naming a parent never
+        # opened included.
+        stream_id = client.connection.get_next_available_stream_id()
+        client.connection.send_headers(
+            stream_id,
+            request_headers("/socket.io/?EIO=4&transport=polling"),
+            end_stream=True,
+            priority_weight=200,
+            priority_depends_on=phantoms[0],
+            priority_exclusive=True,
+        )
+        await client.flush()
+        assert await client.answer(stream_id)
+        (protocol,) = server.h2_protocols()
+        await wait_until(lambda: len(protocol.priority._streams) == 1)
+        await broadcasts_reach(server, reader, rounds, 10)

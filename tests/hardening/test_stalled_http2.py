@@ -18,6 +18,7 @@ server here sets them beyond each wait's bound, so that what lets go is the end 
 session, not a timer.
 """
 
+import gc
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ import h2.events
 import h2.settings
 import pytest
 import trio
+from hypercorn.protocol.h2 import H2Protocol
 
 from benchkit.wire import OP_TEXT, encode_client_frame, parse_frames
 from minidiscord.engine import session as engine_session
@@ -300,6 +302,18 @@ class Served:
 
     def session(self, client: H2Polling | H2WebSocket) -> engine_session.EngineSession:
         return self.sio.engine.sessions[client.sid]
+
+    def h2_protocols(self) -> list[H2Protocol]:
+        """hypercorn's state for each HTTP/2 connection of this server still open: read to
+        measure what the server holds (nothing else exposes it), never changed."""
+        return [
+            protocol
+            for protocol in gc.get_objects()
+            if isinstance(protocol, H2Protocol)
+            and not protocol.closed
+            and protocol.server is not None
+            and protocol.server[1] == self.port
+        ]
 
 
 @asynccontextmanager
