@@ -50,6 +50,9 @@
   every change cost time in proportion to its size: one client's PRIORITY frames stalled the
   server for seconds a read. The signals, which RFC 9113 deprecates, are now ignored
   (:mod:`.hypercorn_h2priority`).
+- hypercorn's HTTP/2 (h2) kept up to 64 frames of a header block that never ended, 1 MiB a
+  connection; a block now ends its connection once it holds more than a header list may
+  (:mod:`.hypercorn_h2headers`).
 """
 
 import functools
@@ -200,6 +203,7 @@ def install() -> None:
         hypercorn_accepting,
         hypercorn_cancels,
         hypercorn_h2flow,
+        hypercorn_h2headers,
         hypercorn_h2limits,
         hypercorn_h2priority,
         hypercorn_sends,
@@ -211,6 +215,7 @@ def install() -> None:
     hypercorn_h2flow.install()
     hypercorn_h2limits.install()
     hypercorn_h2priority.install()
+    hypercorn_h2headers.install()
 
 
 def limit_websocket_messages() -> None:

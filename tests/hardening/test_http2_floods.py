@@ -1,8 +1,8 @@
 """One HTTP/2 client's floods cost that client only, on hypercorn (the front end that speaks
 HTTP/2): streams it opens and resets at once (rapid reset, CVE-2023-44487), PINGs and
 SETTINGS it sends without reading their acknowledgements, the streams it keeps open on
-many connections, and PRIORITY frames for streams it never opens. Meanwhile another client
-(an HTTP/1.1 WebSocket) gets every broadcast.
+many connections, PRIORITY frames for streams it never opens, and header blocks it never
+ends. Meanwhile another client (an HTTP/1.1 WebSocket) gets every broadcast.
 
 The clients are real ``h2`` connections (:class:`.test_stalled_http2.H2Client`); the flooding
 ones put frames on the wire whatever the server answers (a GOAWAY included), as an attacker
@@ -17,6 +17,7 @@ import h2.events
 import h2.settings
 import pytest
 import trio
+import trio.testing
 
 from minidiscord.asgi_io import Receive, Scope, Send
 from minidiscord.frontend.hosting import hypercorn_config
@@ -329,3 +330,87 @@ async def test_priority_frames_for_streams_never_opened_are_not_kept() -> None:
         (protocol,) = server.h2_protocols()
         await wait_until(lambda: len(protocol.priority._streams) == 1)
         await broadcasts_reach(server, reader, rounds, 10)
+
+
+def header_block_held(server: Served) -> int:
+    """The bytes of unfinished header blocks (and of a frame not yet whole) the server's HTTP/2
+    connections hold."""
+    held = 0
+    for protocol in server.h2_protocols():
+        incoming = protocol.connection.incoming_buffer
+        held += len(incoming._data) + sum(len(part.data) for part in incoming._headers_buffer)
+    return held
+
+
+@pytest.mark.parametrize(
+    ("size", "error"),
+    [
+        # Frames as large as the server takes: what one block may hold in bytes bounds it.
+        (2**14, h2.errors.ErrorCodes.ENHANCE_YOUR_CALM),
+        # Empty ones: h2's own count of a block's CONTINUATION frames (64) bounds it.
+        (0, h2.errors.ErrorCodes.PROTOCOL_ERROR),
+    ],
+)
+async def test_a_header_block_that_never_ends_ends_its_connection(
+    size: int, error: h2.errors.ErrorCodes
+) -> None:
+    # HEADERS without END_HEADERS, then CONTINUATION frames without it (CVE-2024-27316): h2
+    # keeps each until the block ends, and refuses a 65th. With 16 KiB frames that let one
+    # connection hold 1 MiB of a block that never ends, for as long as its client dripped the
+    # next frame's bytes (each read restarts hypercorn's read timer), where an HTTP/1.1 head
+    # may hold 16 KiB. A block's encoded bytes are now bounded by the decoded size hypercorn
+    # takes (h2_max_header_list_size, 64 KiB), past which the connection ends.
+    limit = hypercorn_config(TEST_SETTINGS).h2_max_header_list_size
+    async with served(room_server(), None) as server:
+        reader = await server.reader()
+        client = await H2Client.open(server.port, None, "socket")
+        server.socks.append(client.sock)
+        frames = Frames()
+        fragment = b"\x00" * size
+        sent = held = 0
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(frames.read, client.stream)
+            try:
+                # HEADERS with END_STREAM (a GET) but not END_HEADERS.
+                await client.stream.send_all(frame(0x1, 0x1, 1, fragment))
+                while sent < 1000 and not frames.closed.is_set():
+                    await client.stream.send_all(frame(0x9, 0, 1, fragment))
+                    sent += 1
+                    # The server has taken all it will of what was sent.
+                    await trio.testing.wait_all_tasks_blocked()
+                    held = max(held, header_block_held(server))
+                    if sent % 16 == 0:
+                        await broadcasts_reach(server, reader, sent, 1)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+            with trio.fail_after(10):
+                await frames.closed.wait()
+        assert held <= limit + 2 * 2**14, f"{held} bytes of one header block held"
+        assert [code for code, _ in frames.goaways] == [error]
+        # The frame that crossed a bound, and what the kernel had already taken.
+        assert sent <= 65
+        assert not server.h2_protocols()
+        await broadcasts_reach(server, reader, sent + 1, 10)
+
+
+async def test_a_header_block_in_continuation_frames_is_served() -> None:
+    # What the bound above leaves alone: a block split over several frames.
+    async with served(room_server(), None) as server:
+        client = await H2Client.open(server.port, None, "socket")
+        server.socks.append(client.sock)
+        stream_id = client.connection.get_next_available_stream_id()
+        padding = [(b"x-padding-%d" % index, b"y" * 200) for index in range(20)]
+        headers = request_headers("/socket.io/?EIO=4&transport=polling") + padding
+        client.connection.send_headers(stream_id, headers, end_stream=True)
+        # h2's HEADERS frame (END_STREAM, END_HEADERS), sent as three frames.
+        sent = client.connection.data_to_send()
+        assert sent[3:5] == b"\x01\x05"
+        assert len(sent) == 9 + int.from_bytes(sent[:3], "big")
+        block = sent[9:]
+        third = len(block) // 3
+        await client.stream.send_all(
+            frame(0x1, 0x1, stream_id, block[:third])
+            + frame(0x9, 0, stream_id, block[third : 2 * third])
+            + frame(0x9, 0x4, stream_id, block[2 * third :])
+        )
+        assert await client.answer(stream_id)
