@@ -9,7 +9,9 @@ out. A client stalls either way here: "window", it reads everything but never gr
 window than its tiny initial one; "socket", it grants a wide window and reads nothing, so
 its kernel buffers fill. Whatever ends its session (the slow-consumer rule, a clean close
 whose flush runs out of time, a shutdown), the server lets go of the connection while the
-client still takes nothing, and the others read on.
+client still takes nothing, and the others read on. Requests with no session (the web
+client's files) hold what their streams have buffered until the client goes, each stream
+counted under its address's cap.
 
 hypercorn's own timers (its read timeout, its keep-alive timeout) close such a connection
 after a heartbeat cycle or so, unless the client keeps them off (any frame it sends, an
@@ -27,6 +29,7 @@ from typing import Any, Literal, Self
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.settings
 import pytest
@@ -34,9 +37,11 @@ import trio
 from hypercorn.protocol.h2 import H2Protocol
 
 from benchkit.wire import OP_TEXT, encode_client_frame, parse_frames
+from minidiscord.asgi_io import Receive, Scope, Send
 from minidiscord.engine import session as engine_session
 from minidiscord.engine.reasons import CloseReason
 from minidiscord.sockets import SocketServer
+from minidiscord.web.static import FILES, serve_web
 from tests.frontend.test_direct_send import items, room_server
 from tests.frontend.test_hypercorn_sends import small_buffer_server
 
@@ -474,3 +479,62 @@ async def test_a_stalled_http2_client_does_not_hold_up_a_shutdown(
         nursery.cancel_scope.cancel()
     assert not held_up, "the shutdown waited for the stalled client"
     assert not server_holds(stalled.sock)
+
+
+async def web_files(scope: Scope, receive: Receive, send: Send) -> None:
+    """The web client's files, as the app serves them (the tests ask for no other path)."""
+    if scope["type"] == "http":
+        assert await serve_web(scope, receive, send)
+
+
+async def test_web_files_a_client_takes_nothing_of_hold_one_file_a_stream_up_to_the_cap() -> None:
+    # The app writes a file in one piece, which hypercorn's stream takes whole into its buffer
+    # before the write waits (hypercorn_h2flow holds back only the writes after): a stream
+    # whose client grants no window holds about its file, and its request stays in flight.
+    # What bounds one client is the number of streams its address may have open
+    # (hypercorn_h2limits), as for any request that never ends.
+    cap = 20
+    path, largest = max(FILES.items(), key=lambda item: len(item[1].body))
+    size = len(largest.body)
+    async with served(
+        room_server(other_asgi_app=web_files), None, ip_max_connections=cap, forwarded_allow_ips=()
+    ) as server:
+        reader = await server.reader()
+        stalled = await H2Client.open(server.port, None, "window")
+        server.socks.append(stalled.sock)
+
+        def events(kind: type[h2.events.Event]) -> list[Any]:
+            return [event for event in stalled.events if isinstance(event, kind)]
+
+        def buffered() -> list[int]:
+            (protocol,) = server.h2_protocols()
+            return [len(buffer.buffer) for buffer in protocol.stream_buffers.values()]
+
+        def taken() -> int:
+            return sum(len(event.data or b"") for event in events(h2.events.DataReceived))
+
+        async with trio.open_nursery() as nursery:
+            await stalled.stop_reading(nursery)
+            for _ in range(3 * cap):
+                await stalled.request("GET", path)
+            await wait_until(lambda: len(events(h2.events.StreamReset)) == 2 * cap)
+            assert {event.error_code for event in events(h2.events.StreamReset)} == {
+                h2.errors.ErrorCodes.REFUSED_STREAM
+            }
+            # Every file is written: what the client has not taken is held, and no more.
+            await wait_until(lambda: sum(buffered()) + taken() == cap * size)
+            assert len(buffered()) == cap
+            assert max(buffered()) <= size
+            assert not events(h2.events.StreamEnded)
+            sio = server.sio
+            sio.to("room").emit("item", 0, "x")
+            assert items(await reader.messages(1)) == [(0, 1)]
+            nursery.cancel_scope.cancel()
+        stalled.sock.close()
+        await wait_until(lambda: not server.h2_protocols())
+        # Its streams count no more, and a client that reads gets the whole file.
+        client = await H2Client.open(server.port, None, "socket")
+        server.socks.append(client.sock)
+        answers = [await client.request("GET", path) for _ in range(cap)]
+        for stream_id in answers:
+            assert await client.answer(stream_id) == largest.body
