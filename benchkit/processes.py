@@ -43,6 +43,8 @@ UNLIMITED = (
     "off",
     "--ip-max-connections",
     "off",
+    "--ip-connection-rate",
+    "off",
     "--client-packet-rate",
     "off",
     "--max-connections",

@@ -32,6 +32,9 @@ DEFAULT_FORWARDED_ALLOW_IPS = ("127.0.0.1", "::1")
 DEFAULT_RATE_LIMIT = Rate(10, 1.0)
 DEFAULT_CLIENT_PACKET_RATE = Rate(100, 20.0)
 DEFAULT_IP_CONNECT_RATE = Rate(100, 50.0)
+# New TCP connections per address: a session takes one to three (polling, then WebSocket),
+# so three times the session rate.
+DEFAULT_IP_CONNECTION_RATE = Rate(300, 100.0)
 # A NAT'd office of a few dozen people stays clear of these (see the README).
 DEFAULT_HISTORY_RATE = Rate(10, 2.0)
 DEFAULT_IP_NEW_USER_RATE = Rate(50, 0.05)
@@ -94,6 +97,7 @@ class Settings:
     # TCP connections open at once per client address, counted at accept time (trusted
     # proxies exempt): twice the sessions, as a polling session holds a GET and a POST.
     ip_max_connections: int | None = 2000
+    ip_connection_rate: Rate | None = DEFAULT_IP_CONNECTION_RATE
     # Sessions open at once on this server; handshakes beyond it get 503.
     max_connections: int = 20_000
     log_level: LogLevel = "info"
@@ -510,6 +514,15 @@ OPTIONS: tuple[Option, ...] = (
         "exempt); more get HTTP 429 and are closed; one address never gets more than half of "
         "what the file limit allows",
         "N",
+    ),
+    Option(
+        "ip_connection_rate",
+        "--ip-connection-rate",
+        "MINIDISCORD_IP_CONNECTION_RATE",
+        parse_rate_option,
+        "new TCP connections per client address: BURST:PER_SECOND, or off (trusted proxies "
+        "are exempt); more get HTTP 429 and are closed (over TLS, closed before the handshake)",
+        "RATE",
     ),
     Option(
         "max_connections",

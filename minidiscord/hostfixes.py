@@ -125,7 +125,7 @@ def contain_connection_errors() -> None:
             return
         with limits.connection(ip) as refusal:
             if refusal is not None:
-                await refuse(self.stream, refusal)
+                refuse(self.stream, refusal)
                 return
             await run_contained(self)
 

@@ -84,4 +84,7 @@ async def _run_handler(handler: Handler, stream: trio.SocketStream) -> None:
     try:
         await handler(stream)
     finally:
-        await trio.aclose_forcefully(stream)
+        # A refused connection is closed already: closing it again would cost a cancelled
+        # checkpoint per refusal.
+        if stream.socket.fileno() >= 0:
+            await trio.aclose_forcefully(stream)

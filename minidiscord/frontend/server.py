@@ -142,19 +142,18 @@ class NativeServer:
     async def serve_connection(self, stream: trio.SocketStream, received: bytes = b"") -> None:
         """Serve one accepted connection until it ends (and close it); ``received``: bytes
         already read from it by whoever accepted it."""
-        client: ClientStream = stream
-        if self.tls is not None:
-            # No I/O yet: the handshake happens once the connection counts against the limits.
-            client = trio.SSLStream(stream, self.tls, server_side=True, https_compatible=True)
-        ip = peer_ip(client)
+        ip = peer_ip(stream)
         if ip is None:  # gone before we got to it
-            await trio.aclose_forcefully(client)
+            await trio.aclose_forcefully(stream)
             return
         with self.limits.connection(ip) as refusal:
             if refusal is not None:
                 # Over TLS, just closed: an answer would cost the handshake it was refused.
-                await refuse(client, refusal)
+                refuse(stream, refusal, over_tls=self.tls is not None)
                 return
+            client: ClientStream = stream
+            if self.tls is not None:
+                client = trio.SSLStream(stream, self.tls, server_side=True, https_compatible=True)
             await self._serve(client, received, ip)
 
     async def _serve(self, stream: ClientStream, received: bytes, ip: str) -> None:

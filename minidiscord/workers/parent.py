@@ -281,7 +281,7 @@ class Parent:
             return
         with self.limits.connection(ip) as refusal:
             if refusal is not None:
-                await refuse(stream, refusal)
+                refuse(stream, refusal)
                 return
             await self._route(stream, b"")
 

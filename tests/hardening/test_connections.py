@@ -19,6 +19,7 @@ from minidiscord.addresses import TrustedProxies
 from minidiscord.app import create_app
 from minidiscord.frontend import connlimits
 from minidiscord.frontend.connlimits import (
+    ARRIVING_TOO_FAST,
     SERVER_FULL,
     TOO_MANY_FROM_ADDRESS,
     ConnectionLimits,
@@ -26,9 +27,11 @@ from minidiscord.frontend.connlimits import (
     raise_file_limit,
 )
 from minidiscord.hostfixes import connection_limits_of
+from minidiscord.limits import Rate
 from tests.frontend.test_native_server import ask
 from tests.support.rawclient import polling_handshake, polling_url
 from tests.support.servers import TEST_SETTINGS, RunningServer, ServerFactory
+from tests.support.tls import ServerCertificate
 
 FRONTENDS = ["hypercorn", "native"]
 OK = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -147,6 +150,75 @@ async def test_a_trusted_proxy_is_not_capped_per_address(
     held += [await _served(server, BYSTANDER) for _ in range(2)]
     assert (await _refusal(server, BYSTANDER)).startswith(b"HTTP/1.1 429")
     assert len(held) == 6
+
+
+async def _churn(server: RunningServer, source: str, count: int) -> None:
+    """``count`` connections from ``source``, each served once and closed: none is held."""
+    for _ in range(count):
+        stream = await _served(server, source)
+        await stream.aclose()
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS)
+async def test_new_connections_from_one_address_are_rate_limited(
+    start_server: ServerFactory,
+    frontend: str,
+    caplog: pytest.LogCaptureFixture,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Each connection is closed before the next: the cap never binds, only the rate does.
+    server = await start_server(
+        frontend=frontend, ip_connection_rate=Rate(3, 1.0), forwarded_allow_ips=()
+    )
+    await _churn(server, CAPPED, 3)
+    for _ in range(5):
+        refused = await _refusal(server, CAPPED)
+        assert refused.startswith(b"HTTP/1.1 429"), refused
+        assert ARRIVING_TOO_FAST.reason.encode() in refused
+    lines = [r for r in caplog.records if "refusing connections from 127.0.0.1" in r.message]
+    assert len(lines) == 1
+    assert "faster than 3:1" in lines[0].message
+    # Another address has its own rate.
+    await _chats(server, BYSTANDER)
+    # The bucket refills at its rate: one more a second.
+    await trio.sleep(1.0)
+    await _churn(server, CAPPED, 1)
+    assert (await _refusal(server, CAPPED)).startswith(b"HTTP/1.1 429")
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS)
+async def test_a_trusted_proxy_is_not_rate_limited_per_address(
+    start_server: ServerFactory, frontend: str
+) -> None:
+    server = await start_server(
+        frontend=frontend, ip_connection_rate=Rate(3, 1.0), forwarded_allow_ips=(CAPPED,)
+    )
+    await _churn(server, CAPPED, 10)
+    await _churn(server, BYSTANDER, 3)
+    assert (await _refusal(server, BYSTANDER)).startswith(b"HTTP/1.1 429")
+
+
+@pytest.mark.parametrize("frontend", FRONTENDS)
+async def test_a_tls_connection_over_the_rate_is_closed_before_its_handshake(
+    start_server: ServerFactory, frontend: str, certificate: ServerCertificate
+) -> None:
+    # The handshake is what a churning TLS client costs the server most: none is done.
+    server = await start_server(
+        frontend=frontend,
+        ip_connection_rate=Rate(2, 0.001),
+        forwarded_allow_ips=(),
+        **certificate.server_options,
+    )
+    context = certificate.client_context()
+    for _ in range(2):
+        stream = await _connect(server, CAPPED)
+        tls = trio.SSLStream(stream, context, server_hostname="localhost")
+        await tls.do_handshake()
+        await tls.aclose()
+    stream = await _connect(server, CAPPED)
+    with trio.fail_after(10):
+        # The end of the stream, without a byte of the server's side of the handshake.
+        assert await stream.receive_some(65536) == b""
 
 
 @pytest.fixture

@@ -60,6 +60,7 @@ TEST_SETTINGS = Settings(
     ip_message_rate=None,
     ip_connect_rate=None,
     ip_max_sessions=None,
+    ip_connection_rate=None,
     client_packet_rate=None,
     # Off unless a test is about them, like the limits: recovery appends an offset to every
     # event the chat sends (which tests reading exact arguments would have to strip), and
