@@ -1,27 +1,15 @@
 """scripts/connection_churn.py: a short real run (a real server, real churning and asking
 clients in their own processes); the figures themselves are not judged."""
 
-import json
-import subprocess
-import sys
-
-from benchkit.processes import ROOT
+from tests.support.scriptruns import script_record
 
 
 def test_a_tls_churn_run_reports_both_phases_and_the_refusals() -> None:
     # A rate of 2 then 1/s: nearly every connection the churner opens is refused, and over
     # TLS it sees each refusal as a failed handshake.
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "scripts.connection_churn", "--frontend", "native"),
-            *("--tls", "--rate", "2:1", "-d", "1.5"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=120,
-        check=True,
+    record = script_record(
+        "connection_churn", "--frontend", "native", "--tls", "--rate", "2:1", "-d", "1.5"
     )
-    record = json.loads(done.stdout)
     assert (record["frontend"], record["tls"], record["rate"]) == ("native", True, "2:1")
     churner = record["churn"]["churner"]
     assert churner["tls_refused"] > 0

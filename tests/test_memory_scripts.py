@@ -2,7 +2,6 @@
 real clients from scripts/loadtest.py); the figures themselves are not judged."""
 
 import argparse
-import json
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ import pytest
 
 from benchkit.processes import ROOT
 from scripts import idle_capacity
+from tests.support.scriptruns import script_record
 
 
 def test_a_tree_is_a_name_and_a_path() -> None:
@@ -21,17 +21,9 @@ def test_a_tree_is_a_name_and_a_path() -> None:
 
 
 def test_idle_capacity_holds_its_clients_and_reports_memory_per_connection() -> None:
-    done = subprocess.run(
-        [
-            *(sys.executable, "-m", "scripts.idle_capacity", "--clients", "20"),
-            *("--hold", "0.5", "--run-timeout", "120"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=180,
-        check=True,
+    record = script_record(
+        "idle_capacity", "--clients", "20", "--hold", "0.5", "--run-timeout", "120"
     )
-    (record,) = [json.loads(line) for line in done.stdout.decode().splitlines()]
     assert record["tree"] == "head"
     assert (record["connected"], record["still_connected"], record["failed"]) == (20, 20, 0)
     assert record["server_rss_kib"]["after"] > 0

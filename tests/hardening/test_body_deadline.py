@@ -10,11 +10,11 @@ import trio
 import trio.testing
 
 from minidiscord.asgi_io import BODY_SECONDS
-from tests.hardening.test_slow_peers import _served
+from tests.hardening.test_slow_peers import _served, answer_to_trickle
 from tests.hardening.test_stalled_http2 import H2Client
 from tests.support.servers import TEST_SETTINGS, ServerFactory
 
-# A client that never finishes its body, and gives up on the server well after the deadline.
+# A client that never finishes its body gives up on the server well after the deadline.
 PATIENCE = 120.0
 # How often the HTTP/2 client pings: far within every timer hypercorn has.
 PING_EVERY = 5.0
@@ -29,36 +29,13 @@ http2_only = pytest.mark.skipif(
 )
 
 
-async def _answer_to_trickle(stream: trio.SocketStream) -> tuple[bytes, float]:
-    """Send a byte of body every 3 s (each well within any read timeout) until the server
-    answers and closes; what it answered, and after how long."""
-    started = trio.current_time()
-    answer = b""
-
-    async def trickle() -> None:
-        while True:
-            await trio.sleep(3.0)
-            await stream.send_all(b" ")
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(trickle)
-        with trio.fail_after(PATIENCE):
-            try:
-                while data := await stream.receive_some(4096):
-                    answer += data
-            except trio.BrokenResourceError:
-                pass
-        nursery.cancel_scope.cancel()
-    return answer, trio.current_time() - started
-
-
 async def test_login_body_trickled_one_byte_at_a_time_is_cut_off(
     start_server: ServerFactory, autojump_clock: trio.testing.MockClock
 ) -> None:
     server = await start_server(ping_interval=25.0, ping_timeout=20.0)
     stream = await trio.open_tcp_stream("127.0.0.1", server.port)
     await stream.send_all(LOGIN_HEAD.encode())
-    answer, waited = await _answer_to_trickle(stream)
+    answer, waited = await answer_to_trickle(stream)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408"), answer
     assert json.loads(body) == {
@@ -78,7 +55,7 @@ async def test_a_refused_requests_body_is_not_waited_for_forever_either(
     server = await start_server(ping_interval=25.0, ping_timeout=20.0)
     stream = await trio.open_tcp_stream("127.0.0.1", server.port)
     await stream.send_all(LOGIN_HEAD.replace("/api/login", "/api/nothing").encode())
-    answer, waited = await _answer_to_trickle(stream)
+    answer, waited = await answer_to_trickle(stream)
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert BODY_SECONDS <= waited <= BODY_SECONDS + 4.0
     await _served(server)
