@@ -168,8 +168,8 @@ class BodyTooSlow(Exception):
 # timeout: a polling POST or a login would hold its request for as long as the client liked.
 BODY_SECONDS: Final = 15.0
 # An answer's header that ends an HTTP/1.x connection once it is sent (one whose request
-# body was not read to its end cannot carry another request). HTTP/2 has no such header:
-# a stream's end is its answer's end, and the others on the connection go on.
+# body was not read to its end cannot carry another request). HTTP/2 forbids it and h2
+# drops it: there a stream's end is its answer's end, and the others go on.
 CLOSE_CONNECTION: Final = (b"connection", b"close")
 
 

@@ -16,11 +16,12 @@ many clients, whose sessions the engine then limits by their forwarded address) 
 from the cap on all.
 
 The caps bound what an address holds, not how fast it churns: a client that opens
-connections and closes them at once held few, yet one such client took 60-80% of the
-server's core (4,400 plain connections/s, or 590 TLS handshakes/s, from a single Python
-process) and others' answers waited up to 40 ms. So new connections per address are also
-rate-limited (a token bucket, ``--ip-connection-rate``); one over the rate is refused like
-one over the cap, before any TLS handshake, at a fraction of what serving it costs.
+connections and closes them at once holds few, yet one such Python process took 74% of the
+native front end's core (5,300 plain connections/s; over TLS, 44% in 310 handshakes/s) and
+all of hypercorn's, where others' answers then waited up to 78 ms (p99;
+``scripts/connection_churn.py``). So new connections per address are also rate-limited (a
+token bucket, ``--ip-connection-rate``); one over the rate is refused like one over the cap,
+before any TLS handshake, for about a third of what serving it costs.
 
 An HTTP/2 connection (hypercorn's) carries up to 100 requests at once, each of which may wait
 as long as its client keeps the connection alive (a request whose body never comes, kept
