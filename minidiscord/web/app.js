@@ -10,6 +10,7 @@ import { applyReactions, withReactions } from "./reactions.js";
 import { mountSearch } from "./search.js";
 import { avatar, channelButton, channelIntro, messageItem, userItem } from "./render.js";
 import { Socket } from "./socketio.js";
+import { updateChannelItems } from "./dom.js";
 import { askToNotify, MentionSuggestions, Mentions, mentionsMe } from "./mentions.js";
 import { Reads } from "./reads.js";
 import { Typing } from "./typing.js";
@@ -145,8 +146,9 @@ function renderHeader() {
 
 function renderChannels() {
   const focused = document.activeElement?.dataset?.channel;
-  ui.channelList.replaceChildren(
-    ...state.channelNames().map((name) =>
+  updateChannelItems(
+    ui.channelList,
+    state.channelNames().map((name) =>
       channelButton(name, {
         current: name === state.current,
         unread: unreadIn(name),

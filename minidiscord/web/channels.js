@@ -3,7 +3,7 @@
 // the "Direct messages" region with unread counts, and "Message NAME" on the member list.
 // The server's acks and events are the only source: nothing here decides who may do what.
 
-import { h } from "./dom.js";
+import { h, updateChannelItems } from "./dom.js";
 import { channelButton } from "./render.js";
 
 const ACK_TIMEOUT_MS = 5000;
@@ -81,8 +81,9 @@ export function installChannels(chat) {
   function render() {
     const state = chat.state();
     const ids = state.conversationIds();
-    panel.list.replaceChildren(
-      ...ids.map((id) =>
+    updateChannelItems(
+      panel.list,
+      ids.map((id) =>
         channelButton(id, { current: id === state.current, unread: chat.unread(id), label: label(id), dm: true }),
       ),
     );
