@@ -110,7 +110,9 @@ def certificate_options(tls: bool) -> Iterator[list[str]]:
         yield ["--certfile", str(certfile), "--keyfile", str(keyfile)]
 
 
-def worker(role: str, prefix: Sequence[str], port: int, tls: bool, seconds: float) -> Any:
+def worker(
+    role: str, prefix: Sequence[str], port: int, tls: bool, seconds: float
+) -> subprocess.Popen[bytes]:
     """This script as ``role`` (churn or ask) in its own process on ``prefix``'s core."""
     command = [*prefix, *script_args("connection_churn", f"--{role}", str(port))]
     command += ["--duration", f"{seconds:g}", *(["--tls"] if tls else [])]

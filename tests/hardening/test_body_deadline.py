@@ -10,6 +10,7 @@ import trio
 import trio.testing
 
 from minidiscord.asgi_io import BODY_SECONDS
+from tests.hardening.test_http2_floods import request_headers
 from tests.hardening.test_slow_peers import _served, answer_to_trickle
 from tests.hardening.test_stalled_http2 import H2Client
 from tests.support.servers import TEST_SETTINGS, ServerFactory
@@ -93,16 +94,7 @@ async def _h2_request(
 ) -> int:
     """A request whose body (``body`` so far) has not ended."""
     stream_id = client.connection.get_next_available_stream_id()
-    client.connection.send_headers(
-        stream_id,
-        [
-            (b":method", method.encode()),
-            (b":scheme", b"http"),
-            (b":path", path.encode()),
-            (b":authority", b"localhost"),
-            *headers.items(),
-        ],
-    )
+    client.connection.send_headers(stream_id, [*request_headers(path, method), *headers.items()])
     if body:
         client.connection.send_data(stream_id, body)
     await client.flush()
