@@ -10,6 +10,8 @@ import trio.testing
 from coredis.tokens import PureToken
 
 from minidiscord.app import ChatApp
+from minidiscord.chat.cluster.node import ClusterNode
+from minidiscord.chat.cluster.presence import Beat
 from minidiscord.chat.models import User
 from minidiscord.redis.connection import RedisUnavailable, open_redis
 from minidiscord.redis.target import parse_redis_url
@@ -474,6 +476,57 @@ async def test_users_reconnecting_to_another_node_within_the_grace_never_show_of
     await watcher.wait_for("message:channel", lambda _c, m: m["message"] == "marker")
     assert watcher.received("user:disconnect") == []
     assert watcher.received("user:connect") == []
+
+
+async def registered(redis: RedisServer, node: RunningServer) -> bool:
+    """Whether ``node`` is in the cluster's list of live nodes."""
+    async with open_redis(parse_redis_url(redis.url)) as client:
+        return await client.zscore(cluster(node).keys.nodes, cluster(node).node_id) is not None
+
+
+async def test_a_node_that_said_goodbye_never_beats_again(
+    start_server: ServerFactory, redis: RedisServer
+) -> None:
+    # A beat every 0.1 s: a dozen would come while the test waits.
+    (a,) = await start_nodes(start_server, redis.url, 1, node_timeout=0.4)
+    assert await registered(redis, a)
+    # Its tasks still run, as they do while a stopping server closes its stores.
+    await cluster(a).leave()
+    await trio.sleep(12 * cluster(a).heartbeat_interval)
+    assert not await registered(redis, a)
+
+
+async def test_the_goodbye_waits_for_a_beat_in_flight(
+    start_server: ServerFactory,
+    redis: RedisServer,
+    nursery: trio.Nursery,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (a,) = await start_nodes(start_server, redis.url, 1)
+    node: ClusterNode = cluster(a)
+    in_flight, release = trio.Event(), trio.Event()
+    beat = node.presence.beat
+
+    async def held_beat(*args: Any, **kwargs: Any) -> Beat:
+        in_flight.set()
+        await release.wait()
+        return await beat(*args, **kwargs)
+
+    monkeypatch.setattr(node.presence, "beat", held_beat)
+    await in_flight.wait()
+    left = trio.Event()
+
+    async def leave() -> None:
+        await node.leave()
+        left.set()
+
+    nursery.start_soon(leave)
+    # Ample for the goodbye's own Redis calls, were it not waiting for the beat.
+    await trio.testing.wait_all_tasks_blocked(cushion=0.1)
+    assert not left.is_set()
+    release.set()
+    await left.wait()
+    assert not await registered(redis, a)
 
 
 async def test_a_redis_frozen_longer_than_the_node_timeout_reaps_no_node(

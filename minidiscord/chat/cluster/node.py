@@ -11,6 +11,7 @@ the node showed, its persisted sessions in Redis) is its ``recovery`` (``recover
 import logging
 import secrets
 from contextlib import AbstractContextManager
+from enum import Enum
 from typing import Any
 
 import trio
@@ -39,6 +40,15 @@ HEARTBEAT_INTERVAL = 1.0
 SHOW_TIMEOUT = 2.0
 # The reader counts as stalled when Redis has not answered it for this long (seconds).
 STALLED_AFTER = 5.0
+
+
+class Membership(Enum):
+    """Where a node stands in the cluster. Its first beat makes it JOINED; its goodbye
+    (:meth:`ClusterNode.leave`) makes it LEFT, after which it never beats again."""
+
+    NEW = "new"
+    JOINED = "joined"
+    LEFT = "left"
 
 
 def new_node_id() -> str:
@@ -71,7 +81,10 @@ class ClusterNode:
         # As of the last heartbeat: the log's last position, and how many nodes there are.
         self.head = 0
         self.nodes = 0
-        self._started = False
+        self.membership = Membership.NEW
+        # Held by a beat in flight, and by the goodbye: a beat Redis ran after the goodbye
+        # would register the node again, without its users, until its timeout.
+        self._beating = trio.Lock()
 
     @property
     def reader(self) -> LogReader:
@@ -108,11 +121,12 @@ class ClusterNode:
         # Gaps between the heartbeats Redis runs stay near one interval while any node is
         # alive; a gap of several, and of half the timeout, means Redis itself was away.
         stalled_ms = int(max(self.node_timeout / 2, 3 * self.heartbeat_interval) * 1000)
-        beat = await self.presence.beat(timeout_ms, stalled_ms, first=not self._started)
+        first = self.membership is Membership.NEW
+        beat = await self.presence.beat(timeout_ms, stalled_ms, first=first)
         self.head, self.nodes = beat.head, beat.nodes
         known = beat.known
-        if not self._started:
-            self._started = True
+        if first:
+            self.membership = Membership.JOINED
             log.info(
                 "node %s joined the cluster (node timeout %g s)", self.node_id, self.node_timeout
             )
@@ -134,21 +148,27 @@ class ClusterNode:
         task_status.started()
         while True:
             await trio.sleep(self.heartbeat_interval)
-            try:
-                await self._beat()
-            except (RedisUnavailable, NotRegistered) as exc:
-                if self.heartbeat_problem is None:
-                    log.warning("node %s cannot heartbeat: %s", self.node_id, exc)
-                self.heartbeat_problem = str(exc)
-                # A beat that timed out may still run later (its bytes waited in a cut
-                # link): it then re-registers this node without its sockets and without
-                # this node hearing of it, so the next beat that gets through syncs.
-                self.presence.out_of_step = True
-                continue
-            if self.heartbeat_problem is not None:
-                log.warning("node %s heartbeats again", self.node_id)
-                self.heartbeat_reconnects += 1
-            self.heartbeat_problem = None
+            async with self._beating:
+                if self.membership is Membership.LEFT:
+                    return
+                await self._beat_once()
+
+    async def _beat_once(self) -> None:
+        try:
+            await self._beat()
+        except (RedisUnavailable, NotRegistered) as exc:
+            if self.heartbeat_problem is None:
+                log.warning("node %s cannot heartbeat: %s", self.node_id, exc)
+            self.heartbeat_problem = str(exc)
+            # A beat that timed out may still run later (its bytes waited in a cut link):
+            # it then re-registers this node without its sockets and without this node
+            # hearing of it, so the next beat that gets through syncs.
+            self.presence.out_of_step = True
+            return
+        if self.heartbeat_problem is not None:
+            log.warning("node %s heartbeats again", self.node_id)
+            self.heartbeat_reconnects += 1
+        self.heartbeat_problem = None
 
     def lag(self) -> int:
         """Log entries this node had not applied at its last heartbeat (bus lag)."""
@@ -196,13 +216,16 @@ class ClusterNode:
 
     async def leave(self) -> None:
         """Graceful goodbye: this node's users not on another node go offline (after the
-        sessions of its dropped sockets are kept, for their clients to recover elsewhere)."""
+        sessions of its dropped sockets are kept, for their clients to recover elsewhere).
+        It waits for a beat in flight (bounded like any call) and stops the heartbeat."""
         await self.recovery.sessions.flush(DEFAULT_CALL_TIMEOUT)
-        try:
-            await self.presence.depart()
-        except RedisUnavailable as exc:
-            log.warning("node %s could not leave the cluster cleanly: %s", self.node_id, exc)
-            return
+        async with self._beating:
+            self.membership = Membership.LEFT
+            try:
+                await self.presence.depart()
+            except RedisUnavailable as exc:
+                log.warning("node %s could not leave the cluster cleanly: %s", self.node_id, exc)
+                return
         log.info("node %s left the cluster", self.node_id)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
