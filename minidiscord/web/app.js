@@ -521,7 +521,8 @@ function startConnection(credentials) {
       if (socket !== s) return;
       reads.opened(state.current);
       renderChannels();
-      renderMessages();
+      // The answer may come after the reader scrolled: they stay where they are.
+      renderMessages({ keepPosition: true });
       markSeen();
     });
   });

@@ -12,7 +12,7 @@ const MODERATORS = new Set(["moderator", "admin"]);
 
 /**
  * Wire the channel features into the page. `chat` is what app.js shares:
- * {ui, state(), socket(), select(id), unread(id), renderAll(), renderMessages()}.
+ * {ui, state(), socket(), select(id), unread(id), renderAll()}.
  */
 export function installChannels(chat) {
   const { ui } = chat;
@@ -69,12 +69,32 @@ export function installChannels(chat) {
   function list() {
     emit("channel:list", {}, (reply) => {
       if (reply.ok !== true) return;
+      const shown = chat.state().current;
       for (const channel of reply.channels ?? []) takeChannel(channel);
       for (const talk of reply.conversations ?? []) takeConversation(talk);
-      // Shown anew: the channel restored after a reload may be one only now known, and a
-      // created channel's or conversation's messages missed while away are read again.
       chat.renderAll();
-      chat.select(chat.state().current);
+      const current = chat.state().current;
+      // The channel restored after a reload may be one only now known: it opens as if
+      // chosen. Otherwise the reader is left where they are (the reply may come long after
+      // they scrolled or opened a drawer), and a created channel's or conversation's
+      // messages missed while away are read again.
+      if (current !== shown) chat.select(current);
+      else loadLatest(current, () => chat.state().current === current && chat.renderAll());
+    });
+  }
+
+  /** Read the latest page of a channel the page holds no messages of. */
+  function loadLatest(id, onMessages) {
+    const entry = chat.state().entry(id);
+    if (!entry?.fresh) return;
+    entry.fresh = false;
+    const s = chat.socket();
+    if (!s?.connected) return;
+    s.timeout(ACK_TIMEOUT_MS).emit("channel:history", id, { limit: HISTORY_PAGE }, (error, reply) => {
+      if (chat.socket() !== s || error || reply?.ok !== true || !Array.isArray(reply.messages)) return;
+      const added = chat.state().mergeMessages(id, reply.messages);
+      if (reply.messages.length < HISTORY_PAGE) chat.state().markHistoryComplete(id);
+      if (added > 0) onMessages();
     });
   }
 
@@ -192,20 +212,7 @@ export function installChannels(chat) {
       // The id names its two members.
       takeConversation({ id: channel, members: channel.slice(3).split(":") });
     },
-    /** Read the latest page of a channel the page holds no messages of. */
-    loadLatest(id, onMessages) {
-      const entry = chat.state().entry(id);
-      if (!entry?.fresh) return;
-      entry.fresh = false;
-      const s = chat.socket();
-      if (!s?.connected) return;
-      s.timeout(ACK_TIMEOUT_MS).emit("channel:history", id, { limit: HISTORY_PAGE }, (error, reply) => {
-        if (chat.socket() !== s || error || reply?.ok !== true || !Array.isArray(reply.messages)) return;
-        const added = chat.state().mergeMessages(id, reply.messages);
-        if (reply.messages.length < HISTORY_PAGE) chat.state().markHistoryComplete(id);
-        if (added > 0) onMessages();
-      });
-    },
+    loadLatest,
     /** The "Message NAME" button for another user in the member list. */
     messageButton(user) {
       return h(

@@ -15,6 +15,7 @@ from playwright.sync_api import expect  # noqa: E402
 
 from .chatpage import ChatPage, users_in  # noqa: E402
 from .conftest import ServerProcess, UserFactory  # noqa: E402
+from .relay import MARKER_USER, Network, channel_list_reply, marker_frame  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -201,6 +202,25 @@ def _tab_through(user: ChatPage, presses: int, *, shift: bool = False) -> list[s
             )
         )
     return seen
+
+
+def test_a_late_channel_list_leaves_an_open_drawer_and_its_focus_alone(
+    open_user: UserFactory,
+) -> None:
+    alice = open_user("alice", phone=True)
+    # The page asks for the channel list after each connect; on a busy server the answer
+    # may come after the user opened the drawer.
+    network = Network(alice.page)
+    network.hold(channel_list_reply)
+    alice.login("alice")
+    alice.channels_button.focus()
+    alice.page.keyboard.press("Enter")
+    expect(alice.channel("welcome")).to_be_focused()
+    network.release()
+    network.inject(marker_frame())
+    expect(alice.member(MARKER_USER)).to_have_count(1)
+    expect(alice.channel("welcome")).to_be_focused()
+    expect(alice.channels_button).to_have_attribute("aria-expanded", "true")
 
 
 @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])

@@ -2,6 +2,7 @@
 
 import re
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,14 @@ from playwright.sync_api import Locator, expect  # noqa: E402
 
 from .chatpage import ChatPage  # noqa: E402
 from .conftest import ServerProcess, UserFactory  # noqa: E402
+from .relay import (  # noqa: E402
+    MARKER_USER,
+    Frame,
+    Network,
+    channel_list_reply,
+    marker_frame,
+    read_list_reply,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -289,6 +298,37 @@ def test_scrolling_to_the_top_pages_in_older_messages(open_user: UserFactory) ->
     bob.messages.evaluate("el => { el.scrollTop = 0; }")
     expect(texts).to_have_text([f"old {n}" for n in range(total)])
     # The page went in above the reader, who still looks at the same message.
+    expect(bob.message_text(shown_first)).to_be_in_viewport()
+
+
+@pytest.mark.parametrize(
+    "late", [channel_list_reply, read_list_reply], ids=["channel-list", "read-list"]
+)
+def test_a_late_answer_after_connect_leaves_the_reader_where_they_scrolled(
+    open_user: UserFactory, late: Callable[[Frame], bool]
+) -> None:
+    total = 60
+    alice = open_user("alice")
+    alice.login("alice")
+    alice.select("general")
+    for n in range(total):
+        alice.send(f"old {n}")
+    bob = open_user("bob")
+    network = Network(bob.page)
+    # Asked for after each connect; on a busy server the answer may come after the reader
+    # scrolled up.
+    network.hold(late)
+    bob.login("bob")
+    bob.select("general")
+    texts = bob.messages.locator(".message:not(.system) .text")
+    expect(texts.last).to_have_text(f"old {total - 1}")
+    shown_first = texts.first.inner_text()
+    bob.messages.evaluate("el => { el.scrollTop = 0; }")
+    expect(texts).to_have_text([f"old {n}" for n in range(total)])
+    expect(bob.message_text(shown_first)).to_be_in_viewport()
+    network.release()
+    network.inject(marker_frame())
+    expect(bob.member(MARKER_USER)).to_have_count(1)
     expect(bob.message_text(shown_first)).to_be_in_viewport()
 
 

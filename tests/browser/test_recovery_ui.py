@@ -7,11 +7,7 @@ keeps it; the page would only notice at its ping timeout), so the page's WebSock
 through ``page.route_web_socket``: the test closes both of its sides as a network failure
 would, and refuses new ones for as long as the network is "down"."""
 
-import json
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,74 +15,14 @@ from .support import require_playwright
 
 require_playwright()
 
-from playwright.sync_api import Page, WebSocketRoute, expect  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
 
 from .conftest import ServerProcess, UserFactory  # noqa: E402
+from .relay import Connection, Network  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
 RECONNECT_TIMEOUT_MS = 20_000
-
-
-@dataclass
-class Connection:
-    """One WebSocket of the page, relayed to the server, with the frames each way."""
-
-    page_side: WebSocketRoute
-    server_side: WebSocketRoute
-    sent: list[str | bytes] = field(default_factory=list)
-    received: list[str | bytes] = field(default_factory=list)
-
-    def socket_io(self, frames: list[str | bytes], packet: str) -> list[Any]:
-        """The JSON of the Socket.IO packets of type ``packet`` ("0" CONNECT, "2" EVENT)
-        among ``frames`` (text frames of Engine.IO MESSAGE packets)."""
-        prefix = "4" + packet
-        return [
-            json.loads(frame[len(prefix) :] or "null")
-            for frame in frames
-            if isinstance(frame, str) and frame.startswith(prefix)
-        ]
-
-
-class Network:
-    """The page's Socket.IO WebSockets, relayed by playwright so that the test can cut them."""
-
-    def __init__(self, page: Page) -> None:
-        self.connections: list[Connection] = []
-        self.down = False
-        page.route_web_socket(re.compile(r"/socket\.io/"), self._route)
-
-    def _route(self, page_side: WebSocketRoute) -> None:
-        if self.down:
-            # Never reaches the server: the page sees its new WebSocket close at once.
-            page_side.close()
-            return
-        server_side = page_side.connect_to_server()
-        connection = Connection(page_side, server_side)
-
-        def to_server(message: str | bytes) -> None:
-            connection.sent.append(message)
-            server_side.send(message)
-
-        def to_page(message: str | bytes) -> None:
-            connection.received.append(message)
-            page_side.send(message)
-
-        page_side.on_message(to_server)
-        server_side.on_message(to_page)
-        self.connections.append(connection)
-
-    def fail(self) -> None:
-        """The network fails: the open WebSocket closes at both ends, new ones fail."""
-        self.down = True
-        current = self.connections[-1]
-        # A browser may close a WebSocket only with 1000 or 3000-4999 (another code throws
-        # and closes nothing): the server sees a close, as a proxy dropping us would show.
-        current.server_side.close()
-        current.page_side.close()
-
-    def recover(self) -> None:
-        self.down = False
 
 
 def wait_for_read_echo(page: Page, connection: Connection, text: str) -> None:
