@@ -31,27 +31,22 @@ import orjson
 import trio
 import trio.lowlevel
 
+from benchkit.processes import UNLIMITED
 from minidiscord.app import create_app
 from minidiscord.asgi_io import DIRECT_SEND, SEND_MANY, ASGIApp, Message
-from minidiscord.config import Settings
+from minidiscord.cli import settings_from
 from minidiscord.runtime import tune_garbage_collector
 from scripts.floor_hypercorn import Floor
 
-# Every limit off, as the load generator's runs have them, and no per-connection timers.
-SETTINGS = Settings(
-    store="memory",
-    rate_limit=None,
-    ip_connect_rate=None,
-    ip_max_sessions=None,
-    history_rate=None,
-    ip_new_user_rate=None,
-    ip_message_rate=None,
-    ip_max_connections=None,
-    ip_connection_rate=None,
-    client_packet_rate=None,
-    recovery_window=0,
-    presence_grace=0,
-    log_level="warning",
+# Every limit off, as the load generator's runs have them (benchkit's UNLIMITED), and no
+# per-connection timers; the environment left out, so that nothing of the shell's applies.
+SETTINGS = settings_from(
+    [
+        *UNLIMITED,
+        *("--store", "memory", "--recovery-window", "0", "--presence-grace", "0"),
+        *("--log-level", "warning"),
+    ],
+    {},
 )
 SEND = orjson.dumps(["message:channel:send", "general", "hello there"]).decode()
 

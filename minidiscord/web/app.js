@@ -158,7 +158,8 @@ function renderChannels() {
   );
   channels.render();
   mentions.markChannels(ui.channelList);
-  // Rebuilding the list must not steal keyboard focus from the channel being used.
+  // A button replaced rather than updated in place must not take the keyboard focus away
+  // from the channel being used.
   if (focused) ui.channelList.querySelector(`[data-channel="${CSS.escape(focused)}"]`)?.focus();
   // On a phone the list hides behind its button, which must then say that there is news.
   const elsewhere = [...state.channelNames(), ...state.conversationIds()].some((name) => unreadIn(name) > 0);

@@ -28,7 +28,7 @@ from benchkit.wire import client_frame_head
 from minidiscord.app import create_app
 from minidiscord.asgi_io import SEND_MANY, Receive, Scope, Send, read_body, respond
 from minidiscord.frontend import FrontendConfig, NativeServer
-from tests.support.rawclient import raw_websocket
+from tests.support.rawclient import raw_websocket, read_to_end
 from tests.support.servers import TEST_SETTINGS
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -328,10 +328,8 @@ async def test_a_ping_after_our_close_goes_unanswered_and_breaks_nothing(
         # A ping before the client answers the close (wsproto would not send one now).
         await client.stream.send_all(client_frame_head(0x9, 4) + b"ping")
         await client.stream.send_all(client.ws.send(closing.response()))
-        rest = b""
         with trio.fail_after(10):
-            while data := await client.stream.receive_some(65536):
-                rest += data
+            rest = await read_to_end(client.stream)
         assert rest == b""  # no pong, nothing after the close
     assert "the app failed" not in caplog.text
 

@@ -24,6 +24,7 @@ from minidiscord.frontend import FrontendConfig, NativeServer
 from minidiscord.frontend.connlimits import ConnectionLimits
 from minidiscord.frontend.tls import server_context
 from tests.frontend.test_native_server import App, echo_app, lifespan
+from tests.support.rawclient import read_to_end
 from tests.support.tls import ServerCertificate
 from tests.support.waiting import wait_until
 
@@ -81,9 +82,7 @@ async def tls_get(
             await stream.send_all(
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
             )
-            answer = b""
-            while data := await stream.receive_some(65536):
-                answer += data
+            answer = await read_to_end(stream)
     finally:
         await trio.aclose_forcefully(stream)
     return answer
@@ -92,14 +91,6 @@ async def tls_get(
 def untrusting_client(port: int) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         ssl.create_default_context().wrap_socket(sock, server_hostname="127.0.0.1").close()
-
-
-async def read_to_end(stream: trio.SocketStream) -> bytes:
-    """Everything the server sends before it closes; a reset fails the test."""
-    answer = b""
-    while data := await stream.receive_some(65536):
-        answer += data
-    return answer
 
 
 def failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -137,10 +128,8 @@ async def test_a_bad_request_over_tls_gets_its_400(
         context = certificate.client_context()
         stream = trio.SSLStream(tcp, context, server_hostname="127.0.0.1", https_compatible=True)
         await stream.send_all(b"NOT HTTP AT ALL\r\n\r\n")
-        answer = b""
         with trio.fail_after(10):
-            while data := await stream.receive_some(65536):
-                answer += data
+            answer = await read_to_end(stream)
         assert answer.startswith(b"HTTP/1.1 400")
     assert not failures(caplog)
 

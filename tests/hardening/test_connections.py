@@ -29,7 +29,7 @@ from minidiscord.frontend.connlimits import (
 from minidiscord.hostfixes import connection_limits_of
 from minidiscord.limits import Rate
 from tests.frontend.test_native_server import ask
-from tests.support.rawclient import polling_handshake, polling_url
+from tests.support.rawclient import polling_handshake, polling_url, read_to_end
 from tests.support.servers import TEST_SETTINGS, RunningServer, ServerFactory
 from tests.support.tls import ServerCertificate
 
@@ -53,14 +53,8 @@ async def _served(server: RunningServer, source: str) -> trio.SocketStream:
 async def _refusal(server: RunningServer, source: str) -> bytes:
     """Everything the server says to a connection from ``source`` before it closes it."""
     stream = await _connect(server, source)
-    answer = b""
     with trio.fail_after(10):
-        try:
-            while data := await stream.receive_some(4096):
-                answer += data
-        except trio.BrokenResourceError:
-            pass
-    return answer
+        return await read_to_end(stream, reset_ends=True)
 
 
 async def _chats(server: RunningServer, source: str) -> None:

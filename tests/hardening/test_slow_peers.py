@@ -3,7 +3,7 @@
 import trio
 import trio.testing
 
-from tests.support.rawclient import polling_by_hand, raw_websocket
+from tests.support.rawclient import polling_by_hand, raw_websocket, read_to_end
 from tests.support.servers import RunningServer, ServerFactory
 
 
@@ -27,7 +27,6 @@ async def answer_to_trickle(stream: trio.SocketStream) -> tuple[bytes, float]:
     """Send a byte of body every 3 s (each well within any read timeout) until the server
     answers and closes; what it answered, and after how long (fails after 120 s)."""
     started = trio.current_time()
-    answer = b""
 
     async def trickle() -> None:
         while True:
@@ -37,11 +36,7 @@ async def answer_to_trickle(stream: trio.SocketStream) -> tuple[bytes, float]:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(trickle)
         with trio.fail_after(120):
-            try:
-                while data := await stream.receive_some(4096):
-                    answer += data
-            except trio.BrokenResourceError:
-                pass
+            answer = await read_to_end(stream, reset_ends=True)
         nursery.cancel_scope.cancel()
     return answer, trio.current_time() - started
 

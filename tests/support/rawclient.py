@@ -88,6 +88,19 @@ def polling_url(url: str, sid: str, path: str = "/socket.io/") -> str:
     return f"{url}{path}?EIO=4&transport=polling&sid={sid}"
 
 
+async def read_to_end(stream: trio.abc.ReceiveStream, *, reset_ends: bool = False) -> bytes:
+    """Every byte the server sends before it closes the connection. A reset fails the test
+    unless ``reset_ends``: a server that closes with the client's bytes unread resets."""
+    answer = b""
+    try:
+        while data := await stream.receive_some(65536):
+            answer += data
+    except trio.BrokenResourceError:
+        if not reset_ends:
+            raise
+    return answer
+
+
 async def read_until_closed(client: RawWebSocket) -> list[str | bytes]:
     """Every frame the server still sends, until it closes the connection."""
     frames: list[str | bytes] = []
