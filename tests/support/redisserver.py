@@ -19,6 +19,13 @@ from benchkit.redis import DURABLE, redis_command, redis_executable
 from tests.support.requirements import unavailable
 
 READY_TIMEOUT = 15.0
+# A free port may be taken (by another test's server or a client's ephemeral port) before
+# redis-server binds it, which then exits at once: a new server starts on another port.
+PORT_ATTEMPTS = 3
+
+
+class RedisExited(RuntimeError):
+    """redis-server exited before it answered PING."""
 
 
 def redis_server_executable() -> str:
@@ -84,7 +91,7 @@ async def wait_for_pong(port: int, process: trio.Process) -> None:
     with trio.fail_after(READY_TIMEOUT):
         while True:
             if process.returncode is not None:
-                raise RuntimeError(f"redis-server exited with {process.returncode}")
+                raise RedisExited(f"redis-server exited with {process.returncode}")
             try:
                 stream = await trio.open_tcp_stream("127.0.0.1", port)
             except OSError:
@@ -106,7 +113,14 @@ async def redis_server(
     await trio.Path(directory).mkdir(parents=True, exist_ok=True)
     server = RedisServer(free_port(), directory, config)
     try:
-        await server.start()
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                await server.start()
+                break
+            except RedisExited:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                server.port = free_port()
         yield server
     finally:
         if server.process is not None and server.process.returncode is None:
