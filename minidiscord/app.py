@@ -105,7 +105,10 @@ class App:
             return
         if self.sio.app.serves(path):
             try:
-                await self.sio(scope, receive, send)
+                # Straight to the engine, as the Socket.IO server and its EngineApp would send
+                # an exchange at their path: each layer's frame between would be held for a
+                # connection's whole life (0.5 KiB).
+                await self.sio.app.engine.handle(scope, receive, send)
             except Exception as exc:
                 if not is_host_protocol_error(exc):
                     raise

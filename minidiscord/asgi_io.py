@@ -27,6 +27,16 @@ SEND_MANY: Final = "minidiscord.websocket.send_many"
 DIRECT_SEND: Final = "minidiscord.websocket.direct_send"
 DirectSend: TypeAlias = Callable[[Sequence[str | bytes]], int | None]
 
+# An ASGI extension a front end may offer in a websocket scope when a task of its own reads
+# the connection and hands each message to the app (hypercorn's connection task):
+# ``await scope["extensions"][RECEIVE_HANDLER]["hand_to"](handler)`` first gives
+# ``handler`` (in the app's task, in order) every message still waiting for ``receive``,
+# then has the front end's task await ``handler(message)`` for each later one instead of
+# queueing it, which also holds that task's reading while the handler runs;
+# ``hand_to(None)`` goes back to queueing for ``receive``. The app then needs no task of
+# its own to read, and no task is woken per message.
+RECEIVE_HANDLER: Final = "minidiscord.websocket.receive_handler"
+
 
 # What an app sends its host. Typed, so that a front end's ``send`` is checked against
 # every message it may get (mypy narrows the union on "type").
@@ -148,6 +158,9 @@ Message: TypeAlias = Mapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[AppMessage], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+# RECEIVE_HANDLER's handler, and its "hand_to".
+ReceiveHandler: TypeAlias = Callable[[Message], Awaitable[object]]
+HandTo: TypeAlias = Callable[[ReceiveHandler | None], Awaitable[None]]
 
 
 class BodyTooLarge(Exception):

@@ -30,13 +30,14 @@ import trio
 from hypercorn.protocol.events import Data
 from hypercorn.protocol.h11 import H11Protocol
 from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
-from hypercorn.trio.task_group import TaskGroup
+from hypercorn.trio.task_group import TaskGroup, _handle
 from hypercorn.trio.tcp_server import TCPServer
 from wsproto.connection import ConnectionState
 from wsproto.utilities import LocalProtocolError
 
 from .asgi_io import DIRECT_SEND, SEND_MANY
 from .frontend.wsframes import FrameCache
+from .hypercorn_receives import close_mailbox, spawn_websocket_app
 
 _INSTALLED_MARK = "_minidiscord_sends"
 # Where a hypercorn WSStream keeps its HypercornWrites, and a server's Config its frames.
@@ -74,10 +75,12 @@ class HypercornWrites:
             self._lock = tcp_server.send_lock
             self._socket = tcp_server.stream.socket
 
-    def extensions(self, offered: dict[str, Any]) -> dict[str, Any]:
-        if self._socket is None:
-            return {**offered, SEND_MANY: _NO_OPTIONS}
-        return {**offered, SEND_MANY: _NO_OPTIONS, DIRECT_SEND: {"send": self.send_now}}
+    def offer(self, scope: dict[str, Any]) -> None:
+        """Offer the extensions in ``scope``, whose extensions are its own."""
+        extensions = scope.setdefault("extensions", {})
+        extensions[SEND_MANY] = _NO_OPTIONS
+        if self._socket is not None:
+            extensions[DIRECT_SEND] = {"send": self.send_now}
 
     @property
     def pending(self) -> bool:
@@ -188,22 +191,26 @@ def install() -> None:
         return
 
     @functools.wraps(spawn_app)
-    async def spawn_app_offering_sends(
+    async def spawn_app_offering_extensions(
         self: Any, app: Any, config: Any, scope: Any, send: Any
     ) -> Any:
-        # The scope is the app's before this returns: the extensions go in now.
         stream = getattr(send, "__self__", None)
-        if scope["type"] == "websocket" and isinstance(stream, WSStream):
-            writes = HypercornWrites(stream, frames_of(config), _tcp_server_of(stream))
-            setattr(stream, _WRITES_ATTRIBUTE, writes)
-            scope["extensions"] = writes.extensions(dict(scope.get("extensions") or {}))
-        return await spawn_app(self, app, config, scope, send)
+        if scope["type"] != "websocket" or not isinstance(stream, WSStream):
+            return await spawn_app(self, app, config, scope, send)
+        # The scope is the app's before this returns: the extensions go in now.
+        writes = HypercornWrites(stream, frames_of(config), _tcp_server_of(stream))
+        setattr(stream, _WRITES_ATTRIBUTE, writes)
+        writes.offer(scope)
+        return spawn_websocket_app(self, _handle, app, config, scope, send)
 
     app_send: Callable[[Any, Any], Awaitable[None]] = WSStream.app_send
 
     @functools.wraps(app_send)
     async def app_send_many(self: Any, message: Any) -> None:
-        if message is not None and message["type"] == SEND_MANY:
+        if message is None:
+            # The app has ended (hypercorn's last word from the app's task).
+            close_mailbox(self.app_put)
+        elif message["type"] == SEND_MANY:
             writes = writes_of(self)
             if writes is not None:
                 await writes.send_many(message["frames"])
@@ -225,7 +232,7 @@ def install() -> None:
             data = b""
         await writes.write(data)
 
-    setattr(spawn_app_offering_sends, _INSTALLED_MARK, True)
-    TaskGroup.spawn_app = spawn_app_offering_sends  # type: ignore[method-assign]
+    setattr(spawn_app_offering_extensions, _INSTALLED_MARK, True)
+    TaskGroup.spawn_app = spawn_app_offering_extensions  # type: ignore[method-assign]
     WSStream.app_send = app_send_many  # type: ignore[method-assign]
     WSStream._send_wsproto_event = send_event_after_pending  # type: ignore[method-assign]

@@ -9,8 +9,10 @@ rounds of direct writes of :class:`DirectWrites` (one non-blocking ``send(2)`` p
 client for everything a round gathered, with the same pause after a costly round), and a
 writer task per connection (:func:`write_outbox`) that runs only for what the kernel did not
 take, and for the acks. The front ends are ours: the native one, or hypercorn with the
-engine's batches and direct sends (:mod:`minidiscord.hypercorn_sends`). Whatever our server
-costs above this is our layers; what this costs is the host and the delivery design.
+engine's batches and direct sends (:mod:`minidiscord.hypercorn_sends`) and its messages
+handed to the app in hypercorn's own task (:mod:`minidiscord.hypercorn_receives`).
+Whatever our server costs above this is our layers; what this costs is the host and the
+delivery design.
 
 It answers what ``scripts/loadtest.py`` and ``scripts/bench.py`` ask: any HTTP request
 (their readiness probes) with 200, ``/metrics`` with our counters (frames delivered, rounds
@@ -34,7 +36,16 @@ from collections.abc import Awaitable, Callable
 import orjson
 import trio
 
-from minidiscord.asgi_io import DIRECT_SEND, SEND_MANY, Receive, Scope, Send, respond
+from minidiscord.asgi_io import (
+    DIRECT_SEND,
+    RECEIVE_HANDLER,
+    SEND_MANY,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    respond,
+)
 from minidiscord.engine.directwrites import DirectWrites
 from minidiscord.engine.outbox import Outbox
 from minidiscord.engine.session import EngineConfig
@@ -84,31 +95,46 @@ class Floor:
         if SEND_MANY not in extensions:
             raise RuntimeError("the floor needs a front end that takes the engine's batches")
         direct = (extensions.get(DIRECT_SEND) or {}).get("send")
+        hand_to = (extensions.get(RECEIVE_HANDLER) or {}).get("hand_to")
         await send({"type": "websocket.accept"})
         await send({"type": "websocket.send", "text": OPEN})
         outbox = Outbox(LIMITS.client_buffer, LIMITS.client_buffer_bytes)
+        writes = self.writes if direct is not None else None
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._read, receive, outbox, nursery.cancel_scope)
-                writes = self.writes if direct is not None else None
-                await write_outbox(outbox, send, True, direct, writes)
-                nursery.cancel_scope.cancel()
+            if hand_to is not None:
+                # As the engine does where the front end offers it: the front end's task
+                # applies each message, and no task of the app reads.
+                with trio.CancelScope() as connection:
+                    await hand_to(functools.partial(self._take, outbox, connection))
+                    try:
+                        await write_outbox(outbox, send, True, direct, writes)
+                    finally:
+                        await hand_to(None)
+            else:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._read, receive, outbox, nursery.cancel_scope)
+                    await write_outbox(outbox, send, True, direct, writes)
+                    nursery.cancel_scope.cancel()
         finally:
             self.members.pop(outbox, None)
             outbox.forget()
 
     async def _read(self, receive: Receive, outbox: Outbox, connection: trio.CancelScope) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "websocket.disconnect":
-                outbox.close(discard=True)
-                return
-            text = message.get("text") or ""
-            if text.startswith("40"):
-                self.members[outbox] = connection
-                self._queue(outbox, f'40{{"sid":"floor{next(self.ids)}"}}')
-            elif text.startswith("42"):
-                self._handle_event(outbox, text)
+        while not outbox.closed:
+            await self._take(outbox, connection, await receive())
+
+    async def _take(self, outbox: Outbox, connection: trio.CancelScope, message: Message) -> None:
+        if outbox.closed:
+            return
+        if message["type"] == "websocket.disconnect":
+            outbox.close(discard=True)
+            return
+        text = message.get("text") or ""
+        if text.startswith("40"):
+            self.members[outbox] = connection
+            self._queue(outbox, f'40{{"sid":"floor{next(self.ids)}"}}')
+        elif text.startswith("42"):
+            self._handle_event(outbox, text)
 
     def _handle_event(self, outbox: Outbox, text: str) -> None:
         bracket = text.index("[")
@@ -190,7 +216,8 @@ async def serve(
 
     from minidiscord import hypercorn_sends
 
-    # hypercorn's WebSockets take the engine's batches and direct sends, as under our server.
+    # hypercorn's WebSockets take the engine's batches and direct sends and hand it each
+    # message, as under our server.
     hypercorn_sends.install()
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]

@@ -9,6 +9,7 @@ import trio
 from ..addresses import address_key
 from ..asgi_io import (
     DIRECT_SEND,
+    RECEIVE_HANDLER,
     SEND_MANY,
     Headers,
     Receive,
@@ -113,11 +114,14 @@ class EngineServer:
             if self.sessions:
                 await self._drained.wait()
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def handle(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        """The exchange's handler, for the caller to await (not awaited here: a connection
+        would hold this frame for its whole life, 0.35 KiB)."""
         if scope["type"] == "http":
-            await self._handle_http(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await self._handle_websocket(scope, receive, send)
+            return self._handle_http(scope, receive, send)
+        if scope["type"] == "websocket":
+            return self._handle_websocket(scope, receive, send)
+        return _no_exchange()
 
     def _open_session(self, transport: str, scope: Scope, params: dict[str, str]) -> EngineSession:
         if self._nursery is None:
@@ -251,8 +255,15 @@ class EngineServer:
         extensions = scope.get("extensions") or {}
         batch = SEND_MANY in extensions
         direct = (extensions.get(DIRECT_SEND) or {}).get("send")
+        hand_to = (extensions.get(RECEIVE_HANDLER) or {}).get("hand_to")
         await websocket.carry(
-            session, receive, send, batch=batch, direct=direct, writes=self.direct_writes
+            session,
+            receive,
+            send,
+            batch=batch,
+            direct=direct,
+            writes=self.direct_writes,
+            hand_to=hand_to,
         )
 
     def _refused(self, scope: Scope, refusal: RequestRefused) -> None:
@@ -264,6 +275,10 @@ class EngineServer:
             client_address(scope),
             refusal.detail or refusal.error.message,
         )
+
+
+async def _no_exchange() -> None:
+    """What the engine does with a scope that is neither HTTP nor a WebSocket."""
 
 
 def _error_body(refusal: RequestRefused) -> str:

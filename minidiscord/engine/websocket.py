@@ -1,11 +1,12 @@
-"""The WebSocket transport: one reader and one writer task per connection, and the upgrade."""
+"""The WebSocket transport: a writer and a reader per connection, and the upgrade."""
 
+import functools
 import logging
 from collections.abc import Callable
 
 import trio
 
-from ..asgi_io import SEND_MANY, DirectSend, Message, Receive, Send
+from ..asgi_io import SEND_MANY, DirectSend, HandTo, Message, Receive, Send
 from ..protocol import engineio
 from ..protocol.engineio import Frame, PacketType
 from ..protocol.errors import EngineIOProtocolError
@@ -44,24 +45,39 @@ async def carry(
     batch: bool,
     direct: DirectSend | None = None,
     writes: DirectWrites | None = None,
+    hand_to: HandTo | None = None,
 ) -> None:
     """Carry a session over an accepted WebSocket until either of them ends.
 
     With ``batch`` (the front end offers :data:`SEND_MANY`) every frame taken from the
     outbox goes to the front end in one message. With ``direct`` as well (it offers
     :data:`~minidiscord.asgi_io.DIRECT_SEND`), the rounds of ``writes`` write broadcasts to
-    the socket while the writer is idle (see :mod:`.outbox`).
+    the socket while the writer is idle (see :mod:`.outbox`). With ``hand_to`` (it offers
+    :data:`~minidiscord.asgi_io.RECEIVE_HANDLER`) the front end's task applies the client's
+    messages; otherwise a task of the session's reads them.
     """
-    async with trio.open_nursery() as nursery:
-        # Dropping the session (close without flush) cancels both directions at once.
-        session.websocket_started(nursery.cancel_scope)
-        nursery.start_soon(_read, session, receive)
-        if not session.closed or session.flush_on_close:
-            if batch and direct is not None and writes is not None:
+    if not batch or direct is None or writes is None:
+        # The outbox's direct sends take both or neither.
+        direct = writes = None
+    if hand_to is not None:
+        # Dropping the session (close without flush) cancels the writer; the front end's
+        # task stops applying messages as the session closes.
+        with trio.CancelScope() as scope:
+            session.websocket_started(scope)
+            await hand_to(functools.partial(_take_unless_closed, session))
+            try:
+                if not session.closed or session.flush_on_close:
+                    await write_outbox(session.outbox, send, batch, direct, writes, session.wrote)
+            finally:
+                await hand_to(None)
+    else:
+        async with trio.open_nursery() as nursery:
+            # Dropping the session (close without flush) cancels both directions at once.
+            session.websocket_started(nursery.cancel_scope)
+            nursery.start_soon(_read, session, receive)
+            if not session.closed or session.flush_on_close:
                 await write_outbox(session.outbox, send, batch, direct, writes, session.wrote)
-            else:
-                await write_outbox(session.outbox, send, batch, wrote=session.wrote)
-        nursery.cancel_scope.cancel()
+            nursery.cancel_scope.cancel()
     session.websocket_ended()
     try:
         if not session.client_gone:
@@ -111,31 +127,43 @@ async def write_outbox(
 
 async def _read(session: EngineSession, receive: Receive) -> None:
     """Feed the client's packets to the session until either side ends."""
+    while await _take(session, await receive()):
+        pass
+
+
+async def _take_unless_closed(session: EngineSession, message: Message) -> None:
+    """The session's RECEIVE_HANDLER: what :func:`_read` does with each message, while the
+    session is open (and the client's leaving after, which spares it our close)."""
+    if not session.closed:
+        await _take(session, message)
+    elif message["type"] == "websocket.disconnect":
+        session.websocket_client_left()
+
+
+async def _take(session: EngineSession, message: Message) -> bool:
+    """Apply one message of the WebSocket to the session; False once no more is read."""
     max_payload = session.config.max_payload
-    while True:
-        message = await receive()
-        if message["type"] == "websocket.disconnect":
-            session.websocket_client_left()
-            if message.get("code") == MESSAGE_TOO_BIG:
-                # The front end stopped reading a message over its limit (ours + 1).
-                session.refuse(RejectLabel.PAYLOAD_TOO_LARGE, f"message over {max_payload} bytes")
-            else:
-                session.close(CloseReason.TRANSPORT_CLOSE, flush=False)
-            return
-        frame = _frame_of(message)
-        if frame is None:
-            continue
-        if len(frame) > max_payload:
+    if message["type"] == "websocket.disconnect":
+        session.websocket_client_left()
+        if message.get("code") == MESSAGE_TOO_BIG:
+            # The front end stopped reading a message over its limit (ours + 1).
             session.refuse(RejectLabel.PAYLOAD_TOO_LARGE, f"message over {max_payload} bytes")
-            return
-        try:
-            packet = engineio.decode_packet(frame)
-        except EngineIOProtocolError as exc:
-            session.refuse(RejectLabel.BAD_PACKET, str(exc))
-            return
-        await session.receive_packet(packet)
-        if session.closed:
-            return
+        else:
+            session.close(CloseReason.TRANSPORT_CLOSE, flush=False)
+        return False
+    frame = _frame_of(message)
+    if frame is None:
+        return True
+    if len(frame) > max_payload:
+        session.refuse(RejectLabel.PAYLOAD_TOO_LARGE, f"message over {max_payload} bytes")
+        return False
+    try:
+        packet = engineio.decode_packet(frame)
+    except EngineIOProtocolError as exc:
+        session.refuse(RejectLabel.BAD_PACKET, str(exc))
+        return False
+    await session.receive_packet(packet)
+    return not session.closed
 
 
 async def upgrade(session: EngineSession, receive: Receive, send: Send) -> bool:

@@ -20,10 +20,17 @@ from minidiscord.sockets.inbox import LINGER, Inbox
 from tests.sockets.own_acks_app import OwnAcksApp, own_acks_app
 from tests.sockets.test_own_acks import _connected, _server_client, served
 from tests.support.rawclient import raw_websocket
+from tests.support.servers import TEST_SETTINGS
 from tests.support.waiting import wait_until
 
-# The task of each kind, by trio's name for it: the WebSocket's reader, the inbox's worker.
-READER = "minidiscord.engine.websocket._read"
+# The task of each kind, by trio's name for it: the WebSocket's reader (the engine's own on
+# the native front end; on hypercorn, hypercorn's connection task, which hands the engine
+# each message), the inbox's worker.
+READER = (
+    "trio._highlevel_serve_listeners._run_handler"
+    if TEST_SETTINGS.frontend == "hypercorn"
+    else "minidiscord.engine.websocket._read"
+)
 WORKER = "minidiscord.engine.session.EngineSession._run_task"
 
 
