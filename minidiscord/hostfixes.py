@@ -23,6 +23,8 @@
 - hypercorn parses with h11, which guesses where a request head is ambiguous (obs-fold,
   bare LF, Content-Length with Transfer-Encoding): a proxy in front may frame it otherwise
   (request smuggling). Its connections get our strict h11 connection, which answers 400.
+  Once a WebSocket's upgrade is answered, hypercorn kept that h11 connection for nothing
+  (0.9 KiB per WebSocket); it is let go.
 - hypercorn checks a WebSocket message's size only after adding each piece to its buffer,
   and after refusing one (close 1009) it goes on reading and buffering the rest of it: one
   300 MiB frame cost 200 MiB. A piece that would take a message over the limit is now
@@ -55,10 +57,14 @@
   (:mod:`.hypercorn_h2headers`).
 """
 
+import contextlib
 import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import trio
 
 from .config import Settings
 from .frontend.connlimits import ConnectionLimits, peer_ip, refuse
@@ -77,6 +83,8 @@ _READ_ENDED_ATTRIBUTE = "_minidiscord_read_ended"
 _LIMITS_ATTRIBUTE = "minidiscord_connection_limits"
 # Where a hypercorn WebSocket's message buffer keeps its _Unfinished counter.
 _UNFINISHED_ATTRIBUTE = "minidiscord_unfinished"
+# A connection no limits count (no server's limits found, or no peer address).
+_UNCOUNTED: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 
 def attach_connection_limits(config: Any, limits: ConnectionLimits) -> None:
@@ -108,26 +116,21 @@ def contain_connection_errors() -> None:
     if getattr(run, _INSTALLED_MARK, False):
         return
 
-    async def run_contained(tcp_server: Any) -> None:
-        try:
-            await run(tcp_server)
-        except Exception as exc:
-            # The peer broke the HTTP exchange (h11 raises from the host's own sends);
-            # its connection is already closed by the host's finally clause.
-            logger.info("dropped a connection the HTTP layer could not handle: %r", exc)
-
     @functools.wraps(run)
     async def contained_run(self: Any) -> None:
         limits = connection_limits_of(self)
         ip = peer_ip(self.stream)
-        if limits is None or ip is None:
-            await run_contained(self)
-            return
-        with limits.connection(ip) as refusal:
+        counted = limits.connection(ip) if limits is not None and ip is not None else _UNCOUNTED
+        with counted as refusal:
             if refusal is not None:
                 refuse(self.stream, refusal)
                 return
-            await run_contained(self)
+            try:
+                await run(self)
+            except Exception as exc:
+                # The peer broke the HTTP exchange (h11 raises from the host's own sends);
+                # its connection is already closed by the host's finally clause.
+                logger.info("dropped a connection the HTTP layer could not handle: %r", exc)
 
     setattr(contained_run, _INSTALLED_MARK, True)
     TCPServer.run = contained_run  # type: ignore[method-assign]
@@ -185,6 +188,47 @@ def refuse_ambiguous_requests() -> None:
     H11Protocol.__init__ = init_strict  # type: ignore[method-assign]
 
 
+class _SwitchedProtocols:
+    """What stands for an HTTP/1.1 connection's h11 state once its WebSocket is accepted:
+    h11 refuses every event after the 101 (its state is SWITCHED_PROTOCOL), and so does
+    this, without keeping the upgrade's parser and request state."""
+
+    __slots__ = ()
+
+    def send(self, event: object) -> bytes:
+        import h11
+
+        raise h11.LocalProtocolError(f"cannot send {type(event).__name__} on a WebSocket")
+
+
+_SWITCHED = _SwitchedProtocols()
+
+
+def release_upgraded_http_state() -> None:
+    """Make hypercorn let go of a WebSocket's h11 connection once the upgrade is answered."""
+    try:
+        from hypercorn.protocol.h11 import H11Protocol, H11WSConnection
+        from hypercorn.protocol.ws_stream import ASGIWebsocketState, WSStream
+    except ImportError:
+        return
+    accept: Callable[[Any, Any], Awaitable[None]] = WSStream._accept
+    if getattr(accept, _INSTALLED_MARK, False):
+        return
+
+    @functools.wraps(accept)
+    async def accept_then_release(self: Any, message: Any) -> None:
+        await accept(self, message)
+        if self.state is not ASGIWebsocketState.CONNECTED:
+            return
+        protocol = getattr(self.send, "__self__", None)
+        if isinstance(protocol, H11Protocol) and isinstance(protocol.connection, H11WSConnection):
+            # hypercorn's connection keeps the h11 one only to send the 101, now sent.
+            protocol.connection.h11_connection = _SWITCHED  # type: ignore[assignment]
+
+    setattr(accept_then_release, _INSTALLED_MARK, True)
+    WSStream._accept = accept_then_release  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Every adjustment above (each is installed once per process; idempotent).
 
@@ -198,6 +242,7 @@ def install() -> None:
     refuse_ambiguous_requests()
     close_connections_promptly()
     limit_websocket_messages()
+    release_upgraded_http_state()
     # Imported here: they import hypercorn, which a native-only process never loads.
     from . import (
         hypercorn_accepting,
@@ -311,7 +356,8 @@ class _Unfinished:
 def close_connections_promptly() -> None:
     """Make hypercorn let go of a connection as soon as its client has closed it."""
     try:
-        from hypercorn.trio.tcp_server import TCPServer
+        from hypercorn.events import Closed, RawData
+        from hypercorn.trio.tcp_server import MAX_RECV, TCPServer
     except ImportError:
         return
     read: Callable[[Any], Awaitable[None]] | None = getattr(TCPServer, "_read_data", None)
@@ -320,7 +366,24 @@ def close_connections_promptly() -> None:
 
     @functools.wraps(read)
     async def read_then_stop_idle_timer(self: Any) -> None:
-        await read(self)
+        # hypercorn's own loop: each read bounded by its read timeout, the connection's end
+        # when a read fails, times out or finds the client gone. Not wrapped but written
+        # here, because every idle connection waits in it: its fail_after is a generator
+        # around the cancel scope, and a wrapper is another frame (0.8 KiB in all).
+        timeout = self.config.read_timeout or math.inf
+        stream = self.stream
+        while True:
+            with trio.move_on_after(timeout) as deadline:
+                try:
+                    data = await stream.receive_some(MAX_RECV)
+                except (trio.ClosedResourceError, trio.BrokenResourceError):
+                    break
+            if deadline.cancelled_caught:
+                break
+            await self.protocol.handle(RawData(bytes(data)))
+            if not data:
+                break
+        await self.protocol.handle(Closed())
         # Nothing is left to read: no keep-alive timer needs to close the connection (a
         # request still running still ends it, as before).
         setattr(self, _READ_ENDED_ATTRIBUTE, True)

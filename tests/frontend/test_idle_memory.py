@@ -1,4 +1,5 @@
-"""What an idle WebSocket on the native front end keeps: its own state, none of the upgrade's.
+"""What an idle WebSocket on the native front end keeps: its own state, none of the upgrade's
+(and on hypercorn, none of the upgrade's h11 state).
 
 Memory per connection is a benchmark figure (``scripts/bench.py``, ``scripts/memory_profile.py``,
 docs/benchmarks.md), never asserted here; these pin down the structure behind it: once a
@@ -12,6 +13,10 @@ from dataclasses import replace
 from typing import TypeVar
 
 import h11
+import pytest
+import trio
+from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.protocol.ws_stream import WSStream
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -32,6 +37,7 @@ from minidiscord.frontend.wsconnection import ServerWSConnection
 from minidiscord.frontend.wsframes import FrameCache
 from tests.frontend.test_direct_send import Client, room_server, session_of
 from tests.frontend.test_direct_send import native as direct_send_server
+from tests.frontend.test_hypercorn_sends import hypercorn
 from tests.frontend.test_native_server import native
 from tests.support.rawclient import raw_websocket
 from tests.support.servers import TEST_SETTINGS
@@ -67,6 +73,29 @@ async def test_an_open_websocket_keeps_nothing_of_its_upgrade() -> None:
         assert _live(HttpConnection) == []
         assert [c for c in _live(h11.Connection) if c.our_role is h11.SERVER] == []
         assert [h for h in _live(H11Handshake) if not h.client] == []
+
+
+async def test_an_open_websocket_on_hypercorn_keeps_no_h11_state() -> None:
+    sio = room_server()
+    async with (
+        hypercorn(sio) as port,
+        raw_websocket(f"ws://127.0.0.1:{port}") as client,
+    ):
+        await client.join()
+        await client.send("3")  # read, and ignored
+        await wait_until(lambda: len(sio.engine.sessions) == 1)
+        assert [c for c in _live(h11.Connection) if c.our_role is h11.SERVER] == []
+        (stream,) = _live(WSStream)
+        protocol = getattr(stream.send, "__self__", None)
+        assert isinstance(protocol, H11Protocol)
+        # What stands for it refuses an HTTP answer on the WebSocket, as h11 would.
+        with pytest.raises(h11.LocalProtocolError):
+            protocol.connection.send(h11.Response(status_code=500, headers=[]))
+        # The WebSocket itself goes on.
+        await client.send('42["anything"]')
+        await client.send("3")
+        await trio.sleep(0.1)
+        assert not next(iter(sio.engine.sessions.values())).closed
 
 
 def test_what_each_connection_holds_for_its_life_has_no_instance_dict() -> None:
