@@ -25,21 +25,30 @@ def text(index: int) -> Message:
     return {"type": "websocket.receive", "text": str(index)}
 
 
+async def a_putter_held_by_a_full_mailbox(
+    nursery: trio.Nursery, limit: int
+) -> tuple[Mailbox, trio.Event]:
+    """A mailbox holding ``limit`` messages (0, 1, ...), and a task that waits to put the
+    next: the event is set once its put returned."""
+    mailbox = Mailbox(limit)
+    for index in range(limit):
+        await mailbox.put(text(index))
+    returned = trio.Event()
+
+    async def put() -> None:
+        await mailbox.put(text(limit))
+        returned.set()
+
+    nursery.start_soon(put)
+    await trio.testing.wait_all_tasks_blocked()
+    assert not returned.is_set()
+    return mailbox, returned
+
+
 async def test_queued_messages_reach_receive_in_order_and_a_full_queue_holds_the_putter() -> None:
-    mailbox = Mailbox(2)
-    await mailbox.put(text(0))
-    await mailbox.put(text(1))
-    third_put = trio.Event()
-
-    async def put_third() -> None:
-        await mailbox.put(text(2))
-        third_put.set()
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(put_third)
-        await trio.testing.wait_all_tasks_blocked()
         # Two queued, the bound: the third waits for room.
-        assert not third_put.is_set()
+        mailbox, third_put = await a_putter_held_by_a_full_mailbox(nursery, 2)
         assert await mailbox.receive() == text(0)
         await third_put.wait()
         assert await mailbox.receive() == text(1)
@@ -114,18 +123,8 @@ async def test_a_handler_gets_what_was_queued_then_each_message_in_the_putters_t
 
 
 async def test_once_the_app_has_ended_messages_are_dropped_and_nobody_waits() -> None:
-    mailbox = Mailbox(1)
-    await mailbox.put(text(0))
-    put_returned = trio.Event()
-
-    async def put_more() -> None:
-        await mailbox.put(text(1))
-        put_returned.set()
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(put_more)
-        await trio.testing.wait_all_tasks_blocked()
-        assert not put_returned.is_set()
+        mailbox, put_returned = await a_putter_held_by_a_full_mailbox(nursery, 1)
         mailbox.close()
         await put_returned.wait()
     mailbox.close()  # hypercorn may report the app's end twice (an error, then finally)
