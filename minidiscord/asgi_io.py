@@ -33,8 +33,10 @@ DirectSend: TypeAlias = Callable[[Sequence[str | bytes]], int | None]
 # ``handler`` (in the app's task, in order) every message still waiting for ``receive``,
 # then has the front end's task await ``handler(message)`` for each later one instead of
 # queueing it, which also holds that task's reading while the handler runs;
-# ``hand_to(None)`` goes back to queueing for ``receive``. The app then needs no task of
-# its own to read, and no task is woken per message.
+# ``hand_to(None)`` goes back to queueing for ``receive`` (a call in progress goes on). The
+# app then needs no task of its own to read, and no task is woken per message. Calls may
+# overlap: a task whose write found the connection broken hands over the disconnect while
+# the reader may still be in a call.
 RECEIVE_HANDLER: Final = "minidiscord.websocket.receive_handler"
 
 

@@ -9,10 +9,14 @@ about 4 KiB of a chat user's (docs/benchmarks.md, "Memory per chat user on hyper
 :class:`Mailbox` takes the channel's place for WebSockets and offers the app
 :data:`~minidiscord.asgi_io.RECEIVE_HANDLER`. Until the app hands it a handler it queues as
 the channel did, bounded alike (hypercorn's task waits for room); after that, hypercorn's
-task awaits the handler for each message itself. Once the app has ended, what arrives is
-dropped: hypercorn's task never waits on an app that will not read again.
+task awaits the handler for each message itself (with a checkpoint every ``YIELD_EVERY``,
+as one read can hold thousands). Once the app has ended, what arrives is dropped: hypercorn's
+task never waits on an app that will not read again. Only a WebSocket with a connection of
+its own (HTTP/1.1) is offered the hand-over: under HTTP/2 the connection's one reading task
+serves every stream, and one stream's handler waiting would hold up all the others.
 """
 
+import functools
 from collections.abc import Awaitable, Callable
 from enum import Enum, auto
 from typing import Any
@@ -24,6 +28,9 @@ from .transitions import TransitionTable
 
 # What receive answers once the app's end closed the mailbox (nobody should ask by then).
 _GONE: Message = {"type": "websocket.disconnect", "code": 1006}
+# Messages handed over between two checkpoints at most: one read can hold thousands of small
+# messages, and others must run between them (as the native front end's receive does).
+YIELD_EVERY = 16
 
 
 class MailboxState(Enum):
@@ -44,11 +51,13 @@ MAILBOX_TRANSITIONS = TransitionTable(
 class Mailbox:
     """One WebSocket's messages on their way to the app (see the module's docstring).
 
-    hypercorn's connection task alone puts; one task of the app at a time receives
-    (another gets ``BusyResourceError``, as from a trio stream).
+    hypercorn's connection task puts what it reads; a task whose write found the connection
+    broken puts the disconnect (the app's own, a ping's, under HTTP/2 any stream's), so
+    several may wait for room at once, and handler calls may overlap. One task of the app
+    at a time receives (another gets ``BusyResourceError``, as from a trio stream).
     """
 
-    __slots__ = ("_handler", "_limit", "_putter", "_queue", "_receiver", "state")
+    __slots__ = ("_handler", "_limit", "_putters", "_queue", "_receiver", "_unyielded", "state")
 
     def __init__(self, limit: int) -> None:
         # hypercorn's channel of 0 would hand over each message; one waiting is the same.
@@ -57,7 +66,9 @@ class Mailbox:
         self._queue: list[Message] = []
         self._handler: ReceiveHandler | None = None
         self._receiver: trio.lowlevel.Task | None = None
-        self._putter: trio.lowlevel.Task | None = None
+        # Tasks waiting for room, in arrival order (None while there are none).
+        self._putters: list[trio.lowlevel.Task] | None = None
+        self._unyielded = 0
         self.state = MailboxState.QUEUEING
 
     def _move(self, state: MailboxState) -> None:
@@ -71,6 +82,10 @@ class Mailbox:
             if state is MailboxState.HANDING:
                 assert self._handler is not None
                 await self._handler(message)
+                self._unyielded += 1
+                if self._unyielded >= YIELD_EVERY:
+                    self._unyielded = 0
+                    await trio.lowlevel.checkpoint()
                 return
             if state is MailboxState.CLOSED:
                 return
@@ -78,8 +93,11 @@ class Mailbox:
                 self._queue.append(message)
                 self._reschedule_receiver()
                 return
-            self._putter = trio.lowlevel.current_task()
-            await trio.lowlevel.wait_task_rescheduled(self._abort_put)
+            task = trio.lowlevel.current_task()
+            if self._putters is None:
+                self._putters = []
+            self._putters.append(task)
+            await trio.lowlevel.wait_task_rescheduled(functools.partial(self._abort_put, task))
 
     async def receive(self) -> Message:
         """The app's ASGI ``receive``: the next message queued, waiting for one."""
@@ -99,7 +117,8 @@ class Mailbox:
 
     async def hand_to(self, handler: ReceiveHandler | None) -> None:
         """RECEIVE_HANDLER's ``hand_to``: what is queued goes to ``handler`` now, in this
-        task, and every later message in hypercorn's; None queues them for receive again."""
+        task, and every later message in the putting task; None queues them for receive
+        again (a handler call in progress goes on)."""
         if handler is None:
             self._move(MailboxState.QUEUEING)
             self._handler = None
@@ -107,9 +126,10 @@ class Mailbox:
         while self._queue:
             await handler(self._take())
         # Nothing is queued and no checkpoint comes before the move: no message can pass
-        # one still queued.
+        # one still queued. Tasks still waiting for room hand theirs over themselves.
         self._move(MailboxState.HANDING)
         self._handler = handler
+        self._reschedule_putters()
 
     def close(self) -> None:
         """The app has ended: drop what is queued and whatever comes."""
@@ -119,7 +139,7 @@ class Mailbox:
         self._queue.clear()
         self._handler = None
         self._reschedule_receiver()
-        self._reschedule_putter()
+        self._reschedule_putters()
 
     def offer(self, scope: dict[str, Any]) -> None:
         """Offer :data:`RECEIVE_HANDLER` in ``scope``, whose extensions are its own."""
@@ -136,16 +156,27 @@ class Mailbox:
             trio.lowlevel.reschedule(task)
 
     def _reschedule_putter(self) -> None:
-        task, self._putter = self._putter, None
-        if task is not None:
+        """The first task waiting for room tries again (it finds room, or the hand-over)."""
+        if self._putters:
+            task = self._putters.pop(0)
+            if not self._putters:
+                self._putters = None
             trio.lowlevel.reschedule(task)
+
+    def _reschedule_putters(self) -> None:
+        putters, self._putters = self._putters or [], None
+        for task in putters:
+            trio.lowlevel.reschedule(task)
+
+    def _abort_put(self, task: trio.lowlevel.Task, _: Any) -> trio.lowlevel.Abort:
+        if self._putters is not None:
+            self._putters.remove(task)
+            if not self._putters:
+                self._putters = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     def _abort_receive(self, _: Any) -> trio.lowlevel.Abort:
         self._receiver = None
-        return trio.lowlevel.Abort.SUCCEEDED
-
-    def _abort_put(self, _: Any) -> trio.lowlevel.Abort:
-        self._putter = None
         return trio.lowlevel.Abort.SUCCEEDED
 
 
@@ -156,13 +187,18 @@ def spawn_websocket_app(
     config: Any,
     scope: dict[str, Any],
     send: Any,
+    *,
+    hand_over: bool,
 ) -> Callable[[Message], Awaitable[None]]:
     """What hypercorn's ``TaskGroup.spawn_app`` does for a WebSocket, with a
     :class:`Mailbox` for its channel: starts the app (through hypercorn's ``handle``, which
     logs its errors and ends with ``send(None)``, where :func:`close_mailbox` belongs) and
-    returns the app's ``app_put``."""
+    returns the app's ``app_put``. With ``hand_over`` (a WebSocket with its own connection:
+    under HTTP/2 one stream's handler would hold up every stream's reading) it offers
+    :data:`RECEIVE_HANDLER`."""
     mailbox = Mailbox(config.max_app_queue_size)
-    mailbox.offer(scope)
+    if hand_over:
+        mailbox.offer(scope)
     task_group.spawn(
         handle,
         app,

@@ -198,10 +198,13 @@ def install() -> None:
         if scope["type"] != "websocket" or not isinstance(stream, WSStream):
             return await spawn_app(self, app, config, scope, send)
         # The scope is the app's before this returns: the extensions go in now.
-        writes = HypercornWrites(stream, frames_of(config), _tcp_server_of(stream))
+        tcp_server = _tcp_server_of(stream)
+        writes = HypercornWrites(stream, frames_of(config), tcp_server)
         setattr(stream, _WRITES_ATTRIBUTE, writes)
         writes.offer(scope)
-        return spawn_websocket_app(self, _handle, app, config, scope, send)
+        return spawn_websocket_app(
+            self, _handle, app, config, scope, send, hand_over=tcp_server is not None
+        )
 
     app_send: Callable[[Any, Any], Awaitable[None]] = WSStream.app_send
 

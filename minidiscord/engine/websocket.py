@@ -134,10 +134,16 @@ async def _read(session: EngineSession, receive: Receive) -> None:
 async def _take_unless_closed(session: EngineSession, message: Message) -> None:
     """The session's RECEIVE_HANDLER: what :func:`_read` does with each message, while the
     session is open (and the client's leaving after, which spares it our close)."""
-    if not session.closed:
-        await _take(session, message)
-    elif message["type"] == "websocket.disconnect":
-        session.websocket_client_left()
+    try:
+        if not session.closed:
+            await _take(session, message)
+        elif message["type"] == "websocket.disconnect":
+            session.websocket_client_left()
+    except Exception:
+        # Our bug, not the client's: raised into the front end's task, it would end the
+        # connection with a line that hides where it came from.
+        logger.exception("reading a message from %s failed", session.sid)
+        session.close(CloseReason.SERVER_ERROR, flush=False)
 
 
 async def _take(session: EngineSession, message: Message) -> bool:

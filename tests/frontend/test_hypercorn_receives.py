@@ -13,7 +13,10 @@ import trio.testing
 from benchkit.wire import OP_TEXT, encode_client_frame
 from minidiscord.asgi_io import Message
 from minidiscord.engine import websocket
+from minidiscord.engine.reasons import CloseReason
+from minidiscord.engine.session import EngineSession
 from minidiscord.hypercorn_receives import Mailbox, MailboxState
+from minidiscord.protocol.engineio import Packet
 from minidiscord.sockets import SocketServer
 from tests.frontend.test_direct_send import Client, room_server, session_of
 from tests.frontend.test_hypercorn_sends import hypercorn
@@ -133,6 +136,63 @@ async def test_once_the_app_has_ended_messages_are_dropped_and_nobody_waits() ->
     assert (await mailbox.receive())["type"] == "websocket.disconnect"
 
 
+async def test_every_putter_waiting_for_room_is_let_go_by_the_close() -> None:
+    # hypercorn's reader waits with a message; a task whose write failed waits with the
+    # disconnect, and is cancelled (its write's deadline); the app ends.
+    async with trio.open_nursery() as nursery:
+        mailbox, reader_put = await a_putter_held_by_a_full_mailbox(nursery, 1)
+        with trio.move_on_after(0.05):
+            await mailbox.put({"type": "websocket.disconnect", "code": 1006})
+        assert not reader_put.is_set()
+        mailbox.close()
+        with trio.fail_after(1):
+            await reader_put.wait()
+
+
+async def test_putters_waiting_for_room_hand_their_messages_over_after_the_queued_ones() -> None:
+    handled: list[str] = []
+
+    async def handler(message: Message) -> None:
+        handled.append(message["text"])
+
+    async with trio.open_nursery() as nursery:
+        mailbox, first_put = await a_putter_held_by_a_full_mailbox(nursery, 1)
+        second_put = trio.Event()
+
+        async def put_second() -> None:
+            await mailbox.put(text(2))
+            second_put.set()
+
+        nursery.start_soon(put_second)
+        await trio.testing.wait_all_tasks_blocked()
+        await mailbox.hand_to(handler)
+        with trio.fail_after(1):
+            await first_put.wait()
+            await second_put.wait()
+    # The queued one first; the two that waited in either order (two tasks).
+    assert handled[0] == "0"
+    assert sorted(handled[1:]) == ["1", "2"]
+
+
+async def test_handing_over_many_messages_lets_others_run_between_them() -> None:
+    mailbox = Mailbox(1)
+    handled: list[str] = []
+
+    async def handler(message: Message) -> None:
+        handled.append(message["text"])  # never yields
+
+    await mailbox.hand_to(handler)
+    async with trio.open_nursery() as nursery:
+
+        async def other() -> None:
+            handled.append("other")
+
+        nursery.start_soon(other)
+        for index in range(100):
+            await mailbox.put(text(index))
+    assert handled.index("other") < 100
+
+
 def _all_tasks() -> list[trio.lowlevel.Task]:
     root = trio.lowlevel.current_root_task()
     assert root is not None
@@ -187,3 +247,28 @@ async def test_a_client_that_sends_on_after_its_session_ended_does_not_keep_its_
         await wait_until(lambda: not server_holds(client.sock), timeout=10)
         # And none of its tasks is left waiting to hand a message on.
         await wait_until(lambda: len(_all_tasks()) == tasks_before, timeout=10)
+
+
+async def test_a_failure_applying_a_message_ends_that_session_only(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sio = room_server()
+    async with hypercorn(sio) as port:
+        failing, bystander = [await Client.connect(port, small_buffer=False) for _ in range(2)]
+        session = session_of(sio, failing)
+
+        original = EngineSession.receive_packet
+
+        async def broken_for_one(self: EngineSession, packet: Packet) -> None:
+            if self is session:
+                raise RuntimeError("a bug")
+            await original(self, packet)
+
+        monkeypatch.setattr(EngineSession, "receive_packet", broken_for_one)
+        await failing.ws.send_bytes(encode_client_frame(OP_TEXT, b"3"))
+        await wait_until(lambda: session.closed)
+        assert session.close_reason is CloseReason.SERVER_ERROR
+        assert any("reading a message from" in record.getMessage() for record in caplog.records)
+        # The other client is served on.
+        sio.to("room").emit("item", 0, "x")
+        assert await bystander.read(1) == [b'42["item",0,"x"]']
