@@ -20,6 +20,7 @@ from minidiscord.protocol.engineio import Packet
 from minidiscord.sockets import SocketServer
 from tests.frontend.test_direct_send import Client, room_server, session_of
 from tests.frontend.test_hypercorn_sends import hypercorn
+from tests.support.tasks import all_tasks, tasks_running
 from tests.support.tcpstate import server_holds
 from tests.support.waiting import wait_until
 
@@ -193,23 +194,6 @@ async def test_handing_over_many_messages_lets_others_run_between_them() -> None
     assert handled.index("other") < 100
 
 
-def _all_tasks() -> list[trio.lowlevel.Task]:
-    root = trio.lowlevel.current_root_task()
-    assert root is not None
-    tasks, found = [root], []
-    while tasks:
-        task = tasks.pop()
-        found.append(task)
-        for nursery in task.child_nurseries:
-            tasks.extend(nursery.child_tasks)
-    return found
-
-
-def _tasks_running(code: object) -> int:
-    """How many tasks of this run are running the function whose code is ``code``."""
-    return sum(getattr(task.coro, "cr_code", None) is code for task in _all_tasks())
-
-
 async def test_the_engine_reads_hypercorns_websockets_without_a_task_of_its_own() -> None:
     sio: SocketServer = room_server()
     echoed: list[str] = []
@@ -226,7 +210,7 @@ async def test_the_engine_reads_hypercorns_websockets_without_a_task_of_its_own(
         await wait_until(lambda: len(echoed) == 3)
         assert sorted(echoed) == [f"hello {index}" for index in range(3)]
         assert all(not session_of(sio, client).closed for client in clients)
-        assert _tasks_running(websocket._read.__code__) == 0
+        assert tasks_running(websocket._read.__code__) == 0
 
 
 async def test_a_client_that_sends_on_after_its_session_ended_does_not_keep_its_connection() -> (
@@ -235,7 +219,7 @@ async def test_a_client_that_sends_on_after_its_session_ended_does_not_keep_its_
     sio = room_server()
     async with hypercorn(sio) as port:
         await trio.testing.wait_all_tasks_blocked()
-        tasks_before = len(_all_tasks())
+        tasks_before = len(all_tasks())
         client = await Client.connect(port, small_buffer=False)
         session = session_of(sio, client)
         # A packet the engine refuses, then many more in the same write: hypercorn reads
@@ -246,7 +230,7 @@ async def test_a_client_that_sends_on_after_its_session_ended_does_not_keep_its_
         await wait_until(lambda: session.closed)
         await wait_until(lambda: not server_holds(client.sock), timeout=10)
         # And none of its tasks is left waiting to hand a message on.
-        await wait_until(lambda: len(_all_tasks()) == tasks_before, timeout=10)
+        await wait_until(lambda: len(all_tasks()) == tasks_before, timeout=10)
 
 
 async def test_a_failure_applying_a_message_ends_that_session_only(

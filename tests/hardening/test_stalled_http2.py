@@ -39,6 +39,7 @@ from hypercorn.protocol.h2 import H2Protocol
 from benchkit.wire import OP_TEXT, encode_client_frame, parse_frames
 from minidiscord.asgi_io import Receive, Scope, Send
 from minidiscord.engine import session as engine_session
+from minidiscord.engine import websocket as engine_websocket
 from minidiscord.engine.reasons import CloseReason
 from minidiscord.sockets import SocketServer
 from minidiscord.web.static import FILES, serve_web
@@ -53,6 +54,7 @@ from tests.hardening.test_stalled_connections import (
     short_flush,  # noqa: F401
 )
 from tests.support.servers import TEST_SETTINGS
+from tests.support.tasks import tasks_running
 from tests.support.tcpstate import server_holds
 from tests.support.tls import ServerCertificate
 from tests.support.waiting import wait_until
@@ -349,6 +351,17 @@ async def test_http2_is_served_over_tls_and_plain_tcp_with_websockets(
         polling = await server.h2_polling("window")
         websocket = await server.h2_websocket("window")
         assert {polling.sid, websocket.sid} <= set(sio.engine.sessions)
+
+
+async def test_an_http2_websocket_is_read_by_a_task_of_the_engine() -> None:
+    # One task reads every stream of an HTTP/2 connection: its WebSockets' messages are not
+    # handed to the engine in that task (minidiscord.hypercorn_receives), where one stream's
+    # handler waiting would hold up the others. An HTTP/1.1 WebSocket's are.
+    sio = room_server()
+    async with served(sio, None) as server:
+        await server.h2_websocket("window")
+        await server.reader()
+        assert tasks_running(engine_websocket._read.__code__) == 1
 
 
 async def test_http2_is_served_after_an_h2c_upgrade() -> None:
