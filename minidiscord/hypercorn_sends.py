@@ -1,4 +1,5 @@
-"""The engine's batched and direct sends on hypercorn's WebSockets (HTTP/1.1, trio worker).
+"""The engine's batched and direct sends on hypercorn's WebSockets (trio worker; direct sends
+over HTTP/1.1 plain TCP only).
 
 hypercorn takes one ASGI message per WebSocket message: wsproto frames it (encoding the
 text once per recipient), and the connection's writer task, woken for it, writes it with
@@ -19,6 +20,9 @@ same two, so the engine's writer and its rounds of direct writes run alike on bo
 
 Who may write to the socket when: hypercorn's tasks, under its send lock, always; a
 direct send only while that lock is free and nothing is kept here.
+
+The same patch of ``spawn_app`` gives each WebSocket the :class:`~.hypercorn_receives.Mailbox`
+that hands the app its messages in hypercorn's own task.
 """
 
 import functools
