@@ -6,6 +6,8 @@ from pathlib import Path
 
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, expect
 
+# How long a login may take to show its user connected.
+CONNECT_TIMEOUT_MS = 15_000
 # Chromium logs failed WebSocket connections while a server is down; that is expected.
 _EXPECTED_CONSOLE = re.compile(r"WebSocket connection to .* failed")
 # And every refusal of the accounts' API (a wrong password is a 401), which the page shows.
@@ -200,7 +202,13 @@ class ChatPage:
         )
 
     def expect_connected_as(self, name: str) -> None:
-        expect(self.page.get_by_text(f"You are connected as {name}.", exact=True)).to_be_visible()
+        # A connect is the page's longest wait on the server (a polling handshake, the
+        # upgrade, the greeting's lists): on a CI machine busy with the other workers, one
+        # was not shown within expect's 5 s (and passed in every run here). A connect that
+        # never comes still fails.
+        expect(self.page.get_by_text(f"You are connected as {name}.", exact=True)).to_be_visible(
+            timeout=CONNECT_TIMEOUT_MS
+        )
 
     def select(self, channel: str) -> None:
         self.channel(channel).click()
