@@ -64,6 +64,8 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+# A dependency of ours (the native front end's parser), always there.
+import h11
 import trio
 
 from .config import Settings
@@ -138,10 +140,6 @@ def contain_connection_errors() -> None:
 
 def is_host_protocol_error(exc: BaseException) -> bool:
     """True for the error the host raises when the app sends on an exchange it already ended."""
-    try:
-        import h11
-    except ImportError:
-        return False
     return isinstance(exc, h11.LocalProtocolError)
 
 
@@ -167,7 +165,6 @@ def refuse_websocket_compression() -> None:
 def refuse_ambiguous_requests() -> None:
     """Give hypercorn's HTTP/1.1 connections an h11 parser that refuses ambiguous heads."""
     try:
-        import h11
         from hypercorn.protocol.h11 import H11Protocol
     except ImportError:
         return
@@ -196,8 +193,6 @@ class _SwitchedProtocols:
     __slots__ = ()
 
     def send(self, event: object) -> bytes:
-        import h11
-
         raise h11.LocalProtocolError(f"cannot send {type(event).__name__} on a WebSocket")
 
 
