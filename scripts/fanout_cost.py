@@ -29,6 +29,7 @@ Figures are for docs/benchmarks.md; nothing asserts them.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import subprocess
@@ -216,6 +217,7 @@ def summarize(runs: Sequence[Run], trees: Sequence[Tree]) -> list[dict[str, Any]
             median = statistics.median(per_delivery)
             reference = median if reference is None else reference
             paired = paired_ratios(runs, config, trees[0].name, tree.name)
+            interval = median_interval(paired)
             rows.append(
                 {
                     "config": config,
@@ -233,9 +235,34 @@ def summarize(runs: Sequence[Run], trees: Sequence[Tree]) -> list[dict[str, Any]
                     "paired_median": round(statistics.median(paired), 3) if paired else None,
                     "paired_min": round(min(paired), 3) if paired else None,
                     "paired_max": round(max(paired), 3) if paired else None,
+                    "paired_median_95": [round(end, 3) for end in interval] if interval else None,
                 }
             )
     return rows
+
+
+def median_interval(
+    values: Sequence[float], confidence: float = 0.95
+) -> tuple[float, float] | None:
+    """A distribution-free interval for the median of what ``values`` sample: the k-th
+    smallest and k-th largest value, k the largest for which the true median lies between
+    them with at least ``confidence`` (each value falls below it with chance one half, so
+    the count below is binomial). None if too few values for any such k (fewer than 6 at
+    95%). It assumes nothing of the noise's shape: a shared machine's spells are not
+    normal, and one loaded round would drag a mean and its standard error."""
+    ordered = sorted(values)
+    n = len(ordered)
+    tail = (1.0 - confidence) / 2
+    below = 0.0  # P(fewer than k values below the median), for k = 1, 2, ...
+    k = 0
+    while k < n // 2:
+        below += math.comb(n, k) / 2**n
+        if below > tail:
+            break
+        k += 1
+    if k == 0:
+        return None
+    return ordered[k - 1], ordered[n - k]
 
 
 def paired_ratios(runs: Sequence[Run], config: str, first: str, tree: str) -> list[float]:
@@ -256,7 +283,8 @@ def paired_ratios(runs: Sequence[Run], config: str, first: str, tree: str) -> li
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     lines = [
         "| config | tree | runs | us/delivery median (min-max) | us/message median "
-        "| server CPU % | vs first | same round vs first, median (min-max) | load avg 1m |",
+        "| server CPU % | vs first | same round vs first, median (min-max), its 95% interval "
+        "| load avg 1m |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
@@ -266,6 +294,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             if row["paired_median"] is not None
             else "-"
         )
+        if row["paired_median_95"] is not None:
+            low, high = row["paired_median_95"]
+            paired += f", 95%: x{low:.3f}-x{high:.3f}"
         lines.append(
             f"| {row['config']} | {row['tree']} | {row['runs']} "
             f"| {row['us_per_delivery_median']:.2f} ({row['us_per_delivery_min']:.2f}-"

@@ -47,6 +47,25 @@ def test_the_summary_takes_medians_per_tree_against_the_first() -> None:
     assert "| x1.300 | x1.444 (x1.200-x2.727) |" in table
 
 
+def test_the_paired_median_gets_a_distribution_free_interval_once_rounds_allow_one() -> None:
+    # Five values cannot hold the median at 95% (both ends' chance is 2/32 > 5%).
+    assert fanout_cost.median_interval([1.0, 2.0, 3.0, 4.0, 5.0]) is None
+    assert fanout_cost.median_interval([]) is None
+    # Six can: their least and greatest (a 96.9% interval).
+    assert fanout_cost.median_interval([6.0, 1.0, 5.0, 2.0, 4.0, 3.0]) == (1.0, 6.0)
+    # Ten: the 2nd and 9th; thirty: the 10th and 21st (the binomial table's values).
+    assert fanout_cost.median_interval([float(v) for v in range(10)]) == (1.0, 8.0)
+    assert fanout_cost.median_interval([float(v) for v in range(30)]) == (9.0, 20.0)
+    # A loaded round at either end moves the interval no more than any other value there.
+    assert fanout_cost.median_interval([1.0] * 5 + [2.0] * 4 + [50.0]) == (1.0, 2.0)
+    rows = fanout_cost.summarize(
+        [run(tree, round_, us) for round_ in range(6) for tree, us in (("a", 10), ("b", 11))],
+        [Tree("a", ROOT), Tree("b", ROOT)],
+    )
+    assert rows[1]["paired_median_95"] == [1.1, 1.1]
+    assert "| x1.100 (x1.100-x1.100), 95%: x1.100-x1.100 |" in fanout_cost.format_table(rows)
+
+
 def test_a_round_without_both_trees_is_left_out_of_the_paired_ratios() -> None:
     runs = [run("a", 0, 10), run("b", 0, 15), run("b", 1, 40)]
     assert fanout_cost.paired_ratios(runs, "native:1x1x1", "a", "b") == [1.5]
