@@ -48,6 +48,13 @@ class Packet:
     attachments: tuple[bytes, ...] = field(default=())
 
 
+# A type digit's packet type, and back: indexing a tuple and a dict, not calling the enum
+# (which looks the value up through its metaclass) or its value property, on every packet.
+_BY_DIGIT = tuple(PacketType)
+assert all(kind.value == digit for digit, kind in enumerate(_BY_DIGIT))
+_DIGIT_OF = {kind: str(kind.value) for kind in PacketType}
+
+
 def encode(packet: Packet) -> list[Frame]:
     """Encode a packet as the Engine.IO message data it travels in.
 
@@ -68,7 +75,7 @@ def encode(packet: Packet) -> list[Frame]:
             packet_type = PacketType.BINARY_EVENT
         elif packet_type is PacketType.ACK:
             packet_type = PacketType.BINARY_ACK
-    parts = [str(packet_type.value)]
+    parts = [_DIGIT_OF[packet_type]]
     if packet_type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
         parts.append(f"{len(attachments)}-")
     if packet.namespace != DEFAULT_NAMESPACE:
@@ -100,24 +107,15 @@ def deconstruct_binary(value: JSONValue, attachments: list[bytes]) -> JSONValue:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class _Header:
-    """A decoded text packet that may still wait for its binary attachments."""
-
-    type: PacketType
-    namespace: str
-    data: JSONValue
-    id: int | None
-    attachment_count: int
-
-
-def _parse_text(text: str, max_attachments: int) -> _Header:
+def _parse_text(text: str, max_attachments: int) -> tuple[Packet, int]:
+    """A text packet, and how many binary attachments it announces (its placeholders
+    still in its data until they come)."""
     if not text:
         raise SocketIOProtocolError("empty packet")
     type_char = text[0]
     if not ("0" <= type_char <= "6"):
         raise SocketIOProtocolError(f"unknown packet type {type_char!r}")
-    packet_type = PacketType(ord(type_char) - 48)
+    packet_type = _BY_DIGIT[ord(type_char) - 48]
     pos = 1
     length = len(text)
 
@@ -157,7 +155,7 @@ def _parse_text(text: str, max_attachments: int) -> _Header:
             raise SocketIOProtocolError(f"invalid JSON payload: {exc}") from None
 
     _check_payload(packet_type, data, ack_id)
-    return _Header(packet_type, namespace, data, ack_id, attachment_count)
+    return Packet(packet_type, namespace, data, ack_id), attachment_count
 
 
 def _check_payload(packet_type: PacketType, data: JSONValue, ack_id: int | None) -> None:
@@ -209,7 +207,9 @@ class Decoder:
         # What one packet's attachments may add up to: a client that declares attachments
         # must not make the server hold more than one message's worth for it.
         self._max_attachment_bytes = max_attachment_bytes
-        self._pending: _Header | None = None
+        # A binary packet waiting for its attachments, and how many it announced.
+        self._pending: Packet | None = None
+        self._expected = 0
         self._buffers: list[bytes] = []
         self._buffered = 0
 
@@ -222,19 +222,20 @@ class Decoder:
             return self._receive_attachment(message)
         if self._pending is not None:
             raise SocketIOProtocolError("text packet while binary attachments were expected")
-        header = _parse_text(message, self._max_attachments)
-        if header.attachment_count == 0:
-            if header.type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
-                return self._complete(header, [])
-            return Packet(header.type, header.namespace, header.data, header.id)
-        self._pending = header
+        packet, attachments = _parse_text(message, self._max_attachments)
+        if attachments == 0:
+            if packet.type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
+                return self._complete(packet, [])
+            return packet
+        self._pending = packet
+        self._expected = attachments
         self._buffers = []
         self._buffered = 0
         return None
 
     def _receive_attachment(self, data: bytes) -> Packet | None:
-        header = self._pending
-        if header is None:
+        pending = self._pending
+        if pending is None:
             raise SocketIOProtocolError("unexpected binary message")
         self._buffered += len(data)
         if self._buffered > self._max_attachment_bytes:
@@ -242,13 +243,13 @@ class Decoder:
                 f"attachments of one packet over {self._max_attachment_bytes} bytes"
             )
         self._buffers.append(data)
-        if len(self._buffers) < header.attachment_count:
+        if len(self._buffers) < self._expected:
             return None
         buffers, self._buffers, self._pending = self._buffers, [], None
-        return self._complete(header, buffers)
+        return self._complete(pending, buffers)
 
     @staticmethod
-    def _complete(header: _Header, buffers: list[bytes]) -> Packet:
-        data = reconstruct_binary(header.data, buffers)
-        packet_type = PacketType.EVENT if header.type is PacketType.BINARY_EVENT else PacketType.ACK
-        return Packet(packet_type, header.namespace, data, header.id, tuple(buffers))
+    def _complete(binary: Packet, buffers: list[bytes]) -> Packet:
+        data = reconstruct_binary(binary.data, buffers)
+        packet_type = PacketType.EVENT if binary.type is PacketType.BINARY_EVENT else PacketType.ACK
+        return Packet(packet_type, binary.namespace, data, binary.id, tuple(buffers))
