@@ -253,7 +253,10 @@ def median_interval(
     ordered = sorted(values)
     n = len(ordered)
     tail = (1.0 - confidence) / 2
-    below = 0.0  # P(fewer than k values below the median), for k = 1, 2, ...
+    # At the loop's top, P(fewer than k values below the median) <= tail; below adds the
+    # chance of exactly k. k stays under n // 2 so that the two ends never cross (at 95%
+    # the tail ends the loop long before).
+    below = 0.0
     k = 0
     while k < n // 2:
         below += math.comb(n, k) / 2**n

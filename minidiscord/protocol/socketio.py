@@ -209,7 +209,7 @@ class Decoder:
         self._max_attachment_bytes = max_attachment_bytes
         # A binary packet waiting for its attachments, and how many it announced.
         self._pending: Packet | None = None
-        self._expected = 0
+        self._attachments_expected = 0
         self._buffers: list[bytes] = []
         self._buffered = 0
 
@@ -222,13 +222,13 @@ class Decoder:
             return self._receive_attachment(message)
         if self._pending is not None:
             raise SocketIOProtocolError("text packet while binary attachments were expected")
-        packet, attachments = _parse_text(message, self._max_attachments)
-        if attachments == 0:
+        packet, expected = _parse_text(message, self._max_attachments)
+        if expected == 0:
             if packet.type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
                 return self._complete(packet, [])
             return packet
         self._pending = packet
-        self._expected = attachments
+        self._attachments_expected = expected
         self._buffers = []
         self._buffered = 0
         return None
@@ -243,13 +243,15 @@ class Decoder:
                 f"attachments of one packet over {self._max_attachment_bytes} bytes"
             )
         self._buffers.append(data)
-        if len(self._buffers) < self._expected:
+        if len(self._buffers) < self._attachments_expected:
             return None
         buffers, self._buffers, self._pending = self._buffers, [], None
         return self._complete(pending, buffers)
 
     @staticmethod
-    def _complete(binary: Packet, buffers: list[bytes]) -> Packet:
-        data = reconstruct_binary(binary.data, buffers)
-        packet_type = PacketType.EVENT if binary.type is PacketType.BINARY_EVENT else PacketType.ACK
-        return Packet(packet_type, binary.namespace, data, binary.id, tuple(buffers))
+    def _complete(pending: Packet, buffers: list[bytes]) -> Packet:
+        data = reconstruct_binary(pending.data, buffers)
+        packet_type = (
+            PacketType.EVENT if pending.type is PacketType.BINARY_EVENT else PacketType.ACK
+        )
+        return Packet(packet_type, pending.namespace, data, pending.id, tuple(buffers))

@@ -86,10 +86,13 @@ class ChannelEvents:
         self._registry = registry
         self._moderation = moderation
         self._clock = clock
-        # Each public channel's broadcast operator, made once: an operator is immutable
-        # and names its room, not the room's members, and making one is two operators and
-        # two sets (about 5 us of each chat message). As many as channels ever messaged.
-        self._rooms: dict[str, BroadcastOperator] = {}
+        # Each public channel's broadcast operator, made once rather than for every chat
+        # message (two operators, an options tuple and two frozensets each time). Safe to
+        # share: an operator is immutable, names its room rather than the room's members,
+        # and keeps the namespace's adapter, which is set once when the namespace is made.
+        # At most one per public channel (the originals and MAX_CREATED_CHANNELS; archived
+        # channels are kept, never removed).
+        self._audiences: dict[str, BroadcastOperator] = {}
 
     def handlers(self) -> dict[str, Handler]:
         return {
@@ -107,10 +110,10 @@ class ChannelEvents:
         members = members_of(channel)
         if members is not None:
             return self._ns.to([dm_room(member) for member in members])
-        room = self._rooms.get(channel)
-        if room is None:
-            room = self._rooms[channel] = self._ns.to(channel)
-        return room
+        audience = self._audiences.get(channel)
+        if audience is None:
+            audience = self._audiences[channel] = self._ns.to(channel)
+        return audience
 
     async def _moderator(self, user: User) -> Person:
         if self._moderation is None:
