@@ -11,7 +11,7 @@ import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 from . import jsoncodec
 from .errors import EngineIOProtocolError
@@ -32,10 +32,19 @@ class PacketType(IntEnum):
     NOOP = 6
 
 
-# A type digit's packet type, by the digit's value (a tuple index is cheaper than the
-# enum's call, on every packet a client sends).
-_BY_DIGIT = tuple(PacketType)
-assert all(kind.value == digit for digit, kind in enumerate(_BY_DIGIT))
+_Kind = TypeVar("_Kind", bound=IntEnum)
+
+
+def by_digit(kinds: type[_Kind]) -> tuple[_Kind, ...]:
+    """A protocol's packet types indexed by their type digit's value (both protocols number
+    them 0 to 6): indexing a tuple is cheaper than calling the enum (a lookup through its
+    metaclass), on every packet a client sends."""
+    ordered = tuple(kinds)
+    assert all(kind.value == digit for digit, kind in enumerate(ordered))
+    return ordered
+
+
+_BY_DIGIT = by_digit(PacketType)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from enum import IntEnum
 from typing import Any, TypeAlias
 
 from . import jsoncodec
-from .engineio import Frame
+from .engineio import Frame, by_digit
 from .errors import SocketIOProtocolError
 
 DEFAULT_NAMESPACE = "/"
@@ -48,10 +48,8 @@ class Packet:
     attachments: tuple[bytes, ...] = field(default=())
 
 
-# A type digit's packet type, and back: indexing a tuple and a dict, not calling the enum
-# (which looks the value up through its metaclass) or its value property, on every packet.
-_BY_DIGIT = tuple(PacketType)
-assert all(kind.value == digit for digit, kind in enumerate(_BY_DIGIT))
+_BY_DIGIT = by_digit(PacketType)
+# And back: a dict lookup, not the enum's value property, on every packet encoded.
 _DIGIT_OF = {kind: str(kind.value) for kind in PacketType}
 
 
