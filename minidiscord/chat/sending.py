@@ -142,10 +142,9 @@ class SendEvents:
         message: Message | None = None
         try:
             started = time.perf_counter()
-            # Shielded: once asked, the store commits whatever happens to the sender, and a
-            # committed message must be broadcast (it cannot hang: it waits one commit).
-            with trio.CancelScope(shield=True):
-                stored = await self._store.add_message(channel, user, text, self._clock())
+            # Unshielded here: the store's call is (the Store contract), so a message it
+            # committed reaches the broadcast below whatever happens to the sender.
+            stored = await self._store.add_message(channel, user, text, self._clock())
             stored = replace(stored, mentions=mentioned) if mentioned else stored
             message = stored
             self._ns.metrics.store_commit_seconds.observe(time.perf_counter() - started)
@@ -168,8 +167,8 @@ class SendEvents:
         assert self._feed is not None
         received = time.time()
         started = time.perf_counter()
-        with trio.CancelScope(shield=True):
-            message = await self._store.add_message(channel, user, text, self._clock())
+        # Uncancellable once called (the Store contract).
+        message = await self._store.add_message(channel, user, text, self._clock())
         self._ns.metrics.store_commit_seconds.observe(time.perf_counter() - started)
         # Acked once shown here, so a sender sees its message before its ack. If the
         # reader is stuck (Redis gone after the commit), the message is durable and will

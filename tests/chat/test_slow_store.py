@@ -24,8 +24,10 @@ class ShufflingStore(MemoryStore):
 
     async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
         message = await super().add_message(channel, user, text, timestamp)
-        for _ in range(self._random.randrange(0, 20)):
-            await trio.lowlevel.checkpoint()
+        # Uncancellable once called, as the Store contract has every backend's writes.
+        with trio.CancelScope(shield=True):
+            for _ in range(self._random.randrange(0, 20)):
+                await trio.lowlevel.checkpoint()
         return message
 
     async def recent_messages(self, channel: str, limit: int) -> list[Message]:

@@ -3,7 +3,7 @@
 import pytest
 import trio
 
-from minidiscord.chat.models import CHANNELS, Role, User
+from minidiscord.chat.models import CHANNELS, Message, Role, User
 from minidiscord.chat.store.factory import RunnableStore
 from minidiscord.chat.store.redis import RedisStore
 
@@ -178,6 +178,37 @@ async def test_concurrent_senders_get_ids_in_call_order(store: RunnableStore) ->
     assert len(returned) == len(called) == 100
     assert [returned[text] for text in called] == sorted(returned.values())
     assert len(set(returned.values())) == 100
+
+
+async def test_a_write_is_never_both_committed_and_reported_cancelled(
+    store: RunnableStore,
+) -> None:
+    # The chat broadcasts what a call returns, and shields nothing itself: a sender gone
+    # mid-commit must not leave a stored message unbroadcast (or an edit unannounced).
+    alice, _ = await store.create_user("alice")
+    first = await store.add_message("general", alice, "first", 1)
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        # Handed to the commit before its first wait: it cannot be cancelled at all.
+        second = await store.add_message("general", alice, "second", 2)
+        await trio.lowlevel.checkpoint()
+    assert scope.cancelled_caught
+    assert second.message == "second"
+    assert await store.recent_messages("general", 5) == [first, second]
+
+    # An edit or a delete may read first: cancelled there, it has written nothing.
+    edited: Message | None = None
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        edited = await store.edit_message("general", first.id, "first, edited", 3)
+    now = (await store.recent_messages("general", 5))[0]
+    assert now.message == ("first" if edited is None else "first, edited")
+    deleted: bool | None = None
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        deleted = await store.delete_message("general", first.id)
+    remaining = await store.recent_messages("general", 5)
+    assert [m.id for m in remaining] == ([second.id] if deleted else [first.id, second.id])
 
 
 async def test_a_closed_store_refuses_work(store: RunnableStore) -> None:

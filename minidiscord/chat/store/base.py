@@ -52,6 +52,13 @@ class Store(Protocol):
       backends never log it.
     - `add_message` returns only once the message is durable ("durable before visible"):
       the caller broadcasts and acknowledges after it returns.
+    - A write is never both committed and reported as Cancelled. Once a call has handed
+      its write to the commit, cancelling the caller does not withdraw it: the call waits,
+      uncancellable, for that commit (bounded by the store's own timeouts) and anything
+      it reads back, then returns or raises as it would have. Cancelled earlier (an edit's
+      first read), it has written nothing. `add_message` hands its write over before its
+      first wait, so it cannot be cancelled at all: the chat needs no shield of its own to
+      broadcast, in order, every message a store committed.
     - Message ids are unique and increase in the order `add_message` was *called*, across
       all channels, so paging by id works and concurrent senders can be broadcast in
       store order.

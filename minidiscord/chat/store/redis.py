@@ -852,8 +852,11 @@ class RedisStore:
         write = _Write(what, script, keys, args, trio.current_time() + self._timeout)
         self._pending.append(write)
         self._wakeup.set()
-        # A caller cancelled here does not withdraw its write: it may be in a pipeline.
-        await write.done.wait()
+        # Shielded (the Store contract): a caller cancelled here cannot withdraw its write
+        # (it may be in a pipeline), so it waits to learn its outcome: bounded, as every
+        # write fails once its deadline passes unsent or its flight is not answered.
+        with trio.CancelScope(shield=True):
+            await write.done.wait()
         if write.error is not None:
             raise RedisWriteError(write.error)
         return write.result

@@ -380,7 +380,9 @@ class SqliteStore:
         if channel in self._channel_ids:
             return
         await self._write(("INSERT OR IGNORE INTO channels (name) VALUES (?)", (channel,)))
-        (row,) = await self._read("SELECT id FROM channels WHERE name = ?", (channel,))
+        # Shielded, as the write was (the Store contract): committed, it is reported.
+        with trio.CancelScope(shield=True):
+            (row,) = await self._read("SELECT id FROM channels WHERE name = ?", (channel,))
         self._channel_ids[channel] = row[0]
         self._channel_names[row[0]] = channel
 
@@ -418,15 +420,21 @@ class SqliteStore:
         if not await self._write((_EDIT_MESSAGE, params)):
             return None
         # Read back after the commit: another write may have changed it since (then that is
-        # its state now).
-        return await self.message(channel, message_id)
+        # its state now). Shielded, as the write was (the Store contract).
+        with trio.CancelScope(shield=True):
+            edited = await self.message(channel, message_id)
+        return edited
 
     async def _write(self, *statements: tuple[str, Params]) -> int:
         self._check_writable()
         write = _Write(statements)
         self._pending.append(write)
         self._wakeup.set()
-        await write.done.wait()
+        # Shielded (the Store contract): queued, the write will be committed whatever
+        # happens to its caller, who must learn that it was. The writer sets ``done``
+        # after one commit, or when it stops.
+        with trio.CancelScope(shield=True):
+            await write.done.wait()
         if write.error is not None:
             raise write.error
         return write.rowcount
