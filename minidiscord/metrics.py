@@ -2,12 +2,29 @@
 
 Hot paths update counters once per broadcast, never once per recipient: a broadcast to a
 thousand members adds a thousand to ``frames_delivered`` in one call.
+
+What a chat message touches on its way (events, messages, frames, rounds of direct writes,
+the commit and fan-out times) is kept by :class:`Count` and :class:`Latencies`: a plain
+number, or a bucket list found by bisection, each a collector of its registry that gives
+the same samples as prometheus-client's own Counter and Histogram when ``/metrics`` is read.
+prometheus-client takes a lock on every update and walks the buckets one by one, for
+threads this server's metrics never see: all eight updates cost a chat message about 6 us
+on this machine, as much as the rest of its Socket.IO layer's dispatch.
 """
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
+from typing import cast
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# How prometheus-client writes a bucket's bound ("le"): 5e-05, 1.0, +Inf.
+_bound_label = cast(Callable[[float], str], floatToGoString)
 
 # Commit and fan-out times span microseconds (a small room) to a second (a stalled disk).
 LATENCY_BUCKETS = (
@@ -29,6 +46,67 @@ LATENCY_BUCKETS = (
 )
 
 
+class Count:
+    """A counter updated from the server's trio thread only (no lock)."""
+
+    __slots__ = ("created", "documentation", "name", "value")
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.value = 0.0
+        self.created = time.time()
+        registry.register(self)
+
+    def inc(self, amount: float = 1) -> None:
+        """Add ``amount``, which is never negative (what is counted only grows)."""
+        self.value += amount
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            self.name, self.documentation, value=self.value, created=self.created
+        )
+
+
+class Latencies:
+    """A histogram of seconds updated from the server's trio thread only (no lock)."""
+
+    __slots__ = ("bounds", "counts", "created", "documentation", "name", "total")
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        bounds: Sequence[float],
+        registry: CollectorRegistry,
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.bounds = tuple(bounds)
+        # One more than the bounds: the +Inf bucket.
+        self.counts = [0] * (len(self.bounds) + 1)
+        self.total = 0.0
+        self.created = time.time()
+        registry.register(self)
+
+    def observe(self, seconds: float) -> None:
+        # A value on a bound counts in that bound's bucket ("le"), as Prometheus has it.
+        self.counts[bisect_left(self.bounds, seconds)] += 1
+        self.total += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        cumulative = []
+        seen = 0
+        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
+            seen += count
+            cumulative.append((_bound_label(bound), float(seen)))
+        family = HistogramMetricFamily(
+            self.name, self.documentation, buckets=cumulative, sum_value=self.total
+        )
+        family.add_sample(self.name + "_created", {}, self.created)
+        yield family
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -38,32 +116,32 @@ class Metrics:
             "Engine.IO sessions open now (any transport)",
             registry=registry,
         )
-        self.events_received = Counter(
+        self.events_received = Count(
             "minidiscord_events_received",
             "Socket.IO events received from clients",
-            registry=registry,
+            registry,
         )
-        self.chat_messages = Counter(
+        self.chat_messages = Count(
             "minidiscord_chat_messages",
             "chat messages stored and broadcast",
-            registry=registry,
+            registry,
         )
-        self.frames_delivered = Counter(
+        self.frames_delivered = Count(
             "minidiscord_frames_delivered",
             "encoded frames queued for clients (one per recipient of a broadcast)",
-            registry=registry,
+            registry,
         )
         # Deliveries per round (frames_delivered over rounds) and writes per round say how
         # much each round's system calls carry.
-        self.direct_write_rounds = Counter(
+        self.direct_write_rounds = Count(
             "minidiscord_direct_write_rounds",
             "rounds of direct writes (native front end): one write per client with frames",
-            registry=registry,
+            registry,
         )
-        self.direct_write_clients = Counter(
+        self.direct_write_clients = Count(
             "minidiscord_direct_write_clients",
             "clients written to in rounds of direct writes (one system call each)",
-            registry=registry,
+            registry,
         )
         self.slow_consumers = Counter(
             "minidiscord_slow_consumer_disconnects",
@@ -76,17 +154,17 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
-        self.store_commit_seconds = Histogram(
+        self.store_commit_seconds = Latencies(
             "minidiscord_store_commit_seconds",
             "time for the store to commit a chat message (it is broadcast only after)",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            LATENCY_BUCKETS,
+            registry,
         )
-        self.fanout_seconds = Histogram(
+        self.fanout_seconds = Latencies(
             "minidiscord_fanout_seconds",
             "time to encode one broadcast and queue it for every recipient",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            LATENCY_BUCKETS,
+            registry,
         )
 
     def reject(self, reason: str) -> None:
