@@ -58,12 +58,17 @@ def test_register_log_out_and_log_in_again(open_user: UserFactory) -> None:
     # A member carries no badge: it is what every account is.
     expect(ada.member("ada").locator(".role-badge")).to_have_count(0)
     ada.send("hello from an account")
+    # Stored once echoed: a reload before that could lose it.
+    expect(ada.message_text("hello from an account")).to_be_visible()
     # A reload comes back as the account (the cookie), in the channel it was reading.
     ada.page.reload()
     ada.expect_connected_as("ada")
     expect(ada.message_text("hello from an account")).to_be_visible()
     ada.open_settings()
-    ada.page.get_by_role("button", name="Log out", exact=True).click()
+    # The page shows the login form before its log out's answer (which clears the cookie)
+    # comes: a reload before that answer could cancel it.
+    with ada.page.expect_response(lambda response: response.url.endswith("/api/logout")):
+        ada.page.get_by_role("button", name="Log out", exact=True).click()
     expect(ada.page.get_by_text("You logged out.", exact=True)).to_be_visible()
     expect(ada.username_field).to_be_visible()
     # Logged out for good: a reload shows the login form, and the cookie is gone.

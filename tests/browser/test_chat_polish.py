@@ -228,6 +228,7 @@ def test_focus_rings_are_never_clipped(open_user: UserFactory, phone: bool) -> N
     alice = open_user("alice", phone=phone)
     alice.login("alice")
     alice.send("something to focus around")
+    expect(alice.message_text("something to focus around")).to_be_visible()
     alice.page.locator("body").focus()
     problems: list[str] = []
     # Every stop of the page's Tab order, then the same inside each phone drawer.

@@ -118,6 +118,8 @@ def test_messages_and_names_are_shown_as_text_never_as_html(open_user: UserFacto
     mallory.send(attack)
     bob.select("general")
     expect(bob.message_text(attack)).to_be_visible()
+    # Mallory's own line too, or her page's checks below would find nothing to check.
+    expect(mallory.message_text(attack)).to_be_visible()
     expect(bob.messages.locator(".author")).to_have_text(["<i>mallory</i>"])
     expect(bob.online_users()).to_have_text(["<i>mallory</i>", "bob"])
     for page in (bob.page, mallory.page):
@@ -313,6 +315,8 @@ def test_a_late_answer_after_connect_leaves_the_reader_where_they_scrolled(
     alice.select("general")
     for n in range(total):
         alice.send(f"old {n}")
+    # All stored before bob's greeting, so that the older ones are paged in.
+    expect(alice.message_text(f"old {total - 1}")).to_be_visible()
     bob = open_user("bob")
     network = Network(bob.page)
     # Asked for after each connect; on a busy server the answer may come after the reader

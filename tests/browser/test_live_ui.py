@@ -111,6 +111,8 @@ def test_the_count_is_the_read_positions_alone(open_user: UserFactory) -> None:
     bob, ada = users_in(open_user, "general", "bob", "ada")
     bob.select("learners")
     bob.send("history, before ada came")
+    # Stored once echoed: ada's greeting after the reload must find it history, not news.
+    expect(bob.message_text("history, before ada came")).to_be_visible()
     bob.select("general")
     ada.page.reload()
     ada.expect_connected_as("ada")

@@ -149,6 +149,7 @@ def test_a_role_change_shows_live_and_brings_the_controls(
     mia.select("general")
     tom = guest(open_user, "tom")
     tom.send("hello")
+    expect(mia.message_text("hello")).to_be_visible()
     expect(mia.message_row("hello").get_by_role("button", name="Delete message")).to_have_count(0)
     expect(root.member("root").locator(".role-badge")).to_have_text("(admin)")
     root.open_settings()
