@@ -34,15 +34,23 @@ export function mountSearch(bar, below, { ask, jump }) {
 
   let query = "";
   let next = null;
+  // Moved on by each new search and each close: a late reply to an earlier one is dropped,
+  // not added to the results showing.
+  let generation = 0;
 
   function hide() {
+    generation += 1;
     panel.hidden = true;
     list.replaceChildren();
   }
 
   function page(before) {
     const payload = before === null ? { query } : { query, before };
+    const asked = generation;
+    // One page at a time: a second click before the reply would ask for the same one.
+    more.hidden = true;
     ask(payload, (error, reply) => {
+      if (asked !== generation) return;
       if (error || reply?.ok !== true) {
         status.textContent = `Search failed: ${error ? error.message : String(reply?.error ?? "unknown error")}`;
         more.hidden = true;
@@ -63,6 +71,7 @@ export function mountSearch(bar, below, { ask, jump }) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     query = field.value.trim();
+    generation += 1;
     list.replaceChildren();
     if (!query) return hide();
     panel.hidden = false;

@@ -1,7 +1,9 @@
 """Search in the web client, in Chromium, with two users: the "Search" field, its results,
-and a result that jumps to its message in another channel, loading older history first."""
+and a result that jumps to its message in another channel, loading older history first; a
+late reply to an earlier search is not mixed into a newer one's results."""
 
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -15,6 +17,7 @@ from playwright.sync_api import expect  # noqa: E402
 
 from .chatpage import users_in  # noqa: E402
 from .conftest import ServerProcess, UserFactory  # noqa: E402
+from .relay import MARKER_USER, Frame, Network, marker_frame  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -66,3 +69,36 @@ def test_a_search_result_jumps_to_its_message(
     expect(ada.search_results.get_by_role("status")).to_have_text("No messages found.")
     ada.page.keyboard.press("Escape")
     expect(ada.search_results).to_be_hidden()
+
+
+def _search_reply_about(word: str) -> Callable[[Frame], bool]:
+    def picks(frame: Frame) -> bool:
+        return isinstance(frame, str) and frame.startswith("43") and f'"{word}' in frame
+
+    return picks
+
+
+def test_a_late_reply_to_an_earlier_search_is_dropped(open_user: UserFactory) -> None:
+    ada = open_user("ada")
+    network = Network(ada.page)
+    ada.login("ada")
+    ada.send("alpha release")
+    ada.send("beta release")
+    expect(ada.message_text("beta release")).to_be_visible()
+
+    # The server answers the first search only after the second.
+    network.hold(_search_reply_about("alpha"))
+    ada.search("alpha")
+    expect(ada.search_results.get_by_role("status")).to_have_text("Searching…")
+    ada.search("beta")
+    results = ada.search_results
+    expect(results.get_by_role("status")).to_have_text("1 message found.")
+    assert len(network.held) == 1
+    network.release()
+    network.inject(marker_frame())
+    # Once the page lists the marker it has handled the late reply: and dropped it.
+    expect(ada.member(MARKER_USER)).to_have_count(1)
+    expect(results.get_by_role("status")).to_have_text("1 message found.")
+    found = results.get_by_role("button", name=re.compile("release"))
+    expect(found).to_have_count(1)
+    expect(found).to_contain_text("beta release")
