@@ -16,7 +16,7 @@ import orjson
 import pytest
 import trio
 
-from minidiscord.chat.models import Message, User
+from minidiscord.chat.models import Message, Role, User
 from minidiscord.chat.store.base import StoreReadError, StoreWriteError
 from minidiscord.chat.store.factory import open_store
 from minidiscord.chat.store.redis import CLOCK_REFRESH, HEALTH_TIMEOUT, RedisStore
@@ -436,6 +436,42 @@ async def test_a_store_stopped_with_writes_unanswered_fails_them(redis: RedisSer
     finally:
         redis.thaw()
     assert errors == ["the store stopped; the write may have been applied"]
+    await store.close()
+
+
+async def test_a_store_stopped_while_it_opens_a_connection_fails_the_writes_it_took(
+    redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Callers wait shielded (the Store contract): a batch the writer had taken when it was
+    # cancelled must still be answered, at once, not at the late backstop in _write.
+    store = RedisStore.open(parse_redis_url(redis.url), "chat", timeout=BOUND)
+    connecting = trio.Event()
+
+    async def connect_never_answered(client: object) -> None:
+        # As a Redis that accepts the connection and never answers TIME on it.
+        connecting.set()
+        await trio.sleep_forever()
+
+    monkeypatch.setattr(store, "_connect", connect_never_answered)
+    outcomes: list[str] = []
+
+    async def send() -> None:
+        try:
+            await store.set_role(ALICE.user_id, Role.MEMBER)
+            outcomes.append("written")
+        except StoreWriteError as exc:
+            outcomes.append(str(exc))
+
+    async with trio.open_nursery() as callers, trio.open_nursery() as writer:
+        # Its first connection times out (logged), so the write needs another.
+        await writer.start(store.run)
+        connecting = trio.Event()
+        callers.start_soon(send)
+        await connecting.wait()
+        started = trio.current_time()
+        writer.cancel_scope.cancel()
+    assert outcomes == ["the store stopped before this write was sent"]
+    assert trio.current_time() - started < BOUND
     await store.close()
 
 

@@ -54,8 +54,9 @@ class Store(Protocol):
       the caller broadcasts and acknowledges after it returns.
     - A write is never both committed and reported as Cancelled. Once a call has handed
       its write to the commit, cancelling the caller does not withdraw it: the call waits,
-      uncancellable, for that commit (bounded by the store's own timeouts) and anything
-      it reads back, then returns or raises as it would have. Cancelled earlier (an edit's
+      uncancellable, for that commit and anything it reads back (as long as the commit
+      takes: Redis fails a write within about 1.25 of its timeouts; SQLite has no timeout
+      but its busy timeout), then returns or raises as it would have. Cancelled earlier (an edit's
       first read), it has written nothing. `add_message` hands its write over before its
       first wait, so it cannot be cancelled at all: the chat needs no shield of its own to
       broadcast, in order, every message a store committed.

@@ -452,7 +452,7 @@ class RedisStore:
     batches) or that Redis ran too late ("after its deadline") was not applied. Deletions
     are bounded the same way: a ``user:leave`` that failed leaves the user in place. A
     caller cancelled while it waits does not withdraw its write (it is applied only within
-    its deadline).
+    its deadline), and waits for its outcome all the same (the Store contract).
 
     Durability is Redis's: with ``appendonly yes`` and ``appendfsync always`` a write is
     answered after its AOF fsync; ``run`` logs a warning when the server is set weaker.
@@ -628,7 +628,13 @@ class RedisStore:
                             await self._wakeup.wait()
                     batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                     notes, self._seen, self._seen_due = self._seen, {}, None
-                    flight = await self._dispatch(client, self._drop_expired(batch), notes)
+                    try:
+                        flight = await self._dispatch(client, self._drop_expired(batch), notes)
+                    except BaseException:
+                        # Cancelled on its way (opening a connection): in neither the queue
+                        # nor a flight, its callers would hear nothing from run's cleanup.
+                        self._fail(batch, "the store stopped before this write was sent")
+                        raise
                     if flight is not None:
                         self._unanswered.append(flight)
                         await send.send(flight)
@@ -664,8 +670,8 @@ class RedisStore:
         if not batch:
             what = "last-seen notes"
         calls = self._calls(batch)
-        # The batch ends by its first caller's deadline (callers wait no cancel scope of
-        # their own: one per message is a measurable cost), unless that leaves too little;
+        # The batch ends by its first caller's deadline (callers wait under no deadline of
+        # their own but a late backstop: see _write), unless that leaves too little;
         # opening a connection counts too.
         now = trio.current_time()
         deadline = min([now + self._timeout, *(w.deadline for w in batch)])
@@ -853,10 +859,18 @@ class RedisStore:
         self._pending.append(write)
         self._wakeup.set()
         # Shielded (the Store contract): a caller cancelled here cannot withdraw its write
-        # (it may be in a pipeline), so it waits to learn its outcome: bounded, as every
-        # write fails once its deadline passes unsent or its flight is not answered.
-        with trio.CancelScope(shield=True):
+        # (it may be in a pipeline), so it waits to learn its outcome. The writer fails
+        # every write by about 1.25 timeouts past its deadline (unsent, or its flight not
+        # answered), or when it stops; the scope's own deadline, well past that, is a
+        # backstop so that no fault of the writer's keeps a caller for ever.
+        with trio.CancelScope(shield=True, deadline=write.deadline + 2 * self._timeout):
             await write.done.wait()
+        if not write.done.is_set():
+            log.error("redis write %s was never answered by the writer", what)
+            raise RedisWriteError(
+                f"redis did not answer within {self._timeout:g} s ({what}); "
+                "the write may have been applied"
+            )
         if write.error is not None:
             raise RedisWriteError(write.error)
         return write.result

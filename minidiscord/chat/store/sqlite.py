@@ -15,7 +15,9 @@ counter that starts at the file's largest id) and inserted explicitly, so they f
 order whatever the batching. An exclusive ``flock`` on the database file keeps a second
 server off it: two writers would hand out the same ids. A caller cancelled while it waits
 does not withdraw its write (it may already be in the transaction): it is committed anyway,
-and a failed batch leaves a gap in the ids, never a reordering.
+and the caller waits for that outcome all the same (the Store contract), for as long as the
+commit takes: SQLite has no timeout of its own but its busy timeout. A failed batch leaves
+a gap in the ids, never a reordering.
 
 Reads run on a small pool of separate connections, in worker threads; WAL lets them
 proceed while a commit is in progress, and each sees everything committed before it began.
@@ -432,7 +434,8 @@ class SqliteStore:
         self._wakeup.set()
         # Shielded (the Store contract): queued, the write will be committed whatever
         # happens to its caller, who must learn that it was. The writer sets ``done``
-        # after one commit, or when it stops.
+        # after the commit in progress and this one's (each retried alone if its batch
+        # failed), or when it stops.
         with trio.CancelScope(shield=True):
             await write.done.wait()
         if write.error is not None:
