@@ -5,13 +5,14 @@ thousand members adds a thousand to ``frames_delivered`` in one call.
 
 What a chat message touches on its way (events, messages, frames, rounds of direct writes,
 the commit and fan-out times) is kept by :class:`Count` and :class:`Latencies`: a plain
-number, or a bucket list found by bisection, each a collector of its registry that gives
-the same samples as prometheus-client's own Counter and Histogram when ``/metrics`` is read.
-prometheus-client takes a lock on every update and walks the buckets one by one, for
-threads this server's metrics never see: all eight updates cost a chat message about 6 us
-on this machine, as much as the rest of its Socket.IO layer's dispatch.
+number, or a bucket list found by bisection, unlocked (updated and read in the server's
+trio thread only), each a collector of its registry that gives the same samples as
+prometheus-client's own Counter and Histogram when ``/metrics`` is read. prometheus-client
+takes a lock on every update, for threads these metrics never see, and walks the buckets
+one by one: its eight updates cost a chat message about 6 us on this machine.
 """
 
+import os
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,12 @@ from prometheus_client.utils import floatToGoString
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # How prometheus-client writes a bucket's bound ("le"): 5e-05, 1.0, +Inf.
 _bound_label = cast(Callable[[float], str], floatToGoString)
+# prometheus-client's own switch for the _created series, read as it reads it.
+_CREATED_SERIES = os.environ.get("PROMETHEUS_DISABLE_CREATED_SERIES", "False").lower() not in (
+    "true",
+    "1",
+    "t",
+)
 
 # Commit and fan-out times span microseconds (a small room) to a second (a stalled disk).
 LATENCY_BUCKETS = (
@@ -47,7 +54,7 @@ LATENCY_BUCKETS = (
 
 
 class Count:
-    """A counter updated from the server's trio thread only (no lock)."""
+    """A counter updated and read in the server's trio thread only (no lock)."""
 
     __slots__ = ("created", "documentation", "name", "value")
 
@@ -59,17 +66,21 @@ class Count:
         registry.register(self)
 
     def inc(self, amount: float = 1) -> None:
-        """Add ``amount``, which is never negative (what is counted only grows)."""
+        if amount < 0:
+            raise ValueError(f"a counter only grows: {amount}")
         self.value += amount
 
     def collect(self) -> Iterator[Metric]:
-        yield CounterMetricFamily(
-            self.name, self.documentation, value=self.value, created=self.created
-        )
+        created = self.created if _CREATED_SERIES else None
+        yield CounterMetricFamily(self.name, self.documentation, value=self.value, created=created)
+
+    def describe(self) -> Iterator[Metric]:
+        # Its name, for the registry's check against another metric of the same name.
+        return self.collect()
 
 
 class Latencies:
-    """A histogram of seconds updated from the server's trio thread only (no lock)."""
+    """A histogram of seconds updated and read in the server's trio thread only (no lock)."""
 
     __slots__ = ("bounds", "counts", "created", "documentation", "name", "total")
 
@@ -80,6 +91,8 @@ class Latencies:
         bounds: Sequence[float],
         registry: CollectorRegistry,
     ) -> None:
+        if list(bounds) != sorted(set(bounds)):
+            raise ValueError(f"bucket bounds must increase: {bounds}")
         self.name = name
         self.documentation = documentation
         self.bounds = tuple(bounds)
@@ -103,8 +116,12 @@ class Latencies:
         family = HistogramMetricFamily(
             self.name, self.documentation, buckets=cumulative, sum_value=self.total
         )
-        family.add_sample(self.name + "_created", {}, self.created)
+        if _CREATED_SERIES:
+            family.add_sample(self.name + "_created", {}, self.created)
         yield family
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect()
 
 
 class Metrics:

@@ -2,8 +2,10 @@
 
 import re
 
+import pytest
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from minidiscord import metrics as metrics_module
 from minidiscord.metrics import LATENCY_BUCKETS, Count, Latencies, Metrics
 
 
@@ -56,3 +58,28 @@ def test_the_servers_metrics_keep_their_names_and_order() -> None:
     assert "minidiscord_frames_delivered_total 1000.0\n" in text
     assert 'minidiscord_store_commit_seconds_bucket{le="0.0025"} 1.0\n' in text
     assert 'minidiscord_store_commit_seconds_bucket{le="0.001"} 0.0\n' in text
+
+
+def test_they_refuse_what_prometheus_client_refuses() -> None:
+    registry = CollectorRegistry()
+    count = Count("things", "things seen", registry)
+    with pytest.raises(ValueError, match="only grows"):
+        count.inc(-1)
+    with pytest.raises(ValueError, match="must increase"):
+        Latencies("wait_seconds", "how long", (0.1, 0.01), registry)
+    # The registry knows their names: a second metric of the same name is refused.
+    with pytest.raises(ValueError, match="Duplicated"):
+        Counter("things", "again", registry=registry)
+
+
+def test_the_created_series_follow_prometheus_clients_switch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(metrics_module, "_CREATED_SERIES", False)
+    registry = CollectorRegistry()
+    Count("things", "things seen", registry).inc()
+    Latencies("wait_seconds", "how long", LATENCY_BUCKETS, registry).observe(0.2)
+    text = generate_latest(registry).decode()
+    assert "things_total 1.0\n" in text
+    assert 'wait_seconds_bucket{le="0.25"} 1.0\n' in text
+    assert "_created" not in text
