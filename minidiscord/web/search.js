@@ -37,9 +37,12 @@ export function mountSearch(bar, below, { ask, jump }) {
   // Moved on by each new search and each close: a late reply to an earlier one is dropped,
   // not added to the results showing.
   let generation = 0;
+  // A page asked for and not answered yet: a second click would ask for the same one.
+  let pending = false;
 
   function hide() {
     generation += 1;
+    pending = false;
     panel.hidden = true;
     list.replaceChildren();
   }
@@ -47,13 +50,14 @@ export function mountSearch(bar, below, { ask, jump }) {
   function page(before) {
     const payload = before === null ? { query } : { query, before };
     const asked = generation;
-    // One page at a time: a second click before the reply would ask for the same one.
-    more.hidden = true;
+    pending = true;
     ask(payload, (error, reply) => {
       if (asked !== generation) return;
+      pending = false;
       if (error || reply?.ok !== true) {
         status.textContent = `Search failed: ${error ? error.message : String(reply?.error ?? "unknown error")}`;
-        more.hidden = true;
+        // The same page may be asked for again.
+        more.hidden = next === null;
         return;
       }
       const results = Array.isArray(reply.results) ? reply.results : [];
@@ -71,14 +75,18 @@ export function mountSearch(bar, below, { ask, jump }) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     query = field.value.trim();
-    generation += 1;
     list.replaceChildren();
     if (!query) return hide();
+    generation += 1;
+    next = null;
+    more.hidden = true;
     panel.hidden = false;
     status.textContent = "Searching…";
     page(null);
   });
-  more.addEventListener("click", () => page(next));
+  more.addEventListener("click", () => {
+    if (!pending) page(next);
+  });
   close.addEventListener("click", () => {
     hide();
     field.focus();

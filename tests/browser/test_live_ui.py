@@ -33,8 +33,9 @@ def test_others_see_who_is_typing_until_the_message_arrives(open_user: UserFacto
     # Another channel has its own list.
     bob.select("react")
     expect(bob.typing_indicator).to_have_text("")
-    # A key more keeps cy's typing fresh (the page repeats typing:start after 2 s; the
-    # server forgets a typist after 6), however slow the steps since were.
+    # A key more keeps cy's typing fresh (a key sends typing:start again once 2 s have
+    # passed since the last; the server forgets a typist after 6), however slow the steps
+    # since were.
     cy.type("o")
     bob.select("general")
     expect(bob.typing_indicator).to_have_text("cy is typing...")
