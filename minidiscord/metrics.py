@@ -53,17 +53,34 @@ LATENCY_BUCKETS = (
 )
 
 
-class Count:
-    """A counter updated and read in the server's trio thread only (no lock)."""
+class _Unlocked:
+    """What :class:`Count` and :class:`Latencies` share: a name, a help text, a creation
+    time, and a place as a collector of their registry."""
 
-    __slots__ = ("created", "documentation", "name", "value")
+    __slots__ = ("created", "documentation", "name")
 
     def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
         self.name = name
         self.documentation = documentation
-        self.value = 0.0
         self.created = time.time()
         registry.register(self)
+
+    def collect(self) -> Iterator[Metric]:
+        raise NotImplementedError
+
+    def describe(self) -> Iterator[Metric]:
+        # Its name, for the registry's check against another metric of the same name.
+        return self.collect()
+
+
+class Count(_Unlocked):
+    """A counter updated and read in the server's trio thread only (no lock)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, name: str, documentation: str, registry: CollectorRegistry) -> None:
+        self.value = 0.0
+        super().__init__(name, documentation, registry)
 
     def inc(self, amount: float = 1) -> None:
         if amount < 0:
@@ -74,15 +91,11 @@ class Count:
         created = self.created if _CREATED_SERIES else None
         yield CounterMetricFamily(self.name, self.documentation, value=self.value, created=created)
 
-    def describe(self) -> Iterator[Metric]:
-        # Its name, for the registry's check against another metric of the same name.
-        return self.collect()
 
-
-class Latencies:
+class Latencies(_Unlocked):
     """A histogram of seconds updated and read in the server's trio thread only (no lock)."""
 
-    __slots__ = ("bounds", "counts", "created", "documentation", "name", "total")
+    __slots__ = ("bounds", "counts", "total")
 
     def __init__(
         self,
@@ -93,14 +106,11 @@ class Latencies:
     ) -> None:
         if list(bounds) != sorted(set(bounds)):
             raise ValueError(f"bucket bounds must increase: {bounds}")
-        self.name = name
-        self.documentation = documentation
         self.bounds = tuple(bounds)
         # One more than the bounds: the +Inf bucket.
         self.counts = [0] * (len(self.bounds) + 1)
         self.total = 0.0
-        self.created = time.time()
-        registry.register(self)
+        super().__init__(name, documentation, registry)
 
     def observe(self, seconds: float) -> None:
         # A value on a bound counts in that bound's bucket ("le"), as Prometheus has it.
@@ -119,9 +129,6 @@ class Latencies:
         if _CREATED_SERIES:
             family.add_sample(self.name + "_created", {}, self.created)
         yield family
-
-    def describe(self) -> Iterator[Metric]:
-        return self.collect()
 
 
 class Metrics:

@@ -646,10 +646,7 @@ class RedisStore:
         kept = []
         for write in batch:
             if write.deadline <= now:
-                write.error = (
-                    f"redis did not answer within {self._timeout:g} s ({write.what}); "
-                    "nothing was written"
-                )
+                write.error = f"{self._no_answer(write.what)}; nothing was written"
                 write.done.set()
             else:
                 kept.append(write)
@@ -720,10 +717,7 @@ class RedisStore:
                     )
         except (RedisUnavailable, RedisError, trio.TooSlowError) as exc:
             self._connection = None
-            if isinstance(exc, trio.TooSlowError):
-                reason = f"redis did not answer within {self._timeout:g} s ({what})"
-            else:
-                reason = str(exc)
+            reason = self._no_answer(what) if isinstance(exc, trio.TooSlowError) else str(exc)
             self._fail(batch, f"{reason}; nothing was written")
             return None
         return _Flight(what, calls, requests, deadline, connection, clock_request, time.time())
@@ -768,7 +762,7 @@ class RedisStore:
             if self._connection is flight.connection:
                 self._connection = None
             if isinstance(exc, trio.TooSlowError):
-                reason = f"redis did not answer within {self._timeout:g} s ({flight.what})"
+                reason = self._no_answer(flight.what)
             else:
                 reason = str(exc)
             log.warning("redis write failed: %s", reason)
@@ -823,6 +817,9 @@ class RedisStore:
                         trace.mark(int(write.result), "issued", flight.sent_at)
                         trace.mark(int(write.result), "acked", answered)
 
+    def _no_answer(self, what: str) -> str:
+        return f"redis did not answer within {self._timeout:g} s ({what})"
+
     def _fail(self, writes: list[_Write], reason: str) -> None:
         self._last_write_failed = True
         for write in writes:
@@ -867,10 +864,7 @@ class RedisStore:
             await write.done.wait()
         if not write.done.is_set():
             log.error("redis write %s was never answered by the writer", what)
-            raise RedisWriteError(
-                f"redis did not answer within {self._timeout:g} s ({what}); "
-                "the write may have been applied"
-            )
+            raise RedisWriteError(f"{self._no_answer(what)}; the write may have been applied")
         if write.error is not None:
             raise RedisWriteError(write.error)
         return write.result
