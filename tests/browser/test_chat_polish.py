@@ -119,6 +119,10 @@ def test_leave_server_asks_first(open_user: UserFactory) -> None:
     expect(bob.leave_dialog.get_by_role("button", name="Cancel", exact=True)).to_be_focused()
     bob.page.keyboard.press("Escape")
     expect(bob.leave_dialog).to_be_hidden()
+    # The server takes bob's events in order and tells alice in that order: once she has
+    # his next message, a leave his page sent on either "no" would have reached her too.
+    bob.send("still here")
+    expect(alice.message_text("still here")).to_be_visible()
     alice.expect_presence(online=["alice", "bob"], offline=[])
     expect(alice.system_line("bob has left the server.")).to_have_count(0)
 
