@@ -385,7 +385,11 @@ def test_disconnect_restore_and_leave_server(open_client: OpenClient) -> None:
         ("ann", True),
         ("bob", True),
     ]
-    # A returning user is not announced as new.
+    # A returning user is not announced as new. The server handles ann's events after her
+    # connect and tells bob in that order: once he has her message, a join would be in.
+    assert ann.send("general", "back again", name="again")["ok"] is True
+    [[_, back_again]] = bob.wait_for("message:channel")
+    assert back_again["message"] == "back again"
     assert bob.received("user:join") == []
 
     # Leave Server: everyone is told, and the server ends the leaver's connection for good.
@@ -495,6 +499,9 @@ def test_what_the_server_refuses_reaches_the_react_path_as_messages(
         refused = bob.send("general", "four")
         assert refused["ok"] is False
         assert refused["retryAfter"] > 0
+        # The server takes bob's events one at a time: a fifth send's ack comes after
+        # anything it sent him for the four before.
+        assert bob.send("general", "five")["ok"] is False
         everything = [m for _, m in bob.received("message:channel")]
         assert [m["username"] for m in everything].count("System") == 0
     finally:
