@@ -63,8 +63,10 @@ class SendEvents:
         self._sends = KeyedBuckets(rate)
         self._address_sends = KeyedBuckets(address_rate)
         self._order = Sequencer()
-        # It waits for the store and for earlier senders, never for its own client: run in
-        # the connection's reader, a message costs no worker wake-up.
+        # It waits for the store and for earlier senders, never for its own client, and
+        # what it must not lose once the store has the message cannot be cut (the Store
+        # contract, the shielded turn and notifications): run in the connection's reader,
+        # a message costs no worker wake-up and no cancel scope.
         ns.answer_in_reader("message:channel:send")
 
     def handlers(self) -> dict[str, Handler]:
@@ -120,7 +122,10 @@ class SendEvents:
             mentioned = await self._mentions.of(text)
             message = await self._publish(channel, user, text, mentioned)
             if mentioned:
-                await self._mentions.notify(replace(message, mentions=mentioned))
+                # Answered in the reader, unshielded: a sender dropped meanwhile must not
+                # take the notifications of a message already shown with it.
+                with trio.CancelScope(shield=True):
+                    await self._mentions.notify(replace(message, mentions=mentioned))
         except StoreWriteError as exc:
             # The store already logged the fault; the sender learns it was not stored.
             log.warning("a message from user %s was not stored: %s", user.user_id, exc)
@@ -172,8 +177,11 @@ class SendEvents:
         self._ns.metrics.store_commit_seconds.observe(time.perf_counter() - started)
         # Acked once shown here, so a sender sees its message before its ack. If the
         # reader is stuck (Redis gone after the commit), the message is durable and will
-        # be shown in order when it resumes: the ack still says ok.
-        await self._feed.shown(message.id)
+        # be shown in order when it resumes: the ack still says ok. Shielded (answered in
+        # the reader): a sender dropped meanwhile must not cut the wait its mentions'
+        # notifications come after.
+        with trio.CancelScope(shield=True):
+            await self._feed.shown(message.id)
         if (trace := stages.trace) is not None:
             trace.mark(message.id, "received", received)
             trace.mark(message.id, "ack", time.time())

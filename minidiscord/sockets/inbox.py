@@ -13,9 +13,14 @@ when the reader ran the handlers itself.
 
 Events whose handlers never wait for their own client (``Namespace.answer_in_reader``: the
 chat's messages) are applied in the reader's own task when nothing waits its turn
-(:meth:`Inbox.apply_or_put`), with the worker's shield and the same wait at the close: the
-worker's wake-up per packet (an event, a timeout, a scheduler round trip) was most of what
-a chat message cost the server beyond its broadcast.
+(:meth:`Inbox.apply_or_put`), with the same wait at the close: the worker's wake-up per
+packet (an event, a timeout, a scheduler round trip) was most of what a chat message cost
+the server beyond its broadcast. Such a packet gets no cancel scope of its own: entering
+and leaving one was the largest piece left of a chat message's own cost (about 50,000 of
+its 450,000 instructions), and what a scope would give it, the handler's promise already
+covers. Dropping the connection may cut it at an await, as the close handler's bound cuts
+the worker; a handler that promises to answer in the reader makes what it must not lose
+uncancellable itself (the chat's store writes are, by the Store contract).
 """
 
 from collections import deque
@@ -53,6 +58,7 @@ class Inbox:
         "_bytes",
         "_closed",
         "_idle",
+        "_in_reader",
         "_lingers",
         "_more",
         "_queue",
@@ -82,6 +88,8 @@ class Inbox:
         self._lingers = True
         # The running worker's scope (shielded from the connection's close; see finish).
         self._worker: trio.CancelScope | None = None
+        # Packets are being applied in the caller's task (apply_or_put), not the worker's.
+        self._in_reader = False
         self._closed = False
 
     @property
@@ -112,9 +120,10 @@ class Inbox:
     async def apply_or_put(self, packet: Packet, size: int) -> None:
         """For a packet whose handler never waits for a later packet of its own client:
         applied in the caller's task (the connection's reader, which reads nothing until
-        it returns) as the worker would apply it (shielded, awaited by :meth:`finish`)
-        when nothing waits its turn; otherwise queued, and the worker ends once the queue
-        is empty instead of lingering, so that the next such packet is applied here."""
+        it returns) when nothing waits its turn, awaited by :meth:`finish` as the worker
+        is but not shielded (see the module's docstring); otherwise queued, and the worker
+        ends once the queue is empty instead of lingering, so that the next such packet is
+        applied here."""
         if self._queue is not None:
             self._lingers = False
             await self.put(packet, size)
@@ -126,7 +135,8 @@ class Inbox:
         self._queue = deque(((packet, size),))
         self._bytes = size
         self._lingers = False
-        await self._work()
+        self._in_reader = True
+        await self._drain()
 
     def _full(self, size: int) -> bool:
         queue = self._queue
@@ -160,6 +170,7 @@ class Inbox:
             self._more = None
             self._lingers = True
             self._worker = None
+            self._in_reader = False
             self._bytes = 0
             self._wake_reader()
             if self._idle is not None:
@@ -172,7 +183,8 @@ class Inbox:
 
     async def finish(self) -> None:
         """The connection ended: take nothing more, apply what waits, then return. Cut
-        short (the close handler's bound), the worker is cancelled."""
+        short (the close handler's bound), the worker is cancelled; a packet being applied
+        in the reader is left to end as its handler promised (bounded)."""
         self._closed = True
         self._wake_reader()
         if self._queue is None:
@@ -180,7 +192,7 @@ class Inbox:
         if self._more is not None:
             self._more.set()
         try:
-            if self._worker is None:
+            if self._worker is None and not self._in_reader:
                 # The worker never started (the connection closed first; it never will).
                 await self._drain()
             else:

@@ -207,3 +207,59 @@ async def test_the_close_waits_for_a_packet_applied_in_the_callers_task(
         applied.release.set()
         await finished.wait()
     assert [label for label, _ in applied.log] == ["slow"]
+
+
+async def test_a_packet_applied_in_the_callers_task_is_cut_when_that_task_is(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    # No scope of its own: dropping the connection (which cancels the native front end's
+    # reader) cuts it at its await, and the inbox is idle again for the close.
+    applied = Applied("slow")
+    reader = trio.CancelScope()
+
+    async def read() -> None:
+        with reader:
+            await inbox.apply_or_put(event("slow"), 10)
+
+    async with trio.open_nursery() as nursery:
+        inbox = Inbox(applied, nursery.start_soon, 1000)
+        nursery.start_soon(read)
+        await trio.testing.wait_all_tasks_blocked()
+        assert inbox.busy
+        reader.cancel()
+        await trio.testing.wait_all_tasks_blocked()
+        # Released either way, so that a packet still held fails the test, not hangs it.
+        applied.release.set()
+        assert reader.cancelled_caught
+        assert not inbox.busy
+        await inbox.finish()
+        await inbox.apply_or_put(event("after the close"), 10)
+    assert [label for label, _ in applied.log] == ["slow"]
+
+
+async def test_the_close_cut_short_leaves_a_packet_in_the_callers_task_to_end(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    # The close handler's bound cancels a worker; a packet in the reader is not the
+    # inbox's to cut (its handler promised to be bounded), and ends as it would have.
+    applied = Applied("slow")
+    async with trio.open_nursery() as nursery:
+        inbox = Inbox(applied, nursery.start_soon, 1000)
+        nursery.start_soon(inbox.apply_or_put, event("slow"), 10)
+        await trio.testing.wait_all_tasks_blocked()
+        with trio.CancelScope() as bound:
+            nursery.start_soon(_cancel_once_blocked, bound)
+            await inbox.finish()
+        assert bound.cancelled_caught
+        await trio.testing.wait_all_tasks_blocked()
+        # Before the release: a packet cut by the close would have ended by now.
+        assert inbox.busy
+        applied.release.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert not inbox.busy
+    assert [label for label, _ in applied.log] == ["slow"]
+
+
+async def _cancel_once_blocked(scope: trio.CancelScope) -> None:
+    await trio.testing.wait_all_tasks_blocked()
+    scope.cancel()
