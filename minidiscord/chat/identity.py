@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 # logged-out session lets its sockets go).
 LOGIN = "login"
 NEEDS_ACCOUNT = "this server is for registered users: log in first"
+# An account's page connects with its login in the cookie and `account: true` in its auth;
+# without a login it would otherwise come in as a new guest under a made-up name.
+NOT_LOGGED_IN = "you are not logged in any more; log in again"
 
 
 class Identities:
@@ -63,10 +66,13 @@ class Identities:
     async def identify(self, socket: Socket, fields: dict[str, Any]) -> tuple[User, Session, bool]:
         """Who the client is, and whether that user is new: an account's user (a login
         token in the auth's ``token`` or ``sessionId``, or the login cookie), a guest's
-        restored session, or a new guest (open mode only)."""
+        restored session, or a new guest (open mode only; never for a client whose auth
+        says ``account: true``, which has no login to speak for it)."""
         login = await self._login(socket, fields)
         if login is not None:
             return await self._account_user(socket, *login)
+        if fields.get("account") is True:
+            raise ConnectionRefused(NOT_LOGGED_IN)
         if self._auth == "accounts":
             raise ConnectionRefused(NEEDS_ACCOUNT)
         restored = await self._restore(fields.get("sessionId"))

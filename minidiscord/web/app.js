@@ -480,9 +480,11 @@ function startConnection(credentials) {
   const creds = { username: credentials.username, sessionId: credentials.sessionId ?? null, account: Boolean(credentials.account) };
   const s = new Socket(location.origin, {
     // connectErrors: this page shows a refusal (CONNECT_ERROR) on its login form. An
-    // account's login is the HttpOnly cookie, which the handshake carries by itself.
+    // account's login is the HttpOnly cookie, which the handshake carries by itself;
+    // `account` has the server refuse it when the cookie is gone (expired, cleared)
+    // rather than let it in as a new guest under a made-up name.
     auth: () => (creds.account
-      ? { connectErrors: true }
+      ? { account: true, connectErrors: true }
       : creds.sessionId
         ? { sessionId: creds.sessionId, username: creds.username, connectErrors: true }
         : { username: creds.username, connectErrors: true }),

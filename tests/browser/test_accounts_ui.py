@@ -206,6 +206,23 @@ def test_sessions_are_listed_revoked_and_ended_everywhere(
     assert not [c for c in laptop.page.context.cookies() if c["name"] == "minidiscord_session"]
 
 
+def test_a_reload_without_the_login_cookie_asks_to_log_in_again(open_user: UserFactory) -> None:
+    ada = open_user("ada")
+    ada.log_in("ada", PASSWORD, register=True)
+    ada.expect_presence(online=["ada"], offline=[])
+    # The cookie expired or was cleared while the page still remembers the account: the
+    # reload is refused, not let in as a new guest under a made-up name.
+    ada.page.context.clear_cookies()
+    ada.page.reload()
+    expect(ada.login_error).to_have_text(
+        "The server refused the connection: you are not logged in any more; log in again"
+    )
+    expect(ada.password_field).to_be_visible()
+    expect(ada.messages).to_be_hidden()
+    ada.log_in("ada", PASSWORD)
+    ada.expect_presence(online=["ada"], offline=[])
+
+
 def test_a_guest_connect_after_a_login_ends_the_login_first(open_user: UserFactory) -> None:
     ada = open_user("ada")
     ada.log_in("ada", PASSWORD, register=True)

@@ -133,6 +133,22 @@ async def test_python_socketio_authenticates_with_a_token_or_the_cookie(
     await trio.to_thread.run_sync(story)
 
 
+async def test_an_accounts_connect_without_its_login_is_refused_not_made_a_guest(
+    start_server: ServerFactory, nursery: trio.Nursery, connected: Connect
+) -> None:
+    # Open mode: without `account`, a connect with no login and no name is a new guest.
+    server = await start_server()
+    token = await register(server.url, "ada")
+    refusal = await ChatClient(server.url, "cookie gone", nursery=nursery).connect_refused(
+        {"account": True}
+    )
+    assert refusal == {"message": "you are not logged in any more; log in again"}
+    ada = await connected(server.url, {"account": True, "token": token}, "ada")
+    assert ada.session["username"] == "ada"
+    (users,) = ada.received("users")[-1]
+    assert [user["username"] for user in users] == ["ada"]
+
+
 async def on_a_clock(start_server: ServerFactory) -> tuple[RunningServer, list[int]]:
     """A server whose wall clock (ms) is ``now[0]``, which the test moves; sessions last an
     hour unused and a day at most."""
