@@ -1,0 +1,40 @@
+"""scripts/instruction_cost.py: a short real run under valgrind (CI installs it), and its
+one-line refusal without valgrind; the figure itself is not judged, only that it is a count
+of a message's instructions."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from benchkit.processes import ROOT, script_args
+from tests.support.scriptruns import script_record
+
+pytestmark = pytest.mark.slow
+
+
+def test_it_counts_the_instructions_of_a_message() -> None:
+    if shutil.which("valgrind") is None and os.environ.get("CI") != "true":
+        pytest.skip("valgrind is not installed (CI installs it)")
+    record = script_record(
+        "instruction_cost",
+        *("--tree", f"here={ROOT}", "--app", "floor", "--small", "10", "--large", "40"),
+        timeout=600,
+    )
+    assert (record["tree"], record["app"], record["clients"]) == ("here", "floor", 2)
+    # Some hundred thousand on this machine: neither nothing nor a whole run's.
+    assert 10_000 < record["instructions_per_message"] < 10_000_000
+
+
+def test_without_valgrind_it_says_so_in_one_line() -> None:
+    done = subprocess.run(
+        script_args("instruction_cost", "--tree", f"here={ROOT}"),
+        cwd=ROOT,
+        env={**os.environ, "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr == "instruction_cost: valgrind is not installed (apt-get install valgrind)\n"
