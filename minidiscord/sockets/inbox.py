@@ -18,9 +18,13 @@ packet (an event, a timeout, a scheduler round trip) was most of what a chat mes
 the server beyond its broadcast. Such a packet gets no cancel scope of its own: entering
 and leaving one was the largest piece left of a chat message's own cost (about 50,000 of
 its 450,000 instructions), and what a scope would give it, the handler's promise already
-covers. Dropping the connection may cut it at an await, as the close handler's bound cuts
-the worker; a handler that promises to answer in the reader makes what it must not lose
-uncancellable itself (the chat's store writes are, by the Store contract).
+covers. The connection's end may cut it at an await wherever the reader is cancelled then
+(the engine's own reader task: the native front end's, hypercorn's HTTP/2 WebSockets';
+at once when the connection is dropped, after the flush when it closes cleanly), so a
+handler that promises to answer in the reader makes what it must not lose uncancellable
+itself (the chat's store writes are, by the Store contract). The close handler's bound
+does not cut it either: it may end after the close handler. What another task puts behind
+it meanwhile made no promise: a worker applies that, or the close.
 """
 
 from collections import deque
@@ -55,10 +59,10 @@ class Inbox:
 
     __slots__ = (
         "_apply",
+        "_applying_in_reader",
         "_bytes",
         "_closed",
         "_idle",
-        "_in_reader",
         "_lingers",
         "_more",
         "_queue",
@@ -88,8 +92,8 @@ class Inbox:
         self._lingers = True
         # The running worker's scope (shielded from the connection's close; see finish).
         self._worker: trio.CancelScope | None = None
-        # Packets are being applied in the caller's task (apply_or_put), not the worker's.
-        self._in_reader = False
+        # A packet is being applied in the caller's task (apply_or_put), not the worker's.
+        self._applying_in_reader = False
         self._closed = False
 
     @property
@@ -130,13 +134,26 @@ class Inbox:
             return
         if self._closed:
             return
-        # A queue of one: a packet put meanwhile (a POST's, while the WebSocket that
-        # replaces it starts reading) waits behind it and is applied here too.
-        self._queue = deque(((packet, size),))
+        # Packets another task puts meanwhile (a POST's, while the WebSocket that replaces
+        # it starts reading) wait behind this one for a worker: they made no promise, and
+        # this task may be cut.
+        self._queue = deque()
         self._bytes = size
         self._lingers = False
-        self._in_reader = True
-        await self._drain()
+        self._applying_in_reader = True
+        try:
+            await self._apply(packet)
+        finally:
+            self._applying_in_reader = False
+            self._bytes -= size
+            self._wake_reader()
+            if not self._queue:
+                self._end()
+            elif not self._closed:
+                self._start_soon(self._work)
+            elif self._idle is not None:
+                # finish() waits: no worker starts once closing, so it applies them itself.
+                self._idle.set()
 
     def _full(self, size: int) -> bool:
         queue = self._queue
@@ -166,15 +183,18 @@ class Inbox:
                 if not queue:
                     break
         finally:
-            self._queue = None
-            self._more = None
-            self._lingers = True
-            self._worker = None
-            self._in_reader = False
-            self._bytes = 0
-            self._wake_reader()
-            if self._idle is not None:
-                self._idle.set()
+            self._end()
+
+    def _end(self) -> None:
+        """Nothing is being applied or waits: idle again."""
+        self._queue = None
+        self._more = None
+        self._lingers = True
+        self._worker = None
+        self._bytes = 0
+        self._wake_reader()
+        if self._idle is not None:
+            self._idle.set()
 
     def _wake_reader(self) -> None:
         if self._room is not None:
@@ -192,12 +212,15 @@ class Inbox:
         if self._more is not None:
             self._more.set()
         try:
-            if self._worker is None and not self._in_reader:
+            if self._worker is None and not self._applying_in_reader:
                 # The worker never started (the connection closed first; it never will).
                 await self._drain()
             else:
                 self._idle = trio.Event()
                 await self._idle.wait()
+                if self._queue and self._worker is None:
+                    # What waited behind a packet applied in the reader (apply_or_put).
+                    await self._drain()
         finally:
             if self._worker is not None:
                 self._worker.cancel()

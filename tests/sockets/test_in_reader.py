@@ -263,3 +263,69 @@ async def test_the_close_cut_short_leaves_a_packet_in_the_callers_task_to_end(
 async def _cancel_once_blocked(scope: trio.CancelScope) -> None:
     await trio.testing.wait_all_tasks_blocked()
     scope.cancel()
+
+
+async def test_what_is_put_behind_a_packet_in_the_callers_task_is_the_workers(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    # Put by another task (a POST's, during an upgrade): it made no promise, so it is
+    # applied after, in the worker, not in the reader's task.
+    applied = Applied("slow")
+    async with trio.open_nursery() as nursery:
+        inbox = Inbox(applied, nursery.start_soon, 1000)
+        nursery.start_soon(inbox.apply_or_put, event("slow"), 10)
+        await trio.testing.wait_all_tasks_blocked()
+        await inbox.put(event("behind it"), 10)
+        assert [label for label, _ in applied.log] == ["slow"]
+        applied.release.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert [label for label, _ in applied.log] == ["slow", "behind it"]
+        assert applied.log[0][1] is not applied.log[1][1]
+        assert not inbox.busy
+
+
+async def test_what_waits_behind_a_packet_cut_in_the_callers_task_is_still_applied(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    applied = Applied("slow")
+    reader = trio.CancelScope()
+
+    async def read() -> None:
+        with reader:
+            await inbox.apply_or_put(event("slow"), 10)
+
+    async with trio.open_nursery() as nursery:
+        inbox = Inbox(applied, nursery.start_soon, 1000)
+        nursery.start_soon(read)
+        await trio.testing.wait_all_tasks_blocked()
+        await inbox.put(event("behind it"), 10)
+        reader.cancel()
+        await trio.testing.wait_all_tasks_blocked()
+        assert reader.cancelled_caught
+        assert [label for label, _ in applied.log] == ["slow", "behind it"]
+        assert not inbox.busy
+
+
+async def test_the_close_applies_what_waits_behind_a_packet_in_the_callers_task(
+    mock_clock: trio.testing.MockClock,
+) -> None:
+    applied = Applied("slow")
+    finished = trio.Event()
+    async with trio.open_nursery() as nursery:
+        inbox = Inbox(applied, nursery.start_soon, 1000)
+        nursery.start_soon(inbox.apply_or_put, event("slow"), 10)
+        await trio.testing.wait_all_tasks_blocked()
+        await inbox.put(event("behind it"), 10)
+
+        async def finish() -> None:
+            await inbox.finish()
+            finished.set()
+
+        nursery.start_soon(finish)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not finished.is_set()
+        applied.release.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert finished.is_set()
+    assert [label for label, _ in applied.log] == ["slow", "behind it"]
+    assert not inbox.busy
