@@ -64,9 +64,9 @@ class SendEvents:
         self._address_sends = KeyedBuckets(address_rate)
         self._order = Sequencer()
         # It waits for the store and for earlier senders, never for its own client, and
-        # what it must not lose once the store has the message cannot be cut (the Store
-        # contract, the shielded turn and notifications): run in the connection's reader,
-        # a message costs no worker wake-up and no cancel scope.
+        # its waits after the store has the message cannot be cut (the Store contract; the
+        # turn, the cluster's wait until shown and the notifications, shielded): run in
+        # the connection's reader, a message costs no worker wake-up and no cancel scope.
         ns.answer_in_reader("message:channel:send")
 
     def handlers(self) -> dict[str, Handler]:
@@ -122,8 +122,8 @@ class SendEvents:
             mentioned = await self._mentions.of(text)
             message = await self._publish(channel, user, text, mentioned)
             if mentioned:
-                # Answered in the reader, unshielded: a sender dropped meanwhile must not
-                # take the notifications of a message already shown with it.
+                # The reader that applies this may be cancelled (the sender's connection
+                # ending): a message already shown keeps its notifications.
                 with trio.CancelScope(shield=True):
                     await self._mentions.notify(replace(message, mentions=mentioned))
         except StoreWriteError as exc:
@@ -177,9 +177,9 @@ class SendEvents:
         self._ns.metrics.store_commit_seconds.observe(time.perf_counter() - started)
         # Acked once shown here, so a sender sees its message before its ack. If the
         # reader is stuck (Redis gone after the commit), the message is durable and will
-        # be shown in order when it resumes: the ack still says ok. Shielded (answered in
-        # the reader): a sender dropped meanwhile must not cut the wait its mentions'
-        # notifications come after.
+        # be shown in order when it resumes: the ack still says ok. Shielded: the reader
+        # that applies this may be cancelled (the sender's connection ending), and the
+        # mentions' notifications come after this wait.
         with trio.CancelScope(shield=True):
             await self._feed.shown(message.id)
         if (trace := stages.trace) is not None:

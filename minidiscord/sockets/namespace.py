@@ -93,10 +93,13 @@ class Namespace(Operators):
         of that client is read while such a handler runs, its pongs included: what it
         waits for must be bounded well within the ping timeout (the chat's store calls
         are, in seconds), and a handler that breaks the promise waits until its own wait
-        times out. Nor is such a handler shielded as the worker is: a connection dropped
-        meanwhile (a slow consumer, a ping timeout) may cut it at an await, so what it must
-        not lose once begun it makes uncancellable itself. Sockets with their own handler
-        of an event, or packet middlewares, take turns in the worker as any other."""
+        times out. Nor is such a handler shielded as the worker is: the connection's end
+        may cut it at an await (where the engine's own task reads, as on the native front
+        end: at once when the connection is dropped, after the flush of a clean close), so
+        what it must not lose once begun it makes uncancellable itself; and the close
+        handler's bound does not cut it, so it may end after the disconnect handlers ran.
+        Sockets with their own handler of an event, or packet middlewares, take turns in
+        the worker as any other."""
         self.answered_in_reader.update(events)
 
     def use(self, middleware: ConnectMiddleware) -> ConnectMiddleware:
