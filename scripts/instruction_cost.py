@@ -28,6 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 INSTRUCTIONS = re.compile(r"I\s+refs:\s+([\d,]+)")
+# message_cost's measured rounds; it runs one more first, to warm up.
+ROUNDS = 1
 
 
 def instructions(tree: Path, app: str, clients: int, messages: int) -> int:
@@ -35,7 +37,7 @@ def instructions(tree: Path, app: str, clients: int, messages: int) -> int:
     command = [
         *("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"),
         *(sys.executable, "-m", "scripts.message_cost", "--app", app),
-        *("--clients", str(clients), "--messages", str(messages), "--rounds", "1"),
+        *("--clients", str(clients), "--messages", str(messages), "--rounds", str(ROUNDS)),
     ]
     done = subprocess.run(
         command,
@@ -47,14 +49,16 @@ def instructions(tree: Path, app: str, clients: int, messages: int) -> int:
     )
     found = INSTRUCTIONS.search(done.stderr)
     if done.returncode != 0 or found is None:
-        raise RuntimeError(f"message_cost under valgrind failed in {tree}: {done.stderr[-1000:]}")
+        # valgrind's own lines start with ==PID==; the last other one is Python's error.
+        own = [line for line in done.stderr.splitlines() if line and not line.startswith("==")]
+        why = own[-1] if own else f"exit status {done.returncode}"
+        raise RuntimeError(f"message_cost under valgrind failed in {tree}: {why}")
     return int(found.group(1).replace(",", ""))
 
 
 def per_message(tree: Path, app: str, clients: int, small: int, large: int) -> float:
-    # Two rounds each (message_cost's warm-up and the measured one).
     difference = instructions(tree, app, clients, large) - instructions(tree, app, clients, small)
-    return difference / (2 * (large - small))
+    return difference / ((ROUNDS + 1) * (large - small))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,19 +71,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=300, help="messages per round, first run")
     parser.add_argument("--large", type=int, default=1300, help="messages per round, second run")
     args = parser.parse_args(argv)
+    if not 0 < args.small < args.large or args.clients < 1:
+        parser.error("--small must be above 0 and below --large, --clients at least 1")
+    trees: list[tuple[str, Path]] = []
+    for spec in args.tree:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path or not Path(path).is_dir():
+            parser.error(f"a tree is NAME=PATH, PATH a directory: {spec}")
+        trees.append((name, Path(path).resolve()))
     if shutil.which("valgrind") is None:
         print(
             "instruction_cost: valgrind is not installed (apt-get install valgrind)",
             file=sys.stderr,
         )
         return 2
-    if not 0 < args.small < args.large:
-        parser.error("--small must be above 0 and below --large")
-    for spec in args.tree:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            parser.error("a tree is NAME=PATH")
-        figure = per_message(Path(path).resolve(), args.app, args.clients, args.small, args.large)
+    for name, path in trees:
+        try:
+            figure = per_message(path, args.app, args.clients, args.small, args.large)
+        except RuntimeError as exc:
+            print(f"instruction_cost: {exc}", file=sys.stderr)
+            return 1
         record = {"tree": name, "app": args.app, "clients": args.clients}
         print(json.dumps({**record, "instructions_per_message": round(figure)}), flush=True)
     return 0

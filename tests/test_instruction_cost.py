@@ -5,6 +5,7 @@ of a message's instructions."""
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,9 +15,13 @@ from tests.support.scriptruns import script_record
 pytestmark = pytest.mark.slow
 
 
-def test_it_counts_the_instructions_of_a_message() -> None:
+def needs_valgrind() -> None:
     if shutil.which("valgrind") is None and os.environ.get("CI") != "true":
         pytest.skip("valgrind is not installed (CI installs it)")
+
+
+def test_it_counts_the_instructions_of_a_message() -> None:
+    needs_valgrind()
     record = script_record(
         "instruction_cost",
         *("--tree", f"here={ROOT}", "--app", "floor", "--small", "10", "--large", "40"),
@@ -38,3 +43,20 @@ def test_without_valgrind_it_says_so_in_one_line() -> None:
     )
     assert done.returncode == 2
     assert done.stderr == "instruction_cost: valgrind is not installed (apt-get install valgrind)\n"
+
+
+def test_a_tree_without_the_app_is_one_line_of_error(tmp_path: Path) -> None:
+    needs_valgrind()
+    done = subprocess.run(
+        script_args(
+            "instruction_cost", "--tree", f"empty={tmp_path}", "--small", "1", "--large", "2"
+        ),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"instruction_cost: message_cost under valgrind failed in {tmp_path}: ")
+    assert "No module named 'scripts'" in line

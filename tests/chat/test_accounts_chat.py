@@ -147,6 +147,8 @@ async def test_an_accounts_connect_without_its_login_is_refused_not_made_a_guest
     assert ada.session["username"] == "ada"
     (users,) = ada.received("users")[-1]
     assert [user["username"] for user in users] == ["ada"]
+    guest = await connected(server.url, {}, "guest")
+    assert guest.session["username"].startswith("anonymous_")
 
 
 async def on_a_clock(start_server: ServerFactory) -> tuple[RunningServer, list[int]]:
