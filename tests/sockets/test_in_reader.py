@@ -154,6 +154,31 @@ def event(label: str) -> Packet:
     return Packet(PacketType.EVENT, "/", ["note", label])
 
 
+def start_reader(nursery: trio.Nursery, inbox: Inbox, label: str) -> trio.CancelScope:
+    """``label`` applied through ``apply_or_put`` in a task of its own, as a connection's
+    reader, under the scope returned (cancelled: the connection ending)."""
+    reader = trio.CancelScope()
+
+    async def read() -> None:
+        with reader:
+            await inbox.apply_or_put(event(label), 10)
+
+    nursery.start_soon(read)
+    return reader
+
+
+def start_finish(nursery: trio.Nursery, inbox: Inbox) -> trio.Event:
+    """``inbox.finish()`` in a task of its own, as the close handler; set once it returned."""
+    finished = trio.Event()
+
+    async def finish() -> None:
+        await inbox.finish()
+        finished.set()
+
+    nursery.start_soon(finish)
+    return finished
+
+
 async def test_an_idle_inbox_applies_in_the_callers_task(
     mock_clock: trio.testing.MockClock,
 ) -> None:
@@ -189,17 +214,11 @@ async def test_the_close_waits_for_a_packet_applied_in_the_callers_task(
     mock_clock: trio.testing.MockClock,
 ) -> None:
     applied = Applied("slow")
-    finished = trio.Event()
     async with trio.open_nursery() as nursery:
         inbox = Inbox(applied, nursery.start_soon, 1000)
         nursery.start_soon(inbox.apply_or_put, event("slow"), 10)
         await trio.testing.wait_all_tasks_blocked()
-
-        async def finish() -> None:
-            await inbox.finish()
-            finished.set()
-
-        nursery.start_soon(finish)
+        finished = start_finish(nursery, inbox)
         await trio.testing.wait_all_tasks_blocked()
         assert not finished.is_set()
         # Nothing more is taken once closing.
@@ -215,15 +234,9 @@ async def test_a_packet_applied_in_the_callers_task_is_cut_when_that_task_is(
     # No scope of its own: dropping the connection (which cancels the native front end's
     # reader) cuts it at its await, and the inbox is idle again for the close.
     applied = Applied("slow")
-    reader = trio.CancelScope()
-
-    async def read() -> None:
-        with reader:
-            await inbox.apply_or_put(event("slow"), 10)
-
     async with trio.open_nursery() as nursery:
         inbox = Inbox(applied, nursery.start_soon, 1000)
-        nursery.start_soon(read)
+        reader = start_reader(nursery, inbox, "slow")
         await trio.testing.wait_all_tasks_blocked()
         assert inbox.busy
         reader.cancel()
@@ -288,15 +301,9 @@ async def test_what_waits_behind_a_packet_cut_in_the_callers_task_is_still_appli
     mock_clock: trio.testing.MockClock,
 ) -> None:
     applied = Applied("slow")
-    reader = trio.CancelScope()
-
-    async def read() -> None:
-        with reader:
-            await inbox.apply_or_put(event("slow"), 10)
-
     async with trio.open_nursery() as nursery:
         inbox = Inbox(applied, nursery.start_soon, 1000)
-        nursery.start_soon(read)
+        reader = start_reader(nursery, inbox, "slow")
         await trio.testing.wait_all_tasks_blocked()
         await inbox.put(event("behind it"), 10)
         reader.cancel()
@@ -310,18 +317,12 @@ async def test_the_close_applies_what_waits_behind_a_packet_in_the_callers_task(
     mock_clock: trio.testing.MockClock,
 ) -> None:
     applied = Applied("slow")
-    finished = trio.Event()
     async with trio.open_nursery() as nursery:
         inbox = Inbox(applied, nursery.start_soon, 1000)
         nursery.start_soon(inbox.apply_or_put, event("slow"), 10)
         await trio.testing.wait_all_tasks_blocked()
         await inbox.put(event("behind it"), 10)
-
-        async def finish() -> None:
-            await inbox.finish()
-            finished.set()
-
-        nursery.start_soon(finish)
+        finished = start_finish(nursery, inbox)
         await trio.testing.wait_all_tasks_blocked()
         assert not finished.is_set()
         applied.release.set()
