@@ -145,15 +145,16 @@ class Inbox:
             await self._apply(packet)
         finally:
             self._applying_in_reader = False
-            self._bytes -= size
-            self._wake_reader()
             if not self._queue:
                 self._end()
-            elif not self._closed:
-                self._start_soon(self._work)
-            elif self._idle is not None:
-                # finish() waits: no worker starts once closing, so it applies them itself.
-                self._idle.set()
+            else:
+                self._bytes -= size
+                self._wake_reader()
+                if not self._closed:
+                    self._start_soon(self._work)
+                elif self._idle is not None:
+                    # finish() waits: no worker starts once closing, so it applies them.
+                    self._idle.set()
 
     def _full(self, size: int) -> bool:
         queue = self._queue
