@@ -2,8 +2,10 @@
 and node's socket.io-client; the coalesced `typing` snapshots, what stops a typist, and
 refusals (bad input, too fast) that cost only the sender."""
 
+import json
 from typing import Any
 
+import httpx
 import pytest
 import trio
 
@@ -11,7 +13,7 @@ from minidiscord.chat.live.typists import EXPIRE_AFTER
 from tests.support.chatclient import ChatClient, joined
 from tests.support.layouts import ChatFactory
 from tests.support.pysio import WAIT, Recorder
-from tests.support.rawclient import raw_websocket
+from tests.support.rawclient import polling_connect, polling_url, raw_websocket
 from tests.support.servers import RunningServer, ServerFactory
 
 from .livenode import node_steps
@@ -62,6 +64,33 @@ async def test_a_typist_stops_when_its_socket_goes_or_after_a_while(
             # not timed here, only that it happens).
             assert EXPIRE_AFTER < WAIT
             await bob.wait_for("typing", typing_of("casual"))
+
+
+async def test_the_list_that_empties_reaches_a_client_that_could_not_take_it_then(
+    server: RunningServer, nursery: trio.Nursery
+) -> None:
+    """A polling client with no GET waiting misses the volatile snapshots, but not the last
+    one, which says nobody types any more: no later snapshot would mend its loss."""
+    async with (
+        httpx.AsyncClient(timeout=WAIT) as http,
+        joined(server.url, {"username": "cy"}, "cy") as cy,
+    ):
+        sid = await polling_connect(http, server.url, json.dumps({"username": "bob"}))
+        ada = ChatClient(server.url, "ada", nursery=nursery)
+        await ada.connect({"username": "ada"})
+        assert (await ada.call("typing:start", {"channel": "general"}))["ok"] is True
+        await cy.wait_for("typing", typing_of("general", "ada"))
+        await ada.disconnect()
+        # cy takes every snapshot: once it has the empty one, so has bob's queue, if any.
+        await cy.wait_for("typing", typing_of("general"))
+        payload = (await http.get(polling_url(server.url, sid))).text
+    snapshots = [
+        event[1]
+        for packet in payload.split("\x1e")
+        if packet.startswith("42") and (event := json.loads(packet[2:]))[0] == "typing"
+    ]
+    # The one listing ada was dropped (no GET waited): bob was not writable.
+    assert snapshots == [{"channel": "general", "typing": []}]
 
 
 async def test_bad_typing_starts_are_refused_and_cost_only_the_sender(

@@ -2,9 +2,10 @@
 channels' `typing` {channel, typing: [{userId, username}...]} snapshots (see typists.py).
 
 Snapshots go to the channel's room, volatile (a client that cannot take one now misses it
-and gets the next), never kept for recovery. A socket's starts are rate-limited; a user
-stops typing in a channel when a message of theirs is shown there, when the socket that
-started goes, or when they leave.
+and gets the next), never kept for recovery; all but the one that empties the list, which
+no next one would mend: it is sent (and kept) as any event. A socket's starts are
+rate-limited; a user stops typing in a channel when a message of theirs is shown there,
+when the socket that started goes, or when they leave.
 
 Every node keeps its own Typists and sends snapshots to its own sockets. A start that
 changes who types (or was not shared for SHARE_EVERY seconds) and a typist's socket going
@@ -144,6 +145,8 @@ class TypingEvents:
                 await self._woken.wait()
             self._woken = trio.Event()
             for channel, typists in self._typists.due(trio.current_time()).items():
-                self._audience(channel).volatile.emit(
-                    "typing", {"channel": channel, "typing": [t.wire() for t in typists]}
-                )
+                audience = self._audience(channel)
+                # A list that empties is the last of its run: no later one would mend its
+                # loss, and a client would show the typists for 12 s more.
+                sender = audience.volatile if typists else audience
+                sender.emit("typing", {"channel": channel, "typing": [t.wire() for t in typists]})
