@@ -8,15 +8,18 @@ hypercorn's task, which the drop does not cancel). What must outlive the sender 
 store has its message is uncancellable by itself: the store's commit (the Store contract,
 which HeldStore keeps as every backend does: unshielded, this test fails on the native
 front end), then on one node nothing waits before the broadcast and the notifications.
-The cluster's wait until shown is shielded in sending.py; no test here reaches it.
+In cluster mode the sender waits until its node has shown the message (``Feed.shown``), and
+the notifications come after that wait: the second test drops the sender there.
 """
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import trio
 import trio.lowlevel
 
 from minidiscord.app import App
+from minidiscord.chat.cluster.reader import LogSink
 from minidiscord.chat.models import Message, User
 from minidiscord.chat.server import ChatServer
 from minidiscord.chat.store import MemoryStore
@@ -83,16 +86,123 @@ async def test_a_message_whose_sender_is_dropped_during_its_commit_is_shown_and_
         with trio.fail_after(WAIT):
             await store.held.wait()
         assert store.held_in == READER
-        # As the slow-consumer rule and a ping timeout drop a client: no flush.
+        # As the slow-consumer rule and a ping timeout drop a client: no flush. The reader
+        # is cancelled at once; the client hears of the drop once that reader has ended.
         sender.session.close(CloseReason.SLOW_CONSUMER, flush=False)
-        await ada.wait_for("disconnect")
         store.release.set()
         shown: Any = await bob.wait_for("message:channel")
         assert shown[0] == "general"
         assert shown[1]["message"] == "over to you @bob"
         (mention,) = await bob.wait_for("mention")
         assert mention["message"]["id"] == shown[1]["id"]
+        await ada.wait_for("disconnect")
     finally:
         store.release.set()
+        for client in (ada, bob):
+            await client.close()
+
+
+class OneNodeLog:
+    """The cluster's Feed for one node without Redis: every entry is applied to the node's
+    sink at once, except messages while ``held`` (the log reader running behind), which
+    ``release`` applies. Positions are the store's message ids."""
+
+    def __init__(self) -> None:
+        self.sink: LogSink | None = None
+        self.applied = 0
+        self.held = False
+        self.waiting = trio.Event()
+        self._pending: list[Message] = []
+        self._changed = trio.Event()
+        self._seen: set[str] = set()
+
+    def attach(self, sink: LogSink) -> None:
+        self.sink = sink
+        sink.reset(0, [], resync=False)
+
+    def _sink(self) -> LogSink:
+        assert self.sink is not None
+        return self.sink
+
+    def committed(self, message: Message) -> None:
+        """The store's commit appended ``message`` to the log."""
+        self._pending.append(message)
+        if not self.held:
+            self.release()
+
+    def release(self) -> None:
+        self.held = False
+        for message in self._pending:
+            self._sink().message(message.id, message)
+            self.applied = message.id
+        self._pending.clear()
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def arrive(self, socket_id: str, user: User) -> None:
+        first = user.user_id not in self._seen
+        self._seen.add(user.user_id)
+        self._sink().online(self.applied, user, first=first)
+
+    def offset_at(self, position: int) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def depart(self, socket_id: str) -> None:
+        pass
+
+    async def shown(self, position: int) -> bool:
+        while self.applied < position:
+            self.waiting.set()
+            await self._changed.wait()
+        return True
+
+    async def announce(self, effect: dict[str, Any]) -> None:
+        self._sink().moderated(self.applied, effect)
+
+    async def caught_up(self) -> bool:
+        return True
+
+
+class LoggingStore(MemoryStore):
+    """A memory store whose commits go to the log, as the Redis store's do."""
+
+    def __init__(self, log: OneNodeLog) -> None:
+        super().__init__()
+        self.log = log
+
+    async def add_message(self, channel: str, user: User, text: str, timestamp: int) -> Message:
+        message = await super().add_message(channel, user, text, timestamp)
+        self.log.committed(message)
+        return message
+
+
+async def test_in_cluster_mode_a_sender_dropped_while_its_message_is_shown_still_notifies(
+    start_server: ServerFactory, nursery: trio.Nursery
+) -> None:
+    app = App(TEST_SETTINGS)
+    log = OneNodeLog()
+    chat = ChatServer(app.sio, LoggingStore(log), feed=log)
+    server = await start_server(app)
+    await chat.start()
+    ada = ChatClient(server.url, "ada", nursery=nursery)
+    bob = ChatClient(server.url, "bob", nursery=nursery)
+    try:
+        await ada.connect({"username": "ada"})
+        await bob.connect({"username": "bob"})
+        sender = client_of(app, "ada")
+        await wait_until(lambda: not sender._inbox.busy, timeout=LINGER + 5)
+        log.held = True
+        await ada.emit("message:channel:send", "general", "over to you @bob")
+        with trio.fail_after(WAIT):
+            await log.waiting.wait()
+        sender.session.close(CloseReason.SLOW_CONSUMER, flush=False)
+        log.release()
+        shown: Any = await bob.wait_for("message:channel")
+        assert shown[1]["message"] == "over to you @bob"
+        (mention,) = await bob.wait_for("mention")
+        assert mention["message"]["id"] == shown[1]["id"]
+        await ada.wait_for("disconnect")
+    finally:
+        log.release()
         for client in (ada, bob):
             await client.close()
