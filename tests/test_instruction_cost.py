@@ -28,8 +28,27 @@ def test_it_counts_the_instructions_of_a_message() -> None:
         timeout=600,
     )
     assert (record["tree"], record["app"], record["clients"]) == ("here", "floor", 2)
+    assert "d1_misses_per_message" not in record  # the caches are simulated only when asked
     # Some hundred thousand on this machine: neither nothing nor a whole run's.
     assert 10_000 < record["instructions_per_message"] < 10_000_000
+
+
+def test_with_the_cache_simulated_it_counts_the_misses_too() -> None:
+    needs_valgrind()
+    record = script_record(
+        "instruction_cost",
+        *("--tree", f"here={ROOT}", "--app", "floor", "--small", "10", "--large", "40"),
+        "--cache",
+        timeout=600,
+    )
+    instructions = record["instructions_per_message"]
+    assert 10_000 < instructions < 10_000_000
+    # A message misses the first-level caches now and then, never on every instruction.
+    for count in ("i1_misses_per_message", "d1_misses_per_message"):
+        assert 0 < record[count] < instructions / 10, count
+    # The last level misses only what the first missed (a difference of two runs: near 0).
+    first_level = record["i1_misses_per_message"] + record["d1_misses_per_message"]
+    assert record["ll_misses_per_message"] <= first_level
 
 
 def test_without_valgrind_it_says_so_in_one_line() -> None:
