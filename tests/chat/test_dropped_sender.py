@@ -12,7 +12,8 @@ In cluster mode the sender waits until its node has shown the message (``Feed.sh
 the notifications come after that wait: the second test drops the sender there.
 """
 
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 import trio
@@ -20,6 +21,7 @@ import trio.lowlevel
 
 from minidiscord.app import App
 from minidiscord.chat.cluster.reader import LogSink
+from minidiscord.chat.feed import Feed
 from minidiscord.chat.models import Message, User
 from minidiscord.chat.server import ChatServer
 from minidiscord.chat.store import MemoryStore
@@ -65,12 +67,19 @@ def client_of(app: App, username: str) -> Client:
     raise AssertionError(f"{username} is not connected")
 
 
-async def test_a_message_whose_sender_is_dropped_during_its_commit_is_shown_and_notified(
-    start_server: ServerFactory, nursery: trio.Nursery
-) -> None:
+@asynccontextmanager
+async def ada_and_bob(
+    start_server: ServerFactory,
+    nursery: trio.Nursery,
+    store: MemoryStore,
+    release: Callable[[], None],
+    feed: Feed | None = None,
+) -> AsyncIterator[tuple[ChatClient, ChatClient, Client]]:
+    """A chat on ``store`` (and ``feed``) with ada and bob joined: their clients, and the
+    server's end of ada's connection once a message of hers is applied in its reader.
+    ``release`` lets go of whatever the test held before the clients close."""
     app = App(TEST_SETTINGS)
-    store = HeldStore()
-    chat = ChatServer(app.sio, store)
+    chat = ChatServer(app.sio, store, feed=feed)
     server = await start_server(app)
     await chat.start()
     ada = ChatClient(server.url, "ada", nursery=nursery)
@@ -81,25 +90,42 @@ async def test_a_message_whose_sender_is_dropped_during_its_commit_is_shown_and_
         sender = client_of(app, "ada")
         # Once the worker that applied the CONNECT is gone, a message is the reader's.
         await wait_until(lambda: not sender._inbox.busy, timeout=LINGER + 5)
+        yield ada, bob, sender
+    finally:
+        release()
+        for client in (ada, bob):
+            await client.close()
+
+
+def drop(sender: Client) -> None:
+    """As the slow-consumer rule and a ping timeout drop a client: no flush. Its reader is
+    cancelled at once; the client hears of the drop once that reader has ended."""
+    sender.session.close(CloseReason.SLOW_CONSUMER, flush=False)
+
+
+async def shown_and_notified(ada: ChatClient, bob: ChatClient) -> None:
+    """Once let go, ada's message reaches bob with its mention of him, and ada is gone."""
+    shown: Any = await bob.wait_for("message:channel")
+    assert shown[0] == "general"
+    assert shown[1]["message"] == "over to you @bob"
+    (mention,) = await bob.wait_for("mention")
+    assert mention["message"]["id"] == shown[1]["id"]
+    await ada.wait_for("disconnect")
+
+
+async def test_a_message_whose_sender_is_dropped_during_its_commit_is_shown_and_notified(
+    start_server: ServerFactory, nursery: trio.Nursery
+) -> None:
+    store = HeldStore()
+    async with ada_and_bob(start_server, nursery, store, store.release.set) as (ada, bob, sender):
         store.hold_next = True
         await ada.emit("message:channel:send", "general", "over to you @bob")
         with trio.fail_after(WAIT):
             await store.held.wait()
         assert store.held_in == READER
-        # As the slow-consumer rule and a ping timeout drop a client: no flush. The reader
-        # is cancelled at once; the client hears of the drop once that reader has ended.
-        sender.session.close(CloseReason.SLOW_CONSUMER, flush=False)
+        drop(sender)
         store.release.set()
-        shown: Any = await bob.wait_for("message:channel")
-        assert shown[0] == "general"
-        assert shown[1]["message"] == "over to you @bob"
-        (mention,) = await bob.wait_for("mention")
-        assert mention["message"]["id"] == shown[1]["id"]
-        await ada.wait_for("disconnect")
-    finally:
-        store.release.set()
-        for client in (ada, bob):
-            await client.close()
+        await shown_and_notified(ada, bob)
 
 
 class OneNodeLog:
@@ -179,30 +205,13 @@ class LoggingStore(MemoryStore):
 async def test_in_cluster_mode_a_sender_dropped_while_its_message_is_shown_still_notifies(
     start_server: ServerFactory, nursery: trio.Nursery
 ) -> None:
-    app = App(TEST_SETTINGS)
     log = OneNodeLog()
-    chat = ChatServer(app.sio, LoggingStore(log), feed=log)
-    server = await start_server(app)
-    await chat.start()
-    ada = ChatClient(server.url, "ada", nursery=nursery)
-    bob = ChatClient(server.url, "bob", nursery=nursery)
-    try:
-        await ada.connect({"username": "ada"})
-        await bob.connect({"username": "bob"})
-        sender = client_of(app, "ada")
-        await wait_until(lambda: not sender._inbox.busy, timeout=LINGER + 5)
+    store = LoggingStore(log)
+    async with ada_and_bob(start_server, nursery, store, log.release, log) as (ada, bob, sender):
         log.held = True
         await ada.emit("message:channel:send", "general", "over to you @bob")
         with trio.fail_after(WAIT):
             await log.waiting.wait()
-        sender.session.close(CloseReason.SLOW_CONSUMER, flush=False)
+        drop(sender)
         log.release()
-        shown: Any = await bob.wait_for("message:channel")
-        assert shown[1]["message"] == "over to you @bob"
-        (mention,) = await bob.wait_for("mention")
-        assert mention["message"]["id"] == shown[1]["id"]
-        await ada.wait_for("disconnect")
-    finally:
-        log.release()
-        for client in (ada, bob):
-            await client.close()
+        await shown_and_notified(ada, bob)

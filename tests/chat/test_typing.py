@@ -30,6 +30,19 @@ def typing_of(channel: str, *usernames: str) -> Any:
     return match
 
 
+async def ada_types_then_goes(
+    server: RunningServer, nursery: trio.Nursery, channel: str, watcher: ChatClient
+) -> None:
+    """ada starts typing in ``channel``, then disconnects: ``watcher`` sees her listed, then
+    the list empty."""
+    ada = ChatClient(server.url, "ada", nursery=nursery)
+    await ada.connect({"username": "ada"})
+    assert (await ada.call("typing:start", {"channel": channel}))["ok"] is True
+    await watcher.wait_for("typing", typing_of(channel, "ada"))
+    await ada.disconnect()
+    await watcher.wait_for("typing", typing_of(channel))
+
+
 async def test_others_see_a_typist_until_the_message_is_shown(server: RunningServer) -> None:
     async with (
         joined(server.url, {"username": "ada"}, "ada") as ada,
@@ -50,12 +63,7 @@ async def test_a_typist_stops_when_its_socket_goes_or_after_a_while(
     server: RunningServer, nursery: trio.Nursery
 ) -> None:
     async with joined(server.url, {"username": "bob"}, "bob") as bob:
-        ada = ChatClient(server.url, "ada", nursery=nursery)
-        await ada.connect({"username": "ada"})
-        assert (await ada.call("typing:start", {"channel": "react"}))["ok"] is True
-        await bob.wait_for("typing", typing_of("react", "ada"))
-        await ada.disconnect()
-        await bob.wait_for("typing", typing_of("react"))
+        await ada_types_then_goes(server, nursery, "react", bob)
 
         async with joined(server.url, {"username": "cy"}, "cy") as cy:
             assert (await cy.call("typing:start", {"channel": "casual"}))["ok"] is True
@@ -76,13 +84,8 @@ async def test_the_list_that_empties_reaches_a_client_that_could_not_take_it_the
         joined(server.url, {"username": "cy"}, "cy") as cy,
     ):
         sid = await polling_connect(http, server.url, json.dumps({"username": "bob"}))
-        ada = ChatClient(server.url, "ada", nursery=nursery)
-        await ada.connect({"username": "ada"})
-        assert (await ada.call("typing:start", {"channel": "general"}))["ok"] is True
-        await cy.wait_for("typing", typing_of("general", "ada"))
-        await ada.disconnect()
         # cy takes every snapshot: once it has the empty one, so has bob's queue, if any.
-        await cy.wait_for("typing", typing_of("general"))
+        await ada_types_then_goes(server, nursery, "general", cy)
         payload = (await http.get(polling_url(server.url, sid))).text
     snapshots = [
         event[1]
