@@ -6,8 +6,8 @@ when, and sends each channel's whole list (a snapshot) when it changed, at most 
 ``flush`` seconds, and again every ``keepalive`` seconds while it is not empty. A snapshot
 is idempotent, so it may travel volatile: a lost one is mended by the next, and a client
 forgets a list it has not heard again within its own timeout (the list that empties has no
-next one, and is sent as any event). The cost is one frame per
-channel member per ``flush`` at most, however many people type.
+next one, and is sent as any event). The cost is one frame per channel member per
+``flush`` at most, however many people type.
 
 Every method takes the time (trio's clock, seconds); nothing here awaits or reads a clock.
 """
