@@ -10,6 +10,7 @@ import socketio
 import trio
 
 from tests.conformance.interop import NAMESPACE, QUESTION, SHOUT_BYTES, TOKEN, Seen, install
+from tests.support.pysio import disconnect_when_written
 from tests.support.servers import RunningServer
 
 WAIT = 5.0
@@ -56,18 +57,8 @@ def run_scenario(url: str, transports: list[str]) -> dict[str, Any]:
         client.emit("shout", "hello", namespace=NAMESPACE)
         assert arrived["shouted"].wait(WAIT), "no shouted"
         assert arrived["answer"].wait(WAIT), "no answer"
-        # python-engineio's write loop checks that it is still connected before it takes
-        # the next packets. Over polling, "shouted" can arrive on the GET before the POST
-        # of the "shout" that caused it is answered: a disconnect then made the loop quit
-        # with the DISCONNECT and CLOSE unsent, and the server saw the client go only at
-        # its ping timeout (a rare CI failure). Once every queued packet is written, the
-        # loop is back waiting for the next ones.
-        written = client.eio.queue.all_tasks_done
-        with written:
-            queue = client.eio.queue
-            assert written.wait_for(lambda: not queue.unfinished_tasks, WAIT), "not written"
     finally:
-        client.disconnect()
+        disconnect_when_written(client)
 
     refused = socketio.Client(reconnection=False)
     refused.on("connect_error", record("refused"), namespace=NAMESPACE)

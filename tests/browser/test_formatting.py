@@ -161,7 +161,7 @@ def test_the_wire_and_the_store_keep_the_raw_text(
         channel, message, *_ = listener.wait_for("message:channel")
         assert (channel, message["message"]) == ("general", raw)
     finally:
-        listener.client.disconnect()
+        listener.disconnect()
     # The history a new page gets is the raw text too, formatted again on arrival.
     (carol,) = users_in(open_user, "general", "carol")
     expect(carol.message_text("bold and a link").locator("strong")).to_have_text("bold")

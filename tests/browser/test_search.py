@@ -36,7 +36,7 @@ def test_a_search_result_jumps_to_its_message(
         for n in range(60):
             writer.client.call("message:channel:send", ("learners", f"filler {n}"), timeout=WAIT)
     finally:
-        writer.client.disconnect()
+        writer.disconnect()
     ada, bob = users_in(open_user, "casual", "ada", "bob")
     bob.select("general")
     bob.send("deploy on friday")

@@ -116,7 +116,7 @@ async def test_python_socketio_authenticates_with_a_token_or_the_cookie(
             ack = by_token.client.call("message:channel:send", ("general", "hi"), timeout=WAIT)
             assert ack["ok"] is True
         finally:
-            by_token.client.disconnect()
+            by_token.disconnect()
         by_cookie = Recorder("cookie")
         by_cookie.client.connect(
             server.url,
@@ -128,7 +128,7 @@ async def test_python_socketio_authenticates_with_a_token_or_the_cookie(
             # The cookie's token is HttpOnly: the server does not hand it to scripts.
             assert (session["username"], session["sessionId"]) == ("ada", "")
         finally:
-            by_cookie.client.disconnect()
+            by_cookie.disconnect()
 
     await trio.to_thread.run_sync(story)
 

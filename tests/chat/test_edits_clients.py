@@ -62,8 +62,8 @@ async def test_python_socketio_edits_and_deletes_its_own_message(server: Running
             steps["bob_saw"] = [e for e, _ in bob.events if e.startswith("message:")]
             return steps
         finally:
-            ada.client.disconnect()
-            bob.client.disconnect()
+            ada.disconnect()
+            bob.disconnect()
 
     steps = await trio.to_thread.run_sync(story)
     assert steps["others"] == {"ok": False, "error": "you may edit only your own messages"}

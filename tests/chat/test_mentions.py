@@ -92,7 +92,7 @@ async def test_python_socketio_is_notified(server: RunningServer) -> None:
                 pat.client.emit("typing:start", {"channel": "general"})
                 return pat.wait_for("mention")
             finally:
-                pat.client.disconnect()
+                pat.disconnect()
 
         async with trio.open_nursery() as nursery:
             result: list[tuple[Any, ...]] = []

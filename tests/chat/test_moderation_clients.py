@@ -76,7 +76,7 @@ async def test_python_socketio_is_refused_as_a_member_and_obeyed_as_a_moderator(
                     moderator.client.call(event, payload, timeout=WAIT) for event, payload in asked
                 ]
             finally:
-                moderator.client.disconnect()
+                moderator.disconnect()
 
         acks = await trio.to_thread.run_sync(story)
         if role is Role.MEMBER:

@@ -27,7 +27,7 @@ def chat_story(alice_url: str, bob_url: str, again_url: str) -> None:
             channel, message = who.wait_for("message:channel")
             assert (channel, message["id"], message["username"]) == ("general", ack["id"], "bob")
 
-        bob.client.disconnect()
+        bob.disconnect()
         (gone,) = alice.wait_for("user:disconnect")
         assert gone == {
             "userId": bob_session["userId"],
@@ -47,11 +47,11 @@ def chat_story(alice_url: str, bob_url: str, again_url: str) -> None:
             (back,) = alice.wait_for("user:connect")
             assert back["userId"] == bob_session["userId"]
         finally:
-            again.client.disconnect()
+            again.disconnect()
         assert session["username"] == "alice"
     finally:
-        alice.client.disconnect()
-        bob.client.disconnect()
+        alice.disconnect()
+        bob.disconnect()
 
 
 # On three nodes bob restores his session on another node than his first.

@@ -56,8 +56,8 @@ async def test_python_socketio_reacts_and_sees_reactions(server: RunningServer) 
             (steps["seen"],) = ada.wait_for("reaction:update")
             return steps
         finally:
-            ada.client.disconnect()
-            bob.client.disconnect()
+            ada.disconnect()
+            bob.disconnect()
 
     steps = await trio.to_thread.run_sync(story)
     # "❤" without its emoji presentation selector is kept as "❤️" (the RGI form).

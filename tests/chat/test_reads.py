@@ -114,7 +114,7 @@ async def test_python_socketio_marks_and_lists(server: RunningServer) -> None:
                 listed = pat.client.call("read:list", timeout=WAIT)
                 return marked, synced, listed
             finally:
-                pat.client.disconnect()
+                pat.disconnect()
 
         marked, synced, listed = await trio.to_thread.run_sync(story)
         assert marked == {"ok": True, "id": sent["id"]}

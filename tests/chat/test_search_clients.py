@@ -43,7 +43,7 @@ async def test_python_socketio_searches(server: RunningServer) -> None:
                 "bad": seeker.client.call("search", {"query": ""}, timeout=WAIT),
             }
         finally:
-            seeker.client.disconnect()
+            seeker.disconnect()
 
     steps = await trio.to_thread.run_sync(story)
     (hit,) = steps["found"]["results"]

@@ -139,7 +139,7 @@ async def test_python_socketio_types_and_is_seen(server: RunningServer) -> None:
                 bad = ada.client.call("typing:start", {"channel": ["x"]}, timeout=WAIT)
                 return good, own, bad
             finally:
-                ada.client.disconnect()
+                ada.disconnect()
 
         good, own, bad = await trio.to_thread.run_sync(story)
         assert good == {"ok": True}

@@ -10,6 +10,25 @@ import socketio
 WAIT = 10.0
 
 
+def disconnect_when_written(client: socketio.Client) -> None:
+    """Disconnect ``client`` once it has written every packet it queued.
+
+    python-engineio's write loop checks that it is still connected before it takes the next
+    packets. Over polling an answer can arrive on the GET before the POST that caused it is
+    answered: a disconnect then made the loop quit with the DISCONNECT and CLOSE unsent, and
+    the server saw the client go only at its ping timeout (rare CI failures of tests that
+    wait for a server's reaction to the leaving). Once every queued packet is written, the
+    loop is back waiting for the next ones.
+    """
+    queue = client.eio.queue
+    written = queue.all_tasks_done
+    if client.eio.state == "connected":
+        with written:
+            # Bounded: a write loop that ended (its connection failed) writes nothing more.
+            written.wait_for(lambda: not queue.unfinished_tasks, WAIT)
+    client.disconnect()
+
+
 class Recorder:
     """A python-socketio client that records the chat events it receives."""
 
@@ -19,6 +38,9 @@ class Recorder:
         self.events: list[tuple[str, tuple[Any, ...]]] = []
         self._changed = threading.Condition()
         self.client.on("*", self._record)
+
+    def disconnect(self) -> None:
+        disconnect_when_written(self.client)
 
     def _record(self, event: str, *args: Any) -> None:
         with self._changed:
