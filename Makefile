@@ -43,11 +43,11 @@ typecheck: $(TEST_STAMP)
 PAGE_ONLY := accounts_ui admin_upkeep_ui avatar_safety channels_ui chat_polish edits \
 	formatting live_ui moderation_ui reactions screenshot search
 # Tests of what no front end takes part in (the codecs, the stores, the admin command on a
-# database, the benchmark and soak scripts' own logic and runs, mypy on the handler shapes)
-# also run once.
+# database, the benchmark and soak scripts' own logic and runs, mypy on the handler shapes,
+# the suite's watchdog) also run once.
 FRONTEND_FREE := tests/protocol tests/store tests/test_admin_cli.py tests/test_fanout_cost.py \
 	tests/test_soak.py tests/test_broadcast_cost.py tests/test_heaptrim.py tests/typing \
-	tests/test_message_cost.py tests/test_instruction_cost.py
+	tests/test_message_cost.py tests/test_instruction_cost.py tests/test_watchdog.py
 HYPERCORN_SKIPS := $(foreach name,$(PAGE_ONLY),--ignore=tests/browser/test_$(name).py) \
 	$(foreach path,$(FRONTEND_FREE),--ignore=$(path))
 

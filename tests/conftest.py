@@ -12,6 +12,7 @@ from tests.support.layouts import DEFAULT_LAYOUTS, ChatFactory, chat_layout, lay
 from tests.support.redisserver import RedisServer, redis_server
 from tests.support.servers import RunningServer, ServerFactory, server_factory
 from tests.support.tls import ServerCertificate, make_certificate
+from tests.support.watchdog import mark_trio_tests
 
 # Property tests explore new inputs on every local run; CI replays a fixed exploration so a
 # submission's result does not depend on luck, and never fails on a slow machine's timing.
@@ -20,11 +21,14 @@ if os.environ.get("CI") == "true":
     hypothesis_settings.load_profile("ci")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-trio has marked the trio tests
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Browser tests start Chromium and wait on a page in real time: seconds each."""
+    """Browser tests start Chromium and wait on a page in real time: seconds each. A trio
+    test still running after minutes fails (tests/support/watchdog.py)."""
     for item in items:
         if item.get_closest_marker("browser") is not None:
             item.add_marker(pytest.mark.slow)
+    mark_trio_tests(items)
 
 
 @pytest.fixture
