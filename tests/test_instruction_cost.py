@@ -20,27 +20,17 @@ def needs_valgrind() -> None:
         pytest.skip("valgrind is not installed (CI installs it)")
 
 
-def test_it_counts_the_instructions_of_a_message() -> None:
-    needs_valgrind()
-    record = script_record(
-        "instruction_cost",
-        *("--tree", f"here={ROOT}", "--app", "floor", "--small", "10", "--large", "40"),
-        timeout=600,
-    )
-    assert (record["tree"], record["app"], record["clients"]) == ("here", "floor", 2)
-    assert "d1_misses_per_message" not in record  # the caches are simulated only when asked
-    # Some hundred thousand on this machine: neither nothing nor a whole run's.
-    assert 10_000 < record["instructions_per_message"] < 10_000_000
-
-
-def test_with_the_cache_simulated_it_counts_the_misses_too() -> None:
+def test_it_counts_the_instructions_and_cache_misses_of_a_message() -> None:
+    """One run with the caches simulated: valgrind runs are the suite's slowest tests."""
     needs_valgrind()
     record = script_record(
         "instruction_cost",
         *("--tree", f"here={ROOT}", "--app", "floor", "--small", "10", "--large", "40"),
         "--cache",
-        timeout=600,
+        timeout=300,
     )
+    assert (record["tree"], record["app"], record["clients"]) == ("here", "floor", 2)
+    # Some hundred thousand on this machine: neither nothing nor a whole run's.
     instructions = record["instructions_per_message"]
     assert 10_000 < instructions < 10_000_000
     # A message misses the first-level caches now and then, never on every instruction.
@@ -59,6 +49,7 @@ def test_without_valgrind_it_says_so_in_one_line() -> None:
         capture_output=True,
         text=True,
         check=False,
+        timeout=120,
     )
     assert done.returncode == 2
     assert done.stderr == "instruction_cost: valgrind is not installed (apt-get install valgrind)\n"
@@ -74,6 +65,7 @@ def test_a_tree_without_the_app_is_one_line_of_error(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
+        timeout=120,
     )
     assert done.returncode == 1
     (line,) = done.stderr.splitlines()
