@@ -57,14 +57,18 @@ HYPERCORN_SKIPS := $(foreach name,$(PAGE_ONLY),--ignore=tests/browser/test_$(nam
 # PYTEST_ARGS selection may pick tests of one part only.
 ALONE := tests/conformance
 SELECTED_OK := || test $$? -eq 5
+# A run stuck outside any test (a worker that never exits, say; a stuck test fails by
+# itself, tests/support/watchdog.py) is interrupted after 40 minutes, several times its
+# length in CI, so that pytest prints where it was rather than CI's limit ending it silently.
+PYTEST := timeout --signal=INT --kill-after=60 40m $(BIN)/pytest
 
 unit: $(TEST_STAMP) $(NODE_STAMP)
-	MINIDISCORD_FRONTEND=hypercorn $(BIN)/pytest $(PARALLEL) --durations=20 $(HYPERCORN_SKIPS) \
+	MINIDISCORD_FRONTEND=hypercorn $(PYTEST) $(PARALLEL) --durations=20 $(HYPERCORN_SKIPS) \
 		--ignore=$(ALONE) $(PYTEST_ARGS) $(SELECTED_OK)
-	MINIDISCORD_FRONTEND=hypercorn $(BIN)/pytest $(ALONE) $(PYTEST_ARGS) $(SELECTED_OK)
-	MINIDISCORD_FRONTEND=native $(BIN)/pytest $(PARALLEL) --durations=20 --ignore=$(ALONE) \
+	MINIDISCORD_FRONTEND=hypercorn $(PYTEST) $(ALONE) $(PYTEST_ARGS) $(SELECTED_OK)
+	MINIDISCORD_FRONTEND=native $(PYTEST) $(PARALLEL) --durations=20 --ignore=$(ALONE) \
 		$(PYTEST_ARGS) $(SELECTED_OK)
-	MINIDISCORD_FRONTEND=native $(BIN)/pytest $(ALONE) $(PYTEST_ARGS) $(SELECTED_OK)
+	MINIDISCORD_FRONTEND=native $(PYTEST) $(ALONE) $(PYTEST_ARGS) $(SELECTED_OK)
 
 # Side-by-side benchmark against python-socketio on uvicorn (several minutes; see
 # docs/benchmarks.md). Not part of `make test`: speed is measured, never asserted.
