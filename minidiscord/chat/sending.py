@@ -33,6 +33,8 @@ from .turnedaway import TURNED_AWAY, not_joined
 from .validation import Invalid
 
 log = logging.getLogger(__name__)
+# Named once: an enum member read through its class costs ten times a global (Python 3.11).
+_POST = Need.POST
 
 
 class SendEvents:
@@ -112,7 +114,7 @@ class SendEvents:
             )
         try:
             text = validation.message_text(args[1])
-            channel = await self._channels.usable(user.user_id, args[0], Need.POST)
+            channel = await self._channels.usable(user.user_id, args[0], _POST)
         except Invalid as error:
             return refuse(socket, "message:channel:send", error.reason)
         except StoreWriteError as exc:

@@ -49,6 +49,13 @@ class Packet:
 
 
 _BY_DIGIT = by_digit(PacketType)
+# Python 3.11 finds an enum's members through its class's ``__getattr__`` hook, ten times
+# a global's cost: every packet's path names them through these instead.
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
+_BINARY_EVENT = PacketType.BINARY_EVENT
+_BINARY_ACK = PacketType.BINARY_ACK
+_BINARY = (_BINARY_EVENT, _BINARY_ACK)
 # And back: a dict lookup, not the enum's value property, on every packet encoded.
 _DIGIT_OF = {kind: str(kind.value) for kind in PacketType}
 
@@ -69,12 +76,12 @@ def encode(packet: Packet) -> list[Frame]:
             text = jsoncodec.dumps(deconstruct_binary(packet.data, attachments))
     packet_type = packet.type
     if attachments:
-        if packet_type is PacketType.EVENT:
-            packet_type = PacketType.BINARY_EVENT
-        elif packet_type is PacketType.ACK:
-            packet_type = PacketType.BINARY_ACK
+        if packet_type is _EVENT:
+            packet_type = _BINARY_EVENT
+        elif packet_type is _ACK:
+            packet_type = _BINARY_ACK
     parts = [_DIGIT_OF[packet_type]]
-    if packet_type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
+    if packet_type in _BINARY:
         parts.append(f"{len(attachments)}-")
     if packet.namespace != DEFAULT_NAMESPACE:
         parts.append(packet.namespace + ",")
@@ -88,7 +95,7 @@ def encode(packet: Packet) -> list[Frame]:
 
 
 def encode_event(event: str, args: Sequence[JSONValue], namespace: str = "/") -> list[Frame]:
-    return encode(Packet(PacketType.EVENT, namespace, [event, *args]))
+    return encode(Packet(_EVENT, namespace, [event, *args]))
 
 
 def deconstruct_binary(value: JSONValue, attachments: list[bytes]) -> JSONValue:
@@ -118,7 +125,7 @@ def _parse_text(text: str, max_attachments: int) -> tuple[Packet, int]:
     length = len(text)
 
     attachment_count = 0
-    if packet_type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
+    if packet_type in _BINARY:
         dash = text.find("-", pos)
         digits = text[pos:dash] if dash != -1 else ""
         if not digits.isdigit() or not digits.isascii():
@@ -157,19 +164,19 @@ def _parse_text(text: str, max_attachments: int) -> tuple[Packet, int]:
 
 
 def _check_payload(packet_type: PacketType, data: JSONValue, ack_id: int | None) -> None:
-    if packet_type is PacketType.CONNECT:
-        ok = data is None or isinstance(data, dict)
-    elif packet_type is PacketType.DISCONNECT:
-        ok = data is None
-    elif packet_type is PacketType.CONNECT_ERROR:
-        ok = isinstance(data, dict | str)
-    elif packet_type in (PacketType.EVENT, PacketType.BINARY_EVENT):
+    if packet_type is _EVENT or packet_type is _BINARY_EVENT:
         ok = (
             isinstance(data, list)
             and len(data) > 0
             and isinstance(data[0], str)
             and data[0] not in RESERVED_EVENTS
         )
+    elif packet_type is PacketType.CONNECT:
+        ok = data is None or isinstance(data, dict)
+    elif packet_type is PacketType.DISCONNECT:
+        ok = data is None
+    elif packet_type is PacketType.CONNECT_ERROR:
+        ok = isinstance(data, dict | str)
     else:  # ACK, BINARY_ACK
         ok = isinstance(data, list) and ack_id is not None
     if not ok:
@@ -222,7 +229,7 @@ class Decoder:
             raise SocketIOProtocolError("text packet while binary attachments were expected")
         packet, expected = _parse_text(message, self._max_attachments)
         if expected == 0:
-            if packet.type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
+            if packet.type in _BINARY:
                 return self._complete(packet, [])
             return packet
         self._pending = packet

@@ -29,6 +29,8 @@ logger = logging.getLogger("minidiscord.sockets")
 
 # Packets applied one at a time in arrival order, after the handlers of those before them.
 _TAKE_TURNS = frozenset((PacketType.EVENT, PacketType.CONNECT, PacketType.DISCONNECT))
+# Named once: an enum member read through its class costs ten times a global (Python 3.11).
+_EVENT = PacketType.EVENT
 
 
 class Client:
@@ -119,7 +121,7 @@ class Client:
             return
         size, self._received = self._received, 0
         if packet.type in _TAKE_TURNS:
-            if packet.type is PacketType.EVENT and self._in_reader(packet):
+            if packet.type is _EVENT and self._in_reader(packet):
                 await self._inbox.apply_or_put(packet, size)
             else:
                 await self._inbox.put(packet, size)
@@ -136,7 +138,7 @@ class Client:
 
     async def _dispatch(self, packet: Packet) -> None:
         kind = packet.type
-        if kind is PacketType.EVENT:
+        if kind is _EVENT:
             socket = self.sockets.get(packet.namespace)
             if socket is not None and socket.connected:
                 await self._run_event(socket, packet)

@@ -7,21 +7,27 @@ from ..protocol import socketio
 from ..protocol.engineio import Frame, message_frame
 from ..protocol.socketio import Packet, PacketType
 
+# Named once: an enum member read through its class costs ten times a global (Python 3.11).
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
+
 
 def frames_of(packet: Packet) -> tuple[Frame, ...]:
     """The frames of one packet: the text packet, then any binary attachments."""
     encoded = socketio.encode(packet)
+    if len(encoded) == 1:  # no attachments: nearly every packet
+        return (message_frame(encoded[0]),)
     return (message_frame(encoded[0]), *encoded[1:])
 
 
 def event_frames(
     namespace: str, event: str, args: Sequence[Any], ack_id: int | None = None
 ) -> tuple[Frame, ...]:
-    return frames_of(Packet(PacketType.EVENT, namespace, [event, *args], ack_id))
+    return frames_of(Packet(_EVENT, namespace, [event, *args], ack_id))
 
 
 def ack_frames(namespace: str, ack_id: int, args: Sequence[Any]) -> tuple[Frame, ...]:
-    return frames_of(Packet(PacketType.ACK, namespace, list(args), ack_id))
+    return frames_of(Packet(_ACK, namespace, list(args), ack_id))
 
 
 def control_frame(packet_type: PacketType, namespace: str, data: Any = None) -> Frame:

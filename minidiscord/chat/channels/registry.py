@@ -86,7 +86,7 @@ class ChannelRegistry:
         shown = raw if len(raw) <= 40 else raw[:40] + "..."
         public = self._channels.get(raw)
         if public is not None:
-            if need is Need.POST and public.archived:
+            if public.archived and need is Need.POST:
                 raise Invalid(f"#{public.name} is archived: it is read-only")
             return raw
         members = members_of(raw)
