@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from ..records import record
 from .reactions.records import Reactions
 
 # The original server's channels, in the order its clients list them.
@@ -93,7 +94,7 @@ class Session:
         return f"Session(session_id=<hidden>, user_id={self.user_id!r})"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Message:
     id: int
     channel: str

@@ -9,10 +9,10 @@ batch of frames into a payload only when it answers a GET.
 import base64
 import binascii
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeAlias, TypeVar
 
+from ..records import record
 from . import jsoncodec
 from .errors import EngineIOProtocolError
 
@@ -47,7 +47,7 @@ def by_digit(kinds: type[_Kind]) -> tuple[_Kind, ...]:
 _BY_DIGIT = by_digit(PacketType)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Packet:
     type: PacketType
     data: str | bytes = ""

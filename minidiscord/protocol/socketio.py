@@ -9,10 +9,11 @@ Binary packets carry ``{"_placeholder": true, "num": n}`` in the JSON where each
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import IntEnum
 from typing import Any, TypeAlias
 
+from ..records import record
 from . import jsoncodec
 from .engineio import Frame, by_digit
 from .errors import SocketIOProtocolError
@@ -38,7 +39,7 @@ class PacketType(IntEnum):
     BINARY_ACK = 6
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Packet:
     type: PacketType
     namespace: str = DEFAULT_NAMESPACE
