@@ -1,10 +1,11 @@
-"""Immutable records made for every chat message: frozen for the type checker, plain slotted
-dataclasses at run time.
+"""Immutable records made for every message or emit: frozen for the type checker, plain
+slotted dataclasses at run time.
 
 A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, a call of
 a wrapper descriptor that costs about as much as the rest of the construction: the three
 Socket.IO packets, the Engine.IO packet and the stored message that one chat message makes
-were 9% of its instructions in process (docs/benchmarks.md, "Frozen records").
+were 9% of its instructions in process (docs/benchmarks.md, "Enum members and frozen
+records"). The sockets layer's ``BroadcastOptions``, one per emit, is a record too.
 ``@record`` keeps what ``frozen=True`` promises where it is checked: mypy (``--strict`` in
 CI) rejects an assignment to a field of a record as it does for a frozen dataclass, and
 records compare and hash by value. At run time nothing stops an assignment, so no code may

@@ -43,11 +43,12 @@ room named by its own id, so a socket id works as a room.
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
 from ..protocol.socketio import Packet
+from ..records import record
 
 if TYPE_CHECKING:
     from .namespace import Namespace
@@ -73,13 +74,10 @@ class BroadcastFlags:
 NO_FLAGS = BroadcastFlags()
 
 
-class BroadcastOptions(NamedTuple):
+@record
+class BroadcastOptions:
     """Which sockets an operation reaches: in any of ``rooms`` (all when empty), and in none
-    of ``except_``; and its :class:`BroadcastFlags`.
-
-    A named tuple rather than a frozen dataclass: one is made per emit, and a frozen
-    dataclass's constructor costs about a microsecond more (it sets each field through
-    ``object.__setattr__``)."""
+    of ``except_``; and its :class:`BroadcastFlags`. A record (one is made per emit)."""
 
     rooms: frozenset[str] = frozenset()
     except_: frozenset[str] = frozenset()

@@ -82,7 +82,7 @@ class BroadcastOperator:
 
     def _with_flags(self, **flags: Any) -> "BroadcastOperator":
         opts = self._opts
-        return BroadcastOperator(self._adapter, opts._replace(flags=replace(opts.flags, **flags)))
+        return BroadcastOperator(self._adapter, replace(opts, flags=replace(opts.flags, **flags)))
 
     # Emitting -------------------------------------------------------------------------
 
