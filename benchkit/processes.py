@@ -8,6 +8,7 @@ logging.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -67,12 +68,35 @@ def script_args(name: str, *options: str) -> list[str]:
     return [sys.executable, "-m", f"scripts.{name}", *options]
 
 
+# Where free_port looks first: below the kernel's range for outgoing connections.
+LISTENING_PORTS_FROM = 10_000
+CLIENT_PORTS = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
 def free_port() -> int:
-    """A loopback port nothing listens on now (the caller binds it soon after)."""
+    """A loopback port nothing is bound to now (the caller binds it soon after).
+
+    Taken below the kernel's range for the local ports of outgoing connections where it can
+    be: a port from ``bind(port 0)`` is in that range, so any client's connect meanwhile may
+    take it, and the server that then binds it fails (seen in CI, with thousands of test
+    connections a minute). Chosen at random, so that parallel test processes rarely try the
+    same one."""
+    try:
+        first_client_port = int(CLIENT_PORTS.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_client_port = LISTENING_PORTS_FROM
+    candidates = range(LISTENING_PORTS_FROM, first_client_port)
+    for port in random.SystemRandom().sample(candidates, min(len(candidates), 64)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        port_given: int = probe.getsockname()[1]
+        return port_given
 
 
 class Polled(Protocol):

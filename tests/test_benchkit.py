@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 import setuptools  # type: ignore[import-untyped]  # no stubs in the test extra
 
-from benchkit.processes import ROOT, free_port, running, script_args, server_args, wait_ready
+from benchkit.processes import (
+    CLIENT_PORTS,
+    LISTENING_PORTS_FROM,
+    ROOT,
+    free_port,
+    running,
+    script_args,
+    server_args,
+    wait_ready,
+)
 from benchkit.redis import redis_executable, running_redis
 from benchkit.stats import run_delay_s
 from tests.support.requirements import unavailable
@@ -61,6 +70,16 @@ def test_the_wheel_holds_the_server_only() -> None:
     )
     assert "minidiscord" in packages
     assert not [p for p in packages if p.split(".")[0] in ("benchkit", "scripts", "tests")]
+
+
+def test_a_free_port_is_one_no_outgoing_connection_can_take() -> None:
+    first_client_port = int(CLIENT_PORTS.read_text().split()[0])
+    ports = [free_port() for _ in range(20)]
+    assert all(LISTENING_PORTS_FROM <= port < first_client_port for port in ports)
+    # At random: two test processes asking at once rarely get the same one.
+    assert len(set(ports)) > 1
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", ports[0]))
 
 
 def test_waiting_for_a_server_that_exits_says_so() -> None:
