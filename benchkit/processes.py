@@ -95,8 +95,7 @@ def free_port() -> int:
             return port
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port_given: int = probe.getsockname()[1]
-        return port_given
+        return int(probe.getsockname()[1])
 
 
 class Polled(Protocol):

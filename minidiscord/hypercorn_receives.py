@@ -39,8 +39,7 @@ class MailboxState(Enum):
     CLOSED = auto()  # the app has ended: messages are dropped
 
 
-# Read for every message: an enum member read through its class costs ten times a global
-# (Python 3.11).
+# Enum members as constants: docs/architecture.md, "Two rules for code every message runs".
 _HANDING = MailboxState.HANDING
 _CLOSED = MailboxState.CLOSED
 

@@ -165,8 +165,7 @@ class HypercornWrites:
         return data[sent:]
 
 
-# Read for every write: an enum member read through its class costs ten times a global
-# (Python 3.11).
+# Enum members as constants: docs/architecture.md, "Two rules for code every message runs".
 _CONNECTED = ASGIWebsocketState.CONNECTED
 _OPEN = ConnectionState.OPEN
 

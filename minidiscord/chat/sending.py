@@ -33,7 +33,7 @@ from .turnedaway import TURNED_AWAY, not_joined
 from .validation import Invalid
 
 log = logging.getLogger(__name__)
-# Named once: an enum member read through its class costs ten times a global (Python 3.11).
+# Enum members as constants: docs/architecture.md, "Two rules for code every message runs".
 _POST = Need.POST
 
 

@@ -51,7 +51,8 @@ class Packet:
 
 _BY_DIGIT = by_digit(PacketType)
 # Python 3.11 finds an enum's members through its class's ``__getattr__`` hook, ten times
-# a global's cost: every packet's path names them through these instead.
+# a global's cost: every packet's path names them through these instead (docs/architecture.md,
+# "Two rules for code every message runs").
 _EVENT = PacketType.EVENT
 _ACK = PacketType.ACK
 _BINARY_EVENT = PacketType.BINARY_EVENT

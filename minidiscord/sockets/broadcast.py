@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .remote import RemoteSocket
 
 _DEFAULT = BroadcastOptions()
-# Named once: an enum member read through its class costs ten times a global (Python 3.11).
+# Enum members as constants: docs/architecture.md, "Two rules for code every message runs".
 _EVENT = PacketType.EVENT
 
 

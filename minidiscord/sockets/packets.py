@@ -7,7 +7,7 @@ from ..protocol import socketio
 from ..protocol.engineio import Frame, message_frame
 from ..protocol.socketio import Packet, PacketType
 
-# Named once: an enum member read through its class costs ten times a global (Python 3.11).
+# Enum members as constants: docs/architecture.md, "Two rules for code every message runs".
 _EVENT = PacketType.EVENT
 _ACK = PacketType.ACK
 
