@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchkit.redis import running_redis
-from tests.support.redisserver import redis_server_executable
+from tests.support.redisserver import kept_in_memory, redis_server_executable
 
 from .support import require_playwright
 
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.browser
 def redis_url(tmp_path: Path, browser: Browser) -> Iterator[str]:
     """A private redis-server (a process; these tests are sync) for the nodes."""
     redis_server_executable()  # skips (or fails in CI) without one
-    with running_redis(tmp_path / "redis") as (url, _):
+    with kept_in_memory(tmp_path / "redis"), running_redis(tmp_path / "redis") as (url, _):
         yield url
 
 
