@@ -10,7 +10,7 @@ import trio
 
 from minidiscord.redis.adapter import FetchSocketsTimeout
 from minidiscord.redis.adapter_node import id_key
-from minidiscord.sockets import Recovery, ServerSideEmitTimeout, SocketServer
+from minidiscord.sockets import Adapter, Recovery, ServerSideEmitTimeout, SocketServer
 from tests.redis.adapter_cluster import FAST, cluster, lost, node_of, node_server
 from tests.sockets.operators_app import clients, events, rooms_from_auth
 from tests.support.rawclient import RawWebSocket
@@ -20,6 +20,7 @@ from tests.support.waiting import wait_until
 
 # A request fails within this: a Redis call's bound, then the writer's report.
 BOUND = FAST["call_timeout"] * 2 + 1.0
+LEAVINGS = 15
 
 
 async def after_outage(client: RawWebSocket, sent: int) -> list[int]:
@@ -107,13 +108,22 @@ async def test_a_killed_redis_back_on_its_aof_resumes_delivery(redis: RedisServe
         assert await after_outage(bob, sent) == []
 
 
+async def join_then_leave(sio: SocketServer, adapter: Adapter) -> None:
+    """Serve ``sio`` until ``adapter``'s server counts it, then shut it down cleanly."""
+    async with trio.open_nursery() as nursery:
+        served = await serve_any_app(nursery, rooms_from_auth(sio))
+        await wait_until(lambda: node_of(sio).servers == 2)
+        assert await adapter.server_count() == 2
+        served.shutdown.set()
+
+
 async def test_a_dead_server_stops_counting_within_the_heartbeat_expiry(
     redis: RedisServer,
 ) -> None:
     one = node_server(redis.url)
     adapter = one.of("/").adapter
     async with cluster([one]):
-        dying, leaving = node_server(redis.url), node_server(redis.url)
+        dying = node_server(redis.url)
         with trio.CancelScope() as crash:
             async with trio.open_nursery() as nursery:
                 await serve_any_app(nursery, rooms_from_auth(dying))
@@ -131,13 +141,21 @@ async def test_a_dead_server_stops_counting_within_the_heartbeat_expiry(
             > FAST["heartbeat_timeout"] - FAST["heartbeat_interval"] - 0.2
         )
 
-        async with trio.open_nursery() as nursery:
-            served = await serve_any_app(nursery, rooms_from_auth(leaving))
-            await wait_until(lambda: node_of(leaving).servers == 2)
-            assert await adapter.server_count() == 2
-            served.shutdown.set()
+        await join_then_leave(node_server(redis.url), adapter)
         # A server that shuts down says so: it stops counting at once.
         assert await adapter.server_count() == 1
+
+
+async def test_a_server_leaving_mid_heartbeat_is_not_counted_again(redis: RedisServer) -> None:
+    """Heartbeats back to back, so that one is in flight whenever a server starts to leave:
+    it must not land after the server said it left (Redis runs commands on two connections
+    in whatever order it reads them)."""
+    one = node_server(redis.url)
+    adapter = one.of("/").adapter
+    async with cluster([one]):
+        for _ in range(LEAVINGS):
+            await join_then_leave(node_server(redis.url, heartbeat_interval=0.001), adapter)
+            assert await adapter.server_count() == 1
 
 
 async def test_with_recovery_a_dead_redis_still_delivers_here_without_offsets(
