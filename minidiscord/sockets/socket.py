@@ -297,7 +297,10 @@ class Socket(CatchAll):
         else:
             args = [result]
         frames = ack_frames(self.namespace.name, ack_id, args)
-        self._queue(frames)
+        # In the next round of direct writes when its transport allows, as a broadcast: a
+        # chat sender's ack then goes out in one write with its own copy of its message,
+        # and its writer is not woken for it.
+        self.deliver(frames)
         self.namespace.metrics.frames_delivered.inc(len(frames))
 
     # Rooms ------------------------------------------------------------------------------

@@ -255,6 +255,27 @@ async def test_the_engine_hands_a_burst_over_in_one_message_and_one_write() -> N
         assert server.context.websocket_writes - before == 1
 
 
+async def test_a_senders_message_and_its_ack_leave_in_one_direct_write() -> None:
+    app = create_app(replace(TEST_SETTINGS, frontend="native"))
+    async with (
+        native(app) as (server, port, _),
+        raw_websocket(f"ws://127.0.0.1:{port}") as client,
+    ):
+        await client.send('40{"username":"sender"}')
+        assert (await client.text()).startswith("40{")
+        for _ in range(3):  # session, channels, users
+            await client.text()
+        context = server.context
+        before = (context.direct_writes, context.websocket_writes)
+        await client.send('427["message:channel:send","general","hello"]')
+        shown = await client.text()
+        assert shown.startswith('42["message:channel","general",{')
+        assert shown.endswith('"message":"hello"}]')
+        assert (await client.text()).startswith('437[{"ok":true')
+        # Both in the engine's round of direct writes: the writer was not woken.
+        assert (context.direct_writes, context.websocket_writes) == (before[0] + 1, before[1])
+
+
 async def test_frames_sent_right_behind_the_handshake_are_read() -> None:
     async with native() as (_, port, _):
         # A frame the client sends before it has seen the server's 101.
