@@ -223,9 +223,13 @@ class WebSocketConnection:
                     return self._disconnect(ABNORMAL_CLOSURE)
                 self._unyielded = 0
                 continue
+            pending = self._pending_size
             message = self._handle(event)
-            if self._pending:
-                await self._flush()  # a pong, or the answer to a close
+            if self._pending_size != pending:
+                # A pong, or the answer to a close. Not for bytes a direct send left: the
+                # writer woken for them owns the socket (docs/architecture.md), and a
+                # reader blocked on a client that does not read would stop reading it.
+                await self._flush()
             if message is not None:
                 self._unyielded += 1
                 if self._unyielded >= YIELD_EVERY:
