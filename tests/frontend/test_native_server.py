@@ -25,10 +25,10 @@ from wsproto.events import (
 )
 
 from benchkit.wire import client_frame_head
-from minidiscord.app import create_app
+from minidiscord.app import ChatApp, create_app
 from minidiscord.asgi_io import SEND_MANY, Receive, Scope, Send, read_body, respond
 from minidiscord.frontend import FrontendConfig, NativeServer
-from tests.support.rawclient import raw_websocket, read_to_end
+from tests.support.rawclient import RawWebSocket, raw_websocket, read_to_end
 from tests.support.servers import TEST_SETTINGS
 
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -235,17 +235,25 @@ async def test_a_burst_of_frames_leaves_in_one_write() -> None:
         assert server.context.websocket_writes - before == 1
 
 
-async def test_the_engine_hands_a_burst_over_in_one_message_and_one_write() -> None:
+@asynccontextmanager
+async def chat_member(username: str) -> AsyncIterator[tuple[ChatApp, NativeServer, RawWebSocket]]:
+    """The chat app on the native front end, and a raw client joined to it as ``username``
+    that has read everything the join sent it."""
     app = create_app(replace(TEST_SETTINGS, frontend="native"))
     # The second context's URL uses the port the first one bound.
     async with (
         native(app) as (server, port, _),
         raw_websocket(f"ws://127.0.0.1:{port}") as client,
     ):
-        await client.send('40{"username":"burst"}')
+        await client.send(f'40{{"username":"{username}"}}')
         assert (await client.text()).startswith("40{")
         for _ in range(3):  # session, channels, users
             await client.text()
+        yield app, server, client
+
+
+async def test_the_engine_hands_a_burst_over_in_one_message_and_one_write() -> None:
+    async with chat_member("burst") as (app, server, client):
         socket = next(iter(app.sio.of("/").sockets.values()))
         before = server.context.websocket_writes
         for number in range(100):
@@ -256,15 +264,7 @@ async def test_the_engine_hands_a_burst_over_in_one_message_and_one_write() -> N
 
 
 async def test_a_senders_message_and_its_ack_leave_in_one_direct_write() -> None:
-    app = create_app(replace(TEST_SETTINGS, frontend="native"))
-    async with (
-        native(app) as (server, port, _),
-        raw_websocket(f"ws://127.0.0.1:{port}") as client,
-    ):
-        await client.send('40{"username":"sender"}')
-        assert (await client.text()).startswith("40{")
-        for _ in range(3):  # session, channels, users
-            await client.text()
+    async with chat_member("sender") as (_, server, client):
         context = server.context
         before = (context.direct_writes, context.websocket_writes)
         await client.send('427["message:channel:send","general","hello"]')
