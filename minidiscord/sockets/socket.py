@@ -143,7 +143,8 @@ class Socket(CatchAll):
             buffer.append(frame)
 
     def deliver(self, frames: Iterable[Frame]) -> None:
-        """For an adapter: already-encoded frames for this client, in order."""
+        """For an adapter, and this socket's acks: already-encoded frames for this client,
+        in order."""
         for frame in frames:
             self.deliver_frame(frame)
 
