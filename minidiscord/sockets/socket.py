@@ -144,17 +144,15 @@ class Socket(CatchAll):
 
     def deliver(self, frames: Iterable[Frame]) -> None:
         """For an adapter, and this socket's acks: already-encoded frames for this client,
-        in order."""
-        for frame in frames:
-            self.deliver_frame(frame)
+        in order, as :meth:`deliver_frame` leaves each."""
+        self._queue(frames, self._session_send_direct)
 
-    def _queue(self, frames: Iterable[Frame]) -> None:
-        # This socket's own frames wait for its transport, which writes a burst at once
-        # (a write per frame would cost more than the one wake-up).
+    def _queue(self, frames: Iterable[Frame], send: Callable[[Frame], None]) -> None:
+        """``frames`` to ``send``, or to the connect buffer while the connect handler runs."""
         buffer = self._connect_buffer
         if buffer is None:
             for frame in frames:
-                self._session_send(frame)
+                send(frame)
         else:
             buffer.extend(frames)
 
@@ -237,7 +235,9 @@ class Socket(CatchAll):
         if self._any_outgoing:
             self.notify_outgoing(event, args)
         frames = event_frames(self.namespace.name, event, args, ack_id)
-        self._queue(frames)
+        # Its own emits wake its writer rather than wait for the round of direct writes: a
+        # volatile emit behind them is then dropped while they wait (docs/architecture.md).
+        self._queue(frames, self._session_send)
         self.namespace.metrics.frames_delivered.inc(len(frames))
         return ack_id
 
